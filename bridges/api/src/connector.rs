@@ -1,0 +1,179 @@
+//! The `Connector` trait and what the core hands a connector while it runs.
+
+use crate::error::ConnectorError;
+use crate::event::Event;
+use crate::ids::{Platform, RemoteMsgId, RoomId};
+use crate::outgoing::{Outgoing, SendReceipt};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// What a platform can do. The core reads this to shape every `Outgoing` before it is sent, so a
+/// connector never has to refuse content it could have been spared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub edits: bool,
+    pub deletes: bool,
+    /// Native threads or topics. Without them, thread replies become replies to the root's copy.
+    pub threads: bool,
+    /// Native replies. Without them, a reply becomes a quote of the message it answers.
+    pub replies: bool,
+    pub reactions: bool,
+    /// A per-message display name and avatar (Discord webhooks, Matrix MSC4144). Without it,
+    /// attribution is a bold name prefix in the text.
+    pub personas: bool,
+    /// The longest text, in characters of plain text, one message may carry. The connector
+    /// reserves room for its own markup and escaping.
+    pub max_text_len: usize,
+    pub attachments: bool,
+    /// The largest attachment the bot may upload, if the platform sets a limit.
+    pub max_attachment_bytes: Option<u64>,
+}
+
+impl Default for Capabilities {
+    /// Everything supported, a 4,000-character limit: what the fake connector starts with.
+    fn default() -> Self {
+        Capabilities {
+            edits: true,
+            deletes: true,
+            threads: true,
+            replies: true,
+            reactions: true,
+            personas: false,
+            max_text_len: 4000,
+            attachments: true,
+            max_attachment_bytes: None,
+        }
+    }
+}
+
+/// One platform, as the core sees it.
+///
+/// The core calls `run` once, on its own task, for the life of the daemon; it calls `send`,
+/// `edit`, `delete` and `react` from the outbox, concurrently with `run` and with each other, but
+/// never concurrently for the same room (the outbox keeps one lane per room, in order).
+///
+/// A connector must not retry a failed request itself beyond what its client library does
+/// internally: it returns a classified `ConnectorError` and the outbox, which persists the job,
+/// decides. It must not hold any message in memory as the only copy.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    fn platform(&self) -> Platform;
+
+    /// Constant for the life of the connector.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reads the platform until `shutdown` is cancelled, submitting every event to `sink`.
+    ///
+    /// Contract: a platform cursor (Telegram's update offset, a sync token) may be advanced
+    /// through `state` only after the `Ack` of every event it covers has resolved, because an
+    /// acknowledged event is durable in the bridge and a replayed one is dropped by the core.
+    /// Events the bridge itself caused must carry `Sender::is_bridge = true`.
+    /// Returns `Err` only for failures that retrying cannot mend (`Auth`); transient failures
+    /// are retried inside `run` with backoff.
+    async fn run(
+        &self,
+        sink: EventSink,
+        state: Arc<dyn ConnectorState>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectorError>;
+
+    /// Posts one message. On success the receipt lists every platform message created.
+    async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError>;
+
+    /// Replaces the text of a message the bridge posted earlier. Only called when
+    /// `capabilities().edits`.
+    async fn edit(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), ConnectorError>;
+
+    /// Deletes a message the bridge posted (or, with moderator rights, any message). Deleting a
+    /// message that is already gone succeeds. Only called when `capabilities().deletes`.
+    async fn delete(&self, room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError>;
+
+    /// Adds a reaction from the bot. Only called when `capabilities().reactions`.
+    async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str)
+        -> Result<(), ConnectorError>;
+}
+
+/// The core has stopped taking events (the daemon is shutting down). The connector should stop
+/// and must not advance its cursor past events that were not acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the bridge is not accepting events (shutting down)")]
+pub struct SinkClosed;
+
+/// An event handed to the core with the channel on which the core acknowledges it.
+#[derive(Debug)]
+pub struct Submission {
+    pub event: Event,
+    pub ack: oneshot::Sender<()>,
+}
+
+/// Where a connector submits inbound events. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<Submission>,
+}
+
+impl EventSink {
+    pub fn new(tx: mpsc::Sender<Submission>) -> Self {
+        EventSink { tx }
+    }
+
+    /// Hands an event to the core and returns at once (after back-pressure) with the `Ack` that
+    /// resolves when the event is durable. Submit many, then await their acks, to keep the
+    /// pipeline full: the core groups durable writes.
+    pub async fn submit(&self, event: Event) -> Result<Ack, SinkClosed> {
+        let (ack, rx) = oneshot::channel();
+        self.tx.send(Submission { event, ack }).await.map_err(|_| SinkClosed)?;
+        Ok(Ack(rx))
+    }
+
+    /// Submits one event and waits until it is durable.
+    pub async fn deliver(&self, event: Event) -> Result<(), SinkClosed> {
+        self.submit(event).await?.wait().await
+    }
+}
+
+/// Resolves once the core has made its event durable (or decided to ignore it: an echo, a
+/// replay, a room no link uses). Ignored events are acknowledged too, so cursors can move on.
+#[derive(Debug)]
+pub struct Ack(oneshot::Receiver<()>);
+
+impl Ack {
+    pub async fn wait(self) -> Result<(), SinkClosed> {
+        self.0.await.map_err(|_| SinkClosed)
+    }
+}
+
+/// Durable key/value state a connector keeps between runs (cursors, session data), stored by the
+/// core in its own store so that a backup of the data directory is a backup of everything.
+#[async_trait]
+pub trait ConnectorState: Send + Sync + std::fmt::Debug {
+    fn get(&self, key: &str) -> Option<String>;
+    /// Returns once the value is durable.
+    async fn put(&self, key: &str, value: &str) -> Result<(), ConnectorError>;
+}
+
+/// A `ConnectorState` in memory, for tests.
+#[derive(Debug, Default)]
+pub struct MemoryState(Mutex<HashMap<String, String>>);
+
+#[async_trait]
+impl ConnectorState for MemoryState {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<(), ConnectorError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! What a connector reports: one `Event` per thing that happened in a room.
+
+use crate::ids::{InboundId, RemoteMsgId, RemoteUserId, RoomRef, ThreadId};
+use crate::rich_text::RichText;
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened in a room the bridge watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique per platform; the core drops a second event with the same id.
+    pub id: InboundId,
+    pub room: RoomRef,
+    pub sender: Sender,
+    /// When the platform says it happened, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    pub kind: EventKind,
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    pub id: RemoteUserId,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+    /// Set by the connector when the bridge itself caused this event (its bot user, its
+    /// webhooks): the router never relays such an event.
+    pub is_bridge: bool,
+}
+
+impl Sender {
+    pub fn person(id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Sender {
+            id: RemoteUserId::new(id),
+            display_name: display_name.into(),
+            avatar_url: None,
+            is_bridge: false,
+        }
+    }
+}
+
+/// The kinds of event the core understands. Closed: a connector maps anything else to nothing.
+///
+/// Moderator commands are ordinary messages here; the core recognises them by the room they are
+/// posted in (a link's moderation room), so connectors need not know about moderation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum EventKind {
+    Message(Message),
+    /// The message `target` now reads `new` (only `new.text` and `new.attachments` matter).
+    Edit { target: RemoteMsgId, new: Message },
+    Delete { target: RemoteMsgId },
+    /// A reaction such as `✅` added to `target`.
+    Reaction { target: RemoteMsgId, key: String },
+}
+
+/// A message as posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: RemoteMsgId,
+    pub text: RichText,
+    /// The message this one replies to, in the same room.
+    pub reply_to: Option<RemoteMsgId>,
+    /// The thread this message belongs to. A thread's root message has `thread: None`.
+    pub thread: Option<ThreadId>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Message {
+    pub fn text(id: impl Into<String>, text: impl Into<RichText>) -> Self {
+        Message {
+            id: RemoteMsgId::new(id),
+            text: text.into(),
+            reply_to: None,
+            thread: None,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+impl From<String> for RichText {
+    fn from(s: String) -> Self {
+        RichText::plain(s)
+    }
+}
+
+/// A file attached to a message, by reference: the core never holds the bytes. `url` is where the
+/// receiving connector can fetch it (a platform URL or a connector-specific `scheme://` reference
+/// that the source connector's `fetch` understands).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub kind: AttachmentKind,
+    pub name: String,
+    pub mime: Option<String>,
+    pub size: Option<u64>,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    Image,
+    Video,
+    Audio,
+    Voice,
+    Sticker,
+    File,
+}
+
+impl AttachmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Image => "image",
+            AttachmentKind::Video => "video",
+            AttachmentKind::Audio => "audio",
+            AttachmentKind::Voice => "voice",
+            AttachmentKind::Sticker => "sticker",
+            AttachmentKind::File => "file",
+        }
+    }
+}
+
+impl std::str::FromStr for AttachmentKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use AttachmentKind::*;
+        [Image, Video, Audio, Voice, Sticker, File]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown attachment kind `{s}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Platform;
+
+    /// Events are persisted in the store's inbox: their JSON shape is a storage format.
+    #[test]
+    fn event_json_shape_is_stable() {
+        let e = Event {
+            id: InboundId::new("tg:1"),
+            room: RoomRef::new(Platform::Telegram, "-100"),
+            sender: Sender::person("42", "Ada"),
+            at_ms: 1_700_000_000_000,
+            kind: EventKind::Delete { target: RemoteMsgId::new("7") },
+        };
+        let json = serde_json::to_string(&e).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"id":"tg:1","room":{"platform":"telegram","room":"-100"},"sender":{"id":"42","display_name":"Ada","avatar_url":null,"is_bridge":false},"at_ms":1700000000000,"kind":{"type":"delete","target":"7"}}"#
+        );
+        let back: Event = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, e);
+    }
+}

@@ -1,0 +1,35 @@
+//! The contract between civicbridge's core and its platform connectors.
+//!
+//! This crate exists so that the boundary is a compile-time fact: the daemon depends on every
+//! platform crate, every platform crate depends only on this one, so a connector cannot reach the
+//! router, the store or the moderation rules. Everything that crosses the boundary is typed here.
+//!
+//! Codemap:
+//! - [`ids`]: opaque, typed identifiers (`RoomRef`, `RemoteMsgId`, `MirrorId`, …).
+//! - [`rich_text`]: the small formatted-text tree every connector converts to and from.
+//! - [`event`]: what a connector reports (`Event`, `EventKind`, `Message`, `Attachment`).
+//! - [`outgoing`]: what the core asks a connector to post (`Outgoing`, `SendReceipt`).
+//! - [`connector`]: the `Connector` trait, `Capabilities`, `EventSink`, `ConnectorState`.
+//! - [`error`]: `ConnectorError`, classified by what the outbox should do next.
+//! - `testing` (feature `testing`): `FakeConnector` and the conformance suite.
+
+pub mod connector;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod outgoing;
+pub mod rich_text;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connector::{
+    Ack, Capabilities, Connector, ConnectorState, EventSink, MemoryState, SinkClosed, Submission,
+};
+pub use error::ConnectorError;
+pub use event::{Attachment, AttachmentKind, Event, EventKind, Message, Sender};
+pub use ids::{
+    InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,
+    ThreadId,
+};
+pub use outgoing::{Outgoing, Persona, SendReceipt, ThreadTarget};
+pub use rich_text::{RichText, Span};

@@ -1,0 +1,297 @@
+//! `FakeConnector`: an in-process platform for tests of the core.
+
+use crate::connector::{Capabilities, Connector, ConnectorState, EventSink};
+use crate::error::ConnectorError;
+use crate::event::{Event, EventKind, Message, Sender};
+use crate::ids::{InboundId, Platform, RemoteMsgId, RoomId, RoomRef, ThreadId};
+use crate::outgoing::{Outgoing, SendReceipt, ThreadTarget};
+use async_trait::async_trait;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// A message the bridge posted on the fake platform, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub id: RemoteMsgId,
+    pub out: Outgoing,
+    /// The thread the message landed in.
+    pub thread: Option<ThreadId>,
+    pub deleted: bool,
+    /// Every text this message had after an edit, oldest first.
+    pub edits: Vec<Outgoing>,
+    pub reactions: Vec<String>,
+    /// When it was posted, on tokio's clock (paused in tests that check retry timing).
+    pub at: tokio::time::Instant,
+}
+
+/// One call the bridge made, in order, successful or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FakeOp {
+    Send { room: RoomId, ok: bool },
+    Edit { id: RemoteMsgId, ok: bool },
+    Delete { id: RemoteMsgId, ok: bool },
+    React { id: RemoteMsgId, key: String, ok: bool },
+}
+
+#[derive(Debug, Default)]
+struct State {
+    posted: Vec<Posted>,
+    ops: Vec<FakeOp>,
+    failures: VecDeque<ConnectorError>,
+    echo_sends: bool,
+}
+
+type Injected = (Event, oneshot::Sender<()>);
+
+/// An in-process platform: everything a test needs to drive the core without a network.
+#[derive(Debug)]
+pub struct FakeConnector {
+    platform: Platform,
+    caps: Capabilities,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    inject_tx: mpsc::UnboundedSender<Injected>,
+    inject_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Injected>>,
+}
+
+impl FakeConnector {
+    pub fn new(platform: Platform) -> Arc<Self> {
+        Self::with_capabilities(platform, Capabilities::default())
+    }
+
+    pub fn with_capabilities(platform: Platform, caps: Capabilities) -> Arc<Self> {
+        let (inject_tx, inject_rx) = mpsc::unbounded_channel();
+        Arc::new(FakeConnector {
+            platform,
+            caps,
+            state: Mutex::new(State::default()),
+            next_id: AtomicU64::new(1),
+            inject_tx,
+            inject_rx: tokio::sync::Mutex::new(inject_rx),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When on, every successful send is also reported back as an inbound event from the bridge
+    /// itself, as Discord and Matrix do; the core must ignore those echoes.
+    pub fn echo_sends(&self, on: bool) {
+        self.state().echo_sends = on;
+    }
+
+    /// The next calls to send/edit/delete/react fail with these errors, one call each.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = ConnectorError>) {
+        self.state().failures.extend(errors);
+    }
+
+    /// Queues an inbound event; `run` submits it to the core. The returned receiver fires when the
+    /// core has acknowledged it (it is durable).
+    pub fn inject(&self, event: Event) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        // The receiver lives in `self`, so the channel cannot be closed while we exist.
+        let _ = self.inject_tx.send((event, tx));
+        rx
+    }
+
+    /// Builds and injects a text message from a person. Returns the ack receiver.
+    pub fn post(
+        &self,
+        room: &str,
+        user: (&str, &str),
+        msg_id: &str,
+        text: &str,
+    ) -> oneshot::Receiver<()> {
+        self.inject(self.message_event(room, user, Message::text(msg_id, text)))
+    }
+
+    /// An event for a message in `room` from `user` = (id, display name), with a unique id.
+    pub fn message_event(&self, room: &str, user: (&str, &str), msg: Message) -> Event {
+        let id = format!("{}:msg:{}", self.platform, msg.id);
+        self.event(room, user, id, EventKind::Message(msg))
+    }
+
+    pub fn event(&self, room: &str, user: (&str, &str), id: String, kind: EventKind) -> Event {
+        Event {
+            id: InboundId::new(id),
+            room: RoomRef::new(self.platform, room),
+            sender: Sender::person(user.0, user.1),
+            at_ms: 0,
+            kind,
+        }
+    }
+
+    /// Every message the bridge posted, in order, including deleted ones.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.state().posted.clone()
+    }
+
+    /// The messages the bridge posted in `room` and has not deleted.
+    pub fn visible_in(&self, room: &str) -> Vec<Posted> {
+        self.state()
+            .posted
+            .iter()
+            .filter(|p| p.out.room.as_str() == room && !p.deleted)
+            .cloned()
+            .collect()
+    }
+
+    /// The plain text of every visible message in `room`, after edits.
+    pub fn texts_in(&self, room: &str) -> Vec<String> {
+        self.visible_in(room)
+            .iter()
+            .map(|p| p.edits.last().unwrap_or(&p.out).text.to_plain())
+            .collect()
+    }
+
+    pub fn get(&self, id: &RemoteMsgId) -> Option<Posted> {
+        self.state().posted.iter().find(|p| &p.id == id).cloned()
+    }
+
+    pub fn ops(&self) -> Vec<FakeOp> {
+        self.state().ops.clone()
+    }
+
+    fn take_failure(&self) -> Option<ConnectorError> {
+        self.state().failures.pop_front()
+    }
+
+    fn new_id(&self) -> RemoteMsgId {
+        RemoteMsgId::new(format!(
+            "{}-{}",
+            self.platform,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
+    fn find<R>(
+        &self,
+        id: &RemoteMsgId,
+        f: impl FnOnce(&mut Posted) -> R,
+    ) -> Result<R, ConnectorError> {
+        let mut st = self.state();
+        let p = st
+            .posted
+            .iter_mut()
+            .find(|p| &p.id == id)
+            .ok_or_else(|| ConnectorError::Rejected(format!("unknown message {id}")))?;
+        Ok(f(p))
+    }
+}
+
+#[async_trait]
+impl Connector for FakeConnector {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.caps.clone()
+    }
+
+    async fn run(
+        &self,
+        sink: EventSink,
+        _state: Arc<dyn ConnectorState>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectorError> {
+        // Only one `run` at a time may own the injected stream; a restarted daemon gets it next.
+        let mut rx = self.inject_rx.lock().await;
+        loop {
+            let (event, done) = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                next = rx.recv() => match next {
+                    Some(next) => next,
+                    None => return Ok(()),
+                },
+            };
+            let Ok(ack) = sink.submit(event).await else { return Ok(()) };
+            tokio::spawn(async move {
+                if ack.wait().await.is_ok() {
+                    let _ = done.send(());
+                }
+            });
+        }
+    }
+
+    async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
+        if let Some(err) = self.take_failure() {
+            self.state().ops.push(FakeOp::Send { room: out.room.clone(), ok: false });
+            return Err(err);
+        }
+        let id = self.new_id();
+        let thread = match &out.thread {
+            Some(ThreadTarget::Existing(t)) => Some(t.clone()),
+            Some(ThreadTarget::StartFrom(root)) => Some(ThreadId::new(format!("thread-{root}"))),
+            None => None,
+        };
+        let echo = {
+            let mut st = self.state();
+            st.ops.push(FakeOp::Send { room: out.room.clone(), ok: true });
+            st.posted.push(Posted {
+                id: id.clone(),
+                out: out.clone(),
+                thread: thread.clone(),
+                deleted: false,
+                edits: Vec::new(),
+                reactions: Vec::new(),
+                at: tokio::time::Instant::now(),
+            });
+            st.echo_sends
+        };
+        if echo {
+            let mut msg = Message::text(id.as_str(), out.text.clone());
+            msg.thread = thread.clone();
+            let mut ev = self.message_event(out.room.as_str(), ("bridge-bot", "Bridge"), msg);
+            ev.sender.is_bridge = true;
+            let _ = self.inject(ev);
+        }
+        Ok(SendReceipt { ids: vec![id], thread })
+    }
+
+    async fn edit(
+        &self,
+        _room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), ConnectorError> {
+        let failure = self.take_failure();
+        let ok = failure.is_none();
+        self.state().ops.push(FakeOp::Edit { id: id.clone(), ok });
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        self.find(id, |p| p.edits.push(out.clone()))
+    }
+
+    async fn delete(&self, _room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
+        let failure = self.take_failure();
+        self.state().ops.push(FakeOp::Delete { id: id.clone(), ok: failure.is_none() });
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        self.find(id, |p| p.deleted = true)
+    }
+
+    async fn react(
+        &self,
+        _room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        let failure = self.take_failure();
+        self.state().ops.push(FakeOp::React {
+            id: id.clone(),
+            key: key.to_owned(),
+            ok: failure.is_none(),
+        });
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        self.find(id, |p| p.reactions.push(key.to_owned()))
+    }
+}

@@ -1,0 +1,27 @@
+//! Test support shared by the core and every connector (feature `testing`).
+//!
+//! - [`FakeConnector`]: an in-process platform. Tests inject inbound events, read what the bridge
+//!   posted, and make the next calls fail with any `ConnectorError`.
+//! - [`conformance`]: the checks every real connector must pass against its local server.
+
+pub mod conformance;
+mod fake;
+
+pub use fake::{FakeConnector, FakeOp, Posted};
+
+use std::time::Duration;
+
+/// Waits until `cond` holds, checking after every change signalled on `notify` and at least every
+/// 20 ms; panics with `what` after `timeout`. The one way tests wait: no bare sleeps.
+pub async fn wait_until<F: FnMut() -> bool>(timeout: Duration, what: &str, mut cond: F) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
