@@ -1,7 +1,7 @@
 //! The `Connector` trait and what the core hands a connector while it runs.
 
 use crate::error::ConnectorError;
-use crate::event::Event;
+use crate::event::{Attachment, Event};
 use crate::ids::{Platform, RemoteMsgId, RoomId};
 use crate::outgoing::{Outgoing, SendReceipt};
 use async_trait::async_trait;
@@ -99,6 +99,17 @@ pub trait Connector: Send + Sync + 'static {
     /// Adds a reaction from the bot. Only called when `capabilities().reactions`.
     async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str)
         -> Result<(), ConnectorError>;
+
+    /// Downloads an attachment this connector reported in an inbound event (its `url` is this
+    /// connector's own reference), so the outbox can upload it elsewhere. `Rejected` when the
+    /// file is too large for the bot to download (Telegram: 20 MB) or gone.
+    async fn fetch(&self, attachment: &Attachment) -> Result<Vec<u8>, ConnectorError> {
+        Err(ConnectorError::Unsupported(format!(
+            "{} cannot fetch attachment {}",
+            self.platform(),
+            attachment.name
+        )))
+    }
 }
 
 /// The core has stopped taking events (the daemon is shutting down). The connector should stop
@@ -130,7 +141,10 @@ impl EventSink {
     /// pipeline full: the core groups durable writes.
     pub async fn submit(&self, event: Event) -> Result<Ack, SinkClosed> {
         let (ack, rx) = oneshot::channel();
-        self.tx.send(Submission { event, ack }).await.map_err(|_| SinkClosed)?;
+        self.tx
+            .send(Submission { event, ack })
+            .await
+            .map_err(|_| SinkClosed)?;
         Ok(Ack(rx))
     }
 
@@ -167,7 +181,11 @@ pub struct MemoryState(Mutex<HashMap<String, String>>);
 #[async_trait]
 impl ConnectorState for MemoryState {
     fn get(&self, key: &str) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
     }
     async fn put(&self, key: &str, value: &str) -> Result<(), ConnectorError> {
         self.0

@@ -47,10 +47,18 @@ impl Sender {
 pub enum EventKind {
     Message(Message),
     /// The message `target` now reads `new` (only `new.text` and `new.attachments` matter).
-    Edit { target: RemoteMsgId, new: Message },
-    Delete { target: RemoteMsgId },
+    Edit {
+        target: RemoteMsgId,
+        new: Message,
+    },
+    Delete {
+        target: RemoteMsgId,
+    },
     /// A reaction such as `✅` added to `target`.
-    Reaction { target: RemoteMsgId, key: String },
+    Reaction {
+        target: RemoteMsgId,
+        key: String,
+    },
 }
 
 /// A message as posted.
@@ -83,9 +91,9 @@ impl From<String> for RichText {
     }
 }
 
-/// A file attached to a message, by reference: the core never holds the bytes. `url` is where the
-/// receiving connector can fetch it (a platform URL or a connector-specific `scheme://` reference
-/// that the source connector's `fetch` understands).
+/// A file attached to a message, by reference. `url` is an opaque reference that only the *source*
+/// connector understands (its `Connector::fetch` turns it into bytes when a copy is sent). It must
+/// not embed a secret: a Telegram file URL contains the bot token, so store the `file_id` instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub kind: AttachmentKind,
@@ -143,7 +151,9 @@ mod tests {
             room: RoomRef::new(Platform::Telegram, "-100"),
             sender: Sender::person("42", "Ada"),
             at_ms: 1_700_000_000_000,
-            kind: EventKind::Delete { target: RemoteMsgId::new("7") },
+            kind: EventKind::Delete {
+                target: RemoteMsgId::new("7"),
+            },
         };
         let json = serde_json::to_string(&e).expect("serialises");
         assert_eq!(

@@ -115,7 +115,10 @@ pub struct RoomRef {
 
 impl RoomRef {
     pub fn new(platform: Platform, room: impl Into<String>) -> Self {
-        Self { platform, room: RoomId::new(room) }
+        Self {
+            platform,
+            room: RoomId::new(room),
+        }
     }
 }
 
@@ -190,8 +193,14 @@ mod tests {
 
     #[test]
     fn room_ref_rejects_unknown_platform_and_empty_room() {
-        assert!("irc:#x".parse::<RoomRef>().unwrap_err().contains("unknown platform"));
-        assert!("telegram:".parse::<RoomRef>().unwrap_err().contains("empty"));
+        assert!("irc:#x"
+            .parse::<RoomRef>()
+            .unwrap_err()
+            .contains("unknown platform"));
+        assert!("telegram:"
+            .parse::<RoomRef>()
+            .unwrap_err()
+            .contains("empty"));
     }
 
     #[test]

@@ -31,5 +31,5 @@ pub use ids::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,
     ThreadId,
 };
-pub use outgoing::{Outgoing, Persona, SendReceipt, ThreadTarget};
+pub use outgoing::{Outgoing, OutgoingFile, Persona, SendReceipt, ThreadTarget};
 pub use rich_text::{RichText, Span};

@@ -1,6 +1,6 @@
 //! What the core asks a connector to post, and what the connector answers.
 
-use crate::event::Attachment;
+use crate::event::AttachmentKind;
 use crate::ids::{RemoteMsgId, RoomId, ThreadId};
 use crate::rich_text::RichText;
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,8 @@ pub struct Outgoing {
     pub text: RichText,
     pub reply_to: Option<RemoteMsgId>,
     pub thread: Option<ThreadTarget>,
-    pub attachments: Vec<Attachment>,
+    /// Files to upload with the message, already fetched from the source platform.
+    pub attachments: Vec<OutgoingFile>,
     /// A notice from the bridge itself (an approval card, an error report) rather than a relayed
     /// message; Matrix sends these as `m.notice`.
     pub notice: bool,
@@ -39,6 +40,26 @@ impl Outgoing {
             attachments: Vec::new(),
             notice: false,
         }
+    }
+}
+
+/// A file to upload, with its bytes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingFile {
+    pub kind: AttachmentKind,
+    pub name: String,
+    pub mime: Option<String>,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutgoingFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingFile")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("mime", &self.mime)
+            .field("bytes", &self.data.len())
+            .finish()
     }
 }
 
@@ -75,6 +96,9 @@ pub struct SendReceipt {
 
 impl SendReceipt {
     pub fn one(id: RemoteMsgId) -> Self {
-        SendReceipt { ids: vec![id], thread: None }
+        SendReceipt {
+            ids: vec![id],
+            thread: None,
+        }
     }
 }

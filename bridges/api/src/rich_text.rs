@@ -20,11 +20,20 @@ pub enum Span {
     /// Inline code.
     Code(String),
     /// A code block.
-    Pre { lang: Option<String>, code: String },
-    Link { url: String, children: Vec<Span> },
+    Pre {
+        lang: Option<String>,
+        code: String,
+    },
+    Link {
+        url: String,
+        children: Vec<Span>,
+    },
     /// A mention of a person. `user` is their id on the *source* platform, so it never pings
     /// anyone on another platform; connectors render it as plain `@name` unless the user is local.
-    Mention { user: Option<RemoteUserId>, name: String },
+    Mention {
+        user: Option<RemoteUserId>,
+        name: String,
+    },
     Quote(Vec<Span>),
 }
 
@@ -47,7 +56,9 @@ impl RichText {
         if s.is_empty() {
             return RichText::default();
         }
-        RichText { spans: vec![Span::Text(s)] }
+        RichText {
+            spans: vec![Span::Text(s)],
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -168,7 +179,9 @@ impl RichText {
         }
         parts
             .into_iter()
-            .map(|p| RichText { spans: rebuild(&p, 0) })
+            .map(|p| RichText {
+                spans: rebuild(&p, 0),
+            })
             .filter(|p| !p.spans.is_empty())
             .collect()
     }
@@ -262,7 +275,12 @@ fn flatten(spans: &[Span], wraps: &mut Vec<Wrap>, out: &mut Vec<Leaf>) {
         let atomic = matches!(kind, LeafKind::Mention(_));
         // A mention's plain form carries an `@` that its stored name does not.
         let text = if atomic { format!("@{text}") } else { text };
-        out.push(Leaf { wraps: wraps.clone(), kind, text, atomic });
+        out.push(Leaf {
+            wraps: wraps.clone(),
+            kind,
+            text,
+            atomic,
+        });
     }
 }
 
@@ -276,7 +294,10 @@ fn rebuild(leaves: &[Leaf], depth: usize) -> Vec<Span> {
                 out.push(match &l.kind {
                     LeafKind::Text => Span::Text(l.text.clone()),
                     LeafKind::Code => Span::Code(l.text.clone()),
-                    LeafKind::Pre(lang) => Span::Pre { lang: lang.clone(), code: l.text.clone() },
+                    LeafKind::Pre(lang) => Span::Pre {
+                        lang: lang.clone(),
+                        code: l.text.clone(),
+                    },
                     LeafKind::Mention(user) => Span::Mention {
                         user: user.clone(),
                         name: l.text.strip_prefix('@').unwrap_or(&l.text).to_owned(),
@@ -294,7 +315,10 @@ fn rebuild(leaves: &[Leaf], depth: usize) -> Vec<Span> {
                     Wrap::Bold => Span::Bold(children),
                     Wrap::Italic => Span::Italic(children),
                     Wrap::Quote => Span::Quote(children),
-                    Wrap::Link(url) => Span::Link { url: url.clone(), children },
+                    Wrap::Link(url) => Span::Link {
+                        url: url.clone(),
+                        children,
+                    },
                 });
                 i = end;
             }
@@ -320,7 +344,9 @@ fn cut_point(text: &str, room: usize, hard: bool) -> Option<usize> {
 
 /// The byte index of the `chars`-th character (or the end).
 fn byte_index(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i)
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i)
 }
 
 #[cfg(test)]
@@ -328,7 +354,10 @@ mod tests {
     use super::*;
 
     fn words(n: usize) -> String {
-        (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ")
+        (0..n)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
@@ -348,15 +377,25 @@ mod tests {
             assert!(!plain.starts_with(' '));
             assert!(plain.split_whitespace().all(|w| w.starts_with('w')));
         }
-        let joined: Vec<String> =
-            parts.iter().flat_map(|p| p.to_plain().split_whitespace().map(str::to_owned).collect::<Vec<_>>()).collect();
+        let joined: Vec<String> = parts
+            .iter()
+            .flat_map(|p| {
+                p.to_plain()
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         assert_eq!(joined.join(" "), words(500));
     }
 
     #[test]
     fn split_keeps_formatting_on_both_sides_of_a_cut() {
         let t = RichText {
-            spans: vec![Span::Text("intro ".into()), Span::Bold(vec![Span::Text(words(40))])],
+            spans: vec![
+                Span::Text("intro ".into()),
+                Span::Bold(vec![Span::Text(words(40))]),
+            ],
         };
         let parts = t.split(50);
         assert!(parts.len() >= 2);
@@ -367,7 +406,10 @@ mod tests {
     fn split_cuts_a_word_longer_than_a_part() {
         let t = RichText::plain("x".repeat(25));
         let parts = t.split(10);
-        assert_eq!(parts.iter().map(RichText::char_len).collect::<Vec<_>>(), vec![10, 10, 5]);
+        assert_eq!(
+            parts.iter().map(RichText::char_len).collect::<Vec<_>>(),
+            vec![10, 10, 5]
+        );
     }
 
     #[test]
@@ -383,11 +425,20 @@ mod tests {
         let t = RichText {
             spans: vec![
                 Span::Text("abcdefgh".into()),
-                Span::Mention { user: None, name: "someone".into() },
+                Span::Mention {
+                    user: None,
+                    name: "someone".into(),
+                },
             ],
         };
         let parts = t.split(10);
-        assert_eq!(parts[1].spans, vec![Span::Mention { user: None, name: "someone".into() }]);
+        assert_eq!(
+            parts[1].spans,
+            vec![Span::Mention {
+                user: None,
+                name: "someone".into()
+            }]
+        );
     }
 
     #[test]
@@ -395,11 +446,17 @@ mod tests {
         let t = RichText {
             spans: vec![
                 Span::Text("see https://x.org and ".into()),
-                Span::Link { url: "https://y.org".into(), children: vec![Span::Text("y".into())] },
+                Span::Link {
+                    url: "https://y.org".into(),
+                    children: vec![Span::Text("y".into())],
+                },
                 Span::Text(" @Everyone".into()),
             ],
         };
-        assert_eq!(t.links(), vec!["https://x.org".to_owned(), "https://y.org".to_owned()]);
+        assert_eq!(
+            t.links(),
+            vec!["https://x.org".to_owned(), "https://y.org".to_owned()]
+        );
         assert!(t.has_mass_mention());
         assert!(!RichText::plain("mail me at a@example.org").has_mass_mention());
     }

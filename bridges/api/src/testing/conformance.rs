@@ -37,7 +37,10 @@ pub async fn run_suite(connector: Arc<dyn Connector>, harness: &dyn PlatformHarn
         let c = connector.clone();
         let sink = EventSink::new(tx);
         let shutdown = shutdown.clone();
-        tokio::spawn(async move { c.run(sink, Arc::new(MemoryState::default()), shutdown).await })
+        tokio::spawn(async move {
+            c.run(sink, Arc::new(MemoryState::default()), shutdown)
+                .await
+        })
     };
 
     inbound_message_reaches_the_sink(harness, &mut rx).await;
@@ -64,7 +67,11 @@ pub async fn run_suite(connector: Arc<dyn Connector>, harness: &dyn PlatformHarn
 fn outgoing(harness: &dyn PlatformHarness, text: RichText) -> Outgoing {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Outgoing::text(harness.room(), format!("conformance-{}-{n}", std::process::id()), text)
+    Outgoing::text(
+        harness.room(),
+        format!("conformance-{}-{n}", std::process::id()),
+        text,
+    )
 }
 
 async fn next_submission(rx: &mut mpsc::Receiver<Submission>, what: &str) -> Submission {
@@ -98,11 +105,23 @@ async fn inbound_message_reaches_the_sink(
     let text = "conformance: hello from a person";
     let id = harness.post_as_person(text).await;
     let s = wait_for_message(rx, &id, |_| {}).await;
-    let EventKind::Message(m) = &s.event.kind else { unreachable!("matched in wait_for_message") };
+    let EventKind::Message(m) = &s.event.kind else {
+        unreachable!("matched in wait_for_message")
+    };
     assert_eq!(m.text.to_plain(), text, "conformance: inbound text");
-    assert_eq!(s.event.room.room, harness.room(), "conformance: inbound room");
-    assert!(!s.event.sender.is_bridge, "conformance: a person's message is not the bridge's");
-    assert!(!s.event.sender.display_name.is_empty(), "conformance: sender has a display name");
+    assert_eq!(
+        s.event.room.room,
+        harness.room(),
+        "conformance: inbound room"
+    );
+    assert!(
+        !s.event.sender.is_bridge,
+        "conformance: a person's message is not the bridge's"
+    );
+    assert!(
+        !s.event.sender.display_name.is_empty(),
+        "conformance: sender has a display name"
+    );
     let _ = s.ack.send(());
 }
 
@@ -111,13 +130,19 @@ async fn send_text(c: &dyn Connector, h: &dyn PlatformHarness, text: RichText) -
         .send(&outgoing(h, text))
         .await
         .unwrap_or_else(|e| panic!("conformance: send failed: {e}"));
-    assert!(!receipt.ids.is_empty(), "conformance: a receipt lists at least one id");
+    assert!(
+        !receipt.ids.is_empty(),
+        "conformance: a receipt lists at least one id"
+    );
     receipt.ids[0].clone()
 }
 
 async fn sent_text_is_shown(c: &dyn Connector, h: &dyn PlatformHarness) {
     let id = send_text(c, h, RichText::plain("conformance: plain text")).await;
-    assert_eq!(h.shown_text(&id).await.as_deref(), Some("conformance: plain text"));
+    assert_eq!(
+        h.shown_text(&id).await.as_deref(),
+        Some("conformance: plain text")
+    );
 }
 
 async fn markup_characters_arrive_verbatim(c: &dyn Connector, h: &dyn PlatformHarness) {
@@ -139,12 +164,19 @@ async fn formatting_keeps_the_words(c: &dyn Connector, h: &dyn PlatformHarness) 
             Span::Text(" ".into()),
             Span::Code("c < d".into()),
             Span::Text(" ".into()),
-            Span::Link { url: "https://example.org/".into(), children: vec![Span::Text("e".into())] },
+            Span::Link {
+                url: "https://example.org/".into(),
+                children: vec![Span::Text("e".into())],
+            },
         ],
     };
     let id = send_text(c, h, text.clone()).await;
     let shown = h.shown_text(&id).await.unwrap_or_default();
-    assert_eq!(shown, text.to_plain(), "conformance: formatted text reads the same");
+    assert_eq!(
+        shown,
+        text.to_plain(),
+        "conformance: formatted text reads the same"
+    );
 }
 
 async fn a_full_length_message_is_one_message(c: &dyn Connector, h: &dyn PlatformHarness) {
@@ -163,7 +195,10 @@ async fn a_full_length_message_is_one_message(c: &dyn Connector, h: &dyn Platfor
         1,
         "conformance: a text of max_text_len ({max}) characters must fit one message"
     );
-    assert_eq!(h.shown_text(&receipt.ids[0]).await.as_deref(), Some(text.as_str()));
+    assert_eq!(
+        h.shown_text(&receipt.ids[0]).await.as_deref(),
+        Some(text.as_str())
+    );
 }
 
 async fn own_messages_are_never_reported_as_a_person(
@@ -178,7 +213,10 @@ async fn own_messages_are_never_reported_as_a_person(
     let s = wait_for_message(rx, &marker, |s| {
         if let EventKind::Message(m) = &s.event.kind {
             if m.id == own {
-                assert!(s.event.sender.is_bridge, "conformance: the bot's own message is an echo");
+                assert!(
+                    s.event.sender.is_bridge,
+                    "conformance: the bot's own message is an echo"
+                );
             }
         }
     })
@@ -193,7 +231,10 @@ async fn edits_replace_the_text(c: &dyn Connector, h: &dyn PlatformHarness) {
     c.edit(&h.room(), &id, &out)
         .await
         .unwrap_or_else(|e| panic!("conformance: edit failed: {e}"));
-    assert_eq!(h.shown_text(&id).await.as_deref(), Some("conformance: after <i>"));
+    assert_eq!(
+        h.shown_text(&id).await.as_deref(),
+        Some("conformance: after <i>")
+    );
 }
 
 async fn deletes_remove_and_repeat_safely(c: &dyn Connector, h: &dyn PlatformHarness) {
@@ -201,7 +242,11 @@ async fn deletes_remove_and_repeat_safely(c: &dyn Connector, h: &dyn PlatformHar
     c.delete(&h.room(), &id)
         .await
         .unwrap_or_else(|e| panic!("conformance: delete failed: {e}"));
-    assert_eq!(h.shown_text(&id).await, None, "conformance: a deleted message is gone");
+    assert_eq!(
+        h.shown_text(&id).await,
+        None,
+        "conformance: a deleted message is gone"
+    );
     c.delete(&h.room(), &id)
         .await
         .unwrap_or_else(|e| panic!("conformance: deleting twice must succeed, got {e}"));

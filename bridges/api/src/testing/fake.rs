@@ -30,10 +30,23 @@ pub struct Posted {
 /// One call the bridge made, in order, successful or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FakeOp {
-    Send { room: RoomId, ok: bool },
-    Edit { id: RemoteMsgId, ok: bool },
-    Delete { id: RemoteMsgId, ok: bool },
-    React { id: RemoteMsgId, key: String, ok: bool },
+    Send {
+        room: RoomId,
+        ok: bool,
+    },
+    Edit {
+        id: RemoteMsgId,
+        ok: bool,
+    },
+    Delete {
+        id: RemoteMsgId,
+        ok: bool,
+    },
+    React {
+        id: RemoteMsgId,
+        key: String,
+        ok: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -209,7 +222,9 @@ impl Connector for FakeConnector {
                     None => return Ok(()),
                 },
             };
-            let Ok(ack) = sink.submit(event).await else { return Ok(()) };
+            let Ok(ack) = sink.submit(event).await else {
+                return Ok(());
+            };
             tokio::spawn(async move {
                 if ack.wait().await.is_ok() {
                     let _ = done.send(());
@@ -220,7 +235,10 @@ impl Connector for FakeConnector {
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
         if let Some(err) = self.take_failure() {
-            self.state().ops.push(FakeOp::Send { room: out.room.clone(), ok: false });
+            self.state().ops.push(FakeOp::Send {
+                room: out.room.clone(),
+                ok: false,
+            });
             return Err(err);
         }
         let id = self.new_id();
@@ -231,7 +249,10 @@ impl Connector for FakeConnector {
         };
         let echo = {
             let mut st = self.state();
-            st.ops.push(FakeOp::Send { room: out.room.clone(), ok: true });
+            st.ops.push(FakeOp::Send {
+                room: out.room.clone(),
+                ok: true,
+            });
             st.posted.push(Posted {
                 id: id.clone(),
                 out: out.clone(),
@@ -250,7 +271,10 @@ impl Connector for FakeConnector {
             ev.sender.is_bridge = true;
             let _ = self.inject(ev);
         }
-        Ok(SendReceipt { ids: vec![id], thread })
+        Ok(SendReceipt {
+            ids: vec![id],
+            thread,
+        })
     }
 
     async fn edit(
@@ -270,7 +294,10 @@ impl Connector for FakeConnector {
 
     async fn delete(&self, _room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
         let failure = self.take_failure();
-        self.state().ops.push(FakeOp::Delete { id: id.clone(), ok: failure.is_none() });
+        self.state().ops.push(FakeOp::Delete {
+            id: id.clone(),
+            ok: failure.is_none(),
+        });
         if let Some(err) = failure {
             return Err(err);
         }
