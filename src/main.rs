@@ -1,1 +1,362 @@
-fn main() {}
+//! The `civicbridge` command line. Thin: parsing, exit codes and printing; the work is in the
+//! library. Exit codes: 0 ok, 1 failure while running, 2 bad input (one line on stderr).
+
+use anyhow::Context;
+use civicbridge::audit::{self, AuditEntry};
+use civicbridge::config::Settings;
+use civicbridge::daemon::{self, Daemon};
+use civicbridge::store::{Store, StoreError};
+use civicbridge_api::{Connector, LinkId, PendingId};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "civicbridge",
+    version,
+    about = "A moderated bridge between Matrix, Telegram and Discord"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bridge until SIGINT or SIGTERM.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config and print its links and effective rules.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Show or change a link's rules (while the bridge is stopped; use !set in the moderation
+    /// room while it runs).
+    Rules {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: RulesCmd,
+    },
+    /// List or decide held messages.
+    Queue {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: QueueCmd,
+    },
+    /// Export or verify the audit log.
+    Audit {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    Show {
+        link: Option<String>,
+    },
+    Set {
+        link: String,
+        key: String,
+        value: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCmd {
+    List,
+    Approve { id: String },
+    Reject { id: String, reason: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Write entries as JSON Lines (to stdout, or --out FILE).
+    Export {
+        /// Only entries on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the hash chain of the store's log, or of an exported file.
+    Verify {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+/// A failure with its exit code.
+enum Failure {
+    /// Bad input: exit 2 with one line.
+    Input(String),
+    Run(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Run(e)
+    }
+}
+
+fn input(e: impl std::fmt::Display) -> Failure {
+    Failure::Input(e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Run(e.into()))
+        .and_then(|rt| rt.block_on(dispatch(cli.command)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(msg)) => {
+            eprintln!("civicbridge: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("civicbridge: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
+    match cmd {
+        Cmd::Run { config } => run(&config).await,
+        Cmd::Check { config } => check(&config),
+        Cmd::Rules { config, action } => rules(&config, action),
+        Cmd::Queue { config, action } => queue(&config, action).await,
+        Cmd::Audit { config, action } => audit_cmd(&config, action),
+    }
+}
+
+fn load(config: &Path) -> Result<Settings, Failure> {
+    Settings::load(config).map_err(input)
+}
+
+fn open_store(settings: &Settings) -> Result<Store, Failure> {
+    Store::open(&settings.store_path).map_err(|e| match e {
+        StoreError::Locked(_) => input(format!(
+            "{e}; stop the bridge first, or use the moderation room commands while it runs"
+        )),
+        other => Failure::Run(anyhow::Error::new(other).context("opening the store")),
+    })
+}
+
+fn out(text: impl std::fmt::Display) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+}
+
+async fn run(config: &Path) -> Result<(), Failure> {
+    let settings = load(config)?;
+    civicbridge::telemetry::init(&settings.log);
+    let store = open_store(&settings)?;
+    let connectors = build_connectors(&settings).map_err(input)?;
+    let daemon = Daemon::start(
+        store,
+        &settings.links,
+        connectors,
+        daemon::Options::default(),
+    )
+    .await
+    .context("starting the bridge")?;
+    daemon::signal().await;
+    tracing::info!("shutting down");
+    daemon.shutdown().await.context("shutting down")?;
+    Ok(())
+}
+
+/// The platform connectors for the configured accounts.
+fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>, String> {
+    let platforms = settings.platforms();
+    match platforms.first() {
+        None => Ok(Vec::new()),
+        Some(p) => Err(format!("the {p} connector is not part of this build yet")),
+    }
+}
+
+fn check(config: &Path) -> Result<(), Failure> {
+    let settings = load(config)?;
+    out(format!("{}: ok", config.display()));
+    out(format!("store: {}", settings.store_path.display()));
+    let platforms: Vec<String> = settings.platforms().iter().map(|p| p.to_string()).collect();
+    out(format!("platforms: {}", platforms.join(", ")));
+    for l in &settings.links {
+        out(format!("\nlink {}", l.link.id));
+        for r in &l.link.rooms {
+            out(format!(
+                "  {:<7} {}",
+                format!("{:?}", r.side).to_lowercase(),
+                r.room
+            ));
+        }
+        if let Some(m) = &l.link.moderation_room {
+            out(format!("  moderation room: {m}"));
+        }
+        out(format!("  moderators: {}", l.link.moderators.join(", ")));
+        out(format!("  admins: {}", l.link.admins.join(", ")));
+        out("  rules:");
+        let rules = toml::to_string(&l.rules).map_err(|e| Failure::Run(e.into()))?;
+        for line in rules.lines() {
+            out(format!("    {line}"));
+        }
+    }
+    Ok(())
+}
+
+fn link_id(settings: &Settings, name: &str) -> Result<LinkId, Failure> {
+    settings
+        .links
+        .iter()
+        .find(|l| l.link.id.as_str() == name)
+        .map(|l| l.link.id.clone())
+        .ok_or_else(|| {
+            let known: Vec<&str> = settings.links.iter().map(|l| l.link.id.as_str()).collect();
+            input(format!(
+                "unknown link `{name}` (configured: {})",
+                known.join(", ")
+            ))
+        })
+}
+
+fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
+    let settings = load(config)?;
+    let store = open_store(&settings)?;
+    let pairs: Vec<_> = settings
+        .links
+        .iter()
+        .map(|l| (l.link.clone(), l.rules.clone()))
+        .collect();
+    store.sync_config(&pairs).context("syncing config")?;
+    match action {
+        RulesCmd::Show { link } => {
+            let links = match link {
+                Some(name) => vec![link_id(&settings, &name)?],
+                None => settings.links.iter().map(|l| l.link.id.clone()).collect(),
+            };
+            for id in links {
+                let rules = store
+                    .rules(&id)
+                    .context("reading rules")?
+                    .unwrap_or_default();
+                out(format!("[links.{id}.rules]"));
+                out(toml::to_string(&rules).map_err(|e| Failure::Run(e.into()))?);
+            }
+        }
+        RulesCmd::Set { link, key, value } => {
+            let id = link_id(&settings, &link)?;
+            let rules = store
+                .set_rule(&id, &key, &value, "cli")
+                .map_err(|e| match e {
+                    StoreError::Invalid(msg) => input(msg),
+                    other => Failure::Run(other.into()),
+                })?;
+            out(format!("link {id}: {key} set"));
+            out(toml::to_string(&rules).map_err(|e| Failure::Run(e.into()))?);
+        }
+    }
+    Ok(())
+}
+
+async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
+    let settings = load(config)?;
+    let store = open_store(&settings)?;
+    let (id, decision) = match action {
+        QueueCmd::List => {
+            let items = store.pending().context("reading the queue")?;
+            out(format!("{} held item(s)", items.len()));
+            for item in items {
+                let m = store
+                    .mirror(item.mirror)
+                    .context("reading a held message")?;
+                let (who, text) = m
+                    .map(|m| (civicbridge::render::attribution(&m), m.text.to_plain()))
+                    .unwrap_or_default();
+                out(format!(
+                    "{} [{}] {} {} — {}",
+                    item.id, item.link, who, text, item.reason
+                ));
+            }
+            return Ok(());
+        }
+        QueueCmd::Approve { id } => (id, civicbridge::approval::Decision::Approve),
+        QueueCmd::Reject { id, reason } => (id, civicbridge::approval::Decision::Reject(reason)),
+    };
+    let id: PendingId = id.parse().map_err(input)?;
+    // The CLI acts as an admin of every link (whoever runs it can write the data directory);
+    // it is audited as `cli`. The jobs it queues are sent when the bridge next starts.
+    let decided = store
+        .transact(|tx| {
+            civicbridge::approval::decide(tx, id, &decision, &civicbridge::approval::Actor::Cli)
+        })
+        .context("recording the decision")?;
+    store.flush().await.context("flushing")?;
+    match decided {
+        Ok(d) => out(format!(
+            "{id}: done; {} job(s) queued for the next start",
+            d.jobs.len()
+        )),
+        Err(r) => return Err(input(r)),
+    }
+    Ok(())
+}
+
+fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
+    let settings = load(config)?;
+    let store = open_store(&settings)?;
+    let log = store.audit_log().context("reading the audit log")?;
+    match action {
+        AuditCmd::Export { since, out: file } => {
+            let since_ms = match since {
+                None => 0,
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|_| input(format!("--since: `{d}` is not a date like 2026-01-31")))?
+                    .and_hms_opt(0, 0, 0)
+                    .map_or(0, |t| t.and_utc().timestamp_millis().max(0) as u64),
+            };
+            let mut text = String::new();
+            for e in log.iter().filter(|e| e.at_ms >= since_ms) {
+                text.push_str(&serde_json::to_string(e).context("encoding an entry")?);
+                text.push('\n');
+            }
+            match file {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print_raw(&text),
+            }
+        }
+        AuditCmd::Verify { file } => {
+            let (entries, start): (Vec<AuditEntry>, Option<&str>) = match &file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| input(format!("{}: {e}", path.display())))?;
+                    (audit::parse_jsonl(&text).map_err(input)?, None)
+                }
+                None => (log, Some(audit::GENESIS)),
+            };
+            let n = audit::verify(&entries, start)
+                .map_err(|e| input(format!("audit log is NOT intact: {e}")))?;
+            out(format!("audit log intact: {n} entries verified"));
+        }
+    }
+    Ok(())
+}
+
+fn print_raw(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+}

@@ -1,0 +1,217 @@
+//! Wires the parts together and owns their lifetime.
+//!
+//! Start order matters: config is synced into the store, unfinished outbox jobs are re-driven
+//! (so they go before anything new), link workers and the router start, and only then do the
+//! connectors begin reading. Shutdown is one `CancellationToken` and a `TaskTracker`: connectors
+//! stop reading, workers finish the batch in hand, unsent jobs stay in the outbox, the store is
+//! flushed, all within a grace period.
+
+use crate::config::LinkSettings;
+use crate::link::{LinkError, LinkWorker, BATCH};
+use crate::outbox::{Outbox, RetryPolicy};
+use crate::router::{self, RouteTable};
+use crate::store::{Store, StoreError};
+use civicbridge_api::{Connector, EventSink, Platform};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("link {link} uses {platform}, but no {platform} connector was given")]
+    MissingConnector { link: String, platform: Platform },
+    #[error("shutdown did not finish within {0:?}; some tasks were abandoned")]
+    ShutdownTimeout(Duration),
+}
+
+/// Tunables; the defaults are for production.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub retry: RetryPolicy,
+    /// How long shutdown waits for tasks before giving up on them.
+    pub grace: Duration,
+    /// How long replay protection remembers an event.
+    pub seen_retention: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retry: RetryPolicy::default(),
+            grace: Duration::from_secs(10),
+            seen_retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// A running bridge.
+#[derive(Debug)]
+pub struct Daemon {
+    store: Store,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl Daemon {
+    /// Starts the bridge on `store` with these links and connectors (one per platform).
+    pub async fn start(
+        store: Store,
+        links: &[LinkSettings],
+        connectors: Vec<Arc<dyn Connector>>,
+        options: Options,
+    ) -> Result<Daemon, DaemonError> {
+        let pairs: Vec<_> = links
+            .iter()
+            .map(|l| (l.link.clone(), l.rules.clone()))
+            .collect();
+        store.sync_config(&pairs)?;
+
+        let connectors: HashMap<Platform, Arc<dyn Connector>> =
+            connectors.into_iter().map(|c| (c.platform(), c)).collect();
+        for l in links {
+            let rooms = l
+                .link
+                .rooms
+                .iter()
+                .map(|r| &r.room)
+                .chain(&l.link.moderation_room);
+            for room in rooms {
+                if !connectors.contains_key(&room.platform) {
+                    return Err(DaemonError::MissingConnector {
+                        link: l.link.id.to_string(),
+                        platform: room.platform,
+                    });
+                }
+            }
+        }
+
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let moderation_rooms = links
+            .iter()
+            .filter_map(|l| {
+                l.link
+                    .moderation_room
+                    .clone()
+                    .map(|m| (l.link.id.clone(), m))
+            })
+            .collect();
+        let outbox = Outbox::new(
+            store.clone(),
+            connectors.clone(),
+            moderation_rooms,
+            options.retry.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
+        let redriven = outbox.redrive()?;
+        if redriven > 0 {
+            tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
+        }
+
+        let mut table = RouteTable::default();
+        for l in links {
+            let (tx, rx) = mpsc::channel(BATCH * 2);
+            let worker = LinkWorker::new(
+                l.link.clone(),
+                store.clone(),
+                outbox.clone(),
+                rx,
+                shutdown.clone(),
+            )?;
+            tracker.spawn(worker.run());
+            table.add_link(&l.link, tx);
+        }
+        let (sink_tx, sink_rx) = mpsc::channel(BATCH * 4);
+        tracker.spawn(router::run(table, sink_rx, shutdown.clone()));
+
+        for (platform, c) in connectors {
+            let sink = EventSink::new(sink_tx.clone());
+            let state = store.connector_state(platform);
+            let stop = shutdown.clone();
+            tracker.spawn(async move {
+                match c.run(sink, state, stop).await {
+                    Ok(()) => tracing::info!(%platform, "connector stopped"),
+                    Err(e) => tracing::error!(%platform, error = %e, "connector failed"),
+                }
+            });
+        }
+        tracker.spawn(prune_seen(
+            store.clone(),
+            options.seen_retention,
+            shutdown.clone(),
+        ));
+        tracing::info!(links = links.len(), "civicbridge running");
+        Ok(Daemon {
+            store,
+            shutdown,
+            tracker,
+            grace: options.grace,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A token that is cancelled when the daemon shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops everything gracefully and flushes the store.
+    pub async fn shutdown(self) -> Result<(), DaemonError> {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let finished = tokio::time::timeout(self.grace, self.tracker.wait())
+            .await
+            .is_ok();
+        self.store.flush().await?;
+        if finished {
+            tracing::info!("civicbridge stopped");
+            Ok(())
+        } else {
+            Err(DaemonError::ShutdownTimeout(self.grace))
+        }
+    }
+}
+
+async fn prune_seen(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let cutoff = crate::store::now_ms().saturating_sub(retention.as_millis() as u64);
+        match store.prune_seen(cutoff) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "forgot old replay-protection marks"),
+            Err(e) => tracing::warn!(error = %e, "pruning seen events failed"),
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,479 @@
+//! Pure moderation: `evaluate(rules, candidate) -> Verdict`. No I/O, no clock, no async: every
+//! fact it needs (thread state, the sender's last relayed message) is passed in, so the whole
+//! decision table is tested here in microseconds.
+
+use crate::rules::{LinkPolicy, Policy, Rules, Scope, Side};
+use civicbridge_api::Message;
+use regex::Regex;
+use std::fmt;
+
+/// Rules with their patterns compiled once.
+#[derive(Debug, Clone)]
+pub struct CompiledRules {
+    pub rules: Rules,
+    patterns: Vec<(String, Regex)>,
+}
+
+impl CompiledRules {
+    /// Fails only if a pattern does not compile; `Rules::validate` prevents that upstream.
+    pub fn new(rules: Rules) -> Result<Self, regex::Error> {
+        let patterns = rules
+            .blocked_patterns
+            .iter()
+            .map(|p| Regex::new(p).map(|r| (p.clone(), r)))
+            .collect::<Result<_, _>>()?;
+        Ok(CompiledRules { rules, patterns })
+    }
+}
+
+/// Where a message stands thread-wise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Not in a thread (it may become a thread root).
+    None,
+    /// In a thread whose root crossed.
+    Published,
+    /// In a thread whose root did not cross (held, rejected, or never seen).
+    Unpublished,
+}
+
+/// One message about to go one direction.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a> {
+    pub from: Side,
+    pub to: Side,
+    pub message: &'a Message,
+    /// `platform:id` of the sender.
+    pub sender: &'a str,
+    pub thread: ThreadState,
+    /// It replies to a message that never crossed.
+    pub reply_to_unbridged: bool,
+    /// Milliseconds since this sender's previous relayed message on this link.
+    pub since_last_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Forward,
+    Hold(HoldReason),
+    Drop(DropReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldReason {
+    /// The direction's policy is `approve`.
+    Policy {
+        from: Side,
+        to: Side,
+    },
+    /// In a thread whose root has not been approved.
+    ThreadNotPublished,
+    /// A reply to something that never crossed.
+    ReplyToUnbridged,
+    TooLong {
+        len: usize,
+        max: usize,
+    },
+    Links,
+    Attachment {
+        detail: String,
+    },
+    MassMention,
+    /// Edits of relayed messages go back to the queue on this link.
+    Edit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    BlockedSender,
+    DirectionOff { from: Side, to: Side },
+    BlockedPattern(String),
+    SlowMode { wait_secs: u64 },
+    Links,
+}
+
+impl fmt::Display for HoldReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HoldReason::Policy { from, to } => {
+                write!(f, "{} to {} messages need approval", side(*from), side(*to))
+            }
+            HoldReason::ThreadNotPublished => f.write_str("its thread has not been approved"),
+            HoldReason::ReplyToUnbridged => {
+                f.write_str("it replies to a message that was not shared")
+            }
+            HoldReason::TooLong { len, max } => write!(f, "too long ({len} > {max} characters)"),
+            HoldReason::Links => f.write_str("it contains a link"),
+            HoldReason::Attachment { detail } => write!(f, "attachment: {detail}"),
+            HoldReason::MassMention => f.write_str("it tries to notify a whole room"),
+            HoldReason::Edit => f.write_str("edits need approval"),
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DropReason::BlockedSender => f.write_str("the sender is blocked"),
+            DropReason::DirectionOff { from, to } => {
+                write!(f, "{} to {} is off", side(*from), side(*to))
+            }
+            DropReason::BlockedPattern(p) => write!(f, "matches blocked pattern `{p}`"),
+            DropReason::SlowMode { wait_secs } => write!(f, "slow mode: wait {wait_secs}s"),
+            DropReason::Links => f.write_str("links are not allowed"),
+        }
+    }
+}
+
+fn side(s: Side) -> &'static str {
+    match s {
+        Side::Staff => "staff",
+        Side::Public => "public",
+    }
+}
+
+/// Decides what happens to a new message going from `c.from` to `c.to`.
+///
+/// Order: blocked sender, direction off, blocked pattern and slow mode drop; then the direction's
+/// policy (per scope and thread state) gives forward or hold; content checks can only turn a
+/// forward into a hold; a trusted sender turns any hold back into forward (never a drop).
+pub fn evaluate(rules: &CompiledRules, c: &Candidate<'_>) -> Verdict {
+    let r = &rules.rules;
+    if r.blocked.iter().any(|b| b == c.sender) {
+        return Verdict::Drop(DropReason::BlockedSender);
+    }
+    let dir = r.direction(c.from, c.to);
+    if dir.policy == Policy::Off {
+        return Verdict::Drop(DropReason::DirectionOff {
+            from: c.from,
+            to: c.to,
+        });
+    }
+    if let Some(d) = drop_for_content(rules, c.message) {
+        return Verdict::Drop(d);
+    }
+    if c.from == Side::Public && r.slow_mode_secs > 0 {
+        if let Some(since) = c.since_last_ms {
+            let window = r.slow_mode_secs * 1000;
+            if since < window {
+                return Verdict::Drop(DropReason::SlowMode {
+                    wait_secs: (window - since).div_ceil(1000),
+                });
+            }
+        }
+    }
+
+    let policy = match (dir.scope, c.thread) {
+        (_, ThreadState::Published) => Ok(dir.in_thread.unwrap_or(dir.policy)),
+        (Scope::ApprovedThreads, ThreadState::Unpublished) => Err(HoldReason::ThreadNotPublished),
+        _ if c.reply_to_unbridged => Err(HoldReason::ReplyToUnbridged),
+        _ => Ok(dir.policy),
+    };
+    let verdict = match policy {
+        Ok(Policy::Off) => {
+            return Verdict::Drop(DropReason::DirectionOff {
+                from: c.from,
+                to: c.to,
+            })
+        }
+        Ok(Policy::Auto) => match hold_for_content(r, c.message) {
+            Some(h) => Verdict::Hold(h),
+            None => Verdict::Forward,
+        },
+        Ok(Policy::Approve) => Verdict::Hold(HoldReason::Policy {
+            from: c.from,
+            to: c.to,
+        }),
+        Err(h) => Verdict::Hold(h),
+    };
+    trusted_override(r, c.sender, verdict)
+}
+
+/// Decides whether an edit of a message that already crossed follows to the copies.
+pub fn evaluate_edit(rules: &CompiledRules, sender: &str, new: &Message) -> Verdict {
+    let r = &rules.rules;
+    if let Some(d) = drop_for_content(rules, new) {
+        return Verdict::Drop(d);
+    }
+    let verdict = match (r.edits, hold_for_content(r, new)) {
+        (_, Some(h)) => Verdict::Hold(h),
+        (Policy::Approve, None) => Verdict::Hold(HoldReason::Edit),
+        (Policy::Off, None) => {
+            return Verdict::Drop(DropReason::DirectionOff {
+                from: Side::Public,
+                to: Side::Staff,
+            })
+        }
+        (Policy::Auto, None) => Verdict::Forward,
+    };
+    trusted_override(r, sender, verdict)
+}
+
+fn trusted_override(r: &Rules, sender: &str, v: Verdict) -> Verdict {
+    match v {
+        Verdict::Hold(_) if r.trusted.iter().any(|t| t == sender) => Verdict::Forward,
+        v => v,
+    }
+}
+
+fn drop_for_content(rules: &CompiledRules, m: &Message) -> Option<DropReason> {
+    let plain = m.text.to_plain();
+    if let Some((p, _)) = rules.patterns.iter().find(|(_, re)| re.is_match(&plain)) {
+        return Some(DropReason::BlockedPattern(p.clone()));
+    }
+    if rules.rules.links == LinkPolicy::Drop && !m.text.links().is_empty() {
+        return Some(DropReason::Links);
+    }
+    None
+}
+
+fn hold_for_content(r: &Rules, m: &Message) -> Option<HoldReason> {
+    let len = m.text.char_len();
+    if let Some(max) = r.max_length {
+        if len > max {
+            return Some(HoldReason::TooLong { len, max });
+        }
+    }
+    if r.links == LinkPolicy::Approve && !m.text.links().is_empty() {
+        return Some(HoldReason::Links);
+    }
+    if r.hold_mass_mentions && m.text.has_mass_mention() {
+        return Some(HoldReason::MassMention);
+    }
+    for a in &m.attachments {
+        if !r.attachments.allowed.contains(&a.kind) {
+            return Some(HoldReason::Attachment {
+                detail: format!("{} not allowed", a.kind.as_str()),
+            });
+        }
+        if a.size.is_some_and(|s| s > r.attachments.max_bytes) {
+            return Some(HoldReason::Attachment {
+                detail: format!(
+                    "{} is larger than {} bytes",
+                    a.name, r.attachments.max_bytes
+                ),
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::DirectionRule;
+    use civicbridge_api::{Attachment, AttachmentKind};
+
+    fn rules(f: impl FnOnce(&mut Rules)) -> CompiledRules {
+        let mut r = Rules {
+            links: LinkPolicy::Allow,
+            staff_to_public: DirectionRule::new(Policy::Auto),
+            public_to_staff: DirectionRule::new(Policy::Auto),
+            ..Rules::default()
+        };
+        f(&mut r);
+        CompiledRules::new(r).expect("patterns compile")
+    }
+
+    fn cand<'a>(m: &'a Message, from: Side, to: Side) -> Candidate<'a> {
+        Candidate {
+            from,
+            to,
+            message: m,
+            sender: "telegram:1",
+            thread: ThreadState::None,
+            reply_to_unbridged: false,
+            since_last_ms: None,
+        }
+    }
+
+    fn msg(text: &str) -> Message {
+        Message::text("1", text)
+    }
+
+    #[test]
+    fn direction_policies_decide_plain_messages() {
+        let m = msg("hello");
+        let r = rules(|r| r.staff_to_public.policy = Policy::Approve);
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Staff, Side::Public)),
+            Verdict::Hold(HoldReason::Policy {
+                from: Side::Staff,
+                to: Side::Public
+            })
+        );
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Forward
+        );
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Public)),
+            Verdict::Drop(DropReason::DirectionOff {
+                from: Side::Public,
+                to: Side::Public
+            })
+        );
+    }
+
+    #[test]
+    fn approved_threads_scope() {
+        let m = msg("reply");
+        let r = rules(|r| {
+            r.staff_to_public = DirectionRule {
+                policy: Policy::Approve,
+                scope: Scope::ApprovedThreads,
+                in_thread: Some(Policy::Auto),
+            }
+        });
+        let mut c = cand(&m, Side::Staff, Side::Public);
+        assert!(
+            matches!(evaluate(&r, &c), Verdict::Hold(HoldReason::Policy { .. })),
+            "a new root is held"
+        );
+        c.thread = ThreadState::Published;
+        assert_eq!(
+            evaluate(&r, &c),
+            Verdict::Forward,
+            "replies in an approved thread follow in_thread"
+        );
+        c.thread = ThreadState::Unpublished;
+        assert_eq!(
+            evaluate(&r, &c),
+            Verdict::Hold(HoldReason::ThreadNotPublished)
+        );
+    }
+
+    #[test]
+    fn a_reply_to_something_never_shared_is_held_even_under_auto() {
+        let m = msg("reply");
+        let r = rules(|_| {});
+        let mut c = cand(&m, Side::Public, Side::Staff);
+        c.reply_to_unbridged = true;
+        assert_eq!(
+            evaluate(&r, &c),
+            Verdict::Hold(HoldReason::ReplyToUnbridged)
+        );
+    }
+
+    #[test]
+    fn filters() {
+        let r = rules(|r| {
+            r.blocked_patterns = vec!["(?i)\\bspam\\b".into()];
+            r.max_length = Some(10);
+            r.links = LinkPolicy::Approve;
+        });
+        let m = msg("buy SPAM now");
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Drop(DropReason::BlockedPattern("(?i)\\bspam\\b".into()))
+        );
+        let m = msg("far too long for this link");
+        assert!(matches!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::TooLong { len: 26, max: 10 })
+        ));
+        let m = msg("www.x.org");
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::Links)
+        );
+        let m = msg("@everyone");
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::MassMention)
+        );
+        let r = rules(|r| r.links = LinkPolicy::Drop);
+        let m = msg("see https://x.org");
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Drop(DropReason::Links)
+        );
+    }
+
+    #[test]
+    fn attachments_by_kind_and_size() {
+        let r = rules(|r| r.attachments.max_bytes = 100);
+        let mut m = msg("");
+        m.attachments.push(Attachment {
+            kind: AttachmentKind::Voice,
+            name: "v.ogg".into(),
+            mime: None,
+            size: Some(10),
+            url: "x".into(),
+        });
+        assert!(matches!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::Attachment { .. })
+        ));
+        m.attachments[0].kind = AttachmentKind::Image;
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Forward
+        );
+        m.attachments[0].size = Some(1000);
+        assert!(matches!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::Attachment { .. })
+        ));
+    }
+
+    #[test]
+    fn slow_mode_applies_to_public_senders_only() {
+        let r = rules(|r| r.slow_mode_secs = 30);
+        let m = msg("again");
+        let mut c = cand(&m, Side::Public, Side::Staff);
+        c.since_last_ms = Some(10_500);
+        assert_eq!(
+            evaluate(&r, &c),
+            Verdict::Drop(DropReason::SlowMode { wait_secs: 20 })
+        );
+        c.since_last_ms = Some(30_000);
+        assert_eq!(evaluate(&r, &c), Verdict::Forward);
+        let mut c = cand(&m, Side::Staff, Side::Public);
+        c.since_last_ms = Some(1);
+        assert_eq!(evaluate(&r, &c), Verdict::Forward);
+    }
+
+    #[test]
+    fn trusted_senders_skip_holds_but_not_drops_and_blocked_senders_never_cross() {
+        let r = rules(|r| {
+            r.public_to_staff.policy = Policy::Approve;
+            r.trusted = vec!["telegram:1".into()];
+            r.blocked_patterns = vec!["spam".into()];
+        });
+        let m = msg("hello @everyone");
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Forward
+        );
+        let m = msg("spam");
+        assert!(matches!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Drop(_)
+        ));
+        let r = rules(|r| r.blocked = vec!["telegram:1".into()]);
+        assert_eq!(
+            evaluate(&r, &cand(&msg("hi"), Side::Public, Side::Staff)),
+            Verdict::Drop(DropReason::BlockedSender)
+        );
+    }
+
+    #[test]
+    fn edits_follow_or_return_to_the_queue() {
+        let r = rules(|_| {});
+        assert_eq!(
+            evaluate_edit(&r, "telegram:1", &msg("fixed")),
+            Verdict::Forward
+        );
+        let r = rules(|r| r.edits = Policy::Approve);
+        assert_eq!(
+            evaluate_edit(&r, "telegram:1", &msg("fixed")),
+            Verdict::Hold(HoldReason::Edit)
+        );
+        let r = rules(|r| r.blocked_patterns = vec!["spam".into()]);
+        assert!(matches!(
+            evaluate_edit(&r, "telegram:1", &msg("now spam")),
+            Verdict::Drop(_)
+        ));
+    }
+}

@@ -1,0 +1,250 @@
+//! Shapes a bridged message for one target room, reading the target's `Capabilities`:
+//! attribution (a bold `Name (Platform):` prefix unless the target shows per-message personas),
+//! replies (native, or a quote line where the target has none or the copy is unknown), threads,
+//! attachments the target cannot take (a text line instead), and splitting at the target's length
+//! limit. Pure: the outbox resolves ids and fetches files first.
+
+use crate::store::MirrorRecord;
+use civicbridge_api::{
+    Capabilities, Outgoing, OutgoingFile, Persona, RemoteMsgId, RichText, RoomId, Span,
+    ThreadTarget,
+};
+
+/// How the message being rendered answers another, as resolved for the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyTarget {
+    /// Reply natively to this message in the target room.
+    Native(RemoteMsgId),
+    /// Show a quote of the message answered (the target has no replies, or no copy of it).
+    Quote { author: String, excerpt: String },
+}
+
+/// Everything `render` needs, resolved by the outbox.
+#[derive(Debug)]
+pub struct RenderInput<'a> {
+    pub mirror: &'a MirrorRecord,
+    pub caps: &'a Capabilities,
+    pub room: &'a RoomId,
+    /// The job's id: part `i` is sent with transaction id `{txn_base}-{i}`.
+    pub txn_base: String,
+    pub reply: Option<ReplyTarget>,
+    pub thread: Option<ThreadTarget>,
+    pub files: Vec<OutgoingFile>,
+    /// Attachments that could not be sent (too big, unsupported, failed to fetch): named in text.
+    pub unshown: Vec<String>,
+}
+
+/// The longest excerpt quoted when a reply cannot be native.
+const EXCERPT_CHARS: usize = 80;
+
+/// The attribution shown before relayed text: `Name (Platform):`.
+pub fn attribution(mirror: &MirrorRecord) -> String {
+    format!(
+        "{} ({}):",
+        mirror.author.display_name,
+        mirror.author.platform.label()
+    )
+}
+
+/// A short single-line excerpt of a message, for quotes.
+pub fn excerpt(text: &RichText) -> String {
+    let plain = text
+        .to_plain()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if plain.chars().count() <= EXCERPT_CHARS {
+        return plain;
+    }
+    let cut: String = plain.chars().take(EXCERPT_CHARS - 1).collect();
+    format!("{cut}…")
+}
+
+/// Renders the message as one or more parts, in order.
+pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
+    let m = input.mirror;
+    let mut text = m.text.clone();
+    text.mentions_to_text();
+    if !input.caps.personas {
+        text.prepend([
+            Span::Bold(vec![Span::Text(attribution(m))]),
+            Span::Text(" ".into()),
+        ]);
+    }
+    let mut reply_to = None;
+    match input.reply {
+        Some(ReplyTarget::Native(id)) => reply_to = Some(id),
+        Some(ReplyTarget::Quote { author, excerpt }) => text.prepend([
+            Span::Quote(vec![Span::Text(format!("{author}: {excerpt}"))]),
+            Span::Text("\n".into()),
+        ]),
+        None => {}
+    }
+    for name in &input.unshown {
+        text.spans.push(Span::Text(format!("\n[{name}]")));
+    }
+    let persona = Some(Persona {
+        display_name: m.author.display_name.clone(),
+        avatar_url: m.author.avatar_url.clone(),
+        platform_label: m.author.platform.label().to_owned(),
+    });
+    let mut files = Some(input.files);
+    text.split(input.caps.max_text_len)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| Outgoing {
+            room: input.room.clone(),
+            txn_id: format!("{}-{i}", input.txn_base),
+            persona: persona.clone(),
+            text: part,
+            reply_to: if i == 0 { reply_to.clone() } else { None },
+            thread: input.thread.clone(),
+            attachments: if i == 0 {
+                files.take().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
+            notice: false,
+        })
+        .collect()
+}
+
+/// A notice from the bridge (cards, error reports) split to fit the target.
+pub fn notice(
+    room: &RoomId,
+    txn_base: &str,
+    text: &RichText,
+    caps: &Capabilities,
+) -> Vec<Outgoing> {
+    text.split(caps.max_text_len)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut o = Outgoing::text(room.clone(), format!("{txn_base}-{i}"), part);
+            o.notice = true;
+            o
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Author;
+    use civicbridge_api::{LinkId, MirrorId, Platform, RemoteUserId, RoomRef};
+
+    fn mirror(text: &str) -> MirrorRecord {
+        MirrorRecord {
+            id: MirrorId(1),
+            link: LinkId::new("l"),
+            source: RoomRef::new(Platform::Telegram, "-1"),
+            source_msg: RemoteMsgId::new("5"),
+            author: Author {
+                platform: Platform::Telegram,
+                id: RemoteUserId::new("42"),
+                display_name: "Ada".into(),
+                avatar_url: None,
+            },
+            text: RichText::plain(text),
+            attachments: Vec::new(),
+            reply_to: None,
+            thread_root: None,
+            published: false,
+            copies: Vec::new(),
+            at_ms: 0,
+            deleted: false,
+            source_thread: None,
+        }
+    }
+
+    fn input<'a>(m: &'a MirrorRecord, caps: &'a Capabilities, room: &'a RoomId) -> RenderInput<'a> {
+        RenderInput {
+            mirror: m,
+            caps,
+            room,
+            txn_base: "j1".into(),
+            reply: None,
+            thread: None,
+            files: Vec::new(),
+            unshown: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn attribution_is_a_bold_prefix_without_personas_and_absent_with_them() {
+        let m = mirror("hello");
+        let room = RoomId::new("r");
+        let caps = Capabilities {
+            personas: false,
+            ..Capabilities::default()
+        };
+        let out = render(input(&m, &caps, &room));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].text.to_plain(), "Ada (Telegram): hello");
+        assert!(matches!(&out[0].text.spans[0], Span::Bold(_)));
+        let caps = Capabilities {
+            personas: true,
+            ..Capabilities::default()
+        };
+        let out = render(input(&m, &caps, &room));
+        assert_eq!(out[0].text.to_plain(), "hello");
+        assert_eq!(
+            out[0].persona.as_ref().map(|p| p.display_name.as_str()),
+            Some("Ada")
+        );
+    }
+
+    #[test]
+    fn long_messages_split_with_reply_on_the_first_part_and_thread_on_all() {
+        let m = mirror(&"word ".repeat(100));
+        let room = RoomId::new("r");
+        let caps = Capabilities {
+            max_text_len: 120,
+            ..Capabilities::default()
+        };
+        let mut i = input(&m, &caps, &room);
+        i.reply = Some(ReplyTarget::Native(RemoteMsgId::new("9")));
+        i.thread = Some(ThreadTarget::Existing(civicbridge_api::ThreadId::new("t")));
+        let out = render(i);
+        assert!(out.len() >= 4);
+        assert!(out.iter().all(|o| o.text.char_len() <= 120));
+        assert_eq!(out[0].reply_to, Some(RemoteMsgId::new("9")));
+        assert!(out[1..].iter().all(|o| o.reply_to.is_none()));
+        assert!(out.iter().all(|o| o.thread.is_some()));
+        assert_eq!(out[1].txn_id, "j1-1");
+    }
+
+    #[test]
+    fn a_quote_stands_in_for_a_native_reply() {
+        let m = mirror("answer");
+        let room = RoomId::new("r");
+        let caps = Capabilities::default();
+        let mut i = input(&m, &caps, &room);
+        i.reply = Some(ReplyTarget::Quote {
+            author: "Bob".into(),
+            excerpt: "question?".into(),
+        });
+        let out = render(i);
+        assert_eq!(
+            out[0].text.to_plain(),
+            "Bob: question?\nAda (Telegram): answer"
+        );
+        assert_eq!(out[0].reply_to, None);
+    }
+
+    #[test]
+    fn unshown_attachments_are_named_and_excerpts_are_short() {
+        let m = mirror("look");
+        let room = RoomId::new("r");
+        let caps = Capabilities::default();
+        let mut i = input(&m, &caps, &room);
+        i.unshown = vec!["image: cat.jpg, too large".into()];
+        assert!(render(i)[0]
+            .text
+            .to_plain()
+            .ends_with("\n[image: cat.jpg, too large]"));
+        let e = excerpt(&RichText::plain("x ".repeat(100)));
+        assert_eq!(e.chars().count(), EXCERPT_CHARS);
+        assert!(e.ends_with('…'));
+    }
+}

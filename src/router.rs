@@ -1,0 +1,74 @@
+//! The router: the single entry point for inbound events from every connector.
+//!
+//! It drops the bridge's own echoes (acknowledging them at once), and sends every other event to
+//! the worker of the link that owns its room: a bridged room, or a moderation room. Events in
+//! rooms no link uses are acknowledged and dropped. Dedupe happens in the link worker, inside the
+//! same transaction that records the event's effects.
+
+use crate::link::Work;
+use civicbridge_api::{LinkId, RoomRef, Submission};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    bridged: HashMap<RoomRef, LinkId>,
+    moderation: HashMap<RoomRef, LinkId>,
+    workers: HashMap<LinkId, mpsc::Sender<Work>>,
+}
+
+impl RouteTable {
+    pub fn add_link(&mut self, link: &crate::store::LinkRecord, worker: mpsc::Sender<Work>) {
+        for r in &link.rooms {
+            self.bridged.insert(r.room.clone(), link.id.clone());
+        }
+        if let Some(m) = &link.moderation_room {
+            // Links may share a moderation room; its commands go to the first link's worker,
+            // and decisions find the item's own link in the store.
+            self.moderation
+                .entry(m.clone())
+                .or_insert_with(|| link.id.clone());
+        }
+        self.workers.insert(link.id.clone(), worker);
+    }
+
+    fn route(&self, room: &RoomRef, sub: Submission) -> Option<(Work, &mpsc::Sender<Work>)> {
+        if let Some(link) = self.bridged.get(room) {
+            return self.workers.get(link).map(|w| (Work::Bridged(sub), w));
+        }
+        if let Some(link) = self.moderation.get(room) {
+            return self.workers.get(link).map(|w| (Work::Moderation(sub), w));
+        }
+        let _ = sub.ack.send(());
+        None
+    }
+}
+
+/// Routes until shutdown or until every connector has dropped its sink.
+pub async fn run(
+    table: RouteTable,
+    mut rx: mpsc::Receiver<Submission>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let sub = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            s = rx.recv() => match s { Some(s) => s, None => return },
+        };
+        if sub.event.sender.is_bridge {
+            let _ = sub.ack.send(());
+            continue;
+        }
+        let room = sub.event.room.clone();
+        if let Some((work, worker)) = table.route(&room, sub) {
+            // Back-pressure: a slow link slows its connectors rather than growing a queue.
+            if worker.send(work).await.is_err() {
+                return;
+            }
+        } else {
+            tracing::debug!(%room, "event in a room no link uses");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Per-link moderation rules: what may cross a link, in which direction, under which filters.
+//!
+//! Rules are seeded from the config file and kept in the store, where moderators and admins can
+//! change them at runtime (`civicbridge rules set`, `!set`). `moderation::evaluate` reads them.
+
+use civicbridge_api::AttachmentKind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which people a room serves. Directions are named from sides: staff→public, public→staff …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Staff,
+    Public,
+}
+
+/// What happens to a message going one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Crosses at once (filters may still hold it).
+    Auto,
+    /// Held until a moderator approves it.
+    Approve,
+    /// Never crosses.
+    Off,
+}
+
+/// Which messages a direction's policy covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Every message.
+    #[default]
+    All,
+    /// Only threads whose root a moderator approved: a message outside a thread is a candidate
+    /// root (handled by `policy`), a reply inside an approved thread follows `in_thread`, and a
+    /// reply inside any other thread is held.
+    ApprovedThreads,
+}
+
+/// The rule for one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectionRule {
+    pub policy: Policy,
+    #[serde(default)]
+    pub scope: Scope,
+    /// The policy for messages inside a thread that has already crossed; defaults to `policy`.
+    #[serde(default)]
+    pub in_thread: Option<Policy>,
+}
+
+impl DirectionRule {
+    pub const fn new(policy: Policy) -> Self {
+        DirectionRule {
+            policy,
+            scope: Scope::All,
+            in_thread: None,
+        }
+    }
+}
+
+/// How links in a message are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkPolicy {
+    Allow,
+    Approve,
+    Drop,
+}
+
+/// What may be attached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRule {
+    /// Kinds that may cross without approval; others are held.
+    pub allowed: Vec<AttachmentKind>,
+    /// Larger attachments are held.
+    pub max_bytes: u64,
+}
+
+impl Default for AttachmentRule {
+    fn default() -> Self {
+        AttachmentRule {
+            allowed: vec![AttachmentKind::Image, AttachmentKind::File],
+            max_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// A person on a platform, as `platform:id` (e.g. `telegram:42`, `matrix:@ada:example.org`).
+pub type UserKey = String;
+
+/// Everything a link's moderation depends on. Defaults are the cautious choice for a council:
+/// nothing from the public crosses without approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    pub staff_to_public: DirectionRule,
+    pub public_to_staff: DirectionRule,
+    pub public_to_public: DirectionRule,
+    pub staff_to_staff: DirectionRule,
+    /// Regular expressions; a match drops the message.
+    pub blocked_patterns: Vec<String>,
+    /// Longer messages (in characters) are held.
+    pub max_length: Option<usize>,
+    pub links: LinkPolicy,
+    pub attachments: AttachmentRule,
+    /// Hold messages that try to notify a whole room (`@everyone`, `@room` …). The text never
+    /// pings anyone on the other side either way: connectors render it inert.
+    pub hold_mass_mentions: bool,
+    /// Seconds a public sender must wait between relayed messages; 0 turns it off.
+    pub slow_mode_secs: u64,
+    /// Whether an edit of a relayed message follows to every copy (`auto`) or goes back to the
+    /// queue (`approve`).
+    pub edits: Policy,
+    pub trusted: Vec<UserKey>,
+    pub blocked: Vec<UserKey>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            staff_to_public: DirectionRule::new(Policy::Approve),
+            public_to_staff: DirectionRule::new(Policy::Approve),
+            public_to_public: DirectionRule::new(Policy::Off),
+            staff_to_staff: DirectionRule::new(Policy::Auto),
+            blocked_patterns: Vec::new(),
+            max_length: None,
+            links: LinkPolicy::Approve,
+            attachments: AttachmentRule::default(),
+            hold_mass_mentions: true,
+            slow_mode_secs: 0,
+            edits: Policy::Auto,
+            trusted: Vec::new(),
+            blocked: Vec::new(),
+        }
+    }
+}
+
+impl Rules {
+    pub fn direction(&self, from: Side, to: Side) -> &DirectionRule {
+        match (from, to) {
+            (Side::Staff, Side::Public) => &self.staff_to_public,
+            (Side::Public, Side::Staff) => &self.public_to_staff,
+            (Side::Public, Side::Public) => &self.public_to_public,
+            (Side::Staff, Side::Staff) => &self.staff_to_staff,
+        }
+    }
+
+    /// Checks what serde cannot: that every pattern compiles.
+    pub fn validate(&self) -> Result<(), RuleError> {
+        for (i, p) in self.blocked_patterns.iter().enumerate() {
+            regex::Regex::new(p).map_err(|e| RuleError {
+                key: format!("blocked_patterns[{i}]"),
+                problem: format!("`{p}` is not a valid regular expression: {e}"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Applies `KEY VALUE` as typed by an admin (`rules set planning links drop`). The value is
+    /// TOML (`approve`, `2000`, `["spam"]`, `{ policy = "auto" }`); bare words need no quotes.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), RuleError> {
+        let err = |problem: String| RuleError {
+            key: key.to_owned(),
+            problem,
+        };
+        let mut table = match toml::Value::try_from(&*self) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => return Err(err("the current rules cannot be represented".into())),
+        };
+        let parsed = parse_value(value).map_err(err)?;
+        let (head, rest) = key
+            .split_once('.')
+            .map_or((key, None), |(h, r)| (h, Some(r)));
+        let slot = table.get_mut(head).ok_or_else(|| {
+            err(format!(
+                "unknown rule; known rules: {}",
+                Rules::KEYS.join(", ")
+            ))
+        })?;
+        match rest {
+            None => *slot = parsed,
+            Some(sub) => match slot {
+                toml::Value::Table(t) => {
+                    t.insert(sub.to_owned(), parsed);
+                }
+                _ => return Err(err(format!("`{head}` has no field `{sub}`"))),
+            },
+        }
+        let new: Rules = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                err(format!("invalid value `{value}`: {}", e.message()))
+            })?;
+        new.validate()?;
+        *self = new;
+        Ok(())
+    }
+
+    pub const KEYS: [&'static str; 13] = [
+        "staff_to_public",
+        "public_to_staff",
+        "public_to_public",
+        "staff_to_staff",
+        "blocked_patterns",
+        "max_length",
+        "links",
+        "attachments",
+        "hold_mass_mentions",
+        "slow_mode_secs",
+        "edits",
+        "trusted",
+        "blocked",
+    ];
+}
+
+fn parse_value(value: &str) -> Result<toml::Value, String> {
+    let value = value.trim();
+    if let Ok(t) = format!("v = {value}").parse::<toml::Table>() {
+        if let Some(v) = t.get("v") {
+            return Ok(v.clone());
+        }
+    }
+    // A bare word such as `approve` or a policy shorthand for a direction.
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        return Ok(toml::Value::String(value.to_owned()));
+    }
+    Err(format!(
+        "`{value}` is not a value (use TOML: 2000, approve, [\"a\"], {{ policy = \"auto\" }})"
+    ))
+}
+
+/// A rule that cannot be applied, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct RuleError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Auto => "auto",
+            Policy::Approve => "approve",
+            Policy::Off => "off",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_accepts_bare_words_numbers_lists_and_tables() {
+        let mut r = Rules::default();
+        r.set("links", "drop").expect("bare word");
+        assert_eq!(r.links, LinkPolicy::Drop);
+        r.set("max_length", "2000").expect("number");
+        assert_eq!(r.max_length, Some(2000));
+        r.set("blocked_patterns", r#"["(?i)spam"]"#).expect("list");
+        assert_eq!(r.blocked_patterns, vec!["(?i)spam".to_owned()]);
+        r.set("public_to_staff", r#"{ policy = "auto" }"#)
+            .expect("table");
+        assert_eq!(r.public_to_staff.policy, Policy::Auto);
+        r.set("staff_to_public.in_thread", "auto").expect("sub-key");
+        assert_eq!(r.staff_to_public.in_thread, Some(Policy::Auto));
+    }
+
+    #[test]
+    fn set_names_the_key_and_keeps_the_old_rules_on_error() {
+        let mut r = Rules::default();
+        let before = r.clone();
+        let e = r.set("colour", "red").unwrap_err();
+        assert!(e.to_string().starts_with("colour: unknown rule"), "{e}");
+        let e = r.set("links", "sometimes").unwrap_err();
+        assert!(e.to_string().contains("links: invalid value"), "{e}");
+        let e = r.set("blocked_patterns", r#"["(unclosed"]"#).unwrap_err();
+        assert!(e.to_string().contains("blocked_patterns[0]"), "{e}");
+        assert_eq!(r, before);
+    }
+}

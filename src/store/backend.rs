@@ -1,0 +1,101 @@
+//! The storage backend contract: named trees of bytes, with multi-tree transactions.
+//!
+//! Everything the bridge persists goes through [`super::Store`], whose domain verbs are written
+//! once on top of this trait. Two backends implement it: sled (production) and memory (tests,
+//! `--ephemeral`). The conformance suite in `tests/store.rs` runs every verb over both.
+
+use super::StoreError;
+
+/// One tree per concern. The names are the on-disk tree names: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tree {
+    Meta,
+    Links,
+    Rules,
+    Seen,
+    Mirrors,
+    MsgIndex,
+    Threads,
+    Pending,
+    Outbox,
+    Audit,
+    ConnectorState,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 11] = [
+        Tree::Meta,
+        Tree::Links,
+        Tree::Rules,
+        Tree::Seen,
+        Tree::Mirrors,
+        Tree::MsgIndex,
+        Tree::Threads,
+        Tree::Pending,
+        Tree::Outbox,
+        Tree::Audit,
+        Tree::ConnectorState,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::Links => "links",
+            Tree::Rules => "rules",
+            Tree::Seen => "seen",
+            Tree::Mirrors => "mirrors",
+            Tree::MsgIndex => "msg_index",
+            Tree::Threads => "threads",
+            Tree::Pending => "pending",
+            Tree::Outbox => "outbox",
+            Tree::Audit => "audit",
+            Tree::ConnectorState => "connector_state",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a transaction body stopped.
+#[derive(Debug)]
+pub enum TxError {
+    /// Another transaction touched the same keys; the backend runs the body again.
+    Conflict,
+    /// The body decided to abort; nothing it wrote is kept.
+    Abort(StoreError),
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Abort(e)
+    }
+}
+
+/// The view a transaction body has: reads see the body's own earlier writes.
+pub trait KvTx {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, TxError>;
+    fn insert(&mut self, tree: Tree, key: &[u8], value: Vec<u8>) -> Result<(), TxError>;
+    fn remove(&mut self, tree: Tree, key: &[u8]) -> Result<(), TxError>;
+}
+
+/// A storage engine. Contract:
+/// - `transact` runs `body` atomically across trees; it may run `body` more than once (after a
+///   conflict), so bodies must have no effect outside the transaction.
+/// - Nothing is durable until `flush` returns; a crash may lose un-flushed writes but never
+///   tears a transaction.
+/// - Never call `transact` while holding a guard across an `.await`: bodies are synchronous.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// The last entry of a tree in key order.
+    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn transact(
+        &self,
+        body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), TxError>,
+    ) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
+}

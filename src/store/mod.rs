@@ -1,0 +1,593 @@
+//! Durable state: links, rules, seen events, mirrors, threads, pending approvals, the outbox,
+//! the audit log and connector cursors.
+//!
+//! [`Store`] is the domain API, written once. It runs over a [`Backend`] (sled on disk, or memory
+//! for tests); the same conformance suite (`tests/store.rs`) runs over both. Every change that
+//! touches more than one tree happens inside one [`Store::transact`] body, through the typed verbs
+//! of [`Tx`], so a crash never leaves, say, an approved item both pending and in the outbox.
+
+pub mod backend;
+mod keys;
+mod memory;
+pub mod records;
+mod sled;
+
+pub use backend::{Backend, Tree};
+pub use records::*;
+
+use crate::audit::{AuditDraft, AuditEntry, GENESIS};
+use crate::rules::Rules;
+use backend::{KvTx, TxError};
+use civicbridge_api::{
+    ConnectorError, ConnectorState, InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId,
+    RoomRef, ThreadId,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The schema this build writes. `open` migrates older stores and refuses newer ones.
+pub const SCHEMA_VERSION: u64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failure: {0}")]
+    Backend(String),
+    #[error("the data directory {0} is in use by another civicbridge process")]
+    Locked(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("the store has schema {found}, newer than this build supports ({supported}); upgrade civicbridge")]
+    NewerSchema { found: u64, supported: u64 },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The domain API over a backend. Cheap to clone; share one per process.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+/// Id sequences kept in the meta tree, advanced inside transactions.
+#[derive(Debug, Clone, Copy)]
+enum Counter {
+    Mirror,
+    Pending,
+    Job,
+}
+
+impl Counter {
+    fn name(self) -> &'static str {
+        match self {
+            Counter::Mirror => "mirror",
+            Counter::Pending => "pending",
+            Counter::Job => "job",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AuditHead {
+    seq: u64,
+    hash: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) a sled store in `dir`, migrating it to this build's schema.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::with_backend(Arc::new(sled::SledBackend::open(dir)?))
+    }
+
+    /// A store that lives only in memory.
+    pub fn memory() -> Store {
+        // A fresh memory backend always migrates cleanly.
+        Store::with_backend(Arc::new(memory::MemoryBackend::default()))
+            .unwrap_or_else(|e| unreachable!("memory store failed to initialise: {e}"))
+    }
+
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
+        let store = Store { backend };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Brings an older store up to [`SCHEMA_VERSION`]. Version 0 is a store with no version
+    /// written (a fresh one); later versions add steps here, each in its own transaction.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found = match self.backend.get(Tree::Meta, keys::SCHEMA_VERSION)? {
+            Some(v) => keys::decode_u64(&v)?,
+            None => 0,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            tracing::info!(from = found, to = SCHEMA_VERSION, "migrating store");
+            self.backend.transact(&mut |tx| {
+                tx.insert(
+                    Tree::Meta,
+                    keys::SCHEMA_VERSION,
+                    keys::encode_u64(SCHEMA_VERSION),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        match self.backend.get(Tree::Meta, keys::SCHEMA_VERSION)? {
+            Some(v) => keys::decode_u64(&v),
+            None => Ok(0),
+        }
+    }
+
+    /// Runs `body` atomically. `body` may run more than once (after a conflict), so it must only
+    /// act through `Tx`. Never call this from inside another transaction.
+    pub fn transact<R>(
+        &self,
+        mut body: impl FnMut(&mut Tx<'_>) -> Result<R, TxError>,
+    ) -> Result<R, StoreError> {
+        let mut out = None;
+        let now = now_ms();
+        self.backend.transact(&mut |kv| {
+            let mut tx = Tx { kv, now_ms: now };
+            out = Some(body(&mut tx)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| StoreError::Backend("transaction finished without a result".into()))
+    }
+
+    /// Makes everything written so far durable. Concurrent callers share flushes.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.backend.flush().await
+    }
+
+    fn get<T: DeserializeOwned>(&self, tree: Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.backend
+            .get(tree, key)?
+            .map(|v| keys::decode(&v))
+            .transpose()
+    }
+
+    fn all<T: DeserializeOwned>(&self, tree: Tree) -> Result<Vec<T>, StoreError> {
+        self.backend
+            .scan(tree, b"")?
+            .iter()
+            .map(|(_, v)| keys::decode(v))
+            .collect()
+    }
+
+    // ---- links and rules -------------------------------------------------------------------
+
+    pub fn links(&self) -> Result<Vec<LinkRecord>, StoreError> {
+        self.all(Tree::Links)
+    }
+
+    pub fn link(&self, id: &LinkId) -> Result<Option<LinkRecord>, StoreError> {
+        self.get(Tree::Links, &keys::link(id))
+    }
+
+    pub fn rules(&self, link: &LinkId) -> Result<Option<Rules>, StoreError> {
+        Ok(self
+            .get::<RulesRecord>(Tree::Rules, &keys::link(link))?
+            .map(|r| r.rules))
+    }
+
+    /// Records the configured links, and seeds each link's rules from the config unless the
+    /// stored rules were seeded from this very config (so runtime changes survive restarts until
+    /// an admin edits the file). Every change is audited. Returns the links whose rules changed.
+    pub fn sync_config(&self, links: &[(LinkRecord, Rules)]) -> Result<Vec<LinkId>, StoreError> {
+        let mut reseeded = Vec::new();
+        for (link, rules) in links {
+            let seed = hex_hash(&keys::encode(rules));
+            let changed = self.transact(|tx| {
+                let key = keys::link(&link.id);
+                let old_link: Option<LinkRecord> = tx.get(Tree::Links, &key)?;
+                if old_link.as_ref() != Some(link) {
+                    tx.put(Tree::Links, &key, link)?;
+                    tx.audit(AuditDraft {
+                        actor: "config".into(),
+                        action: crate::audit::AuditAction::LinkChanged,
+                        link: Some(link.id.clone()),
+                        subject: None,
+                        detail: serde_json::json!({ "before": old_link, "after": link }),
+                    })?;
+                }
+                let old: Option<RulesRecord> = tx.get(Tree::Rules, &key)?;
+                if old.as_ref().map(|o| &o.seeded_from) == Some(&seed) {
+                    return Ok(false);
+                }
+                tx.put(
+                    Tree::Rules,
+                    &key,
+                    &RulesRecord {
+                        rules: rules.clone(),
+                        seeded_from: seed.clone(),
+                    },
+                )?;
+                tx.audit(AuditDraft {
+                    actor: "config".into(),
+                    action: crate::audit::AuditAction::RulesSeeded,
+                    link: Some(link.id.clone()),
+                    subject: None,
+                    detail: serde_json::json!({ "before": old.map(|o| o.rules), "after": rules }),
+                })?;
+                Ok(true)
+            })?;
+            if changed {
+                reseeded.push(link.id.clone());
+            }
+        }
+        Ok(reseeded)
+    }
+
+    /// Changes one rule of a link at runtime, audited in the same transaction.
+    pub fn set_rule(
+        &self,
+        link: &LinkId,
+        key: &str,
+        value: &str,
+        actor: &str,
+    ) -> Result<Rules, StoreError> {
+        self.transact(|tx| {
+            let k = keys::link(link);
+            let mut rec: RulesRecord = tx
+                .get(Tree::Rules, &k)?
+                .ok_or_else(|| StoreError::NotFound(format!("link `{link}`")))?;
+            let before = rec.rules.clone();
+            rec.rules
+                .set(key, value)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            tx.put(Tree::Rules, &k, &rec)?;
+            tx.audit(AuditDraft {
+                actor: actor.to_owned(),
+                action: crate::audit::AuditAction::RulesChanged,
+                link: Some(link.clone()),
+                subject: Some(key.to_owned()),
+                detail: serde_json::json!({ "value": value, "before": before, "after": rec.rules }),
+            })?;
+            Ok(rec.rules)
+        })
+    }
+
+    // ---- reads for the pipeline, the CLI and tests -----------------------------------------
+
+    pub fn mirror(&self, id: MirrorId) -> Result<Option<MirrorRecord>, StoreError> {
+        self.get(Tree::Mirrors, &keys::id(id.0))
+    }
+
+    pub fn lookup_message(
+        &self,
+        room: &RoomRef,
+        msg: &RemoteMsgId,
+    ) -> Result<Option<IndexEntry>, StoreError> {
+        self.get(Tree::MsgIndex, &keys::message(room, msg))
+    }
+
+    pub fn pending(&self) -> Result<Vec<PendingItem>, StoreError> {
+        self.all(Tree::Pending)
+    }
+
+    pub fn pending_item(&self, id: PendingId) -> Result<Option<PendingItem>, StoreError> {
+        self.get(Tree::Pending, &keys::id(id.0))
+    }
+
+    /// Every unfinished job, oldest first.
+    pub fn outbox(&self) -> Result<Vec<Job>, StoreError> {
+        self.all(Tree::Outbox)
+    }
+
+    pub fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.get(Tree::Outbox, &keys::id(id.0))
+    }
+
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        self.all(Tree::Audit)
+    }
+
+    pub fn was_seen(&self, platform: Platform, id: &InboundId) -> Result<bool, StoreError> {
+        Ok(self
+            .backend
+            .get(Tree::Seen, &keys::seen(platform, id))?
+            .is_some())
+    }
+
+    /// Forgets seen-event marks older than `cutoff_ms`, so the dedupe tree stays bounded.
+    /// Platforms do not replay events older than a day or so; keep a week to be safe.
+    pub fn prune_seen(&self, cutoff_ms: u64) -> Result<usize, StoreError> {
+        let old: Vec<Vec<u8>> = self
+            .backend
+            .scan(Tree::Seen, b"")?
+            .into_iter()
+            .filter(|(_, v)| keys::decode_u64(v).is_ok_and(|t| t < cutoff_ms))
+            .map(|(k, _)| k)
+            .collect();
+        for chunk in old.chunks(512) {
+            self.transact(|tx| {
+                for k in chunk {
+                    tx.kv.remove(Tree::Seen, k)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(old.len())
+    }
+
+    // ---- connector state --------------------------------------------------------------------
+
+    /// The durable key/value space of one connector.
+    pub fn connector_state(&self, platform: Platform) -> Arc<dyn ConnectorState> {
+        Arc::new(StoreConnectorState {
+            store: self.clone(),
+            platform,
+        })
+    }
+}
+
+fn hex_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A transaction in progress: typed verbs over the backend's transactional view.
+pub struct Tx<'a> {
+    kv: &'a mut dyn KvTx,
+    now_ms: u64,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("now_ms", &self.now_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tx<'_> {
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn get<T: DeserializeOwned>(&self, tree: Tree, key: &[u8]) -> Result<Option<T>, TxError> {
+        match self.kv.get(tree, key)? {
+            Some(v) => Ok(Some(keys::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put<T: Serialize>(&mut self, tree: Tree, key: &[u8], value: &T) -> Result<(), TxError> {
+        self.kv.insert(tree, key, keys::encode(value))
+    }
+
+    fn next(&mut self, counter: Counter) -> Result<u64, TxError> {
+        let key = keys::counter(counter.name());
+        let n = match self.kv.get(Tree::Meta, &key)? {
+            Some(v) => keys::decode_u64(&v)? + 1,
+            None => 1,
+        };
+        self.kv.insert(Tree::Meta, &key, keys::encode_u64(n))?;
+        Ok(n)
+    }
+
+    /// Marks an inbound event as handled; returns `false` if it already was (a replay).
+    pub fn mark_seen(&mut self, platform: Platform, id: &InboundId) -> Result<bool, TxError> {
+        let key = keys::seen(platform, id);
+        if self.kv.get(Tree::Seen, &key)?.is_some() {
+            return Ok(false);
+        }
+        self.kv
+            .insert(Tree::Seen, &key, keys::encode_u64(self.now_ms))?;
+        Ok(true)
+    }
+
+    pub fn link(&self, id: &LinkId) -> Result<Option<LinkRecord>, TxError> {
+        self.get(Tree::Links, &keys::link(id))
+    }
+
+    pub fn new_mirror_id(&mut self) -> Result<MirrorId, TxError> {
+        self.next(Counter::Mirror).map(MirrorId)
+    }
+
+    pub fn mirror(&self, id: MirrorId) -> Result<Option<MirrorRecord>, TxError> {
+        self.get(Tree::Mirrors, &keys::id(id.0))
+    }
+
+    /// Saves a mirror and indexes its source message and every copy's ids.
+    pub fn put_mirror(&mut self, m: &MirrorRecord) -> Result<(), TxError> {
+        self.put(Tree::Mirrors, &keys::id(m.id.0), m)?;
+        self.index(&m.source, &m.source_msg, IndexEntry::Mirror(m.id))?;
+        for c in &m.copies {
+            for id in &c.ids {
+                self.index(&c.room, id, IndexEntry::Mirror(m.id))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn mirror_required(&self, id: MirrorId) -> Result<MirrorRecord, TxError> {
+        self.mirror(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("mirror {id}")).into())
+    }
+
+    pub fn index(
+        &mut self,
+        room: &RoomRef,
+        msg: &RemoteMsgId,
+        e: IndexEntry,
+    ) -> Result<(), TxError> {
+        self.put(Tree::MsgIndex, &keys::message(room, msg), &e)
+    }
+
+    pub fn lookup_message(
+        &self,
+        room: &RoomRef,
+        msg: &RemoteMsgId,
+    ) -> Result<Option<IndexEntry>, TxError> {
+        self.get(Tree::MsgIndex, &keys::message(room, msg))
+    }
+
+    /// The bridged message a (room, message) pair is the source or a copy of.
+    pub fn mirror_of(
+        &self,
+        room: &RoomRef,
+        msg: &RemoteMsgId,
+    ) -> Result<Option<MirrorId>, TxError> {
+        Ok(match self.lookup_message(room, msg)? {
+            Some(IndexEntry::Mirror(m)) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// Maps a platform thread to the bridged message at its root.
+    pub fn put_thread(
+        &mut self,
+        room: &RoomRef,
+        thread: &ThreadId,
+        root: MirrorId,
+    ) -> Result<(), TxError> {
+        self.put(Tree::Threads, &keys::thread(room, thread), &root)
+    }
+
+    /// The root of a platform thread: from the thread map, or (on platforms where a thread is
+    /// named after its root message, like Matrix) from the message index.
+    pub fn thread_root(
+        &self,
+        room: &RoomRef,
+        thread: &ThreadId,
+    ) -> Result<Option<MirrorId>, TxError> {
+        if let Some(root) = self.get(Tree::Threads, &keys::thread(room, thread))? {
+            return Ok(Some(root));
+        }
+        self.mirror_of(room, &RemoteMsgId::new(thread.as_str()))
+    }
+
+    pub fn put_pending(&mut self, mut item: PendingItem) -> Result<PendingItem, TxError> {
+        if item.id.0 == 0 {
+            item.id = PendingId(self.next(Counter::Pending)?);
+        }
+        self.put(Tree::Pending, &keys::id(item.id.0), &item)?;
+        if let Some((room, msg)) = &item.card {
+            self.index(room, msg, IndexEntry::Card(item.id))?;
+        }
+        Ok(item)
+    }
+
+    pub fn pending(&self, id: PendingId) -> Result<Option<PendingItem>, TxError> {
+        self.get(Tree::Pending, &keys::id(id.0))
+    }
+
+    pub fn remove_pending(&mut self, id: PendingId) -> Result<(), TxError> {
+        self.kv.remove(Tree::Pending, &keys::id(id.0))
+    }
+
+    /// Adds a job to the outbox and returns it.
+    pub fn push_job(
+        &mut self,
+        link: &LinkId,
+        target: &RoomRef,
+        kind: JobKind,
+    ) -> Result<Job, TxError> {
+        let job = Job {
+            id: JobId(self.next(Counter::Job)?),
+            link: link.clone(),
+            target: target.clone(),
+            kind,
+            created_ms: self.now_ms,
+            parts_done: 0,
+            attempts: 0,
+        };
+        self.put(Tree::Outbox, &keys::id(job.id.0), &job)?;
+        Ok(job)
+    }
+
+    pub fn job(&self, id: JobId) -> Result<Option<Job>, TxError> {
+        self.get(Tree::Outbox, &keys::id(id.0))
+    }
+
+    pub fn update_job(&mut self, job: &Job) -> Result<(), TxError> {
+        self.put(Tree::Outbox, &keys::id(job.id.0), job)
+    }
+
+    pub fn finish_job(&mut self, id: JobId) -> Result<(), TxError> {
+        self.kv.remove(Tree::Outbox, &keys::id(id.0))
+    }
+
+    /// Appends a sealed entry to the audit chain.
+    pub fn audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, TxError> {
+        let head: AuditHead = self
+            .get(Tree::Meta, keys::AUDIT_HEAD)?
+            .unwrap_or(AuditHead {
+                seq: 0,
+                hash: GENESIS.to_owned(),
+            });
+        let entry = AuditEntry::seal(draft, head.seq + 1, self.now_ms, head.hash);
+        self.put(Tree::Audit, &keys::id(entry.seq), &entry)?;
+        self.put(
+            Tree::Meta,
+            keys::AUDIT_HEAD,
+            &AuditHead {
+                seq: entry.seq,
+                hash: entry.hash.clone(),
+            },
+        )?;
+        Ok(entry)
+    }
+
+    /// Replaces an audit entry in place. Only for tests that prove tampering is detected.
+    #[doc(hidden)]
+    pub fn tamper_audit(&mut self, entry: &AuditEntry) -> Result<(), TxError> {
+        self.put(Tree::Audit, &keys::id(entry.seq), entry)
+    }
+}
+
+pub use backend::TxError as TxFailure;
+
+#[derive(Debug)]
+struct StoreConnectorState {
+    store: Store,
+    platform: Platform,
+}
+
+#[async_trait::async_trait]
+impl ConnectorState for StoreConnectorState {
+    fn get(&self, key: &str) -> Option<String> {
+        let raw = self
+            .store
+            .backend
+            .get(
+                Tree::ConnectorState,
+                &keys::connector_state(self.platform, key),
+            )
+            .ok()??;
+        String::from_utf8(raw).ok()
+    }
+
+    async fn put(&self, key: &str, value: &str) -> Result<(), ConnectorError> {
+        let k = keys::connector_state(self.platform, key);
+        self.store
+            .transact(|tx| {
+                tx.kv
+                    .insert(Tree::ConnectorState, &k, value.as_bytes().to_vec())
+            })
+            .map_err(|e| ConnectorError::Transient(e.to_string()))?;
+        self.store
+            .flush()
+            .await
+            .map_err(|e| ConnectorError::Transient(e.to_string()))
+    }
+}

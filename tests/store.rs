@@ -1,0 +1,388 @@
+//! The store conformance suite: every domain verb, run over the memory and the sled backend.
+#![allow(clippy::unwrap_used)]
+
+use civicbridge::audit::{self, AuditAction, AuditDraft, GENESIS};
+use civicbridge::rules::{Policy, Rules, Side};
+use civicbridge::store::{
+    Author, IndexEntry, JobKind, LinkRecord, LinkRoom, MirrorRecord, PendingItem, PendingKind,
+    Store, StoreError,
+};
+use civicbridge_api::{
+    InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RichText, RoomRef,
+    ThreadId,
+};
+
+fn backends() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = Store::open(dir.path()).unwrap();
+    vec![("memory", Store::memory(), None), ("sled", sled, Some(dir))]
+}
+
+fn link() -> LinkRecord {
+    LinkRecord {
+        id: LinkId::new("planning"),
+        rooms: vec![
+            LinkRoom {
+                room: RoomRef::new(Platform::Matrix, "!staff"),
+                side: Side::Staff,
+            },
+            LinkRoom {
+                room: RoomRef::new(Platform::Telegram, "-100"),
+                side: Side::Public,
+            },
+        ],
+        moderation_room: Some(RoomRef::new(Platform::Matrix, "!mod")),
+        moderators: vec!["matrix:@mod".into()],
+        admins: vec![],
+    }
+}
+
+fn mirror(id: MirrorId) -> MirrorRecord {
+    MirrorRecord {
+        id,
+        link: LinkId::new("planning"),
+        source: RoomRef::new(Platform::Telegram, "-100"),
+        source_msg: RemoteMsgId::new("5"),
+        author: Author {
+            platform: Platform::Telegram,
+            id: RemoteUserId::new("42"),
+            display_name: "Ada".into(),
+            avatar_url: None,
+        },
+        text: RichText::plain("hi"),
+        attachments: vec![],
+        reply_to: None,
+        thread_root: None,
+        published: false,
+        copies: vec![],
+        at_ms: 1,
+        deleted: false,
+        source_thread: None,
+    }
+}
+
+#[test]
+fn schema_version_is_written_on_open() {
+    for (name, store, _dir) in backends() {
+        assert_eq!(
+            store.schema_version().unwrap(),
+            civicbridge::store::SCHEMA_VERSION,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn seen_marks_dedupe_and_prune() {
+    for (name, store, _dir) in backends() {
+        let id = InboundId::new("e1");
+        assert!(
+            store
+                .transact(|tx| tx.mark_seen(Platform::Telegram, &id))
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store
+                .transact(|tx| tx.mark_seen(Platform::Telegram, &id))
+                .unwrap(),
+            "{name}: replay"
+        );
+        assert!(
+            store
+                .transact(|tx| tx.mark_seen(Platform::Discord, &id))
+                .unwrap(),
+            "{name}: per platform"
+        );
+        assert_eq!(
+            store.prune_seen(0).unwrap(),
+            0,
+            "{name}: nothing is older than 0"
+        );
+        assert_eq!(store.prune_seen(u64::MAX).unwrap(), 2, "{name}");
+        assert!(!store.was_seen(Platform::Telegram, &id).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_changes() {
+    for (name, store, _dir) in backends() {
+        let rules = Rules::default();
+        assert_eq!(
+            store.sync_config(&[(link(), rules.clone())]).unwrap().len(),
+            1,
+            "{name}"
+        );
+        store
+            .set_rule(
+                &LinkId::new("planning"),
+                "public_to_staff.policy",
+                "auto",
+                "matrix:@admin",
+            )
+            .unwrap();
+        assert!(
+            store
+                .sync_config(&[(link(), rules.clone())])
+                .unwrap()
+                .is_empty(),
+            "{name}: same config"
+        );
+        assert_eq!(
+            store
+                .rules(&LinkId::new("planning"))
+                .unwrap()
+                .unwrap()
+                .public_to_staff
+                .policy,
+            Policy::Auto
+        );
+        let mut edited = rules.clone();
+        edited.max_length = Some(99);
+        assert_eq!(
+            store
+                .sync_config(&[(link(), edited.clone())])
+                .unwrap()
+                .len(),
+            1,
+            "{name}: config edited"
+        );
+        assert_eq!(
+            store.rules(&LinkId::new("planning")).unwrap().unwrap(),
+            edited,
+            "{name}"
+        );
+        assert_eq!(store.links().unwrap(), vec![link()], "{name}");
+        let actions: Vec<AuditAction> = store
+            .audit_log()
+            .unwrap()
+            .iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                AuditAction::LinkChanged,
+                AuditAction::RulesSeeded,
+                AuditAction::RulesChanged,
+                AuditAction::RulesSeeded
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn set_rule_errors_name_the_key_and_change_nothing() {
+    for (name, store, _dir) in backends() {
+        store.sync_config(&[(link(), Rules::default())]).unwrap();
+        let before = store.audit_log().unwrap().len();
+        let e = store
+            .set_rule(&LinkId::new("planning"), "links", "maybe", "cli")
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Invalid(m) if m.starts_with("links:")),
+            "{name}: {e}"
+        );
+        let e = store
+            .set_rule(&LinkId::new("nope"), "links", "drop", "cli")
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound(_)), "{name}");
+        assert_eq!(
+            store.audit_log().unwrap().len(),
+            before,
+            "{name}: nothing audited"
+        );
+    }
+}
+
+#[test]
+fn mirrors_index_source_and_copies_and_threads() {
+    for (name, store, _dir) in backends() {
+        let staff = RoomRef::new(Platform::Matrix, "!staff");
+        let m = store
+            .transact(|tx| {
+                let mut m = mirror(tx.new_mirror_id()?);
+                m.copy_in_mut(&staff).ids.push(RemoteMsgId::new("$e1"));
+                tx.put_mirror(&m)?;
+                tx.put_thread(&staff, &ThreadId::new("t9"), m.id)?;
+                Ok(m)
+            })
+            .unwrap();
+        assert_eq!(store.mirror(m.id).unwrap().unwrap(), m, "{name}");
+        assert_eq!(
+            store.lookup_message(&m.source, &m.source_msg).unwrap(),
+            Some(IndexEntry::Mirror(m.id))
+        );
+        assert_eq!(
+            store
+                .lookup_message(&staff, &RemoteMsgId::new("$e1"))
+                .unwrap(),
+            Some(IndexEntry::Mirror(m.id))
+        );
+        let (by_map, by_msg) = store
+            .transact(|tx| {
+                Ok((
+                    tx.thread_root(&staff, &ThreadId::new("t9"))?,
+                    tx.thread_root(&staff, &ThreadId::new("$e1"))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(by_map, Some(m.id), "{name}: thread map");
+        assert_eq!(
+            by_msg,
+            Some(m.id),
+            "{name}: a thread named after its root message"
+        );
+    }
+}
+
+#[test]
+fn ids_count_up_from_one_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.transact(|tx| tx.new_mirror_id()).unwrap(),
+            MirrorId(1)
+        );
+        assert_eq!(
+            store.transact(|tx| tx.new_mirror_id()).unwrap(),
+            MirrorId(2)
+        );
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.transact(|tx| tx.new_mirror_id()).unwrap(),
+        MirrorId(3)
+    );
+}
+
+#[test]
+fn an_aborted_transaction_leaves_nothing_behind() {
+    for (name, store, _dir) in backends() {
+        let r: Result<(), _> = store.transact(|tx| {
+            tx.mark_seen(Platform::Telegram, &InboundId::new("x"))?;
+            tx.push_job(
+                &LinkId::new("l"),
+                &RoomRef::new(Platform::Discord, "1"),
+                JobKind::Delete {
+                    mirror: MirrorId(1),
+                },
+            )?;
+            Err(StoreError::Invalid("changed my mind".into()).into())
+        });
+        assert!(r.is_err(), "{name}");
+        assert!(
+            !store
+                .was_seen(Platform::Telegram, &InboundId::new("x"))
+                .unwrap(),
+            "{name}"
+        );
+        assert!(store.outbox().unwrap().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn pending_items_and_outbox_jobs_round_trip_in_order() {
+    for (name, store, _dir) in backends() {
+        let room = RoomRef::new(Platform::Discord, "1");
+        let card = (
+            RoomRef::new(Platform::Matrix, "!mod"),
+            RemoteMsgId::new("$card"),
+        );
+        let (item, jobs) = store
+            .transact(|tx| {
+                let item = tx.put_pending(PendingItem {
+                    id: PendingId(0),
+                    link: LinkId::new("planning"),
+                    mirror: MirrorId(1),
+                    kind: PendingKind::Message,
+                    targets: vec![room.clone()],
+                    reason: "policy".into(),
+                    held_at_ms: 5,
+                    card: Some(card.clone()),
+                })?;
+                let jobs = (0..300)
+                    .map(|i| {
+                        tx.push_job(
+                            &LinkId::new("planning"),
+                            &room,
+                            JobKind::Send {
+                                mirror: MirrorId(i),
+                            },
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((item, jobs))
+            })
+            .unwrap();
+        assert_eq!(item.id, PendingId(1), "{name}");
+        assert_eq!(store.pending().unwrap(), vec![item.clone()], "{name}");
+        assert_eq!(
+            store.lookup_message(&card.0, &card.1).unwrap(),
+            Some(IndexEntry::Card(item.id)),
+            "{name}"
+        );
+        assert_eq!(
+            store.outbox().unwrap(),
+            jobs,
+            "{name}: oldest first, past 255"
+        );
+        store.transact(|tx| tx.finish_job(jobs[0].id)).unwrap();
+        assert_eq!(store.outbox().unwrap().len(), 299, "{name}");
+        store.transact(|tx| tx.remove_pending(item.id)).unwrap();
+        assert!(store.pending().unwrap().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn the_audit_chain_verifies_and_tampering_is_detected() {
+    for (name, store, _dir) in backends() {
+        for i in 0..5 {
+            store
+                .transact(|tx| {
+                    tx.audit(AuditDraft {
+                        actor: "cli".into(),
+                        action: AuditAction::Approved,
+                        link: None,
+                        subject: Some(format!("#{i}")),
+                        detail: serde_json::json!({ "i": i }),
+                    })
+                })
+                .unwrap();
+        }
+        let log = store.audit_log().unwrap();
+        assert_eq!(audit::verify(&log, Some(GENESIS)), Ok(5), "{name}");
+        let mut forged = log[2].clone();
+        forged.detail = serde_json::json!({ "i": 99 });
+        store.transact(|tx| tx.tamper_audit(&forged)).unwrap();
+        assert_eq!(
+            audit::verify(&store.audit_log().unwrap(), Some(GENESIS)),
+            Err(audit::VerifyError::Altered { seq: 3 }),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn connector_state_is_durable_and_per_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .connector_state(Platform::Telegram)
+            .put("offset", "41")
+            .await
+            .unwrap();
+        assert_eq!(store.connector_state(Platform::Discord).get("offset"), None);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store
+            .connector_state(Platform::Telegram)
+            .get("offset")
+            .as_deref(),
+        Some("41")
+    );
+}
