@@ -23,11 +23,13 @@ impl SledBackend {
             // bounds what a crash can take from un-flushed receipts.
             .flush_every_ms(Some(200))
             .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            .map_err(|e| {
+                // sled reports the directory lock as an I/O error whose text names it.
+                if e.to_string().contains("could not acquire lock") {
                     StoreError::Locked(path.display().to_string())
+                } else {
+                    StoreError::Backend(format!("opening {}: {e}", path.display()))
                 }
-                other => StoreError::Backend(format!("opening {}: {other}", path.display())),
             })?;
         let trees = Tree::ALL
             .iter()

@@ -111,6 +111,20 @@ impl FakeConnector {
         rx
     }
 
+    /// Drops injected events that no `run` has taken yet. With a re-`inject` of every event that
+    /// was not acknowledged, this models a platform redelivering from the bridge's confirmed
+    /// cursor after a crash, in order, as Telegram's update offset does.
+    pub fn forget_undelivered(&self) -> usize {
+        let Ok(mut rx) = self.inject_rx.try_lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        while rx.try_recv().is_ok() {
+            n += 1;
+        }
+        n
+    }
+
     /// Builds and injects a text message from a person. Returns the ack receiver.
     pub fn post(
         &self,

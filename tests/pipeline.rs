@@ -1,0 +1,633 @@
+//! The real pipeline (router, link workers, moderation, outbox, store) on fake platforms.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use civicbridge::audit::AuditAction;
+use civicbridge::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge::store::Store;
+use civicbridge_api::testing::{wait_until, FakeOp};
+use civicbridge_api::{
+    Capabilities, ConnectorError, EventKind, Message, Platform, RemoteMsgId, ThreadId, ThreadTarget,
+};
+use common::*;
+use std::time::Duration;
+
+fn staff_approval_rules() -> Rules {
+    Rules {
+        staff_to_public: DirectionRule::new(Policy::Approve),
+        ..open_rules()
+    }
+}
+
+#[tokio::test]
+async fn a_held_staff_message_reaches_both_public_rooms_once_after_approval() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), staff_approval_rules(), &fakes).await;
+
+    acked(
+        fakes
+            .matrix
+            .post(STAFF, STAFFER, "$q1", "Bins are collected on Tuesday"),
+    )
+    .await;
+    assert_eq!(
+        store.pending().unwrap().len(),
+        1,
+        "held as one pending item"
+    );
+    wait_until(WAIT, "the approval card", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t.contains("Held #1"))
+    })
+    .await;
+    assert!(
+        fakes.telegram.posted().is_empty() && fakes.discord.posted().is_empty(),
+        "nothing crossed yet"
+    );
+
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!approve #1")).await;
+    wait_until(WAIT, "copies in both public rooms", || {
+        fakes.telegram.texts_in(TG).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    assert_eq!(
+        fakes.telegram.texts_in(TG),
+        vec!["Sam (Matrix): Bins are collected on Tuesday"]
+    );
+    assert_eq!(
+        fakes.discord.texts_in(DC),
+        vec!["Sam (Matrix): Bins are collected on Tuesday"]
+    );
+    assert!(store.pending().unwrap().is_empty());
+    wait_until(WAIT, "the decision notice", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t == "#1 approved by Mo")
+    })
+    .await;
+    let log = store.audit_log().unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.action == AuditAction::Approved && e.actor == "matrix:@mod"));
+    daemon.shutdown().await.unwrap();
+    assert_eq!(fakes.telegram.posted().len(), 1, "exactly once");
+    assert_eq!(fakes.discord.posted().len(), 1, "exactly once");
+}
+
+#[tokio::test]
+async fn rejection_sends_nothing_and_is_audited() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), staff_approval_rules(), &fakes).await;
+    acked(fakes.matrix.post(STAFF, STAFFER, "$q1", "draft")).await;
+    acked(
+        fakes
+            .matrix
+            .post(MODS, MODERATOR, "$c1", "!reject 1 not ready yet"),
+    )
+    .await;
+    wait_until(WAIT, "the decision notice", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t == "#1 rejected by Mo")
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(fakes.telegram.posted().is_empty() && fakes.discord.posted().is_empty());
+    assert!(store.pending().unwrap().is_empty());
+    let rejected = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == AuditAction::Rejected)
+        .unwrap();
+    assert_eq!(rejected.detail["reason"], "not ready yet");
+    assert_eq!(rejected.detail["text"], "draft");
+}
+
+#[tokio::test]
+async fn only_moderators_decide_and_refusals_are_audited() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), staff_approval_rules(), &fakes).await;
+    acked(fakes.matrix.post(STAFF, STAFFER, "$q1", "hello")).await;
+    acked(fakes.matrix.post(MODS, STAFFER, "$c1", "!approve 1")).await;
+    wait_until(WAIT, "a polite refusal", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t.starts_with("Sorry, only moderators"))
+    })
+    .await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c2", "!frobnicate")).await;
+    wait_until(WAIT, "usage for an unknown command", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t.contains("unknown command `!frobnicate`"))
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(store.pending().unwrap().len(), 1, "still held");
+    assert!(fakes.telegram.posted().is_empty());
+    assert!(store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == AuditAction::Refused && e.actor == "matrix:@sam"));
+}
+
+#[tokio::test]
+async fn a_moderators_reaction_on_the_card_approves_and_later_reactions_change_nothing() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), staff_approval_rules(), &fakes).await;
+    acked(fakes.matrix.post(STAFF, STAFFER, "$q1", "hello")).await;
+    wait_until(WAIT, "the card is posted and recorded", || {
+        store
+            .pending()
+            .unwrap()
+            .first()
+            .is_some_and(|p| p.card.is_some())
+    })
+    .await;
+    let card = store.pending().unwrap()[0].card.clone().unwrap().1;
+    let react = |who, id: &str, key: &str| {
+        fakes.matrix.event(
+            MODS,
+            who,
+            format!("matrix:react:{id}"),
+            EventKind::Reaction {
+                target: card.clone(),
+                key: key.into(),
+            },
+        )
+    };
+    acked(fakes.matrix.inject(react(STAFFER, "r0", "✅"))).await;
+    assert_eq!(
+        store.pending().unwrap().len(),
+        1,
+        "a non-moderator's reaction does nothing"
+    );
+    assert!(store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == AuditAction::Refused));
+    acked(fakes.matrix.inject(react(MODERATOR, "r1", "✅"))).await;
+    acked(fakes.matrix.inject(react(MODERATOR, "r2", "❌"))).await;
+    wait_until(WAIT, "copies", || {
+        fakes.telegram.texts_in(TG).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let decisions: Vec<_> = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.action, AuditAction::Approved | AuditAction::Rejected))
+        .collect();
+    assert_eq!(decisions.len(), 1, "one decision: {decisions:?}");
+}
+
+#[tokio::test]
+async fn edits_and_deletes_of_a_relayed_message_reach_every_copy() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, RESIDENT, "7", "Is the library open?"),
+    )
+    .await;
+    wait_until(WAIT, "copies", || {
+        fakes.matrix.texts_in(STAFF).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+
+    let edit = EventKind::Edit {
+        target: RemoteMsgId::new("7"),
+        new: Message::text("7", "Is the library open on Sunday?"),
+    };
+    acked(
+        fakes.telegram.inject(
+            fakes
+                .telegram
+                .event(TG, RESIDENT, "telegram:edit:7:1".into(), edit),
+        ),
+    )
+    .await;
+    wait_until(WAIT, "edited copies", || {
+        fakes.matrix.texts_in(STAFF) == ["Ada (Telegram): Is the library open on Sunday?"]
+            && fakes.discord.texts_in(DC) == ["Ada (Telegram): Is the library open on Sunday?"]
+    })
+    .await;
+
+    let delete = EventKind::Delete {
+        target: RemoteMsgId::new("7"),
+    };
+    acked(
+        fakes.telegram.inject(fakes.telegram.event(
+            TG,
+            RESIDENT,
+            "telegram:delete:7".into(),
+            delete,
+        )),
+    )
+    .await;
+    wait_until(WAIT, "deleted copies", || {
+        fakes.matrix.texts_in(STAFF).is_empty() && fakes.discord.texts_in(DC).is_empty()
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(fakes.matrix.posted().len(), 1, "edits edit in place");
+}
+
+#[tokio::test]
+async fn replies_and_threads_map_to_each_sides_copy() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        staff_to_public: DirectionRule {
+            policy: Policy::Approve,
+            scope: Scope::ApprovedThreads,
+            in_thread: Some(Policy::Auto),
+        },
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+
+    // A staff thread root is approved: its thread is published.
+    acked(
+        fakes
+            .matrix
+            .post(STAFF, STAFFER, "$root", "Consultation on the new park"),
+    )
+    .await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!approve 1")).await;
+    wait_until(WAIT, "root copies", || {
+        fakes.telegram.texts_in(TG).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    let tg_root = fakes.telegram.visible_in(TG)[0].id.clone();
+    let dc_root = fakes.discord.visible_in(DC)[0].id.clone();
+
+    // A staff reply in that thread crosses at once, into the thread started from each copy.
+    let mut reply = Message::text("$r1", "Drop-in session on Friday");
+    reply.thread = Some(ThreadId::new("$root"));
+    acked(
+        fakes
+            .matrix
+            .inject(fakes.matrix.message_event(STAFF, STAFFER, reply)),
+    )
+    .await;
+    wait_until(WAIT, "thread replies", || {
+        fakes.telegram.texts_in(TG).len() == 2 && fakes.discord.texts_in(DC).len() == 2
+    })
+    .await;
+    assert_eq!(
+        fakes.telegram.visible_in(TG)[1].out.thread,
+        Some(ThreadTarget::StartFrom(tg_root.clone()))
+    );
+    assert_eq!(
+        fakes.discord.visible_in(DC)[1].out.thread,
+        Some(ThreadTarget::StartFrom(dc_root.clone()))
+    );
+
+    // A second staff reply goes into the thread that now exists.
+    let mut reply2 = Message::text("$r2", "Agenda attached");
+    reply2.thread = Some(ThreadId::new("$root"));
+    acked(
+        fakes
+            .matrix
+            .inject(fakes.matrix.message_event(STAFF, STAFFER, reply2)),
+    )
+    .await;
+    wait_until(WAIT, "second thread reply", || {
+        fakes.telegram.texts_in(TG).len() == 3
+    })
+    .await;
+    assert_eq!(
+        fakes.telegram.visible_in(TG)[2].out.thread,
+        Some(ThreadTarget::Existing(ThreadId::new(format!(
+            "thread-{tg_root}"
+        ))))
+    );
+
+    // A resident replies natively to the Telegram copy: the staff room gets a reply to the
+    // original, Discord a reply to its own copy.
+    let mut answer = Message::text("900", "Will there be a playground?");
+    answer.reply_to = Some(tg_root.clone());
+    acked(
+        fakes
+            .telegram
+            .inject(fakes.telegram.message_event(TG, RESIDENT, answer)),
+    )
+    .await;
+    wait_until(WAIT, "the resident's reply", || {
+        fakes.matrix.texts_in(STAFF).len() == 1 && fakes.discord.texts_in(DC).len() == 4
+    })
+    .await;
+    assert_eq!(
+        fakes.matrix.visible_in(STAFF)[0].out.reply_to,
+        Some(RemoteMsgId::new("$root"))
+    );
+    assert_eq!(fakes.discord.visible_in(DC)[3].out.reply_to, Some(dc_root));
+
+    // A reply in a thread whose root never crossed is held, never leaked.
+    acked(
+        fakes
+            .matrix
+            .post(STAFF, STAFFER, "$other", "Internal: budget"),
+    )
+    .await;
+    let mut leak = Message::text("$r3", "numbers inside");
+    leak.thread = Some(ThreadId::new("$other"));
+    acked(
+        fakes
+            .matrix
+            .inject(fakes.matrix.message_event(STAFF, STAFFER, leak)),
+    )
+    .await;
+    daemon.shutdown().await.unwrap();
+    let reasons: Vec<String> = store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.reason)
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("thread has not been approved")),
+        "{reasons:?}"
+    );
+    assert!(fakes
+        .telegram
+        .texts_in(TG)
+        .iter()
+        .all(|t| !t.contains("numbers inside")));
+}
+
+#[tokio::test]
+async fn targets_without_native_replies_get_a_quote() {
+    let fakes = Fakes {
+        discord: civicbridge_api::testing::FakeConnector::with_capabilities(
+            Platform::Discord,
+            Capabilities {
+                replies: false,
+                ..Capabilities::default()
+            },
+        ),
+        ..Fakes::new()
+    };
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, RESIDENT, "1", "When is the meeting?"),
+    )
+    .await;
+    let mut reply = Message::text("$a", "At 7pm");
+    reply.reply_to = None;
+    wait_until(WAIT, "question copied", || {
+        fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+    reply.reply_to = Some(fakes.matrix.visible_in(STAFF)[0].id.clone());
+    acked(
+        fakes
+            .matrix
+            .inject(fakes.matrix.message_event(STAFF, STAFFER, reply)),
+    )
+    .await;
+    wait_until(WAIT, "answer on discord", || {
+        fakes.discord.texts_in(DC).len() == 2
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(
+        fakes.discord.texts_in(DC)[1],
+        "Ada: When is the meeting?\nSam (Matrix): At 7pm"
+    );
+    assert_eq!(
+        fakes.telegram.visible_in(TG)[0].out.reply_to,
+        Some(RemoteMsgId::new("1"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_send_is_retried_after_retry_after_and_delivered_once() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    fakes.telegram.fail_next([ConnectorError::RateLimited {
+        retry_after: Duration::from_secs(2),
+    }]);
+    let t0 = tokio::time::Instant::now();
+    acked(fakes.matrix.post(STAFF, STAFFER, "$1", "Road closed")).await;
+    wait_until(WAIT, "telegram copy", || {
+        fakes.telegram.texts_in(TG).len() == 1
+    })
+    .await;
+    let sent_at = fakes.telegram.posted()[0].at;
+    assert!(
+        sent_at - t0 >= Duration::from_secs(2),
+        "retried after {:?}",
+        sent_at - t0
+    );
+    assert!(
+        sent_at - t0 < Duration::from_secs(3),
+        "not much later: {:?}",
+        sent_at - t0
+    );
+    let tg_ops: Vec<bool> = fakes
+        .telegram
+        .ops()
+        .iter()
+        .map(|o| matches!(o, FakeOp::Send { ok: true, .. }))
+        .collect();
+    assert_eq!(
+        tg_ops,
+        vec![false, true],
+        "one failed attempt, one delivery"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_room_holds_back_later_messages_so_order_is_kept() {
+    let fakes = Fakes::new();
+    let daemon = start(Store::memory(), open_rules(), &fakes).await;
+    fakes.telegram.fail_next([ConnectorError::RateLimited {
+        retry_after: Duration::from_secs(5),
+    }]);
+    for i in 0..5 {
+        acked(
+            fakes
+                .matrix
+                .post(STAFF, STAFFER, &format!("$m{i}"), &format!("n{i}")),
+        )
+        .await;
+    }
+    wait_until(WAIT, "all five", || fakes.telegram.texts_in(TG).len() == 5).await;
+    daemon.shutdown().await.unwrap();
+    let texts = fakes.telegram.texts_in(TG);
+    assert_eq!(
+        texts,
+        (0..5)
+            .map(|i| format!("Sam (Matrix): n{i}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_back_off_and_rejections_are_reported_to_moderators() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    fakes.telegram.fail_next([
+        ConnectorError::Transient("502".into()),
+        ConnectorError::Transient("timeout".into()),
+    ]);
+    fakes
+        .discord
+        .fail_next([ConnectorError::Rejected("Missing Permissions".into())]);
+    acked(fakes.matrix.post(STAFF, STAFFER, "$1", "Notice")).await;
+    wait_until(WAIT, "telegram after two transient failures", || {
+        fakes.telegram.texts_in(TG).len() == 1
+    })
+    .await;
+    wait_until(WAIT, "a report in the moderation room", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t.contains("Could not deliver") && t.contains("Missing Permissions"))
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(fakes.discord.texts_in(DC).is_empty());
+    assert!(
+        store.outbox().unwrap().is_empty(),
+        "the refused job is not retried forever"
+    );
+    assert!(store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == AuditAction::SendRejected));
+}
+
+#[tokio::test]
+async fn the_bridges_own_echoes_are_ignored() {
+    let fakes = Fakes::new();
+    for f in [&fakes.matrix, &fakes.telegram, &fakes.discord] {
+        f.echo_sends(true);
+    }
+    let daemon = start(Store::memory(), open_rules(), &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "1", "hello")).await;
+    wait_until(WAIT, "copies", || {
+        fakes.matrix.texts_in(STAFF).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    // A later message is a marker: once it has crossed, every echo before it has been handled.
+    acked(fakes.telegram.post(TG, RESIDENT, "2", "marker")).await;
+    wait_until(WAIT, "marker copies", || {
+        fakes.matrix.texts_in(STAFF).len() == 2 && fakes.discord.texts_in(DC).len() == 2
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(
+        fakes.telegram.posted().len(),
+        0,
+        "nothing came back to the source"
+    );
+    assert_eq!(fakes.matrix.posted().len(), 2);
+    assert_eq!(fakes.discord.posted().len(), 2);
+}
+
+#[tokio::test]
+async fn a_replayed_inbound_event_is_delivered_once() {
+    let fakes = Fakes::new();
+    let daemon = start(Store::memory(), open_rules(), &fakes).await;
+    let ev = fakes
+        .telegram
+        .message_event(TG, RESIDENT, Message::text("5", "once"));
+    acked(fakes.telegram.inject(ev.clone())).await;
+    acked(fakes.telegram.inject(ev)).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "6", "marker")).await;
+    wait_until(WAIT, "marker", || fakes.matrix.texts_in(STAFF).len() == 2).await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(
+        fakes.matrix.texts_in(STAFF),
+        vec!["Ada (Telegram): once", "Ada (Telegram): marker"]
+    );
+}
+
+#[tokio::test]
+async fn long_messages_are_split_at_the_targets_limit_and_every_part_is_recorded() {
+    let fakes = Fakes {
+        discord: civicbridge_api::testing::FakeConnector::with_capabilities(
+            Platform::Discord,
+            Capabilities {
+                max_text_len: 2000,
+                ..Capabilities::default()
+            },
+        ),
+        ..Fakes::new()
+    };
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    let text = "word ".repeat(500);
+    acked(fakes.telegram.post(TG, RESIDENT, "1", &text)).await;
+    wait_until(WAIT, "two parts", || {
+        fakes.discord.texts_in(DC).len() == 2 && fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let m = store.mirror(civicbridge_api::MirrorId(1)).unwrap().unwrap();
+    let copy = m
+        .copy_in(&civicbridge_api::RoomRef::new(Platform::Discord, DC))
+        .unwrap();
+    assert_eq!(copy.ids.len(), 2);
+    assert!(fakes
+        .discord
+        .texts_in(DC)
+        .iter()
+        .all(|t| t.chars().count() <= 2000));
+}
+
+#[tokio::test]
+async fn moderation_filters_apply_per_direction() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        blocked_patterns: vec!["(?i)casino".into()],
+        public_to_public: DirectionRule::new(Policy::Off),
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "1", "best CASINO deals")).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "2", "fine")).await;
+    wait_until(WAIT, "the fine one", || {
+        fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(fakes.matrix.texts_in(STAFF), vec!["Ada (Telegram): fine"]);
+    assert!(fakes.discord.posted().is_empty(), "public to public is off");
+}
