@@ -364,7 +364,7 @@ impl LinkWorker {
             mirror.published = mirror.thread_root.is_none();
             fx.relayed.insert(sender.clone(), tx.now_ms());
         }
-        tx.put_mirror(&mirror)?;
+        tx.insert_mirror(&mirror)?;
         for target in &forward {
             fx.jobs.push(tx.push_job(
                 &self.link.id,

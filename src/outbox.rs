@@ -14,7 +14,7 @@
 use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::render::{self, RenderInput, ReplyTarget};
-use crate::store::{Job, JobId, JobKind, MirrorRecord, Store, StoreError};
+use crate::store::{IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError};
 use civicbridge_api::{
     Capabilities, Connector, ConnectorError, LinkId, OutgoingFile, Platform, RichText, RoomRef,
     ThreadTarget,
@@ -345,6 +345,9 @@ async fn send_copy(
                 copy.thread = receipt.thread.clone();
             }
             tx.put_mirror(&mm)?;
+            for id in &receipt.ids {
+                tx.index(&job.target, id, IndexEntry::Mirror(m.id))?;
+            }
             // A thread started from the root's copy belongs to the root.
             if let (Some(ThreadTarget::StartFrom(_)), Some(t), Some(root)) =
                 (&thread, &receipt.thread, m.thread_root)
@@ -420,6 +423,9 @@ fn record_ids(
     inner.store.transact(|tx| {
         let mut mm = tx.mirror_required(m.id)?;
         mm.copy_in_mut(target).ids = ids.to_vec();
+        for id in ids {
+            tx.index(target, id, IndexEntry::Mirror(m.id))?;
+        }
         tx.put_mirror(&mm)
     })
 }

@@ -176,12 +176,16 @@ impl Rules {
         let (head, rest) = key
             .split_once('.')
             .map_or((key, None), |(h, r)| (h, Some(r)));
-        let slot = table.get_mut(head).ok_or_else(|| {
-            err(format!(
+        if !Rules::KEYS.contains(&head) {
+            return Err(err(format!(
                 "unknown rule; known rules: {}",
                 Rules::KEYS.join(", ")
-            ))
-        })?;
+            )));
+        }
+        // An unset optional rule (`max_length`) is absent from the table until given a value.
+        let slot = table
+            .entry(head.to_owned())
+            .or_insert(toml::Value::Table(toml::Table::new()));
         match rest {
             None => *slot = parsed,
             Some(sub) => match slot {

@@ -599,7 +599,13 @@ async fn long_messages_are_split_at_the_targets_limit_and_every_part_is_recorded
     })
     .await;
     daemon.shutdown().await.unwrap();
-    let m = store.mirror(civicbridge_api::MirrorId(1)).unwrap().unwrap();
+    let tg = civicbridge_api::RoomRef::new(Platform::Telegram, TG);
+    let Some(civicbridge::store::IndexEntry::Mirror(id)) =
+        store.lookup_message(&tg, &RemoteMsgId::new("1")).unwrap()
+    else {
+        panic!("the source message is indexed")
+    };
+    let m = store.mirror(id).unwrap().unwrap();
     let copy = m
         .copy_in(&civicbridge_api::RoomRef::new(Platform::Discord, DC))
         .unwrap();

@@ -204,7 +204,8 @@ fn mirrors_index_source_and_copies_and_threads() {
             .transact(|tx| {
                 let mut m = mirror(tx.new_mirror_id()?);
                 m.copy_in_mut(&staff).ids.push(RemoteMsgId::new("$e1"));
-                tx.put_mirror(&m)?;
+                tx.insert_mirror(&m)?;
+                tx.index(&staff, &RemoteMsgId::new("$e1"), IndexEntry::Mirror(m.id))?;
                 tx.put_thread(&staff, &ThreadId::new("t9"), m.id)?;
                 Ok(m)
             })
@@ -238,23 +239,37 @@ fn mirrors_index_source_and_copies_and_threads() {
 }
 
 #[test]
-fn ids_count_up_from_one_and_survive_reopening() {
+fn ids_increase_across_reopening_and_pending_ids_count_without_gaps() {
     let dir = tempfile::tempdir().unwrap();
-    {
+    let item = |n: u64| PendingItem {
+        id: PendingId(0),
+        link: LinkId::new("l"),
+        mirror: MirrorId(n),
+        kind: PendingKind::Message,
+        targets: vec![],
+        reason: String::new(),
+        held_at_ms: 0,
+        card: None,
+    };
+    let last = {
         let store = Store::open(dir.path()).unwrap();
+        let a = store.transact(|tx| tx.new_mirror_id()).unwrap();
+        let b = store.transact(|tx| tx.new_mirror_id()).unwrap();
+        assert!(a.0 >= 1 && b > a);
         assert_eq!(
-            store.transact(|tx| tx.new_mirror_id()).unwrap(),
-            MirrorId(1)
+            store.transact(|tx| tx.put_pending(item(1))).unwrap().id,
+            PendingId(1)
         );
-        assert_eq!(
-            store.transact(|tx| tx.new_mirror_id()).unwrap(),
-            MirrorId(2)
-        );
-    }
+        b
+    };
     let store = Store::open(dir.path()).unwrap();
+    assert!(
+        store.transact(|tx| tx.new_mirror_id()).unwrap() > last,
+        "never reused after reopening"
+    );
     assert_eq!(
-        store.transact(|tx| tx.new_mirror_id()).unwrap(),
-        MirrorId(3)
+        store.transact(|tx| tx.put_pending(item(2))).unwrap().id,
+        PendingId(2)
     );
 }
 

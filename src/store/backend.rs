@@ -1,8 +1,7 @@
 //! The storage backend contract: named trees of bytes, with multi-tree transactions.
 //!
 //! Everything the bridge persists goes through [`super::Store`], whose domain verbs are written
-//! once on top of this trait. Two backends implement it: sled (production) and memory (tests,
-//! `--ephemeral`). The conformance suite in `tests/store.rs` runs every verb over both.
+//! once on top of this trait. Two backends implement it: sled (production) and memory (tests). The conformance suite in `tests/store.rs` runs every verb over both.
 
 use super::StoreError;
 

@@ -1,4 +1,4 @@
-//! The in-memory backend: for tests and `--ephemeral` runs. Transactions take one lock and write
+//! The in-memory backend, for tests. Transactions take one lock and write
 //! through an overlay, so an aborted body leaves nothing behind.
 
 use super::backend::{Backend, KvTx, Tree, TxError};

@@ -7,6 +7,7 @@
 //! of [`Tx`], so a crash never leaves, say, an approved item both pending and in the outbox.
 
 pub mod backend;
+mod ids;
 mod keys;
 mod memory;
 pub mod records;
@@ -58,25 +59,14 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    ids: Arc<ids::IdAllocator>,
 }
 
-/// Id sequences kept in the meta tree, advanced inside transactions.
-#[derive(Debug, Clone, Copy)]
-enum Counter {
-    Mirror,
-    Pending,
-    Job,
-}
-
-impl Counter {
-    fn name(self) -> &'static str {
-        match self {
-            Counter::Mirror => "mirror",
-            Counter::Pending => "pending",
-            Counter::Job => "job",
-        }
-    }
-}
+/// The one id sequence kept in the meta tree and advanced inside transactions: pending ids are
+/// read and typed by moderators, so they count 1, 2, 3 without gaps. Mirror and job ids come
+/// from the [`ids::IdAllocator`], which costs a write only once per block.
+const PENDING_COUNTER: &str = "pending";
+const ID_MARK: &str = "ids";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AuditHead {
@@ -98,8 +88,16 @@ impl Store {
     }
 
     pub fn with_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
-        let store = Store { backend };
+        let mut store = Store {
+            backend,
+            ids: Arc::new(ids::IdAllocator::starting_above(0)),
+        };
         store.migrate()?;
+        let mark = match store.backend.get(Tree::Meta, &keys::counter(ID_MARK))? {
+            Some(v) => keys::decode_u64(&v)?,
+            None => 0,
+        };
+        store.ids = Arc::new(ids::IdAllocator::starting_above(mark));
         Ok(store)
     }
 
@@ -143,12 +141,23 @@ impl Store {
         mut body: impl FnMut(&mut Tx<'_>) -> Result<R, TxError>,
     ) -> Result<R, StoreError> {
         let mut out = None;
+        let mut mark = None;
         let now = now_ms();
+        let ids = &*self.ids;
         self.backend.transact(&mut |kv| {
-            let mut tx = Tx { kv, now_ms: now };
+            let mut tx = Tx {
+                kv,
+                now_ms: now,
+                ids,
+                mark: None,
+            };
             out = Some(body(&mut tx)?);
+            mark = tx.mark;
             Ok(())
         })?;
+        if let Some(m) = mark {
+            self.ids.committed(m);
+        }
         out.ok_or_else(|| StoreError::Backend("transaction finished without a result".into()))
     }
 
@@ -348,6 +357,9 @@ fn hex_hash(bytes: &[u8]) -> String {
 pub struct Tx<'a> {
     kv: &'a mut dyn KvTx,
     now_ms: u64,
+    ids: &'a ids::IdAllocator,
+    /// The id high-water mark this transaction wrote, if any.
+    mark: Option<u64>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -374,8 +386,8 @@ impl Tx<'_> {
         self.kv.insert(tree, key, keys::encode(value))
     }
 
-    fn next(&mut self, counter: Counter) -> Result<u64, TxError> {
-        let key = keys::counter(counter.name());
+    fn next_pending(&mut self) -> Result<u64, TxError> {
+        let key = keys::counter(PENDING_COUNTER);
         let n = match self.kv.get(Tree::Meta, &key)? {
             Some(v) => keys::decode_u64(&v)? + 1,
             None => 1,
@@ -399,24 +411,35 @@ impl Tx<'_> {
         self.get(Tree::Links, &keys::link(id))
     }
 
+    fn fresh_id(&mut self) -> Result<u64, TxError> {
+        let (id, mark) = self.ids.take();
+        if let Some(m) = mark {
+            if self.mark.is_none_or(|old| m > old) {
+                self.kv
+                    .insert(Tree::Meta, &keys::counter(ID_MARK), keys::encode_u64(m))?;
+                self.mark = Some(m);
+            }
+        }
+        Ok(id)
+    }
+
     pub fn new_mirror_id(&mut self) -> Result<MirrorId, TxError> {
-        self.next(Counter::Mirror).map(MirrorId)
+        self.fresh_id().map(MirrorId)
     }
 
     pub fn mirror(&self, id: MirrorId) -> Result<Option<MirrorRecord>, TxError> {
         self.get(Tree::Mirrors, &keys::id(id.0))
     }
 
-    /// Saves a mirror and indexes its source message and every copy's ids.
+    /// Creates a mirror record and indexes its source message.
+    pub fn insert_mirror(&mut self, m: &MirrorRecord) -> Result<(), TxError> {
+        self.put_mirror(m)?;
+        self.index(&m.source, &m.source_msg, IndexEntry::Mirror(m.id))
+    }
+
+    /// Saves a mirror record. Index the ids of new copies with [`Tx::index`] as they appear.
     pub fn put_mirror(&mut self, m: &MirrorRecord) -> Result<(), TxError> {
-        self.put(Tree::Mirrors, &keys::id(m.id.0), m)?;
-        self.index(&m.source, &m.source_msg, IndexEntry::Mirror(m.id))?;
-        for c in &m.copies {
-            for id in &c.ids {
-                self.index(&c.room, id, IndexEntry::Mirror(m.id))?;
-            }
-        }
-        Ok(())
+        self.put(Tree::Mirrors, &keys::id(m.id.0), m)
     }
 
     pub fn mirror_required(&self, id: MirrorId) -> Result<MirrorRecord, TxError> {
@@ -478,7 +501,7 @@ impl Tx<'_> {
 
     pub fn put_pending(&mut self, mut item: PendingItem) -> Result<PendingItem, TxError> {
         if item.id.0 == 0 {
-            item.id = PendingId(self.next(Counter::Pending)?);
+            item.id = PendingId(self.next_pending()?);
         }
         self.put(Tree::Pending, &keys::id(item.id.0), &item)?;
         if let Some((room, msg)) = &item.card {
@@ -503,7 +526,7 @@ impl Tx<'_> {
         kind: JobKind,
     ) -> Result<Job, TxError> {
         let job = Job {
-            id: JobId(self.next(Counter::Job)?),
+            id: JobId(self.fresh_id()?),
             link: link.clone(),
             target: target.clone(),
             kind,

@@ -157,6 +157,11 @@ impl FakeConnector {
         self.state().posted.clone()
     }
 
+    /// How many messages the bridge has posted (cheap, for polling in benchmarks).
+    pub fn posted_count(&self) -> usize {
+        self.state().posted.len()
+    }
+
     /// The messages the bridge posted in `room` and has not deleted.
     pub fn visible_in(&self, room: &str) -> Vec<Posted> {
         self.state()
@@ -283,7 +288,7 @@ impl Connector for FakeConnector {
             msg.thread = thread.clone();
             let mut ev = self.message_event(out.room.as_str(), ("bridge-bot", "Bridge"), msg);
             ev.sender.is_bridge = true;
-            let _ = self.inject(ev);
+            drop(self.inject(ev));
         }
         Ok(SendReceipt {
             ids: vec![id],
