@@ -266,11 +266,28 @@ pub fn split_to_fit(text: &RichText, max: usize) -> Vec<RichText> {
     }
     let mut limit = max;
     loop {
-        let parts = text.split(limit);
+        let mut parts = text.split(limit);
         if parts.iter().all(|p| utf16_len(&p.to_plain()) <= max) || limit <= 1 {
+            // A cut after a space leaves it dangling at the end of the part; Telegram would
+            // strip it anyway.
+            for p in &mut parts {
+                trim_end(&mut p.spans);
+            }
             return parts;
         }
         limit = limit * 9 / 10;
+    }
+}
+
+fn trim_end(spans: &mut [Span]) {
+    match spans.last_mut() {
+        Some(Span::Text(t)) => {
+            let kept = t.trim_end().len();
+            t.truncate(kept);
+        }
+        Some(Span::Bold(c) | Span::Italic(c) | Span::Quote(c)) => trim_end(c),
+        Some(Span::Link { children, .. }) => trim_end(children),
+        _ => {}
     }
 }
 
