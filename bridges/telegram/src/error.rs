@@ -69,10 +69,15 @@ fn classify_api(api: &ApiError) -> ConnectorError {
     if matches!(api, ApiError::InvalidToken) || text == "Unauthorized" {
         return ConnectorError::Auth("the Bot API does not accept the bot token".into());
     }
-    if text.starts_with("Bad Request") || text.starts_with("Forbidden") || text.starts_with("Unauthorized:") {
+    if text.starts_with("Bad Request")
+        || text.starts_with("Forbidden")
+        || text.starts_with("Unauthorized:")
+    {
         ConnectorError::Rejected(text)
     } else if text.starts_with("Request Entity Too Large") {
-        ConnectorError::Rejected(format!("{text}: the file is larger than the Bot API accepts"))
+        ConnectorError::Rejected(format!(
+            "{text}: the file is larger than the Bot API accepts"
+        ))
     } else {
         ConnectorError::Transient(text)
     }
@@ -87,7 +92,9 @@ mod tests {
     fn classification() {
         assert_eq!(
             classify(&RequestError::RetryAfter(Seconds::from_seconds(5)), ""),
-            ConnectorError::RateLimited { retry_after: std::time::Duration::from_secs(5) }
+            ConnectorError::RateLimited {
+                retry_after: std::time::Duration::from_secs(5)
+            }
         );
         assert_eq!(
             classify(&RequestError::Api(ApiError::ChatNotFound), ""),
@@ -97,19 +104,31 @@ mod tests {
             classify(&RequestError::Api(ApiError::BotKickedFromSupergroup), ""),
             ConnectorError::Rejected(d) if d.contains("kicked")
         ));
-        assert!(matches!(classify(&RequestError::Api(ApiError::InvalidToken), ""), ConnectorError::Auth(_)));
+        assert!(matches!(
+            classify(&RequestError::Api(ApiError::InvalidToken), ""),
+            ConnectorError::Auth(_)
+        ));
         assert_eq!(
-            classify(&RequestError::Api(ApiError::Unknown("Internal Server Error".into())), ""),
+            classify(
+                &RequestError::Api(ApiError::Unknown("Internal Server Error".into())),
+                ""
+            ),
             ConnectorError::Transient("Internal Server Error".into())
         );
         assert_eq!(
-            classify(&RequestError::Api(ApiError::Unknown("Bad Request: file is too big".into())), ""),
+            classify(
+                &RequestError::Api(ApiError::Unknown("Bad Request: file is too big".into())),
+                ""
+            ),
             ConnectorError::Rejected("Bad Request: file is too big".into())
         );
     }
 
     #[test]
     fn scrub_hides_the_token() {
-        assert_eq!(scrub("error for url (http://h/bot1:SECRET/GetMe)", "1:SECRET"), "error for url (http://h/bot<token>/GetMe)");
+        assert_eq!(
+            scrub("error for url (http://h/bot1:SECRET/GetMe)", "1:SECRET"),
+            "error for url (http://h/bot<token>/GetMe)"
+        );
     }
 }

@@ -217,22 +217,20 @@ fn html(spans: &[Span], out: &mut String) {
                 escape(c, out);
                 out.push_str("</code>");
             }
-            Span::Pre { lang, code } => {
-                match lang {
-                    Some(l) if !l.is_empty() => {
-                        out.push_str("<pre><code class=\"language-");
-                        escape(l, out);
-                        out.push_str("\">");
-                        escape(code, out);
-                        out.push_str("</code></pre>");
-                    }
-                    _ => {
-                        out.push_str("<pre>");
-                        escape(code, out);
-                        out.push_str("</pre>");
-                    }
+            Span::Pre { lang, code } => match lang {
+                Some(l) if !l.is_empty() => {
+                    out.push_str("<pre><code class=\"language-");
+                    escape(l, out);
+                    out.push_str("\">");
+                    escape(code, out);
+                    out.push_str("</code></pre>");
                 }
-            }
+                _ => {
+                    out.push_str("<pre>");
+                    escape(code, out);
+                    out.push_str("</pre>");
+                }
+            },
             Span::Bold(c) => wrap("b", c, out),
             Span::Italic(c) => wrap("i", c, out),
             Span::Quote(c) => wrap("blockquote", c, out),
@@ -322,7 +320,10 @@ mod tests {
                 Span::Text(" ".into()),
                 Span::Code("code".into()),
                 Span::Text(" ".into()),
-                Span::Mention { user: None, name: "ada".into() },
+                Span::Mention {
+                    user: None,
+                    name: "ada".into()
+                },
             ]
         );
         assert_eq!(rich.to_plain(), text);
@@ -343,14 +344,23 @@ mod tests {
         let text = "hi Ada see docs";
         let ents = vec![
             e(K::TextMention { user }, 3, 3),
-            e(K::TextLink { url: "https://x.org/".parse().expect("url") }, 11, 4),
+            e(
+                K::TextLink {
+                    url: "https://x.org/".parse().expect("url"),
+                },
+                11,
+                4,
+            ),
             e(K::Underline, 0, 2),
         ];
         let rich = from_telegram(text, &ents);
         assert_eq!(rich.spans[0], Span::Text("hi ".into()));
         assert_eq!(
             rich.spans[1],
-            Span::Mention { user: Some(RemoteUserId::new("42")), name: "Ada".into() }
+            Span::Mention {
+                user: Some(RemoteUserId::new("42")),
+                name: "Ada".into()
+            }
         );
         assert!(matches!(&rich.spans[3], Span::Link { url, .. } if url == "https://x.org/"));
         // A mention reads `@name` in RichText, whether or not Telegram showed the `@`.
@@ -363,21 +373,35 @@ mod tests {
             spans: vec![
                 Span::Bold(vec![Span::Text("Ada (Matrix):".into())]),
                 Span::Text(" <b>x</b> *y* 😀 ".into()),
-                Span::Link { url: "https://e.org/".into(), children: vec![Span::Text("e".into())] },
+                Span::Link {
+                    url: "https://e.org/".into(),
+                    children: vec![Span::Text("e".into())],
+                },
             ],
         };
         let (text, ents) = to_telegram(&rich);
         assert_eq!(text, "Ada (Matrix): <b>x</b> *y* 😀 e");
         assert_eq!(ents[0], e(K::Bold, 0, 13));
         // "😀" counts two: the link starts at UTF-16 offset 30.
-        assert_eq!(ents[1], e(K::TextLink { url: "https://e.org/".parse().expect("url") }, 30, 1));
+        assert_eq!(
+            ents[1],
+            e(
+                K::TextLink {
+                    url: "https://e.org/".parse().expect("url")
+                },
+                30,
+                1
+            )
+        );
     }
 
     /// Property-style: for many generated trees, rendering then parsing keeps the plain text
     /// exactly and keeps every bold/italic/code span.
     #[test]
     fn round_trip_preserves_text_and_styles() {
-        let atoms = ["a", "<b>", "&amp;", "*", "_x_", "😀", "é", "\\", "`", " ", "\n", "[l](u)"];
+        let atoms = [
+            "a", "<b>", "&amp;", "*", "_x_", "😀", "é", "\\", "`", " ", "\n", "[l](u)",
+        ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move |n: usize| {
             seed ^= seed << 13;
@@ -402,7 +426,11 @@ mod tests {
             let back = from_telegram(&text, &ents);
             assert_eq!(back.to_plain(), rich.to_plain());
             let (text2, ents2) = to_telegram(&back);
-            assert_eq!((text2, ents2), (text, ents), "entities survive a round trip: {rich:?}");
+            assert_eq!(
+                (text2, ents2),
+                (text, ents),
+                "entities survive a round trip: {rich:?}"
+            );
         }
     }
 
@@ -414,7 +442,10 @@ mod tests {
                 Span::Text(" <i>not</i> \"q\"".into()),
             ],
         };
-        assert_eq!(to_html(&rich), "<b>A &amp; B</b> &lt;i&gt;not&lt;/i&gt; &quot;q&quot;");
+        assert_eq!(
+            to_html(&rich),
+            "<b>A &amp; B</b> &lt;i&gt;not&lt;/i&gt; &quot;q&quot;"
+        );
     }
 
     #[test]

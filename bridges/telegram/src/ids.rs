@@ -58,7 +58,9 @@ pub fn file_ref(file_id: &str) -> String {
 }
 
 pub fn file_id(reference: &str) -> Option<&str> {
-    reference.strip_prefix(FILE_PREFIX).filter(|s| !s.is_empty())
+    reference
+        .strip_prefix(FILE_PREFIX)
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -69,9 +71,15 @@ mod tests {
     fn ids_round_trip_and_reject_garbage() {
         let room = room_id(ChatId(-1001));
         assert_eq!(chat_id(&room), Ok(ChatId(-1001)));
-        assert!(matches!(chat_id(&RoomId::new("!x:y")), Err(ConnectorError::Rejected(_))));
+        assert!(matches!(
+            chat_id(&RoomId::new("!x:y")),
+            Err(ConnectorError::Rejected(_))
+        ));
         assert_eq!(message_id(&remote_msg_id(MessageId(7))), Ok(MessageId(7)));
-        assert_eq!(thread_id(&thread(TgThreadId(MessageId(3)))), Ok(TgThreadId(MessageId(3))));
+        assert_eq!(
+            thread_id(&thread(TgThreadId(MessageId(3)))),
+            Ok(TgThreadId(MessageId(3)))
+        );
         assert_eq!(file_id(&file_ref("AgAC")), Some("AgAC"));
         assert_eq!(file_id("https://api.telegram.org/file/bot1:x/a"), None);
     }

@@ -15,8 +15,7 @@
 use crate::format::from_telegram;
 use crate::ids;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Event, EventKind, Message, Platform, RemoteUserId, RoomRef,
-    Sender,
+    Attachment, AttachmentKind, Event, EventKind, Message, Platform, RemoteUserId, RoomRef, Sender,
 };
 use teloxide::types::{Message as TgMessage, MessageKind, Update, UpdateKind, UserId};
 
@@ -25,7 +24,12 @@ pub fn to_event(update: &Update, bot: UserId) -> Option<Event> {
     match &update.kind {
         UpdateKind::Message(m) => {
             let msg = message(m)?;
-            Some(event(m, bot, ids::inbound_message(m.chat.id, m.id), EventKind::Message(msg)))
+            Some(event(
+                m,
+                bot,
+                ids::inbound_message(m.chat.id, m.id),
+                EventKind::Message(msg),
+            ))
         }
         UpdateKind::EditedMessage(m) => {
             let new = message(m)?;
@@ -117,28 +121,56 @@ fn attachments(m: &TgMessage) -> Vec<Attachment> {
         })
     };
     if let Some(sizes) = m.photo() {
-        if let Some(p) = sizes.iter().max_by_key(|p| (p.width * p.height, p.file.size)) {
-            push(AttachmentKind::Image, "photo.jpg".into(), Some("image/jpeg".into()), &p.file);
+        if let Some(p) = sizes
+            .iter()
+            .max_by_key(|p| (p.width * p.height, p.file.size))
+        {
+            push(
+                AttachmentKind::Image,
+                "photo.jpg".into(),
+                Some("image/jpeg".into()),
+                &p.file,
+            );
         }
     }
     if let Some(d) = m.document() {
         let name = d.file_name.clone().unwrap_or_else(|| "file".into());
-        push(AttachmentKind::File, name, d.mime_type.as_ref().map(|m| m.to_string()), &d.file);
+        push(
+            AttachmentKind::File,
+            name,
+            d.mime_type.as_ref().map(|m| m.to_string()),
+            &d.file,
+        );
     }
     if let Some(v) = m.voice() {
         let mime = v.mime_type.as_ref().map(|m| m.to_string());
         push(AttachmentKind::Voice, "voice.ogg".into(), mime, &v.file);
     }
     if let Some(s) = m.sticker() {
-        push(AttachmentKind::Sticker, "sticker.webp".into(), Some("image/webp".into()), &s.file);
+        push(
+            AttachmentKind::Sticker,
+            "sticker.webp".into(),
+            Some("image/webp".into()),
+            &s.file,
+        );
     }
     if let Some(a) = m.audio() {
         let name = a.file_name.clone().unwrap_or_else(|| "audio".into());
-        push(AttachmentKind::Audio, name, a.mime_type.as_ref().map(|m| m.to_string()), &a.file);
+        push(
+            AttachmentKind::Audio,
+            name,
+            a.mime_type.as_ref().map(|m| m.to_string()),
+            &a.file,
+        );
     }
     if let Some(v) = m.video() {
         let name = v.file_name.clone().unwrap_or_else(|| "video.mp4".into());
-        push(AttachmentKind::Video, name, v.mime_type.as_ref().map(|m| m.to_string()), &v.file);
+        push(
+            AttachmentKind::Video,
+            name,
+            v.mime_type.as_ref().map(|m| m.to_string()),
+            &v.file,
+        );
     }
     out
 }
@@ -154,8 +186,10 @@ mod tests {
         serde_json::from_str(json).expect("a recorded update parses")
     }
 
-    const CHAT: &str = r#""chat":{"id":-1001234567890,"title":"Residents","type":"supergroup","is_forum":true}"#;
-    const ADA: &str = r#""from":{"id":42,"is_bot":false,"first_name":"Ada","last_name":"L","username":"ada"}"#;
+    const CHAT: &str =
+        r#""chat":{"id":-1001234567890,"title":"Residents","type":"supergroup","is_forum":true}"#;
+    const ADA: &str =
+        r#""from":{"id":42,"is_bot":false,"first_name":"Ada","last_name":"L","username":"ada"}"#;
 
     #[test]
     fn topic_message_with_reply_and_entities() {
@@ -172,7 +206,9 @@ mod tests {
         assert_eq!(e.sender.id.as_str(), "42");
         assert!(!e.sender.is_bridge);
         assert_eq!(e.at_ms, 1_700_000_000_000);
-        let EventKind::Message(m) = e.kind else { panic!("message expected") };
+        let EventKind::Message(m) = e.kind else {
+            panic!("message expected")
+        };
         assert_eq!(m.text.to_plain(), "hi <b> all");
         assert!(matches!(&m.text.spans[1], civicbridge_api::Span::Bold(_)));
         assert_eq!(m.reply_to, Some(RemoteMsgId::new("18")));
@@ -188,7 +224,9 @@ mod tests {
               "forum_topic_created":{{"name":"Roads","icon_color":7322096}}}},
             "text":"in the topic"}}}}"#
         ));
-        let EventKind::Message(m) = to_event(&u, BOT).expect("message").kind else { panic!() };
+        let EventKind::Message(m) = to_event(&u, BOT).expect("message").kind else {
+            panic!()
+        };
         assert_eq!(m.reply_to, None);
         assert_eq!(m.thread, Some(ThreadId::new("5")));
     }
@@ -199,7 +237,9 @@ mod tests {
             r#"{{"update_id":12,"message":{{"message_id":30,{ADA},{CHAT},"date":1700000000,"message_thread_id":29,
             "reply_to_message":{{"message_id":29,{ADA},{CHAT},"date":1699999990,"text":"q"}},"text":"a"}}}}"#
         ));
-        let EventKind::Message(m) = to_event(&u, BOT).expect("message").kind else { panic!() };
+        let EventKind::Message(m) = to_event(&u, BOT).expect("message").kind else {
+            panic!()
+        };
         assert_eq!(m.thread, None);
         assert_eq!(m.reply_to, Some(RemoteMsgId::new("29")));
     }
@@ -212,7 +252,9 @@ mod tests {
         let e = to_event(&edit, BOT).expect("edit");
         assert_eq!(e.id.as_str(), "tg:-1001234567890:20:edit:13");
         assert_eq!(e.at_ms, 1_700_000_100_000);
-        assert!(matches!(e.kind, EventKind::Edit { ref target, ref new } if target.as_str() == "20" && new.text.to_plain() == "fixed"));
+        assert!(
+            matches!(e.kind, EventKind::Edit { ref target, ref new } if target.as_str() == "20" && new.text.to_plain() == "fixed")
+        );
 
         let photo = update(&format!(
             r#"{{"update_id":14,"message":{{"message_id":22,{ADA},{CHAT},"date":1700000000,
@@ -220,7 +262,9 @@ mod tests {
                      {{"file_id":"big","file_unique_id":"b","width":1280,"height":960,"file_size":90000}}],
             "caption":"look"}}}}"#
         ));
-        let EventKind::Message(m) = to_event(&photo, BOT).expect("photo").kind else { panic!() };
+        let EventKind::Message(m) = to_event(&photo, BOT).expect("photo").kind else {
+            panic!()
+        };
         assert_eq!(m.text.to_plain(), "look");
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].kind, AttachmentKind::Image);

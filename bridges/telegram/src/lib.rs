@@ -80,12 +80,12 @@ impl TelegramConnector {
         }
         let mut bot = Bot::new(config.token.clone());
         if let Some(url) = &config.api_url {
-            let parsed: url::Url = url.parse().map_err(|e: url::ParseError| {
-                TelegramError::BadApiUrl {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let parsed: url::Url =
+                url.parse()
+                    .map_err(|e: url::ParseError| TelegramError::BadApiUrl {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(TelegramError::BadApiUrl {
                     url: url.clone(),
@@ -340,19 +340,31 @@ mod tests {
         assert!(err("abc").contains("no `:`"));
         assert!(err("x:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").contains("not a number"));
         assert!(err("1:short").contains("too short"));
-        assert!(!err("1:short").contains("short\""), "the token itself is never echoed");
+        assert!(
+            !err("1:short").contains("short\""),
+            "the token itself is never echoed"
+        );
     }
 
     #[test]
     fn config_is_checked() {
         let mut c = TelegramConfig::new("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw");
         c.poll_timeout_secs = 17;
-        assert!(matches!(TelegramConnector::new(c.clone()), Err(TelegramError::PollTimeout(17))));
+        assert!(matches!(
+            TelegramConnector::new(c.clone()),
+            Err(TelegramError::PollTimeout(17))
+        ));
         c.poll_timeout_secs = 10;
         c.api_url = Some("not a url".into());
-        assert!(matches!(TelegramConnector::new(c.clone()), Err(TelegramError::BadApiUrl { .. })));
+        assert!(matches!(
+            TelegramConnector::new(c.clone()),
+            Err(TelegramError::BadApiUrl { .. })
+        ));
         c.api_url = Some("http://127.0.0.1:8081".into());
         let conn = TelegramConnector::new(c).expect("valid");
-        assert!(!format!("{conn:?}").contains("AAHdq"), "Debug never shows the token");
+        assert!(
+            !format!("{conn:?}").contains("AAHdq"),
+            "Debug never shows the token"
+        );
     }
 }

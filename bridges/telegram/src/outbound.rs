@@ -186,7 +186,12 @@ impl TelegramConnector {
 
     /// Whether `chat` is a forum supergroup (asked once per chat, then remembered).
     async fn is_forum(&self, chat: ChatId) -> Result<bool, ConnectorError> {
-        if let Some(known) = self.forums.lock().unwrap_or_else(|p| p.into_inner()).get(&chat.0) {
+        if let Some(known) = self
+            .forums
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&chat.0)
+        {
             return Ok(*known);
         }
         let info = self
@@ -288,7 +293,11 @@ fn reply_parameters(id: MessageId) -> ReplyParameters {
 /// A forum topic name (1–128 characters) from the first line of the text.
 fn topic_name(text: &RichText) -> String {
     let plain = text.to_plain();
-    let line = plain.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = plain
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let name: String = line.chars().take(128).collect();
     if name.is_empty() {
         "Thread".into()
@@ -303,8 +312,16 @@ mod tests {
 
     #[test]
     fn topic_names_fit_telegram() {
-        assert_eq!(topic_name(&RichText::plain("\n  Ada (Matrix): roads\nmore")), "Ada (Matrix): roads");
-        assert_eq!(topic_name(&RichText::plain("x".repeat(300))).chars().count(), 128);
+        assert_eq!(
+            topic_name(&RichText::plain("\n  Ada (Matrix): roads\nmore")),
+            "Ada (Matrix): roads"
+        );
+        assert_eq!(
+            topic_name(&RichText::plain("x".repeat(300)))
+                .chars()
+                .count(),
+            128
+        );
         assert_eq!(topic_name(&RichText::default()), "Thread");
     }
 }

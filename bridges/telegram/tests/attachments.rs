@@ -27,13 +27,18 @@ async fn a_residents_photo_arrives_as_an_attachment_the_core_can_resend() {
 
     server.send_photo(chat, ADA, jpeg(), "the pothole").unwrap();
     let s = r.next("photo").await;
-    let EventKind::Message(m) = &s.event.kind else { panic!("{:?}", s.event) };
+    let EventKind::Message(m) = &s.event.kind else {
+        panic!("{:?}", s.event)
+    };
     assert_eq!(m.text.to_plain(), "the pothole", "the caption is the text");
     assert_eq!(m.attachments.len(), 1);
     let att = &m.attachments[0];
     assert_eq!(att.kind, AttachmentKind::Image);
     assert_eq!(att.size, Some(jpeg().len() as u64));
-    assert!(!att.url.contains(server.token()), "a file reference never carries the token");
+    assert!(
+        !att.url.contains(server.token()),
+        "a file reference never carries the token"
+    );
     let att = att.clone();
     s.ack.send(()).unwrap();
 
@@ -72,7 +77,11 @@ async fn a_long_text_goes_before_its_files_and_documents_stay_documents() {
     let chat = server.create_group("Residents");
     let conn = connector(&server);
     let long = "word ".repeat(300);
-    let mut o = Outgoing::text(RoomId::new(chat.to_string()), "t", RichText::plain(long.trim_end()));
+    let mut o = Outgoing::text(
+        RoomId::new(chat.to_string()),
+        "t",
+        RichText::plain(long.trim_end()),
+    );
     o.attachments = vec![OutgoingFile {
         kind: AttachmentKind::File,
         name: "minutes.pdf".into(),
@@ -85,7 +94,10 @@ async fn a_long_text_goes_before_its_files_and_documents_stay_documents() {
     assert_eq!(shown[0].text, long.trim_end());
     assert!(shown[0].media.is_none());
     assert!(matches!(shown[1].media, Some(Media::Document { .. })));
-    assert_eq!(shown[1].text, "", "no caption once the text went on its own");
+    assert_eq!(
+        shown[1].text, "",
+        "no caption once the text went on its own"
+    );
 }
 
 #[tokio::test]
@@ -102,17 +114,25 @@ async fn files_over_20_mb_are_rejected_with_a_clear_notice() {
     };
     server.post(chat, ADA, Post::text("").file(big)).unwrap();
     let s = r.next("document").await;
-    let EventKind::Message(m) = &s.event.kind else { panic!("{:?}", s.event) };
+    let EventKind::Message(m) = &s.event.kind else {
+        panic!("{:?}", s.event)
+    };
     let mut att = m.attachments[0].clone();
     s.ack.send(()).unwrap();
     assert_eq!(att.kind, AttachmentKind::File);
     assert_eq!(att.name, "video.mov");
 
     let e = conn.fetch(&att).await.unwrap_err();
-    assert!(matches!(&e, ConnectorError::Rejected(t) if t.contains("20 MB")), "{e:?}");
+    assert!(
+        matches!(&e, ConnectorError::Rejected(t) if t.contains("20 MB")),
+        "{e:?}"
+    );
     // Without a known size, getFile's own refusal gives the same notice.
     att.size = None;
     let e = conn.fetch(&att).await.unwrap_err();
-    assert!(matches!(&e, ConnectorError::Rejected(t) if t.contains("20 MB")), "{e:?}");
+    assert!(
+        matches!(&e, ConnectorError::Rejected(t) if t.contains("20 MB")),
+        "{e:?}"
+    );
     r.stop().await;
 }

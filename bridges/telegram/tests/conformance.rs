@@ -20,7 +20,10 @@ impl PlatformHarness for Harness {
     }
 
     async fn post_as_person(&self, text: &str) -> RemoteMsgId {
-        let id = self.server.post_as_user(self.chat, common::ADA, text).unwrap();
+        let id = self
+            .server
+            .post_as_user(self.chat, common::ADA, text)
+            .unwrap();
         RemoteMsgId::new(id.to_string())
     }
 

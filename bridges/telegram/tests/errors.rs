@@ -32,7 +32,10 @@ async fn three_429s_then_success_delivers_exactly_once_after_the_advertised_wait
             Ok(r) => break r,
             Err(ConnectorError::RateLimited { retry_after }) => {
                 waits.push(retry_after);
-                assert!(server.bot_messages(chat).is_empty(), "nothing posted by a 429");
+                assert!(
+                    server.bot_messages(chat).is_empty(),
+                    "nothing posted by a 429"
+                );
                 tokio::time::sleep(retry_after).await;
             }
             Err(e) => panic!("unexpected {e}"),
@@ -40,7 +43,10 @@ async fn three_429s_then_success_delivers_exactly_once_after_the_advertised_wait
     };
     assert_eq!(waits, vec![Duration::from_secs(1); 3]);
     for pair in attempts.windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_secs(1), "retried before retry_after");
+        assert!(
+            pair[1] - pair[0] >= Duration::from_secs(1),
+            "retried before retry_after"
+        );
     }
     assert!(start.elapsed() >= Duration::from_secs(3));
     let shown = server.bot_messages(chat);
@@ -56,12 +62,21 @@ async fn permanent_failures_are_rejected_with_telegrams_description() {
     let conn = connector(&server);
 
     let e = conn.send(&out(-100_999, "x")).await.unwrap_err();
-    assert_eq!(e, ConnectorError::Rejected("Bad Request: chat not found".into()));
+    assert_eq!(
+        e,
+        ConnectorError::Rejected("Bad Request: chat not found".into())
+    );
 
     let r = conn.send(&out(chat, "old")).await.unwrap();
     server.age_message(chat, r.ids[0].as_str().parse().unwrap(), 49 * 3600);
-    let e = conn.delete(&RoomId::new(chat.to_string()), &r.ids[0]).await.unwrap_err();
-    assert_eq!(e, ConnectorError::Rejected("Bad Request: message can't be deleted".into()));
+    let e = conn
+        .delete(&RoomId::new(chat.to_string()), &r.ids[0])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        ConnectorError::Rejected("Bad Request: message can't be deleted".into())
+    );
 
     server.kick_bot(chat);
     let e = conn.send(&out(chat, "x")).await.unwrap_err();
@@ -80,7 +95,10 @@ async fn network_failures_and_server_errors_are_transient() {
     server.fail_next(1, Fault::DropConnection);
     let e = conn.send(&out(chat, "x")).await.unwrap_err();
     assert!(matches!(e, ConnectorError::Transient(_)), "{e:?}");
-    assert!(!e.to_string().contains(server.token()), "errors never carry the token: {e}");
+    assert!(
+        !e.to_string().contains(server.token()),
+        "errors never carry the token: {e}"
+    );
 
     // teloxide itself waits 10 s before reading a 5xx answer.
     server.fail_next(1, Fault::ServerError);
@@ -91,7 +109,11 @@ async fn network_failures_and_server_errors_are_transient() {
     let t = Instant::now();
     conn.send(&out(chat, "slow but fine")).await.unwrap();
     assert!(t.elapsed() >= Duration::from_millis(300));
-    assert_eq!(server.bot_messages(chat).len(), 1, "only the successful send posted");
+    assert_eq!(
+        server.bot_messages(chat).len(),
+        1,
+        "only the successful send posted"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +123,10 @@ async fn a_wrong_token_stops_run_with_auth() {
     c.token = "123:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into();
     let conn = Arc::new(TelegramConnector::new(c).unwrap());
     let r = common::run(conn, Arc::new(MemoryState::default()));
-    let res = tokio::time::timeout(common::WAIT, r.task).await.unwrap().unwrap();
+    let res = tokio::time::timeout(common::WAIT, r.task)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(res, Err(ConnectorError::Auth(_))), "{res:?}");
 }
 
@@ -114,7 +139,9 @@ async fn polling_rides_out_faults_without_losing_updates() {
     let id = server.post_as_user(chat, ADA, "still here").unwrap();
     let mut r = common::run(connector(&server), Arc::new(MemoryState::default()));
     let s = r.next("the message after two failed polls").await;
-    assert!(matches!(&s.event.kind, civicbridge_api::EventKind::Message(m) if m.id.as_str() == id.to_string()));
+    assert!(
+        matches!(&s.event.kind, civicbridge_api::EventKind::Message(m) if m.id.as_str() == id.to_string())
+    );
     s.ack.send(()).unwrap();
     r.stop().await;
 }
@@ -132,7 +159,10 @@ async fn a_burst_is_paced_instead_of_drawing_429s() {
 
     let other = server.create_group("Other");
     let mut c = config(&server);
-    c.pacing = PacingConfig { per_chat_interval_ms: 300, group_per_minute: 20 };
+    c.pacing = PacingConfig {
+        per_chat_interval_ms: 300,
+        group_per_minute: 20,
+    };
     let paced = TelegramConnector::new(c).unwrap();
     for i in 0..4 {
         paced.send(&out(other, &format!("m{i}"))).await.unwrap();
@@ -140,6 +170,10 @@ async fn a_burst_is_paced_instead_of_drawing_429s() {
     let shown = server.bot_messages(other);
     assert_eq!(shown.len(), 4);
     for pair in shown.windows(2) {
-        assert!(pair[1].at - pair[0].at >= Duration::from_millis(290), "{:?}", pair[1].at - pair[0].at);
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(290),
+            "{:?}",
+            pair[1].at - pair[0].at
+        );
     }
 }

@@ -17,7 +17,9 @@ async fn resident_message_becomes_an_event_with_sender_text_thread_and_reply() {
     let topic = server.create_topic(chat, "Roads").unwrap();
     let mut r = run(connector(&server), Arc::new(MemoryState::default()));
 
-    let first = server.post_in_topic(chat, topic, ADA, "potholes on Elm St").unwrap();
+    let first = server
+        .post_in_topic(chat, topic, ADA, "potholes on Elm St")
+        .unwrap();
     let reply = server
         .post(
             chat,
@@ -34,7 +36,9 @@ async fn resident_message_becomes_an_event_with_sender_text_thread_and_reply() {
     assert_eq!(s.event.sender.id.as_str(), "42");
     assert_eq!(s.event.sender.display_name, "Ada");
     assert!(!s.event.sender.is_bridge);
-    let EventKind::Message(m) = &s.event.kind else { panic!("{:?}", s.event) };
+    let EventKind::Message(m) = &s.event.kind else {
+        panic!("{:?}", s.event)
+    };
     assert_eq!(m.id, RemoteMsgId::new(first.to_string()));
     assert_eq!(m.text.to_plain(), "potholes on Elm St");
     assert_eq!(m.thread, Some(ThreadId::new(topic.to_string())));
@@ -43,12 +47,22 @@ async fn resident_message_becomes_an_event_with_sender_text_thread_and_reply() {
 
     let s = r.next("reply").await;
     assert_eq!(s.event.sender.display_name, "Bob");
-    let EventKind::Message(m) = &s.event.kind else { panic!("{:?}", s.event) };
+    let EventKind::Message(m) = &s.event.kind else {
+        panic!("{:?}", s.event)
+    };
     assert_eq!(m.id, RemoteMsgId::new(reply.to_string()));
-    assert_eq!(m.text.to_plain(), "agreed <b>*really*</b>", "markup typed by a resident is text");
+    assert_eq!(
+        m.text.to_plain(),
+        "agreed <b>*really*</b>",
+        "markup typed by a resident is text"
+    );
     assert!(matches!(&m.text.spans[0], Span::Italic(_)));
     assert_eq!(m.reply_to, Some(RemoteMsgId::new(first.to_string())));
-    assert_eq!(m.thread, Some(ThreadId::new(topic.to_string())), "a reply stays in its topic");
+    assert_eq!(
+        m.thread,
+        Some(ThreadId::new(topic.to_string())),
+        "a reply stays in its topic"
+    );
     s.ack.send(()).unwrap();
     r.stop().await;
 }
@@ -75,7 +89,10 @@ async fn edits_arrive_as_edit_events_and_service_messages_are_skipped() {
         }
         other => panic!("expected an edit, got {other:?}"),
     }
-    assert_ne!(s.event.id, first_id, "an edit is a different event from its message");
+    assert_ne!(
+        s.event.id, first_id,
+        "an edit is a different event from its message"
+    );
     s.ack.send(()).unwrap();
     r.none_within(Duration::from_millis(300)).await;
     r.stop().await;

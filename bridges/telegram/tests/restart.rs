@@ -42,7 +42,11 @@ async fn the_poll_offset_survives_a_restart_with_no_update_lost_or_repeated() {
     server.post_as_user(chat, ADA, "three").unwrap();
     let mut b = run(connector(&server), state.clone());
     let s = b.next("three").await;
-    assert_eq!(text_of(&s), "three", "nothing before the stored offset comes again");
+    assert_eq!(
+        text_of(&s),
+        "three",
+        "nothing before the stored offset comes again"
+    );
     s.ack.send(()).unwrap();
     b.none_within(Duration::from_millis(300)).await;
     b.stop().await;
@@ -70,12 +74,19 @@ async fn an_unacknowledged_event_comes_again_after_a_restart() {
     // The core crashes before the event is durable: no ack.
     drop(s);
     a.stop().await;
-    assert_eq!(state.get(OFFSET_KEY), offset_after_first, "the offset did not move past it");
+    assert_eq!(
+        state.get(OFFSET_KEY),
+        offset_after_first,
+        "the offset did not move past it"
+    );
 
     let mut b = run(connector(&server), state.clone());
     let s = b.next("second, again").await;
     assert_eq!(text_of(&s), "second");
-    assert_eq!(s.event.id, first_delivery, "a replay carries the same id for the core to drop");
+    assert_eq!(
+        s.event.id, first_delivery,
+        "a replay carries the same id for the core to drop"
+    );
     s.ack.send(()).unwrap();
     b.none_within(Duration::from_millis(300)).await;
     b.stop().await;

@@ -227,7 +227,11 @@ struct ChatQuery {
 
 async fn http_messages(State(shared): State<Arc<Shared>>, Query(q): Query<ChatQuery>) -> Response {
     let w = shared.world();
-    let mut ms: Vec<&StoredMessage> = w.messages.values().filter(|m| m.chat == q.chat_id).collect();
+    let mut ms: Vec<&StoredMessage> = w
+        .messages
+        .values()
+        .filter(|m| m.chat == q.chat_id)
+        .collect();
     ms.sort_by_key(|m| m.id);
     let out: Vec<Value> = ms
         .into_iter()

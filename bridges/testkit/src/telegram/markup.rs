@@ -133,7 +133,12 @@ pub fn parse_html(input: &str) -> Result<Parsed, String> {
     }
     // A `code` inside `pre` is the pre's language marker, not an entity of its own.
     dedupe_pre_code(&mut entities);
-    entities.sort_by_key(|e| (e["offset"].as_u64(), std::cmp::Reverse(e["length"].as_u64())));
+    entities.sort_by_key(|e| {
+        (
+            e["offset"].as_u64(),
+            std::cmp::Reverse(e["length"].as_u64()),
+        )
+    });
     Ok((text, entities))
 }
 
@@ -247,7 +252,8 @@ pub fn parse_markdown_v2(input: &str) -> Result<Parsed, String> {
             let (line, _) = parse_markdown_v2(&rest[1..end])?;
             let start = utf16_len(&text);
             text.push_str(&line);
-            entities.push(json!({"type": "blockquote", "offset": start, "length": utf16_len(&line)}));
+            entities
+                .push(json!({"type": "blockquote", "offset": start, "length": utf16_len(&line)}));
             i += end;
             continue;
         }
@@ -356,7 +362,12 @@ pub fn parse_markdown_v2(input: &str) -> Result<Parsed, String> {
             entity_name(kind)
         ));
     }
-    entities.sort_by_key(|e| (e["offset"].as_u64(), std::cmp::Reverse(e["length"].as_u64())));
+    entities.sort_by_key(|e| {
+        (
+            e["offset"].as_u64(),
+            std::cmp::Reverse(e["length"].as_u64()),
+        )
+    });
     Ok((text, entities))
 }
 
@@ -406,20 +417,27 @@ mod tests {
 
     #[test]
     fn html_makes_entities_with_utf16_offsets() {
-        let (t, e) = parse_html("😀 <b>bold &amp; <i>it</i></b> <a href=\"https://x.org/?a=1&amp;b\">l</a>")
-            .expect("valid html");
+        let (t, e) =
+            parse_html("😀 <b>bold &amp; <i>it</i></b> <a href=\"https://x.org/?a=1&amp;b\">l</a>")
+                .expect("valid html");
         assert_eq!(t, "😀 bold & it l");
         assert_eq!(e[0], json!({"type":"bold","offset":3,"length":9}));
         assert_eq!(e[1], json!({"type":"italic","offset":10,"length":2}));
-        assert_eq!(e[2], json!({"type":"text_link","offset":13,"length":1,"url":"https://x.org/?a=1&b"}));
+        assert_eq!(
+            e[2],
+            json!({"type":"text_link","offset":13,"length":1,"url":"https://x.org/?a=1&b"})
+        );
     }
 
     #[test]
     fn html_pre_with_language() {
-        let (t, e) = parse_html("<pre><code class=\"language-rust\">fn x() {}</code></pre>")
-            .expect("valid");
+        let (t, e) =
+            parse_html("<pre><code class=\"language-rust\">fn x() {}</code></pre>").expect("valid");
         assert_eq!(t, "fn x() {}");
-        assert_eq!(e, vec![json!({"type":"pre","offset":0,"length":9,"language":"rust"})]);
+        assert_eq!(
+            e,
+            vec![json!({"type":"pre","offset":0,"length":9,"language":"rust"})]
+        );
     }
 
     #[test]
@@ -436,8 +454,14 @@ mod tests {
             parse_html("<b>x</i>").unwrap_err(),
             "Unmatched end tag at byte offset 4, expected \"</b>\", found \"</i>\""
         );
-        assert_eq!(parse_html("x</b>").unwrap_err(), "Unexpected end tag at byte offset 1");
-        assert_eq!(parse_html("1 < 2").unwrap_err(), "Unclosed start tag at byte offset 2");
+        assert_eq!(
+            parse_html("x</b>").unwrap_err(),
+            "Unexpected end tag at byte offset 1"
+        );
+        assert_eq!(
+            parse_html("1 < 2").unwrap_err(),
+            "Unclosed start tag at byte offset 2"
+        );
     }
 
     #[test]
@@ -447,7 +471,9 @@ mod tests {
         assert!(e.contains(&json!({"type":"bold","offset":0,"length":3})));
         assert!(e.contains(&json!({"type":"italic","offset":2,"length":1})));
         assert!(e.contains(&json!({"type":"code","offset":10,"length":3})));
-        assert!(e.contains(&json!({"type":"text_link","offset":14,"length":1,"url":"http://x.org"})));
+        assert!(
+            e.contains(&json!({"type":"text_link","offset":14,"length":1,"url":"http://x.org"}))
+        );
     }
 
     #[test]

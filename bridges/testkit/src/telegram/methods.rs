@@ -129,7 +129,8 @@ fn placement(w: &World, chat: i64, p: &Params) -> Result<(Option<i32>, Option<i3
     let mut thread = match p.int("message_thread_id")? {
         Some(t) => {
             let c = &w.chats[&chat];
-            let t = i32::try_from(t).map_err(|_| ApiError::bad_request("message thread not found"))?;
+            let t =
+                i32::try_from(t).map_err(|_| ApiError::bad_request("message thread not found"))?;
             if !c.is_forum || !c.topics.contains_key(&t) {
                 return Err(ApiError::bad_request("message thread not found"));
             }
@@ -423,7 +424,9 @@ fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !ok {
-            return Err(ApiError::bad_request("secret token contains unallowed characters"));
+            return Err(ApiError::bad_request(
+                "secret token contains unallowed characters",
+            ));
         }
     }
     w.webhook = Some(Webhook {
@@ -460,11 +463,24 @@ mod tests {
     #[test]
     fn send_message_errors_match_telegram() {
         let (mut w, chat) = world();
-        assert_eq!(err(&mut w, "sendmessage", json!({"text": "x"})), "Bad Request: chat_id is empty");
-        assert_eq!(err(&mut w, "sendmessage", json!({"chat_id": 5, "text": "x"})), "Bad Request: chat not found");
-        assert_eq!(err(&mut w, "sendmessage", json!({"chat_id": chat})), "Bad Request: message text is empty");
         assert_eq!(
-            err(&mut w, "sendmessage", json!({"chat_id": chat, "text": "x".repeat(4097)})),
+            err(&mut w, "sendmessage", json!({"text": "x"})),
+            "Bad Request: chat_id is empty"
+        );
+        assert_eq!(
+            err(&mut w, "sendmessage", json!({"chat_id": 5, "text": "x"})),
+            "Bad Request: chat not found"
+        );
+        assert_eq!(
+            err(&mut w, "sendmessage", json!({"chat_id": chat})),
+            "Bad Request: message text is empty"
+        );
+        assert_eq!(
+            err(
+                &mut w,
+                "sendmessage",
+                json!({"chat_id": chat, "text": "x".repeat(4097)})
+            ),
             "Bad Request: message is too long"
         );
         assert_eq!(
@@ -472,15 +488,27 @@ mod tests {
             "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\""
         );
         assert_eq!(
-            err(&mut w, "sendmessage", json!({"chat_id": chat, "text": "x", "message_thread_id": 3})),
+            err(
+                &mut w,
+                "sendmessage",
+                json!({"chat_id": chat, "text": "x", "message_thread_id": 3})
+            ),
             "Bad Request: message thread not found"
         );
         assert_eq!(
-            err(&mut w, "sendmessage", json!({"chat_id": chat, "text": "x", "reply_parameters": {"message_id": 99}})),
+            err(
+                &mut w,
+                "sendmessage",
+                json!({"chat_id": chat, "text": "x", "reply_parameters": {"message_id": 99}})
+            ),
             "Bad Request: message to be replied not found"
         );
         assert_eq!(
-            err(&mut w, "createforumtopic", json!({"chat_id": chat, "name": "t"})),
+            err(
+                &mut w,
+                "createforumtopic",
+                json!({"chat_id": chat, "name": "t"})
+            ),
             "Bad Request: the chat is not a forum"
         );
     }
@@ -488,29 +516,52 @@ mod tests {
     #[test]
     fn edit_and_delete_errors_match_telegram() {
         let (mut w, chat) = world();
-        let sent = call(&mut w, "sendmessage", &Params::from_json(json!({"chat_id": chat, "text": "a"})))
-            .expect("known")
-            .expect("sent");
+        let sent = call(
+            &mut w,
+            "sendmessage",
+            &Params::from_json(json!({"chat_id": chat, "text": "a"})),
+        )
+        .expect("known")
+        .expect("sent");
         let id = sent["message_id"].clone();
         assert_eq!(
             err(&mut w, "editmessagetext", json!({"chat_id": chat, "message_id": id, "text": "a"})),
             "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
         );
         assert_eq!(
-            err(&mut w, "editmessagetext", json!({"chat_id": chat, "message_id": 99, "text": "b"})),
+            err(
+                &mut w,
+                "editmessagetext",
+                json!({"chat_id": chat, "message_id": 99, "text": "b"})
+            ),
             "Bad Request: message to edit not found"
         );
         assert_eq!(
-            err(&mut w, "editmessagetext", json!({"chat_id": chat, "text": "b"})),
+            err(
+                &mut w,
+                "editmessagetext",
+                json!({"chat_id": chat, "text": "b"})
+            ),
             "Bad Request: message identifier is not specified"
         );
-        let ok = call(&mut w, "deletemessage", &Params::from_json(json!({"chat_id": chat, "message_id": id})))
-            .expect("known");
+        let ok = call(
+            &mut w,
+            "deletemessage",
+            &Params::from_json(json!({"chat_id": chat, "message_id": id})),
+        )
+        .expect("known");
         assert_eq!(ok, Ok(json!(true)));
         assert_eq!(
-            err(&mut w, "deletemessage", json!({"chat_id": chat, "message_id": id})),
+            err(
+                &mut w,
+                "deletemessage",
+                json!({"chat_id": chat, "message_id": id})
+            ),
             "Bad Request: message to delete not found"
         );
-        assert_eq!(err(&mut w, "getfile", json!({"file_id": "nope"})), "Bad Request: invalid file_id");
+        assert_eq!(
+            err(&mut w, "getfile", json!({"file_id": "nope"})),
+            "Bad Request: invalid file_id"
+        );
     }
 }

@@ -320,6 +320,13 @@ impl TelegramServer {
             .unwrap_or_default()
     }
 
+    /// `getUpdates` calls being answered right now (long polls waiting for an update).
+    pub fn polls_in_progress(&self) -> usize {
+        self.shared
+            .polls_waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Updates not yet confirmed by a `getUpdates` offset.
     pub fn pending_updates(&self) -> usize {
         self.shared.world().updates.len()

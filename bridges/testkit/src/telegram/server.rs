@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -28,6 +29,24 @@ pub(crate) struct Shared {
     faults: Mutex<Faults>,
     /// Bumped on every change a waiting `getUpdates` may care about.
     changed: watch::Sender<u64>,
+    /// `getUpdates` calls now waiting for an update.
+    pub polls_waiting: AtomicUsize,
+}
+
+/// Counts a waiting poll for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -37,6 +56,7 @@ impl Shared {
             world: Mutex::new(world),
             faults: Mutex::new(Faults::default()),
             changed: watch::channel(0).0,
+            polls_waiting: AtomicUsize::new(0),
         }
     }
 
@@ -153,6 +173,7 @@ async fn get_updates(shared: &Shared, p: &Params) -> ApiResult {
     shared.notify();
     rx.borrow_and_update();
     let deadline = tokio::time::Instant::now() + timeout;
+    let _waiting = Waiting::new(&shared.polls_waiting);
     loop {
         {
             let w = shared.world();
