@@ -104,6 +104,7 @@ impl std::fmt::Debug for TelegramConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

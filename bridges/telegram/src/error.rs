@@ -84,6 +84,7 @@ fn classify_api(api: &ApiError) -> ConnectorError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use teloxide::types::Seconds;

@@ -290,6 +290,7 @@ fn trim_end(spans: &mut [Span]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use teloxide::types::{User, UserId};

@@ -176,6 +176,7 @@ fn attachments(m: &TgMessage) -> Vec<Attachment> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use civicbridge_api::{RemoteMsgId, ThreadId};

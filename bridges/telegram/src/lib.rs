@@ -328,6 +328,7 @@ impl Connector for TelegramConnector {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

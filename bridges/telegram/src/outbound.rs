@@ -307,6 +307,7 @@ fn topic_name(text: &RichText) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -258,8 +258,7 @@ pub fn parse_markdown_v2(input: &str) -> Result<Parsed, String> {
             continue;
         }
         line_start = c == '\n';
-        if rest.starts_with("```") {
-            let body = &rest[3..];
+        if let Some(body) = rest.strip_prefix("```") {
             let Some(close) = body.find("```") else {
                 return Err(format!("Can't find end of Pre entity at byte offset {i}"));
             };
@@ -298,9 +297,9 @@ pub fn parse_markdown_v2(input: &str) -> Result<Parsed, String> {
                 .ok_or_else(|| format!("Can't find end of TextUrl entity at byte offset {i}"))?;
             let after = &body[close + 1..];
             let Some(url_part) = after.strip_prefix('(') else {
-                return Err(format!(
-                    "Character '[' is reserved and must be escaped with the preceding '\\'"
-                ));
+                return Err(
+                    "Character '[' is reserved and must be escaped with the preceding '\\'".into(),
+                );
             };
             let url_end = find_unescaped(url_part, ')')
                 .ok_or_else(|| format!("Can't find end of TextUrl entity at byte offset {i}"))?;
@@ -412,6 +411,7 @@ fn unescape_code(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

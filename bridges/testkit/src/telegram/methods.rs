@@ -437,6 +437,7 @@ fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::telegram::world::User;
