@@ -26,6 +26,32 @@ pub struct TelegramConfig {
     /// The largest file the bot uploads (Telegram: 50 MB for bots on the public Bot API).
     #[serde(default = "default_max_upload")]
     pub max_attachment_bytes: u64,
+    /// Receive updates by webhook instead of long polling (needs a public HTTPS URL).
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// Webhook mode: Telegram POSTs each update to `url`, which a reverse proxy forwards to `listen`.
+/// Each request must carry `secret_token` in `X-Telegram-Bot-Api-Secret-Token`; others get 401.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The public URL registered with `setWebhook`, e.g. `https://bridge.example.org/telegram`.
+    pub url: String,
+    /// Where the connector listens, e.g. `127.0.0.1:8443`.
+    pub listen: std::net::SocketAddr,
+    /// 1–256 characters of `A-Z a-z 0-9 _ -`. Never logged.
+    pub secret_token: String,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("listen", &self.listen)
+            .field("secret_token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// How fast the bot posts, so a burst queues instead of drawing 429s. Telegram asks bots to keep
@@ -86,6 +112,7 @@ impl TelegramConfig {
             poll_timeout_secs: default_poll_timeout(),
             pacing: PacingConfig::default(),
             max_attachment_bytes: default_max_upload(),
+            webhook: None,
         }
     }
 }
@@ -99,6 +126,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("poll_timeout_secs", &self.poll_timeout_secs)
             .field("pacing", &self.pacing)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }

@@ -19,6 +19,12 @@ pub enum TelegramError {
     MalformedToken(&'static str),
     #[error("telegram.api_url `{url}` is not a valid URL: {reason}")]
     BadApiUrl { url: String, reason: String },
+    #[error("telegram.webhook.url `{url}` is not a valid URL: {reason}")]
+    BadWebhookUrl { url: String, reason: String },
+    #[error(
+        "telegram.webhook.secret_token must be 1 to 256 characters of A-Z, a-z, 0-9, `_` and `-`"
+    )]
+    BadSecretToken,
     #[error("telegram.poll_timeout_secs is {0}: it must be between 1 and 16, because the HTTP client gives up after 17 s")]
     PollTimeout(u32),
 }

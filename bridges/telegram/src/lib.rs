@@ -10,6 +10,7 @@
 //! - [`format`]: `RichText` ⇄ text + entities (and HTML with escaping).
 //! - [`ids`]: Telegram ids inside civicbridge's opaque ids.
 //! - [`pacing`]: Telegram's per-chat and per-group send limits.
+//! - `webhook`: webhook mode (`telegram.webhook` set): an HTTP endpoint checked by secret token.
 //! - [`error`]: `TelegramError` and the mapping of teloxide errors to `ConnectorError`.
 //!
 //! Polling: `run` calls `getUpdates` itself rather than using teloxide's dispatcher, because the
@@ -28,8 +29,9 @@ pub mod ids;
 pub mod inbound;
 mod outbound;
 pub mod pacing;
+mod webhook;
 
-pub use config::{PacingConfig, TelegramConfig};
+pub use config::{PacingConfig, TelegramConfig, WebhookConfig};
 pub use error::TelegramError;
 
 use async_trait::async_trait;
@@ -94,6 +96,34 @@ impl TelegramConnector {
             }
             bot = bot.set_api_url(parsed);
         }
+        if let Some(hook) = &config.webhook {
+            let parsed: Result<url::Url, _> = hook.url.parse();
+            match parsed {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                Ok(_) => {
+                    return Err(TelegramError::BadWebhookUrl {
+                        url: hook.url.clone(),
+                        reason: "the scheme must be https (or http for a local Bot API server)"
+                            .into(),
+                    })
+                }
+                Err(e) => {
+                    return Err(TelegramError::BadWebhookUrl {
+                        url: hook.url.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+            let s = &hook.secret_token;
+            if s.is_empty()
+                || s.len() > 256
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(TelegramError::BadSecretToken);
+            }
+        }
         Ok(TelegramConnector {
             bot,
             pacer: pacing::Pacer::new(config.pacing),
@@ -155,7 +185,7 @@ fn validate_token(token: &str) -> Result<UserId, TelegramError> {
 }
 
 /// Waits `d`, or less if shutdown comes first. Returns false on shutdown.
-async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
+pub(crate) async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
     tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = tokio::time::sleep(d) => true,
@@ -188,6 +218,17 @@ impl Connector for TelegramConnector {
         state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
+        if let Some(hook) = &self.config.webhook {
+            return self.run_webhook(hook, sink, shutdown).await;
+        }
+        // Polling and a webhook exclude each other (getUpdates answers 409 while one is set):
+        // drop a webhook left from an earlier webhook-mode run. Updates it holds are kept.
+        if let Err(e) = self.bot.delete_webhook().send().await {
+            match error::classify(&e, &self.config.token) {
+                ConnectorError::Auth(why) => return Err(ConnectorError::Auth(why)),
+                other => tracing::warn!(error = %other, "telegram: deleteWebhook failed"),
+            }
+        }
         let mut offset: Option<i32> = state.get(OFFSET_KEY).and_then(|s| s.parse().ok());
         let mut backoff = Duration::from_millis(500);
         loop {
@@ -362,7 +403,31 @@ mod tests {
             Err(TelegramError::BadApiUrl { .. })
         ));
         c.api_url = Some("http://127.0.0.1:8081".into());
+        c.webhook = Some(WebhookConfig {
+            url: "https://bridge.example.org/tg".into(),
+            listen: "127.0.0.1:8443".parse().expect("addr"),
+            secret_token: "has spaces".into(),
+        });
+        assert!(matches!(
+            TelegramConnector::new(c.clone()),
+            Err(TelegramError::BadSecretToken)
+        ));
+        if let Some(h) = c.webhook.as_mut() {
+            h.secret_token = "ok_secret-1".into();
+            h.url = "ftp://x".into();
+        }
+        assert!(matches!(
+            TelegramConnector::new(c.clone()),
+            Err(TelegramError::BadWebhookUrl { .. })
+        ));
+        if let Some(h) = c.webhook.as_mut() {
+            h.url = "https://bridge.example.org/tg".into();
+        }
         let conn = TelegramConnector::new(c).expect("valid");
+        assert!(
+            !format!("{conn:?}").contains("ok_secret"),
+            "Debug never shows the secret"
+        );
         assert!(
             !format!("{conn:?}").contains("AAHdq"),
             "Debug never shows the token"

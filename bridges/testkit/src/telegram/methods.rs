@@ -37,11 +37,18 @@ pub(crate) fn call(w: &mut World, method: &str, p: &Params) -> Option<ApiResult>
             w.webhook = None;
             Ok(json!(true))
         }
-        "getwebhookinfo" => Ok(json!({
-            "url": w.webhook.as_ref().map(|h| h.url.clone()).unwrap_or_default(),
-            "has_custom_certificate": false,
-            "pending_update_count": w.updates.len(),
-        })),
+        "getwebhookinfo" => {
+            let mut info = json!({
+                "url": w.webhook.as_ref().map(|h| h.url.clone()).unwrap_or_default(),
+                "has_custom_certificate": false,
+                "pending_update_count": w.updates.len(),
+            });
+            if let (Some(_), Some((at, why))) = (&w.webhook, &w.webhook_error) {
+                info["last_error_date"] = json!(at);
+                info["last_error_message"] = json!(why);
+            }
+            Ok(info)
+        }
         _ => return None,
     })
 }
@@ -429,6 +436,10 @@ fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
             ));
         }
     }
+    if p.bool("drop_pending_updates") {
+        w.updates.clear();
+    }
+    w.webhook_error = None;
     w.webhook = Some(Webhook {
         url,
         secret_token: p.string("secret_token"),

@@ -15,9 +15,11 @@
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
 //!   `GET /control/messages` over HTTP (see `control.rs`).
 //!
+//! - Webhooks: after `setWebhook`, updates are POSTed to the URL in order with the
+//!   `X-Telegram-Bot-Api-Secret-Token` header, retried until answered 2xx (see `webhook.rs`).
+//!
 //! Like Telegram, it never delivers the bot's own messages back to it as updates, and it never
-//! reports deletions. Not modelled: webhook delivery (the webhook is only registered), albums,
-//! inline mode, payments, private chats.
+//! reports deletions. Not modelled: albums, inline mode, payments, private chats, channels.
 
 mod control;
 mod error;
@@ -26,6 +28,7 @@ mod markup;
 mod methods;
 mod params;
 mod server;
+mod webhook;
 mod world;
 
 pub use control::{ControlError, FileKind, Post, ResidentFile};
@@ -108,6 +111,7 @@ impl TelegramServer {
         let addr = listener.local_addr().expect("local addr");
         let stop = CancellationToken::new();
         let app = server::router(shared.clone());
+        tokio::spawn(webhook::deliver(shared.clone(), stop.clone()));
         let s = stop.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)

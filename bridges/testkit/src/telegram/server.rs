@@ -68,6 +68,10 @@ impl Shared {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
     /// Wakes waiting polls after a change.
     pub(crate) fn notify(&self) {
         self.changed.send_modify(|v| *v += 1);

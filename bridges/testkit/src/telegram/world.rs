@@ -126,6 +126,8 @@ pub(crate) struct World {
     pub updates: VecDeque<(i64, Value)>,
     pub next_update_id: i64,
     pub webhook: Option<Webhook>,
+    /// When and why the last webhook delivery failed, for `getWebhookInfo`.
+    pub webhook_error: Option<(i64, String)>,
     /// Bumped by every `getUpdates`, so an older waiting poll knows it was superseded.
     pub poll_generation: u64,
     /// Flood control (off unless a test sets it): the least time between two bot posts in one
@@ -154,6 +156,7 @@ impl World {
             // Telegram's update ids are large and arbitrary; start somewhere that is not 1.
             next_update_id: 850_000_001,
             webhook: None,
+            webhook_error: None,
             poll_generation: 0,
             flood_interval: None,
             last_bot_send: HashMap::new(),
