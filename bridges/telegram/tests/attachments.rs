@@ -136,3 +136,66 @@ async fn files_over_20_mb_are_rejected_with_a_clear_notice() {
     );
     r.stop().await;
 }
+
+#[tokio::test]
+async fn voice_stickers_and_documents_arrive_with_their_kinds() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let mut r = run(connector(&server), Arc::new(MemoryState::default()));
+    let file = |kind, name: Option<&str>, mime: &str| ResidentFile {
+        kind,
+        name: name.map(str::to_owned),
+        mime: Some(mime.into()),
+        data: vec![7; 64],
+    };
+    server
+        .post(
+            chat,
+            ADA,
+            Post::text("").file(file(FileKind::Voice, None, "audio/ogg")),
+        )
+        .unwrap();
+    server
+        .post(
+            chat,
+            ADA,
+            Post::text("").file(file(FileKind::Sticker, None, "image/webp")),
+        )
+        .unwrap();
+    server
+        .post(
+            chat,
+            ADA,
+            Post::text("the minutes").file(file(
+                FileKind::Document,
+                Some("minutes.pdf"),
+                "application/pdf",
+            )),
+        )
+        .unwrap();
+    let mut kinds = Vec::new();
+    for what in ["voice", "sticker", "document"] {
+        let s = r.next(what).await;
+        let EventKind::Message(m) = &s.event.kind else {
+            panic!("{:?}", s.event)
+        };
+        assert_eq!(m.attachments.len(), 1, "{what}");
+        kinds.push((
+            m.attachments[0].kind,
+            m.attachments[0].name.clone(),
+            m.text.to_plain(),
+        ));
+        s.ack.send(()).unwrap();
+    }
+    assert_eq!(kinds[0].0, AttachmentKind::Voice);
+    assert_eq!(kinds[1].0, AttachmentKind::Sticker);
+    assert_eq!(
+        kinds[2],
+        (
+            AttachmentKind::File,
+            "minutes.pdf".into(),
+            "the minutes".into()
+        )
+    );
+    r.stop().await;
+}
