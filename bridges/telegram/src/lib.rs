@@ -21,6 +21,10 @@
 //!
 //! Telegram never tells bots about deletions: takedown from the moderation side is the only
 //! removal path for messages mirrored *from* Telegram.
+//!
+//! Known behaviour of the client underneath: teloxide waits 10 s before reading any 5xx answer,
+//! so a send that meets a Telegram outage returns `Transient` after about 10 s. Webhook mode
+//! (`telegram.webhook`) replaces polling; see `webhook.rs`.
 
 pub mod config;
 pub mod error;
@@ -358,12 +362,19 @@ impl Connector for TelegramConnector {
             Err(e) => return Err(error::classify(&e, &self.config.token)),
         };
         let mut data = Vec::new();
-        self.bot
-            .download_file(&file.path, &mut data)
-            .await
-            .map_err(|e| {
-                ConnectorError::Transient(error::scrub(&e.to_string(), &self.config.token))
-            })?;
+        if let Err(e) = self.bot.download_file(&file.path, &mut data).await {
+            let why = error::scrub(&e.to_string(), &self.config.token);
+            let gone = matches!(&e, teloxide::DownloadError::Network(n)
+                if n.status().is_some_and(|s| s.is_client_error()));
+            return Err(if gone {
+                ConnectorError::Rejected(format!(
+                    "{} is no longer on Telegram: {why}",
+                    attachment.name
+                ))
+            } else {
+                ConnectorError::Transient(why)
+            });
+        }
         Ok(data)
     }
 }
