@@ -199,3 +199,37 @@ async fn voice_stickers_and_documents_arrive_with_their_kinds() {
     );
     r.stop().await;
 }
+
+#[tokio::test]
+async fn uploads_respect_the_configured_limit_and_big_images_go_as_documents() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let mut c = common::config(&server);
+    c.max_attachment_bytes = 12 * 1024 * 1024;
+    let conn = civicbridge_telegram::TelegramConnector::new(c).unwrap();
+    assert_eq!(
+        conn.capabilities().max_attachment_bytes,
+        Some(12 * 1024 * 1024)
+    );
+    let file = |len: usize| OutgoingFile {
+        kind: AttachmentKind::Image,
+        name: "scan.png".into(),
+        mime: Some("image/png".into()),
+        data: vec![1; len],
+    };
+    let mut o = Outgoing::text(RoomId::new(chat.to_string()), "t", RichText::plain("scan"));
+    o.attachments = vec![file(13 * 1024 * 1024)];
+    let e = conn.send(&o).await.unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Rejected(t) if t.contains("scan.png")),
+        "{e:?}"
+    );
+    assert!(server.bot_messages(chat).is_empty());
+
+    // Bots may send photos up to 10 MB; a bigger image still arrives, as a document.
+    o.attachments = vec![file(11 * 1024 * 1024)];
+    conn.send(&o).await.unwrap();
+    let shown = server.bot_messages(chat);
+    assert!(matches!(shown[0].media, Some(Media::Document { .. })));
+    assert_eq!(shown[0].text, "scan");
+}

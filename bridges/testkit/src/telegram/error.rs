@@ -55,6 +55,11 @@ impl ApiError {
         }
     }
 
+    /// 413 for an upload over the bot limit (50 MB).
+    pub fn entity_too_large() -> Self {
+        Self::new(413, "Request Entity Too Large")
+    }
+
     /// 500, as Telegram answers when its back end fails.
     pub fn internal() -> Self {
         Self::new(500, "Internal Server Error")

@@ -175,21 +175,41 @@ fn placement(w: &World, chat: i64, p: &Params) -> Result<(Option<i32>, Option<i3
     Ok((thread, reply))
 }
 
-/// Flood control, when a test turns it on: bots may post about once a second per chat.
+/// Flood control, when a test turns it on: bots may post about once a second per chat and 20
+/// times a minute per group; faster posts get 429 with the seconds left to wait.
 fn flood_check(w: &mut World, chat: i64) -> Result<(), ApiError> {
-    let Some(min) = w.flood_interval else {
-        return Ok(());
-    };
     let now = tokio::time::Instant::now();
-    if let Some(last) = w.last_bot_send.get(&chat) {
-        let since = now.duration_since(*last);
-        if since < min {
-            let wait = (min - since).as_secs_f64().ceil().max(1.0) as u64;
-            return Err(ApiError::too_many_requests(wait));
+    let minute = std::time::Duration::from_secs(60);
+    if let Some(min) = w.flood_interval {
+        if let Some(last) = w.last_bot_send.get(&chat) {
+            let since = now.duration_since(*last);
+            if since < min {
+                return Err(ApiError::too_many_requests(ceil_secs(min - since)));
+            }
         }
+    }
+    if let (Some(limit), true) = (w.flood_group_per_minute, chat < 0) {
+        let sends = w.group_sends.entry(chat).or_default();
+        while sends
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
+            sends.pop_front();
+        }
+        if sends.len() >= limit {
+            let oldest = sends.front().copied().unwrap_or(now);
+            return Err(ApiError::too_many_requests(ceil_secs(
+                minute - now.duration_since(oldest),
+            )));
+        }
+        sends.push_back(now);
     }
     w.last_bot_send.insert(chat, now);
     Ok(())
+}
+
+fn ceil_secs(d: std::time::Duration) -> u64 {
+    (d.as_secs_f64().ceil() as u64).max(1)
 }
 
 fn bot_message(w: &World, chat: i64, thread: Option<i32>, reply: Option<i32>) -> StoredMessage {
@@ -523,6 +543,32 @@ mod tests {
             ),
             "Bad Request: the chat is not a forum"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flood_control_limits_groups_per_minute() {
+        let (mut w, chat) = world();
+        w.flood_group_per_minute = Some(3);
+        let send = |w: &mut World| {
+            call(
+                w,
+                "sendmessage",
+                &Params::from_json(json!({"chat_id": chat, "text": "x"})),
+            )
+            .expect("known method")
+        };
+        for _ in 0..3 {
+            send(&mut w).expect("within the limit");
+        }
+        let e = send(&mut w).expect_err("the 4th in a minute is refused");
+        assert_eq!((e.code, e.retry_after), (429, Some(60)));
+        tokio::time::advance(std::time::Duration::from_secs(45)).await;
+        assert_eq!(
+            send(&mut w).expect_err("still limited").retry_after,
+            Some(15)
+        );
+        tokio::time::advance(std::time::Duration::from_secs(15)).await;
+        send(&mut w).expect("a minute later it passes");
     }
 
     #[test]

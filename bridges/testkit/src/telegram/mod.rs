@@ -254,6 +254,12 @@ impl TelegramServer {
         self.act(|w| w.flood_interval = interval)
     }
 
+    /// Turns on Telegram's per-group limit: more than `per_minute` bot posts in one group within
+    /// a rolling minute are answered with 429 and `retry_after`.
+    pub fn set_group_flood_limit(&self, per_minute: Option<usize>) {
+        self.act(|w| w.flood_group_per_minute = per_minute)
+    }
+
     /// The next `n` calls of any method except `getUpdates` fail with `fault`.
     pub fn fail_next(&self, n: usize, fault: Fault) {
         self.shared.faults().push(None, n, fault);

@@ -45,10 +45,13 @@ impl Params {
                 let key = field.name().unwrap_or_default().to_owned();
                 let name = field.file_name().map(str::to_owned);
                 let mime = field.content_type().map(str::to_owned);
-                let data = field
-                    .bytes()
-                    .await
-                    .map_err(|_| ApiError::bad_request("invalid multipart/form-data body"))?;
+                let data = field.bytes().await.map_err(|e| {
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::entity_too_large()
+                    } else {
+                        ApiError::bad_request("invalid multipart/form-data body")
+                    }
+                })?;
                 if name.is_some() {
                     p.files.insert(
                         key,
@@ -65,9 +68,9 @@ impl Params {
             }
             return Ok(p);
         }
-        let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+        let body = axum::body::to_bytes(req.into_body(), super::server::MAX_BODY)
             .await
-            .map_err(|_| ApiError::bad_request("request body is too big"))?;
+            .map_err(|_| ApiError::entity_too_large())?;
         if body.is_empty() {
             return Ok(p);
         }

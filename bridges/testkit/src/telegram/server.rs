@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The largest request body accepted: 50 MB of file plus framing.
+pub(crate) const MAX_BODY: usize = 50 * 1024 * 1024 + 64 * 1024;
+
 /// Longest `getUpdates` wait the server grants (Telegram caps long polls too).
 const MAX_POLL: Duration = Duration::from_secs(50);
 
@@ -83,6 +86,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/{bot}/{method}", any(api))
         .route("/file/{bot}/{*path}", get(file))
         .merge(super::control::routes())
+        // Bots may upload files of up to 50 MB; the body carries some multipart framing too.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }
 

@@ -134,6 +134,9 @@ pub(crate) struct World {
     /// chat; a faster post is answered with 429.
     pub flood_interval: Option<std::time::Duration>,
     pub last_bot_send: HashMap<i64, tokio::time::Instant>,
+    /// Flood control for groups (off unless set): most bot posts per rolling minute per group.
+    pub flood_group_per_minute: Option<usize>,
+    pub group_sends: HashMap<i64, VecDeque<tokio::time::Instant>>,
     next_chat: i64,
     next_file: u64,
 }
@@ -160,6 +163,8 @@ impl World {
             poll_generation: 0,
             flood_interval: None,
             last_bot_send: HashMap::new(),
+            flood_group_per_minute: None,
+            group_sends: HashMap::new(),
             next_chat: 1_001_000_000_001,
             next_file: 1,
         }
