@@ -91,6 +91,15 @@ impl TelegramServer {
     /// # Panics
     /// If 127.0.0.1 cannot be bound (a broken test machine).
     pub async fn start_with_token(token: &str) -> TelegramServer {
+        #[allow(clippy::expect_used)]
+        Self::bind("127.0.0.1:0", token)
+            .await
+            .expect("bind 127.0.0.1:0")
+    }
+
+    /// Starts a server on a chosen address (`civicbridge demo` uses a fixed port so people can
+    /// point tools at it).
+    pub async fn bind(addr: &str, token: &str) -> std::io::Result<TelegramServer> {
         let bot_id = token
             .split_once(':')
             .and_then(|(id, _)| id.parse().ok())
@@ -103,12 +112,8 @@ impl TelegramServer {
             username: Some("civicbridge_test_bot".into()),
         };
         let shared = Arc::new(Shared::new(token.to_owned(), world::World::new(bot)));
-        #[allow(clippy::expect_used)]
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        #[allow(clippy::expect_used)]
-        let addr = listener.local_addr().expect("local addr");
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let app = server::router(shared.clone());
         tokio::spawn(webhook::deliver(shared.clone(), stop.clone()));
@@ -118,7 +123,7 @@ impl TelegramServer {
                 .with_graceful_shutdown(async move { s.cancelled().await })
                 .await;
         });
-        TelegramServer { shared, addr, stop }
+        Ok(TelegramServer { shared, addr, stop })
     }
 
     /// `http://127.0.0.1:<port>`: what `Bot::set_api_url` takes.
