@@ -102,3 +102,31 @@ async fn edits_arrive_as_edit_events_and_service_messages_are_skipped() {
     r.none_within(Duration::from_millis(300)).await;
     r.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_chain_outside_a_forum_is_a_reply_not_a_thread() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let mut r = run(connector(&server), Arc::new(MemoryState::default()));
+    let q = server.post_as_user(chat, ADA, "question").unwrap();
+    let a = server.reply(chat, (77, "Bob"), q, "answer").unwrap();
+    let b = server.reply(chat, ADA, a, "thanks").unwrap();
+    // Telegram marks the chain with `message_thread_id` = the first message, but no topic.
+    assert_eq!(
+        server.message_json(chat, b).unwrap()["message_thread_id"],
+        q
+    );
+    for want_reply in [None, Some(q), Some(a)] {
+        let s = r.next("chain message").await;
+        let EventKind::Message(m) = &s.event.kind else {
+            panic!("{:?}", s.event)
+        };
+        assert_eq!(m.thread, None);
+        assert_eq!(
+            m.reply_to,
+            want_reply.map(|id| RemoteMsgId::new(id.to_string()))
+        );
+        s.ack.send(()).unwrap();
+    }
+    r.stop().await;
+}

@@ -265,6 +265,10 @@ impl World {
         if let Some(t) = m.thread {
             v["message_thread_id"] = json!(t);
             v["is_topic_message"] = json!(true);
+        } else if let Some(root) = self.reply_chain_root(m) {
+            // Outside forums, a reply carries the id of its reply chain's first message as
+            // `message_thread_id`, without `is_topic_message`.
+            v["message_thread_id"] = json!(root);
         }
         if let Some(d) = m.edit_date {
             v["edit_date"] = json!(d);
@@ -343,6 +347,17 @@ impl World {
                 }
             }
         }
+    }
+
+    fn reply_chain_root(&self, m: &StoredMessage) -> Option<i32> {
+        let mut root = m.reply_to?;
+        for _ in 0..1000 {
+            match self.messages.get(&(m.chat, root)).and_then(|r| r.reply_to) {
+                Some(up) => root = up,
+                None => break,
+            }
+        }
+        Some(root)
     }
 
     pub(crate) fn user_by_id(&self, id: i64) -> Option<&User> {
