@@ -3,6 +3,8 @@
 //! (or if the core is shutting down: 503) Telegram keeps it and delivers it again, so no update
 //! is lost and Telegram itself is the cursor (`ConnectorState` is not used in this mode).
 //! Requests without the right `X-Telegram-Bot-Api-Secret-Token` get 401 and are not read.
+//! On shutdown the webhook stays registered: Telegram holds new updates until the bridge is back
+//! (polling mode removes it on start).
 
 use crate::config::WebhookConfig;
 use crate::{error, inbound, pause, TelegramConnector};
