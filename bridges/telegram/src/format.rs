@@ -122,17 +122,18 @@ fn merge_text(spans: Vec<Span>) -> Vec<Span> {
 
 /// `RichText` → plain text and the entities that style it.
 ///
-/// Mentions become plain `@name` text: the user they name lives on another platform. Links whose
-/// URL Telegram would refuse keep their text and show the URL after it.
+/// Mentions become plain `@name` text: the user they name lives on another platform. Links other
+/// than http, https and tg keep their text and show the URL after it (Telegram refuses other
+/// schemes in text links). Nested quotes flatten into the outer one.
 pub fn to_telegram(text: &RichText) -> (String, Vec<MessageEntity>) {
     let mut out = String::new();
     let mut entities = Vec::new();
-    render(&text.spans, &mut out, &mut entities);
+    render(&text.spans, &mut out, &mut entities, false);
     entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
     (out, entities)
 }
 
-fn render(spans: &[Span], out: &mut String, entities: &mut Vec<MessageEntity>) {
+fn render(spans: &[Span], out: &mut String, entities: &mut Vec<MessageEntity>, in_quote: bool) {
     for s in spans {
         let start = utf16_len(out);
         let kind = match s {
@@ -156,22 +157,25 @@ fn render(spans: &[Span], out: &mut String, entities: &mut Vec<MessageEntity>) {
                 })
             }
             Span::Bold(c) => {
-                render(c, out, entities);
+                render(c, out, entities, in_quote);
                 Some(K::Bold)
             }
             Span::Italic(c) => {
-                render(c, out, entities);
+                render(c, out, entities, in_quote);
                 Some(K::Italic)
             }
+            // Telegram does not nest blockquotes: an inner quote keeps only its text.
             Span::Quote(c) => {
-                render(c, out, entities);
-                Some(K::Blockquote)
+                render(c, out, entities, true);
+                (!in_quote).then_some(K::Blockquote)
             }
             Span::Link { url, children } => {
-                render(children, out, entities);
-                match url.parse() {
-                    Ok(url) => Some(K::TextLink { url }),
-                    Err(_) => {
+                render(children, out, entities, in_quote);
+                match url.parse::<url::Url>() {
+                    Ok(url) if matches!(url.scheme(), "http" | "https" | "tg") => {
+                        Some(K::TextLink { url })
+                    }
+                    _ => {
                         out.push_str(&format!(" ({url})"));
                         None
                     }
@@ -433,6 +437,25 @@ mod tests {
                 "entities survive a round trip: {rich:?}"
             );
         }
+    }
+
+    #[test]
+    fn odd_links_and_nested_quotes_degrade_readably() {
+        let rich = RichText {
+            spans: vec![
+                Span::Link {
+                    url: "javascript:alert(1)".into(),
+                    children: vec![Span::Text("x".into())],
+                },
+                Span::Quote(vec![
+                    Span::Text("a".into()),
+                    Span::Quote(vec![Span::Text("b".into())]),
+                ]),
+            ],
+        };
+        let (text, ents) = to_telegram(&rich);
+        assert_eq!(text, "x (javascript:alert(1))ab");
+        assert_eq!(ents, vec![e(K::Blockquote, 23, 2)]);
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! - Threads: `ThreadTarget::Existing(topic)` posts into that forum topic. For
 //!   `ThreadTarget::StartFrom(root)`: in a forum supergroup a new topic is opened (named after
 //!   the first line of the text) and the message posted in it, and the receipt names the topic;
-//!   in any other chat the message replies to `root` and the receipt has `thread: None`, because
-//!   Telegram has no threads outside forums.
+//!   in any other chat, or when the bot lacks the right to manage topics, the message replies to
+//!   `root` and the receipt has `thread: None`, because Telegram has no threads outside forums.
 //! - Attachments: images up to 10 MB go as photos, anything else as documents. When the text
 //!   fits a caption (1,024 UTF-16 units) it becomes the first file's caption; otherwise the text
 //!   goes first and the files follow without captions.
@@ -61,19 +61,17 @@ impl TelegramConnector {
                 receipt_thread = Some(ids::thread(t));
             }
             Some(ThreadTarget::StartFrom(root)) => {
-                if self.is_forum(chat).await? {
-                    let name = topic_name(&out.text);
-                    self.pacer.wait_turn(chat.0).await;
-                    let topic = self
-                        .bot
-                        .create_forum_topic(chat, name)
-                        .send()
-                        .await
-                        .map_err(|e| self.fail(&e))?;
-                    place.thread = Some(topic.thread_id);
-                    receipt_thread = Some(ids::thread(topic.thread_id));
+                let topic = if self.is_forum(chat).await? {
+                    self.open_topic(chat, &out.text).await?
                 } else {
-                    place.reply = place.reply.or(Some(ids::message_id(root)?));
+                    None
+                };
+                match topic {
+                    Some(t) => {
+                        place.thread = Some(t);
+                        receipt_thread = Some(ids::thread(t));
+                    }
+                    None => place.reply = place.reply.or(Some(ids::message_id(root)?)),
                 }
             }
             None => {}
@@ -117,6 +115,31 @@ impl TelegramConnector {
             ids: ids_out,
             thread: receipt_thread,
         })
+    }
+
+    /// Opens a forum topic named after the text. `None` when the bot may not (it is no topic
+    /// admin): the caller then falls back to a reply, as outside forums.
+    async fn open_topic(
+        &self,
+        chat: ChatId,
+        text: &RichText,
+    ) -> Result<Option<ThreadId>, ConnectorError> {
+        self.pacer.wait_turn(chat.0).await;
+        match self
+            .bot
+            .create_forum_topic(chat, topic_name(text))
+            .send()
+            .await
+        {
+            Ok(topic) => Ok(Some(topic.thread_id)),
+            Err(e) => match self.fail(&e) {
+                ConnectorError::Rejected(why) => {
+                    tracing::warn!(chat = chat.0, %why, "telegram: cannot open a topic; replying instead");
+                    Ok(None)
+                }
+                other => Err(other),
+            },
+        }
     }
 
     async fn post_text(

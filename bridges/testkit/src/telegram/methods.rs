@@ -384,6 +384,9 @@ fn create_forum_topic(w: &mut World, p: &Params) -> ApiResult {
     if !w.chats[&chat].is_forum {
         return Err(ApiError::bad_request("the chat is not a forum"));
     }
+    if !w.chats[&chat].bot_can_manage_topics {
+        return Err(ApiError::bad_request("not enough rights to create a topic"));
+    }
     let name = p.string("name").unwrap_or_default();
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("TOPIC_TITLE_EMPTY"));

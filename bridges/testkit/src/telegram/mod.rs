@@ -244,6 +244,15 @@ impl TelegramServer {
         })
     }
 
+    /// Takes away the bot's right to manage topics: `createForumTopic` then fails.
+    pub fn deny_topic_rights(&self, chat: i64) {
+        self.act(|w| {
+            if let Some(c) = w.chats.get_mut(&chat) {
+                c.bot_can_manage_topics = false;
+            }
+        })
+    }
+
     /// Makes a message look `secs` seconds older (bots cannot delete their posts after 48 h).
     pub fn age_message(&self, chat: i64, id: i32, secs: i64) {
         self.act(|w| {

@@ -40,6 +40,8 @@ pub(crate) struct Chat {
     pub is_forum: bool,
     /// The bot was removed: every call for this chat answers 403.
     pub bot_kicked: bool,
+    /// The bot is an admin allowed to manage topics (true unless a test takes it away).
+    pub bot_can_manage_topics: bool,
     /// Forum topics by `message_thread_id` (the id of their creation service message).
     pub topics: BTreeMap<i32, String>,
     next_message_id: i32,
@@ -180,6 +182,7 @@ impl World {
                 title: title.to_owned(),
                 is_forum,
                 bot_kicked: false,
+                bot_can_manage_topics: true,
                 topics: BTreeMap::new(),
                 next_message_id: 1,
             },
