@@ -46,3 +46,35 @@ async fn control_post_queues_an_update_and_control_messages_lists_the_chat() {
         .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn control_creates_chats_and_topics() {
+    let server = TelegramServer::start().await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        let req = client.post(format!("{}{path}", server.url())).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let r: Value = post("/control/chat", json!({"title": "Forum", "forum": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let chat = r["chat_id"].as_i64().unwrap();
+    assert!(chat < -1_000_000_000_000, "supergroup ids look like -100…");
+    let r: Value = post("/control/topic", json!({"chat_id": chat, "name": "Roads"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let topic = r["message_thread_id"].as_i64().unwrap() as i32;
+    assert_eq!(server.topics(chat), vec![(topic, "Roads".to_owned())]);
+    let r: Value = post("/control/chat", json!({"title": "Plain"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let plain = r["chat_id"].as_i64().unwrap();
+    let bad = post("/control/topic", json!({"chat_id": plain, "name": "x"})).await;
+    assert_eq!(bad.status().as_u16(), 400);
+}

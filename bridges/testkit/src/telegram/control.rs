@@ -5,6 +5,8 @@
 //!   "message_thread_id": 3?, "reply_to": 5?}` → `{"message_id": 12}`
 //! - `GET /control/messages?chat_id=-100…` → every message in the chat, as `Message` objects
 //!   plus `"deleted"` and `"history"` (earlier texts).
+//! - `POST /control/chat` `{"title": "Residents", "forum": false}` → `{"chat_id": -100…}`
+//! - `POST /control/topic` `{"chat_id": -100…, "name": "Roads"}` → `{"message_thread_id": 2}`
 
 use super::server::Shared;
 use super::world::{now_secs, Media, StoredMessage, World};
@@ -193,6 +195,50 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/control/post", post(http_post))
         .route("/control/messages", get(http_messages))
+        .route("/control/chat", post(http_chat))
+        .route("/control/topic", post(http_topic))
+}
+
+#[derive(Debug, Deserialize)]
+struct HttpChat {
+    title: String,
+    #[serde(default)]
+    forum: bool,
+}
+
+async fn http_chat(State(shared): State<Arc<Shared>>, Json(c): Json<HttpChat>) -> Response {
+    let id = shared.world().add_chat(&c.title, c.forum);
+    Json(json!({ "chat_id": id })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct HttpTopic {
+    chat_id: i64,
+    name: String,
+}
+
+async fn http_topic(State(shared): State<Arc<Shared>>, Json(t): Json<HttpTopic>) -> Response {
+    let created = {
+        let mut w = shared.world();
+        let forum = w.chats.get(&t.chat_id).is_some_and(|c| c.is_forum);
+        let founder = w.user(1, "Forum Founder").id;
+        forum
+            .then(|| super::methods::create_topic(&mut w, t.chat_id, founder, &t.name))
+            .flatten()
+            .map(|(id, json)| {
+                w.push_update("message", json);
+                id
+            })
+    };
+    shared.notify();
+    match created {
+        Some(id) => Json(json!({ "message_thread_id": id })).into_response(),
+        None => (
+            StatusCode::BAD_REQUEST,
+            format!("chat {} is not a forum", t.chat_id),
+        )
+            .into_response(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
