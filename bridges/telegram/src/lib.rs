@@ -6,7 +6,9 @@
 //! Codemap:
 //! - [`config`]: `TelegramConfig`, `PacingConfig` (serde, `deny_unknown_fields`).
 //! - [`inbound`]: updates → `Event`s (pure).
+//! - `poll`: the `getUpdates` loop and its offset.
 //! - `outbound`: send, edit, delete; splitting, replies, topics, attachments.
+//! - `files`: `fetch` (getFile and the download, with the 20 MB limit).
 //! - [`format`]: `RichText` ⇄ text + entities (and HTML with escaping).
 //! - [`ids`]: Telegram ids inside civicbridge's opaque ids.
 //! - [`pacing`]: Telegram's per-chat and per-group send limits.
@@ -28,11 +30,13 @@
 
 pub mod config;
 pub mod error;
+mod files;
 pub mod format;
 pub mod ids;
 pub mod inbound;
 mod outbound;
 pub mod pacing;
+mod poll;
 mod webhook;
 
 pub use config::{PacingConfig, TelegramConfig, WebhookConfig};
@@ -46,9 +50,7 @@ use civicbridge_api::{
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use teloxide::net::Download;
 use teloxide::prelude::*;
-use teloxide::types::{FileId, UpdateKind};
 use tokio_util::sync::CancellationToken;
 
 /// The `ConnectorState` key holding the next `getUpdates` offset.
@@ -141,23 +143,6 @@ impl TelegramConnector {
     pub fn bot_id(&self) -> UserId {
         self.bot_id
     }
-
-    async fn poll_once(
-        &self,
-        offset: Option<i32>,
-    ) -> Result<Vec<teloxide::types::Update>, ConnectorError> {
-        let mut req = self
-            .bot
-            .get_updates()
-            .timeout(self.config.poll_timeout_secs)
-            .limit(100);
-        if let Some(o) = offset {
-            req = req.offset(o);
-        }
-        req.send()
-            .await
-            .map_err(|e| error::classify(&e, &self.config.token))
-    }
 }
 
 /// `<digits>:<30+ of [A-Za-z0-9_-]>`, naming what is wrong without echoing the token.
@@ -222,88 +207,7 @@ impl Connector for TelegramConnector {
         state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
-        if let Some(hook) = &self.config.webhook {
-            return self.run_webhook(hook, sink, shutdown).await;
-        }
-        // Polling and a webhook exclude each other (getUpdates answers 409 while one is set):
-        // drop a webhook left from an earlier webhook-mode run. Updates it holds are kept.
-        if let Err(e) = self.bot.delete_webhook().send().await {
-            match error::classify(&e, &self.config.token) {
-                ConnectorError::Auth(why) => return Err(ConnectorError::Auth(why)),
-                other => tracing::warn!(error = %other, "telegram: deleteWebhook failed"),
-            }
-        }
-        let mut offset: Option<i32> = state.get(OFFSET_KEY).and_then(|s| s.parse().ok());
-        let mut backoff = Duration::from_millis(500);
-        loop {
-            let polled = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                r = self.poll_once(offset) => r,
-            };
-            let updates = match polled {
-                Ok(u) => {
-                    backoff = Duration::from_millis(500);
-                    u
-                }
-                Err(ConnectorError::Auth(why)) => return Err(ConnectorError::Auth(why)),
-                Err(ConnectorError::RateLimited { retry_after }) => {
-                    if !pause(retry_after, &shutdown).await {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "telegram: getUpdates failed; retrying");
-                    if !pause(backoff, &shutdown).await {
-                        return Ok(());
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
-                }
-            };
-            let Some(last) = updates.last().map(|u| u.id.0) else {
-                continue;
-            };
-            let mut acks = Vec::new();
-            for u in &updates {
-                if let UpdateKind::Error(raw) = &u.kind {
-                    tracing::warn!(update_id = u.id.0, %raw, "telegram: skipping an update teloxide cannot parse");
-                    continue;
-                }
-                let Some(event) = inbound::to_event(u, self.bot_id) else {
-                    continue;
-                };
-                let submitted = tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    s = sink.submit(event) => s,
-                };
-                match submitted {
-                    Ok(ack) => acks.push(ack),
-                    Err(_) => return Ok(()),
-                }
-            }
-            for ack in acks {
-                let done = tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    r = ack.wait() => r,
-                };
-                if done.is_err() {
-                    return Ok(());
-                }
-            }
-            // Every event of the batch is durable: confirm the batch to Telegram from now on.
-            let next = i32::try_from(i64::from(last) + 1).unwrap_or(i32::MAX);
-            match state.put(OFFSET_KEY, &next.to_string()).await {
-                Ok(()) => offset = Some(next),
-                Err(e) => {
-                    // Keep the old offset: the batch comes again and the core drops the replays.
-                    tracing::warn!(error = %e, "telegram: could not store the update offset");
-                    if !pause(backoff, &shutdown).await {
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        self.run_impl(sink, state, shutdown).await
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
@@ -337,45 +241,7 @@ impl Connector for TelegramConnector {
     /// `getFile`, then the download. Files over 20 MB cannot be downloaded by bots: `Rejected`
     /// with a notice saying so.
     async fn fetch(&self, attachment: &Attachment) -> Result<Vec<u8>, ConnectorError> {
-        let too_big = || {
-            ConnectorError::Rejected(format!(
-                "{} is larger than the 20 MB a Telegram bot may download; it cannot be mirrored",
-                attachment.name
-            ))
-        };
-        let file_id = ids::file_id(&attachment.url).ok_or_else(|| {
-            ConnectorError::Rejected(format!(
-                "`{}` is not a Telegram file reference",
-                attachment.name
-            ))
-        })?;
-        if attachment.size.is_some_and(|s| s > MAX_DOWNLOAD_BYTES) {
-            return Err(too_big());
-        }
-        let file = match self.bot.get_file(FileId(file_id.to_owned())).send().await {
-            Ok(f) => f,
-            Err(teloxide::RequestError::Api(e))
-                if error::description(&e).contains("file is too big") =>
-            {
-                return Err(too_big())
-            }
-            Err(e) => return Err(error::classify(&e, &self.config.token)),
-        };
-        let mut data = Vec::new();
-        if let Err(e) = self.bot.download_file(&file.path, &mut data).await {
-            let why = error::scrub(&e.to_string(), &self.config.token);
-            let gone = matches!(&e, teloxide::DownloadError::Network(n)
-                if n.status().is_some_and(|s| s.is_client_error()));
-            return Err(if gone {
-                ConnectorError::Rejected(format!(
-                    "{} is no longer on Telegram: {why}",
-                    attachment.name
-                ))
-            } else {
-                ConnectorError::Transient(why)
-            });
-        }
-        Ok(data)
+        self.fetch_impl(attachment).await
     }
 }
 
