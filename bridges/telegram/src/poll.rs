@@ -27,12 +27,45 @@ impl TelegramConnector {
             .map_err(|e| error::classify(&e, &self.config.token))
     }
 
+    /// `getMe` once at start: a wrong token fails `run` at once with `Auth`, and a bot in privacy
+    /// mode (which sees only commands and replies to it in groups) is reported in the log.
+    async fn check_bot(&self, shutdown: &CancellationToken) -> Result<(), ConnectorError> {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let me = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                r = self.bot.get_me().send() => r,
+            };
+            match me.map_err(|e| error::classify(&e, &self.config.token)) {
+                Ok(me) => {
+                    if !me.can_read_all_group_messages {
+                        tracing::warn!(
+                            bot = %me.username(),
+                            "telegram: the bot is in privacy mode and sees only commands and replies in groups \
+                             unless it is an admin; turn privacy off with @BotFather /setprivacy"
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(e @ ConnectorError::Auth(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "telegram: getMe failed; retrying");
+                    if !pause(backoff, shutdown).await {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
     pub(crate) async fn run_impl(
         &self,
         sink: EventSink,
         state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
+        self.check_bot(&shutdown).await?;
         if let Some(hook) = &self.config.webhook {
             return self.run_webhook(hook, sink, shutdown).await;
         }
