@@ -1,0 +1,87 @@
+//! Telegram ids inside civicbridge's opaque ids. Only this connector builds or parses them.
+//!
+//! - `RoomId`: the chat id as a decimal integer (`-1001234567890`).
+//! - `RemoteMsgId`: the message id within its chat (`42`).
+//! - `ThreadId`: the forum topic's `message_thread_id` (`7`).
+//! - `InboundId`: `tg:<chat>:<message>` for a message, `tg:<chat>:<message>:edit:<update_id>` for
+//!   an edit, so a replayed update carries the same id and two edits differ.
+//! - `Attachment::url`: `telegram-file:<file_id>`; never a download URL (that embeds the token).
+
+use civicbridge_api::{ConnectorError, InboundId, RemoteMsgId, RoomId, ThreadId};
+use teloxide::types::{ChatId, MessageId, ThreadId as TgThreadId};
+
+const FILE_PREFIX: &str = "telegram-file:";
+
+pub fn chat_id(room: &RoomId) -> Result<ChatId, ConnectorError> {
+    room.as_str()
+        .parse()
+        .map(ChatId)
+        .map_err(|_| ConnectorError::Rejected(format!("`{room}` is not a Telegram chat id")))
+}
+
+pub fn room_id(chat: ChatId) -> RoomId {
+    RoomId::new(chat.0.to_string())
+}
+
+pub fn message_id(id: &RemoteMsgId) -> Result<MessageId, ConnectorError> {
+    id.as_str()
+        .parse()
+        .map(MessageId)
+        .map_err(|_| ConnectorError::Rejected(format!("`{id}` is not a Telegram message id")))
+}
+
+pub fn remote_msg_id(id: MessageId) -> RemoteMsgId {
+    RemoteMsgId::new(id.0.to_string())
+}
+
+pub fn thread_id(id: &ThreadId) -> Result<TgThreadId, ConnectorError> {
+    id.as_str()
+        .parse()
+        .map(|n| TgThreadId(MessageId(n)))
+        .map_err(|_| ConnectorError::Rejected(format!("`{id}` is not a Telegram topic id")))
+}
+
+pub fn thread(id: TgThreadId) -> ThreadId {
+    ThreadId::new(id.0 .0.to_string())
+}
+
+pub fn inbound_message(chat: ChatId, id: MessageId) -> InboundId {
+    InboundId::new(format!("tg:{}:{}", chat.0, id.0))
+}
+
+pub fn inbound_edit(chat: ChatId, id: MessageId, update: u32) -> InboundId {
+    InboundId::new(format!("tg:{}:{}:edit:{update}", chat.0, id.0))
+}
+
+pub fn file_ref(file_id: &str) -> String {
+    format!("{FILE_PREFIX}{file_id}")
+}
+
+pub fn file_id(reference: &str) -> Option<&str> {
+    reference
+        .strip_prefix(FILE_PREFIX)
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_garbage() {
+        let room = room_id(ChatId(-1001));
+        assert_eq!(chat_id(&room), Ok(ChatId(-1001)));
+        assert!(matches!(
+            chat_id(&RoomId::new("!x:y")),
+            Err(ConnectorError::Rejected(_))
+        ));
+        assert_eq!(message_id(&remote_msg_id(MessageId(7))), Ok(MessageId(7)));
+        assert_eq!(
+            thread_id(&thread(TgThreadId(MessageId(3)))),
+            Ok(TgThreadId(MessageId(3)))
+        );
+        assert_eq!(file_id(&file_ref("AgAC")), Some("AgAC"));
+        assert_eq!(file_id("https://api.telegram.org/file/bot1:x/a"), None);
+    }
+}

@@ -1,0 +1,351 @@
+//! Posting, editing and deleting, with Telegram's limits applied.
+//!
+//! - Text goes as plain text plus entities (see `format`), never with a `parse_mode`.
+//! - Parts: the core sends text that fits 4,096 characters; if it is longer in UTF-16 units
+//!   (emoji count double) it is split again on word boundaries, and the receipt lists every part.
+//! - Replies use `reply_parameters` with `allow_sending_without_reply`, so a reply to a message
+//!   deleted meanwhile still arrives (as a plain message) instead of failing for good.
+//! - Threads: `ThreadTarget::Existing(topic)` posts into that forum topic. For
+//!   `ThreadTarget::StartFrom(root)`: in a forum supergroup a new topic is opened (named after
+//!   the first line of the text) and the message posted in it, and the receipt names the topic;
+//!   in any other chat, or when the bot lacks the right to manage topics, the message replies to
+//!   `root` and the receipt has `thread: None`, because Telegram has no threads outside forums.
+//! - Attachments: images up to 10 MB go as photos, anything else as documents. When the text
+//!   fits a caption (1,024 UTF-16 units) it becomes the first file's caption; otherwise the text
+//!   goes first and the files follow without captions.
+//! - Every post waits for its turn with the `Pacer`.
+//!
+//! A multi-part send that fails half way reports the error; a retry by the outbox then posts the
+//! earlier parts again (Telegram has no idempotency key for bots).
+
+use crate::error::{classify, description};
+use crate::format::{split_to_fit, to_telegram, utf16_len};
+use crate::ids;
+use crate::TelegramConnector;
+use civicbridge_api::{
+    AttachmentKind, ConnectorError, Outgoing, OutgoingFile, RemoteMsgId, RichText, RoomId,
+    SendReceipt, ThreadTarget,
+};
+use teloxide::prelude::*;
+use teloxide::types::{
+    ChatFullInfoKind, ChatFullInfoPublicKind, InputFile, MessageId, ReplyParameters, ThreadId,
+};
+use teloxide::ApiError;
+
+pub const MAX_TEXT: usize = 4096;
+pub const MAX_CAPTION: usize = 1024;
+const MAX_PHOTO: usize = 10 * 1024 * 1024;
+
+/// Where one send goes inside its chat.
+struct Placement {
+    thread: Option<ThreadId>,
+    reply: Option<MessageId>,
+}
+
+impl TelegramConnector {
+    fn fail(&self, e: &teloxide::RequestError) -> ConnectorError {
+        classify(e, &self.config.token)
+    }
+
+    pub(crate) async fn send_impl(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
+        let chat = ids::chat_id(&out.room)?;
+        let mut place = Placement {
+            thread: None,
+            reply: out.reply_to.as_ref().map(ids::message_id).transpose()?,
+        };
+        let mut receipt_thread = None;
+        match &out.thread {
+            Some(ThreadTarget::Existing(t)) => {
+                let t = ids::thread_id(t)?;
+                place.thread = Some(t);
+                receipt_thread = Some(ids::thread(t));
+            }
+            Some(ThreadTarget::StartFrom(root)) => {
+                let topic = if self.is_forum(chat).await? {
+                    self.open_topic(chat, &out.text).await?
+                } else {
+                    None
+                };
+                match topic {
+                    Some(t) => {
+                        place.thread = Some(t);
+                        receipt_thread = Some(ids::thread(t));
+                    }
+                    None => place.reply = place.reply.or(Some(ids::message_id(root)?)),
+                }
+            }
+            None => {}
+        }
+        for f in &out.attachments {
+            if f.data.len() as u64 > self.config.max_attachment_bytes {
+                return Err(ConnectorError::Rejected(format!(
+                    "{} is {} bytes; the bot may upload at most {}",
+                    f.name,
+                    f.data.len(),
+                    self.config.max_attachment_bytes
+                )));
+            }
+        }
+        let parts = if out.text.is_empty() {
+            Vec::new()
+        } else {
+            split_to_fit(&out.text, MAX_TEXT)
+        };
+        let caption_fits = parts.len() == 1 && utf16_len(&parts[0].to_plain()) <= MAX_CAPTION;
+        let mut ids_out = Vec::new();
+        if out.attachments.is_empty() || !caption_fits {
+            for part in &parts {
+                let id = self.post_text(chat, part, &place).await?;
+                ids_out.push(ids::remote_msg_id(id));
+                place.reply = None;
+            }
+        }
+        for (i, f) in out.attachments.iter().enumerate() {
+            let caption = (i == 0 && caption_fits).then(|| &parts[0]);
+            let id = self.post_file(chat, f, caption, &place).await?;
+            ids_out.push(ids::remote_msg_id(id));
+            place.reply = None;
+        }
+        if ids_out.is_empty() {
+            return Err(ConnectorError::Rejected(
+                "nothing to send: no text and no attachment".into(),
+            ));
+        }
+        Ok(SendReceipt {
+            ids: ids_out,
+            thread: receipt_thread,
+        })
+    }
+
+    /// Opens a forum topic named after the text. `None` when the bot may not (it is no topic
+    /// admin): the caller then falls back to a reply, as outside forums.
+    async fn open_topic(
+        &self,
+        chat: ChatId,
+        text: &RichText,
+    ) -> Result<Option<ThreadId>, ConnectorError> {
+        self.pacer.wait_turn(chat.0).await;
+        match self
+            .bot
+            .create_forum_topic(chat, topic_name(text))
+            .send()
+            .await
+        {
+            Ok(topic) => Ok(Some(topic.thread_id)),
+            Err(e) => match self.fail(&e) {
+                ConnectorError::Rejected(why) => {
+                    tracing::warn!(chat = chat.0, %why, "telegram: cannot open a topic; replying instead");
+                    Ok(None)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn post_text(
+        &self,
+        chat: ChatId,
+        text: &RichText,
+        place: &Placement,
+    ) -> Result<MessageId, ConnectorError> {
+        let (text, entities) = to_telegram(text);
+        let mut req = self.bot.send_message(chat, text);
+        if !entities.is_empty() {
+            req = req.entities(entities);
+        }
+        if let Some(t) = place.thread {
+            req = req.message_thread_id(t);
+        }
+        if let Some(r) = place.reply {
+            req = req.reply_parameters(reply_parameters(r));
+        }
+        self.pacer.wait_turn(chat.0).await;
+        let m = req.send().await.map_err(|e| self.fail(&e))?;
+        Ok(m.id)
+    }
+
+    async fn post_file(
+        &self,
+        chat: ChatId,
+        f: &OutgoingFile,
+        caption: Option<&RichText>,
+        place: &Placement,
+    ) -> Result<MessageId, ConnectorError> {
+        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
+        let (caption, entities) = caption.map(to_telegram).unwrap_or_default();
+        let as_photo = f.kind == AttachmentKind::Image
+            && f.data.len() <= MAX_PHOTO
+            && f.mime.as_deref().is_none_or(|m| {
+                matches!(m, "image/jpeg" | "image/png" | "image/webp" | "image/gif")
+            });
+        self.pacer.wait_turn(chat.0).await;
+        let sent = if as_photo {
+            let mut req = self.bot.send_photo(chat, input);
+            if !caption.is_empty() {
+                req = req.caption(caption).caption_entities(entities);
+            }
+            if let Some(t) = place.thread {
+                req = req.message_thread_id(t);
+            }
+            if let Some(r) = place.reply {
+                req = req.reply_parameters(reply_parameters(r));
+            }
+            req.send().await
+        } else {
+            let mut req = self.bot.send_document(chat, input);
+            if !caption.is_empty() {
+                req = req.caption(caption).caption_entities(entities);
+            }
+            if let Some(t) = place.thread {
+                req = req.message_thread_id(t);
+            }
+            if let Some(r) = place.reply {
+                req = req.reply_parameters(reply_parameters(r));
+            }
+            req.send().await
+        };
+        Ok(sent.map_err(|e| self.fail(&e))?.id)
+    }
+
+    /// Whether `chat` is a forum supergroup (asked once per chat, then remembered).
+    async fn is_forum(&self, chat: ChatId) -> Result<bool, ConnectorError> {
+        if let Some(known) = self
+            .forums
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&chat.0)
+        {
+            return Ok(*known);
+        }
+        let info = self
+            .bot
+            .get_chat(chat)
+            .send()
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let forum = match &info.kind {
+            ChatFullInfoKind::Public(p) => {
+                matches!(&p.kind, ChatFullInfoPublicKind::Supergroup(s) if s.is_forum)
+            }
+            ChatFullInfoKind::Private(_) => false,
+        };
+        self.forums
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(chat.0, forum);
+        Ok(forum)
+    }
+
+    pub(crate) async fn edit_impl(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), ConnectorError> {
+        let chat = ids::chat_id(room)?;
+        let msg = ids::message_id(id)?;
+        let first = split_to_fit(&out.text, MAX_TEXT)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let (text, entities) = to_telegram(&first);
+        self.pacer.wait_turn(chat.0).await;
+        let mut req = self.bot.edit_message_text(chat, msg, text);
+        if !entities.is_empty() {
+            req = req.entities(entities);
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // The retry of an edit that already landed.
+            Err(teloxide::RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(teloxide::RequestError::Api(e))
+                if description(&e).contains("there is no text in the message to edit") =>
+            {
+                self.edit_caption(chat, msg, &first).await
+            }
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
+    async fn edit_caption(
+        &self,
+        chat: ChatId,
+        msg: MessageId,
+        text: &RichText,
+    ) -> Result<(), ConnectorError> {
+        let first = split_to_fit(text, MAX_CAPTION)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let (caption, entities) = to_telegram(&first);
+        match self
+            .bot
+            .edit_message_caption(chat, msg)
+            .caption(caption)
+            .caption_entities(entities)
+            .send()
+            .await
+        {
+            Ok(_) | Err(teloxide::RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
+    pub(crate) async fn delete_impl(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+    ) -> Result<(), ConnectorError> {
+        let chat = ids::chat_id(room)?;
+        let msg = ids::message_id(id)?;
+        match self.bot.delete_message(chat, msg).send().await {
+            // Already gone: the contract makes a repeated delete a success.
+            Ok(_) | Err(teloxide::RequestError::Api(ApiError::MessageToDeleteNotFound)) => Ok(()),
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+}
+
+fn reply_parameters(id: MessageId) -> ReplyParameters {
+    ReplyParameters {
+        allow_sending_without_reply: Some(true),
+        ..ReplyParameters::new(id)
+    }
+}
+
+/// A forum topic name (1–128 characters) from the first line of the text.
+fn topic_name(text: &RichText) -> String {
+    let plain = text.to_plain();
+    let line = plain
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let name: String = line.chars().take(128).collect();
+    if name.is_empty() {
+        "Thread".into()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_fit_telegram() {
+        assert_eq!(
+            topic_name(&RichText::plain("\n  Ada (Matrix): roads\nmore")),
+            "Ada (Matrix): roads"
+        );
+        assert_eq!(
+            topic_name(&RichText::plain("x".repeat(300)))
+                .chars()
+                .count(),
+            128
+        );
+        assert_eq!(topic_name(&RichText::default()), "Thread");
+    }
+}

@@ -1,0 +1,381 @@
+//! The fake's state: users, chats, topics, messages, files and the update queue, and how each is
+//! rendered as a Bot API object. Everything here is synchronous; `server.rs` holds it in a mutex
+//! and never across an `.await`.
+
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A Telegram account (a resident, or the bot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub is_bot: bool,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+}
+
+impl User {
+    pub(crate) fn json(&self) -> Value {
+        let mut v = json!({ "id": self.id, "is_bot": self.is_bot, "first_name": self.first_name });
+        if let Some(l) = &self.last_name {
+            v["last_name"] = json!(l);
+        }
+        if let Some(u) = &self.username {
+            v["username"] = json!(u);
+        }
+        if !self.is_bot {
+            v["language_code"] = json!("en");
+        }
+        v
+    }
+}
+
+/// A chat the bot is in.
+#[derive(Debug, Clone)]
+pub(crate) struct Chat {
+    pub id: i64,
+    pub title: String,
+    pub is_forum: bool,
+    /// The bot was removed: every call for this chat answers 403.
+    pub bot_kicked: bool,
+    /// The bot is an admin allowed to manage topics (true unless a test takes it away).
+    pub bot_can_manage_topics: bool,
+    /// Forum topics by `message_thread_id` (the id of their creation service message).
+    pub topics: BTreeMap<i32, String>,
+    next_message_id: i32,
+}
+
+impl Chat {
+    pub(crate) fn json(&self) -> Value {
+        let mut v = json!({ "id": self.id, "title": self.title, "type": "supergroup" });
+        if self.is_forum {
+            v["is_forum"] = json!(true);
+        }
+        v
+    }
+
+    /// `getChat`: a `ChatFullInfo`, with the fields the reference marks as always present.
+    pub(crate) fn full_info_json(&self) -> Value {
+        let mut v = self.json();
+        v["accent_color_id"] = json!(0);
+        v["max_reaction_count"] = json!(11);
+        v["accepted_gift_types"] = json!({
+            "unlimited_gifts": false, "limited_gifts": false, "unique_gifts": false,
+            "premium_subscription": false, "gifts_from_channels": false
+        });
+        v
+    }
+}
+
+/// What a message carries besides text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    Photo { file_id: String },
+    Document { file_id: String },
+    Voice { file_id: String },
+    Sticker { file_id: String },
+}
+
+/// A stored message, in any chat, from anyone.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredMessage {
+    pub id: i32,
+    pub chat: i64,
+    pub from: i64,
+    pub date: i64,
+    pub edit_date: Option<i64>,
+    pub thread: Option<i32>,
+    pub reply_to: Option<i32>,
+    /// Text, or the caption when `media` is set.
+    pub text: String,
+    pub entities: Vec<Value>,
+    pub media: Option<Media>,
+    /// A service message's own field, e.g. `("forum_topic_created", {...})`.
+    pub service: Option<(String, Value)>,
+    pub deleted: bool,
+    /// Earlier texts, oldest first.
+    pub history: Vec<String>,
+    /// When the server stored it, on tokio's clock (tests measure pacing with it).
+    pub at: tokio::time::Instant,
+}
+
+/// An uploaded or resident-sent file.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredFile {
+    pub unique_id: String,
+    pub path: String,
+    pub name: Option<String>,
+    pub mime: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// The webhook the bot registered with `setWebhook`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Webhook {
+    pub url: String,
+    pub secret_token: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct World {
+    pub bot: User,
+    pub users: HashMap<i64, User>,
+    pub chats: BTreeMap<i64, Chat>,
+    pub messages: HashMap<(i64, i32), StoredMessage>,
+    pub files: HashMap<String, StoredFile>,
+    pub updates: VecDeque<(i64, Value)>,
+    pub next_update_id: i64,
+    pub webhook: Option<Webhook>,
+    /// When and why the last webhook delivery failed, for `getWebhookInfo`.
+    pub webhook_error: Option<(i64, String)>,
+    /// Bumped by every `getUpdates`, so an older waiting poll knows it was superseded.
+    pub poll_generation: u64,
+    /// Flood control (off unless a test sets it): the least time between two bot posts in one
+    /// chat; a faster post is answered with 429.
+    pub flood_interval: Option<std::time::Duration>,
+    pub last_bot_send: HashMap<i64, tokio::time::Instant>,
+    /// Flood control for groups (off unless set): most bot posts per rolling minute per group.
+    pub flood_group_per_minute: Option<usize>,
+    pub group_sends: HashMap<i64, VecDeque<tokio::time::Instant>>,
+    next_chat: i64,
+    next_file: u64,
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl World {
+    pub(crate) fn new(bot: User) -> Self {
+        World {
+            bot,
+            users: HashMap::new(),
+            chats: BTreeMap::new(),
+            messages: HashMap::new(),
+            files: HashMap::new(),
+            updates: VecDeque::new(),
+            // Telegram's update ids are large and arbitrary; start somewhere that is not 1.
+            next_update_id: 850_000_001,
+            webhook: None,
+            webhook_error: None,
+            poll_generation: 0,
+            flood_interval: None,
+            last_bot_send: HashMap::new(),
+            flood_group_per_minute: None,
+            group_sends: HashMap::new(),
+            next_chat: 1_001_000_000_001,
+            next_file: 1,
+        }
+    }
+
+    pub(crate) fn add_chat(&mut self, title: &str, is_forum: bool) -> i64 {
+        let id = -self.next_chat;
+        self.next_chat += 1;
+        self.chats.insert(
+            id,
+            Chat {
+                id,
+                title: title.to_owned(),
+                is_forum,
+                bot_kicked: false,
+                bot_can_manage_topics: true,
+                topics: BTreeMap::new(),
+                next_message_id: 1,
+            },
+        );
+        id
+    }
+
+    pub(crate) fn user(&mut self, id: i64, first_name: &str) -> User {
+        self.users
+            .entry(id)
+            .or_insert_with(|| User {
+                id,
+                is_bot: false,
+                first_name: first_name.to_owned(),
+                last_name: None,
+                username: Some(format!("{}_{id}", first_name.to_lowercase())),
+            })
+            .clone()
+    }
+
+    pub(crate) fn next_message_id(&mut self, chat: i64) -> Option<i32> {
+        let c = self.chats.get_mut(&chat)?;
+        let id = c.next_message_id;
+        c.next_message_id += 1;
+        Some(id)
+    }
+
+    /// Stores a message and returns its id; `None` if the chat does not exist.
+    pub(crate) fn store(&mut self, mut m: StoredMessage) -> Option<i32> {
+        m.id = self.next_message_id(m.chat)?;
+        let id = m.id;
+        self.messages.insert((m.chat, id), m);
+        Some(id)
+    }
+
+    pub(crate) fn store_file(
+        &mut self,
+        data: Vec<u8>,
+        name: Option<String>,
+        mime: Option<String>,
+        folder: &str,
+    ) -> String {
+        let n = self.next_file;
+        self.next_file += 1;
+        let file_id = format!("AgACAgIAAxkBAAI{n:08}fake");
+        let ext = name
+            .as_deref()
+            .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_owned()))
+            .unwrap_or_else(|| "bin".into());
+        self.files.insert(
+            file_id.clone(),
+            StoredFile {
+                unique_id: format!("AQAD{n:06}"),
+                path: format!("{folder}/file_{n}.{ext}"),
+                name,
+                mime,
+                data,
+            },
+        );
+        file_id
+    }
+
+    /// Queues an update for `getUpdates` (`kind` is `message`, `edited_message`, …).
+    pub(crate) fn push_update(&mut self, kind: &str, message: Value) {
+        let id = self.next_update_id;
+        self.next_update_id += 1;
+        let mut u = Map::new();
+        u.insert("update_id".into(), json!(id));
+        u.insert(kind.into(), message);
+        self.updates.push_back((id, Value::Object(u)));
+    }
+
+    /// A full `Message` object. `nested` renders a `reply_to_message`, which Telegram never
+    /// nests a second level deep.
+    pub(crate) fn message_json(&self, m: &StoredMessage, nested: bool) -> Value {
+        let mut v = json!({ "message_id": m.id, "date": m.date });
+        if let Some(u) = self.user_by_id(m.from) {
+            v["from"] = u.json();
+        }
+        if let Some(c) = self.chats.get(&m.chat) {
+            v["chat"] = c.json();
+        }
+        if let Some(t) = m.thread {
+            v["message_thread_id"] = json!(t);
+            v["is_topic_message"] = json!(true);
+        } else if let Some(root) = self.reply_chain_root(m) {
+            // Outside forums, a reply carries the id of its reply chain's first message as
+            // `message_thread_id`, without `is_topic_message`.
+            v["message_thread_id"] = json!(root);
+        }
+        if let Some(d) = m.edit_date {
+            v["edit_date"] = json!(d);
+        }
+        // Inside a topic, a message that answers nothing in particular replies to the topic's
+        // creation message: that is how Telegram shows topic membership to older clients.
+        let reply = m.reply_to.or(m.thread);
+        if nested {
+            if let Some(r) = reply.and_then(|r| self.messages.get(&(m.chat, r))) {
+                if !r.deleted {
+                    v["reply_to_message"] = self.message_json(r, false);
+                }
+            }
+        }
+        let (text_key, entities_key) = if m.media.is_some() {
+            ("caption", "caption_entities")
+        } else {
+            ("text", "entities")
+        };
+        if !m.text.is_empty() || (m.media.is_none() && m.service.is_none()) {
+            v[text_key] = json!(m.text);
+            if !m.entities.is_empty() {
+                v[entities_key] = json!(m.entities);
+            }
+        }
+        if let Some(media) = &m.media {
+            self.media_json(media, &mut v);
+        }
+        if let Some((k, val)) = &m.service {
+            v[k.as_str()] = val.clone();
+        }
+        v
+    }
+
+    fn media_json(&self, media: &Media, v: &mut Value) {
+        let file = |id: &str| self.files.get(id).map(|f| (id.to_owned(), f));
+        match media {
+            Media::Photo { file_id } => {
+                if let Some((id, f)) = file(file_id) {
+                    // One size only: the fake does not decode images to make thumbnails.
+                    v["photo"] = json!([{
+                        "file_id": id, "file_unique_id": f.unique_id,
+                        "width": 1280, "height": 960, "file_size": f.data.len()
+                    }]);
+                }
+            }
+            Media::Document { file_id } => {
+                if let Some((id, f)) = file(file_id) {
+                    let mut d = json!({
+                        "file_id": id, "file_unique_id": f.unique_id, "file_size": f.data.len()
+                    });
+                    if let Some(n) = &f.name {
+                        d["file_name"] = json!(n);
+                    }
+                    if let Some(m) = &f.mime {
+                        d["mime_type"] = json!(m);
+                    }
+                    v["document"] = d;
+                }
+            }
+            Media::Voice { file_id } => {
+                if let Some((id, f)) = file(file_id) {
+                    v["voice"] = json!({
+                        "file_id": id, "file_unique_id": f.unique_id, "duration": 1,
+                        "mime_type": "audio/ogg", "file_size": f.data.len()
+                    });
+                }
+            }
+            Media::Sticker { file_id } => {
+                if let Some((id, f)) = file(file_id) {
+                    v["sticker"] = json!({
+                        "file_id": id, "file_unique_id": f.unique_id, "type": "regular",
+                        "width": 512, "height": 512, "is_animated": false, "is_video": false,
+                        "emoji": "👍", "file_size": f.data.len()
+                    });
+                }
+            }
+        }
+    }
+
+    fn reply_chain_root(&self, m: &StoredMessage) -> Option<i32> {
+        let mut root = m.reply_to?;
+        for _ in 0..1000 {
+            match self.messages.get(&(m.chat, root)).and_then(|r| r.reply_to) {
+                Some(up) => root = up,
+                None => break,
+            }
+        }
+        Some(root)
+    }
+
+    pub(crate) fn user_by_id(&self, id: i64) -> Option<&User> {
+        if id == self.bot.id {
+            Some(&self.bot)
+        } else {
+            self.users.get(&id)
+        }
+    }
+
+    pub(crate) fn file_json(&self, file_id: &str) -> Option<Value> {
+        let f = self.files.get(file_id)?;
+        Some(json!({
+            "file_id": file_id, "file_unique_id": f.unique_id,
+            "file_size": f.data.len(), "file_path": f.path
+        }))
+    }
+}
