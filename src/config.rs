@@ -5,6 +5,7 @@
 use crate::rules::{Rules, Side};
 use crate::store::{LinkRecord, LinkRoom};
 use civicbridge_api::{LinkId, Platform, RoomRef};
+use civicbridge_telegram::TelegramConfig;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -39,6 +40,9 @@ pub enum ConfigError {
     Parse(String),
     #[error("{key}: {problem}")]
     Invalid { key: String, problem: String },
+    /// A connector refused its section; the message names the key.
+    #[error("{0}")]
+    Connector(String),
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -56,7 +60,7 @@ struct RawConfig {
     #[serde(default)]
     log: LogSettings,
     matrix: Option<MatrixAccount>,
-    telegram: Option<TelegramAccount>,
+    telegram: Option<TelegramConfig>,
     discord: Option<DiscordAccount>,
     #[serde(default)]
     links: BTreeMap<String, RawLink>,
@@ -120,14 +124,6 @@ pub struct MatrixAccount {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TelegramAccount {
-    pub token: Option<Secret>,
-    /// A Bot API server other than api.telegram.org (the local test server, a self-hosted one).
-    pub api_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DiscordAccount {
     pub token: Option<Secret>,
     pub api_base: Option<String>,
@@ -139,7 +135,7 @@ pub struct Settings {
     pub store_path: PathBuf,
     pub log: LogSettings,
     pub matrix: Option<MatrixAccount>,
-    pub telegram: Option<TelegramAccount>,
+    pub telegram: Option<TelegramConfig>,
     pub discord: Option<DiscordAccount>,
     pub links: Vec<LinkSettings>,
 }
@@ -220,21 +216,10 @@ impl RawConfig {
             }
         }
         if let Some(t) = &self.telegram {
-            match &t.token {
-                None => {
-                    return Err(invalid(
-                        "telegram.token",
-                        "missing (the bot token from @BotFather)",
-                    ))
-                }
-                Some(s) if !looks_like_telegram_token(s.expose()) => {
-                    return Err(invalid(
-                        "telegram.token",
-                        "not a bot token (expected <digits>:<secret>)",
-                    ))
-                }
-                _ => {}
-            }
+            // Building the connector validates its config (and makes no network call); its
+            // errors name the key, e.g. `telegram.token is not a bot token`.
+            civicbridge_telegram::TelegramConnector::new(t.clone())
+                .map_err(|e| ConfigError::Connector(e.to_string()))?;
         }
         if let Some(d) = &self.discord {
             if d.token
@@ -377,12 +362,6 @@ impl RawConfig {
     }
 }
 
-fn looks_like_telegram_token(t: &str) -> bool {
-    t.split_once(':').is_some_and(|(id, secret)| {
-        !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && secret.len() >= 8
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,7 +372,7 @@ mod tests {
         user_id = "@bridge:localhost"
         password = "pw"
         [telegram]
-        token = "123:abcdefghij"
+        token = "123456:ABCdefghijklmnopqrstuvwxyz0123456789"
         [links.planning]
         moderation_room = "matrix:!mod:localhost"
         moderators = ["matrix:@mod:localhost"]
@@ -428,8 +407,16 @@ mod tests {
             e.starts_with("links.planning.rooms[1].room: unknown platform `irc`"),
             "{e}"
         );
-        let e = err(&GOOD.replace("token = \"123:abcdefghij\"", ""));
-        assert!(e.starts_with("telegram.token: missing"), "{e}");
+        let e = err(&GOOD.replace(
+            "token = \"123456:ABCdefghijklmnopqrstuvwxyz0123456789\"",
+            "",
+        ));
+        assert!(
+            e.contains("missing field `token`") && e.contains("telegram"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("123456:ABCdefghijklmnopqrstuvwxyz0123456789", "oops"));
+        assert!(e.starts_with("telegram.token is not a bot token"), "{e}");
         let e = err(&format!(
             "{GOOD}\n[links.planning.rules]\nblocked_patterns = [\"(oops\"]\n"
         ));

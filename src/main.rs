@@ -182,11 +182,18 @@ async fn run(config: &Path) -> Result<(), Failure> {
 
 /// The platform connectors for the configured accounts.
 fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>, String> {
-    let platforms = settings.platforms();
-    match platforms.first() {
-        None => Ok(Vec::new()),
-        Some(p) => Err(format!("the {p} connector is not part of this build yet")),
+    let mut out: Vec<Arc<dyn Connector>> = Vec::new();
+    if let Some(t) = &settings.telegram {
+        out.push(Arc::new(
+            civicbridge_telegram::TelegramConnector::new(t.clone()).map_err(|e| e.to_string())?,
+        ));
     }
+    for p in settings.platforms() {
+        if !out.iter().any(|c| c.platform() == p) {
+            return Err(format!("the {p} connector is not part of this build yet"));
+        }
+    }
+    Ok(out)
 }
 
 fn check(config: &Path) -> Result<(), Failure> {
