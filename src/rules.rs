@@ -153,9 +153,14 @@ impl Rules {
     /// Checks what serde cannot: that every pattern compiles.
     pub fn validate(&self) -> Result<(), RuleError> {
         for (i, p) in self.blocked_patterns.iter().enumerate() {
-            regex::Regex::new(p).map_err(|e| RuleError {
-                key: format!("blocked_patterns[{i}]"),
-                problem: format!("`{p}` is not a valid regular expression: {e}"),
+            regex::Regex::new(p).map_err(|e| {
+                // The regex crate draws a multi-line caret diagram; its last line says why.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
+                RuleError {
+                    key: format!("blocked_patterns[{i}]"),
+                    problem: format!("`{p}` is not a valid regular expression: {why}"),
+                }
             })?;
         }
         Ok(())
