@@ -148,7 +148,7 @@ async fn latency(rate: u32, n: usize) {
     for i in 0..n {
         tick.tick().await;
         injected.push(tokio::time::Instant::now());
-        let _ = run.telegram.inject(event(&run, i));
+        drop(run.telegram.inject(event(&run, i)));
     }
     wait_for(&run, n).await;
     let posted = run.matrix.posted();

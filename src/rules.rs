@@ -156,7 +156,12 @@ impl Rules {
             regex::Regex::new(p).map_err(|e| {
                 // The regex crate draws a multi-line caret diagram; its last line says why.
                 let text = e.to_string();
-                let why = text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
+                let why = text
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_start_matches("error: ");
                 RuleError {
                     key: format!("blocked_patterns[{i}]"),
                     problem: format!("`{p}` is not a valid regular expression: {why}"),

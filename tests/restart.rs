@@ -166,7 +166,7 @@ fn killing_the_daemon_mid_burst_loses_and_duplicates_nothing() {
         fakes.telegram.forget_undelivered();
         let daemon = start(store, open_rules(), &fakes).await;
         for i in &unacked {
-            let _ = fakes.telegram.inject(events[*i].clone());
+            drop(fakes.telegram.inject(events[*i].clone()));
         }
         wait_until(WAIT, "the whole burst in both rooms", || {
             fakes.matrix.texts_in(STAFF).len() >= N && fakes.discord.texts_in(DC).len() >= N

@@ -72,6 +72,9 @@ impl From<StoreError> for TxError {
     }
 }
 
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The view a transaction body has: reads see the body's own earlier writes.
 pub trait KvTx {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, TxError>;
@@ -89,9 +92,9 @@ pub trait KvTx {
 pub trait Backend: Send + Sync + std::fmt::Debug {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
     /// The last entry of a tree in key order.
-    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn last(&self, tree: Tree) -> Result<Option<Entry>, StoreError>;
     fn transact(
         &self,
         body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), TxError>,

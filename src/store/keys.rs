@@ -111,7 +111,7 @@ mod tests {
         let room = RoomRef::new(Platform::Telegram, "-100");
         assert_eq!(
             message(&room, &RemoteMsgId::new("7")),
-            b"telegram\0-100\07".to_vec()
+            b"telegram\0-100\x007".to_vec()
         );
         assert!(id(1) < id(256), "big-endian ids sort numerically");
     }

@@ -1,7 +1,7 @@
 //! The in-memory backend, for tests. Transactions take one lock and write
 //! through an overlay, so an aborted body leaves nothing behind.
 
-use super::backend::{Backend, KvTx, Tree, TxError};
+use super::backend::{Backend, Entry, KvTx, Tree, TxError};
 use super::StoreError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -55,7 +55,7 @@ impl Backend for MemoryBackend {
         Ok(self.lock()[tree.index()].get(key).cloned())
     }
 
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         Ok(self.lock()[tree.index()]
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
@@ -63,7 +63,7 @@ impl Backend for MemoryBackend {
             .collect())
     }
 
-    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last(&self, tree: Tree) -> Result<Option<Entry>, StoreError> {
         Ok(self.lock()[tree.index()]
             .iter()
             .next_back()

@@ -1,7 +1,7 @@
 //! The sled backend (sled 0.34.7, the last stable release). One sled tree per [`Tree`];
 //! multi-tree transactions through sled's transactional API.
 
-use super::backend::{Backend, KvTx, Tree, TxError};
+use super::backend::{Backend, Entry, KvTx, Tree, TxError};
 use super::StoreError;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
@@ -83,14 +83,14 @@ impl Backend for SledBackend {
             .map_err(backend)
     }
 
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         self.trees[tree.index()]
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
             .collect()
     }
 
-    fn last(&self, tree: Tree) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last(&self, tree: Tree) -> Result<Option<Entry>, StoreError> {
         self.trees[tree.index()]
             .last()
             .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))

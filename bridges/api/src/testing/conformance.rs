@@ -268,7 +268,7 @@ mod tests {
         async fn post_as_person(&self, text: &str) -> RemoteMsgId {
             static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let id = format!("p{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            let _ = self.0.post("room", ("u1", "Ursula"), &id, text);
+            drop(self.0.post("room", ("u1", "Ursula"), &id, text));
             RemoteMsgId::new(id)
         }
         async fn shown_text(&self, id: &RemoteMsgId) -> Option<String> {
