@@ -11,7 +11,7 @@ use crate::link::{LinkError, LinkWorker, BATCH};
 use crate::outbox::{Outbox, RetryPolicy};
 use crate::router::{self, RouteTable};
 use crate::store::{Store, StoreError};
-use civicbridge_api::{Connector, EventSink, Platform};
+use civicbridge_api::{Connector, ConnectorError, EventSink, Platform};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +58,7 @@ pub struct Daemon {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
+    failures: mpsc::UnboundedReceiver<(Platform, ConnectorError)>,
 }
 
 impl Daemon {
@@ -133,14 +134,19 @@ impl Daemon {
         let (sink_tx, sink_rx) = mpsc::channel(BATCH * 4);
         tracker.spawn(router::run(table, sink_rx, shutdown.clone()));
 
+        let (failed, failures) = mpsc::unbounded_channel();
         for (platform, c) in connectors {
             let sink = EventSink::new(sink_tx.clone());
             let state = store.connector_state(platform);
             let stop = shutdown.clone();
+            let failed = failed.clone();
             tracker.spawn(async move {
                 match c.run(sink, state, stop).await {
                     Ok(()) => tracing::info!(%platform, "connector stopped"),
-                    Err(e) => tracing::error!(%platform, error = %e, "connector failed"),
+                    Err(e) => {
+                        tracing::error!(%platform, error = %e, "connector failed");
+                        let _ = failed.send((platform, e));
+                    }
                 }
             });
         }
@@ -155,7 +161,18 @@ impl Daemon {
             shutdown,
             tracker,
             grace: options.grace,
+            failures,
         })
+    }
+
+    /// Resolves when a connector stops for good (`Connector::run` returned an error such as
+    /// `Auth`): the bridge can no longer read that platform, so the caller should stop and say so.
+    pub async fn connector_failed(&mut self) -> (Platform, ConnectorError) {
+        match self.failures.recv().await {
+            Some(f) => f,
+            // Every connector task has ended without failing: nothing will ever fail now.
+            None => std::future::pending().await,
+        }
     }
 
     pub fn store(&self) -> &Store {

@@ -373,16 +373,20 @@ impl LinkWorker {
             )?);
         }
         if !hold.is_empty() {
-            let reason = hold.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>();
-            let mut reason = reason.clone();
-            reason.dedup();
+            // Targets may be held for different reasons; each reason is listed once.
+            let mut reasons: Vec<&str> = Vec::new();
+            for (_, r) in &hold {
+                if !reasons.contains(&r.as_str()) {
+                    reasons.push(r);
+                }
+            }
             let item = PendingItem {
                 id: PendingId(0),
                 link: self.link.id.clone(),
                 mirror: mirror.id,
                 kind: PendingKind::Message,
                 targets: hold.iter().map(|(r, _)| r.clone()).collect(),
-                reason: reason.join("; "),
+                reason: reasons.join("; "),
                 held_at_ms: tx.now_ms(),
                 card: None,
             };

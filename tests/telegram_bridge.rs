@@ -156,3 +156,29 @@ async fn a_residents_question_is_moderated_answered_and_survives_a_restart() {
         .is_some());
     assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }
+
+#[tokio::test]
+async fn a_connector_that_cannot_authenticate_is_reported_by_the_daemon() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let mut c = TelegramConfig::new("999999:WrongTokenWrongTokenWrongToken12345");
+    c.api_url = Some(server.url());
+    c.poll_timeout_secs = 1;
+    let conns: Vec<Arc<dyn Connector>> = vec![
+        FakeConnector::new(Platform::Matrix),
+        Arc::new(TelegramConnector::new(c).unwrap()),
+        FakeConnector::new(Platform::Discord),
+    ];
+    let mut daemon = Daemon::start(Store::memory(), &link(chat), conns, fast_retries())
+        .await
+        .unwrap();
+    let (platform, error) = tokio::time::timeout(WAIT, daemon.connector_failed())
+        .await
+        .expect("reported in time");
+    assert_eq!(platform, Platform::Telegram);
+    assert!(
+        matches!(error, civicbridge_api::ConnectorError::Auth(_)),
+        "{error:?}"
+    );
+    daemon.shutdown().await.unwrap();
+}
