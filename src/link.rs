@@ -338,27 +338,23 @@ impl LinkWorker {
         if forward.is_empty() && hold.is_empty() {
             return Ok(());
         }
-        let mut mirror = MirrorRecord {
-            id: tx.new_mirror_id()?,
-            link: self.link.id.clone(),
-            source: ev.room.clone(),
-            source_msg: m.id.clone(),
-            author: Author {
+        let mut mirror = MirrorRecord::new(
+            tx.new_mirror_id()?,
+            self.link.id.clone(),
+            ev.room.clone(),
+            m.id.clone(),
+            Author {
                 platform: ev.room.platform,
                 id: ev.sender.id.clone(),
                 display_name: ev.sender.display_name.clone(),
                 avatar_url: ev.sender.avatar_url.clone(),
             },
-            text: m.text.clone(),
-            attachments: m.attachments.clone(),
-            reply_to: reply_to.map(|r| r.id),
-            thread_root: thread_root.map(|r| r.id),
-            published: false,
-            copies: Vec::new(),
-            at_ms: ev.at_ms,
-            deleted: false,
-            source_thread: None,
-        };
+            m.text.clone(),
+        );
+        mirror.attachments = m.attachments.clone();
+        mirror.reply_to = reply_to.map(|r| r.id);
+        mirror.thread_root = thread_root.map(|r| r.id);
+        mirror.at_ms = ev.at_ms;
         if !forward.is_empty() {
             // A root that crosses on its own publishes its thread.
             mirror.published = mirror.thread_root.is_none();

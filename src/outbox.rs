@@ -14,10 +14,12 @@
 use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::render::{self, RenderInput, ReplyTarget};
-use crate::store::{IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError};
+use crate::store::{
+    IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError, Tx, TxFailure,
+};
 use civicbridge_api::{
     Capabilities, Connector, ConnectorError, LinkId, OutgoingFile, Platform, RichText, RoomRef,
-    ThreadTarget,
+    SendReceipt, ThreadTarget,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -312,6 +314,36 @@ async fn fetch_files(
     Ok((files, unshown))
 }
 
+/// Sends `parts` in order, skipping those an earlier attempt delivered. After each part,
+/// `record` runs inside the transaction that also advances (or, after the last part, finishes)
+/// the job, so a receipt and the job's progress are never out of step.
+async fn send_parts(
+    inner: &Inner,
+    conn: &Arc<dyn Connector>,
+    job: &Job,
+    parts: &[civicbridge_api::Outgoing],
+    mut record: impl FnMut(&mut Tx<'_>, usize, &SendReceipt) -> Result<(), TxFailure>,
+) -> Result<(), JobError> {
+    let total = parts.len();
+    for (i, part) in parts.iter().enumerate().skip(job.parts_done as usize) {
+        let receipt = conn.send(part).await?;
+        inner.store.transact(|tx| {
+            record(tx, i, &receipt)?;
+            if i + 1 == total {
+                tx.finish_job(job.id)
+            } else {
+                let mut j = job.clone();
+                j.parts_done = i as u32 + 1;
+                tx.update_job(&j)
+            }
+        })?;
+    }
+    if total <= job.parts_done as usize {
+        finish(inner, job)?;
+    }
+    Ok(())
+}
+
 async fn send_copy(
     inner: &Inner,
     conn: &Arc<dyn Connector>,
@@ -334,42 +366,29 @@ async fn send_copy(
         files,
         unshown,
     });
-    let total = parts.len();
-    for (i, part) in parts.iter().enumerate().skip(job.parts_done as usize) {
-        let receipt = conn.send(part).await?;
-        inner.store.transact(|tx| {
-            let mut mm = tx.mirror_required(m.id)?;
-            let copy = mm.copy_in_mut(&job.target);
-            copy.ids.extend(receipt.ids.iter().cloned());
-            if copy.thread.is_none() {
-                copy.thread = receipt.thread.clone();
-            }
-            tx.put_mirror(&mm)?;
-            for id in &receipt.ids {
-                tx.index(&job.target, id, IndexEntry::Mirror(m.id))?;
-            }
-            // A thread started from the root's copy belongs to the root.
-            if let (Some(ThreadTarget::StartFrom(_)), Some(t), Some(root)) =
-                (&thread, &receipt.thread, m.thread_root)
-            {
-                let mut r = tx.mirror_required(root)?;
-                r.set_thread_in(&job.target, t.clone());
-                tx.put_mirror(&r)?;
-                tx.put_thread(&job.target, t, root)?;
-            }
-            if i + 1 == total {
-                tx.finish_job(job.id)
-            } else {
-                let mut j = job.clone();
-                j.parts_done = i as u32 + 1;
-                tx.update_job(&j)
-            }
-        })?;
-    }
-    if parts.len() <= job.parts_done as usize {
-        finish(inner, job)?;
-    }
-    Ok(())
+    send_parts(inner, conn, job, &parts, |tx, _, receipt| {
+        let mut mm = tx.mirror_required(m.id)?;
+        let copy = mm.copy_in_mut(&job.target);
+        copy.ids.extend(receipt.ids.iter().cloned());
+        if copy.thread.is_none() {
+            copy.thread = receipt.thread.clone();
+        }
+        tx.put_mirror(&mm)?;
+        for id in &receipt.ids {
+            tx.index(&job.target, id, IndexEntry::Mirror(m.id))?;
+        }
+        // A thread started from the root's copy belongs to the root.
+        if let (Some(ThreadTarget::StartFrom(_)), Some(t), Some(root)) =
+            (&thread, &receipt.thread, m.thread_root)
+        {
+            let mut r = tx.mirror_required(root)?;
+            r.set_thread_in(&job.target, t.clone());
+            tx.put_mirror(&r)?;
+            tx.put_thread(&job.target, t, root)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn edit_copy(
@@ -460,29 +479,16 @@ async fn send_notice(
     card: Option<civicbridge_api::PendingId>,
 ) -> Result<(), JobError> {
     let parts = render::notice(&job.target.room, &format!("cb{}", job.id.0), text, caps);
-    let total = parts.len();
-    for (i, part) in parts.iter().enumerate().skip(job.parts_done as usize) {
-        let receipt = conn.send(part).await?;
-        inner.store.transact(|tx| {
-            if let (0, Some(pid), Some(first)) = (i, card, receipt.ids.first()) {
-                if let Some(mut item) = tx.pending(pid)? {
-                    item.card = Some((job.target.clone(), first.clone()));
-                    tx.put_pending(item)?;
-                }
+    send_parts(inner, conn, job, &parts, |tx, i, receipt| {
+        if let (0, Some(pid), Some(first)) = (i, card, receipt.ids.first()) {
+            if let Some(mut item) = tx.pending(pid)? {
+                item.card = Some((job.target.clone(), first.clone()));
+                tx.put_pending(item)?;
             }
-            if i + 1 == total {
-                tx.finish_job(job.id)
-            } else {
-                let mut j = job.clone();
-                j.parts_done = i as u32 + 1;
-                tx.update_job(&j)
-            }
-        })?;
-    }
-    if parts.len() <= job.parts_done as usize {
-        finish(inner, job)?;
-    }
-    Ok(())
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Drops a job the platform refused for good: audited, and reported to the moderators unless the

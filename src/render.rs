@@ -131,30 +131,17 @@ pub fn notice(
 mod tests {
     use super::*;
     use crate::store::Author;
-    use civicbridge_api::{LinkId, MirrorId, Platform, RemoteUserId, RoomRef};
+    use civicbridge_api::{LinkId, MirrorId, Platform, RoomRef};
 
     fn mirror(text: &str) -> MirrorRecord {
-        MirrorRecord {
-            id: MirrorId(1),
-            link: LinkId::new("l"),
-            source: RoomRef::new(Platform::Telegram, "-1"),
-            source_msg: RemoteMsgId::new("5"),
-            author: Author {
-                platform: Platform::Telegram,
-                id: RemoteUserId::new("42"),
-                display_name: "Ada".into(),
-                avatar_url: None,
-            },
-            text: RichText::plain(text),
-            attachments: Vec::new(),
-            reply_to: None,
-            thread_root: None,
-            published: false,
-            copies: Vec::new(),
-            at_ms: 0,
-            deleted: false,
-            source_thread: None,
-        }
+        MirrorRecord::new(
+            MirrorId(1),
+            LinkId::new("l"),
+            RoomRef::new(Platform::Telegram, "-1"),
+            RemoteMsgId::new("5"),
+            Author::new(Platform::Telegram, "42", "Ada"),
+            RichText::plain(text),
+        )
     }
 
     fn input<'a>(m: &'a MirrorRecord, caps: &'a Capabilities, room: &'a RoomId) -> RenderInput<'a> {

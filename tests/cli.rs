@@ -185,27 +185,14 @@ fn queue_lists_and_decides_held_items_and_the_jobs_wait_for_the_bridge() {
 }
 
 fn civicbridge_mirror(id: MirrorId) -> civicbridge::store::MirrorRecord {
-    civicbridge::store::MirrorRecord {
+    civicbridge::store::MirrorRecord::new(
         id,
-        link: LinkId::new("planning"),
-        source: RoomRef::new(Platform::Telegram, "-100"),
-        source_msg: civicbridge_api::RemoteMsgId::new("9"),
-        author: civicbridge::store::Author {
-            platform: Platform::Telegram,
-            id: civicbridge_api::RemoteUserId::new("42"),
-            display_name: "Ada".into(),
-            avatar_url: None,
-        },
-        text: civicbridge_api::RichText::plain("Where do I recycle batteries?"),
-        attachments: vec![],
-        reply_to: None,
-        thread_root: None,
-        published: false,
-        copies: vec![],
-        at_ms: 0,
-        deleted: false,
-        source_thread: None,
-    }
+        LinkId::new("planning"),
+        RoomRef::new(Platform::Telegram, "-100"),
+        civicbridge_api::RemoteMsgId::new("9"),
+        civicbridge::store::Author::new(Platform::Telegram, "42", "Ada"),
+        civicbridge_api::RichText::plain("Where do I recycle batteries?"),
+    )
 }
 
 #[test]

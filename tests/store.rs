@@ -8,8 +8,7 @@ use civicbridge::store::{
     Store, StoreError,
 };
 use civicbridge_api::{
-    InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RichText, RoomRef,
-    ThreadId,
+    InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RichText, RoomRef, ThreadId,
 };
 
 fn backends() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
@@ -38,27 +37,14 @@ fn link() -> LinkRecord {
 }
 
 fn mirror(id: MirrorId) -> MirrorRecord {
-    MirrorRecord {
+    MirrorRecord::new(
         id,
-        link: LinkId::new("planning"),
-        source: RoomRef::new(Platform::Telegram, "-100"),
-        source_msg: RemoteMsgId::new("5"),
-        author: Author {
-            platform: Platform::Telegram,
-            id: RemoteUserId::new("42"),
-            display_name: "Ada".into(),
-            avatar_url: None,
-        },
-        text: RichText::plain("hi"),
-        attachments: vec![],
-        reply_to: None,
-        thread_root: None,
-        published: false,
-        copies: vec![],
-        at_ms: 1,
-        deleted: false,
-        source_thread: None,
-    }
+        LinkId::new("planning"),
+        RoomRef::new(Platform::Telegram, "-100"),
+        RemoteMsgId::new("5"),
+        Author::new(Platform::Telegram, "42", "Ada"),
+        RichText::plain("hi"),
+    )
 }
 
 #[test]

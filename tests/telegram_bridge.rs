@@ -8,10 +8,10 @@ mod common;
 use civicbridge::audit;
 use civicbridge::config::LinkSettings;
 use civicbridge::daemon::Daemon;
-use civicbridge::rules::{DirectionRule, Policy, Rules, Side};
-use civicbridge::store::{LinkRecord, LinkRoom, Store};
+use civicbridge::rules::{DirectionRule, Policy, Rules};
+use civicbridge::store::Store;
 use civicbridge_api::testing::{wait_until, FakeConnector};
-use civicbridge_api::{Connector, LinkId, Message, Platform, RoomRef};
+use civicbridge_api::{Connector, Message, Platform};
 use civicbridge_telegram::{PacingConfig, TelegramConfig, TelegramConnector};
 use civicbridge_testkit::telegram::TelegramServer;
 use common::{acked, fast_retries, MODERATOR, MODS, STAFF, STAFFER, WAIT};
@@ -20,34 +20,13 @@ use std::sync::Arc;
 const ADA: (i64, &str) = (42, "Ada");
 
 fn link(chat: i64) -> Vec<LinkSettings> {
-    vec![LinkSettings {
-        link: LinkRecord {
-            id: LinkId::new("planning"),
-            rooms: vec![
-                LinkRoom {
-                    room: RoomRef::new(Platform::Matrix, STAFF),
-                    side: Side::Staff,
-                },
-                LinkRoom {
-                    room: RoomRef::new(Platform::Telegram, chat.to_string()),
-                    side: Side::Public,
-                },
-                LinkRoom {
-                    room: RoomRef::new(Platform::Discord, "200"),
-                    side: Side::Public,
-                },
-            ],
-            moderation_room: Some(RoomRef::new(Platform::Matrix, MODS)),
-            moderators: vec!["matrix:@mod".into()],
-            admins: vec![],
-        },
-        rules: Rules {
-            staff_to_public: DirectionRule::new(Policy::Auto),
-            public_to_staff: DirectionRule::new(Policy::Approve),
-            public_to_public: DirectionRule::new(Policy::Auto),
-            ..Rules::default()
-        },
-    }]
+    let rules = Rules {
+        staff_to_public: DirectionRule::new(Policy::Auto),
+        public_to_staff: DirectionRule::new(Policy::Approve),
+        public_to_public: DirectionRule::new(Policy::Auto),
+        ..Rules::default()
+    };
+    common::link_with_telegram(&chat.to_string(), rules)
 }
 
 fn telegram(server: &TelegramServer) -> Arc<TelegramConnector> {

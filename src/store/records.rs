@@ -60,6 +60,15 @@ pub struct Author {
 }
 
 impl Author {
+    pub fn new(platform: Platform, id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Author {
+            platform,
+            id: RemoteUserId::new(id),
+            display_name: display_name.into(),
+            avatar_url: None,
+        }
+    }
+
     pub fn key(&self) -> UserKey {
         format!("{}:{}", self.platform, self.id)
     }
@@ -104,6 +113,33 @@ pub struct Copy {
 }
 
 impl MirrorRecord {
+    /// A message first seen at its source: no copies, no thread, not published.
+    pub fn new(
+        id: MirrorId,
+        link: LinkId,
+        source: RoomRef,
+        source_msg: RemoteMsgId,
+        author: Author,
+        text: RichText,
+    ) -> Self {
+        MirrorRecord {
+            id,
+            link,
+            source,
+            source_msg,
+            author,
+            text,
+            attachments: Vec::new(),
+            reply_to: None,
+            thread_root: None,
+            published: false,
+            copies: Vec::new(),
+            at_ms: 0,
+            deleted: false,
+            source_thread: None,
+        }
+    }
+
     pub fn copy_in(&self, room: &RoomRef) -> Option<&Copy> {
         self.copies.iter().find(|c| &c.room == room)
     }

@@ -22,6 +22,11 @@ pub const RESIDENT: (&str, &str) = ("42", "Ada");
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub fn link(rules: Rules) -> Vec<LinkSettings> {
+    link_with_telegram(TG, rules)
+}
+
+/// The test link, with its Telegram room at `telegram_chat`.
+pub fn link_with_telegram(telegram_chat: &str, rules: Rules) -> Vec<LinkSettings> {
     vec![LinkSettings {
         link: LinkRecord {
             id: LinkId::new("planning"),
@@ -31,7 +36,7 @@ pub fn link(rules: Rules) -> Vec<LinkSettings> {
                     side: Side::Staff,
                 },
                 LinkRoom {
-                    room: RoomRef::new(Platform::Telegram, TG),
+                    room: RoomRef::new(Platform::Telegram, telegram_chat),
                     side: Side::Public,
                 },
                 LinkRoom {
