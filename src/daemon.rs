@@ -127,6 +127,7 @@ impl Daemon {
                 outbox.clone(),
                 rx,
                 shutdown.clone(),
+                &tracker,
             )?;
             tracker.spawn(worker.run());
             table.add_link(&l.link, tx);
