@@ -1,1 +1,568 @@
-//! placeholder
+//! civicbridge's Discord connector, on serenity 0.12.
+//!
+//! Construct with [`DiscordConnector::new`] from a [`DiscordConfig`], then hand it to the core as
+//! an `Arc<dyn Connector>`.
+//!
+//! Codemap:
+//! - [`config`]: `DiscordConfig` (serde), validation, the rate-limiter / `api_base` rule.
+//! - `gateway`: the serenity client on its own thread; handlers forward dispatches in order.
+//! - [`inbound`]: serenity models → `Event` (pure).
+//! - `outbound`: send / edit / delete / react, webhooks and personas, replies, threads, splitting.
+//! - [`format`]: `RichText` ⇄ Discord markdown, with escaping.
+//! - `rest`: runs serenity-built requests, keeping 429 `retry_after`.
+//! - [`ids`]: Discord snowflakes ⇄ the bridge's opaque ids.
+//! - [`error`]: `DiscordError` → `ConnectorError`.
+
+pub mod config;
+pub mod error;
+pub mod format;
+mod gateway;
+pub mod ids;
+pub mod inbound;
+mod outbound;
+mod rest;
+
+pub use config::DiscordConfig;
+pub use error::DiscordError;
+pub use gateway::intents;
+pub use outbound::{parse_webhook_url, render_parts, webhook_username, DISCORD_MAX};
+
+use async_trait::async_trait;
+use civicbridge_api::{
+    Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
+    Platform, RemoteMsgId, RoomId, SendReceipt,
+};
+use gateway::{Gateway, Gw, GwEnd, HandlerStats};
+use inbound::Place;
+use outbound::{RestChannel, RestUser, RestWebhook};
+use serenity::all::{ChannelId, ChannelType, GuildChannel, UserId, WebhookId};
+use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The longest plain text the core may hand us per message: with every character escaped
+/// (`\*`) text doubles in the worst case, but real text escapes a few characters; 1,700 leaves
+/// room for markup and escaping of typical text below Discord's 2,000, and `send` splits further
+/// when a rendered part still does not fit.
+pub const MAX_TEXT_LEN: usize = 1700;
+
+/// Discord's default upload limit for bots (25 MiB).
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+
+/// A webhook the bridge posts through.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Hook {
+    pub id: u64,
+    pub token: String,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hook").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// Who posted a message the bridge sent, to edit or delete it the same way.
+#[derive(Debug, Clone)]
+pub(crate) struct PostedBy {
+    pub channel: u64,
+    pub hook: Option<Hook>,
+    /// The thread channel, for webhook calls (`thread_id`).
+    pub thread: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelInfo {
+    pub guild: Option<u64>,
+    /// Set when the channel is a thread.
+    pub parent: Option<u64>,
+    pub is_forum: bool,
+}
+
+#[derive(Debug, Clone)]
+enum HookSlot {
+    Ready(Hook),
+    /// The bot may not manage webhooks here and none is configured; asked again after a while.
+    Unavailable(Instant),
+}
+
+/// How long to wait before asking again for a webhook the bot may not create.
+const HOOK_RETRY: Duration = Duration::from_secs(300);
+/// Bound on the remembered sends and deletes (older ones are looked up on Discord instead).
+const REMEMBER: usize = 20_000;
+
+#[derive(Debug, Default)]
+struct Known {
+    bot_id: Option<u64>,
+    channels: HashMap<u64, ChannelInfo>,
+    hooks: HashMap<u64, HookSlot>,
+    hooks_by_id: HashMap<u64, Hook>,
+    /// Webhook ids known to be the bridge's own (created by the bot or configured) or not.
+    own_hooks: HashSet<u64>,
+    foreign_hooks: HashSet<u64>,
+    posted: HashMap<u64, PostedBy>,
+    deleted_by_us: HashSet<u64>,
+}
+
+pub(crate) struct Inner {
+    cfg: DiscordConfig,
+    rest: rest::Rest,
+    known: Mutex<Known>,
+    stats: Arc<HandlerStats>,
+    /// Only one `run` at a time (a gateway session is one connection).
+    running: tokio::sync::Mutex<()>,
+}
+
+/// The Discord connector. Cheap to share behind an `Arc`.
+pub struct DiscordConnector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DiscordConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConnector")
+            .field("config", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn make_http(cfg: &DiscordConfig) -> Http {
+    let mut b = HttpBuilder::new(cfg.token.trim());
+    if let Some(base) = &cfg.api_base {
+        b = b.proxy(base.trim_end_matches('/'));
+    }
+    b.ratelimiter_disabled(!cfg.ratelimiter).build()
+}
+
+impl DiscordConnector {
+    /// Validates `config` and prepares the HTTP client. Nothing is sent until `run`/`send`.
+    pub fn new(config: DiscordConfig) -> Result<DiscordConnector, DiscordError> {
+        config.validate()?;
+        let http = Arc::new(make_http(&config));
+        let rest = rest::Rest::new(http, config.ratelimiter, config.api_base.clone())?;
+        let mut known = Known::default();
+        for (channel, url) in &config.webhook_urls {
+            if let (Ok(c), Some((id, token))) = (channel.parse::<u64>(), parse_webhook_url(url)) {
+                let hook = Hook { id, token };
+                known.own_hooks.insert(id);
+                known.hooks_by_id.insert(id, hook.clone());
+                known.hooks.insert(c, HookSlot::Ready(hook));
+            }
+        }
+        Ok(DiscordConnector {
+            inner: Arc::new(Inner {
+                cfg: config,
+                rest,
+                known: Mutex::new(known),
+                stats: Arc::new(HandlerStats::default()),
+                running: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// How many times each gateway handler fired, by Discord event name (`MESSAGE_CREATE`, …).
+    pub fn handler_counts(&self) -> BTreeMap<String, u64> {
+        self.inner.stats.snapshot()
+    }
+
+    /// The bot's user id, once known (after `run` starts).
+    pub fn bot_id(&self) -> Option<u64> {
+        self.inner.known().bot_id
+    }
+}
+
+impl Inner {
+    fn known(&self) -> MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record_channel(&self, c: &GuildChannel) {
+        let is_thread = matches!(
+            c.kind,
+            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+        );
+        let info = ChannelInfo {
+            guild: Some(c.guild_id.get()),
+            parent: c.parent_id.filter(|_| is_thread).map(ChannelId::get),
+            is_forum: c.kind == ChannelType::Forum,
+        };
+        self.known().channels.insert(c.id.get(), info);
+    }
+
+    pub(crate) fn remember_thread(&self, thread: u64, parent: u64) {
+        let mut k = self.known();
+        let guild = k.channels.get(&parent).and_then(|c| c.guild);
+        k.channels.insert(
+            thread,
+            ChannelInfo {
+                guild,
+                parent: Some(parent),
+                is_forum: false,
+            },
+        );
+    }
+
+    /// What we know about `channel`, asking Discord once if we do not know it yet.
+    pub(crate) async fn channel_info(&self, channel: ChannelId) -> Option<ChannelInfo> {
+        if let Some(i) = self.known().channels.get(&channel.get()) {
+            return Some(i.clone());
+        }
+        let req = Request::new(Route::Channel { channel_id: channel }, LightMethod::Get);
+        match self.rest.json::<RestChannel>(req).await {
+            Ok(c) => {
+                let is_thread = matches!(c.kind, 10..=12);
+                let info = ChannelInfo {
+                    guild: c.guild_id.and_then(|g| g.parse().ok()),
+                    parent: c.parent_id.and_then(|p| p.parse().ok()).filter(|_| is_thread),
+                    is_forum: c.kind == 15,
+                };
+                self.known().channels.insert(channel.get(), info.clone());
+                Some(info)
+            }
+            Err(e) => {
+                tracing::warn!(%channel, "cannot look up Discord channel: {e}");
+                None
+            }
+        }
+    }
+
+    async fn place(&self, channel: ChannelId, msg: Option<serenity::all::MessageId>) -> Place {
+        let parent = self
+            .channel_info(channel)
+            .await
+            .and_then(|i| i.parent)
+            .map(ChannelId::new);
+        Place::of(channel, parent, msg)
+    }
+
+    pub(crate) fn remember_post(&self, id: u64, by: PostedBy) {
+        let mut k = self.known();
+        if k.posted.len() >= REMEMBER {
+            k.posted.clear();
+        }
+        k.posted.insert(id, by);
+    }
+
+    pub(crate) fn posted_by(&self, id: u64) -> Option<PostedBy> {
+        self.known().posted.get(&id).cloned()
+    }
+
+    pub(crate) fn note_deleted(&self, id: u64) {
+        let mut k = self.known();
+        if k.deleted_by_us.len() >= REMEMBER {
+            k.deleted_by_us.clear();
+        }
+        k.deleted_by_us.insert(id);
+    }
+
+    pub(crate) fn hook_by_id(&self, id: u64) -> Option<Hook> {
+        self.known().hooks_by_id.get(&id).cloned()
+    }
+
+    pub(crate) fn forget_webhook(&self, channel: ChannelId, id: u64) {
+        let mut k = self.known();
+        k.hooks.remove(&channel.get());
+        k.hooks_by_id.remove(&id);
+    }
+
+    fn adopt_hook(&self, channel: ChannelId, hook: Hook) -> Hook {
+        let mut k = self.known();
+        k.own_hooks.insert(hook.id);
+        k.hooks_by_id.insert(hook.id, hook.clone());
+        k.hooks.insert(channel.get(), HookSlot::Ready(hook.clone()));
+        hook
+    }
+
+    /// The webhook to post personas through in `channel`: a configured one, else one the bot made
+    /// earlier (same name), else a new one. `None` when the bot may not manage webhooks (403).
+    pub(crate) async fn webhook_for(&self, channel: ChannelId) -> Result<Option<Hook>, DiscordError> {
+        match self.known().hooks.get(&channel.get()) {
+            Some(HookSlot::Ready(h)) => return Ok(Some(h.clone())),
+            Some(HookSlot::Unavailable(at)) if at.elapsed() < HOOK_RETRY => return Ok(None),
+            _ => {}
+        }
+        let bot = self.bot_id().await?;
+        let list = Request::new(Route::ChannelWebhooks { channel_id: channel }, LightMethod::Get);
+        let existing = match self.rest.json::<Vec<RestWebhook>>(list).await {
+            Ok(v) => v,
+            Err(e) if e.status() == Some(403) => return Ok(self.no_webhook(channel)),
+            Err(e) => return Err(e),
+        };
+        let mine = existing.into_iter().find(|w| {
+            w.user.as_ref().map(|u| u.id.as_str()) == Some(bot.to_string().as_str())
+                && w.name.as_deref() == Some(self.cfg.webhook_name.as_str())
+                && w.token.is_some()
+        });
+        let hook = match mine {
+            Some(w) => w,
+            None => {
+                let body = serde_json::json!({"name": self.cfg.webhook_name});
+                let req = Request::new(Route::ChannelWebhooks { channel_id: channel }, LightMethod::Post)
+                    .body(Some(body.to_string().into_bytes()));
+                match self.rest.json::<RestWebhook>(req).await {
+                    Ok(w) => w,
+                    Err(e) if e.status() == Some(403) => return Ok(self.no_webhook(channel)),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let id = hook
+            .id
+            .parse::<u64>()
+            .map_err(|e| DiscordError::Decode(e.to_string()))?;
+        let token = hook
+            .token
+            .ok_or_else(|| DiscordError::Decode("webhook without a token".into()))?;
+        Ok(Some(self.adopt_hook(channel, Hook { id, token })))
+    }
+
+    fn no_webhook(&self, channel: ChannelId) -> Option<Hook> {
+        tracing::warn!(%channel, "the bot may not manage webhooks here and none is configured: posting with name prefixes");
+        self.known()
+            .hooks
+            .insert(channel.get(), HookSlot::Unavailable(Instant::now()));
+        None
+    }
+
+    async fn bot_id(&self) -> Result<u64, DiscordError> {
+        if let Some(id) = self.known().bot_id {
+            return Ok(id);
+        }
+        let me: RestUser = self
+            .rest
+            .json(Request::new(Route::UserMe, LightMethod::Get))
+            .await?;
+        let id = me
+            .id
+            .parse::<u64>()
+            .map_err(|e| DiscordError::Decode(e.to_string()))?;
+        self.known().bot_id = Some(id);
+        Ok(id)
+    }
+
+    /// Whether a message by `author` (and `webhook`) is the bridge's own: the bot user, or a
+    /// webhook the bot created or was configured with.
+    async fn is_bridge(&self, author: UserId, webhook: Option<WebhookId>) -> bool {
+        let bot = self.known().bot_id;
+        if bot == Some(author.get()) {
+            return true;
+        }
+        let Some(w) = webhook.map(WebhookId::get) else {
+            return false;
+        };
+        {
+            let k = self.known();
+            if k.own_hooks.contains(&w) {
+                return true;
+            }
+            if k.foreign_hooks.contains(&w) {
+                return false;
+            }
+        }
+        let req = Request::new(
+            Route::Webhook {
+                webhook_id: WebhookId::new(w),
+            },
+            LightMethod::Get,
+        );
+        let own = match (self.rest.json::<RestWebhook>(req).await, bot) {
+            (Ok(hook), Some(bot)) => hook.user.is_some_and(|u| u.id == bot.to_string()),
+            (Ok(_), None) => return false,
+            (Err(e), _) => {
+                tracing::warn!(webhook = w, "cannot look up webhook: {e}");
+                return false;
+            }
+        };
+        let mut k = self.known();
+        if own {
+            k.own_hooks.insert(w);
+        } else {
+            k.foreign_hooks.insert(w);
+        }
+        own
+    }
+
+    /// Turns one dispatch into at most one event and submits it.
+    async fn forward(&self, gw: Gw, sink: &EventSink) -> Result<(), civicbridge_api::SinkClosed> {
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        };
+        let event = match gw {
+            Gw::Ready(r) => {
+                self.known().bot_id = Some(r.user.id.get());
+                None
+            }
+            Gw::Resumed => None,
+            Gw::Guild(g) => {
+                for c in g.channels.values().chain(g.threads.iter()) {
+                    self.record_channel(c);
+                }
+                None
+            }
+            Gw::Channel(c) => {
+                self.record_channel(&c);
+                None
+            }
+            Gw::Message(m) => {
+                let place = self.place(m.channel_id, Some(m.id)).await;
+                let bridge = self.is_bridge(m.author.id, m.webhook_id).await;
+                Some(inbound::message_event(&m, &place, bridge))
+            }
+            Gw::Update(e) => {
+                let place = self.place(e.channel_id, Some(e.id)).await;
+                let author = e.author.as_ref().map_or(UserId::new(1), |u| u.id);
+                let bridge = self.is_bridge(author, e.webhook_id.flatten()).await;
+                inbound::edit_event(&e, &place, bridge)
+            }
+            Gw::Delete { channel, message } => {
+                let place = self.place(channel, Some(message)).await;
+                let bridge = self.known().deleted_by_us.remove(&message.get());
+                Some(inbound::delete_event(message, &place, bridge, now()))
+            }
+            Gw::Reaction(r) => {
+                let place = self.place(r.channel_id, Some(r.message_id)).await;
+                let bridge = r.user_id.is_some() && r.user_id.map(UserId::get) == self.known().bot_id;
+                inbound::reaction_event(&r, &place, bridge, now())
+            }
+        };
+        if let Some(e) = event {
+            // Discord has no cursor to advance: the ack only matters to the core.
+            sink.submit(e).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Connector for DiscordConnector {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edits: true,
+            deletes: true,
+            threads: true,
+            replies: true,
+            reactions: true,
+            personas: self.inner.cfg.use_webhooks,
+            max_text_len: MAX_TEXT_LEN,
+            attachments: true,
+            max_attachment_bytes: Some(MAX_ATTACHMENT_BYTES),
+        }
+    }
+
+    /// Connects to the gateway and forwards every message, edit, delete and reaction. serenity
+    /// heartbeats, resumes after a dropped connection (Discord replays what was missed) and
+    /// re-identifies after an invalid session. If the client stops for another reason it is
+    /// restarted with capped backoff; a refused token ends `run` with `Auth`.
+    async fn run(
+        &self,
+        sink: EventSink,
+        _state: Arc<dyn ConnectorState>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectorError> {
+        let inner = &self.inner;
+        let _only_one = inner.running.lock().await;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match inner.bot_id().await {
+                Ok(_) => {}
+                Err(e) if e.status() == Some(401) => return Err(e.into()),
+                Err(e) => tracing::warn!("cannot read the bot user yet: {e}"),
+            }
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let started = Gateway::start(make_http(&inner.cfg), tx, inner.stats.clone()).await;
+            let outcome = match started {
+                Err(e) => GwEnd::Failed(e.to_string()),
+                Ok(mut gw) => loop {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => {
+                            gw.stop().await;
+                            return Ok(());
+                        }
+                        ev = rx.recv() => match ev {
+                            Some(ev) => {
+                                if inner.forward(ev, &sink).await.is_err() {
+                                    gw.stop().await;
+                                    return Ok(());
+                                }
+                            }
+                            None => break GwEnd::Failed("gateway handler stopped".into()),
+                        },
+                        end = &mut gw.done => {
+                            // Forward what arrived before the client stopped.
+                            while let Ok(ev) = rx.try_recv() {
+                                if inner.forward(ev, &sink).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                            break end.unwrap_or(GwEnd::Failed("gateway thread ended".into()));
+                        }
+                    }
+                },
+            };
+            match outcome {
+                GwEnd::Auth(m) => return Err(ConnectorError::Auth(m)),
+                GwEnd::Stopped => {
+                    tracing::warn!("Discord gateway stopped; reconnecting in {backoff:?}");
+                }
+                GwEnd::Failed(why) => {
+                    tracing::warn!("Discord gateway failed ({why}); reconnecting in {backoff:?}");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+
+    async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
+        self.inner.send(out).await.map_err(Into::into)
+    }
+
+    async fn edit(&self, room: &RoomId, id: &RemoteMsgId, out: &Outgoing) -> Result<(), ConnectorError> {
+        self.inner.edit(room, id, out).await.map_err(Into::into)
+    }
+
+    async fn delete(&self, room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
+        self.inner.delete(room, id).await.map_err(Into::into)
+    }
+
+    async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str) -> Result<(), ConnectorError> {
+        self.inner.react(room, id, key).await.map_err(Into::into)
+    }
+
+    /// Downloads an attachment from Discord's CDN (the URL this connector reported).
+    async fn fetch(&self, attachment: &Attachment) -> Result<Vec<u8>, ConnectorError> {
+        if let Some(size) = attachment.size.filter(|s| *s > MAX_ATTACHMENT_BYTES * 20) {
+            return Err(ConnectorError::Rejected(format!(
+                "attachment {} is too large ({size} bytes)",
+                attachment.name
+            )));
+        }
+        let resp = self
+            .inner
+            .rest
+            .client()
+            .get(&attachment.url)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Transient(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(rest::api_error(resp).await.into());
+        }
+        resp.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| ConnectorError::Transient(e.to_string()))
+    }
+}

@@ -75,6 +75,15 @@ fn inline(s: &str, user_name: &dyn Fn(u64) -> Option<String>, out: &mut String) 
                 continue;
             }
         }
+        // Bare URLs are links, read verbatim (markup characters inside them are not markup).
+        if rest.starts_with("http://") || rest.starts_with("https://") {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '<')
+                .unwrap_or(rest.len());
+            out.push_str(&rest[..end]);
+            i += end;
+            continue;
+        }
         if let Some(body) = rest.strip_prefix("```") {
             if let Some(end) = body.find("```") {
                 let code = &body[..end];

@@ -275,9 +275,10 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
                 "username": username,
                 "discriminator": "0000",
                 "global_name": null,
-                // Discord stores a webhook message's avatar as an image hash; the fake keeps the
-                // URL it was given so tests can read it back.
-                "avatar": avatar_url,
+                // Discord downloads a webhook message's `avatar_url` and shows its image hash;
+                // the fake derives a stable hash from the URL (tests read the URL back from
+                // `MessageView`).
+                "avatar": avatar_url.as_deref().map(image_hash),
                 "bot": true,
                 "public_flags": 0,
                 "flags": 0,
@@ -446,4 +447,12 @@ fn unescaped(content: &str, needle: &str) -> bool {
     content
         .match_indices(needle)
         .any(|(i, _)| i == 0 || content.as_bytes()[i - 1] != b'\\')
+}
+
+/// A 32-hex-digit image hash derived from `s` (two FNV-1a passes), shaped like Discord's.
+pub fn image_hash(s: &str) -> String {
+    let fnv = |seed: u64| {
+        s.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    };
+    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4))
 }
