@@ -378,7 +378,12 @@ impl DiscordServer {
 
     /// The next call to `route` answers with `fault` instead of doing its work.
     pub fn fail_next(&self, route: FaultRoute, fault: Fault) {
-        self.with(|st| st.faults.push((route, fault)));
+        self.fail_after(route, 0, fault);
+    }
+
+    /// Lets `skip` calls to `route` through, then answers the next one with `fault`.
+    pub fn fail_after(&self, route: FaultRoute, skip: u32, fault: Fault) {
+        self.with(|st| st.faults.push((route, skip, fault)));
     }
 
     /// Drops every gateway connection without a close frame; sessions stay resumable.

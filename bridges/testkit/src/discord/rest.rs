@@ -344,8 +344,11 @@ fn reference(st: &State, body: &Value, channel: u64) -> Result<Option<u64>, Resp
         .get("message_id")
         .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
         .and_then(|s| s.parse::<u64>().ok());
+    let required = r.get("fail_if_not_exists").and_then(Value::as_bool) != Some(false);
     match mid {
         Some(m) if st.live_message(channel, m).is_some() => Ok(Some(m)),
+        // Without fail_if_not_exists, Discord posts the message without the reference.
+        _ if !required => Ok(None),
         _ => Err(form_error(
             "message_reference",
             "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",

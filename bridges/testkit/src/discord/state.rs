@@ -135,7 +135,8 @@ pub struct State {
     pub messages: BTreeMap<u64, MessageRec>,
     pub webhooks: BTreeMap<u64, WebhookRec>,
     pub files: BTreeMap<u64, FileRec>,
-    pub faults: Vec<(FaultRoute, Fault)>,
+    /// (route, calls to let through first, fault).
+    pub faults: Vec<(FaultRoute, u32, Fault)>,
     pub sessions: HashMap<String, SessionRec>,
     pub identifies: u32,
     pub resumes: u32,
@@ -193,8 +194,12 @@ impl State {
         let pos = self
             .faults
             .iter()
-            .position(|(r, _)| *r == route || *r == FaultRoute::Any)?;
-        Some(self.faults.remove(pos).1)
+            .position(|(r, _, _)| *r == route || *r == FaultRoute::Any)?;
+        if self.faults[pos].1 > 0 {
+            self.faults[pos].1 -= 1;
+            return None;
+        }
+        Some(self.faults.remove(pos).2)
     }
 
     // ---- world building -------------------------------------------------------------------
