@@ -28,13 +28,23 @@ pub enum Kill {
 }
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+    let shared_kill = shared.kill.subscribe();
     ws.on_upgrade(move |sock| async move {
+        let mut hold = shared.hold.subscribe();
+        if hold.wait_for(|held| !*held).await.is_err() {
+            return;
+        }
         let mut conn = Conn {
             sock,
             shared,
             session: None,
             cursor: 0,
             last_beat: Instant::now(),
+            kill: {
+                let mut k = shared_kill;
+                k.mark_unchanged();
+                k
+            },
         };
         conn.run().await;
     })
@@ -48,6 +58,7 @@ struct Conn {
     cursor: usize,
     /// When the client last heartbeated (or connected).
     last_beat: Instant,
+    kill: tokio::sync::watch::Receiver<Kill>,
 }
 
 enum Next {
@@ -73,9 +84,12 @@ impl Conn {
 
     async fn run(&mut self) {
         let interval = self.shared.heartbeat_ms;
-        self.shared.lock().connections += 1;
-        let mut kill = self.shared.kill.subscribe();
-        kill.mark_unchanged();
+        {
+            let mut st = self.shared.lock();
+            st.connections += 1;
+            st.live_connections += 1;
+        }
+        let _live = LiveGuard(self.shared.clone());
         let mut events = self.shared.events.subscribe();
         let hello = json!({"op": 10, "d": {"heartbeat_interval": interval}, "s": null, "t": null});
         if !self.send(hello.to_string()).await {
@@ -89,16 +103,11 @@ impl Conn {
                 return;
             }
             let next = tokio::select! {
-                m = self.sock.recv() => match m {
-                    Some(Ok(Message::Text(t))) => self.handle(t.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => Next::Close(4002, "Decode error"),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Next::Stop,
-                    Some(Ok(_)) => Next::Continue,
-                },
-                _ = events.changed() => Next::Continue,
-                r = kill.changed() => {
+                // Control first: a drop must cut the connection before more frames go out.
+                biased;
+                r = self.kill.changed() => {
                     if r.is_err() { return; }
-                    let k = *kill.borrow_and_update();
+                    let k = *self.kill.borrow_and_update();
                     match k {
                         Kill::None => Next::Continue,
                         Kill::Drop => return,
@@ -112,6 +121,13 @@ impl Conn {
                         }
                     }
                 }
+                m = self.sock.recv() => match m {
+                    Some(Ok(Message::Text(t))) => self.handle(t.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => Next::Close(4002, "Decode error"),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Next::Stop,
+                    Some(Ok(_)) => Next::Continue,
+                },
+                _ = events.changed() => Next::Continue,
                 _ = tokio::time::sleep_until(deadline) => Next::Close(4009, "Session timed out"),
             };
             match next {
@@ -138,6 +154,10 @@ impl Conn {
             }
         };
         for f in frames {
+            // A pending drop or close cuts the stream here, as a broken connection would.
+            if self.kill.has_changed().unwrap_or(true) {
+                return true;
+            }
             if !self.send(f).await {
                 return false;
             }
@@ -196,6 +216,8 @@ impl Conn {
                         .is_some_and(|s| !s.invalid && seq <= s.log.len());
                     if ok {
                         st.resumes += 1;
+                        let missed = st.sessions.get(sid).map_or(0, |s| s.log.len() - seq);
+                        st.replayed += missed as u32;
                         st.push_frame(sid, "RESUMED", json!({"_trace": ["civicbridge-fake"]}));
                     }
                     ok
@@ -217,5 +239,14 @@ impl Conn {
             3 | 4 | 8 => Next::Continue,
             _ => Next::Close(4001, "Unknown opcode"),
         }
+    }
+}
+
+/// Counts a connection as live until it ends.
+struct LiveGuard(Arc<Shared>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.lock().live_connections -= 1;
     }
 }

@@ -48,6 +48,8 @@ pub struct Shared {
     /// Bumped after every change, so gateway connections flush new frames.
     events: watch::Sender<u64>,
     kill: watch::Sender<Kill>,
+    /// While true, new gateway connections wait before HELLO (the network is "down").
+    hold: watch::Sender<bool>,
     heartbeat_ms: u64,
 }
 
@@ -131,6 +133,7 @@ impl DiscordServer {
             state: Mutex::new(State::new(opts.token, format!("http://{addr}"))),
             events: watch::channel(0).0,
             kill: watch::channel(Kill::None).0,
+            hold: watch::channel(false).0,
             heartbeat_ms: opts.heartbeat_ms,
         });
         let app = rest::router()
@@ -348,6 +351,16 @@ impl DiscordServer {
         (st.connections, st.identifies, st.resumes, st.heartbeats)
     }
 
+    /// Gateway connections open now.
+    pub fn live_connections(&self) -> u32 {
+        self.shared.lock().live_connections
+    }
+
+    /// How many dispatches were replayed to clients that resumed.
+    pub fn replayed(&self) -> u32 {
+        self.shared.lock().replayed
+    }
+
     /// The intents of the most recent IDENTIFY.
     pub fn last_intents(&self) -> Option<u64> {
         let st = self.shared.lock();
@@ -389,6 +402,12 @@ impl DiscordServer {
     /// Drops every gateway connection without a close frame; sessions stay resumable.
     pub fn drop_gateway(&self) {
         self.shared.kill.send_replace(Kill::Drop);
+    }
+
+    /// While `held`, new gateway connections are accepted but get no HELLO: with
+    /// [`Self::drop_gateway`] this makes an outage of known extent.
+    pub fn hold_gateway(&self, held: bool) {
+        self.shared.hold.send_replace(held);
     }
 
     /// Closes every gateway connection with `code`.

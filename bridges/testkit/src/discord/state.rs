@@ -141,8 +141,12 @@ pub struct State {
     pub identifies: u32,
     pub resumes: u32,
     pub heartbeats: u32,
+    /// Dispatches sent again to clients that resumed.
+    pub replayed: u32,
     /// Gateway connections accepted so far.
     pub connections: u32,
+    /// Gateway connections open now.
+    pub live_connections: u32,
     pub requests: Vec<RecordedRequest>,
     /// `http://127.0.0.1:PORT`, for URLs the fake hands out.
     pub base_url: String,
@@ -180,7 +184,9 @@ impl State {
             identifies: 0,
             resumes: 0,
             heartbeats: 0,
+            replayed: 0,
             connections: 0,
+            live_connections: 0,
             requests: Vec::new(),
             base_url,
         }
