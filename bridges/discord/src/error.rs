@@ -111,11 +111,20 @@ mod tests {
                 retry_after: Duration::from_millis(2500)
             }
         );
-        assert!(matches!(ConnectorError::from(api(502, 0, None)), ConnectorError::Transient(_)));
-        assert!(matches!(ConnectorError::from(api(401, 0, None)), ConnectorError::Auth(_)));
+        assert!(matches!(
+            ConnectorError::from(api(502, 0, None)),
+            ConnectorError::Transient(_)
+        ));
+        assert!(matches!(
+            ConnectorError::from(api(401, 0, None)),
+            ConnectorError::Auth(_)
+        ));
         for (s, c) in [(403, 50013), (404, 10008), (400, 50035)] {
             let e = ConnectorError::from(api(s, c, None));
-            assert!(matches!(&e, ConnectorError::Rejected(m) if m.contains('m')), "{e:?}");
+            assert!(
+                matches!(&e, ConnectorError::Rejected(m) if m.contains('m')),
+                "{e:?}"
+            );
         }
         assert!(api(404, 10008, None).is_gone());
     }

@@ -258,8 +258,8 @@ fn find_close(s: &str, delim: &str, single: Option<char>) -> Option<usize> {
     let mut i = 0;
     while i < s.len() {
         let rest = &s[i..];
-        if rest.starts_with('\\') {
-            i += 1 + rest[1..].chars().next().map_or(0, char::len_utf8);
+        if let Some(escaped) = rest.strip_prefix('\\') {
+            i += 1 + escaped.chars().next().map_or(0, char::len_utf8);
             continue;
         }
         if rest.starts_with(delim) {
@@ -458,10 +458,15 @@ mod tests {
     #[test]
     fn escapes_markup_mentions_and_pings() {
         assert_eq!(
-            render(&RichText::plain("**x** @everyone <@123> _y_ ~~z~~ ||s|| `c` [l](http://a.b)")),
+            render(&RichText::plain(
+                "**x** @everyone <@123> _y_ ~~z~~ ||s|| `c` [l](http://a.b)"
+            )),
             r"\*\*x\*\* \@everyone \<\@123> \_y\_ \~\~z\~\~ \|\|s\|\| \`c\` \[l](http://a.b)"
         );
-        assert_eq!(render(&RichText::plain("> q\n# h\n- l")), "\\> q\n\\# h\n\\- l");
+        assert_eq!(
+            render(&RichText::plain("> q\n# h\n- l")),
+            "\\> q\n\\# h\n\\- l"
+        );
     }
 
     #[test]

@@ -111,7 +111,13 @@ impl EventHandler for Handler {
     ) {
         self.fire("MESSAGE_UPDATE", Gw::Update(Box::new(event)));
     }
-    async fn message_delete(&self, _: Context, channel: ChannelId, message: MessageId, _: Option<GuildId>) {
+    async fn message_delete(
+        &self,
+        _: Context,
+        channel: ChannelId,
+        message: MessageId,
+        _: Option<GuildId>,
+    ) {
         self.fire("MESSAGE_DELETE", Gw::Delete { channel, message });
     }
     async fn reaction_add(&self, _: Context, reaction: Reaction) {

@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn parses_snowflakes_and_rejects_garbage() {
-        assert_eq!(channel(&RoomId::new("123")).map(ChannelId::get).ok(), Some(123));
+        assert_eq!(
+            channel(&RoomId::new("123")).map(ChannelId::get).ok(),
+            Some(123)
+        );
         assert!(channel(&RoomId::new("!room:matrix")).is_err());
         assert!(message(&RemoteMsgId::new("0")).is_err());
         assert_eq!(msg_id(MessageId::new(9)).as_str(), "9");

@@ -7,7 +7,9 @@ use civicbridge_api::{
     Attachment, AttachmentKind, Event, EventKind, Message, Platform, RemoteUserId, RichText,
     RoomRef, Sender,
 };
-use serenity::model::channel::{Attachment as DAttachment, Message as DMessage, MessageFlags, Reaction, ReactionType};
+use serenity::model::channel::{
+    Attachment as DAttachment, Message as DMessage, MessageFlags, Reaction, ReactionType,
+};
 use serenity::model::event::MessageUpdateEvent;
 use serenity::model::id::{ChannelId, MessageId};
 use serenity::model::user::User;
@@ -23,7 +25,11 @@ pub struct Place {
 impl Place {
     /// `channel` with its parent if it is a thread. A thread's root (the message the thread was
     /// started from, or a forum post's first message: same id as the thread) has no thread.
-    pub fn of(channel: ChannelId, parent_if_thread: Option<ChannelId>, msg: Option<MessageId>) -> Place {
+    pub fn of(
+        channel: ChannelId,
+        parent_if_thread: Option<ChannelId>,
+        msg: Option<MessageId>,
+    ) -> Place {
         match parent_if_thread {
             Some(parent) if msg.map(MessageId::get) == Some(channel.get()) => Place {
                 room: parent,
@@ -72,7 +78,10 @@ fn text(content: &str, mentions: &[User]) -> RichText {
 
 fn attachment(a: &DAttachment, voice: bool) -> Attachment {
     let mime = a.content_type.clone();
-    let major = mime.as_deref().and_then(|m| m.split('/').next()).unwrap_or("");
+    let major = mime
+        .as_deref()
+        .and_then(|m| m.split('/').next())
+        .unwrap_or("");
     let kind = match major {
         _ if voice => AttachmentKind::Voice,
         "image" => AttachmentKind::Image,
@@ -122,7 +131,9 @@ pub fn message_event(m: &DMessage, place: &Place, is_bridge: bool) -> Event {
 pub fn edit_event(e: &MessageUpdateEvent, place: &Place, is_bridge: bool) -> Option<Event> {
     let content = e.content.as_ref()?;
     let edited = e.edited_timestamp?;
-    let edited_key = edited.to_rfc3339().unwrap_or_else(|| edited.unix_timestamp().to_string());
+    let edited_key = edited
+        .to_rfc3339()
+        .unwrap_or_else(|| edited.unix_timestamp().to_string());
     let nick = e
         .member
         .as_ref()

@@ -60,7 +60,9 @@ pub(crate) struct Hook {
 
 impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hook").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Hook")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,13 +211,21 @@ impl Inner {
         if let Some(i) = self.known().channels.get(&channel.get()) {
             return Some(i.clone());
         }
-        let req = Request::new(Route::Channel { channel_id: channel }, LightMethod::Get);
+        let req = Request::new(
+            Route::Channel {
+                channel_id: channel,
+            },
+            LightMethod::Get,
+        );
         match self.rest.json::<RestChannel>(req).await {
             Ok(c) => {
                 let is_thread = matches!(c.kind, 10..=12);
                 let info = ChannelInfo {
                     guild: c.guild_id.and_then(|g| g.parse().ok()),
-                    parent: c.parent_id.and_then(|p| p.parse().ok()).filter(|_| is_thread),
+                    parent: c
+                        .parent_id
+                        .and_then(|p| p.parse().ok())
+                        .filter(|_| is_thread),
                     is_forum: c.kind == 15,
                 };
                 self.known().channels.insert(channel.get(), info.clone());
@@ -277,14 +287,22 @@ impl Inner {
 
     /// The webhook to post personas through in `channel`: a configured one, else one the bot made
     /// earlier (same name), else a new one. `None` when the bot may not manage webhooks (403).
-    pub(crate) async fn webhook_for(&self, channel: ChannelId) -> Result<Option<Hook>, DiscordError> {
+    pub(crate) async fn webhook_for(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Option<Hook>, DiscordError> {
         match self.known().hooks.get(&channel.get()) {
             Some(HookSlot::Ready(h)) => return Ok(Some(h.clone())),
             Some(HookSlot::Unavailable(at)) if at.elapsed() < HOOK_RETRY => return Ok(None),
             _ => {}
         }
         let bot = self.bot_id().await?;
-        let list = Request::new(Route::ChannelWebhooks { channel_id: channel }, LightMethod::Get);
+        let list = Request::new(
+            Route::ChannelWebhooks {
+                channel_id: channel,
+            },
+            LightMethod::Get,
+        );
         let existing = match self.rest.json::<Vec<RestWebhook>>(list).await {
             Ok(v) => v,
             Err(e) if e.status() == Some(403) => return Ok(self.no_webhook(channel)),
@@ -299,8 +317,13 @@ impl Inner {
             Some(w) => w,
             None => {
                 let body = serde_json::json!({"name": self.cfg.webhook_name});
-                let req = Request::new(Route::ChannelWebhooks { channel_id: channel }, LightMethod::Post)
-                    .body(Some(body.to_string().into_bytes()));
+                let req = Request::new(
+                    Route::ChannelWebhooks {
+                        channel_id: channel,
+                    },
+                    LightMethod::Post,
+                )
+                .body(Some(body.to_string().into_bytes()));
                 match self.rest.json::<RestWebhook>(req).await {
                     Ok(w) => w,
                     Err(e) if e.status() == Some(403) => return Ok(self.no_webhook(channel)),
@@ -425,7 +448,8 @@ impl Inner {
             }
             Gw::Reaction(r) => {
                 let place = self.place(r.channel_id, Some(r.message_id)).await;
-                let bridge = r.user_id.is_some() && r.user_id.map(UserId::get) == self.known().bot_id;
+                let bridge =
+                    r.user_id.is_some() && r.user_id.map(UserId::get) == self.known().bot_id;
                 inbound::reaction_event(&r, &place, bridge, now())
             }
         };
@@ -529,7 +553,12 @@ impl Connector for DiscordConnector {
         self.inner.send(out).await.map_err(Into::into)
     }
 
-    async fn edit(&self, room: &RoomId, id: &RemoteMsgId, out: &Outgoing) -> Result<(), ConnectorError> {
+    async fn edit(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), ConnectorError> {
         self.inner.edit(room, id, out).await.map_err(Into::into)
     }
 
@@ -537,7 +566,12 @@ impl Connector for DiscordConnector {
         self.inner.delete(room, id).await.map_err(Into::into)
     }
 
-    async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str) -> Result<(), ConnectorError> {
+    async fn react(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
         self.inner.react(room, id, key).await.map_err(Into::into)
     }
 

@@ -90,12 +90,15 @@ pub fn webhook_username(name: &str, platform: &str) -> String {
             i += 7;
             continue;
         }
-        let Some(c) = full[i..].chars().next() else { break };
+        let Some(c) = full[i..].chars().next() else {
+            break;
+        };
         safe.push(c);
         i += c.len_utf8();
     }
     let mut out: String = safe.chars().take(80).collect();
-    if out.trim().is_empty() || ["everyone", "here", "clyde"].contains(&out.to_lowercase().as_str()) {
+    if out.trim().is_empty() || ["everyone", "here", "clyde"].contains(&out.to_lowercase().as_str())
+    {
         out = format!("{out} (bridged)").trim().to_owned();
     }
     out
@@ -104,7 +107,11 @@ pub fn webhook_username(name: &str, platform: &str) -> String {
 /// A thread name from the first line of `text`: 1–100 characters.
 fn thread_name(text: &RichText) -> String {
     let plain = text.to_plain();
-    let first = plain.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let first = plain
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let name: String = first.chars().take(90).collect();
     if name.is_empty() {
         "Thread".into()
@@ -174,7 +181,12 @@ impl Inner {
             body["message_reference"] =
                 json!({"message_id": r.get().to_string(), "fail_if_not_exists": false});
         }
-        let req = Request::new(Route::ChannelMessages { channel_id: channel }, LightMethod::Post);
+        let req = Request::new(
+            Route::ChannelMessages {
+                channel_id: channel,
+            },
+            LightMethod::Post,
+        );
         self.rest.json(Self::with_body(req, &body, file)).await
     }
 
@@ -210,7 +222,12 @@ impl Inner {
 
     /// Starts (or finds) the thread rooted at `root` in `channel`. Discord gives a thread started
     /// from a message the message's id; a forum post's thread has its starter message's id.
-    async fn start_thread(&self, channel: ChannelId, root: MessageId, text: &RichText) -> Result<ChannelId, DiscordError> {
+    async fn start_thread(
+        &self,
+        channel: ChannelId,
+        root: MessageId,
+        text: &RichText,
+    ) -> Result<ChannelId, DiscordError> {
         let body = json!({"name": thread_name(text), "auto_archive_duration": 10080});
         let req = Request::new(
             Route::ChannelMessageThreads {
@@ -222,7 +239,9 @@ impl Inner {
         .body(Some(body.to_string().into_bytes()));
         match self.rest.json::<RestChannel>(req).await {
             Ok(c) => {
-                let id = c.id.parse::<u64>().map_err(|e| DiscordError::Decode(e.to_string()))?;
+                let id =
+                    c.id.parse::<u64>()
+                        .map_err(|e| DiscordError::Decode(e.to_string()))?;
                 self.remember_thread(id, channel.get());
                 Ok(ChannelId::new(id))
             }
@@ -236,12 +255,21 @@ impl Inner {
     }
 
     /// Opens a forum post whose starter message is the whole (first part of the) message.
-    async fn forum_post(&self, forum: ChannelId, out: &Outgoing, content: &str, file: Option<&OutgoingFile>) -> Result<RestChannel, DiscordError> {
+    async fn forum_post(
+        &self,
+        forum: ChannelId,
+        out: &Outgoing,
+        content: &str,
+        file: Option<&OutgoingFile>,
+    ) -> Result<RestChannel, DiscordError> {
         let body = json!({
             "name": thread_name(&out.text),
             "message": {"content": content, "allowed_mentions": allowed_mentions()},
         });
-        let req = Request::new(Route::ChannelThreads { channel_id: forum }, LightMethod::Post);
+        let req = Request::new(
+            Route::ChannelThreads { channel_id: forum },
+            LightMethod::Post,
+        );
         let req = match file {
             None => req.body(Some(body.to_string().into_bytes())),
             Some(f) => {
@@ -284,7 +312,9 @@ impl Inner {
                 }
             }
             Some(ThreadTarget::StartFrom(root)) => {
-                let t = self.start_thread(room, ids::message(root)?, &out.text).await?;
+                let t = self
+                    .start_thread(room, ids::message(root)?, &out.text)
+                    .await?;
                 Target {
                     channel: t,
                     thread: Some(t),
@@ -300,13 +330,19 @@ impl Inner {
         if let (Some(p), None) = (&out.persona, &hook) {
             // No webhook: attribute in the text, as the core does for platforms without personas.
             text.prepend([
-                Span::Bold(vec![Span::Text(format!("{} ({}):", p.display_name, p.platform_label))]),
+                Span::Bold(vec![Span::Text(format!(
+                    "{} ({}):",
+                    p.display_name, p.platform_label
+                ))]),
                 Span::Text(" ".into()),
             ]);
         }
         let reply = out.reply_to.as_ref().map(ids::message).transpose()?;
         let prefix = match (&hook, &out.reply_to) {
-            (Some(_), Some(r)) => format!("> ↪ [reply]({})\n", self.jump_link(guild, target.channel, r)),
+            (Some(_), Some(r)) => format!(
+                "> ↪ [reply]({})\n",
+                self.jump_link(guild, target.channel, r)
+            ),
             _ => String::new(),
         };
         let mut contents = if text.is_empty() && !out.attachments.is_empty() {
@@ -352,7 +388,10 @@ impl Inner {
                 self.post_bot(thread, content, None, file).await
             } else {
                 match &hook {
-                    Some(h) => self.post_webhook(h, target.thread, content, out, file).await,
+                    Some(h) => {
+                        self.post_webhook(h, target.thread, content, out, file)
+                            .await
+                    }
                     None => {
                         let r = if i == 0 { reply } else { None };
                         self.post_bot(target.channel, content, r, file).await
@@ -379,8 +418,13 @@ impl Inner {
         }
         let mut ids_out = Vec::new();
         for m in &posted {
-            let id = m.id.parse::<u64>().map_err(|e| DiscordError::Decode(e.to_string()))?;
-            let channel = m.channel_id.parse::<u64>().map_err(|e| DiscordError::Decode(e.to_string()))?;
+            let id =
+                m.id.parse::<u64>()
+                    .map_err(|e| DiscordError::Decode(e.to_string()))?;
+            let channel = m
+                .channel_id
+                .parse::<u64>()
+                .map_err(|e| DiscordError::Decode(e.to_string()))?;
             self.remember_post(
                 id,
                 PostedBy {
@@ -397,9 +441,18 @@ impl Inner {
         })
     }
 
-    async fn delete_posted(&self, m: &RestMessage, hook: Option<&Hook>) -> Result<(), DiscordError> {
-        let id: u64 = m.id.parse().map_err(|_| DiscordError::Decode(m.id.clone()))?;
-        let channel: u64 = m.channel_id.parse().map_err(|_| DiscordError::Decode(m.channel_id.clone()))?;
+    async fn delete_posted(
+        &self,
+        m: &RestMessage,
+        hook: Option<&Hook>,
+    ) -> Result<(), DiscordError> {
+        let id: u64 =
+            m.id.parse()
+                .map_err(|_| DiscordError::Decode(m.id.clone()))?;
+        let channel: u64 = m
+            .channel_id
+            .parse()
+            .map_err(|_| DiscordError::Decode(m.channel_id.clone()))?;
         let by = PostedBy {
             channel,
             hook: hook.cloned().filter(|_| m.webhook_id.is_some()),
@@ -410,7 +463,12 @@ impl Inner {
 
     /// Who posted message `id` and where: remembered from `send`, else asked of Discord (the
     /// room, then the thread the edit names).
-    async fn locate(&self, room: &RoomId, id: &RemoteMsgId, out: Option<&Outgoing>) -> Result<Option<PostedBy>, DiscordError> {
+    async fn locate(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: Option<&Outgoing>,
+    ) -> Result<Option<PostedBy>, DiscordError> {
         let mid = ids::message(id)?;
         if let Some(p) = self.posted_by(mid.get()) {
             return Ok(Some(p));
@@ -435,7 +493,11 @@ impl Inner {
                         Some(w) => self.hook_by_id(w),
                         None => None,
                     };
-                    let thread = self.channel_info(channel).await.filter(|i| i.parent.is_some()).map(|_| channel.get());
+                    let thread = self
+                        .channel_info(channel)
+                        .await
+                        .filter(|i| i.parent.is_some())
+                        .map(|_| channel.get());
                     return Ok(Some(PostedBy {
                         channel: channel.get(),
                         hook,
@@ -449,7 +511,12 @@ impl Inner {
         Ok(None)
     }
 
-    pub async fn edit(&self, room: &RoomId, id: &RemoteMsgId, out: &Outgoing) -> Result<(), DiscordError> {
+    pub async fn edit(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), DiscordError> {
         let mid = ids::message(id)?;
         let by = self
             .locate(room, id, Some(out))
@@ -464,12 +531,18 @@ impl Inner {
         let mut text = out.text.clone();
         if let (Some(p), None) = (&out.persona, &by.hook) {
             text.prepend([
-                Span::Bold(vec![Span::Text(format!("{} ({}):", p.display_name, p.platform_label))]),
+                Span::Bold(vec![Span::Text(format!(
+                    "{} ({}):",
+                    p.display_name, p.platform_label
+                ))]),
                 Span::Text(" ".into()),
             ]);
         }
         // An edit cannot add messages: keep what fits.
-        let content = render_parts(&text, "").into_iter().next().unwrap_or_default();
+        let content = render_parts(&text, "")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let body = json!({"content": content, "allowed_mentions": allowed_mentions()});
         let req = match &by.hook {
             Some(h) => {
@@ -541,7 +614,12 @@ impl Inner {
         }
     }
 
-    pub async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str) -> Result<(), DiscordError> {
+    pub async fn react(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), DiscordError> {
         let channel = match self.locate(room, id, None).await? {
             Some(by) => ChannelId::new(by.channel),
             None => ids::channel(room)?,

@@ -30,7 +30,11 @@ impl std::fmt::Debug for Rest {
 }
 
 impl Rest {
-    pub fn new(http: Arc<Http>, ratelimiter: bool, proxy: Option<String>) -> Result<Rest, DiscordError> {
+    pub fn new(
+        http: Arc<Http>,
+        ratelimiter: bool,
+        proxy: Option<String>,
+    ) -> Result<Rest, DiscordError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -102,7 +106,10 @@ pub async fn api_error(resp: reqwest::Response) -> DiscordError {
         .map(Duration::from_secs_f64);
     DiscordError::Api {
         status,
-        code: body.get("code").and_then(serde_json::Value::as_i64).unwrap_or(0),
+        code: body
+            .get("code")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
         message: body
             .get("message")
             .and_then(serde_json::Value::as_str)

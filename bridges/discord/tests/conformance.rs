@@ -28,7 +28,11 @@ impl PlatformHarness for Harness {
             self.server.gateway_counts().1 >= 1
         })
         .await;
-        RemoteMsgId::new(self.server.post_as_user(self.channel, self.person, text).to_string())
+        RemoteMsgId::new(
+            self.server
+                .post_as_user(self.channel, self.person, text)
+                .to_string(),
+        )
     }
     async fn shown_text(&self, id: &RemoteMsgId) -> Option<String> {
         let m = self.server.message(id.as_str().parse().ok()?)?;
@@ -38,7 +42,8 @@ impl PlatformHarness for Harness {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serenity_passes_the_conformance_suite() {
-    let (server, _guild, channel, _forum, ada, _bob) = common::server_world(ServerOptions::default()).await;
+    let (server, _guild, channel, _forum, ada, _bob) =
+        common::server_world(ServerOptions::default()).await;
     let connector = Arc::new(DiscordConnector::new(common::config(&server)).unwrap());
     let harness = Harness {
         server,

@@ -21,7 +21,10 @@ fn persona() -> Persona {
 async fn a_429_with_retry_after_then_success_delivers_once() {
     let w = world().await;
     let room = RoomId::new(w.channel.to_string());
-    for (route, with_persona) in [(FaultRoute::CreateMessage, false), (FaultRoute::ExecuteWebhook, true)] {
+    for (route, with_persona) in [
+        (FaultRoute::CreateMessage, false),
+        (FaultRoute::ExecuteWebhook, true),
+    ] {
         let mut out = Outgoing::text(room.clone(), format!("rl-{with_persona}"), "once only");
         if with_persona {
             out.persona = Some(persona());
@@ -30,13 +33,34 @@ async fn a_429_with_retry_after_then_success_delivers_once() {
             warm.text = "warm-up".into();
             w.connector.send(&warm).await.unwrap();
         }
-        w.server.fail_next(route, Fault::RateLimited { retry_after: 1.25, global: false });
+        w.server.fail_next(
+            route,
+            Fault::RateLimited {
+                retry_after: 1.25,
+                global: false,
+            },
+        );
         let err = w.connector.send(&out).await.unwrap_err();
-        assert_eq!(err, ConnectorError::RateLimited { retry_after: Duration::from_millis(1250) });
+        assert_eq!(
+            err,
+            ConnectorError::RateLimited {
+                retry_after: Duration::from_millis(1250)
+            }
+        );
         // The outbox retries after retry_after; here, right away.
         w.connector.send(&out).await.unwrap();
-        let shown: Vec<String> = w.server.messages_in(w.channel).into_iter().filter(|m| !m.deleted).map(|m| m.shown).collect();
-        assert_eq!(shown.iter().filter(|s| *s == "once only").count(), 1, "{route:?}: {shown:?}");
+        let shown: Vec<String> = w
+            .server
+            .messages_in(w.channel)
+            .into_iter()
+            .filter(|m| !m.deleted)
+            .map(|m| m.shown)
+            .collect();
+        assert_eq!(
+            shown.iter().filter(|s| *s == "once only").count(),
+            1,
+            "{route:?}: {shown:?}"
+        );
         let last = w.server.requests().into_iter().rev().nth(1).unwrap();
         assert_eq!(last.status, 429);
         // Clear for the next round.
@@ -45,9 +69,24 @@ async fn a_429_with_retry_after_then_success_delivers_once() {
         }
     }
     // A global limit is a rate limit too.
-    w.server.fail_next(FaultRoute::CreateMessage, Fault::RateLimited { retry_after: 0.5, global: true });
-    let err = w.connector.send(&Outgoing::text(room, "g", "x")).await.unwrap_err();
-    assert_eq!(err, ConnectorError::RateLimited { retry_after: Duration::from_millis(500) });
+    w.server.fail_next(
+        FaultRoute::CreateMessage,
+        Fault::RateLimited {
+            retry_after: 0.5,
+            global: true,
+        },
+    );
+    let err = w
+        .connector
+        .send(&Outgoing::text(room, "g", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConnectorError::RateLimited {
+            retry_after: Duration::from_millis(500)
+        }
+    );
     w.stop().await;
 }
 
@@ -55,40 +94,94 @@ async fn a_429_with_retry_after_then_success_delivers_once() {
 async fn server_errors_are_transient_and_refusals_are_rejections_with_discords_message() {
     let w = world().await;
     let room = RoomId::new(w.channel.to_string());
-    w.server.fail_next(FaultRoute::CreateMessage, Fault::ServerError);
-    assert!(matches!(w.connector.send(&Outgoing::text(room.clone(), "a", "x")).await, Err(ConnectorError::Transient(_))));
+    w.server
+        .fail_next(FaultRoute::CreateMessage, Fault::ServerError);
+    assert!(matches!(
+        w.connector
+            .send(&Outgoing::text(room.clone(), "a", "x"))
+            .await,
+        Err(ConnectorError::Transient(_))
+    ));
 
-    w.server.fail_next(FaultRoute::CreateMessage, Fault::Api { status: 403, code: 50013, message: "Missing Permissions".into() });
-    let e = w.connector.send(&Outgoing::text(room.clone(), "b", "x")).await.unwrap_err();
-    assert!(matches!(&e, ConnectorError::Rejected(m) if m.contains("Missing Permissions") && m.contains("50013")), "{e:?}");
+    w.server.fail_next(
+        FaultRoute::CreateMessage,
+        Fault::Api {
+            status: 403,
+            code: 50013,
+            message: "Missing Permissions".into(),
+        },
+    );
+    let e = w
+        .connector
+        .send(&Outgoing::text(room.clone(), "b", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Rejected(m) if m.contains("Missing Permissions") && m.contains("50013")),
+        "{e:?}"
+    );
 
     // Real refusals from the server, not injected ones:
     // an unknown channel (404 / 10003),
-    let e = w.connector.send(&Outgoing::text(RoomId::new("123456789"), "c", "x")).await.unwrap_err();
-    assert!(matches!(&e, ConnectorError::Rejected(m) if m.contains("Unknown Channel")), "{e:?}");
+    let e = w
+        .connector
+        .send(&Outgoing::text(RoomId::new("123456789"), "c", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Rejected(m) if m.contains("Unknown Channel")),
+        "{e:?}"
+    );
     // a reply to a message deleted meanwhile still posts (fail_if_not_exists = false),
     let mut out = Outgoing::text(room.clone(), "d", "answer to a deleted message");
     out.reply_to = Some(RemoteMsgId::new("42"));
     let r = w.connector.send(&out).await.unwrap();
-    let m = w.server.message(r.ids[0].as_str().parse().unwrap()).unwrap();
+    let m = w
+        .server
+        .message(r.ids[0].as_str().parse().unwrap())
+        .unwrap();
     assert_eq!(m.reference, None);
     // an invalid form body (400 / 50035),
-    w.server.fail_next(FaultRoute::CreateMessage, Fault::Api { status: 400, code: 50035, message: "Invalid Form Body".into() });
-    let e = w.connector.send(&Outgoing::text(room.clone(), "d2", "x")).await.unwrap_err();
-    assert!(matches!(&e, ConnectorError::Rejected(m) if m.contains("Invalid Form Body")), "{e:?}");
+    w.server.fail_next(
+        FaultRoute::CreateMessage,
+        Fault::Api {
+            status: 400,
+            code: 50035,
+            message: "Invalid Form Body".into(),
+        },
+    );
+    let e = w
+        .connector
+        .send(&Outgoing::text(room.clone(), "d2", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Rejected(m) if m.contains("Invalid Form Body")),
+        "{e:?}"
+    );
     // an edit of someone else's message (403 / 50005).
     let theirs = w.server.post_as_user(w.channel, w.ada, "mine");
     let e = w
         .connector
-        .edit(&room, &RemoteMsgId::new(theirs.to_string()), &Outgoing::text(room.clone(), "e", "hijack"))
+        .edit(
+            &room,
+            &RemoteMsgId::new(theirs.to_string()),
+            &Outgoing::text(room.clone(), "e", "hijack"),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(&e, ConnectorError::Rejected(m) if m.contains("authored by another user")), "{e:?}");
+    assert!(
+        matches!(&e, ConnectorError::Rejected(m) if m.contains("authored by another user")),
+        "{e:?}"
+    );
     // A bad token is an auth failure.
     let mut cfg = common::config(&w.server);
     cfg.token = "wrong".into();
     let bad = civicbridge_discord::DiscordConnector::new(cfg).unwrap();
-    assert!(matches!(bad.send(&Outgoing::text(room, "f", "x")).await, Err(ConnectorError::Auth(_))));
+    assert!(matches!(
+        bad.send(&Outgoing::text(room, "f", "x")).await,
+        Err(ConnectorError::Auth(_))
+    ));
     w.stop().await;
 }
 
@@ -99,10 +192,14 @@ async fn a_failed_later_part_takes_back_the_earlier_ones() {
     let text: String = "word ".repeat(500);
     let out = Outgoing::text(room.clone(), "p", text.trim());
     // The first part posts, the second gets a 500.
-    w.server.fail_after(FaultRoute::CreateMessage, 1, Fault::ServerError);
+    w.server
+        .fail_after(FaultRoute::CreateMessage, 1, Fault::ServerError);
     let e = w.connector.send(&out).await.unwrap_err();
     assert!(matches!(e, ConnectorError::Transient(_)));
-    assert!(w.server.bot_messages(w.channel).is_empty(), "the first part was taken back");
+    assert!(
+        w.server.bot_messages(w.channel).is_empty(),
+        "the first part was taken back"
+    );
     // The outbox's retry then posts the whole message once.
     let r = w.connector.send(&out).await.unwrap();
     assert_eq!(r.ids.len(), 2);

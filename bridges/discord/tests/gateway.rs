@@ -15,16 +15,20 @@ async fn every_dispatch_fires_its_handler() {
     let m2 = w.server.reply_as_user(w.channel, w.bob, m1, "hi <@1> back");
     w.server.edit_as_user(m2, "hi back (edited)");
     w.server.react_as_user(m1, w.bob, "👍");
-    let t = w.server.start_thread_as_user(w.channel, m1, w.ada, "a thread");
+    let t = w
+        .server
+        .start_thread_as_user(w.channel, m1, w.ada, "a thread");
     let m3 = w.server.post_as_user(t, w.bob, "in the thread");
-    let (_, f) = (w.server.forum_post_as_user(w.forum, w.ada, "Idea", "first post"), ());
-    let _ = f;
-    w.server.upload_as_user(w.channel, w.ada, "a file", "a.txt", "text/plain", b"abc");
+    w.server
+        .forum_post_as_user(w.forum, w.ada, "Idea", "first post");
+    w.server
+        .upload_as_user(w.channel, w.ada, "a file", "a.txt", "text/plain", b"abc");
     let extra = w.server.create_channel(w.guild, "later");
     w.server.post_as_user(extra, w.ada, "in a new channel");
     w.server.delete_as_user(m3);
     let (hook, _) = w.server.create_foreign_webhook(w.channel, "Partner", w.ada);
-    w.server.post_as_webhook(w.channel, hook, "Partner Org", "from a partner");
+    w.server
+        .post_as_webhook(w.channel, hook, "Partner Org", "from a partner");
     w.all_dispatches_handled().await;
 
     let (sent, _) = w.counts();
@@ -38,10 +42,15 @@ async fn every_dispatch_fires_its_handler() {
         "THREAD_CREATE",
         "CHANNEL_CREATE",
     ] {
-        assert!(sent.get(t).copied().unwrap_or(0) >= 1, "the fake emitted no {t}");
+        assert!(
+            sent.get(t).copied().unwrap_or(0) >= 1,
+            "the fake emitted no {t}"
+        );
     }
     // And the events reached the sink.
-    let (e, _) = w.until(|e| matches!(e.kind, EventKind::Delete { .. })).await;
+    let (e, _) = w
+        .until(|e| matches!(e.kind, EventKind::Delete { .. }))
+        .await;
     assert_eq!(e.room.room.as_str(), w.channel.to_string());
     w.stop().await;
 }

@@ -26,7 +26,11 @@ fn id(r: &RemoteMsgId) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bridged_message_arrives_through_the_webhook_as_its_author() {
     let w = world().await;
-    let mut out = Outgoing::text(RoomId::new(w.channel.to_string()), "j1", "hello from Telegram");
+    let mut out = Outgoing::text(
+        RoomId::new(w.channel.to_string()),
+        "j1",
+        "hello from Telegram",
+    );
     out.persona = Some(persona("Ada"));
     let r = w.connector.send(&out).await.unwrap();
     assert_eq!(r.ids.len(), 1);
@@ -39,7 +43,10 @@ async fn a_bridged_message_arrives_through_the_webhook_as_its_author() {
     // The bot created one webhook, named as configured, and reuses it.
     let hooks = w.server.webhooks_in(w.channel);
     assert_eq!(hooks.len(), 1);
-    assert_eq!((hooks[0].1.as_str(), hooks[0].2), ("civicbridge", w.server.bot_id()));
+    assert_eq!(
+        (hooks[0].1.as_str(), hooks[0].2),
+        ("civicbridge", w.server.bot_id())
+    );
     out.txn_id = "j2".into();
     w.connector.send(&out).await.unwrap();
     assert_eq!(w.server.webhooks_in(w.channel).len(), 1);
@@ -50,9 +57,16 @@ async fn a_bridged_message_arrives_through_the_webhook_as_its_author() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mentions_and_markdown_from_a_mirrored_message_arrive_inert() {
     let w = world().await;
-    let evil = format!("@everyone @here <@{}> <@&1> **bold?** __u__ `c` > q ||s|| [x](https://e.x)", w.ada);
+    let evil = format!(
+        "@everyone @here <@{}> <@&1> **bold?** __u__ `c` > q ||s|| [x](https://e.x)",
+        w.ada
+    );
     for (n, persona_on) in [(0, true), (1, false)] {
-        let mut out = Outgoing::text(RoomId::new(w.channel.to_string()), format!("e{n}"), evil.as_str());
+        let mut out = Outgoing::text(
+            RoomId::new(w.channel.to_string()),
+            format!("e{n}"),
+            evil.as_str(),
+        );
         if persona_on {
             out.persona = Some(persona("Eve"));
         }
@@ -65,10 +79,24 @@ async fn mentions_and_markdown_from_a_mirrored_message_arrive_inert() {
     }
     // Formatting the bridge means is kept.
     let text = RichText {
-        spans: vec![Span::Bold(vec![Span::Text("Ada (Telegram):".into())]), Span::Text(" hi".into())],
+        spans: vec![
+            Span::Bold(vec![Span::Text("Ada (Telegram):".into())]),
+            Span::Text(" hi".into()),
+        ],
     };
-    let r = w.connector.send(&Outgoing::text(RoomId::new(w.channel.to_string()), "f", text)).await.unwrap();
-    assert_eq!(w.server.message(id(&r.ids[0])).unwrap().content, "**Ada (Telegram):** hi");
+    let r = w
+        .connector
+        .send(&Outgoing::text(
+            RoomId::new(w.channel.to_string()),
+            "f",
+            text,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.server.message(id(&r.ids[0])).unwrap().content,
+        "**Ada (Telegram):** hi"
+    );
     w.stop().await;
 }
 
@@ -82,20 +110,36 @@ async fn a_2500_character_message_arrives_as_two() {
     out.persona = Some(persona("Ada"));
     let r = w.connector.send(&out).await.unwrap();
     assert_eq!(r.ids.len(), 2, "split in two");
-    let shown: Vec<String> = r.ids.iter().map(|i| w.server.message(id(i)).unwrap().shown).collect();
+    let shown: Vec<String> = r
+        .ids
+        .iter()
+        .map(|i| w.server.message(id(i)).unwrap().shown)
+        .collect();
     assert!(shown.iter().all(|s| s.chars().count() <= 2000));
     let rejoined: Vec<&str> = shown.iter().flat_map(|s| s.split_whitespace()).collect();
-    assert_eq!(rejoined, text.split_whitespace().collect::<Vec<_>>(), "no word lost");
+    assert_eq!(
+        rejoined,
+        text.split_whitespace().collect::<Vec<_>>(),
+        "no word lost"
+    );
 
     // Escaping can push a text under max_text_len over 2,000: it is split further.
     let starry = "*".repeat(1500);
     let r = w
         .connector
-        .send(&Outgoing::text(RoomId::new(w.channel.to_string()), "stars", starry.as_str()))
+        .send(&Outgoing::text(
+            RoomId::new(w.channel.to_string()),
+            "stars",
+            starry.as_str(),
+        ))
         .await
         .unwrap();
     assert_eq!(r.ids.len(), 2);
-    let joined: String = r.ids.iter().map(|i| w.server.message(id(i)).unwrap().shown).collect();
+    let joined: String = r
+        .ids
+        .iter()
+        .map(|i| w.server.message(id(i)).unwrap().shown)
+        .collect();
     assert_eq!(joined, starry);
     w.stop().await;
 }
@@ -107,17 +151,43 @@ async fn edits_and_deletes_reach_the_right_message() {
     let mut hooked = Outgoing::text(room.clone(), "a", "first");
     hooked.persona = Some(persona("Ada"));
     let h = w.connector.send(&hooked).await.unwrap().ids[0].clone();
-    let b = w.connector.send(&Outgoing::text(room.clone(), "b", "second")).await.unwrap().ids[0].clone();
-    let other = w.connector.send(&Outgoing::text(room.clone(), "c", "third")).await.unwrap().ids[0].clone();
+    let b = w
+        .connector
+        .send(&Outgoing::text(room.clone(), "b", "second"))
+        .await
+        .unwrap()
+        .ids[0]
+        .clone();
+    let other = w
+        .connector
+        .send(&Outgoing::text(room.clone(), "c", "third"))
+        .await
+        .unwrap()
+        .ids[0]
+        .clone();
 
     let mut edit = hooked.clone();
     edit.text = RichText::plain("first, edited **really**");
     w.connector.edit(&room, &h, &edit).await.unwrap();
-    w.connector.edit(&room, &b, &Outgoing::text(room.clone(), "b2", "second, edited")).await.unwrap();
-    assert_eq!(w.server.message(id(&h)).unwrap().shown, "first, edited **really**");
+    w.connector
+        .edit(
+            &room,
+            &b,
+            &Outgoing::text(room.clone(), "b2", "second, edited"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.server.message(id(&h)).unwrap().shown,
+        "first, edited **really**"
+    );
     assert!(w.server.message(id(&h)).unwrap().edited);
     assert_eq!(w.server.message(id(&b)).unwrap().shown, "second, edited");
-    assert_eq!(w.server.message(id(&other)).unwrap().shown, "third", "untouched");
+    assert_eq!(
+        w.server.message(id(&other)).unwrap().shown,
+        "third",
+        "untouched"
+    );
 
     w.connector.delete(&room, &h).await.unwrap();
     w.connector.delete(&room, &b).await.unwrap();
@@ -127,7 +197,14 @@ async fn edits_and_deletes_reach_the_right_message() {
     // Deleting again succeeds, and so does an edit by a fresh connector (nothing remembered).
     w.connector.delete(&room, &h).await.unwrap();
     let fresh = civicbridge_discord::DiscordConnector::new(common::config(&w.server)).unwrap();
-    fresh.edit(&room, &other, &Outgoing::text(room.clone(), "c2", "third, edited")).await.unwrap();
+    fresh
+        .edit(
+            &room,
+            &other,
+            &Outgoing::text(room.clone(), "c2", "third, edited"),
+        )
+        .await
+        .unwrap();
     assert_eq!(w.server.message(id(&other)).unwrap().shown, "third, edited");
     fresh.delete(&room, &other).await.unwrap();
     assert!(w.server.message(id(&other)).unwrap().deleted);
@@ -138,14 +215,19 @@ async fn edits_and_deletes_reach_the_right_message() {
 async fn replies_and_threads() {
     let w = world().await;
     let room = RoomId::new(w.channel.to_string());
-    let root = w.server.post_as_user(w.channel, w.ada, "Should we plant trees?");
+    let root = w
+        .server
+        .post_as_user(w.channel, w.ada, "Should we plant trees?");
     let root_id = RemoteMsgId::new(root.to_string());
 
     // Bot reply: native reference.
     let mut reply = Outgoing::text(room.clone(), "r1", "yes");
     reply.reply_to = Some(root_id.clone());
     let r = w.connector.send(&reply).await.unwrap();
-    assert_eq!(w.server.message(id(&r.ids[0])).unwrap().reference, Some(root));
+    assert_eq!(
+        w.server.message(id(&r.ids[0])).unwrap().reference,
+        Some(root)
+    );
 
     // Webhook reply: a quote line with a jump link, then the text.
     reply.persona = Some(persona("Tom"));
@@ -153,8 +235,15 @@ async fn replies_and_threads() {
     let r = w.connector.send(&reply).await.unwrap();
     let m = w.server.message(id(&r.ids[0])).unwrap();
     assert_eq!(m.reference, None);
-    let link = format!("https://discord.com/channels/{}/{}/{}", w.guild, w.channel, root);
-    assert!(m.content.starts_with(&format!("> ↪ [reply]({link})\n")), "{}", m.content);
+    let link = format!(
+        "https://discord.com/channels/{}/{}/{}",
+        w.guild, w.channel, root
+    );
+    assert!(
+        m.content.starts_with(&format!("> ↪ [reply]({link})\n")),
+        "{}",
+        m.content
+    );
     assert!(m.shown.ends_with("\nyes"));
 
     // Start a thread from the root, then post into it.
@@ -163,12 +252,19 @@ async fn replies_and_threads() {
     first.thread = Some(ThreadTarget::StartFrom(root_id.clone()));
     let r = w.connector.send(&first).await.unwrap();
     let thread = r.thread.clone().unwrap();
-    assert_eq!(thread.as_str(), root.to_string(), "a thread from a message has its id");
+    assert_eq!(
+        thread.as_str(),
+        root.to_string(),
+        "a thread from a message has its id"
+    );
     assert_eq!(w.server.thread_parent(root), Some(w.channel));
     assert_eq!(w.server.message(id(&r.ids[0])).unwrap().channel_id, root);
     // Starting it again (a retry) finds the existing thread.
     first.txn_id = "t1b".into();
-    assert_eq!(w.connector.send(&first).await.unwrap().thread, Some(thread.clone()));
+    assert_eq!(
+        w.connector.send(&first).await.unwrap().thread,
+        Some(thread.clone())
+    );
 
     let mut next = Outgoing::text(room.clone(), "t2", "second in thread");
     next.thread = Some(ThreadTarget::Existing(thread.clone()));
@@ -188,9 +284,16 @@ async fn replies_and_threads() {
 
     // A forum: a message opens a post.
     let forum = RoomId::new(w.forum.to_string());
-    let r = w.connector.send(&Outgoing::text(forum, "f1", "A new idea\nwith details")).await.unwrap();
+    let r = w
+        .connector
+        .send(&Outgoing::text(forum, "f1", "A new idea\nwith details"))
+        .await
+        .unwrap();
     let post = r.thread.unwrap();
-    assert_eq!(w.server.thread_parent(post.as_str().parse().unwrap()), Some(w.forum));
+    assert_eq!(
+        w.server.thread_parent(post.as_str().parse().unwrap()),
+        Some(w.forum)
+    );
     assert_eq!(r.ids[0].as_str(), post.as_str());
     w.stop().await;
 }
@@ -201,22 +304,45 @@ async fn attachments_are_uploaded() {
     let mut out = Outgoing::text(RoomId::new(w.channel.to_string()), "a1", "two files");
     out.persona = Some(persona("Ada"));
     out.attachments = vec![
-        OutgoingFile { kind: AttachmentKind::Image, name: "a.png".into(), mime: Some("image/png".into()), data: b"png!".to_vec() },
-        OutgoingFile { kind: AttachmentKind::File, name: "b.txt".into(), mime: None, data: b"text".to_vec() },
+        OutgoingFile {
+            kind: AttachmentKind::Image,
+            name: "a.png".into(),
+            mime: Some("image/png".into()),
+            data: b"png!".to_vec(),
+        },
+        OutgoingFile {
+            kind: AttachmentKind::File,
+            name: "b.txt".into(),
+            mime: None,
+            data: b"text".to_vec(),
+        },
     ];
     let r = w.connector.send(&out).await.unwrap();
-    assert_eq!(r.ids.len(), 2, "text with the first file, then the second file");
+    assert_eq!(
+        r.ids.len(),
+        2,
+        "text with the first file, then the second file"
+    );
     let first = w.server.message(id(&r.ids[0])).unwrap();
     assert_eq!(first.shown, "two files");
-    assert_eq!(first.attachments, vec![("a.png".to_owned(), b"png!".to_vec())]);
+    assert_eq!(
+        first.attachments,
+        vec![("a.png".to_owned(), b"png!".to_vec())]
+    );
     let second = w.server.message(id(&r.ids[1])).unwrap();
-    assert_eq!(second.attachments, vec![("b.txt".to_owned(), b"text".to_vec())]);
+    assert_eq!(
+        second.attachments,
+        vec![("b.txt".to_owned(), b"text".to_vec())]
+    );
     // Files alone, from the bot.
     let mut bare = Outgoing::text(RoomId::new(w.channel.to_string()), "a2", "");
     bare.attachments = vec![out.attachments[1].clone()];
     let r = w.connector.send(&bare).await.unwrap();
     let m = w.server.message(id(&r.ids[0])).unwrap();
-    assert_eq!((m.content.as_str(), m.attachments.len(), m.webhook_id), ("", 1, None));
+    assert_eq!(
+        (m.content.as_str(), m.attachments.len(), m.webhook_id),
+        ("", 1, None)
+    );
     w.stop().await;
 }
 
@@ -236,7 +362,9 @@ async fn without_webhook_permission_the_bot_posts_with_a_name_prefix_or_uses_a_c
     // With a configured webhook URL, the persona works without the permission.
     let w2 = common::world_with(Default::default(), |_| {}).await;
     w2.server.set_can_manage_webhooks(false);
-    let (hook, url) = w2.server.create_foreign_webhook(w2.channel, "Configured", w2.ada);
+    let (hook, url) = w2
+        .server
+        .create_foreign_webhook(w2.channel, "Configured", w2.ada);
     let mut cfg = common::config(&w2.server);
     cfg.webhook_urls.insert(w2.channel.to_string(), url);
     let c = civicbridge_discord::DiscordConnector::new(cfg).unwrap();
@@ -244,6 +372,9 @@ async fn without_webhook_permission_the_bot_posts_with_a_name_prefix_or_uses_a_c
     out.persona = Some(persona("Ada"));
     let r = c.send(&out).await.unwrap();
     let m = w2.server.message(id(&r.ids[0])).unwrap();
-    assert_eq!((m.webhook_id, m.username.as_str()), (Some(hook), "Ada (Telegram)"));
+    assert_eq!(
+        (m.webhook_id, m.username.as_str()),
+        (Some(hook), "Ada (Telegram)")
+    );
     w2.stop().await;
 }

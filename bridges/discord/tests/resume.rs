@@ -13,16 +13,25 @@ async fn dropping_the_websocket_mid_burst_loses_and_duplicates_nothing() {
     let mut w = world().await;
     let mut posted = Vec::new();
     for i in 0..30 {
-        posted.push(w.server.post_as_user(w.channel, w.ada, &format!("burst {i}")));
+        posted.push(
+            w.server
+                .post_as_user(w.channel, w.ada, &format!("burst {i}")),
+        );
     }
     // Cut the connection while the first half may still be in flight, and keep the network
     // down while the second half is posted.
     w.server.hold_gateway(true);
     w.server.drop_gateway();
     let server = &w.server;
-    civicbridge_api::testing::wait_until(WAIT, "the connection is gone", || server.live_connections() == 0).await;
+    civicbridge_api::testing::wait_until(WAIT, "the connection is gone", || {
+        server.live_connections() == 0
+    })
+    .await;
     for i in 30..60 {
-        posted.push(w.server.post_as_user(w.channel, w.ada, &format!("burst {i}")));
+        posted.push(
+            w.server
+                .post_as_user(w.channel, w.ada, &format!("burst {i}")),
+        );
     }
     w.server.hold_gateway(false);
     let mut seen = Vec::new();
@@ -36,11 +45,18 @@ async fn dropping_the_websocket_mid_burst_loses_and_duplicates_nothing() {
     let (connections, identifies, resumes, _) = w.server.gateway_counts();
     assert_eq!((identifies, resumes), (1, 1), "resumed, not re-identified");
     assert_eq!(connections, 2);
-    assert!(w.server.replayed() >= 30, "the messages posted after the drop were replayed: {}", w.server.replayed());
+    assert!(
+        w.server.replayed() >= 30,
+        "the messages posted after the drop were replayed: {}",
+        w.server.replayed()
+    );
     // Nothing more is pending: the next event is a fresh marker, not a duplicate.
     let marker = w.server.post_as_user(w.channel, w.ada, "marker");
     let e = w.next().await;
-    assert!(matches!(&e.kind, EventKind::Message(m) if m.id.as_str() == marker.to_string()), "{e:?}");
+    assert!(
+        matches!(&e.kind, EventKind::Message(m) if m.id.as_str() == marker.to_string()),
+        "{e:?}"
+    );
     w.all_dispatches_handled().await;
     w.stop().await;
 }
@@ -49,7 +65,9 @@ async fn dropping_the_websocket_mid_burst_loses_and_duplicates_nothing() {
 async fn a_close_code_that_allows_resuming_resumes() {
     let mut w = world().await;
     w.server.close_gateway(4000);
-    let m = w.server.post_as_user(w.channel, w.ada, "while reconnecting");
+    let m = w
+        .server
+        .post_as_user(w.channel, w.ada, "while reconnecting");
     let e = w.message(m).await;
     assert!(!e.sender.is_bridge);
     let (_, identifies, resumes, _) = w.server.gateway_counts();
@@ -62,8 +80,13 @@ async fn an_invalid_session_makes_serenity_identify_again() {
     let mut w = world().await;
     w.server.invalid_session();
     let server = &w.server;
-    civicbridge_api::testing::wait_until(WAIT, "a second IDENTIFY", || server.gateway_counts().1 >= 2).await;
-    let m = w.server.post_as_user(w.channel, w.ada, "after the new session");
+    civicbridge_api::testing::wait_until(WAIT, "a second IDENTIFY", || {
+        server.gateway_counts().1 >= 2
+    })
+    .await;
+    let m = w
+        .server
+        .post_as_user(w.channel, w.ada, "after the new session");
     let e = w.message(m).await;
     assert_eq!(e.room.room.as_str(), w.channel.to_string());
     let c = w.connector.clone();
@@ -76,10 +99,22 @@ async fn an_invalid_session_makes_serenity_identify_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_keep_the_connection_alive() {
-    let w = world_with(ServerOptions { heartbeat_ms: 250, ..Default::default() }, |_| {}).await;
+    let w = world_with(
+        ServerOptions {
+            heartbeat_ms: 250,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
     let server = &w.server;
-    civicbridge_api::testing::wait_until(WAIT, "six heartbeats", || server.gateway_counts().3 >= 6).await;
+    civicbridge_api::testing::wait_until(WAIT, "six heartbeats", || server.gateway_counts().3 >= 6)
+        .await;
     let (connections, identifies, resumes, _) = w.server.gateway_counts();
-    assert_eq!((connections, identifies, resumes), (1, 1, 0), "never timed out");
+    assert_eq!(
+        (connections, identifies, resumes),
+        (1, 1, 0),
+        "never timed out"
+    );
     w.stop().await;
 }

@@ -56,7 +56,10 @@ pub async fn world_with(opts: ServerOptions, tweak: impl FnOnce(&mut DiscordConf
     let run = {
         let c = connector.clone();
         let s = shutdown.clone();
-        tokio::spawn(async move { c.run(EventSink::new(tx), Arc::new(MemoryState::default()), s).await })
+        tokio::spawn(async move {
+            c.run(EventSink::new(tx), Arc::new(MemoryState::default()), s)
+                .await
+        })
     };
     let w = World {
         server,
@@ -80,7 +83,8 @@ impl World {
         let c = self.connector.clone();
         civicbridge_api::testing::wait_until(WAIT, "READY and GUILD_CREATE handled", || {
             let n = c.handler_counts();
-            n.get("READY").copied().unwrap_or(0) >= 1 && n.get("GUILD_CREATE").copied().unwrap_or(0) >= 1
+            n.get("READY").copied().unwrap_or(0) >= 1
+                && n.get("GUILD_CREATE").copied().unwrap_or(0) >= 1
         })
         .await;
     }
@@ -138,7 +142,9 @@ impl World {
                 return;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("handlers did not fire for every dispatch:\n sent  {sent:?}\n fired {fired:?}");
+                panic!(
+                    "handlers did not fire for every dispatch:\n sent  {sent:?}\n fired {fired:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -206,7 +206,10 @@ impl Conn {
                 if !self.token_ok(&d) {
                     return Next::Close(4004, "Authentication failed");
                 }
-                let sid = d.get("session_id").and_then(Value::as_str).unwrap_or_default();
+                let sid = d
+                    .get("session_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let seq = d.get("seq").and_then(Value::as_u64).unwrap_or(0) as usize;
                 let resumable = {
                     let mut st = self.shared.lock();

@@ -4,14 +4,11 @@
 
 /// Renders `content` to the plain text a reader sees. `user_name` resolves `<@id>` mentions.
 pub fn shown_text(content: &str, user_name: &dyn Fn(u64) -> Option<String>) -> String {
-    let mut out = String::new();
-    let mut first = true;
+    // Line prefixes (quotes, headings, subtext) first, then inline markup over the whole text,
+    // since code blocks span lines.
+    let mut lines = Vec::new();
     let mut block_quote = false;
     for line in content.split('\n') {
-        if !first {
-            out.push('\n');
-        }
-        first = false;
         let mut line = line;
         if !block_quote {
             if let Some(rest) = line.strip_prefix(">>> ") {
@@ -27,8 +24,10 @@ pub fn shown_text(content: &str, user_name: &dyn Fn(u64) -> Option<String>) -> S
                 break;
             }
         }
-        inline(line, user_name, &mut out);
+        lines.push(line);
     }
+    let mut out = String::new();
+    inline(&lines.join("\n"), user_name, &mut out);
     out
 }
 
@@ -191,8 +190,14 @@ mod tests {
 
     #[test]
     fn renders_markup_away() {
-        assert_eq!(shown("**bold** *it* _it_ __u__ ~~s~~ ||sp|| `c*`"), "bold it it u s sp c*");
-        assert_eq!(shown("[text](https://e.x) <https://f.x>"), "text https://f.x");
+        assert_eq!(
+            shown("**bold** *it* _it_ __u__ ~~s~~ ||sp|| `c*`"),
+            "bold it it u s sp c*"
+        );
+        assert_eq!(
+            shown("[text](https://e.x) <https://f.x>"),
+            "text https://f.x"
+        );
         assert_eq!(shown("> quoted\nnot"), "quoted\nnot");
         assert_eq!(shown("```rust\nlet x;\n```"), "let x;");
         assert_eq!(shown("hi <@42> and <@!42>"), "hi @ada and @ada");
@@ -200,7 +205,10 @@ mod tests {
 
     #[test]
     fn escapes_show_the_character() {
-        assert_eq!(shown(r"\*\*not bold\*\* \<@42> \@everyone"), "**not bold** <@42> @everyone");
+        assert_eq!(
+            shown(r"\*\*not bold\*\* \<@42> \@everyone"),
+            "**not bold** <@42> @everyone"
+        );
         assert_eq!(shown("a * b * c"), "a * b * c");
         assert_eq!(shown("snake_case_name"), "snake_case_name");
     }

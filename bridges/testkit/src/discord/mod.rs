@@ -16,8 +16,8 @@
 //! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes), `gateway`
 //! (websocket), [`faults`] (injection), [`markdown`] (what a reader sees), `util` (snowflakes).
 
-mod gateway;
 pub mod faults;
+mod gateway;
 pub mod markdown;
 pub mod payloads;
 mod rest;
@@ -216,7 +216,11 @@ impl DiscordServer {
         self.with(|st| {
             let guild = st.channels.get(&channel).map_or(0, |c| c.guild_id);
             let id = st.add_webhook(channel, guild, name, creator);
-            let token = st.webhooks.get(&id).map(|w| w.token.clone()).unwrap_or_default();
+            let token = st
+                .webhooks
+                .get(&id)
+                .map(|w| w.token.clone())
+                .unwrap_or_default();
             (id, format!("{}/api/webhooks/{id}/{token}", st.base_url))
         })
     }
@@ -224,16 +228,42 @@ impl DiscordServer {
     // ---- acting as people ----------------------------------------------------------------------
 
     pub fn post_as_user(&self, channel: u64, user: u64, text: &str) -> u64 {
-        self.with(|st| st.add_message(channel, Author::User(user), text, None, Vec::new(), None, None))
+        self.with(|st| {
+            st.add_message(
+                channel,
+                Author::User(user),
+                text,
+                None,
+                Vec::new(),
+                None,
+                None,
+            )
+        })
     }
 
     pub fn reply_as_user(&self, channel: u64, user: u64, reply_to: u64, text: &str) -> u64 {
         self.with(|st| {
-            st.add_message(channel, Author::User(user), text, Some(reply_to), Vec::new(), None, None)
+            st.add_message(
+                channel,
+                Author::User(user),
+                text,
+                Some(reply_to),
+                Vec::new(),
+                None,
+                None,
+            )
         })
     }
 
-    pub fn upload_as_user(&self, channel: u64, user: u64, text: &str, filename: &str, mime: &str, data: &[u8]) -> u64 {
+    pub fn upload_as_user(
+        &self,
+        channel: u64,
+        user: u64,
+        text: &str,
+        filename: &str,
+        mime: &str,
+        data: &[u8],
+    ) -> u64 {
         self.with(|st| {
             let files = vec![(filename.to_owned(), Some(mime.to_owned()), data.to_vec())];
             st.add_message(channel, Author::User(user), text, None, files, None, None)
@@ -280,7 +310,15 @@ impl DiscordServer {
             let guild = st.channels.get(&forum).map_or(0, |c| c.guild_id);
             let tid = st.next_id();
             st.insert_channel(tid, guild, title, PUBLIC_THREAD, Some(forum), Some(user));
-            st.add_message(tid, Author::User(user), text, None, Vec::new(), None, Some(tid));
+            st.add_message(
+                tid,
+                Author::User(user),
+                text,
+                None,
+                Vec::new(),
+                None,
+                Some(tid),
+            );
             tid
         })
     }
@@ -367,7 +405,11 @@ impl DiscordServer {
         st.sessions
             .values()
             .filter(|s| !s.invalid)
-            .max_by_key(|s| s.id.trim_start_matches("session-").parse::<u64>().unwrap_or(0))
+            .max_by_key(|s| {
+                s.id.trim_start_matches("session-")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
             .map(|s| s.intents)
     }
 
@@ -375,7 +417,11 @@ impl DiscordServer {
     pub fn dispatched(&self) -> Vec<String> {
         let st = self.shared.lock();
         let mut sessions: Vec<_> = st.sessions.values().collect();
-        sessions.sort_by_key(|s| s.id.trim_start_matches("session-").parse::<u64>().unwrap_or(0));
+        sessions.sort_by_key(|s| {
+            s.id.trim_start_matches("session-")
+                .parse::<u64>()
+                .unwrap_or(0)
+        });
         sessions
             .iter()
             .flat_map(|s| s.log.iter())
@@ -442,7 +488,12 @@ fn view(st: &State, id: u64) -> Option<MessageView> {
             webhook_id,
             username,
             avatar_url,
-        } => (*webhook_id, Some(*webhook_id), username.clone(), avatar_url.clone()),
+        } => (
+            *webhook_id,
+            Some(*webhook_id),
+            username.clone(),
+            avatar_url.clone(),
+        ),
     };
     let name = |uid: u64| {
         st.users
@@ -451,7 +502,11 @@ fn view(st: &State, id: u64) -> Option<MessageView> {
     };
     let pinged_users = payloads::mentioned_users(st, &m.content, m.allowed_mentions.as_ref(), true)
         .iter()
-        .filter_map(|u| u.get("id").and_then(|i| i.as_str()).and_then(|i| i.parse().ok()))
+        .filter_map(|u| {
+            u.get("id")
+                .and_then(|i| i.as_str())
+                .and_then(|i| i.parse().ok())
+        })
         .collect();
     Some(MessageView {
         id,

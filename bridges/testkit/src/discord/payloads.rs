@@ -401,7 +401,12 @@ pub fn pings_everyone(content: &str, allowed: Option<&Value>) -> bool {
 
 /// Users `content` mentions as `<@id>` (or `<@!id>`), and, when `only_pinged`, only those the
 /// `allowed_mentions` let ping.
-pub fn mentioned_users(st: &State, content: &str, allowed: Option<&Value>, only_pinged: bool) -> Vec<Value> {
+pub fn mentioned_users(
+    st: &State,
+    content: &str,
+    allowed: Option<&Value>,
+    only_pinged: bool,
+) -> Vec<Value> {
     let mut out = Vec::new();
     let permitted_all = match allowed {
         None => true,
@@ -410,7 +415,11 @@ pub fn mentioned_users(st: &State, content: &str, allowed: Option<&Value>, only_
     let listed: Vec<String> = allowed
         .and_then(|a| a.get("users"))
         .and_then(Value::as_array)
-        .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let mut rest = content;
     while let Some(pos) = rest.find("<@") {
@@ -439,7 +448,11 @@ fn parse_list(allowed: &Value) -> Vec<String> {
     allowed
         .get("parse")
         .and_then(Value::as_array)
-        .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -452,7 +465,13 @@ fn unescaped(content: &str, needle: &str) -> bool {
 /// A 32-hex-digit image hash derived from `s` (two FNV-1a passes), shaped like Discord's.
 pub fn image_hash(s: &str) -> String {
     let fnv = |seed: u64| {
-        s.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        s.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
     };
-    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4))
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x8422_2325_cbf2_9ce4)
+    )
 }

@@ -1,5 +1,9 @@
 //! REST API v10 as the connector uses it, with Discord's status codes, JSON error bodies
 //! (`code`, `message`, `errors`), rate-limit headers and 429 bodies.
+//!
+//! Helpers return `Result<_, Response>` so a handler can answer a Discord error with `?`-like
+//! early returns; the response is built once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
 use super::faults::{Fault, FaultRoute};
 use super::payloads;
@@ -188,8 +192,9 @@ async fn read_body(req: Request) -> Result<(Value, Vec<Upload>), Response> {
                 .await
                 .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
             if name == "payload_json" {
-                payload = serde_json::from_slice(&data)
-                    .map_err(|_| api_error(400, 50109, "The request body contains invalid JSON."))?;
+                payload = serde_json::from_slice(&data).map_err(|_| {
+                    api_error(400, 50109, "The request body contains invalid JSON.")
+                })?;
             } else if name.starts_with("files[") || name == "file" {
                 files.push(Upload {
                     filename: filename.unwrap_or_else(|| "file".into()),
@@ -220,13 +225,19 @@ fn bot_auth(st: &State, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 fn id(s: &str) -> Result<u64, Response> {
-    s.parse()
-        .map_err(|_| form_error("id", "NUMBER_TYPE_COERCE", &format!("Value \"{s}\" is not snowflake.")))
+    s.parse().map_err(|_| {
+        form_error(
+            "id",
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{s}\" is not snowflake."),
+        )
+    })
 }
 
 impl Shared {
     /// Runs one REST call: auth (unless a webhook token authorises it), fault injection, the work,
     /// then records the call and wakes gateway connections.
+    #[allow(clippy::too_many_arguments)]
     fn call(
         &self,
         method: &Method,
@@ -268,10 +279,18 @@ impl Shared {
 // ---- gateway and users -------------------------------------------------------------------------
 
 async fn get_gateway(s: S, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Gateway, false, |st| {
-        let url = format!("{}/gateway", st.base_url.replacen("http", "ws", 1));
-        ok(StatusCode::OK, json!({"url": url}), "gateway")
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Gateway,
+        false,
+        |st| {
+            let url = format!("{}/gateway", st.base_url.replacen("http", "ws", 1));
+            ok(StatusCode::OK, json!({"url": url}), "gateway")
+        },
+    )
 }
 
 async fn get_gateway_bot(s: S, method: Method, uri: Uri, headers: HeaderMap) -> Response {
@@ -287,28 +306,52 @@ async fn get_gateway_bot(s: S, method: Method, uri: Uri, headers: HeaderMap) -> 
 }
 
 async fn get_me(s: S, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, true, |st| {
-        ok(StatusCode::OK, payloads::current_user(st), "users")
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| ok(StatusCode::OK, payloads::current_user(st), "users"),
+    )
 }
 
-async fn get_channel(s: S, Path(cid): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, true, |st| {
-        let cid = match id(&cid) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        if !st.channels.contains_key(&cid) {
-            return api_error(404, 10003, "Unknown Channel");
-        }
-        ok(StatusCode::OK, payloads::channel(st, cid), "channel")
-    })
+async fn get_channel(
+    s: S,
+    Path(cid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let cid = match id(&cid) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            if !st.channels.contains_key(&cid) {
+                return api_error(404, 10003, "Unknown Channel");
+            }
+            ok(StatusCode::OK, payloads::channel(st, cid), "channel")
+        },
+    )
 }
 
 // ---- messages ----------------------------------------------------------------------------------
 
 /// Validates `content` and `allowed_mentions` as Discord does for create, execute and edit.
-fn check_content(body: &Value, files: usize, creating: bool) -> Result<(String, Option<Value>), Response> {
+fn check_content(
+    body: &Value,
+    files: usize,
+    creating: bool,
+) -> Result<(String, Option<Value>), Response> {
     let content = body
         .get("content")
         .and_then(Value::as_str)
@@ -324,7 +367,10 @@ fn check_content(body: &Value, files: usize, creating: bool) -> Result<(String, 
     if creating && content.is_empty() && files == 0 {
         return Err(api_error(400, 50006, "Cannot send an empty message"));
     }
-    let allowed = body.get("allowed_mentions").cloned().filter(|v| !v.is_null());
+    let allowed = body
+        .get("allowed_mentions")
+        .cloned()
+        .filter(|v| !v.is_null());
     Ok((content, allowed))
 }
 
@@ -342,7 +388,11 @@ fn reference(st: &State, body: &Value, channel: u64) -> Result<Option<u64>, Resp
     };
     let mid = r
         .get("message_id")
-        .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
+        .and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| v.as_u64().map(|n| n.to_string()))
+        })
         .and_then(|s| s.parse::<u64>().ok());
     let required = r.get("fail_if_not_exists").and_then(Value::as_bool) != Some(false);
     match mid {
@@ -357,94 +407,174 @@ fn reference(st: &State, body: &Value, channel: u64) -> Result<Option<u64>, Resp
     }
 }
 
-async fn create_message(s: S, Path(cid): Path<String>, method: Method, uri: Uri, headers: HeaderMap, req: Request) -> Response {
+async fn create_message(
+    s: S,
+    Path(cid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let (body, files) = match read_body(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::CreateMessage, true, |st| {
-        let cid = match id(&cid) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        if !st.channels.get(&cid).is_some_and(|c| c.kind != GUILD_FORUM) {
-            return api_error(404, 10003, "Unknown Channel");
-        }
-        let (content, allowed) = match check_content(&body, files.len(), true) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        let reference = match reference(st, &body, cid) {
-            Ok(r) => r,
-            Err(r) => return r,
-        };
-        let bot = st.bot_id;
-        let mid = st.add_message(cid, Author::User(bot), &content, reference, uploads(files), allowed, None);
-        ok(StatusCode::OK, payloads::message(st, mid), "messages")
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::CreateMessage,
+        true,
+        |st| {
+            let cid = match id(&cid) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            if st.channels.get(&cid).is_none_or(|c| c.kind == GUILD_FORUM) {
+                return api_error(404, 10003, "Unknown Channel");
+            }
+            let (content, allowed) = match check_content(&body, files.len(), true) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let reference = match reference(st, &body, cid) {
+                Ok(r) => r,
+                Err(r) => return r,
+            };
+            let bot = st.bot_id;
+            let mid = st.add_message(
+                cid,
+                Author::User(bot),
+                &content,
+                reference,
+                uploads(files),
+                allowed,
+                None,
+            );
+            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+        },
+    )
 }
 
-async fn get_message(s: S, Path((cid, mid)): Path<(String, String)>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, true, |st| {
-        let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-            return api_error(404, 10008, "Unknown Message");
-        };
-        if st.live_message(cid, mid).is_none() {
-            return api_error(404, 10008, "Unknown Message");
-        }
-        ok(StatusCode::OK, payloads::message(st, mid), "messages")
-    })
+async fn get_message(
+    s: S,
+    Path((cid, mid)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            if st.live_message(cid, mid).is_none() {
+                return api_error(404, 10008, "Unknown Message");
+            }
+            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+        },
+    )
 }
 
-async fn edit_message(s: S, Path((cid, mid)): Path<(String, String)>, method: Method, uri: Uri, headers: HeaderMap, req: Request) -> Response {
+async fn edit_message(
+    s: S,
+    Path((cid, mid)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let (body, _files) = match read_body(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::EditMessage, true, |st| {
-        let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-            return api_error(404, 10008, "Unknown Message");
-        };
-        let Some(m) = st.live_message(cid, mid) else {
-            return api_error(404, 10008, "Unknown Message");
-        };
-        if m.author != Author::User(st.bot_id) {
-            return api_error(403, 50005, "Cannot edit a message authored by another user");
-        }
-        let (content, allowed) = match check_content(&body, 0, false) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        st.edit_message(mid, &content, allowed);
-        ok(StatusCode::OK, payloads::message(st, mid), "messages")
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::EditMessage,
+        true,
+        |st| {
+            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            let Some(m) = st.live_message(cid, mid) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            if m.author != Author::User(st.bot_id) {
+                return api_error(403, 50005, "Cannot edit a message authored by another user");
+            }
+            let (content, allowed) = match check_content(&body, 0, false) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            st.edit_message(mid, &content, allowed);
+            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+        },
+    )
 }
 
-async fn delete_message(s: S, Path((cid, mid)): Path<(String, String)>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::DeleteMessage, true, |st| {
-        let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-            return api_error(404, 10008, "Unknown Message");
-        };
-        if st.live_message(cid, mid).is_none() {
-            return api_error(404, 10008, "Unknown Message");
-        }
-        st.delete_message(mid);
-        ok(StatusCode::NO_CONTENT, Value::Null, "messages-delete")
-    })
+async fn delete_message(
+    s: S,
+    Path((cid, mid)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::DeleteMessage,
+        true,
+        |st| {
+            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            if st.live_message(cid, mid).is_none() {
+                return api_error(404, 10008, "Unknown Message");
+            }
+            st.delete_message(mid);
+            ok(StatusCode::NO_CONTENT, Value::Null, "messages-delete")
+        },
+    )
 }
 
-async fn add_reaction(s: S, Path((cid, mid, emoji)): Path<(String, String, String)>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, true, |st| {
-        let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-            return api_error(404, 10008, "Unknown Message");
-        };
-        if st.live_message(cid, mid).is_none() {
-            return api_error(404, 10008, "Unknown Message");
-        }
-        let bot = st.bot_id;
-        st.add_reaction(mid, &emoji, bot);
-        ok(StatusCode::NO_CONTENT, Value::Null, "reactions")
-    })
+async fn add_reaction(
+    s: S,
+    Path((cid, mid, emoji)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            if st.live_message(cid, mid).is_none() {
+                return api_error(404, 10008, "Unknown Message");
+            }
+            let bot = st.bot_id;
+            st.add_reaction(mid, &emoji, bot);
+            ok(StatusCode::NO_CONTENT, Value::Null, "reactions")
+        },
+    )
 }
 
 // ---- threads -----------------------------------------------------------------------------------
@@ -460,136 +590,228 @@ fn thread_name(body: &Value) -> Result<String, Response> {
     }
 }
 
-async fn start_thread_from_message(s: S, Path((cid, mid)): Path<(String, String)>, method: Method, uri: Uri, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::StartThread, true, |st| {
-        let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-            return api_error(404, 10008, "Unknown Message");
-        };
-        let Some(ch) = st.channels.get(&cid) else {
-            return api_error(404, 10003, "Unknown Channel");
-        };
-        if ch.kind != super::state::GUILD_TEXT {
-            return api_error(400, 50024, "Cannot execute action on this channel type");
-        }
-        let guild = ch.guild_id;
-        if st.live_message(cid, mid).is_none() {
-            return api_error(404, 10008, "Unknown Message");
-        }
-        if st.channels.contains_key(&mid) {
-            return api_error(400, 160004, "A thread has already been created for this message");
-        }
-        let name = match thread_name(&body) {
-            Ok(n) => n,
-            Err(r) => return r,
-        };
-        let bot = st.bot_id;
-        st.insert_channel(mid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
-        ok(StatusCode::CREATED, payloads::channel(st, mid), "threads")
-    })
+async fn start_thread_from_message(
+    s: S,
+    Path((cid, mid)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::StartThread,
+        true,
+        |st| {
+            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            let Some(ch) = st.channels.get(&cid) else {
+                return api_error(404, 10003, "Unknown Channel");
+            };
+            if ch.kind != super::state::GUILD_TEXT {
+                return api_error(400, 50024, "Cannot execute action on this channel type");
+            }
+            let guild = ch.guild_id;
+            if st.live_message(cid, mid).is_none() {
+                return api_error(404, 10008, "Unknown Message");
+            }
+            if st.channels.contains_key(&mid) {
+                return api_error(
+                    400,
+                    160004,
+                    "A thread has already been created for this message",
+                );
+            }
+            let name = match thread_name(&body) {
+                Ok(n) => n,
+                Err(r) => return r,
+            };
+            let bot = st.bot_id;
+            st.insert_channel(mid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
+            ok(StatusCode::CREATED, payloads::channel(st, mid), "threads")
+        },
+    )
 }
 
-async fn start_forum_thread(s: S, Path(cid): Path<String>, method: Method, uri: Uri, headers: HeaderMap, req: Request) -> Response {
+async fn start_forum_thread(
+    s: S,
+    Path(cid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let (body, files) = match read_body(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::StartThread, true, |st| {
-        let cid = match id(&cid) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        let Some(ch) = st.channels.get(&cid) else {
-            return api_error(404, 10003, "Unknown Channel");
-        };
-        if ch.kind != GUILD_FORUM {
-            // Threads without a starter message in text channels are not used by the bridge.
-            return api_error(400, 50024, "Cannot execute action on this channel type");
-        }
-        let guild = ch.guild_id;
-        let name = match thread_name(&body) {
-            Ok(n) => n,
-            Err(r) => return r,
-        };
-        let msg = body.get("message").cloned().unwrap_or(Value::Null);
-        let (content, allowed) = match check_content(&msg, files.len(), true) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        let bot = st.bot_id;
-        let tid = st.next_id();
-        st.insert_channel(tid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
-        st.add_message(tid, Author::User(bot), &content, None, uploads(files), allowed, Some(tid));
-        let mut v = payloads::channel(st, tid);
-        if let Value::Object(o) = &mut v {
-            o.insert("message".into(), payloads::message(st, tid));
-        }
-        ok(StatusCode::CREATED, v, "threads")
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::StartThread,
+        true,
+        |st| {
+            let cid = match id(&cid) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            let Some(ch) = st.channels.get(&cid) else {
+                return api_error(404, 10003, "Unknown Channel");
+            };
+            if ch.kind != GUILD_FORUM {
+                // Threads without a starter message in text channels are not used by the bridge.
+                return api_error(400, 50024, "Cannot execute action on this channel type");
+            }
+            let guild = ch.guild_id;
+            let name = match thread_name(&body) {
+                Ok(n) => n,
+                Err(r) => return r,
+            };
+            let msg = body.get("message").cloned().unwrap_or(Value::Null);
+            let (content, allowed) = match check_content(&msg, files.len(), true) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let bot = st.bot_id;
+            let tid = st.next_id();
+            st.insert_channel(tid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
+            st.add_message(
+                tid,
+                Author::User(bot),
+                &content,
+                None,
+                uploads(files),
+                allowed,
+                Some(tid),
+            );
+            let mut v = payloads::channel(st, tid);
+            if let Value::Object(o) = &mut v {
+                o.insert("message".into(), payloads::message(st, tid));
+            }
+            ok(StatusCode::CREATED, v, "threads")
+        },
+    )
 }
 
 // ---- webhooks ----------------------------------------------------------------------------------
 
-async fn list_webhooks(s: S, Path(cid): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, true, |st| {
-        let cid = match id(&cid) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        if !st.channels.contains_key(&cid) {
-            return api_error(404, 10003, "Unknown Channel");
-        }
-        if !st.can_manage_webhooks {
-            return api_error(403, 50013, "Missing Permissions");
-        }
-        let hooks: Vec<Value> = st
-            .webhooks
-            .values()
-            .filter(|w| w.channel_id == cid)
-            .map(|w| payloads::webhook(st, w.id, true))
-            .collect();
-        ok(StatusCode::OK, json!(hooks), "webhooks")
-    })
+async fn list_webhooks(
+    s: S,
+    Path(cid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let cid = match id(&cid) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            if !st.channels.contains_key(&cid) {
+                return api_error(404, 10003, "Unknown Channel");
+            }
+            if !st.can_manage_webhooks {
+                return api_error(403, 50013, "Missing Permissions");
+            }
+            let hooks: Vec<Value> = st
+                .webhooks
+                .values()
+                .filter(|w| w.channel_id == cid)
+                .map(|w| payloads::webhook(st, w.id, true))
+                .collect();
+            ok(StatusCode::OK, json!(hooks), "webhooks")
+        },
+    )
 }
 
-async fn create_webhook(s: S, Path(cid): Path<String>, method: Method, uri: Uri, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::CreateWebhook, true, |st| {
-        let cid = match id(&cid) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        let Some(ch) = st.channels.get(&cid) else {
-            return api_error(404, 10003, "Unknown Channel");
-        };
-        let guild_id = ch.guild_id;
-        if ch.kind == PUBLIC_THREAD {
-            return api_error(400, 50024, "Cannot execute action on this channel type");
-        }
-        if !st.can_manage_webhooks {
-            return api_error(403, 50013, "Missing Permissions");
-        }
-        let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
-        if name.is_empty() || name.chars().count() > 80 || name.to_lowercase().contains("discord") {
-            return form_error("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length.");
-        }
-        let creator = st.bot_id;
-        let wid = st.add_webhook(cid, guild_id, name, creator);
-        ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
-    })
+async fn create_webhook(
+    s: S,
+    Path(cid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::CreateWebhook,
+        true,
+        |st| {
+            let cid = match id(&cid) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            let Some(ch) = st.channels.get(&cid) else {
+                return api_error(404, 10003, "Unknown Channel");
+            };
+            let guild_id = ch.guild_id;
+            if ch.kind == PUBLIC_THREAD {
+                return api_error(400, 50024, "Cannot execute action on this channel type");
+            }
+            if !st.can_manage_webhooks {
+                return api_error(403, 50013, "Missing Permissions");
+            }
+            let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+            if name.is_empty()
+                || name.chars().count() > 80
+                || name.to_lowercase().contains("discord")
+            {
+                return form_error(
+                    "name",
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 80 in length.",
+                );
+            }
+            let creator = st.bot_id;
+            let wid = st.add_webhook(cid, guild_id, name, creator);
+            ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
+        },
+    )
 }
 
-async fn get_webhook(s: S, Path(wid): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, true, |st| {
-        let Ok(wid) = id(&wid) else {
-            return api_error(404, 10015, "Unknown Webhook");
-        };
-        if !st.webhooks.contains_key(&wid) {
-            return api_error(404, 10015, "Unknown Webhook");
-        }
-        if !st.can_manage_webhooks {
-            return api_error(403, 50013, "Missing Permissions");
-        }
-        ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
-    })
+async fn get_webhook(
+    s: S,
+    Path(wid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let Ok(wid) = id(&wid) else {
+                return api_error(404, 10015, "Unknown Webhook");
+            };
+            if !st.webhooks.contains_key(&wid) {
+                return api_error(404, 10015, "Unknown Webhook");
+            }
+            if !st.can_manage_webhooks {
+                return api_error(403, 50013, "Missing Permissions");
+            }
+            ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
+        },
+    )
 }
 
 /// Finds the webhook `wid` and checks `token` (Discord: 10015 unknown, 50027 bad token).
@@ -605,9 +827,21 @@ fn webhook_by_token<'a>(st: &'a State, wid: &str, token: &str) -> Result<&'a Web
     Ok(w)
 }
 
-async fn get_webhook_with_token(s: S, Path((wid, token)): Path<(String, String)>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, false, |st| {
-        match webhook_by_token(st, &wid, &token) {
+async fn get_webhook_with_token(
+    s: S,
+    Path((wid, token)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        false,
+        |st| match webhook_by_token(st, &wid, &token) {
             Ok(w) => {
                 let id = w.id;
                 let mut v = payloads::webhook(st, id, true);
@@ -617,16 +851,22 @@ async fn get_webhook_with_token(s: S, Path((wid, token)): Path<(String, String)>
                 ok(StatusCode::OK, v, "webhooks")
             }
             Err(r) => r,
-        }
-    })
+        },
+    )
 }
 
 /// The channel a webhook call targets: its own channel, or `thread_id` if that is a thread in it.
-fn webhook_target(st: &State, w: &WebhookRec, q: &HashMap<String, String>) -> Result<u64, Response> {
+fn webhook_target(
+    st: &State,
+    w: &WebhookRec,
+    q: &HashMap<String, String>,
+) -> Result<u64, Response> {
     match q.get("thread_id") {
         None => Ok(w.channel_id),
         Some(t) => {
-            let t = t.parse::<u64>().map_err(|_| api_error(404, 10003, "Unknown Channel"))?;
+            let t = t
+                .parse::<u64>()
+                .map_err(|_| api_error(404, 10003, "Unknown Channel"))?;
             match st.channels.get(&t) {
                 Some(c) if c.kind == PUBLIC_THREAD && c.parent_id == Some(w.channel_id) => Ok(t),
                 _ => Err(api_error(404, 10003, "Unknown Channel")),
@@ -635,107 +875,191 @@ fn webhook_target(st: &State, w: &WebhookRec, q: &HashMap<String, String>) -> Re
     }
 }
 
-async fn execute_webhook(s: S, Path((wid, token)): Path<(String, String)>, Query(q): Q, method: Method, uri: Uri, headers: HeaderMap, req: Request) -> Response {
+async fn execute_webhook(
+    s: S,
+    Path((wid, token)): Path<(String, String)>,
+    Query(q): Q,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let (body, files) = match read_body(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::ExecuteWebhook, false, |st| {
-        let w = match webhook_by_token(st, &wid, &token) {
-            Ok(w) => w.clone(),
-            Err(r) => return r,
-        };
-        let target = match webhook_target(st, &w, &q) {
-            Ok(t) => t,
-            Err(r) => return r,
-        };
-        let (content, allowed) = match check_content(&body, files.len(), true) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        let username = body
-            .get("username")
-            .and_then(Value::as_str)
-            .map_or_else(|| w.name.clone(), str::to_owned);
-        if username.chars().count() > 80 || username.to_lowercase().contains("discord") {
-            return form_error("username", "USERNAME_INVALID", "Username cannot contain \"discord\"");
-        }
-        let avatar_url = body.get("avatar_url").and_then(Value::as_str).map(str::to_owned);
-        let author = Author::Webhook {
-            webhook_id: w.id,
-            username,
-            avatar_url,
-        };
-        let mid = st.add_message(target, author, &content, None, uploads(files), allowed, None);
-        if q.get("wait").is_some_and(|v| v == "true") {
-            ok(StatusCode::OK, payloads::message(st, mid), "webhook-exec")
-        } else {
-            ok(StatusCode::NO_CONTENT, Value::Null, "webhook-exec")
-        }
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::ExecuteWebhook,
+        false,
+        |st| {
+            let w = match webhook_by_token(st, &wid, &token) {
+                Ok(w) => w.clone(),
+                Err(r) => return r,
+            };
+            let target = match webhook_target(st, &w, &q) {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            let (content, allowed) = match check_content(&body, files.len(), true) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let username = body
+                .get("username")
+                .and_then(Value::as_str)
+                .map_or_else(|| w.name.clone(), str::to_owned);
+            if username.chars().count() > 80 || username.to_lowercase().contains("discord") {
+                return form_error(
+                    "username",
+                    "USERNAME_INVALID",
+                    "Username cannot contain \"discord\"",
+                );
+            }
+            let avatar_url = body
+                .get("avatar_url")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let author = Author::Webhook {
+                webhook_id: w.id,
+                username,
+                avatar_url,
+            };
+            let mid = st.add_message(
+                target,
+                author,
+                &content,
+                None,
+                uploads(files),
+                allowed,
+                None,
+            );
+            if q.get("wait").is_some_and(|v| v == "true") {
+                ok(StatusCode::OK, payloads::message(st, mid), "webhook-exec")
+            } else {
+                ok(StatusCode::NO_CONTENT, Value::Null, "webhook-exec")
+            }
+        },
+    )
 }
 
 /// A message posted by webhook `w`, in the channel or thread the query names.
-fn webhook_message(st: &State, w: &WebhookRec, q: &HashMap<String, String>, mid: &str) -> Result<u64, Response> {
+fn webhook_message(
+    st: &State,
+    w: &WebhookRec,
+    q: &HashMap<String, String>,
+    mid: &str,
+) -> Result<u64, Response> {
     let target = webhook_target(st, w, q)?;
     let mid = mid
         .parse::<u64>()
         .map_err(|_| api_error(404, 10008, "Unknown Message"))?;
     match st.live_message(target, mid) {
-        Some(m) if matches!(&m.author, Author::Webhook { webhook_id, .. } if *webhook_id == w.id) => Ok(mid),
+        Some(m) if matches!(&m.author, Author::Webhook { webhook_id, .. } if *webhook_id == w.id) => {
+            Ok(mid)
+        }
         _ => Err(api_error(404, 10008, "Unknown Message")),
     }
 }
 
-async fn get_webhook_message(s: S, Path((wid, token, mid)): Path<(String, String, String)>, Query(q): Q, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::Any, false, |st| {
-        let w = match webhook_by_token(st, &wid, &token) {
-            Ok(w) => w.clone(),
-            Err(r) => return r,
-        };
-        match webhook_message(st, &w, &q, &mid) {
-            Ok(mid) => ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg"),
-            Err(r) => r,
-        }
-    })
+async fn get_webhook_message(
+    s: S,
+    Path((wid, token, mid)): Path<(String, String, String)>,
+    Query(q): Q,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        false,
+        |st| {
+            let w = match webhook_by_token(st, &wid, &token) {
+                Ok(w) => w.clone(),
+                Err(r) => return r,
+            };
+            match webhook_message(st, &w, &q, &mid) {
+                Ok(mid) => ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg"),
+                Err(r) => r,
+            }
+        },
+    )
 }
 
-async fn edit_webhook_message(s: S, Path((wid, token, mid)): Path<(String, String, String)>, Query(q): Q, method: Method, uri: Uri, headers: HeaderMap, req: Request) -> Response {
+async fn edit_webhook_message(
+    s: S,
+    Path((wid, token, mid)): Path<(String, String, String)>,
+    Query(q): Q,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let (body, _files) = match read_body(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    s.call(&method, &uri, &headers, body.clone(), FaultRoute::EditWebhookMessage, false, |st| {
-        let w = match webhook_by_token(st, &wid, &token) {
-            Ok(w) => w.clone(),
-            Err(r) => return r,
-        };
-        let mid = match webhook_message(st, &w, &q, &mid) {
-            Ok(m) => m,
-            Err(r) => return r,
-        };
-        let (content, allowed) = match check_content(&body, 0, false) {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        st.edit_message(mid, &content, allowed);
-        ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg")
-    })
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        body.clone(),
+        FaultRoute::EditWebhookMessage,
+        false,
+        |st| {
+            let w = match webhook_by_token(st, &wid, &token) {
+                Ok(w) => w.clone(),
+                Err(r) => return r,
+            };
+            let mid = match webhook_message(st, &w, &q, &mid) {
+                Ok(m) => m,
+                Err(r) => return r,
+            };
+            let (content, allowed) = match check_content(&body, 0, false) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            st.edit_message(mid, &content, allowed);
+            ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg")
+        },
+    )
 }
 
-async fn delete_webhook_message(s: S, Path((wid, token, mid)): Path<(String, String, String)>, Query(q): Q, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    s.call(&method, &uri, &headers, Value::Null, FaultRoute::DeleteWebhookMessage, false, |st| {
-        let w = match webhook_by_token(st, &wid, &token) {
-            Ok(w) => w.clone(),
-            Err(r) => return r,
-        };
-        let mid = match webhook_message(st, &w, &q, &mid) {
-            Ok(m) => m,
-            Err(r) => return r,
-        };
-        st.delete_message(mid);
-        ok(StatusCode::NO_CONTENT, Value::Null, "webhook-msg")
-    })
+async fn delete_webhook_message(
+    s: S,
+    Path((wid, token, mid)): Path<(String, String, String)>,
+    Query(q): Q,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::DeleteWebhookMessage,
+        false,
+        |st| {
+            let w = match webhook_by_token(st, &wid, &token) {
+                Ok(w) => w.clone(),
+                Err(r) => return r,
+            };
+            let mid = match webhook_message(st, &w, &q, &mid) {
+                Ok(m) => m,
+                Err(r) => return r,
+            };
+            st.delete_message(mid);
+            ok(StatusCode::NO_CONTENT, Value::Null, "webhook-msg")
+        },
+    )
 }
 
 // ---- CDN ---------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ pub struct State {
 impl State {
     pub fn new(token: String, base_url: String) -> State {
         let mut snowflakes = Snowflakes::default();
-        let bot_id = snowflakes.next();
+        let bot_id = snowflakes.next_id();
         let mut users = BTreeMap::new();
         users.insert(
             bot_id,
@@ -193,7 +193,7 @@ impl State {
     }
 
     pub fn next_id(&mut self) -> u64 {
-        self.snowflakes.next()
+        self.snowflakes.next_id()
     }
 
     pub fn take_fault(&mut self, route: FaultRoute) -> Option<Fault> {
@@ -210,7 +210,12 @@ impl State {
 
     // ---- world building -------------------------------------------------------------------
 
-    pub fn add_user(&mut self, username: &str, global_name: Option<&str>, avatar: Option<&str>) -> u64 {
+    pub fn add_user(
+        &mut self,
+        username: &str,
+        global_name: Option<&str>,
+        avatar: Option<&str>,
+    ) -> u64 {
         let id = self.next_id();
         self.users.insert(
             id,
@@ -243,13 +248,28 @@ impl State {
         id
     }
 
-    pub fn add_channel(&mut self, guild_id: u64, name: &str, kind: u8, parent_id: Option<u64>, owner_id: Option<u64>) -> u64 {
+    pub fn add_channel(
+        &mut self,
+        guild_id: u64,
+        name: &str,
+        kind: u8,
+        parent_id: Option<u64>,
+        owner_id: Option<u64>,
+    ) -> u64 {
         let id = self.next_id();
         self.insert_channel(id, guild_id, name, kind, parent_id, owner_id);
         id
     }
 
-    pub fn insert_channel(&mut self, id: u64, guild_id: u64, name: &str, kind: u8, parent_id: Option<u64>, owner_id: Option<u64>) {
+    pub fn insert_channel(
+        &mut self,
+        id: u64,
+        guild_id: u64,
+        name: &str,
+        kind: u8,
+        parent_id: Option<u64>,
+        owner_id: Option<u64>,
+    ) {
         let position = self.channels.len() as u32;
         self.channels.insert(
             id,
@@ -329,7 +349,12 @@ impl State {
         id
     }
 
-    pub fn edit_message(&mut self, id: u64, content: &str, allowed_mentions: Option<Value>) -> bool {
+    pub fn edit_message(
+        &mut self,
+        id: u64,
+        content: &str,
+        allowed_mentions: Option<Value>,
+    ) -> bool {
         let Some(m) = self.messages.get_mut(&id).filter(|m| !m.deleted) else {
             return false;
         };

@@ -13,7 +13,7 @@ pub struct Snowflakes {
 }
 
 impl Snowflakes {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_id(&mut self) -> u64 {
         let ms = now_ms().saturating_sub(DISCORD_EPOCH_MS);
         let candidate = ms << 22;
         self.last = candidate.max(self.last + 1);
@@ -77,8 +77,8 @@ mod tests {
     #[test]
     fn snowflakes_increase_and_encode_time() {
         let mut s = Snowflakes::default();
-        let a = s.next();
-        let b = s.next();
+        let a = s.next_id();
+        let b = s.next_id();
         assert!(b > a);
         assert!(snowflake_ms(a).abs_diff(now_ms()) < 5_000);
     }
