@@ -77,7 +77,7 @@ fn inline(s: &str, user_name: &dyn Fn(u64) -> Option<String>, out: &mut String) 
         // Bare URLs are links, read verbatim (markup characters inside them are not markup).
         if rest.starts_with("http://") || rest.starts_with("https://") {
             let end = rest
-                .find(|c: char| c.is_whitespace() || c == '<')
+                .find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '\\')
                 .unwrap_or(rest.len());
             out.push_str(&rest[..end]);
             i += end;

@@ -456,10 +456,20 @@ fn parse_list(allowed: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether `needle` occurs outside a backslash escape and outside a bare URL (Discord reads a
+/// URL as a link before anything inside it).
 fn unescaped(content: &str, needle: &str) -> bool {
+    let in_url = |at: usize| {
+        let head = &content[..at];
+        let start = head
+            .rfind(|c: char| c.is_whitespace() || c == '<' || c == '\\')
+            .map_or(0, |p| p + 1);
+        let word = &head[start..];
+        word.contains("http://") || word.contains("https://")
+    };
     content
         .match_indices(needle)
-        .any(|(i, _)| i == 0 || content.as_bytes()[i - 1] != b'\\')
+        .any(|(i, _)| (i == 0 || content.as_bytes()[i - 1] != b'\\') && !in_url(i))
 }
 
 /// A 32-hex-digit image hash derived from `s` (two FNV-1a passes), shaped like Discord's.
