@@ -214,3 +214,107 @@ pub fn reaction_event(r: &Reaction, place: &Place, is_bridge: bool, now_ms: u64)
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Conversions of payloads as the local Discord builds them (the same JSON the gateway
+    //! sends), parsed by serenity's own models.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use civicbridge_api::Span;
+    use civicbridge_testkit::discord::payloads;
+    use civicbridge_testkit::discord::state::{Author, State, GUILD_TEXT, PUBLIC_THREAD};
+    use serenity::model::prelude::{Guild, Ready};
+
+    fn world() -> (State, u64, u64, u64) {
+        let mut st = State::new("t".into(), "http://127.0.0.1:1".into());
+        let g = st.add_guild("Council");
+        let c = st.add_channel(g, "general", GUILD_TEXT, None, None);
+        let u = st.add_user("ada", Some("Ada"), Some("0123456789abcdef0123456789abcdef"));
+        (st, g, c, u)
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("serenity cannot parse: {e}\n{v:#}"))
+    }
+
+    #[test]
+    fn ready_and_guild_create_parse_in_serenity() {
+        let (st, g, c, _) = world();
+        let ready: Ready = parse(payloads::ready(&st, "s1"));
+        assert_eq!(ready.user.id.get(), st.bot_id);
+        let guild: Guild = parse(payloads::guild_create(&st, g));
+        assert!(guild.channels.contains_key(&ChannelId::new(c)));
+    }
+
+    #[test]
+    fn a_message_with_mention_reply_and_file_becomes_an_event() {
+        let (mut st, _, c, u) = world();
+        let root = st.add_message(c, Author::User(u), "root", None, Vec::new(), None, None);
+        let files = vec![("v.ogg".to_owned(), Some("audio/ogg".to_owned()), b"x".to_vec())];
+        let text = format!("hi <@{u}> **there**");
+        let m = st.add_message(c, Author::User(u), &text, Some(root), files, None, None);
+        let msg: DMessage = parse(payloads::message_dispatch(&st, m));
+        let place = Place::of(msg.channel_id, None, Some(msg.id));
+        let e = message_event(&msg, &place, false);
+        assert_eq!(e.id.as_str(), format!("discord:msg:{m}"));
+        assert_eq!(e.sender.display_name, "Ada");
+        assert!(e.sender.avatar_url.unwrap().contains("0123456789abcdef0123456789abcdef"));
+        let EventKind::Message(body) = e.kind else { panic!() };
+        assert_eq!(body.reply_to.unwrap().as_str(), root.to_string());
+        assert_eq!(
+            body.text.spans,
+            vec![
+                Span::Text("hi ".into()),
+                Span::Mention {
+                    user: Some(RemoteUserId::new(u.to_string())),
+                    name: "Ada".into()
+                },
+                Span::Text(" ".into()),
+                Span::Bold(vec![Span::Text("there".into())]),
+            ]
+        );
+        assert_eq!(body.attachments[0].kind, AttachmentKind::Audio);
+        assert!(body.attachments[0].url.ends_with("/v.ogg"));
+    }
+
+    #[test]
+    fn thread_messages_belong_to_the_thread_and_roots_do_not() {
+        let (mut st, g, c, u) = world();
+        let root = st.add_message(c, Author::User(u), "root", None, Vec::new(), None, None);
+        st.insert_channel(root, g, "t", PUBLIC_THREAD, Some(c), Some(u));
+        let inner = st.add_message(root, Author::User(u), "in", None, Vec::new(), None, None);
+        let thread = ChannelId::new(root);
+        let p = Place::of(thread, Some(ChannelId::new(c)), Some(MessageId::new(inner)));
+        assert_eq!(p, Place { room: ChannelId::new(c), thread: Some(thread) });
+        // A forum post's starter shares the thread's id: it is the root.
+        let p = Place::of(thread, Some(ChannelId::new(c)), Some(MessageId::new(root)));
+        assert_eq!(p.thread, None);
+    }
+
+    #[test]
+    fn edits_without_text_are_not_edits_and_webhook_posts_use_their_name() {
+        let (mut st, _, c, u) = world();
+        let m = st.add_message(c, Author::User(u), "before", None, Vec::new(), None, None);
+        st.edit_message(m, "after", None);
+        let upd: MessageUpdateEvent = parse(payloads::message_dispatch(&st, m));
+        let place = Place::of(upd.channel_id, None, None);
+        let e = edit_event(&upd, &place, false).unwrap();
+        assert!(e.id.as_str().starts_with(&format!("discord:edit:{m}:")));
+        // An embed-only update carries no content.
+        let mut bare = payloads::message_dispatch(&st, m);
+        bare.as_object_mut().unwrap().remove("content");
+        let upd: MessageUpdateEvent = parse(bare);
+        assert!(edit_event(&upd, &place, false).is_none());
+
+        let hook = st.add_webhook(c, 0, "civicbridge", st.bot_id);
+        let author = Author::Webhook { webhook_id: hook, username: "Tom (Telegram)".into(), avatar_url: None };
+        let w = st.add_message(c, author, "relayed", None, Vec::new(), None, None);
+        let msg: DMessage = parse(payloads::message_dispatch(&st, w));
+        assert_eq!(msg.webhook_id.map(|h| h.get()), Some(hook));
+        let e = message_event(&msg, &Place::of(msg.channel_id, None, None), true);
+        assert_eq!(e.sender.display_name, "Tom (Telegram)");
+        assert!(e.sender.is_bridge);
+    }
+}
