@@ -236,7 +236,8 @@ mod tests {
     }
 
     fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
-        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("serenity cannot parse: {e}\n{v:#}"))
+        serde_json::from_value(v.clone())
+            .unwrap_or_else(|e| panic!("serenity cannot parse: {e}\n{v:#}"))
     }
 
     #[test]
@@ -252,7 +253,11 @@ mod tests {
     fn a_message_with_mention_reply_and_file_becomes_an_event() {
         let (mut st, _, c, u) = world();
         let root = st.add_message(c, Author::User(u), "root", None, Vec::new(), None, None);
-        let files = vec![("v.ogg".to_owned(), Some("audio/ogg".to_owned()), b"x".to_vec())];
+        let files = vec![(
+            "v.ogg".to_owned(),
+            Some("audio/ogg".to_owned()),
+            b"x".to_vec(),
+        )];
         let text = format!("hi <@{u}> **there**");
         let m = st.add_message(c, Author::User(u), &text, Some(root), files, None, None);
         let msg: DMessage = parse(payloads::message_dispatch(&st, m));
@@ -260,8 +265,14 @@ mod tests {
         let e = message_event(&msg, &place, false);
         assert_eq!(e.id.as_str(), format!("discord:msg:{m}"));
         assert_eq!(e.sender.display_name, "Ada");
-        assert!(e.sender.avatar_url.unwrap().contains("0123456789abcdef0123456789abcdef"));
-        let EventKind::Message(body) = e.kind else { panic!() };
+        assert!(e
+            .sender
+            .avatar_url
+            .unwrap()
+            .contains("0123456789abcdef0123456789abcdef"));
+        let EventKind::Message(body) = e.kind else {
+            panic!()
+        };
         assert_eq!(body.reply_to.unwrap().as_str(), root.to_string());
         assert_eq!(
             body.text.spans,
@@ -287,7 +298,13 @@ mod tests {
         let inner = st.add_message(root, Author::User(u), "in", None, Vec::new(), None, None);
         let thread = ChannelId::new(root);
         let p = Place::of(thread, Some(ChannelId::new(c)), Some(MessageId::new(inner)));
-        assert_eq!(p, Place { room: ChannelId::new(c), thread: Some(thread) });
+        assert_eq!(
+            p,
+            Place {
+                room: ChannelId::new(c),
+                thread: Some(thread)
+            }
+        );
         // A forum post's starter shares the thread's id: it is the root.
         let p = Place::of(thread, Some(ChannelId::new(c)), Some(MessageId::new(root)));
         assert_eq!(p.thread, None);
@@ -309,7 +326,11 @@ mod tests {
         assert!(edit_event(&upd, &place, false).is_none());
 
         let hook = st.add_webhook(c, 0, "civicbridge", st.bot_id);
-        let author = Author::Webhook { webhook_id: hook, username: "Tom (Telegram)".into(), avatar_url: None };
+        let author = Author::Webhook {
+            webhook_id: hook,
+            username: "Tom (Telegram)".into(),
+            avatar_url: None,
+        };
         let w = st.add_message(c, author, "relayed", None, Vec::new(), None, None);
         let msg: DMessage = parse(payloads::message_dispatch(&st, w));
         assert_eq!(msg.webhook_id.map(|h| h.get()), Some(hook));

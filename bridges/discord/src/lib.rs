@@ -29,12 +29,13 @@ pub use outbound::{parse_webhook_url, render_parts, webhook_username, DISCORD_MA
 
 use async_trait::async_trait;
 use civicbridge_api::{
-    Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
-    Platform, RemoteMsgId, RoomId, SendReceipt,
+    Ack, Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
+    Platform, RemoteMsgId, RoomId, SendReceipt, SinkClosed,
 };
 use gateway::{Gateway, Gw, GwEnd, HandlerStats};
 use inbound::Place;
 use outbound::{RestChannel, RestUser, RestWebhook};
+use serenity::all::Message as DMessage;
 use serenity::all::{ChannelId, ChannelType, GuildChannel, UserId, WebhookId};
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -408,12 +409,7 @@ impl Inner {
     }
 
     /// Turns one dispatch into at most one event and submits it.
-    async fn forward(&self, gw: Gw, sink: &EventSink) -> Result<(), civicbridge_api::SinkClosed> {
-        let now = || {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64)
-        };
+    async fn forward(&self, gw: Gw, pipe: &Pipe<'_>) -> Result<(), SinkClosed> {
         let event = match gw {
             Gw::Ready(r) => {
                 self.known().bot_id = Some(r.user.id.get());
@@ -424,17 +420,23 @@ impl Inner {
                 for c in g.channels.values().chain(g.threads.iter()) {
                     self.record_channel(c);
                 }
+                // A new session: catch up on what was posted while we were away.
+                let readable = g
+                    .channels
+                    .values()
+                    .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
+                    .chain(g.threads.iter())
+                    .map(|c| c.id);
+                for channel in readable.collect::<Vec<_>>() {
+                    self.backfill(channel, pipe).await?;
+                }
                 None
             }
             Gw::Channel(c) => {
                 self.record_channel(&c);
                 None
             }
-            Gw::Message(m) => {
-                let place = self.place(m.channel_id, Some(m.id)).await;
-                let bridge = self.is_bridge(m.author.id, m.webhook_id).await;
-                Some(inbound::message_event(&m, &place, bridge))
-            }
+            Gw::Message(m) => return self.submit_message(&m, pipe).await,
             Gw::Update(e) => {
                 let place = self.place(e.channel_id, Some(e.id)).await;
                 let author = e.author.as_ref().map_or(UserId::new(1), |u| u.id);
@@ -444,20 +446,189 @@ impl Inner {
             Gw::Delete { channel, message } => {
                 let place = self.place(channel, Some(message)).await;
                 let bridge = self.known().deleted_by_us.remove(&message.get());
-                Some(inbound::delete_event(message, &place, bridge, now()))
+                Some(inbound::delete_event(message, &place, bridge, now_ms()))
             }
             Gw::Reaction(r) => {
                 let place = self.place(r.channel_id, Some(r.message_id)).await;
                 let bridge =
                     r.user_id.is_some() && r.user_id.map(UserId::get) == self.known().bot_id;
-                inbound::reaction_event(&r, &place, bridge, now())
+                inbound::reaction_event(&r, &place, bridge, now_ms())
             }
         };
         if let Some(e) = event {
-            // Discord has no cursor to advance: the ack only matters to the core.
-            sink.submit(e).await?;
+            // Only messages move a cursor; the other acks matter to the core alone.
+            pipe.sink.submit(e).await?;
         }
         Ok(())
+    }
+
+    /// Submits a message and hands its ack to the cursor keeper.
+    async fn submit_message(&self, m: &DMessage, pipe: &Pipe<'_>) -> Result<(), SinkClosed> {
+        let place = self.place(m.channel_id, Some(m.id)).await;
+        let bridge = self.is_bridge(m.author.id, m.webhook_id).await;
+        let ack = pipe
+            .sink
+            .submit(inbound::message_event(m, &place, bridge))
+            .await?;
+        let _ = pipe.cursors.send((m.channel_id.get(), m.id.get(), ack));
+        Ok(())
+    }
+
+    /// Submits every message in `channel` after its stored cursor, oldest first. Channels without
+    /// a cursor (never seen) are not backfilled. Replays of messages the core already has are
+    /// dropped there by their ids.
+    async fn backfill(&self, channel: ChannelId, pipe: &Pipe<'_>) -> Result<(), SinkClosed> {
+        let Some(mut after) = pipe
+            .state
+            .get(&cursor_key(channel.get()))
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            return Ok(());
+        };
+        for _ in 0..BACKFILL_PAGES {
+            let req = Request::new(
+                Route::ChannelMessages {
+                    channel_id: channel,
+                },
+                LightMethod::Get,
+            )
+            .params(Some(vec![
+                ("after", after.to_string()),
+                ("limit", "100".to_owned()),
+            ]));
+            let mut page: Vec<DMessage> = match self.rest.json(req).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(%channel, "cannot backfill Discord channel: {e}");
+                    return Ok(());
+                }
+            };
+            page.sort_by_key(|m| m.id);
+            let full = page.len() >= 100;
+            for m in &page {
+                after = after.max(m.id.get());
+                self.submit_message(m, pipe).await?;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At most this many pages of 100 messages are backfilled per channel and session.
+const BACKFILL_PAGES: usize = 50;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The `ConnectorState` key holding the id of the newest acknowledged message in a channel.
+pub fn cursor_key(channel: u64) -> String {
+    format!("discord.cursor.{channel}")
+}
+
+type CursorItem = (u64, u64, Ack);
+
+/// Where one `run` submits events, and where message acks go to advance cursors.
+struct Pipe<'a> {
+    sink: &'a EventSink,
+    cursors: tokio::sync::mpsc::UnboundedSender<CursorItem>,
+    state: &'a Arc<dyn ConnectorState>,
+}
+
+/// Advances each channel's cursor once a message's ack resolves, in submission order, so a
+/// cursor never passes a message the core has not made durable.
+async fn keep_cursors(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<CursorItem>,
+    state: Arc<dyn ConnectorState>,
+) {
+    let mut last: HashMap<u64, u64> = HashMap::new();
+    while let Some((channel, id, ack)) = rx.recv().await {
+        if ack.wait().await.is_err() {
+            return;
+        }
+        let key = cursor_key(channel);
+        let prev = match last.get(&channel) {
+            Some(p) => Some(*p),
+            None => state.get(&key).and_then(|v| v.parse::<u64>().ok()),
+        };
+        if prev.is_none_or(|p| id > p) {
+            match state.put(&key, &id.to_string()).await {
+                Ok(()) => {
+                    last.insert(channel, id);
+                }
+                Err(e) => tracing::warn!(channel, "cannot store the Discord cursor: {e}"),
+            }
+        }
+    }
+}
+
+impl DiscordConnector {
+    /// The gateway loop of `run`: (re)starts the serenity client and forwards its events.
+    async fn run_gateway(
+        &self,
+        pipe: &Pipe<'_>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ConnectorError> {
+        let inner = &self.inner;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match inner.bot_id().await {
+                Ok(_) => {}
+                Err(e) if e.status() == Some(401) => return Err(e.into()),
+                Err(e) => tracing::warn!("cannot read the bot user yet: {e}"),
+            }
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let started = Gateway::start(make_http(&inner.cfg), tx, inner.stats.clone()).await;
+            let outcome = match started {
+                Err(e) => GwEnd::Failed(e.to_string()),
+                Ok(mut gw) => loop {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => {
+                            gw.stop().await;
+                            return Ok(());
+                        }
+                        ev = rx.recv() => match ev {
+                            Some(ev) => {
+                                if inner.forward(ev, pipe).await.is_err() {
+                                    gw.stop().await;
+                                    return Ok(());
+                                }
+                            }
+                            None => break GwEnd::Failed("gateway handler stopped".into()),
+                        },
+                        end = &mut gw.done => {
+                            // Forward what arrived before the client stopped.
+                            while let Ok(ev) = rx.try_recv() {
+                                if inner.forward(ev, pipe).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                            break end.unwrap_or(GwEnd::Failed("gateway thread ended".into()));
+                        }
+                    }
+                },
+            };
+            match outcome {
+                GwEnd::Auth(m) => return Err(ConnectorError::Auth(m)),
+                GwEnd::Stopped => {
+                    tracing::warn!("Discord gateway stopped; reconnecting in {backoff:?}");
+                }
+                GwEnd::Failed(why) => {
+                    tracing::warn!("Discord gateway failed ({why}); reconnecting in {backoff:?}");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
     }
 }
 
@@ -488,65 +659,23 @@ impl Connector for DiscordConnector {
     async fn run(
         &self,
         sink: EventSink,
-        _state: Arc<dyn ConnectorState>,
+        state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
         let inner = &self.inner;
         let _only_one = inner.running.lock().await;
-        let mut backoff = Duration::from_secs(1);
-        loop {
-            match inner.bot_id().await {
-                Ok(_) => {}
-                Err(e) if e.status() == Some(401) => return Err(e.into()),
-                Err(e) => tracing::warn!("cannot read the bot user yet: {e}"),
-            }
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let started = Gateway::start(make_http(&inner.cfg), tx, inner.stats.clone()).await;
-            let outcome = match started {
-                Err(e) => GwEnd::Failed(e.to_string()),
-                Ok(mut gw) => loop {
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.cancelled() => {
-                            gw.stop().await;
-                            return Ok(());
-                        }
-                        ev = rx.recv() => match ev {
-                            Some(ev) => {
-                                if inner.forward(ev, &sink).await.is_err() {
-                                    gw.stop().await;
-                                    return Ok(());
-                                }
-                            }
-                            None => break GwEnd::Failed("gateway handler stopped".into()),
-                        },
-                        end = &mut gw.done => {
-                            // Forward what arrived before the client stopped.
-                            while let Ok(ev) = rx.try_recv() {
-                                if inner.forward(ev, &sink).await.is_err() {
-                                    return Ok(());
-                                }
-                            }
-                            break end.unwrap_or(GwEnd::Failed("gateway thread ended".into()));
-                        }
-                    }
-                },
-            };
-            match outcome {
-                GwEnd::Auth(m) => return Err(ConnectorError::Auth(m)),
-                GwEnd::Stopped => {
-                    tracing::warn!("Discord gateway stopped; reconnecting in {backoff:?}");
-                }
-                GwEnd::Failed(why) => {
-                    tracing::warn!("Discord gateway failed ({why}); reconnecting in {backoff:?}");
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-        }
+        let (cursor_tx, cursor_rx) = tokio::sync::mpsc::unbounded_channel();
+        let keeper = tokio::spawn(keep_cursors(cursor_rx, state.clone()));
+        let pipe = Pipe {
+            sink: &sink,
+            cursors: cursor_tx,
+            state: &state,
+        };
+        let result = self.run_gateway(&pipe, &shutdown).await;
+        // Let the cursor keeper store what was acknowledged before we stop.
+        drop(pipe);
+        let _ = tokio::time::timeout(Duration::from_millis(500), keeper).await;
+        result
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

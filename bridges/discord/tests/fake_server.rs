@@ -8,19 +8,26 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn connect(server: &DiscordServer) -> Socket {
-    let url = format!("{}/gateway?v=10&encoding=json", server.api_base().replacen("http", "ws", 1));
+    let url = format!(
+        "{}/gateway?v=10&encoding=json",
+        server.api_base().replacen("http", "ws", 1)
+    );
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
 /// The next frame: `Ok(json)` for text, `Err(close code)` for a close (0 if the stream ended).
 async fn recv(ws: &mut Socket) -> Result<Value, u16> {
     loop {
-        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+        {
             Some(Ok(Ws::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
             Some(Ok(Ws::Close(f))) => return Err(f.map_or(0, |f| f.code.into())),
             Some(Ok(_)) => continue,
@@ -40,7 +47,11 @@ fn identify(token: &str) -> Value {
 async fn dispatch(ws: &mut Socket) -> (String, u64, Value) {
     let f = recv(ws).await.unwrap();
     assert_eq!(f["op"], 0, "{f}");
-    (f["t"].as_str().unwrap().to_owned(), f["s"].as_u64().unwrap(), f["d"].clone())
+    (
+        f["t"].as_str().unwrap().to_owned(),
+        f["s"].as_u64().unwrap(),
+        f["d"].clone(),
+    )
 }
 
 #[tokio::test]
@@ -56,7 +67,10 @@ async fn hello_identify_ready_guild_create_and_heartbeat_ack() {
     let (t, s, ready) = dispatch(&mut ws).await;
     assert_eq!((t.as_str(), s), ("READY", 1));
     assert_eq!(ready["v"], 10);
-    assert!(ready["resume_gateway_url"].as_str().unwrap().starts_with("ws://127.0.0.1:"));
+    assert!(ready["resume_gateway_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("ws://127.0.0.1:"));
     assert_eq!(ready["application"]["flags"], 0);
     let (t, s, g) = dispatch(&mut ws).await;
     assert_eq!((t.as_str(), s), ("GUILD_CREATE", 2));
@@ -68,7 +82,10 @@ async fn hello_identify_ready_guild_create_and_heartbeat_ack() {
     let m = server.post_as_user(channel, user, "hi");
     let (t, s, d) = dispatch(&mut ws).await;
     assert_eq!((t.as_str(), s), ("MESSAGE_CREATE", 3));
-    assert_eq!((d["id"].as_str(), d["content"].as_str()), (Some(m.to_string().as_str()), Some("hi")));
+    assert_eq!(
+        (d["id"].as_str(), d["content"].as_str()),
+        (Some(m.to_string().as_str()), Some("hi"))
+    );
     assert_eq!(d["member"]["roles"], json!([]));
 }
 
@@ -102,7 +119,12 @@ async fn close_codes_for_bad_token_unknown_opcode_and_early_payloads() {
 
 #[tokio::test]
 async fn a_connection_that_stops_heartbeating_is_closed() {
-    let server = DiscordServer::start_with(ServerOptions { heartbeat_ms: 200, ..Default::default() }).await.unwrap();
+    let server = DiscordServer::start_with(ServerOptions {
+        heartbeat_ms: 200,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let mut ws = connect(&server).await;
     recv(&mut ws).await.unwrap();
     send(&mut ws, identify(&server.token())).await;
@@ -129,11 +151,17 @@ async fn resume_replays_exactly_what_was_missed_and_bad_sessions_are_invalid() {
     assert_eq!(s, 3);
     server.drop_gateway();
     assert_eq!(recv(&mut ws).await, Err(0), "dropped without a close frame");
-    let missed: Vec<u64> = (0..3).map(|i| server.post_as_user(channel, user, &format!("m{i}"))).collect();
+    let missed: Vec<u64> = (0..3)
+        .map(|i| server.post_as_user(channel, user, &format!("m{i}")))
+        .collect();
 
     let mut ws = connect(&server).await;
     recv(&mut ws).await.unwrap();
-    send(&mut ws, json!({"op": 6, "d": {"token": server.token(), "session_id": session, "seq": 3}})).await;
+    send(
+        &mut ws,
+        json!({"op": 6, "d": {"token": server.token(), "session_id": session, "seq": 3}}),
+    )
+    .await;
     let mut got = Vec::new();
     for expect_seq in 4..=6 {
         let (t, s, d) = dispatch(&mut ws).await;
@@ -148,7 +176,11 @@ async fn resume_replays_exactly_what_was_missed_and_bad_sessions_are_invalid() {
 
     let mut ws = connect(&server).await;
     recv(&mut ws).await.unwrap();
-    send(&mut ws, json!({"op": 6, "d": {"token": server.token(), "session_id": "nope", "seq": 1}})).await;
+    send(
+        &mut ws,
+        json!({"op": 6, "d": {"token": server.token(), "session_id": "nope", "seq": 1}}),
+    )
+    .await;
     let f = recv(&mut ws).await.unwrap();
     assert_eq!((f["op"].as_u64(), f["d"].as_bool()), (Some(9), Some(false)));
 }
@@ -162,12 +194,31 @@ async fn rest_errors_rate_limits_and_headers_look_like_discords() {
     let url = format!("{}/api/v10/channels/{channel}/messages", server.api_base());
     let auth = format!("Bot {}", server.token());
 
-    let r = client.post(&url).body(r#"{"content":"x"}"#).header("content-type", "application/json").send().await.unwrap();
+    let r = client
+        .post(&url)
+        .body(r#"{"content":"x"}"#)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
-    let r = client.post(&url).header("authorization", &auth).header("content-type", "application/json").body(r#"{"content":"hi"}"#).send().await.unwrap();
+    let r = client
+        .post(&url)
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(r#"{"content":"hi"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    for h in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-reset-after", "x-ratelimit-bucket"] {
+    for h in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-reset-after",
+        "x-ratelimit-bucket",
+    ] {
         assert!(r.headers().contains_key(h), "missing {h}");
     }
     let m: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
@@ -175,28 +226,66 @@ async fn rest_errors_rate_limits_and_headers_look_like_discords() {
     assert!((id >> 22) > 0, "a snowflake");
     assert_eq!(m["author"]["id"], server.bot_id().to_string());
 
-    server.fail_next(FaultRoute::CreateMessage, Fault::RateLimited { retry_after: 2.5, global: true });
-    let r = client.post(&url).header("authorization", &auth).header("content-type", "application/json").body(r#"{"content":"hi"}"#).send().await.unwrap();
+    server.fail_next(
+        FaultRoute::CreateMessage,
+        Fault::RateLimited {
+            retry_after: 2.5,
+            global: true,
+        },
+    );
+    let r = client
+        .post(&url)
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(r#"{"content":"hi"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "3");
     assert_eq!(r.headers()["x-ratelimit-global"], "true");
     assert_eq!(r.headers()["x-ratelimit-scope"], "global");
     let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-    assert_eq!(b, json!({"message": "You are being rate limited.", "retry_after": 2.5, "global": true}));
+    assert_eq!(
+        b,
+        json!({"message": "You are being rate limited.", "retry_after": 2.5, "global": true})
+    );
 
     let long = "x".repeat(2001);
-    let r = client.post(&url).header("authorization", &auth).header("content-type", "application/json").body(json!({"content": long}).to_string()).send().await.unwrap();
+    let r = client
+        .post(&url)
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(json!({"content": long}).to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(b["code"], 50035);
-    assert_eq!(b["errors"]["content"]["_errors"][0]["code"], "BASE_TYPE_MAX_LENGTH");
+    assert_eq!(
+        b["errors"]["content"]["_errors"][0]["code"],
+        "BASE_TYPE_MAX_LENGTH"
+    );
 
-    let r = client.get(format!("{}/api/v10/channels/{channel}/messages/1", server.api_base())).header("authorization", &auth).send().await.unwrap();
+    let r = client
+        .get(format!(
+            "{}/api/v10/channels/{channel}/messages/1",
+            server.api_base()
+        ))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(b, json!({"code": 10008, "message": "Unknown Message"}));
 
-    let r = client.get(format!("{}/api/v10/gateway", server.api_base())).send().await.unwrap();
+    let r = client
+        .get(format!("{}/api/v10/gateway", server.api_base()))
+        .send()
+        .await
+        .unwrap();
     let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert!(b["url"].as_str().unwrap().starts_with("ws://"));
 }

@@ -32,7 +32,10 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/gateway/bot", get(get_gateway_bot))
         .route("/api/v10/users/@me", get(get_me))
         .route("/api/v10/channels/{cid}", get(get_channel))
-        .route("/api/v10/channels/{cid}/messages", post(create_message))
+        .route(
+            "/api/v10/channels/{cid}/messages",
+            get(list_messages).post(create_message),
+        )
         .route(
             "/api/v10/channels/{cid}/messages/{mid}",
             get(get_message).patch(edit_message).delete(delete_message),
@@ -453,6 +456,61 @@ async fn create_message(
                 None,
             );
             ok(StatusCode::OK, payloads::message(st, mid), "messages")
+        },
+    )
+}
+
+/// `GET /channels/{id}/messages?after=&before=&limit=`: newest first, as Discord returns them.
+async fn list_messages(
+    s: S,
+    Path(cid): Path<String>,
+    Query(q): Q,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.call(
+        &method,
+        &uri,
+        &headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let cid = match id(&cid) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            if !st.channels.contains_key(&cid) {
+                return api_error(404, 10003, "Unknown Channel");
+            }
+            let num = |k: &str| q.get(k).and_then(|v| v.parse::<u64>().ok());
+            let limit = num("limit").unwrap_or(50);
+            if !(1..=100).contains(&limit) {
+                return form_error(
+                    "limit",
+                    "NUMBER_TYPE_MAX",
+                    "int value should be less than or equal to 100.",
+                );
+            }
+            let mut ids: Vec<u64> = st
+                .messages
+                .values()
+                .filter(|m| m.channel_id == cid && !m.deleted)
+                .filter(|m| num("after").is_none_or(|a| m.id > a))
+                .filter(|m| num("before").is_none_or(|b| m.id < b))
+                .map(|m| m.id)
+                .collect();
+            // With `after`, the page is the oldest `limit` after it; otherwise the newest.
+            if num("after").is_some() {
+                ids.truncate(limit as usize);
+            } else {
+                let skip = ids.len().saturating_sub(limit as usize);
+                ids.drain(..skip);
+            }
+            ids.reverse();
+            let list: Vec<Value> = ids.iter().map(|m| payloads::message(st, *m)).collect();
+            ok(StatusCode::OK, json!(list), "messages")
         },
     )
 }
