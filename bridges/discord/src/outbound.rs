@@ -194,6 +194,7 @@ impl Inner {
         &self,
         hook: &Hook,
         thread: Option<ChannelId>,
+        thread_name: Option<String>,
         content: &str,
         out: &Outgoing,
         file: Option<&OutgoingFile>,
@@ -204,6 +205,10 @@ impl Inner {
             if let Some(a) = &p.avatar_url {
                 body["avatar_url"] = json!(a);
             }
+        }
+        if let Some(name) = thread_name {
+            // In a forum: open a post with this title.
+            body["thread_name"] = json!(name);
         }
         let mut params = vec![("wait", "true".to_owned())];
         if let Some(t) = thread {
@@ -367,37 +372,44 @@ impl Inner {
         };
 
         let mut posted: Vec<RestMessage> = Vec::new();
-        let mut receipt_thread = target.thread.map(ids::thread_id);
+        // Where the parts go: the target thread, or the forum post the first part opens.
+        let mut thread_now = target.thread;
+        let opens_post = is_forum && target.thread.is_none();
         for (i, (content, file)) in contents.iter().zip(files).enumerate() {
-            let result = if is_forum && target.thread.is_none() && i == 0 {
-                // A message to a forum opens a post; the rest of it goes into that post.
-                self.forum_post(room, out, content, file).await.map(|c| {
-                    receipt_thread = Some(civicbridge_api::ThreadId::new(c.id.clone()));
-                    RestMessage {
-                        id: c.id.clone(),
-                        channel_id: c.id,
-                        webhook_id: None,
-                    }
-                })
-            } else if is_forum && target.thread.is_none() {
-                let thread = receipt_thread
-                    .as_ref()
-                    .map(ids::thread)
-                    .transpose()?
-                    .unwrap_or(room);
-                self.post_bot(thread, content, None, file).await
-            } else {
-                match &hook {
-                    Some(h) => {
-                        self.post_webhook(h, target.thread, content, out, file)
-                            .await
-                    }
-                    None => {
-                        let r = if i == 0 { reply } else { None };
-                        self.post_bot(target.channel, content, r, file).await
-                    }
+            let first_of_post = opens_post && i == 0;
+            let result = match (&hook, first_of_post) {
+                (None, true) => {
+                    self.forum_post(room, out, content, file)
+                        .await
+                        .map(|c| RestMessage {
+                            id: c.id.clone(),
+                            channel_id: c.id,
+                            webhook_id: None,
+                        })
+                }
+                (Some(h), true) => {
+                    let name = Some(thread_name(&out.text));
+                    self.post_webhook(h, None, name, content, out, file).await
+                }
+                (Some(h), false) => {
+                    self.post_webhook(h, thread_now, None, content, out, file)
+                        .await
+                }
+                (None, false) => {
+                    let r = if i == 0 { reply } else { None };
+                    self.post_bot(thread_now.unwrap_or(room), content, r, file)
+                        .await
                 }
             };
+            if let (true, Ok(m)) = (first_of_post, &result) {
+                // A forum post's thread has its starter message's id.
+                let t = m
+                    .channel_id
+                    .parse::<u64>()
+                    .map_err(|e| DiscordError::Decode(e.to_string()))?;
+                self.remember_thread(t, room.get());
+                thread_now = Some(ChannelId::new(t));
+            }
             match result {
                 Ok(m) => posted.push(m),
                 Err(e) => {
@@ -430,14 +442,14 @@ impl Inner {
                 PostedBy {
                     channel,
                     hook: hook.clone().filter(|_| m.webhook_id.is_some()),
-                    thread: target.thread.map(ChannelId::get).filter(|t| *t == channel),
+                    thread: thread_now.map(ChannelId::get).filter(|t| *t == channel),
                 },
             );
             ids_out.push(RemoteMsgId::new(m.id.clone()));
         }
         Ok(SendReceipt {
             ids: ids_out,
-            thread: receipt_thread,
+            thread: thread_now.map(ids::thread_id),
         })
     }
 

@@ -378,3 +378,39 @@ async fn without_webhook_permission_the_bot_posts_with_a_name_prefix_or_uses_a_c
     );
     w2.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_message_to_a_forum_opens_a_post_under_its_author() {
+    let w = world().await;
+    let forum = RoomId::new(w.forum.to_string());
+    let long: String = "idea ".repeat(500);
+    let mut out = Outgoing::text(forum.clone(), "fp", format!("Plant trees\n{long}").trim());
+    out.persona = Some(persona("Ada"));
+    let r = w.connector.send(&out).await.unwrap();
+    let post: u64 = r.thread.clone().unwrap().as_str().parse().unwrap();
+    assert_eq!(w.server.thread_parent(post), Some(w.forum));
+    assert_eq!(
+        r.ids.len(),
+        2,
+        "2,500 characters: the post and a follow-up in it"
+    );
+    let starter = w.server.message(id(&r.ids[0])).unwrap();
+    assert_eq!(
+        (starter.id, starter.channel_id),
+        (post, post),
+        "the starter has the post's id"
+    );
+    assert_eq!(starter.username, "Ada (Telegram)");
+    let second = w.server.message(id(&r.ids[1])).unwrap();
+    assert_eq!(
+        (second.channel_id, second.username.as_str()),
+        (post, "Ada (Telegram)")
+    );
+    // A reply into the post, as the thread it is.
+    let mut next = Outgoing::text(forum, "fp2", "me too");
+    next.persona = Some(persona("Bo"));
+    next.thread = Some(ThreadTarget::Existing(r.thread.clone().unwrap()));
+    let r2 = w.connector.send(&next).await.unwrap();
+    assert_eq!(w.server.message(id(&r2.ids[0])).unwrap().channel_id, post);
+    w.stop().await;
+}

@@ -958,10 +958,40 @@ async fn execute_webhook(
                 Ok(w) => w.clone(),
                 Err(r) => return r,
             };
-            let target = match webhook_target(st, &w, &q) {
+            let mut target = match webhook_target(st, &w, &q) {
                 Ok(t) => t,
                 Err(r) => return r,
             };
+            let in_forum = st
+                .channels
+                .get(&w.channel_id)
+                .is_some_and(|c| c.kind == GUILD_FORUM);
+            let thread_name = body
+                .get("thread_name")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let mut new_post = None;
+            if in_forum && target == w.channel_id {
+                // Forum webhooks must name a thread or open one.
+                let Some(name) = thread_name.filter(|n| !n.is_empty()) else {
+                    return api_error(
+                        400,
+                        220_001,
+                        "Webhooks posted to forum channels must have a thread_name or thread_id",
+                    );
+                };
+                let tid = st.next_id();
+                st.insert_channel(
+                    tid,
+                    w.guild_id,
+                    &name,
+                    PUBLIC_THREAD,
+                    Some(w.channel_id),
+                    Some(w.id),
+                );
+                target = tid;
+                new_post = Some(tid);
+            }
             let (content, allowed) = match check_content(&body, files.len(), true) {
                 Ok(x) => x,
                 Err(r) => return r,
@@ -993,7 +1023,7 @@ async fn execute_webhook(
                 None,
                 uploads(files),
                 allowed,
-                None,
+                new_post,
             );
             if q.get("wait").is_some_and(|v| v == "true") {
                 ok(StatusCode::OK, payloads::message(st, mid), "webhook-exec")
