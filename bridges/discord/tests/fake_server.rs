@@ -289,3 +289,52 @@ async fn rest_errors_rate_limits_and_headers_look_like_discords() {
     let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert!(b["url"].as_str().unwrap().starts_with("ws://"));
 }
+
+#[tokio::test]
+async fn the_http_control_api_acts_as_a_resident_and_reads_the_channel() {
+    let server = DiscordServer::start().await.unwrap();
+    let client = reqwest::Client::new();
+    let base = server.api_base();
+    let post = |path: &str, body: Value| {
+        let req = client
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        async move {
+            let r = req.send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap_or(Value::Null)
+        }
+    };
+    let g = post("/_control/guilds", json!({"name": "Council"})).await["id"].clone();
+    let c = post("/_control/channels", json!({"guild": g, "name": "general"})).await["id"].clone();
+    let u = post(
+        "/_control/users",
+        json!({"username": "ada", "global_name": "Ada"}),
+    )
+    .await["id"]
+        .clone();
+    let m = post(
+        "/_control/messages",
+        json!({"channel": c, "user": u, "text": "**hi** \\@everyone"}),
+    )
+    .await["id"]
+        .clone();
+    let r = client
+        .get(format!(
+            "{base}/_control/channels/{}/messages",
+            c.as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        list[0]["id"].as_u64().map(|i| i.to_string()),
+        m.as_str().map(str::to_owned)
+    );
+    assert_eq!(list[0]["shown"], "hi @everyone");
+    assert_eq!(list[0]["pings_everyone"], false);
+    let m_id: u64 = m.as_str().unwrap().parse().unwrap();
+    assert_eq!(server.message(m_id).unwrap().content, "**hi** \\@everyone");
+}

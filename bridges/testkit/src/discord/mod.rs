@@ -14,8 +14,10 @@
 //! ```
 //!
 //! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes), `gateway`
-//! (websocket), [`faults`] (injection), [`markdown`] (what a reader sees), `util` (snowflakes).
+//! (websocket), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
+//! HTTP control API for the demo), `util` (snowflakes).
 
+pub mod control;
 pub mod faults;
 mod gateway;
 pub mod markdown;
@@ -69,6 +71,8 @@ pub struct ServerOptions {
     pub token: String,
     /// HELLO's `heartbeat_interval` (Discord sends ~41 s; tests use less to test timeouts).
     pub heartbeat_ms: u64,
+    /// The port on 127.0.0.1; 0 (the default, and what tests use) picks a free one.
+    pub port: u16,
 }
 
 impl Default for ServerOptions {
@@ -76,12 +80,13 @@ impl Default for ServerOptions {
         ServerOptions {
             token: "fake-bot-token".into(),
             heartbeat_ms: 41_250,
+            port: 0,
         }
     }
 }
 
 /// A message as the fake stores it, for tests to read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MessageView {
     pub id: u64,
     pub channel_id: u64,
@@ -127,7 +132,7 @@ impl DiscordServer {
     }
 
     pub async fn start_with(opts: ServerOptions) -> Result<DiscordServer, ServerError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(opts.token, format!("http://{addr}"))),
@@ -137,6 +142,7 @@ impl DiscordServer {
             heartbeat_ms: opts.heartbeat_ms,
         });
         let app = rest::router()
+            .merge(control::router())
             .route("/gateway", axum::routing::get(gateway::upgrade))
             .with_state(shared.clone());
         let stop = CancellationToken::new();
