@@ -104,6 +104,15 @@ pub fn webhook_username(name: &str, platform: &str) -> String {
     out
 }
 
+/// A nonce for part `part` of the send `txn_id`: at most 25 characters, equal on every retry.
+pub fn nonce_for(txn_id: &str, part: usize) -> String {
+    // FNV-1a, 64 bits: short, stable, and spread enough for a few minutes of sends.
+    let h = txn_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("cb{h:016x}{part}").chars().take(25).collect()
+}
+
 /// A thread name from the first line of `text`: 1–100 characters.
 fn thread_name(text: &RichText) -> String {
     let plain = text.to_plain();
@@ -175,8 +184,16 @@ impl Inner {
         content: &str,
         reply: Option<MessageId>,
         file: Option<&OutgoingFile>,
+        nonce: &str,
     ) -> Result<RestMessage, DiscordError> {
-        let mut body = json!({"content": content, "allowed_mentions": allowed_mentions()});
+        // `enforce_nonce`: if a retry repeats a create that did land (a timeout after Discord
+        // posted), Discord returns the first message instead of posting twice.
+        let mut body = json!({
+            "content": content,
+            "allowed_mentions": allowed_mentions(),
+            "nonce": nonce,
+            "enforce_nonce": true,
+        });
         if let Some(r) = reply {
             body["message_reference"] =
                 json!({"message_id": r.get().to_string(), "fail_if_not_exists": false});
@@ -397,7 +414,8 @@ impl Inner {
                 }
                 (None, false) => {
                     let r = if i == 0 { reply } else { None };
-                    self.post_bot(thread_now.unwrap_or(room), content, r, file)
+                    let nonce = nonce_for(&out.txn_id, i);
+                    self.post_bot(thread_now.unwrap_or(room), content, r, file, &nonce)
                         .await
                 }
             };

@@ -206,3 +206,50 @@ async fn a_failed_later_part_takes_back_the_earlier_ones() {
     assert_eq!(w.server.bot_messages(w.channel).len(), 2);
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_lost_response_does_not_post_twice() {
+    let w = world().await;
+    let room = RoomId::new(w.channel.to_string());
+    let out = Outgoing::text(room, "lost-1", "exactly once");
+    w.server
+        .fail_next(FaultRoute::CreateMessage, Fault::LostResponse);
+    assert!(matches!(
+        w.connector.send(&out).await,
+        Err(ConnectorError::Transient(_))
+    ));
+    assert_eq!(
+        w.server.bot_messages(w.channel).len(),
+        1,
+        "Discord did post it"
+    );
+    let r = w.connector.send(&out).await.unwrap();
+    let live = w.server.bot_messages(w.channel);
+    assert_eq!(
+        live.len(),
+        1,
+        "the retry found the first message by its nonce"
+    );
+    assert_eq!(r.ids[0].as_str(), live[0].id.to_string());
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_webhook_is_replaced_on_the_next_try() {
+    let w = world().await;
+    let room = RoomId::new(w.channel.to_string());
+    let mut out = Outgoing::text(room, "wh-1", "first");
+    out.persona = Some(persona());
+    w.connector.send(&out).await.unwrap();
+    let (old, _, _) = w.server.webhooks_in(w.channel)[0].clone();
+    w.server.delete_webhook(old);
+    out.txn_id = "wh-2".into();
+    let e = w.connector.send(&out).await.unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    w.connector.send(&out).await.unwrap();
+    let hooks = w.server.webhooks_in(w.channel);
+    assert_eq!(hooks.len(), 1);
+    assert_ne!(hooks[0].0, old, "a new webhook");
+    assert_eq!(w.server.webhook_messages(w.channel).len(), 2);
+    w.stop().await;
+}

@@ -414,3 +414,26 @@ async fn a_relayed_message_to_a_forum_opens_a_post_under_its_author() {
     assert_eq!(w.server.message(id(&r2.ids[0])).unwrap().channel_id, post);
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_reacts_and_its_reaction_is_an_echo() {
+    let mut w = world().await;
+    let m = w.server.post_as_user(w.channel, w.ada, "approve me");
+    w.message(m).await;
+    let room = RoomId::new(w.channel.to_string());
+    w.connector
+        .react(&room, &RemoteMsgId::new(m.to_string()), "✅")
+        .await
+        .unwrap();
+    let (e, _) = w
+        .until(|e| matches!(e.kind, civicbridge_api::EventKind::Reaction { .. }))
+        .await;
+    assert!(e.sender.is_bridge, "the bot's own reaction");
+    let reacted = w
+        .server
+        .requests()
+        .into_iter()
+        .any(|r| r.method == "PUT" && r.path.contains("/reactions/") && r.status == 204);
+    assert!(reacted);
+    w.stop().await;
+}

@@ -118,7 +118,9 @@ impl World {
             .0
     }
 
+    /// Checks that every dispatch the server sent fired its handler, then stops the connector.
     pub async fn stop(self) {
+        self.all_dispatches_handled().await;
         self.shutdown.cancel();
         let r = tokio::time::timeout(WAIT, self.run).await;
         assert!(matches!(r, Ok(Ok(Ok(())))), "run stops cleanly: {r:?}");

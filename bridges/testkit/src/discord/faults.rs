@@ -33,6 +33,9 @@ pub enum Fault {
     RateLimited { retry_after: f64, global: bool },
     /// 500 Internal Server Error.
     ServerError,
+    /// The call does its work, then answers 502 Bad Gateway: a response lost after Discord acted
+    /// (the case idempotent retries exist for).
+    LostResponse,
     /// Any status with a Discord JSON error body `{code, message}`, e.g. 403 / 50013
     /// "Missing Permissions" or 400 / 50035 "Invalid Form Body".
     Api {

@@ -365,6 +365,11 @@ impl DiscordServer {
             .collect()
     }
 
+    /// Deletes a webhook (as a server admin would).
+    pub fn delete_webhook(&self, id: u64) {
+        self.with(|st| st.webhooks.remove(&id));
+    }
+
     /// Webhooks in `channel`: (id, name, creator).
     pub fn webhooks_in(&self, channel: u64) -> Vec<(u64, String, u64)> {
         let st = self.shared.lock();

@@ -148,6 +148,7 @@ fn fault_response(f: Fault) -> Response {
             r
         }
         Fault::ServerError => api_error(500, 0, "500: Internal Server Error"),
+        Fault::LostResponse => api_error(502, 0, "502: Bad Gateway"),
         Fault::Api {
             status,
             code,
@@ -261,6 +262,10 @@ impl Shared {
             let resp = match auth {
                 Err(r) => r,
                 Ok(()) => match st.take_fault(route) {
+                    Some(Fault::LostResponse) => {
+                        let _ = work(&mut st);
+                        api_error(502, 0, "502: Bad Gateway")
+                    }
                     Some(f) => fault_response(f),
                     None => work(&mut st),
                 },
@@ -446,6 +451,28 @@ async fn create_message(
                 Err(r) => return r,
             };
             let bot = st.bot_id;
+            // `enforce_nonce`: a second create with the same nonce by the same author within a
+            // few minutes returns the first message instead of posting again.
+            let nonce = body.get("nonce").and_then(|n| {
+                n.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| n.as_u64().map(|x| x.to_string()))
+            });
+            let enforce = body.get("enforce_nonce").and_then(Value::as_bool) == Some(true);
+            if let (Some(n), true) = (&nonce, enforce) {
+                if n.chars().count() > 25 {
+                    return form_error(
+                        "nonce",
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be 25 or fewer in length.",
+                    );
+                }
+                if let Some(&existing) = st.nonces.get(&(cid, n.clone())) {
+                    if st.messages.get(&existing).is_some_and(|m| !m.deleted) {
+                        return ok(StatusCode::OK, payloads::message(st, existing), "messages");
+                    }
+                }
+            }
             let mid = st.add_message(
                 cid,
                 Author::User(bot),
@@ -455,6 +482,9 @@ async fn create_message(
                 allowed,
                 None,
             );
+            if let (Some(n), true) = (nonce, enforce) {
+                st.nonces.insert((cid, n), mid);
+            }
             ok(StatusCode::OK, payloads::message(st, mid), "messages")
         },
     )

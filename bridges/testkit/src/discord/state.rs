@@ -148,6 +148,8 @@ pub struct State {
     /// Gateway connections open now.
     pub live_connections: u32,
     pub requests: Vec<RecordedRequest>,
+    /// Nonces sent with `enforce_nonce`, by (channel, nonce): the message they created.
+    pub nonces: HashMap<(u64, String), u64>,
     /// `http://127.0.0.1:PORT`, for URLs the fake hands out.
     pub base_url: String,
 }
@@ -188,6 +190,7 @@ impl State {
             connections: 0,
             live_connections: 0,
             requests: Vec::new(),
+            nonces: HashMap::new(),
             base_url,
         }
     }
