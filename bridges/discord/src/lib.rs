@@ -248,6 +248,16 @@ impl Inner {
         Place::of(channel, parent, msg)
     }
 
+    /// Threads we know of whose parent is `room`.
+    pub(crate) fn known_threads_of(&self, room: u64) -> Vec<u64> {
+        self.known()
+            .channels
+            .iter()
+            .filter(|(_, c)| c.parent == Some(room))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     pub(crate) fn remember_post(&self, id: u64, by: PostedBy) {
         let mut k = self.known();
         if k.posted.len() >= REMEMBER {

@@ -28,6 +28,9 @@ use serenity::http::{LightMethod, Multipart, MultipartUpload, Request, Route};
 /// Discord's limit on a message's `content`.
 pub const DISCORD_MAX: usize = 2000;
 
+/// How many of a room's threads `edit`/`delete` search for a message they do not remember.
+const MAX_THREAD_LOOKUPS: usize = 25;
+
 #[derive(Debug, Deserialize)]
 pub struct RestMessage {
     pub id: String,
@@ -503,12 +506,24 @@ impl Inner {
         if let Some(p) = self.posted_by(mid.get()) {
             return Ok(Some(p));
         }
-        let mut candidates = vec![ids::channel(room)?];
+        let room_id = ids::channel(room)?;
+        let mut candidates = vec![room_id];
         if let Some(Some(ThreadTarget::Existing(t))) = out.map(|o| &o.thread) {
             candidates.push(ids::thread(t)?);
         }
-        // A message the bridge started a thread from has the thread's id; messages in it are too
-        // new to be found from here, so try the message id as a thread id last.
+        // Then the room's threads we know of (active ones from GUILD_CREATE, new ones since),
+        // newest first: a message in a thread is not found through its parent.
+        let mut threads = self.known_threads_of(room_id.get());
+        threads.sort_unstable_by(|a, b| b.cmp(a));
+        for t in threads
+            .into_iter()
+            .take(MAX_THREAD_LOOKUPS)
+            .map(ChannelId::new)
+        {
+            if !candidates.contains(&t) {
+                candidates.push(t);
+            }
+        }
         for channel in candidates {
             let req = Request::new(
                 Route::ChannelMessage {

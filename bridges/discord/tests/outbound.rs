@@ -213,7 +213,7 @@ async fn edits_and_deletes_reach_the_right_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_and_threads() {
-    let w = world().await;
+    let mut w = world().await;
     let room = RoomId::new(w.channel.to_string());
     let root = w
         .server
@@ -281,6 +281,35 @@ async fn replies_and_threads() {
     assert_eq!(w.server.message(hooked).unwrap().shown, "edited in thread");
     w.connector.delete(&room, &hid).await.unwrap();
     assert!(w.server.message(hooked).unwrap().deleted);
+
+    // After a restart (nothing remembered), the thread messages are still found for takedown.
+    let fresh = std::sync::Arc::new(
+        civicbridge_discord::DiscordConnector::new(common::config(&w.server)).unwrap(),
+    );
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = {
+        let (c, s) = (fresh.clone(), stop.clone());
+        let state = std::sync::Arc::new(civicbridge_api::MemoryState::default());
+        tokio::spawn(async move { c.run(civicbridge_api::EventSink::new(tx), state, s).await })
+    };
+    let f = fresh.clone();
+    civicbridge_api::testing::wait_until(common::WAIT, "GUILD_CREATE seen", || {
+        f.handler_counts().contains_key("GUILD_CREATE")
+    })
+    .await;
+    let in_thread = w.server.bot_messages(root)[0].id;
+    fresh
+        .delete(&room, &RemoteMsgId::new(in_thread.to_string()))
+        .await
+        .unwrap();
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    w.extra_fired = fresh.handler_counts();
+    assert!(
+        w.server.message(in_thread).unwrap().deleted,
+        "found in the thread via the channel's threads"
+    );
 
     // A forum: a message opens a post.
     let forum = RoomId::new(w.forum.to_string());

@@ -24,6 +24,8 @@ pub struct World {
     pub rx: mpsc::Receiver<Submission>,
     pub shutdown: CancellationToken,
     pub run: tokio::task::JoinHandle<Result<(), civicbridge_api::ConnectorError>>,
+    /// Handler firings of other connectors that ran against the same server.
+    pub extra_fired: BTreeMap<String, u64>,
 }
 
 pub fn config(server: &DiscordServer) -> DiscordConfig {
@@ -72,6 +74,7 @@ pub async fn world_with(opts: ServerOptions, tweak: impl FnOnce(&mut DiscordConf
         rx,
         shutdown,
         run,
+        extra_fired: BTreeMap::new(),
     };
     w.wait_ready().await;
     w
@@ -132,7 +135,11 @@ impl World {
         for t in self.server.dispatched() {
             *sent.entry(t).or_insert(0) += 1;
         }
-        (sent, self.connector.handler_counts())
+        let mut fired = self.connector.handler_counts();
+        for (k, v) in &self.extra_fired {
+            *fired.entry(k.clone()).or_insert(0) += v;
+        }
+        (sent, fired)
     }
 
     /// Waits until every dispatch the server queued has fired its handler exactly once.

@@ -124,7 +124,14 @@ impl Conn {
                 m = self.sock.recv() => match m {
                     Some(Ok(Message::Text(t))) => self.handle(t.as_str()).await,
                     Some(Ok(Message::Binary(_))) => Next::Close(4002, "Decode error"),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Next::Stop,
+                    Some(Ok(Message::Close(frame))) => {
+                        // A client closing with 1000/1001 ends its session (it cannot resume).
+                        if frame.as_ref().is_some_and(|f| f.code == 1000 || f.code == 1001) {
+                            self.end_session();
+                        }
+                        Next::Stop
+                    }
+                    None | Some(Err(_)) => Next::Stop,
                     Some(Ok(_)) => Next::Continue,
                 },
                 _ = events.changed() => Next::Continue,
@@ -137,6 +144,14 @@ impl Conn {
                     self.close(code, reason).await;
                     return;
                 }
+            }
+        }
+    }
+
+    fn end_session(&mut self) {
+        if let Some(sid) = self.session.take() {
+            if let Some(s) = self.shared.lock().sessions.get_mut(&sid) {
+                s.invalid = true;
             }
         }
     }
