@@ -404,6 +404,8 @@ impl Inner {
         let own = match (self.rest.json::<RestWebhook>(req).await, bot) {
             (Ok(hook), Some(bot)) => hook.user.is_some_and(|u| u.id == bot.to_string()),
             (Ok(_), None) => return false,
+            // Not ours to see (403) or gone (404): not one the bot made.
+            (Err(e), _) if matches!(e.status(), Some(403 | 404)) => false,
             (Err(e), _) => {
                 tracing::warn!(webhook = w, "cannot look up webhook: {e}");
                 return false;
