@@ -607,7 +607,15 @@ impl DiscordConnector {
                         }
                         ev = rx.recv() => match ev {
                             Some(ev) => {
-                                if inner.forward(ev, pipe).await.is_err() {
+                                // The core may push back (a full sink); shutdown still wins. An
+                                // event dropped here was never acknowledged, so its channel's
+                                // cursor has not passed it and the next start backfills it.
+                                let forwarded = tokio::select! {
+                                    biased;
+                                    _ = shutdown.cancelled() => Err(SinkClosed),
+                                    r = inner.forward(ev, pipe) => r,
+                                };
+                                if forwarded.is_err() {
                                     gw.stop().await;
                                     return Ok(());
                                 }
