@@ -76,7 +76,7 @@ fn text(content: &str, mentions: &[User]) -> RichText {
     format::parse(content, &name_of)
 }
 
-fn attachment(a: &DAttachment, voice: bool) -> Attachment {
+fn attachment(a: &DAttachment, voice: bool, msg: MessageId) -> Attachment {
     let mime = a.content_type.clone();
     let major = mime
         .as_deref()
@@ -94,14 +94,40 @@ fn attachment(a: &DAttachment, voice: bool) -> Attachment {
         name: a.filename.clone(),
         mime,
         size: Some(u64::from(a.size)),
-        // Discord's CDN URL: fetchable without the token, so it carries no secret.
-        url: a.url.clone(),
+        url: attachment_ref(&a.url, msg),
     }
 }
 
-fn attachments(list: &[DAttachment], flags: Option<MessageFlags>) -> Vec<Attachment> {
+fn attachments(
+    list: &[DAttachment],
+    flags: Option<MessageFlags>,
+    msg: MessageId,
+) -> Vec<Attachment> {
     let voice = flags.is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
-    list.iter().map(|a| attachment(a, voice)).collect()
+    list.iter().map(|a| attachment(a, voice, msg)).collect()
+}
+
+/// The reference an `Attachment` carries: Discord's CDN URL (fetchable without the token, so no
+/// secret in it) with the message id in the fragment, because CDN links expire after about a day
+/// and a message held for approval may be fetched later: the message gives fresh links.
+pub fn attachment_ref(cdn_url: &str, msg: MessageId) -> String {
+    format!("{cdn_url}#message={msg}")
+}
+
+/// `(download URL, channel, attachment id, message)` from a reference made by `attachment_ref`.
+pub fn parse_attachment_ref(r: &str) -> Option<(String, u64, u64, Option<u64>)> {
+    let (url, fragment) = match r.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (r, None),
+    };
+    let path = url.split("/attachments/").nth(1)?;
+    let mut parts = path.split('/');
+    let channel = parts.next()?.parse().ok()?;
+    let id = parts.next()?.parse().ok()?;
+    let msg = fragment
+        .and_then(|f| f.strip_prefix("message="))
+        .and_then(|m| m.parse().ok());
+    Some((url.to_owned(), channel, id, msg))
 }
 
 /// A new message.
@@ -122,7 +148,7 @@ pub fn message_event(m: &DMessage, place: &Place, is_bridge: bool) -> Event {
             text: text(&m.content, &m.mentions),
             reply_to,
             thread: place.thread.map(ids::thread_id),
-            attachments: attachments(&m.attachments, m.flags),
+            attachments: attachments(&m.attachments, m.flags, m.id),
         }),
     }
 }
@@ -163,7 +189,7 @@ pub fn edit_event(e: &MessageUpdateEvent, place: &Place, is_bridge: bool) -> Opt
                 attachments: e
                     .attachments
                     .as_deref()
-                    .map(|a| attachments(a, flags))
+                    .map(|a| attachments(a, flags, e.id))
                     .unwrap_or_default(),
             },
         },
@@ -287,7 +313,9 @@ mod tests {
             ]
         );
         assert_eq!(body.attachments[0].kind, AttachmentKind::Audio);
-        assert!(body.attachments[0].url.ends_with("/v.ogg"));
+        let (url, channel, _, msg) = parse_attachment_ref(&body.attachments[0].url).unwrap();
+        assert!(url.contains("/v.ogg?"));
+        assert_eq!((channel, msg), (c, Some(m)));
     }
 
     #[test]

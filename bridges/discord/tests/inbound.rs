@@ -115,8 +115,18 @@ async fn edits_deletes_reactions_and_attachments_arrive() {
         (a.kind, a.name.as_str(), a.size),
         (AttachmentKind::Image, "plan.png", Some(9))
     );
-    // The outbox fetches it through this connector.
+    // The outbox fetches it through this connector,
     assert_eq!(w.connector.fetch(a).await.unwrap(), b"\x89PNG data");
+    // also after Discord's signed CDN link expired (a message held a day for approval),
+    w.server.expire_attachment_urls();
+    assert_eq!(w.connector.fetch(a).await.unwrap(), b"\x89PNG data");
+    // and never from anywhere else.
+    let mut elsewhere = a.clone();
+    elsewhere.url = "http://169.254.169.254/attachments/1/2/x#message=3".into();
+    assert!(matches!(
+        w.connector.fetch(&elsewhere).await,
+        Err(civicbridge_api::ConnectorError::Unsupported(_))
+    ));
 
     w.server.edit_as_user(m, "see the file, please");
     let (e, _) = w.until(|e| matches!(e.kind, EventKind::Edit { .. })).await;

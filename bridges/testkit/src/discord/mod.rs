@@ -365,6 +365,12 @@ impl DiscordServer {
             .collect()
     }
 
+    /// Makes every attachment URL handed out so far expire (Discord's CDN links are signed for
+    /// about a day); fetching the message again gives fresh ones.
+    pub fn expire_attachment_urls(&self) {
+        self.with(|st| st.cdn_generation += 1);
+    }
+
     /// Deletes a webhook (as a server admin would).
     pub fn delete_webhook(&self, id: u64) {
         self.with(|st| st.webhooks.remove(&id));

@@ -236,9 +236,10 @@ pub fn attachment(st: &State, file_id: u64) -> Value {
     let Some(f) = st.files.get(&file_id) else {
         return json!(null);
     };
+    // Like Discord's signed CDN links, the URL expires (`ex`): see `expire_attachment_urls`.
     let url = format!(
-        "{}/attachments/{}/{}/{}",
-        st.base_url, f.channel_id, f.id, f.filename
+        "{}/attachments/{}/{}/{}?ex={:x}",
+        st.base_url, f.channel_id, f.id, f.filename, st.cdn_generation
     );
     json!({
         "id": f.id.to_string(),

@@ -1182,13 +1182,18 @@ async fn delete_webhook_message(
 
 // ---- CDN ---------------------------------------------------------------------------------------
 
-async fn download(s: S, Path((cid, fid, name)): Path<(String, String, String)>) -> Response {
+async fn download(
+    s: S,
+    Path((cid, fid, name)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> Response {
     let st = s.lock();
+    let fresh = q.get("ex") == Some(&format!("{:x}", st.cdn_generation));
     let file = fid
         .parse::<u64>()
         .ok()
         .and_then(|f| st.files.get(&f))
-        .filter(|f| f.channel_id.to_string() == cid && f.filename == name);
+        .filter(|f| fresh && f.channel_id.to_string() == cid && f.filename == name);
     match file {
         Some(f) => {
             let ct = f
@@ -1197,6 +1202,10 @@ async fn download(s: S, Path((cid, fid, name)): Path<(String, String, String)>) 
                 .unwrap_or_else(|| "application/octet-stream".into());
             ([("content-type", ct)], Bytes::from(f.data.clone())).into_response()
         }
-        None => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "This content is no longer available.",
+        )
+            .into_response(),
     }
 }

@@ -148,6 +148,8 @@ pub struct State {
     /// Gateway connections open now.
     pub live_connections: u32,
     pub requests: Vec<RecordedRequest>,
+    /// The `ex` of attachment URLs handed out now; older ones answer 404.
+    pub cdn_generation: u64,
     /// Nonces sent with `enforce_nonce`, by (channel, nonce): the message they created.
     pub nonces: HashMap<(u64, String), u64>,
     /// `http://127.0.0.1:PORT`, for URLs the fake hands out.
@@ -191,6 +193,7 @@ impl State {
             live_connections: 0,
             requests: Vec::new(),
             nonces: HashMap::new(),
+            cdn_generation: 1,
             base_url,
         }
     }
