@@ -28,6 +28,9 @@ use serenity::http::{LightMethod, Multipart, MultipartUpload, Request, Route};
 /// Discord's limit on a message's `content`.
 pub const DISCORD_MAX: usize = 2000;
 
+/// Message flag: do not send push or desktop notifications.
+const SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
+
 /// How many of a room's threads `edit`/`delete` search for a message they do not remember.
 const MAX_THREAD_LOOKUPS: usize = 25;
 
@@ -188,6 +191,7 @@ impl Inner {
         reply: Option<MessageId>,
         file: Option<&OutgoingFile>,
         nonce: &str,
+        notice: bool,
     ) -> Result<RestMessage, DiscordError> {
         // `enforce_nonce`: if a retry repeats a create that did land (a timeout after Discord
         // posted), Discord returns the first message instead of posting twice.
@@ -197,6 +201,10 @@ impl Inner {
             "nonce": nonce,
             "enforce_nonce": true,
         });
+        if notice {
+            // A notice from the bridge itself: no push notification (SUPPRESS_NOTIFICATIONS).
+            body["flags"] = json!(SUPPRESS_NOTIFICATIONS);
+        }
         if let Some(r) = reply {
             body["message_reference"] =
                 json!({"message_id": r.get().to_string(), "fail_if_not_exists": false});
@@ -418,7 +426,8 @@ impl Inner {
                 (None, false) => {
                     let r = if i == 0 { reply } else { None };
                     let nonce = nonce_for(&out.txn_id, i);
-                    self.post_bot(thread_now.unwrap_or(room), content, r, file, &nonce)
+                    let at = thread_now.unwrap_or(room);
+                    self.post_bot(at, content, r, file, &nonce, out.notice)
                         .await
                 }
             };
@@ -434,16 +443,14 @@ impl Inner {
             match result {
                 Ok(m) => posted.push(m),
                 Err(e) => {
-                    if let (Some(h), true) = (&hook, e.is_gone()) {
-                        // The webhook was deleted: forget it so the retry makes a new one.
-                        self.forget_webhook(room, h.id);
-                        if e.api_code() == Some(10_015) {
-                            return Err(DiscordError::Network(format!("webhook vanished: {e}")));
-                        }
-                    }
                     // Take back the parts already posted, so the outbox's retry cannot duplicate.
                     for m in posted.iter().rev() {
                         let _ = self.delete_posted(m, hook.as_ref()).await;
+                    }
+                    if let (Some(h), Some(10_015)) = (&hook, e.api_code()) {
+                        // Someone deleted the webhook: forget it, and let the retry make a new one.
+                        self.forget_webhook(room, h.id);
+                        return Err(DiscordError::Network(format!("webhook vanished: {e}")));
                     }
                     return Err(e);
                 }

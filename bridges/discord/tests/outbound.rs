@@ -77,6 +77,11 @@ async fn mentions_and_markdown_from_a_mirrored_message_arrive_inert() {
         assert!(m.pinged_users.is_empty(), "no user ping");
         assert_eq!(m.allowed_mentions, Some(json!({"parse": []})));
     }
+    // A notice from the bridge itself goes out without notifications.
+    let mut notice = Outgoing::text(RoomId::new(w.channel.to_string()), "n", "bridge notice");
+    notice.notice = true;
+    let r = w.connector.send(&notice).await.unwrap();
+    assert_eq!(w.server.message(id(&r.ids[0])).unwrap().flags, 4096);
     // Formatting the bridge means is kept.
     let text = RichText {
         spans: vec![

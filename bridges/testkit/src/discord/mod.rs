@@ -110,6 +110,8 @@ pub struct MessageView {
     pub attachments: Vec<(String, Vec<u8>)>,
     pub edited: bool,
     pub deleted: bool,
+    /// Message flags (4096: sent without notifications).
+    pub flags: u64,
 }
 
 /// A running fake Discord on 127.0.0.1. Dropping the handle stops it.
@@ -546,5 +548,6 @@ fn view(st: &State, id: u64) -> Option<MessageView> {
             .collect(),
         edited: m.edited_ms.is_some(),
         deleted: m.deleted,
+        flags: m.flags,
     })
 }

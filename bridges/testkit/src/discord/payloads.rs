@@ -315,7 +315,7 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
         "embeds": [],
         "pinned": false,
         "type": if m.reference.is_some() { 19 } else { 0 },
-        "flags": 0,
+        "flags": m.flags,
         "components": [],
     });
     if let Value::Object(o) = &mut v {

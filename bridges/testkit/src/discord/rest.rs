@@ -473,6 +473,12 @@ async fn create_message(
                     }
                 }
             }
+            // Bots may set only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096).
+            let flags = body.get("flags").and_then(Value::as_u64).unwrap_or(0);
+            if flags & !(4 | 4096) != 0 {
+                return form_error("flags", "MESSAGE_FLAGS_INVALID", "Invalid flags");
+            }
+            st.next_flags = flags;
             let mid = st.add_message(
                 cid,
                 Author::User(bot),

@@ -84,6 +84,8 @@ pub struct MessageRec {
     pub attachments: Vec<u64>,
     /// The `allowed_mentions` object the poster sent, verbatim (`None` when absent).
     pub allowed_mentions: Option<Value>,
+    /// Message flags the poster set (e.g. 4096, SUPPRESS_NOTIFICATIONS).
+    pub flags: u64,
     pub deleted: bool,
     pub reactions: Vec<(String, u64)>,
 }
@@ -148,6 +150,8 @@ pub struct State {
     /// Gateway connections open now.
     pub live_connections: u32,
     pub requests: Vec<RecordedRequest>,
+    /// Flags for the next message `add_message` creates (set by the REST layer from the body).
+    pub next_flags: u64,
     /// The `ex` of attachment URLs handed out now; older ones answer 404.
     pub cdn_generation: u64,
     /// Nonces sent with `enforce_nonce`, by (channel, nonce): the message they created.
@@ -194,6 +198,7 @@ impl State {
             requests: Vec::new(),
             nonces: HashMap::new(),
             cdn_generation: 1,
+            next_flags: 0,
             base_url,
         }
     }
@@ -317,6 +322,7 @@ impl State {
         id: Option<u64>,
     ) -> u64 {
         let id = id.unwrap_or_else(|| self.next_id());
+        let flags = std::mem::take(&mut self.next_flags);
         let guild_id = self.channels.get(&channel_id).map_or(0, |c| c.guild_id);
         let mut file_ids = Vec::new();
         for (filename, content_type, data) in attachments {
@@ -346,6 +352,7 @@ impl State {
                 reference,
                 attachments: file_ids,
                 allowed_mentions,
+                flags,
                 deleted: false,
                 reactions: Vec::new(),
             },
