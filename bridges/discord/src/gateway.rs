@@ -144,8 +144,11 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds the client (it fetches `GET /gateway` for the websocket URL) and starts it.
+    /// With `local`, a client whose `GET /gateway` failed is not started: serenity would fall
+    /// back to the real `wss://gateway.discord.gg`, with a token meant for a local Discord.
     pub async fn start(
         http: Http,
+        local: bool,
         tx: mpsc::UnboundedSender<Gw>,
         stats: Arc<HandlerStats>,
     ) -> Result<Gateway, DiscordError> {
@@ -175,6 +178,14 @@ impl Gateway {
                             return;
                         }
                     };
+                    let url = client.ws_url.lock().await.clone();
+                    if local && url.contains("gateway.discord.gg") {
+                        let _ = mgr_tx.send(Err(DiscordError::Gateway(
+                            "GET /gateway failed on the local Discord; not falling back to discord.gg"
+                                .into(),
+                        )));
+                        return;
+                    }
                     let _ = mgr_tx.send(Ok(client.shard_manager.clone()));
                     let end = match client.start().await {
                         Ok(()) => GwEnd::Stopped,

@@ -669,7 +669,13 @@ impl DiscordConnector {
                 Err(e) => tracing::warn!("cannot read the bot user yet: {e}"),
             }
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let started = Gateway::start(make_http(&inner.cfg), tx, inner.stats.clone()).await;
+            let started = Gateway::start(
+                make_http(&inner.cfg),
+                inner.cfg.api_base.is_some(),
+                tx,
+                inner.stats.clone(),
+            )
+            .await;
             let outcome = match started {
                 Err(e) => GwEnd::Failed(e.to_string()),
                 Ok(mut gw) => loop {

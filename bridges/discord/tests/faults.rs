@@ -253,3 +253,44 @@ async fn a_deleted_webhook_is_replaced_on_the_next_try() {
     assert_eq!(w.server.webhook_messages(w.channel).len(), 2);
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_gateway_lookup_is_retried_against_the_local_server_only() {
+    use civicbridge_testkit::discord::ServerOptions;
+    let (server, _g, channel, _f, ada, _b) = common::server_world(ServerOptions::default()).await;
+    // serenity falls back to wss://gateway.discord.gg when GET /gateway fails; with a local
+    // api_base the connector must not go there, but retry here.
+    server.fail_next(FaultRoute::Gateway, Fault::ServerError);
+    let connector = std::sync::Arc::new(
+        civicbridge_discord::DiscordConnector::new(common::config(&server)).unwrap(),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = {
+        let (c, s) = (connector.clone(), stop.clone());
+        let state = std::sync::Arc::new(civicbridge_api::MemoryState::default());
+        tokio::spawn(async move { c.run(civicbridge_api::EventSink::new(tx), state, s).await })
+    };
+    let s = &server;
+    civicbridge_api::testing::wait_until(common::WAIT, "identified after the retry", || {
+        s.gateway_counts().1 == 1
+    })
+    .await;
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v10/gateway")
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(gets, vec![500, 200]);
+    let m = server.post_as_user(channel, ada, "hello");
+    let sub = tokio::time::timeout(common::WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&sub.event.kind, civicbridge_api::EventKind::Message(x) if x.id.as_str() == m.to_string())
+    );
+    stop.cancel();
+    run.await.unwrap().unwrap();
+}
