@@ -36,7 +36,7 @@ use gateway::{Gateway, Gw, GwEnd, HandlerStats};
 use inbound::Place;
 use outbound::{RestChannel, RestUser, RestWebhook};
 use serenity::all::Message as DMessage;
-use serenity::all::{ChannelId, ChannelType, GuildChannel, UserId, WebhookId};
+use serenity::all::{ChannelId, ChannelType, GuildChannel, MessageType, UserId, WebhookId};
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -548,8 +548,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Submits a message and hands its ack to the cursor keeper.
+    /// Submits a message and hands its ack to the cursor keeper. System messages (joins, pins,
+    /// "thread created", boosts, …) are not messages anyone wrote: they are skipped.
     async fn submit_message(&self, m: &DMessage, pipe: &Pipe<'_>) -> Result<(), SinkClosed> {
+        if !matches!(m.kind, MessageType::Regular | MessageType::InlineReply) {
+            return Ok(());
+        }
         let place = self.place(m.channel_id, Some(m.id)).await;
         let bridge = self.is_bridge(m.author.id, m.webhook_id).await;
         let ack = pipe

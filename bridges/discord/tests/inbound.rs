@@ -209,3 +209,17 @@ async fn the_bridge_ignores_its_own_bot_and_webhook_posts_but_not_a_partners_web
     );
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_messages_are_not_relayed() {
+    let mut w = world().await;
+    w.server.post_system(w.channel, w.bob, 7); // "Bob joined the server"
+    w.server.post_system(w.channel, w.ada, 6); // "Ada pinned a message"
+    let marker = w.server.post_as_user(w.channel, w.ada, "a real message");
+    let e = w.next().await;
+    assert!(
+        matches!(&e.kind, EventKind::Message(m) if m.id.as_str() == marker.to_string()),
+        "the first event is the real message: {e:?}"
+    );
+    w.stop().await;
+}

@@ -278,6 +278,23 @@ impl DiscordServer {
         })
     }
 
+    /// A system message of Discord type `kind` "by" `user` (7: member joined, 6: pin notice,
+    /// 18: thread created), with empty content as Discord sends them.
+    pub fn post_system(&self, channel: u64, user: u64, kind: u8) -> u64 {
+        self.with(|st| {
+            st.next_kind = Some(kind);
+            st.add_message(
+                channel,
+                Author::User(user),
+                "",
+                None,
+                Vec::new(),
+                None,
+                None,
+            )
+        })
+    }
+
     /// Posts as a webhook (e.g. one from [`Self::create_foreign_webhook`]).
     pub fn post_as_webhook(&self, channel: u64, webhook: u64, username: &str, text: &str) -> u64 {
         self.with(|st| {

@@ -314,7 +314,7 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
         "attachments": attachments,
         "embeds": [],
         "pinned": false,
-        "type": if m.reference.is_some() { 19 } else { 0 },
+        "type": m.kind,
         "flags": m.flags,
         "components": [],
     });

@@ -86,6 +86,8 @@ pub struct MessageRec {
     pub allowed_mentions: Option<Value>,
     /// Message flags the poster set (e.g. 4096, SUPPRESS_NOTIFICATIONS).
     pub flags: u64,
+    /// Message type: 0 default, 19 reply, 7 member join, 18 thread created, …
+    pub kind: u8,
     pub deleted: bool,
     pub reactions: Vec<(String, u64)>,
 }
@@ -152,6 +154,8 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     /// Flags for the next message `add_message` creates (set by the REST layer from the body).
     pub next_flags: u64,
+    /// Type of the next message `add_message` creates, if not a default or reply.
+    pub next_kind: Option<u8>,
     /// The `ex` of attachment URLs handed out now; older ones answer 404.
     pub cdn_generation: u64,
     /// Nonces sent with `enforce_nonce`, by (channel, nonce): the message they created.
@@ -199,6 +203,7 @@ impl State {
             nonces: HashMap::new(),
             cdn_generation: 1,
             next_flags: 0,
+            next_kind: None,
             base_url,
         }
     }
@@ -323,6 +328,10 @@ impl State {
     ) -> u64 {
         let id = id.unwrap_or_else(|| self.next_id());
         let flags = std::mem::take(&mut self.next_flags);
+        let kind = self
+            .next_kind
+            .take()
+            .unwrap_or(if reference.is_some() { 19 } else { 0 });
         let guild_id = self.channels.get(&channel_id).map_or(0, |c| c.guild_id);
         let mut file_ids = Vec::new();
         for (filename, content_type, data) in attachments {
@@ -353,6 +362,7 @@ impl State {
                 attachments: file_ids,
                 allowed_mentions,
                 flags,
+                kind,
                 deleted: false,
                 reactions: Vec::new(),
             },
