@@ -5,6 +5,7 @@
 use crate::rules::{Rules, Side};
 use crate::store::{LinkRecord, LinkRoom};
 use civicbridge_api::{LinkId, Platform, RoomRef};
+use civicbridge_discord::DiscordConfig;
 use civicbridge_telegram::TelegramConfig;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -61,7 +62,7 @@ struct RawConfig {
     log: LogSettings,
     matrix: Option<MatrixAccount>,
     telegram: Option<TelegramConfig>,
-    discord: Option<DiscordAccount>,
+    discord: Option<DiscordConfig>,
     #[serde(default)]
     links: BTreeMap<String, RawLink>,
 }
@@ -122,13 +123,6 @@ pub struct MatrixAccount {
     pub device_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiscordAccount {
-    pub token: Option<Secret>,
-    pub api_base: Option<String>,
-}
-
 /// A validated config.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -136,7 +130,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub matrix: Option<MatrixAccount>,
     pub telegram: Option<TelegramConfig>,
-    pub discord: Option<DiscordAccount>,
+    pub discord: Option<DiscordConfig>,
     pub links: Vec<LinkSettings>,
 }
 
@@ -222,15 +216,11 @@ impl RawConfig {
                 .map_err(|e| ConfigError::Connector(e.to_string()))?;
         }
         if let Some(d) = &self.discord {
-            if d.token
-                .as_ref()
-                .is_none_or(|t| t.expose().trim().is_empty())
-            {
-                return Err(invalid(
-                    "discord.token",
-                    "missing (the bot token from the Developer Portal)",
-                ));
-            }
+            d.validate().map_err(|e| match e {
+                // Config errors name the key (`discord.token is empty`); drop the generic prefix.
+                civicbridge_discord::DiscordError::Config(m) => ConfigError::Connector(m),
+                other => ConfigError::Connector(other.to_string()),
+            })?;
         }
         let configured: Vec<Platform> = [
             self.matrix.as_ref().map(|_| Platform::Matrix),

@@ -183,6 +183,11 @@ async fn run(config: &Path) -> Result<(), Failure> {
 /// The platform connectors for the configured accounts.
 fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>, String> {
     let mut out: Vec<Arc<dyn Connector>> = Vec::new();
+    if let Some(d) = &settings.discord {
+        out.push(Arc::new(
+            civicbridge_discord::DiscordConnector::new(d.clone()).map_err(|e| e.to_string())?,
+        ));
+    }
     if let Some(t) = &settings.telegram {
         out.push(Arc::new(
             civicbridge_telegram::TelegramConnector::new(t.clone()).map_err(|e| e.to_string())?,

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Local stand-ins for the platforms civicbridge talks to, for tests and `civicbridge demo`.
 //!
 //! - `telegram` (feature `telegram`): a Telegram Bot API server faithful to the official reference.

@@ -1,0 +1,80 @@
+//! Discord ids ⇄ the bridge's opaque ids. Only this module knows that a `RoomId` is a channel
+//! snowflake, a `ThreadId` a thread channel's snowflake and a `RemoteMsgId` a message snowflake.
+
+use crate::error::DiscordError;
+use civicbridge_api::{InboundId, RemoteMsgId, RoomId, ThreadId};
+use serenity::model::id::{ChannelId, MessageId};
+
+fn snowflake(kind: &'static str, s: &str) -> Result<u64, DiscordError> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|n| *n != 0)
+        .ok_or_else(|| DiscordError::BadId {
+            kind,
+            id: s.to_owned(),
+        })
+}
+
+pub fn channel(room: &RoomId) -> Result<ChannelId, DiscordError> {
+    snowflake("channel", room.as_str()).map(ChannelId::new)
+}
+
+pub fn thread(t: &ThreadId) -> Result<ChannelId, DiscordError> {
+    snowflake("thread", t.as_str()).map(ChannelId::new)
+}
+
+pub fn message(m: &RemoteMsgId) -> Result<MessageId, DiscordError> {
+    snowflake("message", m.as_str()).map(MessageId::new)
+}
+
+pub fn msg_id(id: MessageId) -> RemoteMsgId {
+    RemoteMsgId::new(id.get().to_string())
+}
+
+pub fn room_id(id: ChannelId) -> RoomId {
+    RoomId::new(id.get().to_string())
+}
+
+pub fn thread_id(id: ChannelId) -> ThreadId {
+    ThreadId::new(id.get().to_string())
+}
+
+/// Inbound ids: a message, each edit (by its edit time), a delete, a reaction.
+pub fn inbound_message(id: MessageId) -> InboundId {
+    InboundId::new(format!("discord:msg:{id}"))
+}
+
+/// An edit is named by its `edited_timestamp`, so a replayed MESSAGE_UPDATE dedupes and a second
+/// edit does not.
+pub fn inbound_edit(id: MessageId, edited_at: &str) -> InboundId {
+    InboundId::new(format!("discord:edit:{id}:{edited_at}"))
+}
+
+/// Milliseconds since the Unix epoch at which a snowflake was created.
+pub fn snowflake_ms(id: u64) -> u64 {
+    (id >> 22) + 1_420_070_400_000
+}
+
+pub fn inbound_delete(id: MessageId) -> InboundId {
+    InboundId::new(format!("discord:delete:{id}"))
+}
+
+pub fn inbound_reaction(id: MessageId, user: u64, key: &str) -> InboundId {
+    InboundId::new(format!("discord:react:{id}:{user}:{key}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_snowflakes_and_rejects_garbage() {
+        assert_eq!(
+            channel(&RoomId::new("123")).map(ChannelId::get).ok(),
+            Some(123)
+        );
+        assert!(channel(&RoomId::new("!room:matrix")).is_err());
+        assert!(message(&RemoteMsgId::new("0")).is_err());
+        assert_eq!(msg_id(MessageId::new(9)).as_str(), "9");
+    }
+}

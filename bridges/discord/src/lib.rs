@@ -1,0 +1,288 @@
+//! civicbridge's Discord connector, on serenity 0.12.
+//!
+//! Construct with [`DiscordConnector::new`] from a [`DiscordConfig`], then hand it to the core as
+//! an `Arc<dyn Connector>`.
+//!
+//! Codemap:
+//! - [`config`]: `DiscordConfig` (serde), validation, the rate-limiter / `api_base` rule.
+//! - `gateway`: the serenity client on its own thread; handlers forward dispatches in order.
+//! - [`inbound`]: serenity models → `Event` (pure).
+//! - `outbound`: send / edit / delete / react, webhooks and personas, replies, threads, splitting.
+//! - [`format`]: `RichText` ⇄ Discord markdown, with escaping.
+//! - `pipeline`: dispatch → event → sink, cursors and backfill; `known`: channels, threads and
+//!   posts learnt; `webhooks`: the persona webhook and echo detection; `attachments`: `fetch`.
+//! - `rest`: runs serenity-built requests, keeping 429 `retry_after`.
+//! - [`ids`]: Discord snowflakes ⇄ the bridge's opaque ids.
+//! - [`error`]: `DiscordError` → `ConnectorError`.
+
+mod attachments;
+pub mod config;
+pub mod error;
+pub mod format;
+mod gateway;
+pub mod ids;
+pub mod inbound;
+mod known;
+mod outbound;
+mod pipeline;
+mod rest;
+mod webhooks;
+
+pub use config::DiscordConfig;
+pub use error::DiscordError;
+pub use gateway::intents;
+pub use outbound::{parse_webhook_url, render_parts, webhook_username, DISCORD_MAX};
+pub use pipeline::cursor_key;
+
+use known::{Hook, HookSlot, Known, PostedBy, HOOK_RETRY};
+use pipeline::{keep_cursors, Pipe};
+
+use async_trait::async_trait;
+use civicbridge_api::{
+    Ack, Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
+    Platform, RemoteMsgId, RoomId, SendReceipt, SinkClosed,
+};
+use gateway::{Gateway, Gw, GwEnd, HandlerStats};
+use inbound::Place;
+use outbound::{RestChannel, RestUser, RestWebhook};
+use serenity::all::Message as DMessage;
+use serenity::all::{ChannelId, ChannelType, GuildChannel, MessageType, UserId, WebhookId};
+use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The longest plain text the core may hand us per message: with every character escaped
+/// (`\*`) text doubles in the worst case, but real text escapes a few characters; 1,700 leaves
+/// room for markup and escaping of typical text below Discord's 2,000, and `send` splits further
+/// when a rendered part still does not fit.
+pub const MAX_TEXT_LEN: usize = 1700;
+
+/// Discord's default upload limit for bots (25 MiB).
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+
+pub(crate) struct Inner {
+    cfg: DiscordConfig,
+    rest: rest::Rest,
+    known: Mutex<Known>,
+    stats: Arc<HandlerStats>,
+    /// Only one `run` at a time (a gateway session is one connection).
+    running: tokio::sync::Mutex<()>,
+}
+
+/// The Discord connector. Cheap to share behind an `Arc`.
+pub struct DiscordConnector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DiscordConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConnector")
+            .field("config", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn make_http(cfg: &DiscordConfig) -> Http {
+    let mut b = HttpBuilder::new(cfg.token.trim());
+    if let Some(base) = &cfg.api_base {
+        b = b.proxy(base.trim_end_matches('/'));
+    }
+    b.ratelimiter_disabled(!cfg.ratelimiter).build()
+}
+
+impl DiscordConnector {
+    /// Validates `config` and prepares the HTTP client. Nothing is sent until `run`/`send`.
+    pub fn new(config: DiscordConfig) -> Result<DiscordConnector, DiscordError> {
+        config.validate()?;
+        let http = Arc::new(make_http(&config));
+        let rest = rest::Rest::new(http, config.ratelimiter, config.api_base.clone())?;
+        let mut known = Known::default();
+        for (channel, url) in &config.webhook_urls {
+            if let (Ok(c), Some((id, token))) = (channel.parse::<u64>(), parse_webhook_url(url)) {
+                let hook = Hook { id, token };
+                known.own_hooks.insert(id);
+                known.hooks_by_id.insert(id, hook.clone());
+                known.hooks.insert(c, HookSlot::Ready(hook));
+            }
+        }
+        Ok(DiscordConnector {
+            inner: Arc::new(Inner {
+                cfg: config,
+                rest,
+                known: Mutex::new(known),
+                stats: Arc::new(HandlerStats::default()),
+                running: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// How many times each gateway handler fired, by Discord event name (`MESSAGE_CREATE`, …).
+    pub fn handler_counts(&self) -> BTreeMap<String, u64> {
+        self.inner.stats.snapshot()
+    }
+
+    /// The bot's user id, once known (after `run` starts).
+    pub fn bot_id(&self) -> Option<u64> {
+        self.inner.known().bot_id
+    }
+}
+
+impl DiscordConnector {
+    /// The gateway loop of `run`: (re)starts the serenity client and forwards its events.
+    async fn run_gateway(
+        &self,
+        pipe: &Pipe<'_>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ConnectorError> {
+        let inner = &self.inner;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match inner.bot_id().await {
+                Ok(_) => {}
+                Err(e) if e.status() == Some(401) => return Err(e.into()),
+                Err(e) => tracing::warn!("cannot read the bot user yet: {e}"),
+            }
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let started = Gateway::start(
+                make_http(&inner.cfg),
+                inner.cfg.api_base.is_some(),
+                tx,
+                inner.stats.clone(),
+            )
+            .await;
+            let outcome = match started {
+                Err(e) => GwEnd::Failed(e.to_string()),
+                Ok(mut gw) => loop {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => {
+                            gw.stop().await;
+                            return Ok(());
+                        }
+                        ev = rx.recv() => match ev {
+                            Some(ev) => {
+                                // The core may push back (a full sink); shutdown still wins. An
+                                // event dropped here was never acknowledged, so its channel's
+                                // cursor has not passed it and the next start backfills it.
+                                let forwarded = tokio::select! {
+                                    biased;
+                                    _ = shutdown.cancelled() => Err(SinkClosed),
+                                    r = inner.forward(ev, pipe) => r,
+                                };
+                                if forwarded.is_err() {
+                                    gw.stop().await;
+                                    return Ok(());
+                                }
+                            }
+                            None => break GwEnd::Failed("gateway handler stopped".into()),
+                        },
+                        end = &mut gw.done => {
+                            // Forward what arrived before the client stopped.
+                            while let Ok(ev) = rx.try_recv() {
+                                if inner.forward(ev, pipe).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                            break end.unwrap_or(GwEnd::Failed("gateway thread ended".into()));
+                        }
+                    }
+                },
+            };
+            match outcome {
+                GwEnd::Auth(m) => return Err(ConnectorError::Auth(m)),
+                GwEnd::Stopped => {
+                    tracing::warn!("Discord gateway stopped; reconnecting in {backoff:?}");
+                }
+                GwEnd::Failed(why) => {
+                    tracing::warn!("Discord gateway failed ({why}); reconnecting in {backoff:?}");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for DiscordConnector {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edits: true,
+            deletes: true,
+            threads: true,
+            replies: true,
+            reactions: true,
+            personas: self.inner.cfg.use_webhooks,
+            max_text_len: MAX_TEXT_LEN,
+            attachments: true,
+            max_attachment_bytes: Some(MAX_ATTACHMENT_BYTES),
+        }
+    }
+
+    /// Connects to the gateway and forwards every message, edit, delete and reaction. serenity
+    /// heartbeats, resumes after a dropped connection (Discord replays what was missed) and
+    /// re-identifies after an invalid session. If the client stops for another reason it is
+    /// restarted with capped backoff; a refused token ends `run` with `Auth`.
+    async fn run(
+        &self,
+        sink: EventSink,
+        state: Arc<dyn ConnectorState>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectorError> {
+        let inner = &self.inner;
+        let _only_one = inner.running.lock().await;
+        let (cursor_tx, cursor_rx) = tokio::sync::mpsc::unbounded_channel();
+        let keeper = tokio::spawn(keep_cursors(cursor_rx, state.clone()));
+        let pipe = Pipe {
+            sink: &sink,
+            cursors: cursor_tx,
+            state: &state,
+        };
+        let result = self.run_gateway(&pipe, &shutdown).await;
+        // Let the cursor keeper store what was acknowledged before we stop.
+        drop(pipe);
+        let _ = tokio::time::timeout(Duration::from_millis(500), keeper).await;
+        result
+    }
+
+    async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
+        self.inner.send(out).await.map_err(Into::into)
+    }
+
+    async fn edit(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), ConnectorError> {
+        self.inner.edit(room, id, out).await.map_err(Into::into)
+    }
+
+    async fn delete(&self, room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
+        self.inner.delete(room, id).await.map_err(Into::into)
+    }
+
+    async fn react(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        self.inner.react(room, id, key).await.map_err(Into::into)
+    }
+
+    /// Downloads an attachment this connector reported. Discord's CDN links expire; when one
+    /// has, the message is read again for a fresh link.
+    async fn fetch(&self, attachment: &Attachment) -> Result<Vec<u8>, ConnectorError> {
+        self.inner.fetch(attachment).await.map_err(Into::into)
+    }
+}

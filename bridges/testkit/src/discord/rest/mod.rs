@@ -1,0 +1,297 @@
+//! REST API v10 as the connector uses it, with Discord's status codes, JSON error bodies
+//! (`code`, `message`, `errors`), rate-limit headers and 429 bodies.
+//!
+//! Helpers return `Result<_, Response>` so a handler can answer a Discord error with `?`-like
+//! early returns; the response is built once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod cdn;
+mod gateway;
+mod messages;
+mod threads;
+mod webhooks;
+
+use cdn::*;
+use gateway::*;
+use messages::*;
+use threads::*;
+use webhooks::*;
+
+use super::faults::{Fault, FaultRoute};
+use super::payloads;
+use super::state::{Author, RecordedRequest, State, WebhookRec, GUILD_FORUM, PUBLIC_THREAD};
+use super::util::now_ms;
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type S = axum::extract::State<Arc<Shared>>;
+type Q = Query<HashMap<String, String>>;
+
+/// The most characters a message's `content` may have.
+pub const MAX_CONTENT: usize = 2000;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v10/gateway", get(get_gateway))
+        .route("/api/v10/gateway/bot", get(get_gateway_bot))
+        .route("/api/v10/users/@me", get(get_me))
+        .route("/api/v10/channels/{cid}", get(get_channel))
+        .route(
+            "/api/v10/channels/{cid}/messages",
+            get(list_messages).post(create_message),
+        )
+        .route(
+            "/api/v10/channels/{cid}/messages/{mid}",
+            get(get_message).patch(edit_message).delete(delete_message),
+        )
+        .route(
+            "/api/v10/channels/{cid}/messages/{mid}/threads",
+            post(start_thread_from_message),
+        )
+        .route(
+            "/api/v10/channels/{cid}/messages/{mid}/reactions/{emoji}/@me",
+            put(add_reaction),
+        )
+        .route("/api/v10/channels/{cid}/threads", post(start_forum_thread))
+        .route(
+            "/api/v10/channels/{cid}/webhooks",
+            get(list_webhooks).post(create_webhook),
+        )
+        .route("/api/v10/webhooks/{wid}", get(get_webhook))
+        .route(
+            "/api/v10/webhooks/{wid}/{token}",
+            get(get_webhook_with_token).post(execute_webhook),
+        )
+        .route(
+            "/api/v10/webhooks/{wid}/{token}/messages/{mid}",
+            get(get_webhook_message)
+                .patch(edit_webhook_message)
+                .delete(delete_webhook_message),
+        )
+        .route("/attachments/{cid}/{fid}/{name}", get(download))
+        .fallback(not_found)
+}
+
+// ---- responses ---------------------------------------------------------------------------------
+
+fn rate_headers(h: &mut HeaderMap, bucket: &str) {
+    let reset = (now_ms() as f64 / 1000.0) + 1.0;
+    let pairs = [
+        ("x-ratelimit-limit", "5".to_owned()),
+        ("x-ratelimit-remaining", "4".to_owned()),
+        ("x-ratelimit-reset", format!("{reset:.3}")),
+        ("x-ratelimit-reset-after", "1.000".to_owned()),
+        ("x-ratelimit-bucket", format!("fake-{bucket}")),
+    ];
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+}
+
+fn ok(status: StatusCode, body: Value, bucket: &str) -> Response {
+    let mut r = if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        (status, Json(body)).into_response()
+    };
+    rate_headers(r.headers_mut(), bucket);
+    r
+}
+
+/// A Discord JSON error: `{"code": .., "message": ..}` (plus `errors` for form errors).
+pub fn api_error(status: u16, code: u32, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(json!({"code": code, "message": message}))).into_response()
+}
+
+fn form_error(field: &str, code: &str, message: &str) -> Response {
+    let body = json!({
+        "code": 50035,
+        "message": "Invalid Form Body",
+        "errors": {field: {"_errors": [{"code": code, "message": message}]}},
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+fn fault_response(f: Fault) -> Response {
+    match f {
+        Fault::RateLimited {
+            retry_after,
+            global,
+        } => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": global,
+                })),
+            )
+                .into_response();
+            let h = r.headers_mut();
+            rate_headers(h, "limited");
+            let pairs = [
+                ("retry-after", format!("{}", retry_after.ceil() as u64)),
+                ("x-ratelimit-remaining", "0".to_owned()),
+                ("x-ratelimit-reset-after", format!("{retry_after:.3}")),
+                (
+                    "x-ratelimit-scope",
+                    if global { "global" } else { "user" }.to_owned(),
+                ),
+            ];
+            for (k, v) in pairs {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(k, v);
+                }
+            }
+            if global {
+                h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+            }
+            r
+        }
+        Fault::ServerError => api_error(500, 0, "500: Internal Server Error"),
+        Fault::LostResponse => api_error(502, 0, "502: Bad Gateway"),
+        Fault::Api {
+            status,
+            code,
+            message,
+        } => api_error(status, code, &message),
+    }
+}
+
+async fn not_found() -> Response {
+    api_error(404, 0, "404: Not Found")
+}
+
+// ---- request plumbing --------------------------------------------------------------------------
+
+/// A file part of a multipart body.
+struct Upload {
+    filename: String,
+    content_type: Option<String>,
+    data: Vec<u8>,
+}
+
+/// Reads a JSON body, or a multipart body with `payload_json` and `files[n]` parts.
+async fn read_body(req: Request) -> Result<(Value, Vec<Upload>), Response> {
+    let is_multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if is_multipart {
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
+        let mut payload = Value::Null;
+        let mut files = Vec::new();
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            let filename = field.file_name().map(str::to_owned);
+            let content_type = field.content_type().map(str::to_owned);
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
+            if name == "payload_json" {
+                payload = serde_json::from_slice(&data).map_err(|_| {
+                    api_error(400, 50109, "The request body contains invalid JSON.")
+                })?;
+            } else if name.starts_with("files[") || name == "file" {
+                files.push(Upload {
+                    filename: filename.unwrap_or_else(|| "file".into()),
+                    content_type,
+                    data: data.to_vec(),
+                });
+            }
+        }
+        return Ok((payload, files));
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
+        .await
+        .map_err(|_| api_error(413, 40005, "Request entity too large"))?;
+    if bytes.is_empty() {
+        return Ok((Value::Null, Vec::new()));
+    }
+    let v = serde_json::from_slice(&bytes)
+        .map_err(|_| api_error(400, 50109, "The request body contains invalid JSON."))?;
+    Ok((v, Vec::new()))
+}
+
+fn bot_auth(st: &State, headers: &HeaderMap) -> Result<(), Response> {
+    let expected = format!("Bot {}", st.token);
+    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some(v) if v == expected => Ok(()),
+        _ => Err(api_error(401, 0, "401: Unauthorized")),
+    }
+}
+
+fn id(s: &str) -> Result<u64, Response> {
+    s.parse().map_err(|_| {
+        form_error(
+            "id",
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{s}\" is not snowflake."),
+        )
+    })
+}
+
+impl Shared {
+    /// Runs one REST call: auth (unless a webhook token authorises it), fault injection, the work,
+    /// then records the call and wakes gateway connections.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Value,
+        route: FaultRoute,
+        needs_bot: bool,
+        work: impl FnOnce(&mut State) -> Response,
+    ) -> Response {
+        let resp = {
+            let mut st = self.lock();
+            let auth = if needs_bot {
+                bot_auth(&st, headers)
+            } else {
+                Ok(())
+            };
+            let resp = match auth {
+                Err(r) => r,
+                Ok(()) => match st.take_fault(route) {
+                    Some(Fault::LostResponse) => {
+                        let _ = work(&mut st);
+                        api_error(502, 0, "502: Bad Gateway")
+                    }
+                    Some(f) => fault_response(f),
+                    None => work(&mut st),
+                },
+            };
+            st.requests.push(RecordedRequest {
+                method: method.to_string(),
+                path: uri.path().to_owned(),
+                query: uri.query().map(str::to_owned),
+                body,
+                status: resp.status().as_u16(),
+            });
+            resp
+        };
+        self.notify();
+        resp
+    }
+}

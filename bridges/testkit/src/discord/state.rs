@@ -1,0 +1,518 @@
+//! The fake's world: users, one or more guilds, channels and threads, messages, webhooks, files,
+//! gateway sessions, injected faults. Plain data behind one mutex; every mutation that Discord
+//! would announce on the gateway appends a dispatch to each live session's log.
+
+use super::faults::{Fault, FaultRoute};
+use super::payloads;
+use super::util::{now_ms, Snowflakes};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// Discord channel types the fake knows.
+pub const GUILD_TEXT: u8 = 0;
+pub const PUBLIC_THREAD: u8 = 11;
+pub const GUILD_FORUM: u8 = 15;
+
+/// Gateway intents (bits) that gate what a session is sent.
+pub const INTENT_GUILDS: u64 = 1 << 0;
+pub const INTENT_GUILD_MESSAGES: u64 = 1 << 9;
+pub const INTENT_GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
+pub const INTENT_MESSAGE_CONTENT: u64 = 1 << 15;
+
+#[derive(Debug, Clone)]
+pub struct UserRec {
+    pub id: u64,
+    pub username: String,
+    pub global_name: Option<String>,
+    pub avatar: Option<String>,
+    pub bot: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuildRec {
+    pub id: u64,
+    pub name: String,
+    pub owner_id: u64,
+    /// Member nicknames by user id.
+    pub nicks: HashMap<u64, String>,
+    pub joined_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelRec {
+    pub id: u64,
+    pub guild_id: u64,
+    pub kind: u8,
+    pub name: String,
+    /// For threads: the channel (text or forum) they live in.
+    pub parent_id: Option<u64>,
+    pub owner_id: Option<u64>,
+    pub position: u32,
+    pub created_ms: u64,
+}
+
+/// Who posted a message: a user, or a webhook under a per-message name and avatar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Author {
+    User(u64),
+    Webhook {
+        webhook_id: u64,
+        username: String,
+        avatar_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRec {
+    pub id: u64,
+    pub channel_id: u64,
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRec {
+    pub id: u64,
+    pub channel_id: u64,
+    pub guild_id: u64,
+    pub author: Author,
+    pub content: String,
+    pub created_ms: u64,
+    pub edited_ms: Option<u64>,
+    pub reference: Option<u64>,
+    pub attachments: Vec<u64>,
+    /// The `allowed_mentions` object the poster sent, verbatim (`None` when absent).
+    pub allowed_mentions: Option<Value>,
+    /// Message flags the poster set (e.g. 4096, SUPPRESS_NOTIFICATIONS).
+    pub flags: u64,
+    /// Message type: 0 default, 19 reply, 7 member join, 18 thread created, …
+    pub kind: u8,
+    pub deleted: bool,
+    pub reactions: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookRec {
+    pub id: u64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub name: String,
+    pub avatar: Option<String>,
+    pub token: String,
+    /// The user who created it (the bot, or a person for a "partner" webhook).
+    pub creator: u64,
+}
+
+/// One gateway session: everything dispatched to it, so a RESUME can replay what was missed.
+#[derive(Debug, Clone)]
+pub struct SessionRec {
+    pub id: String,
+    pub intents: u64,
+    /// Frames in order; the frame at index i carries sequence number i + 1.
+    pub log: Vec<String>,
+    pub invalid: bool,
+}
+
+/// One REST call as the fake received it, for tests to inspect.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// The JSON body (or `payload_json` of a multipart body); `Null` when there was none.
+    pub body: Value,
+    pub status: u16,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub snowflakes: Snowflakes,
+    pub token: String,
+    pub application_id: u64,
+    pub bot_id: u64,
+    /// Whether the bot may create webhooks (MANAGE_WEBHOOKS); without it, creation is 403.
+    pub can_manage_webhooks: bool,
+    pub users: BTreeMap<u64, UserRec>,
+    pub guilds: BTreeMap<u64, GuildRec>,
+    pub channels: BTreeMap<u64, ChannelRec>,
+    pub messages: BTreeMap<u64, MessageRec>,
+    pub webhooks: BTreeMap<u64, WebhookRec>,
+    pub files: BTreeMap<u64, FileRec>,
+    /// (route, calls to let through first, fault).
+    pub faults: Vec<(FaultRoute, u32, Fault)>,
+    pub sessions: HashMap<String, SessionRec>,
+    pub identifies: u32,
+    pub resumes: u32,
+    pub heartbeats: u32,
+    /// Dispatches sent again to clients that resumed.
+    pub replayed: u32,
+    /// Gateway connections accepted so far.
+    pub connections: u32,
+    /// Gateway connections open now.
+    pub live_connections: u32,
+    pub requests: Vec<RecordedRequest>,
+    /// Flags for the next message `add_message` creates (set by the REST layer from the body).
+    pub next_flags: u64,
+    /// Type of the next message `add_message` creates, if not a default or reply.
+    pub next_kind: Option<u8>,
+    /// The `ex` of attachment URLs handed out now; older ones answer 404.
+    pub cdn_generation: u64,
+    /// Nonces sent with `enforce_nonce`, by (channel, nonce): the message they created.
+    pub nonces: HashMap<(u64, String), u64>,
+    /// `http://127.0.0.1:PORT`, for URLs the fake hands out.
+    pub base_url: String,
+}
+
+impl State {
+    pub fn new(token: String, base_url: String) -> State {
+        let mut snowflakes = Snowflakes::default();
+        let bot_id = snowflakes.next_id();
+        let mut users = BTreeMap::new();
+        users.insert(
+            bot_id,
+            UserRec {
+                id: bot_id,
+                username: "civicbridge".into(),
+                global_name: None,
+                avatar: None,
+                bot: true,
+            },
+        );
+        State {
+            snowflakes,
+            token,
+            application_id: bot_id,
+            bot_id,
+            can_manage_webhooks: true,
+            users,
+            guilds: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            messages: BTreeMap::new(),
+            webhooks: BTreeMap::new(),
+            files: BTreeMap::new(),
+            faults: Vec::new(),
+            sessions: HashMap::new(),
+            identifies: 0,
+            resumes: 0,
+            heartbeats: 0,
+            replayed: 0,
+            connections: 0,
+            live_connections: 0,
+            requests: Vec::new(),
+            nonces: HashMap::new(),
+            cdn_generation: 1,
+            next_flags: 0,
+            next_kind: None,
+            base_url,
+        }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.snowflakes.next_id()
+    }
+
+    pub fn take_fault(&mut self, route: FaultRoute) -> Option<Fault> {
+        let pos = self
+            .faults
+            .iter()
+            .position(|(r, _, _)| *r == route || *r == FaultRoute::Any)?;
+        if self.faults[pos].1 > 0 {
+            self.faults[pos].1 -= 1;
+            return None;
+        }
+        Some(self.faults.remove(pos).2)
+    }
+
+    // ---- world building -------------------------------------------------------------------
+
+    pub fn add_user(
+        &mut self,
+        username: &str,
+        global_name: Option<&str>,
+        avatar: Option<&str>,
+    ) -> u64 {
+        let id = self.next_id();
+        self.users.insert(
+            id,
+            UserRec {
+                id,
+                username: username.into(),
+                global_name: global_name.map(Into::into),
+                avatar: avatar.map(Into::into),
+                bot: false,
+            },
+        );
+        id
+    }
+
+    pub fn add_guild(&mut self, name: &str) -> u64 {
+        let id = self.next_id();
+        let owner_id = self.bot_id;
+        self.guilds.insert(
+            id,
+            GuildRec {
+                id,
+                name: name.into(),
+                owner_id,
+                nicks: HashMap::new(),
+                joined_ms: now_ms(),
+            },
+        );
+        let frame = payloads::guild_create(self, id);
+        self.dispatch_if(INTENT_GUILDS, "GUILD_CREATE", frame);
+        id
+    }
+
+    pub fn add_channel(
+        &mut self,
+        guild_id: u64,
+        name: &str,
+        kind: u8,
+        parent_id: Option<u64>,
+        owner_id: Option<u64>,
+    ) -> u64 {
+        let id = self.next_id();
+        self.insert_channel(id, guild_id, name, kind, parent_id, owner_id);
+        id
+    }
+
+    pub fn insert_channel(
+        &mut self,
+        id: u64,
+        guild_id: u64,
+        name: &str,
+        kind: u8,
+        parent_id: Option<u64>,
+        owner_id: Option<u64>,
+    ) {
+        let position = self.channels.len() as u32;
+        self.channels.insert(
+            id,
+            ChannelRec {
+                id,
+                guild_id,
+                kind,
+                name: name.into(),
+                parent_id,
+                owner_id,
+                position,
+                created_ms: now_ms(),
+            },
+        );
+        let d = payloads::channel(self, id);
+        if kind == PUBLIC_THREAD {
+            let mut d = d;
+            if let Value::Object(m) = &mut d {
+                m.insert("newly_created".into(), Value::Bool(true));
+            }
+            self.dispatch_if(INTENT_GUILDS, "THREAD_CREATE", d);
+        } else {
+            self.dispatch_if(INTENT_GUILDS, "CHANNEL_CREATE", d);
+        }
+    }
+
+    // ---- messages ----------------------------------------------------------------------------
+
+    /// Stores a new message and announces it. Returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_message(
+        &mut self,
+        channel_id: u64,
+        author: Author,
+        content: &str,
+        reference: Option<u64>,
+        attachments: Vec<(String, Option<String>, Vec<u8>)>,
+        allowed_mentions: Option<Value>,
+        id: Option<u64>,
+    ) -> u64 {
+        let id = id.unwrap_or_else(|| self.next_id());
+        let flags = std::mem::take(&mut self.next_flags);
+        let kind = self
+            .next_kind
+            .take()
+            .unwrap_or(if reference.is_some() { 19 } else { 0 });
+        let guild_id = self.channels.get(&channel_id).map_or(0, |c| c.guild_id);
+        let mut file_ids = Vec::new();
+        for (filename, content_type, data) in attachments {
+            let fid = self.next_id();
+            self.files.insert(
+                fid,
+                FileRec {
+                    id: fid,
+                    channel_id,
+                    filename,
+                    content_type,
+                    data,
+                },
+            );
+            file_ids.push(fid);
+        }
+        self.messages.insert(
+            id,
+            MessageRec {
+                id,
+                channel_id,
+                guild_id,
+                author,
+                content: content.into(),
+                created_ms: now_ms(),
+                edited_ms: None,
+                reference,
+                attachments: file_ids,
+                allowed_mentions,
+                flags,
+                kind,
+                deleted: false,
+                reactions: Vec::new(),
+            },
+        );
+        let d = payloads::message_dispatch(self, id);
+        self.dispatch_message("MESSAGE_CREATE", d);
+        id
+    }
+
+    pub fn edit_message(
+        &mut self,
+        id: u64,
+        content: &str,
+        allowed_mentions: Option<Value>,
+    ) -> bool {
+        let Some(m) = self.messages.get_mut(&id).filter(|m| !m.deleted) else {
+            return false;
+        };
+        m.content = content.into();
+        m.edited_ms = Some(now_ms());
+        if allowed_mentions.is_some() {
+            m.allowed_mentions = allowed_mentions;
+        }
+        let d = payloads::message_dispatch(self, id);
+        self.dispatch_message("MESSAGE_UPDATE", d);
+        true
+    }
+
+    pub fn delete_message(&mut self, id: u64) -> bool {
+        let Some(m) = self.messages.get_mut(&id).filter(|m| !m.deleted) else {
+            return false;
+        };
+        m.deleted = true;
+        let d = serde_json::json!({
+            "id": id.to_string(),
+            "channel_id": m.channel_id.to_string(),
+            "guild_id": m.guild_id.to_string(),
+        });
+        self.dispatch_if(INTENT_GUILD_MESSAGES, "MESSAGE_DELETE", d);
+        true
+    }
+
+    pub fn add_reaction(&mut self, id: u64, emoji: &str, user: u64) {
+        let Some(m) = self.messages.get_mut(&id) else {
+            return;
+        };
+        m.reactions.push((emoji.to_owned(), user));
+        let d = serde_json::json!({
+            "user_id": user.to_string(),
+            "channel_id": m.channel_id.to_string(),
+            "message_id": id.to_string(),
+            "guild_id": m.guild_id.to_string(),
+            "emoji": {"id": null, "name": emoji},
+            "burst": false,
+            "type": 0,
+        });
+        self.dispatch_if(INTENT_GUILD_MESSAGE_REACTIONS, "MESSAGE_REACTION_ADD", d);
+    }
+
+    pub fn add_webhook(&mut self, channel_id: u64, guild_id: u64, name: &str, creator: u64) -> u64 {
+        let id = self.next_id();
+        let token = format!("whtoken{}x{}", id, self.next_id() % 1_000_003);
+        self.webhooks.insert(
+            id,
+            WebhookRec {
+                id,
+                guild_id,
+                channel_id,
+                name: name.into(),
+                avatar: None,
+                token,
+                creator,
+            },
+        );
+        id
+    }
+
+    pub fn live_message(&self, channel_id: u64, id: u64) -> Option<&MessageRec> {
+        self.messages
+            .get(&id)
+            .filter(|m| !m.deleted && m.channel_id == channel_id)
+    }
+
+    // ---- gateway -------------------------------------------------------------------------------
+
+    /// Opens a new session and queues READY and one GUILD_CREATE per guild on it.
+    pub fn open_session(&mut self, intents: u64) -> String {
+        self.identifies += 1;
+        let id = format!("session-{}", self.next_id());
+        self.sessions.insert(
+            id.clone(),
+            SessionRec {
+                id: id.clone(),
+                intents,
+                log: Vec::new(),
+                invalid: false,
+            },
+        );
+        let ready = payloads::ready(self, &id);
+        self.push_frame(&id, "READY", ready);
+        if intents & INTENT_GUILDS != 0 {
+            let guilds: Vec<u64> = self.guilds.keys().copied().collect();
+            for g in guilds {
+                let d = payloads::guild_create(self, g);
+                self.push_frame(&id, "GUILD_CREATE", d);
+            }
+        }
+        id
+    }
+
+    pub fn push_frame(&mut self, session: &str, t: &str, d: Value) {
+        if let Some(s) = self.sessions.get_mut(session) {
+            let seq = s.log.len() as u64 + 1;
+            let frame = serde_json::json!({"op": 0, "t": t, "s": seq, "d": d});
+            s.log.push(frame.to_string());
+        }
+    }
+
+    /// Queues a dispatch on every live session whose intents include `intent`.
+    pub fn dispatch_if(&mut self, intent: u64, t: &str, d: Value) {
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| !s.invalid && s.intents & intent != 0)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ids {
+            self.push_frame(&id, t, d.clone());
+        }
+    }
+
+    /// Message dispatches need GUILD_MESSAGES; without MESSAGE_CONTENT their content, embeds and
+    /// attachments are blank (unless the bot is mentioned), exactly as Discord does.
+    fn dispatch_message(&mut self, t: &str, d: Value) {
+        let ids: Vec<(String, u64)> = self
+            .sessions
+            .values()
+            .filter(|s| !s.invalid && s.intents & INTENT_GUILD_MESSAGES != 0)
+            .map(|s| (s.id.clone(), s.intents))
+            .collect();
+        for (id, intents) in ids {
+            let mut d = d.clone();
+            if intents & INTENT_MESSAGE_CONTENT == 0 {
+                if let Value::Object(m) = &mut d {
+                    m.insert("content".into(), Value::String(String::new()));
+                    m.insert("attachments".into(), Value::Array(Vec::new()));
+                    m.insert("embeds".into(), Value::Array(Vec::new()));
+                }
+            }
+            self.push_frame(&id, t, d);
+        }
+    }
+}
