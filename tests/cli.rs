@@ -275,3 +275,38 @@ fn audit_export_and_verify_detect_tampering() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("entry 2"), "{}", stderr(&o));
 }
+
+#[test]
+fn environment_variables_override_the_file_so_secrets_can_stay_out_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let without_token = CONFIG.replace(
+        "token = \"123456:ABCdefghijklmnopqrstuvwxyz0123456789\"",
+        "",
+    );
+    let cfg = config_in(dir.path(), &without_token);
+    let o = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .env(
+            "CIVICBRIDGE__TELEGRAM__TOKEN",
+            "654321:FromTheEnvironmentFromTheEnvironment",
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stdout(&o).contains("FromTheEnvironment"),
+        "the secret is not printed"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .env("CIVICBRIDGE__TELEGRAM__TOKEN", "not-a-token")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("telegram.token"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("not-a-token"),
+        "the bad secret is not echoed: {}",
+        stderr(&o)
+    );
+}
