@@ -64,7 +64,9 @@ fn build_tree(html: &str) -> Vec<Node> {
                 continue;
             }
         }
-        let next = rest[1..].find('<').map_or(rest.len(), |i| i + 1);
+        // The next `<` after the first character (which may be a stray `<` or multi-byte).
+        let first = rest.chars().next().map_or(1, char::len_utf8);
+        let next = rest[first..].find('<').map_or(rest.len(), |i| i + first);
         text.push_str(&decode_entities(&rest[..next]));
         rest = &rest[next..];
     }

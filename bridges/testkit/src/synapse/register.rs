@@ -28,12 +28,16 @@ impl std::fmt::Debug for RegisteredUser {
     }
 }
 
-pub(crate) fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: bool) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut m = match Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(e) => match e {},
-    };
+pub(crate) fn mac(
+    secret: &str,
+    nonce: &str,
+    user: &str,
+    password: &str,
+    admin: bool,
+) -> Result<String, SynapseError> {
+    // HMAC accepts keys of any length; the error branch is unreachable in practice.
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .map_err(|e| SynapseError::Http(format!("hmac key: {e}")))?;
     for (i, part) in [nonce, user, password].into_iter().enumerate() {
         if i > 0 {
             m.update(b"\0");
@@ -42,7 +46,7 @@ pub(crate) fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: 
     }
     m.update(b"\0");
     m.update(if admin { b"admin".as_slice() } else { b"notadmin" });
-    hex::encode(m.finalize().into_bytes())
+    Ok(hex::encode(m.finalize().into_bytes()))
 }
 
 pub(crate) async fn register(
@@ -64,7 +68,7 @@ pub(crate) async fn register(
         "username": localpart,
         "password": password,
         "admin": admin,
-        "mac": mac(secret, &nonce.nonce, localpart, password, admin),
+        "mac": mac(secret, &nonce.nonce, localpart, password, admin)?,
     });
     let resp = http.post(&url).json(&body).send().await?;
     let status = resp.status();
@@ -92,7 +96,7 @@ mod tests {
     #[test]
     fn mac_matches_python_hmac_sha1() {
         assert_eq!(
-            mac("secret", "n", "u", "p", false),
+            mac("secret", "n", "u", "p", false).expect("mac"),
             "0f2b4751fa14a68d6a6878c313b752580706c394"
         );
     }
