@@ -37,19 +37,7 @@ pub(crate) async fn open(config: &MatrixConfig) -> Result<(Client, Origin), Matr
             "matrix: set `password` or `access_token`".into(),
         ));
     }
-    let client = Client::builder()
-        .homeserver_url(&config.homeserver_url)
-        .sqlite_store(dir.join("store"), config.store_passphrase.as_deref())
-        // The outbox owns retries: a 429 must come back to it as `RateLimited` with the
-        // server's `retry_after`, not be retried (and hidden) inside the SDK.
-        .request_config(
-            RequestConfig::new()
-                .disable_retry()
-                .timeout(Duration::from_secs(60)),
-        )
-        .build()
-        .await
-        .map_err(|e| MatrixError::Build(e.to_string()))?;
+    let client = build(config, &dir).await?;
     let path = dir.join("session.json");
     let saved = read_session(&path)?;
     let origin = match (saved, &config.access_token) {
@@ -69,8 +57,19 @@ pub(crate) async fn open(config: &MatrixConfig) -> Result<(Client, Origin), Matr
             if let Some(t) = token {
                 s.tokens.access_token = t.clone();
             }
-            restore(&client, config, &path, s).await?;
-            Origin::Restored
+            let device = s.meta.device_id.clone();
+            if restore(&client, config, s).await? {
+                Origin::Restored
+            } else {
+                // The token was revoked: log in again on the same device, with a fresh client
+                // (the SDK sets a client's session once).
+                drop(client);
+                let client = build(config, &dir).await?;
+                tracing::warn!(%user, %device, "matrix: token revoked; logging in again on the same device");
+                login(&client, config, &user, Some(&device)).await?;
+                save(&client, &path)?;
+                return Ok((client, Origin::Restored));
+            }
         }
         (None, Some(token)) => {
             let device_id = whoami(config, token, &user).await?;
@@ -100,20 +99,20 @@ pub(crate) async fn open(config: &MatrixConfig) -> Result<(Client, Origin), Matr
     Ok((client, origin))
 }
 
+/// Restores `session`; `Ok(false)` when the homeserver no longer knows its token and a
+/// password is configured to log in again.
 async fn restore(
     client: &Client,
     config: &MatrixConfig,
-    path: &Path,
     session: MatrixSession,
-) -> Result<(), MatrixError> {
+) -> Result<bool, MatrixError> {
     let user = session.meta.user_id.clone();
-    let device = session.meta.device_id.clone();
     client
         .matrix_auth()
         .restore_session(session, RoomLoadSettings::default())
         .await?;
     match client.whoami().await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) if matches!(e.client_api_error_kind(), Some(ErrorKind::UnknownToken(_))) => {
             if config.password.is_none() {
                 return Err(MatrixError::Login {
@@ -121,12 +120,26 @@ async fn restore(
                     reason: "the access token was revoked and no password is configured".into(),
                 });
             }
-            tracing::warn!(%user, %device, "matrix: token revoked; logging in again on the same device");
-            login(client, config, &user, Some(&device)).await?;
-            save(client, path)
+            Ok(false)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn build(config: &MatrixConfig, dir: &Path) -> Result<Client, MatrixError> {
+    Client::builder()
+        .homeserver_url(&config.homeserver_url)
+        .sqlite_store(dir.join("store"), config.store_passphrase.as_deref())
+        // The outbox owns retries: a 429 must come back to it as `RateLimited` with the
+        // server's `retry_after`, not be retried (and hidden) inside the SDK.
+        .request_config(
+            RequestConfig::new()
+                .disable_retry()
+                .timeout(Duration::from_secs(60)),
+        )
+        .build()
+        .await
+        .map_err(|e| MatrixError::Build(e.to_string()))
 }
 
 async fn login(

@@ -8,8 +8,19 @@
 //! (`SyncToken::Specific`), and stores the new `next_batch` only after the `Ack` of every
 //! event in that response has resolved. After a crash the next sync starts from the last
 //! acknowledged batch; events the core already has are dropped by it as replays (same
-//! `InboundId` = event id), so each arrives once. The SDK's own token is used only when the
-//! state holds none (see `MatrixConnector::connect`).
+//! `InboundId` = event id), so each arrives once.
+//!
+//! One trap: the SDK silently empties a sync response whose `next_batch` equals the token it
+//! stored last ("same sync response twice"). Re-syncing from our older cursor when nothing new
+//! happened since would thus return nothing, and the unacknowledged batch would be lost. So at
+//! start, when the SDK's stored token is ahead of ours, the events in between are re-read
+//! through `/messages` (which takes sync tokens and which the SDK decrypts), submitted and
+//! acknowledged, and only then does the loop sync from the SDK's token.
+//!
+//! First start: `connect` runs one sync after the login; its token anchors the cursor, so
+//! history from before the bot's first start is not bridged, everything after it is. When
+//! neither our state nor `connect` has a token (the core's store was wiped but the data dir
+//! kept), the SDK's own token is used.
 //!
 //! A sync whose timeline is `limited` (more events since our token than the filter's limit)
 //! is completed by paging `/messages` backwards from the timeline's `prev_batch` down to our
@@ -21,6 +32,7 @@ use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink};
 use matrix_sdk::config::{SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::room::MessagesOptions;
+use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomEventFilter, RoomFilter};
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
 use matrix_sdk::ruma::{OwnedRoomId, UInt};
@@ -58,7 +70,29 @@ enum Step {
 
 impl SyncLoop<'_> {
     pub(crate) async fn run(self) -> Result<(), ConnectorError> {
-        let mut since = self.state.get(SINCE_KEY).or(self.initial_token.clone());
+        let mut since = self.state.get(SINCE_KEY);
+        if since.is_none() {
+            if let Some(initial) = &self.initial_token {
+                // First run after the first login: anchor the cursor at the first sync, so a
+                // crash before the first acknowledged batch still resumes from here.
+                self.state.put(SINCE_KEY, initial).await?;
+                since = Some(initial.clone());
+            }
+        }
+        if let Some(ours) = since.clone() {
+            if let Some(sdk) = self.sdk_token().await.filter(|t| *t != ours) {
+                // The SDK processed batches past our cursor that were never acknowledged.
+                match self.replay(&ours, &sdk).await {
+                    Step::Stop => return Ok(()),
+                    Step::Continue => {}
+                }
+                if let Err(e) = self.state.put(SINCE_KEY, &sdk).await {
+                    tracing::warn!(error = %e, "matrix: could not persist the sync token");
+                }
+                since = Some(sdk);
+            }
+        }
+        self.answer_pending_invites().await;
         let mut backoff = Duration::from_millis(500);
         let filter = sync_filter();
         loop {
@@ -109,6 +143,87 @@ impl SyncLoop<'_> {
         }
     }
 
+    /// The token of the last response the SDK processed (and stored).
+    async fn sdk_token(&self) -> Option<String> {
+        match self
+            .client
+            .state_store()
+            .get_kv_data(StateStoreDataKey::SyncToken)
+            .await
+        {
+            Ok(Some(StateStoreDataValue::SyncToken(t))) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Re-reads, room by room through `/messages`, every event between our acknowledged cursor
+    /// `from` and the SDK's token `to`, and submits them in order.
+    ///
+    /// Why not simply `/sync` from our cursor: the SDK drops a sync response whose `next_batch`
+    /// equals the token it already stored ("same sync response twice") and hands back an empty
+    /// response, so replaying the last unacknowledged batch that way would silently lose it.
+    /// `/messages` accepts sync tokens and the SDK decrypts what it returns.
+    async fn replay(&self, from: &str, to: &str) -> Step {
+        let mut acks = Vec::new();
+        for room in self.client.joined_rooms() {
+            let mut cursor = from.to_owned();
+            let mut fetched = 0usize;
+            loop {
+                let mut opts = MessagesOptions::forward().from(cursor.as_str());
+                opts.to = Some(to.to_owned());
+                opts.limit = UInt::from(TIMELINE_LIMIT);
+                let page = match room.messages(opts).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(room = %room.room_id(), error = %e, "matrix: replay failed");
+                        break;
+                    }
+                };
+                fetched += page.chunk.len();
+                for ev in &page.chunk {
+                    let Some(event) = self.convert(&room, ev).await else {
+                        continue;
+                    };
+                    match self.sink.submit(event).await {
+                        Ok(ack) => acks.push(ack),
+                        Err(_) => return Step::Stop,
+                    }
+                }
+                match page.end {
+                    Some(end) if !page.chunk.is_empty() && fetched < MAX_GAP_EVENTS => {
+                        cursor = end
+                    }
+                    _ => break,
+                }
+            }
+        }
+        self.wait_acks(acks).await
+    }
+
+    async fn wait_acks(&self, acks: Vec<Ack>) -> Step {
+        for ack in acks {
+            let done = tokio::select! {
+                _ = self.shutdown.cancelled() => return Step::Stop,
+                r = ack.wait() => r,
+            };
+            if done.is_err() {
+                return Step::Stop;
+            }
+        }
+        Step::Continue
+    }
+
+    /// Invites that arrived while the bridge was down (or before a crash) are answered at start.
+    async fn answer_pending_invites(&self) {
+        let ids: std::collections::BTreeMap<OwnedRoomId, ()> = self
+            .client
+            .invited_rooms()
+            .into_iter()
+            .map(|r| (r.room_id().to_owned(), ()))
+            .collect();
+        self.handle_invites(&ids).await;
+    }
+
     async fn handle_invites<T>(&self, invited: &std::collections::BTreeMap<OwnedRoomId, T>) {
         for room_id in invited.keys() {
             let Some(room) = self.client.get_room(room_id) else {
@@ -151,16 +266,7 @@ impl SyncLoop<'_> {
                 }
             }
         }
-        for ack in acks {
-            let done = tokio::select! {
-                _ = self.shutdown.cancelled() => return Step::Stop,
-                r = ack.wait() => r,
-            };
-            if done.is_err() {
-                return Step::Stop;
-            }
-        }
-        Step::Continue
+        self.wait_acks(acks).await
     }
 
     async fn convert(&self, room: &Room, ev: &TimelineEvent) -> Option<civicbridge_api::Event> {

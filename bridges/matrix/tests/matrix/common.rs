@@ -25,6 +25,11 @@ use tokio_util::sync::CancellationToken;
 pub const WAIT: Duration = Duration::from_secs(60);
 
 pub async fn hs() -> &'static Synapse {
+    // Logs for failing tests: `RUST_LOG=civicbridge_matrix=debug cargo test ...`.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     synapse::shared().await.expect("synapse starts")
 }
 
@@ -267,6 +272,25 @@ pub fn run(connector: Arc<MatrixConnector>, state: Arc<dyn ConnectorState>) -> R
 
 pub fn memory_state() -> Arc<MemoryState> {
     Arc::new(MemoryState::default())
+}
+
+/// A `ConnectorState` that counts writes, so a test can wait for the cursor to be stored.
+#[derive(Debug, Default)]
+pub struct CountingState {
+    inner: MemoryState,
+    pub puts: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ConnectorState for CountingState {
+    fn get(&self, key: &str) -> Option<String> {
+        self.inner.get(key)
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<(), civicbridge_api::ConnectorError> {
+        self.inner.put(key, value).await?;
+        self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 impl Running {
