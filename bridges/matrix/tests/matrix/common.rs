@@ -119,6 +119,29 @@ impl Staff {
         }
     }
 
+    /// Waits until the staff client knows `device` of `user`, as a staff member's client must
+    /// before it can encrypt to the bot (the bot's device appears after its first login).
+    pub async fn wait_knows_device(&self, user: &str, device: &str) {
+        let user = OwnedUserId::try_from(user).expect("user id");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let devices = self
+                .client
+                .encryption()
+                .get_user_devices(&user)
+                .await
+                .expect("devices");
+            if devices.devices().any(|d| d.device_id().as_str() == device) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "staff never learnt of {user}'s device {device}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn send_json(&self, room: &OwnedRoomId, event_type: &str, content: Value) -> String {
         let sent = self
             .room(room)
@@ -145,7 +168,10 @@ impl Staff {
         loop {
             let ev = r.event(&event_id, None).await.expect("fetch event");
             let json: Value = ev.raw().deserialize_as().expect("json");
-            if json["type"] != "m.room.encrypted" {
+            // A redacted encrypted event keeps its type but loses its ciphertext.
+            let redacted = json["unsigned"].get("redacted_because").is_some()
+                || json["content"].as_object().is_none_or(|c| c.is_empty());
+            if json["type"] != "m.room.encrypted" || redacted {
                 return json;
             }
             assert!(
@@ -247,6 +273,10 @@ pub async fn scene(encrypted: bool, version: Option<RoomVersionId>) -> Scene {
             .expect("connector connects"),
     );
     staff.wait_joined(&room, &bot.user.user_id).await;
+    if encrypted {
+        let device = connector.device_id().expect("bot device");
+        staff.wait_knows_device(&bot.user.user_id, &device).await;
+    }
     Scene {
         staff,
         bot,
