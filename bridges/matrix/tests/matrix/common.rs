@@ -260,7 +260,10 @@ pub struct Scene {
 }
 
 pub async fn scene(encrypted: bool, version: Option<RoomVersionId>) -> Scene {
-    let hs = hs().await;
+    scene_on(hs().await, encrypted, version).await
+}
+
+pub async fn scene_on(hs: &Synapse, encrypted: bool, version: Option<RoomVersionId>) -> Scene {
     let staff = Staff::new(hs).await;
     let mut bot = bot(hs).await;
     let room = staff

@@ -39,7 +39,7 @@ fn relaxed() -> Value {
 pub(crate) fn render(opts: &SynapseOptions, port: u16, dir: &Path, secret: &str) -> Value {
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let message = if opts.strict_message_rate {
-        json!({ "per_second": 0.5, "burst_count": 4 })
+        json!({ "per_second": 1, "burst_count": 3 })
     } else {
         relaxed()
     };
@@ -119,7 +119,7 @@ mod tests {
             "s",
         );
         assert_eq!(relaxed_cfg["rc_message"]["burst_count"], 10000);
-        assert_eq!(strict["rc_message"]["burst_count"], 4);
+        assert_eq!(strict["rc_message"]["burst_count"], 3);
         assert_eq!(strict["rc_joins"], relaxed_cfg["rc_joins"]);
         assert_eq!(strict["listeners"][0]["bind_addresses"][0], "127.0.0.1");
         assert_eq!(strict["listeners"][0]["port"], 1234);
