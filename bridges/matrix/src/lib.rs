@@ -25,8 +25,8 @@ pub use sync::SINCE_KEY;
 
 use async_trait::async_trait;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState,
-    EventSink, Outgoing, Platform, RemoteMsgId, RoomId, SendReceipt, ThreadId,
+    Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState, EventSink,
+    Outgoing, Platform, RemoteMsgId, RoomId, SendReceipt, ThreadId,
 };
 use error::{classify_http, classify_sdk};
 use matrix_sdk::attachment::AttachmentConfig;
@@ -284,7 +284,12 @@ impl Connector for MatrixConnector {
         ids::event_id(id)?;
         let txn = outbound::derived_txn_id("react", &[id.as_str(), key]);
         match self
-            .send_content(&room, "m.reaction", outbound::reaction_content(id, key), &txn)
+            .send_content(
+                &room,
+                "m.reaction",
+                outbound::reaction_content(id, key),
+                &txn,
+            )
             .await
         {
             Ok(_) => Ok(()),

@@ -207,7 +207,9 @@ mod tests {
     fn derived_txn_ids_are_url_safe_and_stable() {
         let a = derived_txn_id("react", &["$abc:x", "✅"]);
         assert_eq!(a, derived_txn_id("react", &["$abc:x", "✅"]));
-        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(a, derived_txn_id("react", &["$abc:x", "❌"]));
     }
 }

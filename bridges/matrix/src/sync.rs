@@ -32,10 +32,10 @@ use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink};
 use matrix_sdk::config::{SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::room::MessagesOptions;
-use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomEventFilter, RoomFilter};
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
 use matrix_sdk::ruma::{OwnedRoomId, UInt};
+use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -190,9 +190,7 @@ impl SyncLoop<'_> {
                     }
                 }
                 match page.end {
-                    Some(end) if !page.chunk.is_empty() && fetched < MAX_GAP_EVENTS => {
-                        cursor = end
-                    }
+                    Some(end) if !page.chunk.is_empty() && fetched < MAX_GAP_EVENTS => cursor = end,
                     _ => break,
                 }
             }
@@ -237,13 +235,19 @@ impl SyncLoop<'_> {
             };
             match result {
                 Ok(()) => tracing::info!(room = %room_id, accept, "matrix: answered an invite"),
-                Err(e) => tracing::warn!(room = %room_id, error = %e, "matrix: invite answer failed"),
+                Err(e) => {
+                    tracing::warn!(room = %room_id, error = %e, "matrix: invite answer failed")
+                }
             }
         }
     }
 
     /// Submits every event of the response, in order per room, then waits for all acks.
-    async fn deliver(&self, response: &matrix_sdk::sync::SyncResponse, since: Option<&str>) -> Step {
+    async fn deliver(
+        &self,
+        response: &matrix_sdk::sync::SyncResponse,
+        since: Option<&str>,
+    ) -> Step {
         let mut acks: Vec<Ack> = Vec::new();
         for (room_id, update) in &response.rooms.joined {
             let Some(room) = self.client.get_room(room_id) else {

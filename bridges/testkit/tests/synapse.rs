@@ -48,7 +48,11 @@ async fn a_second_start_reuses_the_venv() {
         .expect("venv dir")
         .filter(|e| {
             e.as_ref()
-                .map(|e| e.file_name().to_string_lossy().starts_with(".civicbridge-synapse-"))
+                .map(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".civicbridge-synapse-")
+                })
                 .unwrap_or(false)
         })
         .count();

@@ -269,7 +269,7 @@ impl Connector for FakeConnector {
             msg.thread = thread.clone();
             let mut ev = self.message_event(out.room.as_str(), ("bridge-bot", "Bridge"), msg);
             ev.sender.is_bridge = true;
-            let _ = self.inject(ev);
+            drop(self.inject(ev));
         }
         Ok(SendReceipt {
             ids: vec![id],

@@ -14,6 +14,9 @@ enum Node {
     },
 }
 
+/// An element still open while reading: its name, attributes and children so far.
+type Open = (String, Vec<(String, String)>, Vec<Node>);
+
 const VOID: &[&str] = &["br", "hr", "img", "input", "meta", "link", "wbr", "col"];
 const DROPPED: &[&str] = &["mx-reply", "script", "style", "head", "title", "template"];
 const BLOCK: &[&str] = &[
@@ -30,8 +33,7 @@ pub fn parse_html(html: &str) -> Vec<Span> {
 
 fn build_tree(html: &str) -> Vec<Node> {
     // Stack of open elements; index 0 is the document root.
-    let mut stack: Vec<(String, Vec<(String, String)>, Vec<Node>)> =
-        vec![(String::new(), Vec::new(), Vec::new())];
+    let mut stack: Vec<Open> = vec![(String::new(), Vec::new(), Vec::new())];
     let mut rest = html;
     let mut text = String::new();
     while !rest.is_empty() {
@@ -77,20 +79,20 @@ fn build_tree(html: &str) -> Vec<Node> {
     stack.pop().map(|(_, _, c)| c).unwrap_or_default()
 }
 
-fn flush_text(text: &mut String, stack: &mut [(String, Vec<(String, String)>, Vec<Node>)]) {
+fn flush_text(text: &mut String, stack: &mut [Open]) {
     if !text.is_empty() {
         let t = std::mem::take(text);
         push_node(stack, Node::Text(t));
     }
 }
 
-fn push_node(stack: &mut [(String, Vec<(String, String)>, Vec<Node>)], node: Node) {
+fn push_node(stack: &mut [Open], node: Node) {
     if let Some(top) = stack.last_mut() {
         top.2.push(node);
     }
 }
 
-fn pop(stack: &mut Vec<(String, Vec<(String, String)>, Vec<Node>)>) {
+fn pop(stack: &mut Vec<Open>) {
     if stack.len() <= 1 {
         return;
     }
@@ -106,7 +108,7 @@ fn pop(stack: &mut Vec<(String, Vec<(String, String)>, Vec<Node>)>) {
     }
 }
 
-fn close(name: &str, stack: &mut Vec<(String, Vec<(String, String)>, Vec<Node>)>) {
+fn close(name: &str, stack: &mut Vec<Open>) {
     // A close tag without a matching open one is ignored.
     if let Some(pos) = stack.iter().rposition(|(n, _, _)| n == name) {
         if pos == 0 {
@@ -301,7 +303,10 @@ fn convert(node: &Node, out: &mut Vec<Span>) {
         "pre" => {
             let lang = children.iter().find_map(|c| match c {
                 Node::Element { name, attrs, .. } if name == "code" => attr(attrs, "class")
-                    .and_then(|cl| cl.split_whitespace().find_map(|w| w.strip_prefix("language-")))
+                    .and_then(|cl| {
+                        cl.split_whitespace()
+                            .find_map(|w| w.strip_prefix("language-"))
+                    })
                     .map(str::to_owned),
                 _ => None,
             });

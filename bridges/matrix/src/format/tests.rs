@@ -104,7 +104,10 @@ fn broken_html_never_fails() {
         "<pre><code class=\"language-py\">x</code></pre>",
     ] {
         let rt = from_matrix("", Some(html));
-        assert!(!rt.to_plain().is_empty() || html.starts_with("<!--"), "{html}");
+        assert!(
+            !rt.to_plain().is_empty() || html.starts_with("<!--"),
+            "{html}"
+        );
     }
     assert_eq!(from_matrix("", Some("a < b")).to_plain(), "a < b");
     assert_eq!(

@@ -31,7 +31,10 @@ pub const EVENT_REF_PREFIX: &str = "mxevent:";
 pub fn to_event(ev: &Value, ctx: &InboundContext<'_>) -> Option<Event> {
     let event_id = ev.get("event_id")?.as_str()?;
     let sender = ev.get("sender")?.as_str()?;
-    let at_ms = ev.get("origin_server_ts").and_then(Value::as_u64).unwrap_or(0);
+    let at_ms = ev
+        .get("origin_server_ts")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     let content = ev.get("content")?;
     let kind = match ev.get("type")?.as_str()? {
         "m.room.message" | "m.sticker" => message_kind(ev, content, event_id, ctx)?,

@@ -80,7 +80,10 @@ fn html_is_sanitised_into_rich_text() {
     .expect("converted");
     assert_eq!(
         message(&e).text.spans,
-        vec![Span::Bold(vec![Span::Text("hi".into())]), Span::Text(" <x>".into())]
+        vec![
+            Span::Bold(vec![Span::Text("hi".into())]),
+            Span::Text(" <x>".into())
+        ]
     );
 }
 
@@ -150,7 +153,11 @@ fn edits_use_the_new_content() {
 
 #[test]
 fn redactions_in_old_and_new_room_versions() {
-    let v11 = ev("m.room.redaction", "@ada:localhost", json!({"redacts": "$x"}));
+    let v11 = ev(
+        "m.room.redaction",
+        "@ada:localhost",
+        json!({"redacts": "$x"}),
+    );
     let mut old = ev("m.room.redaction", "@ada:localhost", json!({}));
     old["redacts"] = json!("$y");
     for (e, target) in [(v11, "$x"), (old, "$y")] {
@@ -231,10 +238,22 @@ fn emotes_name_the_sender() {
 #[test]
 fn state_redacted_and_undecryptable_events_are_skipped() {
     for e in [
-        ev("m.room.member", "@ada:localhost", json!({"membership": "join"})),
+        ev(
+            "m.room.member",
+            "@ada:localhost",
+            json!({"membership": "join"}),
+        ),
         ev("m.room.message", "@ada:localhost", json!({})),
-        ev("m.room.encrypted", "@ada:localhost", json!({"algorithm": "m.megolm.v1.aes-sha2"})),
-        ev("m.room.message", "@ada:localhost", json!({"msgtype": "m.location", "body": "here", "geo_uri": "geo:0,0"})),
+        ev(
+            "m.room.encrypted",
+            "@ada:localhost",
+            json!({"algorithm": "m.megolm.v1.aes-sha2"}),
+        ),
+        ev(
+            "m.room.message",
+            "@ada:localhost",
+            json!({"msgtype": "m.location", "body": "here", "geo_uri": "geo:0,0"}),
+        ),
     ] {
         assert_eq!(to_event(&e, &ctx()), None, "{e}");
     }

@@ -2,8 +2,7 @@
 //! configs in temp dirs, and a sink that records what the connector submits.
 
 use civicbridge_api::{
-    Connector, ConnectorState, Event, EventKind, EventSink, MemoryState, RemoteMsgId,
-    Submission,
+    Connector, ConnectorState, Event, EventKind, EventSink, MemoryState, RemoteMsgId, Submission,
 };
 use civicbridge_matrix::{MatrixConfig, MatrixConnector};
 use civicbridge_testkit::synapse::{self, RegisteredUser, Synapse};
@@ -37,7 +36,6 @@ pub async fn hs() -> &'static Synapse {
 /// in-memory crypto store), syncing in the background so it receives room keys.
 pub struct Staff {
     pub client: Client,
-    pub user: RegisteredUser,
     sync: JoinHandle<()>,
 }
 
@@ -72,7 +70,7 @@ impl Staff {
                 .sync(SyncSettings::default().timeout(Duration::from_secs(2)))
                 .await;
         });
-        Staff { client, user, sync }
+        Staff { client, sync }
     }
 
     /// Creates a room inviting `invite`; optionally encrypted, optionally of a given version.
@@ -106,7 +104,8 @@ impl Staff {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Ok(Some(m)) = r.get_member(&user).await {
-                if *m.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join {
+                if *m.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join
+                {
                     return;
                 }
             }
@@ -186,8 +185,10 @@ impl Staff {
     pub async fn latest_edit(&self, room: &OwnedRoomId, id: &str) -> Option<Value> {
         let r = self.room(room);
         let event_id = OwnedEventId::try_from(id).expect("event id");
-        let mut opts = RelationsOptions::default();
-        opts.include_relations = IncludeRelations::RelationsOfType(RelationType::Replacement);
+        let opts = RelationsOptions {
+            include_relations: IncludeRelations::RelationsOfType(RelationType::Replacement),
+            ..Default::default()
+        };
         let rel = r.relations(event_id, opts).await.expect("relations");
         let newest = rel.chunk.first()?;
         let edit_id = newest.event_id()?.to_string();

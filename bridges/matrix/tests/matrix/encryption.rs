@@ -2,7 +2,9 @@
 //! a restarted bot (same device, same keys) still does.
 
 use crate::common::{is_message, memory_state, run, scene};
-use civicbridge_api::{Connector, EventKind, Outgoing, RemoteMsgId, RoomId, ThreadId, ThreadTarget};
+use civicbridge_api::{
+    Connector, EventKind, Outgoing, RemoteMsgId, RoomId, ThreadId, ThreadTarget,
+};
 use civicbridge_matrix::MatrixConnector;
 use serde_json::json;
 use std::sync::Arc;
@@ -21,7 +23,14 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
     };
     assert_eq!(m.text.to_plain(), "confidential: budget draft");
 
-    let raw = s.staff.room(&s.room).event(&matrix_sdk::ruma::OwnedEventId::try_from(root.as_str()).unwrap(), None).await;
+    let raw = s
+        .staff
+        .room(&s.room)
+        .event(
+            &matrix_sdk::ruma::OwnedEventId::try_from(root.as_str()).unwrap(),
+            None,
+        )
+        .await;
     assert!(
         raw.unwrap().encryption_info().is_some(),
         "the staff message really was encrypted"
@@ -81,14 +90,28 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
     // Bridge -> staff: a message, a thread reply, an edit and a redaction, all encrypted.
     let sent = s
         .connector
-        .send(&Outgoing::text(room.clone(), "enc-1", "Rob (Telegram): is it public yet?"))
+        .send(&Outgoing::text(
+            room.clone(),
+            "enc-1",
+            "Rob (Telegram): is it public yet?",
+        ))
         .await
         .unwrap();
     let id = sent.ids[0].clone();
     let ev = s.staff.event_json(&s.room, id.as_str()).await;
     assert_eq!(ev["content"]["body"], "Rob (Telegram): is it public yet?");
-    let raw = s.staff.room(&s.room).event(&matrix_sdk::ruma::OwnedEventId::try_from(id.as_str()).unwrap(), None).await;
-    assert!(raw.unwrap().encryption_info().is_some(), "the bot encrypted its message");
+    let raw = s
+        .staff
+        .room(&s.room)
+        .event(
+            &matrix_sdk::ruma::OwnedEventId::try_from(id.as_str()).unwrap(),
+            None,
+        )
+        .await;
+    assert!(
+        raw.unwrap().encryption_info().is_some(),
+        "the bot encrypted its message"
+    );
 
     let mut t = Outgoing::text(room.clone(), "enc-2", "Rob (Telegram): in thread");
     t.thread = Some(ThreadTarget::StartFrom(RemoteMsgId::new(root.clone())));
@@ -97,7 +120,11 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
     assert_eq!(ev["content"]["m.relates_to"]["event_id"], root.as_str());
 
     s.connector
-        .edit(&room, &id, &Outgoing::text(room.clone(), "enc-1-edit", "Rob (Telegram): edited"))
+        .edit(
+            &room,
+            &id,
+            &Outgoing::text(room.clone(), "enc-1-edit", "Rob (Telegram): edited"),
+        )
         .await
         .unwrap();
     assert_eq!(

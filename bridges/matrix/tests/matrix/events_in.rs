@@ -123,10 +123,16 @@ async fn staff_message_thread_reply_edit_redaction_and_reaction_arrive_as_events
     let redaction = s
         .staff
         .room(&s.room)
-        .redact(&matrix_sdk::ruma::OwnedEventId::try_from(reply.as_str()).unwrap(), Some("oops"), None)
+        .redact(
+            &matrix_sdk::ruma::OwnedEventId::try_from(reply.as_str()).unwrap(),
+            Some("oops"),
+            None,
+        )
         .await
         .unwrap();
-    let e = r.until(|e| e.id.as_str() == redaction.event_id.as_str()).await;
+    let e = r
+        .until(|e| e.id.as_str() == redaction.event_id.as_str())
+        .await;
     assert_eq!(
         e.kind,
         EventKind::Delete {
@@ -142,7 +148,11 @@ async fn notices_emotes_and_files_arrive_and_files_can_be_fetched() {
     let mut r = run(s.connector.clone(), memory_state());
     let notice = s
         .staff
-        .send_json(&s.room, "m.room.message", json!({"msgtype": "m.notice", "body": "fyi"}))
+        .send_json(
+            &s.room,
+            "m.room.message",
+            json!({"msgtype": "m.notice", "body": "fyi"}),
+        )
         .await;
     let e = r.until(|e| is_message(e, &notice)).await;
     let EventKind::Message(m) = &e.kind else {
@@ -152,7 +162,11 @@ async fn notices_emotes_and_files_arrive_and_files_can_be_fetched() {
 
     let emote = s
         .staff
-        .send_json(&s.room, "m.room.message", json!({"msgtype": "m.emote", "body": "waves"}))
+        .send_json(
+            &s.room,
+            "m.room.message",
+            json!({"msgtype": "m.emote", "body": "waves"}),
+        )
         .await;
     let e = r.until(|e| is_message(e, &emote)).await;
     let EventKind::Message(m) = &e.kind else {
@@ -213,7 +227,10 @@ async fn invites_to_configured_rooms_are_accepted_and_others_declined() {
         }) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "invite never declined");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "invite never declined"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     r.stop().await;

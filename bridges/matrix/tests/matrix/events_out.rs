@@ -33,7 +33,12 @@ async fn bridged_message_reply_thread_reply_edit_and_redaction_appear_to_staff()
 
     // Attribution: bold name prefix plus an MSC4144 per-message profile.
     let first = c
-        .send(&attributed(&room, "job-1", "Resident Rob", "pothole on <Elm> St"))
+        .send(&attributed(
+            &room,
+            "job-1",
+            "Resident Rob",
+            "pothole on <Elm> St",
+        ))
         .await
         .unwrap();
     assert_eq!(first.ids.len(), 1);
@@ -42,7 +47,10 @@ async fn bridged_message_reply_thread_reply_edit_and_redaction_appear_to_staff()
     let ev = s.staff.event_json(&s.room, root.as_str()).await;
     assert_eq!(ev["sender"], c.user_id());
     assert_eq!(ev["content"]["msgtype"], "m.text");
-    assert_eq!(ev["content"]["body"], "Resident Rob (Telegram): pothole on <Elm> St");
+    assert_eq!(
+        ev["content"]["body"],
+        "Resident Rob (Telegram): pothole on <Elm> St"
+    );
     assert_eq!(
         ev["content"]["formatted_body"],
         "<strong>Resident Rob (Telegram):</strong> pothole on &lt;Elm&gt; St"
@@ -103,7 +111,12 @@ async fn bridged_message_reply_thread_reply_edit_and_redaction_appear_to_staff()
     c.edit(
         &room,
         &root,
-        &attributed(&room, "job-1-edit", "Resident Rob", "pothole on Elm St (fixed?)"),
+        &attributed(
+            &room,
+            "job-1-edit",
+            "Resident Rob",
+            "pothole on Elm St (fixed?)",
+        ),
     )
     .await
     .unwrap();

@@ -53,7 +53,10 @@ async fn a_burst_over_the_rate_limit_is_delivered_completely_once() {
                 || {
                     (
                         json["event_id"].as_str().unwrap_or_default().to_owned(),
-                        json["content"]["body"].as_str().unwrap_or_default().to_owned(),
+                        json["content"]["body"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
                     )
                 },
             )
@@ -65,5 +68,8 @@ async fn a_burst_over_the_rate_limit_is_delivered_completely_once() {
         shown.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(),
         expected
     );
-    assert_eq!(shown.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        shown.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        ids
+    );
 }

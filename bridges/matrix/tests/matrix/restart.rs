@@ -84,7 +84,11 @@ async fn unacknowledged_events_are_delivered_again_after_restart() {
     r.stop().await;
     drop(s.connector);
 
-    let connector = Arc::new(MatrixConnector::connect(s.bot.config.clone()).await.unwrap());
+    let connector = Arc::new(
+        MatrixConnector::connect(s.bot.config.clone())
+            .await
+            .unwrap(),
+    );
     let mut r = run(connector, state);
     r.until(|e| is_message(e, &id)).await;
     r.stop().await;
@@ -100,7 +104,10 @@ async fn wrong_password_fails_at_start_with_a_clear_error() {
     assert!(matches!(err, MatrixError::Login { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("wrong user id or password"), "{text}");
-    assert!(!text.contains("not the password"), "the error leaks the password");
+    assert!(
+        !text.contains("not the password"),
+        "the error leaks the password"
+    );
     assert!(matches!(
         civicbridge_api::ConnectorError::from(err),
         civicbridge_api::ConnectorError::Auth(_)
@@ -115,7 +122,9 @@ async fn access_token_login_uses_the_tokens_device_and_bad_tokens_fail() {
     cfg.password = None;
     cfg.access_token = Some(b.user.access_token.clone());
     cfg.data_dir = Some(b.dir.path().join("token-login"));
-    let c = MatrixConnector::connect(cfg.clone()).await.expect("token login");
+    let c = MatrixConnector::connect(cfg.clone())
+        .await
+        .expect("token login");
     assert_eq!(c.device_id().as_deref(), Some(b.user.device_id.as_str()));
     drop(c);
 
@@ -147,11 +156,17 @@ async fn a_revoked_session_logs_in_again_on_the_same_device() {
         .expect("data dir")
         .join("session.json");
     assert!(session_path.exists());
-    let c = MatrixConnector::connect(s.bot.config.clone()).await.expect("reconnects");
+    let c = MatrixConnector::connect(s.bot.config.clone())
+        .await
+        .expect("reconnects");
     assert_eq!(c.device_id().expect("device"), device);
     let room = civicbridge_api::RoomId::new(s.room.to_string());
     use civicbridge_api::Connector;
-    c.send(&civicbridge_api::Outgoing::text(room, "after-relogin", "still here"))
-        .await
-        .expect("the new token works");
+    c.send(&civicbridge_api::Outgoing::text(
+        room,
+        "after-relogin",
+        "still here",
+    ))
+    .await
+    .expect("the new token works");
 }

@@ -45,7 +45,11 @@ pub(crate) fn mac(
         m.update(part.as_bytes());
     }
     m.update(b"\0");
-    m.update(if admin { b"admin".as_slice() } else { b"notadmin" });
+    m.update(if admin {
+        b"admin".as_slice()
+    } else {
+        b"notadmin"
+    });
     Ok(hex::encode(m.finalize().into_bytes()))
 }
 
