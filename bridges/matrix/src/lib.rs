@@ -26,13 +26,11 @@ pub use sync::SINCE_KEY;
 use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState, EventSink,
-    Outgoing, Platform, RemoteMsgId, RoomId, SendReceipt, ThreadId,
+    Outgoing, OutgoingFile, Platform, RemoteMsgId, RoomId, SendReceipt, ThreadId,
 };
 use error::{classify_http, classify_sdk};
-use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
-use matrix_sdk::ruma::api::error::ErrorKind;
 use matrix_sdk::ruma::events::room::{EncryptedFile, MediaSource};
 use matrix_sdk::ruma::{OwnedMxcUri, OwnedTransactionId};
 use matrix_sdk::{Client, Room};
@@ -152,6 +150,52 @@ impl MatrixConnector {
     }
 }
 
+impl MatrixConnector {
+    /// Uploads one file (encrypted in encrypted rooms) and posts it with the text's thread and
+    /// reply. A retry uploads again but posts once: the event's transaction id is fixed.
+    async fn send_file(
+        &self,
+        room: &Room,
+        out: &Outgoing,
+        i: usize,
+        file: &OutgoingFile,
+    ) -> Result<RemoteMsgId, ConnectorError> {
+        let mime = file
+            .mime
+            .as_deref()
+            .and_then(|m| m.parse::<mime::Mime>().ok())
+            .unwrap_or_else(|| default_mime(file.kind));
+        let encrypted = room
+            .latest_encryption_state()
+            .await
+            .map_err(|e| classify_sdk(&e))?
+            .is_encrypted();
+        let source = if encrypted {
+            let mut reader = std::io::Cursor::new(file.data.as_slice());
+            let uploaded = self
+                .client
+                .upload_encrypted_file(&mut reader)
+                .await
+                .map_err(|e| classify_sdk(&e))?;
+            let uploaded = serde_json::to_value(uploaded)
+                .map_err(|e| ConnectorError::Rejected(e.to_string()))?;
+            serde_json::json!({ "file": uploaded })
+        } else {
+            let uploaded = self
+                .client
+                .media()
+                .upload(&mime, file.data.clone(), None)
+                .await
+                .map_err(|e| classify_sdk(&e))?;
+            serde_json::json!({ "url": uploaded.content_uri.to_string() })
+        };
+        let content = outbound::file_content(out, file, mime.essence_str(), source);
+        let txn = format!("{}-file{i}", out.txn_id);
+        self.send_content(room, "m.room.message", content, &txn)
+            .await
+    }
+}
+
 fn default_mime(kind: AttachmentKind) -> mime::Mime {
     match kind {
         AttachmentKind::Image | AttachmentKind::Sticker => mime::IMAGE_PNG,
@@ -225,22 +269,7 @@ impl Connector for MatrixConnector {
             );
         }
         for (i, file) in out.attachments.iter().enumerate() {
-            let mime = file
-                .mime
-                .as_deref()
-                .and_then(|m| m.parse::<mime::Mime>().ok())
-                .unwrap_or_else(|| default_mime(file.kind));
-            let txn = OwnedTransactionId::from(format!("{}-file{i}", out.txn_id));
-            let sent = room
-                .send_attachment(
-                    file.name.clone(),
-                    &mime,
-                    file.data.clone(),
-                    AttachmentConfig::new().txn_id(txn),
-                )
-                .await
-                .map_err(|e| classify_sdk(&e))?;
-            ids.push(RemoteMsgId::new(sent.event_id.to_string()));
+            ids.push(self.send_file(&room, out, i, file).await?);
         }
         Ok(SendReceipt {
             ids,
@@ -342,9 +371,4 @@ impl Connector for MatrixConnector {
                 other => other,
             })
     }
-}
-
-/// Whether an SDK error is `M_LIMIT_EXCEEDED` (for callers that want to log it distinctly).
-pub fn is_rate_limited(e: &matrix_sdk::Error) -> bool {
-    matches!(e.client_api_error_kind(), Some(ErrorKind::LimitExceeded(_)))
 }

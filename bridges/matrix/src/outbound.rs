@@ -6,7 +6,7 @@
 //! which is why the bot keeps one device across restarts.)
 
 use crate::format;
-use civicbridge_api::{Outgoing, Persona, RemoteMsgId, ThreadTarget};
+use civicbridge_api::{AttachmentKind, Outgoing, OutgoingFile, Persona, RemoteMsgId, ThreadTarget};
 use serde_json::{json, Map, Value};
 
 /// MSC4144 per-message profiles, unstable prefix.
@@ -45,9 +45,8 @@ fn text_fields(out: &Outgoing) -> Map<String, Value> {
     m
 }
 
-/// The content of a new `m.room.message` for `out`.
-pub fn message_content(out: &Outgoing) -> Value {
-    let mut m = text_fields(out);
+/// The `m.relates_to` for `out`'s thread and reply, if any.
+fn relation(out: &Outgoing) -> Option<Value> {
     match (thread_root(out), &out.reply_to) {
         (Some(root), reply) => {
             // In a thread; `is_falling_back` tells thread-aware clients the `m.in_reply_to` is
@@ -56,23 +55,57 @@ pub fn message_content(out: &Outgoing) -> Value {
                 Some(r) => (r.as_str(), false),
                 None => (root, true),
             };
-            m.insert(
-                "m.relates_to".into(),
-                json!({
-                    "rel_type": "m.thread",
-                    "event_id": root,
-                    "is_falling_back": falling_back,
-                    "m.in_reply_to": { "event_id": in_reply_to },
-                }),
-            );
+            Some(json!({
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": falling_back,
+                "m.in_reply_to": { "event_id": in_reply_to },
+            }))
         }
-        (None, Some(reply)) => {
-            m.insert(
-                "m.relates_to".into(),
-                json!({ "m.in_reply_to": { "event_id": reply.as_str() } }),
-            );
-        }
-        (None, None) => {}
+        (None, Some(reply)) => Some(json!({ "m.in_reply_to": { "event_id": reply.as_str() } })),
+        (None, None) => None,
+    }
+}
+
+/// The content of a new `m.room.message` for `out`.
+pub fn message_content(out: &Outgoing) -> Value {
+    let mut m = text_fields(out);
+    if let Some(rel) = relation(out) {
+        m.insert("m.relates_to".into(), rel);
+    }
+    if let Some(p) = &out.persona {
+        m.insert(PER_MESSAGE_PROFILE.into(), profile(p));
+    }
+    Value::Object(m)
+}
+
+/// The content of a media message for one of `out`'s files, already uploaded: `source` holds
+/// either `url` (an mxc URI) or `file` (an encrypted file, in encrypted rooms). Files go into
+/// the same thread and reply as the text.
+pub fn file_content(out: &Outgoing, file: &OutgoingFile, mime: &str, source: Value) -> Value {
+    let msgtype = match file.kind {
+        AttachmentKind::Image | AttachmentKind::Sticker => "m.image",
+        AttachmentKind::Video => "m.video",
+        AttachmentKind::Audio | AttachmentKind::Voice => "m.audio",
+        AttachmentKind::File => "m.file",
+    };
+    let mut m = Map::new();
+    m.insert("msgtype".into(), json!(msgtype));
+    m.insert("body".into(), json!(file.name));
+    m.insert("filename".into(), json!(file.name));
+    m.insert(
+        "info".into(),
+        json!({ "mimetype": mime, "size": file.data.len() }),
+    );
+    if file.kind == AttachmentKind::Voice {
+        m.insert("org.matrix.msc3245.voice".into(), json!({}));
+    }
+    if let Value::Object(src) = source {
+        m.extend(src);
+    }
+    m.insert("m.mentions".into(), json!({}));
+    if let Some(rel) = relation(out) {
+        m.insert("m.relates_to".into(), rel);
     }
     if let Some(p) = &out.persona {
         m.insert(PER_MESSAGE_PROFILE.into(), profile(p));
@@ -191,6 +224,25 @@ mod tests {
             c["m.relates_to"],
             json!({"m.in_reply_to": {"event_id": "$q"}})
         );
+    }
+
+    #[test]
+    fn files_follow_the_text_into_threads() {
+        let mut o = out(RichText::default());
+        o.thread = Some(ThreadTarget::Existing(ThreadId::new("$root")));
+        let f = OutgoingFile {
+            kind: AttachmentKind::Voice,
+            name: "note.ogg".into(),
+            mime: None,
+            data: vec![1, 2, 3],
+        };
+        let c = file_content(&o, &f, "audio/ogg", json!({"url": "mxc://h/x"}));
+        assert_eq!(c["msgtype"], "m.audio");
+        assert_eq!(c["url"], "mxc://h/x");
+        assert_eq!(c["filename"], "note.ogg");
+        assert_eq!(c["info"]["size"], 3);
+        assert!(c.get("org.matrix.msc3245.voice").is_some());
+        assert_eq!(c["m.relates_to"]["event_id"], "$root");
     }
 
     #[test]

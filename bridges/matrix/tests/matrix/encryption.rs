@@ -131,6 +131,72 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
         s.staff.shown_text(&s.room, id.as_str()).await.as_deref(),
         Some("Rob (Telegram): edited")
     );
+    // Files both ways: an encrypted upload from staff is fetched by the bot (its key stays in
+    // the event), and the bot's file in a thread is encrypted and readable by staff.
+    let bytes = b"draft minutes".to_vec();
+    let sent = s
+        .staff
+        .room(&s.room)
+        .send_attachment(
+            "minutes.txt",
+            &mime::TEXT_PLAIN,
+            bytes.clone(),
+            matrix_sdk::attachment::AttachmentConfig::new(),
+        )
+        .await
+        .unwrap();
+    let file_id = sent.event_id.to_string();
+    let e = r.until(|e| is_message(e, &file_id)).await;
+    let EventKind::Message(m) = &e.kind else {
+        unreachable!()
+    };
+    let a = &m.attachments[0];
+    assert!(
+        a.url
+            .starts_with(civicbridge_matrix::inbound::EVENT_REF_PREFIX),
+        "{}",
+        a.url
+    );
+    assert_eq!(s.connector.fetch(a).await.unwrap(), bytes);
+
+    let mut with_file = Outgoing::text(room.clone(), "enc-file", "");
+    with_file.thread = Some(ThreadTarget::Existing(ThreadId::new(root.clone())));
+    with_file.attachments = vec![civicbridge_api::OutgoingFile {
+        kind: civicbridge_api::AttachmentKind::Image,
+        name: "pothole.png".into(),
+        mime: Some("image/png".into()),
+        data: b"not really a png".to_vec(),
+    }];
+    let receipt = s.connector.send(&with_file).await.unwrap();
+    assert_eq!(
+        receipt.ids.len(),
+        1,
+        "no empty text message before the file"
+    );
+    let ev = s.staff.event_json(&s.room, receipt.ids[0].as_str()).await;
+    assert_eq!(ev["content"]["msgtype"], "m.image");
+    assert_eq!(ev["content"]["m.relates_to"]["event_id"], root.as_str());
+    assert!(
+        ev["content"].get("url").is_none(),
+        "the file is not in the clear"
+    );
+    let file: matrix_sdk::ruma::events::room::EncryptedFile =
+        serde_json::from_value(ev["content"]["file"].clone()).unwrap();
+    let downloaded = s
+        .staff
+        .client
+        .media()
+        .get_media_content(
+            &matrix_sdk::media::MediaRequestParameters {
+                source: matrix_sdk::ruma::events::room::MediaSource::Encrypted(Box::new(file)),
+                format: matrix_sdk::media::MediaFormat::File,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(downloaded, b"not really a png");
+
     s.connector.delete(&room, &tid).await.unwrap();
     assert_eq!(s.staff.shown_text(&s.room, tid.as_str()).await, None);
     r.stop().await;

@@ -180,6 +180,9 @@ async fn notices_reactions_attachments_and_idempotent_retries() {
     let file_ev = s.staff.event_json(&s.room, receipt.ids[1].as_str()).await;
     assert_eq!(file_ev["content"]["msgtype"], "m.file");
     assert_eq!(file_ev["content"]["body"], "report.txt");
+    assert_eq!(file_ev["content"]["info"]["mimetype"], "text/plain");
+    // A retry of the same job posts neither the text nor the file again.
+    assert_eq!(c.send(&out).await.unwrap().ids, receipt.ids);
     let mxc = file_ev["content"]["url"].as_str().unwrap().to_owned();
     let downloaded = s
         .staff
