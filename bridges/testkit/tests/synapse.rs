@@ -67,3 +67,63 @@ async fn a_second_start_reuses_the_venv() {
         .expect("python exists");
     assert_eq!(modified, modified_again, "the venv was not rebuilt");
 }
+
+/// Run by `no_stray_synapse_survives_a_killed_test_process` in a child process: starts the
+/// shared Synapse, prints its URL, and waits to be killed.
+#[tokio::test]
+#[ignore = "helper, run by another test"]
+async fn helper_start_synapse_and_wait() {
+    if std::env::var_os("CIVICBRIDGE_STRAY_HELPER").is_none() {
+        return;
+    }
+    let server = synapse::shared().await.expect("synapse starts");
+    println!("SYNAPSE_URL={}", server.url());
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test]
+async fn no_stray_synapse_survives_a_killed_test_process() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "helper_start_synapse_and_wait",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("CIVICBRIDGE_STRAY_HELPER", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("helper starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("SYNAPSE_URL=").map(str::to_owned))
+    })
+    .await
+    .expect("reader")
+    .expect("the helper printed the URL");
+    let http = reqwest::Client::new();
+    let versions = format!("{url}/_matrix/client/versions");
+    assert!(
+        http.get(&versions).send().await.is_ok(),
+        "helper's synapse is up"
+    );
+
+    // SIGKILL: no destructor runs in the helper.
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if http.get(&versions).send().await.is_err() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "synapse outlived the killed test process"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

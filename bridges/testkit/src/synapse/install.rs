@@ -59,11 +59,20 @@ pub fn ensure_venv() -> Result<PathBuf, SynapseError> {
     Ok(venv)
 }
 
+/// The interpreter that creates the venv: `$CIVICBRIDGE_PYTHON`, else `python3` on `PATH`.
+fn system_python() -> String {
+    std::env::var("CIVICBRIDGE_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".to_owned())
+}
+
 fn install(venv: &Path) -> Result<(), SynapseError> {
-    let version = run("python3", &["--version"]).map_err(SynapseError::NoPython)?;
+    let python = system_python();
+    let version = run(&python, &["--version"]).map_err(SynapseError::NoPython)?;
     tracing::info!(%version, venv = %venv.display(), "installing matrix-synapse=={SYNAPSE_VERSION}");
     let venv_str = venv.to_string_lossy().into_owned();
-    run("python3", &["-m", "venv", "--clear", &venv_str]).map_err(SynapseError::NoVenv)?;
+    run(&python, &["-m", "venv", "--clear", &venv_str]).map_err(SynapseError::NoVenv)?;
     let python = venv_python(venv);
     let spec = format!("matrix-synapse=={SYNAPSE_VERSION}");
     run(
