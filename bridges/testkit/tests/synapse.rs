@@ -72,6 +72,7 @@ async fn a_second_start_reuses_the_venv() {
 /// shared Synapse, prints its URL, and waits to be killed.
 #[tokio::test]
 #[ignore = "helper, run by another test"]
+#[allow(clippy::print_stdout)] // the parent test reads the URL from our stdout
 async fn helper_start_synapse_and_wait() {
     if std::env::var_os("CIVICBRIDGE_STRAY_HELPER").is_none() {
         return;
