@@ -19,6 +19,20 @@ async fn staff_message_thread_reply_edit_redaction_and_reaction_arrive_as_events
         .set_display_name(Some("Clerk Ada"))
         .await
         .unwrap();
+    // Synapse rewrites the member event in each room after the profile change; post only once
+    // the room says so, or the message rightly carries the old name.
+    let me = s.staff.client.user_id().unwrap().to_owned();
+    let staff_room = s.staff.room(&s.room);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        staff_room.sync_members().await.ok();
+        let m = staff_room.get_member(&me).await.unwrap();
+        if m.is_some_and(|m| m.display_name() == Some("Clerk Ada")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "name never changed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let root = s
         .staff
         .send_json(
