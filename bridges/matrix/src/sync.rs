@@ -75,7 +75,9 @@ impl SyncLoop<'_> {
             if let Some(initial) = &self.initial_token {
                 // First run after the first login: anchor the cursor at the first sync, so a
                 // crash before the first acknowledged batch still resumes from here.
-                self.state.put(SINCE_KEY, initial).await?;
+                if let Err(e) = self.state.put(SINCE_KEY, initial).await {
+                    tracing::warn!(error = %e, "matrix: could not persist the first sync token");
+                }
                 since = Some(initial.clone());
             }
         }
