@@ -199,7 +199,18 @@ async fn notices_reactions_attachments_and_idempotent_retries() {
         .unwrap();
     assert_eq!(downloaded, b"quarterly numbers");
 
-    // Errors are classified: an unknown event cannot be edited or reacted to.
+    // Errors are classified. M_FORBIDDEN: the bot (power level 0) may not redact staff's
+    // message.
+    let staff_msg = s.staff.post(&s.room, "mine").await;
+    let err = c
+        .delete(&room, &RemoteMsgId::new(staff_msg))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, civicbridge_api::ConnectorError::Rejected(m) if m.contains("M_FORBIDDEN")),
+        "{err:?}"
+    );
+    // An unknown event cannot be reacted to.
     let err = c
         .react(&room, &RemoteMsgId::new("$doesnotexist"), "x")
         .await

@@ -140,14 +140,39 @@ async fn access_token_login_uses_the_tokens_device_and_bad_tokens_fail() {
 async fn a_revoked_session_logs_in_again_on_the_same_device() {
     let s = scene(false, None).await;
     let device = s.connector.device_id().expect("device");
-    // Log the bot's session out behind its back.
-    s.connector
-        .client()
-        .logout()
+    // Revoke the bot's token behind its back (as an admin would), keeping its local session.
+    let http = matrix_sdk::reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/_matrix/client/v3/logout", hs().await.url()))
+        .bearer_auth(
+            s.connector
+                .client()
+                .access_token()
+                .expect("the bot has a token"),
+        )
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
         .await
-        .expect("logout revokes the token");
+        .expect("logout");
+    assert!(resp.status().is_success());
+    // M_UNKNOWN_TOKEN is `Auth`.
+    let room = civicbridge_api::RoomId::new(s.room.to_string());
+    use civicbridge_api::Connector;
+    let err = s
+        .connector
+        .send(&civicbridge_api::Outgoing::text(
+            room.clone(),
+            "revoked",
+            "x",
+        ))
+        .await
+        .expect_err("the token is gone");
+    assert!(
+        matches!(&err, civicbridge_api::ConnectorError::Auth(m) if m.contains("M_UNKNOWN_TOKEN")),
+        "{err:?}"
+    );
     drop(s.connector);
-    // `logout` also forgets the session locally; put the old one back as a crash would leave it.
     let session_path = s
         .bot
         .config
@@ -160,8 +185,6 @@ async fn a_revoked_session_logs_in_again_on_the_same_device() {
         .await
         .expect("reconnects");
     assert_eq!(c.device_id().expect("device"), device);
-    let room = civicbridge_api::RoomId::new(s.room.to_string());
-    use civicbridge_api::Connector;
     c.send(&civicbridge_api::Outgoing::text(
         room,
         "after-relogin",
