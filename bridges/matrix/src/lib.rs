@@ -80,20 +80,17 @@ impl MatrixConnector {
             initial_token = Some(first.next_batch);
         }
         for room in &config.rooms {
-            let joined = ids::room_id(&RoomId::new(room.clone()))
-                .ok()
-                .and_then(|id| client.get_room(&id))
+            // A typo in a room id is a config error, not something to discover later.
+            let id = ids::room_id(&RoomId::new(room.clone())).map_err(|_| {
+                MatrixError::Config(format!("matrix.rooms: `{room}` is not a room id"))
+            })?;
+            let joined = client
+                .get_room(&id)
                 .is_some_and(|r| r.state() == matrix_sdk::RoomState::Joined);
-            if joined {
-                continue;
-            }
-            match ids::room_id(&RoomId::new(room.clone())) {
-                Ok(id) => {
-                    if let Err(e) = client.join_room_by_id(&id).await {
-                        tracing::warn!(room, error = %e, "matrix: could not join a configured room");
-                    }
+            if !joined {
+                if let Err(e) = client.join_room_by_id(&id).await {
+                    tracing::warn!(room, error = %e, "matrix: could not join a configured room");
                 }
-                Err(e) => tracing::warn!(room, error = %e, "matrix: configured room id is invalid"),
             }
         }
         let max_upload = client

@@ -193,3 +193,17 @@ async fn a_revoked_session_logs_in_again_on_the_same_device() {
     .await
     .expect("the new token works");
 }
+
+#[tokio::test]
+async fn a_malformed_room_id_in_the_config_fails_at_start() {
+    let hs = hs().await;
+    let b = bot(hs).await;
+    let mut cfg = b.config.clone();
+    cfg.rooms = vec!["#not-a-room-id:localhost".into()];
+    let err = MatrixConnector::connect(cfg).await.expect_err("refused");
+    assert!(matches!(err, MatrixError::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("#not-a-room-id:localhost"),
+        "{err}"
+    );
+}
