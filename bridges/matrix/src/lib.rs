@@ -1,0 +1,371 @@
+#![recursion_limit = "256"]
+//! civicbridge's Matrix connector, on matrix-sdk, end-to-end encryption included.
+//!
+//! Codemap:
+//! - [`config`]: `MatrixConfig`, the `[matrix]` config section.
+//! - `session`: password login once, then restore `session.json` (one device, one set of keys).
+//! - `sync`: the `/sync` loop behind `run`, with ack-before-advance (read its module doc).
+//! - [`inbound`]: Matrix event JSON -> `Event` (pure).
+//! - [`outbound`]: `Outgoing` -> event content (pure).
+//! - [`format`]: `RichText` <-> `body` + `formatted_body`.
+//! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
+
+pub mod config;
+pub mod error;
+pub mod format;
+pub mod ids;
+pub mod inbound;
+pub mod outbound;
+mod session;
+mod sync;
+
+pub use config::MatrixConfig;
+pub use error::MatrixError;
+pub use sync::SINCE_KEY;
+
+use async_trait::async_trait;
+use civicbridge_api::{
+    Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState, EventSink,
+    Outgoing, OutgoingFile, Platform, RemoteMsgId, RoomId, SendReceipt, ThreadId,
+};
+use error::{classify_http, classify_sdk};
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
+use matrix_sdk::ruma::events::room::{EncryptedFile, MediaSource};
+use matrix_sdk::ruma::{OwnedMxcUri, OwnedTransactionId};
+use matrix_sdk::{Client, Room};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The Matrix connector: one bot account on one homeserver.
+pub struct MatrixConnector {
+    client: Client,
+    config: MatrixConfig,
+    own_user: String,
+    initial_token: Mutex<Option<String>>,
+    max_upload: Option<u64>,
+}
+
+impl std::fmt::Debug for MatrixConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixConnector")
+            .field("user", &self.own_user)
+            .field("device", &self.client.device_id())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MatrixConnector {
+    /// Logs in (first start) or restores the persisted session (every later start), opens the
+    /// SDK's stores in `config.data_dir`, and joins the configured rooms. Fails with a clear
+    /// error on wrong credentials.
+    ///
+    /// On a first start it also runs one `/sync`, so that the bot's device keys are published
+    /// (staff clients can encrypt to it) and so that `run` bridges everything posted from now
+    /// on, but not the rooms' history.
+    pub async fn connect(config: MatrixConfig) -> Result<MatrixConnector, MatrixError> {
+        let (client, origin) = session::open(&config).await?;
+        let own_user = client
+            .user_id()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| config.user_id.clone());
+        let mut initial_token = None;
+        if origin == session::Origin::Fresh {
+            let first = client
+                .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+                .await?;
+            initial_token = Some(first.next_batch);
+        }
+        for room in &config.rooms {
+            // A typo in a room id is a config error, not something to discover later.
+            let id = ids::room_id(&RoomId::new(room.clone())).map_err(|_| {
+                MatrixError::Config(format!("matrix.rooms: `{room}` is not a room id"))
+            })?;
+            let joined = client
+                .get_room(&id)
+                .is_some_and(|r| r.state() == matrix_sdk::RoomState::Joined);
+            if !joined {
+                if let Err(e) = client.join_room_by_id(&id).await {
+                    tracing::warn!(room, error = %e, "matrix: could not join a configured room");
+                }
+            }
+        }
+        let max_upload = client
+            .load_or_fetch_max_upload_size()
+            .await
+            .ok()
+            .map(u64::from);
+        tracing::info!(user = %own_user, device = ?client.device_id(), "matrix: connected");
+        Ok(MatrixConnector {
+            client,
+            config,
+            own_user,
+            initial_token: Mutex::new(initial_token),
+            max_upload,
+        })
+    }
+
+    /// The bot's device id (constant across restarts).
+    pub fn device_id(&self) -> Option<String> {
+        self.client.device_id().map(|d| d.to_string())
+    }
+
+    /// The bot's user id.
+    pub fn user_id(&self) -> &str {
+        &self.own_user
+    }
+
+    /// The underlying SDK client, for the demo and tests.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn room(&self, room: &RoomId) -> Result<Room, ConnectorError> {
+        let id = ids::room_id(room)?;
+        self.client
+            .get_room(&id)
+            .ok_or_else(|| MatrixError::UnknownRoom(room.to_string()).into())
+    }
+
+    async fn send_content(
+        &self,
+        room: &Room,
+        event_type: &str,
+        content: serde_json::Value,
+        txn_id: &str,
+    ) -> Result<RemoteMsgId, ConnectorError> {
+        let txn = OwnedTransactionId::from(txn_id.to_owned());
+        let sent = room
+            .send_raw(event_type, content)
+            .with_transaction_id(&txn)
+            .await
+            .map_err(|e| classify_sdk(&e))?;
+        Ok(RemoteMsgId::new(sent.response.event_id.to_string()))
+    }
+}
+
+impl MatrixConnector {
+    /// Uploads one file (encrypted in encrypted rooms) and posts it with the text's thread and
+    /// reply. A retry uploads again but posts once: the event's transaction id is fixed.
+    async fn send_file(
+        &self,
+        room: &Room,
+        out: &Outgoing,
+        i: usize,
+        file: &OutgoingFile,
+    ) -> Result<RemoteMsgId, ConnectorError> {
+        let mime = file
+            .mime
+            .as_deref()
+            .and_then(|m| m.parse::<mime::Mime>().ok())
+            .unwrap_or_else(|| default_mime(file.kind));
+        let encrypted = room
+            .latest_encryption_state()
+            .await
+            .map_err(|e| classify_sdk(&e))?
+            .is_encrypted();
+        let source = if encrypted {
+            let mut reader = std::io::Cursor::new(file.data.as_slice());
+            let uploaded = self
+                .client
+                .upload_encrypted_file(&mut reader)
+                .await
+                .map_err(|e| classify_sdk(&e))?;
+            let uploaded = serde_json::to_value(uploaded)
+                .map_err(|e| ConnectorError::Rejected(e.to_string()))?;
+            serde_json::json!({ "file": uploaded })
+        } else {
+            let uploaded = self
+                .client
+                .media()
+                .upload(&mime, file.data.clone(), None)
+                .await
+                .map_err(|e| classify_sdk(&e))?;
+            serde_json::json!({ "url": uploaded.content_uri.to_string() })
+        };
+        let content = outbound::file_content(out, file, mime.essence_str(), source);
+        let txn = format!("{}-file{i}", out.txn_id);
+        self.send_content(room, "m.room.message", content, &txn)
+            .await
+    }
+}
+
+fn default_mime(kind: AttachmentKind) -> mime::Mime {
+    match kind {
+        AttachmentKind::Image | AttachmentKind::Sticker => mime::IMAGE_PNG,
+        AttachmentKind::Audio | AttachmentKind::Voice => "audio/ogg"
+            .parse()
+            .unwrap_or(mime::APPLICATION_OCTET_STREAM),
+        AttachmentKind::Video => "video/mp4"
+            .parse()
+            .unwrap_or(mime::APPLICATION_OCTET_STREAM),
+        AttachmentKind::File => mime::APPLICATION_OCTET_STREAM,
+    }
+}
+
+#[async_trait]
+impl Connector for MatrixConnector {
+    fn platform(&self) -> Platform {
+        Platform::Matrix
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edits: true,
+            deletes: true,
+            threads: true,
+            replies: true,
+            reactions: true,
+            // MSC4144 profiles are added when a persona is given, but few clients show them,
+            // so the core still writes the bold name prefix.
+            personas: false,
+            // Event size is capped at 64 KiB, encrypted events grow by a third, and the HTML
+            // escapes up to 6 bytes per character: 4,000 characters always fit.
+            max_text_len: 4000,
+            attachments: true,
+            max_attachment_bytes: self.max_upload,
+        }
+    }
+
+    async fn run(
+        &self,
+        sink: EventSink,
+        state: Arc<dyn ConnectorState>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConnectorError> {
+        let initial_token = self
+            .initial_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        sync::SyncLoop {
+            client: &self.client,
+            sink: &sink,
+            state,
+            shutdown: &shutdown,
+            own_user: self.own_user.clone(),
+            accept_rooms: self.config.rooms.iter().cloned().collect::<HashSet<_>>(),
+            timeout: Duration::from_secs(self.config.sync_timeout_s),
+            initial_token,
+        }
+        .run()
+        .await
+    }
+
+    async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
+        let room = self.room(&out.room)?;
+        let mut ids = Vec::new();
+        if !out.text.is_empty() || out.attachments.is_empty() {
+            let content = outbound::message_content(out);
+            ids.push(
+                self.send_content(&room, "m.room.message", content, &out.txn_id)
+                    .await?,
+            );
+        }
+        for (i, file) in out.attachments.iter().enumerate() {
+            ids.push(self.send_file(&room, out, i, file).await?);
+        }
+        Ok(SendReceipt {
+            ids,
+            thread: outbound::thread_root(out).map(ThreadId::new),
+        })
+    }
+
+    async fn edit(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), ConnectorError> {
+        let room = self.room(room)?;
+        ids::event_id(id)?;
+        let content = outbound::edit_content(id, out);
+        self.send_content(&room, "m.room.message", content, &out.txn_id)
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete(&self, room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
+        let room = self.room(room)?;
+        let event_id = ids::event_id(id)?;
+        let txn = OwnedTransactionId::from(outbound::derived_txn_id("redact", &[id.as_str()]));
+        match room.redact(&event_id, None, Some(txn)).await {
+            Ok(_) => Ok(()),
+            // Already gone: nothing to do.
+            Err(e) if error::is_not_found(&e) => Ok(()),
+            Err(e) => Err(classify_http(&e)),
+        }
+    }
+
+    async fn react(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        let room = self.room(room)?;
+        ids::event_id(id)?;
+        let txn = outbound::derived_txn_id("react", &[id.as_str(), key]);
+        match self
+            .send_content(
+                &room,
+                "m.reaction",
+                outbound::reaction_content(id, key),
+                &txn,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ConnectorError::Rejected(m)) if m.contains("M_DUPLICATE_ANNOTATION") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fetch(&self, attachment: &Attachment) -> Result<Vec<u8>, ConnectorError> {
+        let source = if let Some(reference) = attachment.url.strip_prefix(inbound::EVENT_REF_PREFIX)
+        {
+            let (room, event) = reference.split_once('|').ok_or_else(|| {
+                ConnectorError::Rejected(format!("bad attachment reference {reference}"))
+            })?;
+            let room = self.room(&RoomId::new(room))?;
+            let event_id = ids::event_id(&RemoteMsgId::new(event))?;
+            let ev = room
+                .event(&event_id, None)
+                .await
+                .map_err(|e| classify_sdk(&e))?;
+            let json: serde_json::Value = ev
+                .raw()
+                .deserialize_as()
+                .map_err(|e| ConnectorError::Rejected(e.to_string()))?;
+            let content = &json["content"];
+            let content = content.get("m.new_content").unwrap_or(content);
+            let file: EncryptedFile = serde_json::from_value(content["file"].clone())
+                .map_err(|e| ConnectorError::Rejected(format!("no encrypted file: {e}")))?;
+            MediaSource::Encrypted(Box::new(file))
+        } else if attachment.url.starts_with("mxc://") {
+            MediaSource::Plain(OwnedMxcUri::from(attachment.url.clone()))
+        } else {
+            return Err(ConnectorError::Rejected(format!(
+                "not a Matrix media reference: {}",
+                attachment.url
+            )));
+        };
+        let request = MediaRequestParameters {
+            source,
+            format: MediaFormat::File,
+        };
+        self.client
+            .media()
+            .get_media_content(&request, false)
+            .await
+            .map_err(|e| match classify_sdk(&e) {
+                ConnectorError::Transient(m) if m.contains("M_NOT_FOUND") => {
+                    ConnectorError::Rejected(m)
+                }
+                other => other,
+            })
+    }
+}

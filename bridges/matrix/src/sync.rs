@@ -1,0 +1,350 @@
+//! The `/sync` loop behind `Connector::run`, with ack-before-advance.
+//!
+//! How the cursor is kept, and why: matrix-sdk's `sync_once` writes the response, including
+//! its `next_batch` token, into the SDK's own store *before* it returns, i.e. before the core
+//! has acknowledged a single event. Resuming from the SDK's token after a crash could therefore
+//! skip events the bridge never made durable. So the connector keeps its own cursor in the
+//! core's `ConnectorState` (key [`SINCE_KEY`]), passes it explicitly to every sync
+//! (`SyncToken::Specific`), and stores the new `next_batch` only after the `Ack` of every
+//! event in that response has resolved. After a crash the next sync starts from the last
+//! acknowledged batch; events the core already has are dropped by it as replays (same
+//! `InboundId` = event id), so each arrives once.
+//!
+//! One trap: the SDK silently empties a sync response whose `next_batch` equals the token it
+//! stored last ("same sync response twice"). Re-syncing from our older cursor when nothing new
+//! happened since would thus return nothing, and the unacknowledged batch would be lost. So at
+//! start, when the SDK's stored token is ahead of ours, the events in between are re-read
+//! through `/messages` (which takes sync tokens and which the SDK decrypts), submitted and
+//! acknowledged, and only then does the loop sync from the SDK's token.
+//!
+//! First start: `connect` runs one sync after the login; its token anchors the cursor, so
+//! history from before the bot's first start is not bridged, everything after it is. When
+//! neither our state nor `connect` has a token (the core's store was wiped but the data dir
+//! kept), the SDK's own token is used.
+//!
+//! A sync whose timeline is `limited` (more events since our token than the filter's limit)
+//! is completed by paging `/messages` backwards from the timeline's `prev_batch` down to our
+//! token, so catch-up after a long outage still delivers every message, in order.
+
+use crate::error::classify_sdk;
+use crate::inbound::{to_event, InboundContext};
+use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink};
+use matrix_sdk::config::{SyncSettings, SyncToken};
+use matrix_sdk::deserialized_responses::TimelineEvent;
+use matrix_sdk::room::MessagesOptions;
+use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomEventFilter, RoomFilter};
+use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
+use matrix_sdk::ruma::{OwnedRoomId, UInt};
+use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
+use matrix_sdk::{Client, Room};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The `ConnectorState` key of the last fully acknowledged sync token.
+pub const SINCE_KEY: &str = "matrix.sync_token";
+
+/// Events per room per sync before the timeline is `limited` and gap-filled.
+const TIMELINE_LIMIT: u32 = 100;
+/// Upper bound on events fetched to fill one gap (a very long outage loses the oldest).
+const MAX_GAP_EVENTS: usize = 5000;
+
+pub(crate) struct SyncLoop<'a> {
+    pub client: &'a Client,
+    pub sink: &'a EventSink,
+    pub state: Arc<dyn ConnectorState>,
+    pub shutdown: &'a CancellationToken,
+    pub own_user: String,
+    pub accept_rooms: HashSet<String>,
+    pub timeout: Duration,
+    /// The token from `connect`'s first sync, used when `state` holds none yet.
+    pub initial_token: Option<String>,
+}
+
+enum Step {
+    Continue,
+    Stop,
+}
+
+impl SyncLoop<'_> {
+    pub(crate) async fn run(self) -> Result<(), ConnectorError> {
+        let mut since = self.state.get(SINCE_KEY);
+        if since.is_none() {
+            if let Some(initial) = &self.initial_token {
+                // First run after the first login: anchor the cursor at the first sync, so a
+                // crash before the first acknowledged batch still resumes from here.
+                if let Err(e) = self.state.put(SINCE_KEY, initial).await {
+                    tracing::warn!(error = %e, "matrix: could not persist the first sync token");
+                }
+                since = Some(initial.clone());
+            }
+        }
+        if let Some(ours) = since.clone() {
+            if let Some(sdk) = self.sdk_token().await.filter(|t| *t != ours) {
+                // The SDK processed batches past our cursor that were never acknowledged.
+                match self.replay(&ours, &sdk).await {
+                    Step::Stop => return Ok(()),
+                    Step::Continue => {}
+                }
+                if let Err(e) = self.state.put(SINCE_KEY, &sdk).await {
+                    tracing::warn!(error = %e, "matrix: could not persist the sync token");
+                }
+                since = Some(sdk);
+            }
+        }
+        self.answer_pending_invites().await;
+        let mut backoff = Duration::from_millis(500);
+        let filter = sync_filter();
+        loop {
+            if self.shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let token = match &since {
+                Some(t) => SyncToken::Specific(t.clone()),
+                None => SyncToken::ReusePrevious,
+            };
+            let settings = SyncSettings::default()
+                .token(token)
+                .timeout(self.timeout)
+                .filter(filter.clone());
+            let response = tokio::select! {
+                _ = self.shutdown.cancelled() => return Ok(()),
+                r = self.client.sync_once(settings) => r,
+            };
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => match classify_sdk(&e) {
+                    ConnectorError::Auth(m) => return Err(ConnectorError::Auth(m)),
+                    other => {
+                        let wait = match other {
+                            ConnectorError::RateLimited { retry_after } => retry_after,
+                            _ => backoff,
+                        };
+                        tracing::warn!(error = %e, ?wait, "matrix: sync failed; retrying");
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        tokio::select! {
+                            _ = self.shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(wait) => continue,
+                        }
+                    }
+                },
+            };
+            backoff = Duration::from_millis(500);
+            self.handle_invites(&response.rooms.invited).await;
+            match self.deliver(&response, since.as_deref()).await {
+                Step::Stop => return Ok(()),
+                Step::Continue => {}
+            }
+            // Every event of this batch is durable in the bridge: now the cursor may move.
+            if let Err(e) = self.state.put(SINCE_KEY, &response.next_batch).await {
+                tracing::warn!(error = %e, "matrix: could not persist the sync token; will retry");
+            }
+            since = Some(response.next_batch);
+        }
+    }
+
+    /// The token of the last response the SDK processed (and stored).
+    async fn sdk_token(&self) -> Option<String> {
+        match self
+            .client
+            .state_store()
+            .get_kv_data(StateStoreDataKey::SyncToken)
+            .await
+        {
+            Ok(Some(StateStoreDataValue::SyncToken(t))) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Re-reads, room by room through `/messages`, every event between our acknowledged cursor
+    /// `from` and the SDK's token `to`, and submits them in order.
+    ///
+    /// Why not simply `/sync` from our cursor: the SDK drops a sync response whose `next_batch`
+    /// equals the token it already stored ("same sync response twice") and hands back an empty
+    /// response, so replaying the last unacknowledged batch that way would silently lose it.
+    /// `/messages` accepts sync tokens and the SDK decrypts what it returns.
+    async fn replay(&self, from: &str, to: &str) -> Step {
+        let mut acks = Vec::new();
+        for room in self.client.joined_rooms() {
+            let mut cursor = from.to_owned();
+            let mut fetched = 0usize;
+            loop {
+                let mut opts = MessagesOptions::forward().from(cursor.as_str());
+                opts.to = Some(to.to_owned());
+                opts.limit = UInt::from(TIMELINE_LIMIT);
+                let page = match room.messages(opts).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(room = %room.room_id(), error = %e, "matrix: replay failed");
+                        break;
+                    }
+                };
+                fetched += page.chunk.len();
+                for ev in &page.chunk {
+                    let Some(event) = self.convert(&room, ev).await else {
+                        continue;
+                    };
+                    match self.sink.submit(event).await {
+                        Ok(ack) => acks.push(ack),
+                        Err(_) => return Step::Stop,
+                    }
+                }
+                match page.end {
+                    Some(end) if !page.chunk.is_empty() && fetched < MAX_GAP_EVENTS => cursor = end,
+                    _ => break,
+                }
+            }
+        }
+        self.wait_acks(acks).await
+    }
+
+    async fn wait_acks(&self, acks: Vec<Ack>) -> Step {
+        for ack in acks {
+            let done = tokio::select! {
+                _ = self.shutdown.cancelled() => return Step::Stop,
+                r = ack.wait() => r,
+            };
+            if done.is_err() {
+                return Step::Stop;
+            }
+        }
+        Step::Continue
+    }
+
+    /// Invites that arrived while the bridge was down (or before a crash) are answered at start.
+    async fn answer_pending_invites(&self) {
+        let ids: std::collections::BTreeMap<OwnedRoomId, ()> = self
+            .client
+            .invited_rooms()
+            .into_iter()
+            .map(|r| (r.room_id().to_owned(), ()))
+            .collect();
+        self.handle_invites(&ids).await;
+    }
+
+    async fn handle_invites<T>(&self, invited: &std::collections::BTreeMap<OwnedRoomId, T>) {
+        for room_id in invited.keys() {
+            let Some(room) = self.client.get_room(room_id) else {
+                continue;
+            };
+            let accept = self.accept_rooms.contains(room_id.as_str());
+            let result = if accept {
+                room.join().await
+            } else {
+                room.leave().await
+            };
+            match result {
+                Ok(()) => tracing::info!(room = %room_id, accept, "matrix: answered an invite"),
+                Err(e) => {
+                    tracing::warn!(room = %room_id, error = %e, "matrix: invite answer failed")
+                }
+            }
+        }
+    }
+
+    /// Submits every event of the response, in order per room, then waits for all acks.
+    async fn deliver(
+        &self,
+        response: &matrix_sdk::sync::SyncResponse,
+        since: Option<&str>,
+    ) -> Step {
+        let mut acks: Vec<Ack> = Vec::new();
+        for (room_id, update) in &response.rooms.joined {
+            let Some(room) = self.client.get_room(room_id) else {
+                continue;
+            };
+            let mut events: Vec<TimelineEvent> = Vec::new();
+            if update.timeline.limited {
+                if let (Some(prev), Some(since)) = (update.timeline.prev_batch.as_deref(), since) {
+                    events = fill_gap(&room, prev, since).await;
+                }
+            }
+            events.extend(update.timeline.events.iter().cloned());
+            for ev in &events {
+                let Some(event) = self.convert(&room, ev).await else {
+                    continue;
+                };
+                match self.sink.submit(event).await {
+                    Ok(ack) => acks.push(ack),
+                    Err(_) => return Step::Stop,
+                }
+            }
+        }
+        self.wait_acks(acks).await
+    }
+
+    async fn convert(&self, room: &Room, ev: &TimelineEvent) -> Option<civicbridge_api::Event> {
+        let json: Value = match ev.raw().deserialize_as::<Value>() {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "matrix: unreadable event skipped");
+                return None;
+            }
+        };
+        if json.get("type").and_then(Value::as_str) == Some("m.room.encrypted") {
+            tracing::warn!(
+                room = %room.room_id(),
+                event = ?json.get("event_id"),
+                "matrix: could not decrypt an event (no room key); it is not bridged"
+            );
+            return None;
+        }
+        let sender = json.get("sender").and_then(Value::as_str)?;
+        let (name, avatar) = match crate::ids::user_id(sender) {
+            Ok(uid) => match room.get_member_no_sync(&uid).await {
+                Ok(Some(m)) => (
+                    Some(m.name().to_owned()),
+                    m.avatar_url().map(|u| u.to_string()),
+                ),
+                _ => (None, None),
+            },
+            Err(_) => (None, None),
+        };
+        let ctx = InboundContext {
+            room: room.room_id().as_str(),
+            own_user: &self.own_user,
+            sender_name: name,
+            sender_avatar: avatar,
+        };
+        to_event(&json, &ctx)
+    }
+}
+
+/// Pages `/messages` backwards from `prev_batch` to `since`; returns the events oldest first.
+async fn fill_gap(room: &Room, prev_batch: &str, since: &str) -> Vec<TimelineEvent> {
+    let mut out: Vec<TimelineEvent> = Vec::new();
+    let mut from = prev_batch.to_owned();
+    loop {
+        let mut opts = MessagesOptions::backward().from(from.as_str());
+        opts.to = Some(since.to_owned());
+        opts.limit = UInt::from(TIMELINE_LIMIT);
+        match room.messages(opts).await {
+            Ok(page) => {
+                let done = page.chunk.is_empty() || page.end.is_none();
+                out.extend(page.chunk);
+                match page.end {
+                    Some(end) if !done && out.len() < MAX_GAP_EVENTS => from = end,
+                    _ => break,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(room = %room.room_id(), error = %e, "matrix: could not fill a sync gap");
+                break;
+            }
+        }
+    }
+    out.reverse();
+    out
+}
+
+fn sync_filter() -> Filter {
+    let mut timeline = RoomEventFilter::default();
+    timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
+    let mut room = RoomFilter::default();
+    room.timeline = timeline;
+    let mut def = FilterDefinition::default();
+    def.room = room;
+    Filter::FilterDefinition(def)
+}

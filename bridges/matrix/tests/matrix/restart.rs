@@ -1,0 +1,209 @@
+//! Restarts: catch-up from the acknowledged sync token, one device across restarts, login
+//! failures at start.
+
+use crate::common::{bot, hs, is_message, memory_state, run, scene, CountingState};
+use civicbridge_api::EventKind;
+use civicbridge_matrix::{MatrixConfig, MatrixConnector, MatrixError};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// More than the sync filter's timeline limit (100), so catch-up needs the gap fill.
+const WHILE_DOWN: usize = 130;
+
+#[tokio::test]
+async fn messages_sent_while_stopped_arrive_after_restart_once_each_in_order() {
+    let s = scene(false, None).await;
+    let state = Arc::new(CountingState::default());
+    let device_before = s.connector.device_id().expect("device");
+
+    let mut r = run(s.connector.clone(), state.clone());
+    let before = s.staff.post(&s.room, "before the restart").await;
+    loop {
+        let sub = r.next().await;
+        let hit = is_message(&sub.event, &before);
+        // No write can happen between receiving and acknowledging (the loop waits for acks),
+        // so a write after this count is the cursor of the batch holding `before`.
+        let puts = state.puts.load(Ordering::SeqCst);
+        let _ = sub.ack.send(());
+        if hit {
+            civicbridge_api::testing::wait_until(crate::common::WAIT, "cursor stored", || {
+                state.puts.load(Ordering::SeqCst) > puts
+            })
+            .await;
+            break;
+        }
+    }
+    r.stop().await;
+    let config = s.bot.config.clone();
+    drop(s.connector);
+
+    let mut sent = Vec::new();
+    for i in 0..WHILE_DOWN {
+        sent.push(s.staff.post(&s.room, &format!("while down {i}")).await);
+    }
+
+    let connector = Arc::new(MatrixConnector::connect(config).await.expect("reconnects"));
+    assert_eq!(
+        connector.device_id().expect("device"),
+        device_before,
+        "a restart keeps the device (and its keys)"
+    );
+    let mut r = run(connector.clone(), state.clone());
+    let last = sent.last().cloned().expect("sent some");
+    let mut got = Vec::new();
+    let mut seen = HashSet::new();
+    r.until(|e| {
+        if let EventKind::Message(m) = &e.kind {
+            assert!(seen.insert(m.id.clone()), "{} delivered twice", m.id);
+            assert_ne!(m.id.as_str(), before, "an acknowledged message came again");
+            got.push(m.id.to_string());
+        }
+        is_message(e, &last)
+    })
+    .await;
+    assert_eq!(got, sent, "every message, once, in order");
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn unacknowledged_events_are_delivered_again_after_restart() {
+    let s = scene(false, None).await;
+    let state = memory_state();
+    let mut r = run(s.connector.clone(), state.clone());
+    let id = s.staff.post(&s.room, "not yet durable").await;
+    // Receive it but never acknowledge it, then stop.
+    loop {
+        let sub = r.next().await;
+        if is_message(&sub.event, &id) {
+            drop(sub);
+            break;
+        }
+        let _ = sub.ack.send(());
+    }
+    r.stop().await;
+    drop(s.connector);
+
+    let connector = Arc::new(
+        MatrixConnector::connect(s.bot.config.clone())
+            .await
+            .unwrap(),
+    );
+    let mut r = run(connector, state);
+    r.until(|e| is_message(e, &id)).await;
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_password_fails_at_start_with_a_clear_error() {
+    let hs = hs().await;
+    let b = bot(hs).await;
+    let mut cfg = b.config.clone();
+    cfg.password = Some("not the password".into());
+    let err = MatrixConnector::connect(cfg).await.expect_err("refused");
+    assert!(matches!(err, MatrixError::Login { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("wrong user id or password"), "{text}");
+    assert!(
+        !text.contains("not the password"),
+        "the error leaks the password"
+    );
+    assert!(matches!(
+        civicbridge_api::ConnectorError::from(err),
+        civicbridge_api::ConnectorError::Auth(_)
+    ));
+}
+
+#[tokio::test]
+async fn access_token_login_uses_the_tokens_device_and_bad_tokens_fail() {
+    let hs = hs().await;
+    let b = bot(hs).await;
+    let mut cfg = MatrixConfig::with_password(hs.url(), &b.user.user_id, "unused");
+    cfg.password = None;
+    cfg.access_token = Some(b.user.access_token.clone());
+    cfg.data_dir = Some(b.dir.path().join("token-login"));
+    let c = MatrixConnector::connect(cfg.clone())
+        .await
+        .expect("token login");
+    assert_eq!(c.device_id().as_deref(), Some(b.user.device_id.as_str()));
+    drop(c);
+
+    let mut bad = cfg.clone();
+    bad.access_token = Some("syt_not_a_token".into());
+    bad.data_dir = Some(b.dir.path().join("bad-token"));
+    let err = MatrixConnector::connect(bad).await.expect_err("refused");
+    assert!(matches!(err, MatrixError::Login { .. }), "{err:?}");
+    assert!(!err.to_string().contains("syt_not_a_token"));
+}
+
+#[tokio::test]
+async fn a_revoked_session_logs_in_again_on_the_same_device() {
+    let s = scene(false, None).await;
+    let device = s.connector.device_id().expect("device");
+    // Revoke the bot's token behind its back (as an admin would), keeping its local session.
+    let http = matrix_sdk::reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/_matrix/client/v3/logout", hs().await.url()))
+        .bearer_auth(
+            s.connector
+                .client()
+                .access_token()
+                .expect("the bot has a token"),
+        )
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("logout");
+    assert!(resp.status().is_success());
+    // M_UNKNOWN_TOKEN is `Auth`.
+    let room = civicbridge_api::RoomId::new(s.room.to_string());
+    use civicbridge_api::Connector;
+    let err = s
+        .connector
+        .send(&civicbridge_api::Outgoing::text(
+            room.clone(),
+            "revoked",
+            "x",
+        ))
+        .await
+        .expect_err("the token is gone");
+    assert!(
+        matches!(&err, civicbridge_api::ConnectorError::Auth(m) if m.contains("M_UNKNOWN_TOKEN")),
+        "{err:?}"
+    );
+    drop(s.connector);
+    let session_path = s
+        .bot
+        .config
+        .data_dir
+        .clone()
+        .expect("data dir")
+        .join("session.json");
+    assert!(session_path.exists());
+    let c = MatrixConnector::connect(s.bot.config.clone())
+        .await
+        .expect("reconnects");
+    assert_eq!(c.device_id().expect("device"), device);
+    c.send(&civicbridge_api::Outgoing::text(
+        room,
+        "after-relogin",
+        "still here",
+    ))
+    .await
+    .expect("the new token works");
+}
+
+#[tokio::test]
+async fn a_malformed_room_id_in_the_config_fails_at_start() {
+    let hs = hs().await;
+    let b = bot(hs).await;
+    let mut cfg = b.config.clone();
+    cfg.rooms = vec!["#not-a-room-id:localhost".into()];
+    let err = MatrixConnector::connect(cfg).await.expect_err("refused");
+    assert!(matches!(err, MatrixError::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("#not-a-room-id:localhost"),
+        "{err}"
+    );
+}
