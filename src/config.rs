@@ -6,6 +6,7 @@ use crate::rules::{Rules, Side};
 use crate::store::{LinkRecord, LinkRoom};
 use civicbridge_api::{LinkId, Platform, RoomRef};
 use civicbridge_discord::DiscordConfig;
+use civicbridge_matrix::MatrixConfig;
 use civicbridge_telegram::TelegramConfig;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -60,7 +61,7 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     log: LogSettings,
-    matrix: Option<MatrixAccount>,
+    matrix: Option<MatrixConfig>,
     telegram: Option<TelegramConfig>,
     discord: Option<DiscordConfig>,
     #[serde(default)]
@@ -111,24 +112,12 @@ impl Default for LogSettings {
     }
 }
 
-/// The Matrix account the bridge uses (the bot user; also where moderation rooms live).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatrixAccount {
-    pub homeserver_url: Option<String>,
-    pub user_id: Option<String>,
-    pub password: Option<Secret>,
-    pub access_token: Option<Secret>,
-    #[serde(default)]
-    pub device_name: Option<String>,
-}
-
 /// A validated config.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub store_path: PathBuf,
     pub log: LogSettings,
-    pub matrix: Option<MatrixAccount>,
+    pub matrix: Option<MatrixConfig>,
     pub telegram: Option<TelegramConfig>,
     pub discord: Option<DiscordConfig>,
     pub links: Vec<LinkSettings>,
@@ -187,19 +176,20 @@ impl Settings {
 impl RawConfig {
     fn validate(self, base: &Path) -> Result<Settings, ConfigError> {
         if let Some(m) = &self.matrix {
-            if m.homeserver_url.as_deref().is_none_or(str::is_empty) {
-                return Err(invalid(
-                    "matrix.homeserver_url",
-                    "missing (e.g. https://matrix.example.org)",
-                ));
-            }
-            if m.user_id
-                .as_deref()
-                .is_none_or(|u| !u.starts_with('@') || !u.contains(':'))
+            // The connector checks these against the homeserver at start; catch what can be
+            // caught without a network call here, so `check` reports it.
+            if !(m.homeserver_url.starts_with("http://")
+                || m.homeserver_url.starts_with("https://"))
             {
                 return Err(invalid(
+                    "matrix.homeserver_url",
+                    "must start with http:// or https://",
+                ));
+            }
+            if !m.user_id.starts_with('@') || !m.user_id.contains(':') {
+                return Err(invalid(
                     "matrix.user_id",
-                    "missing or not a Matrix user id like @bridge:example.org",
+                    "not a Matrix user id like @bridge:example.org",
                 ));
             }
             if m.password.is_none() && m.access_token.is_none() {
@@ -341,10 +331,33 @@ impl RawConfig {
             Some(p) => p,
             None => base.join("civicbridge-data"),
         };
+        let matrix = self.matrix.map(|mut m| {
+            // The bot accepts invites to every Matrix room a link uses, and keeps its session
+            // and encryption keys beside the bridge's own state unless told otherwise.
+            for l in &links {
+                let rooms = l
+                    .link
+                    .rooms
+                    .iter()
+                    .map(|r| &r.room)
+                    .chain(&l.link.moderation_room);
+                for r in rooms.filter(|r| r.platform == Platform::Matrix) {
+                    if !m.rooms.iter().any(|x| x == r.room.as_str()) {
+                        m.rooms.push(r.room.to_string());
+                    }
+                }
+            }
+            m.data_dir = Some(match m.data_dir.take() {
+                Some(d) if d.is_relative() => base.join(d),
+                Some(d) => d,
+                None => store_path.join("matrix"),
+            });
+            m
+        });
         Ok(Settings {
             store_path,
             log: self.log,
-            matrix: self.matrix,
+            matrix,
             telegram: self.telegram,
             discord: self.discord,
             links,

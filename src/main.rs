@@ -165,7 +165,7 @@ async fn run(config: &Path) -> Result<(), Failure> {
     let settings = load(config)?;
     civicbridge::telemetry::init(&settings.log);
     let store = open_store(&settings)?;
-    let connectors = build_connectors(&settings).map_err(input)?;
+    let connectors = build_connectors(&settings).await?;
     let daemon = Daemon::start(
         store,
         &settings.links,
@@ -180,23 +180,25 @@ async fn run(config: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The platform connectors for the configured accounts.
-fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>, String> {
+/// The platform connectors for the configured accounts. Matrix logs in here (or restores its
+/// session), so wrong credentials stop the start with the homeserver's answer.
+async fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>, Failure> {
     let mut out: Vec<Arc<dyn Connector>> = Vec::new();
+    if let Some(m) = &settings.matrix {
+        let c = civicbridge_matrix::MatrixConnector::connect(m.clone())
+            .await
+            .map_err(|e| Failure::Run(anyhow::anyhow!("matrix: {e}")))?;
+        out.push(Arc::new(c));
+    }
     if let Some(d) = &settings.discord {
         out.push(Arc::new(
-            civicbridge_discord::DiscordConnector::new(d.clone()).map_err(|e| e.to_string())?,
+            civicbridge_discord::DiscordConnector::new(d.clone()).map_err(input)?,
         ));
     }
     if let Some(t) = &settings.telegram {
         out.push(Arc::new(
-            civicbridge_telegram::TelegramConnector::new(t.clone()).map_err(|e| e.to_string())?,
+            civicbridge_telegram::TelegramConnector::new(t.clone()).map_err(input)?,
         ));
-    }
-    for p in settings.platforms() {
-        if !out.iter().any(|c| c.platform() == p) {
-            return Err(format!("the {p} connector is not part of this build yet"));
-        }
     }
     Ok(out)
 }
