@@ -1,0 +1,220 @@
+//! The shipped binary, `civicbridge run`, with all three real connectors: a real Synapse (the
+//! project's launcher), the local Telegram Bot API server and the local Discord server. A
+//! resident's message crosses to the staff room and to Discord; SIGTERM stops the bridge cleanly.
+#![allow(clippy::unwrap_used)]
+
+use civicbridge::audit;
+use civicbridge::store::Store;
+use civicbridge_api::testing::wait_until;
+use civicbridge_testkit::discord::DiscordServer;
+use civicbridge_testkit::synapse::{self, RegisteredUser};
+use civicbridge_testkit::telegram::TelegramServer;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A staff member's view of Synapse, through the plain client-server API.
+struct Person {
+    http: reqwest::Client,
+    base: String,
+    user: RegisteredUser,
+}
+
+impl Person {
+    async fn create_room(&self, invite: &str) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}/_matrix/client/v3/createRoom", self.base))
+            .bearer_auth(&self.user.access_token)
+            .json(&json!({ "invite": [invite], "preset": "private_chat" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["room_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The plain bodies of the room's messages, oldest first.
+    async fn bodies(&self, room: &str) -> Vec<String> {
+        let r: Value = self
+            .http
+            .get(format!(
+                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50",
+                self.base
+            ))
+            .bearer_auth(&self.user.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out: Vec<String> = r["chunk"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["type"] == "m.room.message")
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        out.reverse();
+        out
+    }
+}
+
+#[tokio::test]
+async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sigterm() {
+    let hs = synapse::shared().await.unwrap();
+    let http = reqwest::Client::new();
+    let bot = hs.register_fresh("bridge").await.unwrap();
+    let staff = Person {
+        http: http.clone(),
+        base: hs.url().to_owned(),
+        user: hs.register_fresh("staff").await.unwrap(),
+    };
+    let moderator = Person {
+        http,
+        base: hs.url().to_owned(),
+        user: hs.register_fresh("mod").await.unwrap(),
+    };
+    let staff_room = staff.create_room(&bot.user_id).await;
+    let mod_room = moderator.create_room(&bot.user_id).await;
+
+    let tg = TelegramServer::start().await;
+    let chat = tg.create_group("Residents");
+    let dc = DiscordServer::start().await.unwrap();
+    let guild = dc.create_guild("Council");
+    let channel = dc.create_channel(guild, "general");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[store]
+path = "data"
+[matrix]
+homeserver_url = "{hs}"
+user_id = "{bot}"
+password = "{pw}"
+sync_timeout_s = 2
+[telegram]
+token = "{tg_token}"
+api_url = "{tg_url}"
+poll_timeout_secs = 1
+pacing = {{ per_chat_interval_ms = 0, group_per_minute = 0 }}
+[discord]
+token = "{dc_token}"
+api_base = "{dc_url}"
+ratelimiter = false
+[links.town]
+moderation_room = "matrix:{mod_room}"
+moderators = ["matrix:{moderator}"]
+rooms = [
+  {{ room = "matrix:{staff_room}", side = "staff" }},
+  {{ room = "telegram:{chat}", side = "public" }},
+  {{ room = "discord:{channel}", side = "public" }},
+]
+[links.town.rules]
+public_to_staff = {{ policy = "auto" }}
+public_to_public = {{ policy = "auto" }}
+"#,
+        hs = hs.url(),
+        bot = bot.user_id,
+        pw = bot.password,
+        tg_token = tg.token(),
+        tg_url = tg.url(),
+        dc_token = dc.token(),
+        dc_url = dc.api_base(),
+        moderator = moderator.user.user_id,
+    );
+    let config_path = dir.path().join("civicbridge.toml");
+    std::fs::write(&config_path, config).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
+        .args(["run", "--config", config_path.to_str().unwrap()])
+        .env("RUST_LOG", "civicbridge=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    {
+        let log = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    let running = || log.lock().unwrap().contains("civicbridge running");
+    wait_until(WAIT, "the bridge to start", running).await;
+
+    tg.post_as_user(chat, (42, "Ada"), "Is the library open late on Thursday?")
+        .unwrap();
+    let mut bodies = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !bodies
+        .iter()
+        .any(|b: &String| b.contains("Is the library open late"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no staff copy; log:\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        bodies = staff.bodies(&staff_room).await;
+    }
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("Ada (Telegram): Is the library open late on Thursday?")),
+        "{bodies:?}"
+    );
+    wait_until(WAIT, "the Discord copy", || {
+        dc.webhook_messages(channel)
+            .iter()
+            .chain(dc.bot_messages(channel).iter())
+            .any(|m| m.content.contains("library open late"))
+    })
+    .await;
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut status = None;
+    wait_until(
+        Duration::from_secs(30),
+        "the bridge to exit after SIGTERM",
+        || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        },
+    )
+    .await;
+    assert!(
+        status.unwrap().success(),
+        "clean exit; log:\n{}",
+        log.lock().unwrap()
+    );
+    assert!(
+        log.lock().unwrap().contains("civicbridge stopped"),
+        "{}",
+        log.lock().unwrap()
+    );
+
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    assert!(
+        store.outbox().unwrap().is_empty(),
+        "everything was delivered"
+    );
+    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+}
