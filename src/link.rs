@@ -233,7 +233,21 @@ impl LinkWorker {
         if !asked {
             return None;
         }
-        let items = self.store.pending().unwrap_or_default();
+        // Only items of links moderated from this room: other links' queues are not ours to show.
+        let here = &self.link.moderation_room;
+        let items: Vec<_> = self
+            .store
+            .pending()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| {
+                self.store
+                    .link(&i.link)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|l| &l.moderation_room == here)
+            })
+            .collect();
         let mut lines = vec![format!("{} held item(s)", items.len())];
         for item in items {
             let who = self

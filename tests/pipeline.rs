@@ -637,3 +637,49 @@ async fn moderation_filters_apply_per_direction() {
     assert_eq!(fakes.matrix.texts_in(STAFF), vec!["Ada (Telegram): fine"]);
     assert!(fakes.discord.posted().is_empty(), "public to public is off");
 }
+
+#[tokio::test]
+async fn the_queue_lists_only_items_of_links_moderated_from_that_room() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let mut links = common::link(staff_approval_rules());
+    let mut other = links[0].clone();
+    other.link.id = civicbridge_api::LinkId::new("licensing");
+    other.link.moderation_room = Some(civicbridge_api::RoomRef::new(Platform::Matrix, "!mod2"));
+    for (r, id) in other.link.rooms.iter_mut().zip(["!staff2", "-200", "300"]) {
+        r.room.room = civicbridge_api::RoomId::new(id);
+    }
+    links.push(other);
+    let daemon =
+        civicbridge::daemon::Daemon::start(store.clone(), &links, fakes.all(), fast_retries())
+            .await
+            .unwrap();
+    acked(fakes.matrix.post(STAFF, STAFFER, "$a", "planning draft")).await;
+    acked(
+        fakes
+            .matrix
+            .post("!staff2", STAFFER, "$b", "licensing draft"),
+    )
+    .await;
+    assert_eq!(store.pending().unwrap().len(), 2);
+    acked(fakes.matrix.post(MODS, MODERATOR, "$q", "!queue")).await;
+    wait_until(WAIT, "the queue listing", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t.starts_with("1 held item(s)"))
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let listing = fakes
+        .matrix
+        .texts_in(MODS)
+        .into_iter()
+        .find(|t| t.starts_with("1 held item(s)"))
+        .unwrap();
+    assert!(
+        listing.contains("planning draft") && !listing.contains("licensing draft"),
+        "{listing}"
+    );
+}
