@@ -205,6 +205,31 @@ impl Span {
     }
 }
 
+/// Merges adjacent text spans and drops empty ones, recursively, so equal texts have equal trees:
+/// the canonical shape every connector's parser produces.
+pub fn normalize(spans: Vec<Span>) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for s in spans {
+        let s = match s {
+            Span::Bold(c) => Span::Bold(normalize(c)),
+            Span::Italic(c) => Span::Italic(normalize(c)),
+            Span::Quote(c) => Span::Quote(normalize(c)),
+            Span::Link { url, children } => Span::Link {
+                url,
+                children: normalize(children),
+            },
+            other => other,
+        };
+        match (&s, out.last_mut()) {
+            (Span::Text(t), _) if t.is_empty() => {}
+            (Span::Bold(c) | Span::Italic(c) | Span::Quote(c), _) if c.is_empty() => {}
+            (Span::Text(t), Some(Span::Text(prev))) => prev.push_str(t),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 fn visit<'a>(spans: &'a [Span], f: &mut impl FnMut(&'a Span)) {
     for s in spans {
         f(s);
@@ -438,6 +463,24 @@ mod tests {
                 user: None,
                 name: "someone".into()
             }]
+        );
+    }
+
+    #[test]
+    fn normalize_merges_text_and_drops_empty_spans() {
+        let spans = vec![
+            Span::Text("a".into()),
+            Span::Text(String::new()),
+            Span::Text("b".into()),
+            Span::Bold(vec![]),
+            Span::Italic(vec![Span::Text("c".into()), Span::Text("d".into())]),
+        ];
+        assert_eq!(
+            normalize(spans),
+            vec![
+                Span::Text("ab".into()),
+                Span::Italic(vec![Span::Text("cd".into())])
+            ]
         );
     }
 

@@ -340,29 +340,7 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
     }
 }
 
-/// Merges adjacent text spans and drops empty ones, so equal texts have equal trees.
-pub fn normalize(spans: Vec<Span>) -> Vec<Span> {
-    let mut out: Vec<Span> = Vec::new();
-    for s in spans {
-        let s = match s {
-            Span::Bold(c) => Span::Bold(normalize(c)),
-            Span::Italic(c) => Span::Italic(normalize(c)),
-            Span::Quote(c) => Span::Quote(normalize(c)),
-            Span::Link { url, children } => Span::Link {
-                url,
-                children: normalize(children),
-            },
-            other => other,
-        };
-        match (&s, out.last_mut()) {
-            (Span::Text(t), _) if t.is_empty() => {}
-            (Span::Bold(c) | Span::Italic(c) | Span::Quote(c), _) if c.is_empty() => {}
-            (Span::Text(t), Some(Span::Text(prev))) => prev.push_str(t),
-            _ => out.push(s),
-        }
-    }
-    out
-}
+pub use civicbridge_api::rich_text::normalize;
 
 fn is_escapable(c: char) -> bool {
     !c.is_alphanumeric() && !c.is_whitespace()

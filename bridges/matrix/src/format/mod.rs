@@ -13,7 +13,7 @@ mod render;
 pub use html::parse_html;
 pub use render::{render_html, render_plain};
 
-use civicbridge_api::{RichText, Span};
+use civicbridge_api::RichText;
 
 /// Plain text of a reply body without its legacy fallback: leading `> ` lines and the blank
 /// line after them.
@@ -33,30 +33,7 @@ pub fn strip_reply_fallback(body: &str) -> &str {
     rest.strip_prefix('\n').unwrap_or(rest)
 }
 
-/// Merges adjacent text spans and drops empty ones, recursively; the canonical shape that
-/// parsing produces.
-pub fn normalize(spans: Vec<Span>) -> Vec<Span> {
-    let mut out: Vec<Span> = Vec::new();
-    for s in spans {
-        let s = match s {
-            Span::Bold(c) => Span::Bold(normalize(c)),
-            Span::Italic(c) => Span::Italic(normalize(c)),
-            Span::Quote(c) => Span::Quote(normalize(c)),
-            Span::Link { url, children } => Span::Link {
-                url,
-                children: normalize(children),
-            },
-            other => other,
-        };
-        match (&s, out.last_mut()) {
-            (Span::Text(t), _) if t.is_empty() => {}
-            (Span::Text(t), Some(Span::Text(prev))) => prev.push_str(t),
-            (Span::Bold(c) | Span::Italic(c) | Span::Quote(c), _) if c.is_empty() => {}
-            _ => out.push(s),
-        }
-    }
-    out
-}
+pub use civicbridge_api::rich_text::normalize;
 
 /// The rich text of a message from its `body` and optional HTML.
 pub fn from_matrix(body: &str, html: Option<&str>) -> RichText {

@@ -1,5 +1,5 @@
 use super::*;
-use civicbridge_api::RemoteUserId;
+use civicbridge_api::{RemoteUserId, Span};
 
 fn t(s: &str) -> Span {
     Span::Text(s.into())
