@@ -61,13 +61,10 @@ pub(super) async fn get_channel(
         FaultRoute::Any,
         true,
         |st| {
-            let cid = match id(&cid) {
+            let cid = match known_channel(st, &cid) {
                 Ok(c) => c,
                 Err(r) => return r,
             };
-            if !st.channels.contains_key(&cid) {
-                return api_error(404, 10003, "Unknown Channel");
-            }
             ok(StatusCode::OK, payloads::channel(st, cid), "channel")
         },
     )

@@ -162,13 +162,10 @@ pub(super) async fn list_messages(
         FaultRoute::Any,
         true,
         |st| {
-            let cid = match id(&cid) {
+            let cid = match known_channel(st, &cid) {
                 Ok(c) => c,
                 Err(r) => return r,
             };
-            if !st.channels.contains_key(&cid) {
-                return api_error(404, 10003, "Unknown Channel");
-            }
             let num = |k: &str| q.get(k).and_then(|v| v.parse::<u64>().ok());
             let limit = num("limit").unwrap_or(50);
             if !(1..=100).contains(&limit) {

@@ -250,6 +250,17 @@ fn id(s: &str) -> Result<u64, Response> {
     })
 }
 
+/// A channel id from the path that names a channel this Discord has; Discord answers
+/// 404 / 10003 "Unknown Channel" otherwise.
+fn known_channel(st: &State, raw: &str) -> Result<u64, Response> {
+    let cid = id(raw)?;
+    if st.channels.contains_key(&cid) {
+        Ok(cid)
+    } else {
+        Err(api_error(404, 10003, "Unknown Channel"))
+    }
+}
+
 impl Shared {
     /// Runs one REST call: auth (unless a webhook token authorises it), fault injection, the work,
     /// then records the call and wakes gateway connections.

@@ -18,13 +18,10 @@ pub(super) async fn list_webhooks(
         FaultRoute::Any,
         true,
         |st| {
-            let cid = match id(&cid) {
+            let cid = match known_channel(st, &cid) {
                 Ok(c) => c,
                 Err(r) => return r,
             };
-            if !st.channels.contains_key(&cid) {
-                return api_error(404, 10003, "Unknown Channel");
-            }
             if !st.can_manage_webhooks {
                 return api_error(403, 50013, "Missing Permissions");
             }
