@@ -212,12 +212,10 @@ pub(super) async fn get_message(
         FaultRoute::Any,
         true,
         |st| {
-            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-                return api_error(404, 10008, "Unknown Message");
+            let (_, mid) = match known_message(st, &cid, &mid) {
+                Ok(ids) => ids,
+                Err(r) => return r,
             };
-            if st.live_message(cid, mid).is_none() {
-                return api_error(404, 10008, "Unknown Message");
-            }
             ok(StatusCode::OK, payloads::message(st, mid), "messages")
         },
     )
@@ -277,12 +275,10 @@ pub(super) async fn delete_message(
         FaultRoute::DeleteMessage,
         true,
         |st| {
-            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-                return api_error(404, 10008, "Unknown Message");
+            let (_, mid) = match known_message(st, &cid, &mid) {
+                Ok(ids) => ids,
+                Err(r) => return r,
             };
-            if st.live_message(cid, mid).is_none() {
-                return api_error(404, 10008, "Unknown Message");
-            }
             st.delete_message(mid);
             ok(StatusCode::NO_CONTENT, Value::Null, "messages-delete")
         },
@@ -304,12 +300,10 @@ pub(super) async fn add_reaction(
         FaultRoute::Any,
         true,
         |st| {
-            let (Ok(cid), Ok(mid)) = (id(&cid), id(&mid)) else {
-                return api_error(404, 10008, "Unknown Message");
+            let (_, mid) = match known_message(st, &cid, &mid) {
+                Ok(ids) => ids,
+                Err(r) => return r,
             };
-            if st.live_message(cid, mid).is_none() {
-                return api_error(404, 10008, "Unknown Message");
-            }
             let bot = st.bot_id;
             st.add_reaction(mid, &emoji, bot);
             ok(StatusCode::NO_CONTENT, Value::Null, "reactions")

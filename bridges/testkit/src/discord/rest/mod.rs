@@ -261,6 +261,15 @@ fn known_channel(st: &State, raw: &str) -> Result<u64, Response> {
     }
 }
 
+/// Channel and message ids from the path that name a live message; Discord answers
+/// 404 / 10008 "Unknown Message" otherwise (for an unparsable id too).
+fn known_message(st: &State, cid: &str, mid: &str) -> Result<(u64, u64), Response> {
+    match (id(cid), id(mid)) {
+        (Ok(c), Ok(m)) if st.live_message(c, m).is_some() => Ok((c, m)),
+        _ => Err(api_error(404, 10008, "Unknown Message")),
+    }
+}
+
 impl Shared {
     /// Runs one REST call: auth (unless a webhook token authorises it), fault injection, the work,
     /// then records the call and wakes gateway connections.
