@@ -26,6 +26,8 @@ pub enum AuditAction {
     SendRejected,
     Refused,
     Erased,
+    /// A held item nobody decided within the link's `expire_after_secs`.
+    Expired,
 }
 
 /// An entry before it is sealed into the chain.

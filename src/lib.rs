@@ -10,6 +10,8 @@
 //! - [`router`]: echo guard and routing of inbound events to their link's worker.
 //! - [`link`]: one worker per link, handling its events serially and durably.
 //! - [`approval`]: moderator commands and decisions on held messages.
+//! - [`hygiene`]: reminders about held items that wait too long, and their expiry.
+//! - [`notice`]: the "this room is moderated" notice each public room gets once.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
 //! - [`telemetry`]: tracing setup (`RUST_LOG`, text or JSON).
@@ -18,8 +20,10 @@ pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod daemon;
+pub mod hygiene;
 pub mod link;
 pub mod moderation;
+pub mod notice;
 pub mod outbox;
 pub mod render;
 pub mod router;

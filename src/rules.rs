@@ -118,6 +118,15 @@ pub struct Rules {
     pub edits: Policy,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
+    /// Seconds a held item may wait before the moderation room is reminded of it; 0 turns
+    /// reminders off. Each item is reminded once.
+    pub remind_after_secs: u64,
+    /// Seconds after which a held item nobody decided is discarded (audited, the moderators
+    /// told); 0 keeps items until decided.
+    pub expire_after_secs: u64,
+    /// Posted once in each public room of the link when the link starts (and again if the text
+    /// changes): residents should know that a council moderates the room and reads along.
+    pub public_notice: Option<String>,
 }
 
 impl Default for Rules {
@@ -136,6 +145,9 @@ impl Default for Rules {
             edits: Policy::Auto,
             trusted: Vec::new(),
             blocked: Vec::new(),
+            remind_after_secs: 3600,
+            expire_after_secs: 0,
+            public_notice: None,
         }
     }
 }
@@ -215,7 +227,7 @@ impl Rules {
         Ok(())
     }
 
-    pub const KEYS: [&'static str; 13] = [
+    pub const KEYS: [&'static str; 16] = [
         "staff_to_public",
         "public_to_staff",
         "public_to_public",
@@ -229,6 +241,9 @@ impl Rules {
         "edits",
         "trusted",
         "blocked",
+        "remind_after_secs",
+        "expire_after_secs",
+        "public_notice",
     ];
 }
 
