@@ -10,7 +10,7 @@ use crate::audit::{AuditAction, AuditDraft};
 use crate::outbox::Outbox;
 use crate::render;
 use crate::store::{Job, JobKind, LinkRecord, PendingItem, Store, StoreError, Tx, TxFailure};
-use civicbridge_api::RichText;
+use civicbridge_api::{RichText, RoomRef};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -79,14 +79,7 @@ fn expire(
             item.id,
             span(limit_ms)
         );
-        swept.jobs.push(tx.push_job(
-            &link.id,
-            room,
-            JobKind::Notice {
-                text: RichText::plain(text),
-                card: None,
-            },
-        )?);
+        swept.jobs.push(notice(tx, link, room, text)?);
     }
     swept.expired += 1;
     Ok(())
@@ -136,15 +129,21 @@ fn remind(
         lines.join("\n")
     );
     swept.reminded += lines.len();
-    swept.jobs.push(tx.push_job(
-        &link.id,
-        room,
-        JobKind::Notice {
-            text: RichText::plain(text),
-            card: None,
-        },
-    )?);
+    swept.jobs.push(notice(tx, link, room, text)?);
     tx.set_reminded_until(&link.id, now_ms)
+}
+
+fn notice(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    room: &RoomRef,
+    text: String,
+) -> Result<Job, TxFailure> {
+    let kind = JobKind::Notice {
+        text: RichText::plain(text),
+        card: None,
+    };
+    tx.push_job(&link.id, room, kind)
 }
 
 /// A duration as a moderator would say it: `45 s`, `20 min`, `3 h`, `2 d`.

@@ -36,15 +36,15 @@ fn manual_sweeps() -> Options {
     }
 }
 
+/// A daemon on `store` whose periodic sweep stays out of the way.
+async fn started(store: &Store, rules: Rules, fakes: &Fakes) -> Daemon {
+    Daemon::start(store.clone(), &link(rules), fakes.all(), manual_sweeps())
+        .await
+        .unwrap()
+}
+
 async fn hold_one(store: &Store, fakes: &Fakes) -> Daemon {
-    let daemon = Daemon::start(
-        store.clone(),
-        &link(held_rules()),
-        fakes.all(),
-        manual_sweeps(),
-    )
-    .await
-    .unwrap();
+    let daemon = started(store, held_rules(), fakes).await;
     acked(
         fakes
             .telegram
@@ -82,14 +82,7 @@ async fn an_item_waiting_too_long_is_reminded_once_in_the_moderation_room() {
     daemon.shutdown().await.unwrap();
 
     // The reminder was durable: the next start sends it.
-    let daemon = Daemon::start(
-        store.clone(),
-        &link(held_rules()),
-        fakes.all(),
-        manual_sweeps(),
-    )
-    .await
-    .unwrap();
+    let daemon = started(&store, held_rules(), &fakes).await;
     wait_until(WAIT, "the reminder in the moderation room", || {
         !reminders(&fakes).is_empty()
     })
@@ -192,14 +185,7 @@ async fn a_stale_item_expires_audited_and_is_never_relayed() {
     assert_eq!(entry.actor, "bridge");
     daemon.shutdown().await.unwrap();
 
-    let daemon = Daemon::start(
-        store.clone(),
-        &link(held_rules()),
-        fakes.all(),
-        manual_sweeps(),
-    )
-    .await
-    .unwrap();
+    let daemon = started(&store, held_rules(), &fakes).await;
     wait_until(WAIT, "the expiry notice", || {
         fakes
             .matrix
@@ -231,14 +217,7 @@ async fn each_public_room_gets_the_notice_once_per_text() {
         public_notice: Some(text.to_owned()),
         ..held_rules()
     };
-    let daemon = Daemon::start(
-        store.clone(),
-        &link(notice("Moderated")),
-        fakes.all(),
-        manual_sweeps(),
-    )
-    .await
-    .unwrap();
+    let daemon = started(&store, notice("Moderated"), &fakes).await;
     wait_until(WAIT, "the notice in both public rooms", || {
         fakes.telegram.texts_in(TG) == ["Moderated"] && fakes.discord.texts_in(DC) == ["Moderated"]
     })
@@ -246,14 +225,7 @@ async fn each_public_room_gets_the_notice_once_per_text() {
     daemon.shutdown().await.unwrap();
 
     // Same text: not posted again.
-    let daemon = Daemon::start(
-        store.clone(),
-        &link(notice("Moderated")),
-        fakes.all(),
-        manual_sweeps(),
-    )
-    .await
-    .unwrap();
+    let daemon = started(&store, notice("Moderated"), &fakes).await;
     // Jobs for a room run in order, so a staff message that arrives after start shows whether a
     // second notice was queued before it.
     acked(fakes.matrix.post(STAFF, STAFFER, "$s1", "marker")).await;
@@ -276,14 +248,7 @@ async fn each_public_room_gets_the_notice_once_per_text() {
     );
 
     // A new text: posted once more.
-    let daemon = Daemon::start(
-        store.clone(),
-        &link(notice("Moderated, v2")),
-        fakes.all(),
-        manual_sweeps(),
-    )
-    .await
-    .unwrap();
+    let daemon = started(&store, notice("Moderated, v2"), &fakes).await;
     wait_until(WAIT, "the new notice", || {
         fakes.telegram.texts_in(TG).len() == 3 && fakes.discord.texts_in(DC).len() == 3
     })
