@@ -1,74 +1,35 @@
-//! Moderator commands and decisions on held messages.
-//!
-//! A command is an ordinary message in a link's moderation room that starts with `!`; a reaction
-//! ✅ or ❌ on an approval card is a decision too. Decisions are taken inside the caller's store
-//! transaction: the item leaves the pending tree, its jobs enter the outbox, and the audit entry
-//! is written, all or nothing.
+//! Decisions on held items, by any route (✅/❌ on a card, `!approve`/`!reject`/`!edit`, the
+//! CLI). A decision is taken inside the caller's store transaction: the item leaves the pending
+//! tree, its jobs enter the outbox, its card is set to show the outcome, and the audit entry is
+//! written, all or nothing.
 
 use crate::audit::{AuditAction, AuditDraft};
-use crate::render;
+use crate::cards::{self, Outcome, SenderStanding};
+use crate::commands::permissions::{role, Role};
 use crate::store::{
     Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, StoreError, Tx, TxFailure,
 };
-use civicbridge_api::{PendingId, RichText, RoomRef, Span};
+use civicbridge_api::{PendingId, RichText};
 
-/// A command a moderator can type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Approve(PendingId),
-    Reject(PendingId, Option<String>),
-    Queue,
-    Help,
-}
-
-pub const USAGE: &str = "Commands: !approve ID · !reject ID [reason] · !queue · !help";
-
-/// Parses a moderation-room message. `None` if it is not a command (does not start with `!`);
-/// `Some(Err(usage))` if it is one but malformed or unknown.
-pub fn parse(text: &str) -> Option<Result<Command, String>> {
-    let text = text.trim();
-    let rest = text.strip_prefix('!')?;
-    let mut words = rest.splitn(3, char::is_whitespace);
-    let verb = words.next().unwrap_or_default().to_lowercase();
-    let id = words.next().map(str::parse::<PendingId>);
-    let tail = words
-        .next()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    Some(match (verb.as_str(), id) {
-        ("approve", Some(Ok(id))) => Ok(Command::Approve(id)),
-        ("reject", Some(Ok(id))) => Ok(Command::Reject(id, tail)),
-        ("approve" | "reject", _) => Err(format!("usage: !{verb} ID (for example !{verb} #12)")),
-        ("queue", None) => Ok(Command::Queue),
-        ("help", _) => Ok(Command::Help),
-        _ => Err(format!("unknown command `!{verb}`. {USAGE}")),
-    })
-}
-
-/// Who takes a decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// A person, as `platform:user`, checked against the link's moderators.
-    Person(String),
-    /// An admin at the command line (who can already read and write the data directory).
-    Cli,
-}
-
-impl Actor {
-    pub fn name(&self) -> &str {
-        match self {
-            Actor::Person(p) => p,
-            Actor::Cli => "cli",
-        }
-    }
-}
+pub use crate::commands::permissions::Actor;
 
 /// A moderator's decision on one held item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Approve,
+    /// Approve, but with this text instead of the held one (the original stays in the audit).
+    ApproveEdited(RichText),
     Reject(Option<String>),
+}
+
+impl Decision {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::ApproveEdited(_) => "approved with edits",
+            Decision::Reject(_) => "rejected",
+        }
+    }
 }
 
 /// What a decision produced.
@@ -87,6 +48,37 @@ pub enum Refusal {
     NotAModerator,
 }
 
+/// Whether the author of `mirror` is on the link's trusted list.
+pub fn standing(tx: &Tx<'_>, mirror: &MirrorRecord) -> Result<SenderStanding, TxFailure> {
+    let trusted = tx
+        .rules(&mirror.link)?
+        .is_some_and(|r| r.trusted.contains(&mirror.author.key()));
+    Ok(if trusted {
+        SenderStanding::Trusted
+    } else {
+        SenderStanding::New
+    })
+}
+
+/// Audits a refused attempt (a command or decision from someone without the role it needs).
+pub fn audit_refusal(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    link: &LinkRecord,
+    subject: Option<String>,
+    attempted: &str,
+    needed: Role,
+) -> Result<(), TxFailure> {
+    tx.audit(AuditDraft {
+        actor: actor.name().to_owned(),
+        action: AuditAction::Refused,
+        link: Some(link.id.clone()),
+        subject,
+        detail: serde_json::json!({ "attempted": attempted, "why": format!("not {}", needed.name()) }),
+    })?;
+    Ok(())
+}
+
 /// Applies `decision` to item `id` on behalf of `actor`, inside `tx`.
 /// A refusal by permission is audited; the caller reports refusals to the moderation room.
 pub fn decide(
@@ -101,28 +93,34 @@ pub fn decide(
     let link: LinkRecord = tx
         .link(&item.link)?
         .ok_or_else(|| StoreError::NotFound(format!("link `{}`", item.link)))?;
-    let allowed = match actor {
-        Actor::Person(p) => link.is_moderator(p),
-        Actor::Cli => true,
-    };
-    if !allowed {
-        tx.audit(AuditDraft {
-            actor: actor.name().to_owned(),
-            action: AuditAction::Refused,
-            link: Some(item.link.clone()),
-            subject: Some(id.to_string()),
-            detail: serde_json::json!({ "attempted": format!("{decision:?}"), "why": "not a moderator" }),
-        })?;
+    if role(&link, actor) < Role::Moderator {
+        let attempted = format!("{decision:?}");
+        audit_refusal(
+            tx,
+            actor,
+            &link,
+            Some(id.to_string()),
+            &attempted,
+            Role::Moderator,
+        )?;
         return Ok(Err(Refusal::NotAModerator));
     }
     let mut mirror = tx.mirror_required(item.mirror)?;
+    let original = cards::held_text(&item, &mirror).clone();
+    let card_view = mirror.clone();
     tx.remove_pending(id)?;
     let mut jobs = Vec::new();
-    let action = match decision {
-        Decision::Reject(_) => AuditAction::Rejected,
-        Decision::Approve => {
+    let approved_text = match decision {
+        Decision::Reject(_) => None,
+        Decision::Approve => Some(original.clone()),
+        Decision::ApproveEdited(t) => Some(t.clone()),
+    };
+    let action = match approved_text {
+        None => AuditAction::Rejected,
+        Some(text) => {
             match &item.kind {
                 PendingKind::Message => {
+                    mirror.text = text;
                     if !mirror.deleted {
                         for target in &item.targets {
                             jobs.push(tx.push_job(
@@ -135,10 +133,11 @@ pub fn decide(
                     // Approving a thread root publishes its thread.
                     if mirror.thread_root.is_none() {
                         mirror.published = true;
+                        mirror.unpublished = false;
                     }
                 }
-                PendingKind::Edit { text } => {
-                    mirror.text = text.clone();
+                PendingKind::Edit { .. } => {
+                    mirror.text = text;
                     for target in &item.targets {
                         jobs.push(tx.push_job(
                             &item.link,
@@ -149,9 +148,10 @@ pub fn decide(
                 }
             }
             tx.put_mirror(&mirror)?;
-            match item.kind {
-                PendingKind::Message => AuditAction::Approved,
-                PendingKind::Edit { .. } => AuditAction::EditApproved,
+            match (&item.kind, decision) {
+                (PendingKind::Message, Decision::Approve) => AuditAction::Approved,
+                (PendingKind::Edit { .. }, Decision::Approve) => AuditAction::EditApproved,
+                _ => AuditAction::EditedAndApproved,
             }
         }
     };
@@ -165,76 +165,78 @@ pub fn decide(
             "author": mirror.author.key(),
             "source": mirror.source,
             "text": mirror.text.to_plain(),
+            "original": matches!(decision, Decision::ApproveEdited(_)).then(|| original.to_plain()),
             "targets": item.targets,
-            "reason": match decision { Decision::Reject(r) => r.clone(), Decision::Approve => None },
+            "reason": match decision { Decision::Reject(r) => r.clone(), _ => None },
         }),
     })?;
+    let outcome = match decision {
+        Decision::Approve => Outcome::Approved,
+        Decision::ApproveEdited(t) => Outcome::ApprovedEdited(t.clone()),
+        Decision::Reject(r) => Outcome::Rejected(r.clone()),
+    };
+    let standing = standing(tx, &card_view)?;
+    let text = cards::decided(
+        &item,
+        &card_view,
+        standing,
+        &outcome,
+        actor.display(),
+        tx.now_ms(),
+    );
+    if let Some(job) = show_on_card(tx, &item, text)? {
+        jobs.push(job);
+    }
     Ok(Ok(Decided { item, jobs }))
 }
 
-/// The text of an approval card for a held item.
-pub fn card_text(item: &PendingItem, mirror: &MirrorRecord) -> RichText {
-    let what = match &item.kind {
-        PendingKind::Message => "Held",
-        PendingKind::Edit { .. } => "Edit held",
-    };
-    let text = match &item.kind {
-        PendingKind::Message => &mirror.text,
-        PendingKind::Edit { text } => text,
-    };
-    let targets: Vec<String> = item.targets.iter().map(RoomRef::to_string).collect();
-    let mut spans = vec![
-        Span::Bold(vec![Span::Text(format!("{what} {}", item.id))]),
-        Span::Text(format!(
-            " from {} in {} → {}\nReason: {}\n",
-            render::attribution(mirror).trim_end_matches(':'),
-            mirror.source,
-            targets.join(", "),
-            item.reason
-        )),
-        Span::Quote(text.spans.clone()),
-    ];
-    for a in &mirror.attachments {
-        spans.push(Span::Text(format!("\n[{}: {}]", a.kind.as_str(), a.name)));
+/// Makes the item's card show `text`: an edit of the posted card, or, if the card is not out
+/// yet, a rewrite of the job that will post it (so it appears already decided).
+fn show_on_card(
+    tx: &mut Tx<'_>,
+    item: &PendingItem,
+    text: RichText,
+) -> Result<Option<Job>, TxFailure> {
+    if let Some((room, message)) = &item.card {
+        let kind = JobKind::EditNotice {
+            message: message.clone(),
+            text,
+        };
+        return Ok(Some(tx.push_job(&item.link, room, kind)?));
     }
-    spans.push(Span::Text(format!(
-        "\nReact ✅ or ❌, or reply !approve {id} / !reject {id} [reason]",
-        id = item.id
-    )));
-    RichText { spans }
+    if let Some(mut job) = item.card_job.map(|j| tx.job(j)).transpose()?.flatten() {
+        if let JobKind::Notice { card, .. } = job.kind {
+            job.kind = JobKind::Notice { text, card };
+            tx.update_job(&job)?;
+        }
+    }
+    Ok(None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_commands_and_explains_mistakes() {
-        assert_eq!(parse("hello"), None);
-        assert_eq!(
-            parse("!approve #3"),
-            Some(Ok(Command::Approve(PendingId(3))))
-        );
-        assert_eq!(
-            parse("  !APPROVE 3 "),
-            Some(Ok(Command::Approve(PendingId(3))))
-        );
-        assert_eq!(
-            parse("!reject 4 off topic, sorry"),
-            Some(Ok(Command::Reject(
-                PendingId(4),
-                Some("off topic, sorry".into())
-            )))
-        );
-        assert_eq!(
-            parse("!reject 4"),
-            Some(Ok(Command::Reject(PendingId(4), None)))
-        );
-        assert_eq!(parse("!queue"), Some(Ok(Command::Queue)));
-        assert!(parse("!approve").is_some_and(|r| r.unwrap_err().starts_with("usage: !approve ID")));
-        assert!(parse("!approve x").is_some_and(|r| r.is_err()));
-        assert!(
-            parse("!dance").is_some_and(|r| r.unwrap_err().contains("unknown command `!dance`"))
-        );
+/// Holds `item` (a new one: id 0) for the moderators: records it, audits it, and queues its
+/// card to the link's moderation room. Returns the jobs to hand to the outbox.
+pub fn hold(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    item: PendingItem,
+    mirror: &MirrorRecord,
+) -> Result<(PendingItem, Vec<Job>), TxFailure> {
+    let mut item = tx.put_pending(item)?;
+    tx.audit(AuditDraft {
+        actor: "bridge".into(),
+        action: AuditAction::Held,
+        link: Some(link.id.clone()),
+        subject: Some(item.id.to_string()),
+        detail: serde_json::json!({ "mirror": mirror.id, "author": mirror.author.key(), "reason": item.reason }),
+    })?;
+    let mut jobs = Vec::new();
+    if let Some(room) = &link.moderation_room {
+        let standing = standing(tx, mirror)?;
+        let job = crate::outbox::queue_card(tx, &item, mirror, room, standing)?;
+        item.card_job = Some(job.id);
+        item = tx.put_pending(item)?;
+        jobs.push(job);
     }
+    tracing::info!(pending = %item.id, reason = %item.reason, "held for approval");
+    Ok((item, jobs))
 }

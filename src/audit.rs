@@ -26,6 +26,12 @@ pub enum AuditAction {
     SendRejected,
     Refused,
     Erased,
+    /// Approved with a moderator's text (`!edit`); the entry keeps the original.
+    EditedAndApproved,
+    /// Someone asked for a thread to be published (`!publish`); a card follows.
+    PublishRequested,
+    /// A thread stopped crossing (`!unpublish`).
+    Unpublished,
     /// A held item nobody decided within the link's `expire_after_secs`.
     Expired,
 }

@@ -9,7 +9,10 @@
 //! - [`render`]: a bridged message shaped for one target (attribution, replies, threads, splits).
 //! - [`router`]: echo guard and routing of inbound events to their link's worker.
 //! - [`link`]: one worker per link, handling its events serially and durably.
-//! - [`approval`]: moderator commands and decisions on held messages.
+//! - [`approval`]: decisions on held messages (any route), holding new items.
+//! - [`cards`]: the text of approval cards, held and decided.
+//! - [`commands`]: moderator commands: parser, permissions, one file per family.
+//! - [`moderation_room`]: events in moderation rooms, and `!publish` in staff rooms.
 //! - [`hygiene`]: reminders about held items that wait too long, and their expiry.
 //! - [`notice`]: the "this room is moderated" notice each public room gets once.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
@@ -18,11 +21,14 @@
 
 pub mod approval;
 pub mod audit;
+pub mod cards;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod hygiene;
 pub mod link;
 pub mod moderation;
+pub mod moderation_room;
 pub mod notice;
 pub mod outbox;
 pub mod render;

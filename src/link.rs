@@ -8,17 +8,17 @@
 //! order. Grouping and pipelining the flush is what lets a durable bridge keep up with a burst:
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
-use crate::approval::{self, Actor, Command, Decision, Refusal};
-use crate::audit::{AuditAction, AuditDraft};
-use crate::moderation::{self, Candidate, CompiledRules, ThreadState, Verdict};
-use crate::outbox::{self, Outbox};
+use crate::approval;
+use crate::commands::Prepared;
+use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
+use crate::moderation_room;
+use crate::outbox::Outbox;
+use crate::rules::Side;
 use crate::store::{
-    Author, IndexEntry, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, Store,
-    StoreError, Tx, TxFailure,
+    Author, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, Store, StoreError,
+    Tx, TxFailure,
 };
-use civicbridge_api::{
-    Event, EventKind, Message, PendingId, RemoteMsgId, RichText, RoomRef, Submission,
-};
+use civicbridge_api::{Event, EventKind, Message, PendingId, RemoteMsgId, RoomRef, Submission};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -160,7 +160,7 @@ impl LinkWorker {
 
     async fn process(&mut self, batch: Vec<Work>) {
         self.refresh_rules();
-        let queue = self.queue_listing_if_asked(&batch);
+        let queue = self.prepare(&batch);
         let decided = match self.store.transact(|tx| {
             let mut fx = Effects::default();
             for w in &batch {
@@ -183,11 +183,7 @@ impl LinkWorker {
         let _ = self.committer.send(decided).await;
     }
 
-    fn process_singly(
-        &self,
-        batch: Vec<Work>,
-        queue: &Option<String>,
-    ) -> Vec<(Effects, Vec<Work>)> {
+    fn process_singly(&self, batch: Vec<Work>, queue: &Prepared) -> Vec<(Effects, Vec<Work>)> {
         let mut done = Vec::new();
         for w in batch {
             let r = self.store.transact(|tx| {
@@ -219,63 +215,23 @@ impl LinkWorker {
         }
     }
 
-    /// `!queue` needs a scan, which cannot run inside a transaction: prepare it beforehand.
-    fn queue_listing_if_asked(&self, batch: &[Work]) -> Option<String> {
-        let asked = batch.iter().any(|w| match (w, &w.submission().event.kind) {
-            (Work::Moderation(_), EventKind::Message(m)) => {
-                matches!(
-                    approval::parse(&m.text.to_plain()),
-                    Some(Ok(Command::Queue))
-                )
-            }
-            _ => false,
-        });
-        if !asked {
-            return None;
+    /// Some commands need a scan, which cannot run inside a transaction: gather it beforehand,
+    /// only when the batch has such a command.
+    fn prepare(&self, batch: &[Work]) -> Prepared {
+        let asked = batch
+            .iter()
+            .any(|w| moderation_room::needs_scan(&w.submission().event));
+        match (&self.link.moderation_room, asked) {
+            (Some(here), true) => Prepared::gather(&self.store, here),
+            _ => Prepared::default(),
         }
-        // Only items of links moderated from this room: other links' queues are not ours to show.
-        let here = &self.link.moderation_room;
-        let items: Vec<_> = self
-            .store
-            .pending()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|i| {
-                self.store
-                    .link(&i.link)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|l| &l.moderation_room == here)
-            })
-            .collect();
-        let mut lines = vec![format!("{} held item(s)", items.len())];
-        for item in items {
-            let who = self
-                .store
-                .mirror(item.mirror)
-                .ok()
-                .flatten()
-                .map(|m| {
-                    format!(
-                        "{}: {}",
-                        m.author.display_name,
-                        crate::render::excerpt(&m.text)
-                    )
-                })
-                .unwrap_or_default();
-            lines.push(format!(
-                "{} [{}] {} — {}",
-                item.id, item.link, who, item.reason
-            ));
-        }
-        Some(lines.join("\n"))
     }
 
     fn handle(
         &self,
         tx: &mut Tx<'_>,
         work: &Work,
-        queue: &Option<String>,
+        queue: &Prepared,
         fx: &mut Effects,
     ) -> Result<(), TxFailure> {
         let ev = &work.submission().event;
@@ -287,15 +243,34 @@ impl LinkWorker {
             return Ok(());
         }
         match work {
-            Work::Bridged(_) => self.bridged(tx, ev, fx),
-            Work::Moderation(_) => self.moderation(tx, ev, queue, fx),
+            Work::Bridged(_) => self.bridged(tx, ev, queue, fx),
+            Work::Moderation(_) => moderation_room::handle(tx, &self.link, ev, queue, &mut fx.jobs),
         }
     }
 
     // ---- events in bridged rooms ------------------------------------------------------------
 
-    fn bridged(&self, tx: &mut Tx<'_>, ev: &Event, fx: &mut Effects) -> Result<(), TxFailure> {
+    fn bridged(
+        &self,
+        tx: &mut Tx<'_>,
+        ev: &Event,
+        prepared: &Prepared,
+        fx: &mut Effects,
+    ) -> Result<(), TxFailure> {
         match &ev.kind {
+            EventKind::Message(m)
+                if self.link.side_of(&ev.room) == Some(Side::Staff)
+                    && moderation_room::staff_command(
+                        tx,
+                        &self.link,
+                        ev,
+                        m,
+                        prepared,
+                        &mut fx.jobs,
+                    )? =>
+            {
+                Ok(())
+            }
             EventKind::Message(m) => self.message(tx, ev, m, fx),
             EventKind::Edit { target, new } => self.edit(tx, ev, target, new, fx),
             EventKind::Delete { target } => self.delete(tx, ev, target, fx),
@@ -342,6 +317,7 @@ impl LinkWorker {
         };
         let thread = match (&m.thread, &thread_root) {
             (None, _) => ThreadState::None,
+            (Some(_), Some(root)) if root.unpublished => ThreadState::Stopped,
             (Some(_), Some(root)) if root.published => ThreadState::Published,
             (Some(_), _) => ThreadState::Unpublished,
         };
@@ -361,6 +337,7 @@ impl LinkWorker {
 
         let mut forward = Vec::new();
         let mut hold: Vec<(RoomRef, String)> = Vec::new();
+        let mut candidate_root = false;
         for target in self.link.rooms.iter().filter(|r| r.room != ev.room) {
             let c = Candidate {
                 from,
@@ -375,11 +352,14 @@ impl LinkWorker {
                 Verdict::Forward => forward.push(target.room.clone()),
                 Verdict::Hold(why) => hold.push((target.room.clone(), why.to_string())),
                 Verdict::Drop(why) => {
+                    // Under scope `on_request`, a message outside a thread may be published
+                    // later (`!publish`): keep it, uncopied.
+                    candidate_root |= why == DropReason::NotPublished && m.thread.is_none();
                     tracing::info!(target = %target.room, reason = %why, "not relayed")
                 }
             }
         }
-        if forward.is_empty() && hold.is_empty() {
+        if forward.is_empty() && hold.is_empty() && !candidate_root {
             return Ok(());
         }
         let mut mirror = MirrorRecord::new(
@@ -429,6 +409,7 @@ impl LinkWorker {
                 reason: reasons.join("; "),
                 held_at_ms: tx.now_ms(),
                 card: None,
+                card_job: None,
             };
             self.hold(tx, item, &mirror, fx)?;
         }
@@ -442,18 +423,8 @@ impl LinkWorker {
         mirror: &MirrorRecord,
         fx: &mut Effects,
     ) -> Result<(), TxFailure> {
-        let item = tx.put_pending(item)?;
-        tx.audit(AuditDraft {
-            actor: "bridge".into(),
-            action: AuditAction::Held,
-            link: Some(self.link.id.clone()),
-            subject: Some(item.id.to_string()),
-            detail: serde_json::json!({ "mirror": mirror.id, "author": mirror.author.key(), "reason": item.reason }),
-        })?;
-        if let Some(room) = &self.link.moderation_room {
-            fx.jobs.push(outbox::queue_card(tx, &item, mirror, room)?);
-        }
-        tracing::info!(pending = %item.id, reason = %item.reason, "held for approval");
+        let (_, jobs) = approval::hold(tx, &self.link, item, mirror)?;
+        fx.jobs.extend(jobs);
         Ok(())
     }
 
@@ -493,34 +464,55 @@ impl LinkWorker {
             mirror.text = new.text.clone();
             return tx.put_mirror(&mirror);
         }
-        match moderation::evaluate_edit(&self.rules, &sender_key(ev), new) {
-            Verdict::Forward => {
-                mirror.text = new.text.clone();
-                tx.put_mirror(&mirror)?;
-                for room in &copied {
-                    fx.jobs.push(tx.push_job(
-                        &self.link.id,
-                        room,
-                        JobKind::Edit { mirror: mirror.id },
-                    )?);
+        // Per copy: the edit policy depends on the direction (public→staff edits go back to
+        // the queue by default). Held copies keep the old text until a moderator approves.
+        let from = self.link.side_of(&ev.room).unwrap_or(Side::Public);
+        let sender = sender_key(ev);
+        let mut follow = Vec::new();
+        let mut held: Vec<(RoomRef, String)> = Vec::new();
+        for room in copied {
+            let to = self.link.side_of(&room).unwrap_or(Side::Public);
+            let policy = self.rules.rules.edit_policy(from, to);
+            match moderation::evaluate_edit_under(&self.rules, policy, &sender, new) {
+                Verdict::Forward => follow.push(room),
+                Verdict::Hold(why) => held.push((room, why.to_string())),
+                Verdict::Drop(why) => {
+                    tracing::info!(target = %room, reason = %why, "edit not relayed")
                 }
             }
-            Verdict::Hold(why) => {
-                let item = PendingItem {
-                    id: PendingId(0),
-                    link: self.link.id.clone(),
-                    mirror: mirror.id,
-                    kind: PendingKind::Edit {
-                        text: new.text.clone(),
-                    },
-                    targets: copied,
-                    reason: why.to_string(),
-                    held_at_ms: tx.now_ms(),
-                    card: None,
-                };
-                self.hold(tx, item, &mirror, fx)?;
+        }
+        if !follow.is_empty() {
+            mirror.text = new.text.clone();
+            tx.put_mirror(&mirror)?;
+            for room in &follow {
+                fx.jobs.push(tx.push_job(
+                    &self.link.id,
+                    room,
+                    JobKind::Edit { mirror: mirror.id },
+                )?);
             }
-            Verdict::Drop(why) => tracing::info!(reason = %why, "edit not relayed"),
+        }
+        if !held.is_empty() {
+            let mut reasons: Vec<&str> = Vec::new();
+            for (_, r) in &held {
+                if !reasons.contains(&r.as_str()) {
+                    reasons.push(r);
+                }
+            }
+            let item = PendingItem {
+                id: PendingId(0),
+                link: self.link.id.clone(),
+                mirror: mirror.id,
+                kind: PendingKind::Edit {
+                    text: new.text.clone(),
+                },
+                targets: held.iter().map(|(r, _)| r.clone()).collect(),
+                reason: reasons.join("; "),
+                held_at_ms: tx.now_ms(),
+                card: None,
+                card_job: None,
+            };
+            self.hold(tx, item, &mirror, fx)?;
         }
         Ok(())
     }
@@ -545,119 +537,6 @@ impl LinkWorker {
             )?);
         }
         Ok(())
-    }
-
-    // ---- the moderation room ----------------------------------------------------------------
-
-    fn moderation(
-        &self,
-        tx: &mut Tx<'_>,
-        ev: &Event,
-        queue: &Option<String>,
-        fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
-        let actor = sender_key(ev);
-        match &ev.kind {
-            EventKind::Message(m) => {
-                let Some(cmd) = approval::parse(&m.text.to_plain()) else {
-                    return Ok(());
-                };
-                let reply = match cmd {
-                    Err(usage) => usage,
-                    Ok(Command::Help) => approval::USAGE.to_owned(),
-                    Ok(Command::Queue) if !self.link.is_moderator(&actor) => {
-                        refusal(Refusal::NotAModerator, &self.link)
-                    }
-                    Ok(Command::Queue) => queue.clone().unwrap_or_default(),
-                    Ok(Command::Approve(id)) => self.decide(tx, id, Decision::Approve, ev, fx)?,
-                    Ok(Command::Reject(id, reason)) => {
-                        self.decide(tx, id, Decision::Reject(reason), ev, fx)?
-                    }
-                };
-                self.notice(tx, &ev.room, reply, fx)
-            }
-            EventKind::Reaction { target, key } => {
-                let Some(IndexEntry::Card(id)) = tx.lookup_message(&ev.room, target)? else {
-                    return Ok(());
-                };
-                let decision = match key.trim_end_matches('\u{fe0f}') {
-                    "✅" | "✔" | "👍" => Decision::Approve,
-                    "❌" | "👎" => Decision::Reject(None),
-                    _ => return Ok(()),
-                };
-                // A decided card ignores later reactions; a non-moderator's reaction is only
-                // audited (inside `decide`), with no reply, so it cannot be used to spam the room.
-                if tx.pending(id)?.is_none() {
-                    return Ok(());
-                }
-                if let Ok(decided) = approval::decide(tx, id, &decision, &Actor::Person(actor))? {
-                    fx.jobs.extend(decided.jobs);
-                    let verb = if decision == Decision::Approve {
-                        "approved"
-                    } else {
-                        "rejected"
-                    };
-                    self.notice(
-                        tx,
-                        &ev.room,
-                        format!("{id} {verb} by {}", ev.sender.display_name),
-                        fx,
-                    )?;
-                }
-                Ok(())
-            }
-            EventKind::Edit { .. } | EventKind::Delete { .. } => Ok(()),
-        }
-    }
-
-    fn decide(
-        &self,
-        tx: &mut Tx<'_>,
-        id: PendingId,
-        d: Decision,
-        ev: &Event,
-        fx: &mut Effects,
-    ) -> Result<String, TxFailure> {
-        let verb = match d {
-            Decision::Approve => "approved",
-            Decision::Reject(_) => "rejected",
-        };
-        Ok(
-            match approval::decide(tx, id, &d, &Actor::Person(sender_key(ev)))? {
-                Ok(decided) => {
-                    fx.jobs.extend(decided.jobs);
-                    format!("{id} {verb} by {}", ev.sender.display_name)
-                }
-                Err(r) => refusal(r, &self.link),
-            },
-        )
-    }
-
-    fn notice(
-        &self,
-        tx: &mut Tx<'_>,
-        room: &RoomRef,
-        text: String,
-        fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
-        if text.is_empty() {
-            return Ok(());
-        }
-        let kind = JobKind::Notice {
-            text: RichText::plain(text),
-            card: None,
-        };
-        fx.jobs.push(tx.push_job(&self.link.id, room, kind)?);
-        Ok(())
-    }
-}
-
-fn refusal(r: Refusal, link: &LinkRecord) -> String {
-    match r {
-        Refusal::NoSuchItem(id) => format!("There is no held item {id} (already decided?)"),
-        Refusal::NotAModerator => {
-            format!("Sorry, only moderators of link {} can do that.", link.id)
-        }
     }
 }
 

@@ -51,6 +51,27 @@ enum Cmd {
         #[command(subcommand)]
         action: QueueCmd,
     },
+    /// Delete every copy of a bridged message (WHAT: m7, #12, a message link or id; see !help).
+    Takedown {
+        #[arg(long, short)]
+        config: PathBuf,
+        link: String,
+        what: String,
+    },
+    /// Put a sender (platform:id) on a link's trusted list.
+    Trust {
+        #[arg(long, short)]
+        config: PathBuf,
+        link: String,
+        user: String,
+    },
+    /// Put a sender (platform:id) on a link's blocked list.
+    Block {
+        #[arg(long, short)]
+        config: PathBuf,
+        link: String,
+        user: String,
+    },
     /// Export or verify the audit log.
     Audit {
         #[arg(long, short)]
@@ -75,8 +96,18 @@ enum RulesCmd {
 #[derive(Subcommand)]
 enum QueueCmd {
     List,
-    Approve { id: String },
-    Reject { id: String, reason: Option<String> },
+    Approve {
+        id: String,
+    },
+    Reject {
+        id: String,
+        reason: Option<String>,
+    },
+    /// Approve with this text instead of the held one.
+    Edit {
+        id: String,
+        text: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +171,22 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Rules { config, action } => rules(&config, action),
         Cmd::Queue { config, action } => queue(&config, action).await,
         Cmd::Audit { config, action } => audit_cmd(&config, action),
+        Cmd::Takedown { config, link, what } => {
+            let cmd = civicbridge::commands::parse::target(&what)
+                .map(civicbridge::commands::Command::Takedown)
+                .ok_or_else(|| format!("`{what}` names no message (m7, #12, a link or an id)"));
+            admin_command(&config, &link, cmd).await
+        }
+        Cmd::Trust { config, link, user } => {
+            let cmd = civicbridge::commands::parse(&format!("!trust {user}"))
+                .unwrap_or_else(|| Err("a user as platform:id".into()));
+            admin_command(&config, &link, cmd).await
+        }
+        Cmd::Block { config, link, user } => {
+            let cmd = civicbridge::commands::parse(&format!("!block {user}"))
+                .unwrap_or_else(|| Err("a user as platform:id".into()));
+            admin_command(&config, &link, cmd).await
+        }
     }
 }
 
@@ -309,6 +356,10 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
         }
         QueueCmd::Approve { id } => (id, civicbridge::approval::Decision::Approve),
         QueueCmd::Reject { id, reason } => (id, civicbridge::approval::Decision::Reject(reason)),
+        QueueCmd::Edit { id, text } => (
+            id,
+            civicbridge::approval::Decision::ApproveEdited(civicbridge_api::RichText::plain(text)),
+        ),
     };
     let id: PendingId = id.parse().map_err(input)?;
     // The CLI acts as an admin of every link (whoever runs it can write the data directory);
@@ -325,6 +376,29 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
             d.jobs.len()
         )),
         Err(r) => return Err(input(r)),
+    }
+    Ok(())
+}
+
+/// `takedown`, `trust`, `block`: the moderation-room commands, run as an admin.
+async fn admin_command(
+    config: &Path,
+    link: &str,
+    cmd: Result<civicbridge::commands::Command, String>,
+) -> Result<(), Failure> {
+    let cmd = cmd.map_err(input)?;
+    let settings = load(config)?;
+    let store = open_store(&settings)?;
+    let id = link_id(&settings, link)?;
+    let done =
+        civicbridge::commands::run_as_admin(&store, &id, cmd).context("running the command")?;
+    store.flush().await.context("flushing")?;
+    out(done.reply);
+    if !done.jobs.is_empty() {
+        out(format!(
+            "{} job(s) queued for the next start",
+            done.jobs.len()
+        ));
     }
     Ok(())
 }

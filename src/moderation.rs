@@ -35,6 +35,8 @@ pub enum ThreadState {
     Published,
     /// In a thread whose root did not cross (held, rejected, or never seen).
     Unpublished,
+    /// In a thread staff stopped (`!unpublish`): nothing in it crosses.
+    Stopped,
 }
 
 /// One message about to go one direction.
@@ -86,10 +88,17 @@ pub enum HoldReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DropReason {
     BlockedSender,
-    DirectionOff { from: Side, to: Side },
+    DirectionOff {
+        from: Side,
+        to: Side,
+    },
     BlockedPattern(String),
-    SlowMode { wait_secs: u64 },
+    SlowMode {
+        wait_secs: u64,
+    },
     Links,
+    /// Under scope `on_request`: not in a thread someone asked to publish.
+    NotPublished,
 }
 
 impl fmt::Display for HoldReason {
@@ -121,6 +130,7 @@ impl fmt::Display for DropReason {
             DropReason::BlockedPattern(p) => write!(f, "matches blocked pattern `{p}`"),
             DropReason::SlowMode { wait_secs } => write!(f, "slow mode: wait {wait_secs}s"),
             DropReason::Links => f.write_str("links are not allowed"),
+            DropReason::NotPublished => f.write_str("its thread was not published (!publish)"),
         }
     }
 }
@@ -164,7 +174,9 @@ pub fn evaluate(rules: &CompiledRules, c: &Candidate<'_>) -> Verdict {
     }
 
     let policy = match (dir.scope, c.thread) {
+        (_, ThreadState::Stopped) => return Verdict::Drop(DropReason::NotPublished),
         (_, ThreadState::Published) => Ok(dir.in_thread.unwrap_or(dir.policy)),
+        (Scope::OnRequest, _) => return Verdict::Drop(DropReason::NotPublished),
         (Scope::ApprovedThreads, ThreadState::Unpublished) => Err(HoldReason::ThreadNotPublished),
         _ if c.reply_to_unbridged => Err(HoldReason::ReplyToUnbridged),
         _ => Ok(dir.policy),
@@ -191,11 +203,21 @@ pub fn evaluate(rules: &CompiledRules, c: &Candidate<'_>) -> Verdict {
 
 /// Decides whether an edit of a message that already crossed follows to the copies.
 pub fn evaluate_edit(rules: &CompiledRules, sender: &str, new: &Message) -> Verdict {
+    evaluate_edit_under(rules, rules.rules.edits, sender, new)
+}
+
+/// [`evaluate_edit`] under an explicit edit policy (see `Rules::edit_policy`, per direction).
+pub fn evaluate_edit_under(
+    rules: &CompiledRules,
+    policy: Policy,
+    sender: &str,
+    new: &Message,
+) -> Verdict {
     let r = &rules.rules;
     if let Some(d) = drop_for_content(rules, new) {
         return Verdict::Drop(d);
     }
-    let verdict = match (r.edits, hold_for_content(r, new)) {
+    let verdict = match (policy, hold_for_content(r, new)) {
         (_, Some(h)) => Verdict::Hold(h),
         (Policy::Approve, None) => Verdict::Hold(HoldReason::Edit),
         (Policy::Off, None) => {
@@ -340,6 +362,42 @@ mod tests {
         assert_eq!(
             evaluate(&r, &c),
             Verdict::Hold(HoldReason::ThreadNotPublished)
+        );
+    }
+
+    #[test]
+    fn on_request_scope_relays_only_published_threads_and_holds_nothing() {
+        let m = msg("internal chat");
+        let r = rules(|r| {
+            r.staff_to_public = DirectionRule {
+                policy: Policy::Approve,
+                scope: Scope::OnRequest,
+                in_thread: Some(Policy::Auto),
+            }
+        });
+        let mut c = cand(&m, Side::Staff, Side::Public);
+        assert_eq!(evaluate(&r, &c), Verdict::Drop(DropReason::NotPublished));
+        c.thread = ThreadState::Unpublished;
+        assert_eq!(evaluate(&r, &c), Verdict::Drop(DropReason::NotPublished));
+        c.thread = ThreadState::Published;
+        assert_eq!(evaluate(&r, &c), Verdict::Forward);
+        c.thread = ThreadState::Stopped;
+        assert_eq!(evaluate(&r, &c), Verdict::Drop(DropReason::NotPublished));
+    }
+
+    #[test]
+    fn public_edits_to_staff_return_to_the_queue_by_default() {
+        let r = rules(|_| {});
+        let p = r.rules.edit_policy(Side::Public, Side::Staff);
+        assert_eq!(p, Policy::Approve);
+        assert_eq!(
+            evaluate_edit_under(&r, p, "telegram:1", &msg("fixed")),
+            Verdict::Hold(HoldReason::Edit)
+        );
+        let p = r.rules.edit_policy(Side::Public, Side::Public);
+        assert_eq!(
+            evaluate_edit_under(&r, p, "telegram:1", &msg("fixed")),
+            Verdict::Forward
         );
     }
 

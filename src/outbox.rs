@@ -11,7 +11,6 @@
 //!   with jitter) and never give up; `Rejected` and `Unsupported` drop the job, audit it, and
 //!   tell the link's moderation room.
 
-use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::render::{self, RenderInput, ReplyTarget};
 use crate::store::{
@@ -228,6 +227,9 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
         (JobKind::Delete { .. }, Some(m)) => delete_copy(inner, conn, &caps, job, &m).await,
         (JobKind::Notice { text, card }, _) => {
             send_notice(inner, conn, &caps, job, text, *card).await
+        }
+        (JobKind::EditNotice { message, text }, _) => {
+            edit_notice(inner, conn, &caps, job, message, text).await
         }
         _ => finish(inner, job),
     }
@@ -471,7 +473,7 @@ async fn delete_copy(
 }
 
 async fn send_notice(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     conn: &Arc<dyn Connector>,
     caps: &Capabilities,
     job: &Job,
@@ -479,16 +481,59 @@ async fn send_notice(
     card: Option<civicbridge_api::PendingId>,
 ) -> Result<(), JobError> {
     let parts = render::notice(&job.target.room, &format!("cb{}", job.id.0), text, caps);
+    let mut decided_meanwhile = Vec::new();
     send_parts(inner, conn, job, &parts, |tx, i, receipt| {
         if let (0, Some(pid), Some(first)) = (i, card, receipt.ids.first()) {
-            if let Some(mut item) = tx.pending(pid)? {
-                item.card = Some((job.target.clone(), first.clone()));
-                tx.put_pending(item)?;
+            tx.index(&job.target, first, IndexEntry::Card(pid))?;
+            match tx.pending(pid)? {
+                Some(mut item) => {
+                    item.card = Some((job.target.clone(), first.clone()));
+                    item.card_job = None;
+                    tx.put_pending(item)?;
+                }
+                // Decided while this card was on its way: the decision rewrote this job's text
+                // in the store, after this attempt had read it. Bring the posted card up to date.
+                None => {
+                    if let Some(JobKind::Notice { text: now, .. }) = tx.job(job.id)?.map(|j| j.kind)
+                    {
+                        if &now != text {
+                            let kind = JobKind::EditNotice {
+                                message: first.clone(),
+                                text: now,
+                            };
+                            decided_meanwhile.push(tx.push_job(&job.link, &job.target, kind)?);
+                        }
+                    }
+                }
             }
         }
         Ok(())
     })
-    .await
+    .await?;
+    Outbox {
+        inner: inner.clone(),
+    }
+    .enqueue(&decided_meanwhile);
+    Ok(())
+}
+
+/// Rewrites a notice the bridge posted (a decided card). Only its first part is edited: a card
+/// long enough to be split keeps its later parts.
+async fn edit_notice(
+    inner: &Arc<Inner>,
+    conn: &Arc<dyn Connector>,
+    caps: &Capabilities,
+    job: &Job,
+    message: &civicbridge_api::RemoteMsgId,
+    text: &RichText,
+) -> Result<(), JobError> {
+    if caps.edits {
+        let parts = render::notice(&job.target.room, &format!("cb{}", job.id.0), text, caps);
+        if let Some(first) = parts.first() {
+            conn.edit(&job.target.room, message, first).await?;
+        }
+    }
+    finish(inner, job)
 }
 
 /// Drops a job the platform refused for good: audited, and reported to the moderators unless the
@@ -538,8 +583,9 @@ pub fn queue_card(
     item: &crate::store::PendingItem,
     mirror: &MirrorRecord,
     moderation_room: &RoomRef,
+    standing: crate::cards::SenderStanding,
 ) -> Result<Job, crate::store::TxFailure> {
-    let text = approval::card_text(item, mirror);
+    let text = crate::cards::held(item, mirror, standing);
     tx.push_job(
         &item.link,
         moderation_room,

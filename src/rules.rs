@@ -38,6 +38,11 @@ pub enum Scope {
     /// root (handled by `policy`), a reply inside an approved thread follows `in_thread`, and a
     /// reply inside any other thread is held.
     ApprovedThreads,
+    /// Only threads someone asked to publish (`!publish`) and a moderator approved: a message
+    /// outside a thread is kept as a candidate root but neither relayed nor held, a reply inside
+    /// a published thread follows `in_thread`, and a reply inside any other thread stays put.
+    /// For internal staff rooms where most threads are not for the public.
+    OnRequest,
 }
 
 /// The rule for one direction.
@@ -116,6 +121,10 @@ pub struct Rules {
     /// Whether an edit of a relayed message follows to every copy (`auto`) or goes back to the
     /// queue (`approve`).
     pub edits: Policy,
+    /// The same for edits of a public message whose copy is in a staff room. Defaults to
+    /// `approve`: a resident could otherwise change an approved question into anything. The old
+    /// copy stays as it was until a moderator approves the new text.
+    pub edits_public_to_staff: Policy,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
     /// Seconds a held item may wait before the moderation room is reminded of it; 0 turns
@@ -143,6 +152,7 @@ impl Default for Rules {
             hold_mass_mentions: true,
             slow_mode_secs: 0,
             edits: Policy::Auto,
+            edits_public_to_staff: Policy::Approve,
             trusted: Vec::new(),
             blocked: Vec::new(),
             remind_after_secs: 3600,
@@ -159,6 +169,14 @@ impl Rules {
             (Side::Public, Side::Staff) => &self.public_to_staff,
             (Side::Public, Side::Public) => &self.public_to_public,
             (Side::Staff, Side::Staff) => &self.staff_to_staff,
+        }
+    }
+
+    /// The edit policy for a copy on side `to` of a message from side `from`.
+    pub fn edit_policy(&self, from: Side, to: Side) -> Policy {
+        match (from, to) {
+            (Side::Public, Side::Staff) => self.edits_public_to_staff,
+            _ => self.edits,
         }
     }
 
@@ -227,7 +245,7 @@ impl Rules {
         Ok(())
     }
 
-    pub const KEYS: [&'static str; 16] = [
+    pub const KEYS: &'static [&'static str] = &[
         "staff_to_public",
         "public_to_staff",
         "public_to_public",
@@ -239,6 +257,7 @@ impl Rules {
         "hold_mass_mentions",
         "slow_mode_secs",
         "edits",
+        "edits_public_to_staff",
         "trusted",
         "blocked",
         "remind_after_secs",

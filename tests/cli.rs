@@ -163,6 +163,7 @@ fn queue_lists_and_decides_held_items_and_the_jobs_wait_for_the_bridge() {
                     reason: "public to staff messages need approval".into(),
                     held_at_ms: 0,
                     card: None,
+                    card_job: None,
                 })
             })
             .unwrap();

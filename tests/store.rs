@@ -236,6 +236,7 @@ fn ids_increase_across_reopening_and_pending_ids_count_without_gaps() {
         reason: String::new(),
         held_at_ms: 0,
         card: None,
+        card_job: None,
     };
     let last = {
         let store = Store::open(dir.path()).unwrap();

@@ -579,6 +579,47 @@ impl Tx<'_> {
     }
 }
 
+// ---- verbs for moderator commands (`!set`, `!trust`, `!block`, `!rules`) --------------------
+// Kept apart from the pipeline's verbs above: they change a link's rules inside the same
+// transaction that marks the command's event as seen and queues the reply, so a replayed command
+// is not applied twice.
+impl Tx<'_> {
+    /// The link's current rules.
+    pub fn rules(&self, link: &LinkId) -> Result<Option<Rules>, TxError> {
+        Ok(self
+            .get::<RulesRecord>(Tree::Rules, &keys::link(link))?
+            .map(|r| r.rules))
+    }
+
+    /// Applies `change` to the link's rules and audits it as `actor`. A change the rules refuse
+    /// (unknown key, bad value) is returned as `Ok(Err(..))` and nothing is written.
+    pub fn change_rules(
+        &mut self,
+        link: &LinkId,
+        actor: &str,
+        subject: &str,
+        change: impl FnOnce(&mut Rules) -> Result<(), crate::rules::RuleError>,
+    ) -> Result<Result<Rules, crate::rules::RuleError>, TxError> {
+        let k = keys::link(link);
+        let Some(mut rec) = self.get::<RulesRecord>(Tree::Rules, &k)? else {
+            return Err(StoreError::NotFound(format!("link `{link}`")).into());
+        };
+        let before = rec.rules.clone();
+        if let Err(e) = change(&mut rec.rules) {
+            return Ok(Err(e));
+        }
+        self.put(Tree::Rules, &k, &rec)?;
+        self.audit(AuditDraft {
+            actor: actor.to_owned(),
+            action: crate::audit::AuditAction::RulesChanged,
+            link: Some(link.clone()),
+            subject: Some(subject.to_owned()),
+            detail: serde_json::json!({ "before": before, "after": rec.rules }),
+        })?;
+        Ok(Ok(rec.rules))
+    }
+}
+
 pub use backend::TxError as TxFailure;
 
 #[derive(Debug)]

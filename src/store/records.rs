@@ -100,6 +100,9 @@ pub struct MirrorRecord {
     /// For a thread root: the thread it heads in its source room, once known.
     #[serde(default)]
     pub source_thread: Option<ThreadId>,
+    /// For a thread root: staff stopped the thread crossing (`!unpublish`), whatever the scope.
+    #[serde(default)]
+    pub unpublished: bool,
 }
 
 /// The messages a bridged message became in one target room.
@@ -137,6 +140,7 @@ impl MirrorRecord {
             at_ms: 0,
             deleted: false,
             source_thread: None,
+            unpublished: false,
         }
     }
 
@@ -207,6 +211,10 @@ pub struct PendingItem {
     pub held_at_ms: u64,
     /// The card shown to moderators, once posted.
     pub card: Option<(RoomRef, RemoteMsgId)>,
+    /// The outbox job posting the card, while it may not be posted yet: a decision taken before
+    /// the card is out rewrites that job, so the card appears already decided.
+    #[serde(default)]
+    pub card_job: Option<JobId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +264,11 @@ pub enum JobKind {
         text: RichText,
         card: Option<PendingId>,
     },
+    /// Replace the text of a message the bridge posted itself (a decided approval card).
+    EditNotice {
+        message: RemoteMsgId,
+        text: RichText,
+    },
 }
 
 impl JobKind {
@@ -264,7 +277,7 @@ impl JobKind {
             JobKind::Send { mirror } | JobKind::Edit { mirror } | JobKind::Delete { mirror } => {
                 Some(*mirror)
             }
-            JobKind::Notice { .. } => None,
+            JobKind::Notice { .. } | JobKind::EditNotice { .. } => None,
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn open_rules() -> Rules {
         public_to_staff: DirectionRule::new(Policy::Auto),
         public_to_public: DirectionRule::new(Policy::Auto),
         links: LinkPolicy::Allow,
+        edits_public_to_staff: Policy::Auto,
         ..Rules::default()
     }
 }

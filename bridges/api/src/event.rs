@@ -25,6 +25,12 @@ pub struct Sender {
     /// Set by the connector when the bridge itself caused this event (its bot user, its
     /// webhooks): the router never relays such an event.
     pub is_bridge: bool,
+    /// The sender's power level in the room at the time of the event, on platforms that have
+    /// room power levels (Matrix; `i64::MAX` for a room creator in room versions where creators
+    /// outrank everyone). `None` where the platform has no such notion or it is unknown. The core
+    /// uses it in moderation rooms only: power level 50 makes a moderator, 100 an admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_level: Option<i64>,
 }
 
 impl Sender {
@@ -34,6 +40,7 @@ impl Sender {
             display_name: display_name.into(),
             avatar_url: None,
             is_bridge: false,
+            power_level: None,
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn sender(user: &User, nick: Option<&str>, is_bridge: bool) -> Sender {
         display_name,
         avatar_url: user.avatar_url(),
         is_bridge,
+        power_level: None,
     }
 }
 

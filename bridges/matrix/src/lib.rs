@@ -5,7 +5,8 @@
 //! - [`config`]: `MatrixConfig`, the `[matrix]` config section.
 //! - `session`: password login once, then restore `session.json` (one device, one set of keys).
 //! - `sync`: the `/sync` loop behind `run`, with ack-before-advance (read its module doc).
-//! - [`inbound`]: Matrix event JSON -> `Event` (pure).
+//! - [`inbound`]: Matrix event JSON -> `Event` (pure), with the sender's power level in the room
+//!   (the core makes moderators of levels 50+ in a moderation room).
 //! - [`outbound`]: `Outgoing` -> event content (pure).
 //! - [`format`]: `RichText` <-> `body` + `formatted_body`.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.

@@ -292,23 +292,37 @@ impl SyncLoop<'_> {
             return None;
         }
         let sender = json.get("sender").and_then(Value::as_str)?;
-        let (name, avatar) = match crate::ids::user_id(sender) {
+        let (name, avatar, power) = match crate::ids::user_id(sender) {
             Ok(uid) => match room.get_member_no_sync(&uid).await {
                 Ok(Some(m)) => (
                     Some(m.name().to_owned()),
                     m.avatar_url().map(|u| u.to_string()),
+                    Some(power_level(&m)),
                 ),
-                _ => (None, None),
+                _ => (None, None, None),
             },
-            Err(_) => (None, None),
+            Err(_) => (None, None, None),
         };
         let ctx = InboundContext {
             room: room.room_id().as_str(),
             own_user: &self.own_user,
             sender_name: name,
             sender_avatar: avatar,
+            sender_power: power,
         };
         to_event(&json, &ctx)
+    }
+}
+
+/// A member's power level as a number: room creators in room versions 12 and later outrank
+/// every numeric level, so they count as `i64::MAX`.
+fn power_level(m: &matrix_sdk::room::RoomMember) -> i64 {
+    use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
+    match m.power_level() {
+        UserPowerLevel::Int(i) => i64::from(i),
+        UserPowerLevel::Infinite => i64::MAX,
+        // A future variant: claim nothing.
+        _ => 0,
     }
 }
 

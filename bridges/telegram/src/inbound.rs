@@ -69,12 +69,14 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             display_name: chat.title().unwrap_or("Group admin").to_owned(),
             avatar_url: None,
             is_bridge: false,
+            power_level: None,
         },
         (Some(u), None) => Sender {
             id: RemoteUserId::new(u.id.0.to_string()),
             display_name: u.full_name(),
             avatar_url: None,
             is_bridge: u.id == bot,
+            power_level: None,
         },
         (None, None) => Sender::person("0", "Unknown"),
     }

@@ -20,6 +20,9 @@ pub struct InboundContext<'a> {
     /// The sender's display name in this room, when the SDK knows it.
     pub sender_name: Option<String>,
     pub sender_avatar: Option<String>,
+    /// The sender's power level in the room, as the SDK knows it when the event is converted
+    /// (the room's current `m.room.power_levels`); `None` when the member is unknown.
+    pub sender_power: Option<i64>,
 }
 
 /// Prefix of an attachment reference that names the event carrying an encrypted file: the
@@ -71,6 +74,7 @@ pub fn to_event(ev: &Value, ctx: &InboundContext<'_>) -> Option<Event> {
             display_name,
             avatar_url: ctx.sender_avatar.clone(),
             is_bridge: sender == ctx.own_user,
+            power_level: ctx.sender_power,
         },
         at_ms,
         kind,

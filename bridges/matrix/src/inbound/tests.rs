@@ -11,6 +11,7 @@ fn ctx() -> InboundContext<'static> {
         own_user: "@bridge:localhost",
         sender_name: Some("Ada Staff".into()),
         sender_avatar: None,
+        sender_power: Some(50),
     }
 }
 
@@ -48,6 +49,11 @@ fn a_text_message_becomes_a_message_with_sender_name() {
     assert_eq!(e.at_ms, 1_700_000_000_123);
     assert_eq!(e.sender.display_name, "Ada Staff");
     assert!(!e.sender.is_bridge);
+    assert_eq!(
+        e.sender.power_level,
+        Some(50),
+        "the power level travels with the sender"
+    );
     assert_eq!(message(&e).text.to_plain(), "hello");
 }
 

@@ -1,0 +1,61 @@
+//! `!rules`, `!set`, `!trust`, `!block`: reading and changing a link's rules from the
+//! moderation room. Changes are audited (`rules_changed`) in the command's own transaction; the
+//! link worker picks the new rules up before its next batch.
+
+use super::{Ctx, Outcome};
+use crate::rules::Rules;
+use crate::store::{LinkRecord, Tx, TxFailure};
+
+pub fn show_rules(tx: &mut Tx<'_>, link: &LinkRecord) -> Result<Outcome, TxFailure> {
+    let rules = tx.rules(&link.id)?.unwrap_or_default();
+    let text = toml::to_string(&rules).unwrap_or_else(|e| format!("(cannot show: {e})"));
+    Ok(Outcome::reply(format!(
+        "Rules of link {}:\n{text}",
+        link.id
+    )))
+}
+
+pub fn set(
+    tx: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    link: &LinkRecord,
+    key: &str,
+    value: &str,
+) -> Result<Outcome, TxFailure> {
+    let changed = tx.change_rules(&link.id, ctx.actor.name(), key, |r| r.set(key, value))?;
+    Ok(Outcome::reply(match changed {
+        Ok(_) => format!("{}: {key} is now {value}", link.id),
+        Err(e) => format!("Not changed: {e}"),
+    }))
+}
+
+/// Puts `user` on the trusted list (`trust`) or the blocked list; each removes it from the other.
+pub fn trust(
+    tx: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    link: &LinkRecord,
+    user: &str,
+    trust: bool,
+) -> Result<Outcome, TxFailure> {
+    let subject = if trust { "trusted" } else { "blocked" };
+    let changed = tx.change_rules(&link.id, ctx.actor.name(), subject, |r: &mut Rules| {
+        let (add, remove) = if trust {
+            (&mut r.trusted, &mut r.blocked)
+        } else {
+            (&mut r.blocked, &mut r.trusted)
+        };
+        remove.retain(|u| u != user);
+        if !add.iter().any(|u| u == user) {
+            add.push(user.to_owned());
+        }
+        Ok(())
+    })?;
+    Ok(Outcome::reply(match changed {
+        Ok(_) if trust => format!("{user} is now trusted on link {}", link.id),
+        Ok(_) => format!(
+            "{user} is now blocked on link {}: their messages no longer cross",
+            link.id
+        ),
+        Err(e) => format!("Not changed: {e}"),
+    }))
+}

@@ -1,0 +1,107 @@
+//! `!queue` and `!audit`: listings that need a scan of the store, gathered before the
+//! transaction that handles the command ([`Prepared`]). Only what belongs to links moderated
+//! from the asking room is shown: other links' queues and logs are not this room's business.
+
+use crate::audit::AuditEntry;
+use crate::store::Store;
+use civicbridge_api::{LinkId, MirrorId, PendingId, RoomRef};
+use std::collections::HashMap;
+
+/// How many recent audit entries `!audit` can show.
+const AUDIT_TAIL: usize = 100;
+
+/// Scans done before a batch's transaction, for the commands in it.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The `!queue` listing.
+    pub queue: String,
+    /// Recent audit entries of this room's links, oldest first.
+    pub audit: Vec<AuditEntry>,
+    /// For decided items: the message each was about (from the audit log), for `!takedown #N`.
+    pub decided: HashMap<PendingId, MirrorId>,
+    /// Messages with a held item, for `!publish` (no second item for the same root).
+    pub held: HashMap<MirrorId, PendingId>,
+}
+
+impl Prepared {
+    /// Gathers everything for the moderation room `here`. Read errors leave a part empty (the
+    /// commands then say they found nothing) rather than failing the batch.
+    pub fn gather(store: &Store, here: &RoomRef) -> Prepared {
+        let links: Vec<LinkId> = store
+            .links()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.moderation_room.as_ref() == Some(here))
+            .map(|l| l.id)
+            .collect();
+        let items: Vec<_> = store
+            .pending()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| links.contains(&i.link))
+            .collect();
+        let mut lines = vec![format!("{} held item(s)", items.len())];
+        for item in &items {
+            let who = store
+                .mirror(item.mirror)
+                .ok()
+                .flatten()
+                .map(|m| {
+                    format!(
+                        "{}: {}",
+                        m.author.display_name,
+                        crate::render::excerpt(&m.text)
+                    )
+                })
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} [{}] {} — {}",
+                item.id, item.link, who, item.reason
+            ));
+        }
+        let log: Vec<AuditEntry> = store
+            .audit_log()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.link.as_ref().is_some_and(|l| links.contains(l)))
+            .collect();
+        let decided = log
+            .iter()
+            .filter_map(|e| {
+                let id = e.subject.as_deref()?.parse::<PendingId>().ok()?;
+                let m = e.detail.get("mirror")?.as_u64()?;
+                Some((id, MirrorId(m)))
+            })
+            .collect();
+        let skip = log.len().saturating_sub(AUDIT_TAIL);
+        Prepared {
+            queue: lines.join("\n"),
+            audit: log.into_iter().skip(skip).collect(),
+            decided,
+            held: items.iter().map(|i| (i.mirror, i.id)).collect(),
+        }
+    }
+
+    /// The last `n` entries, one line each.
+    pub fn audit_tail(&self, n: usize) -> String {
+        let skip = self.audit.len().saturating_sub(n);
+        let mut lines = vec![format!("Last {} audit entries:", self.audit.len() - skip)];
+        for e in self.audit.iter().skip(skip) {
+            let when = chrono::DateTime::from_timestamp_millis(e.at_ms as i64)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            let action = serde_json::to_value(e.action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} {when} {} {action} {} {}",
+                e.seq,
+                e.actor,
+                e.link.as_ref().map(|l| l.as_str()).unwrap_or("-"),
+                e.subject.as_deref().unwrap_or(""),
+            ));
+        }
+        lines.join("\n")
+    }
+}

@@ -1,0 +1,195 @@
+//! Moderator commands: typed in a link's moderation room (and `!publish`/`!unpublish` in a staff
+//! room), parsed by [`parse`], checked against [`permissions`], and run inside the link worker's
+//! store transaction, so a command's effects, its audit entry, its reply and the seen mark of its
+//! event commit together (a replayed command does nothing twice).
+//!
+//! One file per family: [`decide`] (approve, reject, edit), [`takedown`], [`threads`] (publish,
+//! unpublish), [`admin`] (rules, set, trust, block), [`info`] (queue, audit, help). Commands that
+//! need a scan of the store (`!queue`, `!audit`, `!takedown #N` of a decided item, `!publish`)
+//! cannot scan inside a transaction; [`Prepared`] gathers that beforehand.
+
+pub mod admin;
+pub mod decide;
+pub mod info;
+pub mod parse;
+pub mod permissions;
+pub mod takedown;
+pub mod threads;
+
+pub use parse::{parse, HELP};
+
+use crate::approval::audit_refusal;
+use crate::store::{Job, LinkRecord, Tx, TxFailure};
+use civicbridge_api::{LinkId, PendingId, RoomRef};
+use permissions::{role, Actor, Role};
+
+/// A command a person can type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Approve(PendingId),
+    Reject(PendingId, Option<String>),
+    Edit(PendingId, String),
+    Takedown(takedown::Target),
+    Publish,
+    Unpublish,
+    Queue,
+    Rules(Option<LinkId>),
+    Set {
+        link: LinkId,
+        key: String,
+        value: String,
+    },
+    Trust(String, Option<LinkId>),
+    Block(String, Option<LinkId>),
+    Audit(usize),
+    Help,
+}
+
+impl Command {
+    /// The role the command needs on its link (decisions check the item's own link).
+    pub fn needs(&self) -> Role {
+        match self {
+            Command::Help | Command::Publish | Command::Unpublish => Role::Nobody,
+            Command::Set { .. } | Command::Trust(..) | Command::Block(..) => Role::Admin,
+            _ => Role::Moderator,
+        }
+    }
+
+    /// Whether running it needs [`Prepared`] data.
+    fn needs_scan(&self) -> bool {
+        matches!(
+            self,
+            Command::Queue
+                | Command::Audit(_)
+                | Command::Publish
+                | Command::Takedown(takedown::Target::Pending(_))
+        )
+    }
+}
+
+/// What a command asks of the moderation room: the reply and the jobs it queued.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub reply: String,
+    pub jobs: Vec<Job>,
+}
+
+impl Outcome {
+    pub fn reply(text: impl Into<String>) -> Outcome {
+        Outcome {
+            reply: text.into(),
+            jobs: Vec::new(),
+        }
+    }
+}
+
+/// Who typed a command, where, on behalf of which link (the link whose worker got the event).
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub link: &'a LinkRecord,
+    pub room: &'a RoomRef,
+    pub actor: Actor,
+    pub prepared: &'a Prepared,
+}
+
+impl Ctx<'_> {
+    /// Whether commands from here may act on `link`: it is moderated from this room (the CLI
+    /// acts on every link).
+    pub fn governs(&self, link: &LinkRecord) -> bool {
+        self.actor == Actor::Cli || link.moderation_room.as_ref() == Some(self.room)
+    }
+}
+
+/// Runs `cmd` for `link` as an admin at the command line (`civicbridge takedown`, `trust` …):
+/// the same code as in the moderation room, audited as `cli`. The jobs it queues wait in the
+/// outbox for the bridge's next start.
+pub fn run_as_admin(
+    store: &crate::store::Store,
+    link: &LinkId,
+    cmd: Command,
+) -> Result<Outcome, crate::store::StoreError> {
+    let record = store
+        .link(link)?
+        .ok_or_else(|| crate::store::StoreError::NotFound(format!("link `{link}`")))?;
+    let room = record.moderation_room.clone().unwrap_or_else(|| {
+        // Any room will do: the CLI governs every link and posts no reply.
+        RoomRef::new(civicbridge_api::Platform::Matrix, "cli")
+    });
+    let prepared = Prepared::gather(store, &room);
+    store.transact(|tx| {
+        let ctx = Ctx {
+            link: &record,
+            room: &room,
+            actor: Actor::Cli,
+            prepared: &prepared,
+        };
+        run(tx, &ctx, cmd.clone())
+    })
+}
+
+pub use info::Prepared;
+
+/// Whether the batch has a command that needs [`Prepared`] data.
+pub fn needs_scan(text: &str) -> bool {
+    matches!(parse(text), Some(Ok(c)) if c.needs_scan())
+}
+
+/// Runs a moderation-room command. Refusals are audited and answered politely.
+pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxFailure> {
+    // Decisions check the role on the item's own link (inside `approval::decide`); the others
+    // on the link they name, or this room's link.
+    let target_link = match &cmd {
+        Command::Rules(Some(l))
+        | Command::Set { link: l, .. }
+        | Command::Trust(_, Some(l))
+        | Command::Block(_, Some(l)) => Some(l.clone()),
+        _ => None,
+    };
+    let link = match &target_link {
+        Some(id) => match tx.link(id)? {
+            Some(l) if ctx.governs(&l) => l,
+            _ => {
+                return Ok(Outcome::reply(format!(
+                    "There is no link `{id}` moderated from this room."
+                )))
+            }
+        },
+        None => ctx.link.clone(),
+    };
+    let needs = cmd.needs();
+    let is_decision = matches!(
+        cmd,
+        Command::Approve(_) | Command::Reject(..) | Command::Edit(..)
+    );
+    if !is_decision && role(&link, &ctx.actor) < needs {
+        audit_refusal(tx, &ctx.actor, &link, None, &format!("{cmd:?}"), needs)?;
+        return Ok(Outcome::reply(format!(
+            "Sorry, only {} of link {} can do that.",
+            plural(needs),
+            link.id
+        )));
+    }
+    match cmd {
+        Command::Approve(id) => decide::approve(tx, ctx, id),
+        Command::Reject(id, reason) => decide::reject(tx, ctx, id, reason),
+        Command::Edit(id, text) => decide::edit(tx, ctx, id, text),
+        Command::Takedown(t) => takedown::run(tx, ctx, &t),
+        Command::Publish | Command::Unpublish => Ok(Outcome::reply(
+            "!publish and !unpublish work in a staff room, as a reply in the thread.",
+        )),
+        Command::Queue => Ok(Outcome::reply(ctx.prepared.queue.clone())),
+        Command::Audit(n) => Ok(Outcome::reply(ctx.prepared.audit_tail(n))),
+        Command::Rules(_) => admin::show_rules(tx, &link),
+        Command::Set { key, value, .. } => admin::set(tx, ctx, &link, &key, &value),
+        Command::Trust(user, _) => admin::trust(tx, ctx, &link, &user, true),
+        Command::Block(user, _) => admin::trust(tx, ctx, &link, &user, false),
+        Command::Help => Ok(Outcome::reply(HELP)),
+    }
+}
+
+fn plural(r: Role) -> &'static str {
+    match r {
+        Role::Admin => "admins",
+        _ => "moderators",
+    }
+}

@@ -1,0 +1,364 @@
+//! Parsing moderator commands. Pure: text in, a [`Command`] or a short usage line out.
+
+use super::Command;
+use crate::commands::takedown::Target;
+use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RoomRef};
+
+/// One line per command, for `!help` and usage replies.
+pub const HELP: &str = "\
+Commands (moderation room):
+!approve ID — send a held item (ID as on its card, e.g. #12); ✅ on the card does the same
+!reject ID [reason] — drop a held item; ❌ on the card does the same
+!edit ID TEXT — send a held item with TEXT instead (the original stays in the audit log)
+!takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
+!queue — the held items
+!rules [LINK] — a link's rules
+!set LINK KEY VALUE — change a rule (admins)
+!trust USER [LINK] / !block USER [LINK] — USER as platform:id, e.g. telegram:42 (admins)
+!audit [N] — the last N audit entries (default 10)
+!help — this text
+In a staff room, as a reply in a thread (or a reply to its first message): !publish asks the moderators to publish the thread; !unpublish stops it crossing.";
+
+/// The usage line of one command.
+fn usage(verb: &str) -> String {
+    let line = HELP
+        .lines()
+        .find(|l| l.starts_with(&format!("!{verb} ")) || l.starts_with(&format!("!{verb} —")))
+        .unwrap_or("");
+    let form = line.split(" — ").next().unwrap_or(line);
+    format!("usage: {form} (!help lists every command)")
+}
+
+/// Parses a message. `None` if it is not a command (does not start with `!`);
+/// `Some(Err(usage))` if it is one but malformed or unknown.
+pub fn parse(text: &str) -> Option<Result<Command, String>> {
+    let text = text.trim();
+    let rest = text.strip_prefix('!')?;
+    let (verb, args) = match rest.split_once(char::is_whitespace) {
+        Some((v, a)) => (v, a.trim()),
+        None => (rest, ""),
+    };
+    let verb = verb.to_lowercase();
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let bad = || Err(usage(&verb));
+    Some(match verb.as_str() {
+        "approve" => match words.as_slice() {
+            [id] => id.parse().map(Command::Approve).or_else(|_| bad()),
+            _ => bad(),
+        },
+        "reject" => match words.first().map(|w| w.parse::<PendingId>()) {
+            Some(Ok(id)) => {
+                let reason = args[words[0].len()..].trim();
+                Ok(Command::Reject(
+                    id,
+                    (!reason.is_empty()).then(|| reason.to_owned()),
+                ))
+            }
+            _ => bad(),
+        },
+        "edit" => match words.first().map(|w| w.parse::<PendingId>()) {
+            Some(Ok(id)) if words.len() > 1 => {
+                Ok(Command::Edit(id, args[words[0].len()..].trim().to_owned()))
+            }
+            _ => bad(),
+        },
+        "takedown" => match words.as_slice() {
+            [what] => target(what)
+                .map(Command::Takedown)
+                .ok_or_else(|| usage(&verb)),
+            _ => bad(),
+        },
+        "publish" if words.is_empty() => Ok(Command::Publish),
+        "unpublish" if words.is_empty() => Ok(Command::Unpublish),
+        "queue" if words.is_empty() => Ok(Command::Queue),
+        "rules" => match words.as_slice() {
+            [] => Ok(Command::Rules(None)),
+            [link] => Ok(Command::Rules(Some(LinkId::new(*link)))),
+            _ => bad(),
+        },
+        "set" => match words.as_slice() {
+            [link, key, _, ..] => {
+                let value = args
+                    .split_once(key)
+                    .map(|(_, v)| v.trim())
+                    .unwrap_or_default();
+                Ok(Command::Set {
+                    link: LinkId::new(*link),
+                    key: (*key).to_owned(),
+                    value: value.to_owned(),
+                })
+            }
+            _ => bad(),
+        },
+        "trust" | "block" => match words.as_slice() {
+            [user] | [user, _] if user_key(user) => {
+                let link = words.get(1).map(|l| LinkId::new(*l));
+                let user = (*user).to_owned();
+                Ok(if verb == "trust" {
+                    Command::Trust(user, link)
+                } else {
+                    Command::Block(user, link)
+                })
+            }
+            _ => bad(),
+        },
+        "audit" => match words.as_slice() {
+            [] => Ok(Command::Audit(10)),
+            [n] => match n.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => Ok(Command::Audit(n)),
+                _ => Err("usage: !audit [N] with N from 1 to 100".to_owned()),
+            },
+            _ => bad(),
+        },
+        "help" => Ok(Command::Help),
+        "publish" | "unpublish" | "queue" => bad(),
+        _ => Err(format!(
+            "unknown command `!{verb}`; !help lists the commands"
+        )),
+    })
+}
+
+/// `platform:id` with a known platform and a non-empty id.
+fn user_key(s: &str) -> bool {
+    s.split_once(':')
+        .is_some_and(|(p, id)| p.parse::<Platform>().is_ok() && !id.is_empty())
+}
+
+/// What `!takedown` accepts; see [`HELP`].
+pub fn target(s: &str) -> Option<Target> {
+    let s = s.trim().trim_matches(|c| c == '<' || c == '>');
+    if let Some(rest) = s.strip_prefix('m') {
+        if let Ok(n) = rest.parse::<u64>() {
+            return Some(Target::Mirror(MirrorId(n)));
+        }
+    }
+    if s.starts_with('#') {
+        return s.parse::<PendingId>().ok().map(Target::Pending);
+    }
+    let url = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let Some(url) = url else {
+        // A bare message id in one of the link's rooms.
+        return (!s.is_empty() && !s.contains('/')).then(|| Target::Message {
+            platform: None,
+            room: None,
+            msg: RemoteMsgId::new(s),
+        });
+    };
+    let (host, path) = url.split_once('/')?;
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match host {
+        "matrix.to" => {
+            // https://matrix.to/#/!room:server/$event?via=…, percent-encoded or not.
+            let frag = url.split_once("#/")?.1;
+            let frag = frag.split('?').next().unwrap_or(frag);
+            let (room, event) = frag.split_once('/')?;
+            let (room, event) = (percent_decode(room), percent_decode(event));
+            if !event.starts_with('$') {
+                return None;
+            }
+            Some(Target::Message {
+                platform: Some(Platform::Matrix),
+                room: room
+                    .starts_with('!')
+                    .then(|| RoomRef::new(Platform::Matrix, room)),
+                msg: RemoteMsgId::new(event),
+            })
+        }
+        "t.me" | "telegram.me" => match parts.as_slice() {
+            // A private supergroup: t.me/c/CHAT/MSG or t.me/c/CHAT/TOPIC/MSG.
+            ["c", chat, .., msg] if chat.parse::<u64>().is_ok() && msg.parse::<u64>().is_ok() => {
+                Some(Target::Message {
+                    platform: Some(Platform::Telegram),
+                    room: Some(RoomRef::new(Platform::Telegram, format!("-100{chat}"))),
+                    msg: RemoteMsgId::new(*msg),
+                })
+            }
+            // A public group by username: the chat id is not in the link, so search by id.
+            [_, .., msg] if msg.parse::<u64>().is_ok() => Some(Target::Message {
+                platform: Some(Platform::Telegram),
+                room: None,
+                msg: RemoteMsgId::new(*msg),
+            }),
+            _ => None,
+        },
+        h if h == "discord.com" || h.ends_with(".discord.com") || h == "discordapp.com" => {
+            match parts.as_slice() {
+                ["channels", _guild, channel, msg] => Some(Target::Message {
+                    platform: Some(Platform::Discord),
+                    room: Some(RoomRef::new(Platform::Discord, *channel)),
+                    msg: RemoteMsgId::new(*msg),
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
+            if let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions() {
+        assert_eq!(parse("hello"), None);
+        assert_eq!(
+            parse("!approve #3"),
+            Some(Ok(Command::Approve(PendingId(3))))
+        );
+        assert_eq!(
+            parse("  !APPROVE 3 "),
+            Some(Ok(Command::Approve(PendingId(3))))
+        );
+        assert_eq!(
+            parse("!reject 4 off topic, sorry"),
+            Some(Ok(Command::Reject(
+                PendingId(4),
+                Some("off topic, sorry".into())
+            )))
+        );
+        assert_eq!(
+            parse("!reject #4"),
+            Some(Ok(Command::Reject(PendingId(4), None)))
+        );
+        assert_eq!(
+            parse("!edit #5 Is the hall free on Friday?"),
+            Some(Ok(Command::Edit(
+                PendingId(5),
+                "Is the hall free on Friday?".into()
+            )))
+        );
+        for bad in [
+            "!approve",
+            "!approve x",
+            "!approve 1 2",
+            "!edit #5",
+            "!reject",
+        ] {
+            let e = parse(bad).unwrap().unwrap_err();
+            assert!(e.starts_with("usage: !"), "{bad}: {e}");
+        }
+        assert!(parse("!approve")
+            .unwrap()
+            .unwrap_err()
+            .contains("!approve ID"));
+    }
+
+    #[test]
+    fn the_other_commands() {
+        assert_eq!(parse("!queue"), Some(Ok(Command::Queue)));
+        assert_eq!(parse("!publish"), Some(Ok(Command::Publish)));
+        assert_eq!(parse("!unpublish"), Some(Ok(Command::Unpublish)));
+        assert_eq!(parse("!rules"), Some(Ok(Command::Rules(None))));
+        assert_eq!(
+            parse("!rules planning"),
+            Some(Ok(Command::Rules(Some(LinkId::new("planning")))))
+        );
+        assert_eq!(
+            parse("!set planning public_to_staff { policy = \"auto\" }"),
+            Some(Ok(Command::Set {
+                link: LinkId::new("planning"),
+                key: "public_to_staff".into(),
+                value: "{ policy = \"auto\" }".into()
+            }))
+        );
+        assert_eq!(
+            parse("!trust telegram:42"),
+            Some(Ok(Command::Trust("telegram:42".into(), None)))
+        );
+        assert_eq!(
+            parse("!block matrix:@spam:example.org planning"),
+            Some(Ok(Command::Block(
+                "matrix:@spam:example.org".into(),
+                Some(LinkId::new("planning"))
+            )))
+        );
+        assert!(parse("!trust 42").unwrap().is_err(), "needs platform:id");
+        assert_eq!(parse("!audit"), Some(Ok(Command::Audit(10))));
+        assert_eq!(parse("!audit 3"), Some(Ok(Command::Audit(3))));
+        assert!(parse("!audit 0").unwrap().is_err());
+        assert!(parse("!set planning").unwrap().is_err());
+        assert!(parse("!queue now").unwrap().is_err());
+        assert_eq!(parse("!help"), Some(Ok(Command::Help)));
+        let e = parse("!dance").unwrap().unwrap_err();
+        assert!(e.contains("unknown command `!dance`"), "{e}");
+    }
+
+    #[test]
+    fn takedown_targets() {
+        let msg = |p, room: Option<(Platform, &str)>, m: &str| Target::Message {
+            platform: p,
+            room: room.map(|(p, r)| RoomRef::new(p, r)),
+            msg: RemoteMsgId::new(m),
+        };
+        assert_eq!(target("m7"), Some(Target::Mirror(MirrorId(7))));
+        assert_eq!(target("#3"), Some(Target::Pending(PendingId(3))));
+        assert_eq!(
+            target("https://matrix.to/#/%21abc%3Aexample.org/%24ev1?via=example.org"),
+            Some(msg(
+                Some(Platform::Matrix),
+                Some((Platform::Matrix, "!abc:example.org")),
+                "$ev1"
+            ))
+        );
+        assert_eq!(
+            target("https://matrix.to/#/!abc/$ev1"),
+            Some(msg(
+                Some(Platform::Matrix),
+                Some((Platform::Matrix, "!abc")),
+                "$ev1"
+            ))
+        );
+        assert_eq!(
+            target("https://t.me/c/1234567890/45"),
+            Some(msg(
+                Some(Platform::Telegram),
+                Some((Platform::Telegram, "-1001234567890")),
+                "45"
+            ))
+        );
+        assert_eq!(
+            target("https://t.me/c/1234567890/7/45"),
+            Some(msg(
+                Some(Platform::Telegram),
+                Some((Platform::Telegram, "-1001234567890")),
+                "45"
+            ))
+        );
+        assert_eq!(
+            target("https://discord.com/channels/1/200/300"),
+            Some(msg(
+                Some(Platform::Discord),
+                Some((Platform::Discord, "200")),
+                "300"
+            ))
+        );
+        assert_eq!(target("$ev1"), Some(msg(None, None, "$ev1")));
+        assert_eq!(target("https://example.org/x"), None);
+        assert!(parse("!takedown").unwrap().is_err());
+    }
+}

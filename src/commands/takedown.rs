@@ -1,0 +1,126 @@
+//! `!takedown WHAT`: deletes every copy the bridge made of a message (the source stays: it is
+//! the author's, in their own room), and marks the message deleted so nothing held or queued for
+//! it is sent later. A still-held item is rejected at the same time.
+
+use super::{Ctx, Outcome};
+use crate::approval::{self, Decision};
+use crate::audit::{AuditAction, AuditDraft};
+use crate::commands::permissions::{role, Role};
+use crate::store::{JobKind, Tx, TxFailure};
+use civicbridge_api::{MirrorId, PendingId, Platform, RemoteMsgId, RoomRef};
+
+/// What `!takedown` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A bridged message by its id (`m7`, shown on decided cards).
+    Mirror(MirrorId),
+    /// A pending id (`#12`): a held item, or a decided one (found through the audit log).
+    Pending(PendingId),
+    /// A message (source or copy) by platform id, from a link or typed bare: looked up in `room`
+    /// if known, else in the link's rooms (of `platform`, if known).
+    Message {
+        platform: Option<Platform>,
+        room: Option<RoomRef>,
+        msg: RemoteMsgId,
+    },
+}
+
+fn resolve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Option<MirrorId>, TxFailure> {
+    Ok(match t {
+        Target::Mirror(m) => Some(*m),
+        Target::Pending(p) => match tx.pending(*p)? {
+            Some(item) => Some(item.mirror),
+            None => ctx.prepared.decided.get(p).copied(),
+        },
+        Target::Message {
+            platform,
+            room,
+            msg,
+        } => {
+            let mut rooms: Vec<RoomRef> = room.iter().cloned().collect();
+            rooms.extend(
+                ctx.link
+                    .rooms
+                    .iter()
+                    .map(|r| r.room.clone())
+                    .filter(|r| platform.is_none_or(|p| r.platform == p)),
+            );
+            let mut found = None;
+            for r in &rooms {
+                if let Some(m) = tx.mirror_of(r, msg)? {
+                    found = Some(m);
+                    break;
+                }
+            }
+            found
+        }
+    })
+}
+
+pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFailure> {
+    let Some(mut mirror) = resolve(tx, ctx, t)?
+        .map(|m| tx.mirror(m))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(Outcome::reply(
+            "I know no bridged message by that; use its id (m7), its pending id (#12) or a link to one of its copies.",
+        ));
+    };
+    // The message's own link must be moderated from here, by this person.
+    let link = tx.link(&mirror.link)?;
+    let Some(link) = link.filter(|l| ctx.governs(l)) else {
+        return Ok(Outcome::reply(format!(
+            "{} belongs to a link not moderated from this room.",
+            mirror.id
+        )));
+    };
+    if role(&link, &ctx.actor) < Role::Moderator {
+        approval::audit_refusal(
+            tx,
+            &ctx.actor,
+            &link,
+            Some(mirror.id.to_string()),
+            "takedown",
+            Role::Moderator,
+        )?;
+        return Ok(Outcome::reply(format!(
+            "Sorry, only moderators of link {} can do that.",
+            link.id
+        )));
+    }
+    let mut out = Outcome::default();
+    if let Target::Pending(p) = t {
+        let reason = Some("taken down".to_owned());
+        if let Ok(d) = approval::decide(tx, *p, &Decision::Reject(reason), &ctx.actor)? {
+            out.jobs.extend(d.jobs);
+        }
+    }
+    mirror.deleted = true;
+    tx.put_mirror(&mirror)?;
+    let copies: Vec<RoomRef> = mirror.copies.iter().map(|c| c.room.clone()).collect();
+    for room in &copies {
+        out.jobs
+            .push(tx.push_job(&mirror.link, room, JobKind::Delete { mirror: mirror.id })?);
+    }
+    tx.audit(AuditDraft {
+        actor: ctx.actor.name().to_owned(),
+        action: AuditAction::Takedown,
+        link: Some(mirror.link.clone()),
+        subject: Some(mirror.id.to_string()),
+        detail: serde_json::json!({
+            "author": mirror.author.key(),
+            "source": mirror.source,
+            "text": mirror.text.to_plain(),
+            "copies": copies,
+        }),
+    })?;
+    out.reply = format!(
+        "{} taken down by {}: removing {} cop{}",
+        mirror.id,
+        ctx.actor.display(),
+        copies.len(),
+        if copies.len() == 1 { "y" } else { "ies" }
+    );
+    Ok(out)
+}

@@ -1,0 +1,107 @@
+//! Events in a link's moderation room (commands, ✅/❌ on cards) and the two commands staff type
+//! in their own rooms (`!publish`, `!unpublish`). Called by the link worker inside its
+//! transaction; everything here only pushes jobs and writes through `Tx`.
+
+use crate::approval::{self, Decision};
+use crate::commands::permissions::Actor;
+use crate::commands::{self, threads, Command, Ctx, Outcome, Prepared};
+use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxFailure};
+use civicbridge_api::{Event, EventKind, Message, RichText, RoomRef};
+
+/// Whether `ev` needs [`Prepared`] data (a scan before the transaction).
+pub fn needs_scan(ev: &Event) -> bool {
+    matches!(&ev.kind, EventKind::Message(m) if commands::needs_scan(&m.text.to_plain()))
+}
+
+/// Handles one event in the moderation room.
+pub fn handle(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    ev: &Event,
+    prepared: &Prepared,
+    jobs: &mut Vec<Job>,
+) -> Result<(), TxFailure> {
+    let actor = Actor::of(ev);
+    match &ev.kind {
+        EventKind::Message(m) => {
+            let Some(cmd) = commands::parse(&m.text.to_plain()) else {
+                return Ok(());
+            };
+            let out = match cmd {
+                Err(usage) => Outcome::reply(usage),
+                Ok(cmd) => {
+                    let ctx = Ctx {
+                        link,
+                        room: &ev.room,
+                        actor,
+                        prepared,
+                    };
+                    commands::run(tx, &ctx, cmd)?
+                }
+            };
+            jobs.extend(out.jobs);
+            reply(tx, link, &ev.room, out.reply, jobs)
+        }
+        EventKind::Reaction { target, key } => {
+            let Some(IndexEntry::Card(id)) = tx.lookup_message(&ev.room, target)? else {
+                return Ok(());
+            };
+            let decision = match key.trim_end_matches('\u{fe0f}') {
+                "✅" | "✔" | "👍" => Decision::Approve,
+                "❌" | "👎" => Decision::Reject(None),
+                _ => return Ok(()),
+            };
+            // A decided card ignores later reactions. A non-moderator's reaction is only
+            // audited (inside `decide`), with no reply, so it cannot be used to spam the room;
+            // a decision shows on the card itself, which is edited.
+            if tx.pending(id)?.is_none() {
+                return Ok(());
+            }
+            if let Ok(decided) = approval::decide(tx, id, &decision, &actor)? {
+                jobs.extend(decided.jobs);
+            }
+            Ok(())
+        }
+        EventKind::Edit { .. } | EventKind::Delete { .. } => Ok(()),
+    }
+}
+
+/// Handles `!publish`/`!unpublish` typed in a staff room. Returns `false` if `m` is not one of
+/// them (it is then an ordinary message).
+pub fn staff_command(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    ev: &Event,
+    m: &Message,
+    prepared: &Prepared,
+    jobs: &mut Vec<Job>,
+) -> Result<bool, TxFailure> {
+    let actor = Actor::of(ev);
+    let out = match commands::parse(&m.text.to_plain()) {
+        Some(Ok(Command::Publish)) => threads::publish(tx, link, &ev.room, &actor, m, prepared)?,
+        Some(Ok(Command::Unpublish)) => threads::unpublish(tx, link, &ev.room, &actor, m)?,
+        _ => return Ok(false),
+    };
+    jobs.extend(out.jobs);
+    reply(tx, link, &ev.room, out.reply, jobs)?;
+    Ok(true)
+}
+
+/// Queues a notice from the bridge into `room`.
+fn reply(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    room: &RoomRef,
+    text: String,
+    jobs: &mut Vec<Job>,
+) -> Result<(), TxFailure> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let kind = JobKind::Notice {
+        text: RichText::plain(text),
+        card: None,
+    };
+    jobs.push(tx.push_job(&link.id, room, kind)?);
+    Ok(())
+}

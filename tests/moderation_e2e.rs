@@ -1,0 +1,252 @@
+//! The moderator's workflow end to end: a real Synapse (people acting through the
+//! client-server API, moderators by power level only), the local Telegram and Discord servers,
+//! and the daemon with the three real connectors.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "common/world.rs"]
+mod world;
+
+use civicbridge::audit::{self, AuditAction};
+use civicbridge::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge::store::Store;
+use civicbridge_api::testing::wait_until;
+use world::{World, WAIT};
+
+fn rules() -> Rules {
+    Rules {
+        // Residents' messages wait for a moderator, also inside published threads.
+        public_to_staff: DirectionRule {
+            policy: Policy::Approve,
+            scope: Scope::All,
+            in_thread: Some(Policy::Approve),
+        },
+        public_to_public: DirectionRule::new(Policy::Approve),
+        // Staff chat stays internal unless a thread is published on request; then staff replies
+        // in it cross at once.
+        staff_to_public: DirectionRule {
+            policy: Policy::Approve,
+            scope: Scope::OnRequest,
+            in_thread: Some(Policy::Auto),
+        },
+        ..Rules::default()
+    }
+}
+
+fn audited(store: &Store, action: AuditAction, actor: &str) -> bool {
+    store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == action && e.actor == actor)
+}
+
+#[tokio::test]
+async fn moderators_decide_from_matrix_across_real_connectors() {
+    let w = World::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let daemon = w.start(store.clone(), rules()).await;
+    let ada = (42, "Ada");
+
+    // A resident's question is held; its card appears in the moderation room.
+    let question =
+        w.tg.post_as_user(w.forum, ada, "Is the hall free on Friday?")
+            .unwrap();
+    let card = w
+        .in_mod_room("the card", |m| m.body.starts_with("Held #1"))
+        .await;
+    assert!(
+        card.body.contains("From Ada on Telegram, new sender"),
+        "{}",
+        card.body
+    );
+    assert!(
+        card.body
+            .contains("rule: public to staff messages need approval"),
+        "{}",
+        card.body
+    );
+
+    // Someone in the room without power: nothing but an audit entry.
+    let outsider = format!("matrix:{}", w.outsider.id());
+    w.outsider.react(&w.mod_room, &card.id, "✅").await;
+    wait_until(WAIT, "the refusal is audited", || {
+        audited(&store, AuditAction::Refused, &outsider)
+    })
+    .await;
+    assert_eq!(store.pending().unwrap().len(), 1);
+
+    // The moderator (by power level only) approves with ✅: once to staff and to Discord.
+    w.moderator.react(&w.mod_room, &card.id, "✅").await;
+    w.in_staff_room("the staff copy", |m| {
+        m.body == "Ada (Telegram): Is the hall free on Friday?"
+    })
+    .await;
+    wait_until(WAIT, "the Discord copy", || {
+        w.dc.webhook_messages(w.channel).len() + w.dc.bot_messages(w.channel).len() == 1
+    })
+    .await;
+    w.in_mod_room("the decided card", |m| {
+        m.id == card.id && m.body.starts_with("✅ Approved #1 by ")
+    })
+    .await;
+
+    // !reject with a reason sends nothing.
+    w.tg.post_as_user(w.forum, ada, "Buy cheap watches")
+        .unwrap();
+    w.in_mod_room("the second card", |m| m.body.starts_with("Held #2"))
+        .await;
+    w.moderator.say(&w.mod_room, "!reject #2 advertising").await;
+    w.in_mod_room("the rejected card", |m| {
+        m.body.starts_with("❌ Rejected #2") && m.body.contains("reason: advertising")
+    })
+    .await;
+
+    // A staff member asks for their thread to be published.
+    let root = w
+        .staff
+        .say(&w.staff_room, "Consultation on the new park")
+        .await;
+    w.staff
+        .say_in_thread(&w.staff_room, &root, "internal: who runs it?")
+        .await;
+    w.staff
+        .say_in_thread(&w.staff_room, &root, "!publish")
+        .await;
+    w.in_mod_room("the publication card", |m| {
+        m.body.starts_with("Held #3") && m.body.contains("publication of its thread requested")
+    })
+    .await;
+    w.moderator.say(&w.mod_room, "!approve 3").await;
+    w.staff
+        .say_in_thread(&w.staff_room, &root, "Drop-in session on Friday")
+        .await;
+    w.staff
+        .say_in_thread(&w.staff_room, &root, "Agenda to follow")
+        .await;
+    wait_until(WAIT, "root and two replies on Telegram", || {
+        w.tg.bot_messages(w.forum).len() == 3
+    })
+    .await;
+    let on_tg = w.tg.bot_messages(w.forum);
+    assert!(on_tg[0].text.contains("Consultation on the new park"));
+    let topic = on_tg[1].thread.expect("the replies are in a forum topic");
+    assert_eq!(on_tg[2].thread, Some(topic));
+    assert!(on_tg.iter().all(|m| !m.text.contains("internal")));
+    wait_until(
+        WAIT,
+        "the root and two replies in its Discord thread",
+        || {
+            // A thread started from a message has that message's id.
+            let root_copy =
+                w.dc.messages_in(w.channel)
+                    .into_iter()
+                    .find(|m| m.content.contains("Consultation on the new park"));
+            root_copy.is_some_and(|r| {
+                w.dc.thread_parent(r.id) == Some(w.channel)
+                    && w.dc
+                        .messages_in(r.id)
+                        .iter()
+                        .filter(|m| m.content.contains("Drop-in") || m.content.contains("Agenda"))
+                        .count()
+                        == 2
+            })
+        },
+    )
+    .await;
+
+    // A resident answers in the topic: held, then approved into the same Matrix thread.
+    w.tg.post_in_topic(w.forum, topic, ada, "Will there be a playground?")
+        .unwrap();
+    w.in_mod_room("the answer's card", |m| m.body.starts_with("Held #4"))
+        .await;
+    w.moderator.say(&w.mod_room, "!approve #4").await;
+    let answer = w
+        .in_staff_room("the answer in the thread", |m| {
+            m.body.contains("playground")
+        })
+        .await;
+    assert_eq!(answer.thread.as_deref(), Some(root.as_str()));
+
+    // !edit publishes the moderator's text.
+    w.tg.post_as_user(w.forum, ada, "Is teh libary open late?")
+        .unwrap();
+    w.in_mod_room("the card", |m| m.body.starts_with("Held #5"))
+        .await;
+    w.moderator
+        .say(&w.mod_room, "!edit #5 Is the library open late?")
+        .await;
+    let edited = w
+        .in_staff_room("the edited text", |m| {
+            m.body.contains("Is the library open late?")
+        })
+        .await;
+
+    // An edit of an approved resident message returns to the queue; the old copy stays.
+    w.tg.edit(w.forum, question, "Is the hall free on Saturday?")
+        .unwrap();
+    w.in_mod_room("the edit's card", |m| m.body.starts_with("Edit held #6"))
+        .await;
+    assert!(w
+        .staff
+        .shown(&w.staff_room)
+        .await
+        .iter()
+        .any(|m| m.body.ends_with("Is the hall free on Friday?")));
+
+    // !takedown removes every copy of the edited message.
+    let mirror = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == AuditAction::EditedAndApproved)
+        .unwrap()
+        .detail["mirror"]
+        .as_u64()
+        .unwrap();
+    w.moderator
+        .say(&w.mod_room, &format!("!takedown m{mirror}"))
+        .await;
+    wait_until(WAIT, "the Discord copy removed", || {
+        !w.dc
+            .messages_in(w.channel)
+            .iter()
+            .any(|m| !m.deleted && m.content.contains("library open late"))
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while w
+        .staff
+        .shown(&w.staff_room)
+        .await
+        .iter()
+        .any(|m| m.id == edited.id)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the staff copy stays"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Restart with the edit still queued: it is kept, and a decision after the restart works.
+    daemon.shutdown().await.unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.pending().unwrap().len(), 1, "the queue survived");
+    let daemon = w.start(store.clone(), rules()).await;
+    w.moderator.say(&w.mod_room, "!approve 6").await;
+    w.in_staff_room("the staff copy edited", |m| {
+        m.body == "Ada (Telegram): Is the hall free on Saturday?"
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    let discord_copies =
+        w.dc.messages_in(w.channel)
+            .iter()
+            .filter(|m| m.content.contains("hall free"))
+            .count();
+    assert_eq!(discord_copies, 1, "delivered to Discord once");
+}
