@@ -119,6 +119,11 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     })
     .await;
     w.moderator.say(&w.mod_room, "!approve 3").await;
+    // Sync gives no order between rooms: staff see the root cross before they go on.
+    wait_until(WAIT, "the root on Telegram", || {
+        w.tg.bot_messages(w.forum).len() == 1
+    })
+    .await;
     w.staff
         .say_in_thread(&w.staff_room, &root, "Drop-in session on Friday")
         .await;

@@ -304,6 +304,7 @@ fn pending_items_and_outbox_jobs_round_trip_in_order() {
                     reason: "policy".into(),
                     held_at_ms: 5,
                     card: Some(card.clone()),
+                    card_job: None,
                 })?;
                 let jobs = (0..300)
                     .map(|i| {

@@ -294,9 +294,14 @@ impl World {
             Arc::new(TelegramConnector::new(tcfg).unwrap()),
             discord.clone(),
         ];
-        let daemon = Daemon::start(store, &self.links(rules), conns, super::fast_retries())
-            .await
-            .unwrap();
+        let daemon = Daemon::start(
+            store,
+            &self.links(rules),
+            conns,
+            crate::common::fast_retries(),
+        )
+        .await
+        .unwrap();
         wait_until(WAIT, "the Discord gateway is ready", || {
             discord
                 .handler_counts()
