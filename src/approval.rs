@@ -164,7 +164,8 @@ pub fn decide(
             "mirror": mirror.id,
             "author": mirror.author.key(),
             "source": mirror.source,
-            "text": mirror.text.to_plain(),
+            // A hash, never the text: the log outlives retention and erasure.
+            "text_sha256": crate::privacy::content_hash(&mirror.text),
             "targets": item.targets,
             "reason": match decision { Decision::Reject(r) => r.clone(), Decision::Approve => None },
         }),

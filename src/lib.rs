@@ -11,6 +11,7 @@
 //! - [`link`]: one worker per link, handling its events serially and durably.
 //! - [`approval`]: moderator commands and decisions on held messages.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
+//! - [`privacy`]: pseudonyms for residents in staff rooms, retention pruning, erasure.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
 //! - [`telemetry`]: tracing setup (`RUST_LOG`, text or JSON).
 
@@ -21,6 +22,7 @@ pub mod daemon;
 pub mod link;
 pub mod moderation;
 pub mod outbox;
+pub mod privacy;
 pub mod render;
 pub mod router;
 pub mod rules;

@@ -256,9 +256,14 @@ impl LinkWorker {
                 .ok()
                 .flatten()
                 .map(|m| {
+                    // Named as this room may see them (a pseudonym, per link).
+                    let who = match here {
+                        Some(room) => self.store.shown_author(&m, room).map(|s| s.name),
+                        None => Ok(m.author.display_name.clone()),
+                    };
                     format!(
                         "{}: {}",
-                        m.author.display_name,
+                        who.unwrap_or_default(),
                         crate::render::excerpt(&m.text)
                     )
                 })

@@ -90,6 +90,19 @@ impl Default for AttachmentRule {
     }
 }
 
+/// How residents (authors in public rooms) are named in staff-side rooms and approval cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResidentNames {
+    /// Their display name on their platform.
+    #[default]
+    Name,
+    /// A stable pseudonym per person and link (`Resident 4f2a9c`), from a keyed hash whose key
+    /// staff never see (see `privacy`). Staff are never pseudonymised, and residents always see
+    /// each other by name.
+    Pseudonym,
+}
+
 /// A person on a platform, as `platform:id` (e.g. `telegram:42`, `matrix:@ada:example.org`).
 pub type UserKey = String;
 
@@ -118,6 +131,10 @@ pub struct Rules {
     pub edits: Policy,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
+    /// How residents are shown in staff rooms (`name` or `pseudonym`).
+    pub resident_names: ResidentNames,
+    /// Days after which mirrored content and its id mappings are pruned; 0 keeps everything.
+    pub retention_days: u32,
 }
 
 impl Default for Rules {
@@ -136,6 +153,8 @@ impl Default for Rules {
             edits: Policy::Auto,
             trusted: Vec::new(),
             blocked: Vec::new(),
+            resident_names: ResidentNames::Name,
+            retention_days: 0,
         }
     }
 }
@@ -215,7 +234,7 @@ impl Rules {
         Ok(())
     }
 
-    pub const KEYS: [&'static str; 13] = [
+    pub const KEYS: [&'static str; 15] = [
         "staff_to_public",
         "public_to_staff",
         "public_to_public",
@@ -229,6 +248,8 @@ impl Rules {
         "edits",
         "trusted",
         "blocked",
+        "resident_names",
+        "retention_days",
     ];
 }
 
@@ -288,6 +309,19 @@ mod tests {
         assert_eq!(r.public_to_staff.policy, Policy::Auto);
         r.set("staff_to_public.in_thread", "auto").expect("sub-key");
         assert_eq!(r.staff_to_public.in_thread, Some(Policy::Auto));
+    }
+
+    #[test]
+    fn privacy_rules_default_to_names_and_keeping_everything_and_can_be_set() {
+        let mut r = Rules::default();
+        assert_eq!(r.resident_names, ResidentNames::Name);
+        assert_eq!(r.retention_days, 0);
+        r.set("resident_names", "pseudonym").expect("bare word");
+        assert_eq!(r.resident_names, ResidentNames::Pseudonym);
+        r.set("retention_days", "30").expect("number");
+        assert_eq!(r.retention_days, 30);
+        assert!(r.set("resident_names", "initials").is_err());
+        assert!(r.set("retention_days", "-1").is_err());
     }
 
     #[test]

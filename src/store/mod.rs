@@ -10,6 +10,7 @@ pub mod backend;
 mod ids;
 mod keys;
 mod memory;
+mod privacy;
 pub mod records;
 mod sled;
 
