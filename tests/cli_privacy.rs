@@ -87,7 +87,11 @@ fn erase_tombstones_the_store_queues_deletes_and_is_audited() {
     for bad in ["42", "irc:42", "telegram:"] {
         let o = civicbridge(&["erase", "--config", cfg, "--user", bad]);
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
-        assert!(stderr(&o).starts_with("civicbridge: --user:"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("civicbridge: --user:"),
+            "{}",
+            stderr(&o)
+        );
     }
     let o = civicbridge(&["erase", "--config", cfg, "--user", "telegram:42"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -118,7 +122,11 @@ fn erase_tombstones_the_store_queues_deletes_and_is_audited() {
     let held = Store::open(&dir.path().join("data")).unwrap();
     let o = civicbridge(&["erase", "--config", cfg, "--user", "telegram:42"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("stop the bridge first"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("stop the bridge first"),
+        "{}",
+        stderr(&o)
+    );
     drop(held);
 }
 
@@ -184,7 +192,9 @@ fn export_since_a_time_starts_mid_chain_and_still_verifies_or_names_the_bad_entr
     let expected_first = log.iter().find(|e| e.at_ms >= floor).unwrap().seq;
     let export = dir.path().join("tail.jsonl");
     let out = export.to_str().unwrap();
-    let o = civicbridge(&["audit", "--config", cfg, "export", "--since", &since, "--out", out]);
+    let o = civicbridge(&[
+        "audit", "--config", cfg, "export", "--since", &since, "--out", out,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&export).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -194,7 +204,11 @@ fn export_since_a_time_starts_mid_chain_and_still_verifies_or_names_the_bad_entr
 
     // A date works too, and an export from a date in the future is empty.
     let o = civicbridge(&["audit", "--config", cfg, "export", "--since", "2999-01-01"]);
-    assert!(o.status.success() && stdout(&o).is_empty(), "{}", stderr(&o));
+    assert!(
+        o.status.success() && stdout(&o).is_empty(),
+        "{}",
+        stderr(&o)
+    );
     let o = civicbridge(&["audit", "--config", cfg, "export", "--since", "31/01/2026"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("RFC 3339"), "{}", stderr(&o));

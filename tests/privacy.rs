@@ -11,8 +11,8 @@ use civicbridge::store::{
     Author, Copy, IndexEntry, JobKind, MirrorRecord, PendingItem, PendingKind, Store,
 };
 use civicbridge_api::testing::{wait_until, FakeOp};
-use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RichText, RoomRef};
 use civicbridge_api::ThreadId;
+use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RichText, RoomRef};
 use common::*;
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
@@ -32,10 +32,7 @@ fn room(p: Platform, r: &str) -> RoomRef {
 }
 
 fn seed(store: &Store, rules: Rules) {
-    let pairs: Vec<_> = link(rules)
-        .into_iter()
-        .map(|l| (l.link, l.rules))
-        .collect();
+    let pairs: Vec<_> = link(rules).into_iter().map(|l| (l.link, l.rules)).collect();
     store.sync_config(&pairs).unwrap();
 }
 
@@ -132,7 +129,13 @@ fn everything(store: &Store) -> String {
 fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items() {
     for (name, store, _dir) in backends() {
         seed(&store, open_rules());
-        let a = relayed(&store, ("42", "Ada"), "7", "Where do I recycle batteries?", 1);
+        let a = relayed(
+            &store,
+            ("42", "Ada"),
+            "7",
+            "Where do I recycle batteries?",
+            1,
+        );
         let b = relayed(&store, ("43", "Bob"), "8", "Bins on Tuesday?", 2);
         let (h, pid) = held(&store, "9", "My address is 1 Elm Street");
 
@@ -250,7 +253,10 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
 
         let done = prune(&store, now, "bridge").unwrap();
         assert_eq!(done.len(), 1, "{name}");
-        assert_eq!(done[0].messages, 2, "{name}: the old message and the old root");
+        assert_eq!(
+            done[0].messages, 2,
+            "{name}: the old message and the old root"
+        );
         assert_eq!(done[0].cutoff_ms, now - 30 * DAY_MS);
         for gone in [old, root] {
             assert!(store.mirror(gone).unwrap().is_none(), "{name}");
@@ -382,7 +388,10 @@ async fn residents_appear_by_pseudonym_to_staff_and_on_cards_and_by_name_to_resi
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(pseudonym.starts_with("Resident ") && pseudonym.len() == 15, "{card}");
+    assert!(
+        pseudonym.starts_with("Resident ") && pseudonym.len() == 15,
+        "{card}"
+    );
 
     acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!approve 1")).await;
     wait_until(WAIT, "the staff copy", || {
@@ -459,8 +468,18 @@ async fn erase_while_stopped_deletes_every_copy_when_the_bridge_starts_again() {
         ..open_rules()
     };
     let daemon = start(store.clone(), rules.clone(), &fakes).await;
-    acked(fakes.telegram.post(TG, RESIDENT, "7", "Where do I recycle batteries?")).await;
-    acked(fakes.telegram.post(TG, RESIDENT, "8", "See https://example.org/me")).await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, RESIDENT, "7", "Where do I recycle batteries?"),
+    )
+    .await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, RESIDENT, "8", "See https://example.org/me"),
+    )
+    .await;
     acked(fakes.telegram.post(TG, ("43", "Bob"), "9", "Me too")).await;
     wait_until(WAIT, "copies and the card", || {
         fakes.matrix.texts_in(STAFF).len() == 2
@@ -501,7 +520,10 @@ async fn erase_while_stopped_deletes_every_copy_when_the_bridge_starts_again() {
         assert_eq!(m.text.to_plain(), "Me too");
     }
     let all = everything(&store);
-    assert!(!all.contains("batteries") && !all.contains("example.org/me"), "{all}");
+    assert!(
+        !all.contains("batteries") && !all.contains("example.org/me"),
+        "{all}"
+    );
     let log = store.audit_log().unwrap();
     assert!(log.iter().any(|e| e.action == AuditAction::Erased));
     assert!(audit::verify(&log, Some(audit::GENESIS)).is_ok());

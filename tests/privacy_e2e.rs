@@ -121,14 +121,13 @@ resident_names = "pseudonym"
 
     // ---- erase with the bridge stopped ---------------------------------------------------------
     let o = civicbridge(&["erase", "--config", cfg, "--user", "telegram:42"]);
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let said = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(said.contains("erased telegram:42: 2 message(s)"), "{said}");
-    assert!(said.contains("6 delete job(s)"), "two copies and the original, twice: {said}");
+    assert!(
+        said.contains("6 delete job(s)"),
+        "two copies and the original, twice: {said}"
+    );
 
     // ---- the next start carries the deletes out --------------------------------------------------
     let bridge = Bridge::start(&config_path).await;
@@ -141,12 +140,16 @@ resident_names = "pseudonym"
         left.len() == 1 && left[0].ends_with("(Telegram): Bins on Tuesday?"),
         "{left:?}"
     );
-    wait_until(WAIT, "the Discord copies and Telegram originals deleted", || {
-        dc.webhook_messages(channel).len() == 1
-            && [q1, q2]
-                .iter()
-                .all(|id| tg.message(chat, *id).is_some_and(|m| m.deleted))
-    })
+    wait_until(
+        WAIT,
+        "the Discord copies and Telegram originals deleted",
+        || {
+            dc.webhook_messages(channel).len() == 1
+                && [q1, q2]
+                    .iter()
+                    .all(|id| tg.message(chat, *id).is_some_and(|m| m.deleted))
+        },
+    )
     .await;
     assert!(dc.webhook_messages(channel)[0].content.contains("Bins"));
     let log_text = bridge.log();
@@ -180,11 +183,7 @@ resident_names = "pseudonym"
     let o = civicbridge(&["audit", "--config", cfg, "export", "--out", out]);
     assert!(o.status.success());
     let o = civicbridge(&["audit", "--config", cfg, "verify", "--file", out]);
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&export).unwrap();
     let tampered = text.replacen("\"actor\":\"cli\"", "\"actor\":\"matrix:@someone:else\"", 1);
     assert_ne!(tampered, text);

@@ -124,8 +124,11 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                     .map(|c| c.room.clone())
                     .collect();
                 for room in rooms {
-                    done.deletes
-                        .push(tx.push_job(&m.link, &room, JobKind::Delete { mirror: id })?);
+                    done.deletes.push(tx.push_job(
+                        &m.link,
+                        &room,
+                        JobKind::Delete { mirror: id },
+                    )?);
                 }
                 tombstone(&mut m);
                 tx.put_mirror(&m)?;

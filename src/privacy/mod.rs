@@ -197,7 +197,10 @@ mod tests {
         );
         let other = LinkId::new("parks");
         assert_ne!(key.pseudonym(&other, &ada.key()), shown.name);
-        assert_ne!(PrivacyKey::generate().pseudonym(&link, &ada.key()), shown.name);
+        assert_ne!(
+            PrivacyKey::generate().pseudonym(&link, &ada.key()),
+            shown.name
+        );
         // Never the other way round: residents in public rooms, and staff anywhere, keep names.
         for (from, to) in [
             (Side::Public, Side::Public),
@@ -238,7 +241,9 @@ mod tests {
             Ok("matrix:@ada:example.org".into())
         );
         assert!(parse_user("42").unwrap_err().contains("PLATFORM:ID"));
-        assert!(parse_user("irc:42").unwrap_err().contains("unknown platform"));
+        assert!(parse_user("irc:42")
+            .unwrap_err()
+            .contains("unknown platform"));
         assert!(parse_user("discord: ").unwrap_err().contains("no user id"));
     }
 }

@@ -72,7 +72,11 @@ impl Bridge {
             status.is_some()
         })
         .await;
-        assert!(status.unwrap().success(), "clean exit; log:\n{}", self.log());
+        assert!(
+            status.unwrap().success(),
+            "clean exit; log:\n{}",
+            self.log()
+        );
     }
 }
 
