@@ -28,6 +28,8 @@ pub enum AuditAction {
     Erased,
     /// Retention removed old mirrored content (count and cutoff in `detail`).
     Pruned,
+    /// A held item nobody decided within the link's `expire_after_secs`.
+    Expired,
 }
 
 /// An entry before it is sealed into the chain.

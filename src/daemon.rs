@@ -39,6 +39,8 @@ pub struct Options {
     pub grace: Duration,
     /// How long replay protection remembers an event.
     pub seen_retention: Duration,
+    /// How often held items are checked for reminders and expiry.
+    pub sweep_every: Duration,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             retry: RetryPolicy::default(),
             grace: Duration::from_secs(10),
             seen_retention: Duration::from_secs(7 * 24 * 3600),
+            sweep_every: Duration::from_secs(60),
         }
     }
 }
@@ -115,6 +118,11 @@ impl Daemon {
             shutdown.clone(),
             tracker.clone(),
         );
+        let records: Vec<_> = links.iter().map(|l| l.link.clone()).collect();
+        let notices = crate::notice::queue_public_notices(&store, &records)?;
+        if notices > 0 {
+            tracing::info!(rooms = notices, "queued the public notice");
+        }
         let redriven = outbox.redrive()?;
         if redriven > 0 {
             tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
@@ -153,6 +161,12 @@ impl Daemon {
                 }
             });
         }
+        tracker.spawn(crate::hygiene::run(
+            store.clone(),
+            outbox.clone(),
+            options.sweep_every,
+            shutdown.clone(),
+        ));
         tracker.spawn(prune_seen(
             store.clone(),
             options.seen_retention,

@@ -10,6 +10,8 @@
 //! - [`router`]: echo guard and routing of inbound events to their link's worker.
 //! - [`link`]: one worker per link, handling its events serially and durably.
 //! - [`approval`]: moderator commands and decisions on held messages.
+//! - [`hygiene`]: reminders about held items that wait too long, and their expiry.
+//! - [`notice`]: the "this room is moderated" notice each public room gets once.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
 //! - [`privacy`]: pseudonyms for residents in staff rooms, retention pruning, erasure.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
@@ -19,8 +21,10 @@ pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod daemon;
+pub mod hygiene;
 pub mod link;
 pub mod moderation;
+pub mod notice;
 pub mod outbox;
 pub mod privacy;
 pub mod render;

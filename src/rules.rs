@@ -135,6 +135,15 @@ pub struct Rules {
     pub resident_names: ResidentNames,
     /// Days after which mirrored content and its id mappings are pruned; 0 keeps everything.
     pub retention_days: u32,
+    /// Seconds a held item may wait before the moderation room is reminded of it; 0 turns
+    /// reminders off. Each item is reminded once.
+    pub remind_after_secs: u64,
+    /// Seconds after which a held item nobody decided is discarded (audited, the moderators
+    /// told); 0 keeps items until decided.
+    pub expire_after_secs: u64,
+    /// Posted once in each public room of the link when the link starts (and again if the text
+    /// changes): residents should know that a council moderates the room and reads along.
+    pub public_notice: Option<String>,
 }
 
 impl Default for Rules {
@@ -155,6 +164,9 @@ impl Default for Rules {
             blocked: Vec::new(),
             resident_names: ResidentNames::Name,
             retention_days: 0,
+            remind_after_secs: 3600,
+            expire_after_secs: 0,
+            public_notice: None,
         }
     }
 }
@@ -234,7 +246,7 @@ impl Rules {
         Ok(())
     }
 
-    pub const KEYS: [&'static str; 15] = [
+    pub const KEYS: [&'static str; 18] = [
         "staff_to_public",
         "public_to_staff",
         "public_to_public",
@@ -250,6 +262,9 @@ impl Rules {
         "blocked",
         "resident_names",
         "retention_days",
+        "remind_after_secs",
+        "expire_after_secs",
+        "public_notice",
     ];
 }
 

@@ -51,6 +51,13 @@ pub fn counter(name: &str) -> Vec<u8> {
     format!("counter/{name}").into_bytes()
 }
 
+/// A bookkeeping value of the daemon's housekeeping (reminder marks, posted notices).
+pub fn housekeeping(parts: &[&str]) -> Vec<u8> {
+    let mut key = b"housekeeping/".to_vec();
+    key.extend(joined(parts));
+    key
+}
+
 pub const SCHEMA_VERSION: &[u8] = b"schema_version";
 pub const AUDIT_HEAD: &[u8] = b"audit_head";
 

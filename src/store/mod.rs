@@ -7,6 +7,7 @@
 //! of [`Tx`], so a crash never leaves, say, an approved item both pending and in the outbox.
 
 pub mod backend;
+mod housekeeping;
 mod ids;
 mod keys;
 mod memory;
