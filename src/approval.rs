@@ -107,7 +107,11 @@ pub fn decide(
     }
     let mut mirror = tx.mirror_required(item.mirror)?;
     let original = cards::held_text(&item, &mirror).clone();
-    let card_view = mirror.clone();
+    // The card names the author as the moderation room may see them (a pseudonym, per link).
+    let mut card_view = mirror.clone();
+    if let Some(room) = &link.moderation_room {
+        card_view.author.display_name = tx.shown_author(&mirror, room)?.name;
+    }
     tx.remove_pending(id)?;
     let mut jobs = Vec::new();
     let approved_text = match decision {
@@ -164,8 +168,9 @@ pub fn decide(
             "mirror": mirror.id,
             "author": mirror.author.key(),
             "source": mirror.source,
-            "text": mirror.text.to_plain(),
             "original": matches!(decision, Decision::ApproveEdited(_)).then(|| original.to_plain()),
+            // A hash, never the text: the log outlives retention and erasure.
+            "text_sha256": crate::privacy::content_hash(&mirror.text),
             "targets": item.targets,
             "reason": match decision { Decision::Reject(r) => r.clone(), _ => None },
         }),

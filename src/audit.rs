@@ -32,6 +32,8 @@ pub enum AuditAction {
     PublishRequested,
     /// A thread stopped crossing (`!unpublish`).
     Unpublished,
+    /// Retention removed old mirrored content (count and cutoff in `detail`).
+    Pruned,
     /// A held item nobody decided within the link's `expire_after_secs`.
     Expired,
 }
@@ -101,16 +103,21 @@ pub enum VerifyError {
     #[error("entry {seq}: its hash does not match its content (altered)")]
     Altered { seq: u64 },
     #[error(
-        "entry {seq}: it does not follow entry {prev_seq} (an entry was removed or reordered)"
+        "entry {seq}: it does not follow entry {prev_seq} (an entry was removed or reordered, \
+         or entry {prev_seq} was altered and re-hashed)"
     )]
     Broken { seq: u64, prev_seq: u64 },
+    #[error("entry {seq}: the first entry of the log must point to the genesis hash")]
+    BadGenesis { seq: u64 },
     #[error("line {line}: not an audit entry: {problem}")]
     Unreadable { line: usize, problem: String },
 }
 
 /// Checks a chain. `start_hash` is the hash the first entry must point to ([`GENESIS`] for a
 /// whole log; an export that starts later carries its own first `prev_hash`, so pass `None` to
-/// trust it). Returns how many entries were checked.
+/// trust it). Entry 1 must point to [`GENESIS`] whatever `start_hash` says, and each entry must
+/// carry the next sequence number. Returns how many entries were checked; an error names the
+/// first bad entry.
 pub fn verify<'a>(
     entries: impl IntoIterator<Item = &'a AuditEntry>,
     start_hash: Option<&str>,
@@ -121,22 +128,103 @@ pub fn verify<'a>(
         if e.compute_hash() != e.hash {
             return Err(VerifyError::Altered { seq: e.seq });
         }
+        if prev.is_none() && e.seq == 1 && e.prev_hash != GENESIS {
+            return Err(VerifyError::BadGenesis { seq: e.seq });
+        }
         let expected = match prev {
             Some(p) => Some(p.hash.as_str()),
             None => start_hash,
         };
-        if let Some(expected) = expected {
-            if e.prev_hash != expected {
-                return Err(VerifyError::Broken {
-                    seq: e.seq,
-                    prev_seq: prev.map_or(0, |p| p.seq),
-                });
-            }
+        let out_of_sequence = prev.is_some_and(|p| e.seq != p.seq + 1);
+        if out_of_sequence || expected.is_some_and(|h| e.prev_hash != h) {
+            return Err(VerifyError::Broken {
+                seq: e.seq,
+                prev_seq: prev.map_or(0, |p| p.seq),
+            });
         }
         prev = Some(e);
         n += 1;
     }
     Ok(n)
+}
+
+/// What a verified export covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: usize,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+}
+
+impl Verified {
+    /// An export that does not begin at entry 1 (`audit export --since`): its internal links are
+    /// checked, its link to the entries before it cannot be.
+    pub fn mid_chain(&self) -> bool {
+        self.first_seq.is_some_and(|s| s > 1)
+    }
+}
+
+impl std::fmt::Display for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} entries verified", self.entries)?;
+        if let (Some(a), Some(b)) = (self.first_seq, self.last_seq) {
+            write!(f, " (seq {a} to {b})")?;
+        }
+        if let Some(a) = self.first_seq.filter(|_| self.mid_chain()) {
+            write!(
+                f,
+                "; the export starts mid-chain at seq {a}: its links are intact from there, and \
+                 its link to entry {} can only be checked against the full log",
+                a - 1
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Verifies an exported sequence (whole or from `--since`): a whole log from [`GENESIS`], a
+/// later start from its own first `prev_hash`.
+pub fn verify_export(entries: &[AuditEntry]) -> Result<Verified, VerifyError> {
+    let n = verify(entries, None)?;
+    Ok(Verified {
+        entries: n,
+        first_seq: entries.first().map(|e| e.seq),
+        last_seq: entries.last().map(|e| e.seq),
+    })
+}
+
+/// Parses `--since`: a date (`2026-01-31`, midnight UTC) or an RFC 3339 time
+/// (`2026-01-31T12:00:00Z`, `2026-01-31T13:00:00+01:00`). Returns Unix milliseconds.
+pub fn parse_since(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let ms = if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_millis())
+    } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        t.timestamp_millis()
+    } else {
+        return Err(format!(
+            "`{s}` is not a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)"
+        ));
+    };
+    Ok(ms.max(0) as u64)
+}
+
+/// The entries from the first one at or after `since_ms` to the end: a contiguous run, so the
+/// export verifies on its own even if the clock once went backwards.
+pub fn since(log: &[AuditEntry], since_ms: u64) -> &[AuditEntry] {
+    let start = log
+        .iter()
+        .position(|e| e.at_ms >= since_ms)
+        .unwrap_or(log.len());
+    &log[start..]
+}
+
+/// Milliseconds since the epoch as RFC 3339 (UTC), for humans reading entries.
+pub fn rfc3339(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 /// Parses JSON Lines as written by `audit export`.
@@ -219,6 +307,47 @@ mod tests {
                 prev_seq: 3
             })
         );
+    }
+
+    #[test]
+    fn a_mid_chain_export_verifies_its_own_links_and_says_where_it_starts() {
+        let c = chain(6);
+        let tail = since(&c, 1004);
+        assert_eq!(tail.first().map(|e| e.seq), Some(4));
+        let v = verify_export(tail).expect("intact");
+        assert_eq!((v.entries, v.first_seq, v.last_seq), (3, Some(4), Some(6)));
+        assert!(v.mid_chain());
+        assert!(v.to_string().contains("starts mid-chain at seq 4"), "{v}");
+        let whole = verify_export(&c).expect("intact");
+        assert!(!whole.mid_chain());
+        // Inside a mid-chain export, a removed entry is still named.
+        let mut gap = tail.to_vec();
+        gap.remove(1);
+        assert_eq!(
+            verify_export(&gap),
+            Err(VerifyError::Broken {
+                seq: 6,
+                prev_seq: 4
+            })
+        );
+        // An export claiming to start at the beginning must start at the genesis hash.
+        let mut forged = c[..2].to_vec();
+        forged[0].prev_hash = "ab".repeat(32);
+        forged[0].hash = forged[0].compute_hash();
+        assert_eq!(
+            verify_export(&forged),
+            Err(VerifyError::BadGenesis { seq: 1 })
+        );
+        assert!(since(&c, 9999).is_empty());
+    }
+
+    #[test]
+    fn since_accepts_dates_and_rfc3339() {
+        assert_eq!(parse_since("1970-01-02"), Ok(86_400_000));
+        assert_eq!(parse_since("1970-01-02T00:00:01Z"), Ok(86_401_000));
+        assert_eq!(parse_since("1970-01-02T01:00:01+01:00"), Ok(86_401_000));
+        assert!(parse_since("yesterday").unwrap_err().contains("RFC 3339"));
+        assert_eq!(rfc3339(86_401_000), "1970-01-02T00:00:01Z");
     }
 
     #[test]

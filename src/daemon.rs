@@ -77,6 +77,8 @@ impl Daemon {
             .map(|l| (l.link.clone(), l.rules.clone()))
             .collect();
         store.sync_config(&pairs)?;
+        // Pseudonyms shown from here on must survive a crash: create the key durably first.
+        crate::privacy::prepare(&store).await?;
 
         let connectors: HashMap<Platform, Arc<dyn Connector>> =
             connectors.into_iter().map(|c| (c.platform(), c)).collect();
@@ -168,6 +170,11 @@ impl Daemon {
         tracker.spawn(prune_seen(
             store.clone(),
             options.seen_retention,
+            shutdown.clone(),
+        ));
+        tracker.spawn(crate::privacy::retention::run(
+            store.clone(),
+            crate::privacy::retention::EVERY,
             shutdown.clone(),
         ));
         tracing::info!(links = links.len(), "civicbridge running");

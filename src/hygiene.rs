@@ -106,7 +106,8 @@ fn remind(
         let what = match tx.mirror(item.mirror)? {
             Some(m) => format!(
                 "{} ({}): {}",
-                m.author.display_name,
+                // As the moderation room may see them (a pseudonym, per link).
+                tx.shown_author(&m, room)?.name,
                 m.author.platform,
                 render::excerpt(&m.text)
             ),

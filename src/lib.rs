@@ -16,6 +16,7 @@
 //! - [`hygiene`]: reminders about held items that wait too long, and their expiry.
 //! - [`notice`]: the "this room is moderated" notice each public room gets once.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
+//! - [`privacy`]: pseudonyms for residents in staff rooms, retention pruning, erasure.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
 //! - [`telemetry`]: tracing setup (`RUST_LOG`, text or JSON).
 
@@ -31,6 +32,7 @@ pub mod moderation;
 pub mod moderation_room;
 pub mod notice;
 pub mod outbox;
+pub mod privacy;
 pub mod render;
 pub mod router;
 pub mod rules;

@@ -2,7 +2,6 @@
 //! library. Exit codes: 0 ok, 1 failure while running, 2 bad input (one line on stderr).
 
 use anyhow::Context;
-use civicbridge::audit::{self, AuditEntry};
 use civicbridge::config::Settings;
 use civicbridge::daemon::{self, Daemon};
 use civicbridge::store::{Store, StoreError};
@@ -12,6 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+mod cli {
+    pub mod privacy;
+}
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +75,21 @@ enum Cmd {
         link: String,
         user: String,
     },
+    /// Erase a person: delete every copy of their messages the bot can (when the bridge next
+    /// starts), discard their held items, and replace their content in the store by tombstones.
+    Erase {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The person, as PLATFORM:ID (e.g. telegram:42).
+        #[arg(long)]
+        user: String,
+    },
+    /// Prune mirrored content older than each link's retention_days (the bridge does this
+    /// hourly while it runs).
+    Prune {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Export or verify the audit log.
     Audit {
         #[arg(long, short)]
@@ -114,7 +132,7 @@ enum QueueCmd {
 enum AuditCmd {
     /// Write entries as JSON Lines (to stdout, or --out FILE).
     Export {
-        /// Only entries on or after this date (YYYY-MM-DD, UTC).
+        /// Only entries from this time on: a date (YYYY-MM-DD, midnight UTC) or RFC 3339.
         #[arg(long)]
         since: Option<String>,
         #[arg(long)]
@@ -170,7 +188,6 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Check { config } => check(&config),
         Cmd::Rules { config, action } => rules(&config, action),
         Cmd::Queue { config, action } => queue(&config, action).await,
-        Cmd::Audit { config, action } => audit_cmd(&config, action),
         Cmd::Takedown { config, link, what } => {
             let cmd = civicbridge::commands::parse::target(&what)
                 .map(civicbridge::commands::Command::Takedown)
@@ -187,6 +204,9 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
                 .unwrap_or_else(|| Err("a user as platform:id".into()));
             admin_command(&config, &link, cmd).await
         }
+        Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action),
+        Cmd::Erase { config, user } => cli::privacy::erase(&config, &user).await,
+        Cmd::Prune { config } => cli::privacy::prune(&config).await,
     }
 }
 
@@ -399,47 +419,6 @@ async fn admin_command(
             "{} job(s) queued for the next start",
             done.jobs.len()
         ));
-    }
-    Ok(())
-}
-
-fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
-    let settings = load(config)?;
-    let store = open_store(&settings)?;
-    let log = store.audit_log().context("reading the audit log")?;
-    match action {
-        AuditCmd::Export { since, out: file } => {
-            let since_ms = match since {
-                None => 0,
-                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                    .map_err(|_| input(format!("--since: `{d}` is not a date like 2026-01-31")))?
-                    .and_hms_opt(0, 0, 0)
-                    .map_or(0, |t| t.and_utc().timestamp_millis().max(0) as u64),
-            };
-            let mut text = String::new();
-            for e in log.iter().filter(|e| e.at_ms >= since_ms) {
-                text.push_str(&serde_json::to_string(e).context("encoding an entry")?);
-                text.push('\n');
-            }
-            match file {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => print_raw(&text),
-            }
-        }
-        AuditCmd::Verify { file } => {
-            let (entries, start): (Vec<AuditEntry>, Option<&str>) = match &file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| input(format!("{}: {e}", path.display())))?;
-                    (audit::parse_jsonl(&text).map_err(input)?, None)
-                }
-                None => (log, Some(audit::GENESIS)),
-            };
-            let n = audit::verify(&entries, start)
-                .map_err(|e| input(format!("audit log is NOT intact: {e}")))?;
-            out(format!("audit log intact: {n} entries verified"));
-        }
     }
     Ok(())
 }

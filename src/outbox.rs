@@ -257,7 +257,7 @@ fn resolve_context(
         reply = Some(match r.id_in(target) {
             Some(id) if caps.replies => ReplyTarget::Native(id.clone()),
             _ => ReplyTarget::Quote {
-                author: r.author.display_name.clone(),
+                author: inner.store.shown_author(&r, target)?.name,
                 excerpt: render::excerpt(&r.text),
             },
         });
@@ -360,6 +360,7 @@ async fn send_copy(
     let (files, unshown) = fetch_files(inner, caps, m).await?;
     let parts = render::render(RenderInput {
         mirror: m,
+        author: inner.store.shown_author(m, &job.target)?,
         caps,
         room: &job.target.room,
         txn_base: format!("cb{}", job.id.0),
@@ -405,6 +406,7 @@ async fn edit_copy(
     };
     let parts = render::render(RenderInput {
         mirror: m,
+        author: inner.store.shown_author(m, &job.target)?,
         caps,
         room: &job.target.room,
         txn_base: format!("cb{}", job.id.0),
@@ -552,7 +554,7 @@ fn give_up(inner: &Arc<Inner>, job: &Job, error: &str) {
             action: AuditAction::SendRejected,
             link: Some(job.link.clone()),
             subject: Some(job.id.to_string()),
-            detail: serde_json::json!({ "target": job.target, "kind": job.kind, "error": error }),
+            detail: serde_json::json!({ "target": job.target, "kind": crate::privacy::job_summary(&job.kind), "error": error }),
         })?;
         let mut notices = Vec::new();
         if let Some(room) = &moderation {
@@ -585,7 +587,10 @@ pub fn queue_card(
     moderation_room: &RoomRef,
     standing: crate::cards::SenderStanding,
 ) -> Result<Job, crate::store::TxFailure> {
-    let text = crate::cards::held(item, mirror, standing);
+    // The card names the author as the moderation room may see them (a pseudonym, per link).
+    let mut shown = mirror.clone();
+    shown.author.display_name = tx.shown_author(mirror, moderation_room)?.name;
+    let text = crate::cards::held(item, &shown, standing);
     tx.push_job(
         &item.link,
         moderation_room,

@@ -1,12 +1,15 @@
 //! Shapes a bridged message for one target room, reading the target's `Capabilities`:
-//! attribution (a bold `Name (Platform):` prefix unless the target shows per-message personas),
+//! attribution (a bold `Name (Platform):` prefix unless the target shows per-message personas;
+//! the name is the one `privacy::display_name_for` chose for the room, a pseudonym for residents
+//! in staff rooms where the link says so, and then no avatar goes with it),
 //! replies (native, or a quote line where the target has none or the copy is unknown), threads,
 //! attachments the target cannot take (a text line instead), and splitting at the target's length
 //! limit. Pure: the outbox resolves ids and fetches files first.
 
+use crate::privacy::Shown;
 use crate::store::MirrorRecord;
 use civicbridge_api::{
-    Capabilities, Outgoing, OutgoingFile, Persona, RemoteMsgId, RichText, RoomId, Span,
+    Capabilities, Outgoing, OutgoingFile, Persona, Platform, RemoteMsgId, RichText, RoomId, Span,
     ThreadTarget,
 };
 
@@ -23,6 +26,8 @@ pub enum ReplyTarget {
 #[derive(Debug)]
 pub struct RenderInput<'a> {
     pub mirror: &'a MirrorRecord,
+    /// How the author is shown in this room (`Store::shown_author`).
+    pub author: Shown,
     pub caps: &'a Capabilities,
     pub room: &'a RoomId,
     /// The job's id: part `i` is sent with transaction id `{txn_base}-{i}`.
@@ -37,13 +42,15 @@ pub struct RenderInput<'a> {
 /// The longest excerpt quoted when a reply cannot be native.
 const EXCERPT_CHARS: usize = 80;
 
-/// The attribution shown before relayed text: `Name (Platform):`.
+/// The attribution shown before relayed text, with the author's own name: `Name (Platform):`.
+/// For text going to a room, use [`attribution_as`] with the name chosen for that room.
 pub fn attribution(mirror: &MirrorRecord) -> String {
-    format!(
-        "{} ({}):",
-        mirror.author.display_name,
-        mirror.author.platform.label()
-    )
+    attribution_as(&mirror.author.display_name, mirror.author.platform)
+}
+
+/// `Name (Platform):` with the name as shown in the target room.
+pub fn attribution_as(name: &str, platform: Platform) -> String {
+    format!("{name} ({}):", platform.label())
 }
 
 /// A short single-line excerpt of a message, for quotes.
@@ -67,7 +74,10 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
     text.mentions_to_text();
     if !input.caps.personas {
         text.prepend([
-            Span::Bold(vec![Span::Text(attribution(m))]),
+            Span::Bold(vec![Span::Text(attribution_as(
+                &input.author.name,
+                m.author.platform,
+            ))]),
             Span::Text(" ".into()),
         ]);
     }
@@ -84,8 +94,13 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
         text.spans.push(Span::Text(format!("\n[{name}]")));
     }
     let persona = Some(Persona {
-        display_name: m.author.display_name.clone(),
-        avatar_url: m.author.avatar_url.clone(),
+        display_name: input.author.name.clone(),
+        // A resident's avatar would name them as surely as their name.
+        avatar_url: if input.author.pseudonymous {
+            None
+        } else {
+            m.author.avatar_url.clone()
+        },
         platform_label: m.author.platform.label().to_owned(),
     });
     let mut files = Some(input.files);
@@ -147,6 +162,7 @@ mod tests {
     fn input<'a>(m: &'a MirrorRecord, caps: &'a Capabilities, room: &'a RoomId) -> RenderInput<'a> {
         RenderInput {
             mirror: m,
+            author: Shown::named(&m.author),
             caps,
             room,
             txn_base: "j1".into(),
@@ -179,6 +195,34 @@ mod tests {
             out[0].persona.as_ref().map(|p| p.display_name.as_str()),
             Some("Ada")
         );
+    }
+
+    #[test]
+    fn a_pseudonym_replaces_the_name_in_attribution_and_persona_and_drops_the_avatar() {
+        let mut m = mirror("hello");
+        m.author.avatar_url = Some("mxc://x/ada".into());
+        let room = RoomId::new("r");
+        let shown = Shown {
+            name: "Resident 4f2a9c".into(),
+            pseudonymous: true,
+        };
+        let caps = Capabilities::default();
+        let mut i = input(&m, &caps, &room);
+        i.author = shown.clone();
+        let out = render(i);
+        assert_eq!(out[0].text.to_plain(), "Resident 4f2a9c (Telegram): hello");
+        let persona = out[0].persona.clone().unwrap();
+        assert_eq!(persona.display_name, "Resident 4f2a9c");
+        assert_eq!(persona.avatar_url, None);
+        let caps = Capabilities {
+            personas: true,
+            ..Capabilities::default()
+        };
+        let mut i = input(&m, &caps, &room);
+        i.author = shown;
+        let out = render(i);
+        assert_eq!(out[0].text.to_plain(), "hello");
+        assert!(!format!("{:?}", out[0]).contains("Ada"));
     }
 
     #[test]

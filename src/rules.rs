@@ -95,6 +95,19 @@ impl Default for AttachmentRule {
     }
 }
 
+/// How residents (authors in public rooms) are named in staff-side rooms and approval cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResidentNames {
+    /// Their display name on their platform.
+    #[default]
+    Name,
+    /// A stable pseudonym per person and link (`Resident 4f2a9c`), from a keyed hash whose key
+    /// staff never see (see `privacy`). Staff are never pseudonymised, and residents always see
+    /// each other by name.
+    Pseudonym,
+}
+
 /// A person on a platform, as `platform:id` (e.g. `telegram:42`, `matrix:@ada:example.org`).
 pub type UserKey = String;
 
@@ -127,6 +140,10 @@ pub struct Rules {
     pub edits_public_to_staff: Policy,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
+    /// How residents are shown in staff rooms (`name` or `pseudonym`).
+    pub resident_names: ResidentNames,
+    /// Days after which mirrored content and its id mappings are pruned; 0 keeps everything.
+    pub retention_days: u32,
     /// Seconds a held item may wait before the moderation room is reminded of it; 0 turns
     /// reminders off. Each item is reminded once.
     pub remind_after_secs: u64,
@@ -155,6 +172,8 @@ impl Default for Rules {
             edits_public_to_staff: Policy::Approve,
             trusted: Vec::new(),
             blocked: Vec::new(),
+            resident_names: ResidentNames::Name,
+            retention_days: 0,
             remind_after_secs: 3600,
             expire_after_secs: 0,
             public_notice: None,
@@ -260,6 +279,8 @@ impl Rules {
         "edits_public_to_staff",
         "trusted",
         "blocked",
+        "resident_names",
+        "retention_days",
         "remind_after_secs",
         "expire_after_secs",
         "public_notice",
@@ -322,6 +343,19 @@ mod tests {
         assert_eq!(r.public_to_staff.policy, Policy::Auto);
         r.set("staff_to_public.in_thread", "auto").expect("sub-key");
         assert_eq!(r.staff_to_public.in_thread, Some(Policy::Auto));
+    }
+
+    #[test]
+    fn privacy_rules_default_to_names_and_keeping_everything_and_can_be_set() {
+        let mut r = Rules::default();
+        assert_eq!(r.resident_names, ResidentNames::Name);
+        assert_eq!(r.retention_days, 0);
+        r.set("resident_names", "pseudonym").expect("bare word");
+        assert_eq!(r.resident_names, ResidentNames::Pseudonym);
+        r.set("retention_days", "30").expect("number");
+        assert_eq!(r.retention_days, 30);
+        assert!(r.set("resident_names", "initials").is_err());
+        assert!(r.set("retention_days", "-1").is_err());
     }
 
     #[test]

@@ -47,11 +47,11 @@ impl Prepared {
                 .ok()
                 .flatten()
                 .map(|m| {
-                    format!(
-                        "{}: {}",
-                        m.author.display_name,
-                        crate::render::excerpt(&m.text)
-                    )
+                    // Named as this room may see them (a pseudonym, per link).
+                    let who = store
+                        .shown_author(&m, here)
+                        .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
+                    format!("{who}: {}", crate::render::excerpt(&m.text))
                 })
                 .unwrap_or_default();
             lines.push(format!(

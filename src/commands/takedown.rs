@@ -111,7 +111,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFail
         detail: serde_json::json!({
             "author": mirror.author.key(),
             "source": mirror.source,
-            "text": mirror.text.to_plain(),
+            "text_sha256": crate::privacy::content_hash(&mirror.text),
             "copies": copies,
         }),
     })?;

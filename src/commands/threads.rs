@@ -130,7 +130,7 @@ fn audit(
         action,
         link: Some(link.id.clone()),
         subject: Some(root.id.to_string()),
-        detail: serde_json::json!({ "root": root.id, "text": root.text.to_plain() }),
+        detail: serde_json::json!({ "root": root.id, "text_sha256": crate::privacy::content_hash(&root.text) }),
     })?;
     Ok(())
 }

@@ -11,6 +11,7 @@ mod housekeeping;
 mod ids;
 mod keys;
 mod memory;
+mod privacy;
 pub mod records;
 mod sled;
 

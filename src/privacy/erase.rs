@@ -1,0 +1,177 @@
+//! Erasure of one person: `civicbridge erase --user PLATFORM:ID`.
+//!
+//! For every message they wrote that the bridge knows, in bounded batches (one transaction
+//! each, audited in the same transaction):
+//! - a `Delete` job is queued for each copy, for the source message itself, and for approval
+//!   cards that quoted it. Jobs are durable: when the CLI runs with the bridge stopped (sled
+//!   allows one process per data directory), the daemon runs them when it next starts, as it
+//!   re-drives the outbox first. Each platform deletes what the bot is allowed to (its own copies
+//!   always; a resident's original where the bot is an admin); refusals are audited and reported
+//!   to the moderators like any refused job;
+//! - their held items are discarded, with queued sends, edits and unsent cards of those messages;
+//! - the mirror record becomes a tombstone: text, attachments, display name, avatar and id are
+//!   replaced by [`TOMBSTONE`], and it is marked deleted so nothing is ever sent from it again.
+//!   The record itself stays (with the copies' ids, until their delete jobs have run) so that the
+//!   deletes can find the copies and other people's replies and threads keep their structure;
+//! - the message-index entries of its source and copies are removed at once: the delete jobs work
+//!   from the record, and nothing else should map a platform message to this person any more.
+//!
+//! The audit entry names the actor and a keyed hash of the person's id (never the id or text),
+//! with counts.
+
+use super::TOMBSTONE;
+use crate::audit::{AuditAction, AuditDraft};
+use crate::store::{Job, JobKind, MirrorRecord, Store, StoreError};
+use civicbridge_api::{MirrorId, PendingId, RemoteUserId, RichText, RoomRef};
+use std::collections::HashSet;
+
+/// Mirror records erased per transaction.
+const BATCH: usize = 128;
+
+/// What an erasure did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Erased {
+    /// Messages (mirror records) replaced by tombstones.
+    pub messages: usize,
+    /// Delete jobs queued: the caller hands them to a running outbox, or they wait for the next
+    /// start.
+    pub deletes: Vec<Job>,
+    /// Held items discarded.
+    pub held_discarded: usize,
+    /// Queued sends, edits and cards cancelled.
+    pub jobs_cancelled: usize,
+}
+
+/// Erases `user` (`platform:id`, see [`super::parse_user`]) on behalf of `actor`. The caller
+/// flushes the store before reporting success.
+pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreError> {
+    let key = store.privacy_key()?;
+    let user_hash = key.user_hash(user);
+    let mirrors: Vec<MirrorId> = store.mirrors_by(user)?.iter().map(|m| m.id).collect();
+    let pending = store.pending()?;
+    let jobs = store.outbox()?;
+    let mut total = Erased::default();
+    let batches: Vec<&[MirrorId]> = if mirrors.is_empty() {
+        // Record the request even when there is nothing to erase.
+        vec![&[]]
+    } else {
+        mirrors.chunks(BATCH).collect()
+    };
+    let of = batches.len();
+    for (i, batch) in batches.into_iter().enumerate() {
+        let done = store.transact(|tx| {
+            let mut done = Erased::default();
+            for &id in batch {
+                let Some(mut m) = tx.mirror(id)? else {
+                    continue;
+                };
+                if m.author.key() != user {
+                    continue;
+                }
+                // Held items: discarded; a posted card quoted the message, so it goes too.
+                let mut discarded: HashSet<PendingId> = HashSet::new();
+                for item in pending.iter().filter(|p| p.mirror == id) {
+                    let Some(item) = tx.pending(item.id)? else {
+                        continue;
+                    };
+                    tx.remove_pending(item.id)?;
+                    discarded.insert(item.id);
+                    if let Some((room, msg)) = &item.card {
+                        tx.unindex(room, msg)?;
+                        m.copy_in_mut(room).ids.push(msg.clone());
+                    }
+                }
+                done.held_discarded += discarded.len();
+                // Queued work that would show the message again.
+                let mut deleting: HashSet<RoomRef> = HashSet::new();
+                for job in &jobs {
+                    let cancel = match &job.kind {
+                        JobKind::Send { mirror } | JobKind::Edit { mirror } => *mirror == id,
+                        JobKind::Notice {
+                            card: Some(pid), ..
+                        } => discarded.contains(pid),
+                        JobKind::Delete { mirror } => {
+                            if *mirror == id && tx.job(job.id)?.is_some() {
+                                deleting.insert(job.target.clone());
+                            }
+                            false
+                        }
+                        // A decided card's edit runs before the card's delete in the same lane.
+                        JobKind::Notice { .. } | JobKind::EditNotice { .. } => false,
+                    };
+                    if cancel && tx.job(job.id)?.is_some() {
+                        tx.finish_job(job.id)?;
+                        done.jobs_cancelled += 1;
+                    }
+                }
+                // The original too, unless it is already gone.
+                if !m.deleted && m.copy_in(&m.source).is_none() {
+                    let (source, msg) = (m.source.clone(), m.source_msg.clone());
+                    m.copy_in_mut(&source).ids.push(msg);
+                } else if tx.mirror_of(&m.source, &m.source_msg)? == Some(id) {
+                    tx.unindex(&m.source, &m.source_msg.clone())?;
+                }
+                for c in &m.copies {
+                    for msg in &c.ids {
+                        if tx.mirror_of(&c.room, msg)? == Some(id) {
+                            tx.unindex(&c.room, msg)?;
+                        }
+                    }
+                }
+                let rooms: Vec<RoomRef> = m
+                    .copies
+                    .iter()
+                    .filter(|c| !c.ids.is_empty() && !deleting.contains(&c.room))
+                    .map(|c| c.room.clone())
+                    .collect();
+                for room in rooms {
+                    done.deletes.push(tx.push_job(
+                        &m.link,
+                        &room,
+                        JobKind::Delete { mirror: id },
+                    )?);
+                }
+                tombstone(&mut m);
+                tx.put_mirror(&m)?;
+                done.messages += 1;
+            }
+            tx.audit(AuditDraft {
+                actor: actor.to_owned(),
+                action: AuditAction::Erased,
+                link: None,
+                subject: None,
+                detail: serde_json::json!({
+                    "user_hash": user_hash,
+                    "messages": done.messages,
+                    "deletes_queued": done.deletes.len(),
+                    "held_discarded": done.held_discarded,
+                    "jobs_cancelled": done.jobs_cancelled,
+                    "batch": i + 1,
+                    "batches": of,
+                }),
+            })?;
+            Ok(done)
+        })?;
+        total.messages += done.messages;
+        total.deletes.extend(done.deletes);
+        total.held_discarded += done.held_discarded;
+        total.jobs_cancelled += done.jobs_cancelled;
+    }
+    tracing::info!(
+        messages = total.messages,
+        deletes = total.deletes.len(),
+        held = total.held_discarded,
+        "erased a person's content"
+    );
+    Ok(total)
+}
+
+/// Replaces everything a record says about its author and their words.
+fn tombstone(m: &mut MirrorRecord) {
+    m.text = RichText::plain(TOMBSTONE);
+    m.attachments.clear();
+    m.author.display_name = TOMBSTONE.to_owned();
+    m.author.avatar_url = None;
+    m.author.id = RemoteUserId::new(TOMBSTONE);
+    m.deleted = true;
+}

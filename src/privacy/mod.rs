@@ -1,0 +1,249 @@
+//! Privacy: how residents are named to staff, how long mirrored content is kept, and erasure.
+//!
+//! - **Pseudonyms** ([`display_name_for`]): per link, residents (authors in public rooms) can be
+//!   shown in staff-side rooms, approval cards and personas as `Resident 4f2a9c` instead of their
+//!   display name. The pseudonym is an HMAC of the link and the person's `platform:id` under a
+//!   random key kept in the store's meta tree ([`PrivacyKey`]): stable per person and link,
+//!   different across links, and not reversible by staff, who never see the key. Staff are never
+//!   pseudonymised, and residents see each other by name.
+//! - **Retention** ([`retention`]): a link's `retention_days` rule prunes mirror records, their
+//!   message-index and thread-map entries once older than that, in bounded audited batches.
+//! - **Erasure** ([`erase`]): deletes every copy of a person's messages the bot can delete (as
+//!   durable outbox jobs), discards their held items, and replaces their content in the store by
+//!   a tombstone; audited with a keyed hash of their id, never the id or the text.
+//!
+//! Audit entries about content carry [`content_hash`] (SHA-256 of the plain text) rather than the
+//! text, so the log can outlive retention and erasure without keeping what was said.
+
+pub mod erase;
+pub mod retention;
+
+use crate::rules::{ResidentNames, Rules, Side};
+use crate::store::Author;
+use civicbridge_api::{LinkId, RichText};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// Readies the store for the daemon: the privacy key exists and is durable, so a pseudonym
+/// shown once stays the same after a crash.
+pub async fn prepare(store: &crate::store::Store) -> Result<(), crate::store::StoreError> {
+    store.privacy_key()?;
+    store.flush().await
+}
+
+/// What a tombstoned message and its author are replaced by after erasure.
+pub const TOMBSTONE: &str = "[erased]";
+
+/// The store's secret for pseudonyms and user hashes. Never leaves the store; a new store gets a
+/// new key (so pseudonyms differ between installations).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivacyKey([u8; 32]);
+
+impl std::fmt::Debug for PrivacyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivacyKey(…)")
+    }
+}
+
+impl PrivacyKey {
+    /// A fresh random key.
+    pub fn generate() -> PrivacyKey {
+        PrivacyKey(rand::random())
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<PrivacyKey> {
+        bytes.try_into().ok().map(PrivacyKey)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// HMAC-SHA256 over `parts` joined by NUL, domain-separated by `purpose`.
+    fn mac(&self, purpose: &str, parts: &[&str]) -> [u8; 32] {
+        // HMAC takes keys of any length; 32 bytes cannot be refused.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(purpose.as_bytes());
+        for p in parts {
+            mac.update(b"\0");
+            mac.update(p.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// `Resident 4f2a9c`: stable for one person (`platform:id`) on one link. Six hex digits keep
+    /// accidental clashes rare (about one in 3 300 for two given people among a thousand).
+    pub fn pseudonym(&self, link: &LinkId, user: &str) -> String {
+        let mac = self.mac("pseudonym", &[link.as_str(), user]);
+        format!("Resident {}", &hex::encode(mac)[..6])
+    }
+
+    /// A keyed hash of a person's `platform:id`, for audit entries about them. Keyed because
+    /// platform ids are few enough to enumerate: a plain hash would name them to anyone with an
+    /// export. An admin holding the store can recompute it to answer "was X erased?".
+    pub fn user_hash(&self, user: &str) -> String {
+        hex::encode(self.mac("user", &[user]))
+    }
+}
+
+/// The SHA-256 of a message's plain text, for audit entries: whoever holds the text can show it
+/// is the one decided on, and the log itself never holds it.
+pub fn content_hash(text: &RichText) -> String {
+    hex::encode(Sha256::digest(text.to_plain().as_bytes()))
+}
+
+/// An outbox job described for the audit log: ids as they are, a notice's text as its hash
+/// (cards quote the held message).
+pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
+    match kind {
+        crate::store::JobKind::Notice { text, card } => serde_json::json!({
+            "type": "notice",
+            "card": card,
+            "text_sha256": content_hash(text),
+        }),
+        other => serde_json::to_value(other).unwrap_or_default(),
+    }
+}
+
+/// How a person appears in one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub name: String,
+    /// A pseudonym stands in for the name: show no avatar or other identifying detail either.
+    pub pseudonymous: bool,
+}
+
+impl Shown {
+    pub fn named(author: &Author) -> Shown {
+        Shown {
+            name: author.display_name.clone(),
+            pseudonymous: false,
+        }
+    }
+}
+
+/// What the bridge calls `author` (who wrote in a room on `author_side` of `link`) in a room on
+/// `target` side. Residents become pseudonyms in staff-side rooms when the link's
+/// `resident_names` rule says so; everything else keeps its display name. Moderation rooms count
+/// as staff side. Pure: the key comes from the store ([`crate::store::Store::privacy_key`]).
+pub fn display_name_for(
+    rules: &Rules,
+    link: &LinkId,
+    author: &Author,
+    author_side: Side,
+    target: Side,
+    key: &PrivacyKey,
+) -> Shown {
+    let pseudonymise = rules.resident_names == ResidentNames::Pseudonym
+        && author_side == Side::Public
+        && target == Side::Staff
+        && author.display_name != TOMBSTONE;
+    if pseudonymise {
+        Shown {
+            name: key.pseudonym(link, &author.key()),
+            pseudonymous: true,
+        }
+    } else {
+        Shown::named(author)
+    }
+}
+
+/// Parses `PLATFORM:ID` as typed by an admin (`telegram:42`, `matrix:@ada:example.org`).
+pub fn parse_user(s: &str) -> Result<String, String> {
+    let (p, id) = s
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not of the form PLATFORM:ID (e.g. telegram:42)"))?;
+    let platform: civicbridge_api::Platform = p.parse()?;
+    if id.trim().is_empty() {
+        return Err(format!("`{s}` has no user id after `{p}:`"));
+    }
+    Ok(format!("{platform}:{}", id.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civicbridge_api::Platform;
+
+    fn rules(names: ResidentNames) -> Rules {
+        Rules {
+            resident_names: names,
+            ..Rules::default()
+        }
+    }
+
+    #[test]
+    fn residents_get_a_stable_keyed_pseudonym_in_staff_rooms_only() {
+        let key = PrivacyKey::generate();
+        let link = LinkId::new("planning");
+        let ada = Author::new(Platform::Telegram, "42", "Ada");
+        let r = rules(ResidentNames::Pseudonym);
+        let shown = display_name_for(&r, &link, &ada, Side::Public, Side::Staff, &key);
+        assert!(shown.pseudonymous);
+        assert!(shown.name.starts_with("Resident "), "{}", shown.name);
+        assert_eq!(shown.name.len(), "Resident ".len() + 6);
+        assert!(!shown.name.contains("Ada") && !shown.name.contains("42"));
+        // Stable for the same person and link; different for another person, link or key.
+        assert_eq!(
+            display_name_for(&r, &link, &ada, Side::Public, Side::Staff, &key),
+            shown
+        );
+        let bob = Author::new(Platform::Telegram, "43", "Ada");
+        assert_ne!(
+            display_name_for(&r, &link, &bob, Side::Public, Side::Staff, &key).name,
+            shown.name
+        );
+        let other = LinkId::new("parks");
+        assert_ne!(key.pseudonym(&other, &ada.key()), shown.name);
+        assert_ne!(
+            PrivacyKey::generate().pseudonym(&link, &ada.key()),
+            shown.name
+        );
+        // Never the other way round: residents in public rooms, and staff anywhere, keep names.
+        for (from, to) in [
+            (Side::Public, Side::Public),
+            (Side::Staff, Side::Public),
+            (Side::Staff, Side::Staff),
+        ] {
+            let s = display_name_for(&r, &link, &ada, from, to, &key);
+            assert_eq!(s, Shown::named(&ada), "{from:?} -> {to:?}");
+        }
+        // And only when the link asks for it.
+        let by_name = rules(ResidentNames::Name);
+        assert_eq!(
+            display_name_for(&by_name, &link, &ada, Side::Public, Side::Staff, &key),
+            Shown::named(&ada)
+        );
+    }
+
+    #[test]
+    fn hashes_are_hex_and_keyed_where_ids_could_be_enumerated() {
+        let key = PrivacyKey::generate();
+        let h = key.user_hash("telegram:42");
+        assert_eq!(h.len(), 64);
+        assert_eq!(h, key.user_hash("telegram:42"));
+        assert_ne!(h, PrivacyKey::generate().user_hash("telegram:42"));
+        assert_ne!(h, hex::encode(Sha256::digest(b"telegram:42")));
+        assert_eq!(
+            content_hash(&RichText::plain("hello")),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(format!("{key:?}"), "PrivacyKey(…)", "never printed");
+    }
+
+    #[test]
+    fn user_keys_parse_and_bad_ones_are_explained() {
+        assert_eq!(parse_user("telegram:42"), Ok("telegram:42".into()));
+        assert_eq!(
+            parse_user("Matrix:@ada:example.org"),
+            Ok("matrix:@ada:example.org".into())
+        );
+        assert!(parse_user("42").unwrap_err().contains("PLATFORM:ID"));
+        assert!(parse_user("irc:42")
+            .unwrap_err()
+            .contains("unknown platform"));
+        assert!(parse_user("discord: ").unwrap_err().contains("no user id"));
+    }
+}
