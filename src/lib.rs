@@ -12,12 +12,15 @@
 //! - [`approval`]: moderator commands and decisions on held messages.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
+//! - [`demo`]: `civicbridge demo` and the end-to-end world (real Synapse, local Telegram and
+//!   Discord servers, the real daemon).
 //! - [`telemetry`]: tracing setup (`RUST_LOG`, text or JSON).
 
 pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod link;
 pub mod moderation;
 pub mod outbox;

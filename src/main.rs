@@ -58,6 +58,9 @@ enum Cmd {
         #[command(subcommand)]
         action: AuditCmd,
     },
+    /// See it work without any accounts: a real Synapse and local Telegram and Discord servers
+    /// on 127.0.0.1, a short moderated conversation, then instructions to take part.
+    Demo(civicbridge::demo::cli::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -140,7 +143,19 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Rules { config, action } => rules(&config, action),
         Cmd::Queue { config, action } => queue(&config, action).await,
         Cmd::Audit { config, action } => audit_cmd(&config, action),
+        Cmd::Demo(args) => demo(args).await,
     }
+}
+
+async fn demo(args: civicbridge::demo::cli::DemoArgs) -> Result<(), Failure> {
+    civicbridge::telemetry::init(&civicbridge::config::LogSettings {
+        filter: "warn".into(),
+        json: false,
+    });
+    civicbridge::demo::cli::run(args)
+        .await
+        .context("demo")
+        .map_err(Failure::Run)
 }
 
 fn load(config: &Path) -> Result<Settings, Failure> {
