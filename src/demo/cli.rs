@@ -7,13 +7,15 @@
 //!   Synapse program itself is installed once per machine in `~/.cache/civicbridge/synapse-venv`).
 //! - `demo.json`: the Matrix accounts and room ids created on the first run.
 //! - `bridge/`: the config the demo writes, the bridge's Matrix session (`matrix/`) and its store
-//!   (`bridge-store/`).
+//!   (`bridge-store/`), both recreated each run.
 //!
 //! The local Telegram and Discord servers keep their state in memory, so each run recreates
 //! their group and channel (with fresh ids; the config is rewritten to match) and starts the
 //! bridge's store afresh: a store that remembered the last run's Telegram message ids would
-//! take the new run's messages, which reuse those ids, for replays. Matrix rooms, accounts and
-//! the bot's device persist.
+//! take the new run's messages, which reuse those ids, for replays. The bot's Matrix session
+//! goes with the store: outbox job ids restart with a fresh store and are the Matrix transaction
+//! ids, and Synapse answers a repeated transaction id on the same device with the old event
+//! instead of sending (a card would silently never appear). Matrix accounts and rooms persist.
 
 use super::scenario;
 use super::world::{World, WorldOptions};
@@ -91,10 +93,11 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         Some(tokio::spawn(tick("installing and starting Synapse")))
     };
     let bridge_dir = dir.join("bridge");
-    // A fresh bridge store each run (see the module doc).
-    let store = bridge_dir.join("bridge-store");
-    if store.exists() {
-        std::fs::remove_dir_all(&store).map_err(DemoError::io(&store))?;
+    // A fresh bridge store and Matrix session each run (see the module doc).
+    for fresh in [bridge_dir.join("bridge-store"), bridge_dir.join("matrix")] {
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh).map_err(DemoError::io(&fresh))?;
+        }
     }
     let reused = saved.is_some();
     let world = World::create(WorldOptions {
