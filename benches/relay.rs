@@ -15,7 +15,6 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use civicbridge::demo::matrix::{Mark, MatrixUser};
-use civicbridge::demo::wait::wait_for;
 use civicbridge::demo::{World, WorldOptions};
 use civicbridge::rules::{DirectionRule, LinkPolicy, Policy, Rules};
 use std::io::{BufRead, BufReader, Write};
@@ -231,11 +230,14 @@ async fn main() {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
-    wait_for(Duration::from_secs(30), "the daemon to exit", || async {
-        Ok(child.try_wait().unwrap().map(|_| ()))
-    })
-    .await
-    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     bridge.sort_by(f64::total_cmp);
     direct.sort_by(f64::total_cmp);

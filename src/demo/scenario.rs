@@ -200,14 +200,14 @@ pub async fn play(world: &World, say: &mut dyn FnMut(&str)) -> Result<Outcome, D
 /// What each participant sees now, platform by platform.
 pub async fn transcript(world: &World, outcome: &Outcome) -> Result<String, DemoError> {
     let mut out = String::new();
-    out.push_str(
-        "── Telegram · \"Riverside residents\" › topic \"Library\" (what residents see)\n",
-    );
+    out.push_str("── Telegram · \"Riverside residents\" (what residents see; [topic])\n");
+    let topics: std::collections::BTreeMap<i32, String> =
+        world.telegram.topics(world.tg_chat).into_iter().collect();
     let mut id = 1;
     let mut missing = 0;
     while missing < 3 {
         match world.telegram.message(world.tg_chat, id) {
-            Some(m) if m.thread == Some(world.tg_topic) && !m.text.is_empty() => {
+            Some(m) if !m.text.is_empty() => {
                 let who = if m.from == ADA.0 {
                     "Ada".to_owned()
                 } else if m.from == world.telegram.bot().id {
@@ -215,7 +215,12 @@ pub async fn transcript(world: &World, outcome: &Outcome) -> Result<String, Demo
                 } else {
                     format!("user {}", m.from)
                 };
-                out.push_str(&format!("   {who}: {}\n", m.text));
+                let topic = m
+                    .thread
+                    .and_then(|t| topics.get(&t))
+                    .map(|t| format!("[{t}] "))
+                    .unwrap_or_default();
+                out.push_str(&format!("   {topic}{who}: {}\n", m.text));
                 missing = 0;
             }
             Some(_) => missing = 0,
