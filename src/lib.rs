@@ -18,6 +18,8 @@
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
 //! - [`privacy`]: pseudonyms for residents in staff rooms, retention pruning, erasure.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
+//! - [`demo`]: `civicbridge demo` and the end-to-end world (real Synapse, local Telegram and
+//!   Discord servers, the real daemon).
 //! - [`telemetry`]: tracing setup (`RUST_LOG`, text or JSON).
 
 pub mod approval;
@@ -26,6 +28,7 @@ pub mod cards;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod hygiene;
 pub mod link;
 pub mod moderation;

@@ -97,6 +97,9 @@ enum Cmd {
         #[command(subcommand)]
         action: AuditCmd,
     },
+    /// See it work without any accounts: a real Synapse and local Telegram and Discord servers
+    /// on 127.0.0.1, a short moderated conversation, then instructions to take part.
+    Demo(civicbridge::demo::cli::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -207,7 +210,19 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action),
         Cmd::Erase { config, user } => cli::privacy::erase(&config, &user).await,
         Cmd::Prune { config } => cli::privacy::prune(&config).await,
+        Cmd::Demo(args) => demo(args).await,
     }
+}
+
+async fn demo(args: civicbridge::demo::cli::DemoArgs) -> Result<(), Failure> {
+    civicbridge::telemetry::init(&civicbridge::config::LogSettings {
+        filter: "warn".into(),
+        json: false,
+    });
+    civicbridge::demo::cli::run(args)
+        .await
+        .context("demo")
+        .map_err(Failure::Run)
 }
 
 fn load(config: &Path) -> Result<Settings, Failure> {

@@ -128,3 +128,49 @@ async fn no_stray_synapse_survives_a_killed_test_process() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+async fn whoami(base: &str, token: &str) -> Option<String> {
+    let r: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/_matrix/client/v3/account/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    r["user_id"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_restart_and_a_kept_data_dir_keep_users_and_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = SynapseOptions {
+        data_dir: Some(dir.path().join("hs")),
+        ..SynapseOptions::default()
+    };
+    let server = synapse::Synapse::start(opts.clone())
+        .await
+        .expect("synapse starts");
+    let user = server.register_fresh("keep").await.expect("registers");
+    let before = server.pid().expect("running");
+
+    server.restart().await.expect("restarts");
+    assert_ne!(server.pid(), Some(before), "a new process");
+    assert_eq!(
+        whoami(server.url(), &user.access_token).await.as_deref(),
+        Some(user.user_id.as_str()),
+        "the token works after a restart on the same port"
+    );
+    let url = server.url().to_owned();
+    drop(server);
+    assert!(dir.path().join("hs/homeserver.db").exists(), "kept");
+
+    let again = synapse::Synapse::start(opts).await.expect("starts again");
+    assert_eq!(again.url(), url, "the same port when it is free");
+    assert_eq!(
+        whoami(again.url(), &user.access_token).await.as_deref(),
+        Some(user.user_id.as_str()),
+        "the same users on a second start"
+    );
+}

@@ -4,7 +4,7 @@
 //! Synapse reads YAML, and JSON is YAML, so the config is written with serde_json.
 
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How to start a Synapse.
@@ -17,6 +17,13 @@ pub struct SynapseOptions {
     pub default_room_version: Option<String>,
     /// How long to wait for `/_matrix/client/versions` to answer.
     pub startup_timeout: Duration,
+    /// Keep the server's files (config, database, signing key, secret) here and reuse them on a
+    /// later start: same users, same rooms (`civicbridge demo`). `None`: a temporary directory
+    /// removed when the handle is dropped.
+    pub data_dir: Option<PathBuf>,
+    /// The port to listen on if it is free (a kept data dir remembers the last one); otherwise,
+    /// or when `None`, any free port.
+    pub port: Option<u16>,
 }
 
 impl Default for SynapseOptions {
@@ -25,6 +32,8 @@ impl Default for SynapseOptions {
             strict_message_rate: false,
             default_room_version: None,
             startup_timeout: Duration::from_secs(90),
+            data_dir: None,
+            port: None,
         }
     }
 }

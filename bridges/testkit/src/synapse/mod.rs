@@ -37,57 +37,167 @@ const WATCHDOG: &str = include_str!("watchdog.py");
 pub struct Synapse {
     url: String,
     secret: String,
-    dir: tempfile::TempDir,
+    dir: Dir,
+    /// What [`Synapse::restart`] runs again: the venv's python and the config file.
+    python: PathBuf,
+    startup_timeout: Duration,
     process: Mutex<Option<(Child, ChildStdin)>>,
+}
+
+/// Where the server's files live: removed with the handle, or kept for a later start.
+#[derive(Debug)]
+enum Dir {
+    Temp(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Dir {
+    fn path(&self) -> &Path {
+        match self {
+            Dir::Temp(t) => t.path(),
+            Dir::Kept(p) => p,
+        }
+    }
+}
+
+/// What a kept data directory remembers between starts (`launcher.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Kept {
+    port: u16,
+    secret: String,
 }
 
 impl Synapse {
     /// Installs (first time only), configures and starts a Synapse; returns once it answers.
+    /// With [`SynapseOptions::data_dir`] set to a directory an earlier start used, the same
+    /// database, secret and signing key are reused, so users and rooms are still there.
     pub async fn start(opts: SynapseOptions) -> Result<Synapse, SynapseError> {
         let venv = tokio::task::spawn_blocking(ensure_venv)
             .await
             .map_err(|e| SynapseError::Http(format!("install task failed: {e}")))??;
-        let dir = tempfile::Builder::new()
-            .prefix("civicbridge-synapse-")
-            .tempdir()
-            .map_err(SynapseError::io(std::env::temp_dir()))?;
-        let port = free_port()?;
-        let secret = random_hex(16)?;
-        let cfg_path = dir.path().join("homeserver.yaml");
-        let cfg = config::render(&opts, port, dir.path(), &secret);
-        write(&cfg_path, cfg.to_string().as_bytes())?;
-        write(&dir.path().join("signing.key"), signing_key()?.as_bytes())?;
-        std::fs::create_dir_all(dir.path().join("media"))
-            .map_err(SynapseError::io(dir.path().join("media")))?;
-        let watchdog = dir.path().join("watchdog.py");
-        write(&watchdog, WATCHDOG.as_bytes())?;
-        let log_path = dir.path().join("homeserver.log");
-        let log = File::create(&log_path).map_err(SynapseError::io(&log_path))?;
-        let log2 = log.try_clone().map_err(SynapseError::io(&log_path))?;
-        let python = install::venv_python(&venv);
-        let mut child = Command::new(&python)
-            .arg(&watchdog)
-            .arg(&python)
-            .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(&cfg_path)
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .map_err(SynapseError::io(&python))?;
-        let Some(stdin) = child.stdin.take() else {
-            return Err(SynapseError::Http("no stdin pipe to the watchdog".into()));
+        let dir = match &opts.data_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(SynapseError::io(d))?;
+                Dir::Kept(d.clone())
+            }
+            None => Dir::Temp(
+                tempfile::Builder::new()
+                    .prefix("civicbridge-synapse-")
+                    .tempdir()
+                    .map_err(SynapseError::io(std::env::temp_dir()))?,
+            ),
         };
+        let path = dir.path().to_owned();
+        let kept_path = path.join("launcher.json");
+        let earlier: Option<Kept> = std::fs::read(&kept_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let wanted = opts.port.or(earlier.as_ref().map(|k| k.port));
+        let port = match wanted.filter(|p| port_is_free(*p)) {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let secret = match earlier {
+            Some(k) => k.secret,
+            None => random_hex(16)?,
+        };
+        let kept = serde_json::to_vec(&Kept {
+            port,
+            secret: secret.clone(),
+        })
+        .map_err(|e| SynapseError::Http(e.to_string()))?;
+        write(&kept_path, &kept)?;
+        let cfg_path = path.join("homeserver.yaml");
+        let cfg = config::render(&opts, port, &path, &secret);
+        write(&cfg_path, cfg.to_string().as_bytes())?;
+        let key_path = path.join("signing.key");
+        if !key_path.exists() {
+            write(&key_path, signing_key()?.as_bytes())?;
+        }
+        std::fs::create_dir_all(path.join("media"))
+            .map_err(SynapseError::io(path.join("media")))?;
+        write(&path.join("watchdog.py"), WATCHDOG.as_bytes())?;
         let synapse = Synapse {
             url: format!("http://127.0.0.1:{port}"),
             secret,
             dir,
-            process: Mutex::new(Some((child, stdin))),
+            python: install::venv_python(&venv),
+            startup_timeout: opts.startup_timeout,
+            process: Mutex::new(None),
         };
+        synapse.spawn()?;
         synapse.wait_ready(opts.startup_timeout).await?;
         tracing::info!(url = %synapse.url, "synapse is up");
         Ok(synapse)
+    }
+
+    /// Starts the server process (under the watchdog) on the rendered config.
+    fn spawn(&self) -> Result<(), SynapseError> {
+        let path = self.dir.path();
+        let log_path = path.join("homeserver.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(SynapseError::io(&log_path))?;
+        let log2 = log.try_clone().map_err(SynapseError::io(&log_path))?;
+        let mut child = Command::new(&self.python)
+            .arg(path.join("watchdog.py"))
+            .arg(&self.python)
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(path.join("homeserver.yaml"))
+            .current_dir(path)
+            .stdin(Stdio::piped())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(SynapseError::io(&self.python))?;
+        let Some(stdin) = child.stdin.take() else {
+            return Err(SynapseError::Http("no stdin pipe to the watchdog".into()));
+        };
+        *self.process.lock().unwrap_or_else(|p| p.into_inner()) = Some((child, stdin));
+        Ok(())
+    }
+
+    /// Stops the server and starts it again on the same port, database and config (users,
+    /// rooms and access tokens survive); returns once it answers again. For tests of clients
+    /// that must ride out a homeserver restart.
+    pub async fn restart(&self) -> Result<(), SynapseError> {
+        self.stop_async().await;
+        self.spawn()?;
+        self.wait_ready(self.startup_timeout).await
+    }
+
+    /// Like [`Synapse::stop`], without blocking the async runtime while Synapse shuts down.
+    pub async fn stop_async(&self) {
+        let taken = self
+            .process
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some((mut child, stdin)) = taken else {
+            return;
+        };
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            // Waiting for a child process to exit: std offers no async wait to select on.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The watchdog's process id while the server runs (Synapse is its only child).
+    pub fn pid(&self) -> Option<u32> {
+        self.process
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(c, _)| c.id())
     }
 
     async fn wait_ready(&self, timeout: Duration) -> Result<(), SynapseError> {
@@ -226,6 +336,10 @@ pub async fn shared_strict() -> Result<&'static Synapse, SynapseError> {
 
 fn write(path: &PathBuf, bytes: &[u8]) -> Result<(), SynapseError> {
     std::fs::write(path, bytes).map_err(SynapseError::io(path))
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 fn free_port() -> Result<u16, SynapseError> {

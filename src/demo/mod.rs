@@ -1,0 +1,20 @@
+//! `civicbridge demo` and the end-to-end world.
+//!
+//! - [`world`]: builds the world (a real Synapse, the local Telegram and Discord servers, the
+//!   people, the rooms, a config for one link) and runs the real daemon on it. The end-to-end
+//!   tests (`tests/e2e*.rs`) and the demo share it.
+//! - [`matrix`]: a person on Matrix through the plain client-server API.
+//! - [`scenario`]: the demo's story, checked step by step, and transcripts of what each
+//!   participant sees.
+//! - [`wait`]: waiting on conditions with a deadline.
+//! - [`cli`]: the `civicbridge demo` command (data directory, progress, instructions).
+
+pub mod cli;
+mod error;
+pub mod matrix;
+pub mod scenario;
+pub mod wait;
+pub mod world;
+
+pub use error::DemoError;
+pub use world::{Homeserver, Saved, World, WorldOptions};
