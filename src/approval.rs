@@ -168,7 +168,10 @@ pub fn decide(
             "mirror": mirror.id,
             "author": mirror.author.key(),
             "source": mirror.source,
-            "original": matches!(decision, Decision::ApproveEdited(_)).then(|| original.to_plain()),
+            // The text the moderator replaced, as a hash like every text in the log: the
+            // chain cannot be rewritten, so words in it would outlive erasure and retention.
+            "original_sha256": matches!(decision, Decision::ApproveEdited(_))
+                .then(|| crate::privacy::content_hash(&original)),
             // A hash, never the text: the log outlives retention and erasure.
             "text_sha256": crate::privacy::content_hash(&mirror.text),
             "targets": item.targets,

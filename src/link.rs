@@ -379,6 +379,13 @@ impl LinkWorker {
         mirror.reply_to = reply_to.map(|r| r.id);
         mirror.thread_root = thread_root.map(|r| r.id);
         mirror.at_ms = ev.at_ms;
+        // A message in a thread whose start never crossed (a resident's own forum topic, a
+        // Discord thread on an unbridged message) heads that thread for the bridge: answers to
+        // its copies go back into the same topic or thread, not into a new one.
+        if let (Some(t), None) = (&m.thread, mirror.thread_root) {
+            mirror.source_thread = Some(t.clone());
+            tx.put_thread(&ev.room, t, mirror.id)?;
+        }
         if !forward.is_empty() {
             // A root that crosses on its own publishes its thread.
             mirror.published = mirror.thread_root.is_none();

@@ -36,17 +36,10 @@ async fn the_demo_scenario_crosses_three_platforms_under_moderation() {
     world.shutdown().await.unwrap();
 }
 
-/// Bug in `src/link.rs` (not the demo's): a resident's message posted inside a Telegram forum
-/// topic whose opening message was never bridged (every topic a resident opens) is stored with
-/// neither `thread_root` nor `source_thread`, because `LinkWorker::message` records the source
-/// thread only on an already-bridged root. A staff answer in the Matrix thread of its copy then
-/// resolves (outbox `resolve_context`) to `ThreadTarget::StartFrom(question)` instead of
-/// `Existing(topic)`, and the Telegram connector opens a *new* topic named after the answer.
-/// Fix: when `thread_root` is `None` but `m.thread` is `Some(t)`, set the new mirror's
-/// `source_thread = Some(t)` (and index it with `put_thread`), so replies go into the same topic
-/// (the same holds for a Discord thread whose starter was not bridged).
+/// A resident's question in a Telegram forum topic whose opening message never crossed (every
+/// topic a resident opens): the staff answer in the Matrix thread of its copy goes back into that
+/// same topic, not into a new one.
 #[tokio::test]
-#[ignore = "bug in src/link.rs: the answer opens a new Telegram topic (see the doc comment)"]
 async fn a_staff_answer_lands_in_the_telegram_topic_the_question_was_asked_in() {
     let dir = tempfile::tempdir().unwrap();
     let world = World::create(WorldOptions::test(dir.path())).await.unwrap();

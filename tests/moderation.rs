@@ -279,8 +279,9 @@ async fn reject_with_a_reason_sends_nothing_and_edit_publishes_the_moderators_te
         .into_iter()
         .find(|e| e.action == AuditAction::EditedAndApproved)
         .unwrap();
-    assert_eq!(edited.detail["original"], "Is teh hall free?");
-    assert_eq!(edited.detail["text"], "Is the hall free?");
+    let hash = |t: &str| civicbridge::privacy::content_hash(&civicbridge_api::RichText::plain(t));
+    assert_eq!(edited.detail["original_sha256"], hash("Is teh hall free?"));
+    assert_eq!(edited.detail["text_sha256"], hash("Is the hall free?"));
 }
 
 #[tokio::test]

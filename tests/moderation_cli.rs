@@ -148,7 +148,10 @@ fn takedown_trust_block_and_edit_from_the_command_line() {
         .find(|e| e.action == AuditAction::EditedAndApproved)
         .unwrap();
     assert_eq!(edited.actor, "cli");
-    assert_eq!(edited.detail["original"], "Is teh hall free?");
+    assert_eq!(
+        edited.detail["original_sha256"],
+        civicbridge::privacy::content_hash(&civicbridge_api::RichText::plain("Is teh hall free?"))
+    );
     assert!(log
         .iter()
         .any(|e| e.action == AuditAction::Takedown && e.actor == "cli"));

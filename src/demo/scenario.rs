@@ -127,21 +127,15 @@ pub async fn play(world: &World, say: &mut dyn FnMut(&str)) -> Result<Outcome, D
             .find(|m| m.text.contains(ANSWER)))
     })
     .await?;
-    if telegram_answer.thread == Some(world.tg_topic) {
-        say(&format!(
-            "6. Ada sees the answer in the Telegram topic: {}",
-            telegram_answer.text
-        ));
-    } else {
-        // Known bug (src/link.rs): a message asked inside a topic whose opening message was
-        // never bridged does not remember its topic, so the answer opens a new topic. The
-        // answer still arrives, once; `tests/e2e.rs` keeps an ignored test for the fix.
-        say(&format!(
-            "6. Ada sees the answer on Telegram, in a new topic (known bug: not yet in the \
-             question's topic): {}",
-            telegram_answer.text
+    if telegram_answer.thread != Some(world.tg_topic) {
+        return Err(DemoError::Check(
+            "the answer reached Telegram outside the question's topic".into(),
         ));
     }
+    say(&format!(
+        "6. Ada sees the answer in the Telegram topic: {}",
+        telegram_answer.text
+    ));
     let discord_answer = wait_for(PATIENCE, "the answer in a Discord thread", || async {
         Ok(world
             .discord
