@@ -18,7 +18,9 @@ use crate::store::{
     Author, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, Store, StoreError,
     Tx, TxFailure,
 };
-use civicbridge_api::{Event, EventKind, Message, PendingId, RemoteMsgId, RoomRef, Submission};
+use civicbridge_api::{
+    Event, EventKind, Message, MirrorId, PendingId, RemoteMsgId, RoomRef, Submission,
+};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -400,27 +402,38 @@ impl LinkWorker {
             )?);
         }
         if !hold.is_empty() {
-            // Targets may be held for different reasons; each reason is listed once.
-            let mut reasons: Vec<&str> = Vec::new();
-            for (_, r) in &hold {
-                if !reasons.contains(&r.as_str()) {
-                    reasons.push(r);
-                }
-            }
-            let item = PendingItem {
-                id: PendingId(0),
-                link: self.link.id.clone(),
-                mirror: mirror.id,
-                kind: PendingKind::Message,
-                targets: hold.iter().map(|(r, _)| r.clone()).collect(),
-                reason: reasons.join("; "),
-                held_at_ms: tx.now_ms(),
-                card: None,
-                card_job: None,
-            };
+            let item = self.held_item(tx, mirror.id, PendingKind::Message, &hold);
             self.hold(tx, item, &mirror, fx)?;
         }
         Ok(())
+    }
+
+    /// A new pending item for `mirror`, held for these targets. Targets may be held for
+    /// different reasons; each reason is listed once.
+    fn held_item(
+        &self,
+        tx: &Tx<'_>,
+        mirror: MirrorId,
+        kind: PendingKind,
+        held: &[(RoomRef, String)],
+    ) -> PendingItem {
+        let mut reasons: Vec<&str> = Vec::new();
+        for (_, r) in held {
+            if !reasons.contains(&r.as_str()) {
+                reasons.push(r);
+            }
+        }
+        PendingItem {
+            id: PendingId(0),
+            link: self.link.id.clone(),
+            mirror,
+            kind,
+            targets: held.iter().map(|(r, _)| r.clone()).collect(),
+            reason: reasons.join("; "),
+            held_at_ms: tx.now_ms(),
+            card: None,
+            card_job: None,
+        }
     }
 
     fn hold(
@@ -500,25 +513,10 @@ impl LinkWorker {
             }
         }
         if !held.is_empty() {
-            let mut reasons: Vec<&str> = Vec::new();
-            for (_, r) in &held {
-                if !reasons.contains(&r.as_str()) {
-                    reasons.push(r);
-                }
-            }
-            let item = PendingItem {
-                id: PendingId(0),
-                link: self.link.id.clone(),
-                mirror: mirror.id,
-                kind: PendingKind::Edit {
-                    text: new.text.clone(),
-                },
-                targets: held.iter().map(|(r, _)| r.clone()).collect(),
-                reason: reasons.join("; "),
-                held_at_ms: tx.now_ms(),
-                card: None,
-                card_job: None,
+            let kind = PendingKind::Edit {
+                text: new.text.clone(),
             };
+            let item = self.held_item(tx, mirror.id, kind, &held);
             self.hold(tx, item, &mirror, fx)?;
         }
         Ok(())
