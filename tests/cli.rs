@@ -4,47 +4,11 @@
 use civicbridge::audit::{AuditAction, AuditDraft};
 use civicbridge::store::{JobKind, PendingItem, PendingKind, Store};
 use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RoomRef};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn civicbridge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_civicbridge"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const CONFIG: &str = r#"
-[store]
-path = "data"
-[matrix]
-homeserver_url = "http://127.0.0.1:1"
-user_id = "@bridge:localhost"
-password = "pw"
-[telegram]
-token = "123456:ABCdefghijklmnopqrstuvwxyz0123456789"
-[links.planning]
-moderation_room = "matrix:!mod:localhost"
-moderators = ["matrix:@mod:localhost"]
-rooms = [
-  { room = "matrix:!staff:localhost", side = "staff" },
-  { room = "telegram:-100", side = "public" },
-]
-"#;
-
-fn config_in(dir: &Path, text: &str) -> PathBuf {
-    let p = dir.join("civicbridge.toml");
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::cli::*;
 
 #[test]
 fn check_accepts_the_example_config_and_prints_its_links() {

@@ -5,48 +5,15 @@ use civicbridge::audit::{AuditAction, AuditDraft};
 use civicbridge::store::{Author, Copy, IndexEntry, JobKind, MirrorRecord, Store};
 use civicbridge_api::{LinkId, Platform, RemoteMsgId, RichText, RoomRef};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn civicbridge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_civicbridge"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::cli::*;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const CONFIG: &str = r#"
-[store]
-path = "data"
-[matrix]
-homeserver_url = "http://127.0.0.1:1"
-user_id = "@bridge:localhost"
-password = "pw"
-[telegram]
-token = "123456:ABCdefghijklmnopqrstuvwxyz0123456789"
-[links.planning]
-moderation_room = "matrix:!mod:localhost"
-moderators = ["matrix:@mod:localhost"]
-rooms = [
-  { room = "matrix:!staff:localhost", side = "staff" },
-  { room = "telegram:-100", side = "public" },
-]
-[links.planning.rules]
-retention_days = 30
-resident_names = "pseudonym"
-"#;
-
-fn config_in(dir: &Path) -> PathBuf {
-    let p = dir.join("civicbridge.toml");
-    std::fs::write(&p, CONFIG).unwrap();
-    p
+/// The common config, with pseudonyms and a retention period on the link.
+fn config_in_dir(dir: &Path) -> PathBuf {
+    let rules = "[links.planning.rules]\nretention_days = 30\nresident_names = \"pseudonym\"\n";
+    config_in(dir, &format!("{CONFIG}{rules}"))
 }
 
 /// Ada's message on Telegram with its copy in the staff room, `age_days` old.
@@ -78,7 +45,7 @@ fn relayed(store: &Store, src: &str, text: &str, age_days: u64) {
 #[test]
 fn erase_tombstones_the_store_queues_deletes_and_is_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config_in(dir.path());
+    let cfg = config_in_dir(dir.path());
     let cfg = cfg.to_str().unwrap();
     {
         let store = Store::open(&dir.path().join("data")).unwrap();
@@ -133,7 +100,7 @@ fn erase_tombstones_the_store_queues_deletes_and_is_audited() {
 #[test]
 fn prune_applies_each_links_retention_and_is_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config_in(dir.path());
+    let cfg = config_in_dir(dir.path());
     let cfg = cfg.to_str().unwrap();
     {
         let store = Store::open(&dir.path().join("data")).unwrap();
@@ -178,7 +145,7 @@ fn write_log(dir: &Path, n: usize) {
 #[test]
 fn export_since_a_time_starts_mid_chain_and_still_verifies_or_names_the_bad_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config_in(dir.path());
+    let cfg = config_in_dir(dir.path());
     let cfg = cfg.to_str().unwrap();
     write_log(dir.path(), 8);
     let log = Store::open(&dir.path().join("data"))

@@ -2,6 +2,8 @@
 //! Discord channel, moderated from a Matrix room.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cli;
+
 use civicbridge::config::LinkSettings;
 use civicbridge::daemon::{Daemon, Options};
 use civicbridge::outbox::RetryPolicy;
