@@ -3,69 +3,22 @@
 //! resident's message crosses to the staff room and to Discord; SIGTERM stops the bridge cleanly.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/bridge_process.rs"]
+mod bridge_process;
+
+use bridge_process::Person;
 use civicbridge::audit;
 use civicbridge::store::Store;
 use civicbridge_api::testing::wait_until;
 use civicbridge_testkit::discord::DiscordServer;
-use civicbridge_testkit::synapse::{self, RegisteredUser};
+use civicbridge_testkit::synapse;
 use civicbridge_testkit::telegram::TelegramServer;
-use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A staff member's view of Synapse, through the plain client-server API.
-struct Person {
-    http: reqwest::Client,
-    base: String,
-    user: RegisteredUser,
-}
-
-impl Person {
-    async fn create_room(&self, invite: &str) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/_matrix/client/v3/createRoom", self.base))
-            .bearer_auth(&self.user.access_token)
-            .json(&json!({ "invite": [invite], "preset": "private_chat" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["room_id"].as_str().unwrap().to_owned()
-    }
-
-    /// The plain bodies of the room's messages, oldest first.
-    async fn bodies(&self, room: &str) -> Vec<String> {
-        let r: Value = self
-            .http
-            .get(format!(
-                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50",
-                self.base
-            ))
-            .bearer_auth(&self.user.access_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let mut out: Vec<String> = r["chunk"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["type"] == "m.room.message")
-            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-            .collect();
-        out.reverse();
-        out
-    }
-}
 
 #[tokio::test]
 async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sigterm() {
