@@ -16,7 +16,22 @@ pub struct SledBackend {
 }
 
 impl SledBackend {
+    /// Opens the store in `path`. A lock still held *in this process* by a just-dropped store
+    /// (sled's background threads let go of the directory a moment after the last handle is
+    /// dropped) is waited out for up to two seconds; another process's lock is reported.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match Self::open_once(path) {
+                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             // Durability comes from explicit, grouped flushes; the background flush only
