@@ -9,80 +9,24 @@
 #[path = "common/bridge_process.rs"]
 mod bridge_process;
 
-use bridge_process::{civicbridge, wait_for, Bridge, Person, WAIT};
+use bridge_process::{civicbridge, wait_for, Bridge, ThreePlatforms, WAIT};
 use civicbridge::audit::{self, AuditAction};
 use civicbridge::store::Store;
 use civicbridge_api::testing::wait_until;
-use civicbridge_testkit::discord::DiscordServer;
-use civicbridge_testkit::synapse;
-use civicbridge_testkit::telegram::TelegramServer;
 
 #[tokio::test]
 async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() {
-    let hs = synapse::shared().await.unwrap();
-    let http = reqwest::Client::new();
-    let bot = hs.register_fresh("bridge").await.unwrap();
-    let staff = Person {
-        http: http.clone(),
-        base: hs.url().to_owned(),
-        user: hs.register_fresh("staff").await.unwrap(),
-    };
-    let moderator = Person {
-        http,
-        base: hs.url().to_owned(),
-        user: hs.register_fresh("mod").await.unwrap(),
-    };
-    let staff_room = staff.create_room(&bot.user_id).await;
-    let mod_room = moderator.create_room(&bot.user_id).await;
-    let tg = TelegramServer::start().await;
-    let chat = tg.create_group("Residents");
-    let dc = DiscordServer::start().await.unwrap();
-    let guild = dc.create_guild("Council");
-    let channel = dc.create_channel(guild, "general");
-
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"
-[store]
-path = "data"
-[matrix]
-homeserver_url = "{hs}"
-user_id = "{bot}"
-password = "{pw}"
-sync_timeout_s = 2
-[telegram]
-token = "{tg_token}"
-api_url = "{tg_url}"
-poll_timeout_secs = 1
-pacing = {{ per_chat_interval_ms = 0, group_per_minute = 0 }}
-[discord]
-token = "{dc_token}"
-api_base = "{dc_url}"
-ratelimiter = false
-[links.town]
-moderation_room = "matrix:{mod_room}"
-moderators = ["matrix:{moderator}"]
-rooms = [
-  {{ room = "matrix:{staff_room}", side = "staff" }},
-  {{ room = "telegram:{chat}", side = "public" }},
-  {{ room = "discord:{channel}", side = "public" }},
-]
-[links.town.rules]
-public_to_staff = {{ policy = "auto" }}
-public_to_public = {{ policy = "auto" }}
-resident_names = "pseudonym"
-"#,
-        hs = hs.url(),
-        bot = bot.user_id,
-        pw = bot.password,
-        tg_token = tg.token(),
-        tg_url = tg.url(),
-        dc_token = dc.token(),
-        dc_url = dc.api_base(),
-        moderator = moderator.user.user_id,
-    );
-    let config_path = dir.path().join("civicbridge.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let ThreePlatforms {
+        staff,
+        staff_room,
+        tg,
+        chat,
+        dc,
+        channel,
+        dir,
+        config_path,
+        ..
+    } = ThreePlatforms::start("resident_names = \"pseudonym\"").await;
     let cfg = config_path.to_str().unwrap();
 
     // ---- a resident's messages cross ---------------------------------------------------------

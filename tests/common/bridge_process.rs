@@ -171,3 +171,99 @@ impl Person {
             .count()
     }
 }
+
+/// One link on all three real platforms, for the shipped binary: a fresh bot, staff member and
+/// moderator on the shared Synapse, their staff and moderation rooms, a Telegram group and a
+/// Discord channel on fresh local servers, and the config file in a temporary directory (the
+/// store at `dir/data`). Residents' messages cross at once; `extra_rules` adds rule lines.
+pub struct ThreePlatforms {
+    pub staff: Person,
+    pub moderator: Person,
+    pub staff_room: String,
+    pub mod_room: String,
+    pub tg: civicbridge_testkit::telegram::TelegramServer,
+    pub chat: i64,
+    pub dc: civicbridge_testkit::discord::DiscordServer,
+    pub channel: u64,
+    pub dir: tempfile::TempDir,
+    pub config_path: std::path::PathBuf,
+}
+
+impl ThreePlatforms {
+    pub async fn start(extra_rules: &str) -> ThreePlatforms {
+        let hs = civicbridge_testkit::synapse::shared().await.unwrap();
+        let http = reqwest::Client::new();
+        let bot = hs.register_fresh("bridge").await.unwrap();
+        let person = |user| Person {
+            http: http.clone(),
+            base: hs.url().to_owned(),
+            user,
+        };
+        let staff = person(hs.register_fresh("staff").await.unwrap());
+        let moderator = person(hs.register_fresh("mod").await.unwrap());
+        let staff_room = staff.create_room(&bot.user_id).await;
+        let mod_room = moderator.create_room(&bot.user_id).await;
+        let tg = civicbridge_testkit::telegram::TelegramServer::start().await;
+        let chat = tg.create_group("Residents");
+        let dc = civicbridge_testkit::discord::DiscordServer::start()
+            .await
+            .unwrap();
+        let guild = dc.create_guild("Council");
+        let channel = dc.create_channel(guild, "general");
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            r#"
+[store]
+path = "data"
+[matrix]
+homeserver_url = "{hs}"
+user_id = "{bot}"
+password = "{pw}"
+sync_timeout_s = 2
+[telegram]
+token = "{tg_token}"
+api_url = "{tg_url}"
+poll_timeout_secs = 1
+pacing = {{ per_chat_interval_ms = 0, group_per_minute = 0 }}
+[discord]
+token = "{dc_token}"
+api_base = "{dc_url}"
+ratelimiter = false
+[links.town]
+moderation_room = "matrix:{mod_room}"
+moderators = ["matrix:{moderator}"]
+rooms = [
+  {{ room = "matrix:{staff_room}", side = "staff" }},
+  {{ room = "telegram:{chat}", side = "public" }},
+  {{ room = "discord:{channel}", side = "public" }},
+]
+[links.town.rules]
+public_to_staff = {{ policy = "auto" }}
+public_to_public = {{ policy = "auto" }}
+{extra_rules}
+"#,
+            hs = hs.url(),
+            bot = bot.user_id,
+            pw = bot.password,
+            tg_token = tg.token(),
+            tg_url = tg.url(),
+            dc_token = dc.token(),
+            dc_url = dc.api_base(),
+            moderator = moderator.user.user_id,
+        );
+        let config_path = dir.path().join("civicbridge.toml");
+        std::fs::write(&config_path, config).unwrap();
+        ThreePlatforms {
+            staff,
+            moderator,
+            staff_room,
+            mod_room,
+            tg,
+            chat,
+            dc,
+            channel,
+            dir,
+            config_path,
+        }
+    }
+}
