@@ -1,5 +1,6 @@
-//! Pipeline benchmark: messages through router, link worker, moderation, sled (on disk, flushed
-//! before every acknowledgement), outbox and render, to fake platforms.
+//! Pipeline benchmark: messages through router, link worker, moderation, the store on disk (its
+//! journal synced before every acknowledgement, sled checkpointed behind it), outbox and render,
+//! to fake platforms.
 //!
 //! Prints, for this machine:
 //! - sustained throughput for a burst of 100,000 resident messages, each relayed to two rooms;
@@ -7,7 +8,8 @@
 //!   below saturation;
 //! - peak RSS of the process.
 //!
-//! Run: `cargo bench --bench pipeline` (env `BENCH_MESSAGES` to change the burst size).
+//! Run: `cargo bench --bench pipeline` (env `BENCH_MESSAGES` to change the burst size, 0 for the
+//! latency runs alone; `BENCH_MEMORY=1` for the memory store, to tell the store's share).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use civicbridge::config::LinkSettings;
@@ -186,7 +188,9 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        throughput(n).await;
+        if n > 0 {
+            throughput(n).await;
+        }
         latency(1_000, 5_000).await;
         latency(5_000, 20_000).await;
     });

@@ -235,6 +235,12 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
     }
 }
 
+/// The idempotency key of a job's sends: part `i` goes out as `{base}-{i}`. Unique across
+/// stores (see [`Store::instance`]) and equal on every retry of the job.
+fn txn_base(inner: &Inner, job: &Job) -> String {
+    format!("cb{}-{}", inner.store.instance(), job.id.0)
+}
+
 fn finish(inner: &Inner, job: &Job) -> Result<(), JobError> {
     inner.store.transact(|tx| tx.finish_job(job.id))?;
     Ok(())
@@ -363,7 +369,7 @@ async fn send_copy(
         author: inner.store.shown_author(m, &job.target)?,
         caps,
         room: &job.target.room,
-        txn_base: format!("cb{}", job.id.0),
+        txn_base: txn_base(inner, job),
         reply,
         thread: thread.clone(),
         files,
@@ -409,7 +415,7 @@ async fn edit_copy(
         author: inner.store.shown_author(m, &job.target)?,
         caps,
         room: &job.target.room,
-        txn_base: format!("cb{}", job.id.0),
+        txn_base: txn_base(inner, job),
         reply: None,
         thread: None,
         files: Vec::new(),
@@ -482,7 +488,7 @@ async fn send_notice(
     text: &RichText,
     card: Option<civicbridge_api::PendingId>,
 ) -> Result<(), JobError> {
-    let parts = render::notice(&job.target.room, &format!("cb{}", job.id.0), text, caps);
+    let parts = render::notice(&job.target.room, &txn_base(inner, job), text, caps);
     let mut decided_meanwhile = Vec::new();
     send_parts(inner, conn, job, &parts, |tx, i, receipt| {
         if let (0, Some(pid), Some(first)) = (i, card, receipt.ids.first()) {
@@ -530,7 +536,7 @@ async fn edit_notice(
     text: &RichText,
 ) -> Result<(), JobError> {
     if caps.edits {
-        let parts = render::notice(&job.target.room, &format!("cb{}", job.id.0), text, caps);
+        let parts = render::notice(&job.target.room, &txn_base(inner, job), text, caps);
         if let Some(first) = parts.first() {
             conn.edit(&job.target.room, message, first).await?;
         }

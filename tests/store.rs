@@ -389,3 +389,80 @@ async fn connector_state_is_durable_and_per_platform() {
         Some("41")
     );
 }
+
+#[test]
+fn a_new_store_gets_a_new_instance_name_and_a_reopened_one_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap().instance().to_owned();
+    assert_eq!(Store::open(dir.path()).unwrap().instance(), first);
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(Store::open(other.path()).unwrap().instance(), first);
+    assert_ne!(Store::memory().instance(), Store::memory().instance());
+}
+
+/// Writes that sled already holds (after a checkpoint, which a clean close runs) are shadowed
+/// by later rewrites and removals, in reads and scans, before and after the next checkpoint.
+#[test]
+fn later_writes_shadow_what_a_checkpoint_put_in_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = RoomRef::new(Platform::Discord, "1");
+    let kind = |m| JobKind::Delete {
+        mirror: MirrorId(m),
+    };
+    let ids: Vec<_> = {
+        let store = Store::open(dir.path()).unwrap();
+        (1..=3)
+            .map(|m| {
+                store
+                    .transact(|tx| tx.push_job(&LinkId::new("l"), &room, kind(m)))
+                    .unwrap()
+                    .id
+            })
+            .collect()
+    };
+    let check = |store: &Store| {
+        let left: Vec<_> = store
+            .outbox()
+            .unwrap()
+            .iter()
+            .map(|j| (j.id, j.attempts))
+            .collect();
+        assert_eq!(left, [(ids[1], 7), (ids[2], 0)]);
+        assert!(store.job(ids[0]).unwrap().is_none());
+    };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .transact(|tx| {
+                tx.finish_job(ids[0])?;
+                let mut j = tx.job(ids[1])?.unwrap();
+                j.attempts = 7;
+                tx.update_job(&j)
+            })
+            .unwrap();
+        check(&store);
+    }
+    check(&Store::open(dir.path()).unwrap());
+}
+
+/// Enough transactions for several checkpoints into sled while reads go on: every read sees
+/// the latest committed value, wherever it lives (transaction, overlay, checkpoint, sled).
+#[test]
+fn reads_and_scans_stay_right_while_checkpoints_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let n = 120_000u64;
+    let ev = |i: u64| InboundId::new(format!("e{i:06}"));
+    for i in 1..=n {
+        store
+            .transact(|tx| tx.mark_seen(Platform::Telegram, &ev(i)).map(drop))
+            .unwrap();
+        if i % 997 == 0 {
+            assert!(store.was_seen(Platform::Telegram, &ev(i / 2)).unwrap());
+            assert!(!store.was_seen(Platform::Telegram, &ev(i + 1)).unwrap());
+        }
+    }
+    assert_eq!(store.prune_seen(u64::MAX).unwrap(), n as usize);
+    assert!(!store.was_seen(Platform::Telegram, &ev(n / 3)).unwrap());
+    assert_eq!(store.prune_seen(u64::MAX).unwrap(), 0);
+}

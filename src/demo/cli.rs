@@ -6,16 +6,15 @@
 //! - `synapse/`: the homeserver's config, database and keys, reused by every later run (the
 //!   Synapse program itself is installed once per machine in `~/.cache/civicbridge/synapse-venv`).
 //! - `demo.json`: the Matrix accounts and room ids created on the first run.
-//! - `bridge/`: the config the demo writes, the bridge's Matrix session (`matrix/`) and its store
-//!   (`bridge-store/`), both recreated each run.
+//! - `bridge/`: the config the demo writes, the bridge's Matrix session (`matrix/`, kept: one
+//!   device across runs, as in production) and its store (`bridge-store/`, recreated each run).
 //!
 //! The local Telegram and Discord servers keep their state in memory, so each run recreates
 //! their group and channel (with fresh ids; the config is rewritten to match) and starts the
 //! bridge's store afresh: a store that remembered the last run's Telegram message ids would
-//! take the new run's messages, which reuse those ids, for replays. The bot's Matrix session
-//! goes with the store: outbox job ids restart with a fresh store and are the Matrix transaction
-//! ids, and Synapse answers a repeated transaction id on the same device with the old event
-//! instead of sending (a card would silently never appear). Matrix accounts and rooms persist.
+//! take the new run's messages, which reuse those ids, for replays. Matrix accounts, rooms and
+//! the bot's session persist (a fresh store has a new instance name in its transaction ids, so
+//! Synapse never takes a new send for a repeat of the last run's).
 
 use super::scenario;
 use super::world::{World, WorldOptions};
@@ -93,11 +92,10 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         Some(tokio::spawn(tick("installing and starting Synapse")))
     };
     let bridge_dir = dir.join("bridge");
-    // A fresh bridge store and Matrix session each run (see the module doc).
-    for fresh in [bridge_dir.join("bridge-store"), bridge_dir.join("matrix")] {
-        if fresh.exists() {
-            std::fs::remove_dir_all(&fresh).map_err(DemoError::io(&fresh))?;
-        }
+    // A fresh bridge store each run (see the module doc).
+    let store = bridge_dir.join("bridge-store");
+    if store.exists() {
+        std::fs::remove_dir_all(&store).map_err(DemoError::io(&store))?;
     }
     let reused = saved.is_some();
     let world = World::create(WorldOptions {

@@ -57,12 +57,9 @@ impl Tree {
     }
 }
 
-/// Why a transaction body stopped.
+/// Why a transaction body stopped: it decided to abort, and nothing it wrote is kept.
 #[derive(Debug)]
 pub enum TxError {
-    /// Another transaction touched the same keys; the backend runs the body again.
-    Conflict,
-    /// The body decided to abort; nothing it wrote is kept.
     Abort(StoreError),
 }
 
@@ -83,21 +80,21 @@ pub trait KvTx {
 }
 
 /// A storage engine. Contract:
-/// - `transact` runs `body` atomically across trees; it may run `body` more than once (after a
-///   conflict), so bodies must have no effect outside the transaction.
-/// - Nothing is durable until `flush` returns; a crash may lose un-flushed writes but never
-///   tears a transaction.
-/// - Never call `transact` while holding a guard across an `.await`: bodies are synchronous.
+/// - `transact` runs `body` once, atomically across trees, isolated from other transactions;
+///   if `body` fails nothing it wrote is kept.
+/// - Nothing is durable until `flush` returns; a crash may lose un-flushed transactions but
+///   never tears one (it is kept whole or not at all).
+/// - Bodies are synchronous: never hold a transaction across an `.await`.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + std::fmt::Debug {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
-    /// The last entry of a tree in key order.
-    fn last(&self, tree: Tree) -> Result<Option<Entry>, StoreError>;
     fn transact(
         &self,
         body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), TxError>,
     ) -> Result<(), StoreError>;
+    /// Makes every transaction committed before the call durable. Concurrent callers share
+    /// the work (one sync covers them all).
     async fn flush(&self) -> Result<(), StoreError>;
 }

@@ -1,9 +1,10 @@
-//! The in-memory backend, for tests. Transactions take one lock and write
-//! through an overlay, so an aborted body leaves nothing behind.
+//! The in-memory backend, for tests. Transactions take one lock and write through a
+//! [`TxView`], so an aborted body leaves nothing behind.
 
 use super::backend::{Backend, Entry, KvTx, Tree, TxError};
+use super::overlay::TxView;
 use super::StoreError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 type Trees = Vec<BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -27,28 +28,6 @@ impl MemoryBackend {
     }
 }
 
-struct Overlay<'a> {
-    base: &'a Trees,
-    writes: HashMap<(Tree, Vec<u8>), Option<Vec<u8>>>,
-}
-
-impl KvTx for Overlay<'_> {
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, TxError> {
-        if let Some(w) = self.writes.get(&(tree, key.to_vec())) {
-            return Ok(w.clone());
-        }
-        Ok(self.base[tree.index()].get(key).cloned())
-    }
-    fn insert(&mut self, tree: Tree, key: &[u8], value: Vec<u8>) -> Result<(), TxError> {
-        self.writes.insert((tree, key.to_vec()), Some(value));
-        Ok(())
-    }
-    fn remove(&mut self, tree: Tree, key: &[u8]) -> Result<(), TxError> {
-        self.writes.insert((tree, key.to_vec()), None);
-        Ok(())
-    }
-}
-
 #[async_trait::async_trait]
 impl Backend for MemoryBackend {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -63,37 +42,22 @@ impl Backend for MemoryBackend {
             .collect())
     }
 
-    fn last(&self, tree: Tree) -> Result<Option<Entry>, StoreError> {
-        Ok(self.lock()[tree.index()]
-            .iter()
-            .next_back()
-            .map(|(k, v)| (k.clone(), v.clone())))
-    }
-
     fn transact(
         &self,
         body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), TxError>,
     ) -> Result<(), StoreError> {
         let mut trees = self.lock();
         let writes = {
-            let mut tx = Overlay {
-                base: &trees,
-                writes: HashMap::new(),
-            };
-            match body(&mut tx) {
-                Ok(()) => tx.writes,
-                Err(TxError::Abort(e)) => return Err(e),
-                Err(TxError::Conflict) => {
-                    return Err(StoreError::Backend(
-                        "conflict in a memory transaction".into(),
-                    ))
-                }
-            }
+            let base = &*trees;
+            let mut view = TxView::new(|t: Tree, k: &[u8]| Ok(base[t.index()].get(k).cloned()));
+            body(&mut view).map_err(|TxError::Abort(e)| e)?;
+            view.writes
         };
-        for ((tree, key), value) in writes {
-            match value {
-                Some(v) => trees[tree.index()].insert(key, v),
-                None => trees[tree.index()].remove(&key),
+        for (tree, key, slot) in writes.into_writes() {
+            let t = &mut trees[tree.index()];
+            match slot {
+                Some(v) => t.insert(key, v),
+                None => t.remove(&key),
             };
         }
         Ok(())

@@ -7,10 +7,13 @@
 //! of [`Tx`], so a crash never leaves, say, an approved item both pending and in the outbox.
 
 pub mod backend;
+mod decoded;
 mod housekeeping;
 mod ids;
+mod journal;
 mod keys;
 mod memory;
+mod overlay;
 mod privacy;
 pub mod records;
 mod sled;
@@ -62,6 +65,10 @@ pub fn now_ms() -> u64 {
 pub struct Store {
     backend: Arc<dyn Backend>,
     ids: Arc<ids::IdAllocator>,
+    /// A random name for this store, made when it is created (see [`Store::instance`]).
+    instance: Arc<str>,
+    links: Arc<decoded::Decoded<LinkRecord>>,
+    rules: Arc<decoded::Decoded<RulesRecord>>,
 }
 
 /// The one id sequence kept in the meta tree and advanced inside transactions: pending ids are
@@ -69,6 +76,7 @@ pub struct Store {
 /// from the [`ids::IdAllocator`], which costs a write only once per block.
 const PENDING_COUNTER: &str = "pending";
 const ID_MARK: &str = "ids";
+const INSTANCE: &[u8] = b"instance";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AuditHead {
@@ -93,6 +101,9 @@ impl Store {
         let mut store = Store {
             backend,
             ids: Arc::new(ids::IdAllocator::starting_above(0)),
+            instance: Arc::from(""),
+            links: Arc::default(),
+            rules: Arc::default(),
         };
         store.migrate()?;
         let mark = match store.backend.get(Tree::Meta, &keys::counter(ID_MARK))? {
@@ -100,7 +111,31 @@ impl Store {
             None => 0,
         };
         store.ids = Arc::new(ids::IdAllocator::starting_above(mark));
+        store.instance = store.instance_name()?.into();
         Ok(store)
+    }
+
+    /// The store's name, created with it: a store made afresh gets a new one, so the
+    /// transaction ids built from it ([`Store::instance`]) never repeat an earlier store's.
+    fn instance_name(&self) -> Result<String, StoreError> {
+        if let Some(v) = self.backend.get(Tree::Meta, INSTANCE)? {
+            return String::from_utf8(v)
+                .map_err(|_| StoreError::Corrupt("store instance name".into()));
+        }
+        let name = hex::encode(rand::random::<[u8; 6]>());
+        self.transact(|tx| {
+            tx.kv
+                .insert(Tree::Meta, INSTANCE, name.clone().into_bytes())
+        })?;
+        Ok(name)
+    }
+
+    /// This store's random name. Outbox job ids restart with a fresh store, so the idempotency
+    /// keys sent with jobs (Matrix transaction ids) carry this name too: a homeserver that kept
+    /// the bridge's device answers a repeated transaction id with the old event and sends
+    /// nothing.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// Brings an older store up to [`SCHEMA_VERSION`]. Version 0 is a store with no version
@@ -136,8 +171,9 @@ impl Store {
         }
     }
 
-    /// Runs `body` atomically. `body` may run more than once (after a conflict), so it must only
-    /// act through `Tx`. Never call this from inside another transaction.
+    /// Runs `body` once, atomically and alone: if it fails, nothing it wrote is kept. It must
+    /// act only through `Tx`. Never call this from inside another transaction (it would wait for
+    /// itself).
     pub fn transact<R>(
         &self,
         mut body: impl FnMut(&mut Tx<'_>) -> Result<R, TxError>,
@@ -190,13 +226,19 @@ impl Store {
     }
 
     pub fn link(&self, id: &LinkId) -> Result<Option<LinkRecord>, StoreError> {
-        self.get(Tree::Links, &keys::link(id))
+        let key = keys::link(id);
+        self.backend
+            .get(Tree::Links, &key)?
+            .map(|raw| self.links.decode(&key, raw))
+            .transpose()
     }
 
     pub fn rules(&self, link: &LinkId) -> Result<Option<Rules>, StoreError> {
-        Ok(self
-            .get::<RulesRecord>(Tree::Rules, &keys::link(link))?
-            .map(|r| r.rules))
+        let key = keys::link(link);
+        self.backend
+            .get(Tree::Rules, &key)?
+            .map(|raw| self.rules.decode(&key, raw).map(|r| r.rules))
+            .transpose()
     }
 
     /// Records the configured links, and seeds each link's rules from the config unless the
