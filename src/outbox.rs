@@ -238,7 +238,10 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
 /// The idempotency key of a job's sends: part `i` goes out as `{base}-{i}`. Unique across
 /// stores (see [`Store::instance`]) and equal on every retry of the job.
 fn txn_base(inner: &Inner, job: &Job) -> String {
-    format!("cb{}-{}", inner.store.instance(), job.id.0)
+    match inner.store.instance() {
+        "" => format!("cb{}", job.id.0),
+        name => format!("cb{name}-{}", job.id.0),
+    }
 }
 
 fn finish(inner: &Inner, job: &Job) -> Result<(), JobError> {

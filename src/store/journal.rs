@@ -7,7 +7,8 @@
 //! record in it is in sled and sled has flushed.
 //!
 //! Record: `len: u32 LE | crc32(payload): u32 LE | payload`, payload:
-//! `seq: u64 LE | count: u32 LE | count × (tree: u8 | key_len: u32 LE | key | 0 | 1 val_len: u32 LE val)`.
+//! `seq: u64 LE | count: u32 LE | count × (tree: u8 | key_len: u32 LE | key | op)`, where `op` is
+//! `0` (removed) or `1 | val_len: u32 LE | val` (written).
 //! A crash can leave a torn record at the end of a segment; reading stops there. Segment files are
 //! named after the seq of their first record, zero-padded, so name order is commit order.
 
@@ -232,9 +233,15 @@ impl Journal {
     }
 
     /// Starts a new segment for records from `next_seq` on, so older ones can be deleted once
-    /// checkpointed. Does nothing if the current segment is still empty.
+    /// checkpointed. A current segment with no good record yet is reused instead (emptied if a
+    /// write to it failed): a second segment of the same name would be the same file.
     pub fn rotate(&mut self, next_seq: u64) -> Result<(), StoreError> {
-        if self.current().last_seq.is_none() && !self.poisoned {
+        if self.current().last_seq.is_none() {
+            if self.poisoned {
+                let path = self.current().path.clone();
+                self.file.set_len(0).map_err(|e| io("emptying", &path, e))?;
+                self.poisoned = false;
+            }
             return Ok(());
         }
         let (file, path) = create_segment(&self.dir, next_seq)?;
@@ -252,8 +259,9 @@ impl Journal {
     /// `applied` (in sled and flushed).
     pub fn remove_through(&mut self, applied: u64) -> Result<(), StoreError> {
         while self.segments.len() > 1 && self.segments[0].last_seq.is_none_or(|l| l <= applied) {
-            let old = self.segments.remove(0);
-            std::fs::remove_file(&old.path).map_err(|e| io("removing", &old.path, e))?;
+            let old = &self.segments[0].path;
+            std::fs::remove_file(old).map_err(|e| io("removing", old, e))?;
+            self.segments.remove(0);
         }
         Ok(())
     }
@@ -269,15 +277,16 @@ impl Journal {
     }
 }
 
-/// Creates (or, if an abandoned one with no good record has that name, empties) the segment
-/// starting at `seq`, and makes its directory entry durable.
+/// Creates the segment starting at `seq` (emptying a leftover file of that name) and makes its
+/// directory entry durable. Opened for appending, so every write lands at the end even after
+/// the file is emptied.
 fn create_segment(dir: &Path, seq: u64) -> Result<(File, PathBuf), StoreError> {
     let path = dir.join(format!("{seq:020}.wal"));
     let file = OpenOptions::new()
         .create(true)
-        .write(true)
-        .truncate(true)
+        .append(true)
         .open(&path)
+        .and_then(|f| f.set_len(0).map(|()| f))
         .map_err(|e| io("creating", &path, e))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -353,6 +362,25 @@ mod tests {
             .map(|r| r.seq)
             .collect();
         assert_eq!(seqs, [1, 2, 3, 4]);
+    }
+
+    /// A failed first write into a fresh segment, then a good retry: the segment is reused, not
+    /// listed twice (deleting the "older" entry would unlink the live file).
+    #[test]
+    fn a_failed_first_write_reuses_its_segment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut j = Journal::start(dir.path(), 1).expect("start");
+        j.file.write_all(b"torn").expect("half a record");
+        j.poisoned = true;
+        records(&mut j, 1..=2);
+        assert_eq!(j.segments.len(), 1);
+        j.remove_through(0).expect("remove");
+        let seqs: Vec<u64> = recover(dir.path())
+            .expect("recover")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, [1, 2]);
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The schema this build writes. `open` migrates older stores and refuses newer ones.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -115,25 +115,20 @@ impl Store {
         Ok(store)
     }
 
-    /// The store's name, created with it: a store made afresh gets a new one, so the
-    /// transaction ids built from it ([`Store::instance`]) never repeat an earlier store's.
+    /// The store's name, written by [`Store::migrate`].
     fn instance_name(&self) -> Result<String, StoreError> {
-        if let Some(v) = self.backend.get(Tree::Meta, INSTANCE)? {
-            return String::from_utf8(v)
-                .map_err(|_| StoreError::Corrupt("store instance name".into()));
-        }
-        let name = hex::encode(rand::random::<[u8; 6]>());
-        self.transact(|tx| {
-            tx.kv
-                .insert(Tree::Meta, INSTANCE, name.clone().into_bytes())
-        })?;
-        Ok(name)
+        let v = self
+            .backend
+            .get(Tree::Meta, INSTANCE)?
+            .ok_or_else(|| StoreError::Corrupt("the store has no instance name".into()))?;
+        String::from_utf8(v).map_err(|_| StoreError::Corrupt("store instance name".into()))
     }
 
-    /// This store's random name. Outbox job ids restart with a fresh store, so the idempotency
-    /// keys sent with jobs (Matrix transaction ids) carry this name too: a homeserver that kept
-    /// the bridge's device answers a repeated transaction id with the old event and sends
-    /// nothing.
+    /// This store's random name (empty for a store created before names existed, so its jobs
+    /// keep their transaction ids across the upgrade). Outbox job ids restart with a fresh store,
+    /// so the idempotency keys sent with jobs (Matrix transaction ids) carry this name too: a
+    /// homeserver that kept the bridge's device answers a repeated transaction id with the old
+    /// event and sends nothing.
     pub fn instance(&self) -> &str {
         &self.instance
     }
@@ -154,6 +149,15 @@ impl Store {
         if found < SCHEMA_VERSION {
             tracing::info!(from = found, to = SCHEMA_VERSION, "migrating store");
             self.backend.transact(&mut |tx| {
+                if found < 2 {
+                    // 2: stores have an instance name; a new store gets a random one, an
+                    // existing one the empty name (its queued jobs keep their transaction ids).
+                    let name = match found {
+                        0 => hex::encode(rand::random::<[u8; 6]>()),
+                        _ => String::new(),
+                    };
+                    tx.insert(Tree::Meta, INSTANCE, name.into_bytes())?;
+                }
                 tx.insert(
                     Tree::Meta,
                     keys::SCHEMA_VERSION,
@@ -697,5 +701,30 @@ impl ConnectorState for StoreConnectorState {
             .flush()
             .await
             .map_err(|e| ConnectorError::Transient(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_before_instance_names_migrates_to_the_empty_name() {
+        let backend = Arc::new(memory::MemoryBackend::default());
+        backend
+            .transact(&mut |tx| tx.insert(Tree::Meta, keys::SCHEMA_VERSION, keys::encode_u64(1)))
+            .expect("seed a version 1 store");
+        let store = Store::with_backend(backend).expect("migrates");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(
+            store.instance(),
+            "",
+            "queued jobs keep their transaction ids"
+        );
+        assert_eq!(
+            Store::memory().instance().len(),
+            12,
+            "a new store gets a name"
+        );
     }
 }

@@ -19,7 +19,8 @@
 //! record is all-or-nothing (length and CRC), and sled is only given writes that are already
 //! durable in the journal (its own flush is not atomic, and need not be: the journal replays).
 //!
-//! Lock order: `journal` → `writer` → `layers`.
+//! Lock order: `journal` → `writer` → `layers`; `signal` (the checkpoint thread's wakeups) is
+//! taken alone or before `layers`.
 
 use super::backend::{Backend, Entry, KvTx, Tree, TxError};
 use super::journal::{self, Journal};
@@ -38,10 +39,12 @@ const APPLIED_KEY: &[u8] = b"civicbridge/journal_applied_seq";
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_AT: usize = 50_000;
 /// Past this many keys in `active` while a checkpoint is still writing `frozen`, transactions
-/// wait for it: memory stays bounded when sled cannot keep up.
+/// wait for it (memory stays bounded when sled cannot keep up), for at most `ROOM_PATIENCE`:
+/// then they fail, so a store whose checkpoints keep failing stops taking work visibly.
 const ACTIVE_LIMIT: usize = 1_000_000;
+const ROOM_PATIENCE: Duration = Duration::from_secs(30);
 /// A checkpoint starts a new journal segment once the current one is this big; the old one is
-/// deleted at the next checkpoint after that.
+/// deleted as soon as sled holds all its records (usually by that same checkpoint).
 const SEGMENT_BYTES: u64 = 64 << 20;
 
 #[derive(Debug)]
@@ -155,11 +158,11 @@ impl SledBackend {
 }
 
 impl Drop for SledBackend {
-    /// Stops the checkpoint thread, which first checkpoints everything committed (so the next
-    /// open has nothing to replay after a clean stop).
+    /// Stops the checkpoint thread, which first flushes the journal and checkpoints what is
+    /// committed (if that fails, the journal has it and the next open replays it). Blocks the
+    /// dropping thread for that checkpoint.
     fn drop(&mut self) {
-        *lock(&self.shared.signal) = true;
-        self.shared.wake.notify_all();
+        self.shared.notify(|stop| *stop = true);
         if let Some(t) = self.checkpointer.take() {
             if t.join().is_err() {
                 tracing::error!("the store's checkpoint thread panicked");
@@ -273,7 +276,7 @@ impl Shared {
             }
             Err(e) => {
                 // Put the records back, ahead of any committed meanwhile: the next flush
-                // writes them again (into a new segment).
+                // writes them again (into a new segment, or the emptied failed one).
                 let mut w = lock(&self.writer);
                 let mut again = bytes;
                 again.extend_from_slice(&w.queued);
@@ -306,16 +309,27 @@ impl Shared {
         {
             // A new segment only once this one is big: creating one costs a directory sync,
             // which flushes would wait for.
+            // Optional: if it fails the current segment just grows until the next try.
             let mut journal = lock(&self.journal);
             if journal.segment_bytes() >= SEGMENT_BYTES {
-                journal.rotate(self.durable.load(Ordering::Acquire) + 1)?;
+                let next = self.durable.load(Ordering::Acquire) + 1;
+                if let Err(e) = journal.rotate(next) {
+                    tracing::warn!(error = %e, "cannot start a new journal segment; keeping the current one");
+                }
             }
         }
         apply(&self.db, &self.trees, &frozen, upto)?;
         self.layers_mut().frozen = None;
-        self.wake.notify_all();
+        self.notify(|_| {});
         lock(&self.journal).remove_through(upto)?;
         Ok(true)
+    }
+
+    /// Changes the shared signal under its lock and wakes every waiter (the checkpoint thread,
+    /// transactions waiting for room), so no wakeup falls between a waiter's check and its wait.
+    fn notify(&self, change: impl FnOnce(&mut bool)) {
+        change(&mut lock(&self.signal));
+        self.wake.notify_all();
     }
 
     fn run_checkpoints(&self) {
@@ -333,12 +347,21 @@ impl Shared {
                     *stop
                 }
             };
-            if let Err(e) = self.checkpoint() {
-                tracing::error!(error = %e, "store checkpoint failed; the journal keeps every change, retrying");
-                if stopping {
-                    return;
+            // When stopping: until nothing is left (a checkpoint that finishes an earlier
+            // failed one leaves newer commits behind), or it fails.
+            loop {
+                match self.checkpoint() {
+                    Ok(more) if stopping && more => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "store checkpoint failed; the journal keeps every change, retrying");
+                        if stopping {
+                            return;
+                        }
+                        std::thread::sleep(CHECKPOINT_EVERY);
+                        break;
+                    }
                 }
-                std::thread::sleep(CHECKPOINT_EVERY);
             }
             if stopping {
                 return;
@@ -348,17 +371,28 @@ impl Shared {
 
     /// Holds a new transaction back while `active` is over its limit and a checkpoint is
     /// still writing `frozen` into sled.
-    fn wait_for_room(&self) {
+    fn wait_for_room(&self) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + ROOM_PATIENCE;
+        let mut signal = lock(&self.signal);
         loop {
             let full = {
                 let l = self.layers();
                 l.active.len() >= ACTIVE_LIMIT && l.frozen.is_some()
             };
             if !full {
-                return;
+                return Ok(());
             }
-            let g = lock(&self.signal);
-            let _ = self.wake.wait_timeout(g, Duration::from_millis(10));
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Backend(
+                    "the store cannot move changes into sled (checkpoints keep failing; see the log)"
+                        .into(),
+                ));
+            }
+            signal = self
+                .wake
+                .wait_timeout(signal, Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 }
@@ -390,7 +424,7 @@ impl Backend for SledBackend {
         body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), TxError>,
     ) -> Result<(), StoreError> {
         let shared = &*self.shared;
-        shared.wait_for_room();
+        shared.wait_for_room()?;
         let mut w = lock(&shared.writer);
         let mut view = TxView::new(|t: Tree, k: &[u8]| shared.get(t, k));
         body(&mut view).map_err(|TxError::Abort(e)| e)?;
@@ -407,7 +441,7 @@ impl Backend for SledBackend {
         };
         drop(w);
         if big {
-            shared.wake.notify_all();
+            shared.notify(|_| {});
         }
         Ok(())
     }
