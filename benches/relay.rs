@@ -115,9 +115,10 @@ async fn add_links(world: &World, n: usize) -> Vec<(String, i64, u64)> {
             .discord
             .create_channel(world.dc_guild, &format!("c{i}"));
         config.push_str(&format!(
-            "\n[links.extra{i}]\nrooms = [\n  {{ room = \"matrix:{room}\", side = \"staff\" }},\n  \
+            "\n[links.extra{i}]\nmoderation_room = \"matrix:{}\"\nrooms = [\n  {{ room = \"matrix:{room}\", side = \"staff\" }},\n  \
              {{ room = \"telegram:{chat}\", side = \"public\" }},\n  \
              {{ room = \"discord:{channel}\", side = \"public\" }},\n]\n{}",
+            world.moderation_room,
             civicbridge::demo::world::rules_toml(&format!("extra{i}"), &open_rules()).unwrap()
         ));
         rooms.push((room, chat, channel));
@@ -185,8 +186,18 @@ async fn main() {
         .collect();
     let warm = tokio::time::timeout(PATIENCE, async {
         while !left.is_empty() {
-            let (body, _) = rx.recv().await.unwrap();
-            left.retain(|l| !body.contains(l.as_str()));
+            // A daemon that exits (a config it refuses) ends the wait at once.
+            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+                Ok(got) => {
+                    let (body, _) = got.unwrap();
+                    left.retain(|l| !body.contains(l.as_str()));
+                }
+                Err(_) => assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the daemon exited; its log:\n{}",
+                    log.lock().unwrap()
+                ),
+            }
         }
     })
     .await;

@@ -79,9 +79,12 @@ async fn post_burst(w: &World, resident: u64, sent: &AtomicUsize) {
                 w.discord.post_as_user(w.dc_channel, resident, &text);
             }
             Side::Matrix => {
-                // The homeserver may be restarting: retry until it takes the message.
+                // The homeserver may be restarting: retry until it takes the message, under one
+                // transaction id, so a send that Synapse took but could not answer before it
+                // stopped is not posted a second time.
+                let txn = format!("burst-{}-{i}", civicbridge::store::now_ms());
                 wait_for(PATIENCE, "Synapse to take a staff message", || async {
-                    Ok(w.staff.say(&w.staff_room, &text).await.ok())
+                    Ok(w.staff.say_once(&w.staff_room, &text, &txn).await.ok())
                 })
                 .await
                 .unwrap();

@@ -186,9 +186,22 @@ impl MatrixUser {
         .map(|_| ())
     }
 
-    async fn send(&self, room: &str, kind: &str, content: Value) -> Result<String, DemoError> {
+    fn fresh_txn(&self) -> String {
         let n = self.txn.fetch_add(1, Ordering::Relaxed);
-        let txn = format!("cbdemo-{}-{n}", crate::store::now_ms());
+        format!("cbdemo-{}-{n}", crate::store::now_ms())
+    }
+
+    async fn send(&self, room: &str, kind: &str, content: Value) -> Result<String, DemoError> {
+        self.send_as(room, kind, content, &self.fresh_txn()).await
+    }
+
+    async fn send_as(
+        &self,
+        room: &str,
+        kind: &str,
+        content: Value,
+        txn: &str,
+    ) -> Result<String, DemoError> {
         let r = self
             .call(
                 "send",
@@ -202,10 +215,18 @@ impl MatrixUser {
 
     /// Posts a plain text message; returns its event id.
     pub async fn say(&self, room: &str, text: &str) -> Result<String, DemoError> {
-        self.send(
+        self.say_once(room, text, &self.fresh_txn()).await
+    }
+
+    /// Posts a plain text message under the transaction id `txn`: calling it again with the
+    /// same id (a retry whose first answer was lost, say while the homeserver restarts) gives
+    /// the same event, not a second message.
+    pub async fn say_once(&self, room: &str, text: &str, txn: &str) -> Result<String, DemoError> {
+        self.send_as(
             room,
             "m.room.message",
             json!({ "msgtype": "m.text", "body": text }),
+            txn,
         )
         .await
     }

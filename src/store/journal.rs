@@ -304,12 +304,21 @@ mod tests {
         w
     }
 
-    fn records(j: &mut Journal, seqs: std::ops::RangeInclusive<u64>) {
+    fn seqs(dir: &Path) -> Vec<u64> {
+        recover(dir)
+            .expect("recover")
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    }
+
+    fn records(j: &mut Journal, range: std::ops::RangeInclusive<u64>) {
         let mut buf = Vec::new();
-        for s in seqs.clone() {
+        for s in range.clone() {
             encode(s, &set(&s.to_be_bytes(), Some(b"v")), &mut buf);
         }
-        j.append(&buf, *seqs.start(), *seqs.end()).expect("append");
+        j.append(&buf, *range.start(), *range.end())
+            .expect("append");
     }
 
     #[test]
@@ -320,8 +329,8 @@ mod tests {
         encode(1, &set(b"a", Some(b"1")), &mut buf);
         encode(2, &set(b"a", None), &mut buf);
         j.append(&buf, 1, 2).expect("append");
+        assert_eq!(seqs(dir.path()), [1, 2]);
         let got = recover(dir.path()).expect("recover");
-        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(
             got[0].writes.get(Tree::Outbox, b"a"),
             Some(&Some(b"1".to_vec()))
@@ -356,12 +365,7 @@ mod tests {
         j.poisoned = true;
         records(&mut j, 2..=4);
         assert_eq!(j.segments.len(), 2);
-        let seqs: Vec<u64> = recover(dir.path())
-            .expect("recover")
-            .iter()
-            .map(|r| r.seq)
-            .collect();
-        assert_eq!(seqs, [1, 2, 3, 4]);
+        assert_eq!(seqs(dir.path()), [1, 2, 3, 4]);
     }
 
     /// A failed first write into a fresh segment, then a good retry: the segment is reused, not
@@ -375,12 +379,7 @@ mod tests {
         records(&mut j, 1..=2);
         assert_eq!(j.segments.len(), 1);
         j.remove_through(0).expect("remove");
-        let seqs: Vec<u64> = recover(dir.path())
-            .expect("recover")
-            .iter()
-            .map(|r| r.seq)
-            .collect();
-        assert_eq!(seqs, [1, 2]);
+        assert_eq!(seqs(dir.path()), [1, 2]);
     }
 
     #[test]
