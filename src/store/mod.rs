@@ -65,7 +65,7 @@ pub fn now_ms() -> u64 {
 pub struct Store {
     backend: Arc<dyn Backend>,
     ids: Arc<ids::IdAllocator>,
-    /// A random name for this store, made when it is created (see [`Store::instance`]).
+    /// The store's name, read once at open (see [`Store::instance`]).
     instance: Arc<str>,
     links: Arc<decoded::Decoded<LinkRecord>>,
     rules: Arc<decoded::Decoded<RulesRecord>>,

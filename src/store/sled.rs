@@ -307,9 +307,8 @@ impl Shared {
         // sled may only hold what the journal already holds.
         self.flush_blocking()?;
         {
-            // A new segment only once this one is big: creating one costs a directory sync,
-            // which flushes would wait for.
-            // Optional: if it fails the current segment just grows until the next try.
+            // A new segment only once this one is big (creating one costs a directory sync,
+            // which flushes would wait for). Optional: on failure the current one grows on.
             let mut journal = lock(&self.journal);
             if journal.segment_bytes() >= SEGMENT_BYTES {
                 let next = self.durable.load(Ordering::Acquire) + 1;
@@ -372,14 +371,18 @@ impl Shared {
     /// Holds a new transaction back while `active` is over its limit and a checkpoint is
     /// still writing `frozen` into sled.
     fn wait_for_room(&self) -> Result<(), StoreError> {
+        let full = || {
+            let l = self.layers();
+            l.active.len() >= ACTIVE_LIMIT && l.frozen.is_some()
+        };
+        // Every transaction passes here: only a full store takes the signal lock.
+        if !full() {
+            return Ok(());
+        }
         let deadline = std::time::Instant::now() + ROOM_PATIENCE;
         let mut signal = lock(&self.signal);
         loop {
-            let full = {
-                let l = self.layers();
-                l.active.len() >= ACTIVE_LIMIT && l.frozen.is_some()
-            };
-            if !full {
+            if !full() {
                 return Ok(());
             }
             if std::time::Instant::now() >= deadline {
