@@ -466,3 +466,53 @@ fn reads_and_scans_stay_right_while_checkpoints_run() {
     assert!(!store.was_seen(Platform::Telegram, &ev(n / 3)).unwrap());
     assert_eq!(store.prune_seen(u64::MAX).unwrap(), 0);
 }
+
+/// Threads of this process whose name is `name` (the kernel keeps the first 15 bytes).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[test]
+fn concurrent_flushes_share_one_blocking_thread() {
+    // Many callers flushing at once (a burst on many links) wait for the flush in progress
+    // without each holding a thread of tokio's blocking pool parked on the journal lock.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("flush-probe")
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..400)
+            .map(|i| {
+                let state = store.connector_state(Platform::Telegram);
+                tokio::spawn(async move { state.put(&format!("k{i}"), "v").await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    });
+    // Idle blocking threads live on for 10 s, so every one started is still counted here:
+    // the two workers and at most two flushers (one more if a flush was cancelled).
+    let threads = threads_named("flush-probe");
+    assert!(threads <= 4, "{threads} runtime threads for 400 flushes");
+    drop(rt);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    for i in [0, 199, 399] {
+        assert_eq!(
+            store
+                .connector_state(Platform::Telegram)
+                .get(&format!("k{i}"))
+                .as_deref(),
+            Some("v")
+        );
+    }
+}
