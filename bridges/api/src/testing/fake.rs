@@ -7,8 +7,9 @@ use crate::ids::{InboundId, Platform, RemoteMsgId, RoomId, RoomRef, ThreadId};
 use crate::outgoing::{Outgoing, SendReceipt, ThreadTarget};
 use async_trait::async_trait;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +56,7 @@ struct State {
     ops: Vec<FakeOp>,
     failures: VecDeque<ConnectorError>,
     echo_sends: bool,
+    send_delay: Duration,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -68,6 +70,8 @@ pub struct FakeConnector {
     next_id: AtomicU64,
     inject_tx: mpsc::UnboundedSender<Injected>,
     inject_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Injected>>,
+    sends_in_flight: AtomicUsize,
+    most_sends_in_flight: AtomicUsize,
 }
 
 impl FakeConnector {
@@ -84,6 +88,53 @@ impl FakeConnector {
             next_id: AtomicU64::new(1),
             inject_tx,
             inject_rx: tokio::sync::Mutex::new(inject_rx),
+            sends_in_flight: AtomicUsize::new(0),
+            most_sends_in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// A send's effect, once its round trip is over.
+    fn send_now(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
+        if let Some(err) = self.take_failure() {
+            self.state().ops.push(FakeOp::Send {
+                room: out.room.clone(),
+                ok: false,
+            });
+            return Err(err);
+        }
+        let id = self.new_id();
+        let thread = match &out.thread {
+            Some(ThreadTarget::Existing(t)) => Some(t.clone()),
+            Some(ThreadTarget::StartFrom(root)) => Some(ThreadId::new(format!("thread-{root}"))),
+            None => None,
+        };
+        let echo = {
+            let mut st = self.state();
+            st.ops.push(FakeOp::Send {
+                room: out.room.clone(),
+                ok: true,
+            });
+            st.posted.push(Posted {
+                id: id.clone(),
+                out: out.clone(),
+                thread: thread.clone(),
+                deleted: false,
+                edits: Vec::new(),
+                reactions: Vec::new(),
+                at: tokio::time::Instant::now(),
+            });
+            st.echo_sends
+        };
+        if echo {
+            let mut msg = Message::text(id.as_str(), out.text.clone());
+            msg.thread = thread.clone();
+            let mut ev = self.message_event(out.room.as_str(), ("bridge-bot", "Bridge"), msg);
+            ev.sender.is_bridge = true;
+            drop(self.inject(ev));
+        }
+        Ok(SendReceipt {
+            ids: vec![id],
+            thread,
         })
     }
 
@@ -95,6 +146,16 @@ impl FakeConnector {
     /// itself, as Discord and Matrix do; the core must ignore those echoes.
     pub fn echo_sends(&self, on: bool) {
         self.state().echo_sends = on;
+    }
+
+    /// Every send takes this long (on tokio's clock) before it lands, as a platform's round trip.
+    pub fn send_delay(&self, delay: Duration) {
+        self.state().send_delay = delay;
+    }
+
+    /// The most sends that were under way at once so far.
+    pub fn most_sends_in_flight(&self) -> usize {
+        self.most_sends_in_flight.load(Ordering::SeqCst)
     }
 
     /// The next calls to send/edit/delete/react fail with these errors, one call each.
@@ -253,47 +314,15 @@ impl Connector for FakeConnector {
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
-        if let Some(err) = self.take_failure() {
-            self.state().ops.push(FakeOp::Send {
-                room: out.room.clone(),
-                ok: false,
-            });
-            return Err(err);
+        let now = self.sends_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_sends_in_flight.fetch_max(now, Ordering::SeqCst);
+        let delay = self.state().send_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
-        let id = self.new_id();
-        let thread = match &out.thread {
-            Some(ThreadTarget::Existing(t)) => Some(t.clone()),
-            Some(ThreadTarget::StartFrom(root)) => Some(ThreadId::new(format!("thread-{root}"))),
-            None => None,
-        };
-        let echo = {
-            let mut st = self.state();
-            st.ops.push(FakeOp::Send {
-                room: out.room.clone(),
-                ok: true,
-            });
-            st.posted.push(Posted {
-                id: id.clone(),
-                out: out.clone(),
-                thread: thread.clone(),
-                deleted: false,
-                edits: Vec::new(),
-                reactions: Vec::new(),
-                at: tokio::time::Instant::now(),
-            });
-            st.echo_sends
-        };
-        if echo {
-            let mut msg = Message::text(id.as_str(), out.text.clone());
-            msg.thread = thread.clone();
-            let mut ev = self.message_event(out.room.as_str(), ("bridge-bot", "Bridge"), msg);
-            ev.sender.is_bridge = true;
-            drop(self.inject(ev));
-        }
-        Ok(SendReceipt {
-            ids: vec![id],
-            thread,
-        })
+        let result = self.send_now(out);
+        self.sends_in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 
     async fn edit(
