@@ -11,7 +11,8 @@
 //!   links, each joining a Matrix room, a Telegram group and a Discord channel, after a message
 //!   has crossed every link.
 //!
-//! Run: `cargo bench --bench relay` (env `BENCH_SAMPLES`, default 100, `BENCH_LINKS`).
+//! Run: `cargo bench --bench relay` (env `BENCH_SAMPLES`, default 100, `BENCH_LINKS`;
+//! `BENCH_WRAP`, a profiler to run the daemon under; `BENCH_LOG`, a file for the daemon's log).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use civicbridge::demo::matrix::{Mark, MatrixUser};
@@ -50,12 +51,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn vm_hwm_mb(pid: u32) -> f64 {
+/// A `/proc/<pid>/status` figure given in kB (`VmHWM`, `RssAnon`, `RssFile`), in MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
@@ -131,9 +133,19 @@ async fn add_links(world: &World, n: usize) -> Vec<(String, i64, u64)> {
     rooms
 }
 
+/// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
+/// printed is then the wrapper's, not the daemon's.
 fn spawn_daemon(world: &World) -> (Child, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
-        .args(["run", "--config", world.config_path.to_str().unwrap()])
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut argv: Vec<&str> = wrap.split_whitespace().collect();
+    argv.extend([
+        env!("CARGO_BIN_EXE_civicbridge"),
+        "run",
+        "--config",
+        world.config_path.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
         .env("RUST_LOG", "warn,civicbridge=info")
         .stderr(Stdio::piped())
         .spawn()
@@ -235,11 +247,14 @@ async fn main() {
             .unwrap();
         direct.push(seen(&mut rx, &label).await.duration_since(t0).as_secs_f64() * 1000.0);
     }
-    let rss = vm_hwm_mb(pid);
+    let rss = status_mb(pid, "VmHWM");
+    let (anon, file) = (status_mb(pid, "RssAnon"), status_mb(pid, "RssFile"));
 
     // Graceful stop; the daemon must exit 0.
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+    // Under a wrapper the daemon is the wrapper's child, and the wrapper ends after it.
+    let wrapped = std::env::var_os("BENCH_WRAP").is_some();
+    let _ = Command::new(if wrapped { "pkill" } else { "kill" })
+        .args(["-TERM", if wrapped { "-P" } else { "--" }, &pid.to_string()])
         .status();
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
@@ -270,5 +285,10 @@ async fn main() {
         b99 / d99
     );
     println!("  daemon peak RSS (VmHWM of the child): {rss:.1} MB   [aim: < 60 MB]");
+    println!("  daemon RSS at the end: anonymous {anon:.1} MB, file-backed (code) {file:.1} MB");
+    if let Ok(path) = std::env::var("BENCH_LOG") {
+        std::fs::write(&path, log.lock().unwrap().as_bytes()).unwrap();
+        println!("  daemon log written to {path}");
+    }
     world.shutdown().await.unwrap();
 }
