@@ -59,11 +59,11 @@ impl RetryPolicy {
     }
 }
 
-/// Handle to the outbox; cheap to clone.
 /// Jobs running against one platform at once. Far above what the platforms' own rate limits let
 /// through (Telegram about 30 messages a second, Discord 50 requests), so it costs no throughput.
 pub const IN_FLIGHT_PER_PLATFORM: usize = 16;
 
+/// Handle to the outbox; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,

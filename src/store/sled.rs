@@ -258,14 +258,14 @@ impl Shared {
             .map_err(backend)
     }
 
-    /// Appends every queued record to the journal and syncs it. Callers that arrive while a
-    /// sync is running wait for it and are often covered by it.
     /// Whether every transaction committed so far is in the synced journal.
     fn all_durable(&self) -> bool {
         let target = lock(&self.writer).seq;
         self.durable.load(Ordering::Acquire) >= target
     }
 
+    /// Appends every queued record to the journal and syncs it. Callers that arrive while a
+    /// sync is running wait for it and are often covered by it.
     fn flush_blocking(&self) -> Result<(), StoreError> {
         let target = lock(&self.writer).seq;
         if self.durable.load(Ordering::Acquire) >= target {
