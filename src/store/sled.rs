@@ -260,19 +260,23 @@ impl Shared {
 
     /// Whether every transaction committed so far is in the synced journal.
     fn all_durable(&self) -> bool {
-        let target = lock(&self.writer).seq;
-        self.durable.load(Ordering::Acquire) >= target
+        self.durable_through(lock(&self.writer).seq)
+    }
+
+    /// Whether the transaction numbered `seq`, and every one before it, is in the synced journal.
+    fn durable_through(&self, seq: u64) -> bool {
+        self.durable.load(Ordering::Acquire) >= seq
     }
 
     /// Appends every queued record to the journal and syncs it. Callers that arrive while a
     /// sync is running wait for it and are often covered by it.
     fn flush_blocking(&self) -> Result<(), StoreError> {
         let target = lock(&self.writer).seq;
-        if self.durable.load(Ordering::Acquire) >= target {
+        if self.durable_through(target) {
             return Ok(());
         }
         let mut journal = lock(&self.journal);
-        if self.durable.load(Ordering::Acquire) >= target {
+        if self.durable_through(target) {
             return Ok(());
         }
         let (bytes, first, last) = {
