@@ -1,8 +1,12 @@
-//! The text of approval cards: one per held item, posted to the link's moderation room, and
-//! edited in place once the item is decided (so the room's history shows every outcome).
+//! The text of approval cards: one per revision of a held item, posted to the link's moderation
+//! room, and edited in place once the item is decided, withdrawn, or superseded by a newer
+//! revision (so the room's history shows every outcome).
 //!
-//! Pure: the caller passes what the card shows (the item, its message, whether the sender is
-//! trusted, who decided and when).
+//! A card shows exactly what would be sent: the content of its revision (the item's, not the
+//! mirror's), and above it what each copy will show of the message it answers (a quote only
+//! where that message crossed itself, else a neutral placeholder).
+//!
+//! Pure: the caller passes what the card shows (a [`CardView`]), who decided and when.
 
 use crate::render;
 use crate::store::{MirrorRecord, PendingItem, PendingKind};
@@ -26,61 +30,185 @@ impl SenderStanding {
     }
 }
 
-/// The text an item would cross with (for an edit: the new text).
-pub fn held_text<'a>(item: &'a PendingItem, mirror: &'a MirrorRecord) -> &'a RichText {
-    match &item.kind {
-        PendingKind::Message => &mirror.text,
-        PendingKind::Edit { text } => text,
+/// What a copy shows above itself of the message it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyShown {
+    /// That message crossed to the target: a reply to its copy (or a quote of it).
+    Shared { author: String, excerpt: String },
+    /// It did not (rejected, held, taken down, never relayed): the placeholder.
+    NotShared,
+}
+
+/// The placeholder a copy shows for a message it answers that was not shared with its room.
+pub const NOT_SHARED: &str = "↩ a message that was not shared";
+
+impl ReplyShown {
+    fn line(&self) -> String {
+        match self {
+            ReplyShown::Shared { author, excerpt } => format!("↩ {author}: {excerpt}"),
+            ReplyShown::NotShared => NOT_SHARED.to_owned(),
+        }
     }
 }
 
+/// Everything a card shows.
+#[derive(Debug, Clone)]
+pub struct CardView<'a> {
+    pub item: &'a PendingItem,
+    /// The message, with its author named as the moderation room may see them.
+    pub mirror: &'a MirrorRecord,
+    pub standing: SenderStanding,
+    /// For a reply: what each target's copy will show of the message it answers.
+    pub reply: Vec<(RoomRef, ReplyShown)>,
+}
+
+/// The text an item would cross with (for an edit: the new text).
+pub fn held_text<'a>(item: &'a PendingItem, mirror: &'a MirrorRecord) -> &'a RichText {
+    item.text(mirror)
+}
+
+fn when(at_ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX))
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// Who, from where, to where, and the text as recipients would see it.
-fn body(
-    item: &PendingItem,
-    mirror: &MirrorRecord,
-    text: &RichText,
-    standing: SenderStanding,
-) -> Vec<Span> {
+fn body(v: &CardView<'_>, text: &RichText) -> Vec<Span> {
+    let (item, mirror) = (v.item, v.mirror);
     let targets: Vec<String> = item.targets.iter().map(RoomRef::to_string).collect();
     let thread = match mirror.thread_root {
         Some(root) if root != mirror.id => format!(" (in the thread of {root})"),
         _ => String::new(),
     };
-    let mut quoted = vec![Span::Bold(vec![Span::Text(render::attribution(mirror))])];
+    let mut quoted = Vec::new();
+    // Above the text, what the copies will show of the message it answers.
+    let mut shown: Vec<(&ReplyShown, Vec<&RoomRef>)> = Vec::new();
+    for (room, r) in &v.reply {
+        match shown.iter_mut().find(|(s, _)| *s == r) {
+            Some((_, rooms)) => rooms.push(room),
+            None => shown.push((r, vec![room])),
+        }
+    }
+    for (r, rooms) in &shown {
+        let line = match shown.len() {
+            1 => r.line(),
+            _ => format!(
+                "{} (in {})",
+                r.line(),
+                rooms
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        quoted.push(Span::Text(format!("{line}\n")));
+    }
+    quoted.push(Span::Bold(vec![Span::Text(render::attribution(mirror))]));
     quoted.push(Span::Text(" ".into()));
     quoted.extend(text.spans.iter().cloned());
     let mut spans = vec![
         Span::Text(format!(
             "\nFrom {} on {}, {}\nIn {}{thread} → {}\n",
-            mirror.author.display_name,
+            civicbridge_api::names::normalize(
+                &mirror.author.display_name,
+                civicbridge_api::names::MAX_NAME_CHARS
+            ),
             mirror.author.platform.label(),
-            standing.label(),
+            v.standing.label(),
             mirror.source,
             targets.join(", "),
         )),
         Span::Quote(quoted),
     ];
-    for a in &mirror.attachments {
+    for a in item.attachments(mirror) {
         spans.push(Span::Text(format!("\n[{}: {}]", a.kind.as_str(), a.name)));
     }
     spans
 }
 
-/// The card for a newly held item.
-pub fn held(item: &PendingItem, mirror: &MirrorRecord, standing: SenderStanding) -> RichText {
+/// The card of an item's current revision.
+pub fn held(v: &CardView<'_>) -> RichText {
+    let item = v.item;
     let what = match &item.kind {
         PendingKind::Message => "Held",
         PendingKind::Edit { .. } => "Edit held",
     };
-    let mut spans = vec![
-        Span::Bold(vec![Span::Text(format!("{what} {}", item.id))]),
-        Span::Text(format!(" · rule: {}", item.reason)),
-    ];
-    spans.extend(body(item, mirror, held_text(item, mirror), standing));
+    let mut spans = match item.revision {
+        0 | 1 => vec![Span::Bold(vec![Span::Text(format!("{what} {}", item.id))])],
+        r => vec![
+            Span::Bold(vec![Span::Text(format!(
+                "{what} {} · revision {r}",
+                item.id
+            ))]),
+            Span::Text(format!(
+                " · edited by its author after it was held{}; the earlier card is superseded",
+                item.revised_at_ms
+                    .map(|t| format!(" (at {})", when(t)))
+                    .unwrap_or_default()
+            )),
+        ],
+    };
+    spans.push(Span::Text(format!(" · rule: {}", item.reason)));
+    spans.extend(body(v, held_text(item, v.mirror)));
     spans.push(Span::Text(format!(
-        "\nReact ✅ or ❌, or reply !approve {id} / !reject {id} [reason] / !edit {id} TEXT",
-        id = item.id
+        "\nReact ✅ or ❌ on this card, or reply !approve {id} / !reject {id} [reason] / !edit {id} TEXT",
+        id = item.reference()
     )));
+    RichText { spans }
+}
+
+/// What an earlier revision's card turns into once its author edited the item: it keeps what
+/// it showed, says which revision replaced it, and that decisions on it are refused.
+pub fn superseded(v: &CardView<'_>, current: u32) -> RichText {
+    let item = v.item;
+    let mut spans = vec![
+        Span::Bold(vec![Span::Text(format!(
+            "⤵ Superseded: {} revision {}",
+            item.id, item.revision
+        ))]),
+        Span::Text(format!(
+            " · its author edited it after it was held; revision {current} has a card of its own. \
+             A decision on this card is refused."
+        )),
+    ];
+    spans.extend(body(v, held_text(item, v.mirror)));
+    RichText { spans }
+}
+
+/// Why a held item left the queue without a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// Its author deleted the message (or the platform reported a deletion it vouches for).
+    Deleted,
+    /// Someone who may remove others' messages in its room removed it: a takedown.
+    TakenDown { by: String },
+    /// Its author's edit made the rules drop it everywhere.
+    Dropped { reason: String },
+}
+
+impl Withdrawal {
+    pub fn reason(&self) -> String {
+        match self {
+            Withdrawal::Deleted => "the message was deleted at its source".to_owned(),
+            Withdrawal::TakenDown { by } => format!("taken down by {by} in its own room"),
+            Withdrawal::Dropped { reason } => format!("after its author's edit, {reason}"),
+        }
+    }
+}
+
+/// The card of an item withdrawn before a decision.
+pub fn withdrawn(v: &CardView<'_>, why: &Withdrawal, at_ms: u64) -> RichText {
+    let mut spans = vec![
+        Span::Bold(vec![Span::Text(format!("🗑 Withdrawn {}", v.item.id))]),
+        Span::Text(format!(
+            " at {}: {}; nothing was relayed.",
+            when(at_ms),
+            why.reason()
+        )),
+    ];
+    spans.extend(body(v, held_text(v.item, v.mirror)));
     RichText { spans }
 }
 
@@ -94,25 +222,20 @@ pub enum Outcome {
 }
 
 /// The card of a decided item: the decision, who took it and when, then what was held.
-pub fn decided(
-    item: &PendingItem,
-    mirror: &MirrorRecord,
-    standing: SenderStanding,
-    outcome: &Outcome,
-    by: &str,
-    at_ms: u64,
-) -> RichText {
-    let when = chrono::DateTime::from_timestamp_millis(at_ms as i64)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default();
+pub fn decided(v: &CardView<'_>, outcome: &Outcome, by: &str, at_ms: u64) -> RichText {
+    let (item, mirror) = (v.item, v.mirror);
     let (head, text) = match outcome {
         Outcome::Approved => ("✅ Approved", held_text(item, mirror)),
         Outcome::ApprovedEdited(t) => ("✏️ Approved with edits", t),
         Outcome::Rejected(_) => ("❌ Rejected", held_text(item, mirror)),
     };
+    let revision = match item.revision {
+        0 | 1 => String::new(),
+        r => format!(" revision {r}"),
+    };
     let mut spans = vec![
-        Span::Bold(vec![Span::Text(format!("{head} {}", item.id))]),
-        Span::Text(format!(" by {by} at {when}")),
+        Span::Bold(vec![Span::Text(format!("{head} {}{revision}", item.id))]),
+        Span::Text(format!(" by {by} at {}", when(at_ms))),
     ];
     match outcome {
         Outcome::Rejected(Some(reason)) => spans.push(Span::Text(format!(" · reason: {reason}"))),
@@ -122,14 +245,14 @@ pub fn decided(
             m = mirror.id
         ))),
     }
-    spans.extend(body(item, mirror, text, standing));
+    spans.extend(body(v, text));
     RichText { spans }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Author;
+    use crate::store::{Author, HeldContent};
     use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId};
 
     fn item() -> (PendingItem, MirrorRecord) {
@@ -142,24 +265,31 @@ mod tests {
             RichText::plain("Is the hall free?"),
         );
         m.thread_root = Some(MirrorId(3));
-        let item = PendingItem {
-            id: PendingId(2),
-            link: LinkId::new("l"),
-            mirror: m.id,
-            kind: PendingKind::Message,
-            targets: vec![RoomRef::new(Platform::Matrix, "!staff")],
-            reason: "public to staff messages need approval".into(),
-            held_at_ms: 0,
-            card: None,
-            card_job: None,
-        };
+        let mut item = PendingItem::new(
+            LinkId::new("l"),
+            m.id,
+            PendingKind::Message,
+            vec![RoomRef::new(Platform::Matrix, "!staff")],
+            "public to staff messages need approval".into(),
+            0,
+        );
+        item.id = PendingId(2);
         (item, m)
+    }
+
+    fn view<'a>(i: &'a PendingItem, m: &'a MirrorRecord) -> CardView<'a> {
+        CardView {
+            item: i,
+            mirror: m,
+            standing: SenderStanding::New,
+            reply: Vec::new(),
+        }
     }
 
     #[test]
     fn a_held_card_names_who_where_why_and_the_id() {
         let (i, m) = item();
-        let t = held(&i, &m, SenderStanding::New).to_plain();
+        let t = held(&view(&i, &m)).to_plain();
         for part in [
             "Held #2",
             "rule: public to staff messages need approval",
@@ -173,12 +303,70 @@ mod tests {
     }
 
     #[test]
+    fn a_revised_card_shows_the_new_content_its_revision_and_how_to_name_it() {
+        let (mut i, m) = item();
+        i.revision = 3;
+        i.revised_at_ms = Some(1_795_000_000_000);
+        i.content = Some(HeldContent {
+            text: RichText::plain("visit http://evil.example"),
+            attachments: Vec::new(),
+        });
+        let t = held(&view(&i, &m)).to_plain();
+        assert!(
+            t.starts_with("Held #2 · revision 3 · edited by its author"),
+            "{t}"
+        );
+        assert!(
+            t.contains("Ada (Telegram): visit http://evil.example"),
+            "{t}"
+        );
+        assert!(
+            !t.contains("hall free"),
+            "the card shows this revision: {t}"
+        );
+        assert!(t.contains("!approve #2v3"), "{t}");
+        let old = superseded(&view(&i, &m), 4).to_plain();
+        assert!(
+            old.starts_with("⤵ Superseded: #2 revision 3") && old.contains("revision 4"),
+            "{old}"
+        );
+    }
+
+    #[test]
+    fn a_reply_card_shows_what_each_copy_will_show_of_its_parent() {
+        let (i, m) = item();
+        let mut v = view(&i, &m);
+        v.reply = vec![(
+            RoomRef::new(Platform::Matrix, "!staff"),
+            ReplyShown::NotShared,
+        )];
+        let t = held(&v).to_plain();
+        assert!(
+            t.contains("↩ a message that was not shared\nAda (Telegram): Is the hall free?"),
+            "{t}"
+        );
+        v.reply.push((
+            RoomRef::new(Platform::Discord, "9"),
+            ReplyShown::Shared {
+                author: "Bob".into(),
+                excerpt: "who?".into(),
+            },
+        ));
+        let t = held(&v).to_plain();
+        assert!(
+            t.contains("↩ a message that was not shared (in matrix:!staff)")
+                && t.contains("↩ Bob: who? (in discord:9)"),
+            "{t}"
+        );
+    }
+
+    #[test]
     fn a_decided_card_shows_the_decision_who_and_when() {
         let (i, m) = item();
+        let mut v = view(&i, &m);
+        v.standing = SenderStanding::Trusted;
         let t = decided(
-            &i,
-            &m,
-            SenderStanding::Trusted,
+            &v,
             &Outcome::Rejected(Some("off topic".into())),
             "Mo",
             1_795_000_000_000,
@@ -190,9 +378,7 @@ mod tests {
             "{t}"
         );
         let t = decided(
-            &i,
-            &m,
-            SenderStanding::New,
+            &view(&i, &m),
             &Outcome::ApprovedEdited(RichText::plain("Is the hall free on Friday?")),
             "Mo",
             0,
@@ -203,5 +389,7 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("!takedown m7"), "{t}");
+        let w = withdrawn(&view(&i, &m), &Withdrawal::Deleted, 0).to_plain();
+        assert!(w.starts_with("🗑 Withdrawn #2 at "), "{w}");
     }
 }

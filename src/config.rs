@@ -66,6 +66,24 @@ struct RawConfig {
     discord: Option<DiscordConfig>,
     #[serde(default)]
     links: BTreeMap<String, RawLink>,
+    #[serde(default)]
+    connectors: RawWatch,
+}
+
+/// `[connectors]`: how the daemon watches them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWatch {
+    /// A connector down this long gets one notice in the moderation rooms.
+    outage_notice_after_secs: u64,
+}
+
+impl Default for RawWatch {
+    fn default() -> Self {
+        RawWatch {
+            outage_notice_after_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +139,8 @@ pub struct Settings {
     pub telegram: Option<TelegramConfig>,
     pub discord: Option<DiscordConfig>,
     pub links: Vec<LinkSettings>,
+    /// `connectors.outage_notice_after_secs`.
+    pub outage_notice_after: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -361,6 +381,9 @@ impl RawConfig {
             telegram: self.telegram,
             discord: self.discord,
             links,
+            outage_notice_after: std::time::Duration::from_secs(
+                self.connectors.outage_notice_after_secs,
+            ),
         })
     }
 }

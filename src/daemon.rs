@@ -11,7 +11,7 @@ use crate::link::{LinkError, LinkWorker, BATCH};
 use crate::outbox::{Outbox, RetryPolicy};
 use crate::router::{self, RouteTable};
 use crate::store::{Store, StoreError};
-use civicbridge_api::{Connector, ConnectorError, EventSink, Platform};
+use civicbridge_api::{Connector, ConnectorError, Platform};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct Options {
     pub seen_retention: Duration,
     /// How often held items are checked for reminders and expiry.
     pub sweep_every: Duration,
+    /// How connectors are restarted and their outages reported.
+    pub watch: crate::watch::WatchOptions,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             grace: Duration::from_secs(10),
             seen_retention: Duration::from_secs(7 * 24 * 3600),
             sweep_every: Duration::from_secs(60),
+            watch: crate::watch::WatchOptions::default(),
         }
     }
 }
@@ -146,20 +149,27 @@ impl Daemon {
         tracker.spawn(router::run(table, sink_rx, shutdown.clone()));
 
         let (failed, failures) = mpsc::unbounded_channel();
-        for (platform, c) in connectors {
-            let sink = EventSink::new(sink_tx.clone());
-            let state = store.connector_state(platform);
-            let stop = shutdown.clone();
-            let failed = failed.clone();
-            tracker.spawn(async move {
-                match c.run(sink, state, stop).await {
-                    Ok(()) => tracing::info!(%platform, "connector stopped"),
-                    Err(e) => {
-                        tracing::error!(%platform, error = %e, "connector failed");
-                        let _ = failed.send((platform, e));
-                    }
+        let mut notice_rooms: Vec<(civicbridge_api::LinkId, civicbridge_api::RoomRef)> = Vec::new();
+        for l in links {
+            if let Some(room) = &l.link.moderation_room {
+                if !notice_rooms.iter().any(|(_, r)| r == room) {
+                    notice_rooms.push((l.link.id.clone(), room.clone()));
                 }
-            });
+            }
+        }
+        for (platform, c) in connectors {
+            tracker.spawn(crate::watch::supervise(crate::watch::Watched {
+                platform,
+                connector: c,
+                submissions: sink_tx.clone(),
+                state: store.connector_state(platform),
+                store: store.clone(),
+                outbox: outbox.clone(),
+                moderation_rooms: notice_rooms.clone(),
+                options: options.watch.clone(),
+                shutdown: shutdown.clone(),
+                failed: failed.clone(),
+            }));
         }
         tracker.spawn(crate::hygiene::run(
             store.clone(),
@@ -187,8 +197,9 @@ impl Daemon {
         })
     }
 
-    /// Resolves when a connector stops for good (`Connector::run` returned an error such as
-    /// `Auth`): the bridge can no longer read that platform, so the caller should stop and say so.
+    /// Resolves when a connector stops for good (`Connector::run` returned `Auth`: a revoked
+    /// token, a deactivated account): the bridge can no longer read that platform, so the caller
+    /// should stop and say so. Every other stop is restarted by [`crate::watch`].
     pub async fn connector_failed(&mut self) -> (Platform, ConnectorError) {
         match self.failures.recv().await {
             Some(f) => f,

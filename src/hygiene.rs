@@ -34,7 +34,7 @@ pub fn sweep(store: &Store, now_ms: u64) -> Result<Swept, StoreError> {
             continue;
         }
         if rules.expire_after_secs > 0 {
-            let limit = rules.expire_after_secs * 1000;
+            let limit = rules.expire_after_secs.saturating_mul(1000);
             for item in items
                 .iter()
                 .filter(|i| i.held_at_ms.saturating_add(limit) <= now_ms)
@@ -43,7 +43,7 @@ pub fn sweep(store: &Store, now_ms: u64) -> Result<Swept, StoreError> {
             }
         }
         if rules.remind_after_secs > 0 {
-            let after = rules.remind_after_secs * 1000;
+            let after = rules.remind_after_secs.saturating_mul(1000);
             store.transact(|tx| remind(tx, &link, &items, after, now_ms, &mut swept))?;
         }
     }
@@ -109,7 +109,7 @@ fn remind(
                 // As the moderation room may see them (a pseudonym, per link).
                 tx.shown_author(&m, room)?.name,
                 m.author.platform,
-                render::excerpt(&m.text)
+                render::excerpt(item.text(&m))
             ),
             None => String::new(),
         };
@@ -140,10 +140,7 @@ fn notice(
     room: &RoomRef,
     text: String,
 ) -> Result<Job, TxFailure> {
-    let kind = JobKind::Notice {
-        text: RichText::plain(text),
-        card: None,
-    };
+    let kind = JobKind::notice(RichText::plain(text));
     tx.push_job(&link.id, room, kind)
 }
 

@@ -9,8 +9,8 @@
 //! - [`render`]: a bridged message shaped for one target (attribution, replies, threads, splits).
 //! - [`router`]: echo guard and routing of inbound events to their link's worker.
 //! - [`link`]: one worker per link, handling its events serially and durably.
-//! - [`approval`]: decisions on held messages (any route), holding new items.
-//! - [`cards`]: the text of approval cards, held and decided.
+//! - [`approval`]: held items (revisions, withdrawals) and decisions on the version shown.
+//! - [`cards`]: the text of approval cards: held, revised, superseded, withdrawn, decided.
 //! - [`commands`]: moderator commands: parser, permissions, one file per family.
 //! - [`moderation_room`]: events in moderation rooms, and `!publish` in staff rooms.
 //! - [`hygiene`]: reminders about held items that wait too long, and their expiry.
@@ -34,6 +34,7 @@ pub mod cards;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod dead_letter;
 pub mod demo;
 pub mod hygiene;
 pub mod link;
@@ -47,3 +48,4 @@ pub mod router;
 pub mod rules;
 pub mod store;
 pub mod telemetry;
+pub mod watch;

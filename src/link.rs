@@ -9,6 +9,8 @@
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
 use crate::approval;
+use crate::audit::{AuditAction, AuditDraft};
+use crate::cards::Withdrawal;
 use crate::commands::Prepared;
 use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
 use crate::moderation_room;
@@ -19,7 +21,7 @@ use crate::store::{
     Tx, TxFailure,
 };
 use civicbridge_api::{
-    Event, EventKind, Message, MirrorId, PendingId, RemoteMsgId, RoomRef, Submission,
+    Authority, Event, EventKind, Message, MirrorId, RemoteMsgId, RoomRef, Submission,
 };
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -143,6 +145,8 @@ impl LinkWorker {
     /// Runs until shutdown. The batch in hand is always finished; what is still queued is not
     /// acknowledged, so connectors deliver it again after a restart.
     pub async fn run(mut self) {
+        // Events an admin asked to retry while the bridge was stopped (`civicbridge queue retry`).
+        self.replay_retried().await;
         loop {
             let first = tokio::select! {
                 biased;
@@ -166,7 +170,7 @@ impl LinkWorker {
         let decided = match self.store.transact(|tx| {
             let mut fx = Effects::default();
             for w in &batch {
-                self.handle(tx, w, &queue, &mut fx)?;
+                self.handle_guarded(tx, w, &queue, &mut fx)?;
             }
             Ok(fx)
         }) {
@@ -181,27 +185,135 @@ impl LinkWorker {
             self.last_relayed
                 .extend(fx.relayed.iter().map(|(k, v)| (k.clone(), *v)));
         }
-        // The committer only stops after this worker does.
-        let _ = self.committer.send(decided).await;
+        let asked_retry = decided
+            .iter()
+            .flat_map(|(_, works)| works)
+            .any(|w| matches!(w, Work::Moderation(_)) && is_retry_command(&w.submission().event));
+        // The committer only stops after this worker does; if it has stopped, nothing of this
+        // batch is acknowledged and the connectors deliver it again after a restart.
+        if self.committer.send(decided).await.is_err() {
+            tracing::error!(link = %self.link.id, "the committer has stopped; events stay unacknowledged");
+        }
+        if asked_retry {
+            self.replay_retried().await;
+        }
     }
 
+    /// [`Self::handle`], with a panic turned into an aborted transaction: the event is then
+    /// decided alone and, failing again, parked.
+    fn handle_guarded(
+        &self,
+        tx: &mut Tx<'_>,
+        work: &Work,
+        queue: &Prepared,
+        fx: &mut Effects,
+    ) -> Result<(), TxFailure> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.handle(tx, work, queue, fx)
+        }))
+        .unwrap_or_else(|p| {
+            Err(StoreError::Invalid(format!(
+                "handling the event panicked: {}",
+                crate::dead_letter::panic_text(&*p)
+            ))
+            .into())
+        })
+    }
+
+    /// Decides each event in a transaction of its own. An event that fails alone (a store error
+    /// or a panic) is parked with a notice to the moderation room and acknowledged, so it never
+    /// blocks its connector's cursor; if even parking fails it stays unacknowledged.
     fn process_singly(&self, batch: Vec<Work>, queue: &Prepared) -> Vec<(Effects, Vec<Work>)> {
         let mut done = Vec::new();
         for w in batch {
             let r = self.store.transact(|tx| {
                 let mut fx = Effects::default();
-                self.handle(tx, &w, queue, &mut fx)?;
+                self.handle_guarded(tx, &w, queue, &mut fx)?;
                 Ok(fx)
             });
-            match r {
-                Ok(fx) => done.push((fx, vec![w])),
-                Err(e) => tracing::error!(
-                    link = %self.link.id, event = %w.submission().event.id, error = %e,
-                    "cannot handle event; leaving it unacknowledged"
+            let e = match r {
+                Ok(fx) => {
+                    done.push((fx, vec![w]));
+                    continue;
+                }
+                Err(e) => e,
+            };
+            let ev = &w.submission().event;
+            let parked = self.store.transact(|tx| {
+                let jobs = crate::dead_letter::park_event(tx, &self.link, ev, &e.to_string())?;
+                Ok(Effects {
+                    jobs,
+                    ..Effects::default()
+                })
+            });
+            match parked {
+                Ok(fx) => {
+                    tracing::error!(
+                        link = %self.link.id, event = %ev.id, error = %e,
+                        "cannot handle event; parked it"
+                    );
+                    done.push((fx, vec![w]));
+                }
+                Err(pe) => tracing::error!(
+                    link = %self.link.id, event = %ev.id, error = %e, park_error = %pe,
+                    "cannot handle or park event; leaving it unacknowledged"
                 ),
             }
         }
         done
+    }
+
+    /// Handles again the parked events of this link an admin asked to retry. Each is taken out
+    /// of the parked tree in the same transaction that handles it, so a crash neither loses nor
+    /// doubles it; one that fails again stays parked, with the new reason.
+    pub async fn replay_retried(&mut self) {
+        let wanted: Vec<_> = match self.store.parked() {
+            Ok(items) => items
+                .into_iter()
+                .filter(|i| i.retry && i.link.as_ref() == Some(&self.link.id))
+                .collect(),
+            Err(e) => {
+                tracing::error!(link = %self.link.id, error = %e, "cannot read parked events");
+                return;
+            }
+        };
+        for item in wanted {
+            let queue = Prepared::default();
+            let r = self.store.transact(|tx| {
+                let ev = match tx.take_retried_event(item.id)? {
+                    Some(Ok(ev)) => ev,
+                    Some(Err(why)) => {
+                        return Err(StoreError::Corrupt(format!("parked event: {why}")).into())
+                    }
+                    None => return Ok(Effects::default()),
+                };
+                let (ack, _) = tokio::sync::oneshot::channel();
+                let sub = civicbridge_api::Submission { event: ev, ack };
+                let work = match &self.link.moderation_room {
+                    Some(m) if *m == sub.event.room => Work::Moderation(sub),
+                    _ => Work::Bridged(sub),
+                };
+                let mut fx = Effects::default();
+                self.handle_guarded(tx, &work, &queue, &mut fx)?;
+                Ok(fx)
+            });
+            let fx = match r {
+                Ok(fx) => fx,
+                Err(e) => {
+                    tracing::warn!(link = %self.link.id, item = %item.id, error = %e, "a retried event failed again");
+                    let kept = self
+                        .store
+                        .transact(|tx| tx.keep_parked(item.id, &e.to_string()));
+                    if let Err(e) = kept {
+                        tracing::error!(item = %item.id, error = %e, "cannot update a parked event");
+                    }
+                    continue;
+                }
+            };
+            if self.committer.send(vec![(fx, Vec::new())]).await.is_err() {
+                return;
+            }
+        }
     }
 
     fn refresh_rules(&mut self) {
@@ -305,10 +417,8 @@ impl LinkWorker {
                 .flatten(),
             None => None,
         };
-        let reply_to_unbridged = m.reply_to.is_some()
-            && reply_to
-                .as_ref()
-                .is_none_or(|r| r.source == ev.room && r.copies.is_empty());
+        let reply_to_unbridged =
+            replies_to_unshared(m.reply_to.is_some(), reply_to.as_ref(), &ev.room);
         let mut thread_root = match &m.thread {
             Some(t) => tx
                 .thread_root(&ev.room, t)?
@@ -317,12 +427,7 @@ impl LinkWorker {
                 .flatten(),
             None => None,
         };
-        let thread = match (&m.thread, &thread_root) {
-            (None, _) => ThreadState::None,
-            (Some(_), Some(root)) if root.unpublished => ThreadState::Stopped,
-            (Some(_), Some(root)) if root.published => ThreadState::Published,
-            (Some(_), _) => ThreadState::Unpublished,
-        };
+        let thread = thread_state(m.thread.is_some(), thread_root.as_ref());
         // Remember which thread a root heads in its own room, so replies from elsewhere go there.
         if let (Some(t), Some(root)) = (&m.thread, thread_root.as_mut()) {
             if root.source == ev.room && root.source_thread.is_none() {
@@ -393,6 +498,9 @@ impl LinkWorker {
             mirror.published = mirror.thread_root.is_none();
             fx.relayed.insert(sender.clone(), tx.now_ms());
         }
+        for target in &forward {
+            approval::release(&mut mirror, target);
+        }
         tx.insert_mirror(&mirror)?;
         for target in &forward {
             fx.jobs.push(tx.push_job(
@@ -403,7 +511,7 @@ impl LinkWorker {
         }
         if !hold.is_empty() {
             let item = self.held_item(tx, mirror.id, PendingKind::Message, &hold);
-            self.hold(tx, item, &mirror, fx)?;
+            self.hold(tx, item, &mut mirror, fx)?;
         }
         Ok(())
     }
@@ -417,30 +525,21 @@ impl LinkWorker {
         kind: PendingKind,
         held: &[(RoomRef, String)],
     ) -> PendingItem {
-        let mut reasons: Vec<&str> = Vec::new();
-        for (_, r) in held {
-            if !reasons.contains(&r.as_str()) {
-                reasons.push(r);
-            }
-        }
-        PendingItem {
-            id: PendingId(0),
-            link: self.link.id.clone(),
+        PendingItem::new(
+            self.link.id.clone(),
             mirror,
             kind,
-            targets: held.iter().map(|(r, _)| r.clone()).collect(),
-            reason: reasons.join("; "),
-            held_at_ms: tx.now_ms(),
-            card: None,
-            card_job: None,
-        }
+            held.iter().map(|(r, _)| r.clone()).collect(),
+            approval::reasons(held),
+            tx.now_ms(),
+        )
     }
 
     fn hold(
         &self,
         tx: &mut Tx<'_>,
         item: PendingItem,
-        mirror: &MirrorRecord,
+        mirror: &mut MirrorRecord,
         fx: &mut Effects,
     ) -> Result<(), TxFailure> {
         let (_, jobs) = approval::hold(tx, &self.link, item, mirror)?;
@@ -462,6 +561,14 @@ impl LinkWorker {
         Ok(tx.mirror(id)?.filter(|m| &m.source == room && !m.deleted))
     }
 
+    /// An edit at the source. It counts only from the message's author (Matrix lets anyone in
+    /// the room send an `m.replace`); an edit with nothing in it is ignored (Discord sends empty
+    /// text to a bot without the Message Content intent). Then, in this order:
+    /// - a held item about the message (the message itself, or an earlier edit of it) gets a new
+    ///   revision: the filters run again on the new text and the moderators get a new card;
+    /// - for every room a copy is in or on its way to, and not covered by a held item, the edit
+    ///   policy of that direction decides: follow now, back to the queue, or not at all;
+    /// - a message neither held nor crossing (kept for a later `!publish`) takes the new text.
     fn edit(
         &self,
         tx: &mut Tx<'_>,
@@ -473,55 +580,140 @@ impl LinkWorker {
         let Some(mut mirror) = self.own_source(tx, &ev.room, target)? else {
             return Ok(());
         };
-        let copied: Vec<RoomRef> = mirror
-            .copies
-            .iter()
-            .filter(|c| !c.ids.is_empty())
-            .map(|c| c.room.clone())
-            .collect();
-        if copied.is_empty() {
-            // Still held (or refused everywhere): the moderators will see the latest text.
-            mirror.text = new.text.clone();
-            return tx.put_mirror(&mirror);
+        if !by_author(ev, &mirror) {
+            tracing::warn!(
+                sender = %sender_key(ev), mirror = %mirror.id,
+                "an edit of someone else's message was ignored (only the author edits)"
+            );
+            return Ok(());
         }
-        // Per copy: the edit policy depends on the direction (public→staff edits go back to
-        // the queue by default). Held copies keep the old text until a moderator approves.
+        if moderation::is_blank(new) {
+            tracing::info!(mirror = %mirror.id, "an empty edit was ignored");
+            return Ok(());
+        }
         let from = self.link.side_of(&ev.room).unwrap_or(Side::Public);
-        let sender = sender_key(ev);
+        // The rules judge the author (the platform may vouch for an edit without naming them).
+        let author = mirror.author.key();
+        let in_thread = mirror.thread_root.is_some();
+
+        let mut covered: Vec<RoomRef> = Vec::new();
+        let mut revised = false;
+        for item in approval::held_items(tx, &mirror)? {
+            covered.extend(item.targets.iter().cloned());
+            let rev = self.revision(tx, &item, &mirror, new, from, &author)?;
+            fx.jobs
+                .extend(approval::revise(tx, &self.link, item, &mut mirror, rev)?);
+            revised = true;
+        }
+
+        let crossing: Vec<RoomRef> = mirror
+            .crossed_rooms()
+            .into_iter()
+            .filter(|r| !covered.contains(r))
+            .collect();
         let mut follow = Vec::new();
         let mut held: Vec<(RoomRef, String)> = Vec::new();
-        for room in copied {
-            let to = self.link.side_of(&room).unwrap_or(Side::Public);
-            let policy = self.rules.rules.edit_policy(from, to);
-            match moderation::evaluate_edit_under(&self.rules, policy, &sender, new) {
-                Verdict::Forward => follow.push(room),
-                Verdict::Hold(why) => held.push((room, why.to_string())),
+        for room in &crossing {
+            let to = self.link.side_of(room).unwrap_or(Side::Public);
+            match moderation::evaluate_edit(&self.rules, from, to, in_thread, &author, new) {
+                Verdict::Forward => follow.push(room.clone()),
+                Verdict::Hold(why) => held.push((room.clone(), why.to_string())),
                 Verdict::Drop(why) => {
                     tracing::info!(target = %room, reason = %why, "edit not relayed")
                 }
             }
         }
-        if !follow.is_empty() {
+        if !follow.is_empty() || (crossing.is_empty() && !revised) {
             mirror.text = new.text.clone();
-            tx.put_mirror(&mirror)?;
-            for room in &follow {
-                fx.jobs.push(tx.push_job(
-                    &self.link.id,
-                    room,
-                    JobKind::Edit { mirror: mirror.id },
-                )?);
-            }
+        }
+        tx.put_mirror(&mirror)?;
+        for room in &follow {
+            fx.jobs
+                .push(tx.push_job(&self.link.id, room, JobKind::Edit { mirror: mirror.id })?);
         }
         if !held.is_empty() {
             let kind = PendingKind::Edit {
                 text: new.text.clone(),
             };
             let item = self.held_item(tx, mirror.id, kind, &held);
-            self.hold(tx, item, &mirror, fx)?;
+            self.hold(tx, item, &mut mirror, fx)?;
         }
         Ok(())
     }
 
+    /// What an edit makes of a held item: the filters run again, per target, as for a new
+    /// message (for an edit of a crossed message: as for an edit). A target the rules would now
+    /// let through stays held: a moderator already has the item in front of them.
+    fn revision(
+        &self,
+        tx: &Tx<'_>,
+        item: &PendingItem,
+        mirror: &MirrorRecord,
+        new: &Message,
+        from: Side,
+        author: &str,
+    ) -> Result<approval::Revision, TxFailure> {
+        let parent = mirror.reply_to.map(|p| tx.mirror(p)).transpose()?.flatten();
+        let root = mirror
+            .thread_root
+            .map(|r| tx.mirror(r))
+            .transpose()?
+            .flatten();
+        let mut content = new.clone();
+        if content.attachments.is_empty() {
+            content.attachments = item.attachments(mirror).to_vec();
+        }
+        let mut rev = approval::Revision {
+            text: new.text.clone(),
+            attachments: Some(content.attachments.clone()),
+            held: Vec::new(),
+            dropped: Vec::new(),
+        };
+        for target in &item.targets {
+            let to = self.link.side_of(target).unwrap_or(Side::Public);
+            let verdict = match item.kind {
+                PendingKind::Message => moderation::evaluate(
+                    &self.rules,
+                    &Candidate {
+                        from,
+                        to,
+                        message: &content,
+                        sender: author,
+                        thread: thread_state(mirror.thread_root.is_some(), root.as_ref()),
+                        reply_to_unbridged: replies_to_unshared(
+                            mirror.reply_to.is_some(),
+                            parent.as_ref(),
+                            &mirror.source,
+                        ),
+                        since_last_ms: None,
+                    },
+                ),
+                PendingKind::Edit { .. } => moderation::evaluate_edit(
+                    &self.rules,
+                    from,
+                    to,
+                    mirror.thread_root.is_some(),
+                    author,
+                    &content,
+                ),
+            };
+            match verdict {
+                Verdict::Forward => rev.held.push((
+                    target.clone(),
+                    moderation::HoldReason::EditedWhileHeld.to_string(),
+                )),
+                Verdict::Hold(why) => rev.held.push((target.clone(), why.to_string())),
+                Verdict::Drop(why) => rev.dropped.push((target.clone(), why.to_string())),
+            }
+        }
+        Ok(rev)
+    }
+
+    /// A deletion at the source. It counts from the author, or when the platform vouches for
+    /// it (Discord only lets the author or a moderator delete, and does not say who): the held
+    /// items are withdrawn and every copy removed. From someone who may remove other people's
+    /// messages in that room (Matrix: power level at least the room's `redact` level) it is a
+    /// takedown, audited as theirs. Anyone else's is ignored and logged.
     fn delete(
         &self,
         tx: &mut Tx<'_>,
@@ -532,17 +724,98 @@ impl LinkWorker {
         let Some(mut mirror) = self.own_source(tx, &ev.room, target)? else {
             return Ok(());
         };
+        let takedown = match (by_author(ev, &mirror), ev.sender.authority) {
+            (true, _) => false,
+            (false, Authority::Moderator) => true,
+            (false, Authority::PlatformChecked) => false,
+            (false, Authority::Member) => {
+                tracing::warn!(
+                    sender = %sender_key(ev), mirror = %mirror.id,
+                    "a deletion of someone else's message by a member who may not remove it was ignored"
+                );
+                return Ok(());
+            }
+        };
+        let why = if takedown {
+            Withdrawal::TakenDown {
+                by: ev.sender.display_name.clone(),
+            }
+        } else {
+            Withdrawal::Deleted
+        };
+        let actor = if takedown {
+            sender_key(ev)
+        } else {
+            "bridge".to_owned()
+        };
+        for item in approval::held_items(tx, &mirror)? {
+            fx.jobs.extend(approval::withdraw(
+                tx,
+                &self.link,
+                item,
+                &mut mirror,
+                &why,
+                &actor,
+            )?);
+        }
         mirror.deleted = true;
         tx.put_mirror(&mirror)?;
-        for c in &mirror.copies {
+        let copies: Vec<RoomRef> = mirror.copies.iter().map(|c| c.room.clone()).collect();
+        for room in &copies {
             fx.jobs.push(tx.push_job(
                 &self.link.id,
-                &c.room,
+                room,
                 JobKind::Delete { mirror: mirror.id },
             )?);
         }
+        if takedown {
+            let author = tx.person_ref(&mirror.author.key())?;
+            tx.audit(AuditDraft {
+                actor,
+                action: AuditAction::Takedown,
+                link: Some(self.link.id.clone()),
+                subject: Some(mirror.id.to_string()),
+                detail: serde_json::json!({
+                    "author": author,
+                    "source": mirror.source,
+                    "via": "deleted in its own room by someone who may remove others' messages",
+                    "text_sha256": crate::privacy::content_hash(&mirror.text),
+                    "copies": copies,
+                }),
+            })?;
+        }
         Ok(())
     }
+}
+
+/// Whether `ev` (an edit or a deletion) comes from the author of `mirror`, or from the
+/// platform on the author's behalf.
+fn by_author(ev: &Event, mirror: &MirrorRecord) -> bool {
+    ev.sender.authority == Authority::PlatformChecked
+        || (ev.room.platform == mirror.author.platform && ev.sender.id == mirror.author.id)
+}
+
+/// Where a message stands thread-wise: in a thread (`in_thread`) whose root is `root`.
+fn thread_state(in_thread: bool, root: Option<&MirrorRecord>) -> ThreadState {
+    match (in_thread, root) {
+        (false, _) => ThreadState::None,
+        (true, Some(r)) if r.unpublished => ThreadState::Stopped,
+        (true, Some(r)) if r.published => ThreadState::Published,
+        (true, _) => ThreadState::Unpublished,
+    }
+}
+
+/// Whether a message in `room` that answers another (`replies`) answers one that never crossed
+/// from there, or was deleted or taken down since: such a reply is held, never leaked.
+fn replies_to_unshared(replies: bool, parent: Option<&MirrorRecord>, room: &RoomRef) -> bool {
+    replies
+        && parent.is_none_or(|r| r.deleted || (&r.source == room && r.crossed_rooms().is_empty()))
+}
+
+/// Whether a moderation-room event is a `!retry` command (the worker then replays what it
+/// marked).
+fn is_retry_command(ev: &Event) -> bool {
+    matches!(&ev.kind, EventKind::Message(m) if m.text.to_plain().trim_start().starts_with("!retry"))
 }
 
 /// `platform:user` of an event's sender: how rules and moderator lists name people.

@@ -5,7 +5,7 @@ use anyhow::Context;
 use civicbridge::config::Settings;
 use civicbridge::daemon::{self, Daemon};
 use civicbridge::store::{Store, StoreError};
-use civicbridge_api::{Connector, LinkId, PendingId};
+use civicbridge_api::{Connector, LinkId};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -129,6 +129,17 @@ enum QueueCmd {
         id: String,
         text: String,
     },
+    /// List the parked items (jobs and events the bridge set aside after they failed).
+    Parked,
+    /// Put a parked item (P3) back: a job into the outbox, an event for its link to handle
+    /// again; either runs at the next start.
+    Retry {
+        id: String,
+    },
+    /// Remove a parked item (P3) for good.
+    Drop {
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -245,21 +256,53 @@ fn out(text: impl std::fmt::Display) {
 
 async fn run(config: &Path) -> Result<(), Failure> {
     let settings = load(config)?;
+    register_secrets(&settings);
     civicbridge::telemetry::init(&settings.log);
     let store = open_store(&settings)?;
     let connectors = build_connectors(&settings).await?;
-    let daemon = Daemon::start(
-        store,
-        &settings.links,
-        connectors,
-        daemon::Options::default(),
-    )
-    .await
-    .context("starting the bridge")?;
-    daemon::signal().await;
+    let mut options = daemon::Options::default();
+    options.watch.notice_after = settings.outage_notice_after;
+    let mut daemon = Daemon::start(store, &settings.links, connectors, options)
+        .await
+        .context("starting the bridge")?;
+    // A connector refusing its credentials cannot recover by itself: stop, exit 1, one line.
+    let failed = tokio::select! {
+        _ = daemon::signal() => None,
+        f = daemon.connector_failed() => Some(f),
+    };
     tracing::info!("shutting down");
-    daemon.shutdown().await.context("shutting down")?;
+    let stopped = daemon.shutdown().await;
+    if let Some((platform, e)) = failed {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "the {} connector failed for good: {e}",
+            civicbridge::watch::platform_name(platform)
+        )));
+    }
+    stopped.context("shutting down")?;
     Ok(())
+}
+
+/// Every credential in the config, so the log never shows one (see `telemetry`).
+fn register_secrets(settings: &Settings) {
+    use civicbridge::telemetry::add_secret;
+    if let Some(m) = &settings.matrix {
+        for s in [&m.password, &m.access_token, &m.store_passphrase]
+            .into_iter()
+            .flatten()
+        {
+            add_secret(s);
+        }
+    }
+    if let Some(t) = &settings.telegram {
+        add_secret(&t.token);
+        // The part after `<bot id>:` is the secret half; URLs and errors may show it alone.
+        if let Some((_, secret)) = t.token.split_once(':') {
+            add_secret(secret);
+        }
+    }
+    if let Some(d) = &settings.discord {
+        add_secret(&d.token);
+    }
 }
 
 /// The platform connectors for the configured accounts. Matrix logs in here (or restores its
@@ -270,6 +313,10 @@ async fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>
         let c = civicbridge_matrix::MatrixConnector::connect(m.clone())
             .await
             .map_err(|e| Failure::Run(anyhow::anyhow!("matrix: {e}")))?;
+        // The access token from a login (or a restored session) is a secret too.
+        if let Some(token) = c.client().access_token() {
+            civicbridge::telemetry::add_secret(&token);
+        }
         out.push(Arc::new(c));
     }
     if let Some(d) = &settings.discord {
@@ -376,19 +423,46 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
             let items = store.pending().context("reading the queue")?;
             out(format!("{} held item(s)", items.len()));
             for item in items {
-                let m = store
-                    .mirror(item.mirror)
-                    .context("reading a held message")?;
-                let (who, text) = m
-                    .map(|m| (civicbridge::render::attribution(&m), m.text.to_plain()))
-                    .unwrap_or_default();
+                // An unreadable message is listed as such, never as a blank line.
+                let (who, text) = match store.mirror(item.mirror) {
+                    Ok(Some(m)) => (
+                        civicbridge::render::attribution(&m),
+                        item.text(&m).to_plain(),
+                    ),
+                    Ok(None) => (String::new(), format!("(message {} is gone)", item.mirror)),
+                    Err(e) => (
+                        String::new(),
+                        format!("(message {} cannot be read: {e})", item.mirror),
+                    ),
+                };
                 out(format!(
                     "{} [{}] {} {} — {}",
-                    item.id, item.link, who, text, item.reason
+                    item.reference(),
+                    item.link,
+                    who,
+                    text,
+                    item.reason
                 ));
+            }
+            let parked = store.parked().context("reading the parked items")?;
+            if !parked.is_empty() {
+                out(format!("{} parked item(s)", parked.len()));
+                for p in parked {
+                    out(p.line());
+                }
             }
             return Ok(());
         }
+        QueueCmd::Parked => {
+            let parked = store.parked().context("reading the parked items")?;
+            out(format!("{} parked item(s)", parked.len()));
+            for p in parked {
+                out(p.line());
+            }
+            return Ok(());
+        }
+        QueueCmd::Retry { id } => return parked_cmd(&store, &id, true).await,
+        QueueCmd::Drop { id } => return parked_cmd(&store, &id, false).await,
         QueueCmd::Approve { id } => (id, civicbridge::approval::Decision::Approve),
         QueueCmd::Reject { id, reason } => (id, civicbridge::approval::Decision::Reject(reason)),
         QueueCmd::Edit { id, text } => (
@@ -396,12 +470,20 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
             civicbridge::approval::Decision::ApproveEdited(civicbridge_api::RichText::plain(text)),
         ),
     };
-    let id: PendingId = id.parse().map_err(input)?;
+    // `#3v2` names a revision (as `queue list` shows it); a bare `#3` is the first.
+    let item: civicbridge::approval::ItemRef = id.parse().map_err(input)?;
+    let id = item.id;
     // The CLI acts as an admin of every link (whoever runs it can write the data directory);
     // it is audited as `cli`. The jobs it queues are sent when the bridge next starts.
     let decided = store
         .transact(|tx| {
-            civicbridge::approval::decide(tx, id, &decision, &civicbridge::approval::Actor::Cli)
+            civicbridge::approval::decide(
+                tx,
+                item.id,
+                &decision,
+                item.seen(),
+                &civicbridge::approval::Actor::Cli,
+            )
         })
         .context("recording the decision")?;
     store.flush().await.context("flushing")?;
@@ -412,6 +494,38 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
         )),
         Err(r) => return Err(input(r)),
     }
+    Ok(())
+}
+
+/// `queue retry|drop P3`: the moderation-room commands, run as an admin of every link.
+async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure> {
+    let id: civicbridge::store::ParkedId = id.parse().map_err(input)?;
+    let link = store
+        .transact(|tx| Ok(tx.parked(id)?.map(|p| p.link)))
+        .context("reading the parked item")?
+        .ok_or_else(|| input(format!("there is no parked item {id}")))?;
+    let links = store.links().context("reading the links")?;
+    let Some(record) = link
+        .as_ref()
+        .and_then(|l| links.iter().find(|r| &r.id == l))
+        .or(links.first())
+        .cloned()
+    else {
+        return Err(input("the store has no links"));
+    };
+    let cmd = if retry {
+        civicbridge::commands::Command::Retry(id)
+    } else {
+        civicbridge::commands::Command::Drop(id)
+    };
+    let done = civicbridge::commands::run_as_admin(store, &record.id, cmd)
+        .context("running the command")?;
+    store.flush().await.context("flushing")?;
+    out(if retry {
+        format!("{id}: put back; it runs when the bridge next starts")
+    } else {
+        done.reply
+    });
     Ok(())
 }
 

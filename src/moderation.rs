@@ -3,6 +3,7 @@
 //! decision table is tested here in microseconds.
 
 use crate::rules::{LinkPolicy, Policy, Rules, Scope, Side};
+use civicbridge_api::rich_text::MAX_CHARS;
 use civicbridge_api::Message;
 use regex::Regex;
 use std::fmt;
@@ -83,6 +84,9 @@ pub enum HoldReason {
     MassMention,
     /// Edits of relayed messages go back to the queue on this link.
     Edit,
+    /// A held message its author edited while it waited: whatever the rules say of the new
+    /// text, a moderator already has it in front of them, so it stays for them to decide.
+    EditedWhileHeld,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +103,9 @@ pub enum DropReason {
     Links,
     /// Under scope `on_request`: not in a thread someone asked to publish.
     NotPublished,
+    /// No text (or only whitespace and invisible characters) and no attachment: nothing to
+    /// relay. Discord sends every message this way to a bot without the Message Content intent.
+    Empty,
 }
 
 impl fmt::Display for HoldReason {
@@ -116,6 +123,7 @@ impl fmt::Display for HoldReason {
             HoldReason::Attachment { detail } => write!(f, "attachment: {detail}"),
             HoldReason::MassMention => f.write_str("it tries to notify a whole room"),
             HoldReason::Edit => f.write_str("edits need approval"),
+            HoldReason::EditedWhileHeld => f.write_str("it was edited while held"),
         }
     }
 }
@@ -131,6 +139,7 @@ impl fmt::Display for DropReason {
             DropReason::SlowMode { wait_secs } => write!(f, "slow mode: wait {wait_secs}s"),
             DropReason::Links => f.write_str("links are not allowed"),
             DropReason::NotPublished => f.write_str("its thread was not published (!publish)"),
+            DropReason::Empty => f.write_str("it is empty"),
         }
     }
 }
@@ -149,6 +158,9 @@ fn side(s: Side) -> &'static str {
 /// forward into a hold; a trusted sender turns any hold back into forward (never a drop).
 pub fn evaluate(rules: &CompiledRules, c: &Candidate<'_>) -> Verdict {
     let r = &rules.rules;
+    if is_blank(c.message) {
+        return Verdict::Drop(DropReason::Empty);
+    }
     if r.blocked.iter().any(|b| b == c.sender) {
         return Verdict::Drop(DropReason::BlockedSender);
     }
@@ -164,7 +176,7 @@ pub fn evaluate(rules: &CompiledRules, c: &Candidate<'_>) -> Verdict {
     }
     if c.from == Side::Public && r.slow_mode_secs > 0 {
         if let Some(since) = c.since_last_ms {
-            let window = r.slow_mode_secs * 1000;
+            let window = r.slow_mode_secs.saturating_mul(1000);
             if since < window {
                 return Verdict::Drop(DropReason::SlowMode {
                     wait_secs: (window - since).div_ceil(1000),
@@ -201,34 +213,73 @@ pub fn evaluate(rules: &CompiledRules, c: &Candidate<'_>) -> Verdict {
     trusted_override(r, c.sender, verdict)
 }
 
-/// Decides whether an edit of a message that already crossed follows to the copies.
-pub fn evaluate_edit(rules: &CompiledRules, sender: &str, new: &Message) -> Verdict {
-    evaluate_edit_under(rules, rules.rules.edits, sender, new)
+/// Decides whether an edit by `author` of a message that crossed from `from` follows to a copy
+/// on side `to` (`in_thread`: the message is inside a thread), under `Rules::edit_policy`.
+pub fn evaluate_edit(
+    rules: &CompiledRules,
+    from: Side,
+    to: Side,
+    in_thread: bool,
+    author: &str,
+    new: &Message,
+) -> Verdict {
+    let policy = rules.rules.edit_policy(from, to, in_thread);
+    evaluate_edit_under(rules, policy, from, to, author, new)
 }
 
-/// [`evaluate_edit`] under an explicit edit policy (see `Rules::edit_policy`, per direction).
+/// [`evaluate_edit`] under an explicit policy. A blocked author's edits never follow.
 pub fn evaluate_edit_under(
     rules: &CompiledRules,
     policy: Policy,
-    sender: &str,
+    from: Side,
+    to: Side,
+    author: &str,
     new: &Message,
 ) -> Verdict {
     let r = &rules.rules;
+    if is_blank(new) {
+        return Verdict::Drop(DropReason::Empty);
+    }
+    if r.blocked.iter().any(|b| b == author) {
+        return Verdict::Drop(DropReason::BlockedSender);
+    }
     if let Some(d) = drop_for_content(rules, new) {
         return Verdict::Drop(d);
     }
     let verdict = match (policy, hold_for_content(r, new)) {
+        (Policy::Off, _) => return Verdict::Drop(DropReason::DirectionOff { from, to }),
         (_, Some(h)) => Verdict::Hold(h),
         (Policy::Approve, None) => Verdict::Hold(HoldReason::Edit),
-        (Policy::Off, None) => {
-            return Verdict::Drop(DropReason::DirectionOff {
-                from: Side::Public,
-                to: Side::Staff,
-            })
-        }
         (Policy::Auto, None) => Verdict::Forward,
     };
-    trusted_override(r, sender, verdict)
+    trusted_override(r, author, verdict)
+}
+
+/// Whether a message has nothing to relay: no attachment, and a text of nothing but
+/// whitespace and characters that show nothing (zero-width and format characters, Hangul and
+/// Braille fillers). Such a message is never relayed and never carded.
+pub fn is_blank(m: &Message) -> bool {
+    m.attachments.is_empty() && m.text.to_plain().chars().all(shows_nothing)
+}
+
+fn shows_nothing(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}' // soft hyphen
+                | '\u{034F}' // combining grapheme joiner
+                | '\u{061C}' // Arabic letter mark
+                | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+                | '\u{17B4}' | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}' // zero-width space, joiners, marks
+                | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+                | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, bidi isolates
+                | '\u{2800}' // Braille blank
+                | '\u{FE00}'..='\u{FE0F}' // variation selectors
+                | '\u{FEFF}' // zero-width no-break space
+                | '\u{E0000}'..='\u{E007F}' // tags
+        )
 }
 
 fn trusted_override(r: &Rules, sender: &str, v: Verdict) -> Verdict {
@@ -251,10 +302,11 @@ fn drop_for_content(rules: &CompiledRules, m: &Message) -> Option<DropReason> {
 
 fn hold_for_content(r: &Rules, m: &Message) -> Option<HoldReason> {
     let len = m.text.char_len();
-    if let Some(max) = r.max_length {
-        if len > max {
-            return Some(HoldReason::TooLong { len, max });
-        }
+    // The link's `max_length`, and past it the bridge's own limit: nothing longer crosses
+    // without a moderator, whatever the rules say.
+    let max = r.max_length.unwrap_or(MAX_CHARS).min(MAX_CHARS);
+    if len > max {
+        return Some(HoldReason::TooLong { len, max });
     }
     if r.links == LinkPolicy::Approve && !m.text.links().is_empty() {
         return Some(HoldReason::Links);
@@ -386,19 +438,121 @@ mod tests {
     }
 
     #[test]
-    fn public_edits_to_staff_return_to_the_queue_by_default() {
-        let r = rules(|_| {});
-        let p = r.rules.edit_policy(Side::Public, Side::Staff);
-        assert_eq!(p, Policy::Approve);
+    fn edits_follow_the_policy_their_message_crossed_under() {
+        let r = rules(|r| {
+            r.public_to_staff.policy = Policy::Approve;
+            r.public_to_public.policy = Policy::Approve;
+        });
+        for to in [Side::Staff, Side::Public] {
+            assert_eq!(
+                evaluate_edit(&r, Side::Public, to, false, "telegram:1", &msg("fixed")),
+                Verdict::Hold(HoldReason::Edit),
+                "public to {to:?}"
+            );
+        }
         assert_eq!(
-            evaluate_edit_under(&r, p, "telegram:1", &msg("fixed")),
-            Verdict::Hold(HoldReason::Edit)
+            evaluate_edit(
+                &r,
+                Side::Staff,
+                Side::Public,
+                false,
+                "matrix:@s",
+                &msg("fixed")
+            ),
+            Verdict::Forward,
+            "staff to public is auto here"
         );
-        let p = r.rules.edit_policy(Side::Public, Side::Public);
+        let r = rules(|r| {
+            r.public_to_public.policy = Policy::Approve;
+            r.edits = crate::rules::EditPolicy::Auto;
+        });
         assert_eq!(
-            evaluate_edit_under(&r, p, "telegram:1", &msg("fixed")),
+            evaluate_edit(
+                &r,
+                Side::Public,
+                Side::Public,
+                false,
+                "telegram:1",
+                &msg("fixed")
+            ),
+            Verdict::Forward,
+            "an explicit setting overrides"
+        );
+    }
+
+    #[test]
+    fn a_blocked_authors_edits_and_empty_edits_never_follow() {
+        let r = rules(|r| r.blocked = vec!["telegram:1".into()]);
+        assert_eq!(
+            evaluate_edit(
+                &r,
+                Side::Public,
+                Side::Staff,
+                false,
+                "telegram:1",
+                &msg("now rude")
+            ),
+            Verdict::Drop(DropReason::BlockedSender)
+        );
+        let r = rules(|_| {});
+        assert_eq!(
+            evaluate_edit(
+                &r,
+                Side::Public,
+                Side::Staff,
+                false,
+                "telegram:1",
+                &msg(" \u{200b} ")
+            ),
+            Verdict::Drop(DropReason::Empty)
+        );
+    }
+
+    #[test]
+    fn empty_and_invisible_messages_are_dropped_but_a_bare_attachment_is_not() {
+        let r = rules(|_| {});
+        for text in [
+            "",
+            "   ",
+            "\n\t",
+            "\u{3164}\u{3164}",
+            "\u{200b}\u{2060}",
+            "\u{2800}",
+        ] {
+            assert_eq!(
+                evaluate(&r, &cand(&msg(text), Side::Public, Side::Staff)),
+                Verdict::Drop(DropReason::Empty),
+                "{text:?}"
+            );
+        }
+        let mut m = msg("");
+        m.attachments.push(Attachment {
+            kind: AttachmentKind::Image,
+            name: "p.jpg".into(),
+            mime: None,
+            size: Some(10),
+            url: "x".into(),
+        });
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
             Verdict::Forward
         );
+        assert_eq!(
+            evaluate(&r, &cand(&msg("ok"), Side::Public, Side::Staff)),
+            Verdict::Forward
+        );
+    }
+
+    #[test]
+    fn a_huge_slow_mode_saturates_instead_of_overflowing() {
+        let r = rules(|r| r.slow_mode_secs = u64::MAX);
+        let m = msg("again");
+        let mut c = cand(&m, Side::Public, Side::Staff);
+        c.since_last_ms = Some(1);
+        assert!(matches!(
+            evaluate(&r, &c),
+            Verdict::Drop(DropReason::SlowMode { .. })
+        ));
     }
 
     #[test]
@@ -445,6 +599,56 @@ mod tests {
         assert_eq!(
             evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
             Verdict::Drop(DropReason::Links)
+        );
+    }
+
+    #[test]
+    fn text_past_the_bridge_limit_is_held_whatever_the_rules() {
+        let r = rules(|r| r.max_length = None);
+        let m = msg(&"x".repeat(MAX_CHARS + 1));
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::TooLong {
+                len: MAX_CHARS + 1,
+                max: MAX_CHARS
+            })
+        );
+        let r = rules(|r| r.max_length = Some(MAX_CHARS * 2));
+        assert!(matches!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::TooLong { max: MAX_CHARS, .. })
+        ));
+    }
+
+    #[test]
+    fn links_and_mass_mentions_as_platforms_mean_them() {
+        let r = rules(|r| r.links = LinkPolicy::Approve);
+        for linked in ["see (https://x.org/a)", "log in at evil.example/login"] {
+            let m = msg(linked);
+            assert_eq!(
+                evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+                Verdict::Hold(HoldReason::Links),
+                "{linked}"
+            );
+        }
+        let r = rules(|_| {});
+        for plain in ["thanks @Allison", "mail bob@heredia.org"] {
+            let m = msg(plain);
+            assert_eq!(
+                evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+                Verdict::Forward,
+                "{plain}"
+            );
+        }
+        let mut m = msg("");
+        m.text = civicbridge_api::RichText {
+            spans: vec![civicbridge_api::Span::GroupMention {
+                name: "role".into(),
+            }],
+        };
+        assert_eq!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::MassMention)
         );
     }
 
@@ -518,20 +722,21 @@ mod tests {
 
     #[test]
     fn edits_follow_or_return_to_the_queue() {
+        let edit = |r: &CompiledRules, text: &str| {
+            evaluate_edit(
+                r,
+                Side::Staff,
+                Side::Public,
+                false,
+                "telegram:1",
+                &msg(text),
+            )
+        };
         let r = rules(|_| {});
-        assert_eq!(
-            evaluate_edit(&r, "telegram:1", &msg("fixed")),
-            Verdict::Forward
-        );
-        let r = rules(|r| r.edits = Policy::Approve);
-        assert_eq!(
-            evaluate_edit(&r, "telegram:1", &msg("fixed")),
-            Verdict::Hold(HoldReason::Edit)
-        );
+        assert_eq!(edit(&r, "fixed"), Verdict::Forward);
+        let r = rules(|r| r.edits = crate::rules::EditPolicy::Approve);
+        assert_eq!(edit(&r, "fixed"), Verdict::Hold(HoldReason::Edit));
         let r = rules(|r| r.blocked_patterns = vec!["spam".into()]);
-        assert!(matches!(
-            evaluate_edit(&r, "telegram:1", &msg("now spam")),
-            Verdict::Drop(_)
-        ));
+        assert!(matches!(edit(&r, "now spam"), Verdict::Drop(_)));
     }
 }

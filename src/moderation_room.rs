@@ -53,12 +53,20 @@ pub fn handle(
             };
             // A decided card ignores later reactions. A non-moderator's reaction is only
             // audited (inside `decide`), with no reply, so it cannot be used to spam the room;
-            // a decision shows on the card itself, which is edited.
-            if tx.pending(id)?.is_none() {
+            // a decision shows on the card itself, which is edited. A reaction decides the
+            // revision its card shows: on a superseded card it is refused, with a reply that
+            // names the current revision (only moderators get that far).
+            let Some(item) = tx.pending(id)? else {
                 return Ok(());
-            }
-            if let Ok(decided) = approval::decide(tx, id, &decision, &actor)? {
-                jobs.extend(decided.jobs);
+            };
+            let seen = approval::seen_on_card(&item, &ev.room, target);
+            match approval::decide(tx, id, &decision, seen, &actor)? {
+                Ok(decided) => jobs.extend(decided.jobs),
+                Err(r @ approval::Refusal::Outdated { .. }) => {
+                    let text = commands::decide::refusal_text(&r, &link.id);
+                    reply(tx, link, &ev.room, text, jobs)?;
+                }
+                Err(_) => {}
             }
             Ok(())
         }
@@ -98,10 +106,7 @@ fn reply(
     if text.is_empty() {
         return Ok(());
     }
-    let kind = JobKind::Notice {
-        text: RichText::plain(text),
-        card: None,
-    };
+    let kind = JobKind::notice(RichText::plain(text));
     jobs.push(tx.push_job(&link.id, room, kind)?);
     Ok(())
 }

@@ -29,10 +29,7 @@ pub fn queue_public_notices(store: &Store, links: &[LinkRecord]) -> Result<usize
                 tx.push_job(
                     &link.id,
                     &room.room,
-                    JobKind::Notice {
-                        text: RichText::plain(text.clone()),
-                        card: None,
-                    },
+                    JobKind::notice(RichText::plain(text.clone())),
                 )?;
                 tx.set_notice_posted(&link.id, &room.room, &digest)?;
                 Ok(1)

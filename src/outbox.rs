@@ -11,8 +11,12 @@
 //!   lanes: every request in flight holds a connection and its buffers (about 85 KB each), and
 //!   a message crossing 100 links at once opened 234 sockets and 20 MB before this cap;
 //! - `RateLimited` waits `retry_after`; `Transient` and `Auth` back off exponentially (capped,
-//!   with jitter) and never give up; `Rejected` and `Unsupported` drop the job, audit it, and
-//!   tell the link's moderation room.
+//!   with jitter); `Rejected` and `Unsupported` drop the job, audit it, and tell the link's
+//!   moderation room;
+//! - one bad job never stops a room: a job that panics (each runs in a task of its own), whose
+//!   record cannot be decoded, that keeps failing in the store, or that alone keeps failing
+//!   transiently while its platform takes other jobs is parked (`crate::dead_letter`) and the
+//!   lane goes on. A platform outage parks nothing.
 
 use crate::audit::{AuditAction, AuditDraft};
 use crate::render::{self, RenderInput, ReplyTarget};
@@ -24,6 +28,7 @@ use civicbridge_api::{
     SendReceipt, ThreadTarget,
 };
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -76,6 +81,8 @@ struct Inner {
     /// never while it waits out a rate limit or a backoff.
     in_flight: HashMap<Platform, Semaphore>,
     lanes: Mutex<HashMap<RoomRef, mpsc::UnboundedSender<JobId>>>,
+    /// Jobs finished per platform: tells a job that alone keeps failing from a platform outage.
+    done: HashMap<Platform, AtomicU64>,
     moderation_rooms: HashMap<LinkId, RoomRef>,
     retry: RetryPolicy,
     shutdown: CancellationToken,
@@ -115,6 +122,7 @@ impl Outbox {
                     .keys()
                     .map(|p| (*p, Semaphore::new(IN_FLIGHT_PER_PLATFORM)))
                     .collect(),
+                done: connectors.keys().map(|p| (*p, AtomicU64::new(0))).collect(),
                 connectors,
                 lanes: Mutex::new(HashMap::new()),
                 moderation_rooms,
@@ -125,21 +133,51 @@ impl Outbox {
         }
     }
 
-    /// Hands committed jobs to their rooms' lanes, in the order given.
+    /// Hands committed jobs to their rooms' lanes, in the order given. A lane that has ended
+    /// (it only does at shutdown) is replaced, so a job handed over is never silently dropped;
+    /// at shutdown the job simply stays in the store for the next start.
     pub fn enqueue<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
         let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
         for job in jobs {
             let tx = lanes
                 .entry(job.target.clone())
                 .or_insert_with(|| self.spawn_lane(&job.target));
-            // A lane only stops at shutdown; the job stays in the store for the next start.
-            let _ = tx.send(job.id);
+            if tx.send(job.id).is_ok() {
+                continue;
+            }
+            if self.inner.shutdown.is_cancelled() {
+                tracing::debug!(job = %job.id, "shutting down; the job waits in the store");
+                continue;
+            }
+            tracing::error!(room = %job.target, "an outbox lane had ended; starting it again");
+            let fresh = self.spawn_lane(&job.target);
+            if fresh.send(job.id).is_err() {
+                tracing::error!(job = %job.id, "a new lane refused the job; it waits in the store");
+            }
+            lanes.insert(job.target.clone(), fresh);
         }
     }
 
-    /// Re-drives every unfinished job from the store (at start). Returns how many.
+    /// Re-drives every unfinished job from the store (at start). Returns how many. A job whose
+    /// record cannot be decoded is parked (see [`crate::dead_letter`]) instead of stopping the
+    /// start.
     pub fn redrive(&self) -> Result<usize, StoreError> {
-        let jobs = self.inner.store.outbox()?;
+        let (jobs, unreadable) = self.inner.store.outbox_readable()?;
+        for (id, e) in unreadable {
+            // The lane is unknown here; the record's header usually still names the target.
+            let lane = RoomRef::new(Platform::Matrix, "unknown");
+            let reason = format!("its record cannot be read: {e}");
+            match crate::dead_letter::park_job(
+                &self.inner.store,
+                &self.inner.moderation_rooms,
+                id,
+                &lane,
+                &reason,
+            ) {
+                Ok(notices) => self.enqueue(&notices),
+                Err(e) => tracing::error!(job = %id, error = %e, "cannot park an unreadable job"),
+            }
+        }
         self.enqueue(&jobs);
         Ok(jobs.len())
     }
@@ -147,6 +185,7 @@ impl Outbox {
     fn spawn_lane(&self, room: &RoomRef) -> mpsc::UnboundedSender<JobId> {
         let (tx, mut rx) = mpsc::unbounded_channel::<JobId>();
         let inner = self.inner.clone();
+        let lane = room.clone();
         let span = tracing::info_span!("lane", room = %room);
         self.inner.tracker.spawn(
             async move {
@@ -156,8 +195,26 @@ impl Outbox {
                         _ = inner.shutdown.cancelled() => return,
                         id = rx.recv() => match id { Some(id) => id, None => return },
                     };
-                    if !run_job(&inner, id).await {
-                        return;
+                    // Each job runs in a task of its own, so a panic in it ends that task only:
+                    // the job is parked and the lane goes on with the next one.
+                    let run = inner
+                        .tracker
+                        .spawn(run_job(inner.clone(), lane.clone(), id).in_current_span())
+                        .await;
+                    match run {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => {
+                            let why = if e.is_panic() {
+                                format!(
+                                    "it panicked: {}",
+                                    crate::dead_letter::panic_text(&*e.into_panic())
+                                )
+                            } else {
+                                "its task was cancelled".to_owned()
+                            };
+                            park(&inner, &lane, id, &why);
+                        }
                     }
                 }
             }
@@ -167,18 +224,48 @@ impl Outbox {
     }
 }
 
+/// Parks job `id` and enqueues the notice about it.
+fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &str) {
+    match crate::dead_letter::park_job(&inner.store, &inner.moderation_rooms, id, lane, why) {
+        Ok(notices) => Outbox {
+            inner: inner.clone(),
+        }
+        .enqueue(&notices),
+        Err(e) => tracing::error!(job = %id, error = %e, reason = why, "cannot park a job"),
+    }
+}
+
 /// Runs one job to completion. Returns false if shutdown interrupted it.
-async fn run_job(inner: &Arc<Inner>, id: JobId) -> bool {
+async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
+    let inner = &inner;
+    // Consecutive failures of this run, by kind (see `crate::dead_letter` for the thresholds).
+    let mut store_failures = 0u32;
+    let mut transient_failures = 0u32;
+    let mut others_done_at_first_failure = None;
     loop {
         let job = match inner.store.job(id) {
             Ok(Some(job)) => job,
             Ok(None) => return true,
-            Err(e) => {
-                tracing::error!(job = %id, error = %e, "cannot read job");
+            Err(e @ StoreError::Corrupt(_)) => {
+                park(inner, &lane, id, &format!("its record cannot be read: {e}"));
                 return true;
             }
+            Err(e) => {
+                store_failures += 1;
+                tracing::error!(job = %id, error = %e, "cannot read job");
+                if store_failures >= crate::dead_letter::PARK_AFTER_STORE_ERRORS {
+                    park(inner, &lane, id, &format!("the store keeps failing: {e}"));
+                    return true;
+                }
+                tokio::select! {
+                    _ = inner.shutdown.cancelled() => return false,
+                    _ = tokio::time::sleep(inner.retry.backoff(store_failures)) => {}
+                }
+                continue;
+            }
         };
-        let permit = match inner.in_flight.get(&job.target.platform) {
+        let platform = job.target.platform;
+        let permit = match inner.in_flight.get(&platform) {
             Some(slots) => tokio::select! {
                 _ = inner.shutdown.cancelled() => return false,
                 p = slots.acquire() => p.ok(),
@@ -188,7 +275,12 @@ async fn run_job(inner: &Arc<Inner>, id: JobId) -> bool {
         let result = execute(inner, &job).await;
         drop(permit);
         let wait = match result {
-            Ok(()) => return true,
+            Ok(()) => {
+                if let Some(n) = inner.done.get(&platform) {
+                    n.fetch_add(1, Ordering::Relaxed);
+                }
+                return true;
+            }
             Err(JobError::Connector(ConnectorError::RateLimited { retry_after })) => {
                 tracing::info!(job = %id, ?retry_after, "rate limited");
                 retry_after
@@ -198,6 +290,26 @@ async fn run_job(inner: &Arc<Inner>, id: JobId) -> bool {
             )) => {
                 let d = inner.retry.backoff(job.attempts);
                 tracing::warn!(job = %id, error = %e, attempt = job.attempts, retry_in = ?d, "send failed");
+                if matches!(e, ConnectorError::Transient(_)) {
+                    transient_failures += 1;
+                    let done_now = inner
+                        .done
+                        .get(&platform)
+                        .map_or(0, |n| n.load(Ordering::Relaxed));
+                    let first = *others_done_at_first_failure.get_or_insert(done_now);
+                    // Only this job fails: the platform took others since it first failed.
+                    if transient_failures >= crate::dead_letter::PARK_AFTER_TRANSIENT
+                        && done_now > first
+                    {
+                        park(
+                            inner,
+                            &lane,
+                            id,
+                            &format!("it failed {transient_failures} times in a row: {e}"),
+                        );
+                        return true;
+                    }
+                }
                 d
             }
             Err(JobError::Connector(e)) => {
@@ -205,7 +317,15 @@ async fn run_job(inner: &Arc<Inner>, id: JobId) -> bool {
                 return true;
             }
             Err(JobError::Store(e)) => {
+                store_failures += 1;
                 tracing::error!(job = %id, error = %e, "store failure while running job");
+                // A record that cannot be decoded will not decode on the next try either.
+                if matches!(e, StoreError::Corrupt(_))
+                    || store_failures >= crate::dead_letter::PARK_AFTER_STORE_ERRORS
+                {
+                    park(inner, &lane, id, &format!("a store failure: {e}"));
+                    return true;
+                }
                 inner.retry.backoff(job.attempts)
             }
         };
@@ -248,8 +368,8 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
         (JobKind::Send { .. }, Some(m)) => send_copy(inner, conn, &caps, job, &m).await,
         (JobKind::Edit { .. }, Some(m)) => edit_copy(inner, conn, &caps, job, &m).await,
         (JobKind::Delete { .. }, Some(m)) => delete_copy(inner, conn, &caps, job, &m).await,
-        (JobKind::Notice { text, card }, _) => {
-            send_notice(inner, conn, &caps, job, text, *card).await
+        (JobKind::Notice { text, card, about }, _) => {
+            send_notice(inner, conn, &caps, job, text, *card, *about).await
         }
         (JobKind::EditNotice { message, text }, _) => {
             edit_notice(inner, conn, &caps, job, message, text).await
@@ -273,6 +393,12 @@ fn finish(inner: &Inner, job: &Job) -> Result<(), JobError> {
 }
 
 /// How the copy answers another message and which thread it goes in, for this target.
+///
+/// Nothing crosses by reference that did not cross itself: a reply, a quote or a thread start
+/// refers to the message answered only where that message is shared (`MirrorRecord::shared_in`:
+/// written there, or a live copy there). Otherwise the copy shows a neutral placeholder, so a
+/// rejected, held or taken-down message never comes back as the quote above an approved reply.
+/// An existing thread in the target stays usable (joining it reveals nothing of its root).
 fn resolve_context(
     inner: &Inner,
     caps: &Capabilities,
@@ -287,6 +413,7 @@ fn resolve_context(
         .flatten()
     {
         reply = Some(match r.id_in(target) {
+            _ if !r.shared_in(target) => ReplyTarget::NotShared,
             Some(id) if caps.replies => ReplyTarget::Native(id.clone()),
             _ => ReplyTarget::Quote {
                 author: inner.store.shown_author(&r, target)?.name,
@@ -302,7 +429,8 @@ fn resolve_context(
         .flatten()
     {
         let existing = root.thread_in(target).cloned();
-        match (caps.threads, existing, root.id_in(target)) {
+        let here = root.id_in(target).filter(|_| root.shared_in(target));
+        match (caps.threads, existing, here) {
             (true, Some(t), _) => thread = Some(ThreadTarget::Existing(t)),
             (true, None, Some(id)) => thread = Some(ThreadTarget::StartFrom(id.clone())),
             (false, _, Some(id)) if reply.is_none() && caps.replies => {
@@ -436,6 +564,9 @@ async fn edit_copy(
     let Some(copy) = m.copy_in(&job.target).filter(|_| caps.edits) else {
         return finish(inner, job);
     };
+    if !m.attachments.is_empty() {
+        return edit_with_files(inner, conn, caps, job, m, copy).await;
+    }
     let parts = render::render(RenderInput {
         mirror: m,
         author: inner.store.shown_author(m, &job.target)?,
@@ -465,6 +596,40 @@ async fn edit_copy(
             ids.pop();
             record_ids(inner, m, &job.target, &ids)?;
         }
+    }
+    finish(inner, job)
+}
+
+/// Edits the copy of a message with attachments. Its ids mix text parts and files in a way
+/// each platform decides (Matrix posts files as events of their own after the text, Telegram
+/// captions the first file or posts the text before the files, Discord puts the first file on
+/// the first part), so only the first id, the one carrying the text, is edited: never a file's
+/// message with text, never a "surplus" part removed (that was the photo), never a part added.
+/// A new text longer than one part is cut to it.
+async fn edit_with_files(
+    inner: &Inner,
+    conn: &Arc<dyn Connector>,
+    caps: &Capabilities,
+    job: &Job,
+    m: &MirrorRecord,
+    copy: &crate::store::Copy,
+) -> Result<(), JobError> {
+    let parts = render::render(RenderInput {
+        mirror: m,
+        author: inner.store.shown_author(m, &job.target)?,
+        caps,
+        room: &job.target.room,
+        txn_base: txn_base(inner, job),
+        reply: None,
+        thread: None,
+        files: Vec::new(),
+        unshown: Vec::new(),
+    });
+    if parts.len() > 1 {
+        tracing::warn!(job = %job.id, parts = parts.len(), "edit of a message with files cut to one part");
+    }
+    if let (Some(id), Some(part)) = (copy.ids.first(), parts.first()) {
+        conn.edit(&job.target.room, id, part).await?;
     }
     finish(inner, job)
 }
@@ -513,33 +678,24 @@ async fn send_notice(
     job: &Job,
     text: &RichText,
     card: Option<civicbridge_api::PendingId>,
+    about: Option<civicbridge_api::MirrorId>,
 ) -> Result<(), JobError> {
     let parts = render::notice(&job.target.room, &txn_base(inner, job), text, caps);
     let mut decided_meanwhile = Vec::new();
     send_parts(inner, conn, job, &parts, |tx, i, receipt| {
+        // Every part of a card quotes its message: remember them all for erasure.
+        if let Some(mut m) = about.map(|m| tx.mirror(m)).transpose()?.flatten() {
+            m.cards.extend(
+                receipt
+                    .ids
+                    .iter()
+                    .map(|id| (job.target.clone(), id.clone())),
+            );
+            tx.put_mirror(&m)?;
+        }
         if let (0, Some(pid), Some(first)) = (i, card, receipt.ids.first()) {
-            tx.index(&job.target, first, IndexEntry::Card(pid))?;
-            match tx.pending(pid)? {
-                Some(mut item) => {
-                    item.card = Some((job.target.clone(), first.clone()));
-                    item.card_job = None;
-                    tx.put_pending(item)?;
-                }
-                // Decided while this card was on its way: the decision rewrote this job's text
-                // in the store, after this attempt had read it. Bring the posted card up to date.
-                None => {
-                    if let Some(JobKind::Notice { text: now, .. }) = tx.job(job.id)?.map(|j| j.kind)
-                    {
-                        if &now != text {
-                            let kind = JobKind::EditNotice {
-                                message: first.clone(),
-                                text: now,
-                            };
-                            decided_meanwhile.push(tx.push_job(&job.link, &job.target, kind)?);
-                        }
-                    }
-                }
-            }
+            // Filed as the item's card (or a superseded one); edited if it changed meanwhile.
+            decided_meanwhile.extend(crate::approval::card_posted(tx, job, text, pid, first)?);
         }
         Ok(())
     })
@@ -598,7 +754,7 @@ fn give_up(inner: &Arc<Inner>, job: &Job, error: &str) {
                 "⚠ Could not deliver {what} to {}: {error}",
                 job.target
             ));
-            notices.push(tx.push_job(&job.link, room, JobKind::Notice { text, card: None })?);
+            notices.push(tx.push_job(&job.link, room, JobKind::notice(text))?);
         }
         Ok(notices)
     });
@@ -609,26 +765,4 @@ fn give_up(inner: &Arc<Inner>, job: &Job, error: &str) {
         .enqueue(&notices),
         Err(e) => tracing::error!(job = %job.id, error = %e, "cannot drop refused job"),
     }
-}
-
-/// Queues a card for a newly held item (inside the caller's transaction).
-pub fn queue_card(
-    tx: &mut crate::store::Tx<'_>,
-    item: &crate::store::PendingItem,
-    mirror: &MirrorRecord,
-    moderation_room: &RoomRef,
-    standing: crate::cards::SenderStanding,
-) -> Result<Job, crate::store::TxFailure> {
-    // The card names the author as the moderation room may see them (a pseudonym, per link).
-    let mut shown = mirror.clone();
-    shown.author.display_name = tx.shown_author(mirror, moderation_room)?.name;
-    let text = crate::cards::held(item, &shown, standing);
-    tx.push_job(
-        &item.link,
-        moderation_room,
-        JobKind::Notice {
-            text,
-            card: Some(item.id),
-        },
-    )
 }

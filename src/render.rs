@@ -4,10 +4,13 @@
 //! in staff rooms where the link says so, and then no avatar goes with it),
 //! replies (native, or a quote line where the target has none or the copy is unknown), threads,
 //! attachments the target cannot take (a text line instead), and splitting at the target's length
-//! limit. Pure: the outbox resolves ids and fetches files first.
+//! limit (grapheme-safe; the attribution never goes alone). Names are normalised here again on
+//! the way out (`civicbridge_api::names`), for records stored before the router normalised them.
+//! Pure: the outbox resolves ids and fetches files first.
 
 use crate::privacy::Shown;
 use crate::store::MirrorRecord;
+use civicbridge_api::names;
 use civicbridge_api::{
     Capabilities, Outgoing, OutgoingFile, Persona, Platform, RemoteMsgId, RichText, RoomId, Span,
     ThreadTarget,
@@ -18,8 +21,11 @@ use civicbridge_api::{
 pub enum ReplyTarget {
     /// Reply natively to this message in the target room.
     Native(RemoteMsgId),
-    /// Show a quote of the message answered (the target has no replies, or no copy of it).
+    /// Show a quote of the message answered (the target has no native replies).
     Quote { author: String, excerpt: String },
+    /// The message answered never crossed to this target (rejected, held, taken down, not
+    /// relayed there): a neutral placeholder, never its words.
+    NotShared,
 }
 
 /// Everything `render` needs, resolved by the outbox.
@@ -48,9 +54,12 @@ pub fn attribution(mirror: &MirrorRecord) -> String {
     attribution_as(&mirror.author.display_name, mirror.author.platform)
 }
 
-/// `Name (Platform):` with the name as shown in the target room.
+/// `Name (Platform):` with the name as shown in the target room, normalised and cut before the
+/// label is added (`civicbridge_api::names`), so the label always shows and the name is one line.
 pub fn attribution_as(name: &str, platform: Platform) -> String {
-    format!("{name} ({}):", platform.label())
+    let label = platform.label();
+    let max = names::MAX_NAME_CHARS + label.chars().count() + 3;
+    format!("{}:", names::labelled(name, label, max))
 }
 
 /// A short single-line excerpt of a message, for quotes.
@@ -72,29 +81,47 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
     let m = input.mirror;
     let mut text = m.text.clone();
     text.mentions_to_text();
+    // What goes before the text on the first part only: a reply quote, the attribution. It is
+    // split off with the text (`split_with_head`), so it never makes a part of its own.
+    let mut head = Vec::new();
     if !input.caps.personas {
-        text.prepend([
+        head = vec![
             Span::Bold(vec![Span::Text(attribution_as(
                 &input.author.name,
                 m.author.platform,
             ))]),
             Span::Text(" ".into()),
-        ]);
+        ];
     }
     let mut reply_to = None;
     match input.reply {
         Some(ReplyTarget::Native(id)) => reply_to = Some(id),
-        Some(ReplyTarget::Quote { author, excerpt }) => text.prepend([
-            Span::Quote(vec![Span::Text(format!("{author}: {excerpt}"))]),
-            Span::Text("\n".into()),
-        ]),
+        Some(ReplyTarget::Quote { author, excerpt }) => {
+            let author = names::normalize(&author, names::MAX_NAME_CHARS);
+            head.splice(
+                0..0,
+                [
+                    Span::Quote(vec![Span::Text(format!("{author}: {excerpt}"))]),
+                    Span::Text("\n".into()),
+                ],
+            );
+        }
+        Some(ReplyTarget::NotShared) => {
+            head.splice(
+                0..0,
+                [
+                    Span::Quote(vec![Span::Text(crate::cards::NOT_SHARED.into())]),
+                    Span::Text("\n".into()),
+                ],
+            );
+        }
         None => {}
     }
     for name in &input.unshown {
         text.spans.push(Span::Text(format!("\n[{name}]")));
     }
     let persona = Some(Persona {
-        display_name: input.author.name.clone(),
+        display_name: names::normalize(&input.author.name, names::MAX_NAME_CHARS),
         // A resident's avatar would name them as surely as their name.
         avatar_url: if input.author.pseudonymous {
             None
@@ -104,7 +131,7 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
         platform_label: m.author.platform.label().to_owned(),
     });
     let mut files = Some(input.files);
-    text.split(input.caps.max_text_len)
+    text.split_with_head(head, input.caps.max_text_len)
         .into_iter()
         .enumerate()
         .map(|(i, part)| Outgoing {
@@ -246,6 +273,37 @@ mod tests {
     }
 
     #[test]
+    fn forged_names_stay_on_one_line_with_the_label_last() {
+        let mut m = mirror("hi");
+        m.author.display_name = "Ada\nCouncil Officer (Matrix): closed\u{202E}\u{3164}".repeat(3);
+        let room = RoomId::new("r");
+        let caps = Capabilities::default();
+        let out = render(input(&m, &caps, &room));
+        let plain = out[0].text.to_plain();
+        assert!(!plain.contains(['\n', '\u{202E}', '\u{3164}']), "{plain:?}");
+        assert!(plain.ends_with(" (Telegram): hi"), "{plain:?}");
+        assert!(!plain.contains("(Matrix)"), "{plain:?}");
+    }
+
+    #[test]
+    fn the_attribution_never_goes_alone() {
+        let m = mirror(&"x".repeat(300));
+        let room = RoomId::new("r");
+        let caps = Capabilities {
+            max_text_len: 100,
+            ..Capabilities::default()
+        };
+        let out = render(input(&m, &caps, &room));
+        assert!(out[0].text.to_plain().starts_with("Ada (Telegram): x"));
+        assert!(out.iter().all(|o| o.text.char_len() <= 100));
+        let xs: usize = out
+            .iter()
+            .map(|o| o.text.to_plain().matches('x').count())
+            .sum();
+        assert_eq!(xs, 300);
+    }
+
+    #[test]
     fn a_quote_stands_in_for_a_native_reply() {
         let m = mirror("answer");
         let room = RoomId::new("r");
@@ -259,6 +317,21 @@ mod tests {
         assert_eq!(
             out[0].text.to_plain(),
             "Bob: question?\nAda (Telegram): answer"
+        );
+        assert_eq!(out[0].reply_to, None);
+    }
+
+    #[test]
+    fn a_reply_to_a_message_not_shared_shows_the_placeholder_only() {
+        let m = mirror("answer");
+        let room = RoomId::new("r");
+        let caps = Capabilities::default();
+        let mut i = input(&m, &caps, &room);
+        i.reply = Some(ReplyTarget::NotShared);
+        let out = render(i);
+        assert_eq!(
+            out[0].text.to_plain(),
+            "↩ a message that was not shared\nAda (Telegram): answer"
         );
         assert_eq!(out[0].reply_to, None);
     }

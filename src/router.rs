@@ -1,6 +1,7 @@
 //! The router: the single entry point for inbound events from every connector.
 //!
-//! It drops the bridge's own echoes (acknowledging them at once), and sends every other event to
+//! It drops the bridge's own echoes (acknowledging them at once), hardens every other event's
+//! names and texts (see [`harden`]: the one place every inbound text passes), and sends it to
 //! the worker of the link that owns its room: a bridged room, or a moderation room. Events in
 //! rooms no link uses are acknowledged and dropped. Dedupe happens in the link worker, inside the
 //! same transaction that records the event's effects.
@@ -45,6 +46,21 @@ impl RouteTable {
     }
 }
 
+/// Makes an inbound event safe to store and relay, whichever connector made it: the sender's
+/// display name normalised (`names`: one line, no invisible or bidi characters, at most
+/// `MAX_NAME_CHARS`), and texts hardened (`RichText::hardened`: nesting and size bounded,
+/// deceptive links showing their real target, unsafe code languages dropped).
+fn harden(event: &mut civicbridge_api::Event) {
+    use civicbridge_api::{names, EventKind};
+    event.sender.display_name = names::normalize(&event.sender.display_name, names::MAX_NAME_CHARS);
+    match &mut event.kind {
+        EventKind::Message(m) | EventKind::Edit { new: m, .. } => {
+            m.text = std::mem::take(&mut m.text).hardened();
+        }
+        EventKind::Delete { .. } | EventKind::Reaction { .. } => {}
+    }
+}
+
 /// Routes until shutdown or until every connector has dropped its sink.
 pub async fn run(
     table: RouteTable,
@@ -61,6 +77,8 @@ pub async fn run(
             let _ = sub.ack.send(());
             continue;
         }
+        let mut sub = sub;
+        harden(&mut sub.event);
         let room = sub.event.room.clone();
         if let Some((work, worker)) = table.route(&room, sub) {
             // Back-pressure: a slow link slows its connectors rather than growing a queue.

@@ -27,6 +27,35 @@ pub enum Policy {
     Off,
 }
 
+/// Whether an edit of a message that already crossed follows to the copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditPolicy {
+    /// As the message itself was treated: the direction's policy (its `in_thread` policy for a
+    /// message inside a thread). Under rules where a resident's message needs approval, so does
+    /// their edit of it, on every side.
+    #[default]
+    Direction,
+    /// Follows at once (filters may still hold it).
+    Auto,
+    /// Goes back to the queue; the copies keep their text until a moderator approves.
+    Approve,
+    /// Never follows.
+    Off,
+}
+
+impl EditPolicy {
+    /// The explicit policy, if this setting overrides the direction's.
+    pub fn explicit(self) -> Option<Policy> {
+        match self {
+            EditPolicy::Direction => None,
+            EditPolicy::Auto => Some(Policy::Auto),
+            EditPolicy::Approve => Some(Policy::Approve),
+            EditPolicy::Off => Some(Policy::Off),
+        }
+    }
+}
+
 /// Which messages a direction's policy covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,13 +160,14 @@ pub struct Rules {
     pub hold_mass_mentions: bool,
     /// Seconds a public sender must wait between relayed messages; 0 turns it off.
     pub slow_mode_secs: u64,
-    /// Whether an edit of a relayed message follows to every copy (`auto`) or goes back to the
-    /// queue (`approve`).
-    pub edits: Policy,
-    /// The same for edits of a public message whose copy is in a staff room. Defaults to
-    /// `approve`: a resident could otherwise change an approved question into anything. The old
-    /// copy stays as it was until a moderator approves the new text.
-    pub edits_public_to_staff: Policy,
+    /// Whether an edit of a relayed message follows to its copies (`auto`), goes back to the
+    /// queue (`approve`), or is dropped (`off`), for every direction but public→staff. Default
+    /// `direction`: as the message itself was treated, so under rules where a message needs
+    /// approval its edits do too (a resident could otherwise rewrite an approved message).
+    pub edits: EditPolicy,
+    /// The same for edits of a public message whose copy is in a staff room (default
+    /// `direction`). Copies keep their old text until a moderator approves the new one.
+    pub edits_public_to_staff: EditPolicy,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
     /// How residents are shown in staff rooms (`name` or `pseudonym`).
@@ -168,8 +198,8 @@ impl Default for Rules {
             attachments: AttachmentRule::default(),
             hold_mass_mentions: true,
             slow_mode_secs: 0,
-            edits: Policy::Auto,
-            edits_public_to_staff: Policy::Approve,
+            edits: EditPolicy::Direction,
+            edits_public_to_staff: EditPolicy::Direction,
             trusted: Vec::new(),
             blocked: Vec::new(),
             resident_names: ResidentNames::Name,
@@ -191,16 +221,44 @@ impl Rules {
         }
     }
 
-    /// The edit policy for a copy on side `to` of a message from side `from`.
-    pub fn edit_policy(&self, from: Side, to: Side) -> Policy {
-        match (from, to) {
+    /// The edit policy for a copy on side `to` of a message from side `from`: the explicit
+    /// setting for that direction if there is one, else the policy the message itself crossed
+    /// under (`in_thread` for a message inside a thread).
+    pub fn edit_policy(&self, from: Side, to: Side, in_thread: bool) -> Policy {
+        let explicit = match (from, to) {
             (Side::Public, Side::Staff) => self.edits_public_to_staff,
             _ => self.edits,
-        }
+        };
+        explicit.explicit().unwrap_or_else(|| {
+            let dir = self.direction(from, to);
+            match (in_thread, dir.in_thread) {
+                (true, Some(p)) => p,
+                _ => dir.policy,
+            }
+        })
     }
 
-    /// Checks what serde cannot: that every pattern compiles.
+    /// Checks what serde cannot: that every pattern compiles and every duration fits.
     pub fn validate(&self) -> Result<(), RuleError> {
+        // Durations are multiplied into milliseconds and added to clocks: keep them where that
+        // arithmetic is exact (the code saturates anyway, so a bound is about meaning).
+        for (key, value, max) in [
+            ("slow_mode_secs", self.slow_mode_secs, MAX_SLOW_MODE_SECS),
+            ("remind_after_secs", self.remind_after_secs, MAX_WAIT_SECS),
+            ("expire_after_secs", self.expire_after_secs, MAX_WAIT_SECS),
+            (
+                "retention_days",
+                u64::from(self.retention_days),
+                MAX_RETENTION_DAYS,
+            ),
+        ] {
+            if value > max {
+                return Err(RuleError {
+                    key: key.to_owned(),
+                    problem: format!("{value} is more than the largest allowed, {max}"),
+                });
+            }
+        }
         for (i, p) in self.blocked_patterns.iter().enumerate() {
             regex::Regex::new(p).map_err(|e| {
                 // The regex crate draws a multi-line caret diagram; its last line says why.
@@ -287,6 +345,13 @@ impl Rules {
     ];
 }
 
+/// The longest slow mode: a day between messages.
+pub const MAX_SLOW_MODE_SECS: u64 = 86_400;
+/// The longest reminder or expiry delay: a year.
+pub const MAX_WAIT_SECS: u64 = 366 * 86_400;
+/// The longest retention: a hundred years (0 keeps everything).
+pub const MAX_RETENTION_DAYS: u64 = 36_600;
+
 fn parse_value(value: &str) -> Result<toml::Value, String> {
     let value = value.trim();
     if let Ok(t) = format!("v = {value}").parse::<toml::Table>() {
@@ -313,6 +378,17 @@ fn parse_value(value: &str) -> Result<toml::Value, String> {
 pub struct RuleError {
     pub key: String,
     pub problem: String,
+}
+
+impl fmt::Display for EditPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EditPolicy::Direction => "direction",
+            EditPolicy::Auto => "auto",
+            EditPolicy::Approve => "approve",
+            EditPolicy::Off => "off",
+        })
+    }
 }
 
 impl fmt::Display for Policy {
@@ -356,6 +432,79 @@ mod tests {
         assert_eq!(r.retention_days, 30);
         assert!(r.set("resident_names", "initials").is_err());
         assert!(r.set("retention_days", "-1").is_err());
+    }
+
+    #[test]
+    fn edits_follow_the_direction_unless_a_setting_overrides_it() {
+        let mut r = Rules {
+            public_to_public: DirectionRule::new(Policy::Approve),
+            staff_to_public: DirectionRule {
+                policy: Policy::Approve,
+                scope: Scope::ApprovedThreads,
+                in_thread: Some(Policy::Auto),
+            },
+            ..Rules::default()
+        };
+        assert_eq!(
+            r.edit_policy(Side::Public, Side::Public, false),
+            Policy::Approve
+        );
+        assert_eq!(
+            r.edit_policy(Side::Public, Side::Staff, false),
+            Policy::Approve
+        );
+        assert_eq!(
+            r.edit_policy(Side::Staff, Side::Public, false),
+            Policy::Approve
+        );
+        assert_eq!(
+            r.edit_policy(Side::Staff, Side::Public, true),
+            Policy::Auto,
+            "inside a published thread: the in-thread policy"
+        );
+        r.set("edits", "auto").expect("explicit");
+        assert_eq!(
+            r.edit_policy(Side::Public, Side::Public, false),
+            Policy::Auto
+        );
+        assert_eq!(
+            r.edit_policy(Side::Public, Side::Staff, false),
+            Policy::Approve,
+            "`edits` does not reach public to staff"
+        );
+        r.set("edits_public_to_staff", "off").expect("explicit");
+        assert_eq!(r.edit_policy(Side::Public, Side::Staff, false), Policy::Off);
+        r.set("edits", "direction").expect("back to the default");
+        assert_eq!(r.edits, EditPolicy::Direction);
+    }
+
+    #[test]
+    fn old_stored_edit_settings_stay_readable() {
+        let old: Rules =
+            serde_json::from_str(r#"{"edits":"auto","edits_public_to_staff":"approve"}"#)
+                .expect("reads");
+        assert_eq!(old.edits, EditPolicy::Auto);
+        assert_eq!(old.edits_public_to_staff, EditPolicy::Approve);
+    }
+
+    #[test]
+    fn durations_are_bounded_on_set_and_an_overflowing_number_is_refused() {
+        let mut r = Rules::default();
+        let before = r.clone();
+        // The largest TOML integer: it used to be stored, then overflow `* 1000` in the sweep.
+        let e = r
+            .set("expire_after_secs", "9223372036854775807")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("expire_after_secs:"), "{e}");
+        assert!(r
+            .set("expire_after_secs", "99999999999999999999999")
+            .is_err());
+        assert!(r.set("slow_mode_secs", "86401").is_err());
+        assert!(r.set("remind_after_secs", "-5").is_err());
+        assert!(r.set("retention_days", "4294967295").is_err());
+        assert_eq!(r, before);
+        r.set("expire_after_secs", "604800").expect("a week");
+        assert_eq!(r.expire_after_secs, 604_800);
     }
 
     #[test]

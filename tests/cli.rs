@@ -128,6 +128,10 @@ fn queue_lists_and_decides_held_items_and_the_jobs_wait_for_the_bridge() {
                     held_at_ms: 0,
                     card: None,
                     card_job: None,
+                    revision: 1,
+                    revised_at_ms: None,
+                    content: None,
+                    superseded: Vec::new(),
                 })
             })
             .unwrap();

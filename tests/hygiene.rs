@@ -257,3 +257,28 @@ async fn each_public_room_gets_the_notice_once_per_text() {
     assert_eq!(fakes.telegram.texts_in(TG)[2], "Moderated, v2");
     assert_eq!(fakes.discord.texts_in(DC)[2], "Moderated, v2");
 }
+
+/// A rule value too large to multiply into milliseconds (stored before `!set` checked it)
+/// neither panics the sweep nor expires anything.
+#[tokio::test]
+async fn a_huge_expiry_or_reminder_saturates() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        remind_after_secs: u64::MAX,
+        expire_after_secs: u64::MAX,
+        ..held_rules()
+    };
+    let daemon = started(&store, rules, &fakes).await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, RESIDENT, "7", "When is the bin day?"),
+    )
+    .await;
+    // Ten years on: still neither due.
+    let swept = hygiene::sweep(&store, now_ms() + 10 * 366 * 24 * HOUR_MS).unwrap();
+    assert_eq!((swept.expired, swept.reminded), (0, 0));
+    assert_eq!(store.pending().unwrap().len(), 1);
+    daemon.shutdown().await.unwrap();
+}

@@ -66,6 +66,11 @@ async fn card_of(store: &Store, n: usize) -> RemoteMsgId {
     store.pending().unwrap()[n].card.clone().unwrap().1
 }
 
+/// How the audit log names a person without a role (see `privacy::person_ref`).
+fn person(store: &Store, user: &str) -> String {
+    civicbridge::privacy::person_ref(&store.privacy_key().unwrap(), user)
+}
+
 fn count(store: &Store, action: AuditAction) -> usize {
     store
         .audit_log()
@@ -170,7 +175,7 @@ async fn power_level_50_in_the_moderation_room_makes_a_moderator_and_less_is_ref
         .audit_log()
         .unwrap()
         .iter()
-        .any(|e| e.action == AuditAction::Refused && e.actor == "matrix:@low"));
+        .any(|e| e.action == AuditAction::Refused && e.actor == person(&store, "matrix:@low")));
 
     acked(
         fakes
@@ -480,7 +485,7 @@ async fn an_edit_of_an_approved_resident_message_returns_to_the_queue() {
         ..open_rules()
     };
     let rules = Rules {
-        edits_public_to_staff: Policy::Approve,
+        edits_public_to_staff: civicbridge::rules::EditPolicy::Approve,
         ..rules
     };
     let daemon = start(store.clone(), rules, &fakes).await;
@@ -667,4 +672,231 @@ async fn the_queue_survives_a_restart_and_decisions_after_it_work() {
         fakes.matrix.texts_in(STAFF),
         ["Ada (Telegram): before the restart"]
     );
+}
+
+fn edit_event(
+    fake: &FakeConnector,
+    room: &str,
+    who: (&str, &str),
+    n: u32,
+    target: &str,
+    text: &str,
+) -> Event {
+    fake.event(
+        room,
+        who,
+        format!("edit:{room}:{target}:{n}"),
+        EventKind::Edit {
+            target: RemoteMsgId::new(target),
+            new: Message::text(target, text),
+        },
+    )
+}
+
+/// The race the outbox allows: the resident edits, the card of the new revision cannot be
+/// posted yet (the homeserver fails), and the moderator reacts ✅ on the card they see. The
+/// decision names that card's revision and is refused; no clock is involved.
+#[tokio::test]
+async fn a_decision_on_the_old_card_is_refused_while_the_new_card_is_still_in_the_outbox() {
+    use civicbridge_api::ConnectorError;
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "7", "harmless question")).await;
+    let old = card_of(&store, 0).await;
+
+    // The moderation room's lane stalls: the old card's "superseded" edit and the new card
+    // wait in the outbox.
+    fakes
+        .matrix
+        .fail_next((0..40).map(|_| ConnectorError::Transient("homeserver down".into())));
+    acked(fakes.telegram.inject(edit_event(
+        &fakes.telegram,
+        TG,
+        RESIDENT,
+        1,
+        "7",
+        "visit http://evil.example/phish",
+    )))
+    .await;
+    acked(
+        fakes
+            .matrix
+            .inject(reaction(&fakes.matrix, MODERATOR, "r1", &old, "✅")),
+    )
+    .await;
+    let item = store.pending().unwrap().remove(0);
+    assert_eq!(item.revision, 2, "still held, at revision 2");
+    assert!(
+        store
+            .audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == AuditAction::Refused && e.detail["why"] == "outdated revision"),
+        "the refusal is audited"
+    );
+    // A bare id is revision 1: refused as well.
+    acked(fakes.matrix.post(MODS, MODERATOR, "c1", "!approve #1")).await;
+
+    // Once the room is back: the old card says it is superseded, the new card is out, and the
+    // moderators were told why their decisions did not count.
+    wait_until(
+        WAIT,
+        "the new card, the superseded one, the refusals",
+        || {
+            let texts = fakes.matrix.texts_in(MODS);
+            texts.iter().any(|t| t.starts_with("Held #1 · revision 2"))
+                && texts
+                    .iter()
+                    .any(|t| t.starts_with("⤵ Superseded: #1 revision 1"))
+                && texts
+                    .iter()
+                    .filter(|t| t.starts_with("Not decided: #1 ") && t.contains("!approve #1v2"))
+                    .count()
+                    == 2
+        },
+    )
+    .await;
+    assert!(fakes.matrix.texts_in(STAFF).is_empty(), "nothing crossed");
+
+    // The card of revision 2 decides revision 2: exactly its text crosses.
+    let new = card_of(&store, 0).await;
+    assert_ne!(new, old);
+    // Another ✅ on the old card, now that the new one is out: still refused.
+    acked(
+        fakes
+            .matrix
+            .inject(reaction(&fakes.matrix, MODERATOR, "r2", &old, "✅")),
+    )
+    .await;
+    acked(
+        fakes
+            .matrix
+            .inject(reaction(&fakes.matrix, MODERATOR, "r3", &new, "✅")),
+    )
+    .await;
+    wait_until(WAIT, "revision 2 crossed", || {
+        fakes.matrix.texts_in(STAFF) == ["Ada (Telegram): visit http://evil.example/phish"]
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(count(&store, AuditAction::HeldRevised), 1);
+}
+
+/// Filters run again on a held item's new text: a rule may now drop it (it is withdrawn), or
+/// hold it for another reason than before.
+#[tokio::test]
+async fn an_edit_while_held_reruns_the_filters() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        links: civicbridge::rules::LinkPolicy::Approve,
+        blocked_patterns: vec!["(?i)casino".into()],
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    // Under `auto`, only the link holds it.
+    acked(
+        fakes
+            .telegram
+            .post(TG, RESIDENT, "7", "see https://council.example/pay"),
+    )
+    .await;
+    card_of(&store, 0).await;
+    assert_eq!(store.pending().unwrap()[0].reason, "it contains a link");
+    // Without the link, nothing would hold it, but a moderator already has it: held still.
+    acked(fakes.telegram.inject(edit_event(
+        &fakes.telegram,
+        TG,
+        RESIDENT,
+        1,
+        "7",
+        "see you at five",
+    )))
+    .await;
+    assert_eq!(
+        store.pending().unwrap()[0].reason,
+        "it was edited while held"
+    );
+    // Now a mass mention: held for that.
+    acked(fakes.telegram.inject(edit_event(
+        &fakes.telegram,
+        TG,
+        RESIDENT,
+        2,
+        "7",
+        "@everyone see you at five",
+    )))
+    .await;
+    let item = store.pending().unwrap().remove(0);
+    assert_eq!(
+        (item.revision, item.reason.as_str()),
+        (3, "it tries to notify a whole room")
+    );
+    // A blocked pattern drops it everywhere: withdrawn, and its card says so.
+    acked(fakes.telegram.inject(edit_event(
+        &fakes.telegram,
+        TG,
+        RESIDENT,
+        3,
+        "7",
+        "casino bonus",
+    )))
+    .await;
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(count(&store, AuditAction::Withdrawn), 1);
+    wait_until(WAIT, "the last card marked withdrawn", || {
+        mods_say(&fakes, "🗑 Withdrawn #1") && mods_say(&fakes, "matches blocked pattern")
+    })
+    .await;
+    // Nothing crossed: a later message does, and is the only one.
+    acked(fakes.telegram.post(TG, RESIDENT, "8", "hello")).await;
+    wait_until(WAIT, "the later message", || {
+        fakes.matrix.texts_in(STAFF) == ["Ada (Telegram): hello"]
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(fakes.discord.texts_in(DC), ["Ada (Telegram): hello"]);
+}
+
+/// A deletion while held withdraws the item: the moderators see it on the card, an approval
+/// afterwards finds nothing.
+#[tokio::test]
+async fn a_deletion_while_held_withdraws_the_item_and_marks_its_card() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    acked(
+        fakes
+            .discord
+            .post(DC, ("77", "Bea"), "9", "call me on 0123"),
+    )
+    .await;
+    let card = card_of(&store, 0).await;
+    let delete = fakes.discord.event(
+        DC,
+        ("0", "unknown"),
+        "discord:delete:9".into(),
+        EventKind::Delete {
+            target: RemoteMsgId::new("9"),
+        },
+    );
+    let mut delete = delete;
+    // As the Discord connector reports it: nobody named, vouched for by the platform.
+    delete.sender.authority = civicbridge_api::Authority::PlatformChecked;
+    acked(fakes.discord.inject(delete)).await;
+    assert!(store.pending().unwrap().is_empty());
+    acked(fakes.matrix.post(MODS, MODERATOR, "c1", "!approve #1")).await;
+    wait_until(WAIT, "the card marked withdrawn and the answer", || {
+        fakes.matrix.get(&card).is_some_and(|p| {
+            p.edits
+                .last()
+                .is_some_and(|e| e.text.to_plain().starts_with("🗑 Withdrawn #1"))
+        }) && mods_say(&fakes, "There is no held item #1")
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(fakes.matrix.texts_in(STAFF).is_empty());
+    assert!(fakes.telegram.texts_in(TG).is_empty());
 }

@@ -91,6 +91,10 @@ fn takedown_trust_block_and_edit_from_the_command_line() {
                     held_at_ms: 0,
                     card: None,
                     card_job: None,
+                    revision: 1,
+                    revised_at_ms: None,
+                    content: None,
+                    superseded: Vec::new(),
                 })?;
                 Ok(())
             })

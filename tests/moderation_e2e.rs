@@ -69,7 +69,11 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     );
 
     // Someone in the room without power: nothing but an audit entry.
-    let outsider = format!("matrix:{}", w.outsider.id());
+    // Refused people are named by their keyed hash, never their id.
+    let outsider = civicbridge::privacy::person_ref(
+        &store.privacy_key().unwrap(),
+        &format!("matrix:{}", w.outsider.id()),
+    );
     w.outsider.react(&w.mod_room, &card.id, "✅").await;
     wait_until(WAIT, "the refusal is audited", || {
         audited(&store, AuditAction::Refused, &outsider)
@@ -254,4 +258,119 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
             .filter(|m| m.content.contains("hall free"))
             .count();
     assert_eq!(discord_copies, 1, "delivered to Discord once");
+}
+
+/// Defect 15 of the hardening issue: under the default rules a resident is held, approved,
+/// rejected, approved and taken down, and left waiting; someone without a role in the moderation
+/// room is refused twice (once typing words of their own, once naming the resident). After both
+/// are erased, no id, name or word of either is left in the store (audit log included), nor in
+/// the history of the Matrix rooms (cards and their edits redacted), nor on Discord.
+#[tokio::test]
+async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_matrix() {
+    const QUILLON: (i64, &str) = (7319946218, "Quillon Marsh");
+    let words = ["xylophonic", "zanzibarian", "quorvantic", "plumbicous"];
+    let w = World::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let daemon = w.start(store.clone(), Rules::default()).await;
+
+    for (i, word) in words.iter().enumerate() {
+        w.tg.post_as_user(w.forum, QUILLON, &format!("{word} question"))
+            .unwrap();
+        let head = format!("Held #{}", i + 1);
+        w.in_mod_room("its card", |m| m.body.starts_with(&head))
+            .await;
+    }
+    w.moderator.say(&w.mod_room, "!approve #1").await;
+    w.moderator.say(&w.mod_room, "!reject #2 off topic").await;
+    w.moderator.say(&w.mod_room, "!approve #3").await;
+    w.in_staff_room("the third message", |m| m.body.contains("quorvantic"))
+        .await;
+    w.moderator.say(&w.mod_room, "!takedown #3").await;
+    w.outsider
+        .say(&w.mod_room, "!edit #4 vermiculous rewrite")
+        .await;
+    w.outsider
+        .say(&w.mod_room, &format!("!trust telegram:{}", QUILLON.0))
+        .await;
+    let outsider = civicbridge::privacy::person_ref(
+        &store.privacy_key().unwrap(),
+        &format!("matrix:{}", w.outsider.id()),
+    );
+    wait_until(WAIT, "both refusals audited, the takedown done", || {
+        let log = store.audit_log().unwrap();
+        log.iter()
+            .filter(|e| e.action == AuditAction::Refused && e.actor == outsider)
+            .count()
+            == 2
+            && log.iter().any(|e| e.action == AuditAction::Takedown)
+    })
+    .await;
+    wait_until(WAIT, "the outbox drains", || {
+        store.outbox().unwrap().is_empty()
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    // `civicbridge erase`, twice, with the bridge stopped; the deletes run at the next start.
+    let matrix_user = format!("matrix:{}", w.outsider.id());
+    for who in [format!("telegram:{}", QUILLON.0), matrix_user] {
+        civicbridge::privacy::erase::erase(&store, &who, "cli").unwrap();
+    }
+    store.flush().await.unwrap();
+    let daemon = w.start(store.clone(), Rules::default()).await;
+    wait_until(WAIT, "the outbox drains after the erasure", || {
+        store.outbox().unwrap().is_empty()
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    let localpart = w.outsider.id().trim_start_matches('@');
+    let localpart = localpart.split(':').next().unwrap().to_owned();
+    let traces: Vec<String> = ["7319946218", "Quillon", "Marsh", "vermiculous"]
+        .into_iter()
+        .chain(words)
+        .map(str::to_owned)
+        .chain([localpart])
+        .collect();
+    let contents: Vec<String> = store
+        .raw_contents()
+        .unwrap()
+        .into_iter()
+        .map(|(tree, k, v)| {
+            format!(
+                "{tree:?} {} = {}",
+                String::from_utf8_lossy(&k),
+                String::from_utf8_lossy(&v)
+            )
+        })
+        .collect();
+    // The bot's own events in the Matrix rooms, every one, edits included.
+    let mut bots = Vec::new();
+    for (person, room) in [(&w.staff, &w.staff_room), (&w.moderator, &w.mod_room)] {
+        bots.extend(
+            person
+                .raw_events(room)
+                .await
+                .into_iter()
+                .filter(|e| e["sender"] == w.bot.user_id)
+                .map(|e| e.to_string()),
+        );
+    }
+    let discord: Vec<String> =
+        w.dc.messages_in(w.channel)
+            .into_iter()
+            .filter(|m| !m.deleted)
+            .map(|m| format!("{} {}", m.username, m.content))
+            .collect();
+    for trace in &traces {
+        let t = trace.as_str();
+        let left: Vec<&String> = contents.iter().filter(|c| c.contains(t)).collect();
+        assert!(left.is_empty(), "`{t}` is still in the store: {left:#?}");
+        let left: Vec<&String> = bots.iter().filter(|c| c.contains(t)).collect();
+        assert!(left.is_empty(), "`{t}` is still in Matrix: {left:#?}");
+        let left: Vec<&String> = discord.iter().filter(|c| c.contains(t)).collect();
+        assert!(left.is_empty(), "`{t}` is still on Discord: {left:#?}");
+    }
+    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }

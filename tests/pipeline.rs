@@ -4,6 +4,7 @@
 mod common;
 
 use civicbridge::audit::AuditAction;
+use civicbridge::privacy::person_ref;
 use civicbridge::rules::{DirectionRule, Policy, Rules, Scope};
 use civicbridge::store::Store;
 use civicbridge_api::testing::{wait_until, FakeOp};
@@ -150,7 +151,8 @@ async fn only_moderators_decide_and_refusals_are_audited() {
         .audit_log()
         .unwrap()
         .iter()
-        .any(|e| e.action == AuditAction::Refused && e.actor == "matrix:@sam"));
+        .any(|e| e.action == AuditAction::Refused
+            && e.actor == person_ref(&store.privacy_key().unwrap(), "matrix:@sam")));
 }
 
 #[tokio::test]
@@ -687,4 +689,276 @@ async fn the_queue_lists_only_items_of_links_moderated_from_that_room() {
         listing.contains("planning draft") && !listing.contains("licensing draft"),
         "{listing}"
     );
+}
+
+/// Discord sends a bot without the Message Content intent every message with empty text; a
+/// resident can post only whitespace or invisible fillers. Nothing of that is relayed or
+/// carded, and an empty edit leaves the copies alone.
+#[tokio::test]
+async fn empty_and_invisible_messages_are_never_relayed_nor_carded() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        public_to_staff: DirectionRule::new(Policy::Approve),
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    for (i, text) in ["", "   \n", "\u{3164}\u{3164}", "\u{200b}"]
+        .iter()
+        .enumerate()
+    {
+        acked(
+            fakes
+                .discord
+                .post(DC, ("77", "Bea"), &format!("e{i}"), text),
+        )
+        .await;
+    }
+    assert!(store.pending().unwrap().is_empty(), "no card");
+    // A photo without a caption is not empty.
+    let mut photo = Message::text("p1", "");
+    photo.attachments.push(civicbridge_api::Attachment {
+        kind: civicbridge_api::AttachmentKind::Image,
+        name: "bins.jpg".into(),
+        mime: Some("image/jpeg".into()),
+        size: Some(3),
+        url: "jpg".into(),
+    });
+    acked(
+        fakes
+            .discord
+            .inject(fakes.discord.message_event(DC, ("77", "Bea"), photo)),
+    )
+    .await;
+    wait_until(WAIT, "the photo on Telegram", || {
+        fakes.telegram.visible_in(TG).len() == 1
+    })
+    .await;
+    assert_eq!(store.pending().unwrap().len(), 1, "held for staff, once");
+    // An empty edit of a relayed message changes nothing.
+    let edit = EventKind::Edit {
+        target: RemoteMsgId::new("p1"),
+        new: Message::text("p1", ""),
+    };
+    acked(
+        fakes.discord.inject(fakes.discord.event(
+            DC,
+            ("77", "Bea"),
+            "discord:edit:p1".into(),
+            edit,
+        )),
+    )
+    .await;
+    acked(fakes.discord.post(DC, ("77", "Bea"), "n1", "later")).await;
+    wait_until(WAIT, "the later message on Telegram", || {
+        fakes.telegram.visible_in(TG).len() == 2
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let tg = fakes.telegram.visible_in(TG);
+    assert!(tg[0].edits.is_empty(), "{tg:?}");
+    assert_eq!(fakes.telegram.posted().len(), 2);
+}
+
+/// A blocked resident's edits do not follow, and their reactions cross nowhere.
+#[tokio::test]
+async fn a_blocked_senders_edits_and_reactions_do_not_cross() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "7", "hello all")).await;
+    wait_until(WAIT, "copies", || {
+        fakes.matrix.texts_in(STAFF).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    store
+        .set_rule(
+            &civicbridge_api::LinkId::new("planning"),
+            "blocked",
+            r#"["telegram:42"]"#,
+            "cli",
+        )
+        .unwrap();
+    let edit = EventKind::Edit {
+        target: RemoteMsgId::new("7"),
+        new: Message::text("7", "something vile"),
+    };
+    acked(
+        fakes.telegram.inject(
+            fakes
+                .telegram
+                .event(TG, RESIDENT, "telegram:edit:7:1".into(), edit),
+        ),
+    )
+    .await;
+    let react = EventKind::Reaction {
+        target: RemoteMsgId::new("7"),
+        key: "👍".into(),
+    };
+    acked(
+        fakes.telegram.inject(
+            fakes
+                .telegram
+                .event(TG, RESIDENT, "telegram:react:7".into(), react),
+        ),
+    )
+    .await;
+    acked(fakes.telegram.post(TG, ("43", "Bob"), "8", "hi Ada")).await;
+    wait_until(WAIT, "the later message", || {
+        fakes.matrix.texts_in(STAFF).len() == 2 && fakes.discord.texts_in(DC).len() == 2
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert_eq!(fakes.matrix.texts_in(STAFF)[0], "Ada (Telegram): hello all");
+    assert_eq!(fakes.discord.texts_in(DC)[0], "Ada (Telegram): hello all");
+    for f in [&fakes.matrix, &fakes.discord] {
+        assert!(
+            !f.ops()
+                .iter()
+                .any(|o| matches!(o, FakeOp::Edit { .. } | FakeOp::React { .. })),
+            "{:?}",
+            f.ops()
+        );
+    }
+}
+
+/// Matrix posts a captioned photo as a text event and an image event. An approved edit of the
+/// caption used to render without attachments and delete the "surplus" part: the photo.
+#[tokio::test]
+async fn an_approved_edit_of_a_captioned_photo_keeps_the_photo() {
+    let fakes = Fakes::new();
+    fakes.matrix.files_apart(true);
+    let store = Store::memory();
+    let rules = Rules {
+        edits_public_to_staff: civicbridge::rules::EditPolicy::Approve,
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    let mut photo = Message::text("7", "Lost cat near Elm St");
+    photo.attachments.push(civicbridge_api::Attachment {
+        kind: civicbridge_api::AttachmentKind::Image,
+        name: "cat.jpg".into(),
+        mime: Some("image/jpeg".into()),
+        size: Some(3),
+        url: "cat".into(),
+    });
+    acked(
+        fakes
+            .telegram
+            .inject(fakes.telegram.message_event(TG, RESIDENT, photo)),
+    )
+    .await;
+    wait_until(WAIT, "the caption and the photo in the staff room", || {
+        fakes.matrix.visible_in(STAFF).len() == 2
+    })
+    .await;
+    let mut new = Message::text("7", "Lost cat near Elm St: found, thank you!");
+    new.attachments.clear();
+    let edit = EventKind::Edit {
+        target: RemoteMsgId::new("7"),
+        new,
+    };
+    acked(
+        fakes.telegram.inject(
+            fakes
+                .telegram
+                .event(TG, RESIDENT, "telegram:edit:7:1".into(), edit),
+        ),
+    )
+    .await;
+    wait_until(WAIT, "the edit's card", || {
+        store
+            .pending()
+            .unwrap()
+            .first()
+            .is_some_and(|p| p.card.is_some())
+    })
+    .await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "c1", "!approve #1")).await;
+    wait_until(WAIT, "the caption edited", || {
+        fakes.matrix.visible_in(STAFF).first().is_some_and(|p| {
+            p.edits
+                .last()
+                .is_some_and(|e| e.text.to_plain().ends_with("found, thank you!"))
+        })
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let shown = fakes.matrix.visible_in(STAFF);
+    assert_eq!(shown.len(), 2, "the photo stays: {shown:?}");
+    assert_eq!(shown[1].out.attachments.len(), 1);
+    assert!(
+        shown[1].edits.is_empty(),
+        "the photo's message is not turned into text"
+    );
+}
+
+/// Only the author edits or deletes: Matrix servers accept an `m.replace` from anyone, and a
+/// redaction event can arrive from someone whose server did not apply it. A deletion by a
+/// member who may remove others' messages is an audited takedown.
+#[tokio::test]
+async fn only_the_author_edits_and_others_deletions_need_the_right_to_remove() {
+    use civicbridge_api::Authority;
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    acked(
+        fakes
+            .matrix
+            .post(STAFF, STAFFER, "$a", "The library opens at 9"),
+    )
+    .await;
+    wait_until(WAIT, "copies", || {
+        fakes.telegram.texts_in(TG).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    let eve = ("@eve", "Eve");
+    let forged = EventKind::Edit {
+        target: RemoteMsgId::new("$a"),
+        new: Message::text("$a", "FORGED: closed for good"),
+    };
+    acked(
+        fakes
+            .matrix
+            .inject(fakes.matrix.event(STAFF, eve, "$forged".into(), forged)),
+    )
+    .await;
+    let del = || EventKind::Delete {
+        target: RemoteMsgId::new("$a"),
+    };
+    acked(
+        fakes
+            .matrix
+            .inject(fakes.matrix.event(STAFF, eve, "$del1".into(), del())),
+    )
+    .await;
+    acked(fakes.matrix.post(STAFF, STAFFER, "$b", "See you there")).await;
+    wait_until(WAIT, "the later message", || {
+        fakes.telegram.texts_in(TG).len() == 2 && fakes.discord.texts_in(DC).len() == 2
+    })
+    .await;
+    assert_eq!(
+        fakes.telegram.texts_in(TG)[0],
+        "Sam (Matrix): The library opens at 9"
+    );
+    assert!(!fakes
+        .telegram
+        .ops()
+        .iter()
+        .any(|o| matches!(o, FakeOp::Edit { .. } | FakeOp::Delete { .. })));
+
+    // Eve may remove others' messages here: her redaction takes the message down everywhere.
+    let mut by_mod = fakes.matrix.event(STAFF, eve, "$del2".into(), del());
+    by_mod.sender.authority = Authority::Moderator;
+    acked(fakes.matrix.inject(by_mod)).await;
+    wait_until(WAIT, "the copies removed", || {
+        fakes.telegram.texts_in(TG).len() == 1 && fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == AuditAction::Takedown && e.actor == "matrix:@eve"));
 }

@@ -91,6 +91,10 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
                 held_at_ms: 0,
                 card: Some((room(Platform::Matrix, MODS), RemoteMsgId::new("$card"))),
                 card_job: None,
+                revision: 1,
+                revised_at_ms: None,
+                content: None,
+                superseded: Vec::new(),
             })?;
             // A second card notice still waiting to be sent quotes the text too.
             tx.push_job(
@@ -99,6 +103,7 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
                 JobKind::Notice {
                     text: RichText::plain(format!("Held {}: {text}", item.id)),
                     card: Some(item.id),
+                    about: Some(item.mirror),
                 },
             )?;
             tx.push_job(
@@ -554,4 +559,134 @@ async fn the_daemon_prunes_expired_content_by_itself() {
     acked(fakes.telegram.post(TG, RESIDENT, "2", "fresh")).await;
     wait_until(WAIT, "the copy", || fakes.discord.texts_in(DC).len() == 1).await;
     daemon.shutdown().await.unwrap();
+}
+
+/// Under the default rules (everything public is held), a resident is held, approved, rejected,
+/// approved and taken down, and left waiting; someone without a role in the moderation room is
+/// refused twice (once with words of their own, once naming the resident). After both are
+/// erased, no id, name or word of either is left in any tree of the store (audit log included),
+/// and the cards that quoted the resident are deleted from the moderation room.
+#[tokio::test]
+async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
+    const QUILLON: (&str, &str) = ("7319946218", "Quillon Marsh");
+    const NOSY: (&str, &str) = ("@nosy", "Nosy Parker");
+    let words = ["xylophonic", "zanzibarian", "quorvantic", "plumbicous"];
+    let fakes = Fakes::new();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let daemon = start(store.clone(), Rules::default(), &fakes).await;
+    let say = |id: &str, text: &str| fakes.matrix.post(MODS, MODERATOR, id, text);
+    let mods = &fakes.matrix;
+    let card_shows = |n: String| move || mods.texts_in(MODS).iter().any(|t| t.starts_with(&n));
+    for (i, w) in words.iter().enumerate() {
+        let id = (i + 1).to_string();
+        acked(
+            fakes
+                .telegram
+                .post(TG, QUILLON, &id, &format!("{w} question")),
+        )
+        .await;
+        wait_until(WAIT, "its card", card_shows(format!("Held #{id}"))).await;
+    }
+    acked(say("c1", "!approve #1")).await;
+    acked(say("c2", "!reject #2 off topic")).await;
+    acked(say("c3", "!approve #3")).await;
+    wait_until(WAIT, "two approved copies in the staff room", || {
+        fakes.matrix.texts_in(STAFF).len() == 2
+    })
+    .await;
+    acked(say("c4", "!takedown #3")).await;
+    acked(
+        fakes
+            .matrix
+            .post(MODS, NOSY, "n1", "!edit #4 vermiculous rewrite"),
+    )
+    .await;
+    acked(
+        fakes
+            .matrix
+            .post(MODS, NOSY, "n2", "!trust telegram:7319946218"),
+    )
+    .await;
+    wait_until(WAIT, "the takedown", || {
+        fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+    wait_until(WAIT, "the outbox drains", || {
+        store.outbox().unwrap().is_empty()
+    })
+    .await;
+    let log = store.audit_log().unwrap();
+    for action in [
+        AuditAction::Held,
+        AuditAction::Approved,
+        AuditAction::Rejected,
+        AuditAction::Takedown,
+        AuditAction::Refused,
+    ] {
+        assert!(
+            log.iter().any(|e| e.action == action),
+            "the test covers {action:?}"
+        );
+    }
+    daemon.shutdown().await.unwrap();
+
+    // A dead letter of theirs: a parked event keeps its text and the sender's name verbatim.
+    let stuck = fakes.telegram.message_event(
+        TG,
+        QUILLON,
+        civicbridge_api::Message::text("99", "xylophonic dead letter"),
+    );
+    store
+        .transact(|tx| tx.park_event(&planning(), &stuck, "test"))
+        .unwrap();
+
+    // What `civicbridge erase` does, with the bridge stopped; then the deletes run.
+    for who in ["telegram:7319946218", "matrix:@nosy"] {
+        erase(&store, who, "cli").unwrap();
+    }
+    store.flush().await.unwrap();
+    let daemon = start(store.clone(), Rules::default(), &fakes).await;
+    wait_until(WAIT, "the outbox drains after the erasure", || {
+        store.outbox().unwrap().is_empty()
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    let traces = [
+        "7319946218",
+        "Quillon",
+        "Marsh",
+        "@nosy",
+        "Nosy",
+        "vermiculous",
+    ]
+    .into_iter()
+    .chain(words);
+    let contents: Vec<String> = store
+        .raw_contents()
+        .unwrap()
+        .into_iter()
+        .map(|(tree, k, v)| {
+            format!(
+                "{tree:?} {} = {}",
+                String::from_utf8_lossy(&k),
+                String::from_utf8_lossy(&v)
+            )
+        })
+        .collect();
+    let shown = fakes.matrix.texts_in(MODS);
+    for trace in traces {
+        let left: Vec<&String> = contents.iter().filter(|c| c.contains(trace)).collect();
+        assert!(
+            left.is_empty(),
+            "`{trace}` is still in the store: {left:#?}"
+        );
+        let cards: Vec<&String> = shown.iter().filter(|t| t.contains(trace)).collect();
+        assert!(
+            cards.is_empty(),
+            "`{trace}` is still shown in the moderation room: {cards:#?}"
+        );
+    }
+    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }

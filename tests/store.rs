@@ -91,21 +91,20 @@ fn seen_marks_dedupe_and_prune() {
 }
 
 #[test]
-fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_changes() {
+fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_changes_that_key() {
     for (name, store, _dir) in backends() {
         let rules = Rules::default();
+        let planning = LinkId::new("planning");
         assert_eq!(
             store.sync_config(&[(link(), rules.clone())]).unwrap().len(),
             1,
             "{name}"
         );
         store
-            .set_rule(
-                &LinkId::new("planning"),
-                "public_to_staff.policy",
-                "auto",
-                "matrix:@admin",
-            )
+            .set_rule(&planning, "public_to_staff.policy", "auto", "matrix:@admin")
+            .unwrap();
+        store
+            .set_rule(&planning, "trusted", r#"["telegram:42"]"#, "matrix:@admin")
             .unwrap();
         assert!(
             store
@@ -116,15 +115,18 @@ fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_cha
         );
         assert_eq!(
             store
-                .rules(&LinkId::new("planning"))
+                .rules(&planning)
                 .unwrap()
                 .unwrap()
                 .public_to_staff
                 .policy,
             Policy::Auto
         );
+        // An admin edits another key in the file and trusts someone there too: the runtime
+        // changes stay, the lists merge.
         let mut edited = rules.clone();
         edited.max_length = Some(99);
+        edited.trusted = vec!["discord:7".into()];
         assert_eq!(
             store
                 .sync_config(&[(link(), edited.clone())])
@@ -133,27 +135,43 @@ fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_cha
             1,
             "{name}: config edited"
         );
+        let now = store.rules(&planning).unwrap().unwrap();
+        assert_eq!(now.max_length, Some(99), "{name}");
+        assert_eq!(now.public_to_staff.policy, Policy::Auto, "{name}: kept");
+        assert_eq!(now.trusted, vec!["telegram:42", "discord:7"], "{name}");
+        // Now the file changes that very key: the file wins.
+        let mut again = edited.clone();
+        again.public_to_staff.policy = Policy::Approve;
+        again.public_to_staff.in_thread = Some(Policy::Approve);
+        store.sync_config(&[(link(), again.clone())]).unwrap();
         assert_eq!(
-            store.rules(&LinkId::new("planning")).unwrap().unwrap(),
-            edited,
+            store.rules(&planning).unwrap().unwrap().public_to_staff,
+            again.public_to_staff,
             "{name}"
         );
         assert_eq!(store.links().unwrap(), vec![link()], "{name}");
-        let actions: Vec<AuditAction> = store
+        let entries: Vec<(AuditAction, Option<String>)> = store
             .audit_log()
             .unwrap()
             .iter()
-            .map(|e| e.action)
+            .map(|e| (e.action, e.subject.clone()))
             .collect();
+        let seeded = |k: &str| (AuditAction::RulesSeeded, Some(k.to_owned()));
         assert_eq!(
-            actions,
+            entries,
             vec![
-                AuditAction::LinkChanged,
-                AuditAction::RulesSeeded,
-                AuditAction::RulesChanged,
-                AuditAction::RulesSeeded
+                (AuditAction::LinkChanged, None),
+                (AuditAction::RulesSeeded, None),
+                (
+                    AuditAction::RulesChanged,
+                    Some("public_to_staff.policy".into())
+                ),
+                (AuditAction::RulesChanged, Some("trusted".into())),
+                seeded("max_length"),
+                seeded("trusted"),
+                seeded("public_to_staff"),
             ],
-            "{name}"
+            "{name}: each change audited"
         );
     }
 }
@@ -237,6 +255,10 @@ fn ids_increase_across_reopening_and_pending_ids_count_without_gaps() {
         held_at_ms: 0,
         card: None,
         card_job: None,
+        revision: 1,
+        revised_at_ms: None,
+        content: None,
+        superseded: Vec::new(),
     };
     let last = {
         let store = Store::open(dir.path()).unwrap();
@@ -305,6 +327,10 @@ fn pending_items_and_outbox_jobs_round_trip_in_order() {
                     held_at_ms: 5,
                     card: Some(card.clone()),
                     card_job: None,
+                    revision: 1,
+                    revised_at_ms: None,
+                    content: None,
+                    superseded: Vec::new(),
                 })?;
                 let jobs = (0..300)
                     .map(|i| {

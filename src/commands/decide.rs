@@ -1,57 +1,81 @@
 //! `!approve`, `!reject`, `!edit`: decisions by command (✅/❌ on a card take the same path).
+//! Each names the revision it decides (`#3v2`; a bare `#3` is revision 1): see `approval`.
 
 use super::{Ctx, Outcome};
-use crate::approval::{self, Decision, Refusal};
+use crate::approval::{self, Decision, ItemRef, Refusal};
 use crate::store::{Tx, TxFailure};
-use civicbridge_api::{PendingId, RichText};
+use civicbridge_api::{LinkId, RichText};
 
-pub fn approve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: PendingId) -> Result<Outcome, TxFailure> {
-    decide(tx, ctx, id, Decision::Approve)
+pub fn approve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef) -> Result<Outcome, TxFailure> {
+    decide(tx, ctx, item, Decision::Approve)
 }
 
 pub fn reject(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
-    id: PendingId,
+    item: ItemRef,
     reason: Option<String>,
 ) -> Result<Outcome, TxFailure> {
-    decide(tx, ctx, id, Decision::Reject(reason))
+    decide(tx, ctx, item, Decision::Reject(reason))
 }
 
 /// Approves a held item with the moderator's text. The text is taken as typed (plain text).
 pub fn edit(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
-    id: PendingId,
+    item: ItemRef,
     text: String,
 ) -> Result<Outcome, TxFailure> {
-    decide(tx, ctx, id, Decision::ApproveEdited(RichText::plain(text)))
+    decide(
+        tx,
+        ctx,
+        item,
+        Decision::ApproveEdited(RichText::plain(text)),
+    )
 }
 
 fn decide(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
-    id: PendingId,
+    item: ItemRef,
     d: Decision,
 ) -> Result<Outcome, TxFailure> {
-    Ok(match approval::decide(tx, id, &d, &ctx.actor)? {
-        Ok(decided) => Outcome {
-            reply: format!("{id} {} by {}", d.verb(), ctx.actor.display()),
-            jobs: decided.jobs,
+    Ok(
+        match approval::decide(tx, item.id, &d, item.seen(), &ctx.actor)? {
+            Ok(decided) => Outcome {
+                reply: format!(
+                    "{} {} by {}",
+                    decided.item.reference(),
+                    d.verb(),
+                    ctx.actor.display()
+                ),
+                jobs: decided.jobs,
+            },
+            Err(r) => Outcome::reply(refusal(&r, ctx)),
         },
-        Err(r) => Outcome::reply(refusal(&r, ctx)),
-    })
+    )
 }
 
 /// The polite answer to a refused decision.
 pub fn refusal(r: &Refusal, ctx: &Ctx<'_>) -> String {
+    refusal_text(r, &ctx.link.id)
+}
+
+/// The answer to a refused decision on an item of `link`.
+pub fn refusal_text(r: &Refusal, link: &LinkId) -> String {
     match r {
         Refusal::NoSuchItem(id) => format!("There is no held item {id} (already decided?)"),
         Refusal::NotAModerator => {
-            format!(
-                "Sorry, only moderators of link {} can do that.",
-                ctx.link.id
-            )
+            format!("Sorry, only moderators of link {link} can do that.")
         }
+        Refusal::Outdated {
+            id,
+            current,
+            reference,
+        } => format!(
+            "Not decided: {id} changed after it was held: its author edited it, and it is now \
+             revision {current}, with a card of its own. Decide on that card, or with \
+             !approve {reference} / !reject {reference}."
+        ),
     }
 }

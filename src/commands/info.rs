@@ -15,6 +15,8 @@ const AUDIT_TAIL: usize = 100;
 pub struct Prepared {
     /// The `!queue` listing.
     pub queue: String,
+    /// The `!parked` listing (also the tail of `!queue` when something is parked).
+    pub parked: String,
     /// Recent audit entries of this room's links, oldest first.
     pub audit: Vec<AuditEntry>,
     /// For decided items: the message each was about (from the audit log), for `!takedown #N`.
@@ -42,21 +44,24 @@ impl Prepared {
             .collect();
         let mut lines = vec![format!("{} held item(s)", items.len())];
         for item in &items {
-            let who = store
-                .mirror(item.mirror)
-                .ok()
-                .flatten()
-                .map(|m| {
+            let who = match store.mirror(item.mirror) {
+                Ok(Some(m)) => {
                     // Named as this room may see them (a pseudonym, per link).
                     let who = store
                         .shown_author(&m, here)
                         .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
-                    format!("{who}: {}", crate::render::excerpt(&m.text))
-                })
-                .unwrap_or_default();
+                    format!("{who}: {}", crate::render::excerpt(item.text(&m)))
+                }
+                Ok(None) => format!("(message {} is gone)", item.mirror),
+                // Say so rather than show a blank line: the item is there and can be decided.
+                Err(e) => format!("(message {} cannot be read: {e})", item.mirror),
+            };
             lines.push(format!(
                 "{} [{}] {} — {}",
-                item.id, item.link, who, item.reason
+                item.reference(),
+                item.link,
+                who,
+                item.reason
             ));
         }
         let log: Vec<AuditEntry> = store
@@ -73,9 +78,23 @@ impl Prepared {
                 Some((id, MirrorId(m)))
             })
             .collect();
+        let parked: Vec<_> = match store.parked() {
+            Ok(all) => all
+                .into_iter()
+                .filter(|p| p.link.as_ref().is_none_or(|l| links.contains(l)))
+                .map(|p| p.line())
+                .collect(),
+            Err(e) => vec![format!("(the parked items cannot be read: {e})")],
+        };
+        let mut parked_lines = vec![format!("{} parked item(s)", parked.len())];
+        parked_lines.extend(parked);
+        if parked_lines.len() > 1 {
+            lines.extend(parked_lines.iter().cloned());
+        }
         let skip = log.len().saturating_sub(AUDIT_TAIL);
         Prepared {
             queue: lines.join("\n"),
+            parked: parked_lines.join("\n"),
             audit: log.into_iter().skip(skip).collect(),
             decided,
             held: items.iter().map(|i| (i.mirror, i.id)).collect(),

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod decide;
 pub mod info;
+pub mod parked;
 pub mod parse;
 pub mod permissions;
 pub mod takedown;
@@ -18,17 +19,17 @@ pub mod threads;
 
 pub use parse::{parse, HELP};
 
-use crate::approval::audit_refusal;
+use crate::approval::{audit_refusal, ItemRef};
 use crate::store::{Job, LinkRecord, Tx, TxFailure};
-use civicbridge_api::{LinkId, PendingId, RoomRef};
+use civicbridge_api::{LinkId, RoomRef};
 use permissions::{role, Actor, Role};
 
 /// A command a person can type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Approve(PendingId),
-    Reject(PendingId, Option<String>),
-    Edit(PendingId, String),
+    Approve(ItemRef),
+    Reject(ItemRef, Option<String>),
+    Edit(ItemRef, String),
     Takedown(takedown::Target),
     Publish,
     Unpublish,
@@ -42,6 +43,12 @@ pub enum Command {
     Trust(String, Option<LinkId>),
     Block(String, Option<LinkId>),
     Audit(usize),
+    /// `!parked`: the dead letters of this room's links.
+    Parked,
+    /// `!retry P3`: put a parked item back (admins).
+    Retry(crate::store::ParkedId),
+    /// `!drop P3`: remove a parked item for good (admins).
+    Drop(crate::store::ParkedId),
     Help,
 }
 
@@ -50,8 +57,34 @@ impl Command {
     pub fn needs(&self) -> Role {
         match self {
             Command::Help | Command::Publish | Command::Unpublish => Role::Nobody,
-            Command::Set { .. } | Command::Trust(..) | Command::Block(..) => Role::Admin,
+            Command::Set { .. }
+            | Command::Trust(..)
+            | Command::Block(..)
+            | Command::Retry(_)
+            | Command::Drop(_) => Role::Admin,
             _ => Role::Moderator,
+        }
+    }
+
+    /// The command's name, as typed without its `!` (the audit log records refusals by it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Approve(_) => "approve",
+            Command::Reject(..) => "reject",
+            Command::Edit(..) => "edit",
+            Command::Takedown(_) => "takedown",
+            Command::Publish => "publish",
+            Command::Unpublish => "unpublish",
+            Command::Queue => "queue",
+            Command::Rules(_) => "rules",
+            Command::Set { .. } => "set",
+            Command::Trust(..) => "trust",
+            Command::Block(..) => "block",
+            Command::Audit(_) => "audit",
+            Command::Help => "help",
+            Command::Parked => "parked",
+            Command::Retry(_) => "retry",
+            Command::Drop(_) => "drop",
         }
     }
 
@@ -60,6 +93,7 @@ impl Command {
         matches!(
             self,
             Command::Queue
+                | Command::Parked
                 | Command::Audit(_)
                 | Command::Publish
                 | Command::Takedown(takedown::Target::Pending(_))
@@ -162,7 +196,12 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxFa
         Command::Approve(_) | Command::Reject(..) | Command::Edit(..)
     );
     if !is_decision && role(&link, &ctx.actor) < needs {
-        audit_refusal(tx, &ctx.actor, &link, None, &format!("{cmd:?}"), needs)?;
+        let content = format!("{cmd:?}");
+        let attempted = crate::approval::Attempt {
+            kind: cmd.kind(),
+            content: &content,
+        };
+        audit_refusal(tx, &ctx.actor, &link, None, attempted, needs)?;
         return Ok(Outcome::reply(format!(
             "Sorry, only {} of link {} can do that.",
             plural(needs),
@@ -183,6 +222,9 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxFa
         Command::Set { key, value, .. } => admin::set(tx, ctx, &link, &key, &value),
         Command::Trust(user, _) => admin::trust(tx, ctx, &link, &user, true),
         Command::Block(user, _) => admin::trust(tx, ctx, &link, &user, false),
+        Command::Parked => Ok(Outcome::reply(ctx.prepared.parked.clone())),
+        Command::Retry(id) => parked::retry(tx, ctx, id),
+        Command::Drop(id) => parked::drop(tx, ctx, id),
         Command::Help => Ok(Outcome::reply(HELP)),
     }
 }

@@ -1,17 +1,21 @@
 //! Parsing moderator commands. Pure: text in, a [`Command`] or a short usage line out.
 
 use super::Command;
+use crate::approval::ItemRef;
 use crate::commands::takedown::Target;
 use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RoomRef};
 
 /// One line per command, for `!help` and usage replies.
 pub const HELP: &str = "\
 Commands (moderation room):
-!approve ID — send a held item (ID as on its card, e.g. #12); ✅ on the card does the same
+!approve ID — send a held item (ID as on its card: #12, or #12v2 once its author edited it); ✅ on the card does the same
 !reject ID [reason] — drop a held item; ❌ on the card does the same
 !edit ID TEXT — send a held item with TEXT instead (the original stays in the audit log)
 !takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
-!queue — the held items
+!queue — the held items (and anything parked)
+!parked — jobs and events the bridge set aside after they failed (dead letters)
+!retry ID — run a parked item (ID as listed, e.g. P3) again (admins)
+!drop ID — remove a parked item for good (admins)
 !rules [LINK] — a link's rules
 !set LINK KEY VALUE — change a rule (admins)
 !trust USER [LINK] / !block USER [LINK] — USER as platform:id, e.g. telegram:42 (admins)
@@ -43,10 +47,13 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
     let bad = || Err(usage(&verb));
     Some(match verb.as_str() {
         "approve" => match words.as_slice() {
-            [id] => id.parse().map(Command::Approve).or_else(|_| bad()),
+            [id] => id
+                .parse::<ItemRef>()
+                .map(Command::Approve)
+                .or_else(|_| bad()),
             _ => bad(),
         },
-        "reject" => match words.first().map(|w| w.parse::<PendingId>()) {
+        "reject" => match words.first().map(|w| w.parse::<ItemRef>()) {
             Some(Ok(id)) => {
                 let reason = args[words[0].len()..].trim();
                 Ok(Command::Reject(
@@ -56,7 +63,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             }
             _ => bad(),
         },
-        "edit" => match words.first().map(|w| w.parse::<PendingId>()) {
+        "edit" => match words.first().map(|w| w.parse::<ItemRef>()) {
             Some(Ok(id)) if words.len() > 1 => {
                 Ok(Command::Edit(id, args[words[0].len()..].trim().to_owned()))
             }
@@ -78,10 +85,9 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
         },
         "set" => match words.as_slice() {
             [link, key, _, ..] => {
-                let value = args
-                    .split_once(key)
-                    .map(|(_, v)| v.trim())
-                    .unwrap_or_default();
+                // Everything after the second word (a link named like the key once took the
+                // key's first occurrence: `!set _ _ a` read the value as `_ a`).
+                let value = after_words(args, 2);
                 Ok(Command::Set {
                     link: LinkId::new(*link),
                     key: (*key).to_owned(),
@@ -110,12 +116,31 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             },
             _ => bad(),
         },
+        "parked" if words.is_empty() => Ok(Command::Parked),
+        "retry" | "drop" => match words.as_slice() {
+            [id] => match id.parse() {
+                Ok(id) if verb == "retry" => Ok(Command::Retry(id)),
+                Ok(id) => Ok(Command::Drop(id)),
+                Err(_) => bad(),
+            },
+            _ => bad(),
+        },
         "help" => Ok(Command::Help),
-        "publish" | "unpublish" | "queue" => bad(),
+        "publish" | "unpublish" | "queue" | "parked" => bad(),
         _ => Err(format!(
             "unknown command `!{verb}`; !help lists the commands"
         )),
     })
+}
+
+/// `s` after its first `n` white-space separated words, trimmed.
+fn after_words(s: &str, n: usize) -> &str {
+    let mut rest = s.trim_start();
+    for _ in 0..n {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    rest.trim_end()
 }
 
 /// `platform:id` with a known platform and a non-empty id.
@@ -228,27 +253,34 @@ mod tests {
         assert_eq!(parse("hello"), None);
         assert_eq!(
             parse("!approve #3"),
-            Some(Ok(Command::Approve(PendingId(3))))
+            Some(Ok(Command::Approve(ItemRef::first(PendingId(3)))))
         );
         assert_eq!(
             parse("  !APPROVE 3 "),
-            Some(Ok(Command::Approve(PendingId(3))))
+            Some(Ok(Command::Approve(ItemRef::first(PendingId(3)))))
+        );
+        assert_eq!(
+            parse("!approve #3v2"),
+            Some(Ok(Command::Approve(ItemRef {
+                id: PendingId(3),
+                revision: Some(2)
+            })))
         );
         assert_eq!(
             parse("!reject 4 off topic, sorry"),
             Some(Ok(Command::Reject(
-                PendingId(4),
+                ItemRef::first(PendingId(4)),
                 Some("off topic, sorry".into())
             )))
         );
         assert_eq!(
             parse("!reject #4"),
-            Some(Ok(Command::Reject(PendingId(4), None)))
+            Some(Ok(Command::Reject(ItemRef::first(PendingId(4)), None)))
         );
         assert_eq!(
             parse("!edit #5 Is the hall free on Friday?"),
             Some(Ok(Command::Edit(
-                PendingId(5),
+                ItemRef::first(PendingId(5)),
                 "Is the hall free on Friday?".into()
             )))
         );
@@ -256,6 +288,8 @@ mod tests {
             "!approve",
             "!approve x",
             "!approve 1 2",
+            "!approve #1v",
+            "!approve #1v0",
             "!edit #5",
             "!reject",
         ] {
@@ -360,5 +394,87 @@ mod tests {
         assert_eq!(target("$ev1"), Some(msg(None, None, "$ev1")));
         assert_eq!(target("https://example.org/x"), None);
         assert!(parse("!takedown").unwrap().is_err());
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! The command and message-link parsers on hostile input, under the workspace's proptest
+    //! configuration (fixed seed in CI; `civicbridge_api::testing::fuzz_config`).
+    use super::*;
+    use civicbridge_api::testing::fuzz_config;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = String> {
+        "[a-z_0-9]{1,10}"
+    }
+
+    proptest! {
+        #![proptest_config(fuzz_config(512))]
+
+        /// Any text: no panic; a text without `!` is never a command; a command's usage reply
+        /// is one short line.
+        #[test]
+        fn fuzz_command_parse_anything(s in "(!|#|m|[a-z]{1,8}| |\\n|[0-9]{1,3}|https://|\\PC){0,16}") {
+            match parse(&s) {
+                None => prop_assert!(!s.trim().starts_with('!')),
+                Some(Err(usage)) => prop_assert!(!usage.contains('\n') && usage.len() < 400, "{}", usage),
+                Some(Ok(_)) => prop_assert!(s.trim().starts_with('!')),
+            }
+        }
+
+        /// `!set LINK KEY VALUE` gives back exactly those three, whatever the words contain.
+        #[test]
+        fn fuzz_command_set_keeps_its_words(link in word(), key in word(), value in "[a-z_0-9 ]{0,20}[a-z0-9]") {
+            let got = parse(&format!("!set {link} {key} {value}"));
+            prop_assert_eq!(
+                got,
+                Some(Ok(Command::Set { link: LinkId::new(link.as_str()), key: key.clone(), value: value.trim().to_owned() }))
+            );
+        }
+
+        /// `!reject ID REASON` and `!edit ID TEXT` keep the rest of the line exactly.
+        #[test]
+        fn fuzz_command_reject_and_edit_keep_the_rest(id in 1u64..100_000, rest in "[a-zA-Z0-9#!é ]{0,30}[a-z]") {
+            let reason = rest.trim().to_owned();
+            prop_assert_eq!(
+                parse(&format!("!reject #{id} {rest}")),
+                Some(Ok(Command::Reject(ItemRef::first(PendingId(id)), Some(reason.clone()))))
+            );
+            prop_assert_eq!(parse(&format!("!edit {id} {rest}")), Some(Ok(Command::Edit(ItemRef::first(PendingId(id)), reason))));
+        }
+
+        /// Any string as a `!takedown` target: no panic.
+        #[test]
+        fn fuzz_message_link_anything(s in "(https?://|matrix\\.to/#/|t\\.me/c/|discord\\.com/channels/|[/!$%@:?#]|[0-9]{1,4}|[a-z]{1,5}|\\PC){0,12}") {
+            let _ = target(&s);
+        }
+
+        /// Real message links of each platform give the message they name.
+        #[test]
+        fn fuzz_message_links_of_each_platform(chat in 1u64..u64::MAX / 2, topic in proptest::option::of(1u32..10_000), msg in 1u64..10_000_000,
+                                     guild in 1u64..u64::MAX, channel in 1u64..u64::MAX, room in "[A-Za-z0-9]{4,18}", event in "[A-Za-z0-9_-]{4,43}") {
+            let t = match topic {
+                Some(t) => format!("https://t.me/c/{chat}/{t}/{msg}"),
+                None => format!("https://t.me/c/{chat}/{msg}"),
+            };
+            prop_assert_eq!(target(&t), Some(Target::Message {
+                platform: Some(Platform::Telegram),
+                room: Some(RoomRef::new(Platform::Telegram, format!("-100{chat}"))),
+                msg: RemoteMsgId::new(msg.to_string()),
+            }));
+            let d = format!("<https://discord.com/channels/{guild}/{channel}/{msg}>");
+            prop_assert_eq!(target(&d), Some(Target::Message {
+                platform: Some(Platform::Discord),
+                room: Some(RoomRef::new(Platform::Discord, channel.to_string())),
+                msg: RemoteMsgId::new(msg.to_string()),
+            }));
+            let m = format!("https://matrix.to/#/%21{room}%3Aexample.org/%24{event}?via=example.org");
+            prop_assert_eq!(target(&m), Some(Target::Message {
+                platform: Some(Platform::Matrix),
+                room: Some(RoomRef::new(Platform::Matrix, format!("!{room}:example.org"))),
+                msg: RemoteMsgId::new(format!("${event}")),
+            }));
+        }
     }
 }

@@ -81,7 +81,10 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFail
             &ctx.actor,
             &link,
             Some(mirror.id.to_string()),
-            "takedown",
+            approval::Attempt {
+                kind: "takedown",
+                content: &mirror.id.to_string(),
+            },
             Role::Moderator,
         )?;
         return Ok(Outcome::reply(format!(
@@ -92,7 +95,9 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFail
     let mut out = Outcome::default();
     if let Target::Pending(p) = t {
         let reason = Some("taken down".to_owned());
-        if let Ok(d) = approval::decide(tx, *p, &Decision::Reject(reason), &ctx.actor)? {
+        // Whatever its revision: a takedown judges the message, and sends nothing.
+        let any = approval::Seen::Any;
+        if let Ok(d) = approval::decide(tx, *p, &Decision::Reject(reason), any, &ctx.actor)? {
             out.jobs.extend(d.jobs);
         }
     }
@@ -103,13 +108,14 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFail
         out.jobs
             .push(tx.push_job(&mirror.link, room, JobKind::Delete { mirror: mirror.id })?);
     }
+    let author = tx.person_ref(&mirror.author.key())?;
     tx.audit(AuditDraft {
         actor: ctx.actor.name().to_owned(),
         action: AuditAction::Takedown,
         link: Some(mirror.link.clone()),
         subject: Some(mirror.id.to_string()),
         detail: serde_json::json!({
-            "author": mirror.author.key(),
+            "author": author,
             "source": mirror.source,
             "text_sha256": crate::privacy::content_hash(&mirror.text),
             "copies": copies,

@@ -12,7 +12,7 @@ use crate::audit::{AuditAction, AuditDraft};
 use crate::commands::permissions::Actor;
 use crate::rules::Side;
 use crate::store::{LinkRecord, MirrorRecord, PendingItem, PendingKind, Tx, TxFailure};
-use civicbridge_api::{Message, PendingId, RoomRef};
+use civicbridge_api::{Message, RoomRef};
 
 /// The root of the thread `m` is in (or replies to), if the bridge knows it.
 fn root_of(tx: &Tx<'_>, room: &RoomRef, m: &Message) -> Result<Option<MirrorRecord>, TxFailure> {
@@ -75,19 +75,17 @@ pub fn publish(
         audit(tx, link, actor, &root, AuditAction::PublishRequested)?;
         return Ok(Outcome::reply("This thread crosses again."));
     }
-    let item = PendingItem {
-        id: PendingId(0),
-        link: link.id.clone(),
-        mirror: root.id,
-        kind: PendingKind::Message,
+    let item = PendingItem::new(
+        link.id.clone(),
+        root.id,
+        PendingKind::Message,
         targets,
-        reason: format!("publication of its thread requested by {}", actor.display()),
-        held_at_ms: tx.now_ms(),
-        card: None,
-        card_job: None,
-    };
+        format!("publication of its thread requested by {}", actor.display()),
+        tx.now_ms(),
+    );
     audit(tx, link, actor, &root, AuditAction::PublishRequested)?;
-    let (item, jobs) = approval::hold(tx, link, item, &root)?;
+    let mut root = root;
+    let (item, jobs) = approval::hold(tx, link, item, &mut root)?;
     Ok(Outcome {
         reply: format!("Asked the moderators to publish this thread ({}).", item.id),
         jobs,

@@ -40,6 +40,8 @@ pub struct Erased {
     pub held_discarded: usize,
     /// Queued sends, edits and cards cancelled.
     pub jobs_cancelled: usize,
+    /// Dead letters (parked jobs and events) that carried the person, dropped.
+    pub parked_dropped: usize,
 }
 
 /// Erases `user` (`platform:id`, see [`super::parse_user`]) on behalf of `actor`. The caller
@@ -82,6 +84,16 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                     }
                 }
                 done.held_discarded += discarded.len();
+                // Cards of decided items quote the message and name its author as well.
+                for (room, msg) in std::mem::take(&mut m.cards) {
+                    if tx.lookup_message(&room, &msg)?.is_some() {
+                        tx.unindex(&room, &msg)?;
+                    }
+                    let copy = m.copy_in_mut(&room);
+                    if !copy.ids.contains(&msg) {
+                        copy.ids.push(msg);
+                    }
+                }
                 // Queued work that would show the message again.
                 let mut deleting: HashSet<RoomRef> = HashSet::new();
                 for job in &jobs {
@@ -157,6 +169,7 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
         total.held_discarded += done.held_discarded;
         total.jobs_cancelled += done.jobs_cancelled;
     }
+    total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
     tracing::info!(
         messages = total.messages,
         deletes = total.deletes.len(),
@@ -164,6 +177,61 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
         "erased a person's content"
     );
     Ok(total)
+}
+
+/// Drops the dead letters that carry `user`: a parked event holds its text and the sender's
+/// name verbatim, a parked card quotes them. In records that no longer decode, their id and the
+/// names found on their parked events are looked for. One audited transaction.
+fn erase_parked(
+    store: &Store,
+    user: &str,
+    mirrors: &[MirrorId],
+    user_hash: &str,
+    actor: &str,
+) -> Result<usize, StoreError> {
+    let parked = store.parked()?;
+    if parked.is_empty() {
+        return Ok(0);
+    }
+    let mine: HashSet<MirrorId> = mirrors.iter().copied().collect();
+    let mut needles: Vec<String> = user
+        .split_once(':')
+        .map(|(_, id)| id.to_owned())
+        .into_iter()
+        .collect();
+    for p in &parked {
+        if let crate::store::ParkedWhat::Event { event, .. } = &p.what {
+            if let Ok(ev) = serde_json::from_str::<civicbridge_api::Event>(event) {
+                if format!("{}:{}", ev.room.platform, ev.sender.id) == user
+                    && ev.sender.display_name.chars().count() >= 3
+                {
+                    needles.push(ev.sender.display_name.clone());
+                }
+            }
+        }
+    }
+    let doomed: Vec<_> = parked
+        .iter()
+        .filter(|p| p.concerns(user, &mine, &needles))
+        .map(|p| p.id)
+        .collect();
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    store.transact(|tx| {
+        for id in &doomed {
+            tx.drop_parked(*id)?;
+        }
+        tx.audit(AuditDraft {
+            actor: actor.to_owned(),
+            action: AuditAction::ParkedDropped,
+            link: None,
+            subject: None,
+            detail: serde_json::json!({ "user_hash": user_hash, "erased": doomed.len() }),
+        })?;
+        Ok(())
+    })?;
+    Ok(doomed.len())
 }
 
 /// Replaces everything a record says about its author and their words.

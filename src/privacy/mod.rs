@@ -94,15 +94,90 @@ pub fn content_hash(text: &RichText) -> String {
 }
 
 /// An outbox job described for the audit log: ids as they are, a notice's text as its hash
-/// (cards quote the held message).
+/// (cards quote the held message and name its author).
 pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
+    use crate::store::JobKind;
     match kind {
-        crate::store::JobKind::Notice { text, card } => serde_json::json!({
+        JobKind::Notice { text, card, .. } => serde_json::json!({
             "type": "notice",
             "card": card,
             "text_sha256": content_hash(text),
         }),
-        other => serde_json::to_value(other).unwrap_or_default(),
+        JobKind::EditNotice { message, text } => serde_json::json!({
+            "type": "edit_notice",
+            "message": message,
+            "text_sha256": content_hash(text),
+        }),
+        JobKind::Send { mirror } | JobKind::Edit { mirror } | JobKind::Delete { mirror } => {
+            serde_json::json!({ "type": job_kind_name(kind), "mirror": mirror })
+        }
+    }
+}
+
+fn job_kind_name(kind: &crate::store::JobKind) -> &'static str {
+    use crate::store::JobKind;
+    match kind {
+        JobKind::Send { .. } => "send",
+        JobKind::Edit { .. } => "edit",
+        JobKind::Delete { .. } => "delete",
+        JobKind::Notice { .. } => "notice",
+        JobKind::EditNotice { .. } => "edit_notice",
+    }
+}
+
+/// How the audit log names a person who is not acting in an official role: `person:` and the
+/// keyed hash of their `platform:id` ([`PrivacyKey::user_hash`], the same hash an erasure entry
+/// carries). Authors of moderated messages, people on trust and block lists and anyone refused
+/// are named this way, so that an exported log keeps no platform id that erasure could not reach.
+/// Moderators and admins deciding on a link keep their `platform:id` as the actor: the log is the
+/// record of their official acts.
+pub fn person_ref(key: &PrivacyKey, user: &str) -> String {
+    format!("person:{}", key.user_hash(user))
+}
+
+/// A link's rules as the audit log shows them: the trusted and blocked lists name people, so each
+/// entry is a [`person_ref`]; everything else as it is.
+pub fn audit_rules(key: &PrivacyKey, rules: &Rules) -> serde_json::Value {
+    let mut shown = rules.clone();
+    for list in [&mut shown.trusted, &mut shown.blocked] {
+        for user in list.iter_mut() {
+            *user = person_ref(key, user);
+        }
+    }
+    serde_json::to_value(&shown).unwrap_or_default()
+}
+
+/// One rule's value as the audit log shows it (`key` as the seeding audits it: a rule's name, or
+/// `*` for the whole rules): the people in the trusted and blocked lists as [`person_ref`]s.
+pub fn audit_rule_value(
+    key: &PrivacyKey,
+    rule: &str,
+    value: &serde_json::Value,
+) -> serde_json::Value {
+    use serde_json::Value;
+    let hash_list = |v: &Value| match v {
+        Value::Array(users) => Value::Array(
+            users
+                .iter()
+                .map(|u| match u {
+                    Value::String(s) => Value::String(person_ref(key, s)),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    match (rule, value) {
+        ("trusted" | "blocked", v) => hash_list(v),
+        ("*", Value::Object(m)) => Value::Object(
+            m.iter()
+                .map(|(k, v)| match k.as_str() {
+                    "trusted" | "blocked" => (k.clone(), hash_list(v)),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect(),
+        ),
+        (_, v) => v.clone(),
     }
 }
 

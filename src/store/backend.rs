@@ -19,10 +19,13 @@ pub enum Tree {
     Outbox,
     Audit,
     ConnectorState,
+    /// Dead letters: jobs and events that failed the same way repeatedly, panicked, or cannot
+    /// be decoded (see `parked.rs`).
+    Parked,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 11] = [
+    pub const ALL: [Tree; 12] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -34,6 +37,7 @@ impl Tree {
         Tree::Outbox,
         Tree::Audit,
         Tree::ConnectorState,
+        Tree::Parked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +53,7 @@ impl Tree {
             Tree::Outbox => "outbox",
             Tree::Audit => "audit",
             Tree::ConnectorState => "connector_state",
+            Tree::Parked => "parked",
         }
     }
 

@@ -122,4 +122,75 @@ mod tests {
         );
         assert!(id(1) < id(256), "big-endian ids sort numerically");
     }
+
+    /// `levels` links nested in each other: the most JSON per level of any span.
+    fn nested_links(levels: usize) -> civicbridge_api::RichText {
+        use civicbridge_api::{RichText, Span};
+        let mut span = Span::Text("deep".into());
+        for i in 0..levels {
+            span = Span::Link {
+                url: format!("https://example.org/{i}"),
+                children: vec![span],
+            };
+        }
+        RichText { spans: vec![span] }
+    }
+
+    /// The deepest tree the store may hold reads back from every record that carries text,
+    /// and a deeper one (which no parser builds) is written flattened, never unreadable.
+    #[test]
+    fn the_deepest_allowed_rich_text_round_trips_through_every_record() {
+        use crate::store::{Author, Job, JobKind, MirrorRecord, PendingItem, PendingKind};
+        use civicbridge_api::rich_text::MAX_DEPTH;
+        use civicbridge_api::{LinkId, MirrorId, PendingId};
+        let deepest = nested_links(MAX_DEPTH);
+        assert_eq!(deepest.depth(), MAX_DEPTH);
+        let mirror = MirrorRecord::new(
+            MirrorId(1),
+            LinkId::new("l"),
+            RoomRef::new(Platform::Telegram, "-1"),
+            RemoteMsgId::new("5"),
+            Author::new(Platform::Telegram, "42", "Ada"),
+            deepest.clone(),
+        );
+        let back: MirrorRecord = decode(&encode(&mirror)).expect("mirror reads back");
+        assert_eq!(back, mirror);
+        let job = Job {
+            id: crate::store::JobId(1),
+            link: LinkId::new("l"),
+            target: RoomRef::new(Platform::Matrix, "!m"),
+            kind: JobKind::EditNotice {
+                message: RemoteMsgId::new("$e"),
+                text: deepest.clone(),
+            },
+            created_ms: 0,
+            parts_done: 0,
+            attempts: 0,
+        };
+        let back: Job = decode(&encode(&job)).expect("job reads back");
+        assert_eq!(back, job);
+        let mut item = PendingItem::new(
+            LinkId::new("l"),
+            MirrorId(1),
+            PendingKind::Edit {
+                text: deepest.clone(),
+            },
+            vec![],
+            "r".into(),
+            0,
+        );
+        item.id = PendingId(1);
+        item.content = Some(crate::store::HeldContent {
+            text: deepest.clone(),
+            attachments: vec![],
+        });
+        let back: PendingItem = decode(&encode(&item)).expect("pending item reads back");
+        assert_eq!(back, item);
+
+        let mut too_deep = mirror.clone();
+        too_deep.text = nested_links(120);
+        let back: MirrorRecord = decode(&encode(&too_deep)).expect("flattened, readable");
+        assert_eq!(back.text.depth(), MAX_DEPTH);
+        assert_eq!(back.text.to_plain(), "deep");
+    }
 }

@@ -14,11 +14,14 @@ mod journal;
 mod keys;
 mod memory;
 mod overlay;
+pub mod parked;
 mod privacy;
 pub mod records;
+mod seed;
 mod sled;
 
 pub use backend::{Backend, Tree};
+pub use parked::{ParkedId, ParkedItem, ParkedWhat};
 pub use records::*;
 
 use crate::audit::{AuditDraft, AuditEntry, GENESIS};
@@ -60,6 +63,9 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// One stored entry as bytes: its tree, key and value (see [`Store::raw_contents`]).
+pub type RawEntry = (Tree, Vec<u8>, Vec<u8>);
+
 /// The domain API over a backend. Cheap to clone; share one per process.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -77,6 +83,7 @@ pub struct Store {
 const PENDING_COUNTER: &str = "pending";
 const ID_MARK: &str = "ids";
 const INSTANCE: &[u8] = b"instance";
+const HELD_BACKFILL: &[u8] = b"backfill/mirror_held";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AuditHead {
@@ -106,6 +113,7 @@ impl Store {
             rules: Arc::default(),
         };
         store.migrate()?;
+        store.backfill_held()?;
         let mark = match store.backend.get(Tree::Meta, &keys::counter(ID_MARK))? {
             Some(v) => keys::decode_u64(&v)?,
             None => 0,
@@ -166,6 +174,31 @@ impl Store {
             })?;
         }
         Ok(())
+    }
+
+    /// Links every held item from its message (`MirrorRecord::held`), once per store: items
+    /// held before that link existed are otherwise invisible to an edit or a deletion at the
+    /// source. A one-off step with a mark of its own in the meta tree, not a schema version:
+    /// it reads and writes only fields old releases ignore.
+    fn backfill_held(&self) -> Result<(), StoreError> {
+        if self.backend.get(Tree::Meta, HELD_BACKFILL)?.is_some() {
+            return Ok(());
+        }
+        let items: Vec<PendingItem> = self.all(Tree::Pending)?;
+        self.backend.transact(&mut |kv| {
+            for item in &items {
+                let k = keys::id(item.mirror.0);
+                let Some(raw) = kv.get(Tree::Mirrors, &k)? else {
+                    continue;
+                };
+                let mut m: MirrorRecord = keys::decode(&raw)?;
+                if !m.held.contains(&item.id) {
+                    m.held.push(item.id);
+                    kv.insert(Tree::Mirrors, &k, keys::encode(&m))?;
+                }
+            }
+            kv.insert(Tree::Meta, HELD_BACKFILL, vec![1])
+        })
     }
 
     pub fn schema_version(&self) -> Result<u64, StoreError> {
@@ -245,13 +278,13 @@ impl Store {
             .transpose()
     }
 
-    /// Records the configured links, and seeds each link's rules from the config unless the
-    /// stored rules were seeded from this very config (so runtime changes survive restarts until
-    /// an admin edits the file). Every change is audited. Returns the links whose rules changed.
+    /// Records the configured links, and seeds each link's rules from the config key by key
+    /// (see [`seed`]): a key the config changed replaces the stored one, every other key keeps
+    /// its runtime changes, and the trusted and blocked lists are merged. Every change is
+    /// audited, one entry per key. Returns the links whose rules changed.
     pub fn sync_config(&self, links: &[(LinkRecord, Rules)]) -> Result<Vec<LinkId>, StoreError> {
         let mut reseeded = Vec::new();
         for (link, rules) in links {
-            let seed = hex_hash(&keys::encode(rules));
             let changed = self.transact(|tx| {
                 let key = keys::link(&link.id);
                 let old_link: Option<LinkRecord> = tx.get(Tree::Links, &key)?;
@@ -266,25 +299,29 @@ impl Store {
                     })?;
                 }
                 let old: Option<RulesRecord> = tx.get(Tree::Rules, &key)?;
-                if old.as_ref().map(|o| &o.seeded_from) == Some(&seed) {
+                if old.as_ref().and_then(|o| o.config.as_ref()) == Some(rules) {
                     return Ok(false);
                 }
-                tx.put(
-                    Tree::Rules,
-                    &key,
-                    &RulesRecord {
-                        rules: rules.clone(),
-                        seeded_from: seed.clone(),
-                    },
-                )?;
-                tx.audit(AuditDraft {
-                    actor: "config".into(),
-                    action: crate::audit::AuditAction::RulesSeeded,
-                    link: Some(link.id.clone()),
-                    subject: None,
-                    detail: serde_json::json!({ "before": old.map(|o| o.rules), "after": rules }),
-                })?;
-                Ok(true)
+                let seeded = seed::seed(old.as_ref(), rules);
+                if old.as_ref() == Some(&seeded.record) {
+                    return Ok(false);
+                }
+                tx.put(Tree::Rules, &key, &seeded.record)?;
+                for (k, before, after) in &seeded.changes {
+                    // The lists name people: the log shows them hashed.
+                    let detail = serde_json::json!({
+                        "before": tx.audit_rule_value(k, before)?,
+                        "after": tx.audit_rule_value(k, after)?,
+                    });
+                    tx.audit(AuditDraft {
+                        actor: "config".into(),
+                        action: crate::audit::AuditAction::RulesSeeded,
+                        link: Some(link.id.clone()),
+                        subject: (k != "*").then(|| k.clone()),
+                        detail,
+                    })?;
+                }
+                Ok(old.as_ref().map(|o| &o.rules) != Some(&seeded.record.rules))
             })?;
             if changed {
                 reseeded.push(link.id.clone());
@@ -311,12 +348,20 @@ impl Store {
                 .set(key, value)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             tx.put(Tree::Rules, &k, &rec)?;
+            // The lists of people are shown hashed in `before` and `after`; the typed value
+            // would name them.
+            let names_people = matches!(key.split('.').next(), Some("trusted" | "blocked"));
+            let detail = serde_json::json!({
+                "value": (!names_people).then_some(value),
+                "before": tx.audit_rules(&before)?,
+                "after": tx.audit_rules(&rec.rules)?,
+            });
             tx.audit(AuditDraft {
                 actor: actor.to_owned(),
                 action: crate::audit::AuditAction::RulesChanged,
                 link: Some(link.clone()),
                 subject: Some(key.to_owned()),
-                detail: serde_json::json!({ "value": value, "before": before, "after": rec.rules }),
+                detail,
             })?;
             Ok(rec.rules)
         })
@@ -355,6 +400,19 @@ impl Store {
 
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
         self.all(Tree::Audit)
+    }
+
+    /// Every key and value of every tree, decoded or not: for tests that prove nothing about a
+    /// person is left anywhere in the store.
+    #[doc(hidden)]
+    pub fn raw_contents(&self) -> Result<Vec<RawEntry>, StoreError> {
+        let mut out = Vec::new();
+        for tree in Tree::ALL {
+            for (k, v) in self.backend.scan(tree, b"")? {
+                out.push((tree, k, v));
+            }
+        }
+        Ok(out)
     }
 
     pub fn was_seen(&self, platform: Platform, id: &InboundId) -> Result<bool, StoreError> {
@@ -656,12 +714,16 @@ impl Tx<'_> {
             return Ok(Err(e));
         }
         self.put(Tree::Rules, &k, &rec)?;
+        let detail = serde_json::json!({
+            "before": self.audit_rules(&before)?,
+            "after": self.audit_rules(&rec.rules)?,
+        });
         self.audit(AuditDraft {
             actor: actor.to_owned(),
             action: crate::audit::AuditAction::RulesChanged,
             link: Some(link.clone()),
             subject: Some(subject.to_owned()),
-            detail: serde_json::json!({ "before": before, "after": rec.rules }),
+            detail,
         })?;
         Ok(Ok(rec.rules))
     }
@@ -707,6 +769,53 @@ impl ConnectorState for StoreConnectorState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_items_from_before_are_linked_from_their_messages_once() {
+        use civicbridge_api::{LinkId, RemoteMsgId, RichText};
+        let backend = Arc::new(memory::MemoryBackend::default());
+        let m = MirrorRecord::new(
+            MirrorId(9),
+            LinkId::new("l"),
+            RoomRef::new(Platform::Telegram, "-1"),
+            RemoteMsgId::new("7"),
+            Author::new(Platform::Telegram, "42", "Ada"),
+            RichText::plain("hi"),
+        );
+        let mut item = PendingItem::new(
+            LinkId::new("l"),
+            m.id,
+            PendingKind::Message,
+            Vec::new(),
+            "r".into(),
+            0,
+        );
+        item.id = PendingId(3);
+        backend
+            .transact(&mut |tx| {
+                tx.insert(Tree::Mirrors, &keys::id(9), keys::encode(&m))?;
+                tx.insert(Tree::Pending, &keys::id(3), keys::encode(&item))
+            })
+            .expect("seed an old store");
+        let store = Store::with_backend(backend.clone()).expect("opens");
+        let held = store
+            .mirror(MirrorId(9))
+            .expect("reads")
+            .expect("exists")
+            .held;
+        assert_eq!(held, vec![PendingId(3)]);
+        drop(store);
+        let store = Store::with_backend(backend).expect("opens again");
+        assert_eq!(
+            store
+                .mirror(MirrorId(9))
+                .expect("reads")
+                .expect("exists")
+                .held,
+            vec![PendingId(3)],
+            "once"
+        );
+    }
 
     #[test]
     fn a_store_from_before_instance_names_migrates_to_the_empty_name() {

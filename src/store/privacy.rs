@@ -97,6 +97,28 @@ impl Tx<'_> {
         Ok(key)
     }
 
+    /// How the audit log names `user` (`platform:id`): see [`privacy::person_ref`].
+    pub fn person_ref(&mut self, user: &str) -> Result<String, TxError> {
+        Ok(privacy::person_ref(&self.privacy_key()?, user))
+    }
+
+    /// A link's rules as the audit log shows them: see [`privacy::audit_rules`].
+    pub fn audit_rules(
+        &mut self,
+        rules: &crate::rules::Rules,
+    ) -> Result<serde_json::Value, TxError> {
+        Ok(privacy::audit_rules(&self.privacy_key()?, rules))
+    }
+
+    /// One rule's value as the audit log shows it: see [`privacy::audit_rule_value`].
+    pub fn audit_rule_value(
+        &mut self,
+        rule: &str,
+        value: &serde_json::Value,
+    ) -> Result<serde_json::Value, TxError> {
+        Ok(privacy::audit_rule_value(&self.privacy_key()?, rule, value))
+    }
+
     /// How `m`'s author appears in `target`, inside a transaction (for approval cards).
     pub fn shown_author(&mut self, m: &MirrorRecord, target: &RoomRef) -> Result<Shown, TxError> {
         let (Some(link), Some(rules)) = (self.link(&m.link)?, self.rules(&m.link)?) else {

@@ -45,9 +45,13 @@ impl LinkRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RulesRecord {
     pub rules: Rules,
-    /// A hash of the config rules these were last seeded from. When the config's rules change,
-    /// they replace the stored ones (an admin edited the file); otherwise runtime changes stay.
+    /// A hash of the config rules these were last seeded from.
     pub seeded_from: String,
+    /// The config's rules as last seeded: at the next start, each key the config changed since
+    /// replaces the stored one, and every other key keeps its runtime changes (`store::seed`).
+    /// `None` in records written before per-key seeding.
+    #[serde(default)]
+    pub config: Option<Rules>,
 }
 
 /// Who wrote a bridged message.
@@ -103,6 +107,20 @@ pub struct MirrorRecord {
     /// For a thread root: staff stopped the thread crossing (`!unpublish`), whatever the scope.
     #[serde(default)]
     pub unpublished: bool,
+    /// Approval cards posted about this message (room and message), held or decided: they quote
+    /// it and name its author, so erasure deletes them with the copies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cards: Vec<(RoomRef, RemoteMsgId)>,
+    /// Rooms a copy was released to (forwarded, or approved), whether or not it has been sent
+    /// yet. An edit is judged for these rooms by the edit policy: it never changes a text that
+    /// is already on its way there unseen.
+    #[serde(default)]
+    pub released: Vec<RoomRef>,
+    /// Held items about this message (the message itself, or an edit of it), so that an edit or
+    /// a deletion at the source reaches them. May still name items decided or expired since:
+    /// check that the item exists and names this message.
+    #[serde(default)]
+    pub held: Vec<PendingId>,
 }
 
 /// The messages a bridged message became in one target room.
@@ -141,6 +159,9 @@ impl MirrorRecord {
             deleted: false,
             source_thread: None,
             unpublished: false,
+            cards: Vec::new(),
+            released: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -176,6 +197,30 @@ impl MirrorRecord {
         } else {
             self.copy_in_mut(room).thread = Some(thread);
         }
+    }
+
+    /// Whether this message may be referred to in `room` (quoted, replied to, threaded under):
+    /// it was written there, or a copy of it is there now. A message deleted at its source or
+    /// taken down is shared nowhere; a rejected, held or never-relayed one only in its own room.
+    pub fn shared_in(&self, room: &RoomRef) -> bool {
+        !self.deleted
+            && (&self.source == room || self.copy_in(room).is_some_and(|c| !c.ids.is_empty()))
+    }
+
+    /// The rooms a copy is in, or on its way to.
+    pub fn crossed_rooms(&self) -> Vec<RoomRef> {
+        let mut rooms: Vec<RoomRef> = self
+            .copies
+            .iter()
+            .filter(|c| !c.ids.is_empty())
+            .map(|c| c.room.clone())
+            .collect();
+        for r in &self.released {
+            if !rooms.contains(r) {
+                rooms.push(r.clone());
+            }
+        }
+        rooms
     }
 
     /// The message id of this message in `room`: the source id there, or the first copy.
@@ -215,6 +260,87 @@ pub struct PendingItem {
     /// the card is out rewrites that job, so the card appears already decided.
     #[serde(default)]
     pub card_job: Option<JobId>,
+    /// The version of the held content: 1 when held, one more each time its author edited it
+    /// while it waited. Each revision gets a card of its own, and a decision names the revision
+    /// it was taken on (see `approval::decide`).
+    #[serde(default = "first_revision")]
+    pub revision: u32,
+    /// When the current revision arrived, if it is not the first.
+    #[serde(default)]
+    pub revised_at_ms: Option<u64>,
+    /// For a held message: its content in this revision, exactly what an approval sends (the
+    /// mirror record keeps what has crossed). `None` in items held before revisions existed:
+    /// then the mirror's text and attachments are the held ones. For an edit: see `kind`.
+    #[serde(default)]
+    pub content: Option<HeldContent>,
+    /// The cards of earlier revisions (marked superseded): a decision on one is refused.
+    #[serde(default)]
+    pub superseded: Vec<(RoomRef, RemoteMsgId)>,
+}
+
+fn first_revision() -> u32 {
+    1
+}
+
+/// The content of a held message, as one revision has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldContent {
+    pub text: RichText,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+impl PendingItem {
+    /// A new item (id 0 until stored) for `mirror`, held for `targets`, at its first revision.
+    pub fn new(
+        link: LinkId,
+        mirror: MirrorId,
+        kind: PendingKind,
+        targets: Vec<RoomRef>,
+        reason: String,
+        held_at_ms: u64,
+    ) -> PendingItem {
+        PendingItem {
+            id: PendingId(0),
+            link,
+            mirror,
+            kind,
+            targets,
+            reason,
+            held_at_ms,
+            card: None,
+            card_job: None,
+            revision: 1,
+            revised_at_ms: None,
+            content: None,
+            superseded: Vec::new(),
+        }
+    }
+
+    /// The text this item would cross with (for an edit: the new text).
+    pub fn text<'a>(&'a self, mirror: &'a MirrorRecord) -> &'a RichText {
+        match (&self.kind, &self.content) {
+            (PendingKind::Edit { text }, _) => text,
+            (PendingKind::Message, Some(c)) => &c.text,
+            (PendingKind::Message, None) => &mirror.text,
+        }
+    }
+
+    /// The attachments it would cross with (an edit keeps the message's).
+    pub fn attachments<'a>(&'a self, mirror: &'a MirrorRecord) -> &'a [Attachment] {
+        match (&self.kind, &self.content) {
+            (PendingKind::Message, Some(c)) => &c.attachments,
+            _ => &mirror.attachments,
+        }
+    }
+
+    /// How moderators name this revision in commands: `#3` for the first, `#3v2` after.
+    pub fn reference(&self) -> String {
+        match self.revision {
+            0 | 1 => self.id.to_string(),
+            r => format!("{}v{r}", self.id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,10 +385,14 @@ pub enum JobKind {
     Edit { mirror: MirrorId },
     /// Remove the copy.
     Delete { mirror: MirrorId },
-    /// A message from the bridge itself (to a moderation room); `card` marks an approval card.
+    /// A message from the bridge itself (to a moderation room); `card` marks an approval card and
+    /// `about` the bridged message it shows, so that the card is found again when its author's
+    /// data is erased (after a decision the item, and with it the card's place, is gone).
     Notice {
         text: RichText,
         card: Option<PendingId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about: Option<MirrorId>,
     },
     /// Replace the text of a message the bridge posted itself (a decided approval card).
     EditNotice {
@@ -272,6 +402,15 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// A plain notice from the bridge (not a card).
+    pub fn notice(text: impl Into<RichText>) -> JobKind {
+        JobKind::Notice {
+            text: text.into(),
+            card: None,
+            about: None,
+        }
+    }
+
     pub fn mirror(&self) -> Option<MirrorId> {
         match self {
             JobKind::Send { mirror } | JobKind::Edit { mirror } | JobKind::Delete { mirror } => {
@@ -279,5 +418,40 @@ impl JobKind {
             }
             JobKind::Notice { .. } | JobKind::EditNotice { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before revisions, releases and held links still decode, with the
+    /// defaults that make them behave as before: revision 1, the mirror's text held.
+    #[test]
+    fn records_from_before_revisions_decode() {
+        let item: PendingItem = serde_json::from_str(
+            r#"{"id":3,"link":"planning","mirror":9,"kind":{"type":"message"},
+                "targets":[{"platform":"matrix","room":"!staff"}],"reason":"r",
+                "held_at_ms":5,"card":null}"#,
+        )
+        .expect("an old pending item decodes");
+        assert_eq!(item.revision, 1);
+        assert_eq!(item.content, None);
+        assert!(item.superseded.is_empty());
+        assert_eq!(item.reference(), "#3");
+        let text = serde_json::to_string(&RichText::plain("hi")).expect("json");
+        let m: MirrorRecord = serde_json::from_str(&format!(
+            r#"{{"id":9,"link":"planning","source":{{"platform":"telegram","room":"-1"}},
+                "source_msg":"7","author":{{"platform":"telegram","id":"42",
+                "display_name":"Ada","avatar_url":null}},"text":{text},
+                "attachments":[],"reply_to":null,"thread_root":null,"published":false,
+                "copies":[],"at_ms":0}}"#
+        ))
+        .expect("an old mirror record decodes");
+        assert!(m.released.is_empty() && m.held.is_empty());
+        assert_eq!(item.text(&m), &m.text, "the mirror's text is the held one");
+        let rec: RulesRecord =
+            serde_json::from_str(r#"{"rules":{},"seeded_from":"abc"}"#).expect("decodes");
+        assert_eq!(rec.config, None);
     }
 }

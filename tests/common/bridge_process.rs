@@ -59,6 +59,72 @@ impl Bridge {
         self.log.lock().unwrap().clone()
     }
 
+    /// Starts the bridge with this `RUST_LOG`, stdout and stderr both captured into the log.
+    pub async fn start_logging(config: &Path, rust_log: &str) -> Bridge {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for reader in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err) as Box<dyn std::io::Read + Send>,
+        ] {
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(reader);
+                let mut line = Vec::new();
+                // Lines as bytes: a trace log may hold anything.
+                while r
+                    .read_until(b'\n', &mut line)
+                    .map(|n| n > 0)
+                    .unwrap_or(false)
+                {
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&line));
+                    line.clear();
+                }
+            });
+        }
+        let bridge = Bridge { child, log };
+        wait_until(WAIT, "the bridge to start", || {
+            bridge.log().contains("civicbridge running")
+        })
+        .await;
+        bridge
+    }
+
+    /// SIGTERM, a clean exit, and everything it wrote.
+    pub async fn stop_with_log(self) -> String {
+        let log = self.log.clone();
+        self.stop().await;
+        let all = log.lock().unwrap().clone();
+        all
+    }
+
+    /// Waits for the process to exit by itself; its exit code.
+    pub async fn exit_code(&mut self, timeout: Duration) -> Option<i32> {
+        let mut status = None;
+        wait_until(timeout, "the bridge to exit", || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        })
+        .await;
+        status.unwrap().code()
+    }
+
+    /// SIGKILL: the process dies wherever it stands.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub async fn stop(mut self) {
         assert!(Command::new("kill")
@@ -129,10 +195,15 @@ impl Person {
 
     /// The room's `m.room.message` events, oldest first (redacted ones have empty content).
     pub async fn messages(&self, room: &str) -> Vec<Value> {
+        self.last_messages(room, 100).await
+    }
+
+    /// Up to `limit` of the room's latest `m.room.message` events, oldest first.
+    async fn last_messages(&self, room: &str, limit: usize) -> Vec<Value> {
         let r: Value = self
             .http
             .get(format!(
-                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=100",
+                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit={limit}",
                 self.base
             ))
             .bearer_auth(&self.user.access_token)
@@ -162,6 +233,35 @@ impl Person {
             .collect()
     }
 
+    /// Sends a text message; returns its event id.
+    pub async fn say(&self, room: &str, text: &str) -> String {
+        let txn = format!("t{}", rand_txn());
+        let r: Value = self
+            .http
+            .put(format!(
+                "{}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
+                self.base
+            ))
+            .bearer_auth(&self.user.access_token)
+            .json(&json!({ "msgtype": "m.text", "body": text }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["event_id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The plain bodies of up to 1,000 of the room's live messages, oldest first.
+    pub async fn all_bodies(&self, room: &str) -> Vec<String> {
+        self.last_messages(room, 1000)
+            .await
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// How many of the room's messages were redacted.
     pub async fn redacted(&self, room: &str) -> usize {
         self.messages(room)
@@ -172,11 +272,22 @@ impl Person {
     }
 }
 
+fn rand_txn() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (N.fetch_add(1, Ordering::Relaxed) << 48)
+}
+
 /// One link on all three real platforms, for the shipped binary: a fresh bot, staff member and
 /// moderator on the shared Synapse, their staff and moderation rooms, a Telegram group and a
 /// Discord channel on fresh local servers, and the config file in a temporary directory (the
 /// store at `dir/data`). Residents' messages cross at once; `extra_rules` adds rule lines.
 pub struct ThreePlatforms {
+    /// The bridge's own Matrix account.
+    pub bot: RegisteredUser,
     pub staff: Person,
     pub moderator: Person,
     pub staff_room: String,
@@ -254,6 +365,7 @@ public_to_public = {{ policy = "auto" }}
         let config_path = dir.path().join("civicbridge.toml");
         std::fs::write(&config_path, config).unwrap();
         ThreePlatforms {
+            bot,
             staff,
             moderator,
             staff_room,

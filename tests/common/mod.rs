@@ -7,7 +7,7 @@ pub mod cli;
 use civicbridge::config::LinkSettings;
 use civicbridge::daemon::{Daemon, Options};
 use civicbridge::outbox::RetryPolicy;
-use civicbridge::rules::{DirectionRule, LinkPolicy, Policy, Rules, Side};
+use civicbridge::rules::{DirectionRule, EditPolicy, LinkPolicy, Policy, Rules, Side};
 use civicbridge::store::{LinkRecord, LinkRoom, Store};
 use civicbridge_api::testing::FakeConnector;
 use civicbridge_api::{Connector, LinkId, Platform, RoomRef};
@@ -61,7 +61,7 @@ pub fn open_rules() -> Rules {
         public_to_staff: DirectionRule::new(Policy::Auto),
         public_to_public: DirectionRule::new(Policy::Auto),
         links: LinkPolicy::Allow,
-        edits_public_to_staff: Policy::Auto,
+        edits_public_to_staff: EditPolicy::Auto,
         ..Rules::default()
     }
 }

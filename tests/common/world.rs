@@ -145,6 +145,21 @@ impl Person {
         .await
     }
 
+    /// Every event of the room as the server returns it (edits, redacted events, state), oldest
+    /// first: for tests that prove something is gone from the room's history, not just hidden.
+    pub async fn raw_events(&self, room: &str) -> Vec<Value> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/rooms/{}/messages?dir=b&limit=1000", urlencode(room)),
+                None,
+            )
+            .await;
+        let mut events: Vec<Value> = v["chunk"].as_array().cloned().unwrap_or_default();
+        events.reverse();
+        events
+    }
+
     /// The room's visible messages, oldest first, with edits applied and redactions removed.
     pub async fn shown(&self, room: &str) -> Vec<Shown> {
         let v = self
@@ -185,6 +200,89 @@ impl Person {
             });
         }
         out
+    }
+
+    /// Invites `user` to `room`.
+    pub async fn invite(&self, room: &str, user: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/rooms/{}/invite", urlencode(room)),
+            Some(json!({ "user_id": user })),
+        )
+        .await;
+    }
+
+    /// An `m.replace` edit of `target` (the server accepts one from anybody in the room).
+    pub async fn edit(&self, room: &str, target: &str, text: &str) -> String {
+        self.send(
+            room,
+            "m.room.message",
+            json!({
+                "msgtype": "m.text",
+                "body": format!("* {text}"),
+                "m.new_content": { "msgtype": "m.text", "body": text },
+                "m.relates_to": { "rel_type": "m.replace", "event_id": target },
+            }),
+        )
+        .await
+    }
+
+    /// A reply to `target`.
+    pub async fn reply(&self, room: &str, target: &str, text: &str) -> String {
+        self.send(
+            room,
+            "m.room.message",
+            json!({
+                "msgtype": "m.text",
+                "body": text,
+                "m.relates_to": { "m.in_reply_to": { "event_id": target } },
+            }),
+        )
+        .await
+    }
+
+    /// Redacts `target`; returns the homeserver's HTTP status (it may refuse).
+    pub async fn redact(&self, room: &str, target: &str) -> reqwest::StatusCode {
+        let txn = self.txn.fetch_add(1, Ordering::Relaxed);
+        self.http
+            .put(format!(
+                "{}/_matrix/client/v3/rooms/{}/redact/{}/r{}{txn}",
+                self.base,
+                urlencode(room),
+                urlencode(target),
+                std::process::id()
+            ))
+            .bearer_auth(&self.user.access_token)
+            .json(&json!({ "reason": "test" }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Changes this person's display name (Synapse updates their membership in every room).
+    pub async fn set_display_name(&self, name: &str) {
+        let path = format!(
+            "/profile/{}/displayname",
+            urlencode(self.id()).replace('@', "%40")
+        );
+        self.call(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({ "displayname": name })),
+        )
+        .await;
+    }
+
+    /// The content of every `m.room.message` in `room`, oldest first, as sent (edits are
+    /// separate events): for assertions on `body` and `formatted_body` together.
+    pub async fn contents(&self, room: &str) -> Vec<Value> {
+        self.raw_events(room)
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .map(|e| e["content"].clone())
+            .collect()
     }
 }
 

@@ -125,15 +125,54 @@ pub struct Submission {
     pub ack: oneshot::Sender<()>,
 }
 
+/// Whether a connector can reach its platform, as it reports through [`EventSink::down`] and
+/// [`EventSink::up`]. The daemon turns a lasting `Down` into one notice to the moderators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Reading from the platform works again (a poll, a sync or the gateway succeeded).
+    Up,
+    /// Reading failed for a reason that may pass; the connector keeps retrying. One line.
+    Down(String),
+}
+
 /// Where a connector submits inbound events. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<Submission>,
+    health: Option<mpsc::UnboundedSender<Health>>,
 }
 
 impl EventSink {
     pub fn new(tx: mpsc::Sender<Submission>) -> Self {
-        EventSink { tx }
+        EventSink { tx, health: None }
+    }
+
+    /// A sink that also carries the connector's health reports to `health`.
+    pub fn with_health(
+        tx: mpsc::Sender<Submission>,
+        health: mpsc::UnboundedSender<Health>,
+    ) -> Self {
+        EventSink {
+            tx,
+            health: Some(health),
+        }
+    }
+
+    /// The platform cannot be read for now (`why`, one line, no secrets); the connector retries.
+    /// Call on every failed attempt: the daemon debounces.
+    pub fn down(&self, why: impl Into<String>) {
+        if let Some(h) = &self.health {
+            // The daemon is gone: nobody to tell, and nothing to do about it here.
+            let _ = h.send(Health::Down(why.into()));
+        }
+    }
+
+    /// Reading from the platform works (after a successful poll, sync or gateway start). Cheap;
+    /// call on every success.
+    pub fn up(&self) {
+        if let Some(h) = &self.health {
+            let _ = h.send(Health::Up);
+        }
     }
 
     /// Hands an event to the core and returns at once (after back-pressure) with the `Ack` that

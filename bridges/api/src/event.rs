@@ -31,6 +31,10 @@ pub struct Sender {
     /// uses it in moderation rooms only: power level 50 makes a moderator, 100 an admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_level: Option<i64>,
+    /// What the platform itself vouches for about this sender's right to change or remove
+    /// messages that are not theirs. The core's rule "only the author edits or deletes" reads it.
+    #[serde(default, skip_serializing_if = "Authority::is_member")]
+    pub authority: Authority,
 }
 
 impl Sender {
@@ -41,7 +45,48 @@ impl Sender {
             avatar_url: None,
             is_bridge: false,
             power_level: None,
+            authority: Authority::Member,
         }
+    }
+}
+
+/// Who may have caused an edit, deletion or reaction, as far as the platform guarantees it.
+///
+/// The core counts an edit only from the message's author and a deletion by anyone else only
+/// from someone who may remove other people's messages in that room (then it is an audited
+/// takedown); everything else is ignored and logged. Platforms differ in what they check and
+/// in what they tell, so each connector says which case an event is:
+///
+/// - **Matrix** checks nothing for edits: any member may send an `m.replace` of anyone's event
+///   (clients hide such edits, bridges must too). A redaction of someone else's event is only
+///   applied by the server when the sender's power level reaches the room's `redact` level, but a
+///   redaction event from a remote server can still arrive. The connector names the sender and
+///   reports [`Authority::Moderator`] when their power level reaches the room's `redact` level
+///   (at the time the event is converted), [`Authority::Member`] otherwise.
+/// - **Discord** only lets authors edit their messages, and only the author or a member with
+///   Manage Messages delete one. `MESSAGE_DELETE` does not say who deleted: the connector reports
+///   it with [`Authority::PlatformChecked`] and no person. An edit names its author (or, when the
+///   update omits the author, [`Authority::PlatformChecked`]).
+/// - **Telegram** only lets authors edit (the update names them) and never reports deletions to
+///   bots: removal from Telegram is a takedown by the moderators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authority {
+    /// Nothing beyond who the sender is: their edits and deletions count for their own
+    /// messages only.
+    #[default]
+    Member,
+    /// The sender may remove other people's messages in this room (Matrix: power level at
+    /// least the room's `redact` level). Their deletion of someone else's message is a takedown.
+    Moderator,
+    /// The platform does not name who acted, but only lets the author do it (an edit) or the
+    /// author or a room moderator (a deletion). The event counts; `Sender::id` names nobody.
+    PlatformChecked,
+}
+
+impl Authority {
+    pub fn is_member(&self) -> bool {
+        *self == Authority::Member
     }
 }
 

@@ -7,6 +7,7 @@
 //! Codemap:
 //! - [`ids`]: opaque, typed identifiers (`RoomRef`, `RemoteMsgId`, `MirrorId`, …).
 //! - [`rich_text`]: the small formatted-text tree every connector converts to and from.
+//! - [`names`]: the display-name normaliser every connector and the core use.
 //! - [`event`]: what a connector reports (`Event`, `EventKind`, `Message`, `Attachment`).
 //! - [`outgoing`]: what the core asks a connector to post (`Outgoing`, `SendReceipt`).
 //! - [`connector`]: the `Connector` trait, `Capabilities`, `EventSink`, `ConnectorState`.
@@ -17,16 +18,18 @@ pub mod connector;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod names;
 pub mod outgoing;
 pub mod rich_text;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use connector::{
-    Ack, Capabilities, Connector, ConnectorState, EventSink, MemoryState, SinkClosed, Submission,
+    Ack, Capabilities, Connector, ConnectorState, EventSink, Health, MemoryState, SinkClosed,
+    Submission,
 };
 pub use error::ConnectorError;
-pub use event::{Attachment, AttachmentKind, Event, EventKind, Message, Sender};
+pub use event::{Attachment, AttachmentKind, Authority, Event, EventKind, Message, Sender};
 pub use ids::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,
     ThreadId,

@@ -4,10 +4,20 @@
 //! into this tree and renders the tree back, escaping whatever its platform would read as markup.
 //! That is how a resident's `<b>` or `**` arrives as the literal characters they typed.
 //!
-//! The tree is deliberately small: what every platform can show, or degrade to readably.
+//! The tree is deliberately small: what every platform can show, or degrade to readably. It is
+//! bounded by construction ([`bounds`]: nesting depth, span count, and the length past which a
+//! message is held), links are found and deceptive ones revealed in one place ([`links`]), and
+//! splitting keeps grapheme clusters whole ([`RichText::split`]).
+
+pub mod bounds;
+pub mod links;
+
+pub use bounds::{walk, MAX_CHARS, MAX_DEPTH, MAX_SPANS, PARSE_DEPTH};
+pub use links::{find_urls, is_deceptive, safe_code_lang};
 
 use crate::ids::RemoteUserId;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+use unicode_segmentation::UnicodeSegmentation;
 
 /// One node of formatted text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,13 +45,34 @@ pub enum Span {
         name: String,
     },
     Quote(Vec<Span>),
+    /// Hidden until the reader reveals it: Telegram's `spoiler` entity, Discord's `||…||`,
+    /// Matrix's `data-mx-spoiler`. Moderators see it; it stays hidden on every platform.
+    Spoiler(Vec<Span>),
+    /// A mention that notifies a group of people on the source platform (a Discord role). It
+    /// counts as a mass mention and is shown as plain `@name` everywhere, never as a ping.
+    GroupMention {
+        name: String,
+    },
 }
 
 /// Formatted text: a sequence of spans.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised as the list of spans. Whatever is written is within [`MAX_DEPTH`], so every stored
+/// value reads back (serde_json refuses input nested past 128 levels).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct RichText {
     pub spans: Vec<Span>,
+}
+
+impl Serialize for RichText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.is_bounded(MAX_DEPTH) {
+            self.spans.serialize(serializer)
+        } else {
+            self.clone().bounded(MAX_DEPTH).spans.serialize(serializer)
+        }
+    }
 }
 
 impl From<&str> for RichText {
@@ -79,23 +110,26 @@ impl RichText {
         self.to_plain().chars().count()
     }
 
-    /// Every link target in the text, including bare URLs typed as plain text.
-    pub fn links(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        visit(&self.spans, &mut |s| match s {
-            Span::Link { url, .. } => out.push(url.clone()),
-            Span::Text(t) => out.extend(bare_urls(t)),
+    /// Whether the text tries to notify a whole room or group: `@everyone`, `@here` (Discord),
+    /// `@room` (Matrix) typed as words, in any case, outside code, or a group mention (a Discord
+    /// role). `@Allison`, `bob@heredia.org` and `@room:server` (a user id) are not.
+    pub fn has_mass_mention(&self) -> bool {
+        let mut found = false;
+        walk(&self.spans, |s, _| match s {
+            Span::GroupMention { .. } => found = true,
+            Span::Text(t) => found |= has_mass_token(t),
             _ => {}
         });
-        out
+        found
     }
 
-    /// Whether the text tries to notify a whole room (`@everyone`, `@here`, `@room`, `@channel`).
-    pub fn has_mass_mention(&self) -> bool {
-        let plain = self.to_plain().to_lowercase();
-        ["@everyone", "@here", "@room", "@channel", "@all"]
-            .iter()
-            .any(|m| plain.contains(m))
+    /// The same text made safe to store and relay: nesting and size within the parsers' bounds
+    /// ([`PARSE_DEPTH`], [`MAX_SPANS`]), deceptive links revealed, unsafe code languages dropped.
+    /// The core applies it to every inbound text.
+    pub fn hardened(self) -> RichText {
+        let mut t = self.bounded(PARSE_DEPTH);
+        t.reveal_deceptive_links();
+        t
     }
 
     /// Prepends spans (used for attribution such as a bold `Name (Telegram):`).
@@ -111,8 +145,10 @@ impl RichText {
         fn walk(spans: &mut [Span]) {
             for s in spans.iter_mut() {
                 match s {
-                    Span::Mention { name, .. } => *s = Span::Text(format!("@{name}")),
-                    Span::Bold(c) | Span::Italic(c) | Span::Quote(c) => walk(c),
+                    Span::Mention { name, .. } | Span::GroupMention { name } => {
+                        *s = Span::Text(format!("@{name}"))
+                    }
+                    Span::Bold(c) | Span::Italic(c) | Span::Quote(c) | Span::Spoiler(c) => walk(c),
                     Span::Link { children, .. } => walk(children),
                     _ => {}
                 }
@@ -122,69 +158,101 @@ impl RichText {
     }
 
     /// Splits the text into parts of at most `max` characters of plain text, at whitespace where
-    /// possible, keeping each part's formatting. An empty text gives one empty part.
+    /// possible and never inside a grapheme cluster (an emoji sequence, a letter and its accents)
+    /// unless one cluster is longer than a whole part, keeping each part's formatting. An empty
+    /// text gives one empty part.
     pub fn split(&self, max: usize) -> Vec<RichText> {
         let max = max.max(1);
         if self.char_len() <= max {
             return vec![self.clone()];
         }
-        let mut leaves = Vec::new();
-        flatten(&self.spans, &mut Vec::new(), &mut leaves);
-        let mut parts: Vec<Vec<Leaf>> = Vec::new();
-        let mut current: Vec<Leaf> = Vec::new();
-        let mut used = 0usize;
-        for leaf in leaves {
-            let mut leaf = leaf;
-            loop {
-                let len = leaf.text.chars().count();
-                if used + len <= max {
-                    used += len;
-                    current.push(leaf);
-                    break;
-                }
-                let room = max - used;
-                match cut_point(&leaf.text, room, used == 0 || leaf.atomic) {
-                    Some(at) if !leaf.atomic => {
-                        let rest = leaf.text.split_off(at);
-                        if !leaf.text.is_empty() {
-                            current.push(leaf.clone());
-                        }
-                        parts.push(std::mem::take(&mut current));
-                        used = 0;
-                        leaf.text = rest.trim_start().to_owned();
-                        if leaf.text.is_empty() {
-                            break;
-                        }
-                    }
-                    _ if !current.is_empty() => {
-                        parts.push(std::mem::take(&mut current));
-                        used = 0;
-                        if !leaf.atomic {
-                            leaf.text = leaf.text.trim_start().to_owned();
-                        }
-                    }
-                    _ => {
-                        // An atomic leaf (a mention) longer than a whole part: cut it anyway.
-                        let at = byte_index(&leaf.text, room);
-                        let rest = leaf.text.split_off(at);
+        split_parts(&self.spans, max, max)
+    }
+
+    /// Splits like [`RichText::split`] with `head` (an attribution, a quote line) at the start of
+    /// the first part, where it counts against the limit. The head never makes a part on its own:
+    /// the first part always carries some of the text (unless the text is empty, or the head
+    /// alone fills a part).
+    pub fn split_with_head(&self, head: Vec<Span>, max: usize) -> Vec<RichText> {
+        let max = max.max(1);
+        let head_len = RichText {
+            spans: head.clone(),
+        }
+        .char_len();
+        if head_len + self.char_len() <= max || self.is_empty() || head_len >= max {
+            let mut whole = self.clone();
+            whole.prepend(head);
+            return whole.split(max);
+        }
+        let mut parts = split_parts(&self.spans, max - head_len, max);
+        if let Some(first) = parts.first_mut() {
+            first.prepend(head);
+        }
+        parts
+    }
+}
+
+/// Splits `spans` into parts: the first of at most `first_max` characters, the others of at
+/// most `max`.
+fn split_parts(spans: &[Span], first_max: usize, max: usize) -> Vec<RichText> {
+    let mut leaves = Vec::new();
+    flatten(spans, &mut Vec::new(), &mut leaves);
+    let mut parts: Vec<Vec<Leaf>> = Vec::new();
+    let mut current: Vec<Leaf> = Vec::new();
+    let mut used = 0usize;
+    let limit = |parts: &Vec<Vec<Leaf>>| if parts.is_empty() { first_max } else { max };
+    for leaf in leaves {
+        let mut leaf = leaf;
+        loop {
+            let max = limit(&parts);
+            let len = leaf.text.chars().count();
+            if used + len <= max {
+                used += len;
+                current.push(leaf);
+                break;
+            }
+            let room = max - used;
+            match cut_point(&leaf.text, room, used == 0 || leaf.atomic) {
+                Some(at) if !leaf.atomic => {
+                    let rest = leaf.text.split_off(at);
+                    if !leaf.text.is_empty() {
                         current.push(leaf.clone());
-                        parts.push(std::mem::take(&mut current));
-                        leaf.text = rest;
                     }
+                    parts.push(std::mem::take(&mut current));
+                    used = 0;
+                    leaf.text = rest.trim_start().to_owned();
+                    if leaf.text.is_empty() {
+                        break;
+                    }
+                }
+                _ if !current.is_empty() => {
+                    parts.push(std::mem::take(&mut current));
+                    used = 0;
+                    if !leaf.atomic {
+                        leaf.text = leaf.text.trim_start().to_owned();
+                    }
+                }
+                _ => {
+                    // An atomic leaf (a mention) longer than a whole part: cut it anyway.
+                    let at = grapheme_cut(&leaf.text, room, true);
+                    let rest = leaf.text.split_off(at);
+                    current.push(leaf.clone());
+                    parts.push(std::mem::take(&mut current));
+                    leaf.text = rest;
                 }
             }
         }
-        if !current.is_empty() {
-            parts.push(current);
-        }
-        parts
-            .into_iter()
-            .map(|p| RichText {
-                spans: rebuild(&p, 0),
-            })
-            .filter(|p| !p.spans.is_empty())
-            .collect()
     }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+        .into_iter()
+        .map(|p| RichText {
+            spans: rebuild(&p, 0),
+        })
+        .filter(|p| !p.spans.is_empty())
+        .collect()
 }
 
 impl Span {
@@ -192,11 +260,15 @@ impl Span {
         match self {
             Span::Text(t) | Span::Code(t) => out.push_str(t),
             Span::Pre { code, .. } => out.push_str(code),
-            Span::Mention { name, .. } => {
+            Span::Mention { name, .. } | Span::GroupMention { name } => {
                 out.push('@');
                 out.push_str(name);
             }
-            Span::Bold(c) | Span::Italic(c) | Span::Quote(c) | Span::Link { children: c, .. } => {
+            Span::Bold(c)
+            | Span::Italic(c)
+            | Span::Quote(c)
+            | Span::Spoiler(c)
+            | Span::Link { children: c, .. } => {
                 for s in c {
                     s.write_plain(out);
                 }
@@ -214,6 +286,7 @@ pub fn normalize(spans: Vec<Span>) -> Vec<Span> {
             Span::Bold(c) => Span::Bold(normalize(c)),
             Span::Italic(c) => Span::Italic(normalize(c)),
             Span::Quote(c) => Span::Quote(normalize(c)),
+            Span::Spoiler(c) => Span::Spoiler(normalize(c)),
             Span::Link { url, children } => Span::Link {
                 url,
                 children: normalize(children),
@@ -222,7 +295,8 @@ pub fn normalize(spans: Vec<Span>) -> Vec<Span> {
         };
         match (&s, out.last_mut()) {
             (Span::Text(t), _) if t.is_empty() => {}
-            (Span::Bold(c) | Span::Italic(c) | Span::Quote(c), _) if c.is_empty() => {}
+            (Span::Bold(c) | Span::Italic(c) | Span::Quote(c) | Span::Spoiler(c), _)
+                if c.is_empty() => {}
             (Span::Text(t), Some(Span::Text(prev))) => prev.push_str(t),
             _ => out.push(s),
         }
@@ -230,25 +304,27 @@ pub fn normalize(spans: Vec<Span>) -> Vec<Span> {
     out
 }
 
-fn visit<'a>(spans: &'a [Span], f: &mut impl FnMut(&'a Span)) {
-    for s in spans {
-        f(s);
-        match s {
-            Span::Bold(c) | Span::Italic(c) | Span::Quote(c) | Span::Link { children: c, .. } => {
-                visit(c, f)
-            }
-            _ => {}
-        }
-    }
-}
+/// The mass-mention tokens, lower case.
+const MASS_TOKENS: [&str; 3] = ["@everyone", "@here", "@room"];
 
-fn bare_urls(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split_whitespace()
-        .filter(|w| {
-            let w = w.to_ascii_lowercase();
-            w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.")
+/// Whether `text` has a mass-mention token standing as a word of its own.
+fn has_mass_token(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    MASS_TOKENS.iter().any(|token| {
+        lower.match_indices(token).any(|(at, _)| {
+            let before = lower[..at].chars().next_back();
+            let mut after = lower[at + token.len()..].chars();
+            // Part of a word, an address or a user id (`bob@here.org`, `@heredia`, `@room:x`).
+            let glued = |c: char| c.is_alphanumeric() || "_-@:+".contains(c);
+            let word_before = before.is_some_and(|c| glued(c) || c == '.');
+            let word_after = match after.next() {
+                Some('.') => after.next().is_some_and(char::is_alphanumeric),
+                Some(c) => glued(c),
+                None => false,
+            };
+            !word_before && !word_after
         })
-        .map(str::to_owned)
+    })
 }
 
 /// A wrapper a leaf sits inside, outermost first.
@@ -257,6 +333,7 @@ enum Wrap {
     Bold,
     Italic,
     Quote,
+    Spoiler,
     Link(String),
 }
 
@@ -266,6 +343,7 @@ enum LeafKind {
     Code,
     Pre(Option<String>),
     Mention(Option<RemoteUserId>),
+    GroupMention,
 }
 
 #[derive(Debug, Clone)]
@@ -284,11 +362,17 @@ fn flatten(spans: &[Span], wraps: &mut Vec<Wrap>, out: &mut Vec<Leaf>) {
             Span::Code(t) => (LeafKind::Code, t.clone()),
             Span::Pre { lang, code } => (LeafKind::Pre(lang.clone()), code.clone()),
             Span::Mention { user, name } => (LeafKind::Mention(user.clone()), name.clone()),
-            Span::Bold(c) | Span::Italic(c) | Span::Quote(c) | Span::Link { children: c, .. } => {
+            Span::GroupMention { name } => (LeafKind::GroupMention, name.clone()),
+            Span::Bold(c)
+            | Span::Italic(c)
+            | Span::Quote(c)
+            | Span::Spoiler(c)
+            | Span::Link { children: c, .. } => {
                 wraps.push(match s {
                     Span::Bold(_) => Wrap::Bold,
                     Span::Italic(_) => Wrap::Italic,
                     Span::Quote(_) => Wrap::Quote,
+                    Span::Spoiler(_) => Wrap::Spoiler,
                     Span::Link { url, .. } => Wrap::Link(url.clone()),
                     _ => unreachable!("matched above"),
                 });
@@ -297,7 +381,7 @@ fn flatten(spans: &[Span], wraps: &mut Vec<Wrap>, out: &mut Vec<Leaf>) {
                 continue;
             }
         };
-        let atomic = matches!(kind, LeafKind::Mention(_));
+        let atomic = matches!(kind, LeafKind::Mention(_) | LeafKind::GroupMention);
         // A mention's plain form carries an `@` that its stored name does not.
         let text = if atomic { format!("@{text}") } else { text };
         out.push(Leaf {
@@ -327,6 +411,9 @@ fn rebuild(leaves: &[Leaf], depth: usize) -> Vec<Span> {
                         user: user.clone(),
                         name: l.text.strip_prefix('@').unwrap_or(&l.text).to_owned(),
                     },
+                    LeafKind::GroupMention => Span::GroupMention {
+                        name: l.text.strip_prefix('@').unwrap_or(&l.text).to_owned(),
+                    },
                 });
                 i += 1;
             }
@@ -340,6 +427,7 @@ fn rebuild(leaves: &[Leaf], depth: usize) -> Vec<Span> {
                     Wrap::Bold => Span::Bold(children),
                     Wrap::Italic => Span::Italic(children),
                     Wrap::Quote => Span::Quote(children),
+                    Wrap::Spoiler => Span::Spoiler(children),
                     Wrap::Link(url) => Span::Link {
                         url: url.clone(),
                         children,
@@ -353,25 +441,48 @@ fn rebuild(leaves: &[Leaf], depth: usize) -> Vec<Span> {
 }
 
 /// Where to cut `text` so the first piece has at most `room` characters: after the last
-/// whitespace that fits, or (when `hard` and there is none) exactly at `room`.
+/// white space that fits, or (when `hard` and there is none) at the last grapheme boundary that
+/// fits. Never inside a grapheme cluster, unless the first cluster alone is longer than `room`
+/// and the cut is `hard`.
 fn cut_point(text: &str, room: usize, hard: bool) -> Option<usize> {
     if room == 0 {
         return None;
     }
-    let limit = byte_index(text, room);
-    let head = &text[..limit];
-    if let Some(pos) = head.rfind(char::is_whitespace) {
-        let ws_len = head[pos..].chars().next().map_or(1, char::len_utf8);
-        return Some(pos + ws_len);
+    let mut used = 0usize;
+    let mut after_space = None;
+    for (at, g) in text.grapheme_indices(true) {
+        let len = g.chars().count();
+        if used + len > room {
+            break;
+        }
+        used += len;
+        if g.chars().all(char::is_whitespace) {
+            after_space = Some(at + g.len());
+        }
     }
-    hard.then_some(limit)
+    after_space.or_else(|| {
+        let at = grapheme_cut(text, room, hard);
+        (hard && at > 0).then_some(at)
+    })
 }
 
-/// The byte index of the `chars`-th character (or the end).
-fn byte_index(text: &str, chars: usize) -> usize {
-    text.char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(i, _)| i)
+/// The byte index of the last grapheme boundary within `room` characters; when the first
+/// grapheme is longer than that and `force`, the byte index of the `room`-th character.
+fn grapheme_cut(text: &str, room: usize, force: bool) -> usize {
+    let mut used = 0usize;
+    let mut end = 0usize;
+    for (at, g) in text.grapheme_indices(true) {
+        let len = g.chars().count();
+        if used + len > room {
+            break;
+        }
+        used += len;
+        end = at + g.len();
+    }
+    if end == 0 && force {
+        return text.char_indices().nth(room).map_or(text.len(), |(i, _)| i);
+    }
+    end
 }
 
 #[cfg(test)]
@@ -502,5 +613,88 @@ mod tests {
         );
         assert!(t.has_mass_mention());
         assert!(!RichText::plain("mail me at a@example.org").has_mass_mention());
+    }
+
+    #[test]
+    fn mass_mentions_are_the_platforms_real_tokens_only() {
+        for yes in [
+            "@everyone",
+            "hi @here!",
+            "(@room)",
+            "@Room, look",
+            "x\n@here.",
+        ] {
+            assert!(RichText::plain(yes).has_mass_mention(), "{yes}");
+        }
+        for no in [
+            "@Allison",
+            "bob@heredia.org",
+            "@heredia",
+            "@room:matrix.org",
+            "ask @all of them",
+            "@channel",
+            "@here.org",
+        ] {
+            assert!(!RichText::plain(no).has_mass_mention(), "{no}");
+        }
+        let role = RichText {
+            spans: vec![Span::GroupMention {
+                name: "tenants".into(),
+            }],
+        };
+        assert!(role.has_mass_mention());
+        assert_eq!(role.to_plain(), "@tenants");
+        let code = RichText {
+            spans: vec![Span::Code("@everyone".into())],
+        };
+        assert!(!code.has_mass_mention(), "code never pings");
+    }
+
+    #[test]
+    fn split_never_cuts_a_grapheme_cluster() {
+        // A flag is two regional indicators; "é" here is e + U+0301.
+        let t = RichText::plain("🇺🇦".repeat(10) + &"e\u{301}".repeat(10));
+        for max in 3..12 {
+            for p in t.split(max) {
+                let plain = p.to_plain();
+                assert!(plain.chars().count() <= max);
+                assert!(!plain.starts_with('\u{301}'), "{plain:?}");
+                assert!(plain.graphemes(true).all(|g| g == "🇺🇦" || g == "e\u{301}"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_head_never_makes_a_part_of_its_own() {
+        let head = vec![
+            Span::Bold(vec![Span::Text("Ada (Telegram):".into())]),
+            Span::Text(" ".into()),
+        ];
+        let t = RichText::plain("x".repeat(50));
+        let parts = t.split_with_head(head.clone(), 30);
+        assert!(
+            parts[0].to_plain().starts_with("Ada (Telegram): x"),
+            "{parts:?}"
+        );
+        assert!(parts.iter().all(|p| p.char_len() <= 30));
+        let all: String = parts.iter().map(RichText::to_plain).collect();
+        assert_eq!(all.matches('x').count(), 50);
+        assert_eq!(
+            RichText::plain("hi").split_with_head(head, 30)[0].to_plain(),
+            "Ada (Telegram): hi"
+        );
+    }
+
+    #[test]
+    fn a_tree_deeper_than_the_store_allows_is_written_flattened_and_reads_back() {
+        let mut span = Span::Text("deep".into());
+        for _ in 0..200 {
+            span = Span::Quote(vec![span]);
+        }
+        let t = RichText { spans: vec![span] };
+        let json = serde_json::to_string(&t).expect("serialises");
+        let back: RichText = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back.depth(), MAX_DEPTH);
+        assert_eq!(back.to_plain(), "deep");
     }
 }

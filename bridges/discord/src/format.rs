@@ -4,12 +4,22 @@
 //! `> # -` at the start of a line), so a resident's `**`, `@everyone` or `<@123>` arrives as the
 //! characters they typed. Bare URLs are not escaped (a backslash would end up in the link) but
 //! put in angle brackets, so the link ends exactly where it should whatever follows it (Discord
-//! then shows no embed for it, which suits relayed text). Worst case the rendered text is twice the
-//! plain text (every character escaped), which is why `max_text_len` leaves room below 2,000.
+//! then shows no embed for it, which suits relayed text); where a URL ends is decided as Discord's
+//! autolinker does (no trailing `.` or unbalanced `)`). Worst case the rendered
+//! text is twice the plain text (every character escaped), which is why `max_text_len` leaves
+//! room below 2,000. A code block's language is written only if it is a plain name
+//! (`civicbridge_api::rich_text::safe_code_lang`), and code that contains a fence is sent as
+//! escaped text, so nothing can close the block early. Spoilers are `||…||`.
 //!
-//! Parsing reads the markdown Discord users write into the small `RichText` tree. Underline,
-//! strike-through and spoilers have no node in the tree: their text is kept, their styling is not.
+//! Each span is rendered once (a container's text does not depend on what precedes it), so the
+//! cost is linear in the tree, whatever its shape.
+//!
+//! Parsing reads the markdown Discord users write into the small `RichText` tree: bold, italic,
+//! code, quotes, links, spoilers (`||…||`), user mentions, and role mentions as group mentions
+//! (they notify many). Underline and strike-through have no node in the tree: their text is kept,
+//! their styling is not. Formatting nested deeper than `PARSE_DEPTH` is read as text.
 
+use civicbridge_api::rich_text::{safe_code_lang, PARSE_DEPTH};
 use civicbridge_api::{RemoteUserId, RichText, Span};
 
 /// Characters escaped wherever they appear.
@@ -20,7 +30,7 @@ const LINE_START: &[char] = &['>', '#', '-'];
 /// The markdown for `text`.
 pub fn render(text: &RichText) -> String {
     let mut out = String::new();
-    render_spans(&text.spans, &mut out);
+    render_seq(&text.spans, Style::default(), &mut out);
     out
 }
 
@@ -31,31 +41,56 @@ fn at_line_start(out: &str) -> bool {
 /// Escapes literal text; `out` is the text so far, to know where lines start.
 pub fn escape_into(text: &str, out: &mut String) {
     let mut i = 0;
+    let mut plain_from = 0;
     while i < text.len() {
-        let rest = &text[i..];
-        if rest.starts_with("http://") || rest.starts_with("https://") {
+        if let Some(len) = url_len(&text[i..]) {
+            escape_plain(&text[plain_from..i], out);
             // In angle brackets: the link ends exactly there, whatever markup follows, and
             // Discord shows it without an embed.
-            let end = url_end(rest);
             out.push('<');
-            out.push_str(&rest[..end]);
+            out.push_str(&text[i..i + len]);
             out.push('>');
-            i += end;
+            i += len;
+            plain_from = i;
             continue;
         }
-        let Some(c) = rest.chars().next() else { break };
+        i += text[i..].chars().next().map_or(1, char::len_utf8);
+    }
+    escape_plain(&text[plain_from..], out);
+}
+
+/// The length of the bare URL at the start of `s`, if one starts there. Like Discord's
+/// autolinker: from `http://` or `https://` to the next white space, `<` or `>` (and `\`, which
+/// our escaping uses), without a trailing `.`, `,`, `:`, `;`, `"`, `'`, `)` or `]`; except that
+/// a `)` closing a `(` inside the URL stays (`…/wiki/Foo_(bar)`).
+fn url_len(s: &str) -> Option<usize> {
+    let scheme = ["https://", "http://"]
+        .iter()
+        .find(|p| s.starts_with(**p))?
+        .len();
+    let run = s
+        .find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '\\')
+        .unwrap_or(s.len());
+    let mut end = run;
+    while end > scheme && s[..end].ends_with(['.', ',', ':', ';', '"', '\'', ')', ']']) {
+        end -= 1;
+    }
+    while end < run
+        && s[end..].starts_with(')')
+        && s[..end].matches('(').count() > s[..end].matches(')').count()
+    {
+        end += 1;
+    }
+    (end > scheme).then_some(end)
+}
+
+fn escape_plain(text: &str, out: &mut String) {
+    for c in text.chars() {
         if ALWAYS.contains(&c) || (LINE_START.contains(&c) && at_line_start(out)) {
             out.push('\\');
         }
         out.push(c);
-        i += c.len_utf8();
     }
-}
-
-/// A bare URL runs to the next whitespace, `<`, `>` or backslash.
-fn url_end(s: &str) -> usize {
-    s.find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '\\')
-        .unwrap_or(s.len())
 }
 
 pub fn escape(text: &str) -> String {
@@ -64,28 +99,27 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn render_spans(spans: &[Span], out: &mut String) {
-    render_seq(spans, Style::default(), out);
-}
-
 /// The marks already open around a sequence.
 #[derive(Debug, Clone, Copy, Default)]
 struct Style {
     bold: bool,
     italic: bool,
+    spoiler: bool,
 }
 
-/// Flattens spans of a style already open (bold in bold, italic in italic add no marks) and
-/// merges adjacent spans of one style (`**a****b**` would not read as bold).
+/// Flattens spans of a style already open (bold in bold, italic in italic, spoiler in spoiler add
+/// no marks) and merges adjacent spans of one style (`**a****b**` would not read as bold).
 fn flatten(spans: &[Span], style: Style) -> Vec<Span> {
     fn walk(spans: &[Span], style: Style, out: &mut Vec<Span>) {
         for s in spans {
             match s {
                 Span::Bold(c) if style.bold => walk(c, style, out),
                 Span::Italic(c) if style.italic => walk(c, style, out),
+                Span::Spoiler(c) if style.spoiler => walk(c, style, out),
                 _ => match (out.last_mut(), s) {
                     (Some(Span::Bold(a)), Span::Bold(b))
-                    | (Some(Span::Italic(a)), Span::Italic(b)) => a.extend(b.iter().cloned()),
+                    | (Some(Span::Italic(a)), Span::Italic(b))
+                    | (Some(Span::Spoiler(a)), Span::Spoiler(b)) => a.extend(b.iter().cloned()),
                     _ => out.push(s.clone()),
                 },
             }
@@ -96,68 +130,198 @@ fn flatten(spans: &[Span], style: Style) -> Vec<Span> {
     out
 }
 
-/// Renders a sequence of spans. Italic is `*x*`, except where a `*` would touch another `*`
-/// (bold inside it, bold right after it, or it ends a bold span): there `_x_`, which in turn
-/// needs no word character right after it.
-fn render_seq(spans: &[Span], style: Style, out: &mut String) {
-    let spans = flatten(spans, style);
-    let last = spans.len().saturating_sub(1);
-    for (i, s) in spans.iter().enumerate() {
-        match s {
-            Span::Bold(c) => {
-                let inner_style = Style {
-                    bold: true,
-                    ..style
-                };
-                let mut inner = String::new();
-                render_seq(c, inner_style, &mut inner);
-                if inner.contains("**") && has_raw(&inner, '*') {
-                    // A raw `**` inside (in a URL) would close the span early: no bold here.
-                    render_seq(c, style, out);
-                } else {
-                    wrap("**", &inner, out);
-                }
+/// One span of a sequence, rendered as far as it can be without knowing what precedes it.
+enum Piece {
+    /// Literal text: escaped at assembly, where line starts are known.
+    Text,
+    /// Starts on a line of its own (a code block, a quote).
+    Block(String),
+    /// Markdown that reads the same wherever it stands.
+    Inline(String),
+}
+
+impl Piece {
+    /// The first character the piece renders to in the middle of a line.
+    fn first_char(&self, span: &Span) -> Option<char> {
+        match self {
+            Piece::Text => {
+                let mut s = String::from("x");
+                render_leaf(span, &mut s);
+                s[1..].chars().next()
             }
-            Span::Italic(c) => {
-                let inner_style = Style {
-                    italic: true,
-                    ..style
-                };
-                let mut inner = String::new();
-                render_seq(c, inner_style, &mut inner);
-                let core = inner.trim();
-                // What the next span renders to starts right after the closing mark.
-                let next = spans.get(i + 1).and_then(|n| first_rendered(n, style));
-                let closes_bold = style.bold && i == last;
-                let star_touches = core.starts_with('*')
-                    || core.ends_with('*')
-                    || next == Some('*')
-                    || closes_bold;
-                // `_x_` only closes before a non-word character.
-                let word_follows = next.is_some_and(char::is_alphanumeric);
-                let underscore_ok = !word_follows && !has_raw(&inner, '_');
-                // A mark character left raw inside (in a URL) would close the span early.
-                let star_ok = !star_touches && !has_raw(&inner, '*');
-                let mark = if star_ok {
-                    "*"
-                } else if underscore_ok {
-                    "_"
-                } else {
-                    // No mark reads right here: keep the words, drop the slant.
-                    ""
-                };
-                wrap(mark, &inner, out);
-            }
-            other => render_span(other, out),
+            Piece::Block(_) => Some('\n'),
+            Piece::Inline(s) => s.chars().next(),
         }
     }
 }
 
-/// The first character `span` renders to (mid-line).
-fn first_rendered(span: &Span, style: Style) -> Option<char> {
-    let mut s = String::from("x");
-    render_seq(std::slice::from_ref(span), style, &mut s);
-    s[1..].chars().next()
+/// Renders a sequence of spans. Italic is `*x*`, except where a `*` would touch another `*`
+/// (bold inside it, bold right after it, or it ends a bold span): there `_x_`, which in turn
+/// needs no word character right after it. Pieces are made right to left (an italic span's mark
+/// depends on what follows it) and written left to right.
+fn render_seq(spans: &[Span], style: Style, out: &mut String) {
+    let spans = flatten(spans, style);
+    let mut pieces: Vec<Piece> = Vec::with_capacity(spans.len());
+    let mut next: Option<char> = None;
+    // Whether everything after the current span renders to white space only: then an italic
+    // span's closing mark would touch the closing `**` of the bold around it, white space
+    // being kept outside the marks.
+    let mut blank_after = true;
+    for s in spans.iter().rev() {
+        let piece = piece(s, style, next, style.bold && blank_after);
+        next = piece.first_char(s);
+        blank_after &= match (&piece, s) {
+            (Piece::Text, Span::Text(t)) => t.chars().all(char::is_whitespace),
+            (Piece::Inline(b), _) => b.chars().all(char::is_whitespace),
+            _ => false,
+        };
+        pieces.push(piece);
+    }
+    pieces.reverse();
+    for (s, p) in spans.iter().zip(pieces) {
+        match p {
+            Piece::Text => render_leaf(s, out),
+            Piece::Block(b) => {
+                if !at_line_start(out) {
+                    out.push('\n');
+                }
+                out.push_str(&b);
+            }
+            Piece::Inline(b) => out.push_str(&b),
+        }
+    }
+}
+
+/// The piece for `span` in a sequence of `style`; `next` is the first character of what follows
+/// it, `closes_bold` whether only white space follows it inside a bold span.
+fn piece(span: &Span, style: Style, next: Option<char>, closes_bold: bool) -> Piece {
+    let fresh = |f: &dyn Fn(&mut String)| {
+        let mut s = String::new();
+        f(&mut s);
+        s
+    };
+    let piece = match span {
+        Span::Text(_) => Piece::Text,
+        Span::Pre { code, .. } if code.contains("```") => Piece::Text,
+        Span::Pre { lang, code } => Piece::Block(code_block(lang.as_deref(), code)),
+        Span::Quote(c) => Piece::Block(quote(c)),
+        Span::Bold(c) => {
+            let inner = fresh(&|s| {
+                render_seq(
+                    c,
+                    Style {
+                        bold: true,
+                        ..style
+                    },
+                    s,
+                )
+            });
+            if inner.contains("**") && has_raw(&inner, '*') {
+                // A raw `**` inside (in a URL) would close the span early: no bold here.
+                Piece::Inline(inner)
+            } else {
+                Piece::Inline(wrap("**", &inner))
+            }
+        }
+        Span::Italic(c) => {
+            let inner = fresh(&|s| {
+                render_seq(
+                    c,
+                    Style {
+                        italic: true,
+                        ..style
+                    },
+                    s,
+                )
+            });
+            let core = inner.trim();
+            let star_touches =
+                core.starts_with('*') || core.ends_with('*') || next == Some('*') || closes_bold;
+            // `_x_` only closes before a non-word character.
+            let word_follows = next.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            let underscore_ok = !word_follows
+                && !has_raw(&inner, '_')
+                && !core.starts_with('_')
+                && !core.ends_with('_');
+            // A mark character left raw inside (in a URL) would close the span early.
+            let star_ok = !star_touches && !has_raw(&inner, '*');
+            let mark = if star_ok {
+                "*"
+            } else if underscore_ok {
+                "_"
+            } else {
+                // No mark reads right here: keep the words, drop the slant.
+                ""
+            };
+            Piece::Inline(wrap(mark, &inner))
+        }
+        Span::Spoiler(c) => {
+            let inner = fresh(&|s| {
+                render_seq(
+                    c,
+                    Style {
+                        spoiler: true,
+                        ..style
+                    },
+                    s,
+                )
+            });
+            // Edge white space stays inside, so the whole text is hidden.
+            if inner.is_empty() {
+                Piece::Inline(inner)
+            } else {
+                Piece::Inline(format!("||{inner}||"))
+            }
+        }
+        leaf => Piece::Inline(fresh(&|s| render_leaf(leaf, s))),
+    };
+    // Formatting that starts with a code block or a quote starts on a line of its own too, as
+    // the block inside it would at the top level.
+    match piece {
+        Piece::Inline(b) if starts_with_block(span) => Piece::Block(b),
+        p => p,
+    }
+}
+
+/// Whether `span` starts with a code block or a quote, however formatting wraps it.
+fn starts_with_block(span: &Span) -> bool {
+    match span {
+        Span::Pre { code, .. } => !code.contains("```"),
+        Span::Quote(_) => true,
+        Span::Bold(c) | Span::Italic(c) | Span::Spoiler(c) | Span::Link { children: c, .. } => {
+            c.first().is_some_and(starts_with_block)
+        }
+        _ => false,
+    }
+}
+
+/// A fenced code block: the language only if it is a plain name, the code on lines of its own.
+fn code_block(lang: Option<&str>, code: &str) -> String {
+    let mut out = String::from("```");
+    out.push_str(safe_code_lang(lang).unwrap_or(""));
+    out.push('\n');
+    out.push_str(code);
+    if !code.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("```");
+    out
+}
+
+fn quote(children: &[Span]) -> String {
+    let mut inner = String::new();
+    render_seq(children, Style::default(), &mut inner);
+    let mut out = String::new();
+    let lines: Vec<&str> = inner.split('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str("> ");
+        out.push_str(line);
+        if i + 1 < lines.len() {
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// Whether `c` occurs in rendered markdown other than behind a backslash (inside a URL).
@@ -177,11 +341,12 @@ fn has_raw(md: &str, c: char) -> bool {
 
 /// Wraps rendered `inner` in `mark`, keeping edge whitespace outside the marks (Discord does
 /// not close `*x *`).
-fn wrap(mark: &str, inner: &str, out: &mut String) {
+fn wrap(mark: &str, inner: &str) -> String {
     let trimmed_start = inner.trim_start();
     let lead = &inner[..inner.len() - trimmed_start.len()];
     let core = trimmed_start.trim_end();
     let trail = &trimmed_start[core.len()..];
+    let mut out = String::with_capacity(inner.len() + 2 * mark.len());
     out.push_str(lead);
     if !core.is_empty() {
         out.push_str(mark);
@@ -189,12 +354,14 @@ fn wrap(mark: &str, inner: &str, out: &mut String) {
         out.push_str(mark);
     }
     out.push_str(trail);
+    out
 }
 
-fn render_span(span: &Span, out: &mut String) {
+/// Renders a span that has no formatting children of its own (and, for a link, its label).
+fn render_leaf(span: &Span, out: &mut String) {
     match span {
         Span::Text(t) => escape_into(t, out),
-        Span::Bold(_) | Span::Italic(_) => {
+        Span::Bold(_) | Span::Italic(_) | Span::Spoiler(_) | Span::Quote(_) => {
             render_seq(std::slice::from_ref(span), Style::default(), out)
         }
         Span::Code(t) if t.is_empty() => {}
@@ -213,28 +380,24 @@ fn render_span(span: &Span, out: &mut String) {
             if !at_line_start(out) {
                 out.push('\n');
             }
-            out.push_str("```");
-            out.push_str(lang.as_deref().unwrap_or(""));
-            out.push('\n');
-            out.push_str(code);
-            if !code.ends_with('\n') {
-                out.push('\n');
-            }
-            out.push_str("```");
+            out.push_str(&code_block(lang.as_deref(), code));
         }
+        // Code that would close any fence: its characters, escaped.
         Span::Pre { code, .. } => escape_into(code, out),
         Span::Link { url, children } => {
             let mut label = String::new();
-            render_spans(children, &mut label);
+            render_seq(children, Style::default(), &mut label);
             let plain: String = RichText {
                 spans: children.clone(),
             }
             .to_plain();
             let safe_url = (url.starts_with("https://") || url.starts_with("http://"))
-                && !url.contains(|c: char| c.is_whitespace() || c == ')' || c == '<');
+                && !url.contains(|c: char| c.is_whitespace() || c == ')' || c == '<' || c == '>');
             if plain == *url || label.is_empty() {
                 if safe_url {
+                    out.push('<');
                     out.push_str(url);
+                    out.push('>');
                 } else {
                     escape_into(url, out);
                 }
@@ -242,9 +405,9 @@ fn render_span(span: &Span, out: &mut String) {
                 // Discord does not show masked links whose label looks like a link (phishing
                 // guard) and brackets would end the label early: label, then the URL.
                 out.push_str(&label);
-                out.push_str(" (");
+                out.push_str(" (<");
                 out.push_str(url);
-                out.push(')');
+                out.push_str(">)");
             } else if safe_url {
                 out.push('[');
                 out.push_str(&label);
@@ -255,25 +418,10 @@ fn render_span(span: &Span, out: &mut String) {
                 out.push_str(&label);
             }
         }
-        Span::Mention { name, .. } => {
-            // Never a `<@id>`: the id belongs to another platform (or, if local, would ping).
+        Span::Mention { name, .. } | Span::GroupMention { name } => {
+            // Never a `<@id>` or `<@&id>`: the id belongs to another platform (or, if local,
+            // would ping).
             escape_into(&format!("@{name}"), out);
-        }
-        Span::Quote(c) => {
-            if !at_line_start(out) {
-                out.push('\n');
-            }
-            let mut inner = String::new();
-            render_spans(c, &mut inner);
-            let lines: Vec<&str> = inner.split('\n').collect();
-            for (i, line) in lines.iter().enumerate() {
-                out.push_str("> ");
-                out.push_str(line);
-                if i + 1 < lines.len() {
-                    out.push('\n');
-                }
-            }
-            out.push('\n');
         }
     }
 }
@@ -291,19 +439,31 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
     let mut plain_run = String::new();
     let flush_run = |run: &mut String, spans: &mut Vec<Span>| {
         if !run.is_empty() {
-            spans.extend(parse_inline(run, name_of));
+            spans.extend(parse_inline(run, name_of, 0));
             run.clear();
         }
     };
+    // Inside a fenced code block lines are code: no quote or heading starts there.
+    let mut in_code = false;
     while i < lines.len() {
         let line = lines[i];
         let newline = i + 1 < lines.len();
+        let starts_in_code = in_code;
+        in_code ^= line.matches("```").count() % 2 == 1;
+        if starts_in_code {
+            plain_run.push_str(line);
+            if newline {
+                plain_run.push('\n');
+            }
+            i += 1;
+            continue;
+        }
         if let Some(rest) = line.strip_prefix(">>> ") {
             flush_run(&mut plain_run, &mut spans);
             let body = lines[i..].join("\n");
             let body = &body[4..];
             let _ = rest;
-            spans.push(Span::Quote(parse_inline(body, name_of)));
+            spans.push(Span::Quote(parse_inline(body, name_of, 1)));
             break;
         }
         if line.starts_with("> ") || line == ">" {
@@ -313,7 +473,7 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
                 quoted.push(lines[i].get(2..).unwrap_or(""));
                 i += 1;
             }
-            spans.push(Span::Quote(parse_inline(&quoted.join("\n"), name_of)));
+            spans.push(Span::Quote(parse_inline(&quoted.join("\n"), name_of, 1)));
             continue;
         }
         let heading = ["### ", "## ", "# "]
@@ -321,7 +481,7 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
             .find_map(|h| line.strip_prefix(h));
         if let Some(h) = heading {
             flush_run(&mut plain_run, &mut spans);
-            spans.push(Span::Bold(parse_inline(h, name_of)));
+            spans.push(Span::Bold(parse_inline(h, name_of, 1)));
             if newline {
                 spans.push(Span::Text("\n".into()));
             }
@@ -370,7 +530,13 @@ fn find_close(s: &str, delim: &str, single: Option<char>) -> Option<usize> {
     None
 }
 
-fn parse_inline(s: &str, name_of: NameOf<'_>) -> Vec<Span> {
+/// Inline markdown of `s`, read as spans nested `depth` levels deep already: past
+/// `PARSE_DEPTH`, formatting marks are read as the characters they are.
+fn parse_inline(s: &str, name_of: NameOf<'_>, depth: usize) -> Vec<Span> {
+    if depth >= PARSE_DEPTH {
+        return vec![Span::Text(s.to_owned())];
+    }
+
     let mut out: Vec<Span> = Vec::new();
     let mut text = String::new();
     let push_text = |text: &mut String, out: &mut Vec<Span>| {
@@ -389,10 +555,10 @@ fn parse_inline(s: &str, name_of: NameOf<'_>) -> Vec<Span> {
                 continue;
             }
         }
-        if rest.starts_with("http://") || rest.starts_with("https://") {
-            let end = url_end(rest);
-            text.push_str(&rest[..end]);
-            i += end;
+        // Markup characters inside a bare URL are not markup.
+        if let Some(len) = url_len(rest) {
+            text.push_str(&rest[..len]);
+            i += len;
             continue;
         }
         if let Some(body) = rest.strip_prefix("```") {
@@ -437,10 +603,11 @@ fn parse_inline(s: &str, name_of: NameOf<'_>) -> Vec<Span> {
             if let Some(body) = rest.strip_prefix(delim) {
                 if let Some(end) = find_close(body, delim, None).filter(|e| *e > 0) {
                     push_text(&mut text, &mut out);
-                    let inner = parse_inline(&body[..end], name_of);
+                    let inner = parse_inline(&body[..end], name_of, depth + 1);
                     match delim {
                         "**" => out.push(Span::Bold(inner)),
-                        // No underline, strike-through or spoiler in the tree: keep the words.
+                        "||" => out.push(Span::Spoiler(inner)),
+                        // No underline or strike-through in the tree: keep the words.
                         _ => out.extend(inner),
                     }
                     i += 4 + end;
@@ -466,13 +633,14 @@ fn parse_inline(s: &str, name_of: NameOf<'_>) -> Vec<Span> {
                 });
             if let (true, Some(end)) = (opens, close) {
                 push_text(&mut text, &mut out);
-                out.push(Span::Italic(parse_inline(&body[..end], name_of)));
+                out.push(Span::Italic(parse_inline(&body[..end], name_of, depth + 1)));
                 i += 2 + end;
                 continue;
             }
         }
         if c == '[' {
-            if let Some(end) = find_close(&rest[1..], "](", None) {
+            // An empty label is no link (Discord shows the characters).
+            if let Some(end) = find_close(&rest[1..], "](", None).filter(|e| *e > 0) {
                 let after = &rest[1 + end + 2..];
                 if let Some(close) = after.find(')') {
                     let url = &after[..close];
@@ -482,7 +650,7 @@ fn parse_inline(s: &str, name_of: NameOf<'_>) -> Vec<Span> {
                         push_text(&mut text, &mut out);
                         out.push(Span::Link {
                             url: url.to_owned(),
-                            children: parse_inline(&rest[1..1 + end], name_of),
+                            children: parse_inline(&rest[1..1 + end], name_of, depth + 1),
                         });
                         i += 1 + end + 2 + close + 1;
                         continue;
@@ -507,7 +675,8 @@ fn parse_inline(s: &str, name_of: NameOf<'_>) -> Vec<Span> {
     normalize(out)
 }
 
-/// `<…>` forms: user mentions, role and channel mentions, custom emoji, suppressed-embed links.
+/// `<…>` forms: user mentions, role mentions (as group mentions), channel mentions, custom emoji,
+/// suppressed-embed links.
 fn angle(inner: &str, name_of: NameOf<'_>) -> Option<Span> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if let Some(id) = inner
@@ -522,7 +691,10 @@ fn angle(inner: &str, name_of: NameOf<'_>) -> Option<Span> {
         });
     }
     if inner.strip_prefix("@&").is_some_and(digits) {
-        return Some(Span::Text("@role".into()));
+        // A role mention notifies everyone in the role: a mass mention, whatever its name.
+        return Some(Span::GroupMention {
+            name: "role".into(),
+        });
     }
     if inner.strip_prefix('#').is_some_and(digits) {
         return Some(Span::Text("#channel".into()));
@@ -555,12 +727,87 @@ mod tests {
             render(&RichText::plain(
                 "**x** @everyone <@123> _y_ ~~z~~ ||s|| `c` [l](http://a.b)"
             )),
-            r"\*\*x\*\* \@everyone \<\@123> \_y\_ \~\~z\~\~ \|\|s\|\| \`c\` \[l](<http://a.b)>"
+            r"\*\*x\*\* \@everyone \<\@123> \_y\_ \~\~z\~\~ \|\|s\|\| \`c\` \[l](<http://a.b>)"
         );
         assert_eq!(
             render(&RichText::plain("> q\n# h\n- l")),
             "\\> q\n\\# h\n\\- l"
         );
+    }
+
+    /// The counterexample of `formatted_trees_keep_their_words` (issue 13): an italic span
+    /// followed only by white space inside a bold one rendered as `***x*\n**`, whose closing
+    /// `*` merged with the bold's `**`, so the words came out with stars in them.
+    #[test]
+    fn italic_before_trailing_white_space_in_bold_keeps_its_words() {
+        let t = RichText {
+            spans: vec![
+                Span::Bold(vec![
+                    Span::Italic(vec![Span::Code("A".into())]),
+                    Span::Text("\n".into()),
+                ]),
+                Span::Text("a".into()),
+            ],
+        };
+        let md = render(&t);
+        assert_eq!(md, "**_`A`_**\na");
+        let shown = civicbridge_testkit::discord::markdown::shown_text(&md, &none);
+        assert_eq!(shown, "A\na");
+        assert_eq!(parse(&md, &none).to_plain(), "A\na");
+    }
+
+    #[test]
+    fn a_link_ends_where_a_client_ends_it() {
+        assert_eq!(
+            render(&RichText::plain(
+                "(see https://x.org/a). Or https://x.org/Foo_(bar), ok"
+            )),
+            r"(see <https://x.org/a>). Or <https://x.org/Foo_(bar)>, ok"
+        );
+    }
+
+    #[test]
+    fn code_blocks_cannot_be_closed_from_inside() {
+        let attack = RichText {
+            spans: vec![Span::Pre {
+                lang: Some("x\n```\n# COUNCIL NOTICE\n[pay](https://evil.example)".into()),
+                code: "let x;".into(),
+            }],
+        };
+        assert_eq!(render(&attack), "```\nlet x;\n```");
+        let fence_inside = RichText {
+            spans: vec![Span::Pre {
+                lang: Some("rust".into()),
+                code: "a\n```\n# h".into(),
+            }],
+        };
+        assert_eq!(render(&fence_inside), "a\n\\`\\`\\`\n\\# h");
+    }
+
+    #[test]
+    fn spoilers_and_role_mentions_both_ways() {
+        let t = parse("a ||secret|| <@&77>", &none);
+        assert_eq!(
+            t.spans,
+            vec![
+                Span::Text("a ".into()),
+                Span::Spoiler(vec![Span::Text("secret".into())]),
+                Span::Text(" ".into()),
+                Span::GroupMention {
+                    name: "role".into()
+                },
+            ]
+        );
+        assert!(t.has_mass_mention());
+        assert_eq!(render(&t), r"a ||secret|| \@role");
+    }
+
+    #[test]
+    fn nesting_past_the_parse_limit_is_read_as_text() {
+        let deep = format!("{}x{}", "||".repeat(40), "||".repeat(40));
+        let t = parse(&deep, &none);
+        assert!(t.depth() <= PARSE_DEPTH, "{}", t.depth());
+        assert!(t.to_plain().contains('x'));
     }
 
     #[test]
@@ -654,6 +901,7 @@ mod properties {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use civicbridge_api::testing::fuzz_config;
     use civicbridge_testkit::discord::markdown::shown_text;
     use civicbridge_testkit::discord::payloads::pings_everyone;
     use proptest::prelude::*;
@@ -715,22 +963,26 @@ mod properties {
         prop_oneof![
             word().prop_map(Span::Text),
             typed_no_url()
-                .prop_filter("non-empty", |s| !s.trim().is_empty())
+                .prop_filter("non-empty", |s| !s.is_empty())
                 .prop_map(Span::Text),
+            // White space alone between formatting (`<b><i>a</i> </b>` from Matrix).
+            "[ \n]{1,2}".prop_map(Span::Text),
             word().prop_map(Span::Code),
             word().prop_map(|n| Span::Mention {
                 user: Some(RemoteUserId::new("9")),
                 name: n
             }),
+            word().prop_map(|name| Span::GroupMention { name }),
         ]
     }
 
     fn tree() -> impl Strategy<Value = Vec<Span>> {
         // Link labels are words: a label that looks like a link is shown as `label (url)`.
-        let span = leaf().prop_recursive(3, 16, 4, |inner| {
+        let span = leaf().prop_recursive(4, 24, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 1..4).prop_map(Span::Bold),
                 prop::collection::vec(inner.clone(), 1..4).prop_map(Span::Italic),
+                prop::collection::vec(inner.clone(), 1..4).prop_map(Span::Spoiler),
                 (word(), prop::collection::vec(word(), 1..3)).prop_map(|(w, c)| Span::Link {
                     url: format!("https://example.org/{w}"),
                     children: vec![Span::Text(c.join(" "))]
@@ -740,23 +992,42 @@ mod properties {
         prop::collection::vec(span, 0..6)
     }
 
+    /// Any Discord markdown, including what a hostile resident types.
+    fn markdown() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                atom(),
+                Just("||".to_owned()),
+                Just("<@&1>".to_owned()),
+                Just("[".to_owned()),
+                Just("](https://e.x/".to_owned()),
+                Just(")".to_owned()),
+                Just(">>> ".to_owned()),
+                Just("https://x.org/(a)".to_owned()),
+                any::<char>().prop_map(String::from),
+            ],
+            0..64,
+        )
+        .prop_map(|v| v.concat())
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(fuzz_config(512))]
 
         #[test]
-        fn typed_text_is_shown_verbatim(s in typed()) {
+        fn fuzz_discord_typed_text_is_shown_verbatim(s in typed()) {
             let md = render(&RichText::plain(s.clone()));
             prop_assert_eq!(shown_text(&md, &none), s.clone(), "markdown: {}", md);
         }
 
         #[test]
-        fn typed_text_parses_back_to_itself(s in typed()) {
+        fn fuzz_discord_typed_text_parses_back_to_itself(s in typed()) {
             let md = render(&RichText::plain(s.clone()));
             prop_assert_eq!(parse(&md, &none).to_plain(), s, "markdown: {}", md);
         }
 
         #[test]
-        fn rendered_text_never_pings(s in typed()) {
+        fn fuzz_discord_rendered_text_never_pings(s in typed()) {
             let md = render(&RichText::plain(s));
             // Even if Discord parsed every mention (no allowed_mentions at all).
             prop_assert!(!pings_everyone(&md, None), "{}", md);
@@ -764,12 +1035,35 @@ mod properties {
         }
 
         #[test]
-        fn formatted_trees_keep_their_words(spans in tree()) {
+        fn fuzz_discord_formatted_trees_keep_their_words(spans in tree()) {
             let t = RichText { spans };
             let md = render(&t);
             let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
             prop_assert_eq!(words(&shown_text(&md, &none)), words(&t.to_plain()), "markdown: {}", md);
             prop_assert_eq!(words(&parse(&md, &none).to_plain()), words(&t.to_plain()), "markdown: {}", md);
+        }
+
+        /// Whatever a resident types: no panic, a bounded tree, and after one round trip (which
+        /// may show a link's target next to its label) rendering and reading are stable.
+        #[test]
+        fn fuzz_discord_parse_any_markdown(md in markdown()) {
+            let t = parse(&md, &none);
+            prop_assert!(t.is_bounded(PARSE_DEPTH), "{:?}", t);
+            let t2 = parse(&render(&t), &none);
+            let again = render(&t2);
+            let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+            prop_assert_eq!(words(&parse(&again, &none).to_plain()), words(&t2.to_plain()), "markdown: {}", again);
+        }
+
+        /// Spoilers stay spoilers: every word of a spoiler is inside `||…||` as Discord reads it.
+        #[test]
+        fn fuzz_discord_spoilers_stay_hidden(spans in tree()) {
+            let t = RichText { spans: vec![Span::Spoiler(spans)] };
+            let md = render(&t);
+            let back = parse(&md, &none);
+            let outside: Vec<&Span> = back.spans.iter().filter(|s| !matches!(s, Span::Spoiler(_))).collect();
+            prop_assert!(outside.iter().all(|s| matches!(s, Span::Text(t) if t.trim().is_empty())),
+                "markdown: {} read as {:?}", md, back);
         }
     }
 }

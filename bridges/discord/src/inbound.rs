@@ -4,8 +4,8 @@
 use crate::format;
 use crate::ids;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Event, EventKind, Message, Platform, RemoteUserId, RichText,
-    RoomRef, Sender,
+    Attachment, AttachmentKind, Authority, Event, EventKind, Message, Platform, RemoteUserId,
+    RichText, RoomRef, Sender,
 };
 use serenity::model::channel::{
     Attachment as DAttachment, Message as DMessage, MessageFlags, Reaction, ReactionType,
@@ -64,6 +64,7 @@ pub fn sender(user: &User, nick: Option<&str>, is_bridge: bool) -> Sender {
         avatar_url: user.avatar_url(),
         is_bridge,
         power_level: None,
+        authority: Authority::Member,
     }
 }
 
@@ -168,8 +169,10 @@ pub fn edit_event(e: &MessageUpdateEvent, place: &Place, is_bridge: bool) -> Opt
         .and_then(|m| m.nick.as_deref());
     let sender = match &e.author {
         Some(u) => sender(u, nick, is_bridge),
+        // Discord only lets authors edit their messages.
         None => Sender {
             is_bridge,
+            authority: Authority::PlatformChecked,
             ..Sender::person("0", "unknown")
         },
     };
@@ -197,13 +200,16 @@ pub fn edit_event(e: &MessageUpdateEvent, place: &Place, is_bridge: bool) -> Opt
     })
 }
 
-/// A deletion. Discord does not say who deleted; `is_bridge` is set when the bridge did.
+/// A deletion. Discord does not say who deleted (only the author or a member with Manage
+/// Messages can), so the sender is nobody, vouched for by the platform; `is_bridge` is set when
+/// the bridge did.
 pub fn delete_event(message: MessageId, place: &Place, is_bridge: bool, now_ms: u64) -> Event {
     Event {
         id: ids::inbound_delete(message),
         room: room(place),
         sender: Sender {
             is_bridge,
+            authority: Authority::PlatformChecked,
             ..Sender::person("0", "unknown")
         },
         at_ms: now_ms,
@@ -265,6 +271,22 @@ mod tests {
     fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
         serde_json::from_value(v.clone())
             .unwrap_or_else(|e| panic!("serenity cannot parse: {e}\n{v:#}"))
+    }
+
+    /// Discord's MESSAGE_DELETE names nobody; only the author or a member with Manage
+    /// Messages can delete, so the event is vouched for by the platform, with no person.
+    #[test]
+    fn a_deletion_names_nobody_and_is_vouched_for_by_the_platform() {
+        let place = Place::of(ChannelId::new(5), None, None);
+        let e = delete_event(MessageId::new(9), &place, false, 0);
+        assert_eq!(e.sender.authority, Authority::PlatformChecked);
+        assert_eq!(e.sender.id.as_str(), "0");
+        assert_eq!(
+            e.kind,
+            EventKind::Delete {
+                target: ids::msg_id(MessageId::new(9))
+            }
+        );
     }
 
     #[test]

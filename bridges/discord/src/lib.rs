@@ -163,6 +163,7 @@ impl DiscordConnector {
                         }
                         ev = rx.recv() => match ev {
                             Some(ev) => {
+                                pipe.sink.up();
                                 // The core may push back (a full sink); shutdown still wins. An
                                 // event dropped here was never acknowledged, so its channel's
                                 // cursor has not passed it and the next start backfills it.
@@ -194,9 +195,11 @@ impl DiscordConnector {
                 GwEnd::Auth(m) => return Err(ConnectorError::Auth(m)),
                 GwEnd::Stopped => {
                     tracing::warn!("Discord gateway stopped; reconnecting in {backoff:?}");
+                    pipe.sink.down("the gateway connection stopped");
                 }
                 GwEnd::Failed(why) => {
                     tracing::warn!("Discord gateway failed ({why}); reconnecting in {backoff:?}");
+                    pipe.sink.down(format!("the gateway failed: {why}"));
                 }
             }
             tokio::select! {

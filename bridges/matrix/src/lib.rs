@@ -131,6 +131,65 @@ impl MatrixConnector {
             .ok_or_else(|| MatrixError::UnknownRoom(room.to_string()).into())
     }
 
+    /// Redacts one event; one that is already gone counts as done.
+    async fn redact(
+        &self,
+        room: &Room,
+        event: &matrix_sdk::ruma::EventId,
+    ) -> Result<(), ConnectorError> {
+        let txn = OwnedTransactionId::from(outbound::derived_txn_id("redact", &[event.as_str()]));
+        match room.redact(event, None, Some(txn)).await {
+            Ok(_) => Ok(()),
+            Err(e) if error::is_not_found(&e) => Ok(()),
+            Err(e) => Err(classify_http(&e)),
+        }
+    }
+
+    /// The `m.replace` events the bot sent for `event`, through the relations API, every page.
+    async fn own_edits_of(
+        &self,
+        room: &Room,
+        event: &matrix_sdk::ruma::EventId,
+    ) -> Result<Vec<matrix_sdk::ruma::OwnedEventId>, ConnectorError> {
+        use matrix_sdk::room::{IncludeRelations, RelationsOptions};
+        use matrix_sdk::ruma::events::relation::RelationType;
+        let mut out = Vec::new();
+        let mut from = None;
+        // A bridged message is edited a handful of times; the cap bounds a hostile history.
+        for _ in 0..20 {
+            let opts = RelationsOptions {
+                from,
+                limit: Some(100u32.into()),
+                include_relations: IncludeRelations::RelationsOfType(RelationType::Replacement),
+                ..RelationsOptions::default()
+            };
+            let page = match room.relations(event.to_owned(), opts).await {
+                Ok(page) => page,
+                Err(matrix_sdk::Error::Http(e)) if error::is_not_found(&e) => return Ok(out),
+                Err(e) => return Err(classify_sdk(&e)),
+            };
+            for ev in &page.chunk {
+                let raw = ev.raw();
+                let mine = raw
+                    .get_field::<String>("sender")
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s == self.own_user);
+                if let (true, Ok(Some(id))) = (
+                    mine,
+                    raw.get_field::<matrix_sdk::ruma::OwnedEventId>("event_id"),
+                ) {
+                    out.push(id);
+                }
+            }
+            match page.prev_batch_token {
+                Some(t) => from = Some(t),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     async fn send_content(
         &self,
         room: &Room,
@@ -289,16 +348,16 @@ impl Connector for MatrixConnector {
             .map(|_| ())
     }
 
+    /// Redacts the message and every edit the bot made of it: a redaction hides the edits from
+    /// clients but leaves their `m.new_content` readable through the API, so an erased or taken
+    /// down message would live on in its last edit (a decided card, an edited copy).
     async fn delete(&self, room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
         let room = self.room(room)?;
         let event_id = ids::event_id(id)?;
-        let txn = OwnedTransactionId::from(outbound::derived_txn_id("redact", &[id.as_str()]));
-        match room.redact(&event_id, None, Some(txn)).await {
-            Ok(_) => Ok(()),
-            // Already gone: nothing to do.
-            Err(e) if error::is_not_found(&e) => Ok(()),
-            Err(e) => Err(classify_http(&e)),
+        for edit in self.own_edits_of(&room, &event_id).await? {
+            self.redact(&room, &edit).await?;
         }
+        self.redact(&room, &event_id).await
     }
 
     async fn react(

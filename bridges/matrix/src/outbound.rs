@@ -115,9 +115,11 @@ pub fn file_content(out: &Outgoing, file: &OutgoingFile, mime: &str, source: Val
 
 /// MSC4144: `has_fallback` says the body already names the sender (the core's bold prefix).
 fn profile(p: &Persona) -> Value {
+    let name =
+        civicbridge_api::names::normalize(&p.display_name, civicbridge_api::names::MAX_NAME_CHARS);
     let mut v = json!({
-        "id": format!("{}:{}", p.platform_label, p.display_name),
-        "displayname": p.display_name,
+        "id": format!("{}:{}", p.platform_label, name),
+        "displayname": name,
         "has_fallback": true,
     });
     // Only an mxc:// avatar can be shown; others would be fetched by every client.

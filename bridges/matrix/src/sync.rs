@@ -123,6 +123,7 @@ impl SyncLoop<'_> {
                             _ => backoff,
                         };
                         tracing::warn!(error = %e, ?wait, "matrix: sync failed; retrying");
+                        self.sink.down(format!("sync failed: {other}"));
                         backoff = (backoff * 2).min(Duration::from_secs(30));
                         tokio::select! {
                             _ = self.shutdown.cancelled() => return Ok(()),
@@ -132,6 +133,7 @@ impl SyncLoop<'_> {
                 },
             };
             backoff = Duration::from_millis(500);
+            self.sink.up();
             self.handle_invites(&response.rooms.invited).await;
             match self.deliver(&response, since.as_deref()).await {
                 Step::Stop => return Ok(()),
@@ -292,16 +294,17 @@ impl SyncLoop<'_> {
             return None;
         }
         let sender = json.get("sender").and_then(Value::as_str)?;
-        let (name, avatar, power) = match crate::ids::user_id(sender) {
+        let (name, avatar, power, may_redact) = match crate::ids::user_id(sender) {
             Ok(uid) => match room.get_member_no_sync(&uid).await {
                 Ok(Some(m)) => (
                     Some(m.name().to_owned()),
                     m.avatar_url().map(|u| u.to_string()),
                     Some(power_level(&m)),
+                    m.can_redact_other(),
                 ),
-                _ => (None, None, None),
+                _ => (None, None, None, false),
             },
-            Err(_) => (None, None, None),
+            Err(_) => (None, None, None, false),
         };
         let ctx = InboundContext {
             room: room.room_id().as_str(),
@@ -309,6 +312,7 @@ impl SyncLoop<'_> {
             sender_name: name,
             sender_avatar: avatar,
             sender_power: power,
+            sender_may_redact_others: may_redact,
         };
         to_event(&json, &ctx)
     }

@@ -6,9 +6,15 @@
 //! API counts them. `to_html` exists for the few places that need markup (it escapes `<`, `>`,
 //! `&` and `"`).
 //!
-//! Inbound, entities become spans; kinds `RichText` has no span for (underline, strikethrough,
-//! spoiler, hashtags, auto-detected URLs, custom emoji) keep their text and lose the styling.
+//! Inbound, entities become spans (spoilers stay spoilers, both ways); kinds `RichText` has no span
+//! for (underline, strikethrough, hashtags, auto-detected URLs, custom emoji) keep their text and
+//! lose the styling. Bounded whatever the update says: at most [`MAX_ENTITIES`] entities are
+//! read, and entities nested deeper than `PARSE_DEPTH` keep their text only.
+//!
+//! Outbound, consecutive code blocks and quotes are kept apart by a line break (Telegram merges
+//! adjacent entities of one kind), and a code block's language is sent only if it is a plain name.
 
+use civicbridge_api::rich_text::{safe_code_lang, PARSE_DEPTH};
 use civicbridge_api::{RemoteUserId, RichText, Span};
 use std::ops::Range;
 use teloxide::types::{MessageEntity, MessageEntityKind as K};
@@ -18,8 +24,12 @@ pub fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
+/// The most entities read from one message (Telegram sends at most 100).
+pub const MAX_ENTITIES: usize = 1000;
+
 /// Text and entities as received → `RichText`.
 pub fn from_telegram(text: &str, entities: &[MessageEntity]) -> RichText {
+    let entities = &entities[..entities.len().min(MAX_ENTITIES)];
     // UTF-16 offset -> byte offset, for every char boundary.
     let mut map = Vec::with_capacity(text.len() + 1);
     for (b, c) in text.char_indices() {
@@ -37,8 +47,9 @@ pub fn from_telegram(text: &str, entities: &[MessageEntity]) -> RichText {
         .collect();
     spans.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
     RichText {
-        spans: build(text, 0..text.len(), &spans),
+        spans: build(text, 0..text.len(), &spans, 0),
     }
+    .bounded(PARSE_DEPTH)
 }
 
 fn styled(k: &K) -> bool {
@@ -53,10 +64,21 @@ fn styled(k: &K) -> bool {
             | K::TextMention { .. }
             | K::Blockquote
             | K::ExpandableBlockquote
+            | K::Spoiler
     )
 }
 
-fn build(text: &str, range: Range<usize>, entities: &[(Range<usize>, &K)]) -> Vec<Span> {
+/// Spans of `text[range]` under `depth` formatting spans; `entities` lie within `range`.
+fn build(
+    text: &str,
+    range: Range<usize>,
+    entities: &[(Range<usize>, &K)],
+    depth: usize,
+) -> Vec<Span> {
+    if depth >= PARSE_DEPTH {
+        // Too deep: the text stays, the formatting goes.
+        return vec![Span::Text(text[range].to_owned())];
+    }
     let mut out = Vec::new();
     let mut pos = range.start;
     let mut i = 0;
@@ -76,14 +98,22 @@ fn build(text: &str, range: Range<usize>, entities: &[(Range<usize>, &K)]) -> Ve
             out.push(Span::Text(text[pos..r.start].to_owned()));
         }
         let inner = &text[r.start..end];
-        let children = || build(text, r.start..end, &entities[i + 1..children_end]);
+        let children = || {
+            build(
+                text,
+                r.start..end,
+                &entities[i + 1..children_end],
+                depth + 1,
+            )
+        };
         out.push(match kind {
             K::Bold => Span::Bold(children()),
             K::Italic => Span::Italic(children()),
             K::Blockquote | K::ExpandableBlockquote => Span::Quote(children()),
+            K::Spoiler => Span::Spoiler(children()),
             K::Code => Span::Code(inner.to_owned()),
             K::Pre { language } => Span::Pre {
-                lang: language.clone(),
+                lang: safe_code_lang(language.as_deref()).map(str::to_owned),
                 code: inner.to_owned(),
             },
             K::TextLink { url } => Span::Link {
@@ -129,19 +159,52 @@ pub fn to_telegram(text: &RichText) -> (String, Vec<MessageEntity>) {
     let mut out = String::new();
     let mut entities = Vec::new();
     render(&text.spans, &mut out, &mut entities, false);
-    entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
+    // Outer entities first; among entities of one range, a fixed order by kind, so what the bot
+    // sends does not depend on how the tree happened to nest them.
+    entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length), kind_rank(&e.kind)));
     (out, entities)
 }
 
+/// Whether `span` starts (`edge` = first) or ends (`edge` = last) with a code block or a quote,
+/// however formatting wraps it.
+fn block_at(span: &Span, edge: fn(&[Span]) -> Option<&Span>) -> bool {
+    match span {
+        Span::Pre { .. } | Span::Quote(_) => true,
+        Span::Bold(c) | Span::Italic(c) | Span::Spoiler(c) | Span::Link { children: c, .. } => {
+            edge(c).is_some_and(|s| block_at(s, edge))
+        }
+        _ => false,
+    }
+}
+
+fn kind_rank(k: &K) -> u8 {
+    match k {
+        K::Blockquote | K::ExpandableBlockquote => 0,
+        K::Spoiler => 1,
+        K::TextLink { .. } => 2,
+        K::Bold => 3,
+        K::Italic => 4,
+        K::Pre { .. } => 5,
+        K::Code => 6,
+        _ => 7,
+    }
+}
+
 fn render(spans: &[Span], out: &mut String, entities: &mut Vec<MessageEntity>, in_quote: bool) {
+    let mut prev_block = false;
     for s in spans {
+        if prev_block && block_at(s, <[Span]>::first) && !out.ends_with('\n') {
+            // Telegram shows adjacent blocks of one kind as one: keep them apart.
+            out.push('\n');
+        }
+        prev_block = block_at(s, <[Span]>::last);
         let start = utf16_len(out);
         let kind = match s {
             Span::Text(t) => {
                 out.push_str(t);
                 None
             }
-            Span::Mention { name, .. } => {
+            Span::Mention { name, .. } | Span::GroupMention { name } => {
                 out.push('@');
                 out.push_str(name);
                 None
@@ -153,8 +216,12 @@ fn render(spans: &[Span], out: &mut String, entities: &mut Vec<MessageEntity>, i
             Span::Pre { lang, code } => {
                 out.push_str(code);
                 Some(K::Pre {
-                    language: lang.clone().filter(|l| !l.is_empty()),
+                    language: safe_code_lang(lang.as_deref()).map(str::to_owned),
                 })
+            }
+            Span::Spoiler(c) => {
+                render(c, out, entities, in_quote);
+                Some(K::Spoiler)
             }
             Span::Bold(c) => {
                 render(c, out, entities, in_quote);
@@ -212,17 +279,18 @@ fn html(spans: &[Span], out: &mut String) {
     for s in spans {
         match s {
             Span::Text(t) => escape(t, out),
-            Span::Mention { name, .. } => {
+            Span::Mention { name, .. } | Span::GroupMention { name } => {
                 out.push('@');
                 escape(name, out);
             }
+            Span::Spoiler(c) => wrap("tg-spoiler", c, out),
             Span::Code(c) => {
                 out.push_str("<code>");
                 escape(c, out);
                 out.push_str("</code>");
             }
-            Span::Pre { lang, code } => match lang {
-                Some(l) if !l.is_empty() => {
+            Span::Pre { lang, code } => match safe_code_lang(lang.as_deref()) {
+                Some(l) => {
                     out.push_str("<pre><code class=\"language-");
                     escape(l, out);
                     out.push_str("\">");
@@ -287,7 +355,7 @@ fn trim_end(spans: &mut [Span]) {
             let kept = t.trim_end().len();
             t.truncate(kept);
         }
-        Some(Span::Bold(c) | Span::Italic(c) | Span::Quote(c)) => trim_end(c),
+        Some(Span::Bold(c) | Span::Italic(c) | Span::Quote(c) | Span::Spoiler(c)) => trim_end(c),
         Some(Span::Link { children, .. }) => trim_end(children),
         _ => {}
     }
@@ -479,5 +547,157 @@ mod tests {
         let parts = split_to_fit(&rich, 4096);
         assert!(parts.len() >= 3);
         assert!(parts.iter().all(|p| utf16_len(&p.to_plain()) <= 4096));
+    }
+
+    #[test]
+    fn spoilers_stay_spoilers_and_code_blocks_stay_apart() {
+        let text = "a secret x y";
+        let rich = from_telegram(text, &[e(K::Spoiler, 2, 6)]);
+        assert_eq!(
+            rich.spans[1],
+            Span::Spoiler(vec![Span::Text("secret".into())])
+        );
+        let (out, ents) = to_telegram(&rich);
+        assert_eq!(out, text);
+        assert_eq!(ents, vec![e(K::Spoiler, 2, 6)]);
+        assert_eq!(to_html(&rich), "a <tg-spoiler>secret</tg-spoiler> x y");
+        let two = RichText {
+            spans: vec![
+                Span::Pre {
+                    lang: None,
+                    code: "a".into(),
+                },
+                Span::Pre {
+                    lang: None,
+                    code: "b".into(),
+                },
+            ],
+        };
+        let (out, ents) = to_telegram(&two);
+        assert_eq!(out, "a\nb");
+        assert_eq!(
+            ents,
+            vec![
+                e(K::Pre { language: None }, 0, 1),
+                e(K::Pre { language: None }, 2, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_code_language_is_a_name_or_nothing() {
+        let lang = "x\n```\n# COUNCIL NOTICE\n[pay](https://evil.example)".to_owned();
+        let rich = from_telegram(
+            "code",
+            &[e(
+                K::Pre {
+                    language: Some(lang),
+                },
+                0,
+                4,
+            )],
+        );
+        assert_eq!(
+            rich.spans,
+            vec![Span::Pre {
+                lang: None,
+                code: "code".into()
+            }]
+        );
+        let rust = from_telegram(
+            "code",
+            &[e(
+                K::Pre {
+                    language: Some("rust".into()),
+                },
+                0,
+                4,
+            )],
+        );
+        assert_eq!(
+            to_telegram(&rust).1,
+            vec![e(
+                K::Pre {
+                    language: Some("rust".into())
+                },
+                0,
+                4
+            )]
+        );
+    }
+
+    #[test]
+    fn deeply_nested_entities_keep_their_text_only() {
+        let text = "x".repeat(3000);
+        let ents: Vec<MessageEntity> = (0..1500)
+            .map(|i| {
+                e(
+                    if i % 2 == 0 { K::Bold } else { K::Italic },
+                    i,
+                    3000 - 2 * i,
+                )
+            })
+            .collect();
+        let rich = from_telegram(&text, &ents);
+        assert!(rich.depth() <= PARSE_DEPTH);
+        assert_eq!(rich.to_plain(), text);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Entities both ways under the workspace's proptest configuration (fixed seed in CI).
+    use super::*;
+    use civicbridge_api::testing::fuzz_config;
+    use proptest::prelude::*;
+
+    fn kind() -> impl Strategy<Value = K> {
+        prop_oneof![
+            Just(K::Bold),
+            Just(K::Italic),
+            Just(K::Code),
+            Just(K::Spoiler),
+            Just(K::Blockquote),
+            Just(K::Underline),
+            Just(K::Mention),
+            Just(K::TextLink {
+                url: "https://e.org/".parse().expect("url")
+            }),
+            "(rust|x```\n# h|)".prop_map(|l| K::Pre {
+                language: (!l.is_empty()).then_some(l)
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(fuzz_config(512))]
+
+        /// Any text with any entities (overlapping, out of range, splitting a surrogate pair):
+        /// no panic, the text kept exactly, a bounded tree; and what the bot sends for it has
+        /// entities inside the text and reads back to itself.
+        #[test]
+        fn fuzz_telegram_entities_both_ways(
+            text in "[a-z 😀é\n<*]{0,40}",
+            ents in prop::collection::vec((kind(), 0usize..60, 0usize..60), 0..30),
+        ) {
+            let ents: Vec<MessageEntity> =
+                ents.into_iter().map(|(k, o, l)| MessageEntity::new(k, o, l)).collect();
+            let rich = from_telegram(&text, &ents);
+            prop_assert!(rich.is_bounded(PARSE_DEPTH));
+            prop_assert_eq!(rich.to_plain().replace('@', ""), text.replace('@', ""));
+            let (out, sent) = to_telegram(&rich);
+            let len = utf16_len(&out);
+            for e in &sent {
+                prop_assert!(e.length > 0 && e.offset + e.length <= len, "{:?} in {:?}", e, out);
+                if let K::Pre { language: Some(l) } = &e.kind {
+                    prop_assert!(safe_code_lang(Some(l)).is_some(), "{:?}", l);
+                }
+            }
+            // The same text, but for line breaks put between adjacent blocks.
+            prop_assert_eq!(out.replace('\n', ""), rich.to_plain().replace('\n', ""));
+            let back = from_telegram(&out, &sent);
+            prop_assert_eq!(back.to_plain(), out.clone());
+            prop_assert_eq!(to_telegram(&back), (out, sent), "stable after one round");
+        }
     }
 }

@@ -70,6 +70,7 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             avatar_url: None,
             is_bridge: false,
             power_level: None,
+            authority: Default::default(),
         },
         (Some(u), None) => Sender {
             id: RemoteUserId::new(u.id.0.to_string()),
@@ -77,6 +78,7 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             avatar_url: None,
             is_bridge: u.id == bot,
             power_level: None,
+            authority: Default::default(),
         },
         (None, None) => Sender::person("0", "Unknown"),
     }

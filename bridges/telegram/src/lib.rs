@@ -66,6 +66,10 @@ pub struct TelegramConnector {
     pacer: pacing::Pacer,
     /// Whether each chat is a forum, from `getChat`.
     forums: Mutex<HashMap<i64, bool>>,
+    /// Forum topics this connector opened, by the send's transaction id (see `outbound.rs`).
+    topics: Mutex<HashMap<String, String>>,
+    /// The durable state `run` was given; topics opened are kept there too.
+    state: Mutex<Option<Arc<dyn ConnectorState>>>,
 }
 
 impl std::fmt::Debug for TelegramConnector {
@@ -136,6 +140,8 @@ impl TelegramConnector {
             config,
             bot_id,
             forums: Mutex::new(HashMap::new()),
+            topics: Mutex::new(HashMap::new()),
+            state: Mutex::new(None),
         })
     }
 
@@ -207,6 +213,7 @@ impl Connector for TelegramConnector {
         state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
         self.run_impl(sink, state, shutdown).await
     }
 

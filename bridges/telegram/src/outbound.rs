@@ -15,6 +15,11 @@
 //!   goes first and the files follow without captions.
 //! - Every post waits for its turn with the `Pacer`.
 //!
+//! A topic is opened once per send: it is kept under the send's transaction id (in memory and in
+//! `ConnectorState`) before the message is posted into it, so the outbox's retry of a send whose
+//! post failed reuses the topic. Only a `createForumTopic` whose answer was lost can still leave
+//! an extra, empty topic: the Bot API has no way to list topics or make the call idempotent.
+//!
 //! A multi-part send that fails half way reports the error; a retry by the outbox then posts the
 //! earlier parts again (Telegram has no idempotency key for bots).
 
@@ -62,7 +67,16 @@ impl TelegramConnector {
             }
             Some(ThreadTarget::StartFrom(root)) => {
                 let topic = if self.is_forum(chat).await? {
-                    self.open_topic(chat, &out.text).await?
+                    match self.opened_topic(chat, &out.txn_id) {
+                        Some(t) => Some(t),
+                        None => {
+                            let t = self.open_topic(chat, &out.text).await?;
+                            if let Some(t) = t {
+                                self.remember_topic(chat, &out.txn_id, t).await;
+                            }
+                            t
+                        }
+                    }
                 } else {
                     None
                 };
@@ -115,6 +129,43 @@ impl TelegramConnector {
             ids: ids_out,
             thread: receipt_thread,
         })
+    }
+
+    /// The topic an earlier attempt of this very send opened. A send is retried with the same
+    /// transaction id when a later step failed (the message into the new topic, a lost answer),
+    /// and must not open a second topic.
+    fn opened_topic(&self, chat: ChatId, txn: &str) -> Option<ThreadId> {
+        let key = topic_key(chat, txn);
+        let known = self
+            .topics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let stored = || {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            state.and_then(|s| s.get(&key))
+        };
+        let raw = known.or_else(stored)?;
+        ids::thread_id(&civicbridge_api::ThreadId::new(raw)).ok()
+    }
+
+    /// Keeps the topic opened for `txn`, in memory and in the connector's durable state (so a
+    /// crash between opening it and posting into it does not open another after the restart),
+    /// before anything is posted into it.
+    async fn remember_topic(&self, chat: ChatId, txn: &str, topic: ThreadId) {
+        let key = topic_key(chat, txn);
+        let value = ids::thread(topic).as_str().to_owned();
+        self.topics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), value.clone());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(s) = state {
+            if let Err(e) = s.put(&key, &value).await {
+                tracing::warn!(error = %e, "telegram: could not store an opened topic");
+            }
+        }
     }
 
     /// Opens a forum topic named after the text. `None` when the bot may not (it is no topic
@@ -327,6 +378,11 @@ fn topic_name(text: &RichText) -> String {
     } else {
         name
     }
+}
+
+/// Where an opened topic is kept, per chat and send.
+fn topic_key(chat: ChatId, txn: &str) -> String {
+    format!("topic:{}:{txn}", chat.0)
 }
 
 #[cfg(test)]

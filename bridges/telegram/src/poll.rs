@@ -29,7 +29,11 @@ impl TelegramConnector {
 
     /// `getMe` once at start: a wrong token fails `run` at once with `Auth`, and a bot in privacy
     /// mode (which sees only commands and replies to it in groups) is reported in the log.
-    async fn check_bot(&self, shutdown: &CancellationToken) -> Result<(), ConnectorError> {
+    async fn check_bot(
+        &self,
+        sink: &EventSink,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ConnectorError> {
         let mut backoff = Duration::from_millis(500);
         loop {
             let me = tokio::select! {
@@ -50,6 +54,7 @@ impl TelegramConnector {
                 Err(e @ ConnectorError::Auth(_)) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "telegram: getMe failed; retrying");
+                    sink.down(format!("getMe failed: {e}"));
                     if !pause(backoff, shutdown).await {
                         return Ok(());
                     }
@@ -65,7 +70,7 @@ impl TelegramConnector {
         state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
-        self.check_bot(&shutdown).await?;
+        self.check_bot(&sink, &shutdown).await?;
         if let Some(hook) = &self.config.webhook {
             return self.run_webhook(hook, sink, shutdown).await;
         }
@@ -87,6 +92,7 @@ impl TelegramConnector {
             let updates = match polled {
                 Ok(u) => {
                     backoff = Duration::from_millis(500);
+                    sink.up();
                     u
                 }
                 Err(ConnectorError::Auth(why)) => return Err(ConnectorError::Auth(why)),
@@ -98,6 +104,7 @@ impl TelegramConnector {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "telegram: getUpdates failed; retrying");
+                    sink.down(format!("getUpdates failed: {e}"));
                     if !pause(backoff, &shutdown).await {
                         return Ok(());
                     }

@@ -186,3 +186,35 @@ async fn a_reply_to_a_message_deleted_meanwhile_still_arrives() {
         .unwrap();
     assert_eq!(m.reply_to, None);
 }
+
+#[tokio::test]
+async fn a_retried_send_that_opened_a_topic_reuses_it_instead_of_opening_another() {
+    use civicbridge_testkit::telegram::Fault;
+    let server = TelegramServer::start().await;
+    let conn = connector(&server);
+    let forum = server.create_forum("Forum");
+    let root = server.post_as_user(forum, ADA, "a question").unwrap();
+    let mut o = out(forum, attributed("Kim", "an answer"));
+    o.thread = Some(ThreadTarget::StartFrom(RemoteMsgId::new(root.to_string())));
+    // The topic opens, then the post into it breaks off: the outbox retries the same send.
+    server.fail_method("sendMessage", 1, Fault::DropConnection);
+    let first = conn.send(&o).await;
+    assert!(first.as_ref().is_err_and(|e| e.is_retryable()), "{first:?}");
+    let receipt = conn.send(&o).await.unwrap();
+    let topics = server.topics(forum);
+    assert_eq!(
+        topics.len(),
+        1,
+        "one topic, not one per attempt: {topics:?}"
+    );
+    assert_eq!(receipt.thread, Some(ThreadId::new(topics[0].0.to_string())));
+    let m = server
+        .message(forum, receipt.ids[0].as_str().parse().unwrap())
+        .unwrap();
+    assert_eq!(m.thread, Some(topics[0].0));
+    // Another send (another transaction id) opens its own topic.
+    let mut other = Outgoing::text(RoomId::new(forum.to_string()), "t2", attributed("Kim", "x"));
+    other.thread = o.thread.clone();
+    conn.send(&other).await.unwrap();
+    assert_eq!(server.topics(forum).len(), 2);
+}

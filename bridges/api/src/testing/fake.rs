@@ -57,6 +57,11 @@ struct State {
     failures: VecDeque<ConnectorError>,
     echo_sends: bool,
     send_delay: Duration,
+    files_apart: bool,
+    /// Sends whose text contains this panic (a bug in a connector, in the test's hands).
+    panic_on: Option<String>,
+    /// Sends whose text contains this fail with this error, every time.
+    fail_on: Option<(String, ConnectorError)>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -95,34 +100,63 @@ impl FakeConnector {
 
     /// A send's effect, once its round trip is over.
     fn send_now(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
-        if let Some(err) = self.take_failure() {
+        let text = out.text.to_plain();
+        let (panic_on, fail_on) = {
+            let st = self.state();
+            (st.panic_on.clone(), st.fail_on.clone())
+        };
+        if panic_on.is_some_and(|n| text.contains(&n)) {
+            panic!("FakeConnector: told to panic on {text:?}");
+        }
+        let fail = fail_on.and_then(|(n, e)| text.contains(&n).then_some(e));
+        if let Some(err) = fail.or_else(|| self.take_failure()) {
             self.state().ops.push(FakeOp::Send {
                 room: out.room.clone(),
                 ok: false,
             });
             return Err(err);
         }
-        let id = self.new_id();
         let thread = match &out.thread {
             Some(ThreadTarget::Existing(t)) => Some(t.clone()),
             Some(ThreadTarget::StartFrom(root)) => Some(ThreadId::new(format!("thread-{root}"))),
             None => None,
         };
+        // One posted message per part the platform shows: the whole `out`, or (files apart)
+        // its text and then each file on its own.
+        let mut shown = vec![out.clone()];
+        if self.state().files_apart && !out.attachments.is_empty() {
+            shown = Vec::new();
+            if !out.text.is_empty() {
+                let mut text = out.clone();
+                text.attachments.clear();
+                shown.push(text);
+            }
+            for f in &out.attachments {
+                let mut file = out.clone();
+                file.text = crate::rich_text::RichText::default();
+                file.attachments = vec![f.clone()];
+                shown.push(file);
+            }
+        }
+        let ids: Vec<RemoteMsgId> = shown.iter().map(|_| self.new_id()).collect();
+        let id = ids[0].clone();
         let echo = {
             let mut st = self.state();
             st.ops.push(FakeOp::Send {
                 room: out.room.clone(),
                 ok: true,
             });
-            st.posted.push(Posted {
-                id: id.clone(),
-                out: out.clone(),
-                thread: thread.clone(),
-                deleted: false,
-                edits: Vec::new(),
-                reactions: Vec::new(),
-                at: tokio::time::Instant::now(),
-            });
+            for (id, out) in ids.iter().zip(shown) {
+                st.posted.push(Posted {
+                    id: id.clone(),
+                    out,
+                    thread: thread.clone(),
+                    deleted: false,
+                    edits: Vec::new(),
+                    reactions: Vec::new(),
+                    at: tokio::time::Instant::now(),
+                });
+            }
             st.echo_sends
         };
         if echo {
@@ -132,10 +166,7 @@ impl FakeConnector {
             ev.sender.is_bridge = true;
             drop(self.inject(ev));
         }
-        Ok(SendReceipt {
-            ids: vec![id],
-            thread,
-        })
+        Ok(SendReceipt { ids, thread })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -148,6 +179,12 @@ impl FakeConnector {
         self.state().echo_sends = on;
     }
 
+    /// When on, a send with files posts its text and then each file as messages of their own,
+    /// as the Matrix connector does (the receipt lists them in that order).
+    pub fn files_apart(&self, on: bool) {
+        self.state().files_apart = on;
+    }
+
     /// Every send takes this long (on tokio's clock) before it lands, as a platform's round trip.
     pub fn send_delay(&self, delay: Duration) {
         self.state().send_delay = delay;
@@ -156,6 +193,23 @@ impl FakeConnector {
     /// The most sends that were under way at once so far.
     pub fn most_sends_in_flight(&self) -> usize {
         self.most_sends_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// From now on, a send whose text contains `needle` panics inside the connector, every time.
+    pub fn panic_on(&self, needle: &str) {
+        self.state().panic_on = Some(needle.to_owned());
+    }
+
+    /// From now on, a send whose text contains `needle` fails with `error`, every time.
+    pub fn fail_on(&self, needle: &str, error: ConnectorError) {
+        self.state().fail_on = Some((needle.to_owned(), error));
+    }
+
+    /// Ends [`Self::panic_on`] and [`Self::fail_on`]: the platform behaves again.
+    pub fn clear_faults(&self) {
+        let mut st = self.state();
+        st.panic_on = None;
+        st.fail_on = None;
     }
 
     /// The next calls to send/edit/delete/react fail with these errors, one call each.
@@ -350,6 +404,14 @@ impl Connector for FakeConnector {
             return Err(err);
         }
         self.find(id, |p| p.deleted = true)
+    }
+
+    /// The fake's files hold their own reference as bytes.
+    async fn fetch(
+        &self,
+        attachment: &crate::event::Attachment,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        Ok(attachment.url.as_bytes().to_vec())
     }
 
     async fn react(

@@ -3,11 +3,14 @@
 //! - [`FakeConnector`]: an in-process platform. Tests inject inbound events, read what the bridge
 //!   posted, and make the next calls fail with any `ConnectorError`.
 //! - [`conformance`]: the checks every real connector must pass against its local server.
+//! - [`fuzz_config`]: the proptest configuration of every property test (fixed seed in CI).
 
 pub mod conformance;
 mod fake;
+mod fuzz;
 
 pub use fake::{FakeConnector, FakeOp, Posted};
+pub use fuzz::{fuzz_config, CI_SEED};
 
 use std::time::Duration;
 

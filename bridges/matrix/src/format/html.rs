@@ -1,8 +1,23 @@
 //! A small, tolerant HTML reader for Matrix `formatted_body`: tags the model knows become
 //! formatting, every other tag is dropped and its text kept. It never fails: unbalanced tags
 //! are closed, a stray `<` is text, unknown entities stay as written.
+//!
+//! Bounded by construction, whatever the input: the tokenizer is a loop; the element tree is
+//! built with an explicit stack and never deeper than [`MAX_ELEMENT_DEPTH`] (an element opened
+//! deeper is transparent: its children join the nearest kept ancestor, its close tag still
+//! matches); at most [`MAX_OPEN`] elements are open at once (further open tags are ignored), so
+//! matching a close tag costs at most that much; and formatting nested deeper than
+//! `PARSE_DEPTH` is flattened into its ancestor. The recursive conversion and the drop of the
+//! tree therefore never go deeper than [`MAX_ELEMENT_DEPTH`], however deep the input nests.
 
+use civicbridge_api::rich_text::{safe_code_lang, PARSE_DEPTH};
 use civicbridge_api::{RemoteUserId, Span};
+
+/// The deepest element tree the reader builds.
+pub const MAX_ELEMENT_DEPTH: usize = 32;
+
+/// The most elements open at once, kept or transparent.
+pub const MAX_OPEN: usize = 512;
 
 #[derive(Debug)]
 enum Node {
@@ -14,8 +29,14 @@ enum Node {
     },
 }
 
-/// An element still open while reading: its name, attributes and children so far.
-type Open = (String, Vec<(String, String)>, Vec<Node>);
+/// An element still open while reading: its name, attributes and children so far, and whether
+/// it is kept (false: too deep, its children go to the nearest kept ancestor).
+struct Open {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Node>,
+    kept: bool,
+}
 
 const VOID: &[&str] = &["br", "hr", "img", "input", "meta", "link", "wbr", "col"];
 const DROPPED: &[&str] = &["mx-reply", "script", "style", "head", "title", "template"];
@@ -27,13 +48,20 @@ const BLOCK: &[&str] = &[
 pub fn parse_html(html: &str) -> Vec<Span> {
     let nodes = build_tree(html);
     let mut out = Vec::new();
-    convert_all(&nodes, &mut out);
+    convert_all(&nodes, &mut out, 0);
     out
 }
 
 fn build_tree(html: &str) -> Vec<Node> {
     // Stack of open elements; index 0 is the document root.
-    let mut stack: Vec<Open> = vec![(String::new(), Vec::new(), Vec::new())];
+    let mut stack: Vec<Open> = vec![Open {
+        name: String::new(),
+        attrs: Vec::new(),
+        children: Vec::new(),
+        kept: true,
+    }];
+    // How many of the open elements are kept (the root included).
+    let mut kept = 1usize;
     let mut rest = html;
     let mut text = String::new();
     while !rest.is_empty() {
@@ -47,7 +75,7 @@ fn build_tree(html: &str) -> Vec<Node> {
                 flush_text(&mut text, &mut stack);
                 rest = after;
                 match tag {
-                    Tag::Close(name) => close(&name, &mut stack),
+                    Tag::Close(name) => close(&name, &mut stack, &mut kept),
                     Tag::Open(name, attrs, self_closing) => {
                         if self_closing || VOID.contains(&name.as_str()) {
                             push_node(
@@ -58,8 +86,15 @@ fn build_tree(html: &str) -> Vec<Node> {
                                     children: Vec::new(),
                                 },
                             );
-                        } else {
-                            stack.push((name, attrs, Vec::new()));
+                        } else if stack.len() < MAX_OPEN {
+                            let keep = kept <= MAX_ELEMENT_DEPTH;
+                            kept += usize::from(keep);
+                            stack.push(Open {
+                                name,
+                                attrs,
+                                children: Vec::new(),
+                                kept: keep,
+                            });
                         }
                     }
                 }
@@ -74,9 +109,9 @@ fn build_tree(html: &str) -> Vec<Node> {
     }
     flush_text(&mut text, &mut stack);
     while stack.len() > 1 {
-        pop(&mut stack);
+        pop(&mut stack, &mut kept);
     }
-    stack.pop().map(|(_, _, c)| c).unwrap_or_default()
+    stack.pop().map(|o| o.children).unwrap_or_default()
 }
 
 fn flush_text(text: &mut String, stack: &mut [Open]) {
@@ -86,36 +121,40 @@ fn flush_text(text: &mut String, stack: &mut [Open]) {
     }
 }
 
+/// Appends `node` to the innermost kept element.
 fn push_node(stack: &mut [Open], node: Node) {
-    if let Some(top) = stack.last_mut() {
-        top.2.push(node);
+    if let Some(top) = stack.iter_mut().rev().find(|o| o.kept) {
+        top.children.push(node);
     }
 }
 
-fn pop(stack: &mut Vec<Open>) {
+fn pop(stack: &mut Vec<Open>, kept: &mut usize) {
     if stack.len() <= 1 {
         return;
     }
-    if let Some((name, attrs, children)) = stack.pop() {
-        push_node(
-            stack,
-            Node::Element {
-                name,
-                attrs,
-                children,
-            },
-        );
+    if let Some(open) = stack.pop() {
+        if open.kept {
+            *kept -= 1;
+            push_node(
+                stack,
+                Node::Element {
+                    name: open.name,
+                    attrs: open.attrs,
+                    children: open.children,
+                },
+            );
+        }
     }
 }
 
-fn close(name: &str, stack: &mut Vec<Open>) {
+fn close(name: &str, stack: &mut Vec<Open>, kept: &mut usize) {
     // A close tag without a matching open one is ignored.
-    if let Some(pos) = stack.iter().rposition(|(n, _, _)| n == name) {
+    if let Some(pos) = stack.iter().rposition(|o| o.name == name) {
         if pos == 0 {
             return;
         }
         while stack.len() > pos {
-            pop(stack);
+            pop(stack, kept);
         }
     }
 }
@@ -238,15 +277,16 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
-fn convert_all(nodes: &[Node], out: &mut Vec<Span>) {
+/// Converts `nodes` inside `depth` formatting spans.
+fn convert_all(nodes: &[Node], out: &mut Vec<Span>, depth: usize) {
     for n in nodes {
-        convert(n, out);
+        convert(n, out, depth);
     }
 }
 
-fn children_spans(children: &[Node]) -> Vec<Span> {
+fn children_spans(children: &[Node], depth: usize) -> Vec<Span> {
     let mut v = Vec::new();
-    convert_all(children, &mut v);
+    convert_all(children, &mut v, depth + 1);
     v
 }
 
@@ -283,7 +323,7 @@ fn ends_with_newline(out: &[Span]) -> bool {
     }
 }
 
-fn convert(node: &Node, out: &mut Vec<Span>) {
+fn convert(node: &Node, out: &mut Vec<Span>, depth: usize) {
     let (name, attrs, children) = match node {
         Node::Text(t) => {
             out.push(Span::Text(t.clone()));
@@ -295,10 +335,18 @@ fn convert(node: &Node, out: &mut Vec<Span>) {
             children,
         } => (name.as_str(), attrs.as_slice(), children.as_slice()),
     };
+    let formatting =
+        matches!(name, "b" | "strong" | "i" | "em" | "blockquote" | "a") || is_spoiler(name, attrs);
+    if formatting && depth >= PARSE_DEPTH {
+        // Too deep: the text stays, the formatting goes.
+        convert_all(children, out, depth);
+        return;
+    }
     match name {
-        "b" | "strong" => out.push(Span::Bold(children_spans(children))),
-        "i" | "em" => out.push(Span::Italic(children_spans(children))),
-        "blockquote" => out.push(Span::Quote(children_spans(children))),
+        "b" | "strong" => out.push(Span::Bold(children_spans(children, depth))),
+        "i" | "em" => out.push(Span::Italic(children_spans(children, depth))),
+        "blockquote" => out.push(Span::Quote(children_spans(children, depth))),
+        _ if is_spoiler(name, attrs) => out.push(Span::Spoiler(children_spans(children, depth))),
         "code" => out.push(Span::Code(plain_of(children))),
         "pre" => {
             let lang = children.iter().find_map(|c| match c {
@@ -307,6 +355,7 @@ fn convert(node: &Node, out: &mut Vec<Span>) {
                         cl.split_whitespace()
                             .find_map(|w| w.strip_prefix("language-"))
                     })
+                    .and_then(|l| safe_code_lang(Some(l)))
                     .map(str::to_owned),
                 _ => None,
             });
@@ -329,10 +378,10 @@ fn convert(node: &Node, out: &mut Vec<Span>) {
             {
                 out.push(Span::Link {
                     url: href.to_owned(),
-                    children: children_spans(children),
+                    children: children_spans(children, depth),
                 });
             } else {
-                convert_all(children, out);
+                convert_all(children, out, depth);
             }
         }
         "br" => out.push(Span::Text("\n".into())),
@@ -345,10 +394,15 @@ fn convert(node: &Node, out: &mut Vec<Span>) {
             if n == "li" {
                 out.push(Span::Text("- ".into()));
             }
-            convert_all(children, out);
+            convert_all(children, out, depth);
         }
-        _ => convert_all(children, out),
+        _ => convert_all(children, out, depth),
     }
+}
+
+/// `<span data-mx-spoiler>` (with or without a reason).
+fn is_spoiler(name: &str, attrs: &[(String, String)]) -> bool {
+    name == "span" && attr(attrs, "data-mx-spoiler").is_some()
 }
 
 /// The user id in a `https://matrix.to/#/@user:server` link, percent-decoded.

@@ -1,5 +1,6 @@
 //! `RichText` -> `body` and `formatted_body`.
 
+use civicbridge_api::rich_text::safe_code_lang;
 use civicbridge_api::{RichText, Span};
 
 /// The plain `body`: exactly what a person reads, markup characters verbatim.
@@ -22,6 +23,14 @@ fn span(s: &Span, out: &mut String) {
         Span::Bold(c) => wrap("strong", c, out),
         Span::Italic(c) => wrap("em", c, out),
         Span::Quote(c) => wrap("blockquote", c, out),
+        Span::Spoiler(c) => {
+            out.push_str("<span data-mx-spoiler>");
+            for c in c {
+                span(c, out);
+            }
+            out.push_str("</span>");
+        }
+        Span::GroupMention { name } => escape_text(&format!("@{name}"), out),
         Span::Code(code) => {
             out.push_str("<code>");
             escape(code, out);
@@ -29,7 +38,7 @@ fn span(s: &Span, out: &mut String) {
         }
         Span::Pre { lang, code } => {
             out.push_str("<pre><code");
-            if let Some(lang) = lang.as_deref().filter(|l| is_safe_lang(l)) {
+            if let Some(lang) = safe_code_lang(lang.as_deref()) {
                 out.push_str(" class=\"language-");
                 out.push_str(lang);
                 out.push('"');
@@ -109,13 +118,6 @@ fn is_safe_url(url: &str) -> bool {
     ["https://", "http://", "mailto:", "matrix:"]
         .iter()
         .any(|p| lower.starts_with(p))
-}
-
-fn is_safe_lang(lang: &str) -> bool {
-    !lang.is_empty()
-        && lang
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '#'))
 }
 
 /// `@local:server`: a user that exists on Matrix, so a pill link makes sense.

@@ -6,8 +6,8 @@
 
 use crate::format;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Event, EventKind, InboundId, Message, Platform, RemoteMsgId,
-    RemoteUserId, RichText, RoomRef, Sender, Span, ThreadId,
+    Attachment, AttachmentKind, Authority, Event, EventKind, InboundId, Message, Platform,
+    RemoteMsgId, RemoteUserId, RichText, RoomRef, Sender, Span, ThreadId,
 };
 use serde_json::Value;
 
@@ -23,6 +23,9 @@ pub struct InboundContext<'a> {
     /// The sender's power level in the room, as the SDK knows it when the event is converted
     /// (the room's current `m.room.power_levels`); `None` when the member is unknown.
     pub sender_power: Option<i64>,
+    /// Whether the sender's power level reaches the room's `redact` level (they may remove
+    /// other people's events), as the SDK knows the room's power levels at conversion.
+    pub sender_may_redact_others: bool,
 }
 
 /// Prefix of an attachment reference that names the event carrying an encrypted file: the
@@ -75,6 +78,13 @@ pub fn to_event(ev: &Value, ctx: &InboundContext<'_>) -> Option<Event> {
             avatar_url: ctx.sender_avatar.clone(),
             is_bridge: sender == ctx.own_user,
             power_level: ctx.sender_power,
+            // Matrix servers let anyone send an `m.replace` or a redaction event: the core
+            // decides what counts, from the author and this.
+            authority: if ctx.sender_may_redact_others {
+                Authority::Moderator
+            } else {
+                Authority::Member
+            },
         },
         at_ms,
         kind,

@@ -12,6 +12,7 @@ fn ctx() -> InboundContext<'static> {
         sender_name: Some("Ada Staff".into()),
         sender_avatar: None,
         sender_power: Some(50),
+        sender_may_redact_others: false,
     }
 }
 
@@ -175,6 +176,22 @@ fn redactions_in_old_and_new_room_versions() {
             }
         );
     }
+}
+
+#[test]
+fn a_sender_who_may_redact_others_is_reported_as_a_moderator() {
+    let e = ev(
+        "m.room.redaction",
+        "@mod:localhost",
+        json!({"redacts": "$x"}),
+    );
+    let plain = to_event(&e, &ctx()).expect("converted");
+    assert_eq!(plain.sender.authority, Authority::Member);
+    let mut c = ctx();
+    c.sender_may_redact_others = true;
+    let by_mod = to_event(&e, &c).expect("converted");
+    assert_eq!(by_mod.sender.authority, Authority::Moderator);
+    assert_eq!(by_mod.sender.id.as_str(), "@mod:localhost");
 }
 
 #[test]

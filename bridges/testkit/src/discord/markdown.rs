@@ -8,8 +8,16 @@ pub fn shown_text(content: &str, user_name: &dyn Fn(u64) -> Option<String>) -> S
     // since code blocks span lines.
     let mut lines = Vec::new();
     let mut block_quote = false;
+    // Inside a fenced code block lines are shown as they are: no quote, heading or subtext.
+    let mut in_code = false;
     for line in content.split('\n') {
         let mut line = line;
+        let starts_in_code = in_code;
+        in_code ^= line.matches("```").count() % 2 == 1;
+        if starts_in_code {
+            lines.push(line);
+            continue;
+        }
         if !block_quote {
             if let Some(rest) = line.strip_prefix(">>> ") {
                 block_quote = true;
@@ -200,6 +208,10 @@ mod tests {
         );
         assert_eq!(shown("> quoted\nnot"), "quoted\nnot");
         assert_eq!(shown("```rust\nlet x;\n```"), "let x;");
+        assert_eq!(
+            shown("```\n# not a heading\n> nor a quote\n```\n# h"),
+            "# not a heading\n> nor a quote\nh"
+        );
         assert_eq!(shown("hi <@42> and <@!42>"), "hi @ada and @ada");
     }
 

@@ -274,6 +274,15 @@ impl TelegramServer {
         self.act(|w| w.flood_group_per_minute = per_minute)
     }
 
+    /// Revokes the bot's token, as @BotFather's /revoke does: every call answers 401 from now
+    /// on, and long polls waiting now end with it.
+    pub fn revoke_token(&self) {
+        self.shared
+            .revoked
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.notify();
+    }
+
     /// The next `n` calls of any method except `getUpdates` fail with `fault`.
     pub fn fail_next(&self, n: usize, fault: Fault) {
         self.shared.faults().push(None, n, fault);

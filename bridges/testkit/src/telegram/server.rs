@@ -28,6 +28,8 @@ const MAX_POLL: Duration = Duration::from_secs(50);
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub token: String,
+    /// The token was revoked (@BotFather /revoke): every call answers 401 from now on.
+    pub revoked: std::sync::atomic::AtomicBool,
     world: Mutex<World>,
     faults: Mutex<Faults>,
     /// Bumped on every change a waiting `getUpdates` may care about.
@@ -56,6 +58,7 @@ impl Shared {
     pub(crate) fn new(token: String, world: World) -> Self {
         Shared {
             token,
+            revoked: std::sync::atomic::AtomicBool::new(false),
             world: Mutex::new(world),
             faults: Mutex::new(Faults::default()),
             changed: watch::channel(0).0,
@@ -103,6 +106,7 @@ fn reply(result: ApiResult) -> Response {
 
 fn authorised(shared: &Shared, segment: &str) -> bool {
     segment.strip_prefix("bot") == Some(shared.token.as_str())
+        && !shared.revoked.load(Ordering::SeqCst)
 }
 
 async fn api(

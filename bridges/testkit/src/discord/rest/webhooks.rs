@@ -245,11 +245,18 @@ pub(super) async fn execute_webhook(
                 .get("username")
                 .and_then(Value::as_str)
                 .map_or_else(|| w.name.clone(), str::to_owned);
-            if username.chars().count() > 80 || username.to_lowercase().contains("discord") {
+            // Discord refuses names of 0 or over 80 characters and names containing "discord"
+            // or "clyde" in any case.
+            let lower = username.to_lowercase();
+            if username.trim().is_empty()
+                || username.chars().count() > 80
+                || lower.contains("discord")
+                || lower.contains("clyde")
+            {
                 return form_error(
                     "username",
                     "USERNAME_INVALID",
-                    "Username cannot contain \"discord\"",
+                    "Username cannot contain \"discord\" or \"clyde\"",
                 );
             }
             let avatar_url = body

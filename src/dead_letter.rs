@@ -1,0 +1,157 @@
+//! Dead letters: how a job or an event that cannot make progress is set aside so that the rest
+//! of its room keeps moving ("one bad job never stops a room").
+//!
+//! A job is parked when it panics, when its record (or the record it sends) cannot be decoded or
+//! keeps failing in the store [`PARK_AFTER_STORE_ERRORS`] times in a row, or when the platform
+//! keeps answering it with a transient error [`PARK_AFTER_TRANSIENT`] times in a row while other
+//! jobs to the same platform succeed (so a platform outage parks nothing: every job waits). An
+//! event is parked when its handling panics or fails in the store on its own. Either way the
+//! item moves to the store's parked tree (see `store/parked.rs`) in one transaction with an audit
+//! entry and one notice to the link's moderation room naming the item and the reason; admins
+//! retry or drop it (`!retry P3`, `!drop P3`, or the CLI).
+
+use crate::audit::{AuditAction, AuditDraft};
+use crate::store::{Job, JobKind, LinkRecord, ParkedItem, ParkedWhat, Store, StoreError, Tx};
+use civicbridge_api::{Event, LinkId, RichText, RoomRef};
+use std::collections::HashMap;
+
+/// Consecutive store failures of one job before it is parked.
+pub const PARK_AFTER_STORE_ERRORS: u32 = 5;
+/// Consecutive transient failures of one job, while its platform accepts other jobs, before it
+/// is parked.
+pub const PARK_AFTER_TRANSIENT: u32 = 10;
+
+/// The text of a panic payload.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+/// Parks job `id` found in `lane`'s queue: out of the outbox, audited, the moderators told.
+/// Returns the notice jobs to enqueue (none if the job was gone).
+pub fn park_job(
+    store: &Store,
+    moderation_rooms: &HashMap<LinkId, RoomRef>,
+    id: crate::store::JobId,
+    lane: &RoomRef,
+    reason: &str,
+) -> Result<Vec<Job>, StoreError> {
+    let notices = store.transact(|tx| {
+        let Some(item) = tx.park_job(id, Some(lane), reason)? else {
+            return Ok(Vec::new());
+        };
+        audit(tx, &item)?;
+        let rooms: Vec<(LinkId, RoomRef)> = match &item.link {
+            Some(l) => moderation_rooms
+                .get(l)
+                .map(|r| vec![(l.clone(), r.clone())])
+                .unwrap_or_default(),
+            // The record does not say whose it is: every moderation room hears of it.
+            None => {
+                let mut all: Vec<_> = moderation_rooms
+                    .iter()
+                    .map(|(l, r)| (l.clone(), r.clone()))
+                    .collect();
+                all.sort();
+                all.dedup_by(|a, b| a.1 == b.1);
+                all
+            }
+        };
+        let mut jobs = Vec::new();
+        for (link, room) in rooms {
+            if notice_about_notice(&item, &room) {
+                // A plain notice to this very room failed: telling the room again could fail the
+                // same way, over and over. The log and `!parked` have it.
+                tracing::error!(item = %item.id, "a notice to the moderation room was parked");
+                continue;
+            }
+            jobs.push(tx.push_job(&link, &room, notice(&item))?);
+        }
+        Ok(jobs)
+    })?;
+    tracing::warn!(job = %id, lane = %lane, reason, "job parked");
+    Ok(notices)
+}
+
+/// Parks an event its link worker could not handle, inside the caller's transaction: seen mark,
+/// parked item, audit entry and the notice to the moderation room. Returns the notice jobs.
+pub fn park_event(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    event: &Event,
+    reason: &str,
+) -> Result<Vec<Job>, crate::store::TxFailure> {
+    let item = tx.park_event(&link.id, event, reason)?;
+    audit(tx, &item)?;
+    let mut jobs = Vec::new();
+    // An event from the moderation room itself is reported there too: it is a command or a
+    // reaction, and its author waits for an answer.
+    if let Some(room) = &link.moderation_room {
+        jobs.push(tx.push_job(&link.id, room, notice(&item))?);
+    }
+    Ok(jobs)
+}
+
+fn notice_about_notice(item: &ParkedItem, room: &RoomRef) -> bool {
+    // Cards are reported (the moderators must learn that something is held); plain notices,
+    // card edits and unreadable jobs to the room itself are not.
+    matches!(&item.what, ParkedWhat::Job { target: Some(t), kind, .. }
+        if t == room && kind.as_deref() != Some("card"))
+}
+
+fn notice(item: &ParkedItem) -> JobKind {
+    JobKind::Notice {
+        text: RichText::plain(format!(
+            "⚠ Parked {}: {}. The rest of the room goes on. An admin can `!retry {}` or `!drop {}`; `!parked` lists what is parked.",
+            item.id,
+            describe(item),
+            item.id,
+            item.id
+        )),
+        card: None,
+        about: None,
+    }
+}
+
+fn describe(item: &ParkedItem) -> String {
+    match &item.what {
+        ParkedWhat::Job {
+            job, target, kind, ..
+        } => format!(
+            "{} job {job} to {} failed: {}",
+            kind.as_deref().unwrap_or("an unreadable"),
+            target
+                .as_ref()
+                .map_or_else(|| "an unknown room".to_owned(), |t| t.to_string()),
+            item.reason
+        ),
+        ParkedWhat::Event { room, event_id, .. } => format!(
+            "an event ({event_id}) in {room} could not be handled: {}",
+            item.reason
+        ),
+    }
+}
+
+fn audit(tx: &mut Tx<'_>, item: &ParkedItem) -> Result<(), crate::store::TxFailure> {
+    let what = match &item.what {
+        ParkedWhat::Job {
+            job, target, kind, ..
+        } => serde_json::json!({ "job": job, "target": target, "kind": kind }),
+        ParkedWhat::Event { room, event_id, .. } => {
+            serde_json::json!({ "event": event_id, "room": room })
+        }
+    };
+    tx.audit(AuditDraft {
+        actor: "bridge".into(),
+        action: AuditAction::Parked,
+        link: item.link.clone(),
+        subject: Some(item.id.to_string()),
+        detail: serde_json::json!({ "what": what, "reason": item.reason }),
+    })?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The daemon watches its connectors: one supervisor task per platform.
+//!
+//! - A connector whose `run` returns (with `Ok` while the daemon is not stopping, or with any
+//!   error but `Auth`) or panics is started again with capped exponential backoff. Its cursor is
+//!   in the store, so nothing acknowledged is read twice and nothing unacknowledged is skipped.
+//! - Connectors report whether they can read their platform through the sink
+//!   ([`Health`]: `down` on every failed poll, sync or gateway attempt, `up` on success). An
+//!   outage that lasts longer than `notice_after` gets **one** notice in every moderation room,
+//!   and its end one "back" notice; shorter blips get none. A restart counts as down.
+//! - `Auth` (revoked token, deactivated account) cannot pass by itself: the supervisor stops and
+//!   reports it, and `civicbridge run` exits 1 with one line naming the platform.
+
+use crate::outbox::Outbox;
+use crate::store::{JobKind, Store};
+use civicbridge_api::{
+    Connector, ConnectorError, ConnectorState, EventSink, Health, LinkId, Platform, RichText,
+    RoomRef, Submission,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Tunables of the watch.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// How long a connector must stay down before the moderators are told.
+    pub notice_after: Duration,
+    /// The first restart delay; doubled on each quick failure up to `restart_max`.
+    pub restart_base: Duration,
+    pub restart_max: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            notice_after: Duration::from_secs(60),
+            restart_base: Duration::from_secs(1),
+            restart_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything a supervisor needs.
+pub struct Watched {
+    pub platform: Platform,
+    pub connector: Arc<dyn Connector>,
+    pub submissions: mpsc::Sender<Submission>,
+    pub state: Arc<dyn ConnectorState>,
+    pub store: Store,
+    pub outbox: Outbox,
+    /// Where outage notices go: each moderation room once, on behalf of one of its links.
+    pub moderation_rooms: Vec<(LinkId, RoomRef)>,
+    pub options: WatchOptions,
+    pub shutdown: CancellationToken,
+    /// Told once if the connector fails for good (`Auth`).
+    pub failed: mpsc::UnboundedSender<(Platform, ConnectorError)>,
+}
+
+impl std::fmt::Debug for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs and restarts one connector until shutdown or `Auth`.
+pub async fn supervise(w: Watched) {
+    let (health_tx, health_rx) = mpsc::unbounded_channel();
+    let monitor = tokio::spawn(monitor(
+        health_rx,
+        w.platform,
+        w.store.clone(),
+        w.outbox.clone(),
+        w.moderation_rooms.clone(),
+        w.options.notice_after,
+        w.shutdown.clone(),
+    ));
+    let mut delay = w.options.restart_base;
+    loop {
+        let sink = EventSink::with_health(w.submissions.clone(), health_tx.clone());
+        let started = tokio::time::Instant::now();
+        let c = w.connector.clone();
+        let (state, stop) = (w.state.clone(), w.shutdown.clone());
+        // In a task of its own, so a panic in the connector ends this run only.
+        let ran = tokio::spawn(async move { c.run(sink, state, stop).await }).await;
+        if w.shutdown.is_cancelled() {
+            break;
+        }
+        let why = match ran {
+            Ok(Err(ConnectorError::Auth(m))) => {
+                tracing::error!(platform = %w.platform, error = %m, "connector refused its credentials");
+                let _ = w.failed.send((w.platform, ConnectorError::Auth(m)));
+                break;
+            }
+            Ok(Ok(())) => "the connector stopped".to_owned(),
+            Ok(Err(e)) => format!("the connector failed: {e}"),
+            Err(e) if e.is_panic() => format!(
+                "the connector panicked: {}",
+                crate::dead_letter::panic_text(&*e.into_panic())
+            ),
+            Err(_) => "the connector's task was cancelled".to_owned(),
+        };
+        let _ = health_tx.send(Health::Down(why.clone()));
+        // A run that lasted a while was healthy: start over with a short delay.
+        if started.elapsed() > w.options.restart_max {
+            delay = w.options.restart_base;
+        }
+        tracing::warn!(platform = %w.platform, reason = %why, retry_in = ?delay, "connector stopped; restarting it");
+        tokio::select! {
+            _ = w.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(w.options.restart_max);
+    }
+    drop(health_tx);
+    monitor.abort();
+}
+
+/// Turns health reports into at most one "down" and one "back" notice per outage.
+async fn monitor(
+    mut rx: mpsc::UnboundedReceiver<Health>,
+    platform: Platform,
+    store: Store,
+    outbox: Outbox,
+    rooms: Vec<(LinkId, RoomRef)>,
+    notice_after: Duration,
+    shutdown: CancellationToken,
+) {
+    // Since when it is down and why, and whether the moderators were told.
+    let mut down: Option<(tokio::time::Instant, chrono::DateTime<chrono::Utc>, String)> = None;
+    let mut told = false;
+    loop {
+        let deadline = down
+            .as_ref()
+            .filter(|_| !told)
+            .map(|(since, _, _)| *since + notice_after);
+        let report = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = rx.recv() => match r { Some(r) => Some(r), None => return },
+            _ = sleep_until(deadline) => None,
+        };
+        match report {
+            Some(Health::Down(why)) => match &mut down {
+                Some((_, _, last)) => *last = why,
+                None => down = Some((tokio::time::Instant::now(), chrono::Utc::now(), why)),
+            },
+            Some(Health::Up) => {
+                if let (Some((_, at, _)), true) = (&down, told) {
+                    let text = format!(
+                        "✅ {} is reachable again (down since {}). What waited crosses now.",
+                        platform_name(platform),
+                        at.format("%H:%M:%S UTC")
+                    );
+                    tracing::info!(%platform, "connector back");
+                    notify(&store, &outbox, &rooms, &text);
+                }
+                down = None;
+                told = false;
+            }
+            // Still down after `notice_after`: tell the moderators, once for this outage.
+            None => {
+                if let Some((_, at, why)) = &down {
+                    let text = format!(
+                        "⚠ {} cannot be reached since {} ({why}). The bridge keeps trying; messages wait and cross when it is back.",
+                        platform_name(platform),
+                        at.format("%H:%M:%S UTC")
+                    );
+                    tracing::warn!(%platform, reason = %why, "connector down; moderators told");
+                    notify(&store, &outbox, &rooms, &text);
+                    told = true;
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The platform's name as people write it.
+pub fn platform_name(p: Platform) -> &'static str {
+    match p {
+        Platform::Matrix => "Matrix",
+        Platform::Telegram => "Telegram",
+        Platform::Discord => "Discord",
+    }
+}
+
+fn notify(store: &Store, outbox: &Outbox, rooms: &[(LinkId, RoomRef)], text: &str) {
+    let jobs = store.transact(|tx| {
+        rooms
+            .iter()
+            .map(|(link, room)| tx.push_job(link, room, JobKind::notice(RichText::plain(text))))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match jobs {
+        Ok(jobs) => outbox.enqueue(&jobs),
+        Err(e) => tracing::error!(error = %e, "cannot queue a connector notice"),
+    }
+}
