@@ -348,7 +348,7 @@ pub fn decide(
                             jobs.push(tx.push_job(
                                 &item.link,
                                 target,
-                                JobKind::Send { mirror: mirror.id },
+                                JobKind::send(mirror.id, mirror.text.clone()),
                             )?);
                             release(&mut mirror, target);
                         }
@@ -364,7 +364,7 @@ pub fn decide(
                         jobs.push(tx.push_job(
                             &item.link,
                             target,
-                            JobKind::Edit { mirror: mirror.id },
+                            JobKind::edit(mirror.id, mirror.text.clone()),
                         )?);
                     }
                 }

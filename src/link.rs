@@ -506,7 +506,7 @@ impl LinkWorker {
             fx.jobs.push(tx.push_job(
                 &self.link.id,
                 target,
-                JobKind::Send { mirror: mirror.id },
+                JobKind::send(mirror.id, mirror.text.clone()),
             )?);
         }
         if !hold.is_empty() {
@@ -628,8 +628,11 @@ impl LinkWorker {
         }
         tx.put_mirror(&mirror)?;
         for room in &follow {
-            fx.jobs
-                .push(tx.push_job(&self.link.id, room, JobKind::Edit { mirror: mirror.id })?);
+            fx.jobs.push(tx.push_job(
+                &self.link.id,
+                room,
+                JobKind::edit(mirror.id, new.text.clone()),
+            )?);
         }
         if !held.is_empty() {
             let kind = PendingKind::Edit {

@@ -24,8 +24,8 @@ use crate::store::{
     IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError, Tx, TxFailure,
 };
 use civicbridge_api::{
-    Capabilities, Connector, ConnectorError, LinkId, OutgoingFile, Platform, RichText, RoomRef,
-    SendReceipt, ThreadTarget,
+    Capabilities, Connector, ConnectorError, LinkId, Outgoing, OutgoingFile, Platform, RichText,
+    RoomRef, SendReceipt, ThreadTarget,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -365,8 +365,14 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
         None => None,
     };
     match (&job.kind, mirror) {
-        (JobKind::Send { .. }, Some(m)) => send_copy(inner, conn, &caps, job, &m).await,
-        (JobKind::Edit { .. }, Some(m)) => edit_copy(inner, conn, &caps, job, &m).await,
+        (JobKind::Send { text, .. }, Some(m)) => {
+            let text = text.as_ref().unwrap_or(&m.text);
+            send_copy(inner, conn, &caps, job, &m, text).await
+        }
+        (JobKind::Edit { text, .. }, Some(m)) => {
+            let text = text.as_ref().unwrap_or(&m.text);
+            edit_copy(inner, conn, &caps, job, &m, text).await
+        }
         (JobKind::Delete { .. }, Some(m)) => delete_copy(inner, conn, &caps, job, &m).await,
         (JobKind::Notice { text, card, about }, _) => {
             send_notice(inner, conn, &caps, job, text, *card, *about).await
@@ -512,6 +518,7 @@ async fn send_copy(
     caps: &Capabilities,
     job: &Job,
     m: &MirrorRecord,
+    text: &RichText,
 ) -> Result<(), JobError> {
     if m.deleted {
         return finish(inner, job);
@@ -520,6 +527,7 @@ async fn send_copy(
     let (files, unshown) = fetch_files(inner, caps, m).await?;
     let parts = render::render(RenderInput {
         mirror: m,
+        text,
         author: inner.store.shown_author(m, &job.target)?,
         caps,
         room: &job.target.room,
@@ -560,15 +568,14 @@ async fn edit_copy(
     caps: &Capabilities,
     job: &Job,
     m: &MirrorRecord,
+    text: &RichText,
 ) -> Result<(), JobError> {
     let Some(copy) = m.copy_in(&job.target).filter(|_| caps.edits) else {
         return finish(inner, job);
     };
-    if !m.attachments.is_empty() {
-        return edit_with_files(inner, conn, caps, job, m, copy).await;
-    }
     let parts = render::render(RenderInput {
         mirror: m,
+        text,
         author: inner.store.shown_author(m, &job.target)?,
         caps,
         room: &job.target.room,
@@ -578,6 +585,11 @@ async fn edit_copy(
         files: Vec::new(),
         unshown: Vec::new(),
     });
+    if !m.attachments.is_empty() {
+        return edit_with_files(conn, job, copy, &parts)
+            .await
+            .and_then(|()| finish(inner, job));
+    }
     for (id, part) in copy.ids.iter().zip(&parts) {
         conn.edit(&job.target.room, id, part).await?;
     }
@@ -607,31 +619,18 @@ async fn edit_copy(
 /// message with text, never a "surplus" part removed (that was the photo), never a part added.
 /// A new text longer than one part is cut to it.
 async fn edit_with_files(
-    inner: &Inner,
     conn: &Arc<dyn Connector>,
-    caps: &Capabilities,
     job: &Job,
-    m: &MirrorRecord,
     copy: &crate::store::Copy,
+    parts: &[Outgoing],
 ) -> Result<(), JobError> {
-    let parts = render::render(RenderInput {
-        mirror: m,
-        author: inner.store.shown_author(m, &job.target)?,
-        caps,
-        room: &job.target.room,
-        txn_base: txn_base(inner, job),
-        reply: None,
-        thread: None,
-        files: Vec::new(),
-        unshown: Vec::new(),
-    });
     if parts.len() > 1 {
         tracing::warn!(job = %job.id, parts = parts.len(), "edit of a message with files cut to one part");
     }
     if let (Some(id), Some(part)) = (copy.ids.first(), parts.first()) {
         conn.edit(&job.target.room, id, part).await?;
     }
-    finish(inner, job)
+    Ok(())
 }
 
 fn record_ids(

@@ -32,6 +32,9 @@ pub enum ReplyTarget {
 #[derive(Debug)]
 pub struct RenderInput<'a> {
     pub mirror: &'a MirrorRecord,
+    /// The text this copy shows (the job's, which may differ from `mirror.text`: see
+    /// `JobKind::Send`).
+    pub text: &'a RichText,
     /// How the author is shown in this room (`Store::shown_author`).
     pub author: Shown,
     pub caps: &'a Capabilities,
@@ -79,7 +82,7 @@ pub fn excerpt(text: &RichText) -> String {
 /// Renders the message as one or more parts, in order.
 pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
     let m = input.mirror;
-    let mut text = m.text.clone();
+    let mut text = input.text.clone();
     text.mentions_to_text();
     // What goes before the text on the first part only: a reply quote, the attribution. It is
     // split off with the text (`split_with_head`), so it never makes a part of its own.
@@ -189,6 +192,7 @@ mod tests {
     fn input<'a>(m: &'a MirrorRecord, caps: &'a Capabilities, room: &'a RoomId) -> RenderInput<'a> {
         RenderInput {
             mirror: m,
+            text: &m.text,
             author: Shown::named(&m.author),
             caps,
             room,

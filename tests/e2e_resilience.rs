@@ -60,7 +60,14 @@ async fn undecodable_records_are_parked_and_every_lane_keeps_moving() {
             );
             tx.insert_mirror(&m)?;
             tx.put_raw_mirror(m.id, format!(r#"{{"v":1,"d":{deep}}}"#).into_bytes())?;
-            tx.push_job(&link, &discord, JobKind::Send { mirror: m.id })?;
+            tx.push_job(
+                &link,
+                &discord,
+                JobKind::Send {
+                    mirror: m.id,
+                    text: None,
+                },
+            )?;
             let card = tx.push_job(
                 &link,
                 &mods,

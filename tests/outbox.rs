@@ -272,7 +272,14 @@ async fn undecodable_records_are_parked_with_a_notice_never_retried_forever() {
                 m.id,
                 format!(r#"{{"v":1,"d":{}}}"#, too_deep()).into_bytes(),
             )?;
-            tx.push_job(&links[0].link.id, &dc, JobKind::Send { mirror: m.id })?;
+            tx.push_job(
+                &links[0].link.id,
+                &dc,
+                JobKind::Send {
+                    mirror: m.id,
+                    text: None,
+                },
+            )?;
             let card = tx.push_job(
                 &links[0].link.id,
                 &mods,

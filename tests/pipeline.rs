@@ -962,3 +962,65 @@ async fn only_the_author_edits_and_others_deletions_need_the_right_to_remove() {
         .iter()
         .any(|e| e.action == AuditAction::Takedown && e.actor == "matrix:@eve"));
 }
+
+/// Copies of one message can be at different versions: here the resident's edit follows to
+/// Discord at once but waits for a moderator before the staff room. A staff copy approved
+/// before the edit, and still waiting in the outbox when the edit arrives (a rate limit), must
+/// post what was approved, never the edit no moderator has seen.
+#[tokio::test]
+async fn a_queued_approved_copy_sends_the_approved_text_not_a_later_edit() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        public_to_staff: DirectionRule::new(Policy::Approve),
+        edits_public_to_staff: civicbridge::rules::EditPolicy::Direction,
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "7", "harmless question")).await;
+    wait_until(WAIT, "the Discord copy and the card", || {
+        fakes.discord.texts_in(DC).len() == 1
+            && fakes
+                .matrix
+                .texts_in(MODS)
+                .iter()
+                .any(|t| t.contains("Held #1"))
+    })
+    .await;
+    // The staff room is rate limited while the approval goes out: the copy waits in its lane.
+    fakes.matrix.fail_on(
+        "Ada (Telegram): harmless",
+        ConnectorError::RateLimited {
+            retry_after: Duration::from_millis(300),
+        },
+    );
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!approve #1")).await;
+    let edit = EventKind::Edit {
+        target: RemoteMsgId::new("7"),
+        new: Message::text("7", "visit http://evil.example/phish"),
+    };
+    acked(
+        fakes.telegram.inject(
+            fakes
+                .telegram
+                .event(TG, RESIDENT, "telegram:edit:7:1".into(), edit),
+        ),
+    )
+    .await;
+    wait_until(WAIT, "the edit on Discord and its own card", || {
+        fakes.discord.texts_in(DC) == ["Ada (Telegram): visit http://evil.example/phish"]
+            && store.pending().unwrap().len() == 1
+    })
+    .await;
+    fakes.matrix.clear_faults();
+    wait_until(WAIT, "the approved copy in the staff room", || {
+        fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+    assert_eq!(
+        fakes.matrix.texts_in(STAFF),
+        vec!["Ada (Telegram): harmless question"],
+        "the staff room gets the approved text; the edit waits for its own card"
+    );
+    daemon.shutdown().await.unwrap();
+}

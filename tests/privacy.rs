@@ -109,7 +109,10 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
             tx.push_job(
                 &planning(),
                 &room(Platform::Discord, DC),
-                JobKind::Send { mirror: m.id },
+                JobKind::Send {
+                    mirror: m.id,
+                    text: None,
+                },
             )?;
             Ok((m.id, item.id))
         })
@@ -252,8 +255,15 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
         let busy = relayed(&store, ("44", "Cy"), "5", "edit pending", 1);
         store
             .transact(|tx| {
-                tx.push_job(&planning(), &staff, JobKind::Edit { mirror: busy })
-                    .map(|_| ())
+                tx.push_job(
+                    &planning(),
+                    &staff,
+                    JobKind::Edit {
+                        mirror: busy,
+                        text: None,
+                    },
+                )
+                .map(|_| ())
             })
             .unwrap();
 

@@ -339,6 +339,7 @@ fn pending_items_and_outbox_jobs_round_trip_in_order() {
                             &room,
                             JobKind::Send {
                                 mirror: MirrorId(i),
+                                text: None,
                             },
                         )
                     })

@@ -98,7 +98,9 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                 let mut deleting: HashSet<RoomRef> = HashSet::new();
                 for job in &jobs {
                     let cancel = match &job.kind {
-                        JobKind::Send { mirror } | JobKind::Edit { mirror } => *mirror == id,
+                        JobKind::Send { mirror, .. } | JobKind::Edit { mirror, .. } => {
+                            *mirror == id
+                        }
                         JobKind::Notice {
                             card: Some(pid), ..
                         } => discarded.contains(pid),

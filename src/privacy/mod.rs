@@ -108,7 +108,9 @@ pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
             "message": message,
             "text_sha256": content_hash(text),
         }),
-        JobKind::Send { mirror } | JobKind::Edit { mirror } | JobKind::Delete { mirror } => {
+        JobKind::Send { mirror, .. }
+        | JobKind::Edit { mirror, .. }
+        | JobKind::Delete { mirror } => {
             serde_json::json!({ "type": job_kind_name(kind), "mirror": mirror })
         }
     }

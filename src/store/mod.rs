@@ -184,14 +184,30 @@ impl Store {
         if self.backend.get(Tree::Meta, HELD_BACKFILL)?.is_some() {
             return Ok(());
         }
-        let items: Vec<PendingItem> = self.all(Tree::Pending)?;
+        // One record an older release wrote too deep to read back (issue 13, defect 11) must not
+        // keep the store from opening: it is skipped here, and parked where it is used.
+        let mut items = Vec::new();
+        for (k, v) in self.backend.scan(Tree::Pending, b"")? {
+            match keys::decode::<PendingItem>(&v) {
+                Ok(item) => items.push(item),
+                Err(e) => {
+                    tracing::warn!(key = %hex::encode(&k), error = %e, "held item skipped by the backfill")
+                }
+            }
+        }
         self.backend.transact(&mut |kv| {
             for item in &items {
                 let k = keys::id(item.mirror.0);
                 let Some(raw) = kv.get(Tree::Mirrors, &k)? else {
                     continue;
                 };
-                let mut m: MirrorRecord = keys::decode(&raw)?;
+                let Ok(mut m) = keys::decode::<MirrorRecord>(&raw) else {
+                    tracing::warn!(
+                        mirror = item.mirror.0,
+                        "message skipped by the backfill: undecodable"
+                    );
+                    continue;
+                };
                 if !m.held.contains(&item.id) {
                     m.held.push(item.id);
                     kv.insert(Tree::Mirrors, &k, keys::encode(&m))?;
@@ -815,6 +831,53 @@ mod tests {
             vec![PendingId(3)],
             "once"
         );
+    }
+
+    /// An older release could write a held message too deep for serde_json to read back
+    /// (issue 13, defect 11). Such records must not keep the store from opening after the
+    /// upgrade: the backfill skips them, and the readable ones are still linked.
+    #[test]
+    fn undecodable_old_records_do_not_keep_the_store_from_opening() {
+        use civicbridge_api::{LinkId, RemoteMsgId, RichText};
+        let backend = Arc::new(memory::MemoryBackend::default());
+        let m = MirrorRecord::new(
+            MirrorId(9),
+            LinkId::new("l"),
+            RoomRef::new(Platform::Telegram, "-1"),
+            RemoteMsgId::new("7"),
+            Author::new(Platform::Telegram, "42", "Ada"),
+            RichText::plain("hi"),
+        );
+        let mut item = PendingItem::new(
+            LinkId::new("l"),
+            m.id,
+            PendingKind::Message,
+            Vec::new(),
+            "r".into(),
+            0,
+        );
+        item.id = PendingId(3);
+        let deep = format!(r#"{{"v":1,"d":{}1{}}}"#, "[".repeat(300), "]".repeat(300));
+        backend
+            .transact(&mut |tx| {
+                tx.insert(Tree::Mirrors, &keys::id(9), keys::encode(&m))?;
+                tx.insert(Tree::Pending, &keys::id(3), keys::encode(&item))?;
+                // A held item and a message whose records serde_json refuses for their depth.
+                tx.insert(Tree::Pending, &keys::id(4), deep.clone().into_bytes())?;
+                tx.insert(Tree::Mirrors, &keys::id(10), deep.clone().into_bytes())?;
+                let mut other = item.clone();
+                other.id = PendingId(5);
+                other.mirror = MirrorId(10);
+                tx.insert(Tree::Pending, &keys::id(5), keys::encode(&other))
+            })
+            .expect("seed an old store");
+        let store = Store::with_backend(backend).expect("opens despite the undecodable records");
+        let held = store
+            .mirror(MirrorId(9))
+            .expect("reads")
+            .expect("exists")
+            .held;
+        assert_eq!(held, vec![PendingId(3)]);
     }
 
     #[test]

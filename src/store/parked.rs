@@ -102,9 +102,8 @@ impl ParkedItem {
                 match keys::decode::<Job>(&bytes) {
                     Ok(job) => match &job.kind {
                         super::JobKind::Notice { about: Some(m), .. } => mirrors.contains(m),
-                        super::JobKind::Send { mirror } | super::JobKind::Edit { mirror } => {
-                            mirrors.contains(mirror)
-                        }
+                        super::JobKind::Send { mirror, .. }
+                        | super::JobKind::Edit { mirror, .. } => mirrors.contains(mirror),
                         super::JobKind::Delete { .. } => false,
                         super::JobKind::Notice { .. } | super::JobKind::EditNotice { .. } => {
                             mentions(&bytes)

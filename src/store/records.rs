@@ -380,9 +380,22 @@ pub struct Job {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum JobKind {
     /// Post a copy of a bridged message.
-    Send { mirror: MirrorId },
-    /// Bring the copy up to the mirror's current text.
-    Edit { mirror: MirrorId },
+    Send {
+        mirror: MirrorId,
+        /// The text this copy shows, fixed when the job is queued. Copies of one message can
+        /// be at different versions: an edit may follow to one room at once while it waits
+        /// for a moderator for another, and a send queued before that edit must still post
+        /// what was approved for its room. `None` only in jobs queued by older releases (they
+        /// send the message's current text).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<RichText>,
+    },
+    /// Bring the copy up to `text` (as for `Send`, fixed when the job is queued).
+    Edit {
+        mirror: MirrorId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<RichText>,
+    },
     /// Remove the copy.
     Delete { mirror: MirrorId },
     /// A message from the bridge itself (to a moderation room); `card` marks an approval card and
@@ -411,11 +424,27 @@ impl JobKind {
         }
     }
 
+    /// A copy of `mirror` showing `text`.
+    pub fn send(mirror: MirrorId, text: RichText) -> JobKind {
+        JobKind::Send {
+            mirror,
+            text: Some(text),
+        }
+    }
+
+    /// An edit of `mirror`'s copy to `text`.
+    pub fn edit(mirror: MirrorId, text: RichText) -> JobKind {
+        JobKind::Edit {
+            mirror,
+            text: Some(text),
+        }
+    }
+
     pub fn mirror(&self) -> Option<MirrorId> {
         match self {
-            JobKind::Send { mirror } | JobKind::Edit { mirror } | JobKind::Delete { mirror } => {
-                Some(*mirror)
-            }
+            JobKind::Send { mirror, .. }
+            | JobKind::Edit { mirror, .. }
+            | JobKind::Delete { mirror } => Some(*mirror),
             JobKind::Notice { .. } | JobKind::EditNotice { .. } => None,
         }
     }
