@@ -425,6 +425,7 @@ fn show_on_card(
         let kind = JobKind::EditNotice {
             message: message.clone(),
             text,
+            about: Some(item.mirror),
         };
         return Ok(Some(tx.push_job(&item.link, room, kind)?));
     }
@@ -581,6 +582,7 @@ pub fn revise(
             JobKind::EditNotice {
                 message: message.clone(),
                 text: old_card,
+                about: Some(item.mirror),
             },
         )?);
         item.superseded.push((room, message));
@@ -669,11 +671,15 @@ pub fn card_posted(
     }
     // Decided or superseded while this card was on its way: the decision rewrote this job's
     // text in the store, after this attempt had read it.
-    if let Some(JobKind::Notice { text: now, .. }) = tx.job(job.id)?.map(|j| j.kind) {
+    if let Some(JobKind::Notice {
+        text: now, about, ..
+    }) = tx.job(job.id)?.map(|j| j.kind)
+    {
         if &now != sent {
             let kind = JobKind::EditNotice {
                 message: message.clone(),
                 text: now,
+                about,
             };
             return Ok(Some(tx.push_job(&job.link, &job.target, kind)?));
         }

@@ -21,7 +21,57 @@ pub const PARK_AFTER_STORE_ERRORS: u32 = 5;
 /// is parked.
 pub const PARK_AFTER_TRANSIENT: u32 = 10;
 
-/// The text of a panic payload.
+/// Why a job or an event was parked. Its line (`Display`) is kept with the dead letter and shown
+/// to the moderators; the audit log gets only [`ParkReason::kind`] and a hash of the line,
+/// since a platform's or the store's words can quote the data they failed on and the log
+/// outlives erasure. A panic's own message never leaves the log: it can quote a name or a
+/// text (Rust's slicing panics do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParkReason {
+    /// Its record, or the record it works on, cannot be decoded.
+    Unreadable(String),
+    /// The store kept failing on it.
+    StoreFailing(String),
+    /// The platform kept refusing this job alone, `times` in a row.
+    KeepsFailing { times: u32, error: String },
+    /// Running it panicked (the message is in the log).
+    Panicked,
+    /// Its task was cancelled from outside.
+    Cancelled,
+    /// Its link worker could not handle the event, alone, in the store.
+    Unhandled(String),
+}
+
+impl ParkReason {
+    /// A fixed word for the audit log and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParkReason::Unreadable(_) => "unreadable",
+            ParkReason::StoreFailing(_) => "store_failing",
+            ParkReason::KeepsFailing { .. } => "keeps_failing",
+            ParkReason::Panicked => "panicked",
+            ParkReason::Cancelled => "cancelled",
+            ParkReason::Unhandled(_) => "unhandled",
+        }
+    }
+}
+
+impl std::fmt::Display for ParkReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParkReason::Unreadable(e) => write!(f, "its record cannot be read: {e}"),
+            ParkReason::StoreFailing(e) => write!(f, "the store keeps failing: {e}"),
+            ParkReason::KeepsFailing { times, error } => {
+                write!(f, "it failed {times} times in a row: {error}")
+            }
+            ParkReason::Panicked => f.write_str("it panicked (the log has the message)"),
+            ParkReason::Cancelled => f.write_str("its task was cancelled"),
+            ParkReason::Unhandled(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The text of a panic payload, for the log only (see [`ParkReason::Panicked`]).
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
@@ -39,13 +89,14 @@ pub fn park_job(
     moderation_rooms: &HashMap<LinkId, RoomRef>,
     id: crate::store::JobId,
     lane: &RoomRef,
-    reason: &str,
+    reason: &ParkReason,
 ) -> Result<Vec<Job>, StoreError> {
+    let line = reason.to_string();
     let notices = store.transact(|tx| {
-        let Some(item) = tx.park_job(id, Some(lane), reason)? else {
+        let Some(item) = tx.park_job(id, Some(lane), &line)? else {
             return Ok(Vec::new());
         };
-        audit(tx, &item)?;
+        audit(tx, &item, reason)?;
         let rooms: Vec<(LinkId, RoomRef)> = match &item.link {
             Some(l) => moderation_rooms
                 .get(l)
@@ -74,7 +125,7 @@ pub fn park_job(
         }
         Ok(jobs)
     })?;
-    tracing::warn!(job = %id, lane = %lane, reason, "job parked");
+    tracing::warn!(job = %id, lane = %lane, reason = %line, "job parked");
     Ok(notices)
 }
 
@@ -84,10 +135,10 @@ pub fn park_event(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
     event: &Event,
-    reason: &str,
+    reason: &ParkReason,
 ) -> Result<Vec<Job>, crate::store::TxFailure> {
-    let item = tx.park_event(&link.id, event, reason)?;
-    audit(tx, &item)?;
+    let item = tx.park_event(&link.id, event, &reason.to_string())?;
+    audit(tx, &item, reason)?;
     let mut jobs = Vec::new();
     // An event from the moderation room itself is reported there too: it is a command or a
     // reaction, and its author waits for an answer.
@@ -105,6 +156,11 @@ fn notice_about_notice(item: &ParkedItem, room: &RoomRef) -> bool {
 }
 
 fn notice(item: &ParkedItem) -> JobKind {
+    // About the bridged message the job was for, so erasing its author removes the notice too.
+    let about = match &item.what {
+        ParkedWhat::Job { about, .. } => *about,
+        ParkedWhat::Event { .. } => None,
+    };
     JobKind::Notice {
         text: RichText::plain(format!(
             "⚠ Parked {}: {}. The rest of the room goes on. An admin can `!retry {}` or `!drop {}`; `!parked` lists what is parked.",
@@ -114,7 +170,7 @@ fn notice(item: &ParkedItem) -> JobKind {
             item.id
         )),
         card: None,
-        about: None,
+        about,
     }
 }
 
@@ -137,7 +193,11 @@ fn describe(item: &ParkedItem) -> String {
     }
 }
 
-fn audit(tx: &mut Tx<'_>, item: &ParkedItem) -> Result<(), crate::store::TxFailure> {
+fn audit(
+    tx: &mut Tx<'_>,
+    item: &ParkedItem,
+    reason: &ParkReason,
+) -> Result<(), crate::store::TxFailure> {
     let what = match &item.what {
         ParkedWhat::Job {
             job, target, kind, ..
@@ -151,7 +211,11 @@ fn audit(tx: &mut Tx<'_>, item: &ParkedItem) -> Result<(), crate::store::TxFailu
         action: AuditAction::Parked,
         link: item.link.clone(),
         subject: Some(item.id.to_string()),
-        detail: serde_json::json!({ "what": what, "reason": item.reason }),
+        detail: serde_json::json!({
+            "what": what,
+            "reason": reason.kind(),
+            "reason_sha256": crate::privacy::text_hash(&item.reason),
+        }),
     })?;
     Ok(())
 }

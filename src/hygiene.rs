@@ -8,7 +8,6 @@
 
 use crate::audit::{AuditAction, AuditDraft};
 use crate::outbox::Outbox;
-use crate::render;
 use crate::store::{Job, JobKind, LinkRecord, PendingItem, Store, StoreError, Tx, TxFailure};
 use civicbridge_api::{RichText, RoomRef};
 use std::time::Duration;
@@ -103,19 +102,11 @@ fn remind(
         if due <= since || due > now_ms || tx.pending(item.id)?.is_none() {
             continue;
         }
-        let what = match tx.mirror(item.mirror)? {
-            Some(m) => format!(
-                "{} ({}): {}",
-                // As the moderation room may see them (a pseudonym, per link).
-                tx.shown_author(&m, room)?.name,
-                m.author.platform,
-                render::excerpt(item.text(&m))
-            ),
-            None => String::new(),
-        };
+        // The item by id, age and reason only: its card shows who wrote what. A reminder lists
+        // items of many people and no erasure could take one of them out of it again.
         lines.push(format!(
-            "{} waiting {} · {what} · held: {}",
-            item.id,
+            "{} waiting {} · held: {} (see its card)",
+            item.reference(),
             span(now_ms.saturating_sub(item.held_at_ms)),
             item.reason
         ));

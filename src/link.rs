@@ -212,11 +212,13 @@ impl LinkWorker {
             self.handle(tx, work, queue, fx)
         }))
         .unwrap_or_else(|p| {
-            Err(StoreError::Invalid(format!(
-                "handling the event panicked: {}",
-                crate::dead_letter::panic_text(&*p)
-            ))
-            .into())
+            // The message stays in the log: it can quote the event's words.
+            let text = crate::dead_letter::panic_text(&*p);
+            tracing::error!(link = %self.link.id, panic = %text, "handling an event panicked");
+            Err(
+                StoreError::Invalid("handling the event panicked (the log has the message)".into())
+                    .into(),
+            )
         })
     }
 
@@ -240,7 +242,8 @@ impl LinkWorker {
             };
             let ev = &w.submission().event;
             let parked = self.store.transact(|tx| {
-                let jobs = crate::dead_letter::park_event(tx, &self.link, ev, &e.to_string())?;
+                let why = crate::dead_letter::ParkReason::Unhandled(e.to_string());
+                let jobs = crate::dead_letter::park_event(tx, &self.link, ev, &why)?;
                 Ok(Effects {
                     jobs,
                     ..Effects::default()

@@ -4,7 +4,7 @@
 
 use crate::rules::{LinkPolicy, Policy, Rules, Scope, Side};
 use civicbridge_api::rich_text::MAX_CHARS;
-use civicbridge_api::Message;
+use civicbridge_api::{AttachmentKind, Message};
 use regex::Regex;
 use std::fmt;
 
@@ -78,8 +78,12 @@ pub enum HoldReason {
         max: usize,
     },
     Links,
-    Attachment {
-        detail: String,
+    /// An attachment of a kind the link does not allow.
+    AttachmentKind(AttachmentKind),
+    /// An attachment over the link's size limit. The file's name is not part of the reason:
+    /// reasons go into the audit log, which outlives erasure.
+    AttachmentTooLarge {
+        max_bytes: u64,
     },
     MassMention,
     /// Edits of relayed messages go back to the queue on this link.
@@ -120,7 +124,12 @@ impl fmt::Display for HoldReason {
             }
             HoldReason::TooLong { len, max } => write!(f, "too long ({len} > {max} characters)"),
             HoldReason::Links => f.write_str("it contains a link"),
-            HoldReason::Attachment { detail } => write!(f, "attachment: {detail}"),
+            HoldReason::AttachmentKind(kind) => {
+                write!(f, "attachment: {} not allowed", kind.as_str())
+            }
+            HoldReason::AttachmentTooLarge { max_bytes } => {
+                write!(f, "attachment: a file larger than {max_bytes} bytes")
+            }
             HoldReason::MassMention => f.write_str("it tries to notify a whole room"),
             HoldReason::Edit => f.write_str("edits need approval"),
             HoldReason::EditedWhileHeld => f.write_str("it was edited while held"),
@@ -316,16 +325,11 @@ fn hold_for_content(r: &Rules, m: &Message) -> Option<HoldReason> {
     }
     for a in &m.attachments {
         if !r.attachments.allowed.contains(&a.kind) {
-            return Some(HoldReason::Attachment {
-                detail: format!("{} not allowed", a.kind.as_str()),
-            });
+            return Some(HoldReason::AttachmentKind(a.kind));
         }
         if a.size.is_some_and(|s| s > r.attachments.max_bytes) {
-            return Some(HoldReason::Attachment {
-                detail: format!(
-                    "{} is larger than {} bytes",
-                    a.name, r.attachments.max_bytes
-                ),
+            return Some(HoldReason::AttachmentTooLarge {
+                max_bytes: r.attachments.max_bytes,
             });
         }
     }
@@ -665,7 +669,7 @@ mod tests {
         });
         assert!(matches!(
             evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
-            Verdict::Hold(HoldReason::Attachment { .. })
+            Verdict::Hold(HoldReason::AttachmentKind(_) | HoldReason::AttachmentTooLarge { .. })
         ));
         m.attachments[0].kind = AttachmentKind::Image;
         assert_eq!(
@@ -675,7 +679,7 @@ mod tests {
         m.attachments[0].size = Some(1000);
         assert!(matches!(
             evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
-            Verdict::Hold(HoldReason::Attachment { .. })
+            Verdict::Hold(HoldReason::AttachmentKind(_) | HoldReason::AttachmentTooLarge { .. })
         ));
     }
 

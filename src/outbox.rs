@@ -19,6 +19,7 @@
 //!   lane goes on. A platform outage parks nothing.
 
 use crate::audit::{AuditAction, AuditDraft};
+use crate::dead_letter::ParkReason;
 use crate::render::{self, RenderInput, ReplyTarget};
 use crate::store::{
     IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError, Tx, TxFailure,
@@ -166,7 +167,7 @@ impl Outbox {
         for (id, e) in unreadable {
             // The lane is unknown here; the record's header usually still names the target.
             let lane = RoomRef::new(Platform::Matrix, "unknown");
-            let reason = format!("its record cannot be read: {e}");
+            let reason = ParkReason::Unreadable(e.to_string());
             match crate::dead_letter::park_job(
                 &self.inner.store,
                 &self.inner.moderation_rooms,
@@ -206,12 +207,11 @@ impl Outbox {
                         Ok(false) => return,
                         Err(e) => {
                             let why = if e.is_panic() {
-                                format!(
-                                    "it panicked: {}",
-                                    crate::dead_letter::panic_text(&*e.into_panic())
-                                )
+                                let text = crate::dead_letter::panic_text(&*e.into_panic());
+                                tracing::error!(job = %id, panic = %text, "a job panicked");
+                                ParkReason::Panicked
                             } else {
-                                "its task was cancelled".to_owned()
+                                ParkReason::Cancelled
                             };
                             park(&inner, &lane, id, &why);
                         }
@@ -225,13 +225,13 @@ impl Outbox {
 }
 
 /// Parks job `id` and enqueues the notice about it.
-fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &str) {
+fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &ParkReason) {
     match crate::dead_letter::park_job(&inner.store, &inner.moderation_rooms, id, lane, why) {
         Ok(notices) => Outbox {
             inner: inner.clone(),
         }
         .enqueue(&notices),
-        Err(e) => tracing::error!(job = %id, error = %e, reason = why, "cannot park a job"),
+        Err(e) => tracing::error!(job = %id, error = %e, reason = %why, "cannot park a job"),
     }
 }
 
@@ -247,14 +247,14 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
             Ok(Some(job)) => job,
             Ok(None) => return true,
             Err(e @ StoreError::Corrupt(_)) => {
-                park(inner, &lane, id, &format!("its record cannot be read: {e}"));
+                park(inner, &lane, id, &ParkReason::Unreadable(e.to_string()));
                 return true;
             }
             Err(e) => {
                 store_failures += 1;
                 tracing::error!(job = %id, error = %e, "cannot read job");
                 if store_failures >= crate::dead_letter::PARK_AFTER_STORE_ERRORS {
-                    park(inner, &lane, id, &format!("the store keeps failing: {e}"));
+                    park(inner, &lane, id, &ParkReason::StoreFailing(e.to_string()));
                     return true;
                 }
                 tokio::select! {
@@ -305,7 +305,10 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                             inner,
                             &lane,
                             id,
-                            &format!("it failed {transient_failures} times in a row: {e}"),
+                            &ParkReason::KeepsFailing {
+                                times: transient_failures,
+                                error: e.to_string(),
+                            },
                         );
                         return true;
                     }
@@ -313,7 +316,7 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                 d
             }
             Err(JobError::Connector(e)) => {
-                give_up(inner, &job, &e.to_string());
+                give_up(inner, &job, &e);
                 return true;
             }
             Err(JobError::Store(e)) => {
@@ -323,7 +326,11 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                 if matches!(e, StoreError::Corrupt(_))
                     || store_failures >= crate::dead_letter::PARK_AFTER_STORE_ERRORS
                 {
-                    park(inner, &lane, id, &format!("a store failure: {e}"));
+                    let why = match e {
+                        StoreError::Corrupt(_) => ParkReason::Unreadable(e.to_string()),
+                        _ => ParkReason::StoreFailing(e.to_string()),
+                    };
+                    park(inner, &lane, id, &why);
                     return true;
                 }
                 inner.retry.backoff(job.attempts)
@@ -377,7 +384,7 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
         (JobKind::Notice { text, card, about }, _) => {
             send_notice(inner, conn, &caps, job, text, *card, *about).await
         }
-        (JobKind::EditNotice { message, text }, _) => {
+        (JobKind::EditNotice { message, text, .. }, _) => {
             edit_notice(inner, conn, &caps, job, message, text).await
         }
         _ => finish(inner, job),
@@ -682,8 +689,18 @@ async fn send_notice(
     let parts = render::notice(&job.target.room, &txn_base(inner, job), text, caps);
     let mut decided_meanwhile = Vec::new();
     send_parts(inner, conn, job, &parts, |tx, i, receipt| {
-        // Every part of a card quotes its message: remember them all for erasure.
-        if let Some(mut m) = about.map(|m| tx.mirror(m)).transpose()?.flatten() {
+        // Every part of a card quotes its message: remember them all for erasure. A message
+        // record that cannot be read (the notice may be about just that) does not hold the
+        // notice back.
+        let about = match about.map(|m| tx.mirror(m)).transpose() {
+            Ok(m) => m.flatten(),
+            Err(TxFailure::Abort(StoreError::Corrupt(e))) => {
+                tracing::warn!(job = %job.id, error = %e, "a notice about an unreadable message");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(mut m) = about {
             m.cards.extend(
                 receipt
                     .ids
@@ -727,7 +744,8 @@ async fn edit_notice(
 
 /// Drops a job the platform refused for good: audited, and reported to the moderators unless the
 /// refused job was itself a report to them.
-fn give_up(inner: &Arc<Inner>, job: &Job, error: &str) {
+fn give_up(inner: &Arc<Inner>, job: &Job, e: &ConnectorError) {
+    let error = e.to_string();
     tracing::warn!(job = %job.id, target = %job.target, error, "job refused for good");
     let moderation = inner
         .moderation_rooms
@@ -741,7 +759,14 @@ fn give_up(inner: &Arc<Inner>, job: &Job, error: &str) {
             action: AuditAction::SendRejected,
             link: Some(job.link.clone()),
             subject: Some(job.id.to_string()),
-            detail: serde_json::json!({ "target": job.target, "kind": crate::privacy::job_summary(&job.kind), "error": error }),
+            // The platform's words as a hash: they may quote a file name or the text, and the
+            // log outlives erasure.
+            detail: serde_json::json!({
+                "target": job.target,
+                "kind": crate::privacy::job_summary(&job.kind),
+                "error": e.kind(),
+                "error_sha256": crate::privacy::text_hash(&error),
+            }),
         })?;
         let mut notices = Vec::new();
         if let Some(room) = &moderation {
@@ -753,7 +778,13 @@ fn give_up(inner: &Arc<Inner>, job: &Job, error: &str) {
                 "⚠ Could not deliver {what} to {}: {error}",
                 job.target
             ));
-            notices.push(tx.push_job(&job.link, room, JobKind::notice(text))?);
+            // About the message, so that erasing its author removes this notice too.
+            let kind = JobKind::Notice {
+                text,
+                card: None,
+                about: job.kind.mirror(),
+            };
+            notices.push(tx.push_job(&job.link, room, kind)?);
         }
         Ok(notices)
     });

@@ -30,6 +30,9 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "${1}[redacted]${2}",
         ),
         (r"syt_[A-Za-z0-9_=-]{8,}", "syt_[redacted]"),
+        // A Discord webhook's URL carries its token; the bot creates webhooks at run time,
+        // so nobody registers them.
+        (r"(webhooks/[0-9]+/)[A-Za-z0-9_.-]{20,}", "${1}[redacted]"),
         (r"bot[0-9]{3,}:[A-Za-z0-9_-]{20,}", "bot[redacted]"),
         (
             r"(?i)(authorization:\s*(?:bot|bearer)\s+)[^\s,}]+",
@@ -168,5 +171,10 @@ mod tests {
         for s in ["AAH-unregistered", "syt_Ym90_abcdefghij", "hunter22"] {
             assert!(!unregistered.contains(s), "{unregistered}");
         }
+        let hook = redact(
+            "error sending request for url (https://discord.com/api/v10/webhooks/123456/aBcD-efGh_ijkl.mnopQRSTuvwx?wait=true)",
+        );
+        assert!(!hook.contains("aBcD-efGh"), "{hook}");
+        assert!(hook.contains("webhooks/123456/[redacted]"), "{hook}");
     }
 }

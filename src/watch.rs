@@ -96,10 +96,13 @@ pub async fn supervise(w: Watched) {
             }
             Ok(Ok(())) => "the connector stopped".to_owned(),
             Ok(Err(e)) => format!("the connector failed: {e}"),
-            Err(e) if e.is_panic() => format!(
-                "the connector panicked: {}",
-                crate::dead_letter::panic_text(&*e.into_panic())
-            ),
+            Err(e) if e.is_panic() => {
+                // The message stays in the log (it can quote what the connector was reading);
+                // the outage notice goes to a Matrix room.
+                let text = crate::dead_letter::panic_text(&*e.into_panic());
+                tracing::error!(platform = %w.platform, panic = %text, "the connector panicked");
+                "the connector panicked (the log has the message)".to_owned()
+            }
             Err(_) => "the connector's task was cancelled".to_owned(),
         };
         let _ = health_tx.send(Health::Down(why.clone()));

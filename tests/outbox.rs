@@ -131,6 +131,21 @@ async fn a_job_that_panics_is_parked_once_and_later_messages_to_that_room_still_
     let notice = mod_room_says(&fakes, "Parked P1").await;
     assert!(notice.contains("panicked"), "{notice}");
     assert!(notice.contains(&format!("discord:{DC}")), "{notice}");
+    // The panic's message quotes the text it failed on: it stays in the log, out of the
+    // moderation room and the audit log (which outlives erasure).
+    assert!(!notice.contains("İlknur"), "{notice}");
+    let entry = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == civicbridge::audit::AuditAction::Parked)
+        .unwrap();
+    assert_eq!(entry.detail["reason"], "panicked");
+    assert!(
+        !entry.detail.to_string().contains("İlknur"),
+        "{}",
+        entry.detail
+    );
     let parked = store.parked().unwrap();
     assert_eq!(parked.len(), 1, "{parked:?}");
     assert!(matches!(&parked[0].what, ParkedWhat::Job { kind: Some(k), .. } if k == "send"));

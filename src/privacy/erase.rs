@@ -101,6 +101,10 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                         JobKind::Send { mirror, .. } | JobKind::Edit { mirror, .. } => {
                             *mirror == id
                         }
+                        // Anything the bridge would still post or edit that shows the message:
+                        // its cards, held or decided, their edits, and notices about it.
+                        JobKind::Notice { about: Some(m), .. }
+                        | JobKind::EditNotice { about: Some(m), .. } => *m == id,
                         JobKind::Notice {
                             card: Some(pid), ..
                         } => discarded.contains(pid),
@@ -110,7 +114,6 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                             }
                             false
                         }
-                        // A decided card's edit runs before the card's delete in the same lane.
                         JobKind::Notice { .. } | JobKind::EditNotice { .. } => false,
                     };
                     if cancel && tx.job(job.id)?.is_some() {

@@ -90,7 +90,13 @@ impl PrivacyKey {
 /// The SHA-256 of a message's plain text, for audit entries: whoever holds the text can show it
 /// is the one decided on, and the log itself never holds it.
 pub fn content_hash(text: &RichText) -> String {
-    hex::encode(Sha256::digest(text.to_plain().as_bytes()))
+    text_hash(&text.to_plain())
+}
+
+/// The SHA-256 of a text from outside (a platform's error message, a failure's detail), for
+/// audit entries that must not keep its words.
+pub fn text_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// An outbox job described for the audit log: ids as they are, a notice's text as its hash
@@ -103,7 +109,7 @@ pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
             "card": card,
             "text_sha256": content_hash(text),
         }),
-        JobKind::EditNotice { message, text } => serde_json::json!({
+        JobKind::EditNotice { message, text, .. } => serde_json::json!({
             "type": "edit_notice",
             "message": message,
             "text_sha256": content_hash(text),

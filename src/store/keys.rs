@@ -162,6 +162,7 @@ mod tests {
             kind: JobKind::EditNotice {
                 message: RemoteMsgId::new("$e"),
                 text: deepest.clone(),
+                about: None,
             },
             created_ms: 0,
             parts_done: 0,

@@ -10,7 +10,7 @@
 
 use super::backend::{Tree, TxError};
 use super::{keys, Job, JobId, Store, StoreError, Tx};
-use civicbridge_api::{Event, InboundId, LinkId, RoomRef};
+use civicbridge_api::{Event, InboundId, LinkId, MirrorId, RoomRef};
 use serde::{Deserialize, Serialize};
 
 /// A parked item's id, shown as `P3`.
@@ -47,6 +47,10 @@ pub enum ParkedWhat {
         target: Option<RoomRef>,
         /// What kind of job, when the record could be read that far (`send`, `notice` …).
         kind: Option<String>,
+        /// The bridged message the job sends, edits, deletes or shows on a card, when the
+        /// record could be read that far: a notice about this dead letter is about it too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about: Option<MirrorId>,
         raw: String,
     },
     /// An inbound event its link worker could not handle. `event` is its JSON, as a string.
@@ -81,7 +85,7 @@ impl ParkedItem {
     pub fn concerns(
         &self,
         user: &str,
-        mirrors: &std::collections::HashSet<civicbridge_api::MirrorId>,
+        mirrors: &std::collections::HashSet<MirrorId>,
         needles: &[String],
     ) -> bool {
         let mentions = |bytes: &[u8]| {
@@ -101,7 +105,8 @@ impl ParkedItem {
                 };
                 match keys::decode::<Job>(&bytes) {
                     Ok(job) => match &job.kind {
-                        super::JobKind::Notice { about: Some(m), .. } => mirrors.contains(m),
+                        super::JobKind::Notice { about: Some(m), .. }
+                        | super::JobKind::EditNotice { about: Some(m), .. } => mirrors.contains(m),
                         super::JobKind::Send { mirror, .. }
                         | super::JobKind::Edit { mirror, .. } => mirrors.contains(mirror),
                         super::JobKind::Delete { .. } => false,
@@ -152,14 +157,24 @@ struct KindTag {
     /// Set on a card (a notice for a held item).
     #[serde(default)]
     card: Option<u64>,
+    /// The message of a send, edit or delete.
+    #[serde(default)]
+    mirror: Option<MirrorId>,
+    /// The message a notice or a card edit shows.
+    #[serde(default)]
+    about: Option<MirrorId>,
 }
 
 impl KindTag {
-    fn name(self) -> String {
+    fn name(&self) -> String {
         match self.card {
             Some(_) => "card".to_owned(),
-            None => self.tag,
+            None => self.tag.clone(),
         }
+    }
+
+    fn about(&self) -> Option<MirrorId> {
+        self.mirror.or(self.about)
     }
 }
 
@@ -198,7 +213,8 @@ impl Tx<'_> {
                     .as_ref()
                     .map(|h| h.target.clone())
                     .or_else(|| lane.cloned()),
-                kind: header.map(|h| h.kind.name()),
+                kind: header.as_ref().map(|h| h.kind.name()),
+                about: header.as_ref().and_then(|h| h.kind.about()),
                 raw: hex::encode(&raw),
             },
             reason: one_line(reason),

@@ -408,9 +408,12 @@ pub enum JobKind {
         about: Option<MirrorId>,
     },
     /// Replace the text of a message the bridge posted itself (a decided approval card).
+    /// `about` as for `Notice`: the bridged message the new text shows.
     EditNotice {
         message: RemoteMsgId,
         text: RichText,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about: Option<MirrorId>,
     },
 }
 

@@ -25,6 +25,18 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// The kind alone, as a fixed word (`rate_limited`, `transient`, `rejected`, `auth`,
+    /// `unsupported`): for records that must not keep the platform's own words.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorError::RateLimited { .. } => "rate_limited",
+            ConnectorError::Transient(_) => "transient",
+            ConnectorError::Rejected(_) => "rejected",
+            ConnectorError::Auth(_) => "auth",
+            ConnectorError::Unsupported(_) => "unsupported",
+        }
+    }
+
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
         matches!(

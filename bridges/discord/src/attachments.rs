@@ -15,14 +15,14 @@ impl Inner {
             .get(url)
             .send()
             .await
-            .map_err(|e| DiscordError::Network(e.to_string()))?;
+            .map_err(crate::rest::network)?;
         if !resp.status().is_success() {
             return Err(rest::api_error(resp).await);
         }
         resp.bytes()
             .await
             .map(|b| b.to_vec())
-            .map_err(|e| DiscordError::Network(e.to_string()))
+            .map_err(crate::rest::network)
     }
 
     /// Only Discord's CDN (or the configured local Discord) is ever fetched from.

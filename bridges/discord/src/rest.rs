@@ -38,7 +38,7 @@ impl Rest {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| DiscordError::Network(e.to_string()))?;
+            .map_err(network)?;
         Ok(Rest {
             http,
             client,
@@ -60,19 +60,13 @@ impl Rest {
             let built = req
                 .build(&self.client, self.http.token(), self.proxy.as_deref())
                 .map_err(from_serenity)?;
-            let resp = built
-                .send()
-                .await
-                .map_err(|e| DiscordError::Network(e.to_string()))?;
+            let resp = built.send().await.map_err(network)?;
             if !resp.status().is_success() {
                 return Err(api_error(resp).await);
             }
             resp
         };
-        resp.bytes()
-            .await
-            .map(|b| b.to_vec())
-            .map_err(|e| DiscordError::Network(e.to_string()))
+        resp.bytes().await.map(|b| b.to_vec()).map_err(network)
     }
 
     /// Sends `req` and reads the 2xx body as `T`.
@@ -121,6 +115,12 @@ pub async fn api_error(resp: reqwest::Response) -> DiscordError {
     }
 }
 
+/// A failed request, without its URL: a webhook's URL carries the webhook's token, and error
+/// texts reach the log, parked items and the moderation room.
+pub fn network(e: reqwest::Error) -> DiscordError {
+    DiscordError::Network(e.without_url().to_string())
+}
+
 pub fn from_serenity(e: serenity::Error) -> DiscordError {
     match e {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => DiscordError::Api {
@@ -130,8 +130,31 @@ pub fn from_serenity(e: serenity::Error) -> DiscordError {
             retry_after: None,
             global: false,
         },
-        serenity::Error::Http(HttpError::Request(e)) => DiscordError::Network(e.to_string()),
+        serenity::Error::Http(HttpError::Request(e)) => network(e),
         serenity::Error::Json(e) => DiscordError::Decode(e.to_string()),
         other => DiscordError::Network(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A webhook's URL carries its token: a failed request to it must not put the token in
+    /// the error text (which reaches the log, parked items and the moderation room).
+    #[tokio::test]
+    async fn a_failed_webhook_request_names_no_token() {
+        let token = "wh_token_abcdefghijklmnopqrstuvwxyz0123456789";
+        // Port 1 on loopback: refused at once.
+        let url = format!("http://127.0.0.1:1/api/v10/webhooks/123/{token}?wait=true");
+        let e = reqwest::Client::new()
+            .post(&url)
+            .send()
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(
+            e.to_string().contains(token),
+            "reqwest's own text has the URL"
+        );
+        let ours = super::network(e).to_string();
+        assert!(!ours.contains(token), "{ours}");
     }
 }
