@@ -626,6 +626,20 @@ async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
         store.outbox().unwrap().is_empty()
     })
     .await;
+    // A card decided before it could be posted (the homeserver rate-limits the bridge): the
+    // decision rewrites the queued card, which still quotes the message and names its author.
+    fakes.matrix.fail_on(
+        "#5",
+        civicbridge_api::ConnectorError::RateLimited {
+            retry_after: std::time::Duration::from_secs(600),
+        },
+    );
+    acked(fakes.telegram.post(TG, QUILLON, "5", "glimmerous question")).await;
+    acked(say("c5", "!reject #5 spam")).await;
+    wait_until(WAIT, "#5 decided, its card still queued", || {
+        store.pending().unwrap().iter().all(|p| p.id != PendingId(5))
+    })
+    .await;
     let log = store.audit_log().unwrap();
     for action in [
         AuditAction::Held,
@@ -656,6 +670,7 @@ async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
         erase(&store, who, "cli").unwrap();
     }
     store.flush().await.unwrap();
+    fakes.matrix.clear_faults();
     let daemon = start(store.clone(), Rules::default(), &fakes).await;
     wait_until(WAIT, "the outbox drains after the erasure", || {
         store.outbox().unwrap().is_empty()
@@ -670,6 +685,7 @@ async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
         "@nosy",
         "Nosy",
         "vermiculous",
+        "glimmerous",
     ]
     .into_iter()
     .chain(words);
