@@ -499,6 +499,9 @@ pub fn hold(
     Ok((item, jobs))
 }
 
+/// How many versions a held item may have; the edit that would make one more withdraws it.
+pub const MAX_REVISIONS: u32 = 10;
+
 /// A held item's next version, after its author edited it.
 #[derive(Debug, Clone)]
 pub struct Revision {
@@ -536,6 +539,12 @@ pub fn revise(
         let why = Withdrawal::Dropped {
             reason: reasons(&rev.dropped),
         };
+        return withdraw(tx, link, item, mirror, &why, "bridge");
+    }
+    // Every revision posts a card and marks the last one superseded (a card is never rewritten
+    // into a version other than the one a moderator may be reacting to): bounded here.
+    if item.revision >= MAX_REVISIONS {
+        let why = Withdrawal::TooManyRevisions { max: MAX_REVISIONS };
         return withdraw(tx, link, item, mirror, &why, "bridge");
     }
     let before = item.clone();

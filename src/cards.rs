@@ -186,6 +186,9 @@ pub enum Withdrawal {
     TakenDown { by: String },
     /// Its author's edit made the rules drop it everywhere.
     Dropped { reason: String },
+    /// Its author edited it `max` times while it was held: each revision gets a card, and the
+    /// moderation room is not theirs to flood.
+    TooManyRevisions { max: u32 },
 }
 
 impl Withdrawal {
@@ -194,6 +197,9 @@ impl Withdrawal {
             Withdrawal::Deleted => "the message was deleted at its source".to_owned(),
             Withdrawal::TakenDown { by } => format!("taken down by {by} in its own room"),
             Withdrawal::Dropped { reason } => format!("after its author's edit, {reason}"),
+            Withdrawal::TooManyRevisions { max } => {
+                format!("its author edited it {max} times while it was held")
+            }
         }
     }
 }

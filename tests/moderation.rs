@@ -900,3 +900,46 @@ async fn a_deletion_while_held_withdraws_the_item_and_marks_its_card() {
     assert!(fakes.matrix.texts_in(STAFF).is_empty());
     assert!(fakes.telegram.texts_in(TG).is_empty());
 }
+
+/// A resident who edits a held message over and over cannot flood the moderation room: every
+/// revision gets a card of its own (a card is never rewritten under a moderator's eyes), so the
+/// item is withdrawn once it reaches `MAX_REVISIONS`, and later edits post nothing.
+#[tokio::test]
+async fn editing_a_held_message_over_and_over_withdraws_it_instead_of_flooding_the_moderators() {
+    use civicbridge::approval::MAX_REVISIONS;
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "7", "version 1")).await;
+    for n in 2..=3 * MAX_REVISIONS {
+        let text = format!("version {n}");
+        acked(
+            fakes
+                .telegram
+                .inject(edit_event(&fakes.telegram, TG, RESIDENT, n, "7", &text)),
+        )
+        .await;
+    }
+    assert!(store.pending().unwrap().is_empty(), "withdrawn");
+    wait_until(WAIT, "the outbox drains", || {
+        store.outbox().unwrap().is_empty()
+    })
+    .await;
+    let cards = fakes
+        .matrix
+        .posted()
+        .into_iter()
+        .filter(|p| p.out.room.as_str() == MODS)
+        .count();
+    assert_eq!(
+        cards, MAX_REVISIONS as usize,
+        "one card per revision, none after the withdrawal"
+    );
+    assert!(
+        mods_say(&fakes, "edited it 10 times while it was held"),
+        "{:?}",
+        fakes.matrix.texts_in(MODS)
+    );
+    daemon.shutdown().await.unwrap();
+    assert!(fakes.matrix.texts_in(STAFF).is_empty(), "nothing crossed");
+}

@@ -637,7 +637,11 @@ async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
     acked(fakes.telegram.post(TG, QUILLON, "5", "glimmerous question")).await;
     acked(say("c5", "!reject #5 spam")).await;
     wait_until(WAIT, "#5 decided, its card still queued", || {
-        store.pending().unwrap().iter().all(|p| p.id != PendingId(5))
+        store
+            .pending()
+            .unwrap()
+            .iter()
+            .all(|p| p.id != PendingId(5))
     })
     .await;
     let log = store.audit_log().unwrap();
