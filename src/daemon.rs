@@ -132,6 +132,9 @@ impl Daemon {
         }
 
         let mut table = RouteTable::default();
+        // `!retry` of a parked event reaches whichever worker serves the moderation room;
+        // the event's own link worker replays it. Each retry wakes every worker.
+        let retries = Arc::new(tokio::sync::watch::Sender::new(0u64));
         for l in links {
             let (tx, rx) = mpsc::channel(BATCH * 2);
             let worker = LinkWorker::new(
@@ -139,6 +142,7 @@ impl Daemon {
                 store.clone(),
                 outbox.clone(),
                 rx,
+                retries.clone(),
                 shutdown.clone(),
                 &tracker,
             )?;

@@ -24,7 +24,8 @@ use civicbridge_api::{
     Authority, Event, EventKind, Message, MirrorId, RemoteMsgId, RoomRef, Submission,
 };
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -78,6 +79,10 @@ pub struct LinkWorker {
     /// restart slow mode starts afresh, which errs on the side of letting people speak.
     last_relayed: HashMap<String, u64>,
     rx: mpsc::Receiver<Work>,
+    /// Bumped after any `!retry`; every worker then replays its own link's retried events
+    /// (links can share a moderation room, and so its commands, but not their events).
+    retries: Arc<watch::Sender<u64>>,
+    retried: watch::Receiver<u64>,
     shutdown: CancellationToken,
 }
 
@@ -122,6 +127,7 @@ impl LinkWorker {
         store: Store,
         outbox: Outbox,
         rx: mpsc::Receiver<Work>,
+        retries: Arc<watch::Sender<u64>>,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<LinkWorker, LinkError> {
@@ -138,6 +144,8 @@ impl LinkWorker {
             rules,
             last_relayed: HashMap::new(),
             rx,
+            retried: retries.subscribe(),
+            retries,
             shutdown,
         })
     }
@@ -151,6 +159,14 @@ impl LinkWorker {
             let first = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return,
+                changed = self.retried.changed() => {
+                    // The sender lives as long as this worker (it holds it too).
+                    if changed.is_err() {
+                        return;
+                    }
+                    self.replay_retried().await;
+                    continue;
+                }
                 w = self.rx.recv() => match w { Some(w) => w, None => return },
             };
             let mut batch = vec![first];
@@ -195,7 +211,7 @@ impl LinkWorker {
             tracing::error!(link = %self.link.id, "the committer has stopped; events stay unacknowledged");
         }
         if asked_retry {
-            self.replay_retried().await;
+            self.retries.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 

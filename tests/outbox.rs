@@ -426,3 +426,90 @@ async fn an_event_that_cannot_be_handled_is_parked_acknowledged_and_retried_on_r
     daemon.shutdown().await.unwrap();
     assert!(store.parked().unwrap().is_empty());
 }
+
+/// Links may share a moderation room, whose commands all go to one link's worker. A `!retry`
+/// of a parked event of the *other* link must still replay it at once, in that link's worker.
+#[tokio::test]
+async fn a_retry_in_a_shared_moderation_room_replays_the_other_links_event() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let mut links = link(open_rules());
+    let mut other = links[0].clone();
+    other.link.id = civicbridge_api::LinkId::new("other");
+    other.link.rooms = vec![
+        civicbridge::store::LinkRoom {
+            room: RoomRef::new(Platform::Matrix, "!staff2"),
+            side: civicbridge::rules::Side::Staff,
+        },
+        civicbridge::store::LinkRoom {
+            room: RoomRef::new(Platform::Discord, "201"),
+            side: civicbridge::rules::Side::Public,
+        },
+    ];
+    links.push(other);
+    let daemon =
+        civicbridge::daemon::Daemon::start(store.clone(), &links, fakes.all(), fast_retries())
+            .await
+            .unwrap();
+    acked(
+        fakes
+            .discord
+            .post("201", ("77", "Bea"), "9", "Is the pool open?"),
+    )
+    .await;
+    wait_until(WAIT, "the copy in the other staff room", || {
+        fakes.matrix.texts_in("!staff2").len() == 1
+    })
+    .await;
+    let Some(civicbridge::store::IndexEntry::Mirror(mirror)) = store
+        .lookup_message(
+            &RoomRef::new(Platform::Discord, "201"),
+            &RemoteMsgId::new("9"),
+        )
+        .unwrap()
+    else {
+        panic!("the message is indexed")
+    };
+    let good = store.raw_mirror(mirror).unwrap().expect("the record");
+    store
+        .transact(|tx| {
+            tx.put_raw_mirror(
+                mirror,
+                format!(r#"{{"v":1,"d":{}}}"#, too_deep()).into_bytes(),
+            )
+        })
+        .unwrap();
+    let edit = EventKind::Edit {
+        target: RemoteMsgId::new("9"),
+        new: Message::text("9", "Is the pool open on Sunday?"),
+    };
+    acked(
+        fakes.discord.inject(fakes.discord.event(
+            "201",
+            ("77", "Bea"),
+            "discord:edit:9".into(),
+            edit,
+        )),
+    )
+    .await;
+    mod_room_says(&fakes, "Parked P1").await;
+    assert_eq!(
+        store.parked().unwrap()[0].link.as_ref().map(|l| l.as_str()),
+        Some("other")
+    );
+    store
+        .transact(|tx| tx.put_raw_mirror(mirror, good.clone()))
+        .unwrap();
+    acked(
+        fakes
+            .matrix
+            .inject(command(&fakes.matrix, "r", "!retry P1", 100)),
+    )
+    .await;
+    wait_until(WAIT, "the edit applied without a restart", || {
+        fakes.matrix.texts_in("!staff2") == ["Bea (Discord): Is the pool open on Sunday?"]
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(store.parked().unwrap().is_empty());
+}
