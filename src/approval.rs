@@ -652,6 +652,61 @@ pub fn withdraw(
     Ok(show_on_card(tx, &item, text)?.into_iter().collect())
 }
 
+/// Removes a bridged message everywhere the bridge put it: its held items are withdrawn (their
+/// cards say `why`), the message is marked deleted so nothing queued for it is sent, and every
+/// copy gets a delete job. Saves `mirror`. Returns the jobs and the rooms whose copies go.
+pub fn remove(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    mirror: &mut MirrorRecord,
+    why: &Withdrawal,
+    actor: &str,
+) -> Result<(Vec<Job>, Vec<RoomRef>), TxFailure> {
+    let mut jobs = Vec::new();
+    for item in held_items(tx, mirror)? {
+        jobs.extend(withdraw(tx, link, item, mirror, why, actor)?);
+    }
+    mirror.deleted = true;
+    tx.put_mirror(mirror)?;
+    let copies: Vec<RoomRef> = mirror.copies.iter().map(|c| c.room.clone()).collect();
+    for room in &copies {
+        jobs.push(tx.push_job(&link.id, room, JobKind::Delete { mirror: mirror.id })?);
+    }
+    Ok((jobs, copies))
+}
+
+/// A takedown: [`remove`] on a moderator's word, audited as theirs (`actor` for the log,
+/// `display` for the cards), `via` saying how it was asked for. The one path for `!takedown`,
+/// the CLI and a removal at the source by someone who may remove others' messages there.
+pub fn take_down(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    mirror: &mut MirrorRecord,
+    actor: &str,
+    display: &str,
+    via: &str,
+) -> Result<(Vec<Job>, Vec<RoomRef>), TxFailure> {
+    let why = Withdrawal::TakenDown {
+        by: display.to_owned(),
+    };
+    let (jobs, copies) = remove(tx, link, mirror, &why, actor)?;
+    let author = tx.person_ref(&mirror.author.key())?;
+    tx.audit(AuditDraft {
+        actor: actor.to_owned(),
+        action: AuditAction::Takedown,
+        link: Some(link.id.clone()),
+        subject: Some(mirror.id.to_string()),
+        detail: serde_json::json!({
+            "author": author,
+            "source": mirror.source,
+            "via": via,
+            "text_sha256": crate::privacy::content_hash(&mirror.text),
+            "copies": copies,
+        }),
+    })?;
+    Ok((jobs, copies))
+}
+
 /// Records that the card job `job` (of item `pid`) was posted as `message` in its target room,
 /// in the transaction that finishes the job's first part. The item's current card is filed as
 /// such; a card of an earlier revision among the superseded ones. When the job's text changed

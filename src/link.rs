@@ -9,7 +9,7 @@
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
 use crate::approval;
-use crate::audit::{AuditAction, AuditDraft};
+
 use crate::cards::Withdrawal;
 use crate::commands::Prepared;
 use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
@@ -758,54 +758,19 @@ impl LinkWorker {
                 return Ok(());
             }
         };
-        let why = if takedown {
-            Withdrawal::TakenDown {
-                by: ev.sender.display_name.clone(),
-            }
-        } else {
-            Withdrawal::Deleted
-        };
-        let actor = if takedown {
-            sender_key(ev)
-        } else {
-            "bridge".to_owned()
-        };
-        for item in approval::held_items(tx, &mirror)? {
-            fx.jobs.extend(approval::withdraw(
+        let (jobs, _) = if takedown {
+            approval::take_down(
                 tx,
                 &self.link,
-                item,
                 &mut mirror,
-                &why,
-                &actor,
-            )?);
-        }
-        mirror.deleted = true;
-        tx.put_mirror(&mirror)?;
-        let copies: Vec<RoomRef> = mirror.copies.iter().map(|c| c.room.clone()).collect();
-        for room in &copies {
-            fx.jobs.push(tx.push_job(
-                &self.link.id,
-                room,
-                JobKind::Delete { mirror: mirror.id },
-            )?);
-        }
-        if takedown {
-            let author = tx.person_ref(&mirror.author.key())?;
-            tx.audit(AuditDraft {
-                actor,
-                action: AuditAction::Takedown,
-                link: Some(self.link.id.clone()),
-                subject: Some(mirror.id.to_string()),
-                detail: serde_json::json!({
-                    "author": author,
-                    "source": mirror.source,
-                    "via": "deleted in its own room by someone who may remove others' messages",
-                    "text_sha256": crate::privacy::content_hash(&mirror.text),
-                    "copies": copies,
-                }),
-            })?;
-        }
+                &sender_key(ev),
+                &ev.sender.display_name,
+                "deleted in its own room by someone who may remove others' messages",
+            )?
+        } else {
+            approval::remove(tx, &self.link, &mut mirror, &Withdrawal::Deleted, "bridge")?
+        };
+        fx.jobs.extend(jobs);
         Ok(())
     }
 }

@@ -943,3 +943,45 @@ async fn editing_a_held_message_over_and_over_withdraws_it_instead_of_flooding_t
     daemon.shutdown().await.unwrap();
     assert!(fakes.matrix.texts_in(STAFF).is_empty(), "nothing crossed");
 }
+
+/// A message held for the staff room but already on Discord is taken down with `!takedown`:
+/// the Discord copy goes, and the held item goes with it (its card says so, `!queue` is empty,
+/// a later ✅ or `!approve` sends nothing).
+#[tokio::test]
+async fn a_takedown_withdraws_the_messages_held_items_too() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "7", "call me on 0123")).await;
+    let card = card_of(&store, 0).await;
+    wait_until(WAIT, "the Discord copy", || {
+        fakes.discord.texts_in(DC).len() == 1
+    })
+    .await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "t1", "!takedown m1")).await;
+    wait_until(WAIT, "the copy gone and the card withdrawn", || {
+        fakes.discord.texts_in(DC).is_empty()
+            && fakes.matrix.get(&card).is_some_and(|p| {
+                p.edits
+                    .last()
+                    .is_some_and(|e| e.text.to_plain().starts_with("🗑 Withdrawn #1"))
+            })
+    })
+    .await;
+    assert!(store.pending().unwrap().is_empty());
+    acked(fakes.matrix.post(MODS, MODERATOR, "c1", "!approve #1")).await;
+    wait_until(WAIT, "the answer", || {
+        mods_say(&fakes, "There is no held item #1")
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    assert!(fakes.matrix.texts_in(STAFF).is_empty(), "nothing crossed");
+    let log = store.audit_log().unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == AuditAction::Takedown)
+            .count(),
+        1
+    );
+    assert!(log.iter().any(|e| e.action == AuditAction::Withdrawn));
+}

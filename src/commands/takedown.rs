@@ -1,12 +1,11 @@
 //! `!takedown WHAT`: deletes every copy the bridge made of a message (the source stays: it is
 //! the author's, in their own room), and marks the message deleted so nothing held or queued for
-//! it is sent later. A still-held item is rejected at the same time.
+//! it is sent later. Its held items are withdrawn at the same time (`approval::take_down`).
 
 use super::{Ctx, Outcome};
-use crate::approval::{self, Decision};
-use crate::audit::{AuditAction, AuditDraft};
+use crate::approval;
 use crate::commands::permissions::{role, Role};
-use crate::store::{JobKind, Tx, TxFailure};
+use crate::store::{Tx, TxFailure};
 use civicbridge_api::{MirrorId, PendingId, Platform, RemoteMsgId, RoomRef};
 
 /// What `!takedown` names.
@@ -92,35 +91,20 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFail
             link.id
         )));
     }
-    let mut out = Outcome::default();
-    if let Target::Pending(p) = t {
-        let reason = Some("taken down".to_owned());
-        // Whatever its revision: a takedown judges the message, and sends nothing.
-        let any = approval::Seen::Any;
-        if let Ok(d) = approval::decide(tx, *p, &Decision::Reject(reason), any, &ctx.actor)? {
-            out.jobs.extend(d.jobs);
-        }
-    }
-    mirror.deleted = true;
-    tx.put_mirror(&mirror)?;
-    let copies: Vec<RoomRef> = mirror.copies.iter().map(|c| c.room.clone()).collect();
-    for room in &copies {
-        out.jobs
-            .push(tx.push_job(&mirror.link, room, JobKind::Delete { mirror: mirror.id })?);
-    }
-    let author = tx.person_ref(&mirror.author.key())?;
-    tx.audit(AuditDraft {
-        actor: ctx.actor.name().to_owned(),
-        action: AuditAction::Takedown,
-        link: Some(mirror.link.clone()),
-        subject: Some(mirror.id.to_string()),
-        detail: serde_json::json!({
-            "author": author,
-            "source": mirror.source,
-            "text_sha256": crate::privacy::content_hash(&mirror.text),
-            "copies": copies,
-        }),
-    })?;
+    // Every held item of the message is withdrawn with it, whatever its revision: a takedown
+    // judges the message, and sends nothing.
+    let (jobs, copies) = approval::take_down(
+        tx,
+        &link,
+        &mut mirror,
+        ctx.actor.name(),
+        ctx.actor.display(),
+        "!takedown",
+    )?;
+    let mut out = Outcome {
+        jobs,
+        ..Outcome::default()
+    };
     out.reply = format!(
         "{} taken down by {}: removing {} cop{}",
         mirror.id,
