@@ -4,7 +4,7 @@
 
 use crate::rules::{LinkPolicy, Policy, Rules, Scope, Side};
 use civicbridge_api::rich_text::MAX_CHARS;
-use civicbridge_api::{AttachmentKind, Message};
+use civicbridge_api::{names, AttachmentKind, Message};
 use regex::Regex;
 use std::fmt;
 
@@ -268,27 +268,7 @@ pub fn evaluate_edit_under(
 /// whitespace and characters that show nothing (zero-width and format characters, Hangul and
 /// Braille fillers). Such a message is never relayed and never carded.
 pub fn is_blank(m: &Message) -> bool {
-    m.attachments.is_empty() && m.text.to_plain().chars().all(shows_nothing)
-}
-
-fn shows_nothing(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{00AD}' // soft hyphen
-                | '\u{034F}' // combining grapheme joiner
-                | '\u{061C}' // Arabic letter mark
-                | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
-                | '\u{17B4}' | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}' // zero-width space, joiners, marks
-                | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-                | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, bidi isolates
-                | '\u{2800}' // Braille blank
-                | '\u{FE00}'..='\u{FE0F}' // variation selectors
-                | '\u{FEFF}' // zero-width no-break space
-                | '\u{E0000}'..='\u{E007F}' // tags
-        )
+    m.attachments.is_empty() && names::is_blank(&m.text.to_plain())
 }
 
 fn trusted_override(r: &Rules, sender: &str, v: Verdict) -> Verdict {
@@ -522,6 +502,8 @@ mod tests {
             "\u{3164}\u{3164}",
             "\u{200b}\u{2060}",
             "\u{2800}",
+            "\u{FFF9}\u{FFFB}",
+            "\u{1D173}\u{1BCA0}",
         ] {
             assert_eq!(
                 evaluate(&r, &cand(&msg(text), Side::Public, Side::Staff)),

@@ -44,6 +44,9 @@ pub struct RetryPolicy {
     pub max: Duration,
 }
 
+/// The longest a lane waits on one rate limit before it asks again.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -283,7 +286,9 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
             }
             Err(JobError::Connector(ConnectorError::RateLimited { retry_after })) => {
                 tracing::info!(job = %id, ?retry_after, "rate limited");
-                retry_after
+                // The platform's number, capped: a reply asking for years must not stop the
+                // lane for good. Asking again early only gets another 429.
+                retry_after.min(MAX_RATE_LIMIT_WAIT)
             }
             Err(JobError::Connector(
                 e @ (ConnectorError::Transient(_) | ConnectorError::Auth(_)),

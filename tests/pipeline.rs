@@ -475,6 +475,30 @@ async fn a_rate_limited_send_is_retried_after_retry_after_and_delivered_once() {
     daemon.shutdown().await.unwrap();
 }
 
+/// A 429 asking for ten years (a malformed or hostile reply) must not stop the lane for good:
+/// the wait is capped, and the job asks again.
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_is_capped() {
+    use civicbridge::outbox::MAX_RATE_LIMIT_WAIT;
+    let fakes = Fakes::new();
+    let daemon = start(Store::memory(), open_rules(), &fakes).await;
+    fakes.telegram.fail_next([ConnectorError::RateLimited {
+        retry_after: Duration::from_secs(10 * 365 * 24 * 3600),
+    }]);
+    let t0 = tokio::time::Instant::now();
+    acked(fakes.matrix.post(STAFF, STAFFER, "$1", "Road closed")).await;
+    wait_until(MAX_RATE_LIMIT_WAIT * 2, "the telegram copy", || {
+        fakes.telegram.texts_in(TG).len() == 1
+    })
+    .await;
+    let waited = fakes.telegram.posted()[0].at - t0;
+    assert!(
+        waited >= MAX_RATE_LIMIT_WAIT && waited < MAX_RATE_LIMIT_WAIT + Duration::from_secs(1),
+        "retried after {waited:?}"
+    );
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_rate_limited_room_holds_back_later_messages_so_order_is_kept() {
     let fakes = Fakes::new();

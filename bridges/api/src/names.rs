@@ -129,6 +129,12 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Whether `text` shows nothing at all: white space and the characters [`normalize`] removes,
+/// or nothing. Such a message is never relayed.
+pub fn is_blank(text: &str) -> bool {
+    HIDDEN.replace_all(text, "").trim().is_empty()
+}
+
 /// Whether `c` is one of the characters [`normalize`] never lets through (besides white space
 /// other than a plain space). For tests and assertions.
 pub fn is_hidden(c: char) -> bool {

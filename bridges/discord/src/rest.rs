@@ -92,12 +92,11 @@ pub async fn api_error(resp: reqwest::Response) -> DiscordError {
         Ok(b) => serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
         Err(_) => serde_json::Value::Null,
     };
-    let retry_after = body
-        .get("retry_after")
-        .and_then(serde_json::Value::as_f64)
-        .or(header_retry)
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
+    let retry_after = seconds(
+        body.get("retry_after")
+            .and_then(serde_json::Value::as_f64)
+            .or(header_retry),
+    );
     DiscordError::Api {
         status,
         code: body
@@ -121,6 +120,12 @@ pub fn network(e: reqwest::Error) -> DiscordError {
     DiscordError::Network(e.without_url().to_string())
 }
 
+/// A number of seconds from a reply, as a duration: `None` for anything that is not one
+/// (negative, NaN, infinite, or past what a `Duration` holds; `from_secs_f64` would panic).
+fn seconds(s: Option<f64>) -> Option<Duration> {
+    s.and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
 pub fn from_serenity(e: serenity::Error) -> DiscordError {
     match e {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => DiscordError::Api {
@@ -138,6 +143,21 @@ pub fn from_serenity(e: serenity::Error) -> DiscordError {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    /// A 429's `retry_after` is the platform's word, read from JSON: any number must be safe.
+    #[test]
+    fn retry_after_values_never_panic() {
+        assert_eq!(super::seconds(Some(2.5)), Some(Duration::from_millis(2500)));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e20, f64::MAX] {
+            assert_eq!(super::seconds(Some(bad)), None, "{bad}");
+        }
+        assert!(
+            super::seconds(Some(1e15)).is_some(),
+            "huge but valid: the outbox caps it"
+        );
+    }
+
     /// A webhook's URL carries its token: a failed request to it must not put the token in
     /// the error text (which reaches the log, parked items and the moderation room).
     #[tokio::test]
