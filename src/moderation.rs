@@ -271,8 +271,11 @@ pub fn is_blank(m: &Message) -> bool {
     m.attachments.is_empty() && names::is_blank(&m.text.to_plain())
 }
 
+/// Trusted senders skip holds, but not the bridge's own length limit: past it, a text waits for
+/// a moderator whoever wrote it.
 fn trusted_override(r: &Rules, sender: &str, v: Verdict) -> Verdict {
     match v {
+        Verdict::Hold(HoldReason::TooLong { len, .. }) if len > MAX_CHARS => v,
         Verdict::Hold(_) if r.trusted.iter().any(|t| t == sender) => Verdict::Forward,
         v => v,
     }
@@ -604,6 +607,19 @@ mod tests {
             evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
             Verdict::Hold(HoldReason::TooLong { max: MAX_CHARS, .. })
         ));
+        // Trusted senders too; under the bridge's limit, the link's own limit is a hold they skip.
+        let r = rules(|r| {
+            r.max_length = Some(10);
+            r.trusted = vec!["telegram:1".into()];
+        });
+        assert!(matches!(
+            evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
+            Verdict::Hold(HoldReason::TooLong { max: 10, .. })
+        ));
+        assert_eq!(
+            evaluate(&r, &cand(&msg("a longer text"), Side::Public, Side::Staff)),
+            Verdict::Forward
+        );
     }
 
     #[test]

@@ -60,14 +60,20 @@ pub fn safe_code_lang(lang: Option<&str>) -> Option<&str> {
 }
 
 impl RichText {
-    /// Every link target in the text: link spans' URLs and URLs typed as text (with or without a
-    /// scheme, in brackets or not).
+    /// Every link target in the text: link spans' URLs and URLs typed anywhere a reader sees
+    /// text (plain text, inline code, code blocks, mentioned names, with or without a scheme,
+    /// in brackets or not). Code and names count too: some clients link URLs inside code, and
+    /// a mention crosses as the plain text `@name`, which the target platform may link.
     pub fn links(&self) -> Vec<String> {
         let mut out = Vec::new();
-        walk(&self.spans, |s, _| match s {
-            Span::Link { url, .. } => out.push(url.clone()),
-            Span::Text(t) => out.extend(find_urls(t).into_iter().map(|r| t[r].to_owned())),
-            _ => {}
+        walk(&self.spans, |s, _| {
+            let typed = match s {
+                Span::Link { url, .. } => return out.push(url.clone()),
+                Span::Text(t) | Span::Code(t) | Span::Pre { code: t, .. } => t,
+                Span::Mention { name, .. } | Span::GroupMention { name } => name,
+                _ => return,
+            };
+            out.extend(find_urls(typed).into_iter().map(|r| typed[r].to_owned()));
         });
         out
     }
@@ -140,6 +146,28 @@ mod tests {
         assert_eq!(
             t.links(),
             vec!["https://x.org/a", "evil.example/login", "www.y.org"]
+        );
+        // Where a reader still sees a URL: code, and a mentioned name that crosses as `@name`.
+        let t = RichText {
+            spans: vec![
+                Span::Code("curl evil.example/a".into()),
+                Span::Pre {
+                    lang: None,
+                    code: "https://evil.example/b".into(),
+                },
+                Span::Mention {
+                    user: None,
+                    name: "evil.example/login".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            t.links(),
+            vec![
+                "evil.example/a",
+                "https://evil.example/b",
+                "evil.example/login"
+            ]
         );
     }
 
