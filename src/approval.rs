@@ -30,7 +30,7 @@ use crate::store::{
     HeldContent, IndexEntry, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind,
     StoreError, Tx, TxFailure,
 };
-use civicbridge_api::{Attachment, PendingId, RemoteMsgId, RichText, RoomRef};
+use civicbridge_api::{Attachment, LinkId, PendingId, RemoteMsgId, RichText, RoomRef};
 
 pub use crate::commands::permissions::Actor;
 
@@ -377,15 +377,14 @@ pub fn decide(
         }
     };
     tx.put_mirror(&mirror)?;
-    let author = tx.person_ref(&mirror.author.key())?;
-    tx.audit(AuditDraft {
-        actor: actor.name().to_owned(),
+    audit_about(
+        tx,
+        actor.name(),
         action,
-        link: Some(item.link.clone()),
-        subject: Some(id.to_string()),
-        detail: serde_json::json!({
-            "mirror": mirror.id,
-            "author": author,
+        &item.link,
+        id.to_string(),
+        &mirror,
+        serde_json::json!({
             "source": mirror.source,
             "revision": item.revision,
             // The text the moderator replaced, as a hash like every text in the log: the
@@ -400,7 +399,7 @@ pub fn decide(
             "targets": item.targets,
             "reason": match decision { Decision::Reject(r) => r.clone(), _ => None },
         }),
-    })?;
+    )?;
     if let Some(job) = show_on_card(tx, &item, card)? {
         jobs.push(job);
     }
@@ -476,18 +475,15 @@ pub fn hold(
     let mut item = tx.put_pending(item)?;
     mirror.held.push(item.id);
     tx.put_mirror(mirror)?;
-    let author = tx.person_ref(&mirror.author.key())?;
-    tx.audit(AuditDraft {
-        actor: "bridge".into(),
-        action: AuditAction::Held,
-        link: Some(link.id.clone()),
-        subject: Some(item.id.to_string()),
-        detail: serde_json::json!({
-            "mirror": mirror.id,
-            "author": author,
-            "reason": item.reason,
-        }),
-    })?;
+    audit_about(
+        tx,
+        "bridge",
+        AuditAction::Held,
+        &link.id,
+        item.id.to_string(),
+        mirror,
+        serde_json::json!({ "reason": item.reason }),
+    )?;
     let mut jobs = Vec::new();
     if let Some(room) = &link.moderation_room {
         let job = queue_card(tx, link, &item, mirror, room)?;
@@ -565,22 +561,21 @@ pub fn revise(
     }
     item.targets = rev.held.iter().map(|(r, _)| r.clone()).collect();
     item.reason = reasons(&rev.held);
-    let author = tx.person_ref(&mirror.author.key())?;
-    tx.audit(AuditDraft {
-        actor: "bridge".into(),
-        action: AuditAction::HeldRevised,
-        link: Some(link.id.clone()),
-        subject: Some(item.id.to_string()),
-        detail: serde_json::json!({
-            "mirror": mirror.id,
-            "author": author,
+    audit_about(
+        tx,
+        "bridge",
+        AuditAction::HeldRevised,
+        &link.id,
+        item.id.to_string(),
+        mirror,
+        serde_json::json!({
             "revision": item.revision,
             "text_sha256": crate::privacy::content_hash(&rev.text),
             "reason": item.reason,
             "targets": item.targets,
             "dropped_for": rev.dropped.iter().map(|(r, _)| r).collect::<Vec<_>>(),
         }),
-    })?;
+    )?;
     let mut jobs = Vec::new();
     let current = item.revision;
     let old_card = card_text(tx, link, &before, mirror, |v| cards::superseded(v, current))?;
@@ -633,19 +628,19 @@ pub fn withdraw(
     tx.remove_pending(item.id)?;
     mirror.held.retain(|p| *p != item.id);
     tx.put_mirror(mirror)?;
-    let author = tx.person_ref(&mirror.author.key())?;
-    tx.audit(AuditDraft {
-        actor: actor.to_owned(),
-        action: AuditAction::Withdrawn,
-        link: Some(link.id.clone()),
-        subject: Some(item.id.to_string()),
-        detail: serde_json::json!({
-            "mirror": mirror.id,
-            "author": author,
-            "revision": item.revision,
-            "reason": why.reason(),
-        }),
-    })?;
+    let action = match why {
+        Withdrawal::Expired { .. } => AuditAction::Expired,
+        _ => AuditAction::Withdrawn,
+    };
+    audit_about(
+        tx,
+        actor,
+        action,
+        &link.id,
+        item.id.to_string(),
+        mirror,
+        serde_json::json!({ "revision": item.revision, "reason": why.reason() }),
+    )?;
     let now = tx.now_ms();
     let text = card_text(tx, link, &item, mirror, |v| cards::withdrawn(v, why, now))?;
     tracing::info!(pending = %item.id, reason = %why.reason(), "held item withdrawn");
@@ -690,21 +685,47 @@ pub fn take_down(
         by: display.to_owned(),
     };
     let (jobs, copies) = remove(tx, link, mirror, &why, actor)?;
-    let author = tx.person_ref(&mirror.author.key())?;
-    tx.audit(AuditDraft {
-        actor: actor.to_owned(),
-        action: AuditAction::Takedown,
-        link: Some(link.id.clone()),
-        subject: Some(mirror.id.to_string()),
-        detail: serde_json::json!({
-            "author": author,
+    audit_about(
+        tx,
+        actor,
+        AuditAction::Takedown,
+        &link.id,
+        mirror.id.to_string(),
+        mirror,
+        serde_json::json!({
             "source": mirror.source,
             "via": via,
             "text_sha256": crate::privacy::content_hash(&mirror.text),
             "copies": copies,
         }),
-    })?;
+    )?;
     Ok((jobs, copies))
+}
+
+/// Audits `action` on `subject` (a held item or a message) of `mirror`: `detail`, with the
+/// message's id and its author as the keyed hash the log names people by.
+fn audit_about(
+    tx: &mut Tx<'_>,
+    actor: &str,
+    action: AuditAction,
+    link: &LinkId,
+    subject: String,
+    mirror: &MirrorRecord,
+    mut detail: serde_json::Value,
+) -> Result<(), TxFailure> {
+    let author = tx.person_ref(&mirror.author.key())?;
+    if let Some(d) = detail.as_object_mut() {
+        d.insert("mirror".into(), serde_json::json!(mirror.id));
+        d.insert("author".into(), serde_json::json!(author));
+    }
+    tx.audit(AuditDraft {
+        actor: actor.to_owned(),
+        action,
+        link: Some(link.clone()),
+        subject: Some(subject),
+        detail,
+    })?;
+    Ok(())
 }
 
 /// Records that the card job `job` (of item `pid`) was posted as `message` in its target room,

@@ -189,6 +189,8 @@ pub enum Withdrawal {
     /// Its author edited it `max` times while it was held: each revision gets a card, and the
     /// moderation room is not theirs to flood.
     TooManyRevisions { max: u32 },
+    /// Nobody decided within the link's `expire_after_secs` (`after`, as people say it).
+    Expired { after: String },
 }
 
 impl Withdrawal {
@@ -200,6 +202,7 @@ impl Withdrawal {
             Withdrawal::TooManyRevisions { max } => {
                 format!("its author edited it {max} times while it was held")
             }
+            Withdrawal::Expired { after } => format!("nobody decided within {after}"),
         }
     }
 }

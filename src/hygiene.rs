@@ -6,7 +6,9 @@
 //! repeats reminders nor forgets the ones that fell due while the bridge was down. The held
 //! items themselves are already durable: the queue survives restarts by construction.
 
+use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
+use crate::cards::Withdrawal;
 use crate::outbox::Outbox;
 use crate::store::{Job, JobKind, LinkRecord, PendingItem, Store, StoreError, Tx, TxFailure};
 use civicbridge_api::{RichText, RoomRef};
@@ -57,25 +59,41 @@ fn expire(
     swept: &mut Swept,
 ) -> Result<(), TxFailure> {
     // A moderator may have decided it since the scan.
-    if tx.pending(item.id)?.is_none() {
+    let Some(item) = tx.pending(item.id)? else {
         return Ok(());
+    };
+    let id = item.id;
+    // Like any withdrawal: out of the queue and off its message, the card marked, audited.
+    let why = Withdrawal::Expired {
+        after: span(limit_ms),
+    };
+    match tx.mirror(item.mirror)? {
+        Some(mut mirror) => {
+            swept.jobs.extend(approval::withdraw(
+                tx,
+                link,
+                item,
+                &mut mirror,
+                &why,
+                "bridge",
+            )?);
+        }
+        // Its message is gone (it cannot be, while held; but a queue must drain whatever).
+        None => {
+            tx.remove_pending(id)?;
+            tx.audit(AuditDraft {
+                actor: "bridge".into(),
+                action: AuditAction::Expired,
+                link: Some(link.id.clone()),
+                subject: Some(id.to_string()),
+                detail: serde_json::json!({ "mirror": item.mirror, "reason": why.reason() }),
+            })?;
+        }
     }
-    tx.remove_pending(item.id)?;
-    tx.audit(AuditDraft {
-        actor: "bridge".into(),
-        action: AuditAction::Expired,
-        link: Some(link.id.clone()),
-        subject: Some(item.id.to_string()),
-        detail: serde_json::json!({
-            "mirror": item.mirror,
-            "held_at_ms": item.held_at_ms,
-            "expire_after_secs": limit_ms / 1000,
-        }),
-    })?;
     if let Some(room) = &link.moderation_room {
         let text = format!(
             "{} expired: nobody decided within {}, so it was not relayed.",
-            item.id,
+            id,
             span(limit_ms)
         );
         swept.jobs.push(notice(tx, link, room, text)?);

@@ -60,9 +60,7 @@ pub fn attribution(mirror: &MirrorRecord) -> String {
 /// `Name (Platform):` with the name as shown in the target room, normalised and cut before the
 /// label is added (`civicbridge_api::names`), so the label always shows and the name is one line.
 pub fn attribution_as(name: &str, platform: Platform) -> String {
-    let label = platform.label();
-    let max = names::MAX_NAME_CHARS + label.chars().count() + 3;
-    format!("{}:", names::labelled(name, label, max))
+    names::attribution(name, platform.label())
 }
 
 /// A short single-line excerpt of a message, for quotes.

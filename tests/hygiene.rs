@@ -186,14 +186,24 @@ async fn a_stale_item_expires_audited_and_is_never_relayed() {
     daemon.shutdown().await.unwrap();
 
     let daemon = started(&store, held_rules(), &fakes).await;
-    wait_until(WAIT, "the expiry notice", || {
-        fakes
-            .matrix
-            .texts_in(MODS)
+    wait_until(WAIT, "the expiry notice and the card marked", || {
+        let texts = fakes.matrix.texts_in(MODS);
+        texts
             .iter()
             .any(|t| t.starts_with("#1 expired: nobody decided within 1 d"))
+            && texts
+                .iter()
+                .any(|t| t.starts_with("🗑 Withdrawn #1") && t.contains("nobody decided"))
     })
     .await;
+    let mirror = store
+        .mirror(civicbridge_api::MirrorId(1))
+        .unwrap()
+        .expect("the message");
+    assert!(
+        mirror.held.is_empty(),
+        "the message no longer lists the item"
+    );
     // A late approval finds nothing to approve.
     acked(fakes.matrix.post(MODS, MODERATOR, "$late", "!approve 1")).await;
     wait_until(WAIT, "the refusal", || {

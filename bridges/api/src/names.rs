@@ -110,6 +110,13 @@ pub fn labelled(raw: &str, label: &str, max: usize) -> String {
     format!("{}{suffix}", normalize(raw, room.min(MAX_NAME_CHARS)))
 }
 
+/// The attribution before relayed text, `Name (Label):`, with the name normalised and cut to
+/// [`MAX_NAME_CHARS`] before the label is added.
+pub fn attribution(raw: &str, label: &str) -> String {
+    let max = MAX_NAME_CHARS + label.chars().count() + 3;
+    format!("{}:", labelled(raw, label, max))
+}
+
 /// `s` cut to at most `max` characters at a grapheme boundary (a grapheme longer than `max` on
 /// its own is cut by characters: something is always kept when `max > 0`).
 pub fn truncate(s: &str, max: usize) -> String {

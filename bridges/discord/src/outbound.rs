@@ -105,11 +105,7 @@ pub fn webhook_username(name: &str, platform: &str) -> String {
 
 /// `Name (Platform):`, for messages posted without a webhook: the same normalised name.
 fn attribution(p: &civicbridge_api::Persona) -> String {
-    let max = names::MAX_NAME_CHARS + p.platform_label.chars().count() + 3;
-    format!(
-        "{}:",
-        names::labelled(&p.display_name, &p.platform_label, max)
-    )
+    names::attribution(&p.display_name, &p.platform_label)
 }
 
 /// Words Discord refuses in webhook usernames.
