@@ -421,28 +421,8 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
     let (id, decision) = match action {
         QueueCmd::List => {
             let items = store.pending().context("reading the queue")?;
-            out(format!("{} held item(s)", items.len()));
-            for item in items {
-                // An unreadable message is listed as such, never as a blank line.
-                let (who, text) = match store.mirror(item.mirror) {
-                    Ok(Some(m)) => (
-                        civicbridge::render::attribution(&m),
-                        item.text(&m).to_plain(),
-                    ),
-                    Ok(None) => (String::new(), format!("(message {} is gone)", item.mirror)),
-                    Err(e) => (
-                        String::new(),
-                        format!("(message {} cannot be read: {e})", item.mirror),
-                    ),
-                };
-                out(format!(
-                    "{} [{}] {} {} — {}",
-                    item.reference(),
-                    item.link,
-                    who,
-                    text,
-                    item.reason
-                ));
+            for line in civicbridge::commands::info::queue_listing(&store, &items, None) {
+                out(line);
             }
             let parked = store.parked().context("reading the parked items")?;
             if !parked.is_empty() {

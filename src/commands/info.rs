@@ -3,9 +3,48 @@
 //! from the asking room is shown: other links' queues and logs are not this room's business.
 
 use crate::audit::AuditEntry;
-use crate::store::Store;
+use crate::store::{PendingItem, Store};
 use civicbridge_api::{LinkId, MirrorId, PendingId, RoomRef};
 use std::collections::HashMap;
+
+/// The held items `items`, a line each after a count: `#3 [link] who: text — reason`. In a
+/// moderation room (`shown_in`), people are named as that room may see them (a pseudonym, per
+/// link) with an excerpt; for the admin's command line (`None`), by name with the whole text.
+pub fn queue_listing(
+    store: &Store,
+    items: &[PendingItem],
+    shown_in: Option<&RoomRef>,
+) -> Vec<String> {
+    let mut lines = vec![format!("{} held item(s)", items.len())];
+    for item in items {
+        let who = match store.mirror(item.mirror) {
+            Ok(Some(m)) => match shown_in {
+                Some(room) => {
+                    let who = store
+                        .shown_author(&m, room)
+                        .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
+                    format!("{who}: {}", crate::render::excerpt(item.text(&m)))
+                }
+                None => format!(
+                    "{} {}",
+                    crate::render::attribution(&m),
+                    item.text(&m).to_plain()
+                ),
+            },
+            Ok(None) => format!("(message {} is gone)", item.mirror),
+            // Say so rather than show a blank line: the item is there and can be decided.
+            Err(e) => format!("(message {} cannot be read: {e})", item.mirror),
+        };
+        lines.push(format!(
+            "{} [{}] {} — {}",
+            item.reference(),
+            item.link,
+            who,
+            item.reason
+        ));
+    }
+    lines
+}
 
 /// How many recent audit entries `!audit` can show.
 const AUDIT_TAIL: usize = 100;
@@ -42,28 +81,7 @@ impl Prepared {
             .into_iter()
             .filter(|i| links.contains(&i.link))
             .collect();
-        let mut lines = vec![format!("{} held item(s)", items.len())];
-        for item in &items {
-            let who = match store.mirror(item.mirror) {
-                Ok(Some(m)) => {
-                    // Named as this room may see them (a pseudonym, per link).
-                    let who = store
-                        .shown_author(&m, here)
-                        .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
-                    format!("{who}: {}", crate::render::excerpt(item.text(&m)))
-                }
-                Ok(None) => format!("(message {} is gone)", item.mirror),
-                // Say so rather than show a blank line: the item is there and can be decided.
-                Err(e) => format!("(message {} cannot be read: {e})", item.mirror),
-            };
-            lines.push(format!(
-                "{} [{}] {} — {}",
-                item.reference(),
-                item.link,
-                who,
-                item.reason
-            ));
-        }
+        let mut lines = queue_listing(store, &items, Some(here));
         let log: Vec<AuditEntry> = store
             .audit_log()
             .unwrap_or_default()
