@@ -62,11 +62,6 @@ pub struct CardView<'a> {
     pub reply: Vec<(RoomRef, ReplyShown)>,
 }
 
-/// The text an item would cross with (for an edit: the new text).
-pub fn held_text<'a>(item: &'a PendingItem, mirror: &'a MirrorRecord) -> &'a RichText {
-    item.text(mirror)
-}
-
 fn when(at_ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX))
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -151,7 +146,7 @@ pub fn held(v: &CardView<'_>) -> RichText {
         ],
     };
     spans.push(Span::Text(format!(" · rule: {}", item.reason)));
-    spans.extend(body(v, held_text(item, v.mirror)));
+    spans.extend(body(v, item.text(v.mirror)));
     spans.push(Span::Text(format!(
         "\nReact ✅ or ❌ on this card, or reply !approve {id} / !reject {id} [reason] / !edit {id} TEXT",
         id = item.reference()
@@ -173,7 +168,7 @@ pub fn superseded(v: &CardView<'_>, current: u32) -> RichText {
              A decision on this card is refused."
         )),
     ];
-    spans.extend(body(v, held_text(item, v.mirror)));
+    spans.extend(body(v, item.text(v.mirror)));
     RichText { spans }
 }
 
@@ -217,7 +212,7 @@ pub fn withdrawn(v: &CardView<'_>, why: &Withdrawal, at_ms: u64) -> RichText {
             why.reason()
         )),
     ];
-    spans.extend(body(v, held_text(v.item, v.mirror)));
+    spans.extend(body(v, v.item.text(v.mirror)));
     RichText { spans }
 }
 
@@ -234,9 +229,9 @@ pub enum Outcome {
 pub fn decided(v: &CardView<'_>, outcome: &Outcome, by: &str, at_ms: u64) -> RichText {
     let (item, mirror) = (v.item, v.mirror);
     let (head, text) = match outcome {
-        Outcome::Approved => ("✅ Approved", held_text(item, mirror)),
+        Outcome::Approved => ("✅ Approved", item.text(mirror)),
         Outcome::ApprovedEdited(t) => ("✏️ Approved with edits", t),
-        Outcome::Rejected(_) => ("❌ Rejected", held_text(item, mirror)),
+        Outcome::Rejected(_) => ("❌ Rejected", item.text(mirror)),
     };
     let revision = match item.revision {
         0 | 1 => String::new(),

@@ -123,18 +123,7 @@ mod tests {
         assert!(id(1) < id(256), "big-endian ids sort numerically");
     }
 
-    /// `levels` links nested in each other: the most JSON per level of any span.
-    fn nested_links(levels: usize) -> civicbridge_api::RichText {
-        use civicbridge_api::{RichText, Span};
-        let mut span = Span::Text("deep".into());
-        for i in 0..levels {
-            span = Span::Link {
-                url: format!("https://example.org/{i}"),
-                children: vec![span],
-            };
-        }
-        RichText { spans: vec![span] }
-    }
+    use civicbridge_api::testing::nested_links;
 
     /// The deepest tree the store may hold reads back from every record that carries text,
     /// and a deeper one (which no parser builds) is written flattened, never unreadable.

@@ -206,17 +206,7 @@ fn push(out: &mut [(Option<Container>, Vec<Span>)], span: Span) {
 mod tests {
     use super::*;
 
-    /// `levels` links nested inside each other around one word: the most JSON per level.
-    pub(crate) fn nested_links(levels: usize) -> RichText {
-        let mut span = Span::Text("deep".into());
-        for i in 0..levels {
-            span = Span::Link {
-                url: format!("https://example.org/{i}"),
-                children: vec![span],
-            };
-        }
-        RichText { spans: vec![span] }
-    }
+    use crate::testing::nested_links;
 
     #[test]
     fn depth_and_counts_are_iterative_and_exact() {

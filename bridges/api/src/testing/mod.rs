@@ -12,7 +12,21 @@ mod fuzz;
 pub use fake::{FakeConnector, FakeOp, Posted};
 pub use fuzz::{fuzz_config, CI_SEED};
 
+use crate::{RichText, Span};
 use std::time::Duration;
+
+/// `levels` links nested inside each other around one word: the most JSON per level of any
+/// span, for tests of depth limits.
+pub fn nested_links(levels: usize) -> RichText {
+    let mut span = Span::Text("deep".into());
+    for i in 0..levels {
+        span = Span::Link {
+            url: format!("https://example.org/{i}"),
+            children: vec![span],
+        };
+    }
+    RichText { spans: vec![span] }
+}
 
 /// Waits until `cond` holds, checking after every change signalled on `notify` and at least every
 /// 20 ms; panics with `what` after `timeout`. The one way tests wait: no bare sleeps.
