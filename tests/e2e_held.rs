@@ -395,17 +395,20 @@ async fn only_the_author_edits_and_only_a_room_moderator_removes_someone_elses_m
             .unwrap()
             .id;
 
-    // The server accepts an m.replace from anyone; the bridge must not.
+    // The server accepts an m.replace from anyone; the bridge must not. (No link in it: under
+    // these rules a link would hold the forged edit for other reasons.)
     colleague
         .edit(
             &w.staff_room,
             &answer,
-            "FORGED: the library is closed for good, donate at evil.example",
+            "FORGED: the library is closed for good, donate at the front desk",
         )
         .await;
-    // A redaction by someone without the power to redact others: ignored, whether or not the
-    // homeserver takes it.
+    // A redaction by someone without the power to redact others: Synapse refuses it itself, so
+    // it never reaches the bridge. (A homeserver that let one through is the case of
+    // `pipeline::only_the_author_edits_and_others_deletions_need_the_right_to_remove`.)
     let status = colleague.redact(&w.staff_room, &answer).await;
+    assert_eq!(status.as_u16(), 403, "Synapse refuses it");
     // The author's later message crosses after anything those two could have caused.
     w.staff.say(&w.staff_room, "See you there").await;
     wait_until(WAIT, "the later message on Telegram and Discord", || {

@@ -103,6 +103,15 @@ async fn defect6_invisible_fillers_cannot_push_the_platform_label_out_of_a_disco
         "{body:?}"
     );
     assert!(clean(body), "{body:?}");
+
+    // The same with visible characters (a first and last name can together pass Discord's 80
+    // with a label): the name is cut, never the label.
+    let long = format!("Staff (Matrix) {}", "W".repeat(110));
+    w.tg.post_as_user(w.forum, (62, &long), "Bins go out on Monday")
+        .unwrap();
+    let m = on_discord(&w, "the second Discord copy", |c| c.contains("Bins go out")).await;
+    assert!(m.username.ends_with("W (Telegram)"), "{:?}", m.username);
+    assert!(m.username.chars().count() <= 80, "{:?}", m.username);
     daemon.shutdown().await.unwrap();
 }
 

@@ -1048,3 +1048,44 @@ async fn a_queued_approved_copy_sends_the_approved_text_not_a_later_edit() {
     );
     daemon.shutdown().await.unwrap();
 }
+
+/// A connector whose `run` ends (an error that may pass, or a panic) is started again by its
+/// supervisor, and what its platform sends afterwards still crosses.
+#[tokio::test]
+async fn a_connector_that_stops_or_panics_is_restarted_and_keeps_relaying() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let options = civicbridge::daemon::Options {
+        watch: civicbridge::watch::WatchOptions {
+            restart_base: Duration::from_millis(20),
+            restart_max: Duration::from_millis(100),
+            ..civicbridge::watch::WatchOptions::default()
+        },
+        ..fast_retries()
+    };
+    let daemon =
+        civicbridge::daemon::Daemon::start(store, &link(open_rules()), fakes.all(), options)
+            .await
+            .unwrap();
+    wait_until(WAIT, "telegram's first run", || fakes.telegram.runs() == 1).await;
+    fakes.telegram.end_run(Some(ConnectorError::Transient(
+        "the platform went away".into(),
+    )));
+    wait_until(WAIT, "a second run", || fakes.telegram.runs() == 2).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "1", "after a failure")).await;
+    fakes.telegram.end_run(None);
+    wait_until(WAIT, "a third run, after the panic", || {
+        fakes.telegram.runs() == 3
+    })
+    .await;
+    acked(fakes.telegram.post(TG, RESIDENT, "2", "after a panic")).await;
+    wait_until(WAIT, "both in the staff room", || {
+        fakes.matrix.texts_in(STAFF)
+            == [
+                "Ada (Telegram): after a failure",
+                "Ada (Telegram): after a panic",
+            ]
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+}

@@ -62,6 +62,8 @@ struct State {
     panic_on: Option<String>,
     /// Sends whose text contains this fail with this error, every time.
     fail_on: Option<(String, ConnectorError)>,
+    /// How the running `run` is to end next: with this error, or a panic (`None`).
+    end_run: Option<Option<ConnectorError>>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -77,6 +79,10 @@ pub struct FakeConnector {
     inject_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Injected>>,
     sends_in_flight: AtomicUsize,
     most_sends_in_flight: AtomicUsize,
+    /// How many times `run` was started.
+    runs: AtomicUsize,
+    /// Wakes the running `run` to end it (see [`FakeConnector::end_run`]).
+    end_run: tokio::sync::Notify,
 }
 
 impl FakeConnector {
@@ -95,6 +101,8 @@ impl FakeConnector {
             inject_rx: tokio::sync::Mutex::new(inject_rx),
             sends_in_flight: AtomicUsize::new(0),
             most_sends_in_flight: AtomicUsize::new(0),
+            runs: AtomicUsize::new(0),
+            end_run: tokio::sync::Notify::new(),
         })
     }
 
@@ -210,6 +218,18 @@ impl FakeConnector {
         let mut st = self.state();
         st.panic_on = None;
         st.fail_on = None;
+    }
+
+    /// Ends the running `run` once, as a connector that lost its platform would: returning
+    /// `error`, or panicking when it is `None`. Events not yet taken stay for the next run.
+    pub fn end_run(&self, error: Option<ConnectorError>) {
+        self.state().end_run = Some(error);
+        self.end_run.notify_one();
+    }
+
+    /// How many times `run` was started (a supervisor's restarts count).
+    pub fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
     }
 
     /// The next calls to send/edit/delete/react fail with these errors, one call each.
@@ -348,9 +368,18 @@ impl Connector for FakeConnector {
     ) -> Result<(), ConnectorError> {
         // Only one `run` at a time may own the injected stream; a restarted daemon gets it next.
         let mut rx = self.inject_rx.lock().await;
+        self.runs.fetch_add(1, Ordering::SeqCst);
         loop {
             let (event, done) = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
+                _ = self.end_run.notified() => {
+                    let how = self.state().end_run.take();
+                    match how {
+                        Some(Some(e)) => return Err(e),
+                        Some(None) => panic!("FakeConnector: told to end its run with a panic"),
+                        None => continue,
+                    }
+                }
                 next = rx.recv() => match next {
                     Some(next) => next,
                     None => return Ok(()),
