@@ -34,19 +34,19 @@ fn link() -> Vec<LinkSettings> {
             id: LinkId::new("bench"),
             rooms: vec![
                 LinkRoom {
-                    room: RoomRef::new(Platform::Matrix, "!staff"),
+                    room: RoomRef::new(Platform::new("matrix"), "!staff"),
                     side: Side::Staff,
                 },
                 LinkRoom {
-                    room: RoomRef::new(Platform::Telegram, "-100"),
+                    room: RoomRef::new(Platform::new("telegram"), "-100"),
                     side: Side::Public,
                 },
                 LinkRoom {
-                    room: RoomRef::new(Platform::Discord, "200"),
+                    room: RoomRef::new(Platform::new("discord"), "200"),
                     side: Side::Public,
                 },
             ],
-            moderation_room: Some(RoomRef::new(Platform::Matrix, "!mod")),
+            moderation_room: Some(RoomRef::new(Platform::new("matrix"), "!mod")),
             moderators: vec![],
             admins: vec![],
         },
@@ -70,9 +70,9 @@ async fn start() -> Run {
     } else {
         Store::open(dir.path()).unwrap()
     };
-    let matrix = FakeConnector::new(Platform::Matrix);
-    let telegram = FakeConnector::new(Platform::Telegram);
-    let discord = FakeConnector::new(Platform::Discord);
+    let matrix = FakeConnector::new(Platform::new("matrix"));
+    let telegram = FakeConnector::new(Platform::new("telegram"));
+    let discord = FakeConnector::new(Platform::new("discord"));
     let conns: Vec<Arc<dyn Connector>> = vec![matrix.clone(), telegram.clone(), discord.clone()];
     let daemon = Daemon::start(store, &link(), conns, Options::default())
         .await

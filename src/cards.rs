@@ -263,9 +263,9 @@ mod tests {
         let mut m = MirrorRecord::new(
             MirrorId(7),
             LinkId::new("l"),
-            RoomRef::new(Platform::Telegram, "-100"),
+            RoomRef::new(Platform::new("telegram"), "-100"),
             RemoteMsgId::new("5"),
-            Author::new(Platform::Telegram, "42", "Ada"),
+            Author::new(Platform::new("telegram"), "42", "Ada"),
             RichText::plain("Is the hall free?"),
         );
         m.thread_root = Some(MirrorId(3));
@@ -273,7 +273,7 @@ mod tests {
             LinkId::new("l"),
             m.id,
             PendingKind::Message,
-            vec![RoomRef::new(Platform::Matrix, "!staff")],
+            vec![RoomRef::new(Platform::new("matrix"), "!staff")],
             "public to staff messages need approval".into(),
             0,
         );
@@ -341,7 +341,7 @@ mod tests {
         let (i, m) = item();
         let mut v = view(&i, &m);
         v.reply = vec![(
-            RoomRef::new(Platform::Matrix, "!staff"),
+            RoomRef::new(Platform::new("matrix"), "!staff"),
             ReplyShown::NotShared,
         )];
         let t = held(&v).to_plain();
@@ -350,7 +350,7 @@ mod tests {
             "{t}"
         );
         v.reply.push((
-            RoomRef::new(Platform::Discord, "9"),
+            RoomRef::new(Platform::new("discord"), "9"),
             ReplyShown::Shared {
                 author: "Bob".into(),
                 excerpt: "who?".into(),

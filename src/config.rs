@@ -1,17 +1,19 @@
 //! The config file: TOML plus environment overrides (`CIVICBRIDGE__TELEGRAM__TOKEN=…`), read into
 //! raw serde structs and then validated into [`Settings`], with errors that name the bad key and
 //! say what is wrong. `config.example.toml` documents every key.
+//!
+//! The core knows no platform: every other top-level table (`[telegram]`, `[matrix]` …) is a
+//! platform's section, handed to the factory of that name (`civicbridge_api::PlatformFactory`),
+//! which checks it and later builds the connector from it.
 
 use crate::rules::{Rules, Side};
 use crate::store::{LinkRecord, LinkRoom};
-use civicbridge_api::{LinkId, Platform, RoomRef};
-use civicbridge_discord::DiscordConfig;
-use civicbridge_matrix::MatrixConfig;
-use civicbridge_telegram::TelegramConfig;
+use civicbridge_api::{BuildContext, LinkId, Platform, PlatformFactory, RoomRef, Section};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A secret (token, password): deserialises from a string, never prints.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -55,19 +57,18 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     store: RawStore,
     #[serde(default)]
     log: LogSettings,
-    matrix: Option<MatrixConfig>,
-    telegram: Option<TelegramConfig>,
-    discord: Option<DiscordConfig>,
     #[serde(default)]
     links: BTreeMap<String, RawLink>,
     #[serde(default)]
     connectors: RawWatch,
+    /// Every other table: a platform's section, by name.
+    #[serde(flatten)]
+    platforms: BTreeMap<String, config::Value>,
 }
 
 /// `[connectors]`: how the daemon watches them.
@@ -134,13 +135,23 @@ impl Default for LogSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub store_path: PathBuf,
+    /// The directory relative paths resolve against (the config file's).
+    pub base_dir: PathBuf,
     pub log: LogSettings,
-    pub matrix: Option<MatrixConfig>,
-    pub telegram: Option<TelegramConfig>,
-    pub discord: Option<DiscordConfig>,
+    /// The configured platforms, each with its factory and its checked section.
+    pub platforms: Vec<PlatformSettings>,
+    /// The secrets the sections hold (tokens, passwords), to keep out of the log.
+    pub secrets: Vec<String>,
     pub links: Vec<LinkSettings>,
     /// `connectors.outage_notice_after_secs`.
     pub outage_notice_after: std::time::Duration,
+}
+
+/// One configured platform: its factory and its section (`[telegram]`).
+#[derive(Debug, Clone)]
+pub struct PlatformSettings {
+    pub factory: Arc<dyn PlatformFactory>,
+    pub section: Section,
 }
 
 #[derive(Debug, Clone)]
@@ -150,8 +161,12 @@ pub struct LinkSettings {
 }
 
 impl Settings {
-    /// Reads `path`, applies `CIVICBRIDGE__…` environment overrides, and validates.
-    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    /// Reads `path`, applies `CIVICBRIDGE__…` environment overrides, and validates, with
+    /// `factories` for the platforms this build knows.
+    pub fn load(
+        path: &Path,
+        factories: &[Arc<dyn PlatformFactory>],
+    ) -> Result<Settings, ConfigError> {
         if !path.exists() {
             return Err(ConfigError::Read {
                 path: path.display().to_string(),
@@ -169,77 +184,97 @@ impl Settings {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        raw.validate(base)
+        raw.validate(base, factories)
     }
 
-    /// Parses and validates TOML text (relative store paths resolve against `base`).
-    pub fn from_toml(text: &str, base: &Path) -> Result<Settings, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        raw.validate(base)
+    /// Parses and validates TOML text (relative paths resolve against `base`).
+    pub fn from_toml(
+        text: &str,
+        base: &Path,
+        factories: &[Arc<dyn PlatformFactory>],
+    ) -> Result<Settings, ConfigError> {
+        let raw: RawConfig = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        raw.validate(base, factories)
     }
 
+    /// The configured platforms, in the config's order of sections.
     pub fn platforms(&self) -> Vec<Platform> {
-        let mut v = Vec::new();
-        if self.matrix.is_some() {
-            v.push(Platform::Matrix);
+        self.platforms
+            .iter()
+            .map(|p| p.factory.platform())
+            .collect()
+    }
+
+    /// What platform `p`'s factory is given to build its connector: its own directory in the
+    /// store, the config's directory, and the rooms of that platform the links use.
+    pub fn build_context(&self, p: Platform) -> BuildContext {
+        let mut rooms = Vec::new();
+        for l in &self.links {
+            let used = l
+                .link
+                .rooms
+                .iter()
+                .map(|r| &r.room)
+                .chain(&l.link.moderation_room);
+            for r in used.filter(|r| r.platform == p) {
+                if !rooms.contains(&r.room) {
+                    rooms.push(r.room.clone());
+                }
+            }
         }
-        if self.telegram.is_some() {
-            v.push(Platform::Telegram);
+        BuildContext {
+            data_dir: self.store_path.join(p.as_str()),
+            base_dir: self.base_dir.clone(),
+            rooms,
         }
-        if self.discord.is_some() {
-            v.push(Platform::Discord);
-        }
-        v
     }
 }
 
 impl RawConfig {
-    fn validate(self, base: &Path) -> Result<Settings, ConfigError> {
-        if let Some(m) = &self.matrix {
-            // The connector checks these against the homeserver at start; catch what can be
-            // caught without a network call here, so `check` reports it.
-            if !(m.homeserver_url.starts_with("http://")
-                || m.homeserver_url.starts_with("https://"))
-            {
+    fn validate(
+        self,
+        base: &Path,
+        factories: &[Arc<dyn PlatformFactory>],
+    ) -> Result<Settings, ConfigError> {
+        let mut platforms = Vec::new();
+        let mut secrets = Vec::new();
+        for (name, value) in self.platforms {
+            let Some(factory) = factories.iter().find(|f| f.platform().as_str() == name) else {
+                let known: Vec<&str> = factories.iter().map(|f| f.platform().as_str()).collect();
                 return Err(invalid(
-                    "matrix.homeserver_url",
-                    "must start with http:// or https://",
+                    &name,
+                    format!(
+                        "not a setting, nor a platform this build knows ({})",
+                        known.join(", ")
+                    ),
                 ));
-            }
-            if !m.user_id.starts_with('@') || !m.user_id.contains(':') {
-                return Err(invalid(
-                    "matrix.user_id",
-                    "not a Matrix user id like @bridge:example.org",
-                ));
-            }
-            if m.password.is_none() && m.access_token.is_none() {
-                return Err(invalid(
-                    "matrix.password",
-                    "missing: give password or access_token",
-                ));
-            }
+            };
+            let section = Section::new(name.clone(), value);
+            // The factory checks what it can without I/O, so `check` reports it; its errors
+            // name the key (`telegram.token is not a bot token`).
+            secrets.extend(
+                factory
+                    .check(&section)
+                    .map_err(|e| match e.key.is_empty() {
+                        true => ConfigError::Connector(e.problem),
+                        false => invalid(e.key, e.problem),
+                    })?,
+            );
+            platforms.push(PlatformSettings {
+                factory: factory.clone(),
+                section,
+            });
         }
-        if let Some(t) = &self.telegram {
-            // Building the connector validates its config (and makes no network call); its
-            // errors name the key, e.g. `telegram.token is not a bot token`.
-            civicbridge_telegram::TelegramConnector::new(t.clone())
-                .map_err(|e| ConfigError::Connector(e.to_string()))?;
-        }
-        if let Some(d) = &self.discord {
-            d.validate().map_err(|e| match e {
-                // Config errors name the key (`discord.token is empty`); drop the generic prefix.
-                civicbridge_discord::DiscordError::Config(m) => ConfigError::Connector(m),
-                other => ConfigError::Connector(other.to_string()),
-            })?;
-        }
-        let configured: Vec<Platform> = [
-            self.matrix.as_ref().map(|_| Platform::Matrix),
-            self.telegram.as_ref().map(|_| Platform::Telegram),
-            self.discord.as_ref().map(|_| Platform::Discord),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let configured: Vec<Platform> = platforms.iter().map(|p| p.factory.platform()).collect();
+        let hosts_moderation: Vec<Platform> = platforms
+            .iter()
+            .filter(|p| p.factory.hosts_moderation())
+            .map(|p| p.factory.platform())
+            .collect();
 
         if self.links.is_empty() {
             return Err(invalid(
@@ -298,16 +333,28 @@ impl RawConfig {
                 }
                 Some(s) => {
                     let room: RoomRef = s.parse().map_err(|e: String| invalid(&mkey, e))?;
-                    if room.platform != Platform::Matrix {
+                    if !configured.contains(&room.platform) {
                         return Err(invalid(
                             &mkey,
-                            "must be a Matrix room (matrix:!room:server)",
+                            format!(
+                                "platform {} has no [{}] section",
+                                room.platform, room.platform
+                            ),
                         ));
                     }
-                    if !configured.contains(&Platform::Matrix) {
+                    if !hosts_moderation.contains(&room.platform) {
+                        let able: Vec<&str> = factories
+                            .iter()
+                            .filter(|f| f.hosts_moderation())
+                            .map(|f| f.platform().as_str())
+                            .collect();
                         return Err(invalid(
                             &mkey,
-                            "needs the [matrix] account, which is not configured",
+                            format!(
+                                "{} rooms cannot be moderation rooms (these can: {})",
+                                room.platform,
+                                able.join(", ")
+                            ),
                         ));
                     }
                     if rooms.iter().any(|r| r.room == room) {
@@ -321,9 +368,10 @@ impl RawConfig {
             };
             for (field, users) in [("moderators", &raw.moderators), ("admins", &raw.admins)] {
                 for (i, u) in users.iter().enumerate() {
-                    let ok = u
-                        .split_once(':')
-                        .is_some_and(|(p, id)| p.parse::<Platform>().is_ok() && !id.is_empty());
+                    let ok = u.split_once(':').is_some_and(|(p, id)| {
+                        p.parse::<Platform>().is_ok_and(|p| configured.contains(&p))
+                            && !id.is_empty()
+                    });
                     if !ok {
                         return Err(invalid(
                             format!("{key}.{field}[{i}]"),
@@ -351,35 +399,12 @@ impl RawConfig {
             Some(p) => p,
             None => base.join("civicbridge-data"),
         };
-        let matrix = self.matrix.map(|mut m| {
-            // The bot accepts invites to every Matrix room a link uses, and keeps its session
-            // and encryption keys beside the bridge's own state unless told otherwise.
-            for l in &links {
-                let rooms = l
-                    .link
-                    .rooms
-                    .iter()
-                    .map(|r| &r.room)
-                    .chain(&l.link.moderation_room);
-                for r in rooms.filter(|r| r.platform == Platform::Matrix) {
-                    if !m.rooms.iter().any(|x| x == r.room.as_str()) {
-                        m.rooms.push(r.room.to_string());
-                    }
-                }
-            }
-            m.data_dir = Some(match m.data_dir.take() {
-                Some(d) if d.is_relative() => base.join(d),
-                Some(d) => d,
-                None => store_path.join("matrix"),
-            });
-            m
-        });
         Ok(Settings {
             store_path,
+            base_dir: base.to_path_buf(),
             log: self.log,
-            matrix,
-            telegram: self.telegram,
-            discord: self.discord,
+            platforms,
+            secrets,
             links,
             outage_notice_after: std::time::Duration::from_secs(
                 self.connectors.outage_notice_after_secs,
@@ -391,58 +416,111 @@ impl RawConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_trait::async_trait;
+    use civicbridge_api::{BuildError, Built, SectionError};
+
+    /// A platform for these tests: a section with one `token`; `hall` can host moderation
+    /// rooms, `square` cannot. (Each real connector tests its own section.)
+    #[derive(Debug)]
+    struct TestPlatform(Platform, bool);
+
+    #[async_trait]
+    impl PlatformFactory for TestPlatform {
+        fn platform(&self) -> Platform {
+            self.0
+        }
+        fn label(&self) -> &'static str {
+            "Test"
+        }
+        fn hosts_moderation(&self) -> bool {
+            self.1
+        }
+        fn check(&self, section: &Section) -> Result<Vec<String>, SectionError> {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Raw {
+                token: String,
+            }
+            let raw: Raw = section.parse()?;
+            if raw.token == "oops" {
+                return Err(section.invalid("token", "is not a token"));
+            }
+            Ok(vec![raw.token])
+        }
+        async fn build(&self, _: &Section, _: BuildContext) -> Result<Built, BuildError> {
+            Err(BuildError::Failed("not built in these tests".into()))
+        }
+    }
+
+    fn factories() -> Vec<Arc<dyn PlatformFactory>> {
+        vec![
+            Arc::new(TestPlatform(Platform::new("hall"), true)),
+            Arc::new(TestPlatform(Platform::new("square"), false)),
+        ]
+    }
 
     const GOOD: &str = r#"
-        [matrix]
-        homeserver_url = "http://127.0.0.1:8008"
-        user_id = "@bridge:localhost"
-        password = "pw"
-        [telegram]
-        token = "123456:ABCdefghijklmnopqrstuvwxyz0123456789"
+        [hall]
+        token = "hall-secret-abcdefghij"
+        [square]
+        token = "square-secret-klmnop"
         [links.planning]
-        moderation_room = "matrix:!mod:localhost"
-        moderators = ["matrix:@mod:localhost"]
+        moderation_room = "hall:!mod"
+        moderators = ["hall:@mod"]
         rooms = [
-          { room = "matrix:!staff:localhost", side = "staff" },
-          { room = "telegram:-100", side = "public" },
+          { room = "hall:!staff", side = "staff" },
+          { room = "square:-100", side = "public" },
         ]
     "#;
 
     fn err(text: &str) -> String {
-        Settings::from_toml(text, Path::new("/tmp"))
+        Settings::from_toml(text, Path::new("/tmp"), &factories())
             .unwrap_err()
             .to_string()
     }
 
     #[test]
     fn a_good_config_validates_with_default_rules() {
-        let s = Settings::from_toml(GOOD, Path::new("/srv")).expect("valid");
+        let s = Settings::from_toml(GOOD, Path::new("/srv"), &factories()).expect("valid");
         assert_eq!(s.links.len(), 1);
         assert_eq!(s.links[0].rules, Rules::default());
         assert_eq!(s.store_path, Path::new("/srv/civicbridge-data"));
+        assert_eq!(
+            s.platforms(),
+            vec![Platform::new("hall"), Platform::new("square")]
+        );
+        assert_eq!(
+            s.secrets,
+            vec!["hall-secret-abcdefghij", "square-secret-klmnop"]
+        );
+        let ctx = s.build_context(Platform::new("hall"));
+        assert_eq!(ctx.data_dir, Path::new("/srv/civicbridge-data/hall"));
+        let rooms: Vec<&str> = ctx.rooms.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            rooms,
+            vec!["!staff", "!mod"],
+            "bridged and moderation rooms"
+        );
         assert!(
-            !format!("{s:?}").contains("abcdefghij"),
+            !format!("{:?}", s.links).contains("abcdefghij"),
             "secrets never print"
         );
     }
 
     #[test]
     fn errors_name_the_key() {
-        let e = err(&GOOD.replace("telegram:-100", "irc:#x"));
+        let e = err(&GOOD.replace("square:-100", "irc:#x"));
         assert!(
-            e.starts_with("links.planning.rooms[1].room: unknown platform `irc`"),
+            e.starts_with("links.planning.rooms[1].room: platform irc has no [irc] section"),
             "{e}"
         );
-        let e = err(&GOOD.replace(
-            "token = \"123456:ABCdefghijklmnopqrstuvwxyz0123456789\"",
-            "",
-        ));
+        let e = err(&GOOD.replace("token = \"square-secret-klmnop\"", ""));
         assert!(
-            e.contains("missing field `token`") && e.contains("telegram"),
+            e.contains("missing field `token`") && e.contains("square"),
             "{e}"
         );
-        let e = err(&GOOD.replace("123456:ABCdefghijklmnopqrstuvwxyz0123456789", "oops"));
-        assert!(e.starts_with("telegram.token is not a bot token"), "{e}");
+        let e = err(&GOOD.replace("square-secret-klmnop", "oops"));
+        assert!(e.starts_with("square.token: is not a token"), "{e}");
         let e = err(&format!(
             "{GOOD}\n[links.planning.rules]\nblocked_patterns = [\"(oops\"]\n"
         ));
@@ -450,27 +528,33 @@ mod tests {
             e.starts_with("links.planning.rules.blocked_patterns[0]: `(oops` is not a valid"),
             "{e}"
         );
-        let e = err(&GOOD.replace("{ room = \"telegram:-100\", side = \"public\" },", ""));
+        let e = err(&GOOD.replace("{ room = \"square:-100\", side = \"public\" },", ""));
         assert!(
             e.starts_with("links.planning.rooms: a link joins at least two rooms"),
             "{e}"
         );
-        let e = err(&GOOD.replace("telegram:-100", "matrix:!staff:localhost"));
+        let e = err(&GOOD.replace("square:-100", "hall:!staff"));
         assert!(
             e.contains("already used at links.planning.rooms[0].room"),
             "{e}"
         );
-        let e = err(&GOOD.replace("matrix:!mod:localhost", "telegram:-5"));
+        let e = err(&GOOD.replace("hall:!mod", "square:-5"));
         assert!(
-            e.starts_with("links.planning.moderation_room: must be a Matrix room"),
+            e.starts_with(
+                "links.planning.moderation_room: square rooms cannot be moderation rooms (these can: hall)"
+            ),
             "{e}"
         );
-        let e = err(&GOOD.replace(
-            "moderators = [\"matrix:@mod:localhost\"]",
-            "moderators = [\"mod\"]",
-        ));
+        let e = err(&GOOD.replace("moderators = [\"hall:@mod\"]", "moderators = [\"mod\"]"));
         assert!(e.starts_with("links.planning.moderators[0]"), "{e}");
-        let e = err(&format!("{GOOD}\nsurprise = 1\n"));
-        assert!(e.contains("unknown field `surprise`"), "{e}");
+        let e = err(&GOOD.replace("moderators = [\"hall:@mod\"]", "moderators = [\"irc:mod\"]"));
+        assert!(e.starts_with("links.planning.moderators[0]"), "{e}");
+        let e = err(&format!("surprise = 1\n{GOOD}"));
+        assert!(
+            e.starts_with(
+                "surprise: not a setting, nor a platform this build knows (hall, square)"
+            ),
+            "{e}"
+        );
     }
 }

@@ -43,6 +43,9 @@ pub struct Options {
     pub sweep_every: Duration,
     /// How connectors are restarted and their outages reported.
     pub watch: crate::watch::WatchOptions,
+    /// The platforms' factories, for what only a platform knows while the bridge runs (links
+    /// to its messages in `!takedown`). Empty in tests that need none.
+    pub platforms: Vec<Arc<dyn civicbridge_api::PlatformFactory>>,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             seen_retention: Duration::from_secs(7 * 24 * 3600),
             sweep_every: Duration::from_secs(60),
             watch: crate::watch::WatchOptions::default(),
+            platforms: Vec::new(),
         }
     }
 }
@@ -143,6 +147,7 @@ impl Daemon {
                 outbox.clone(),
                 rx,
                 retries.clone(),
+                options.platforms.clone().into(),
                 shutdown.clone(),
                 &tracker,
             )?;

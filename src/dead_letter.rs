@@ -36,8 +36,6 @@ pub enum ParkReason {
     KeepsFailing { times: u32, error: String },
     /// Running it panicked (the message is in the log).
     Panicked,
-    /// Its task was cancelled from outside.
-    Cancelled,
     /// Its link worker could not handle the event, alone, in the store.
     Unhandled(String),
 }
@@ -50,7 +48,6 @@ impl ParkReason {
             ParkReason::StoreFailing(_) => "store_failing",
             ParkReason::KeepsFailing { .. } => "keeps_failing",
             ParkReason::Panicked => "panicked",
-            ParkReason::Cancelled => "cancelled",
             ParkReason::Unhandled(_) => "unhandled",
         }
     }
@@ -65,7 +62,6 @@ impl std::fmt::Display for ParkReason {
                 write!(f, "it failed {times} times in a row: {error}")
             }
             ParkReason::Panicked => f.write_str("it panicked (the log has the message)"),
-            ParkReason::Cancelled => f.write_str("its task was cancelled"),
             ParkReason::Unhandled(e) => write!(f, "{e}"),
         }
     }
@@ -88,12 +84,12 @@ pub fn park_job(
     store: &Store,
     moderation_rooms: &HashMap<LinkId, RoomRef>,
     id: crate::store::JobId,
-    lane: &RoomRef,
+    lane: Option<&RoomRef>,
     reason: &ParkReason,
 ) -> Result<Vec<Job>, StoreError> {
     let line = reason.to_string();
     let notices = store.transact(|tx| {
-        let Some(item) = tx.park_job(id, Some(lane), &line)? else {
+        let Some(item) = tx.park_job(id, lane, &line)? else {
             return Ok(Vec::new());
         };
         audit(tx, &item, reason)?;
@@ -125,7 +121,7 @@ pub fn park_job(
         }
         Ok(jobs)
     })?;
-    tracing::warn!(job = %id, lane = %lane, reason = %line, "job parked");
+    tracing::warn!(job = %id, lane = ?lane, reason = %line, "job parked");
     Ok(notices)
 }
 

@@ -21,7 +21,8 @@ use crate::store::{
     Tx, TxFailure,
 };
 use civicbridge_api::{
-    Authority, Event, EventKind, Message, MirrorId, RemoteMsgId, RoomRef, Submission,
+    Authority, Event, EventKind, Message, MirrorId, PlatformFactory, RemoteMsgId, RoomRef,
+    Submission,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +84,8 @@ pub struct LinkWorker {
     /// (links can share a moderation room, and so its commands, but not their events).
     retries: Arc<watch::Sender<u64>>,
     retried: watch::Receiver<u64>,
+    /// The platforms' factories, for commands that read their message links.
+    platforms: Arc<[Arc<dyn PlatformFactory>]>,
     shutdown: CancellationToken,
 }
 
@@ -128,6 +131,7 @@ impl LinkWorker {
         outbox: Outbox,
         rx: mpsc::Receiver<Work>,
         retries: Arc<watch::Sender<u64>>,
+        platforms: Arc<[Arc<dyn PlatformFactory>]>,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<LinkWorker, LinkError> {
@@ -146,6 +150,7 @@ impl LinkWorker {
             rx,
             retried: retries.subscribe(),
             retries,
+            platforms,
             shutdown,
         })
     }
@@ -377,7 +382,9 @@ impl LinkWorker {
         }
         match work {
             Work::Bridged(_) => self.bridged(tx, ev, queue, fx),
-            Work::Moderation(_) => moderation_room::handle(tx, &self.link, ev, queue, &mut fx.jobs),
+            Work::Moderation(_) => {
+                moderation_room::handle(tx, &self.link, ev, queue, &self.platforms, &mut fx.jobs)
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use anyhow::Context;
 use civicbridge::config::Settings;
 use civicbridge::daemon::{self, Daemon};
 use civicbridge::store::{Store, StoreError};
-use civicbridge_api::{Connector, LinkId};
+use civicbridge_api::{BuildError, Connector, LinkId};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use std::sync::Arc;
 mod cli {
     pub mod privacy;
 }
+mod platforms;
 
 #[derive(Parser)]
 #[command(
@@ -237,7 +238,7 @@ async fn demo(args: civicbridge::demo::cli::DemoArgs) -> Result<(), Failure> {
 }
 
 fn load(config: &Path) -> Result<Settings, Failure> {
-    Settings::load(config).map_err(input)
+    Settings::load(config, &platforms::all()).map_err(input)
 }
 
 fn open_store(settings: &Settings) -> Result<Store, Failure> {
@@ -260,7 +261,10 @@ async fn run(config: &Path) -> Result<(), Failure> {
     civicbridge::telemetry::init(&settings.log);
     let store = open_store(&settings)?;
     let connectors = build_connectors(&settings).await?;
-    let mut options = daemon::Options::default();
+    let mut options = daemon::Options {
+        platforms: platforms::all(),
+        ..daemon::Options::default()
+    };
     options.watch.notice_after = settings.outage_notice_after;
     let mut daemon = Daemon::start(store, &settings.links, connectors, options)
         .await
@@ -275,7 +279,7 @@ async fn run(config: &Path) -> Result<(), Failure> {
     if let Some((platform, e)) = failed {
         return Err(Failure::Run(anyhow::anyhow!(
             "the {} connector failed for good: {e}",
-            civicbridge::watch::platform_name(platform)
+            platform.label()
         )));
     }
     stopped.context("shutting down")?;
@@ -284,50 +288,30 @@ async fn run(config: &Path) -> Result<(), Failure> {
 
 /// Every credential in the config, so the log never shows one (see `telemetry`).
 fn register_secrets(settings: &Settings) {
-    use civicbridge::telemetry::add_secret;
-    if let Some(m) = &settings.matrix {
-        for s in [&m.password, &m.access_token, &m.store_passphrase]
-            .into_iter()
-            .flatten()
-        {
-            add_secret(s);
-        }
-    }
-    if let Some(t) = &settings.telegram {
-        add_secret(&t.token);
-        // The part after `<bot id>:` is the secret half; URLs and errors may show it alone.
-        if let Some((_, secret)) = t.token.split_once(':') {
-            add_secret(secret);
-        }
-    }
-    if let Some(d) = &settings.discord {
-        add_secret(&d.token);
+    for s in &settings.secrets {
+        civicbridge::telemetry::add_secret(s);
     }
 }
 
-/// The platform connectors for the configured accounts. Matrix logs in here (or restores its
-/// session), so wrong credentials stop the start with the homeserver's answer.
+/// The connectors of the configured platforms, built by their factories. Matrix logs in here
+/// (or restores its session), so wrong credentials stop the start with the homeserver's answer.
 async fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>, Failure> {
     let mut out: Vec<Arc<dyn Connector>> = Vec::new();
-    if let Some(m) = &settings.matrix {
-        let c = civicbridge_matrix::MatrixConnector::connect(m.clone())
+    for p in &settings.platforms {
+        let ctx = settings.build_context(p.factory.platform());
+        let built = p
+            .factory
+            .build(&p.section, ctx)
             .await
-            .map_err(|e| Failure::Run(anyhow::anyhow!("matrix: {e}")))?;
-        // The access token from a login (or a restored session) is a secret too.
-        if let Some(token) = c.client().access_token() {
-            civicbridge::telemetry::add_secret(&token);
+            .map_err(|e| match e {
+                BuildError::Config(e) => input(e),
+                BuildError::Failed(e) => Failure::Run(anyhow::anyhow!(e)),
+            })?;
+        // What the connector obtained itself (a session's access token) is a secret too.
+        for s in &built.secrets {
+            civicbridge::telemetry::add_secret(s);
         }
-        out.push(Arc::new(c));
-    }
-    if let Some(d) = &settings.discord {
-        out.push(Arc::new(
-            civicbridge_discord::DiscordConnector::new(d.clone()).map_err(input)?,
-        ));
-    }
-    if let Some(t) = &settings.telegram {
-        out.push(Arc::new(
-            civicbridge_telegram::TelegramConnector::new(t.clone()).map_err(input)?,
-        ));
+        out.push(built.connector);
     }
     Ok(out)
 }
@@ -498,7 +482,7 @@ async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure>
     } else {
         civicbridge::commands::Command::Drop(id)
     };
-    let done = civicbridge::commands::run_as_admin(store, &record.id, cmd)
+    let done = civicbridge::commands::run_as_admin(store, &record.id, cmd, &platforms::all())
         .context("running the command")?;
     store.flush().await.context("flushing")?;
     out(if retry {
@@ -519,8 +503,8 @@ async fn admin_command(
     let settings = load(config)?;
     let store = open_store(&settings)?;
     let id = link_id(&settings, link)?;
-    let done =
-        civicbridge::commands::run_as_admin(&store, &id, cmd).context("running the command")?;
+    let done = civicbridge::commands::run_as_admin(&store, &id, cmd, &platforms::all())
+        .context("running the command")?;
     store.flush().await.context("flushing")?;
     out(done.reply);
     if !done.jobs.is_empty() {

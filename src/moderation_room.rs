@@ -6,7 +6,8 @@ use crate::approval::{self, Decision};
 use crate::commands::permissions::Actor;
 use crate::commands::{self, threads, Command, Ctx, Outcome, Prepared};
 use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxFailure};
-use civicbridge_api::{Event, EventKind, Message, RichText, RoomRef};
+use civicbridge_api::{Event, EventKind, Message, PlatformFactory, RichText, RoomRef};
+use std::sync::Arc;
 
 /// Whether `ev` needs [`Prepared`] data (a scan before the transaction).
 pub fn needs_scan(ev: &Event) -> bool {
@@ -19,6 +20,7 @@ pub fn handle(
     link: &LinkRecord,
     ev: &Event,
     prepared: &Prepared,
+    platforms: &[Arc<dyn PlatformFactory>],
     jobs: &mut Vec<Job>,
 ) -> Result<(), TxFailure> {
     let actor = Actor::of(ev);
@@ -35,6 +37,7 @@ pub fn handle(
                         room: &ev.room,
                         actor,
                         prepared,
+                        platforms,
                     };
                     commands::run(tx, &ctx, cmd)?
                 }

@@ -169,13 +169,12 @@ impl Outbox {
         let (jobs, unreadable) = self.inner.store.outbox_readable()?;
         for (id, e) in unreadable {
             // The lane is unknown here; the record's header usually still names the target.
-            let lane = RoomRef::new(Platform::Matrix, "unknown");
             let reason = ParkReason::Unreadable(e.to_string());
             match crate::dead_letter::park_job(
                 &self.inner.store,
                 &self.inner.moderation_rooms,
                 id,
-                &lane,
+                None,
                 &reason,
             ) {
                 Ok(notices) => self.enqueue(&notices),
@@ -208,16 +207,15 @@ impl Outbox {
                     match run {
                         Ok(true) => {}
                         Ok(false) => return,
-                        Err(e) => {
-                            let why = if e.is_panic() {
-                                let text = crate::dead_letter::panic_text(&*e.into_panic());
-                                tracing::error!(job = %id, panic = %text, "a job panicked");
-                                ParkReason::Panicked
-                            } else {
-                                ParkReason::Cancelled
-                            };
-                            park(&inner, &lane, id, &why);
+                        Err(e) if e.is_panic() => {
+                            let text = crate::dead_letter::panic_text(&*e.into_panic());
+                            tracing::error!(job = %id, panic = %text, "a job panicked");
+                            park(&inner, &lane, id, &ParkReason::Panicked);
                         }
+                        // Cancelled: only the runtime going down cancels a job's task (the
+                        // process is stopping or dying). The job stays in the outbox for the
+                        // next start; parking it would set aside a perfectly good job.
+                        Err(_) => return,
                     }
                 }
             }
@@ -229,7 +227,7 @@ impl Outbox {
 
 /// Parks job `id` and enqueues the notice about it.
 fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &ParkReason) {
-    match crate::dead_letter::park_job(&inner.store, &inner.moderation_rooms, id, lane, why) {
+    match crate::dead_letter::park_job(&inner.store, &inner.moderation_rooms, id, Some(lane), why) {
         Ok(notices) => Outbox {
             inner: inner.clone(),
         }

@@ -60,7 +60,7 @@ pub fn attribution(mirror: &MirrorRecord) -> String {
 /// `Name (Platform):` with the name as shown in the target room, normalised and cut before the
 /// label is added (`civicbridge_api::names`), so the label always shows and the name is one line.
 pub fn attribution_as(name: &str, platform: Platform) -> String {
-    names::attribution(name, platform.label())
+    names::attribution(name, &platform.label())
 }
 
 /// A short single-line excerpt of a message, for quotes.
@@ -129,7 +129,7 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
         } else {
             m.author.avatar_url.clone()
         },
-        platform_label: m.author.platform.label().to_owned(),
+        platform_label: m.author.platform.label(),
     });
     let mut files = Some(input.files);
     text.split_with_head(head, input.caps.max_text_len)
@@ -180,9 +180,9 @@ mod tests {
         MirrorRecord::new(
             MirrorId(1),
             LinkId::new("l"),
-            RoomRef::new(Platform::Telegram, "-1"),
+            RoomRef::new(Platform::new("telegram"), "-1"),
             RemoteMsgId::new("5"),
-            Author::new(Platform::Telegram, "42", "Ada"),
+            Author::new(Platform::new("telegram"), "42", "Ada"),
             RichText::plain(text),
         )
     }

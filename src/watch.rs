@@ -153,7 +153,7 @@ async fn monitor(
                 if let (Some((_, at, _)), true) = (&down, told) {
                     let text = format!(
                         "✅ {} is reachable again (down since {}). What waited crosses now.",
-                        platform_name(platform),
+                        platform.label(),
                         at.format("%H:%M:%S UTC")
                     );
                     tracing::info!(%platform, "connector back");
@@ -167,7 +167,7 @@ async fn monitor(
                 if let Some((_, at, why)) = &down {
                     let text = format!(
                         "⚠ {} cannot be reached since {} ({why}). The bridge keeps trying; messages wait and cross when it is back.",
-                        platform_name(platform),
+                        platform.label(),
                         at.format("%H:%M:%S UTC")
                     );
                     tracing::warn!(%platform, reason = %why, "connector down; moderators told");
@@ -183,15 +183,6 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The platform's name as people write it.
-pub fn platform_name(p: Platform) -> &'static str {
-    match p {
-        Platform::Matrix => "Matrix",
-        Platform::Telegram => "Telegram",
-        Platform::Discord => "Discord",
     }
 }
 

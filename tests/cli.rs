@@ -123,7 +123,7 @@ fn queue_lists_and_decides_held_items_and_the_jobs_wait_for_the_bridge() {
                     link: LinkId::new("planning"),
                     mirror: m.id,
                     kind: PendingKind::Message,
-                    targets: vec![RoomRef::new(Platform::Matrix, "!staff:localhost")],
+                    targets: vec![RoomRef::new(Platform::new("matrix"), "!staff:localhost")],
                     reason: "public to staff messages need approval".into(),
                     held_at_ms: 0,
                     card: None,
@@ -157,9 +157,9 @@ fn civicbridge_mirror(id: MirrorId) -> civicbridge::store::MirrorRecord {
     civicbridge::store::MirrorRecord::new(
         id,
         LinkId::new("planning"),
-        RoomRef::new(Platform::Telegram, "-100"),
+        RoomRef::new(Platform::new("telegram"), "-100"),
         civicbridge_api::RemoteMsgId::new("9"),
-        civicbridge::store::Author::new(Platform::Telegram, "42", "Ada"),
+        civicbridge::store::Author::new(Platform::new("telegram"), "42", "Ada"),
         civicbridge_api::RichText::plain("Where do I recycle batteries?"),
     )
 }

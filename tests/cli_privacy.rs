@@ -18,15 +18,15 @@ fn config_in_dir(dir: &Path) -> PathBuf {
 
 /// Ada's message on Telegram with its copy in the staff room, `age_days` old.
 fn relayed(store: &Store, src: &str, text: &str, age_days: u64) {
-    let staff = RoomRef::new(Platform::Matrix, "!staff:localhost");
+    let staff = RoomRef::new(Platform::new("matrix"), "!staff:localhost");
     store
         .transact(|tx| {
             let mut m = MirrorRecord::new(
                 tx.new_mirror_id()?,
                 LinkId::new("planning"),
-                RoomRef::new(Platform::Telegram, "-100"),
+                RoomRef::new(Platform::new("telegram"), "-100"),
                 RemoteMsgId::new(src),
-                Author::new(Platform::Telegram, "42", "Ada"),
+                Author::new(Platform::new("telegram"), "42", "Ada"),
                 RichText::plain(text),
             );
             m.at_ms = civicbridge::store::now_ms() - age_days * 24 * 3600 * 1000;

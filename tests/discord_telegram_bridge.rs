@@ -39,7 +39,7 @@ async fn a_partners_question_crosses_three_platforms_under_moderation() {
         },
     );
     for r in &mut links[0].link.rooms {
-        if r.room.platform == Platform::Discord {
+        if r.room.platform == Platform::new("discord") {
             r.room.room = civicbridge_api::RoomId::new(channel.to_string());
         }
     }
@@ -49,7 +49,7 @@ async fn a_partners_question_crosses_three_platforms_under_moderation() {
     tcfg.pacing = PacingConfig::off();
     let discord =
         Arc::new(DiscordConnector::new(DiscordConfig::local(dc.token(), dc.api_base())).unwrap());
-    let matrix = FakeConnector::new(Platform::Matrix);
+    let matrix = FakeConnector::new(Platform::new("matrix"));
     let conns: Vec<Arc<dyn Connector>> = vec![
         matrix.clone(),
         Arc::new(TelegramConnector::new(tcfg).unwrap()),

@@ -42,8 +42,8 @@ async fn undecodable_records_are_parked_and_every_lane_keeps_moving() {
     let w = World::new().await;
     let store = Store::memory();
     let link = LinkId::new("town");
-    let discord = RoomRef::new(Platform::Discord, w.channel.to_string());
-    let mods = RoomRef::new(Platform::Matrix, w.mod_room.as_str());
+    let discord = RoomRef::new(Platform::new("discord"), w.channel.to_string());
+    let mods = RoomRef::new(Platform::new("matrix"), w.mod_room.as_str());
     let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
     // The link must exist for the records to belong to it: the daemon syncs it at start, and
     // these records are written first, as an older build left them.
@@ -52,10 +52,10 @@ async fn undecodable_records_are_parked_and_every_lane_keeps_moving() {
             let m = MirrorRecord::new(
                 tx.new_mirror_id()?,
                 link.clone(),
-                RoomRef::new(Platform::Telegram, w.forum.to_string()),
+                RoomRef::new(Platform::new("telegram"), w.forum.to_string()),
                 // An id the local server will not hand out in this test.
                 RemoteMsgId::new("999999"),
-                Author::new(Platform::Telegram, "42", "Ada"),
+                Author::new(Platform::new("telegram"), "42", "Ada"),
                 RichText::plain("x"),
             );
             tx.insert_mirror(&m)?;

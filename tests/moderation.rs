@@ -24,7 +24,7 @@ fn resident_approval_rules() -> Rules {
 /// reports it).
 fn with_power(fake: &FakeConnector, who: (&str, &str), id: &str, text: &str, power: i64) -> Event {
     let mut ev = fake.message_event(MODS, who, Message::text(id, text));
-    ev.sender.power_level = Some(power);
+    ev.sender.standing = Some(civicbridge_matrix::inbound::standing_of(power));
     ev
 }
 

@@ -55,13 +55,13 @@ fn takedown_trust_block_and_edit_from_the_command_line() {
         let store = Store::open(&dir.path().join("data")).unwrap();
         store
             .transact(|tx| {
-                let staff = RoomRef::new(Platform::Matrix, "!staff:localhost");
+                let staff = RoomRef::new(Platform::new("matrix"), "!staff:localhost");
                 let mut m = MirrorRecord::new(
                     tx.new_mirror_id()?,
                     LinkId::new("planning"),
-                    RoomRef::new(Platform::Telegram, "-100"),
+                    RoomRef::new(Platform::new("telegram"), "-100"),
                     RemoteMsgId::new("9"),
-                    Author::new(Platform::Telegram, "42", "Ada"),
+                    Author::new(Platform::new("telegram"), "42", "Ada"),
                     RichText::plain("crossed already"),
                 );
                 m.copies.push(Copy {

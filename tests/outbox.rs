@@ -14,8 +14,8 @@ use tokio_util::task::TaskTracker;
 #[tokio::test(start_paused = true)]
 async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
     let rooms = 3 * IN_FLIGHT_PER_PLATFORM;
-    let telegram = FakeConnector::new(Platform::Telegram);
-    let discord = FakeConnector::new(Platform::Discord);
+    let telegram = FakeConnector::new(Platform::new("telegram"));
+    let discord = FakeConnector::new(Platform::new("discord"));
     for fake in [&telegram, &discord] {
         fake.send_delay(Duration::from_millis(200));
     }
@@ -25,7 +25,7 @@ async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
         .transact(|tx| {
             let mut jobs = Vec::new();
             for i in 0..rooms {
-                for platform in [Platform::Telegram, Platform::Discord] {
+                for platform in [Platform::new("telegram"), Platform::new("discord")] {
                     let text = RichText::plain(format!("notice {i}"));
                     let room = RoomRef::new(platform, format!("room-{i}"));
                     jobs.push(tx.push_job(&link, &room, JobKind::notice(text))?);
@@ -35,8 +35,14 @@ async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
         })
         .unwrap();
     let connectors: HashMap<Platform, Arc<dyn Connector>> = HashMap::from([
-        (Platform::Telegram, telegram.clone() as Arc<dyn Connector>),
-        (Platform::Discord, discord.clone() as Arc<dyn Connector>),
+        (
+            Platform::new("telegram"),
+            telegram.clone() as Arc<dyn Connector>,
+        ),
+        (
+            Platform::new("discord"),
+            discord.clone() as Arc<dyn Connector>,
+        ),
     ]);
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -92,7 +98,7 @@ fn too_deep() -> String {
 /// A command in the moderation room from someone with `power` in it.
 fn command(fake: &FakeConnector, id: &str, text: &str, power: i64) -> Event {
     let mut ev = fake.message_event(MODS, ("@admin", "Ad"), Message::text(id, text));
-    ev.sender.power_level = Some(power);
+    ev.sender.standing = Some(civicbridge_matrix::inbound::standing_of(power));
     ev
 }
 
@@ -201,9 +207,9 @@ async fn a_job_that_alone_keeps_failing_is_parked_and_an_outage_parks_nothing() 
     let mut other = links[0].clone();
     other.link.id = civicbridge_api::LinkId::new("other");
     other.link.rooms.truncate(1);
-    other.link.rooms[0].room = RoomRef::new(Platform::Matrix, "!staff2");
+    other.link.rooms[0].room = RoomRef::new(Platform::new("matrix"), "!staff2");
     other.link.rooms.push(civicbridge::store::LinkRoom {
-        room: RoomRef::new(Platform::Discord, "201"),
+        room: RoomRef::new(Platform::new("discord"), "201"),
         side: civicbridge::rules::Side::Public,
     });
     links.push(other);
@@ -279,7 +285,7 @@ async fn undecodable_records_are_parked_with_a_notice_never_retried_forever() {
                 links[0].link.id.clone(),
                 links[0].link.rooms[1].room.clone(),
                 civicbridge_api::RemoteMsgId::new("deep"),
-                civicbridge::store::Author::new(Platform::Telegram, "42", "Ada"),
+                civicbridge::store::Author::new(Platform::new("telegram"), "42", "Ada"),
                 RichText::plain("x"),
             );
             tx.insert_mirror(&m)?;
@@ -369,7 +375,7 @@ async fn an_event_that_cannot_be_handled_is_parked_acknowledged_and_retried_on_r
     wait_until(WAIT, "copies", || fakes.discord.texts_in(DC).len() == 1).await;
     let Some(civicbridge::store::IndexEntry::Mirror(mirror)) = store
         .lookup_message(
-            &RoomRef::new(Platform::Telegram, TG),
+            &RoomRef::new(Platform::new("telegram"), TG),
             &RemoteMsgId::new("7"),
         )
         .unwrap()
@@ -438,11 +444,11 @@ async fn a_retry_in_a_shared_moderation_room_replays_the_other_links_event() {
     other.link.id = civicbridge_api::LinkId::new("other");
     other.link.rooms = vec![
         civicbridge::store::LinkRoom {
-            room: RoomRef::new(Platform::Matrix, "!staff2"),
+            room: RoomRef::new(Platform::new("matrix"), "!staff2"),
             side: civicbridge::rules::Side::Staff,
         },
         civicbridge::store::LinkRoom {
-            room: RoomRef::new(Platform::Discord, "201"),
+            room: RoomRef::new(Platform::new("discord"), "201"),
             side: civicbridge::rules::Side::Public,
         },
     ];
@@ -463,7 +469,7 @@ async fn a_retry_in_a_shared_moderation_room_replays_the_other_links_event() {
     .await;
     let Some(civicbridge::store::IndexEntry::Mirror(mirror)) = store
         .lookup_message(
-            &RoomRef::new(Platform::Discord, "201"),
+            &RoomRef::new(Platform::new("discord"), "201"),
             &RemoteMsgId::new("9"),
         )
         .unwrap()

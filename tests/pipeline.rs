@@ -392,7 +392,7 @@ async fn replies_and_threads_map_to_each_sides_copy() {
 async fn targets_without_native_replies_get_a_quote() {
     let fakes = Fakes {
         discord: civicbridge_api::testing::FakeConnector::with_capabilities(
-            Platform::Discord,
+            Platform::new("discord"),
             Capabilities {
                 replies: false,
                 ..Capabilities::default()
@@ -613,7 +613,7 @@ async fn a_replayed_inbound_event_is_delivered_once() {
 async fn long_messages_are_split_at_the_targets_limit_and_every_part_is_recorded() {
     let fakes = Fakes {
         discord: civicbridge_api::testing::FakeConnector::with_capabilities(
-            Platform::Discord,
+            Platform::new("discord"),
             Capabilities {
                 max_text_len: 2000,
                 ..Capabilities::default()
@@ -630,7 +630,7 @@ async fn long_messages_are_split_at_the_targets_limit_and_every_part_is_recorded
     })
     .await;
     daemon.shutdown().await.unwrap();
-    let tg = civicbridge_api::RoomRef::new(Platform::Telegram, TG);
+    let tg = civicbridge_api::RoomRef::new(Platform::new("telegram"), TG);
     let Some(civicbridge::store::IndexEntry::Mirror(id)) =
         store.lookup_message(&tg, &RemoteMsgId::new("1")).unwrap()
     else {
@@ -638,7 +638,7 @@ async fn long_messages_are_split_at_the_targets_limit_and_every_part_is_recorded
     };
     let m = store.mirror(id).unwrap().unwrap();
     let copy = m
-        .copy_in(&civicbridge_api::RoomRef::new(Platform::Discord, DC))
+        .copy_in(&civicbridge_api::RoomRef::new(Platform::new("discord"), DC))
         .unwrap();
     assert_eq!(copy.ids.len(), 2);
     assert!(fakes
@@ -676,7 +676,10 @@ async fn the_queue_lists_only_items_of_links_moderated_from_that_room() {
     let mut links = common::link(staff_approval_rules());
     let mut other = links[0].clone();
     other.link.id = civicbridge_api::LinkId::new("licensing");
-    other.link.moderation_room = Some(civicbridge_api::RoomRef::new(Platform::Matrix, "!mod2"));
+    other.link.moderation_room = Some(civicbridge_api::RoomRef::new(
+        Platform::new("matrix"),
+        "!mod2",
+    ));
     for (r, id) in other.link.rooms.iter_mut().zip(["!staff2", "-200", "300"]) {
         r.room.room = civicbridge_api::RoomId::new(id);
     }

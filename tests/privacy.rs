@@ -43,16 +43,16 @@ fn relayed(store: &Store, who: (&str, &str), src: &str, text: &str, at_ms: u64) 
             let mut m = MirrorRecord::new(
                 tx.new_mirror_id()?,
                 planning(),
-                room(Platform::Telegram, TG),
+                room(Platform::new("telegram"), TG),
                 RemoteMsgId::new(src),
-                Author::new(Platform::Telegram, who.0, who.1),
+                Author::new(Platform::new("telegram"), who.0, who.1),
                 RichText::plain(text),
             );
             m.at_ms = at_ms;
             tx.insert_mirror(&m)?;
             for (r, id) in [
-                (room(Platform::Matrix, STAFF), format!("$copy-{src}")),
-                (room(Platform::Discord, DC), format!("dc-{src}")),
+                (room(Platform::new("matrix"), STAFF), format!("$copy-{src}")),
+                (room(Platform::new("discord"), DC), format!("dc-{src}")),
             ] {
                 let id = RemoteMsgId::new(id);
                 m.copies.push(Copy {
@@ -75,9 +75,9 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
             let m = MirrorRecord::new(
                 tx.new_mirror_id()?,
                 planning(),
-                room(Platform::Telegram, TG),
+                room(Platform::new("telegram"), TG),
                 RemoteMsgId::new(src),
-                Author::new(Platform::Telegram, "42", "Ada"),
+                Author::new(Platform::new("telegram"), "42", "Ada"),
                 RichText::plain(text),
             );
             tx.insert_mirror(&m)?;
@@ -86,10 +86,13 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
                 link: planning(),
                 mirror: m.id,
                 kind: PendingKind::Message,
-                targets: vec![room(Platform::Matrix, STAFF)],
+                targets: vec![room(Platform::new("matrix"), STAFF)],
                 reason: "policy".into(),
                 held_at_ms: 0,
-                card: Some((room(Platform::Matrix, MODS), RemoteMsgId::new("$card"))),
+                card: Some((
+                    room(Platform::new("matrix"), MODS),
+                    RemoteMsgId::new("$card"),
+                )),
                 card_job: None,
                 revision: 1,
                 revised_at_ms: None,
@@ -99,7 +102,7 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
             // A second card notice still waiting to be sent quotes the text too.
             tx.push_job(
                 &planning(),
-                &room(Platform::Matrix, MODS),
+                &room(Platform::new("matrix"), MODS),
                 JobKind::Notice {
                     text: RichText::plain(format!("Held {}: {text}", item.id)),
                     card: Some(item.id),
@@ -108,7 +111,7 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
             )?;
             tx.push_job(
                 &planning(),
-                &room(Platform::Discord, DC),
+                &room(Platform::new("discord"), DC),
                 JobKind::Send {
                     mirror: m.id,
                     text: None,
@@ -185,10 +188,10 @@ fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items(
         }
         assert!(store.pending_item(pid).unwrap().is_none(), "{name}");
         for (r, msg) in [
-            (room(Platform::Telegram, TG), "7"),
-            (room(Platform::Matrix, STAFF), "$copy-7"),
-            (room(Platform::Discord, DC), "dc-7"),
-            (room(Platform::Matrix, MODS), "$card"),
+            (room(Platform::new("telegram"), TG), "7"),
+            (room(Platform::new("matrix"), STAFF), "$copy-7"),
+            (room(Platform::new("discord"), DC), "dc-7"),
+            (room(Platform::new("matrix"), MODS), "$card"),
         ] {
             assert_eq!(
                 store.lookup_message(&r, &RemoteMsgId::new(msg)).unwrap(),
@@ -200,7 +203,7 @@ fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items(
         let bob = store.mirror(b).unwrap().unwrap();
         assert_eq!(bob.text.to_plain(), "Bins on Tuesday?", "{name}");
         assert!(store
-            .lookup_message(&room(Platform::Telegram, TG), &RemoteMsgId::new("8"))
+            .lookup_message(&room(Platform::new("telegram"), TG), &RemoteMsgId::new("8"))
             .unwrap()
             .is_some());
 
@@ -241,7 +244,7 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
         let fresh = relayed(&store, ("42", "Ada"), "2", "new news", now - 29 * DAY_MS);
         // An old thread root with a mapped thread in the staff room.
         let root = relayed(&store, ("43", "Bob"), "3", "old root", now - 40 * DAY_MS);
-        let staff = room(Platform::Matrix, STAFF);
+        let staff = room(Platform::new("matrix"), STAFF);
         store
             .transact(|tx| {
                 let mut m = tx.mirror_required(root)?;
@@ -281,9 +284,9 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
             assert!(store.mirror(kept).unwrap().is_some(), "{name}");
         }
         for (r, msg) in [
-            (room(Platform::Telegram, TG), "1"),
+            (room(Platform::new("telegram"), TG), "1"),
             (staff.clone(), "$copy-1"),
-            (room(Platform::Discord, DC), "dc-3"),
+            (room(Platform::new("discord"), DC), "dc-3"),
         ] {
             assert_eq!(
                 store.lookup_message(&r, &RemoteMsgId::new(msg)).unwrap(),
@@ -292,7 +295,7 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
             );
         }
         assert!(store
-            .lookup_message(&room(Platform::Telegram, TG), &RemoteMsgId::new("2"))
+            .lookup_message(&room(Platform::new("telegram"), TG), &RemoteMsgId::new("2"))
             .unwrap()
             .is_some());
         assert_eq!(
@@ -339,19 +342,19 @@ fn the_privacy_key_and_so_the_pseudonyms_survive_a_restart() {
         let m = relayed(&store, ("42", "Ada"), "1", "hi", 0);
         let m = store.mirror(m).unwrap().unwrap();
         let shown = store
-            .shown_author(&m, &room(Platform::Matrix, STAFF))
+            .shown_author(&m, &room(Platform::new("matrix"), STAFF))
             .unwrap();
         assert!(shown.pseudonymous && shown.name.starts_with("Resident "));
         assert_eq!(
             store
-                .shown_author(&m, &room(Platform::Matrix, MODS))
+                .shown_author(&m, &room(Platform::new("matrix"), MODS))
                 .unwrap(),
             shown,
             "the moderation room is staff side"
         );
         assert_eq!(
             store
-                .shown_author(&m, &room(Platform::Discord, DC))
+                .shown_author(&m, &room(Platform::new("discord"), DC))
                 .unwrap()
                 .name,
             "Ada",
@@ -364,7 +367,7 @@ fn the_privacy_key_and_so_the_pseudonyms_survive_a_restart() {
     let m = store.mirrors_by("telegram:42").unwrap().remove(0);
     assert_eq!(
         store
-            .shown_author(&m, &room(Platform::Matrix, STAFF))
+            .shown_author(&m, &room(Platform::new("matrix"), STAFF))
             .unwrap(),
         shown
     );

@@ -22,15 +22,15 @@ fn link() -> LinkRecord {
         id: LinkId::new("planning"),
         rooms: vec![
             LinkRoom {
-                room: RoomRef::new(Platform::Matrix, "!staff"),
+                room: RoomRef::new(Platform::new("matrix"), "!staff"),
                 side: Side::Staff,
             },
             LinkRoom {
-                room: RoomRef::new(Platform::Telegram, "-100"),
+                room: RoomRef::new(Platform::new("telegram"), "-100"),
                 side: Side::Public,
             },
         ],
-        moderation_room: Some(RoomRef::new(Platform::Matrix, "!mod")),
+        moderation_room: Some(RoomRef::new(Platform::new("matrix"), "!mod")),
         moderators: vec!["matrix:@mod".into()],
         admins: vec![],
     }
@@ -40,9 +40,9 @@ fn mirror(id: MirrorId) -> MirrorRecord {
     MirrorRecord::new(
         id,
         LinkId::new("planning"),
-        RoomRef::new(Platform::Telegram, "-100"),
+        RoomRef::new(Platform::new("telegram"), "-100"),
         RemoteMsgId::new("5"),
-        Author::new(Platform::Telegram, "42", "Ada"),
+        Author::new(Platform::new("telegram"), "42", "Ada"),
         RichText::plain("hi"),
     )
 }
@@ -64,19 +64,19 @@ fn seen_marks_dedupe_and_prune() {
         let id = InboundId::new("e1");
         assert!(
             store
-                .transact(|tx| tx.mark_seen(Platform::Telegram, &id))
+                .transact(|tx| tx.mark_seen(Platform::new("telegram"), &id))
                 .unwrap(),
             "{name}"
         );
         assert!(
             !store
-                .transact(|tx| tx.mark_seen(Platform::Telegram, &id))
+                .transact(|tx| tx.mark_seen(Platform::new("telegram"), &id))
                 .unwrap(),
             "{name}: replay"
         );
         assert!(
             store
-                .transact(|tx| tx.mark_seen(Platform::Discord, &id))
+                .transact(|tx| tx.mark_seen(Platform::new("discord"), &id))
                 .unwrap(),
             "{name}: per platform"
         );
@@ -86,7 +86,10 @@ fn seen_marks_dedupe_and_prune() {
             "{name}: nothing is older than 0"
         );
         assert_eq!(store.prune_seen(u64::MAX).unwrap(), 2, "{name}");
-        assert!(!store.was_seen(Platform::Telegram, &id).unwrap(), "{name}");
+        assert!(
+            !store.was_seen(Platform::new("telegram"), &id).unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -203,7 +206,7 @@ fn set_rule_errors_name_the_key_and_change_nothing() {
 #[test]
 fn mirrors_index_source_and_copies_and_threads() {
     for (name, store, _dir) in backends() {
-        let staff = RoomRef::new(Platform::Matrix, "!staff");
+        let staff = RoomRef::new(Platform::new("matrix"), "!staff");
         let m = store
             .transact(|tx| {
                 let mut m = mirror(tx.new_mirror_id()?);
@@ -286,10 +289,10 @@ fn ids_increase_across_reopening_and_pending_ids_count_without_gaps() {
 fn an_aborted_transaction_leaves_nothing_behind() {
     for (name, store, _dir) in backends() {
         let r: Result<(), _> = store.transact(|tx| {
-            tx.mark_seen(Platform::Telegram, &InboundId::new("x"))?;
+            tx.mark_seen(Platform::new("telegram"), &InboundId::new("x"))?;
             tx.push_job(
                 &LinkId::new("l"),
-                &RoomRef::new(Platform::Discord, "1"),
+                &RoomRef::new(Platform::new("discord"), "1"),
                 JobKind::Delete {
                     mirror: MirrorId(1),
                 },
@@ -299,7 +302,7 @@ fn an_aborted_transaction_leaves_nothing_behind() {
         assert!(r.is_err(), "{name}");
         assert!(
             !store
-                .was_seen(Platform::Telegram, &InboundId::new("x"))
+                .was_seen(Platform::new("telegram"), &InboundId::new("x"))
                 .unwrap(),
             "{name}"
         );
@@ -310,9 +313,9 @@ fn an_aborted_transaction_leaves_nothing_behind() {
 #[test]
 fn pending_items_and_outbox_jobs_round_trip_in_order() {
     for (name, store, _dir) in backends() {
-        let room = RoomRef::new(Platform::Discord, "1");
+        let room = RoomRef::new(Platform::new("discord"), "1");
         let card = (
-            RoomRef::new(Platform::Matrix, "!mod"),
+            RoomRef::new(Platform::new("matrix"), "!mod"),
             RemoteMsgId::new("$card"),
         );
         let (item, jobs) = store
@@ -401,16 +404,21 @@ async fn connector_state_is_durable_and_per_platform() {
     {
         let store = Store::open(dir.path()).unwrap();
         store
-            .connector_state(Platform::Telegram)
+            .connector_state(Platform::new("telegram"))
             .put("offset", "41")
             .await
             .unwrap();
-        assert_eq!(store.connector_state(Platform::Discord).get("offset"), None);
+        assert_eq!(
+            store
+                .connector_state(Platform::new("discord"))
+                .get("offset"),
+            None
+        );
     }
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(
         store
-            .connector_state(Platform::Telegram)
+            .connector_state(Platform::new("telegram"))
             .get("offset")
             .as_deref(),
         Some("41")
@@ -432,7 +440,7 @@ fn a_new_store_gets_a_new_instance_name_and_a_reopened_one_keeps_it() {
 #[test]
 fn later_writes_shadow_what_a_checkpoint_put_in_sled() {
     let dir = tempfile::tempdir().unwrap();
-    let room = RoomRef::new(Platform::Discord, "1");
+    let room = RoomRef::new(Platform::new("discord"), "1");
     let kind = |m| JobKind::Delete {
         mirror: MirrorId(m),
     };
@@ -482,15 +490,21 @@ fn reads_and_scans_stay_right_while_checkpoints_run() {
     let ev = |i: u64| InboundId::new(format!("e{i:06}"));
     for i in 1..=n {
         store
-            .transact(|tx| tx.mark_seen(Platform::Telegram, &ev(i)).map(drop))
+            .transact(|tx| tx.mark_seen(Platform::new("telegram"), &ev(i)).map(drop))
             .unwrap();
         if i % 997 == 0 {
-            assert!(store.was_seen(Platform::Telegram, &ev(i / 2)).unwrap());
-            assert!(!store.was_seen(Platform::Telegram, &ev(i + 1)).unwrap());
+            assert!(store
+                .was_seen(Platform::new("telegram"), &ev(i / 2))
+                .unwrap());
+            assert!(!store
+                .was_seen(Platform::new("telegram"), &ev(i + 1))
+                .unwrap());
         }
     }
     assert_eq!(store.prune_seen(u64::MAX).unwrap(), n as usize);
-    assert!(!store.was_seen(Platform::Telegram, &ev(n / 3)).unwrap());
+    assert!(!store
+        .was_seen(Platform::new("telegram"), &ev(n / 3))
+        .unwrap());
     assert_eq!(store.prune_seen(u64::MAX).unwrap(), 0);
 }
 
@@ -518,7 +532,7 @@ fn concurrent_flushes_share_one_blocking_thread() {
     rt.block_on(async {
         let tasks: Vec<_> = (0..400)
             .map(|i| {
-                let state = store.connector_state(Platform::Telegram);
+                let state = store.connector_state(Platform::new("telegram"));
                 tokio::spawn(async move { state.put(&format!("k{i}"), "v").await })
             })
             .collect();
@@ -536,7 +550,7 @@ fn concurrent_flushes_share_one_blocking_thread() {
     for i in [0, 199, 399] {
         assert_eq!(
             store
-                .connector_state(Platform::Telegram)
+                .connector_state(Platform::new("telegram"))
                 .get(&format!("k{i}"))
                 .as_deref(),
             Some("v")

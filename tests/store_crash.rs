@@ -31,13 +31,13 @@ fn child(dir: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Store::open(std::path::Path::new(dir)).unwrap();
-        let target = RoomRef::new(Platform::Discord, "1");
+        let target = RoomRef::new(Platform::new("discord"), "1");
         let mut out = std::io::stdout();
         for i in 1.. {
             store
                 .transact(|tx| {
                     // An event an earlier run committed is a replay: it queues nothing.
-                    if tx.mark_seen(Platform::Telegram, &event(i))? {
+                    if tx.mark_seen(Platform::new("telegram"), &event(i))? {
                         tx.push_job(
                             &LinkId::new("l"),
                             &target,
@@ -114,7 +114,9 @@ fn committed_transactions_survive_sigkill_whole() {
         // replay and queues nothing, so the jobs are those of the first run that got that far.
         let mut i = 1;
         loop {
-            let seen = store.was_seen(Platform::Telegram, &event(i)).unwrap();
+            let seen = store
+                .was_seen(Platform::new("telegram"), &event(i))
+                .unwrap();
             let job = jobs.contains(&i);
             assert_eq!(
                 seen, job,
@@ -128,7 +130,9 @@ fn committed_transactions_survive_sigkill_whole() {
         let kept = i - 1;
         for later in i..i + 5 * GROUP {
             assert!(
-                !store.was_seen(Platform::Telegram, &event(later)).unwrap(),
+                !store
+                    .was_seen(Platform::new("telegram"), &event(later))
+                    .unwrap(),
                 "transaction {later} survived but {i} did not: not a prefix"
             );
         }

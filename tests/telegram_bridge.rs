@@ -58,8 +58,8 @@ async fn start(
 async fn a_residents_question_is_moderated_answered_and_survives_a_restart() {
     let server = TelegramServer::start().await;
     let chat = server.create_group("Residents of Elm St");
-    let matrix = FakeConnector::new(Platform::Matrix);
-    let discord = FakeConnector::new(Platform::Discord);
+    let matrix = FakeConnector::new(Platform::new("matrix"));
+    let discord = FakeConnector::new(Platform::new("discord"));
     let dir = tempfile::tempdir().unwrap();
     let (daemon, store) = start(dir.path(), chat, &server, &matrix, &discord).await;
 
@@ -130,7 +130,7 @@ async fn a_residents_question_is_moderated_answered_and_survives_a_restart() {
     );
     assert_eq!(store.pending().unwrap().len(), 1);
     assert!(store
-        .connector_state(Platform::Telegram)
+        .connector_state(Platform::new("telegram"))
         .get(civicbridge_telegram::OFFSET_KEY)
         .is_some());
     assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
@@ -144,9 +144,9 @@ async fn a_connector_that_cannot_authenticate_is_reported_by_the_daemon() {
     c.api_url = Some(server.url());
     c.poll_timeout_secs = 1;
     let conns: Vec<Arc<dyn Connector>> = vec![
-        FakeConnector::new(Platform::Matrix),
+        FakeConnector::new(Platform::new("matrix")),
         Arc::new(TelegramConnector::new(c).unwrap()),
-        FakeConnector::new(Platform::Discord),
+        FakeConnector::new(Platform::new("discord")),
     ];
     let mut daemon = Daemon::start(Store::memory(), &link(chat), conns, fast_retries())
         .await
@@ -154,7 +154,7 @@ async fn a_connector_that_cannot_authenticate_is_reported_by_the_daemon() {
     let (platform, error) = tokio::time::timeout(WAIT, daemon.connector_failed())
         .await
         .expect("reported in time");
-    assert_eq!(platform, Platform::Telegram);
+    assert_eq!(platform, Platform::new("telegram"));
     assert!(
         matches!(error, civicbridge_api::ConnectorError::Auth(_)),
         "{error:?}"

@@ -21,8 +21,9 @@ pub use parse::{parse, HELP};
 
 use crate::approval::{audit_refusal, ItemRef};
 use crate::store::{Job, LinkRecord, Tx, TxFailure};
-use civicbridge_api::{LinkId, RoomRef};
+use civicbridge_api::{LinkId, PlatformFactory, RoomRef};
 use permissions::{role, Actor, Role};
+use std::sync::Arc;
 
 /// A command a person can type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +125,8 @@ pub struct Ctx<'a> {
     pub room: &'a RoomRef,
     pub actor: Actor,
     pub prepared: &'a Prepared,
+    /// The platforms' factories, which read links to their messages (`!takedown URL`).
+    pub platforms: &'a [Arc<dyn PlatformFactory>],
 }
 
 impl Ctx<'_> {
@@ -141,13 +144,14 @@ pub fn run_as_admin(
     store: &crate::store::Store,
     link: &LinkId,
     cmd: Command,
+    platforms: &[Arc<dyn PlatformFactory>],
 ) -> Result<Outcome, crate::store::StoreError> {
     let record = store
         .link(link)?
         .ok_or_else(|| crate::store::StoreError::NotFound(format!("link `{link}`")))?;
     let room = record.moderation_room.clone().unwrap_or_else(|| {
         // Any room will do: the CLI governs every link and posts no reply.
-        RoomRef::new(civicbridge_api::Platform::Matrix, "cli")
+        RoomRef::new(civicbridge_api::Platform::new("cli"), "cli")
     });
     let prepared = Prepared::gather(store, &room);
     store.transact(|tx| {
@@ -156,6 +160,7 @@ pub fn run_as_admin(
             room: &room,
             actor: Actor::Cli,
             prepared: &prepared,
+            platforms,
         };
         run(tx, &ctx, cmd.clone())
     })

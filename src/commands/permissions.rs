@@ -2,22 +2,16 @@
 //!
 //! Two sources, either suffices:
 //! - the config: `moderators` and `admins` of the link (as `platform:user`);
-//! - Matrix power levels in the link's moderation room: 50 or more makes a moderator (Element's
-//!   "Moderator"), 100 or more an admin (Element's "Admin"; a room creator in room version 12
-//!   outranks every number). The level comes with the event (`Sender::power_level`, filled by the
-//!   Matrix connector) and counts only for links moderated from the room the event came from, so
-//!   power in one room never grants rights over another link.
+//! - the sender's standing in the link's moderation room, as its platform records it
+//!   (`Sender::standing`, set by the connector: on Matrix a power level of 50 makes a moderator,
+//!   100 an admin). It counts only for links moderated from the room the event came from, so
+//!   standing in one room never grants rights over another link.
 //!
 //! Moderators decide held items and use the read-only commands; rule changes, trust and block
 //! need an admin. The CLI acts as an admin (whoever runs it can already write the data directory).
 
 use crate::store::LinkRecord;
-use civicbridge_api::{Event, RoomRef};
-
-/// The power level that makes a moderator in a moderation room.
-pub const MODERATOR_POWER: i64 = 50;
-/// The power level that makes an admin in a moderation room.
-pub const ADMIN_POWER: i64 = 100;
+use civicbridge_api::{Event, RoomRef, Standing};
 
 /// What someone may do on one link. Ordered: an admin is also a moderator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,24 +34,24 @@ impl Role {
 /// Who acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    /// A person in a room: `key` is `platform:user`, `power` their power level and the room it
-    /// was measured in.
+    /// A person in a room: `key` is `platform:user`, `standing` theirs as their platform
+    /// records it, with the room it holds in.
     Person {
         key: String,
         name: String,
-        power: Option<(RoomRef, i64)>,
+        standing: Option<(RoomRef, Standing)>,
     },
     /// An admin at the command line.
     Cli,
 }
 
 impl Actor {
-    /// The sender of `ev`, with their power level in `ev`'s room when the platform gave one.
+    /// The sender of `ev`, with their standing in `ev`'s room when the platform gave one.
     pub fn of(ev: &Event) -> Actor {
         Actor::Person {
             key: format!("{}:{}", ev.room.platform, ev.sender.id),
             name: ev.sender.display_name.clone(),
-            power: ev.sender.power_level.map(|p| (ev.room.clone(), p)),
+            standing: ev.sender.standing.map(|s| (ev.room.clone(), s)),
         }
     }
 
@@ -67,7 +61,7 @@ impl Actor {
         Actor::Person {
             name: key.clone(),
             key,
-            power: None,
+            standing: None,
         }
     }
 
@@ -90,19 +84,15 @@ impl Actor {
 
 /// The actor's role on `link`.
 pub fn role(link: &LinkRecord, actor: &Actor) -> Role {
-    let Actor::Person { key, power, .. } = actor else {
+    let Actor::Person { key, standing, .. } = actor else {
         return Role::Admin;
     };
-    let by_power = match power {
-        Some((room, level)) if link.moderation_room.as_ref() == Some(room) => {
-            if *level >= ADMIN_POWER {
-                Role::Admin
-            } else if *level >= MODERATOR_POWER {
-                Role::Moderator
-            } else {
-                Role::Nobody
-            }
-        }
+    let by_standing = match standing {
+        Some((room, s)) if link.moderation_room.as_ref() == Some(room) => match s {
+            Standing::Admin => Role::Admin,
+            Standing::Moderator => Role::Moderator,
+            Standing::Member => Role::Nobody,
+        },
         _ => Role::Nobody,
     };
     let by_config = if link.is_admin(key) {
@@ -112,7 +102,7 @@ pub fn role(link: &LinkRecord, actor: &Actor) -> Role {
     } else {
         Role::Nobody
     };
-    by_power.max(by_config)
+    by_standing.max(by_config)
 }
 
 #[cfg(test)]
@@ -126,38 +116,36 @@ mod tests {
         LinkRecord {
             id: LinkId::new("l"),
             rooms: vec![LinkRoom {
-                room: RoomRef::new(Platform::Matrix, "!staff"),
+                room: RoomRef::new(Platform::new("chat"), "!staff"),
                 side: Side::Staff,
             }],
-            moderation_room: Some(RoomRef::new(Platform::Matrix, "!mod")),
-            moderators: vec!["matrix:@m".into()],
-            admins: vec!["matrix:@a".into()],
+            moderation_room: Some(RoomRef::new(Platform::new("chat"), "!mod")),
+            moderators: vec!["chat:@m".into()],
+            admins: vec!["chat:@a".into()],
         }
     }
 
-    fn at(room: &str, level: i64) -> Actor {
+    fn at(room: &str, standing: Standing) -> Actor {
         Actor::Person {
-            key: "matrix:@x".into(),
+            key: "chat:@x".into(),
             name: "X".into(),
-            power: Some((RoomRef::new(Platform::Matrix, room), level)),
+            standing: Some((RoomRef::new(Platform::new("chat"), room), standing)),
         }
     }
 
     #[test]
-    fn config_lists_and_power_levels_in_the_moderation_room_both_count() {
+    fn config_lists_and_standing_in_the_moderation_room_both_count() {
         let l = link();
-        assert_eq!(role(&l, &Actor::person("matrix:@m")), Role::Moderator);
-        assert_eq!(role(&l, &Actor::person("matrix:@a")), Role::Admin);
-        assert_eq!(role(&l, &Actor::person("matrix:@x")), Role::Nobody);
-        assert_eq!(role(&l, &at("!mod", 0)), Role::Nobody);
-        assert_eq!(role(&l, &at("!mod", 49)), Role::Nobody);
-        assert_eq!(role(&l, &at("!mod", 50)), Role::Moderator);
-        assert_eq!(role(&l, &at("!mod", 100)), Role::Admin);
-        assert_eq!(role(&l, &at("!mod", i64::MAX)), Role::Admin);
+        assert_eq!(role(&l, &Actor::person("chat:@m")), Role::Moderator);
+        assert_eq!(role(&l, &Actor::person("chat:@a")), Role::Admin);
+        assert_eq!(role(&l, &Actor::person("chat:@x")), Role::Nobody);
+        assert_eq!(role(&l, &at("!mod", Standing::Member)), Role::Nobody);
+        assert_eq!(role(&l, &at("!mod", Standing::Moderator)), Role::Moderator);
+        assert_eq!(role(&l, &at("!mod", Standing::Admin)), Role::Admin);
         assert_eq!(
-            role(&l, &at("!staff", 100)),
+            role(&l, &at("!staff", Standing::Admin)),
             Role::Nobody,
-            "power elsewhere grants nothing here"
+            "standing elsewhere grants nothing here"
         );
         assert_eq!(role(&l, &Actor::Cli), Role::Admin);
     }

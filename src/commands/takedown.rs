@@ -15,6 +15,8 @@ pub enum Target {
     Mirror(MirrorId),
     /// A pending id (`#12`): a held item, or a decided one (found through the audit log).
     Pending(PendingId),
+    /// A link to a message (source or copy), read by the configured platforms' factories.
+    Link(String),
     /// A message (source or copy) by platform id, from a link or typed bare: looked up in `room`
     /// if known, else in the link's rooms (of `platform`, if known).
     Message {
@@ -25,7 +27,22 @@ pub enum Target {
 }
 
 fn resolve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Option<MirrorId>, TxFailure> {
+    if let Target::Link(url) = t {
+        let read = ctx.platforms.iter().find_map(|f| {
+            let platform = f.platform();
+            f.message_link(url).map(|l| Target::Message {
+                platform: Some(platform),
+                room: l.room.map(|room| RoomRef { platform, room }),
+                msg: l.msg,
+            })
+        });
+        return match read {
+            Some(t) => resolve(tx, ctx, &t),
+            None => Ok(None),
+        };
+    }
     Ok(match t {
+        Target::Link(_) => None,
         Target::Mirror(m) => Some(*m),
         Target::Pending(p) => match tx.pending(*p)? {
             Some(item) => Some(item.mirror),

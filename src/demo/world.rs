@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::daemon::{self, Daemon};
 use crate::rules::Rules;
 use crate::store::{Store, StoreError};
-use civicbridge_api::Connector;
+use civicbridge_api::{Connector, PlatformFactory};
 use civicbridge_discord::DiscordConnector;
 use civicbridge_testkit::discord::{DiscordServer, ServerOptions};
 use civicbridge_testkit::synapse::{self, Synapse, SynapseOptions};
@@ -291,16 +291,14 @@ rooms = [
         if running.is_some() {
             return Ok(());
         }
-        let settings = Settings::load(&self.config_path)?;
+        let settings = Settings::load(&self.config_path, &platforms())?;
         let store = open_store(&settings.store_path).await?;
         let (connectors, discord) = connectors(&settings).await?;
-        let daemon = Daemon::start(
-            store,
-            &settings.links,
-            connectors,
-            self.options.daemon.clone(),
-        )
-        .await?;
+        let options = crate::daemon::Options {
+            platforms: platforms(),
+            ..self.options.daemon.clone()
+        };
+        let daemon = Daemon::start(store, &settings.links, connectors, options).await?;
         *running = Some(Running { daemon });
         drop(running);
         for room in [self.staff_room.clone(), self.moderation_room.clone()] {
@@ -469,27 +467,47 @@ async fn open_store(path: &Path) -> Result<Store, DemoError> {
     .await
 }
 
-/// The three connectors for `settings`, as `civicbridge run` builds them (the Discord one also
-/// returned, for its readiness counters).
+/// The demo's platforms: the three this world runs locally.
+pub fn platforms() -> Vec<Arc<dyn PlatformFactory>> {
+    vec![
+        Arc::new(civicbridge_matrix::MatrixFactory),
+        Arc::new(civicbridge_telegram::TelegramFactory),
+        Arc::new(civicbridge_discord::DiscordFactory),
+    ]
+}
+
+/// The three connectors for `settings`, built by their factories as `civicbridge run` builds
+/// them; the Discord one is built from its section directly, for its readiness counters.
 pub async fn connectors(
     settings: &Settings,
 ) -> Result<(Vec<Arc<dyn Connector>>, Arc<DiscordConnector>), DemoError> {
-    let (Some(m), Some(t), Some(d)) = (&settings.matrix, &settings.telegram, &settings.discord)
-    else {
+    let mut out: Vec<Arc<dyn Connector>> = Vec::new();
+    let mut discord = None;
+    for p in &settings.platforms {
+        let platform = p.factory.platform();
+        if platform == civicbridge_discord::PLATFORM {
+            let config: civicbridge_discord::DiscordConfig = p
+                .section
+                .parse()
+                .map_err(|e| DemoError::Connector(e.to_string()))?;
+            let c = Arc::new(
+                DiscordConnector::new(config).map_err(|e| DemoError::Connector(e.to_string()))?,
+            );
+            out.push(c.clone());
+            discord = Some(c);
+            continue;
+        }
+        let built = p
+            .factory
+            .build(&p.section, settings.build_context(platform))
+            .await
+            .map_err(|e| DemoError::Connector(e.to_string()))?;
+        out.push(built.connector);
+    }
+    let Some(discord) = discord else {
         return Err(DemoError::Connector(
             "the demo config needs matrix, telegram and discord sections".into(),
         ));
     };
-    let matrix = civicbridge_matrix::MatrixConnector::connect(m.clone())
-        .await
-        .map_err(|e| DemoError::Connector(format!("matrix: {e}")))?;
-    let discord = Arc::new(
-        DiscordConnector::new(d.clone()).map_err(|e| DemoError::Connector(e.to_string()))?,
-    );
-    let telegram = civicbridge_telegram::TelegramConnector::new(t.clone())
-        .map_err(|e| DemoError::Connector(e.to_string()))?;
-    Ok((
-        vec![Arc::new(matrix), discord.clone(), Arc::new(telegram)],
-        discord,
-    ))
+    Ok((out, discord))
 }

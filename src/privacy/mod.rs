@@ -261,7 +261,7 @@ mod tests {
     fn residents_get_a_stable_keyed_pseudonym_in_staff_rooms_only() {
         let key = PrivacyKey::generate();
         let link = LinkId::new("planning");
-        let ada = Author::new(Platform::Telegram, "42", "Ada");
+        let ada = Author::new(Platform::new("telegram"), "42", "Ada");
         let r = rules(ResidentNames::Pseudonym);
         let shown = display_name_for(&r, &link, &ada, Side::Public, Side::Staff, &key);
         assert!(shown.pseudonymous);
@@ -273,7 +273,7 @@ mod tests {
             display_name_for(&r, &link, &ada, Side::Public, Side::Staff, &key),
             shown
         );
-        let bob = Author::new(Platform::Telegram, "43", "Ada");
+        let bob = Author::new(Platform::new("telegram"), "43", "Ada");
         assert_ne!(
             display_name_for(&r, &link, &bob, Side::Public, Side::Staff, &key).name,
             shown.name

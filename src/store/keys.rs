@@ -115,7 +115,7 @@ mod tests {
             "x"
         );
         assert!(decode::<String>(br#"{"v":9,"d":"x"}"#).is_err());
-        let room = RoomRef::new(Platform::Telegram, "-100");
+        let room = RoomRef::new(Platform::new("telegram"), "-100");
         assert_eq!(
             message(&room, &RemoteMsgId::new("7")),
             b"telegram\0-100\x007".to_vec()
@@ -137,9 +137,9 @@ mod tests {
         let mirror = MirrorRecord::new(
             MirrorId(1),
             LinkId::new("l"),
-            RoomRef::new(Platform::Telegram, "-1"),
+            RoomRef::new(Platform::new("telegram"), "-1"),
             RemoteMsgId::new("5"),
-            Author::new(Platform::Telegram, "42", "Ada"),
+            Author::new(Platform::new("telegram"), "42", "Ada"),
             deepest.clone(),
         );
         let back: MirrorRecord = decode(&encode(&mirror)).expect("mirror reads back");
@@ -147,7 +147,7 @@ mod tests {
         let job = Job {
             id: crate::store::JobId(1),
             link: LinkId::new("l"),
-            target: RoomRef::new(Platform::Matrix, "!m"),
+            target: RoomRef::new(Platform::new("matrix"), "!m"),
             kind: JobKind::EditNotice {
                 message: RemoteMsgId::new("$e"),
                 text: deepest.clone(),

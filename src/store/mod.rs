@@ -793,9 +793,9 @@ mod tests {
         let m = MirrorRecord::new(
             MirrorId(9),
             LinkId::new("l"),
-            RoomRef::new(Platform::Telegram, "-1"),
+            RoomRef::new(Platform::new("telegram"), "-1"),
             RemoteMsgId::new("7"),
-            Author::new(Platform::Telegram, "42", "Ada"),
+            Author::new(Platform::new("telegram"), "42", "Ada"),
             RichText::plain("hi"),
         );
         let mut item = PendingItem::new(
@@ -843,9 +843,9 @@ mod tests {
         let m = MirrorRecord::new(
             MirrorId(9),
             LinkId::new("l"),
-            RoomRef::new(Platform::Telegram, "-1"),
+            RoomRef::new(Platform::new("telegram"), "-1"),
             RemoteMsgId::new("7"),
-            Author::new(Platform::Telegram, "42", "Ada"),
+            Author::new(Platform::new("telegram"), "42", "Ada"),
             RichText::plain("hi"),
         );
         let mut item = PendingItem::new(

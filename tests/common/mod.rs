@@ -34,19 +34,19 @@ pub fn link_with_telegram(telegram_chat: &str, rules: Rules) -> Vec<LinkSettings
             id: LinkId::new("planning"),
             rooms: vec![
                 LinkRoom {
-                    room: RoomRef::new(Platform::Matrix, STAFF),
+                    room: RoomRef::new(Platform::new("matrix"), STAFF),
                     side: Side::Staff,
                 },
                 LinkRoom {
-                    room: RoomRef::new(Platform::Telegram, telegram_chat),
+                    room: RoomRef::new(Platform::new("telegram"), telegram_chat),
                     side: Side::Public,
                 },
                 LinkRoom {
-                    room: RoomRef::new(Platform::Discord, DC),
+                    room: RoomRef::new(Platform::new("discord"), DC),
                     side: Side::Public,
                 },
             ],
-            moderation_room: Some(RoomRef::new(Platform::Matrix, MODS)),
+            moderation_room: Some(RoomRef::new(Platform::new("matrix"), MODS)),
             moderators: vec!["matrix:@mod".into()],
             admins: vec![],
         },
@@ -75,9 +75,9 @@ pub struct Fakes {
 impl Fakes {
     pub fn new() -> Fakes {
         Fakes {
-            matrix: FakeConnector::new(Platform::Matrix),
-            telegram: FakeConnector::new(Platform::Telegram),
-            discord: FakeConnector::new(Platform::Discord),
+            matrix: FakeConnector::new(Platform::new("matrix")),
+            telegram: FakeConnector::new(Platform::new("telegram")),
+            discord: FakeConnector::new(Platform::new("discord")),
         }
     }
 

@@ -350,19 +350,22 @@ impl World {
                 id: LinkId::new("town"),
                 rooms: vec![
                     LinkRoom {
-                        room: RoomRef::new(Platform::Matrix, self.staff_room.as_str()),
+                        room: RoomRef::new(Platform::new("matrix"), self.staff_room.as_str()),
                         side: Side::Staff,
                     },
                     LinkRoom {
-                        room: RoomRef::new(Platform::Telegram, self.forum.to_string()),
+                        room: RoomRef::new(Platform::new("telegram"), self.forum.to_string()),
                         side: Side::Public,
                     },
                     LinkRoom {
-                        room: RoomRef::new(Platform::Discord, self.channel.to_string()),
+                        room: RoomRef::new(Platform::new("discord"), self.channel.to_string()),
                         side: Side::Public,
                     },
                 ],
-                moderation_room: Some(RoomRef::new(Platform::Matrix, self.mod_room.as_str())),
+                moderation_room: Some(RoomRef::new(
+                    Platform::new("matrix"),
+                    self.mod_room.as_str(),
+                )),
                 moderators: vec![],
                 admins: vec![],
             },

@@ -25,12 +25,12 @@ pub struct Sender {
     /// Set by the connector when the bridge itself caused this event (its bot user, its
     /// webhooks): the router never relays such an event.
     pub is_bridge: bool,
-    /// The sender's power level in the room at the time of the event, on platforms that have
-    /// room power levels (Matrix; `i64::MAX` for a room creator in room versions where creators
-    /// outrank everyone). `None` where the platform has no such notion or it is unknown. The core
-    /// uses it in moderation rooms only: power level 50 makes a moderator, 100 an admin.
+    /// The sender's standing in the room at the time of the event, as the platform records it
+    /// (room power levels, roles), mapped by the connector. `None` where the platform has no
+    /// such notion or it is unknown. The core reads it in moderation rooms only: a `Moderator`
+    /// there moderates the rooms's links, an `Admin` also changes their rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_level: Option<i64>,
+    pub standing: Option<Standing>,
     /// What the platform itself vouches for about this sender's right to change or remove
     /// messages that are not theirs. The core's rule "only the author edits or deletes" reads it.
     #[serde(default, skip_serializing_if = "Authority::is_member")]
@@ -44,10 +44,23 @@ impl Sender {
             display_name: display_name.into(),
             avatar_url: None,
             is_bridge: false,
-            power_level: None,
+            standing: None,
             authority: Authority::Member,
         }
     }
+}
+
+/// A sender's standing in a room, as the platform records it. Ordered: an admin is also a
+/// moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Member,
+    /// May moderate the room (Matrix: power level 50, Element's "Moderator").
+    Moderator,
+    /// May change the room itself (Matrix: power level 100, or a room creator where creators
+    /// outrank every level).
+    Admin,
 }
 
 /// Who may have caused an edit, deletion or reaction, as far as the platform guarantees it.
@@ -200,7 +213,7 @@ mod tests {
     fn event_json_shape_is_stable() {
         let e = Event {
             id: InboundId::new("tg:1"),
-            room: RoomRef::new(Platform::Telegram, "-100"),
+            room: RoomRef::new(Platform::new("telegram"), "-100"),
             sender: Sender::person("42", "Ada"),
             at_ms: 1_700_000_000_000,
             kind: EventKind::Delete {

@@ -7,50 +7,108 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A chat platform civicbridge connects to. One connector serves each platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    Matrix,
-    Telegram,
-    Discord,
-}
+/// A chat platform, named by the connector that serves it (`"matrix"`, `"telegram"`, a test's
+/// `"loopback"`). The set is open: the core compares, stores and prints platform ids but never
+/// names one; each connector crate declares its own (`Platform::new`) and the binary's list of
+/// platforms is the only place that knows them all.
+///
+/// An id is 1–32 of `a-z 0-9 _ -`, starting with a letter. It is `Copy`: ids read from text
+/// (config, store, command line) are interned once per distinct id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform(&'static str);
+
+/// Ids read from text, each leaked once; bounded by the distinct ids a deployment uses.
+static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+/// Labels a connector registered for its platform (`Platform::register_label`).
+static LABELS: std::sync::RwLock<Vec<(&'static str, &'static str)>> =
+    std::sync::RwLock::new(Vec::new());
 
 impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Matrix, Platform::Telegram, Platform::Discord];
-
-    /// The lowercase name used in config files, keys and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Matrix => "matrix",
-            Platform::Telegram => "telegram",
-            Platform::Discord => "discord",
-        }
+    /// A connector's own platform. `id` must be a valid id (see the type's docs); connectors
+    /// declare it once as a constant.
+    pub const fn new(id: &'static str) -> Platform {
+        Platform(id)
     }
 
-    /// The name shown to people, as in `Alice (Telegram): hello`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Platform::Matrix => "Matrix",
-            Platform::Telegram => "Telegram",
-            Platform::Discord => "Discord",
+    /// Reads an id from text (config, store, command line): checked, lowercased, interned.
+    pub fn parse(s: &str) -> Result<Platform, String> {
+        let id = s.trim().to_ascii_lowercase();
+        let valid = (1..=32).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid {
+            return Err(format!(
+                "`{s}` is not a platform name (letters, digits, _ and -, starting with a letter)"
+            ));
         }
+        let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = interned.iter().find(|k| **k == id) {
+            return Ok(Platform(known));
+        }
+        let leaked: &'static str = Box::leak(id.into_boxed_str());
+        interned.push(leaked);
+        Ok(Platform(leaked))
+    }
+
+    /// The id used in config files, keys and the CLI.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// Sets the name people see for this platform (`Alice (Telegram): hello`). Connectors
+    /// whose label is not their id with a capital first letter register it when they are built.
+    pub fn register_label(self, label: &'static str) {
+        let mut labels = LABELS.write().unwrap_or_else(|p| p.into_inner());
+        labels.retain(|(id, _)| *id != self.0);
+        labels.push((self.0, label));
+    }
+
+    /// The name shown to people: the registered label, else the id with a capital first letter
+    /// (`telegram` → `Telegram`).
+    pub fn label(self) -> String {
+        let labels = LABELS.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, label)) = labels.iter().find(|(id, _)| *id == self.0) {
+            return (*label).to_owned();
+        }
+        let mut chars = self.0.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Platform({})", self.0)
     }
 }
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
 }
 
 impl std::str::FromStr for Platform {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Platform::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown platform `{s}` (expected matrix, telegram or discord)"))
+        Platform::parse(s)
+    }
+}
+
+impl Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Platform::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -186,17 +244,34 @@ mod tests {
     #[test]
     fn room_ref_round_trips_through_text_with_colons_in_the_room() {
         let r: RoomRef = "matrix:!abc:example.org".parse().expect("parses");
-        assert_eq!(r.platform, Platform::Matrix);
+        assert_eq!(r.platform, Platform::new("matrix"));
         assert_eq!(r.room.as_str(), "!abc:example.org");
         assert_eq!(r.to_string(), "matrix:!abc:example.org");
     }
 
     #[test]
-    fn room_ref_rejects_unknown_platform_and_empty_room() {
-        assert!("irc:#x"
-            .parse::<RoomRef>()
-            .unwrap_err()
-            .contains("unknown platform"));
+    fn platforms_are_open_checked_and_interned() {
+        let irc: RoomRef = "IRC:#x".parse().expect("any well-formed platform name");
+        assert_eq!(irc.platform, Platform::new("irc"));
+        assert_eq!(irc.platform.label(), "Irc");
+        Platform::new("irc").register_label("IRC");
+        assert_eq!(irc.platform.label(), "IRC");
+        let again = Platform::parse("irc").expect("parses");
+        assert!(
+            std::ptr::eq(again.as_str(), irc.platform.as_str()),
+            "interned once"
+        );
+        for bad in ["", "9lives", "a b", "x/y", "ünï", &"x".repeat(33)] {
+            assert!(Platform::parse(bad).is_err(), "{bad:?}");
+        }
+        let json = serde_json::to_string(&irc).expect("serialises");
+        assert_eq!(json, r##"{"platform":"irc","room":"#x"}"##);
+        assert!(serde_json::from_str::<Platform>(r#""no way""#).is_err());
+    }
+
+    #[test]
+    fn room_ref_rejects_a_bad_platform_and_empty_room() {
+        assert!("i r c:#x".parse::<RoomRef>().is_err());
         assert!("telegram:"
             .parse::<RoomRef>()
             .unwrap_err()

@@ -12,11 +12,14 @@
 //! - [`outgoing`]: what the core asks a connector to post (`Outgoing`, `SendReceipt`).
 //! - [`connector`]: the `Connector` trait, `Capabilities`, `EventSink`, `ConnectorState`.
 //! - [`error`]: `ConnectorError`, classified by what the outbox should do next.
+//! - [`factory`]: `PlatformFactory`, how a platform plugs in (its config section, its build,
+//!   its message links); the binary's list of factories is the only list of platforms.
 //! - `testing` (feature `testing`): `FakeConnector` and the conformance suite.
 
 pub mod connector;
 pub mod error;
 pub mod event;
+pub mod factory;
 pub mod ids;
 pub mod names;
 pub mod outgoing;
@@ -29,7 +32,12 @@ pub use connector::{
     Submission,
 };
 pub use error::ConnectorError;
-pub use event::{Attachment, AttachmentKind, Authority, Event, EventKind, Message, Sender};
+pub use event::{
+    Attachment, AttachmentKind, Authority, Event, EventKind, Message, Sender, Standing,
+};
+pub use factory::{
+    BuildContext, BuildError, Built, MessageLink, PlatformFactory, Section, SectionError,
+};
 pub use ids::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,
     ThreadId,

@@ -4,8 +4,8 @@
 use crate::format;
 use crate::ids;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Authority, Event, EventKind, Message, Platform, RemoteUserId,
-    RichText, RoomRef, Sender,
+    Attachment, AttachmentKind, Authority, Event, EventKind, Message, RemoteUserId, RichText,
+    RoomRef, Sender,
 };
 use serenity::model::channel::{
     Attachment as DAttachment, Message as DMessage, MessageFlags, Reaction, ReactionType,
@@ -48,7 +48,7 @@ impl Place {
 }
 
 fn room(p: &Place) -> RoomRef {
-    RoomRef::new(Platform::Discord, p.room.get().to_string())
+    RoomRef::new(crate::PLATFORM, p.room.get().to_string())
 }
 
 /// The name Discord shows: the server nickname, else the global display name, else the username.
@@ -63,7 +63,7 @@ pub fn sender(user: &User, nick: Option<&str>, is_bridge: bool) -> Sender {
         display_name,
         avatar_url: user.avatar_url(),
         is_bridge,
-        power_level: None,
+        standing: None,
         authority: Authority::Member,
     }
 }

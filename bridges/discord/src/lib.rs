@@ -1,9 +1,10 @@
 //! civicbridge's Discord connector, on serenity 0.12.
 //!
-//! Construct with [`DiscordConnector::new`] from a [`DiscordConfig`], then hand it to the core as
-//! an `Arc<dyn Connector>`.
+//! The daemon builds it through [`DiscordFactory`] from the `[discord]` section (a test with
+//! [`DiscordConnector::new`] from a [`DiscordConfig`]) and holds it as an `Arc<dyn Connector>`.
 //!
 //! Codemap:
+//! - `factory`: `DiscordFactory`, the daemon's entry point (section, build, message links).
 //! - [`config`]: `DiscordConfig` (serde), validation, the rate-limiter / `api_base` rule.
 //! - `gateway`: the serenity client on its own thread; handlers forward dispatches in order.
 //! - [`inbound`]: serenity models → `Event` (pure).
@@ -18,6 +19,7 @@
 mod attachments;
 pub mod config;
 pub mod error;
+mod factory;
 pub mod format;
 mod gateway;
 pub mod ids;
@@ -30,9 +32,13 @@ mod webhooks;
 
 pub use config::DiscordConfig;
 pub use error::DiscordError;
+pub use factory::DiscordFactory;
 pub use gateway::intents;
 pub use outbound::{parse_webhook_url, render_parts, webhook_username, DISCORD_MAX};
 pub use pipeline::cursor_key;
+
+/// The platform this connector serves: its rooms are `discord:…` in the config and the store.
+pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("discord");
 
 use known::{Hook, HookSlot, Known, PostedBy, HOOK_RETRY};
 use pipeline::{keep_cursors, Pipe};
@@ -214,7 +220,7 @@ impl DiscordConnector {
 #[async_trait]
 impl Connector for DiscordConnector {
     fn platform(&self) -> Platform {
-        Platform::Discord
+        PLATFORM
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -1,18 +1,23 @@
 #![recursion_limit = "256"]
 //! civicbridge's Matrix connector, on matrix-sdk, end-to-end encryption included.
 //!
+//! The daemon builds it through [`MatrixFactory`] from the `[matrix]` section (a test with
+//! [`MatrixConnector::connect`]).
+//!
 //! Codemap:
+//! - `factory`: `MatrixFactory`, the daemon's entry point (section, login, matrix.to links).
 //! - [`config`]: `MatrixConfig`, the `[matrix]` config section.
 //! - `session`: password login once, then restore `session.json` (one device, one set of keys).
 //! - `sync`: the `/sync` loop behind `run`, with ack-before-advance (read its module doc).
-//! - [`inbound`]: Matrix event JSON -> `Event` (pure), with the sender's power level in the room
-//!   (the core makes moderators of levels 50+ in a moderation room).
+//! - [`inbound`]: Matrix event JSON -> `Event` (pure), with the sender's standing in the room
+//!   from their power level (50 a moderator, 100 an admin).
 //! - [`outbound`]: `Outgoing` -> event content (pure).
 //! - [`format`]: `RichText` <-> `body` + `formatted_body`.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
 
 pub mod config;
 pub mod error;
+mod factory;
 pub mod format;
 pub mod ids;
 pub mod inbound;
@@ -22,7 +27,11 @@ mod sync;
 
 pub use config::MatrixConfig;
 pub use error::MatrixError;
+pub use factory::MatrixFactory;
 pub use sync::SINCE_KEY;
+
+/// The platform this connector serves: its rooms are `matrix:…` in the config and the store.
+pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("matrix");
 
 use async_trait::async_trait;
 use civicbridge_api::{
@@ -269,7 +278,7 @@ fn default_mime(kind: AttachmentKind) -> mime::Mime {
 #[async_trait]
 impl Connector for MatrixConnector {
     fn platform(&self) -> Platform {
-        Platform::Matrix
+        PLATFORM
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -28,7 +28,7 @@
 
 use crate::error::classify_sdk;
 use crate::inbound::{to_event, InboundContext};
-use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink};
+use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink, Standing};
 use matrix_sdk::config::{SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::room::MessagesOptions;
@@ -299,7 +299,7 @@ impl SyncLoop<'_> {
                 Ok(Some(m)) => (
                     Some(m.name().to_owned()),
                     m.avatar_url().map(|u| u.to_string()),
-                    Some(power_level(&m)),
+                    Some(standing(&m)),
                     m.can_redact_other(),
                 ),
                 _ => (None, None, None, false),
@@ -318,15 +318,16 @@ impl SyncLoop<'_> {
     }
 }
 
-/// A member's power level as a number: room creators in room versions 12 and later outrank
-/// every numeric level, so they count as `i64::MAX`.
-fn power_level(m: &matrix_sdk::room::RoomMember) -> i64 {
+/// A member's standing from their power level: 100 or more is an admin (Element's "Admin"), 50
+/// or more a moderator (Element's "Moderator"); room creators in room versions 12 and later
+/// outrank every numeric level.
+fn standing(m: &matrix_sdk::room::RoomMember) -> Standing {
     use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
     match m.power_level() {
-        UserPowerLevel::Int(i) => i64::from(i),
-        UserPowerLevel::Infinite => i64::MAX,
+        UserPowerLevel::Int(i) => crate::inbound::standing_of(i64::from(i)),
+        UserPowerLevel::Infinite => Standing::Admin,
         // A future variant: claim nothing.
-        _ => 0,
+        _ => Standing::Member,
     }
 }
 

@@ -15,7 +15,7 @@
 use crate::format::from_telegram;
 use crate::ids;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Event, EventKind, Message, Platform, RemoteUserId, RoomRef, Sender,
+    Attachment, AttachmentKind, Event, EventKind, Message, RemoteUserId, RoomRef, Sender,
 };
 use teloxide::types::{Message as TgMessage, MessageKind, Update, UpdateKind, UserId};
 
@@ -52,7 +52,7 @@ fn event(m: &TgMessage, bot: UserId, id: civicbridge_api::InboundId, kind: Event
     Event {
         id,
         room: RoomRef {
-            platform: Platform::Telegram,
+            platform: crate::PLATFORM,
             room: ids::room_id(m.chat.id),
         },
         sender: sender(m, bot),
@@ -69,7 +69,7 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             display_name: chat.title().unwrap_or("Group admin").to_owned(),
             avatar_url: None,
             is_bridge: false,
-            power_level: None,
+            standing: None,
             authority: Default::default(),
         },
         (Some(u), None) => Sender {
@@ -77,7 +77,7 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             display_name: u.full_name(),
             avatar_url: None,
             is_bridge: u.id == bot,
-            power_level: None,
+            standing: None,
             authority: Default::default(),
         },
         (None, None) => Sender::person("0", "Unknown"),

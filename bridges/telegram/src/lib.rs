@@ -1,9 +1,11 @@
 //! civicbridge's Telegram connector, on teloxide (long polling).
 //!
-//! Build it with [`TelegramConnector::new`] from a [`TelegramConfig`] and hand it to the core,
-//! which calls `Connector::run` once and `send`/`edit`/`delete`/`fetch` from the outbox.
+//! The daemon builds it through [`TelegramFactory`] from the `[telegram]` section (or a test with
+//! [`TelegramConnector::new`] from a [`TelegramConfig`]); the core calls `Connector::run` once and
+//! `send`/`edit`/`delete`/`fetch` from the outbox.
 //!
 //! Codemap:
+//! - `factory`: `TelegramFactory`, the daemon's entry point (section, build, `t.me` links).
 //! - [`config`]: `TelegramConfig`, `PacingConfig` (serde, `deny_unknown_fields`).
 //! - [`inbound`]: updates → `Event`s (pure).
 //! - `poll`: the `getUpdates` loop and its offset.
@@ -30,6 +32,7 @@
 
 pub mod config;
 pub mod error;
+mod factory;
 mod files;
 pub mod format;
 pub mod ids;
@@ -41,6 +44,10 @@ mod webhook;
 
 pub use config::{PacingConfig, TelegramConfig, WebhookConfig};
 pub use error::TelegramError;
+pub use factory::TelegramFactory;
+
+/// The platform this connector serves: its rooms are `telegram:…` in the config and the store.
+pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("telegram");
 
 use async_trait::async_trait;
 use civicbridge_api::{
@@ -190,7 +197,7 @@ pub(crate) async fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
 #[async_trait]
 impl Connector for TelegramConnector {
     fn platform(&self) -> Platform {
-        Platform::Telegram
+        PLATFORM
     }
 
     fn capabilities(&self) -> Capabilities {

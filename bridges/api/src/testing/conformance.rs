@@ -279,7 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_fake_connector_passes_the_suite() {
-        let fake = FakeConnector::new(Platform::Telegram);
+        let fake = FakeConnector::new(Platform::new("telegram"));
         fake.echo_sends(true);
         run_suite(fake.clone(), &FakeHarness(fake)).await;
     }

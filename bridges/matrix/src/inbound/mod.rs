@@ -6,8 +6,8 @@
 
 use crate::format;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Authority, Event, EventKind, InboundId, Message, Platform,
-    RemoteMsgId, RemoteUserId, RichText, RoomRef, Sender, Span, ThreadId,
+    Attachment, AttachmentKind, Authority, Event, EventKind, InboundId, Message, RemoteMsgId,
+    RemoteUserId, RichText, RoomRef, Sender, Span, Standing, ThreadId,
 };
 use serde_json::Value;
 
@@ -20,9 +20,10 @@ pub struct InboundContext<'a> {
     /// The sender's display name in this room, when the SDK knows it.
     pub sender_name: Option<String>,
     pub sender_avatar: Option<String>,
-    /// The sender's power level in the room, as the SDK knows it when the event is converted
-    /// (the room's current `m.room.power_levels`); `None` when the member is unknown.
-    pub sender_power: Option<i64>,
+    /// The sender's standing in the room, from their power level as the SDK knows it when the
+    /// event is converted (the room's current `m.room.power_levels`; see [`standing_of`]);
+    /// `None` when the member is unknown.
+    pub sender_power: Option<Standing>,
     /// Whether the sender's power level reaches the room's `redact` level (they may remove
     /// other people's events), as the SDK knows the room's power levels at conversion.
     pub sender_may_redact_others: bool,
@@ -31,6 +32,16 @@ pub struct InboundContext<'a> {
 /// Prefix of an attachment reference that names the event carrying an encrypted file: the
 /// file's key stays in the (encrypted) event and never enters the bridge's store.
 pub const EVENT_REF_PREFIX: &str = "mxevent:";
+
+/// A Matrix power level as a standing: 100 or more makes an admin (Element's "Admin"), 50 or
+/// more a moderator (Element's "Moderator").
+pub fn standing_of(level: i64) -> Standing {
+    match level {
+        l if l >= 100 => Standing::Admin,
+        l if l >= 50 => Standing::Moderator,
+        _ => Standing::Member,
+    }
+}
 
 /// Converts one timeline event; `None` for everything the core does not handle (state events,
 /// redacted messages, undecryptable events, unknown types).
@@ -71,13 +82,13 @@ pub fn to_event(ev: &Value, ctx: &InboundContext<'_>) -> Option<Event> {
         .unwrap_or_else(|| localpart(sender).to_owned());
     Some(Event {
         id: InboundId::new(event_id),
-        room: RoomRef::new(Platform::Matrix, ctx.room),
+        room: RoomRef::new(crate::PLATFORM, ctx.room),
         sender: Sender {
             id: RemoteUserId::new(sender),
             display_name,
             avatar_url: ctx.sender_avatar.clone(),
             is_bridge: sender == ctx.own_user,
-            power_level: ctx.sender_power,
+            standing: ctx.sender_power,
             // Matrix servers let anyone send an `m.replace` or a redaction event: the core
             // decides what counts, from the author and this.
             authority: if ctx.sender_may_redact_others {

@@ -11,7 +11,7 @@ fn ctx() -> InboundContext<'static> {
         own_user: "@bridge:localhost",
         sender_name: Some("Ada Staff".into()),
         sender_avatar: None,
-        sender_power: Some(50),
+        sender_power: Some(standing_of(50)),
         sender_may_redact_others: false,
     }
 }
@@ -51,9 +51,9 @@ fn a_text_message_becomes_a_message_with_sender_name() {
     assert_eq!(e.sender.display_name, "Ada Staff");
     assert!(!e.sender.is_bridge);
     assert_eq!(
-        e.sender.power_level,
-        Some(50),
-        "the power level travels with the sender"
+        e.sender.standing,
+        Some(Standing::Moderator),
+        "the standing travels with the sender"
     );
     assert_eq!(message(&e).text.to_plain(), "hello");
 }
