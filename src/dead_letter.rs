@@ -36,8 +36,6 @@ pub enum ParkReason {
     KeepsFailing { times: u32, error: String },
     /// Running it panicked (the message is in the log).
     Panicked,
-    /// Its task was cancelled from outside.
-    Cancelled,
     /// Its link worker could not handle the event, alone, in the store.
     Unhandled(String),
 }
@@ -50,7 +48,6 @@ impl ParkReason {
             ParkReason::StoreFailing(_) => "store_failing",
             ParkReason::KeepsFailing { .. } => "keeps_failing",
             ParkReason::Panicked => "panicked",
-            ParkReason::Cancelled => "cancelled",
             ParkReason::Unhandled(_) => "unhandled",
         }
     }
@@ -65,7 +62,6 @@ impl std::fmt::Display for ParkReason {
                 write!(f, "it failed {times} times in a row: {error}")
             }
             ParkReason::Panicked => f.write_str("it panicked (the log has the message)"),
-            ParkReason::Cancelled => f.write_str("its task was cancelled"),
             ParkReason::Unhandled(e) => write!(f, "{e}"),
         }
     }

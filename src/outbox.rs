@@ -208,16 +208,15 @@ impl Outbox {
                     match run {
                         Ok(true) => {}
                         Ok(false) => return,
-                        Err(e) => {
-                            let why = if e.is_panic() {
-                                let text = crate::dead_letter::panic_text(&*e.into_panic());
-                                tracing::error!(job = %id, panic = %text, "a job panicked");
-                                ParkReason::Panicked
-                            } else {
-                                ParkReason::Cancelled
-                            };
-                            park(&inner, &lane, id, &why);
+                        Err(e) if e.is_panic() => {
+                            let text = crate::dead_letter::panic_text(&*e.into_panic());
+                            tracing::error!(job = %id, panic = %text, "a job panicked");
+                            park(&inner, &lane, id, &ParkReason::Panicked);
                         }
+                        // Cancelled: only the runtime going down cancels a job's task (the
+                        // process is stopping or dying). The job stays in the outbox for the
+                        // next start; parking it would set aside a perfectly good job.
+                        Err(_) => return,
                     }
                 }
             }

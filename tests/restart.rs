@@ -166,6 +166,8 @@ fn dropping_every_daemon_task_mid_burst_loses_and_duplicates_nothing() {
         .unwrap();
     rt.block_on(async {
         let store = reopen(dir.path()).await;
+        // The kill cancelled jobs mid-flight: they wait in the outbox, none was set aside.
+        assert!(store.parked().unwrap().is_empty(), "a kill parks nothing");
         fakes.telegram.forget_undelivered();
         let daemon = start(store, open_rules(), &fakes).await;
         for i in &unacked {
