@@ -138,19 +138,16 @@ impl Daemon {
         let mut table = RouteTable::default();
         // `!retry` of a parked event reaches whichever worker serves the moderation room;
         // the event's own link worker replays it. Each retry wakes every worker.
-        let retries = Arc::new(tokio::sync::watch::Sender::new(0u64));
+        let shared = crate::link::Shared {
+            store: store.clone(),
+            outbox: outbox.clone(),
+            retries: Arc::new(tokio::sync::watch::Sender::new(0u64)),
+            platforms: options.platforms.clone().into(),
+            shutdown: shutdown.clone(),
+        };
         for l in links {
             let (tx, rx) = mpsc::channel(BATCH * 2);
-            let worker = LinkWorker::new(
-                l.link.clone(),
-                store.clone(),
-                outbox.clone(),
-                rx,
-                retries.clone(),
-                options.platforms.clone().into(),
-                shutdown.clone(),
-                &tracker,
-            )?;
+            let worker = LinkWorker::new(l.link.clone(), rx, &shared, &tracker)?;
             tracker.spawn(worker.run());
             table.add_link(&l.link, tx);
         }

@@ -123,23 +123,32 @@ async fn commit(store: Store, outbox: Outbox, link: String, mut rx: mpsc::Receiv
     }
 }
 
+/// What every link worker of one daemon shares.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub store: Store,
+    pub outbox: Outbox,
+    /// Bumped after any `!retry` (see `LinkWorker::retries`).
+    pub retries: Arc<watch::Sender<u64>>,
+    pub platforms: Arc<[Arc<dyn PlatformFactory>]>,
+    pub shutdown: CancellationToken,
+}
+
 impl LinkWorker {
-    /// Builds the worker and spawns its committer on `tracker`.
+    /// Builds the worker for `link`, reading `rx`, and spawns its committer on `tracker`.
     pub fn new(
         link: LinkRecord,
-        store: Store,
-        outbox: Outbox,
         rx: mpsc::Receiver<Work>,
-        retries: Arc<watch::Sender<u64>>,
-        platforms: Arc<[Arc<dyn PlatformFactory>]>,
-        shutdown: CancellationToken,
+        shared: &Shared,
         tracker: &TaskTracker,
     ) -> Result<LinkWorker, LinkError> {
+        let store = shared.store.clone();
         let rules = store.rules(&link.id)?.unwrap_or_default();
         let rules =
             CompiledRules::new(rules).map_err(|e| LinkError::Rules(link.id.to_string(), e))?;
         // A few batches in flight are enough to cover one fsync; more would only add latency.
         let (committer, pending) = mpsc::channel(4);
+        let outbox = shared.outbox.clone();
         tracker.spawn(commit(store.clone(), outbox, link.id.to_string(), pending));
         Ok(LinkWorker {
             link,
@@ -148,10 +157,10 @@ impl LinkWorker {
             rules,
             last_relayed: HashMap::new(),
             rx,
-            retried: retries.subscribe(),
-            retries,
-            platforms,
-            shutdown,
+            retried: shared.retries.subscribe(),
+            retries: shared.retries.clone(),
+            platforms: shared.platforms.clone(),
+            shutdown: shared.shutdown.clone(),
         })
     }
 

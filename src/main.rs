@@ -204,9 +204,23 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Rules { config, action } => rules(&config, action),
         Cmd::Queue { config, action } => queue(&config, action).await,
         Cmd::Takedown { config, link, what } => {
-            let cmd = civicbridge::commands::parse::target(&what)
-                .map(civicbridge::commands::Command::Takedown)
-                .ok_or_else(|| format!("`{what}` names no message (m7, #12, a link or an id)"));
+            use civicbridge::commands::takedown::Target;
+            let cmd = match civicbridge::commands::parse::target(&what) {
+                // A link no platform of this build reads names nothing: say so now.
+                Some(Target::Link(url))
+                    if !platforms::all()
+                        .iter()
+                        .any(|f| f.message_link(&url).is_some()) =>
+                {
+                    Err(format!(
+                        "`{what}` is not a link to a message on any platform"
+                    ))
+                }
+                Some(t) => Ok(civicbridge::commands::Command::Takedown(t)),
+                None => Err(format!(
+                    "`{what}` names no message (m7, #12, a link or an id)"
+                )),
+            };
             admin_command(&config, &link, cmd).await
         }
         Cmd::Trust { config, link, user } => {

@@ -28,14 +28,14 @@ fn bad_configs_exit_2_with_one_line_naming_the_key() {
     let cases = [
         (
             CONFIG.replace("telegram:-100", "irc:#town"),
-            "links.planning.rooms[1].room: unknown platform `irc`",
+            "links.planning.rooms[1].room: platform irc has no [irc] section",
         ),
         (
             CONFIG.replace(
                 "token = \"123456:ABCdefghijklmnopqrstuvwxyz0123456789\"",
                 "",
             ),
-            "missing configuration field \"telegram.token\"",
+            "telegram: missing configuration field \"token\"",
         ),
         (
             format!("{CONFIG}\n[links.planning.rules]\nblocked_patterns = [\"([a-z\"]\n"),

@@ -11,6 +11,14 @@ use std::path::Path;
 pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {
     let user = privacy::parse_user(user).map_err(|e| input(format!("--user: {e}")))?;
     let settings = load(config)?;
+    let platforms = settings.platforms();
+    if !platforms.iter().any(|p| user.starts_with(&format!("{p}:"))) {
+        let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
+        return Err(input(format!(
+            "--user: `{user}` is not on a platform of this config ({})",
+            names.join(", ")
+        )));
+    }
     let store = open_store(&settings)?;
     let done = privacy::erase::erase(&store, &user, "cli").context("erasing")?;
     store.flush().await.context("flushing")?;

@@ -324,9 +324,9 @@ mod tests {
             Ok("matrix:@ada:example.org".into())
         );
         assert!(parse_user("42").unwrap_err().contains("PLATFORM:ID"));
-        assert!(parse_user("irc:42")
+        assert!(parse_user("i r c:42")
             .unwrap_err()
-            .contains("unknown platform"));
+            .contains("not a platform name"));
         assert!(parse_user("discord: ").unwrap_err().contains("no user id"));
     }
 }

@@ -97,6 +97,12 @@ pub fn fast_retries() -> Options {
             max: Duration::from_millis(50),
         },
         grace: Duration::from_secs(10),
+        // The real platforms' factories, for `!takedown` with a link to a message.
+        platforms: vec![
+            Arc::new(civicbridge_matrix::MatrixFactory),
+            Arc::new(civicbridge_telegram::TelegramFactory),
+            Arc::new(civicbridge_discord::DiscordFactory),
+        ],
         ..Options::default()
     }
 }

@@ -75,3 +75,79 @@ impl PlatformFactory for DiscordFactory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civicbridge_api::testing::fuzz_config;
+    use proptest::prelude::*;
+
+    fn section(toml: &str) -> Section {
+        Section::new(
+            "discord",
+            toml::from_str::<toml::Value>(toml).expect("toml"),
+        )
+    }
+
+    #[test]
+    fn the_section_is_checked_and_webhook_urls_are_secrets() {
+        let f = DiscordFactory;
+        let url = "https://discord.com/api/webhooks/123/wh-token_abcdefghijklmnop";
+        let secrets = f
+            .check(&section(&format!(
+                "token = \"t0ken.abc\"\n[webhook_urls]\n\"200\" = \"{url}\"\n"
+            )))
+            .expect("valid");
+        assert_eq!(secrets, vec!["t0ken.abc".to_owned(), url.to_owned()]);
+        let e = f.check(&section(r#"token = "Bot x""#)).unwrap_err();
+        assert!(
+            e.to_string().starts_with("discord.token must not start"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn message_links() {
+        let at = |room: &str, msg: &str| {
+            Some(MessageLink {
+                room: Some(RoomId::new(room)),
+                msg: RemoteMsgId::new(msg),
+            })
+        };
+        let link = |t: &str| DiscordFactory.message_link(t);
+        assert_eq!(
+            link("https://discord.com/channels/1/200/300"),
+            at("200", "300")
+        );
+        assert_eq!(
+            link("https://ptb.discord.com/channels/1/200/300"),
+            at("200", "300")
+        );
+        assert_eq!(
+            link("https://discordapp.com/channels/1/200/300?x"),
+            at("200", "300")
+        );
+        assert_eq!(link("https://evil-discord.com/channels/1/200/300"), None);
+        assert_eq!(link("https://discord.com/channels/1/200"), None);
+    }
+
+    proptest! {
+        #![proptest_config(fuzz_config(512))]
+
+        /// Any text: no panic.
+        #[test]
+        fn fuzz_discord_message_link_anything(s in "(https?://|discord\\.com/|channels/|[/?#]|[0-9]{1,20}|[a-z]{1,5}|\\PC){0,12}") {
+            let _ = DiscordFactory.message_link(&s);
+        }
+
+        /// Real links give the message they name.
+        #[test]
+        fn fuzz_discord_message_links(guild in 1u64..u64::MAX, channel in 1u64..u64::MAX, msg in 1u64..u64::MAX) {
+            let d = format!("https://discord.com/channels/{guild}/{channel}/{msg}");
+            prop_assert_eq!(DiscordFactory.message_link(&d), Some(MessageLink {
+                room: Some(RoomId::new(channel.to_string())),
+                msg: RemoteMsgId::new(msg.to_string()),
+            }));
+        }
+    }
+}

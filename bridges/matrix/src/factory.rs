@@ -125,3 +125,82 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use civicbridge_api::testing::fuzz_config;
+    use proptest::prelude::*;
+
+    fn section(toml: &str) -> Section {
+        Section::new("matrix", toml::from_str::<toml::Value>(toml).expect("toml"))
+    }
+
+    #[test]
+    fn the_section_is_checked_with_errors_that_name_the_key() {
+        let f = MatrixFactory;
+        let good = "homeserver_url = \"http://127.0.0.1:8008\"\nuser_id = \"@bridge:localhost\"\npassword = \"pw-secret\"\n";
+        assert_eq!(f.check(&section(good)).expect("valid"), vec!["pw-secret"]);
+        let e = f
+            .check(&section(&good.replace("http://", "ftp://")))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("matrix.homeserver_url: must start"),
+            "{e}"
+        );
+        let e = f
+            .check(&section(&good.replace("@bridge:localhost", "bridge")))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("matrix.user_id:"), "{e}");
+        let e = f
+            .check(&section(&good.replace("password = \"pw-secret\"\n", "")))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("matrix.password: missing"), "{e}");
+    }
+
+    #[test]
+    fn message_links() {
+        let at = |room: Option<&str>, msg: &str| {
+            Some(MessageLink {
+                room: room.map(RoomId::new),
+                msg: RemoteMsgId::new(msg),
+            })
+        };
+        let link = |t: &str| MatrixFactory.message_link(t);
+        assert_eq!(
+            link("https://matrix.to/#/%21abc%3Aexample.org/%24ev1?via=example.org"),
+            at(Some("!abc:example.org"), "$ev1")
+        );
+        assert_eq!(
+            link("https://matrix.to/#/!abc/$ev1"),
+            at(Some("!abc"), "$ev1")
+        );
+        assert_eq!(
+            link("https://matrix.to/#/#room:x.org/$ev1"),
+            at(None, "$ev1")
+        );
+        assert_eq!(link("https://matrix.to/#/!abc/ev1"), None);
+        assert_eq!(link("https://matrix.example/#/!abc/$ev1"), None);
+    }
+
+    proptest! {
+        #![proptest_config(fuzz_config(512))]
+
+        /// Any text: no panic.
+        #[test]
+        fn fuzz_matrix_message_link_anything(s in "(https?://|matrix\\.to/#/|[/!$%@:?#]|%[0-9A-F]{0,2}|[0-9]{1,4}|[a-z]{1,5}|\\PC){0,12}") {
+            let _ = MatrixFactory.message_link(&s);
+        }
+
+        /// Real links give the event they name.
+        #[test]
+        fn fuzz_matrix_message_links(room in "[A-Za-z0-9]{4,18}", event in "[A-Za-z0-9_-]{4,43}") {
+            let m = format!("https://matrix.to/#/%21{room}%3Aexample.org/%24{event}?via=example.org");
+            prop_assert_eq!(MatrixFactory.message_link(&m), Some(MessageLink {
+                room: Some(RoomId::new(format!("!{room}:example.org"))),
+                msg: RemoteMsgId::new(format!("${event}")),
+            }));
+        }
+    }
+}
