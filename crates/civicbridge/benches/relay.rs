@@ -1,0 +1,294 @@
+//! Relay benchmark on real parts: the shipped `civicbridge` binary (a child process) with its
+//! three connectors, a real Synapse and the local Telegram and Discord servers.
+//!
+//! Prints, for this machine:
+//! - latency p50/p99 of a resident's message from the local Telegram server to a staff
+//!   client's `/sync` on Synapse under `auto` rules, next to the latency of a direct Synapse
+//!   send between two clients measured in the same run (interleaved, so both see the same
+//!   noise); the difference is the bridge's cost;
+//! - the daemon's peak RSS (`VmHWM` of the child process, so the local servers' and this
+//!   process's memory is not counted) with three connectors and `BENCH_LINKS` (default 100)
+//!   links, each joining a Matrix room, a Telegram group and a Discord channel, after a message
+//!   has crossed every link.
+//!
+//! Run: `cargo bench --bench relay` (env `BENCH_SAMPLES`, default 100, `BENCH_LINKS`;
+//! `BENCH_WRAP`, a profiler to run the daemon under; `BENCH_LOG`, a file for the daemon's log).
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, Rules};
+use civicbridge_demo::matrix::{Mark, MatrixUser};
+use civicbridge_demo::{World, WorldOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const PATIENCE: Duration = Duration::from_secs(300);
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn open_rules() -> Rules {
+    Rules {
+        staff_to_public: DirectionRule::new(Policy::Auto),
+        public_to_staff: DirectionRule::new(Policy::Auto),
+        public_to_public: DirectionRule::new(Policy::Auto),
+        links: LinkPolicy::Allow,
+        ..Rules::default()
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A `/proc/<pid>/status` figure given in kB (`VmHWM`, `RssAnon`, `RssFile`), in MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The staff client's sync loop: every message it sees, with the moment it saw it.
+fn staff_sync(
+    staff: Arc<MatrixUser>,
+    mut mark: Mark,
+) -> mpsc::UnboundedReceiver<(String, Instant)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match staff.sync(&mark, 30_000).await {
+                Ok((next, msgs)) => {
+                    let now = Instant::now();
+                    for (_, m) in msgs {
+                        if tx.send((m.body, now)).is_err() {
+                            return;
+                        }
+                    }
+                    mark = next;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    rx
+}
+
+async fn seen(rx: &mut mpsc::UnboundedReceiver<(String, Instant)>, label: &str) -> Instant {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let (body, at) = rx.recv().await.unwrap();
+            if body.contains(label) {
+                return at;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{label} never reached the staff client"))
+}
+
+/// Extra links for the RSS measurement: a staff room, a Telegram group, a Discord channel each.
+async fn add_links(world: &World, n: usize) -> Vec<(String, i64, u64)> {
+    let mut rooms = Vec::new();
+    let mut config = String::new();
+    for i in 0..n {
+        let room = world
+            .staff
+            .create_room(&format!("staff {i}"), &[&world.bot.user_id])
+            .await
+            .unwrap();
+        let chat = world.telegram.create_group(&format!("residents {i}"));
+        let channel = world
+            .discord
+            .create_channel(world.dc_guild, &format!("c{i}"));
+        config.push_str(&format!(
+            "\n[links.extra{i}]\nmoderation_room = \"matrix:{}\"\nrooms = [\n  {{ room = \"matrix:{room}\", side = \"staff\" }},\n  \
+             {{ room = \"telegram:{chat}\", side = \"public\" }},\n  \
+             {{ room = \"discord:{channel}\", side = \"public\" }},\n]\n{}",
+            world.moderation_room,
+            civicbridge_demo::world::rules_toml(&format!("extra{i}"), &open_rules()).unwrap()
+        ));
+        rooms.push((room, chat, channel));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&world.config_path)
+        .unwrap();
+    f.write_all(config.as_bytes()).unwrap();
+    rooms
+}
+
+/// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
+/// printed is then the wrapper's, not the daemon's.
+fn spawn_daemon(world: &World) -> (Child, Arc<Mutex<String>>) {
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut argv: Vec<&str> = wrap.split_whitespace().collect();
+    argv.extend([
+        env!("CARGO_BIN_EXE_civicbridge"),
+        "run",
+        "--config",
+        world.config_path.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
+        .env("RUST_LOG", "warn,civicbridge=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let l = log.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut g = l.lock().unwrap();
+            g.push_str(&line);
+            g.push('\n');
+        }
+    });
+    (child, log)
+}
+
+#[tokio::main]
+async fn main() {
+    let samples = env("BENCH_SAMPLES", 100);
+    let extra = env("BENCH_LINKS", 100).saturating_sub(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = WorldOptions::test(dir.path());
+    opts.rules = open_rules();
+    let world = World::create(opts).await.unwrap();
+    let links = add_links(&world, extra).await;
+    let (mut child, log) = spawn_daemon(&world);
+    let pid = child.id();
+
+    // Ready when a message has crossed every link (this also fills every lane once).
+    let staff = Arc::new(MatrixUser::new(
+        world.homeserver_url(),
+        world.staff.account.clone(),
+    ));
+    let mut rx = staff_sync(staff.clone(), staff.mark().await.unwrap());
+    let started = Instant::now();
+    world
+        .telegram
+        .post_as_user(world.tg_chat, (4242, "Ada"), "warm-up main")
+        .unwrap();
+    for (i, (_, chat, _)) in links.iter().enumerate() {
+        world
+            .telegram
+            .post_as_user(*chat, (4242, "Ada"), &format!("warm-up {i} "))
+            .unwrap();
+    }
+    let mut left: std::collections::HashSet<String> = (0..links.len())
+        .map(|i| format!("warm-up {i} "))
+        .chain(["warm-up main".to_owned()])
+        .collect();
+    let warm = tokio::time::timeout(PATIENCE, async {
+        while !left.is_empty() {
+            // A daemon that exits (a config it refuses) ends the wait at once.
+            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+                Ok(got) => {
+                    let (body, _) = got.unwrap();
+                    left.retain(|l| !body.contains(l.as_str()));
+                }
+                Err(_) => assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the daemon exited; its log:\n{}",
+                    log.lock().unwrap()
+                ),
+            }
+        }
+    })
+    .await;
+    assert!(
+        warm.is_ok(),
+        "{} links never relayed; daemon log:\n{}",
+        left.len(),
+        log.lock().unwrap()
+    );
+    let ready_s = started.elapsed().as_secs_f64();
+    // Discord must relay too: one message on the main link's channel.
+    let bea = world.discord.create_user("bea", Some("Bea"));
+    world
+        .discord
+        .post_as_user(world.dc_channel, bea, "warm-up discord");
+    seen(&mut rx, "warm-up discord").await;
+
+    let mut bridge = Vec::new();
+    let mut direct = Vec::new();
+    for i in 0..samples {
+        let label = format!("lat-bridge-{i:04}");
+        let t0 = Instant::now();
+        world
+            .telegram
+            .post_as_user(world.tg_chat, (4242, "Ada"), &label)
+            .unwrap();
+        bridge.push(seen(&mut rx, &label).await.duration_since(t0).as_secs_f64() * 1000.0);
+
+        let label = format!("lat-direct-{i:04}");
+        let t0 = Instant::now();
+        world
+            .moderator
+            .say(&world.staff_room, &label)
+            .await
+            .unwrap();
+        direct.push(seen(&mut rx, &label).await.duration_since(t0).as_secs_f64() * 1000.0);
+    }
+    let rss = status_mb(pid, "VmHWM");
+    let (anon, file) = (status_mb(pid, "RssAnon"), status_mb(pid, "RssFile"));
+
+    // Graceful stop; the daemon must exit 0.
+    // Under a wrapper the daemon is the wrapper's child, and the wrapper ends after it.
+    let wrapped = std::env::var_os("BENCH_WRAP").is_some();
+    let _ = Command::new(if wrapped { "pkill" } else { "kill" })
+        .args(["-TERM", if wrapped { "-P" } else { "--" }, &pid.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    bridge.sort_by(f64::total_cmp);
+    direct.sort_by(f64::total_cmp);
+    let (b50, b99) = (percentile(&bridge, 0.5), percentile(&bridge, 0.99));
+    let (d50, d99) = (percentile(&direct, 0.5), percentile(&direct, 0.99));
+    println!(
+        "relay benchmark ({samples} samples each, interleaved; {} links; {} cores)",
+        links.len() + 1,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("  daemon ready (every link relayed once) in {ready_s:.1} s");
+    println!("  Telegram → bridge → Synapse → staff sync: p50 {b50:7.1} ms   p99 {b99:7.1} ms");
+    println!("  Synapse client → Synapse → staff sync:    p50 {d50:7.1} ms   p99 {d99:7.1} ms");
+    println!(
+        "  bridge cost: p50 +{:.1} ms (×{:.2})   p99 +{:.1} ms (×{:.2})   [aim: < 25 ms at p99]",
+        b50 - d50,
+        b50 / d50,
+        b99 - d99,
+        b99 / d99
+    );
+    println!("  daemon peak RSS (VmHWM of the child): {rss:.1} MB   [aim: < 60 MB]");
+    println!("  daemon RSS at the end: anonymous {anon:.1} MB, file-backed (code) {file:.1} MB");
+    if let Ok(path) = std::env::var("BENCH_LOG") {
+        std::fs::write(&path, log.lock().unwrap().as_bytes()).unwrap();
+        println!("  daemon log written to {path}");
+    }
+    world.shutdown().await.unwrap();
+}

@@ -1,0 +1,292 @@
+//! The shipped binary, `civicbridge run`, with all three real connectors: a real Synapse (the
+//! project's launcher), the local Telegram Bot API server and the local Discord server. A
+//! resident's message crosses to the staff room and to Discord; SIGTERM stops the bridge cleanly.
+#![allow(clippy::unwrap_used)]
+
+#[path = "common/bridge_process.rs"]
+mod bridge_process;
+
+use bridge_process::ThreePlatforms;
+use civicbridge_api::testing::wait_until;
+use civicbridge_core::audit;
+use civicbridge_core::store::Store;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sigterm() {
+    let ThreePlatforms {
+        staff,
+        staff_room,
+        tg,
+        chat,
+        dc,
+        channel,
+        dir,
+        config_path,
+        ..
+    } = ThreePlatforms::start("").await;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
+        .args(["run", "--config", config_path.to_str().unwrap()])
+        .env("RUST_LOG", "civicbridge=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    {
+        let log = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    let running = || log.lock().unwrap().contains("civicbridge running");
+    wait_until(WAIT, "the bridge to start", running).await;
+
+    tg.post_as_user(chat, (42, "Ada"), "Is the library open late on Thursday?")
+        .unwrap();
+    let mut bodies = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !bodies
+        .iter()
+        .any(|b: &String| b.contains("Is the library open late"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no staff copy; log:\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        bodies = staff.bodies(&staff_room).await;
+    }
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("Ada (Telegram): Is the library open late on Thursday?")),
+        "{bodies:?}"
+    );
+    wait_until(WAIT, "the Discord copy", || {
+        dc.webhook_messages(channel)
+            .iter()
+            .chain(dc.bot_messages(channel).iter())
+            .any(|m| m.content.contains("library open late"))
+    })
+    .await;
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut status = None;
+    wait_until(
+        Duration::from_secs(30),
+        "the bridge to exit after SIGTERM",
+        || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        },
+    )
+    .await;
+    assert!(
+        status.unwrap().success(),
+        "clean exit; log:\n{}",
+        log.lock().unwrap()
+    );
+    assert!(
+        log.lock().unwrap().contains("civicbridge stopped"),
+        "{}",
+        log.lock().unwrap()
+    );
+
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    assert!(
+        store.outbox().unwrap().is_empty(),
+        "everything was delivered"
+    );
+    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+}
+
+// ---- the daemon watches its connectors; no secret in logs -----------------------------------
+
+use bridge_process::Bridge;
+
+/// The bridge's Matrix access token, from the session it saved at login.
+fn matrix_access_token(dir: &std::path::Path) -> String {
+    let raw = std::fs::read_to_string(dir.join("data/matrix/session.json")).unwrap();
+    fn find(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| match v {
+                serde_json::Value::String(s) if k == "access_token" => Some(s.clone()),
+                other => find(other),
+            }),
+            serde_json::Value::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    find(&serde_json::from_str(&raw).unwrap()).expect("an access token in session.json")
+}
+
+#[tokio::test]
+async fn a_revoked_telegram_token_ends_run_with_exit_code_1_and_one_line_naming_telegram() {
+    let p = ThreePlatforms::start("").await;
+    let mut bridge = Bridge::start(&p.config_path).await;
+    p.tg.revoke_token();
+    let code = bridge.exit_code(Duration::from_secs(60)).await;
+    let log = bridge.log();
+    assert_eq!(code, Some(1), "exit 1; log:\n{log}");
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("civicbridge: ")
+            && last.contains("Telegram")
+            && last.contains("authentication"),
+        "one line naming Telegram: {last:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_telegram_outage_is_ridden_out_and_the_moderators_are_told_once() {
+    use civicbridge_testkit::telegram::Fault;
+    let p = ThreePlatforms::start("[connectors]\noutage_notice_after_secs = 2").await;
+    let bridge = Bridge::start(&p.config_path).await;
+    // getUpdates breaks for a while (0.5 + 1 + 2 + 4 + 8 s of the connector's backoff).
+    p.tg.fail_method("getUpdates", 5, Fault::DropConnection);
+    p.tg.post_as_user(p.chat, (42, "Ada"), "posted during the outage")
+        .unwrap();
+    let mut bodies = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !bodies
+        .iter()
+        .any(|b: &String| b.contains("posted during the outage"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never crossed; log:\n{}",
+            bridge.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        bodies = p.staff.bodies(&p.staff_room).await;
+    }
+    // The "back" notice follows the first good poll; then count.
+    let mut notices = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !notices
+        .iter()
+        .any(|b: &String| b.contains("reachable again"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no back notice: {notices:?}; log:\n{}",
+            bridge.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        notices = p.moderator.bodies(&p.mod_room).await;
+    }
+    let down: Vec<_> = notices
+        .iter()
+        .filter(|b| b.contains("cannot be reached"))
+        .collect();
+    let back: Vec<_> = notices
+        .iter()
+        .filter(|b| b.contains("reachable again"))
+        .collect();
+    assert_eq!(down.len(), 1, "one outage notice: {notices:?}");
+    assert_eq!(back.len(), 1, "one back notice: {notices:?}");
+    assert!(down[0].contains("Telegram"), "{down:?}");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn at_rust_log_trace_no_token_or_password_appears_in_the_output() {
+    let p = ThreePlatforms::start("staff_to_public = { policy = \"auto\" }").await;
+    let bridge = Bridge::start_logging(&p.config_path, "trace").await;
+    // A real exchange on all three platforms, every direction.
+    p.tg.post_as_user(p.chat, (42, "Ada"), "from telegram")
+        .unwrap();
+    p.staff.say(&p.staff_room, "from matrix").await;
+    // Discord's gateway is up once the first copy arrived there.
+    wait_until(WAIT, "the first Discord copy", || {
+        p.dc.webhook_messages(p.channel)
+            .iter()
+            .chain(p.dc.bot_messages(p.channel).iter())
+            .any(|m| m.content.contains("from telegram"))
+    })
+    .await;
+    let resident = p.dc.create_user("bea", Some("Bea"));
+    p.dc.post_as_user(p.channel, resident, "from discord");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let staff = p.staff.bodies(&p.staff_room).await;
+        let tg = p.tg.bot_messages(p.chat);
+        let dc: Vec<String> =
+            p.dc.webhook_messages(p.channel)
+                .into_iter()
+                .chain(p.dc.bot_messages(p.channel))
+                .map(|m| m.content)
+                .collect();
+        let done = staff.iter().any(|b| b.contains("from telegram"))
+            && staff.iter().any(|b| b.contains("from discord"))
+            && tg.iter().any(|m| m.text.contains("from matrix"))
+            && tg.iter().any(|m| m.text.contains("from discord"))
+            && dc.iter().any(|m| m.contains("from matrix"))
+            && dc.iter().any(|m| m.contains("from telegram"));
+        if done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the exchange did not complete: staff {staff:?} telegram {:?} discord {dc:?}",
+            tg.iter().map(|m| &m.text).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let access_token = matrix_access_token(p.dir.path());
+    let log = bridge.stop_with_log().await;
+    assert!(
+        log.contains("TRACE") && log.len() > 100_000,
+        "a trace log was written ({} bytes)",
+        log.len()
+    );
+    let tg_token = p.tg.token().to_owned();
+    let tg_secret = tg_token.split_once(':').unwrap().1.to_owned();
+    let secrets = [
+        ("the Discord token", p.dc.token()),
+        ("the Telegram token", tg_token),
+        ("the Telegram token's secret half", tg_secret),
+        ("the Matrix password", p.bot.password.clone()),
+        ("the Matrix access token", access_token),
+    ];
+    for (what, secret) in secrets {
+        for (form, needle) in [
+            ("as text", secret.clone()),
+            ("as hex", hex_lower(&secret)),
+            ("as a byte list", byte_list(&secret)),
+        ] {
+            assert!(
+                !log.contains(&needle),
+                "{what} appears {form} in the trace log at byte {:?}",
+                log.find(&needle)
+            );
+        }
+    }
+}
+
+fn hex_lower(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn byte_list(s: &str) -> String {
+    s.bytes()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

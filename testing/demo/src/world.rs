@@ -1,0 +1,513 @@
+//! The demo world: a real Synapse, the local Telegram and Discord servers, three Matrix people
+//! (the bridge's bot, a staff member, a moderator), a staff room, a moderation room, a Telegram
+//! forum group with a topic, a Discord channel, a config for one link, and the real daemon on
+//! it. `civicbridge demo` and the end-to-end tests build the same world.
+
+use super::matrix::{Account, MatrixUser};
+use super::wait::wait_for;
+use super::DemoError;
+use civicbridge_api::{Connector, PlatformFactory};
+use civicbridge_core::config::Settings;
+use civicbridge_core::daemon::{self, Daemon};
+use civicbridge_core::rules::Rules;
+use civicbridge_core::store::{Store, StoreError};
+use civicbridge_discord::DiscordConnector;
+use civicbridge_testkit::discord::{DiscordServer, ServerOptions};
+use civicbridge_testkit::synapse::{self, Synapse, SynapseOptions};
+use civicbridge_testkit::telegram::{ShownMessage, TelegramServer, DEFAULT_TOKEN};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a world waits for a platform to get somewhere before calling it broken.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The link's id in the config.
+pub const LINK: &str = "riverside";
+
+/// Which homeserver the world uses.
+#[derive(Debug, Clone)]
+pub enum Homeserver {
+    /// The test process's shared Synapse (`synapse::shared()`); fresh users per world.
+    Shared,
+    /// A Synapse of its own: kept in `data_dir` (reused by a later start) or temporary, on
+    /// `port` if free. Needed to restart the homeserver.
+    Own {
+        data_dir: Option<PathBuf>,
+        port: Option<u16>,
+    },
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct WorldOptions {
+    /// Holds the config file, the bridge's store (`bridge-store`) and the Matrix session
+    /// (`matrix`).
+    pub dir: PathBuf,
+    pub homeserver: Homeserver,
+    pub rules: Rules,
+    pub daemon: daemon::Options,
+    /// Ports for the local Telegram and Discord servers (0: any free port; a taken port falls
+    /// back to any).
+    pub telegram_port: u16,
+    pub discord_port: u16,
+    /// Matrix accounts and rooms from an earlier run on the same kept homeserver.
+    pub saved: Option<Saved>,
+}
+
+impl WorldOptions {
+    /// A test world in `dir` on the shared Synapse, with the demo's rules.
+    pub fn test(dir: &Path) -> WorldOptions {
+        WorldOptions {
+            dir: dir.to_owned(),
+            homeserver: Homeserver::Shared,
+            rules: demo_rules(),
+            daemon: daemon::Options::default(),
+            telegram_port: 0,
+            discord_port: 0,
+            saved: None,
+        }
+    }
+}
+
+/// The demo's moderation: nothing a resident writes reaches anyone until a moderator approves
+/// it; staff answers go out at once.
+pub fn demo_rules() -> Rules {
+    use civicbridge_core::rules::{DirectionRule, Policy};
+    Rules {
+        staff_to_public: DirectionRule::new(Policy::Auto),
+        public_to_staff: DirectionRule::new(Policy::Approve),
+        public_to_public: DirectionRule::new(Policy::Approve),
+        ..Rules::default()
+    }
+}
+
+/// The Matrix side of a world, kept between demo runs (`demo.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    pub bot: Account,
+    pub staff: Account,
+    pub moderator: Account,
+    pub staff_room: String,
+    pub moderation_room: String,
+}
+
+#[derive(Debug)]
+enum Hs {
+    Shared(&'static Synapse),
+    Own(Synapse),
+}
+
+/// The daemon while it runs.
+#[derive(Debug)]
+struct Running {
+    daemon: Daemon,
+}
+
+/// A built world. Dropping it stops the local servers and an own Synapse; call
+/// [`World::stop`] first to stop the daemon gracefully.
+#[derive(Debug)]
+pub struct World {
+    hs: Hs,
+    pub telegram: TelegramServer,
+    pub discord: DiscordServer,
+    pub staff: MatrixUser,
+    pub moderator: MatrixUser,
+    pub bot: Account,
+    pub staff_room: String,
+    pub moderation_room: String,
+    /// The Telegram forum group and its topic where residents ask.
+    pub tg_chat: i64,
+    pub tg_topic: i32,
+    pub dc_guild: u64,
+    pub dc_channel: u64,
+    pub config_path: PathBuf,
+    options: WorldOptions,
+    /// Behind a lock so the daemon can restart while others act in the world (`&self`).
+    running: tokio::sync::Mutex<Option<Running>>,
+}
+
+impl World {
+    /// Builds everything but the daemon (see [`World::start`]).
+    pub async fn create(options: WorldOptions) -> Result<World, DemoError> {
+        std::fs::create_dir_all(&options.dir).map_err(DemoError::io(&options.dir))?;
+        let hs = match &options.homeserver {
+            Homeserver::Shared => Hs::Shared(synapse::shared().await?),
+            Homeserver::Own { data_dir, port } => Hs::Own(
+                Synapse::start(SynapseOptions {
+                    data_dir: data_dir.clone(),
+                    port: *port,
+                    ..SynapseOptions::default()
+                })
+                .await?,
+            ),
+        };
+        let synapse = match &hs {
+            Hs::Shared(s) => *s,
+            Hs::Own(s) => s,
+        };
+        let saved = match options.saved.clone() {
+            Some(s) => s,
+            None => matrix_side(synapse, matches!(options.homeserver, Homeserver::Shared)).await?,
+        };
+        let staff = MatrixUser::new(synapse.url(), saved.staff.clone());
+        let moderator = MatrixUser::new(synapse.url(), saved.moderator.clone());
+
+        let telegram = match TelegramServer::bind(
+            &format!("127.0.0.1:{}", options.telegram_port),
+            DEFAULT_TOKEN,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(_) => TelegramServer::start().await,
+        };
+        let tg_chat = telegram.create_forum("Riverside residents");
+        let tg_topic = telegram.create_topic(tg_chat, "Library")?;
+        let discord = match DiscordServer::start_with(ServerOptions {
+            port: options.discord_port,
+            ..ServerOptions::default()
+        })
+        .await
+        {
+            Ok(s) => s,
+            Err(_) => DiscordServer::start().await?,
+        };
+        let dc_guild = discord.create_guild("Riverside community");
+        let dc_channel = discord.create_channel(dc_guild, "ask-the-council");
+
+        let config_path = options.dir.join("civicbridge.toml");
+        let world = World {
+            hs,
+            telegram,
+            discord,
+            staff,
+            moderator,
+            bot: saved.bot.clone(),
+            staff_room: saved.staff_room.clone(),
+            moderation_room: saved.moderation_room.clone(),
+            tg_chat,
+            tg_topic,
+            dc_guild,
+            dc_channel,
+            config_path,
+            options,
+            running: tokio::sync::Mutex::new(None),
+        };
+        let config = world.config_text()?;
+        std::fs::write(&world.config_path, config).map_err(DemoError::io(&world.config_path))?;
+        Ok(world)
+    }
+
+    pub fn synapse(&self) -> &Synapse {
+        match &self.hs {
+            Hs::Shared(s) => s,
+            Hs::Own(s) => s,
+        }
+    }
+
+    /// The homeserver's URL, e.g. `http://127.0.0.1:8008`.
+    pub fn homeserver_url(&self) -> &str {
+        self.synapse().url()
+    }
+
+    /// What to keep for a later run on the same homeserver.
+    pub fn saved(&self) -> Saved {
+        Saved {
+            bot: self.bot.clone(),
+            staff: self.staff.account.clone(),
+            moderator: self.moderator.account.clone(),
+            staff_room: self.staff_room.clone(),
+            moderation_room: self.moderation_room.clone(),
+        }
+    }
+
+    /// Where the bridge keeps its state.
+    pub fn store_path(&self) -> PathBuf {
+        self.options.dir.join("bridge-store")
+    }
+
+    /// The config for one link joining the staff room, the Telegram group and the Discord
+    /// channel, moderated from the moderation room by the moderator.
+    fn config_text(&self) -> Result<String, DemoError> {
+        let rules = rules_toml(LINK, &self.options.rules)?;
+        Ok(format!(
+            r#"# Written by `civicbridge demo`: one link between a Matrix staff room, a Telegram forum
+# group and a Discord channel, all on 127.0.0.1.
+[store]
+path = "bridge-store"
+
+[log]
+filter = "warn,civicbridge=info"
+
+[matrix]
+homeserver_url = "{hs}"
+user_id = "{bot}"
+password = "{pw}"
+data_dir = "matrix"
+sync_timeout_s = 10
+
+[telegram]
+token = "{tg_token}"
+api_url = "{tg_url}"
+poll_timeout_secs = 5
+pacing = {{ per_chat_interval_ms = 0, group_per_minute = 0 }}
+
+[discord]
+token = "{dc_token}"
+api_base = "{dc_url}"
+ratelimiter = false
+
+[links.{LINK}]
+moderation_room = "matrix:{mod_room}"
+moderators = ["matrix:{moderator}"]
+rooms = [
+  {{ room = "matrix:{staff_room}", side = "staff" }},
+  {{ room = "telegram:{chat}", side = "public" }},
+  {{ room = "discord:{channel}", side = "public" }},
+]
+
+{rules}"#,
+            hs = self.homeserver_url(),
+            bot = self.bot.user_id,
+            pw = self.bot.password,
+            tg_token = self.telegram.token(),
+            tg_url = self.telegram.url(),
+            dc_token = self.discord.token(),
+            dc_url = self.discord.api_base(),
+            mod_room = self.moderation_room,
+            moderator = self.moderator.user_id(),
+            staff_room = self.staff_room,
+            chat = self.tg_chat,
+            channel = self.dc_channel,
+        ))
+    }
+
+    /// Starts the daemon on the world's config and waits until every connector is live: the
+    /// bot has joined both Matrix rooms, Telegram is being polled, the Discord gateway is ready.
+    pub async fn start(&self) -> Result<(), DemoError> {
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Ok(());
+        }
+        let settings = Settings::load(&self.config_path, &platforms())?;
+        let store = open_store(&settings.store_path).await?;
+        let (connectors, discord) = connectors(&settings).await?;
+        let options = civicbridge_core::daemon::Options {
+            platforms: platforms(),
+            ..self.options.daemon.clone()
+        };
+        let daemon = Daemon::start(store, &settings.links, connectors, options).await?;
+        *running = Some(Running { daemon });
+        drop(running);
+        for room in [self.staff_room.clone(), self.moderation_room.clone()] {
+            let member = if room == self.staff_room {
+                &self.staff
+            } else {
+                &self.moderator
+            };
+            wait_for(PATIENCE, "the bot to join the Matrix rooms", || async {
+                Ok(member
+                    .joined_members(&room)
+                    .await?
+                    .contains(&self.bot.user_id)
+                    .then_some(()))
+            })
+            .await?;
+        }
+        wait_for(PATIENCE, "the Discord gateway to be ready", || async {
+            Ok((discord
+                .handler_counts()
+                .get("GUILD_CREATE")
+                .copied()
+                .unwrap_or(0)
+                >= 1)
+                .then_some(()))
+        })
+        .await?;
+        wait_for(PATIENCE, "the bridge to poll Telegram", || async {
+            Ok((self.telegram.polls_in_progress() >= 1).then_some(()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Stops the daemon gracefully (nothing unsent is lost: it waits in the store).
+    pub async fn stop(&self) -> Result<(), DemoError> {
+        let taken = self.running.lock().await.take();
+        if let Some(r) = taken {
+            r.daemon.shutdown().await?;
+        }
+        Ok(())
+    }
+
+    /// Stops and starts the daemon on the same store.
+    pub async fn restart(&self) -> Result<(), DemoError> {
+        self.stop().await?;
+        self.start().await
+    }
+
+    /// The running daemon's store (to check the outbox, the queue, the audit log).
+    pub async fn store(&self) -> Option<Store> {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .map(|r| r.daemon.store().clone())
+    }
+
+    /// Resolves when a connector of the running daemon fails for good (holds the daemon while
+    /// it waits: drop the future before stopping).
+    pub async fn connector_failed(&self) -> Option<(civicbridge_api::Platform, String)> {
+        let mut running = self.running.lock().await;
+        match running.as_mut() {
+            Some(r) => {
+                let (p, e) = r.daemon.connector_failed().await;
+                Some((p, e.to_string()))
+            }
+            None => None,
+        }
+    }
+
+    /// A resident posts in the Telegram topic; returns the message id.
+    pub fn ask_on_telegram(&self, user: (i64, &str), text: &str) -> Result<i32, DemoError> {
+        Ok(self
+            .telegram
+            .post_in_topic(self.tg_chat, self.tg_topic, user, text)?)
+    }
+
+    /// What the bot posted in the Telegram group, oldest first.
+    pub fn telegram_bot_posts(&self) -> Vec<ShownMessage> {
+        self.telegram.bot_messages(self.tg_chat)
+    }
+
+    /// Stops everything this world started: the daemon, then an own Synapse (the local servers
+    /// stop when the world is dropped).
+    pub async fn shutdown(self) -> Result<(), DemoError> {
+        let stopped = self.stop().await;
+        if let Hs::Own(s) = &self.hs {
+            s.stop_async().await;
+        }
+        stopped
+    }
+}
+
+/// `[links.<link>.rules]` (with its sub-tables) for `rules`, to append to a config.
+pub fn rules_toml(link: &str, rules: &Rules) -> Result<String, DemoError> {
+    #[derive(Serialize)]
+    struct Link<'a> {
+        rules: &'a Rules,
+    }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        links: std::collections::BTreeMap<&'a str, Link<'a>>,
+    }
+    let doc = Doc {
+        links: [(link, Link { rules })].into_iter().collect(),
+    };
+    toml::to_string(&doc).map_err(|e| DemoError::Check(format!("rules do not serialise: {e}")))
+}
+
+/// Registers the three Matrix people and creates the two rooms. On the shared server names are
+/// fresh per call; on an own server they are fixed (`civicbridge`, `staff`, `moderator`) so the
+/// demo's logins are easy to type.
+async fn matrix_side(hs: &Synapse, shared: bool) -> Result<Saved, DemoError> {
+    let register = |name: &'static str| async move {
+        let user = if shared {
+            hs.register_fresh(name).await?
+        } else {
+            hs.register(name, &password(), false).await?
+        };
+        Ok::<Account, DemoError>(user.into())
+    };
+    let bot = register("civicbridge").await?;
+    let staff = MatrixUser::new(hs.url(), register("staff").await?);
+    let moderator = MatrixUser::new(hs.url(), register("moderator").await?);
+    let staff_room = staff
+        .create_room("Residents' questions (staff)", &[&bot.user_id])
+        .await?;
+    // The moderator creates the moderation room, so holds power level 100 there.
+    let moderation_room = moderator
+        .create_room("Moderation", &[&bot.user_id, staff.user_id()])
+        .await?;
+    staff.invite(&staff_room, moderator.user_id()).await?;
+    moderator.join(&staff_room).await?;
+    Ok(Saved {
+        bot,
+        staff: staff.account,
+        moderator: moderator.account,
+        staff_room,
+        moderation_room,
+    })
+}
+
+/// A password for a demo account: readable, random enough for a loopback-only server.
+fn password() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let words = ["river", "bridge", "lantern", "harbour", "meadow", "orchard"];
+    format!(
+        "{}-{}-{}",
+        words[rng.random_range(0..words.len())],
+        words[rng.random_range(0..words.len())],
+        rng.random_range(1000..10000)
+    )
+}
+
+/// Opens the store, waiting for a previous daemon in this process to let go of its lock.
+async fn open_store(path: &Path) -> Result<Store, DemoError> {
+    wait_for(PATIENCE, "the store lock", || async {
+        match Store::open(path) {
+            Ok(s) => Ok(Some(s)),
+            Err(StoreError::Locked(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+}
+
+/// The demo's platforms: the three this world runs locally.
+pub fn platforms() -> Vec<Arc<dyn PlatformFactory>> {
+    vec![
+        Arc::new(civicbridge_matrix::MatrixFactory),
+        Arc::new(civicbridge_telegram::TelegramFactory),
+        Arc::new(civicbridge_discord::DiscordFactory),
+    ]
+}
+
+/// The three connectors for `settings`, built by their factories as `civicbridge run` builds
+/// them; the Discord one is built from its section directly, for its readiness counters.
+pub async fn connectors(
+    settings: &Settings,
+) -> Result<(Vec<Arc<dyn Connector>>, Arc<DiscordConnector>), DemoError> {
+    let mut out: Vec<Arc<dyn Connector>> = Vec::new();
+    let mut discord = None;
+    for p in &settings.platforms {
+        let platform = p.factory.platform();
+        if platform == civicbridge_discord::PLATFORM {
+            let config: civicbridge_discord::DiscordConfig = p
+                .section
+                .parse()
+                .map_err(|e| DemoError::Connector(e.to_string()))?;
+            let c = Arc::new(
+                DiscordConnector::new(config).map_err(|e| DemoError::Connector(e.to_string()))?,
+            );
+            out.push(c.clone());
+            discord = Some(c);
+            continue;
+        }
+        let built = p
+            .factory
+            .build(&p.section, settings.build_context(platform))
+            .await
+            .map_err(|e| DemoError::Connector(e.to_string()))?;
+        out.push(built.connector);
+    }
+    let Some(discord) = discord else {
+        return Err(DemoError::Connector(
+            "the demo config needs matrix, telegram and discord sections".into(),
+        ));
+    };
+    Ok((out, discord))
+}
