@@ -160,8 +160,9 @@ pub fn target(s: &str) -> Option<Target> {
     if s.starts_with('#') {
         return s.parse::<PendingId>().ok().map(Target::Pending);
     }
-    if s.starts_with("https://") || s.starts_with("http://") {
-        // A link to a message: read by the platforms' factories when the command runs.
+    if s.contains("://") {
+        // A link to a message, in whatever form its platform writes them: read by the
+        // platforms' factories when the command runs.
         return Some(Target::Link(s.to_owned()));
     }
     // A bare message id in one of the link's rooms.
@@ -283,6 +284,11 @@ mod tests {
             target("<https://t.me/c/1234567890/45>"),
             Some(Target::Link("https://t.me/c/1234567890/45".into())),
             "links are the platforms' to read, when the command runs"
+        );
+        assert_eq!(
+            target("chat://room/7"),
+            Some(Target::Link("chat://room/7".into())),
+            "whatever their scheme"
         );
         assert_eq!(target("$ev1"), Some(msg(None, None, "$ev1")));
         assert!(parse("!takedown").unwrap().is_err());
