@@ -30,7 +30,7 @@ const LINE_START: &[char] = &['>', '#', '-'];
 /// The markdown for `text`.
 pub fn render(text: &RichText) -> String {
     let mut out = String::new();
-    render_seq(&text.spans, Style::default(), &mut out);
+    render_seq(&text.spans, Style::default(), After::default(), &mut out);
     out
 }
 
@@ -107,6 +107,15 @@ struct Style {
     spoiler: bool,
 }
 
+/// What follows a sequence where it is written, for the marks at its end.
+#[derive(Debug, Clone, Copy, Default)]
+struct After {
+    /// The first character written after the sequence, if any.
+    next: Option<char>,
+    /// Whether only white space and then a bold span's closing `**` follow the sequence.
+    closes_bold: bool,
+}
+
 /// Flattens spans of a style already open (bold in bold, italic in italic, spoiler in spoiler add
 /// no marks) and merges adjacent spans of one style (`**a****b**` would not read as bold).
 fn flatten(spans: &[Span], style: Style) -> Vec<Span> {
@@ -158,17 +167,19 @@ impl Piece {
 /// Renders a sequence of spans. Italic is `*x*`, except where a `*` would touch another `*`
 /// (bold inside it, bold right after it, or it ends a bold span): there `_x_`, which in turn
 /// needs no word character right after it. Pieces are made right to left (an italic span's mark
-/// depends on what follows it) and written left to right.
-fn render_seq(spans: &[Span], style: Style, out: &mut String) {
+/// depends on what follows it) and written left to right. `after` is what follows the sequence
+/// (nothing but the closing marks of the spans around it, unless it is written without them).
+fn render_seq(spans: &[Span], style: Style, after: After, out: &mut String) {
     let spans = flatten(spans, style);
     let mut pieces: Vec<Piece> = Vec::with_capacity(spans.len());
-    let mut next: Option<char> = None;
+    let mut next: Option<char> = after.next;
     // Whether everything after the current span renders to white space only: then an italic
     // span's closing mark would touch the closing `**` of the bold around it, white space
     // being kept outside the marks.
     let mut blank_after = true;
     for s in spans.iter().rev() {
-        let piece = piece(s, style, next, style.bold && blank_after);
+        let closes_bold = blank_after && (style.bold || after.closes_bold);
+        let piece = piece(s, style, next, closes_bold);
         next = piece.first_char(s);
         blank_after &= match (&piece, s) {
             (Piece::Text, Span::Text(t)) => t.chars().all(char::is_whitespace),
@@ -213,12 +224,18 @@ fn piece(span: &Span, style: Style, next: Option<char>, closes_bold: bool) -> Pi
                         bold: true,
                         ..style
                     },
+                    After::default(),
                     s,
                 )
             });
-            if inner.contains("**") && has_raw(&inner, '*') {
-                // A raw `**` inside (in a URL) would close the span early: no bold here.
-                Piece::Inline(inner)
+            if find_close(&inner, "**", None).is_some() {
+                // A `**` inside that a reader takes for the closing mark (in a URL; an escaped
+                // `\*` next to a `*` is none) would close the span early: no bold here. Then
+                // nothing stands between the children and what follows the span, so they are
+                // written again knowing it (an italic `_x_` before a `_` would read as `__`).
+                Piece::Inline(fresh(&|s| {
+                    render_seq(c, style, After { next, closes_bold }, s)
+                }))
             } else {
                 Piece::Inline(wrap("**", &inner))
             }
@@ -231,6 +248,7 @@ fn piece(span: &Span, style: Style, next: Option<char>, closes_bold: bool) -> Pi
                         italic: true,
                         ..style
                     },
+                    After::default(),
                     s,
                 )
             });
@@ -263,6 +281,7 @@ fn piece(span: &Span, style: Style, next: Option<char>, closes_bold: bool) -> Pi
                         spoiler: true,
                         ..style
                     },
+                    After::default(),
                     s,
                 )
             });
@@ -310,7 +329,7 @@ fn code_block(lang: Option<&str>, code: &str) -> String {
 
 fn quote(children: &[Span]) -> String {
     let mut inner = String::new();
-    render_seq(children, Style::default(), &mut inner);
+    render_seq(children, Style::default(), After::default(), &mut inner);
     let mut out = String::new();
     let lines: Vec<&str> = inner.split('\n').collect();
     for (i, line) in lines.iter().enumerate() {
@@ -361,9 +380,12 @@ fn wrap(mark: &str, inner: &str) -> String {
 fn render_leaf(span: &Span, out: &mut String) {
     match span {
         Span::Text(t) => escape_into(t, out),
-        Span::Bold(_) | Span::Italic(_) | Span::Spoiler(_) | Span::Quote(_) => {
-            render_seq(std::slice::from_ref(span), Style::default(), out)
-        }
+        Span::Bold(_) | Span::Italic(_) | Span::Spoiler(_) | Span::Quote(_) => render_seq(
+            std::slice::from_ref(span),
+            Style::default(),
+            After::default(),
+            out,
+        ),
         Span::Code(t) if t.is_empty() => {}
         Span::Code(t) if !t.contains('`') => {
             out.push('`');
@@ -386,7 +408,7 @@ fn render_leaf(span: &Span, out: &mut String) {
         Span::Pre { code, .. } => escape_into(code, out),
         Span::Link { url, children } => {
             let mut label = String::new();
-            render_seq(children, Style::default(), &mut label);
+            render_seq(children, Style::default(), After::default(), &mut label);
             let plain: String = RichText {
                 spans: children.clone(),
             }
@@ -754,6 +776,61 @@ mod tests {
         let shown = civicbridge_testkit::discord::markdown::shown_text(&md, &none);
         assert_eq!(shown, "A\na");
         assert_eq!(parse(&md, &none).to_plain(), "A\na");
+    }
+
+    /// The counterexample of `fuzz_discord_formatted_trees_keep_their_words` (`cc 50bf7806`): the
+    /// escaped `\*` of a bold span's text next to its italic's `*` looked like a `**` inside,
+    /// so the bold marks were dropped; the italic `_A_` at the end of it, written to close
+    /// before the bold's `**`, then touched the next italic's `_` and read as `__`.
+    #[test]
+    fn an_escaped_star_beside_an_italic_star_keeps_the_bold() {
+        let t = RichText {
+            spans: vec![
+                Span::Bold(vec![
+                    Span::Text("*".into()),
+                    Span::Italic(vec![Span::Code("A".into())]),
+                ]),
+                Span::Bold(vec![
+                    Span::Text("A".into()),
+                    Span::Italic(vec![Span::Text("A".into())]),
+                ]),
+                Span::Italic(vec![Span::Bold(vec![Span::Text("a".into())])]),
+            ],
+        };
+        let md = render(&t);
+        assert_eq!(md, "**\\**`A`*A_A_**_**a**_");
+        let shown = civicbridge_testkit::discord::markdown::shown_text(&md, &none);
+        assert_eq!(shown, "*AAAa");
+        assert_eq!(parse(&md, &none), {
+            let mut t = t.clone();
+            // The two bold spans, adjacent, are one.
+            if let [Span::Bold(a), Span::Bold(b), _] = &mut t.spans[..] {
+                a.append(b);
+            }
+            t.spans.remove(1);
+            t
+        });
+    }
+
+    /// A bold span that cannot be marked (a URL inside has a `**` the reader would close it at)
+    /// is written as its children alone, and they are written knowing what follows the span:
+    /// its last italic must not end in a `_` touching the next italic's `_`.
+    #[test]
+    fn an_unmarked_bold_span_ends_in_marks_that_fit_what_follows() {
+        let t = RichText {
+            spans: vec![
+                Span::Bold(vec![
+                    Span::Text("https://x.org/**a ".into()),
+                    Span::Italic(vec![Span::Text("b".into())]),
+                ]),
+                Span::Italic(vec![Span::Bold(vec![Span::Text("c".into())])]),
+            ],
+        };
+        let md = render(&t);
+        assert_eq!(md, "<https://x.org/**a> *b*_**c**_");
+        let shown = civicbridge_testkit::discord::markdown::shown_text(&md, &none);
+        assert_eq!(shown, "https://x.org/**a bc");
+        assert_eq!(parse(&md, &none).to_plain(), "https://x.org/**a bc");
     }
 
     #[test]
