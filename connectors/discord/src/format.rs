@@ -465,13 +465,14 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
             run.clear();
         }
     };
-    // Inside a fenced code block lines are code: no quote or heading starts there.
+    // Inside a fenced code block lines are code: no quote or heading starts there. A block
+    // opens and closes at the fences the inline reader reads as fences (`in_code_after`).
     let mut in_code = false;
     while i < lines.len() {
         let line = lines[i];
         let newline = i + 1 < lines.len();
         let starts_in_code = in_code;
-        in_code ^= line.matches("```").count() % 2 == 1;
+        in_code = in_code_after(line, in_code, name_of);
         if starts_in_code {
             plain_run.push_str(line);
             if newline {
@@ -523,6 +524,63 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
 }
 
 pub use civicbridge_api::rich_text::normalize;
+
+/// Whether a fenced code block is open after `line`, given whether one was open
+/// before it. A "```" counts where `parse_inline` reads a fence: not behind a backslash, nor
+/// inside a bare URL, a `<…>` form, a link's target or inline code, all of which it reads
+/// first (the renderer writes a URL with "```" in it as `<…>`, raw).
+fn in_code_after(line: &str, mut in_code: bool, name_of: NameOf<'_>) -> bool {
+    let mut i = 0;
+    while i < line.len() {
+        let rest = &line[i..];
+        if in_code {
+            let Some(end) = rest.find("```") else { break };
+            in_code = false;
+            i += end + 3;
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        let skip = if c == '\\' {
+            rest[1..]
+                .chars()
+                .next()
+                .filter(|n| is_escapable(*n))
+                .map(|n| 1 + n.len_utf8())
+        } else if let Some(len) = url_len(rest) {
+            Some(len)
+        } else if rest.starts_with("```") {
+            in_code = true;
+            Some(3)
+        } else if let Some(body) = rest.strip_prefix("``") {
+            body.find("``").filter(|e| *e > 0).map(|e| 4 + e)
+        } else if let Some(body) = rest.strip_prefix('`') {
+            body.find('`').filter(|e| *e > 0).map(|e| 2 + e)
+        } else if c == '<' {
+            rest.find('>')
+                .filter(|end| angle(&rest[1..*end], name_of).is_some())
+                .map(|end| end + 1)
+        } else if c == '[' {
+            link_at(rest).map(|(len, _)| len)
+        } else {
+            None
+        };
+        i += skip.unwrap_or(c.len_utf8());
+    }
+    in_code
+}
+
+/// The length of the `[label](url)` link at the start of `s`, if one starts there, and the
+/// index of its label's closing `]`.
+fn link_at(s: &str) -> Option<(usize, usize)> {
+    // An empty label is no link (Discord shows the characters).
+    let end = find_close(s.get(1..)?, "](", None).filter(|e| *e > 0)?;
+    let after = &s[1 + end + 2..];
+    let close = after.find(')')?;
+    let url = &after[..close];
+    ((url.starts_with("http://") || url.starts_with("https://"))
+        && !url.contains(char::is_whitespace))
+    .then_some((1 + end + 2 + close + 1, 1 + end))
+}
 
 fn is_escapable(c: char) -> bool {
     !c.is_alphanumeric() && !c.is_whitespace()
@@ -661,23 +719,14 @@ fn parse_inline(s: &str, name_of: NameOf<'_>, depth: usize) -> Vec<Span> {
             }
         }
         if c == '[' {
-            // An empty label is no link (Discord shows the characters).
-            if let Some(end) = find_close(&rest[1..], "](", None).filter(|e| *e > 0) {
-                let after = &rest[1 + end + 2..];
-                if let Some(close) = after.find(')') {
-                    let url = &after[..close];
-                    if (url.starts_with("http://") || url.starts_with("https://"))
-                        && !url.contains(char::is_whitespace)
-                    {
-                        push_text(&mut text, &mut out);
-                        out.push(Span::Link {
-                            url: url.to_owned(),
-                            children: parse_inline(&rest[1..1 + end], name_of, depth + 1),
-                        });
-                        i += 1 + end + 2 + close + 1;
-                        continue;
-                    }
-                }
+            if let Some((len, label_end)) = link_at(rest) {
+                push_text(&mut text, &mut out);
+                out.push(Span::Link {
+                    url: rest[label_end + 2..len - 1].to_owned(),
+                    children: parse_inline(&rest[1..label_end], name_of, depth + 1),
+                });
+                i += len;
+                continue;
             }
         }
         if c == '<' {
@@ -831,6 +880,63 @@ mod tests {
         let shown = civicbridge_testkit::discord::markdown::shown_text(&md, &none);
         assert_eq!(shown, "https://x.org/**a bc");
         assert_eq!(parse(&md, &none).to_plain(), "https://x.org/**a bc");
+    }
+
+    /// The counterexample of `fuzz_discord_parse_any_markdown` (`cc 49755d2e`): a URL with
+    /// "```" in it, written as `<…>`, counted as a fence when the lines were sorted into code
+    /// and quotes, so the real code block's opening fence on the next line was taken for a
+    /// closing one and its `>>> ` line for a block quote.
+    #[test]
+    fn a_fence_inside_a_url_opens_no_code_block() {
+        let typed = "||https://x.org/(a)```<@123>```>>> ```";
+        let t = parse(typed, &none);
+        let url = "https://x.org/(a)```";
+        assert_eq!(
+            t.spans,
+            vec![
+                Span::Text(format!("||{url}")),
+                Span::Mention {
+                    user: Some(RemoteUserId::new("123")),
+                    name: "123".into()
+                },
+                Span::Pre {
+                    lang: None,
+                    code: ">>> ".into()
+                },
+            ]
+        );
+        let md = render(&t);
+        assert_eq!(md, format!("\\|\\|<{url}>\\@123\n```\n>>> \n```"));
+        let link = |children: &str| Span::Link {
+            url: url.into(),
+            children: vec![Span::Text(children.into())],
+        };
+        let back = parse(&md, &none);
+        assert_eq!(
+            back.spans,
+            vec![
+                Span::Text("||".into()),
+                link(url),
+                Span::Text("@123\n".into()),
+                Span::Pre {
+                    lang: None,
+                    code: ">>> ".into()
+                },
+            ]
+        );
+        assert_eq!(render(&back), md);
+        // Nor in a link's target, behind a backslash or in inline code.
+        for line in [
+            "[x](https://x.org/a```)".to_owned(),
+            "\\``` and `` a`b ``".to_owned(),
+            "`x```".to_owned(),
+        ] {
+            let t = parse(&format!("{line}\n> q"), &none);
+            assert!(
+                matches!(t.spans.last(), Some(Span::Quote(_))),
+                "{line}: {t:?}"
+            );
+        }
     }
 
     #[test]
