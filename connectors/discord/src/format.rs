@@ -465,15 +465,15 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
             run.clear();
         }
     };
-    // Inside a fenced code block lines are code: no quote or heading starts there. A block
-    // opens and closes at the fences the inline reader reads as fences (`in_code_after`).
+    // Inside a fenced code block lines are code: no quote or heading starts there. Only the
+    // lines read as running text open or close one (a quote's or a heading's lines are read on
+    // their own), at the fences the inline reader reads as fences (`in_code_after`).
     let mut in_code = false;
     while i < lines.len() {
         let line = lines[i];
         let newline = i + 1 < lines.len();
-        let starts_in_code = in_code;
-        in_code = in_code_after(line, in_code, name_of);
-        if starts_in_code {
+        if in_code {
+            in_code = in_code_after(line, true, name_of);
             plain_run.push_str(line);
             if newline {
                 plain_run.push('\n');
@@ -511,7 +511,9 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
             i += 1;
             continue;
         }
-        plain_run.push_str(line.strip_prefix("-# ").unwrap_or(line));
+        let line = line.strip_prefix("-# ").unwrap_or(line);
+        in_code = in_code_after(line, false, name_of);
+        plain_run.push_str(line);
         if newline {
             plain_run.push('\n');
         }
@@ -525,7 +527,7 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
 
 pub use civicbridge_api::rich_text::normalize;
 
-/// Whether a fenced code block is open after `line`, given whether one was open
+/// Whether a fenced code block is open after `line` of running text, given whether one was open
 /// before it. A "```" counts where `parse_inline` reads a fence: not behind a backslash, nor
 /// inside a bare URL, a `<…>` form, a link's target or inline code, all of which it reads
 /// first (the renderer writes a URL with "```" in it as `<…>`, raw).
@@ -937,6 +939,25 @@ mod tests {
                 "{line}: {t:?}"
             );
         }
+    }
+
+    /// A code block inside a quote is read with the quote: the fences on its `> ` lines leave
+    /// no block open after it, so a later quote is still a quote.
+    #[test]
+    fn a_code_block_in_a_quote_leaves_no_fence_open_after_it() {
+        let t = RichText {
+            spans: vec![
+                Span::Quote(vec![Span::Pre {
+                    lang: None,
+                    code: "a".into(),
+                }]),
+                Span::Text("b\n".into()),
+                Span::Quote(vec![Span::Text("c".into())]),
+            ],
+        };
+        let md = render(&t);
+        assert_eq!(md, "> ```\n> a\n> ```\nb\n> c\n");
+        assert_eq!(parse(&md, &none), t);
     }
 
     #[test]
