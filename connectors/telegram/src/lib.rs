@@ -11,7 +11,8 @@
 //! - `poll`: the `getUpdates` loop and its offset.
 //! - `outbound`: send, edit, delete; splitting, replies, topics, attachments.
 //! - `files`: `fetch` (getFile and the download, with the 20 MB limit).
-//! - [`format`]: `RichText` ⇄ text + entities (and HTML with escaping).
+//! - [`format`](mod@format): `RichText` ⇄ text + entities (and HTML with escaping): `parse`
+//!   reads entities, `render` writes them, `html` escapes, `split` cuts to the UTF-16 limit.
 //! - [`ids`]: Telegram ids inside civicbridge's opaque ids.
 //! - [`pacing`]: Telegram's per-chat and per-group send limits.
 //! - `webhook`: webhook mode (`telegram.webhook` set): an HTTP endpoint checked by secret token.

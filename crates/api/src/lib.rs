@@ -6,7 +6,8 @@
 //!
 //! Codemap:
 //! - [`ids`]: opaque, typed identifiers (`RoomRef`, `RemoteMsgId`, `MirrorId`, …).
-//! - [`rich_text`]: the small formatted-text tree every connector converts to and from.
+//! - [`rich_text`]: the small formatted-text tree every connector converts to and from; its
+//!   bounds, links, mentions and splitting each in a file of their own under `rich_text/`.
 //! - [`names`]: the display-name normaliser every connector and the core use.
 //! - [`event`]: what a connector reports (`Event`, `EventKind`, `Message`, `Attachment`).
 //! - [`outgoing`]: what the core asks a connector to post (`Outgoing`, `SendReceipt`).

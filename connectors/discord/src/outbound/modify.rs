@@ -1,0 +1,196 @@
+//! Edit, delete and react to a message already posted: first finding who posted it and where
+//! (`locate`: remembered from `send`, else asked of Discord), then asking the endpoint of the
+//! bot or of the webhook that posted it.
+
+use super::persona::attributed;
+use super::responses::RestMessage;
+use super::{allowed_mentions, render_parts};
+use crate::error::DiscordError;
+use crate::ids;
+use crate::{Inner, PostedBy};
+use civicbridge_api::{Outgoing, RemoteMsgId, RoomId, ThreadTarget};
+use serde_json::json;
+use serenity::all::{ChannelId, MessageId, WebhookId};
+use serenity::http::{LightMethod, Request, Route};
+
+/// How many of a room's threads `edit`/`delete` search for a message they do not remember.
+const MAX_THREAD_LOOKUPS: usize = 25;
+
+impl Inner {
+    /// Who posted message `id` and where: remembered from `send`, else asked of Discord (the
+    /// room, then the thread the edit names).
+    async fn locate(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: Option<&Outgoing>,
+    ) -> Result<Option<PostedBy>, DiscordError> {
+        let mid = ids::message(id)?;
+        if let Some(p) = self.posted_by(mid.get()) {
+            return Ok(Some(p));
+        }
+        let room_id = ids::channel(room)?;
+        let mut candidates = vec![room_id];
+        if let Some(Some(ThreadTarget::Existing(t))) = out.map(|o| &o.thread) {
+            candidates.push(ids::thread(t)?);
+        }
+        // Then the room's threads we know of (active ones from GUILD_CREATE, new ones since),
+        // newest first: a message in a thread is not found through its parent.
+        let mut threads = self.known_threads_of(room_id.get());
+        threads.sort_unstable_by(|a, b| b.cmp(a));
+        for t in threads
+            .into_iter()
+            .take(MAX_THREAD_LOOKUPS)
+            .map(ChannelId::new)
+        {
+            if !candidates.contains(&t) {
+                candidates.push(t);
+            }
+        }
+        for channel in candidates {
+            let req = Request::new(
+                Route::ChannelMessage {
+                    channel_id: channel,
+                    message_id: mid,
+                },
+                LightMethod::Get,
+            );
+            match self.rest.json::<RestMessage>(req).await {
+                Ok(m) => {
+                    let hook = match m.webhook_id.as_deref().and_then(|w| w.parse::<u64>().ok()) {
+                        Some(w) => self.hook_by_id(w),
+                        None => None,
+                    };
+                    let thread = self
+                        .channel_info(channel)
+                        .await
+                        .filter(|i| i.parent.is_some())
+                        .map(|_| channel.get());
+                    return Ok(Some(PostedBy {
+                        channel: channel.get(),
+                        hook,
+                        thread,
+                    }));
+                }
+                Err(e) if e.is_gone() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn edit(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        out: &Outgoing,
+    ) -> Result<(), DiscordError> {
+        let mid = ids::message(id)?;
+        let by = self
+            .locate(room, id, Some(out))
+            .await?
+            .ok_or_else(|| DiscordError::Api {
+                status: 404,
+                code: 10_008,
+                message: "Unknown Message".into(),
+                retry_after: None,
+                global: false,
+            })?;
+        let text = attributed(out, by.hook.is_some());
+        // An edit cannot add messages: keep what fits.
+        let content = render_parts(&text, "")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let body = json!({"content": content, "allowed_mentions": allowed_mentions()});
+        let req = match &by.hook {
+            Some(h) => {
+                let mut req = Request::new(
+                    Route::WebhookMessage {
+                        webhook_id: WebhookId::new(h.id),
+                        token: &h.token,
+                        message_id: mid,
+                    },
+                    LightMethod::Patch,
+                );
+                if let Some(t) = by.thread {
+                    req = req.params(Some(vec![("thread_id", t.to_string())]));
+                }
+                req
+            }
+            None => Request::new(
+                Route::ChannelMessage {
+                    channel_id: ChannelId::new(by.channel),
+                    message_id: mid,
+                },
+                LightMethod::Patch,
+            ),
+        };
+        self.rest
+            .call(req.body(Some(body.to_string().into_bytes())))
+            .await
+            .map(|_| ())
+    }
+
+    pub(super) async fn delete_by(&self, by: &PostedBy, id: u64) -> Result<(), DiscordError> {
+        let mid = MessageId::new(id);
+        self.note_deleted(id);
+        let req = match &by.hook {
+            Some(h) => {
+                let mut req = Request::new(
+                    Route::WebhookMessage {
+                        webhook_id: WebhookId::new(h.id),
+                        token: &h.token,
+                        message_id: mid,
+                    },
+                    LightMethod::Delete,
+                );
+                if let Some(t) = by.thread {
+                    req = req.params(Some(vec![("thread_id", t.to_string())]));
+                }
+                req
+            }
+            None => Request::new(
+                Route::ChannelMessage {
+                    channel_id: ChannelId::new(by.channel),
+                    message_id: mid,
+                },
+                LightMethod::Delete,
+            ),
+        };
+        match self.rest.call(req).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_gone() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a message; one that is already gone counts as deleted.
+    pub async fn delete(&self, room: &RoomId, id: &RemoteMsgId) -> Result<(), DiscordError> {
+        match self.locate(room, id, None).await? {
+            Some(by) => self.delete_by(&by, ids::message(id)?.get()).await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn react(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), DiscordError> {
+        let channel = match self.locate(room, id, None).await? {
+            Some(by) => ChannelId::new(by.channel),
+            None => ids::channel(room)?,
+        };
+        let req = Request::new(
+            Route::ChannelMessageReactionMe {
+                channel_id: channel,
+                message_id: ids::message(id)?,
+                reaction: key,
+            },
+            LightMethod::Put,
+        );
+        self.rest.call(req).await.map(|_| ())
+    }
+}

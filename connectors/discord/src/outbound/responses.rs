@@ -1,0 +1,38 @@
+//! The REST bodies the connector reads back from Discord, as far as it reads them.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct RestMessage {
+    pub id: String,
+    pub channel_id: String,
+    #[serde(default)]
+    pub webhook_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RestUser {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RestWebhook {
+    pub id: String,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub user: Option<RestUser>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RestChannel {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
