@@ -23,6 +23,7 @@
 //!
 //! A deletion at the source withdraws the item ([`withdraw`]) and marks its card.
 
+use crate::store::prelude::*;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::cards::{self, CardView, Outcome, ReplyShown, SenderStanding, Withdrawal};
 use crate::commands::permissions::{role, Role};
@@ -181,7 +182,7 @@ pub fn audit_refusal(
 ) -> Result<(), TxFailure> {
     let actor = match actor {
         Actor::Cli => actor.name().to_owned(),
-        Actor::Person { key, .. } => tx.person_ref(key)?,
+        Actor::Person { key, .. } => crate::privacy::person_ref_in(tx, key)?,
     };
     tx.audit(AuditDraft {
         actor,
@@ -201,7 +202,7 @@ pub fn audit_refusal(
 pub fn held_items(tx: &Tx<'_>, mirror: &MirrorRecord) -> Result<Vec<PendingItem>, TxFailure> {
     let mut out = Vec::new();
     for id in &mirror.held {
-        if let Some(item) = tx.pending(*id)?.filter(|i| i.mirror == mirror.id) {
+        if let Some(item) = tx.pending_item(*id)?.filter(|i| i.mirror == mirror.id) {
             out.push(item);
         }
     }
@@ -225,7 +226,7 @@ fn reply_context(
             // Named as the moderation room may see them (a pseudonym, per link).
             let room = link.moderation_room.as_ref().unwrap_or(t);
             ReplyShown::Shared {
-                author: tx.shown_author(&parent, room)?.name,
+                author: crate::privacy::shown_author(tx, &parent, room)?.name,
                 excerpt: crate::render::excerpt(&parent.text),
             }
         } else {
@@ -246,7 +247,7 @@ fn card_text(
 ) -> Result<RichText, TxFailure> {
     let mut shown = mirror.clone();
     if let Some(room) = &link.moderation_room {
-        shown.author.display_name = tx.shown_author(mirror, room)?.name;
+        shown.author.display_name = crate::privacy::shown_author(tx, mirror, room)?.name;
     }
     let standing = standing(tx, mirror)?;
     let reply = reply_context(tx, link, mirror, &item.targets)?;
@@ -268,7 +269,7 @@ pub fn decide(
     seen: Seen,
     actor: &Actor,
 ) -> Result<Result<Decided, Refusal>, TxFailure> {
-    let Some(item) = tx.pending(id)? else {
+    let Some(item) = tx.pending_item(id)? else {
         return Ok(Err(Refusal::NoSuchItem(id)));
     };
     let link: LinkRecord = tx
@@ -713,7 +714,7 @@ fn audit_about(
     mirror: &MirrorRecord,
     mut detail: serde_json::Value,
 ) -> Result<(), TxFailure> {
-    let author = tx.person_ref(&mirror.author.key())?;
+    let author = crate::privacy::person_ref_in(tx, &mirror.author.key())?;
     if let Some(d) = detail.as_object_mut() {
         d.insert("mirror".into(), serde_json::json!(mirror.id));
         d.insert("author".into(), serde_json::json!(author));
@@ -741,7 +742,7 @@ pub fn card_posted(
     message: &RemoteMsgId,
 ) -> Result<Option<Job>, TxFailure> {
     tx.index(&job.target, message, IndexEntry::Card(pid))?;
-    if let Some(mut item) = tx.pending(pid)? {
+    if let Some(mut item) = tx.pending_item(pid)? {
         // An item from before `card_job` existed has neither: this is its card.
         let current =
             item.card_job == Some(job.id) || (item.card_job.is_none() && item.card.is_none());

@@ -6,6 +6,7 @@
 //! repeats reminders nor forgets the ones that fell due while the bridge was down. The held
 //! items themselves are already durable: the queue survives restarts by construction.
 
+use crate::store::prelude::*;
 use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::cards::Withdrawal;
@@ -59,7 +60,7 @@ fn expire(
     swept: &mut Swept,
 ) -> Result<(), TxFailure> {
     // A moderator may have decided it since the scan.
-    let Some(item) = tx.pending(item.id)? else {
+    let Some(item) = tx.pending_item(item.id)? else {
         return Ok(());
     };
     let id = item.id;
@@ -117,7 +118,7 @@ fn remind(
     let mut lines = Vec::new();
     for item in items {
         let due = item.held_at_ms.saturating_add(after_ms);
-        if due <= since || due > now_ms || tx.pending(item.id)?.is_none() {
+        if due <= since || due > now_ms || tx.pending_item(item.id)?.is_none() {
             continue;
         }
         // The item by id, age and reason only: its card shows who wrote what. A reminder lists

@@ -6,7 +6,9 @@
 //! - [`config`]: the typed config file, validated with errors that name the bad key.
 //! - [`rules`]: per-link moderation rules (directions, scopes, filters) and runtime `set`.
 //! - [`moderation`]: pure `evaluate(rules, message, context) -> Verdict`.
-//! - [`store`]: durable state over sled (or memory), one transaction per state change.
+//! - [`store`]: durable state, by tree (links and rules, seen, mirrors, pending, outbox, audit,
+//!   parked, connector state, meta) over the `civicbridge-kv` engine; reads written once for the
+//!   committed state and a transaction; one transaction per state change.
 //! - [`audit`]: the hash-chained audit log: sealing, verifying, JSON Lines.
 //! - [`render`]: a bridged message shaped for one target (attribution, replies, threads, splits).
 //! - [`router`]: echo guard and routing of inbound events to their link's worker.
@@ -18,7 +20,8 @@
 //! - [`hygiene`]: reminders about held items that wait too long, and their expiry.
 //! - [`notice`]: the "this room is moderated" notice each public room gets once.
 //! - [`outbox`]: persisted send jobs, one ordered lane per target room, retries by error kind.
-//! - [`privacy`]: pseudonyms for residents in staff rooms, retention pruning, erasure.
+//! - [`privacy`]: how people are named (pseudonyms for residents in staff rooms, the audit
+//!   log's keyed hashes), retention pruning, erasure.
 //! - [`daemon`]: wires connectors, store, router, workers and outbox; graceful shutdown.
 //! - [`telemetry`]: tracing setup (`RUST_LOG`, text or JSON).
 

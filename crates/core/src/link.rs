@@ -8,10 +8,10 @@
 //! order. Grouping and pipelining the flush is what lets a durable bridge keep up with a burst:
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
+use crate::store::prelude::*;
 use crate::approval;
 
 use crate::cards::Withdrawal;
-use crate::commands::Prepared;
 use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
 use crate::moderation_room;
 use crate::outbox::Outbox;
@@ -196,11 +196,10 @@ impl LinkWorker {
 
     async fn process(&mut self, batch: Vec<Work>) {
         self.refresh_rules();
-        let queue = self.prepare(&batch);
         let decided = match self.store.transact(|tx| {
             let mut fx = Effects::default();
             for w in &batch {
-                self.handle_guarded(tx, w, &queue, &mut fx)?;
+                self.handle_guarded(tx, w, &mut fx)?;
             }
             Ok(fx)
         }) {
@@ -208,7 +207,7 @@ impl LinkWorker {
             // One bad event must not block the others: decide them one by one.
             Err(e) => {
                 tracing::warn!(link = %self.link.id, error = %e, "batch failed; retrying events singly");
-                self.process_singly(batch, &queue)
+                self.process_singly(batch)
             }
         };
         for (fx, _) in &decided {
@@ -235,11 +234,10 @@ impl LinkWorker {
         &self,
         tx: &mut Tx<'_>,
         work: &Work,
-        queue: &Prepared,
         fx: &mut Effects,
     ) -> Result<(), TxFailure> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.handle(tx, work, queue, fx)
+            self.handle(tx, work, fx)
         }))
         .unwrap_or_else(|p| {
             // The message stays in the log: it can quote the event's words.
@@ -255,12 +253,12 @@ impl LinkWorker {
     /// Decides each event in a transaction of its own. An event that fails alone (a store error
     /// or a panic) is parked with a notice to the moderation room and acknowledged, so it never
     /// blocks its connector's cursor; if even parking fails it stays unacknowledged.
-    fn process_singly(&self, batch: Vec<Work>, queue: &Prepared) -> Vec<(Effects, Vec<Work>)> {
+    fn process_singly(&self, batch: Vec<Work>) -> Vec<(Effects, Vec<Work>)> {
         let mut done = Vec::new();
         for w in batch {
             let r = self.store.transact(|tx| {
                 let mut fx = Effects::default();
-                self.handle_guarded(tx, &w, queue, &mut fx)?;
+                self.handle_guarded(tx, &w, &mut fx)?;
                 Ok(fx)
             });
             let e = match r {
@@ -311,7 +309,6 @@ impl LinkWorker {
             }
         };
         for item in wanted {
-            let queue = Prepared::default();
             let r = self.store.transact(|tx| {
                 let ev = match tx.take_retried_event(item.id)? {
                     Some(Ok(ev)) => ev,
@@ -327,7 +324,7 @@ impl LinkWorker {
                     _ => Work::Bridged(sub),
                 };
                 let mut fx = Effects::default();
-                self.handle_guarded(tx, &work, &queue, &mut fx)?;
+                self.handle_guarded(tx, &work, &mut fx)?;
                 Ok(fx)
             });
             let fx = match r {
@@ -362,23 +359,10 @@ impl LinkWorker {
         }
     }
 
-    /// Some commands need a scan, which cannot run inside a transaction: gather it beforehand,
-    /// only when the batch has such a command.
-    fn prepare(&self, batch: &[Work]) -> Prepared {
-        let asked = batch
-            .iter()
-            .any(|w| moderation_room::needs_scan(&w.submission().event));
-        match (&self.link.moderation_room, asked) {
-            (Some(here), true) => Prepared::gather(&self.store, here),
-            _ => Prepared::default(),
-        }
-    }
-
     fn handle(
         &self,
         tx: &mut Tx<'_>,
         work: &Work,
-        queue: &Prepared,
         fx: &mut Effects,
     ) -> Result<(), TxFailure> {
         let ev = &work.submission().event;
@@ -390,9 +374,9 @@ impl LinkWorker {
             return Ok(());
         }
         match work {
-            Work::Bridged(_) => self.bridged(tx, ev, queue, fx),
+            Work::Bridged(_) => self.bridged(tx, ev, fx),
             Work::Moderation(_) => {
-                moderation_room::handle(tx, &self.link, ev, queue, &self.platforms, &mut fx.jobs)
+                moderation_room::handle(tx, &self.link, ev, &self.platforms, &mut fx.jobs)
             }
         }
     }
@@ -403,7 +387,6 @@ impl LinkWorker {
         &self,
         tx: &mut Tx<'_>,
         ev: &Event,
-        prepared: &Prepared,
         fx: &mut Effects,
     ) -> Result<(), TxFailure> {
         match &ev.kind {
@@ -414,7 +397,6 @@ impl LinkWorker {
                         &self.link,
                         ev,
                         m,
-                        prepared,
                         &mut fx.jobs,
                     )? =>
             {

@@ -2,24 +2,19 @@
 //! in their own rooms (`!publish`, `!unpublish`). Called by the link worker inside its
 //! transaction; everything here only pushes jobs and writes through `Tx`.
 
+use crate::store::prelude::*;
 use crate::approval::{self, Decision};
 use crate::commands::permissions::Actor;
-use crate::commands::{self, threads, Command, Ctx, Outcome, Prepared};
+use crate::commands::{self, threads, Command, Ctx, Outcome};
 use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxFailure};
 use civicbridge_api::{Event, EventKind, Message, PlatformFactory, RichText, RoomRef};
 use std::sync::Arc;
-
-/// Whether `ev` needs [`Prepared`] data (a scan before the transaction).
-pub fn needs_scan(ev: &Event) -> bool {
-    matches!(&ev.kind, EventKind::Message(m) if commands::needs_scan(&m.text.to_plain()))
-}
 
 /// Handles one event in the moderation room.
 pub fn handle(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
     ev: &Event,
-    prepared: &Prepared,
     platforms: &[Arc<dyn PlatformFactory>],
     jobs: &mut Vec<Job>,
 ) -> Result<(), TxFailure> {
@@ -36,7 +31,6 @@ pub fn handle(
                         link,
                         room: &ev.room,
                         actor,
-                        prepared,
                         platforms,
                     };
                     commands::run(tx, &ctx, cmd)?
@@ -59,7 +53,7 @@ pub fn handle(
             // a decision shows on the card itself, which is edited. A reaction decides the
             // revision its card shows: on a superseded card it is refused, with a reply that
             // names the current revision (only moderators get that far).
-            let Some(item) = tx.pending(id)? else {
+            let Some(item) = tx.pending_item(id)? else {
                 return Ok(());
             };
             let seen = approval::seen_on_card(&item, &ev.room, target);
@@ -84,12 +78,11 @@ pub fn staff_command(
     link: &LinkRecord,
     ev: &Event,
     m: &Message,
-    prepared: &Prepared,
     jobs: &mut Vec<Job>,
 ) -> Result<bool, TxFailure> {
     let actor = Actor::of(ev);
     let out = match commands::parse(&m.text.to_plain()) {
-        Some(Ok(Command::Publish)) => threads::publish(tx, link, &ev.room, &actor, m, prepared)?,
+        Some(Ok(Command::Publish)) => threads::publish(tx, link, &ev.room, &actor, m)?,
         Some(Ok(Command::Unpublish)) => threads::unpublish(tx, link, &ev.room, &actor, m)?,
         _ => return Ok(false),
     };

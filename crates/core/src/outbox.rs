@@ -18,6 +18,7 @@
 //!   transiently while its platform takes other jobs is parked (`crate::dead_letter`) and the
 //!   lane goes on. A platform outage parks nothing.
 
+use crate::store::prelude::*;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::dead_letter::ParkReason;
 use crate::render::{self, RenderInput, ReplyTarget};
@@ -432,7 +433,7 @@ fn resolve_context(
             _ if !r.shared_in(target) => ReplyTarget::NotShared,
             Some(id) if caps.replies => ReplyTarget::Native(id.clone()),
             _ => ReplyTarget::Quote {
-                author: inner.store.shown_author(&r, target)?.name,
+                author: crate::privacy::shown_author(&mut &inner.store, &r, target)?.name,
                 excerpt: render::excerpt(&r.text),
             },
         });
@@ -538,7 +539,7 @@ async fn send_copy(
     let parts = render::render(RenderInput {
         mirror: m,
         text,
-        author: inner.store.shown_author(m, &job.target)?,
+        author: crate::privacy::shown_author(&mut &inner.store, m, &job.target)?,
         caps,
         room: &job.target.room,
         txn_base: txn_base(inner, job),
@@ -586,7 +587,7 @@ async fn edit_copy(
     let parts = render::render(RenderInput {
         mirror: m,
         text,
-        author: inner.store.shown_author(m, &job.target)?,
+        author: crate::privacy::shown_author(&mut &inner.store, m, &job.target)?,
         caps,
         room: &job.target.room,
         txn_base: txn_base(inner, job),
@@ -697,11 +698,11 @@ async fn send_notice(
         // notice back.
         let about = match about.map(|m| tx.mirror(m)).transpose() {
             Ok(m) => m.flatten(),
-            Err(TxFailure::Abort(StoreError::Corrupt(e))) => {
+            Err(StoreError::Corrupt(e)) => {
                 tracing::warn!(job = %job.id, error = %e, "a notice about an unreadable message");
                 None
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         if let Some(mut m) = about {
             m.cards.extend(

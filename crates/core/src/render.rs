@@ -35,7 +35,7 @@ pub struct RenderInput<'a> {
     /// The text this copy shows (the job's, which may differ from `mirror.text`: see
     /// `JobKind::Send`).
     pub text: &'a RichText,
-    /// How the author is shown in this room (`Store::shown_author`).
+    /// How the author is shown in this room (`privacy::shown_author`).
     pub author: Shown,
     pub caps: &'a Capabilities,
     pub room: &'a RoomId,

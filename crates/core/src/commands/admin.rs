@@ -2,6 +2,7 @@
 //! moderation room. Changes are audited (`rules_changed`) in the command's own transaction; the
 //! link worker picks the new rules up before its next batch.
 
+use crate::store::prelude::*;
 use super::{Ctx, Outcome};
 use crate::rules::Rules;
 use crate::store::{LinkRecord, Tx, TxFailure};

@@ -1,27 +1,29 @@
-//! `!queue` and `!audit`: listings that need a scan of the store, gathered before the
-//! transaction that handles the command ([`Prepared`]). Only what belongs to links moderated
-//! from the asking room is shown: other links' queues and logs are not this room's business.
+//! `!queue`, `!parked` and `!audit`, and the lookups `!takedown #N` and `!publish` need: scans
+//! of the store, read inside the transaction that handles the command, so a command sees what
+//! the commands before it in the same batch did (`!queue` right after `!approve #1` no longer
+//! lists #1). Only what belongs to links moderated from the asking room is shown: other links'
+//! queues and logs are not this room's business.
 
 use crate::audit::AuditEntry;
-use crate::store::{PendingItem, Store};
+use crate::privacy::KeyedRead;
+use crate::store::prelude::*;
+use crate::store::PendingItem;
 use civicbridge_api::{LinkId, MirrorId, PendingId, RoomRef};
-use std::collections::HashMap;
 
 /// The held items `items`, a line each after a count: `#3 [link] who: text — reason`. In a
 /// moderation room (`shown_in`), people are named as that room may see them (a pseudonym, per
 /// link) with an excerpt; for the admin's command line (`None`), by name with the whole text.
 pub fn queue_listing(
-    store: &Store,
+    s: &mut impl KeyedRead,
     items: &[PendingItem],
     shown_in: Option<&RoomRef>,
 ) -> Vec<String> {
     let mut lines = vec![format!("{} held item(s)", items.len())];
     for item in items {
-        let who = match store.mirror(item.mirror) {
+        let who = match s.mirror(item.mirror) {
             Ok(Some(m)) => match shown_in {
                 Some(room) => {
-                    let who = store
-                        .shown_author(&m, room)
+                    let who = crate::privacy::shown_author(s, &m, room)
                         .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
                     format!("{who}: {}", crate::render::excerpt(item.text(&m)))
                 }
@@ -49,96 +51,110 @@ pub fn queue_listing(
 /// How many recent audit entries `!audit` can show.
 const AUDIT_TAIL: usize = 100;
 
-/// Scans done before a batch's transaction, for the commands in it.
-#[derive(Debug, Default)]
-pub struct Prepared {
-    /// The `!queue` listing.
-    pub queue: String,
-    /// The `!parked` listing (also the tail of `!queue` when something is parked).
-    pub parked: String,
-    /// Recent audit entries of this room's links, oldest first.
-    pub audit: Vec<AuditEntry>,
-    /// For decided items: the message each was about (from the audit log), for `!takedown #N`.
-    pub decided: HashMap<PendingId, MirrorId>,
-    /// Messages with a held item, for `!publish` (no second item for the same root).
-    pub held: HashMap<MirrorId, PendingId>,
+/// The links moderated from `here`. A read error counts as none (the commands then say they
+/// found nothing) rather than failing the batch.
+fn links_here(r: &impl Read, here: &RoomRef) -> Vec<LinkId> {
+    r.links()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.moderation_room.as_ref() == Some(here))
+        .map(|l| l.id)
+        .collect()
 }
 
-impl Prepared {
-    /// Gathers everything for the moderation room `here`. Read errors leave a part empty (the
-    /// commands then say they found nothing) rather than failing the batch.
-    pub fn gather(store: &Store, here: &RoomRef) -> Prepared {
-        let links: Vec<LinkId> = store
-            .links()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|l| l.moderation_room.as_ref() == Some(here))
-            .map(|l| l.id)
-            .collect();
-        let items: Vec<_> = store
-            .pending()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|i| links.contains(&i.link))
-            .collect();
-        let mut lines = queue_listing(store, &items, Some(here));
-        let log: Vec<AuditEntry> = store
-            .audit_log()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| e.link.as_ref().is_some_and(|l| links.contains(l)))
-            .collect();
-        let decided = log
-            .iter()
-            .filter_map(|e| {
-                let id = e.subject.as_deref()?.parse::<PendingId>().ok()?;
-                let m = e.detail.get("mirror")?.as_u64()?;
-                Some((id, MirrorId(m)))
-            })
-            .collect();
-        let parked: Vec<_> = match store.parked() {
-            Ok(all) => all
-                .into_iter()
-                .filter(|p| p.link.as_ref().is_none_or(|l| links.contains(l)))
-                .map(|p| p.line())
-                .collect(),
-            Err(e) => vec![format!("(the parked items cannot be read: {e})")],
-        };
-        let mut parked_lines = vec![format!("{} parked item(s)", parked.len())];
-        parked_lines.extend(parked);
-        if parked_lines.len() > 1 {
-            lines.extend(parked_lines.iter().cloned());
-        }
-        let skip = log.len().saturating_sub(AUDIT_TAIL);
-        Prepared {
-            queue: lines.join("\n"),
-            parked: parked_lines.join("\n"),
-            audit: log.into_iter().skip(skip).collect(),
-            decided,
-            held: items.iter().map(|i| (i.mirror, i.id)).collect(),
-        }
-    }
+/// The held items of the links moderated from `here`, oldest first.
+fn held_here(r: &impl Read, here: &RoomRef) -> Vec<PendingItem> {
+    let links = links_here(r, here);
+    r.pending()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| links.contains(&i.link))
+        .collect()
+}
 
-    /// The last `n` entries, one line each.
-    pub fn audit_tail(&self, n: usize) -> String {
-        let skip = self.audit.len().saturating_sub(n);
-        let mut lines = vec![format!("Last {} audit entries:", self.audit.len() - skip)];
-        for e in self.audit.iter().skip(skip) {
-            let when = chrono::DateTime::from_timestamp_millis(e.at_ms as i64)
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default();
-            let action = serde_json::to_value(e.action)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            lines.push(format!(
-                "{} {when} {} {action} {} {}",
-                e.seq,
-                e.actor,
-                e.link.as_ref().map(|l| l.as_str()).unwrap_or("-"),
-                e.subject.as_deref().unwrap_or(""),
-            ));
-        }
-        lines.join("\n")
+/// The `!queue` listing for the moderation room `here`: its held items, then its parked items
+/// when there are any.
+pub fn queue(s: &mut impl KeyedRead, here: &RoomRef) -> String {
+    let items = held_here(s, here);
+    let mut lines = queue_listing(s, &items, Some(here));
+    let parked = parked_lines(s, here);
+    if parked.len() > 1 {
+        lines.extend(parked);
     }
+    lines.join("\n")
+}
+
+/// The `!parked` listing for the moderation room `here`.
+pub fn parked(r: &impl Read, here: &RoomRef) -> String {
+    parked_lines(r, here).join("\n")
+}
+
+fn parked_lines(r: &impl Read, here: &RoomRef) -> Vec<String> {
+    let links = links_here(r, here);
+    let parked: Vec<_> = match r.parked() {
+        Ok(all) => all
+            .into_iter()
+            .filter(|p| p.link.as_ref().is_none_or(|l| links.contains(l)))
+            .map(|p| p.line())
+            .collect(),
+        Err(e) => vec![format!("(the parked items cannot be read: {e})")],
+    };
+    let mut lines = vec![format!("{} parked item(s)", parked.len())];
+    lines.extend(parked);
+    lines
+}
+
+/// The audit entries of the links moderated from `here`, oldest first.
+fn log_here(r: &impl Read, here: &RoomRef) -> Vec<AuditEntry> {
+    let links = links_here(r, here);
+    r.audit_log()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.link.as_ref().is_some_and(|l| links.contains(l)))
+        .collect()
+}
+
+/// For a decided item of a link moderated from `here`: the message it was about (from the
+/// audit log), for `!takedown #N`.
+pub fn decided(r: &impl Read, here: &RoomRef, id: PendingId) -> Option<MirrorId> {
+    log_here(r, here).iter().rev().find_map(|e| {
+        let subject = e.subject.as_deref()?.parse::<PendingId>().ok()?;
+        let m = e.detail.get("mirror")?.as_u64()?;
+        (subject == id).then_some(MirrorId(m))
+    })
+}
+
+/// The item holding message `root`, if one waits among the held items of the links moderated
+/// from `here` (for `!publish`: no second item for the same root).
+pub fn held_item_for(r: &impl Read, here: &RoomRef, root: MirrorId) -> Option<PendingId> {
+    held_here(r, here)
+        .iter()
+        .rev()
+        .find(|i| i.mirror == root)
+        .map(|i| i.id)
+}
+
+/// The last `n` (at most [`AUDIT_TAIL`]) audit entries of the links moderated from `here`, one
+/// line each.
+pub fn audit_tail(r: &impl Read, here: &RoomRef, n: usize) -> String {
+    let log = log_here(r, here);
+    let shown = n.min(AUDIT_TAIL).min(log.len());
+    let mut lines = vec![format!("Last {shown} audit entries:")];
+    for e in &log[log.len() - shown..] {
+        let when = chrono::DateTime::from_timestamp_millis(e.at_ms as i64)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        let action = serde_json::to_value(e.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{} {when} {} {action} {} {}",
+            e.seq,
+            e.actor,
+            e.link.as_ref().map(|l| l.as_str()).unwrap_or("-"),
+            e.subject.as_deref().unwrap_or(""),
+        ));
+    }
+    lines.join("\n")
 }

@@ -4,9 +4,10 @@
 //! event commit together (a replayed command does nothing twice).
 //!
 //! One file per family: [`decide`] (approve, reject, edit), [`takedown`], [`threads`] (publish,
-//! unpublish), [`admin`] (rules, set, trust, block), [`info`] (queue, audit, help). Commands that
-//! need a scan of the store (`!queue`, `!audit`, `!takedown #N` of a decided item, `!publish`)
-//! cannot scan inside a transaction; [`Prepared`] gathers that beforehand.
+//! unpublish), [`admin`] (rules, set, trust, block), [`info`] (queue, parked, audit), [`parked`]
+//! (retry, drop). Commands that scan the store (`!queue`, `!audit`, `!takedown #N` of a decided
+//! item, `!publish`) scan inside the transaction too, so they see what earlier commands of the
+//! same batch did.
 
 pub mod admin;
 pub mod decide;
@@ -19,6 +20,7 @@ pub mod threads;
 
 pub use parse::{parse, HELP};
 
+use crate::store::prelude::*;
 use crate::approval::{audit_refusal, ItemRef};
 use crate::store::{Job, LinkRecord, Tx, TxFailure};
 use civicbridge_api::{LinkId, PlatformFactory, RoomRef};
@@ -89,17 +91,6 @@ impl Command {
         }
     }
 
-    /// Whether running it needs [`Prepared`] data.
-    fn needs_scan(&self) -> bool {
-        matches!(
-            self,
-            Command::Queue
-                | Command::Parked
-                | Command::Audit(_)
-                | Command::Publish
-                | Command::Takedown(takedown::Target::Pending(_))
-        )
-    }
 }
 
 /// What a command asks of the moderation room: the reply and the jobs it queued.
@@ -124,7 +115,6 @@ pub struct Ctx<'a> {
     pub link: &'a LinkRecord,
     pub room: &'a RoomRef,
     pub actor: Actor,
-    pub prepared: &'a Prepared,
     /// The platforms' factories, which read links to their messages (`!takedown URL`).
     pub platforms: &'a [Arc<dyn PlatformFactory>],
 }
@@ -153,24 +143,15 @@ pub fn run_as_admin(
         // Any room will do: the CLI governs every link and posts no reply.
         RoomRef::new(civicbridge_api::Platform::new("cli"), "cli")
     });
-    let prepared = Prepared::gather(store, &room);
     store.transact(|tx| {
         let ctx = Ctx {
             link: &record,
             room: &room,
             actor: Actor::Cli,
-            prepared: &prepared,
             platforms,
         };
         run(tx, &ctx, cmd.clone())
     })
-}
-
-pub use info::Prepared;
-
-/// Whether the batch has a command that needs [`Prepared`] data.
-pub fn needs_scan(text: &str) -> bool {
-    matches!(parse(text), Some(Ok(c)) if c.needs_scan())
 }
 
 /// Runs a moderation-room command. Refusals are audited and answered politely.
@@ -221,13 +202,13 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxFa
         Command::Publish | Command::Unpublish => Ok(Outcome::reply(
             "!publish and !unpublish work in a staff room, as a reply in the thread.",
         )),
-        Command::Queue => Ok(Outcome::reply(ctx.prepared.queue.clone())),
-        Command::Audit(n) => Ok(Outcome::reply(ctx.prepared.audit_tail(n))),
+        Command::Queue => Ok(Outcome::reply(info::queue(tx, ctx.room))),
+        Command::Audit(n) => Ok(Outcome::reply(info::audit_tail(tx, ctx.room, n))),
         Command::Rules(_) => admin::show_rules(tx, &link),
         Command::Set { key, value, .. } => admin::set(tx, ctx, &link, &key, &value),
         Command::Trust(user, _) => admin::trust(tx, ctx, &link, &user, true),
         Command::Block(user, _) => admin::trust(tx, ctx, &link, &user, false),
-        Command::Parked => Ok(Outcome::reply(ctx.prepared.parked.clone())),
+        Command::Parked => Ok(Outcome::reply(info::parked(tx, ctx.room))),
         Command::Retry(id) => parked::retry(tx, ctx, id),
         Command::Drop(id) => parked::drop(tx, ctx, id),
         Command::Help => Ok(Outcome::reply(HELP)),

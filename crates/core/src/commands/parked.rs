@@ -1,6 +1,7 @@
 //! `!retry` and `!drop` (and `!parked`, listed by [`super::info`]): what admins do with dead
 //! letters (see [`crate::dead_letter`]). Only items of links moderated from the asking room.
 
+use crate::store::prelude::*;
 use super::{Ctx, Outcome};
 use crate::audit::{AuditAction, AuditDraft};
 use crate::store::parked::Retried;
@@ -42,7 +43,7 @@ fn audited(
 /// `!retry P3`: a job goes back into its lane at once; an event is replayed by its link worker
 /// right after this command commits (or at the next start, from the CLI).
 pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, TxFailure> {
-    let Some(item) = tx.parked(id)? else {
+    let Some(item) = tx.parked_item(id)? else {
         return Ok(Outcome::reply(format!("There is no parked item {id}.")));
     };
     if !governs(tx, ctx, &item)? {
@@ -71,7 +72,7 @@ pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, Tx
 
 /// `!drop P3`: removed for good, audited.
 pub fn drop(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, TxFailure> {
-    let Some(item) = tx.parked(id)? else {
+    let Some(item) = tx.parked_item(id)? else {
         return Ok(Outcome::reply(format!("There is no parked item {id}.")));
     };
     if !governs(tx, ctx, &item)? {

@@ -2,6 +2,7 @@
 //! the author's, in their own room), and marks the message deleted so nothing held or queued for
 //! it is sent later. Its held items are withdrawn at the same time (`approval::take_down`).
 
+use crate::store::prelude::*;
 use super::{Ctx, Outcome};
 use crate::approval;
 use crate::commands::permissions::{role, Role};
@@ -44,9 +45,9 @@ fn resolve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Option<MirrorId
     Ok(match t {
         Target::Link(_) => None,
         Target::Mirror(m) => Some(*m),
-        Target::Pending(p) => match tx.pending(*p)? {
+        Target::Pending(p) => match tx.pending_item(*p)? {
             Some(item) => Some(item.mirror),
-            None => ctx.prepared.decided.get(p).copied(),
+            None => super::info::decided(tx, ctx.room, *p),
         },
         Target::Message {
             platform,

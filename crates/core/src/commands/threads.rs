@@ -6,7 +6,8 @@
 //! it follow the link's `in_thread` policy). `!unpublish` stops the thread crossing, both ways,
 //! whatever the scope; the copies already made stay (use `!takedown` to remove them).
 
-use super::{Outcome, Prepared};
+use crate::store::prelude::*;
+use super::{info, Outcome};
 use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::commands::permissions::Actor;
@@ -41,7 +42,6 @@ pub fn publish(
     room: &RoomRef,
     actor: &Actor,
     m: &Message,
-    prepared: &Prepared,
 ) -> Result<Outcome, TxFailure> {
     if m.thread.is_none() && m.reply_to.is_none() {
         return Ok(Outcome::reply(WHERE));
@@ -54,7 +54,11 @@ pub fn publish(
     if root.published && !root.unpublished {
         return Ok(Outcome::reply("This thread is already published."));
     }
-    if let Some(id) = prepared.held.get(&root.id) {
+    let held = match &link.moderation_room {
+        Some(here) => info::held_item_for(tx, here, root.id),
+        None => None,
+    };
+    if let Some(id) = held {
         return Ok(Outcome::reply(format!(
             "This thread's first message is already waiting for the moderators as {id}."
         )));

@@ -19,6 +19,7 @@
 //! The audit entry names the actor and a keyed hash of the person's id (never the id or text),
 //! with counts.
 
+use crate::store::prelude::*;
 use super::TOMBSTONE;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::store::{Job, JobKind, MirrorRecord, Store, StoreError};
@@ -73,7 +74,7 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                 // Held items: discarded; a posted card quoted the message, so it goes too.
                 let mut discarded: HashSet<PendingId> = HashSet::new();
                 for item in pending.iter().filter(|p| p.mirror == id) {
-                    let Some(item) = tx.pending(item.id)? else {
+                    let Some(item) = tx.pending_item(item.id)? else {
                         continue;
                     };
                     tx.remove_pending(item.id)?;

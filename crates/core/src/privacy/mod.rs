@@ -16,7 +16,10 @@
 //! text, so the log can outlive retention and erasure without keeping what was said.
 
 pub mod erase;
+mod naming;
 pub mod retention;
+
+pub use naming::{audit_rule_value_in, audit_rules_in, person_ref_in, shown_author, KeyedRead};
 
 use crate::rules::{ResidentNames, Rules, Side};
 use crate::store::Author;

@@ -37,3 +37,10 @@ impl<T: Clone + DeserializeOwned> Decoded<T> {
         Ok(value)
     }
 }
+
+/// The decoded copies both views of the store share: links and their rules.
+#[derive(Debug, Default)]
+pub struct Caches {
+    pub links: Decoded<super::LinkRecord>,
+    pub rules: Decoded<super::RulesRecord>,
+}

@@ -1,31 +1,29 @@
 //! Bookkeeping of the daemon's housekeeping (see `crate::hygiene` and `crate::notice`), kept in
 //! the meta tree so that a restart neither repeats nor forgets it.
 
-use super::backend::{Tree, TxError};
-use super::{keys, Tx};
+use super::read::{self, Read};
+use super::{keys, StoreError, Tree, Tx, TxError};
 use civicbridge_api::{LinkId, RoomRef};
 
-impl Tx<'_> {
+/// Reads of the housekeeping marks.
+pub trait HousekeepingReads: Read {
     /// Every held item of `link` whose reminder fell due at or before this time has been
     /// reminded about.
-    pub fn reminded_until(&self, link: &LinkId) -> Result<Option<u64>, TxError> {
-        self.get(
-            Tree::Meta,
-            &keys::housekeeping(&["reminded", link.as_str()]),
-        )
-    }
-
-    pub fn set_reminded_until(&mut self, link: &LinkId, at_ms: u64) -> Result<(), TxError> {
-        self.put(
-            Tree::Meta,
-            &keys::housekeeping(&["reminded", link.as_str()]),
-            &at_ms,
-        )
+    fn reminded_until(&self, link: &LinkId) -> Result<Option<u64>, StoreError> {
+        read::get(self, Tree::Meta, &reminded_key(link))
     }
 
     /// The digest of the public notice last queued for `room` on behalf of `link`.
-    pub fn notice_posted(&self, link: &LinkId, room: &RoomRef) -> Result<Option<String>, TxError> {
-        self.get(Tree::Meta, &notice_key(link, room))
+    fn notice_posted(&self, link: &LinkId, room: &RoomRef) -> Result<Option<String>, StoreError> {
+        read::get(self, Tree::Meta, &notice_key(link, room))
+    }
+}
+
+impl<R: Read + ?Sized> HousekeepingReads for R {}
+
+impl Tx<'_> {
+    pub fn set_reminded_until(&mut self, link: &LinkId, at_ms: u64) -> Result<(), TxError> {
+        self.put(Tree::Meta, &reminded_key(link), &at_ms)
     }
 
     pub fn set_notice_posted(
@@ -36,6 +34,10 @@ impl Tx<'_> {
     ) -> Result<(), TxError> {
         self.put(Tree::Meta, &notice_key(link, room), &digest)
     }
+}
+
+fn reminded_key(link: &LinkId) -> Vec<u8> {
+    keys::housekeeping(&["reminded", link.as_str()])
 }
 
 fn notice_key(link: &LinkId, room: &RoomRef) -> Vec<u8> {

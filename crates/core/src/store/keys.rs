@@ -1,13 +1,86 @@
 //! The one place that knows how keys and values are laid out on disk.
 //!
-//! Keys are bytes chosen so that sled's key order is useful: numeric ids are big-endian so that
-//! the outbox and the audit log iterate oldest first. Values are JSON in an envelope
+//! The trees are named, in a fixed order ([`Tree`]): the engine opens them by name, and the
+//! sled engine's journal records a tree by its position in that order. Keys are bytes chosen so
+//! that the engine's key order is useful: numeric ids are big-endian so that the outbox and the
+//! audit log iterate oldest first. Values are JSON in an envelope
 //! `{"v": <format version>, "d": <record>}` so a later release can migrate old records.
 
 use super::StoreError;
 use civicbridge_api::{InboundId, LinkId, Platform, RemoteMsgId, RoomRef, ThreadId};
+use civicbridge_kv::TreeId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// One tree per concern. The names are the on-disk tree names and the order is the journal's
+/// tree numbering: never rename or reorder one, only add at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tree {
+    Meta,
+    Links,
+    Rules,
+    Seen,
+    Mirrors,
+    MsgIndex,
+    Threads,
+    Pending,
+    Outbox,
+    Audit,
+    ConnectorState,
+    /// Dead letters: jobs and events that failed the same way repeatedly, panicked, or cannot
+    /// be decoded (see `parked.rs`).
+    Parked,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 12] = [
+        Tree::Meta,
+        Tree::Links,
+        Tree::Rules,
+        Tree::Seen,
+        Tree::Mirrors,
+        Tree::MsgIndex,
+        Tree::Threads,
+        Tree::Pending,
+        Tree::Outbox,
+        Tree::Audit,
+        Tree::ConnectorState,
+        Tree::Parked,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::Links => "links",
+            Tree::Rules => "rules",
+            Tree::Seen => "seen",
+            Tree::Mirrors => "mirrors",
+            Tree::MsgIndex => "msg_index",
+            Tree::Threads => "threads",
+            Tree::Pending => "pending",
+            Tree::Outbox => "outbox",
+            Tree::Audit => "audit",
+            Tree::ConnectorState => "connector_state",
+            Tree::Parked => "parked",
+        }
+    }
+
+    /// The engine's id of this tree: its position in [`TREE_NAMES`].
+    pub const fn id(self) -> TreeId {
+        TreeId::new(self as u8)
+    }
+}
+
+/// The names the engine is opened with, in [`Tree`] order.
+pub const TREE_NAMES: [&str; 12] = {
+    let mut names = [""; 12];
+    let mut i = 0;
+    while i < Tree::ALL.len() {
+        names[i] = Tree::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// The format version written into every value's envelope.
 pub const VALUE_VERSION: u32 = 1;
@@ -121,6 +194,25 @@ mod tests {
             b"telegram\0-100\x007".to_vec()
         );
         assert!(id(1) < id(256), "big-endian ids sort numerically");
+        // The journal numbers trees by their place in this list.
+        assert_eq!(
+            TREE_NAMES,
+            [
+                "meta",
+                "links",
+                "rules",
+                "seen",
+                "mirrors",
+                "msg_index",
+                "threads",
+                "pending",
+                "outbox",
+                "audit",
+                "connector_state",
+                "parked"
+            ]
+        );
+        assert!(Tree::ALL.iter().enumerate().all(|(i, t)| t.id().index() == i));
     }
 
     use civicbridge_api::testing::nested_links;

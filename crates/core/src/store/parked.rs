@@ -8,8 +8,9 @@
 //! parked, listed and retried losslessly. Parked events keep the event as a JSON *string* for the
 //! same reason: a deeply nested event must not make its dead letter unreadable too.
 
-use super::backend::{Tree, TxError};
-use super::{keys, Job, JobId, Store, StoreError, Tx};
+use super::read::sealed::Access as _;
+use super::read::{self, Read};
+use super::{keys, Job, JobId, StoreError, Tree, Tx, TxError};
 use civicbridge_api::{Event, InboundId, LinkId, MirrorId, RoomRef};
 use serde::{Deserialize, Serialize};
 
@@ -180,15 +181,23 @@ impl KindTag {
 
 const PARKED_COUNTER: &str = "parked";
 
+/// Reads of the dead letters.
+pub trait ParkedReads: Read {
+    /// Every parked item, oldest first.
+    fn parked(&self) -> Result<Vec<ParkedItem>, StoreError> {
+        read::all(self, Tree::Parked)
+    }
+
+    fn parked_item(&self, id: ParkedId) -> Result<Option<ParkedItem>, StoreError> {
+        read::get(self, Tree::Parked, &keys::id(id.0))
+    }
+}
+
+impl<R: Read + ?Sized> ParkedReads for R {}
+
 impl Tx<'_> {
     fn next_parked(&mut self) -> Result<ParkedId, TxError> {
-        let key = keys::counter(PARKED_COUNTER);
-        let n = match self.kv.get(Tree::Meta, &key)? {
-            Some(v) => keys::decode_u64(&v)? + 1,
-            None => 1,
-        };
-        self.kv.insert(Tree::Meta, &key, keys::encode_u64(n))?;
-        Ok(ParkedId(n))
+        self.next_counter(PARKED_COUNTER).map(ParkedId)
     }
 
     /// Moves job `id` out of the outbox into the parked tree, its bytes untouched. `lane` is the
@@ -200,7 +209,7 @@ impl Tx<'_> {
         reason: &str,
     ) -> Result<Option<ParkedItem>, TxError> {
         let key = keys::id(id.0);
-        let Some(raw) = self.kv.get(Tree::Outbox, &key)? else {
+        let Some(raw) = self.raw_get(Tree::Outbox, &key)? else {
             return Ok(None);
         };
         let header = keys::decode::<JobHeader>(&raw).ok();
@@ -221,7 +230,7 @@ impl Tx<'_> {
             at_ms: self.now_ms,
             retry: false,
         };
-        self.kv.remove(Tree::Outbox, &key)?;
+        self.remove(Tree::Outbox, &key)?;
         self.put(Tree::Parked, &keys::id(item.id.0), &item)?;
         Ok(Some(item))
     }
@@ -251,23 +260,19 @@ impl Tx<'_> {
         Ok(item)
     }
 
-    pub fn parked(&self, id: ParkedId) -> Result<Option<ParkedItem>, TxError> {
-        self.get(Tree::Parked, &keys::id(id.0))
-    }
-
     /// Takes a parked item back: a job returns to the outbox under its own id (its lane runs it
     /// again once it is enqueued: see [`Retried`]); an event is marked for replay by its link
     /// worker (its seen mark is dropped then). `None` if there is no such item.
     pub fn retry_parked(&mut self, id: ParkedId) -> Result<Option<Retried>, TxError> {
-        let Some(mut item) = self.parked(id)? else {
+        let Some(mut item) = self.parked_item(id)? else {
             return Ok(None);
         };
         match &item.what {
             ParkedWhat::Job { job, raw, .. } => {
                 let bytes = hex::decode(raw)
                     .map_err(|e| StoreError::Corrupt(format!("parked item {id}: {e}")))?;
-                self.kv.insert(Tree::Outbox, &keys::id(job.0), bytes)?;
-                self.kv.remove(Tree::Parked, &keys::id(id.0))?;
+                self.put_raw(Tree::Outbox, &keys::id(job.0), bytes)?;
+                self.remove(Tree::Parked, &keys::id(id.0))?;
                 Ok(Some(Retried::Job(*job, item)))
             }
             ParkedWhat::Event { .. } => {
@@ -280,9 +285,9 @@ impl Tx<'_> {
 
     /// Removes a parked item for good. Returns it, or `None` if there is no such item.
     pub fn drop_parked(&mut self, id: ParkedId) -> Result<Option<ParkedItem>, TxError> {
-        let item = self.parked(id)?;
+        let item = self.parked_item(id)?;
         if item.is_some() {
-            self.kv.remove(Tree::Parked, &keys::id(id.0))?;
+            self.remove(Tree::Parked, &keys::id(id.0))?;
         }
         Ok(item)
     }
@@ -293,7 +298,7 @@ impl Tx<'_> {
         &mut self,
         id: ParkedId,
     ) -> Result<Option<Result<Event, String>>, TxError> {
-        let Some(item) = self.parked(id)? else {
+        let Some(item) = self.parked_item(id)? else {
             return Ok(None);
         };
         let ParkedWhat::Event {
@@ -304,9 +309,8 @@ impl Tx<'_> {
         else {
             return Ok(None);
         };
-        self.kv.remove(Tree::Parked, &keys::id(id.0))?;
-        self.kv
-            .remove(Tree::Seen, &keys::seen(room.platform, event_id))?;
+        self.remove(Tree::Parked, &keys::id(id.0))?;
+        self.unmark_seen(room.platform, event_id)?;
         Ok(Some(
             serde_json::from_str::<Event>(event).map_err(|e| e.to_string()),
         ))
@@ -315,34 +319,14 @@ impl Tx<'_> {
     /// A retried event failed again: it stays parked, no longer marked for retry, with the new
     /// reason.
     pub fn keep_parked(&mut self, id: ParkedId, reason: &str) -> Result<(), TxError> {
-        if let Some(mut item) = self.parked(id)? {
+        if let Some(mut item) = self.parked_item(id)? {
             item.retry = false;
             item.reason = one_line(reason);
             self.put(Tree::Parked, &keys::id(id.0), &item)?;
         }
         Ok(())
     }
-
-    /// Writes `bytes` as the stored record of job `id` in the outbox, bypassing encoding. Only
-    /// for tests that prove the daemon survives a record it cannot decode.
-    #[doc(hidden)]
-    pub fn put_raw_job(&mut self, id: JobId, bytes: Vec<u8>) -> Result<(), TxError> {
-        self.kv.insert(Tree::Outbox, &keys::id(id.0), bytes)
-    }
-
-    /// Writes `bytes` as the stored record of mirror `id`, bypassing encoding (tests only).
-    #[doc(hidden)]
-    pub fn put_raw_mirror(
-        &mut self,
-        id: civicbridge_api::MirrorId,
-        bytes: Vec<u8>,
-    ) -> Result<(), TxError> {
-        self.kv.insert(Tree::Mirrors, &keys::id(id.0), bytes)
-    }
 }
-
-/// A job id whose record does not decode, and why.
-pub type Unreadable = (JobId, StoreError);
 
 /// What a retry put back.
 #[derive(Debug)]
@@ -360,32 +344,4 @@ fn one_line(s: &str) -> String {
         cut.push('…');
     }
     cut
-}
-
-impl Store {
-    /// The stored bytes of mirror `id` (tests only: to restore a record they corrupted).
-    #[doc(hidden)]
-    pub fn raw_mirror(&self, id: civicbridge_api::MirrorId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.backend.get(Tree::Mirrors, &keys::id(id.0))
-    }
-
-    /// Every parked item, oldest first.
-    pub fn parked(&self) -> Result<Vec<ParkedItem>, StoreError> {
-        self.all(Tree::Parked)
-    }
-
-    /// The unfinished jobs that decode, oldest first, and the ids of those that do not (with
-    /// the decoding error), so one unreadable record cannot stop a re-drive.
-    pub fn outbox_readable(&self) -> Result<(Vec<Job>, Vec<Unreadable>), StoreError> {
-        let mut good = Vec::new();
-        let mut bad = Vec::new();
-        for (k, v) in self.backend.scan(Tree::Outbox, b"")? {
-            let id = JobId(keys::parse_id(&k)?);
-            match keys::decode::<Job>(&v) {
-                Ok(j) => good.push(j),
-                Err(e) => bad.push((id, e)),
-            }
-        }
-        Ok((good, bad))
-    }
 }

@@ -1,4 +1,4 @@
-//! The sled backend: one sled 0.34.7 tree per [`Tree`], behind a write-ahead journal.
+//! The sled engine: one sled 0.34.7 tree per tree name, behind a write-ahead journal.
 //!
 //! Why not sled's own transactions: the first one switches sled into a mode where every
 //! operation takes one process-wide lock, and `flush` holds it through the fsync, so under load
@@ -22,10 +22,9 @@
 //! Lock order: `journal` → `writer` → `layers`; `signal` (the checkpoint thread's wakeups) is
 //! taken alone or before `layers`.
 
-use super::backend::{Backend, Entry, KvTx, Tree, TxError};
-use super::journal::{self, Journal};
-use super::overlay::{Slot, TxView, WriteSet};
-use super::StoreError;
+use crate::journal::{self, Journal};
+use crate::overlay::{Committed, Slot, TxView, WriteSet};
+use crate::{Backend, Entry, KvError, KvTx, TreeId};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 /// Where sled keeps the seq of the last journal record it holds (its default tree, apart from
-/// the domain trees).
+/// the named trees).
 const APPLIED_KEY: &[u8] = b"civicbridge/journal_applied_seq";
 /// A checkpoint runs this often, or sooner once `active` holds [`CHECKPOINT_AT`] keys.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -96,7 +95,7 @@ struct Layers {
 }
 
 impl Layers {
-    fn get(&self, tree: Tree, key: &[u8]) -> Option<&Slot> {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Option<&Slot> {
         self.active
             .get(tree, key)
             .or_else(|| self.frozen.as_ref().and_then(|(f, _)| f.get(tree, key)))
@@ -107,8 +106,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: sled::Error) -> KvError {
+    KvError::Io(e.to_string())
 }
 
 /// Writes `writes` (everything up to journal record `upto`) into sled durably, then records
@@ -119,9 +118,11 @@ fn apply(
     trees: &[sled::Tree],
     writes: &WriteSet,
     upto: u64,
-) -> Result<(), StoreError> {
+) -> Result<(), KvError> {
     for (tree, key, slot) in writes.iter() {
-        let t = &trees[tree.index()];
+        let t = trees
+            .get(tree.index())
+            .ok_or_else(|| KvError::Io(format!("no tree {} in this store", tree.index())))?;
         match slot {
             Some(v) => t.insert(key, v.as_slice()).map(drop),
             None => t.remove(key).map(drop),
@@ -136,15 +137,16 @@ fn apply(
 }
 
 impl SledBackend {
-    /// Opens the store in `path`, replaying its journal. A lock still held *in this process* by
-    /// a just-dropped store (sled's background threads let go of the directory a moment after
-    /// the last handle is dropped) is waited out for up to two seconds; another process's lock
-    /// is reported.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens the engine in `path` with the trees `names` (a tree's id is its position in the
+    /// list: keep the order, the journal records it), replaying its journal. A lock still held
+    /// *in this process* by a just-dropped engine (sled's background threads let go of the
+    /// directory a moment after the last handle is dropped) is waited out for up to two
+    /// seconds; another process's lock is reported.
+    pub fn open(path: &Path, names: &[&str]) -> Result<Self, KvError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         let shared = loop {
-            match Shared::open(path) {
-                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+            match Shared::open(path, names) {
+                Err(KvError::Locked(_)) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 other => break Arc::new(other?),
@@ -154,7 +156,7 @@ impl SledBackend {
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || worker.run_checkpoints())
-            .map_err(|e| StoreError::Backend(format!("starting the checkpoint thread: {e}")))?;
+            .map_err(|e| KvError::Io(format!("starting the checkpoint thread: {e}")))?;
         Ok(SledBackend {
             shared,
             checkpointer: Some(checkpointer),
@@ -178,7 +180,7 @@ impl Drop for SledBackend {
 }
 
 impl Shared {
-    fn open(path: &Path) -> Result<Shared, StoreError> {
+    fn open(path: &Path, names: &[&str]) -> Result<Shared, KvError> {
         let db = sled::Config::new()
             .path(path)
             // Durability comes from the journal; sled is flushed by each checkpoint.
@@ -187,29 +189,31 @@ impl Shared {
             .map_err(|e| {
                 // sled reports the directory lock as an I/O error whose text names it.
                 if e.to_string().contains("could not acquire lock") {
-                    StoreError::Locked(path.display().to_string())
+                    KvError::Locked(path.display().to_string())
                 } else {
-                    StoreError::Backend(format!("opening {}: {e}", path.display()))
+                    KvError::Io(format!("opening {}: {e}", path.display()))
                 }
             })?;
-        let trees = Tree::ALL
+        let trees = names
             .iter()
-            .map(|t| db.open_tree(t.name()))
+            .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
         let applied = match db.get(APPLIED_KEY).map_err(backend)? {
-            Some(v) => super::keys::decode_u64(&v)?,
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                KvError::Corrupt(format!("the journal mark in sled is {} bytes", v.len()))
+            })?),
             None => 0,
         };
         let dir = path.join("journal");
         let mut replay = WriteSet::default();
         let mut last = applied;
-        for rec in journal::recover(&dir)? {
+        for rec in journal::recover(&dir, trees.len())? {
             if rec.seq <= applied {
                 continue;
             }
             if rec.seq != last + 1 {
-                return Err(StoreError::Corrupt(format!(
+                return Err(KvError::Corrupt(format!(
                     "journal in {}: sled holds records up to {applied}, the journal resumes at {}",
                     dir.display(),
                     rec.seq
@@ -248,14 +252,37 @@ impl Shared {
         self.layers.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn tree(&self, tree: TreeId) -> Result<&sled::Tree, KvError> {
+        self.trees
+            .get(tree.index())
+            .ok_or_else(|| KvError::Io(format!("no tree {} in this store", tree.index())))
+    }
+
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
         if let Some(slot) = self.layers().get(tree, key) {
             return Ok(slot.clone());
         }
-        self.trees[tree.index()]
+        self.tree(tree)?
             .get(key)
             .map(|v| v.map(|v| v.to_vec()))
             .map_err(backend)
+    }
+
+    /// The committed entries under `prefix`: sled's, with the layers laid over them. Holding
+    /// the layers keeps `frozen` in place while sled is read: a checkpoint may be writing it
+    /// into sled meanwhile, and laying it over sled's answer covers that.
+    fn scan(&self, tree: TreeId, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, KvError> {
+        let layers = self.layers();
+        let mut merged = BTreeMap::new();
+        for kv in self.tree(tree)?.scan_prefix(prefix) {
+            let (k, v) = kv.map_err(backend)?;
+            merged.insert(k.to_vec(), v.to_vec());
+        }
+        if let Some((frozen, _)) = &layers.frozen {
+            frozen.overlay_prefix(tree, prefix, &mut merged);
+        }
+        layers.active.overlay_prefix(tree, prefix, &mut merged);
+        Ok(merged)
     }
 
     /// Whether every transaction committed so far is in the synced journal.
@@ -270,7 +297,7 @@ impl Shared {
 
     /// Appends every queued record to the journal and syncs it. Callers that arrive while a
     /// sync is running wait for it and are often covered by it.
-    fn flush_blocking(&self) -> Result<(), StoreError> {
+    fn flush_blocking(&self) -> Result<(), KvError> {
         let target = lock(&self.writer).seq;
         if self.durable_through(target) {
             return Ok(());
@@ -304,7 +331,7 @@ impl Shared {
     }
 
     /// Moves the committed writes into sled. Returns whether there was anything to move.
-    fn checkpoint(&self) -> Result<bool, StoreError> {
+    fn checkpoint(&self) -> Result<bool, KvError> {
         let existing = self.layers().frozen.clone();
         let (frozen, upto) = match existing {
             // A checkpoint that failed part-way is finished first.
@@ -386,7 +413,7 @@ impl Shared {
 
     /// Holds a new transaction back while `active` is over its limit and a checkpoint is
     /// still writing `frozen` into sled.
-    fn wait_for_room(&self) -> Result<(), StoreError> {
+    fn wait_for_room(&self) -> Result<(), KvError> {
         let full = || {
             let l = self.layers();
             l.active.len() >= ACTIVE_LIMIT && l.frozen.is_some()
@@ -402,7 +429,7 @@ impl Shared {
                 return Ok(());
             }
             if std::time::Instant::now() >= deadline {
-                return Err(StoreError::Backend(
+                return Err(KvError::Io(
                     "the store cannot move changes into sled (checkpoints keep failing; see the log)"
                         .into(),
                 ));
@@ -416,39 +443,48 @@ impl Shared {
     }
 }
 
+/// What a transaction reads under its own writes: the committed state.
+struct Reads<'a>(&'a Shared);
+
+impl Committed for Reads<'_> {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        self.0.get(tree, key)
+    }
+
+    fn scan(&self, tree: TreeId, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, KvError> {
+        self.0.scan(tree, prefix)
+    }
+}
+
 #[async_trait::async_trait]
 impl Backend for SledBackend {
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
         self.shared.get(tree, key)
     }
 
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        // Holding the layers keeps `frozen` in place while sled is read: a checkpoint may be
-        // writing it into sled meanwhile, and laying it over sled's answer covers that.
-        let layers = self.shared.layers();
-        let mut merged = BTreeMap::new();
-        for kv in self.shared.trees[tree.index()].scan_prefix(prefix) {
-            let (k, v) = kv.map_err(backend)?;
-            merged.insert(k.to_vec(), v.to_vec());
-        }
-        if let Some((frozen, _)) = &layers.frozen {
-            frozen.overlay_prefix(tree, prefix, &mut merged);
-        }
-        layers.active.overlay_prefix(tree, prefix, &mut merged);
-        Ok(merged.into_iter().collect())
+    fn scan(&self, tree: TreeId, prefix: &[u8]) -> Result<Vec<Entry>, KvError> {
+        Ok(self.shared.scan(tree, prefix)?.into_iter().collect())
     }
 
     fn transact(
         &self,
-        body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), TxError>,
-    ) -> Result<(), StoreError> {
+        body: &mut dyn FnMut(&mut dyn KvTx) -> Result<(), KvError>,
+    ) -> Result<(), KvError> {
         let shared = &*self.shared;
         shared.wait_for_room()?;
         let mut w = lock(&shared.writer);
-        let mut view = TxView::new(|t: Tree, k: &[u8]| shared.get(t, k));
-        body(&mut view).map_err(|TxError::Abort(e)| e)?;
+        let reads = Reads(shared);
+        let mut view = TxView::new(&reads);
+        body(&mut view)?;
         if view.writes.is_empty() {
             return Ok(());
+        }
+        if let Some((t, _, _)) = view
+            .writes
+            .iter()
+            .find(|(t, _, _)| t.index() >= shared.trees.len())
+        {
+            return Err(KvError::Io(format!("no tree {} in this store", t.index())));
         }
         w.seq += 1;
         let seq = w.seq;
@@ -465,7 +501,7 @@ impl Backend for SledBackend {
         Ok(())
     }
 
-    async fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), KvError> {
         if self.shared.all_durable() {
             return Ok(());
         }
@@ -477,6 +513,6 @@ impl Backend for SledBackend {
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || shared.flush_blocking())
             .await
-            .map_err(|e| StoreError::Backend(format!("flush task failed: {e}")))?
+            .map_err(|e| KvError::Io(format!("flush task failed: {e}")))?
     }
 }

@@ -1,4 +1,4 @@
-//! The write-ahead journal of the sled backend: each committed transaction is one record, in
+//! The write-ahead journal of the sled engine: each committed transaction is one record, in
 //! commit order, appended to segment files in `<store>/journal/`.
 //!
 //! A transaction is durable once its record is written and `fdatasync`ed: one sync covers
@@ -7,14 +7,14 @@
 //! record in it is in sled and sled has flushed.
 //!
 //! Record: `len: u32 LE | crc32(payload): u32 LE | payload`, payload:
-//! `seq: u64 LE | count: u32 LE | count × (tree: u8 | key_len: u32 LE | key | op)`, where `op` is
+//! `seq: u64 LE | count: u32 LE | count × (tree: u8 | key_len: u32 LE | key | op)`, where `tree` is
+//! the tree's position in the list of names the engine was opened with, and `op` is
 //! `0` (removed) or `1 | val_len: u32 LE | val` (written).
 //! A crash can leave a torn record at the end of a segment; reading stops there. Segment files are
 //! named after the seq of their first record, zero-padded, so name order is commit order.
 
-use super::backend::Tree;
-use super::overlay::WriteSet;
-use super::StoreError;
+use crate::overlay::WriteSet;
+use crate::{KvError, TreeId};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,13 +78,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn decode(payload: &[u8]) -> Option<Record> {
+/// Decodes one record's payload for an engine of `trees` trees.
+fn decode(payload: &[u8], trees: usize) -> Option<Record> {
     let mut r = Reader(payload);
     let seq = r.u64()?;
     let count = r.u32()?;
     let mut writes = WriteSet::default();
     for _ in 0..count {
-        let tree = *Tree::ALL.get(usize::from(r.u8()?))?;
+        let tree = r.u8()?;
+        if usize::from(tree) >= trees {
+            return None;
+        }
+        let tree = TreeId::new(tree);
         let klen = r.u32()? as usize;
         let key = r.take(klen)?.to_vec();
         let slot = match r.u8()? {
@@ -101,7 +106,7 @@ fn decode(payload: &[u8]) -> Option<Record> {
 }
 
 /// The complete records at the start of `bytes`, and whether a torn or corrupt record ended them.
-fn parse_segment(bytes: &[u8]) -> (Vec<Record>, bool) {
+fn parse_segment(bytes: &[u8], trees: usize) -> (Vec<Record>, bool) {
     let mut records = Vec::new();
     let mut r = Reader(bytes);
     while !r.0.is_empty() {
@@ -112,7 +117,7 @@ fn parse_segment(bytes: &[u8]) -> (Vec<Record>, bool) {
             if crc32fast::hash(payload) != crc {
                 return None;
             }
-            decode(payload)
+            decode(payload, trees)
         })();
         match record {
             Some(rec) => records.push(rec),
@@ -122,11 +127,11 @@ fn parse_segment(bytes: &[u8]) -> (Vec<Record>, bool) {
     (records, false)
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("{what} {}: {e}", path.display()))
+fn io(what: &str, path: &Path, e: std::io::Error) -> KvError {
+    KvError::Io(format!("{what} {}: {e}", path.display()))
 }
 
-fn segment_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+fn segment_files(dir: &Path) -> Result<Vec<PathBuf>, KvError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| io("reading", dir, e))? {
         let path = entry.map_err(|e| io("reading", dir, e))?.path();
@@ -138,17 +143,18 @@ fn segment_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(files)
 }
 
-/// Every record in the journal in `dir` (created if missing), in commit order, each once.
+/// Every record in the journal in `dir` (created if missing) of an engine of `trees` trees, in
+/// commit order, each once.
 ///
 /// A torn record ends its segment (a crash during a write that was never reported durable). A
 /// record seen twice (a write retried into a new segment after an I/O error) is kept once. A gap
 /// in the sequence means records that were reported durable are missing: that is corruption.
-pub fn recover(dir: &Path) -> Result<Vec<Record>, StoreError> {
+pub fn recover(dir: &Path, trees: usize) -> Result<Vec<Record>, KvError> {
     std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))?;
     let mut out: Vec<Record> = Vec::new();
     for path in segment_files(dir)? {
         let bytes = std::fs::read(&path).map_err(|e| io("reading", &path, e))?;
-        let (records, torn) = parse_segment(&bytes);
+        let (records, torn) = parse_segment(&bytes, trees);
         if torn {
             tracing::warn!(segment = %path.display(), "journal segment ends in a torn record (a write interrupted by a crash); ignoring the rest of it");
         }
@@ -156,7 +162,7 @@ pub fn recover(dir: &Path) -> Result<Vec<Record>, StoreError> {
             match out.last().map(|l| l.seq + 1) {
                 Some(next) if rec.seq < next => continue,
                 Some(next) if rec.seq > next => {
-                    return Err(StoreError::Corrupt(format!(
+                    return Err(KvError::Corrupt(format!(
                         "journal {}: record {} follows record {}; records in between are missing",
                         path.display(),
                         rec.seq,
@@ -193,7 +199,7 @@ pub struct Journal {
 impl Journal {
     /// Starts a journal in `dir` whose next record is `next_seq`, deleting every old segment
     /// (call it only once their records are all in sled, flushed).
-    pub fn start(dir: &Path, next_seq: u64) -> Result<Journal, StoreError> {
+    pub fn start(dir: &Path, next_seq: u64) -> Result<Journal, KvError> {
         for old in segment_files(dir)? {
             std::fs::remove_file(&old).map_err(|e| io("removing", &old, e))?;
         }
@@ -211,7 +217,7 @@ impl Journal {
     }
 
     /// Writes records `first..=last` (encoded in `bytes`) and syncs them to disk.
-    pub fn append(&mut self, bytes: &[u8], first: u64, last: u64) -> Result<(), StoreError> {
+    pub fn append(&mut self, bytes: &[u8], first: u64, last: u64) -> Result<(), KvError> {
         if self.poisoned {
             self.rotate(first)?;
         }
@@ -235,7 +241,7 @@ impl Journal {
     /// Starts a new segment for records from `next_seq` on, so older ones can be deleted once
     /// checkpointed. A current segment with no good record yet is reused instead (emptied if a
     /// write to it failed): a second segment of the same name would be the same file.
-    pub fn rotate(&mut self, next_seq: u64) -> Result<(), StoreError> {
+    pub fn rotate(&mut self, next_seq: u64) -> Result<(), KvError> {
         if self.current().last_seq.is_none() {
             if self.poisoned {
                 let path = self.current().path.clone();
@@ -257,7 +263,7 @@ impl Journal {
 
     /// Deletes the segments, other than the current one, whose records are all at or below
     /// `applied` (in sled and flushed).
-    pub fn remove_through(&mut self, applied: u64) -> Result<(), StoreError> {
+    pub fn remove_through(&mut self, applied: u64) -> Result<(), KvError> {
         while self.segments.len() > 1 && self.segments[0].last_seq.is_none_or(|l| l <= applied) {
             let old = &self.segments[0].path;
             std::fs::remove_file(old).map_err(|e| io("removing", old, e))?;
@@ -280,7 +286,7 @@ impl Journal {
 /// Creates the segment starting at `seq` (emptying a leftover file of that name) and makes its
 /// directory entry durable. Opened for appending, so every write lands at the end even after
 /// the file is emptied.
-fn create_segment(dir: &Path, seq: u64) -> Result<(File, PathBuf), StoreError> {
+fn create_segment(dir: &Path, seq: u64) -> Result<(File, PathBuf), KvError> {
     let path = dir.join(format!("{seq:020}.wal"));
     let file = OpenOptions::new()
         .create(true)
@@ -298,14 +304,18 @@ fn create_segment(dir: &Path, seq: u64) -> Result<(File, PathBuf), StoreError> {
 mod tests {
     use super::*;
 
+    /// The trees of the engines these records are written for.
+    const TREES: usize = 12;
+    const OUTBOX: TreeId = TreeId::new(8);
+
     fn set(key: &[u8], value: Option<&[u8]>) -> WriteSet {
         let mut w = WriteSet::default();
-        w.put(Tree::Outbox, key.to_vec(), value.map(<[u8]>::to_vec));
+        w.put(OUTBOX, key.to_vec(), value.map(<[u8]>::to_vec));
         w
     }
 
     fn seqs(dir: &Path) -> Vec<u64> {
-        recover(dir)
+        recover(dir, TREES)
             .expect("recover")
             .iter()
             .map(|r| r.seq)
@@ -330,12 +340,12 @@ mod tests {
         encode(2, &set(b"a", None), &mut buf);
         j.append(&buf, 1, 2).expect("append");
         assert_eq!(seqs(dir.path()), [1, 2]);
-        let got = recover(dir.path()).expect("recover");
+        let got = recover(dir.path(), TREES).expect("recover");
         assert_eq!(
-            got[0].writes.get(Tree::Outbox, b"a"),
+            got[0].writes.get(OUTBOX, b"a"),
             Some(&Some(b"1".to_vec()))
         );
-        assert_eq!(got[1].writes.get(Tree::Outbox, b"a"), Some(&None));
+        assert_eq!(got[1].writes.get(OUTBOX, b"a"), Some(&None));
     }
 
     #[test]
@@ -348,12 +358,12 @@ mod tests {
         // Cut the last record short, as a crash mid-write would; then damage the second one.
         let f = OpenOptions::new().write(true).open(&path).expect("open");
         f.set_len(len - 3).expect("truncate");
-        assert_eq!(recover(dir.path()).expect("recover").len(), 2);
+        assert_eq!(recover(dir.path(), TREES).expect("recover").len(), 2);
         let mut bytes = std::fs::read(&path).expect("read");
         let second_ends = 2 * (len as usize / 3);
         bytes[second_ends - 1] ^= 0xff;
         std::fs::write(&path, bytes).expect("write");
-        assert_eq!(recover(dir.path()).expect("recover").len(), 1);
+        assert_eq!(recover(dir.path(), TREES).expect("recover").len(), 1);
     }
 
     #[test]
@@ -389,7 +399,7 @@ mod tests {
         records(&mut j, 1..=2);
         j.rotate(5).expect("rotate");
         records(&mut j, 5..=6);
-        let err = recover(dir.path()).expect_err("a gap");
+        let err = recover(dir.path(), TREES).expect_err("a gap");
         assert!(
             err.to_string().contains("record 5 follows record 2"),
             "{err}"
@@ -408,7 +418,9 @@ mod tests {
         assert_eq!(segment_files(dir.path()).expect("list").len(), 2);
         j.remove_through(4).expect("remove");
         assert_eq!(segment_files(dir.path()).expect("list").len(), 1);
-        assert!(recover(dir.path()).expect("recover").is_empty());
+        assert!(recover(dir.path(), TREES)
+            .expect("recover")
+            .is_empty());
     }
 
     /// The record decoder on hostile bytes: random segments, and valid segments truncated or
@@ -445,7 +457,7 @@ mod tests {
                 let mut w = WriteSet::default();
                 for (t, k, v) in ws {
                     w.put(
-                        Tree::ALL[usize::from(*t) % Tree::ALL.len()],
+                        TreeId::new(*t % TREES as u8),
                         k.clone(),
                         v.clone(),
                     );
@@ -470,7 +482,7 @@ mod tests {
 
             #[test]
             fn fuzz_random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-                let _ = parse_segment(&bytes);
+                let _ = parse_segment(&bytes, TREES);
             }
 
             #[test]
@@ -480,7 +492,7 @@ mod tests {
             ) {
                 let (bytes, each) = segment(&records);
                 let at = cut.index(bytes.len() + 1);
-                let (got, torn) = parse_segment(&bytes[..at]);
+                let (got, torn) = parse_segment(&bytes[..at], TREES);
                 prop_assert!(got.len() <= each.len());
                 for (r, want) in got.iter().zip(&each) {
                     prop_assert_eq!(&reencoded(r), want);
@@ -505,7 +517,7 @@ mod tests {
                     let at = i.index(bytes.len());
                     bytes[at] ^= 1 << bit;
                 }
-                let (got, _) = parse_segment(&bytes);
+                let (got, _) = parse_segment(&bytes, TREES);
                 // CRC-32 detects every burst of up to 32 bits, so with a few flips every
                 // record returned is byte for byte one that was written, in order.
                 for (r, want) in got.iter().zip(&each) {
