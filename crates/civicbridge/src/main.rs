@@ -5,6 +5,7 @@ use anyhow::Context;
 use civicbridge_api::{BuildError, Connector, LinkId};
 use civicbridge_core::config::Settings;
 use civicbridge_core::daemon::{self, Daemon};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Store, StoreError};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -423,7 +424,7 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
     let (id, decision) = match action {
         QueueCmd::List => {
             let items = store.pending().context("reading the queue")?;
-            for line in civicbridge_core::commands::info::queue_listing(&store, &items, None) {
+            for line in civicbridge_core::commands::info::queue_listing(&mut &store, &items, None) {
                 out(line);
             }
             let parked = store.parked().context("reading the parked items")?;
@@ -487,7 +488,7 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
 async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure> {
     let id: civicbridge_core::store::ParkedId = id.parse().map_err(input)?;
     let link = store
-        .transact(|tx| Ok(tx.parked(id)?.map(|p| p.link)))
+        .transact(|tx| Ok(tx.parked_item(id)?.map(|p| p.link)))
         .context("reading the parked item")?
         .ok_or_else(|| input(format!("there is no parked item {id}")))?;
     let links = store.links().context("reading the links")?;

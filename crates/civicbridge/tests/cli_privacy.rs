@@ -3,6 +3,7 @@
 
 use civicbridge_api::{LinkId, Platform, RemoteMsgId, RichText, RoomRef};
 use civicbridge_core::audit::{AuditAction, AuditDraft};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Author, Copy, IndexEntry, JobKind, MirrorRecord, Store};
 use std::path::{Path, PathBuf};
 

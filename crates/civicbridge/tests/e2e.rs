@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use civicbridge_core::audit;
+use civicbridge_core::store::prelude::*;
 use civicbridge_demo::scenario;
 use civicbridge_demo::{World, WorldOptions};
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, Rules};
+use civicbridge_core::store::prelude::*;
 use civicbridge_demo::matrix::Mark;
 use civicbridge_demo::wait::wait_for;
 use civicbridge_demo::{Homeserver, World, WorldOptions};

@@ -11,6 +11,7 @@ mod world;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use civicbridge_testkit::telegram::Post;
 use serde_json::{json, Value};

@@ -10,6 +10,7 @@ use civicbridge_core::audit::AuditAction;
 use civicbridge_core::daemon::{Daemon, Options};
 use civicbridge_core::hygiene;
 use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{now_ms, Store};
 use common::*;
 use std::time::Duration;

@@ -9,6 +9,7 @@ use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Event, EventKind, Message, RemoteMsgId, ThreadId};
 use civicbridge_core::audit::AuditAction;
 use civicbridge_core::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use common::*;
 

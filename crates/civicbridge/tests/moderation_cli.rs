@@ -4,6 +4,7 @@
 
 use civicbridge_api::{LinkId, PendingId, Platform, RemoteMsgId, RichText, RoomRef};
 use civicbridge_core::audit::AuditAction;
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{
     Author, Copy, JobKind, MirrorRecord, PendingItem, PendingKind, Store,
 };

@@ -4,6 +4,7 @@
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Connector, LinkId, Platform, RichText, RoomRef};
 use civicbridge_core::outbox::{Outbox, RetryPolicy, IN_FLIGHT_PER_PLATFORM};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{JobKind, Store};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use civicbridge_api::{
 use civicbridge_core::audit::AuditAction;
 use civicbridge_core::privacy::person_ref;
 use civicbridge_core::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use common::*;
 use std::time::Duration;

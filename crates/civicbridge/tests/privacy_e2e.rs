@@ -12,6 +12,7 @@ mod bridge_process;
 use bridge_process::{civicbridge, wait_for, Bridge, ThreePlatforms, WAIT};
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::audit::{self, AuditAction};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 
 #[tokio::test]

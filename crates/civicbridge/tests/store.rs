@@ -6,6 +6,7 @@ use civicbridge_api::{
 };
 use civicbridge_core::audit::{self, AuditAction, AuditDraft, GENESIS};
 use civicbridge_core::rules::{Policy, Rules, Side};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{
     Author, IndexEntry, JobKind, LinkRecord, LinkRoom, MirrorRecord, PendingItem, PendingKind,
     Store, StoreError,

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use civicbridge_api::{InboundId, LinkId, MirrorId, Platform, RoomRef};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{JobKind, Store};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

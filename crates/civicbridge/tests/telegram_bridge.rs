@@ -11,6 +11,7 @@ use civicbridge_core::audit;
 use civicbridge_core::config::LinkSettings;
 use civicbridge_core::daemon::Daemon;
 use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use civicbridge_telegram::{PacingConfig, TelegramConfig, TelegramConnector};
 use civicbridge_testkit::telegram::TelegramServer;

@@ -23,13 +23,13 @@
 //!
 //! A deletion at the source withdraws the item ([`withdraw`]) and marks its card.
 
-use crate::store::prelude::*;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::cards::{self, CardView, Outcome, ReplyShown, SenderStanding, Withdrawal};
 use crate::commands::permissions::{role, Role};
+use crate::store::prelude::*;
 use crate::store::{
     HeldContent, IndexEntry, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind,
-    StoreError, Tx, TxFailure,
+    StoreError, Tx, TxError,
 };
 use civicbridge_api::{Attachment, LinkId, PendingId, RemoteMsgId, RichText, RoomRef};
 
@@ -148,7 +148,7 @@ pub enum Refusal {
 }
 
 /// Whether the author of `mirror` is on the link's trusted list.
-pub fn standing(tx: &Tx<'_>, mirror: &MirrorRecord) -> Result<SenderStanding, TxFailure> {
+pub fn standing(tx: &Tx<'_>, mirror: &MirrorRecord) -> Result<SenderStanding, TxError> {
     let trusted = tx
         .rules(&mirror.link)?
         .is_some_and(|r| r.trusted.contains(&mirror.author.key()));
@@ -179,7 +179,7 @@ pub fn audit_refusal(
     subject: Option<String>,
     attempted: Attempt<'_>,
     needed: Role,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     let actor = match actor {
         Actor::Cli => actor.name().to_owned(),
         Actor::Person { key, .. } => crate::privacy::person_ref_in(tx, key)?,
@@ -199,7 +199,7 @@ pub fn audit_refusal(
 }
 
 /// The held items about `mirror` (the message itself, or an edit of it), oldest first.
-pub fn held_items(tx: &Tx<'_>, mirror: &MirrorRecord) -> Result<Vec<PendingItem>, TxFailure> {
+pub fn held_items(tx: &Tx<'_>, mirror: &MirrorRecord) -> Result<Vec<PendingItem>, TxError> {
     let mut out = Vec::new();
     for id in &mirror.held {
         if let Some(item) = tx.pending_item(*id)?.filter(|i| i.mirror == mirror.id) {
@@ -216,7 +216,7 @@ fn reply_context(
     link: &LinkRecord,
     mirror: &MirrorRecord,
     targets: &[RoomRef],
-) -> Result<Vec<(RoomRef, ReplyShown)>, TxFailure> {
+) -> Result<Vec<(RoomRef, ReplyShown)>, TxError> {
     let Some(parent) = mirror.reply_to.map(|p| tx.mirror(p)).transpose()?.flatten() else {
         return Ok(Vec::new());
     };
@@ -244,7 +244,7 @@ fn card_text(
     item: &PendingItem,
     mirror: &MirrorRecord,
     f: impl FnOnce(&CardView<'_>) -> RichText,
-) -> Result<RichText, TxFailure> {
+) -> Result<RichText, TxError> {
     let mut shown = mirror.clone();
     if let Some(room) = &link.moderation_room {
         shown.author.display_name = crate::privacy::shown_author(tx, mirror, room)?.name;
@@ -268,7 +268,7 @@ pub fn decide(
     decision: &Decision,
     seen: Seen,
     actor: &Actor,
-) -> Result<Result<Decided, Refusal>, TxFailure> {
+) -> Result<Result<Decided, Refusal>, TxError> {
     let Some(item) = tx.pending_item(id)? else {
         return Ok(Err(Refusal::NoSuchItem(id)));
     };
@@ -420,7 +420,7 @@ fn show_on_card(
     tx: &mut Tx<'_>,
     item: &PendingItem,
     text: RichText,
-) -> Result<Option<Job>, TxFailure> {
+) -> Result<Option<Job>, TxError> {
     if let Some((room, message)) = &item.card {
         let kind = JobKind::EditNotice {
             message: message.clone(),
@@ -445,7 +445,7 @@ fn queue_card(
     item: &PendingItem,
     mirror: &MirrorRecord,
     room: &RoomRef,
-) -> Result<Job, TxFailure> {
+) -> Result<Job, TxError> {
     let text = card_text(tx, link, item, mirror, cards::held)?;
     tx.push_job(
         &item.link,
@@ -466,7 +466,7 @@ pub fn hold(
     link: &LinkRecord,
     mut item: PendingItem,
     mirror: &mut MirrorRecord,
-) -> Result<(PendingItem, Vec<Job>), TxFailure> {
+) -> Result<(PendingItem, Vec<Job>), TxError> {
     if item.kind == PendingKind::Message && item.content.is_none() {
         item.content = Some(HeldContent {
             text: mirror.text.clone(),
@@ -531,7 +531,7 @@ pub fn revise(
     mut item: PendingItem,
     mirror: &mut MirrorRecord,
     rev: Revision,
-) -> Result<Vec<Job>, TxFailure> {
+) -> Result<Vec<Job>, TxError> {
     if rev.held.is_empty() {
         let why = Withdrawal::Dropped {
             reason: reasons(&rev.dropped),
@@ -625,7 +625,7 @@ pub fn withdraw(
     mirror: &mut MirrorRecord,
     why: &Withdrawal,
     actor: &str,
-) -> Result<Vec<Job>, TxFailure> {
+) -> Result<Vec<Job>, TxError> {
     tx.remove_pending(item.id)?;
     mirror.held.retain(|p| *p != item.id);
     tx.put_mirror(mirror)?;
@@ -657,7 +657,7 @@ pub fn remove(
     mirror: &mut MirrorRecord,
     why: &Withdrawal,
     actor: &str,
-) -> Result<(Vec<Job>, Vec<RoomRef>), TxFailure> {
+) -> Result<(Vec<Job>, Vec<RoomRef>), TxError> {
     let mut jobs = Vec::new();
     for item in held_items(tx, mirror)? {
         jobs.extend(withdraw(tx, link, item, mirror, why, actor)?);
@@ -681,7 +681,7 @@ pub fn take_down(
     actor: &str,
     display: &str,
     via: &str,
-) -> Result<(Vec<Job>, Vec<RoomRef>), TxFailure> {
+) -> Result<(Vec<Job>, Vec<RoomRef>), TxError> {
     let why = Withdrawal::TakenDown {
         by: display.to_owned(),
     };
@@ -713,7 +713,7 @@ fn audit_about(
     subject: String,
     mirror: &MirrorRecord,
     mut detail: serde_json::Value,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     let author = crate::privacy::person_ref_in(tx, &mirror.author.key())?;
     if let Some(d) = detail.as_object_mut() {
         d.insert("mirror".into(), serde_json::json!(mirror.id));
@@ -740,7 +740,7 @@ pub fn card_posted(
     sent: &RichText,
     pid: PendingId,
     message: &RemoteMsgId,
-) -> Result<Option<Job>, TxFailure> {
+) -> Result<Option<Job>, TxError> {
     tx.index(&job.target, message, IndexEntry::Card(pid))?;
     if let Some(mut item) = tx.pending_item(pid)? {
         // An item from before `card_job` existed has neither: this is its card.

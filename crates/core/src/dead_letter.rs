@@ -132,7 +132,7 @@ pub fn park_event(
     link: &LinkRecord,
     event: &Event,
     reason: &ParkReason,
-) -> Result<Vec<Job>, crate::store::TxFailure> {
+) -> Result<Vec<Job>, crate::store::TxError> {
     let item = tx.park_event(&link.id, event, &reason.to_string())?;
     audit(tx, &item, reason)?;
     let mut jobs = Vec::new();
@@ -193,7 +193,7 @@ fn audit(
     tx: &mut Tx<'_>,
     item: &ParkedItem,
     reason: &ParkReason,
-) -> Result<(), crate::store::TxFailure> {
+) -> Result<(), crate::store::TxError> {
     let what = match &item.what {
         ParkedWhat::Job {
             job, target, kind, ..

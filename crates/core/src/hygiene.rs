@@ -6,12 +6,12 @@
 //! repeats reminders nor forgets the ones that fell due while the bridge was down. The held
 //! items themselves are already durable: the queue survives restarts by construction.
 
-use crate::store::prelude::*;
 use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::cards::Withdrawal;
 use crate::outbox::Outbox;
-use crate::store::{Job, JobKind, LinkRecord, PendingItem, Store, StoreError, Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{Job, JobKind, LinkRecord, PendingItem, Store, StoreError, Tx, TxError};
 use civicbridge_api::{RichText, RoomRef};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +58,7 @@ fn expire(
     item: &PendingItem,
     limit_ms: u64,
     swept: &mut Swept,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     // A moderator may have decided it since the scan.
     let Some(item) = tx.pending_item(item.id)? else {
         return Ok(());
@@ -110,7 +110,7 @@ fn remind(
     after_ms: u64,
     now_ms: u64,
     swept: &mut Swept,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     let Some(room) = &link.moderation_room else {
         return Ok(());
     };
@@ -149,7 +149,7 @@ fn notice(
     link: &LinkRecord,
     room: &RoomRef,
     text: String,
-) -> Result<Job, TxFailure> {
+) -> Result<Job, TxError> {
     let kind = JobKind::notice(RichText::plain(text));
     tx.push_job(&link.id, room, kind)
 }

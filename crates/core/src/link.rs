@@ -8,8 +8,8 @@
 //! order. Grouping and pipelining the flush is what lets a durable bridge keep up with a burst:
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
-use crate::store::prelude::*;
 use crate::approval;
+use crate::store::prelude::*;
 
 use crate::cards::Withdrawal;
 use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
@@ -18,7 +18,7 @@ use crate::outbox::Outbox;
 use crate::rules::Side;
 use crate::store::{
     Author, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, Store, StoreError,
-    Tx, TxFailure,
+    Tx, TxError,
 };
 use civicbridge_api::{
     Authority, Event, EventKind, Message, MirrorId, PlatformFactory, RemoteMsgId, RoomRef,
@@ -235,19 +235,17 @@ impl LinkWorker {
         tx: &mut Tx<'_>,
         work: &Work,
         fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.handle(tx, work, fx)
-        }))
-        .unwrap_or_else(|p| {
-            // The message stays in the log: it can quote the event's words.
-            let text = crate::dead_letter::panic_text(&*p);
-            tracing::error!(link = %self.link.id, panic = %text, "handling an event panicked");
-            Err(
-                StoreError::Invalid("handling the event panicked (the log has the message)".into())
-                    .into(),
-            )
-        })
+    ) -> Result<(), TxError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(tx, work, fx)))
+            .unwrap_or_else(|p| {
+                // The message stays in the log: it can quote the event's words.
+                let text = crate::dead_letter::panic_text(&*p);
+                tracing::error!(link = %self.link.id, panic = %text, "handling an event panicked");
+                Err(StoreError::Invalid(
+                    "handling the event panicked (the log has the message)".into(),
+                )
+                .into())
+            })
     }
 
     /// Decides each event in a transaction of its own. An event that fails alone (a store error
@@ -359,12 +357,7 @@ impl LinkWorker {
         }
     }
 
-    fn handle(
-        &self,
-        tx: &mut Tx<'_>,
-        work: &Work,
-        fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
+    fn handle(&self, tx: &mut Tx<'_>, work: &Work, fx: &mut Effects) -> Result<(), TxError> {
         let ev = &work.submission().event;
         let _span =
             tracing::debug_span!("event", link = %self.link.id, event = %ev.id, room = %ev.room)
@@ -383,22 +376,11 @@ impl LinkWorker {
 
     // ---- events in bridged rooms ------------------------------------------------------------
 
-    fn bridged(
-        &self,
-        tx: &mut Tx<'_>,
-        ev: &Event,
-        fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
+    fn bridged(&self, tx: &mut Tx<'_>, ev: &Event, fx: &mut Effects) -> Result<(), TxError> {
         match &ev.kind {
             EventKind::Message(m)
                 if self.link.side_of(&ev.room) == Some(Side::Staff)
-                    && moderation_room::staff_command(
-                        tx,
-                        &self.link,
-                        ev,
-                        m,
-                        &mut fx.jobs,
-                    )? =>
+                    && moderation_room::staff_command(tx, &self.link, ev, m, &mut fx.jobs)? =>
             {
                 Ok(())
             }
@@ -416,7 +398,7 @@ impl LinkWorker {
         ev: &Event,
         m: &Message,
         fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
+    ) -> Result<(), TxError> {
         if tx.lookup_message(&ev.room, &m.id)?.is_some() {
             // Our own copy reported back (an echo the connector could not flag), or a replay
             // under a different event id.
@@ -558,7 +540,7 @@ impl LinkWorker {
         item: PendingItem,
         mirror: &mut MirrorRecord,
         fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
+    ) -> Result<(), TxError> {
         let (_, jobs) = approval::hold(tx, &self.link, item, mirror)?;
         fx.jobs.extend(jobs);
         Ok(())
@@ -571,7 +553,7 @@ impl LinkWorker {
         tx: &Tx<'_>,
         room: &RoomRef,
         msg: &RemoteMsgId,
-    ) -> Result<Option<MirrorRecord>, TxFailure> {
+    ) -> Result<Option<MirrorRecord>, TxError> {
         let Some(id) = tx.mirror_of(room, msg)? else {
             return Ok(None);
         };
@@ -593,7 +575,7 @@ impl LinkWorker {
         target: &RemoteMsgId,
         new: &Message,
         fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
+    ) -> Result<(), TxError> {
         let Some(mut mirror) = self.own_source(tx, &ev.room, target)? else {
             return Ok(());
         };
@@ -672,7 +654,7 @@ impl LinkWorker {
         new: &Message,
         from: Side,
         author: &str,
-    ) -> Result<approval::Revision, TxFailure> {
+    ) -> Result<approval::Revision, TxError> {
         let parent = mirror.reply_to.map(|p| tx.mirror(p)).transpose()?.flatten();
         let root = mirror
             .thread_root
@@ -740,7 +722,7 @@ impl LinkWorker {
         ev: &Event,
         target: &RemoteMsgId,
         fx: &mut Effects,
-    ) -> Result<(), TxFailure> {
+    ) -> Result<(), TxError> {
         let Some(mut mirror) = self.own_source(tx, &ev.room, target)? else {
             return Ok(());
         };

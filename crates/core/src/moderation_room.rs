@@ -2,11 +2,11 @@
 //! in their own rooms (`!publish`, `!unpublish`). Called by the link worker inside its
 //! transaction; everything here only pushes jobs and writes through `Tx`.
 
-use crate::store::prelude::*;
 use crate::approval::{self, Decision};
 use crate::commands::permissions::Actor;
 use crate::commands::{self, threads, Command, Ctx, Outcome};
-use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxError};
 use civicbridge_api::{Event, EventKind, Message, PlatformFactory, RichText, RoomRef};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub fn handle(
     ev: &Event,
     platforms: &[Arc<dyn PlatformFactory>],
     jobs: &mut Vec<Job>,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     let actor = Actor::of(ev);
     match &ev.kind {
         EventKind::Message(m) => {
@@ -79,7 +79,7 @@ pub fn staff_command(
     ev: &Event,
     m: &Message,
     jobs: &mut Vec<Job>,
-) -> Result<bool, TxFailure> {
+) -> Result<bool, TxError> {
     let actor = Actor::of(ev);
     let out = match commands::parse(&m.text.to_plain()) {
         Some(Ok(Command::Publish)) => threads::publish(tx, link, &ev.room, &actor, m)?,
@@ -98,7 +98,7 @@ fn reply(
     room: &RoomRef,
     text: String,
     jobs: &mut Vec<Job>,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     if text.is_empty() {
         return Ok(());
     }

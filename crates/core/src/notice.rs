@@ -3,8 +3,8 @@
 //! `public_notice` rule). It is posted once per room, and again only when its text changes; the
 //! store remembers a digest of what each room was sent.
 
-use crate::store::prelude::*;
 use crate::rules::Side;
+use crate::store::prelude::*;
 use crate::store::{JobKind, LinkRecord, Store, StoreError};
 use civicbridge_api::RichText;
 use sha2::{Digest, Sha256};

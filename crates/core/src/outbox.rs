@@ -18,13 +18,11 @@
 //!   transiently while its platform takes other jobs is parked (`crate::dead_letter`) and the
 //!   lane goes on. A platform outage parks nothing.
 
-use crate::store::prelude::*;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::dead_letter::ParkReason;
 use crate::render::{self, RenderInput, ReplyTarget};
-use crate::store::{
-    IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError, Tx, TxFailure,
-};
+use crate::store::prelude::*;
+use crate::store::{IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError, Tx, TxError};
 use civicbridge_api::{
     Capabilities, Connector, ConnectorError, LinkId, Outgoing, OutgoingFile, Platform, RichText,
     RoomRef, SendReceipt, ThreadTarget,
@@ -501,7 +499,7 @@ async fn send_parts(
     conn: &Arc<dyn Connector>,
     job: &Job,
     parts: &[civicbridge_api::Outgoing],
-    mut record: impl FnMut(&mut Tx<'_>, usize, &SendReceipt) -> Result<(), TxFailure>,
+    mut record: impl FnMut(&mut Tx<'_>, usize, &SendReceipt) -> Result<(), TxError>,
 ) -> Result<(), JobError> {
     let total = parts.len();
     for (i, part) in parts.iter().enumerate().skip(job.parts_done as usize) {

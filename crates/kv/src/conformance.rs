@@ -25,15 +25,36 @@ type Check = (&'static str, fn(Make<'_>));
 type DurableCheck = (&'static str, fn(Open<'_>));
 
 const CHECKS: [Check; 9] = [
-    ("writes_read_back_and_removals_remove", writes_read_back_and_removals_remove),
+    (
+        "writes_read_back_and_removals_remove",
+        writes_read_back_and_removals_remove,
+    ),
     ("trees_are_kept_apart", trees_are_kept_apart),
-    ("scans_take_a_prefix_in_key_order", scans_take_a_prefix_in_key_order),
-    ("a_transaction_reads_and_scans_its_own_writes", a_transaction_reads_and_scans_its_own_writes),
+    (
+        "scans_take_a_prefix_in_key_order",
+        scans_take_a_prefix_in_key_order,
+    ),
+    (
+        "a_transaction_reads_and_scans_its_own_writes",
+        a_transaction_reads_and_scans_its_own_writes,
+    ),
     ("a_failed_body_keeps_nothing", a_failed_body_keeps_nothing),
-    ("a_transaction_spans_trees_whole", a_transaction_spans_trees_whole),
-    ("transactions_run_once_and_alone", transactions_run_once_and_alone),
-    ("flush_keeps_everything_readable", flush_keeps_everything_readable),
-    ("values_of_any_size_round_trip", values_of_any_size_round_trip),
+    (
+        "a_transaction_spans_trees_whole",
+        a_transaction_spans_trees_whole,
+    ),
+    (
+        "transactions_run_once_and_alone",
+        transactions_run_once_and_alone,
+    ),
+    (
+        "flush_keeps_everything_readable",
+        flush_keeps_everything_readable,
+    ),
+    (
+        "values_of_any_size_round_trip",
+        values_of_any_size_round_trip,
+    ),
 ];
 
 /// Runs every check on fresh engines from `make`.
@@ -49,8 +70,14 @@ pub fn run(make: Make<'_>) {
 /// Runs the checks of a persistent engine: what was flushed is there after reopening.
 pub fn run_durable(open: Open<'_>) {
     let checks: [DurableCheck; 2] = [
-        ("flushed_transactions_survive_reopening", flushed_transactions_survive_reopening),
-        ("a_reopened_engine_takes_new_transactions", a_reopened_engine_takes_new_transactions),
+        (
+            "flushed_transactions_survive_reopening",
+            flushed_transactions_survive_reopening,
+        ),
+        (
+            "a_reopened_engine_takes_new_transactions",
+            a_reopened_engine_takes_new_transactions,
+        ),
     ];
     for (name, check) in checks {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(open)));
@@ -89,7 +116,11 @@ fn writes_read_back_and_removals_remove(make: Make<'_>) {
     put(&*engine, A, b"k", b"1");
     assert_eq!(engine.get(A, b"k").unwrap(), Some(b"1".to_vec()));
     put(&*engine, A, b"k", b"2");
-    assert_eq!(engine.get(A, b"k").unwrap(), Some(b"2".to_vec()), "overwritten");
+    assert_eq!(
+        engine.get(A, b"k").unwrap(),
+        Some(b"2".to_vec()),
+        "overwritten"
+    );
     transaction(&*engine, |tx| tx.remove(A, b"k")).unwrap();
     assert_eq!(engine.get(A, b"k").unwrap(), None);
     assert!(engine.scan(A, b"").unwrap().is_empty());
@@ -112,7 +143,14 @@ fn trees_are_kept_apart(make: Make<'_>) {
 fn scans_take_a_prefix_in_key_order(make: Make<'_>) {
     let engine = make(&TREES);
     let all: [&[u8]; 8] = [
-        b"b", b"a\xff\xff", b"a", b"ab", b"a\x00", b"", b"\xff", b"aa\xff",
+        b"b",
+        b"a\xff\xff",
+        b"a",
+        b"ab",
+        b"a\x00",
+        b"",
+        b"\xff",
+        b"aa\xff",
     ];
     transaction(&*engine, |tx| {
         for k in all {
@@ -124,7 +162,16 @@ fn scans_take_a_prefix_in_key_order(make: Make<'_>) {
     let every = engine.scan(A, b"").unwrap();
     assert_eq!(
         keys(&every),
-        [&b""[..], b"a", b"a\x00", b"aa\xff", b"ab", b"a\xff\xff", b"b", b"\xff"],
+        [
+            &b""[..],
+            b"a",
+            b"a\x00",
+            b"aa\xff",
+            b"ab",
+            b"a\xff\xff",
+            b"b",
+            b"\xff"
+        ],
         "every key, in byte order"
     );
     assert!(every.iter().all(|(k, v)| k == v), "each with its value");
@@ -132,10 +179,16 @@ fn scans_take_a_prefix_in_key_order(make: Make<'_>) {
         keys(&engine.scan(A, b"a").unwrap()),
         [&b"a"[..], b"a\x00", b"aa\xff", b"ab", b"a\xff\xff"]
     );
-    assert_eq!(keys(&engine.scan(A, b"a\xff").unwrap()), [&b"a\xff\xff"[..]]);
+    assert_eq!(
+        keys(&engine.scan(A, b"a\xff").unwrap()),
+        [&b"a\xff\xff"[..]]
+    );
     assert_eq!(keys(&engine.scan(A, b"\xff").unwrap()), [&b"\xff"[..]]);
     assert!(engine.scan(A, b"c").unwrap().is_empty());
-    assert!(engine.scan(B, b"").unwrap().is_empty(), "other trees hold nothing");
+    assert!(
+        engine.scan(B, b"").unwrap().is_empty(),
+        "other trees hold nothing"
+    );
 }
 
 fn a_transaction_reads_and_scans_its_own_writes(make: Make<'_>) {
@@ -154,7 +207,11 @@ fn a_transaction_reads_and_scans_its_own_writes(make: Make<'_>) {
         tx.insert(B, b"p9", b"other tree".to_vec())?;
         assert_eq!(tx.get(A, b"p2")?, None, "a removal is seen");
         assert_eq!(tx.get(A, b"p3")?, Some(b"new".to_vec()), "a write is seen");
-        assert_eq!(tx.get(A, b"p1")?, Some(b"old".to_vec()), "committed state below");
+        assert_eq!(
+            tx.get(A, b"p1")?,
+            Some(b"old".to_vec()),
+            "committed state below"
+        );
         let seen = tx.scan(A, b"p")?;
         assert_eq!(keys(&seen), [&b"p0"[..], b"p1", b"p3"]);
         assert_eq!(seen[2].1, b"new".to_vec());
@@ -190,7 +247,11 @@ fn a_failed_body_keeps_nothing(make: Make<'_>) {
         tx.insert(B, b"new", b"1".to_vec())?;
         Err(Mine::ChangedMyMind)
     });
-    assert_eq!(r, Err(Mine::ChangedMyMind), "the body's own error comes back");
+    assert_eq!(
+        r,
+        Err(Mine::ChangedMyMind),
+        "the body's own error comes back"
+    );
     assert_eq!(engine.get(A, b"new").unwrap(), None);
     assert_eq!(engine.get(B, b"new").unwrap(), None);
     assert_eq!(engine.get(A, b"kept").unwrap(), Some(b"1".to_vec()));
@@ -260,7 +321,11 @@ fn transactions_run_once_and_alone(make: Make<'_>) {
         .map(|(_, v)| u64::from_be_bytes(v.try_into().unwrap()))
         .collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..200).collect::<Vec<_>>(), "each saw the one before it");
+    assert_eq!(
+        seen,
+        (0..200).collect::<Vec<_>>(),
+        "each saw the one before it"
+    );
 }
 
 fn flush_keeps_everything_readable(make: Make<'_>) {
@@ -287,7 +352,11 @@ fn values_of_any_size_round_trip(make: Make<'_>) {
         tx.insert(A, &long_key, b"v".to_vec())
     })
     .unwrap();
-    assert_eq!(engine.get(A, b"empty").unwrap(), Some(Vec::new()), "empty, not absent");
+    assert_eq!(
+        engine.get(A, b"empty").unwrap(),
+        Some(Vec::new()),
+        "empty, not absent"
+    );
     assert_eq!(engine.get(A, b"big").unwrap(), Some(big));
     assert_eq!(engine.get(A, &long_key).unwrap(), Some(b"v".to_vec()));
 }
@@ -309,8 +378,15 @@ fn flushed_transactions_survive_reopening(open: Open<'_>) {
     let engine = open(dir.path(), &TREES);
     assert_eq!(engine.scan(A, b"").unwrap().len(), 99);
     assert_eq!(engine.scan(B, b"").unwrap().len(), 100);
-    assert_eq!(engine.get(A, &7u64.to_be_bytes()).unwrap(), None, "the removal too");
-    assert_eq!(engine.get(B, &99u64.to_be_bytes()).unwrap(), Some(b"b".to_vec()));
+    assert_eq!(
+        engine.get(A, &7u64.to_be_bytes()).unwrap(),
+        None,
+        "the removal too"
+    );
+    assert_eq!(
+        engine.get(B, &99u64.to_be_bytes()).unwrap(),
+        Some(b"b".to_vec())
+    );
 }
 
 fn a_reopened_engine_takes_new_transactions(open: Open<'_>) {

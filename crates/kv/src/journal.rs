@@ -341,10 +341,7 @@ mod tests {
         j.append(&buf, 1, 2).expect("append");
         assert_eq!(seqs(dir.path()), [1, 2]);
         let got = recover(dir.path(), TREES).expect("recover");
-        assert_eq!(
-            got[0].writes.get(OUTBOX, b"a"),
-            Some(&Some(b"1".to_vec()))
-        );
+        assert_eq!(got[0].writes.get(OUTBOX, b"a"), Some(&Some(b"1".to_vec())));
         assert_eq!(got[1].writes.get(OUTBOX, b"a"), Some(&None));
     }
 
@@ -418,9 +415,7 @@ mod tests {
         assert_eq!(segment_files(dir.path()).expect("list").len(), 2);
         j.remove_through(4).expect("remove");
         assert_eq!(segment_files(dir.path()).expect("list").len(), 1);
-        assert!(recover(dir.path(), TREES)
-            .expect("recover")
-            .is_empty());
+        assert!(recover(dir.path(), TREES).expect("recover").is_empty());
     }
 
     /// The record decoder on hostile bytes: random segments, and valid segments truncated or
@@ -456,11 +451,7 @@ mod tests {
             for (i, ws) in records.iter().enumerate() {
                 let mut w = WriteSet::default();
                 for (t, k, v) in ws {
-                    w.put(
-                        TreeId::new(*t % TREES as u8),
-                        k.clone(),
-                        v.clone(),
-                    );
+                    w.put(TreeId::new(*t % TREES as u8), k.clone(), v.clone());
                 }
                 let mut one = Vec::new();
                 encode(i as u64 + 1, &w, &mut one);

@@ -139,5 +139,7 @@ where
         return Err(e);
     }
     committed?;
-    value.ok_or_else(|| KvError::Io("the transaction finished without running its body".into()).into())
+    value.ok_or_else(|| {
+        KvError::Io("the transaction finished without running its body".into()).into()
+    })
 }

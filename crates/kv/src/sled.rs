@@ -113,12 +113,7 @@ fn backend(e: sled::Error) -> KvError {
 /// Writes `writes` (everything up to journal record `upto`) into sled durably, then records
 /// `upto`. Two flushes: sled's flush is not atomic, so the mark must not reach the disk before
 /// the data it vouches for.
-fn apply(
-    db: &sled::Db,
-    trees: &[sled::Tree],
-    writes: &WriteSet,
-    upto: u64,
-) -> Result<(), KvError> {
+fn apply(db: &sled::Db, trees: &[sled::Tree], writes: &WriteSet, upto: u64) -> Result<(), KvError> {
     for (tree, key, slot) in writes.iter() {
         let t = trees
             .get(tree.index())

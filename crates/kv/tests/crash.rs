@@ -115,8 +115,7 @@ fn committed_transactions_survive_sigkill_whole() {
         let durable = run_and_kill(dir.path(), floor + at_least);
         let engine = open(dir.path());
         let queued = engine.scan(OUTBOX, b"").unwrap();
-        let jobs: std::collections::HashSet<u64> =
-            queued.iter().map(|(_, v)| number(v)).collect();
+        let jobs: std::collections::HashSet<u64> = queued.iter().map(|(_, v)| number(v)).collect();
         assert_eq!(jobs.len(), queued.len(), "no message queued twice");
         // The child restarts its numbering at 1 on every run: a seen mark of a later run is a
         // replay and queues nothing, so the jobs are those of the first run that got that far.

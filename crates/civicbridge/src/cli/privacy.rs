@@ -6,6 +6,7 @@ use crate::{input, load, open_store, out, print_raw, AuditCmd, Failure};
 use anyhow::Context;
 use civicbridge_core::audit::{self, AuditEntry};
 use civicbridge_core::privacy;
+use civicbridge_core::store::prelude::*;
 use std::path::Path;
 
 pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {

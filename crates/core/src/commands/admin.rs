@@ -2,12 +2,12 @@
 //! moderation room. Changes are audited (`rules_changed`) in the command's own transaction; the
 //! link worker picks the new rules up before its next batch.
 
-use crate::store::prelude::*;
 use super::{Ctx, Outcome};
 use crate::rules::Rules;
-use crate::store::{LinkRecord, Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{LinkRecord, Tx, TxError};
 
-pub fn show_rules(tx: &mut Tx<'_>, link: &LinkRecord) -> Result<Outcome, TxFailure> {
+pub fn show_rules(tx: &mut Tx<'_>, link: &LinkRecord) -> Result<Outcome, TxError> {
     let rules = tx.rules(&link.id)?.unwrap_or_default();
     let text = toml::to_string(&rules).unwrap_or_else(|e| format!("(cannot show: {e})"));
     Ok(Outcome::reply(format!(
@@ -22,7 +22,7 @@ pub fn set(
     link: &LinkRecord,
     key: &str,
     value: &str,
-) -> Result<Outcome, TxFailure> {
+) -> Result<Outcome, TxError> {
     let changed = tx.change_rules(&link.id, ctx.actor.name(), key, |r| r.set(key, value))?;
     Ok(Outcome::reply(match changed {
         Ok(_) => format!("{}: {key} is now {value}", link.id),
@@ -37,7 +37,7 @@ pub fn trust(
     link: &LinkRecord,
     user: &str,
     trust: bool,
-) -> Result<Outcome, TxFailure> {
+) -> Result<Outcome, TxError> {
     let subject = if trust { "trusted" } else { "blocked" };
     let changed = tx.change_rules(&link.id, ctx.actor.name(), subject, |r: &mut Rules| {
         let (add, remove) = if trust {

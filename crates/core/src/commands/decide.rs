@@ -3,10 +3,10 @@
 
 use super::{Ctx, Outcome};
 use crate::approval::{self, Decision, ItemRef, Refusal};
-use crate::store::{Tx, TxFailure};
+use crate::store::{Tx, TxError};
 use civicbridge_api::{LinkId, RichText};
 
-pub fn approve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef) -> Result<Outcome, TxFailure> {
+pub fn approve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef) -> Result<Outcome, TxError> {
     decide(tx, ctx, item, Decision::Approve)
 }
 
@@ -15,7 +15,7 @@ pub fn reject(
     ctx: &Ctx<'_>,
     item: ItemRef,
     reason: Option<String>,
-) -> Result<Outcome, TxFailure> {
+) -> Result<Outcome, TxError> {
     decide(tx, ctx, item, Decision::Reject(reason))
 }
 
@@ -25,7 +25,7 @@ pub fn edit(
     ctx: &Ctx<'_>,
     item: ItemRef,
     text: String,
-) -> Result<Outcome, TxFailure> {
+) -> Result<Outcome, TxError> {
     decide(
         tx,
         ctx,
@@ -34,12 +34,7 @@ pub fn edit(
     )
 }
 
-fn decide(
-    tx: &mut Tx<'_>,
-    ctx: &Ctx<'_>,
-    item: ItemRef,
-    d: Decision,
-) -> Result<Outcome, TxFailure> {
+fn decide(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef, d: Decision) -> Result<Outcome, TxError> {
     Ok(
         match approval::decide(tx, item.id, &d, item.seen(), &ctx.actor)? {
             Ok(decided) => Outcome {

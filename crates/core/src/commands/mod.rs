@@ -20,9 +20,9 @@ pub mod threads;
 
 pub use parse::{parse, HELP};
 
-use crate::store::prelude::*;
 use crate::approval::{audit_refusal, ItemRef};
-use crate::store::{Job, LinkRecord, Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{Job, LinkRecord, Tx, TxError};
 use civicbridge_api::{LinkId, PlatformFactory, RoomRef};
 use permissions::{role, Actor, Role};
 use std::sync::Arc;
@@ -90,7 +90,6 @@ impl Command {
             Command::Drop(_) => "drop",
         }
     }
-
 }
 
 /// What a command asks of the moderation room: the reply and the jobs it queued.
@@ -155,7 +154,7 @@ pub fn run_as_admin(
 }
 
 /// Runs a moderation-room command. Refusals are audited and answered politely.
-pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxFailure> {
+pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxError> {
     // Decisions check the role on the item's own link (inside `approval::decide`); the others
     // on the link they name, or this room's link.
     let target_link = match &cmd {

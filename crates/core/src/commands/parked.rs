@@ -1,16 +1,16 @@
 //! `!retry` and `!drop` (and `!parked`, listed by [`super::info`]): what admins do with dead
 //! letters (see [`crate::dead_letter`]). Only items of links moderated from the asking room.
 
-use crate::store::prelude::*;
 use super::{Ctx, Outcome};
 use crate::audit::{AuditAction, AuditDraft};
 use crate::store::parked::Retried;
-use crate::store::{Job, JobKind, ParkedId, ParkedItem, Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{Job, JobKind, ParkedId, ParkedItem, Tx, TxError};
 use civicbridge_api::RichText;
 
 /// Whether this room may act on the item: it moderates the item's link (an item whose link is
 /// unknown belongs to every moderation room).
-fn governs(tx: &Tx<'_>, ctx: &Ctx<'_>, item: &ParkedItem) -> Result<bool, TxFailure> {
+fn governs(tx: &Tx<'_>, ctx: &Ctx<'_>, item: &ParkedItem) -> Result<bool, TxError> {
     Ok(match &item.link {
         Some(l) => tx.link(l)?.is_some_and(|l| ctx.governs(&l)),
         None => true,
@@ -29,7 +29,7 @@ fn audited(
     ctx: &Ctx<'_>,
     action: AuditAction,
     item: &ParkedItem,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     tx.audit(AuditDraft {
         actor: actor(ctx),
         action,
@@ -42,7 +42,7 @@ fn audited(
 
 /// `!retry P3`: a job goes back into its lane at once; an event is replayed by its link worker
 /// right after this command commits (or at the next start, from the CLI).
-pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, TxFailure> {
+pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, TxError> {
     let Some(item) = tx.parked_item(id)? else {
         return Ok(Outcome::reply(format!("There is no parked item {id}.")));
     };
@@ -71,7 +71,7 @@ pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, Tx
 }
 
 /// `!drop P3`: removed for good, audited.
-pub fn drop(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, TxFailure> {
+pub fn drop(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, TxError> {
     let Some(item) = tx.parked_item(id)? else {
         return Ok(Outcome::reply(format!("There is no parked item {id}.")));
     };

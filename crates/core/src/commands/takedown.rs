@@ -2,11 +2,11 @@
 //! the author's, in their own room), and marks the message deleted so nothing held or queued for
 //! it is sent later. Its held items are withdrawn at the same time (`approval::take_down`).
 
-use crate::store::prelude::*;
 use super::{Ctx, Outcome};
 use crate::approval;
 use crate::commands::permissions::{role, Role};
-use crate::store::{Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{Tx, TxError};
 use civicbridge_api::{MirrorId, PendingId, Platform, RemoteMsgId, RoomRef};
 
 /// What `!takedown` names.
@@ -27,7 +27,7 @@ pub enum Target {
     },
 }
 
-fn resolve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Option<MirrorId>, TxFailure> {
+fn resolve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Option<MirrorId>, TxError> {
     if let Target::Link(url) = t {
         let read = ctx.platforms.iter().find_map(|f| {
             let platform = f.platform();
@@ -74,7 +74,7 @@ fn resolve(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Option<MirrorId
     })
 }
 
-pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxFailure> {
+pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxError> {
     let Some(mut mirror) = resolve(tx, ctx, t)?
         .map(|m| tx.mirror(m))
         .transpose()?

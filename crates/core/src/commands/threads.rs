@@ -6,17 +6,17 @@
 //! it follow the link's `in_thread` policy). `!unpublish` stops the thread crossing, both ways,
 //! whatever the scope; the copies already made stay (use `!takedown` to remove them).
 
-use crate::store::prelude::*;
 use super::{info, Outcome};
 use crate::approval;
 use crate::audit::{AuditAction, AuditDraft};
 use crate::commands::permissions::Actor;
 use crate::rules::Side;
-use crate::store::{LinkRecord, MirrorRecord, PendingItem, PendingKind, Tx, TxFailure};
+use crate::store::prelude::*;
+use crate::store::{LinkRecord, MirrorRecord, PendingItem, PendingKind, Tx, TxError};
 use civicbridge_api::{Message, RoomRef};
 
 /// The root of the thread `m` is in (or replies to), if the bridge knows it.
-fn root_of(tx: &Tx<'_>, room: &RoomRef, m: &Message) -> Result<Option<MirrorRecord>, TxFailure> {
+fn root_of(tx: &Tx<'_>, room: &RoomRef, m: &Message) -> Result<Option<MirrorRecord>, TxError> {
     let by_thread = match &m.thread {
         Some(t) => tx.thread_root(room, t)?,
         None => None,
@@ -42,7 +42,7 @@ pub fn publish(
     room: &RoomRef,
     actor: &Actor,
     m: &Message,
-) -> Result<Outcome, TxFailure> {
+) -> Result<Outcome, TxError> {
     if m.thread.is_none() && m.reply_to.is_none() {
         return Ok(Outcome::reply(WHERE));
     }
@@ -102,7 +102,7 @@ pub fn unpublish(
     room: &RoomRef,
     actor: &Actor,
     m: &Message,
-) -> Result<Outcome, TxFailure> {
+) -> Result<Outcome, TxError> {
     if m.thread.is_none() && m.reply_to.is_none() {
         return Ok(Outcome::reply(WHERE));
     }
@@ -126,7 +126,7 @@ fn audit(
     actor: &Actor,
     root: &MirrorRecord,
     action: AuditAction,
-) -> Result<(), TxFailure> {
+) -> Result<(), TxError> {
     tx.audit(AuditDraft {
         actor: actor.name().to_owned(),
         action,

@@ -19,9 +19,9 @@
 //! The audit entry names the actor and a keyed hash of the person's id (never the id or text),
 //! with counts.
 
-use crate::store::prelude::*;
 use super::TOMBSTONE;
 use crate::audit::{AuditAction, AuditDraft};
+use crate::store::prelude::*;
 use crate::store::{Job, JobKind, MirrorRecord, Store, StoreError};
 use civicbridge_api::{MirrorId, PendingId, RemoteUserId, RichText, RoomRef};
 use std::collections::HashSet;

@@ -69,7 +69,10 @@ pub fn person_ref_in(s: &mut impl KeyedRead, user: &str) -> Result<String, Store
 }
 
 /// A link's rules as the audit log shows them: see [`audit_rules`].
-pub fn audit_rules_in(s: &mut impl KeyedRead, rules: &Rules) -> Result<serde_json::Value, StoreError> {
+pub fn audit_rules_in(
+    s: &mut impl KeyedRead,
+    rules: &Rules,
+) -> Result<serde_json::Value, StoreError> {
     Ok(audit_rules(&s.privacy_key()?, rules))
 }
 

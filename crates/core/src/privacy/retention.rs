@@ -8,8 +8,8 @@
 //! crosses without its reply link, and a reply in a pruned thread is treated as a reply to a
 //! message that never crossed (held). That is what forgetting means.
 
-use crate::store::prelude::*;
 use crate::audit::{AuditAction, AuditDraft};
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 use civicbridge_api::{LinkId, MirrorId};
 use std::collections::HashSet;

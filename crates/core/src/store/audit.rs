@@ -25,11 +25,10 @@ impl<R: Read + ?Sized> AuditReads for R {}
 impl Tx<'_> {
     /// Appends a sealed entry to the audit chain.
     pub fn audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, TxError> {
-        let head: AuditHead =
-            read::get(self, Tree::Meta, keys::AUDIT_HEAD)?.unwrap_or(AuditHead {
-                seq: 0,
-                hash: GENESIS.to_owned(),
-            });
+        let head: AuditHead = read::get(self, Tree::Meta, keys::AUDIT_HEAD)?.unwrap_or(AuditHead {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        });
         let entry = AuditEntry::seal(draft, head.seq + 1, self.now_ms, head.hash);
         self.put(Tree::Audit, &keys::id(entry.seq), &entry)?;
         self.put(

@@ -212,7 +212,10 @@ mod tests {
                 "parked"
             ]
         );
-        assert!(Tree::ALL.iter().enumerate().all(|(i, t)| t.id().index() == i));
+        assert!(Tree::ALL
+            .iter()
+            .enumerate()
+            .all(|(i, t)| t.id().index() == i));
     }
 
     use civicbridge_api::testing::nested_links;

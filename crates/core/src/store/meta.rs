@@ -5,7 +5,9 @@
 
 use super::read::sealed::Access as _;
 use super::read::Read;
-use super::{keys, MirrorRecord, PendingItem, Store, StoreError, Tree, Tx, TxError, SCHEMA_VERSION};
+use super::{
+    keys, MirrorRecord, PendingItem, Store, StoreError, Tree, Tx, TxError, SCHEMA_VERSION,
+};
 
 /// The one id sequence kept in the meta tree and advanced inside transactions: pending ids are
 /// read and typed by moderators, so they count 1, 2, 3 without gaps. Mirror and job ids come
@@ -243,11 +245,7 @@ mod tests {
     fn a_store_from_before_instance_names_migrates_to_the_empty_name() {
         let backend = engine();
         transaction(&*backend, |tx| {
-            tx.insert(
-                Tree::Meta.id(),
-                keys::SCHEMA_VERSION,
-                keys::encode_u64(1),
-            )?;
+            tx.insert(Tree::Meta.id(), keys::SCHEMA_VERSION, keys::encode_u64(1))?;
             Ok::<_, KvError>(())
         })
         .expect("seed a version 1 store");

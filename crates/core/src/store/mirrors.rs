@@ -37,7 +37,11 @@ pub trait MirrorReads: Read {
 
     /// The root of a platform thread: from the thread map, or (on platforms where a thread is
     /// named after its root message, like Matrix) from the message index.
-    fn thread_root(&self, room: &RoomRef, thread: &ThreadId) -> Result<Option<MirrorId>, StoreError> {
+    fn thread_root(
+        &self,
+        room: &RoomRef,
+        thread: &ThreadId,
+    ) -> Result<Option<MirrorId>, StoreError> {
         if let Some(root) = read::get(self, Tree::Threads, &keys::thread(room, thread))? {
             return Ok(Some(root));
         }
@@ -58,7 +62,11 @@ pub trait MirrorReads: Read {
     }
 
     /// The ids of `link`'s mirror records whose message is older than `cutoff_ms`, oldest first.
-    fn mirrors_older_than(&self, link: &LinkId, cutoff_ms: u64) -> Result<Vec<MirrorId>, StoreError> {
+    fn mirrors_older_than(
+        &self,
+        link: &LinkId,
+        cutoff_ms: u64,
+    ) -> Result<Vec<MirrorId>, StoreError> {
         let mut out = Vec::new();
         for (_, v) in self.raw_scan(Tree::Mirrors, b"")? {
             let m: MirrorRecord = keys::decode(&v)?;
@@ -96,7 +104,12 @@ impl Tx<'_> {
         self.put(Tree::Mirrors, &keys::id(m.id.0), m)
     }
 
-    pub fn index(&mut self, room: &RoomRef, msg: &RemoteMsgId, e: IndexEntry) -> Result<(), TxError> {
+    pub fn index(
+        &mut self,
+        room: &RoomRef,
+        msg: &RemoteMsgId,
+        e: IndexEntry,
+    ) -> Result<(), TxError> {
         self.put(Tree::MsgIndex, &keys::message(room, msg), &e)
     }
 
@@ -106,12 +119,22 @@ impl Tx<'_> {
     }
 
     /// Maps a platform thread to the bridged message at its root.
-    pub fn put_thread(&mut self, room: &RoomRef, thread: &ThreadId, root: MirrorId) -> Result<(), TxError> {
+    pub fn put_thread(
+        &mut self,
+        room: &RoomRef,
+        thread: &ThreadId,
+        root: MirrorId,
+    ) -> Result<(), TxError> {
         self.put(Tree::Threads, &keys::thread(room, thread), &root)
     }
 
     /// Removes a thread-map entry if it still points at `root`.
-    pub fn unmap_thread(&mut self, room: &RoomRef, thread: &ThreadId, root: MirrorId) -> Result<(), TxError> {
+    pub fn unmap_thread(
+        &mut self,
+        room: &RoomRef,
+        thread: &ThreadId,
+        root: MirrorId,
+    ) -> Result<(), TxError> {
         let key = keys::thread(room, thread);
         if read::get::<MirrorId>(self, Tree::Threads, &key)? == Some(root) {
             self.remove(Tree::Threads, &key)?;

@@ -110,8 +110,6 @@ impl From<KvError> for TxError {
     }
 }
 
-pub use TxError as TxFailure;
-
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -260,7 +258,6 @@ impl Tx<'_> {
         Ok(self.kv.remove(tree.id(), key)?)
     }
 }
-
 
 fn hex_hash(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -39,7 +39,12 @@ impl<R: Read + ?Sized> OutboxReads for R {}
 
 impl Tx<'_> {
     /// Adds a job to the outbox and returns it.
-    pub fn push_job(&mut self, link: &LinkId, target: &RoomRef, kind: JobKind) -> Result<Job, TxError> {
+    pub fn push_job(
+        &mut self,
+        link: &LinkId,
+        target: &RoomRef,
+        kind: JobKind,
+    ) -> Result<Job, TxError> {
         let job = Job {
             id: JobId(self.fresh_id()?),
             link: link.clone(),

@@ -8,7 +8,9 @@ use civicbridge_api::{InboundId, Platform};
 /// Reads of the seen tree.
 pub trait SeenReads: Read {
     fn was_seen(&self, platform: Platform, id: &InboundId) -> Result<bool, StoreError> {
-        Ok(self.raw_get(Tree::Seen, &keys::seen(platform, id))?.is_some())
+        Ok(self
+            .raw_get(Tree::Seen, &keys::seen(platform, id))?
+            .is_some())
     }
 }
 
@@ -26,7 +28,11 @@ impl Tx<'_> {
     }
 
     /// Forgets that an event was handled (its dead letter is being retried).
-    pub(super) fn unmark_seen(&mut self, platform: Platform, id: &InboundId) -> Result<(), TxError> {
+    pub(super) fn unmark_seen(
+        &mut self,
+        platform: Platform,
+        id: &InboundId,
+    ) -> Result<(), TxError> {
         self.remove(Tree::Seen, &keys::seen(platform, id))
     }
 }
