@@ -1,6 +1,6 @@
 //! What a connector reports: one `Event` per thing that happened in a room.
 
-use crate::ids::{InboundId, RemoteMsgId, RemoteUserId, RoomRef, ThreadId};
+use crate::ids::{InboundId, RemoteMsgId, RemoteUserId, RoomRef, ThreadId, UserKey};
 use crate::rich_text::RichText;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,13 @@ pub struct Event {
     /// When the platform says it happened, in milliseconds since the Unix epoch.
     pub at_ms: u64,
     pub kind: EventKind,
+}
+
+impl Event {
+    /// Who sent it, as rules and the audit log name people.
+    pub fn sender_key(&self) -> UserKey {
+        UserKey::new(self.room.platform, self.sender.id.clone())
+    }
 }
 
 /// Who caused an event.

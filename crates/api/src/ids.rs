@@ -200,6 +200,72 @@ impl std::str::FromStr for RoomRef {
     }
 }
 
+/// A person on a platform, written `platform:id` (`telegram:42`, `matrix:@ada:example.org`).
+/// Rules (`trusted`, `blocked`), link moderators and admins, erasure and the audit log's actor
+/// all name people this way; this is the one place the form is parsed and printed. The id is
+/// everything after the first `:` (a Matrix id has colons of its own), trimmed and non-empty.
+/// Stored as its text, so records written before the type existed read back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserKey {
+    pub platform: Platform,
+    pub id: RemoteUserId,
+}
+
+impl UserKey {
+    pub fn new(platform: Platform, id: RemoteUserId) -> UserKey {
+        UserKey { platform, id }
+    }
+}
+
+impl fmt::Display for UserKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.id)
+    }
+}
+
+impl std::str::FromStr for UserKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (p, id) = s
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}` is not of the form PLATFORM:ID (e.g. telegram:42)"))?;
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(format!("`{s}` has no user id after `{p}:`"));
+        }
+        Ok(UserKey::new(p.parse()?, RemoteUserId::new(id)))
+    }
+}
+
+/// A key equals its printed form (`telegram:42`): handy where people are listed as text.
+impl PartialEq<str> for UserKey {
+    fn eq(&self, text: &str) -> bool {
+        text.split_once(':')
+            .is_some_and(|(p, id)| p == self.platform.as_str() && id == self.id.as_str())
+    }
+}
+
+impl PartialEq<&str> for UserKey {
+    fn eq(&self, text: &&str) -> bool {
+        *self == **text
+    }
+}
+
+impl TryFrom<String> for UserKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<UserKey> for String {
+    fn from(k: UserKey) -> String {
+        k.to_string()
+    }
+}
+
 macro_rules! number_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -240,6 +306,41 @@ number_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_keys_parse_and_bad_ones_are_explained() {
+        let ada: UserKey = "Matrix:@ada:example.org".parse().unwrap();
+        assert_eq!(ada.platform.as_str(), "matrix");
+        assert_eq!(
+            ada.id.as_str(),
+            "@ada:example.org",
+            "the id keeps its own colons"
+        );
+        assert_eq!(ada.to_string(), "matrix:@ada:example.org");
+        assert_eq!(
+            " telegram: 42 ".parse::<UserKey>().unwrap().to_string(),
+            "telegram:42"
+        );
+        assert!("42".parse::<UserKey>().unwrap_err().contains("PLATFORM:ID"));
+        assert!("i r c:42"
+            .parse::<UserKey>()
+            .unwrap_err()
+            .contains("not a platform name"));
+        assert!("discord: "
+            .parse::<UserKey>()
+            .unwrap_err()
+            .contains("no user id"));
+        // Stored as its text, and a stored text that is no key is refused, not misread.
+        assert_eq!(
+            serde_json::to_string(&ada).unwrap(),
+            "\"matrix:@ada:example.org\""
+        );
+        assert_eq!(
+            serde_json::from_str::<UserKey>("\"matrix:@ada:example.org\"").unwrap(),
+            ada
+        );
+        assert!(serde_json::from_str::<UserKey>("\"nobody\"").is_err());
+    }
 
     #[test]
     fn room_ref_round_trips_through_text_with_colons_in_the_room() {

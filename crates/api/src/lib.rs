@@ -41,7 +41,7 @@ pub use factory::{
 };
 pub use ids::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,
-    ThreadId,
+    ThreadId, UserKey,
 };
 pub use outgoing::{Outgoing, OutgoingFile, Persona, SendReceipt, ThreadTarget};
 pub use rich_text::{RichText, Span};

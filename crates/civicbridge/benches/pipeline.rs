@@ -14,9 +14,9 @@
 
 use civicbridge_api::testing::FakeConnector;
 use civicbridge_api::{Connector, LinkId, Message, Platform, RoomRef};
-use civicbridge_core::config::LinkSettings;
-use civicbridge_core::daemon::{Daemon, Options};
-use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, Rules, Side};
+use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules, Side};
+use civicbridge_core::ops::config::LinkSettings;
+use civicbridge_core::ops::daemon::{Daemon, Options};
 use civicbridge_core::store::{LinkRecord, LinkRoom, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

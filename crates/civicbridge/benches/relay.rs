@@ -15,7 +15,7 @@
 //! `BENCH_WRAP`, a profiler to run the daemon under; `BENCH_LOG`, a file for the daemon's log).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, Rules};
+use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules};
 use civicbridge_demo::matrix::{Mark, MatrixUser};
 use civicbridge_demo::{World, WorldOptions};
 use std::io::{BufRead, BufReader, Write};

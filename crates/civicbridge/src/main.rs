@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use civicbridge_api::{BuildError, Connector, LinkId};
-use civicbridge_core::config::Settings;
-use civicbridge_core::daemon::{self, Daemon};
+use civicbridge_core::ops::config::Settings;
+use civicbridge_core::ops::daemon::{self, Daemon};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Store, StoreError};
 use clap::{Parser, Subcommand};
@@ -207,8 +207,8 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Rules { config, action } => rules(&config, action),
         Cmd::Queue { config, action } => queue(&config, action).await,
         Cmd::Takedown { config, link, what } => {
-            use civicbridge_core::commands::takedown::Target;
-            let cmd = match civicbridge_core::commands::parse::target(&what) {
+            use civicbridge_core::moderation::commands::takedown::Target;
+            let cmd = match civicbridge_core::moderation::commands::parse::target(&what) {
                 // A link no platform of this build reads names nothing: say so now.
                 Some(Target::Link(url))
                     if !platforms::all()
@@ -219,7 +219,7 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
                         "`{what}` is not a link to a message on any platform"
                     ))
                 }
-                Some(t) => Ok(civicbridge_core::commands::Command::Takedown(t)),
+                Some(t) => Ok(civicbridge_core::moderation::commands::Command::Takedown(t)),
                 None => Err(format!(
                     "`{what}` names no message (m7, #12, a link or an id)"
                 )),
@@ -227,12 +227,12 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
             admin_command(&config, &link, cmd).await
         }
         Cmd::Trust { config, link, user } => {
-            let cmd = civicbridge_core::commands::parse(&format!("!trust {user}"))
+            let cmd = civicbridge_core::moderation::commands::parse(&format!("!trust {user}"))
                 .unwrap_or_else(|| Err("a user as platform:id".into()));
             admin_command(&config, &link, cmd).await
         }
         Cmd::Block { config, link, user } => {
-            let cmd = civicbridge_core::commands::parse(&format!("!block {user}"))
+            let cmd = civicbridge_core::moderation::commands::parse(&format!("!block {user}"))
                 .unwrap_or_else(|| Err("a user as platform:id".into()));
             admin_command(&config, &link, cmd).await
         }
@@ -246,7 +246,7 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
 
 #[cfg(feature = "demo")]
 async fn demo(args: civicbridge_demo::cli::DemoArgs) -> Result<(), Failure> {
-    civicbridge_core::telemetry::init(&civicbridge_core::config::LogSettings {
+    civicbridge_core::ops::telemetry::init(&civicbridge_core::ops::config::LogSettings {
         filter: "warn".into(),
         json: false,
     });
@@ -277,7 +277,7 @@ fn out(text: impl std::fmt::Display) {
 async fn run(config: &Path) -> Result<(), Failure> {
     let settings = load(config)?;
     register_secrets(&settings);
-    civicbridge_core::telemetry::init(&settings.log);
+    civicbridge_core::ops::telemetry::init(&settings.log);
     let store = open_store(&settings)?;
     let connectors = build_connectors(&settings).await?;
     let mut options = daemon::Options {
@@ -308,7 +308,7 @@ async fn run(config: &Path) -> Result<(), Failure> {
 /// Every credential in the config, so the log never shows one (see `telemetry`).
 fn register_secrets(settings: &Settings) {
     for s in &settings.secrets {
-        civicbridge_core::telemetry::add_secret(s);
+        civicbridge_core::ops::telemetry::add_secret(s);
     }
 }
 
@@ -328,7 +328,7 @@ async fn build_connectors(settings: &Settings) -> Result<Vec<Arc<dyn Connector>>
             })?;
         // What the connector obtained itself (a session's access token) is a secret too.
         for s in &built.secrets {
-            civicbridge_core::telemetry::add_secret(s);
+            civicbridge_core::ops::telemetry::add_secret(s);
         }
         out.push(built.connector);
     }
@@ -353,8 +353,15 @@ fn check(config: &Path) -> Result<(), Failure> {
         if let Some(m) = &l.link.moderation_room {
             out(format!("  moderation room: {m}"));
         }
-        out(format!("  moderators: {}", l.link.moderators.join(", ")));
-        out(format!("  admins: {}", l.link.admins.join(", ")));
+        let listed = |people: &[civicbridge_api::UserKey]| {
+            people
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out(format!("  moderators: {}", listed(&l.link.moderators)));
+        out(format!("  admins: {}", listed(&l.link.admins)));
         out("  rules:");
         let rules = toml::to_string(&l.rules).map_err(|e| Failure::Run(e.into()))?;
         for line in rules.lines() {
@@ -406,7 +413,12 @@ fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
         RulesCmd::Set { link, key, value } => {
             let id = link_id(&settings, &link)?;
             let rules = store
-                .set_rule(&id, &key, &value, "cli")
+                .set_rule(
+                    &id,
+                    &key,
+                    &value,
+                    &civicbridge_core::moderation::audit::AuditActor::Cli,
+                )
                 .map_err(|e| match e {
                     StoreError::Invalid(msg) => input(msg),
                     other => Failure::Run(other.into()),
@@ -424,7 +436,11 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
     let (id, decision) = match action {
         QueueCmd::List => {
             let items = store.pending().context("reading the queue")?;
-            for line in civicbridge_core::commands::info::queue_listing(&mut &store, &items, None) {
+            for line in civicbridge_core::moderation::commands::info::queue_listing(
+                &mut &store,
+                &items,
+                None,
+            ) {
                 out(line);
             }
             let parked = store.parked().context("reading the parked items")?;
@@ -446,30 +462,34 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
         }
         QueueCmd::Retry { id } => return parked_cmd(&store, &id, true).await,
         QueueCmd::Drop { id } => return parked_cmd(&store, &id, false).await,
-        QueueCmd::Approve { id } => (id, civicbridge_core::approval::Decision::Approve),
-        QueueCmd::Reject { id, reason } => {
-            (id, civicbridge_core::approval::Decision::Reject(reason))
-        }
+        QueueCmd::Approve { id } => (
+            id,
+            civicbridge_core::moderation::approval::Decision::Approve,
+        ),
+        QueueCmd::Reject { id, reason } => (
+            id,
+            civicbridge_core::moderation::approval::Decision::Reject(reason),
+        ),
         QueueCmd::Edit { id, text } => (
             id,
-            civicbridge_core::approval::Decision::ApproveEdited(civicbridge_api::RichText::plain(
-                text,
-            )),
+            civicbridge_core::moderation::approval::Decision::ApproveEdited(
+                civicbridge_api::RichText::plain(text),
+            ),
         ),
     };
     // `#3v2` names a revision (as `queue list` shows it); a bare `#3` is the first.
-    let item: civicbridge_core::approval::ItemRef = id.parse().map_err(input)?;
+    let item: civicbridge_core::moderation::approval::ItemRef = id.parse().map_err(input)?;
     let id = item.id;
     // The CLI acts as an admin of every link (whoever runs it can write the data directory);
     // it is audited as `cli`. The jobs it queues are sent when the bridge next starts.
     let decided = store
         .transact(|tx| {
-            civicbridge_core::approval::decide(
+            civicbridge_core::moderation::approval::decide(
                 tx,
                 item.id,
                 &decision,
                 item.seen(),
-                &civicbridge_core::approval::Actor::Cli,
+                &civicbridge_core::moderation::approval::Actor::Cli,
             )
         })
         .context("recording the decision")?;
@@ -501,12 +521,17 @@ async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure>
         return Err(input("the store has no links"));
     };
     let cmd = if retry {
-        civicbridge_core::commands::Command::Retry(id)
+        civicbridge_core::moderation::commands::Command::Retry(id)
     } else {
-        civicbridge_core::commands::Command::Drop(id)
+        civicbridge_core::moderation::commands::Command::Drop(id)
     };
-    let done = civicbridge_core::commands::run_as_admin(store, &record.id, cmd, &platforms::all())
-        .context("running the command")?;
+    let done = civicbridge_core::moderation::commands::run_as_admin(
+        store,
+        &record.id,
+        cmd,
+        &platforms::all(),
+    )
+    .context("running the command")?;
     store.flush().await.context("flushing")?;
     out(if retry {
         format!("{id}: put back; it runs when the bridge next starts")
@@ -520,14 +545,15 @@ async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure>
 async fn admin_command(
     config: &Path,
     link: &str,
-    cmd: Result<civicbridge_core::commands::Command, String>,
+    cmd: Result<civicbridge_core::moderation::commands::Command, String>,
 ) -> Result<(), Failure> {
     let cmd = cmd.map_err(input)?;
     let settings = load(config)?;
     let store = open_store(&settings)?;
     let id = link_id(&settings, link)?;
-    let done = civicbridge_core::commands::run_as_admin(&store, &id, cmd, &platforms::all())
-        .context("running the command")?;
+    let done =
+        civicbridge_core::moderation::commands::run_as_admin(&store, &id, cmd, &platforms::all())
+            .context("running the command")?;
     store.flush().await.context("flushing")?;
     out(done.reply);
     if !done.jobs.is_empty() {

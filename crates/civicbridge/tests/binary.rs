@@ -8,7 +8,7 @@ mod bridge_process;
 
 use bridge_process::ThreePlatforms;
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::audit;
+use civicbridge_core::moderation::audit;
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use std::io::{BufRead, BufReader};

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RoomRef};
-use civicbridge_core::audit::{AuditAction, AuditDraft};
+use civicbridge_core::moderation::audit::{AuditAction, AuditDraft};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{JobKind, PendingItem, PendingKind, Store};
 use std::process::Command;

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use civicbridge_api::{LinkId, Platform, RemoteMsgId, RichText, RoomRef};
-use civicbridge_core::audit::{AuditAction, AuditDraft};
+use civicbridge_core::moderation::audit::{AuditAction, AuditActor, AuditDraft};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Author, Copy, IndexEntry, JobKind, MirrorRecord, Store};
 use std::path::{Path, PathBuf};
@@ -76,10 +76,16 @@ fn erase_tombstones_the_store_queues_deletes_and_is_audited() {
         assert!(jobs
             .iter()
             .all(|j| matches!(j.kind, JobKind::Delete { .. })));
-        assert!(store.mirrors_by("telegram:42").unwrap().is_empty());
+        assert!(store
+            .mirrors_by(&"telegram:42".parse().unwrap())
+            .unwrap()
+            .is_empty());
         let log = store.audit_log().unwrap();
         let e = log.last().unwrap();
-        assert_eq!((e.action, e.actor.as_str()), (AuditAction::Erased, "cli"));
+        assert_eq!(
+            (e.action, &e.actor),
+            (AuditAction::Erased, &AuditActor::Cli)
+        );
         let text = serde_json::to_string(&log).unwrap();
         assert!(!text.contains("batteries") && !text.contains("telegram:42"));
     }
@@ -116,14 +122,14 @@ fn prune_applies_each_links_retention_and_is_audited() {
         stdout(&o)
     );
     let store = Store::open(&dir.path().join("data")).unwrap();
-    let left = store.mirrors_by("telegram:42").unwrap();
+    let left = store.mirrors_by(&"telegram:42".parse().unwrap()).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].text.to_plain(), "new");
     assert!(store
         .audit_log()
         .unwrap()
         .iter()
-        .any(|e| e.action == AuditAction::Pruned && e.actor == "cli"));
+        .any(|e| e.action == AuditAction::Pruned && e.actor == AuditActor::Cli));
 }
 
 fn write_log(dir: &Path, n: usize) {
@@ -132,7 +138,7 @@ fn write_log(dir: &Path, n: usize) {
         store
             .transact(|tx| {
                 tx.audit(AuditDraft {
-                    actor: "matrix:@mod:localhost".into(),
+                    actor: AuditActor::Person("matrix:@mod:localhost".parse().unwrap()),
                     action: AuditAction::Approved,
                     link: Some(LinkId::new("planning")),
                     subject: Some(format!("#{i}")),
@@ -155,7 +161,7 @@ fn export_since_a_time_starts_mid_chain_and_still_verifies_or_names_the_bad_entr
         .unwrap();
     // `--since` at entry 4's second: the export is the contiguous run from the first entry at or
     // after the start of that second.
-    let since = civicbridge_core::audit::rfc3339(log[3].at_ms);
+    let since = civicbridge_core::moderation::audit::rfc3339(log[3].at_ms);
     let floor = log[3].at_ms / 1000 * 1000;
     let expected_first = log.iter().find(|e| e.at_ms >= floor).unwrap().seq;
     let export = dir.path().join("tail.jsonl");

@@ -8,8 +8,8 @@ mod common;
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Connector, Message, Platform};
-use civicbridge_core::daemon::Daemon;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::ops::daemon::Daemon;
 use civicbridge_core::store::Store;
 use civicbridge_discord::{DiscordConfig, DiscordConnector};
 use civicbridge_telegram::{PacingConfig, TelegramConfig, TelegramConnector};

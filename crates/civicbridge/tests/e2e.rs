@@ -3,7 +3,7 @@
 //! world, the same one `civicbridge demo` shows.
 #![allow(clippy::unwrap_used)]
 
-use civicbridge_core::audit;
+use civicbridge_core::moderation::audit;
 use civicbridge_core::store::prelude::*;
 use civicbridge_demo::scenario;
 use civicbridge_demo::{World, WorldOptions};

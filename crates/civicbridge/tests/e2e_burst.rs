@@ -3,7 +3,7 @@
 //! must arrive exactly once in each other room, in the order it was sent from its room.
 #![allow(clippy::unwrap_used)]
 
-use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, Rules};
+use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules};
 use civicbridge_core::store::prelude::*;
 use civicbridge_demo::matrix::Mark;
 use civicbridge_demo::wait::wait_for;
@@ -31,7 +31,7 @@ fn open_rules() -> Rules {
 async fn world(dir: &std::path::Path, own_synapse: bool) -> World {
     let mut opts = WorldOptions::test(dir);
     opts.rules = open_rules();
-    opts.daemon.retry = civicbridge_core::outbox::RetryPolicy {
+    opts.daemon.retry = civicbridge_core::pipeline::outbox::RetryPolicy {
         base: Duration::from_millis(20),
         max: Duration::from_millis(500),
     };

@@ -10,8 +10,8 @@ mod common;
 mod world;
 
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::audit::{self, AuditAction};
-use civicbridge_core::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge_core::moderation::audit::{self, AuditAction};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules, Scope};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use world::{Person, World, WAIT};

@@ -12,7 +12,7 @@ mod world;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_api::{LinkId, Platform, RemoteMsgId, RichText, RoomRef};
-use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, Rules};
+use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Author, JobKind, MirrorRecord, Store};
 use world::{World, WAIT};

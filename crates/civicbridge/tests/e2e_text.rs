@@ -10,7 +10,7 @@ mod common;
 mod world;
 
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use civicbridge_testkit::telegram::Post;
@@ -77,7 +77,11 @@ async fn in_staff_room(w: &World, what: &str, f: impl Fn(&str) -> bool) -> Value
 async fn start(
     w: &World,
     rules: Rules,
-) -> (tempfile::TempDir, Store, civicbridge_core::daemon::Daemon) {
+) -> (
+    tempfile::TempDir,
+    Store,
+    civicbridge_core::ops::daemon::Daemon,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let daemon = w.start(store.clone(), rules).await;

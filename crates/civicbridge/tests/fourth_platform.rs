@@ -6,8 +6,8 @@
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_api::{PlatformFactory, Standing};
-use civicbridge_core::config::Settings;
-use civicbridge_core::daemon::{Daemon, Options};
+use civicbridge_core::ops::config::Settings;
+use civicbridge_core::ops::daemon::{Daemon, Options};
 use civicbridge_core::store::Store;
 use civicbridge_loopback::{LoopbackFactory, Network};
 use std::sync::Arc;

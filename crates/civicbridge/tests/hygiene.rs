@@ -6,10 +6,10 @@
 mod common;
 
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::audit::AuditAction;
-use civicbridge_core::daemon::{Daemon, Options};
-use civicbridge_core::hygiene;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::moderation::audit::{AuditAction, AuditActor};
+use civicbridge_core::moderation::hygiene;
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::ops::daemon::{Daemon, Options};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{now_ms, Store};
 use common::*;
@@ -183,7 +183,7 @@ async fn a_stale_item_expires_audited_and_is_never_relayed() {
         .find(|e| e.action == AuditAction::Expired)
         .expect("an expiry entry");
     assert_eq!(entry.subject.as_deref(), Some("#1"));
-    assert_eq!(entry.actor, "bridge");
+    assert_eq!(entry.actor, AuditActor::Bridge);
     daemon.shutdown().await.unwrap();
 
     let daemon = started(&store, held_rules(), &fakes).await;

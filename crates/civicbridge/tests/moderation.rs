@@ -7,8 +7,8 @@ mod common;
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Event, EventKind, Message, RemoteMsgId, ThreadId};
-use civicbridge_core::audit::AuditAction;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge_core::moderation::audit::{AuditAction, AuditActor};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules, Scope};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use common::*;
@@ -68,8 +68,9 @@ async fn card_of(store: &Store, n: usize) -> RemoteMsgId {
 }
 
 /// How the audit log names a person without a role (see `privacy::person_ref`).
-fn person(store: &Store, user: &str) -> String {
-    civicbridge_core::privacy::person_ref(&store.privacy_key().unwrap(), user)
+fn person(store: &Store, user: &str) -> AuditActor {
+    civicbridge_core::privacy::person_ref(&store.privacy_key().unwrap(), &user.parse().unwrap())
+        .into()
 }
 
 fn count(store: &Store, action: AuditAction) -> usize {
@@ -237,7 +238,8 @@ async fn power_level_50_in_the_moderation_room_makes_a_moderator_and_less_is_ref
         .audit_log()
         .unwrap()
         .iter()
-        .any(|e| e.action == AuditAction::RulesChanged && e.actor == "matrix:@boss"));
+        .any(|e| e.action == AuditAction::RulesChanged
+            && e.actor == AuditActor::Person("matrix:@boss".parse().unwrap())));
 }
 
 #[tokio::test]
@@ -487,7 +489,7 @@ async fn an_edit_of_an_approved_resident_message_returns_to_the_queue() {
         ..open_rules()
     };
     let rules = Rules {
-        edits_public_to_staff: civicbridge_core::rules::EditPolicy::Approve,
+        edits_public_to_staff: civicbridge_core::moderation::rules::EditPolicy::Approve,
         ..rules
     };
     let daemon = start(store.clone(), rules, &fakes).await;
@@ -793,7 +795,7 @@ async fn an_edit_while_held_reruns_the_filters() {
     let fakes = Fakes::new();
     let store = Store::memory();
     let rules = Rules {
-        links: civicbridge_core::rules::LinkPolicy::Approve,
+        links: civicbridge_core::moderation::rules::LinkPolicy::Approve,
         blocked_patterns: vec!["(?i)casino".into()],
         ..open_rules()
     };
@@ -908,7 +910,7 @@ async fn a_deletion_while_held_withdraws_the_item_and_marks_its_card() {
 /// item is withdrawn once it reaches `MAX_REVISIONS`, and later edits post nothing.
 #[tokio::test]
 async fn editing_a_held_message_over_and_over_withdraws_it_instead_of_flooding_the_moderators() {
-    use civicbridge_core::approval::MAX_REVISIONS;
+    use civicbridge_core::moderation::approval::MAX_REVISIONS;
     let fakes = Fakes::new();
     let store = Store::memory();
     let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;

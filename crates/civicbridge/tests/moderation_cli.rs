@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use civicbridge_api::{LinkId, PendingId, Platform, RemoteMsgId, RichText, RoomRef};
-use civicbridge_core::audit::AuditAction;
+use civicbridge_core::moderation::audit::AuditAction;
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{
     Author, Copy, JobKind, MirrorRecord, PendingItem, PendingKind, Store,

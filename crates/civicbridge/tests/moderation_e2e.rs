@@ -8,8 +8,8 @@ mod common;
 mod world;
 
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::audit::{self, AuditAction};
-use civicbridge_core::rules::{DirectionRule, Policy, Rules, Scope};
+use civicbridge_core::moderation::audit::{self, AuditAction};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules, Scope};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use world::{World, WAIT};
@@ -73,7 +73,7 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     // Refused people are named by their keyed hash, never their id.
     let outsider = civicbridge_core::privacy::person_ref(
         &store.privacy_key().unwrap(),
-        &format!("matrix:{}", w.outsider.id()),
+        &format!("matrix:{}", w.outsider.id()).parse().unwrap(),
     );
     w.outsider.react(&w.mod_room, &card.id, "✅").await;
     wait_until(WAIT, "the refusal is audited", || {
@@ -296,7 +296,7 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
         .await;
     let outsider = civicbridge_core::privacy::person_ref(
         &store.privacy_key().unwrap(),
-        &format!("matrix:{}", w.outsider.id()),
+        &format!("matrix:{}", w.outsider.id()).parse().unwrap(),
     );
     wait_until(WAIT, "both refusals audited, the takedown done", || {
         let log = store.audit_log().unwrap();
@@ -316,7 +316,12 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
     // `civicbridge erase`, twice, with the bridge stopped; the deletes run at the next start.
     let matrix_user = format!("matrix:{}", w.outsider.id());
     for who in [format!("telegram:{}", QUILLON.0), matrix_user] {
-        civicbridge_core::privacy::erase::erase(&store, &who, "cli").unwrap();
+        civicbridge_core::privacy::erase::erase(
+            &store,
+            &who.parse().unwrap(),
+            &civicbridge_core::moderation::audit::AuditActor::Cli,
+        )
+        .unwrap();
     }
     store.flush().await.unwrap();
     let daemon = w.start(store.clone(), Rules::default()).await;

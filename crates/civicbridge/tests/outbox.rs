@@ -3,7 +3,7 @@
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Connector, LinkId, Platform, RichText, RoomRef};
-use civicbridge_core::outbox::{Outbox, RetryPolicy, IN_FLIGHT_PER_PLATFORM};
+use civicbridge_core::pipeline::outbox::{Outbox, RetryPolicy, IN_FLIGHT_PER_PLATFORM};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{JobKind, Store};
 use std::collections::HashMap;
@@ -86,7 +86,7 @@ async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
 mod common;
 
 use civicbridge_api::{ConnectorError, Event, EventKind, Message, RemoteMsgId};
-use civicbridge_core::audit::AuditAction;
+use civicbridge_core::moderation::audit::AuditAction;
 use civicbridge_core::store::{MirrorRecord, ParkedWhat};
 use common::*;
 
@@ -145,7 +145,7 @@ async fn a_job_that_panics_is_parked_once_and_later_messages_to_that_room_still_
         .audit_log()
         .unwrap()
         .into_iter()
-        .find(|e| e.action == civicbridge_core::audit::AuditAction::Parked)
+        .find(|e| e.action == civicbridge_core::moderation::audit::AuditAction::Parked)
         .unwrap();
     assert_eq!(entry.detail["reason"], "panicked");
     assert!(
@@ -211,13 +211,17 @@ async fn a_job_that_alone_keeps_failing_is_parked_and_an_outage_parks_nothing() 
     other.link.rooms[0].room = RoomRef::new(Platform::new("matrix"), "!staff2");
     other.link.rooms.push(civicbridge_core::store::LinkRoom {
         room: RoomRef::new(Platform::new("discord"), "201"),
-        side: civicbridge_core::rules::Side::Public,
+        side: civicbridge_core::moderation::rules::Side::Public,
     });
     links.push(other);
-    let daemon =
-        civicbridge_core::daemon::Daemon::start(store.clone(), &links, fakes.all(), fast_retries())
-            .await
-            .unwrap();
+    let daemon = civicbridge_core::ops::daemon::Daemon::start(
+        store.clone(),
+        &links,
+        fakes.all(),
+        fast_retries(),
+    )
+    .await
+    .unwrap();
     acked(fakes.telegram.post(TG, RESIDENT, "1", "poison")).await;
     // Discord is up: the other link's room gets its messages while this one job fails.
     for i in 0..30 {
@@ -446,18 +450,22 @@ async fn a_retry_in_a_shared_moderation_room_replays_the_other_links_event() {
     other.link.rooms = vec![
         civicbridge_core::store::LinkRoom {
             room: RoomRef::new(Platform::new("matrix"), "!staff2"),
-            side: civicbridge_core::rules::Side::Staff,
+            side: civicbridge_core::moderation::rules::Side::Staff,
         },
         civicbridge_core::store::LinkRoom {
             room: RoomRef::new(Platform::new("discord"), "201"),
-            side: civicbridge_core::rules::Side::Public,
+            side: civicbridge_core::moderation::rules::Side::Public,
         },
     ];
     links.push(other);
-    let daemon =
-        civicbridge_core::daemon::Daemon::start(store.clone(), &links, fakes.all(), fast_retries())
-            .await
-            .unwrap();
+    let daemon = civicbridge_core::ops::daemon::Daemon::start(
+        store.clone(),
+        &links,
+        fakes.all(),
+        fast_retries(),
+    )
+    .await
+    .unwrap();
     acked(
         fakes
             .discord

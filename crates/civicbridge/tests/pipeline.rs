@@ -7,9 +7,9 @@ use civicbridge_api::testing::{wait_until, FakeOp};
 use civicbridge_api::{
     Capabilities, ConnectorError, EventKind, Message, Platform, RemoteMsgId, ThreadId, ThreadTarget,
 };
-use civicbridge_core::audit::AuditAction;
+use civicbridge_core::moderation::audit::AuditAction;
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules, Scope};
 use civicbridge_core::privacy::person_ref;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules, Scope};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use common::*;
@@ -153,7 +153,11 @@ async fn only_moderators_decide_and_refusals_are_audited() {
         .unwrap()
         .iter()
         .any(|e| e.action == AuditAction::Refused
-            && e.actor == person_ref(&store.privacy_key().unwrap(), "matrix:@sam")));
+            && e.actor
+                == person_ref(
+                    &store.privacy_key().unwrap(),
+                    &"matrix:@sam".parse().unwrap()
+                )));
 }
 
 #[tokio::test]
@@ -480,7 +484,7 @@ async fn a_rate_limited_send_is_retried_after_retry_after_and_delivered_once() {
 /// the wait is capped, and the job asks again.
 #[tokio::test(start_paused = true)]
 async fn an_absurd_retry_after_is_capped() {
-    use civicbridge_core::outbox::MAX_RATE_LIMIT_WAIT;
+    use civicbridge_core::pipeline::outbox::MAX_RATE_LIMIT_WAIT;
     let fakes = Fakes::new();
     let daemon = start(Store::memory(), open_rules(), &fakes).await;
     fakes.telegram.fail_next([ConnectorError::RateLimited {
@@ -685,10 +689,14 @@ async fn the_queue_lists_only_items_of_links_moderated_from_that_room() {
         r.room.room = civicbridge_api::RoomId::new(id);
     }
     links.push(other);
-    let daemon =
-        civicbridge_core::daemon::Daemon::start(store.clone(), &links, fakes.all(), fast_retries())
-            .await
-            .unwrap();
+    let daemon = civicbridge_core::ops::daemon::Daemon::start(
+        store.clone(),
+        &links,
+        fakes.all(),
+        fast_retries(),
+    )
+    .await
+    .unwrap();
     acked(fakes.matrix.post(STAFF, STAFFER, "$a", "planning draft")).await;
     acked(
         fakes
@@ -804,7 +812,7 @@ async fn a_blocked_senders_edits_and_reactions_do_not_cross() {
             &civicbridge_api::LinkId::new("planning"),
             "blocked",
             r#"["telegram:42"]"#,
-            "cli",
+            &civicbridge_core::moderation::audit::AuditActor::Cli,
         )
         .unwrap();
     let edit = EventKind::Edit {
@@ -858,7 +866,7 @@ async fn an_approved_edit_of_a_captioned_photo_keeps_the_photo() {
     fakes.matrix.files_apart(true);
     let store = Store::memory();
     let rules = Rules {
-        edits_public_to_staff: civicbridge_core::rules::EditPolicy::Approve,
+        edits_public_to_staff: civicbridge_core::moderation::rules::EditPolicy::Approve,
         ..open_rules()
     };
     let daemon = start(store.clone(), rules, &fakes).await;
@@ -1001,7 +1009,7 @@ async fn a_queued_approved_copy_sends_the_approved_text_not_a_later_edit() {
     let store = Store::memory();
     let rules = Rules {
         public_to_staff: DirectionRule::new(Policy::Approve),
-        edits_public_to_staff: civicbridge_core::rules::EditPolicy::Direction,
+        edits_public_to_staff: civicbridge_core::moderation::rules::EditPolicy::Direction,
         ..open_rules()
     };
     let daemon = start(store.clone(), rules, &fakes).await;
@@ -1059,18 +1067,22 @@ async fn a_queued_approved_copy_sends_the_approved_text_not_a_later_edit() {
 async fn a_connector_that_stops_or_panics_is_restarted_and_keeps_relaying() {
     let fakes = Fakes::new();
     let store = Store::memory();
-    let options = civicbridge_core::daemon::Options {
-        watch: civicbridge_core::watch::WatchOptions {
+    let options = civicbridge_core::ops::daemon::Options {
+        watch: civicbridge_core::ops::watch::WatchOptions {
             restart_base: Duration::from_millis(20),
             restart_max: Duration::from_millis(100),
-            ..civicbridge_core::watch::WatchOptions::default()
+            ..civicbridge_core::ops::watch::WatchOptions::default()
         },
         ..fast_retries()
     };
-    let daemon =
-        civicbridge_core::daemon::Daemon::start(store, &link(open_rules()), fakes.all(), options)
-            .await
-            .unwrap();
+    let daemon = civicbridge_core::ops::daemon::Daemon::start(
+        store,
+        &link(open_rules()),
+        fakes.all(),
+        options,
+    )
+    .await
+    .unwrap();
     wait_until(WAIT, "telegram's first run", || fakes.telegram.runs() == 1).await;
     fakes.telegram.end_run(Some(ConnectorError::Transient(
         "the platform went away".into(),

@@ -7,9 +7,11 @@ mod common;
 use civicbridge_api::testing::{wait_until, FakeOp};
 use civicbridge_api::ThreadId;
 use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RichText, RoomRef};
-use civicbridge_core::audit::{self, AuditAction};
+use civicbridge_core::moderation::audit::{self, AuditAction};
+use civicbridge_core::moderation::rules::{
+    DirectionRule, LinkPolicy, Policy, ResidentNames, Rules,
+};
 use civicbridge_core::privacy::{self, erase::erase, retention::prune, TOMBSTONE};
-use civicbridge_core::rules::{DirectionRule, LinkPolicy, Policy, ResidentNames, Rules};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{
     Author, Copy, IndexEntry, JobKind, MirrorRecord, PendingItem, PendingKind, Store,
@@ -152,7 +154,7 @@ fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items(
         let b = relayed(&store, ("43", "Bob"), "8", "Bins on Tuesday?", 2);
         let (h, pid) = held(&store, "9", "My address is 1 Elm Street");
 
-        let done = erase(&store, "telegram:42", "cli").unwrap();
+        let done = erase(&store, &"telegram:42".parse().unwrap(), &"cli".into()).unwrap();
         assert_eq!(done.messages, 2, "{name}");
         assert_eq!(done.held_discarded, 1, "{name}");
         assert_eq!(done.jobs_cancelled, 2, "{name}: the queued card and send");
@@ -214,7 +216,10 @@ fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items(
         assert_eq!(e.action, AuditAction::Erased, "{name}");
         assert_eq!(e.actor, "cli");
         let key = store.privacy_key().unwrap();
-        assert_eq!(e.detail["user_hash"], key.user_hash("telegram:42"));
+        assert_eq!(
+            e.detail["user_hash"],
+            key.user_hash(&"telegram:42".parse().unwrap())
+        );
         assert_eq!(e.detail["messages"], 2);
         assert_eq!(e.detail["deletes_queued"], 5);
         let all = everything(&store);
@@ -224,7 +229,7 @@ fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items(
         assert!(audit::verify(&log, Some(audit::GENESIS)).is_ok());
 
         // A second erasure finds nothing more and is still recorded.
-        let again = erase(&store, "telegram:42", "cli").unwrap();
+        let again = erase(&store, &"telegram:42".parse().unwrap(), &"cli".into()).unwrap();
         assert_eq!((again.messages, again.deletes.len()), (0, 0), "{name}");
         assert_eq!(store.audit_log().unwrap().len(), log.len() + 1, "{name}");
     }
@@ -271,7 +276,7 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
             })
             .unwrap();
 
-        let done = prune(&store, now, "bridge").unwrap();
+        let done = prune(&store, now, &"bridge".into()).unwrap();
         assert_eq!(done.len(), 1, "{name}");
         assert_eq!(
             done[0].messages, 2,
@@ -314,7 +319,7 @@ fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_message
         assert!(!serde_json::to_string(e).unwrap().contains("old news"));
 
         // Nothing more to prune: no new entry.
-        prune(&store, now, "bridge").unwrap();
+        prune(&store, now, &"bridge".into()).unwrap();
         assert_eq!(store.audit_log().unwrap().len(), log.len(), "{name}");
     }
 }
@@ -324,7 +329,9 @@ fn a_link_without_retention_keeps_everything() {
     let store = Store::memory();
     seed(&store, open_rules());
     let m = relayed(&store, ("42", "Ada"), "1", "kept", 0);
-    assert!(prune(&store, u64::MAX / 2, "bridge").unwrap().is_empty());
+    assert!(prune(&store, u64::MAX / 2, &"bridge".into())
+        .unwrap()
+        .is_empty());
     assert!(store.mirror(m).unwrap().is_some());
 }
 
@@ -374,7 +381,10 @@ fn the_privacy_key_and_so_the_pseudonyms_survive_a_restart() {
     };
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.privacy_key().unwrap(), key);
-    let m = store.mirrors_by("telegram:42").unwrap().remove(0);
+    let m = store
+        .mirrors_by(&"telegram:42".parse().unwrap())
+        .unwrap()
+        .remove(0);
     assert_eq!(
         civicbridge_core::privacy::shown_author(
             &mut &store,
@@ -522,7 +532,7 @@ async fn erase_while_stopped_deletes_every_copy_when_the_bridge_starts_again() {
     daemon.shutdown().await.unwrap();
 
     // What `civicbridge erase` does, with the bridge stopped.
-    let done = erase(&store, "telegram:42", "cli").unwrap();
+    let done = erase(&store, &"telegram:42".parse().unwrap(), &"cli".into()).unwrap();
     store.flush().await.unwrap();
     assert_eq!((done.messages, done.held_discarded), (2, 1));
     assert!(store.pending().unwrap().is_empty());
@@ -548,7 +558,7 @@ async fn erase_while_stopped_deletes_every_copy_when_the_bridge_starts_again() {
     })
     .await;
     daemon.shutdown().await.unwrap();
-    for m in store.mirrors_by("telegram:43").unwrap() {
+    for m in store.mirrors_by(&"telegram:43".parse().unwrap()).unwrap() {
         assert_eq!(m.text.to_plain(), "Me too");
     }
     let all = everything(&store);
@@ -687,7 +697,7 @@ async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
 
     // What `civicbridge erase` does, with the bridge stopped; then the deletes run.
     for who in ["telegram:7319946218", "matrix:@nosy"] {
-        erase(&store, who, "cli").unwrap();
+        erase(&store, &who.parse().unwrap(), &"cli".into()).unwrap();
     }
     store.flush().await.unwrap();
     fakes.matrix.clear_faults();

@@ -11,7 +11,7 @@ mod bridge_process;
 
 use bridge_process::{civicbridge, wait_for, Bridge, ThreePlatforms, WAIT};
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::audit::{self, AuditAction};
+use civicbridge_core::moderation::audit::{self, AuditAction};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 
@@ -108,7 +108,10 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
     {
         let store = Store::open(&dir.path().join("data")).unwrap();
         assert!(store.outbox().unwrap().is_empty(), "every delete ran");
-        assert!(store.mirrors_by("telegram:42").unwrap().is_empty());
+        assert!(store
+            .mirrors_by(&"telegram:42".parse().unwrap())
+            .unwrap()
+            .is_empty());
         let log = store.audit_log().unwrap();
         let erased: Vec<_> = log
             .iter()

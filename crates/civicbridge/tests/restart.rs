@@ -5,7 +5,7 @@ mod common;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_api::ConnectorError;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Store, StoreError};
 use common::*;

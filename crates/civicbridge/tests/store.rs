@@ -4,8 +4,8 @@
 use civicbridge_api::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RichText, RoomRef, ThreadId,
 };
-use civicbridge_core::audit::{self, AuditAction, AuditDraft, GENESIS};
-use civicbridge_core::rules::{Policy, Rules, Side};
+use civicbridge_core::moderation::audit::{self, AuditAction, AuditDraft, GENESIS};
+use civicbridge_core::moderation::rules::{Policy, Rules, Side};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{
     Author, IndexEntry, JobKind, LinkRecord, LinkRoom, MirrorRecord, PendingItem, PendingKind,
@@ -32,7 +32,7 @@ fn link() -> LinkRecord {
             },
         ],
         moderation_room: Some(RoomRef::new(Platform::new("matrix"), "!mod")),
-        moderators: vec!["matrix:@mod".into()],
+        moderators: vec!["matrix:@mod".parse().unwrap()],
         admins: vec![],
     }
 }
@@ -105,10 +105,20 @@ fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_cha
             "{name}"
         );
         store
-            .set_rule(&planning, "public_to_staff.policy", "auto", "matrix:@admin")
+            .set_rule(
+                &planning,
+                "public_to_staff.policy",
+                "auto",
+                &"matrix:@admin".into(),
+            )
             .unwrap();
         store
-            .set_rule(&planning, "trusted", r#"["telegram:42"]"#, "matrix:@admin")
+            .set_rule(
+                &planning,
+                "trusted",
+                r#"["telegram:42"]"#,
+                &"matrix:@admin".into(),
+            )
             .unwrap();
         assert!(
             store
@@ -130,7 +140,7 @@ fn config_sync_seeds_rules_once_and_runtime_changes_survive_until_the_config_cha
         // changes stay, the lists merge.
         let mut edited = rules.clone();
         edited.max_length = Some(99);
-        edited.trusted = vec!["discord:7".into()];
+        edited.trusted = vec!["discord:7".parse().unwrap()];
         assert_eq!(
             store
                 .sync_config(&[(link(), edited.clone())])
@@ -186,14 +196,14 @@ fn set_rule_errors_name_the_key_and_change_nothing() {
         store.sync_config(&[(link(), Rules::default())]).unwrap();
         let before = store.audit_log().unwrap().len();
         let e = store
-            .set_rule(&LinkId::new("planning"), "links", "maybe", "cli")
+            .set_rule(&LinkId::new("planning"), "links", "maybe", &"cli".into())
             .unwrap_err();
         assert!(
             matches!(&e, StoreError::Invalid(m) if m.starts_with("links:")),
             "{name}: {e}"
         );
         let e = store
-            .set_rule(&LinkId::new("nope"), "links", "drop", "cli")
+            .set_rule(&LinkId::new("nope"), "links", "drop", &"cli".into())
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound(_)), "{name}");
         assert_eq!(

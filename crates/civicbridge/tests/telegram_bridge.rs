@@ -7,10 +7,10 @@ mod common;
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Connector, Message, Platform};
-use civicbridge_core::audit;
-use civicbridge_core::config::LinkSettings;
-use civicbridge_core::daemon::Daemon;
-use civicbridge_core::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::moderation::audit;
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::ops::config::LinkSettings;
+use civicbridge_core::ops::daemon::Daemon;
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
 use civicbridge_telegram::{PacingConfig, TelegramConfig, TelegramConnector};

@@ -19,7 +19,7 @@
 use super::scenario;
 use super::world::{World, WorldOptions};
 use super::{DemoError, Homeserver, Saved};
-use civicbridge_core::daemon;
+use civicbridge_core::ops::daemon;
 use civicbridge_testkit::synapse::{venv_dir, SYNAPSE_VERSION};
 use std::io::Write;
 use std::path::{Path, PathBuf};

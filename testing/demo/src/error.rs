@@ -21,9 +21,9 @@ pub enum DemoError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Config(#[from] civicbridge_core::config::ConfigError),
+    Config(#[from] civicbridge_core::ops::config::ConfigError),
     #[error(transparent)]
-    Daemon(#[from] civicbridge_core::daemon::DaemonError),
+    Daemon(#[from] civicbridge_core::ops::daemon::DaemonError),
     #[error(transparent)]
     Store(#[from] civicbridge_core::store::StoreError),
     /// A connector could not be built or could not log in.

@@ -7,9 +7,9 @@ use super::matrix::{Account, MatrixUser};
 use super::wait::wait_for;
 use super::DemoError;
 use civicbridge_api::{Connector, PlatformFactory};
-use civicbridge_core::config::Settings;
-use civicbridge_core::daemon::{self, Daemon};
-use civicbridge_core::rules::Rules;
+use civicbridge_core::moderation::rules::Rules;
+use civicbridge_core::ops::config::Settings;
+use civicbridge_core::ops::daemon::{self, Daemon};
 use civicbridge_core::store::{Store, StoreError};
 use civicbridge_discord::DiscordConnector;
 use civicbridge_testkit::discord::{DiscordServer, ServerOptions};
@@ -74,7 +74,7 @@ impl WorldOptions {
 /// The demo's moderation: nothing a resident writes reaches anyone until a moderator approves
 /// it; staff answers go out at once.
 pub fn demo_rules() -> Rules {
-    use civicbridge_core::rules::{DirectionRule, Policy};
+    use civicbridge_core::moderation::rules::{DirectionRule, Policy};
     Rules {
         staff_to_public: DirectionRule::new(Policy::Auto),
         public_to_staff: DirectionRule::new(Policy::Approve),
@@ -294,7 +294,7 @@ rooms = [
         let settings = Settings::load(&self.config_path, &platforms())?;
         let store = open_store(&settings.store_path).await?;
         let (connectors, discord) = connectors(&settings).await?;
-        let options = civicbridge_core::daemon::Options {
+        let options = civicbridge_core::ops::daemon::Options {
             platforms: platforms(),
             ..self.options.daemon.clone()
         };

@@ -4,16 +4,16 @@
 
 use crate::{input, load, open_store, out, print_raw, AuditCmd, Failure};
 use anyhow::Context;
-use civicbridge_core::audit::{self, AuditEntry};
+use civicbridge_core::moderation::audit::{self, AuditEntry};
 use civicbridge_core::privacy;
 use civicbridge_core::store::prelude::*;
 use std::path::Path;
 
 pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {
-    let user = privacy::parse_user(user).map_err(|e| input(format!("--user: {e}")))?;
+    let user: civicbridge_api::UserKey = user.parse().map_err(|e| input(format!("--user: {e}")))?;
     let settings = load(config)?;
     let platforms = settings.platforms();
-    if !platforms.iter().any(|p| user.starts_with(&format!("{p}:"))) {
+    if !platforms.contains(&user.platform) {
         let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
         return Err(input(format!(
             "--user: `{user}` is not on a platform of this config ({})",
@@ -21,7 +21,12 @@ pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {
         )));
     }
     let store = open_store(&settings)?;
-    let done = privacy::erase::erase(&store, &user, "cli").context("erasing")?;
+    let done = privacy::erase::erase(
+        &store,
+        &user,
+        &civicbridge_core::moderation::audit::AuditActor::Cli,
+    )
+    .context("erasing")?;
     store.flush().await.context("flushing")?;
     out(format!(
         "erased {user}: {} message(s) replaced by tombstones, {} held item(s) discarded, \
@@ -43,8 +48,12 @@ pub async fn prune(config: &Path) -> Result<(), Failure> {
         .map(|l| (l.link.clone(), l.rules.clone()))
         .collect();
     store.sync_config(&pairs).context("syncing config")?;
-    let done = privacy::retention::prune(&store, civicbridge_core::store::now_ms(), "cli")
-        .context("pruning")?;
+    let done = privacy::retention::prune(
+        &store,
+        civicbridge_core::store::now_ms(),
+        &civicbridge_core::moderation::audit::AuditActor::Cli,
+    )
+    .context("pruning")?;
     store.flush().await.context("flushing")?;
     if done.is_empty() {
         out("no link has a retention period (rule retention_days); nothing pruned");

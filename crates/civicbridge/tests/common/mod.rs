@@ -6,10 +6,12 @@ pub mod cli;
 
 use civicbridge_api::testing::FakeConnector;
 use civicbridge_api::{Connector, LinkId, Platform, RoomRef};
-use civicbridge_core::config::LinkSettings;
-use civicbridge_core::daemon::{Daemon, Options};
-use civicbridge_core::outbox::RetryPolicy;
-use civicbridge_core::rules::{DirectionRule, EditPolicy, LinkPolicy, Policy, Rules, Side};
+use civicbridge_core::moderation::rules::{
+    DirectionRule, EditPolicy, LinkPolicy, Policy, Rules, Side,
+};
+use civicbridge_core::ops::config::LinkSettings;
+use civicbridge_core::ops::daemon::{Daemon, Options};
+use civicbridge_core::pipeline::outbox::RetryPolicy;
 use civicbridge_core::store::{LinkRecord, LinkRoom, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +49,7 @@ pub fn link_with_telegram(telegram_chat: &str, rules: Rules) -> Vec<LinkSettings
                 },
             ],
             moderation_room: Some(RoomRef::new(Platform::new("matrix"), MODS)),
-            moderators: vec!["matrix:@mod".into()],
+            moderators: vec!["matrix:@mod".parse().unwrap()],
             admins: vec![],
         },
         rules,

@@ -6,9 +6,9 @@
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_api::{Connector, LinkId, Platform, RoomRef};
-use civicbridge_core::config::LinkSettings;
-use civicbridge_core::daemon::Daemon;
-use civicbridge_core::rules::{Rules, Side};
+use civicbridge_core::moderation::rules::{Rules, Side};
+use civicbridge_core::ops::config::LinkSettings;
+use civicbridge_core::ops::daemon::Daemon;
 use civicbridge_core::store::{LinkRecord, LinkRoom, Store};
 use civicbridge_discord::{DiscordConfig, DiscordConnector};
 use civicbridge_matrix::{MatrixConfig, MatrixConnector};

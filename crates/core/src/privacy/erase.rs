@@ -20,10 +20,10 @@
 //! with counts.
 
 use super::TOMBSTONE;
-use crate::audit::{AuditAction, AuditDraft};
+use crate::moderation::audit::{AuditAction, AuditDraft};
 use crate::store::prelude::*;
 use crate::store::{Job, JobKind, MirrorRecord, Store, StoreError};
-use civicbridge_api::{MirrorId, PendingId, RemoteUserId, RichText, RoomRef};
+use civicbridge_api::{MirrorId, PendingId, RemoteUserId, RichText, RoomRef, UserKey};
 use std::collections::HashSet;
 
 /// Mirror records erased per transaction.
@@ -45,9 +45,13 @@ pub struct Erased {
     pub parked_dropped: usize,
 }
 
-/// Erases `user` (`platform:id`, see [`super::parse_user`]) on behalf of `actor`. The caller
+/// Erases `user` on behalf of `actor`. The caller
 /// flushes the store before reporting success.
-pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreError> {
+pub fn erase(
+    store: &Store,
+    user: &UserKey,
+    actor: &crate::moderation::audit::AuditActor,
+) -> Result<Erased, StoreError> {
     let key = store.privacy_key()?;
     let user_hash = key.user_hash(user);
     let mirrors: Vec<MirrorId> = store.mirrors_by(user)?.iter().map(|m| m.id).collect();
@@ -68,7 +72,7 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                 let Some(mut m) = tx.mirror(id)? else {
                     continue;
                 };
-                if m.author.key() != user {
+                if m.author.key() != *user {
                     continue;
                 }
                 // Held items: discarded; a posted card quoted the message, so it goes too.
@@ -154,7 +158,7 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
                 done.messages += 1;
             }
             tx.audit(AuditDraft {
-                actor: actor.to_owned(),
+                actor: actor.clone(),
                 action: AuditAction::Erased,
                 link: None,
                 subject: None,
@@ -190,27 +194,21 @@ pub fn erase(store: &Store, user: &str, actor: &str) -> Result<Erased, StoreErro
 /// names found on their parked events are looked for. One audited transaction.
 fn erase_parked(
     store: &Store,
-    user: &str,
+    user: &UserKey,
     mirrors: &[MirrorId],
     user_hash: &str,
-    actor: &str,
+    actor: &crate::moderation::audit::AuditActor,
 ) -> Result<usize, StoreError> {
     let parked = store.parked()?;
     if parked.is_empty() {
         return Ok(0);
     }
     let mine: HashSet<MirrorId> = mirrors.iter().copied().collect();
-    let mut needles: Vec<String> = user
-        .split_once(':')
-        .map(|(_, id)| id.to_owned())
-        .into_iter()
-        .collect();
+    let mut needles: Vec<String> = vec![user.id.to_string()];
     for p in &parked {
         if let crate::store::ParkedWhat::Event { event, .. } = &p.what {
             if let Ok(ev) = serde_json::from_str::<civicbridge_api::Event>(event) {
-                if format!("{}:{}", ev.room.platform, ev.sender.id) == user
-                    && ev.sender.display_name.chars().count() >= 3
-                {
+                if ev.sender_key() == *user && ev.sender.display_name.chars().count() >= 3 {
                     needles.push(ev.sender.display_name.clone());
                 }
             }
@@ -229,7 +227,7 @@ fn erase_parked(
             tx.drop_parked(*id)?;
         }
         tx.audit(AuditDraft {
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: AuditAction::ParkedDropped,
             link: None,
             subject: None,

@@ -21,9 +21,9 @@ pub mod retention;
 
 pub use naming::{audit_rule_value_in, audit_rules_in, person_ref_in, shown_author, KeyedRead};
 
-use crate::rules::{ResidentNames, Rules, Side};
+use crate::moderation::rules::{ResidentNames, Rules, Side};
 use crate::store::Author;
-use civicbridge_api::{LinkId, RichText};
+use civicbridge_api::{LinkId, RichText, UserKey};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -77,15 +77,20 @@ impl PrivacyKey {
 
     /// `Resident 4f2a9c`: stable for one person (`platform:id`) on one link. Six hex digits keep
     /// accidental clashes rare (about one in 3 300 for two given people among a thousand).
-    pub fn pseudonym(&self, link: &LinkId, user: &str) -> String {
-        let mac = self.mac("pseudonym", &[link.as_str(), user]);
+    pub fn pseudonym(&self, link: &LinkId, user: &UserKey) -> String {
+        let mac = self.mac("pseudonym", &[link.as_str(), &user.to_string()]);
         format!("Resident {}", &hex::encode(mac)[..6])
     }
 
     /// A keyed hash of a person's `platform:id`, for audit entries about them. Keyed because
     /// platform ids are few enough to enumerate: a plain hash would name them to anyone with an
     /// export. An admin holding the store can recompute it to answer "was X erased?".
-    pub fn user_hash(&self, user: &str) -> String {
+    pub fn user_hash(&self, user: &UserKey) -> String {
+        self.text_hash(&user.to_string())
+    }
+
+    /// [`Self::user_hash`] of a `platform:id` as written; for text that may not read as one.
+    fn text_hash(&self, user: &str) -> String {
         hex::encode(self.mac("user", &[user]))
     }
 }
@@ -142,20 +147,14 @@ fn job_kind_name(kind: &crate::store::JobKind) -> &'static str {
 /// are named this way, so that an exported log keeps no platform id that erasure could not reach.
 /// Moderators and admins deciding on a link keep their `platform:id` as the actor: the log is the
 /// record of their official acts.
-pub fn person_ref(key: &PrivacyKey, user: &str) -> String {
+pub fn person_ref(key: &PrivacyKey, user: &UserKey) -> String {
     format!("person:{}", key.user_hash(user))
 }
 
 /// A link's rules as the audit log shows them: the trusted and blocked lists name people, so each
 /// entry is a [`person_ref`]; everything else as it is.
 pub fn audit_rules(key: &PrivacyKey, rules: &Rules) -> serde_json::Value {
-    let mut shown = rules.clone();
-    for list in [&mut shown.trusted, &mut shown.blocked] {
-        for user in list.iter_mut() {
-            *user = person_ref(key, user);
-        }
-    }
-    serde_json::to_value(&shown).unwrap_or_default()
+    audit_rule_value(key, "*", &serde_json::to_value(rules).unwrap_or_default())
 }
 
 /// One rule's value as the audit log shows it (`key` as the seeding audits it: a rule's name, or
@@ -171,7 +170,11 @@ pub fn audit_rule_value(
             users
                 .iter()
                 .map(|u| match u {
-                    Value::String(s) => Value::String(person_ref(key, s)),
+                    // A value not (yet) read as a person is still hashed, never shown.
+                    Value::String(s) => Value::String(match s.parse::<UserKey>() {
+                        Ok(user) => person_ref(key, &user),
+                        Err(_) => format!("person:{}", key.text_hash(s)),
+                    }),
                     other => other.clone(),
                 })
                 .collect(),
@@ -235,19 +238,6 @@ pub fn display_name_for(
     }
 }
 
-/// Parses `PLATFORM:ID` as typed by an admin (`telegram:42`, `matrix:@ada:example.org`).
-pub fn parse_user(s: &str) -> Result<String, String> {
-    let (p, id) = s
-        .trim()
-        .split_once(':')
-        .ok_or_else(|| format!("`{s}` is not of the form PLATFORM:ID (e.g. telegram:42)"))?;
-    let platform: civicbridge_api::Platform = p.parse()?;
-    if id.trim().is_empty() {
-        return Err(format!("`{s}` has no user id after `{p}:`"));
-    }
-    Ok(format!("{platform}:{}", id.trim()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,29 +297,16 @@ mod tests {
     #[test]
     fn hashes_are_hex_and_keyed_where_ids_could_be_enumerated() {
         let key = PrivacyKey::generate();
-        let h = key.user_hash("telegram:42");
+        let ada: UserKey = "telegram:42".parse().unwrap();
+        let h = key.user_hash(&ada);
         assert_eq!(h.len(), 64);
-        assert_eq!(h, key.user_hash("telegram:42"));
-        assert_ne!(h, PrivacyKey::generate().user_hash("telegram:42"));
+        assert_eq!(h, key.user_hash(&ada));
+        assert_ne!(h, PrivacyKey::generate().user_hash(&ada));
         assert_ne!(h, hex::encode(Sha256::digest(b"telegram:42")));
         assert_eq!(
             content_hash(&RichText::plain("hello")),
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
         assert_eq!(format!("{key:?}"), "PrivacyKey(…)", "never printed");
-    }
-
-    #[test]
-    fn user_keys_parse_and_bad_ones_are_explained() {
-        assert_eq!(parse_user("telegram:42"), Ok("telegram:42".into()));
-        assert_eq!(
-            parse_user("Matrix:@ada:example.org"),
-            Ok("matrix:@ada:example.org".into())
-        );
-        assert!(parse_user("42").unwrap_err().contains("PLATFORM:ID"));
-        assert!(parse_user("i r c:42")
-            .unwrap_err()
-            .contains("not a platform name"));
-        assert!(parse_user("discord: ").unwrap_err().contains("no user id"));
     }
 }

@@ -4,7 +4,7 @@
 //! key ([`crate::store::Store::privacy_key`]).
 
 use super::{audit_rule_value, audit_rules, display_name_for, person_ref, PrivacyKey, Shown};
-use crate::rules::{ResidentNames, Rules, Side};
+use crate::moderation::rules::{ResidentNames, Rules, Side};
 use crate::store::prelude::*;
 use crate::store::{LinkRecord, MirrorRecord, Store, StoreError, Tx};
 use civicbridge_api::RoomRef;
@@ -64,7 +64,10 @@ pub fn shown_author(
 }
 
 /// How the audit log names `user` (`platform:id`): see [`person_ref`].
-pub fn person_ref_in(s: &mut impl KeyedRead, user: &str) -> Result<String, StoreError> {
+pub fn person_ref_in(
+    s: &mut impl KeyedRead,
+    user: &civicbridge_api::UserKey,
+) -> Result<String, StoreError> {
     Ok(person_ref(&s.privacy_key()?, user))
 }
 

@@ -8,7 +8,7 @@
 //! crosses without its reply link, and a reply in a pruned thread is treated as a reply to a
 //! message that never crossed (held). That is what forgetting means.
 
-use crate::audit::{AuditAction, AuditDraft};
+use crate::moderation::audit::{AuditAction, AuditDraft};
 use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 use civicbridge_api::{LinkId, MirrorId};
@@ -30,7 +30,11 @@ pub struct Pruned {
 }
 
 /// Prunes every link with a retention period, as of `now_ms`. Links without one are untouched.
-pub fn prune(store: &Store, now_ms: u64, actor: &str) -> Result<Vec<Pruned>, StoreError> {
+pub fn prune(
+    store: &Store,
+    now_ms: u64,
+    actor: &crate::moderation::audit::AuditActor,
+) -> Result<Vec<Pruned>, StoreError> {
     let mut out = Vec::new();
     for link in store.links()? {
         let days = store
@@ -62,7 +66,7 @@ pub fn prune(store: &Store, now_ms: u64, actor: &str) -> Result<Vec<Pruned>, Sto
                 }
                 if n > 0 {
                     tx.audit(AuditDraft {
-                        actor: actor.to_owned(),
+                        actor: actor.clone(),
                         action: AuditAction::Pruned,
                         link: Some(link.id.clone()),
                         subject: None,
@@ -70,7 +74,7 @@ pub fn prune(store: &Store, now_ms: u64, actor: &str) -> Result<Vec<Pruned>, Sto
                             "messages": n,
                             "retention_days": days,
                             "cutoff_ms": cutoff_ms,
-                            "cutoff": crate::audit::rfc3339(cutoff_ms),
+                            "cutoff": crate::moderation::audit::rfc3339(cutoff_ms),
                         }),
                     })?;
                 }
@@ -103,8 +107,14 @@ pub async fn run(store: Store, every: Duration, shutdown: CancellationToken) {
         }
         let s = store.clone();
         // Pruning scans the mirror tree: keep it off the async workers.
-        let result =
-            tokio::task::spawn_blocking(move || prune(&s, crate::store::now_ms(), "bridge")).await;
+        let result = tokio::task::spawn_blocking(move || {
+            prune(
+                &s,
+                crate::store::now_ms(),
+                &crate::moderation::audit::AuditActor::Bridge,
+            )
+        })
+        .await;
         match result {
             Ok(Ok(_)) => {
                 if let Err(e) = store.flush().await {

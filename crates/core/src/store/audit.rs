@@ -1,9 +1,9 @@
-//! The audit tree: the hash-chained log (see `crate::audit` for sealing and verifying), its
+//! The audit tree: the hash-chained log (see `crate::moderation::audit` for sealing and verifying), its
 //! head kept in the meta tree so an append reads one record.
 
 use super::read::{self, Read};
 use super::{keys, StoreError, Tree, Tx, TxError};
-use crate::audit::{AuditDraft, AuditEntry, GENESIS};
+use crate::moderation::audit::{AuditDraft, AuditEntry, GENESIS};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

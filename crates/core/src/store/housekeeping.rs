@@ -1,4 +1,4 @@
-//! Bookkeeping of the daemon's housekeeping (see `crate::hygiene` and `crate::notice`), kept in
+//! Bookkeeping of the daemon's housekeeping (see `crate::moderation::hygiene` and `crate::moderation::notice`), kept in
 //! the meta tree so that a restart neither repeats nor forgets it.
 
 use super::read::{self, Read};

@@ -4,8 +4,8 @@
 
 use super::read::Read;
 use super::{keys, seed, LinkRecord, RulesRecord, Store, StoreError, Tree, Tx, TxError};
-use crate::audit::AuditDraft;
-use crate::rules::{RuleError, Rules};
+use crate::moderation::audit::AuditDraft;
+use crate::moderation::rules::{RuleError, Rules};
 use civicbridge_api::LinkId;
 
 /// Reads of the links and rules trees. Both keep decoded copies for as long as their stored
@@ -47,8 +47,8 @@ impl Store {
                 if old_link.as_ref() != Some(link) {
                     tx.put(Tree::Links, &key, link)?;
                     tx.audit(AuditDraft {
-                        actor: "config".into(),
-                        action: crate::audit::AuditAction::LinkChanged,
+                        actor: crate::moderation::audit::AuditActor::Config,
+                        action: crate::moderation::audit::AuditAction::LinkChanged,
                         link: Some(link.id.clone()),
                         subject: None,
                         detail: serde_json::json!({ "before": old_link, "after": link }),
@@ -70,8 +70,8 @@ impl Store {
                         "after": crate::privacy::audit_rule_value_in(tx, k, after)?,
                     });
                     tx.audit(AuditDraft {
-                        actor: "config".into(),
-                        action: crate::audit::AuditAction::RulesSeeded,
+                        actor: crate::moderation::audit::AuditActor::Config,
+                        action: crate::moderation::audit::AuditAction::RulesSeeded,
                         link: Some(link.id.clone()),
                         subject: (k != "*").then(|| k.clone()),
                         detail,
@@ -92,7 +92,7 @@ impl Store {
         link: &LinkId,
         key: &str,
         value: &str,
-        actor: &str,
+        actor: &crate::moderation::audit::AuditActor,
     ) -> Result<Rules, StoreError> {
         self.transact(|tx| {
             let k = keys::link(link);
@@ -112,8 +112,8 @@ impl Store {
                 "after": crate::privacy::audit_rules_in(tx, &rec.rules)?,
             });
             tx.audit(AuditDraft {
-                actor: actor.to_owned(),
-                action: crate::audit::AuditAction::RulesChanged,
+                actor: actor.clone(),
+                action: crate::moderation::audit::AuditAction::RulesChanged,
                 link: Some(link.clone()),
                 subject: Some(key.to_owned()),
                 detail,
@@ -132,7 +132,7 @@ impl Tx<'_> {
     pub fn change_rules(
         &mut self,
         link: &LinkId,
-        actor: &str,
+        actor: &crate::moderation::audit::AuditActor,
         subject: &str,
         change: impl FnOnce(&mut Rules) -> Result<(), RuleError>,
     ) -> Result<Result<Rules, RuleError>, TxError> {
@@ -150,8 +150,8 @@ impl Tx<'_> {
             "after": crate::privacy::audit_rules_in(self, &rec.rules)?,
         });
         self.audit(AuditDraft {
-            actor: actor.to_owned(),
-            action: crate::audit::AuditAction::RulesChanged,
+            actor: actor.clone(),
+            action: crate::moderation::audit::AuditAction::RulesChanged,
             link: Some(link.clone()),
             subject: Some(subject.to_owned()),
             detail,

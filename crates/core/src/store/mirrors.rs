@@ -5,7 +5,7 @@
 use super::read::sealed::Access as _;
 use super::read::{self, Read};
 use super::{keys, IndexEntry, MirrorRecord, Store, StoreError, Tree, Tx, TxError};
-use civicbridge_api::{LinkId, MirrorId, RemoteMsgId, RoomRef, ThreadId};
+use civicbridge_api::{LinkId, MirrorId, RemoteMsgId, RoomRef, ThreadId, UserKey};
 
 /// Reads of the mirror records, the message index and the thread map.
 pub trait MirrorReads: Read {
@@ -48,13 +48,13 @@ pub trait MirrorReads: Read {
         self.mirror_of(room, &RemoteMsgId::new(thread.as_str()))
     }
 
-    /// Every mirror record written by `user` (`platform:id`), oldest first. A scan of the mirror
+    /// Every mirror record written by `user`, oldest first. A scan of the mirror
     /// tree: erasure is rare, and an author index would cost every message a write.
-    fn mirrors_by(&self, user: &str) -> Result<Vec<MirrorRecord>, StoreError> {
+    fn mirrors_by(&self, user: &UserKey) -> Result<Vec<MirrorRecord>, StoreError> {
         let mut out = Vec::new();
         for (_, v) in self.raw_scan(Tree::Mirrors, b"")? {
             let m: MirrorRecord = keys::decode(&v)?;
-            if m.author.key() == user {
+            if m.author.key() == *user {
                 out.push(m);
             }
         }

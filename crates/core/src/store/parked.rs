@@ -11,7 +11,7 @@
 use super::read::sealed::Access as _;
 use super::read::{self, Read};
 use super::{keys, Job, JobId, StoreError, Tree, Tx, TxError};
-use civicbridge_api::{Event, InboundId, LinkId, MirrorId, RoomRef};
+use civicbridge_api::{Event, InboundId, LinkId, MirrorId, RoomRef, UserKey};
 use serde::{Deserialize, Serialize};
 
 /// A parked item's id, shown as `P3`.
@@ -79,13 +79,13 @@ pub struct ParkedItem {
 }
 
 impl ParkedItem {
-    /// Whether this dead letter carries something of the person `user` (`platform:id`) for an
+    /// Whether this dead letter carries something of the person `user` for an
     /// erasure: an event they sent, a job about one of their messages (`mirrors`), or, when the
     /// record cannot be decoded, any of `needles` (their id and names) in its bytes. Errs on the
     /// side of the person: an unreadable item that mentions them goes.
     pub fn concerns(
         &self,
-        user: &str,
+        user: &UserKey,
         mirrors: &std::collections::HashSet<MirrorId>,
         needles: &[String],
     ) -> bool {
@@ -97,7 +97,7 @@ impl ParkedItem {
         };
         match &self.what {
             ParkedWhat::Event { event, .. } => match serde_json::from_str::<Event>(event) {
-                Ok(ev) => format!("{}:{}", ev.room.platform, ev.sender.id) == user,
+                Ok(ev) => ev.sender_key() == *user,
                 Err(_) => mentions(event.as_bytes()),
             },
             ParkedWhat::Job { raw, .. } => {

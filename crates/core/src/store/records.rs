@@ -1,7 +1,7 @@
 //! The records the store keeps. Each is persisted as JSON (see `keys`), so every field change
 //! here is a format change: add fields with `#[serde(default)]`, never rename.
 
-use crate::rules::{Rules, Side, UserKey};
+use crate::moderation::rules::{Rules, Side, UserKey};
 use civicbridge_api::{
     Attachment, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RichText,
     RoomRef, ThreadId,
@@ -29,14 +29,14 @@ impl LinkRecord {
         self.rooms.iter().find(|r| &r.room == room).map(|r| r.side)
     }
 
-    pub fn is_moderator(&self, user: &str) -> bool {
+    pub fn is_moderator(&self, user: &UserKey) -> bool {
         self.moderators
             .iter()
             .chain(&self.admins)
             .any(|m| m == user)
     }
 
-    pub fn is_admin(&self, user: &str) -> bool {
+    pub fn is_admin(&self, user: &UserKey) -> bool {
         self.admins.iter().any(|m| m == user)
     }
 }
@@ -74,7 +74,7 @@ impl Author {
     }
 
     pub fn key(&self) -> UserKey {
-        format!("{}:{}", self.platform, self.id)
+        UserKey::new(self.platform, self.id.clone())
     }
 }
 

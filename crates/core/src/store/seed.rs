@@ -17,7 +17,7 @@
 //! the config sets them.
 
 use super::{hex_hash, keys, RulesRecord};
-use crate::rules::{EditPolicy, Policy, Rules};
+use crate::moderation::rules::{EditPolicy, Policy, Rules, UserKey};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -223,21 +223,21 @@ fn legacy(stored: &RulesRecord, config: &Rules) -> (Rules, Vec<(String, Value, V
 pub fn legacy_hash(config: &Rules) -> String {
     #[derive(Serialize)]
     struct Old<'a> {
-        staff_to_public: &'a crate::rules::DirectionRule,
-        public_to_staff: &'a crate::rules::DirectionRule,
-        public_to_public: &'a crate::rules::DirectionRule,
-        staff_to_staff: &'a crate::rules::DirectionRule,
+        staff_to_public: &'a crate::moderation::rules::DirectionRule,
+        public_to_staff: &'a crate::moderation::rules::DirectionRule,
+        public_to_public: &'a crate::moderation::rules::DirectionRule,
+        staff_to_staff: &'a crate::moderation::rules::DirectionRule,
         blocked_patterns: &'a Vec<String>,
         max_length: &'a Option<usize>,
-        links: &'a crate::rules::LinkPolicy,
-        attachments: &'a crate::rules::AttachmentRule,
+        links: &'a crate::moderation::rules::LinkPolicy,
+        attachments: &'a crate::moderation::rules::AttachmentRule,
         hold_mass_mentions: bool,
         slow_mode_secs: u64,
         edits: Policy,
         edits_public_to_staff: Policy,
-        trusted: &'a Vec<String>,
-        blocked: &'a Vec<String>,
-        resident_names: &'a crate::rules::ResidentNames,
+        trusted: &'a Vec<UserKey>,
+        blocked: &'a Vec<UserKey>,
+        resident_names: &'a crate::moderation::rules::ResidentNames,
         retention_days: u32,
         remind_after_secs: u64,
         expire_after_secs: u64,
@@ -274,7 +274,7 @@ pub fn legacy_hash(config: &Rules) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::LinkPolicy;
+    use crate::moderation::rules::LinkPolicy;
 
     fn runtime(rec: &mut RulesRecord, f: impl FnOnce(&mut Rules)) {
         f(&mut rec.rules);
@@ -283,19 +283,19 @@ mod tests {
     #[test]
     fn a_config_change_of_one_key_keeps_runtime_changes_of_the_others_and_merges_lists() {
         let mut config = Rules {
-            trusted: vec!["telegram:1".into()],
+            trusted: vec!["telegram:1".parse().unwrap()],
             ..Rules::default()
         };
         let mut rec = seed(None, &config).record;
         runtime(&mut rec, |r| {
             r.slow_mode_secs = 30;
             r.links = LinkPolicy::Drop;
-            r.trusted.push("telegram:2".into());
-            r.blocked.push("telegram:666".into());
+            r.trusted.push("telegram:2".parse().unwrap());
+            r.blocked.push("telegram:666".parse().unwrap());
         });
         // An admin edits one key in the file and adds a trusted person.
         config.max_length = Some(500);
-        config.trusted.push("discord:9".into());
+        config.trusted.push("discord:9".parse().unwrap());
         let out = seed(Some(&rec), &config);
         let r = &out.record.rules;
         assert_eq!(r.max_length, Some(500), "the config's change applies");
@@ -320,7 +320,7 @@ mod tests {
         let mut rec = seed(Some(&rec), &config).record;
         runtime(&mut rec, |_| {});
         config.trusted.retain(|u| u != "telegram:1");
-        config.blocked.push("telegram:2".into());
+        config.blocked.push("telegram:2".parse().unwrap());
         let r = seed(Some(&rec), &config).record.rules;
         assert_eq!(r.trusted, vec!["discord:9"]);
         assert_eq!(r.blocked, vec!["telegram:666", "telegram:2"]);
@@ -337,7 +337,7 @@ mod tests {
     fn old_record(runtime_slow_mode: u64, seeded_from: &Rules) -> RulesRecord {
         let mut rules = seeded_from.clone();
         rules.slow_mode_secs = runtime_slow_mode;
-        rules.trusted.push("telegram:7".into());
+        rules.trusted.push("telegram:7".parse().unwrap());
         let json = serde_json::json!({
             "rules": serde_json::to_value(&rules).expect("json"),
             "seeded_from": legacy_hash(seeded_from),
@@ -371,7 +371,7 @@ mod tests {
         // Seeded from another config: the config wins, the lists merge.
         let mut changed = config.clone();
         changed.max_length = Some(99);
-        changed.trusted.push("discord:1".into());
+        changed.trusted.push("discord:1".parse().unwrap());
         let r = seed(Some(&rec), &changed).record.rules;
         assert_eq!(r.max_length, Some(99));
         assert_eq!(r.slow_mode_secs, 0);

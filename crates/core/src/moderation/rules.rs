@@ -137,8 +137,7 @@ pub enum ResidentNames {
     Pseudonym,
 }
 
-/// A person on a platform, as `platform:id` (e.g. `telegram:42`, `matrix:@ada:example.org`).
-pub type UserKey = String;
+pub use civicbridge_api::UserKey;
 
 /// Everything a link's moderation depends on. Defaults are the cautious choice for a council:
 /// nothing from the public crosses without approval.

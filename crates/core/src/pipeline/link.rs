@@ -8,21 +8,21 @@
 //! order. Grouping and pipelining the flush is what lets a durable bridge keep up with a burst:
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
-use crate::approval;
+use crate::moderation::approval;
 use crate::store::prelude::*;
 
-use crate::cards::Withdrawal;
+use crate::moderation::cards::Withdrawal;
+use crate::moderation::room;
+use crate::moderation::rules::Side;
 use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
-use crate::moderation_room;
-use crate::outbox::Outbox;
-use crate::rules::Side;
+use crate::pipeline::outbox::Outbox;
 use crate::store::{
     Author, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, Store, StoreError,
     Tx, TxError,
 };
 use civicbridge_api::{
     Authority, Event, EventKind, Message, MirrorId, PlatformFactory, RemoteMsgId, RoomRef,
-    Submission,
+    Submission, UserKey,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ pub enum LinkError {
 #[derive(Debug, Default)]
 struct Effects {
     jobs: Vec<Job>,
-    relayed: HashMap<String, u64>,
+    relayed: HashMap<UserKey, u64>,
 }
 
 pub struct LinkWorker {
@@ -78,7 +78,7 @@ pub struct LinkWorker {
     rules: CompiledRules,
     /// When each public sender last had a message relayed (slow mode). In memory: after a
     /// restart slow mode starts afresh, which errs on the side of letting people speak.
-    last_relayed: HashMap<String, u64>,
+    last_relayed: HashMap<UserKey, u64>,
     rx: mpsc::Receiver<Work>,
     /// Bumped after any `!retry`; every worker then replays its own link's retried events
     /// (links can share a moderation room, and so its commands, but not their events).
@@ -239,7 +239,7 @@ impl LinkWorker {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(tx, work, fx)))
             .unwrap_or_else(|p| {
                 // The message stays in the log: it can quote the event's words.
-                let text = crate::dead_letter::panic_text(&*p);
+                let text = crate::pipeline::dead_letter::panic_text(&*p);
                 tracing::error!(link = %self.link.id, panic = %text, "handling an event panicked");
                 Err(StoreError::Invalid(
                     "handling the event panicked (the log has the message)".into(),
@@ -268,8 +268,8 @@ impl LinkWorker {
             };
             let ev = &w.submission().event;
             let parked = self.store.transact(|tx| {
-                let why = crate::dead_letter::ParkReason::Unhandled(e.to_string());
-                let jobs = crate::dead_letter::park_event(tx, &self.link, ev, &why)?;
+                let why = crate::pipeline::dead_letter::ParkReason::Unhandled(e.to_string());
+                let jobs = crate::pipeline::dead_letter::park_event(tx, &self.link, ev, &why)?;
                 Ok(Effects {
                     jobs,
                     ..Effects::default()
@@ -368,9 +368,7 @@ impl LinkWorker {
         }
         match work {
             Work::Bridged(_) => self.bridged(tx, ev, fx),
-            Work::Moderation(_) => {
-                moderation_room::handle(tx, &self.link, ev, &self.platforms, &mut fx.jobs)
-            }
+            Work::Moderation(_) => room::handle(tx, &self.link, ev, &self.platforms, &mut fx.jobs),
         }
     }
 
@@ -380,7 +378,7 @@ impl LinkWorker {
         match &ev.kind {
             EventKind::Message(m)
                 if self.link.side_of(&ev.room) == Some(Side::Staff)
-                    && moderation_room::staff_command(tx, &self.link, ev, m, &mut fx.jobs)? =>
+                    && room::staff_command(tx, &self.link, ev, m, &mut fx.jobs)? =>
             {
                 Ok(())
             }
@@ -407,7 +405,7 @@ impl LinkWorker {
         let Some(from) = self.link.side_of(&ev.room) else {
             return Ok(());
         };
-        let sender = sender_key(ev);
+        let sender = ev.sender_key();
         let reply_to = match &m.reply_to {
             Some(r) => tx
                 .mirror_of(&ev.room, r)?
@@ -581,7 +579,7 @@ impl LinkWorker {
         };
         if !by_author(ev, &mirror) {
             tracing::warn!(
-                sender = %sender_key(ev), mirror = %mirror.id,
+                sender = %ev.sender_key(), mirror = %mirror.id,
                 "an edit of someone else's message was ignored (only the author edits)"
             );
             return Ok(());
@@ -653,7 +651,7 @@ impl LinkWorker {
         mirror: &MirrorRecord,
         new: &Message,
         from: Side,
-        author: &str,
+        author: &UserKey,
     ) -> Result<approval::Revision, TxError> {
         let parent = mirror.reply_to.map(|p| tx.mirror(p)).transpose()?.flatten();
         let root = mirror
@@ -732,7 +730,7 @@ impl LinkWorker {
             (false, Authority::PlatformChecked) => false,
             (false, Authority::Member) => {
                 tracing::warn!(
-                    sender = %sender_key(ev), mirror = %mirror.id,
+                    sender = %ev.sender_key(), mirror = %mirror.id,
                     "a deletion of someone else's message by a member who may not remove it was ignored"
                 );
                 return Ok(());
@@ -743,12 +741,18 @@ impl LinkWorker {
                 tx,
                 &self.link,
                 &mut mirror,
-                &sender_key(ev),
+                &crate::moderation::audit::AuditActor::Person(ev.sender_key()),
                 &ev.sender.display_name,
                 "deleted in its own room by someone who may remove others' messages",
             )?
         } else {
-            approval::remove(tx, &self.link, &mut mirror, &Withdrawal::Deleted, "bridge")?
+            approval::remove(
+                tx,
+                &self.link,
+                &mut mirror,
+                &Withdrawal::Deleted,
+                &crate::moderation::audit::AuditActor::Bridge,
+            )?
         };
         fx.jobs.extend(jobs);
         Ok(())
@@ -783,9 +787,4 @@ fn replies_to_unshared(replies: bool, parent: Option<&MirrorRecord>, room: &Room
 /// marked).
 fn is_retry_command(ev: &Event) -> bool {
     matches!(&ev.kind, EventKind::Message(m) if m.text.to_plain().trim_start().starts_with("!retry"))
-}
-
-/// `platform:user` of an event's sender: how rules and moderator lists name people.
-pub fn sender_key(ev: &Event) -> String {
-    format!("{}:{}", ev.room.platform, ev.sender.id)
 }

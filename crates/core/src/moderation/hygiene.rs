@@ -6,10 +6,10 @@
 //! repeats reminders nor forgets the ones that fell due while the bridge was down. The held
 //! items themselves are already durable: the queue survives restarts by construction.
 
-use crate::approval;
-use crate::audit::{AuditAction, AuditDraft};
-use crate::cards::Withdrawal;
-use crate::outbox::Outbox;
+use crate::moderation::approval;
+use crate::moderation::audit::{AuditAction, AuditDraft};
+use crate::moderation::cards::Withdrawal;
+use crate::pipeline::outbox::Outbox;
 use crate::store::prelude::*;
 use crate::store::{Job, JobKind, LinkRecord, PendingItem, Store, StoreError, Tx, TxError};
 use civicbridge_api::{RichText, RoomRef};
@@ -76,14 +76,14 @@ fn expire(
                 item,
                 &mut mirror,
                 &why,
-                "bridge",
+                &crate::moderation::audit::AuditActor::Bridge,
             )?);
         }
         // Its message is gone (it cannot be, while held; but a queue must drain whatever).
         None => {
             tx.remove_pending(id)?;
             tx.audit(AuditDraft {
-                actor: "bridge".into(),
+                actor: crate::moderation::audit::AuditActor::Bridge,
                 action: AuditAction::Expired,
                 link: Some(link.id.clone()),
                 subject: Some(id.to_string()),

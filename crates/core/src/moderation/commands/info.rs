@@ -4,7 +4,7 @@
 //! lists #1). Only what belongs to links moderated from the asking room is shown: other links'
 //! queues and logs are not this room's business.
 
-use crate::audit::AuditEntry;
+use crate::moderation::audit::AuditEntry;
 use crate::privacy::KeyedRead;
 use crate::store::prelude::*;
 use crate::store::PendingItem;
@@ -25,11 +25,11 @@ pub fn queue_listing(
                 Some(room) => {
                     let who = crate::privacy::shown_author(s, &m, room)
                         .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
-                    format!("{who}: {}", crate::render::excerpt(item.text(&m)))
+                    format!("{who}: {}", crate::pipeline::render::excerpt(item.text(&m)))
                 }
                 None => format!(
                     "{} {}",
-                    crate::render::attribution(&m),
+                    crate::pipeline::render::attribution(&m),
                     item.text(&m).to_plain()
                 ),
             },

@@ -20,10 +20,10 @@ pub mod threads;
 
 pub use parse::{parse, HELP};
 
-use crate::approval::{audit_refusal, ItemRef};
+use crate::moderation::approval::{audit_refusal, ItemRef};
 use crate::store::prelude::*;
 use crate::store::{Job, LinkRecord, Tx, TxError};
-use civicbridge_api::{LinkId, PlatformFactory, RoomRef};
+use civicbridge_api::{LinkId, PlatformFactory, RoomRef, UserKey};
 use permissions::{role, Actor, Role};
 use std::sync::Arc;
 
@@ -43,8 +43,8 @@ pub enum Command {
         key: String,
         value: String,
     },
-    Trust(String, Option<LinkId>),
-    Block(String, Option<LinkId>),
+    Trust(UserKey, Option<LinkId>),
+    Block(UserKey, Option<LinkId>),
     Audit(usize),
     /// `!parked`: the dead letters of this room's links.
     Parked,
@@ -182,7 +182,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
     );
     if !is_decision && role(&link, &ctx.actor) < needs {
         let content = format!("{cmd:?}");
-        let attempted = crate::approval::Attempt {
+        let attempted = crate::moderation::approval::Attempt {
             kind: cmd.kind(),
             content: &content,
         };

@@ -8,7 +8,7 @@
 //!
 //! Pure: the caller passes what the card shows (a [`CardView`]), who decided and when.
 
-use crate::render;
+use crate::pipeline::render;
 use crate::store::{MirrorRecord, PendingItem, PendingKind};
 use civicbridge_api::{RichText, RoomRef, Span};
 

@@ -15,12 +15,12 @@
 //!   moderation room;
 //! - one bad job never stops a room: a job that panics (each runs in a task of its own), whose
 //!   record cannot be decoded, that keeps failing in the store, or that alone keeps failing
-//!   transiently while its platform takes other jobs is parked (`crate::dead_letter`) and the
+//!   transiently while its platform takes other jobs is parked (`crate::pipeline::dead_letter`) and the
 //!   lane goes on. A platform outage parks nothing.
 
-use crate::audit::{AuditAction, AuditDraft};
-use crate::dead_letter::ParkReason;
-use crate::render::{self, RenderInput, ReplyTarget};
+use crate::moderation::audit::{AuditAction, AuditDraft};
+use crate::pipeline::dead_letter::ParkReason;
+use crate::pipeline::render::{self, RenderInput, ReplyTarget};
 use crate::store::prelude::*;
 use crate::store::{IndexEntry, Job, JobId, JobKind, MirrorRecord, Store, StoreError, Tx, TxError};
 use civicbridge_api::{
@@ -162,14 +162,14 @@ impl Outbox {
     }
 
     /// Re-drives every unfinished job from the store (at start). Returns how many. A job whose
-    /// record cannot be decoded is parked (see [`crate::dead_letter`]) instead of stopping the
+    /// record cannot be decoded is parked (see [`crate::pipeline::dead_letter`]) instead of stopping the
     /// start.
     pub fn redrive(&self) -> Result<usize, StoreError> {
         let (jobs, unreadable) = self.inner.store.outbox_readable()?;
         for (id, e) in unreadable {
             // The lane is unknown here; the record's header usually still names the target.
             let reason = ParkReason::Unreadable(e.to_string());
-            match crate::dead_letter::park_job(
+            match crate::pipeline::dead_letter::park_job(
                 &self.inner.store,
                 &self.inner.moderation_rooms,
                 id,
@@ -207,7 +207,7 @@ impl Outbox {
                         Ok(true) => {}
                         Ok(false) => return,
                         Err(e) if e.is_panic() => {
-                            let text = crate::dead_letter::panic_text(&*e.into_panic());
+                            let text = crate::pipeline::dead_letter::panic_text(&*e.into_panic());
                             tracing::error!(job = %id, panic = %text, "a job panicked");
                             park(&inner, &lane, id, &ParkReason::Panicked);
                         }
@@ -226,7 +226,13 @@ impl Outbox {
 
 /// Parks job `id` and enqueues the notice about it.
 fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &ParkReason) {
-    match crate::dead_letter::park_job(&inner.store, &inner.moderation_rooms, id, Some(lane), why) {
+    match crate::pipeline::dead_letter::park_job(
+        &inner.store,
+        &inner.moderation_rooms,
+        id,
+        Some(lane),
+        why,
+    ) {
         Ok(notices) => Outbox {
             inner: inner.clone(),
         }
@@ -238,7 +244,7 @@ fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &ParkReason) {
 /// Runs one job to completion. Returns false if shutdown interrupted it.
 async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
     let inner = &inner;
-    // Consecutive failures of this run, by kind (see `crate::dead_letter` for the thresholds).
+    // Consecutive failures of this run, by kind (see `crate::pipeline::dead_letter` for the thresholds).
     let mut store_failures = 0u32;
     let mut transient_failures = 0u32;
     let mut others_done_at_first_failure = None;
@@ -253,7 +259,7 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
             Err(e) => {
                 store_failures += 1;
                 tracing::error!(job = %id, error = %e, "cannot read job");
-                if store_failures >= crate::dead_letter::PARK_AFTER_STORE_ERRORS {
+                if store_failures >= crate::pipeline::dead_letter::PARK_AFTER_STORE_ERRORS {
                     park(inner, &lane, id, &ParkReason::StoreFailing(e.to_string()));
                     return true;
                 }
@@ -300,7 +306,7 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                         .map_or(0, |n| n.load(Ordering::Relaxed));
                     let first = *others_done_at_first_failure.get_or_insert(done_now);
                     // Only this job fails: the platform took others since it first failed.
-                    if transient_failures >= crate::dead_letter::PARK_AFTER_TRANSIENT
+                    if transient_failures >= crate::pipeline::dead_letter::PARK_AFTER_TRANSIENT
                         && done_now > first
                     {
                         park(
@@ -326,7 +332,7 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                 tracing::error!(job = %id, error = %e, "store failure while running job");
                 // A record that cannot be decoded will not decode on the next try either.
                 if matches!(e, StoreError::Corrupt(_))
-                    || store_failures >= crate::dead_letter::PARK_AFTER_STORE_ERRORS
+                    || store_failures >= crate::pipeline::dead_letter::PARK_AFTER_STORE_ERRORS
                 {
                     let why = match e {
                         StoreError::Corrupt(_) => ParkReason::Unreadable(e.to_string()),
@@ -713,7 +719,9 @@ async fn send_notice(
         }
         if let (0, Some(pid), Some(first)) = (i, card, receipt.ids.first()) {
             // Filed as the item's card (or a superseded one); edited if it changed meanwhile.
-            decided_meanwhile.extend(crate::approval::card_posted(tx, job, text, pid, first)?);
+            decided_meanwhile.extend(crate::moderation::approval::card_posted(
+                tx, job, text, pid, first,
+            )?);
         }
         Ok(())
     })
@@ -757,7 +765,7 @@ fn give_up(inner: &Arc<Inner>, job: &Job, e: &ConnectorError) {
     let result = inner.store.transact(|tx| {
         tx.finish_job(job.id)?;
         tx.audit(AuditDraft {
-            actor: "bridge".into(),
+            actor: crate::moderation::audit::AuditActor::Bridge,
             action: AuditAction::SendRejected,
             link: Some(job.link.clone()),
             subject: Some(job.id.to_string()),

@@ -10,7 +10,7 @@
 //! Telegram's `bot<id>:<secret>` URL segment. Redacting at the writer, not per call site, is the
 //! point: a dependency's trace line cannot opt out.
 
-use crate::config::LogSettings;
+use crate::ops::config::LogSettings;
 use regex::Regex;
 use std::io::Write;
 use std::sync::{LazyLock, RwLock};

@@ -1,9 +1,9 @@
 //! Parsing moderator commands. Pure: text in, a [`Command`] or a short usage line out.
 
 use super::Command;
-use crate::approval::ItemRef;
-use crate::commands::takedown::Target;
-use civicbridge_api::{LinkId, MirrorId, PendingId, Platform, RemoteMsgId};
+use crate::moderation::approval::ItemRef;
+use crate::moderation::commands::takedown::Target;
+use civicbridge_api::{LinkId, MirrorId, PendingId, RemoteMsgId, UserKey};
 
 /// One line per command, for `!help` and usage replies.
 pub const HELP: &str = "\
@@ -97,15 +97,17 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             _ => bad(),
         },
         "trust" | "block" => match words.as_slice() {
-            [user] | [user, _] if user_key(user) => {
-                let link = words.get(1).map(|l| LinkId::new(*l));
-                let user = (*user).to_owned();
-                Ok(if verb == "trust" {
-                    Command::Trust(user, link)
-                } else {
-                    Command::Block(user, link)
-                })
-            }
+            [user] | [user, _] => match user.parse::<UserKey>() {
+                Ok(user) => {
+                    let link = words.get(1).map(|l| LinkId::new(*l));
+                    Ok(if verb == "trust" {
+                        Command::Trust(user, link)
+                    } else {
+                        Command::Block(user, link)
+                    })
+                }
+                Err(_) => bad(),
+            },
             _ => bad(),
         },
         "audit" => match words.as_slice() {
@@ -143,12 +145,6 @@ fn after_words(s: &str, n: usize) -> &str {
     rest.trim_end()
 }
 
-/// `platform:id` with a known platform and a non-empty id.
-fn user_key(s: &str) -> bool {
-    s.split_once(':')
-        .is_some_and(|(p, id)| p.parse::<Platform>().is_ok() && !id.is_empty())
-}
-
 /// What `!takedown` accepts; see [`HELP`].
 pub fn target(s: &str) -> Option<Target> {
     let s = s.trim().trim_matches(|c| c == '<' || c == '>');
@@ -176,6 +172,7 @@ pub fn target(s: &str) -> Option<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use civicbridge_api::Platform;
 
     #[test]
     fn decisions() {
@@ -251,12 +248,12 @@ mod tests {
         );
         assert_eq!(
             parse("!trust telegram:42"),
-            Some(Ok(Command::Trust("telegram:42".into(), None)))
+            Some(Ok(Command::Trust("telegram:42".parse().unwrap(), None)))
         );
         assert_eq!(
             parse("!block matrix:@spam:example.org planning"),
             Some(Ok(Command::Block(
-                "matrix:@spam:example.org".into(),
+                "matrix:@spam:example.org".parse().unwrap(),
                 Some(LinkId::new("planning"))
             )))
         );

@@ -3,7 +3,7 @@
 //! `public_notice` rule). It is posted once per room, and again only when its text changes; the
 //! store remembers a digest of what each room was sent.
 
-use crate::rules::Side;
+use crate::moderation::rules::Side;
 use crate::store::prelude::*;
 use crate::store::{JobKind, LinkRecord, Store, StoreError};
 use civicbridge_api::RichText;

@@ -10,7 +10,7 @@
 //! - `Auth` (revoked token, deactivated account) cannot pass by itself: the supervisor stops and
 //!   reports it, and `civicbridge run` exits 1 with one line naming the platform.
 
-use crate::outbox::Outbox;
+use crate::pipeline::outbox::Outbox;
 use crate::store::{JobKind, Store};
 use civicbridge_api::{
     Connector, ConnectorError, ConnectorState, EventSink, Health, LinkId, Platform, RichText,
@@ -99,7 +99,7 @@ pub async fn supervise(w: Watched) {
             Err(e) if e.is_panic() => {
                 // The message stays in the log (it can quote what the connector was reading);
                 // the outage notice goes to a Matrix room.
-                let text = crate::dead_letter::panic_text(&*e.into_panic());
+                let text = crate::pipeline::dead_letter::panic_text(&*e.into_panic());
                 tracing::error!(platform = %w.platform, panic = %text, "the connector panicked");
                 "the connector panicked (the log has the message)".to_owned()
             }

@@ -6,7 +6,7 @@
 //! platform's section, handed to the factory of that name (`civicbridge_api::PlatformFactory`),
 //! which checks it and later builds the connector from it.
 
-use crate::rules::{Rules, Side};
+use crate::moderation::rules::{Rules, Side, UserKey};
 use crate::store::{LinkRecord, LinkRoom};
 use civicbridge_api::{BuildContext, LinkId, Platform, PlatformFactory, RoomRef, Section};
 use serde::Deserialize;
@@ -366,20 +366,29 @@ impl RawConfig {
                     room
                 }
             };
-            for (field, users) in [("moderators", &raw.moderators), ("admins", &raw.admins)] {
+            let mut people = [Vec::new(), Vec::new()];
+            for ((field, users), read) in [("moderators", &raw.moderators), ("admins", &raw.admins)]
+                .into_iter()
+                .zip(&mut people)
+            {
                 for (i, u) in users.iter().enumerate() {
-                    let ok = u.split_once(':').is_some_and(|(p, id)| {
-                        p.parse::<Platform>().is_ok_and(|p| configured.contains(&p))
-                            && !id.is_empty()
-                    });
-                    if !ok {
-                        return Err(invalid(
-                            format!("{key}.{field}[{i}]"),
-                            format!("`{u}` is not platform:user (e.g. matrix:@ada:example.org)"),
-                        ));
-                    }
+                    let user = u
+                        .parse::<UserKey>()
+                        .ok()
+                        .filter(|k| configured.contains(&k.platform))
+                        .ok_or_else(|| {
+                            invalid(
+                                format!("{key}.{field}[{i}]"),
+                                format!(
+                                    "`{u}` is not platform:user on a configured platform \
+                                     (e.g. matrix:@ada:example.org)"
+                                ),
+                            )
+                        })?;
+                    read.push(user);
                 }
             }
+            let [moderators, admins] = people;
             raw.rules
                 .validate()
                 .map_err(|e| invalid(format!("{key}.rules.{}", e.key), e.problem))?;
@@ -388,8 +397,8 @@ impl RawConfig {
                     id: LinkId::new(name),
                     rooms,
                     moderation_room: Some(moderation_room),
-                    moderators: raw.moderators,
-                    admins: raw.admins,
+                    moderators,
+                    admins,
                 },
                 rules: raw.rules,
             });

@@ -3,7 +3,7 @@
 //! link worker picks the new rules up before its next batch.
 
 use super::{Ctx, Outcome};
-use crate::rules::Rules;
+use crate::moderation::rules::{Rules, UserKey};
 use crate::store::prelude::*;
 use crate::store::{LinkRecord, Tx, TxError};
 
@@ -23,7 +23,7 @@ pub fn set(
     key: &str,
     value: &str,
 ) -> Result<Outcome, TxError> {
-    let changed = tx.change_rules(&link.id, ctx.actor.name(), key, |r| r.set(key, value))?;
+    let changed = tx.change_rules(&link.id, &ctx.actor.audit(), key, |r| r.set(key, value))?;
     Ok(Outcome::reply(match changed {
         Ok(_) => format!("{}: {key} is now {value}", link.id),
         Err(e) => format!("Not changed: {e}"),
@@ -35,19 +35,19 @@ pub fn trust(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     link: &LinkRecord,
-    user: &str,
+    user: &UserKey,
     trust: bool,
 ) -> Result<Outcome, TxError> {
     let subject = if trust { "trusted" } else { "blocked" };
-    let changed = tx.change_rules(&link.id, ctx.actor.name(), subject, |r: &mut Rules| {
+    let changed = tx.change_rules(&link.id, &ctx.actor.audit(), subject, |r: &mut Rules| {
         let (add, remove) = if trust {
             (&mut r.trusted, &mut r.blocked)
         } else {
             (&mut r.blocked, &mut r.trusted)
         };
         remove.retain(|u| u != user);
-        if !add.iter().any(|u| u == user) {
-            add.push(user.to_owned());
+        if !add.contains(user) {
+            add.push(user.clone());
         }
         Ok(())
     })?;

@@ -7,10 +7,10 @@
 //! whatever the scope; the copies already made stay (use `!takedown` to remove them).
 
 use super::{info, Outcome};
-use crate::approval;
-use crate::audit::{AuditAction, AuditDraft};
-use crate::commands::permissions::Actor;
-use crate::rules::Side;
+use crate::moderation::approval;
+use crate::moderation::audit::{AuditAction, AuditDraft};
+use crate::moderation::commands::permissions::Actor;
+use crate::moderation::rules::Side;
 use crate::store::prelude::*;
 use crate::store::{LinkRecord, MirrorRecord, PendingItem, PendingKind, Tx, TxError};
 use civicbridge_api::{Message, RoomRef};
@@ -128,7 +128,7 @@ fn audit(
     action: AuditAction,
 ) -> Result<(), TxError> {
     tx.audit(AuditDraft {
-        actor: actor.name().to_owned(),
+        actor: actor.audit(),
         action,
         link: Some(link.id.clone()),
         subject: Some(root.id.to_string()),

@@ -10,8 +10,9 @@
 //! Moderators decide held items and use the read-only commands; rule changes, trust and block
 //! need an admin. The CLI acts as an admin (whoever runs it can already write the data directory).
 
+use crate::moderation::audit::AuditActor;
 use crate::store::LinkRecord;
-use civicbridge_api::{Event, RoomRef, Standing};
+use civicbridge_api::{Event, RoomRef, Standing, UserKey};
 
 /// What someone may do on one link. Ordered: an admin is also a moderator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,7 +38,7 @@ pub enum Actor {
     /// A person in a room: `key` is `platform:user`, `standing` theirs as their platform
     /// records it, with the room it holds in.
     Person {
-        key: String,
+        key: UserKey,
         name: String,
         standing: Option<(RoomRef, Standing)>,
     },
@@ -49,27 +50,26 @@ impl Actor {
     /// The sender of `ev`, with their standing in `ev`'s room when the platform gave one.
     pub fn of(ev: &Event) -> Actor {
         Actor::Person {
-            key: format!("{}:{}", ev.room.platform, ev.sender.id),
+            key: ev.sender_key(),
             name: ev.sender.display_name.clone(),
             standing: ev.sender.standing.map(|s| (ev.room.clone(), s)),
         }
     }
 
     /// A person known only by key (tests, other callers without an event).
-    pub fn person(key: impl Into<String>) -> Actor {
-        let key = key.into();
+    pub fn person(key: UserKey) -> Actor {
         Actor::Person {
-            name: key.clone(),
+            name: key.to_string(),
             key,
             standing: None,
         }
     }
 
-    /// How the audit log names the actor: `platform:user` or `cli`.
-    pub fn name(&self) -> &str {
+    /// How the audit log names the actor.
+    pub fn audit(&self) -> AuditActor {
         match self {
-            Actor::Person { key, .. } => key,
-            Actor::Cli => "cli",
+            Actor::Person { key, .. } => AuditActor::Person(key.clone()),
+            Actor::Cli => AuditActor::Cli,
         }
     }
 
@@ -108,7 +108,7 @@ pub fn role(link: &LinkRecord, actor: &Actor) -> Role {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Side;
+    use crate::moderation::rules::Side;
     use crate::store::LinkRoom;
     use civicbridge_api::{LinkId, Platform};
 
@@ -120,14 +120,14 @@ mod tests {
                 side: Side::Staff,
             }],
             moderation_room: Some(RoomRef::new(Platform::new("chat"), "!mod")),
-            moderators: vec!["chat:@m".into()],
-            admins: vec!["chat:@a".into()],
+            moderators: vec!["chat:@m".parse().unwrap()],
+            admins: vec!["chat:@a".parse().unwrap()],
         }
     }
 
     fn at(room: &str, standing: Standing) -> Actor {
         Actor::Person {
-            key: "chat:@x".into(),
+            key: "chat:@x".parse().unwrap(),
             name: "X".into(),
             standing: Some((RoomRef::new(Platform::new("chat"), room), standing)),
         }
@@ -136,9 +136,18 @@ mod tests {
     #[test]
     fn config_lists_and_standing_in_the_moderation_room_both_count() {
         let l = link();
-        assert_eq!(role(&l, &Actor::person("chat:@m")), Role::Moderator);
-        assert_eq!(role(&l, &Actor::person("chat:@a")), Role::Admin);
-        assert_eq!(role(&l, &Actor::person("chat:@x")), Role::Nobody);
+        assert_eq!(
+            role(&l, &Actor::person("chat:@m".parse().unwrap())),
+            Role::Moderator
+        );
+        assert_eq!(
+            role(&l, &Actor::person("chat:@a".parse().unwrap())),
+            Role::Admin
+        );
+        assert_eq!(
+            role(&l, &Actor::person("chat:@x".parse().unwrap())),
+            Role::Nobody
+        );
         assert_eq!(role(&l, &at("!mod", Standing::Member)), Role::Nobody);
         assert_eq!(role(&l, &at("!mod", Standing::Moderator)), Role::Moderator);
         assert_eq!(role(&l, &at("!mod", Standing::Admin)), Role::Admin);

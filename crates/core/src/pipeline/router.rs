@@ -6,7 +6,7 @@
 //! rooms no link uses are acknowledged and dropped. Dedupe happens in the link worker, inside the
 //! same transaction that records the event's effects.
 
-use crate::link::Work;
+use crate::pipeline::link::Work;
 use civicbridge_api::{LinkId, RoomRef, Submission};
 use std::collections::HashMap;
 use tokio::sync::mpsc;

@@ -111,7 +111,9 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
             head.splice(
                 0..0,
                 [
-                    Span::Quote(vec![Span::Text(crate::cards::NOT_SHARED.into())]),
+                    Span::Quote(vec![Span::Text(
+                        crate::moderation::cards::NOT_SHARED.into(),
+                    )]),
                     Span::Text("\n".into()),
                 ],
             );

@@ -3,8 +3,8 @@
 //! it is sent later. Its held items are withdrawn at the same time (`approval::take_down`).
 
 use super::{Ctx, Outcome};
-use crate::approval;
-use crate::commands::permissions::{role, Role};
+use crate::moderation::approval;
+use crate::moderation::commands::permissions::{role, Role};
 use crate::store::prelude::*;
 use crate::store::{Tx, TxError};
 use civicbridge_api::{MirrorId, PendingId, Platform, RemoteMsgId, RoomRef};
@@ -115,7 +115,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxErro
         tx,
         &link,
         &mut mirror,
-        ctx.actor.name(),
+        &ctx.actor.audit(),
         ctx.actor.display(),
         "!takedown",
     )?;

@@ -1,8 +1,8 @@
 //! `!retry` and `!drop` (and `!parked`, listed by [`super::info`]): what admins do with dead
-//! letters (see [`crate::dead_letter`]). Only items of links moderated from the asking room.
+//! letters (see [`crate::pipeline::dead_letter`]). Only items of links moderated from the asking room.
 
 use super::{Ctx, Outcome};
-use crate::audit::{AuditAction, AuditDraft};
+use crate::moderation::audit::{AuditAction, AuditDraft};
 use crate::store::parked::Retried;
 use crate::store::prelude::*;
 use crate::store::{Job, JobKind, ParkedId, ParkedItem, Tx, TxError};
@@ -17,13 +17,6 @@ fn governs(tx: &Tx<'_>, ctx: &Ctx<'_>, item: &ParkedItem) -> Result<bool, TxErro
     })
 }
 
-fn actor(ctx: &Ctx<'_>) -> String {
-    match &ctx.actor {
-        super::Actor::Cli => "cli".to_owned(),
-        super::Actor::Person { key, .. } => key.clone(),
-    }
-}
-
 fn audited(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
@@ -31,7 +24,7 @@ fn audited(
     item: &ParkedItem,
 ) -> Result<(), TxError> {
     tx.audit(AuditDraft {
-        actor: actor(ctx),
+        actor: ctx.actor.audit(),
         action,
         link: item.link.clone(),
         subject: Some(item.id.to_string()),

@@ -2,7 +2,7 @@
 //! Each names the revision it decides (`#3v2`; a bare `#3` is revision 1): see `approval`.
 
 use super::{Ctx, Outcome};
-use crate::approval::{self, Decision, ItemRef, Refusal};
+use crate::moderation::approval::{self, Decision, ItemRef, Refusal};
 use crate::store::{Tx, TxError};
 use civicbridge_api::{LinkId, RichText};
 

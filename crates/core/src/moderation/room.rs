@@ -2,9 +2,9 @@
 //! in their own rooms (`!publish`, `!unpublish`). Called by the link worker inside its
 //! transaction; everything here only pushes jobs and writes through `Tx`.
 
-use crate::approval::{self, Decision};
-use crate::commands::permissions::Actor;
-use crate::commands::{self, threads, Command, Ctx, Outcome};
+use crate::moderation::approval::{self, Decision};
+use crate::moderation::commands::permissions::Actor;
+use crate::moderation::commands::{self, threads, Command, Ctx, Outcome};
 use crate::store::prelude::*;
 use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxError};
 use civicbridge_api::{Event, EventKind, Message, PlatformFactory, RichText, RoomRef};

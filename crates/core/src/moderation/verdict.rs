@@ -2,7 +2,7 @@
 //! fact it needs (thread state, the sender's last relayed message) is passed in, so the whole
 //! decision table is tested here in microseconds.
 
-use crate::rules::{LinkPolicy, Policy, Rules, Scope, Side};
+use crate::moderation::rules::{LinkPolicy, Policy, Rules, Scope, Side, UserKey};
 use civicbridge_api::rich_text::MAX_CHARS;
 use civicbridge_api::{names, AttachmentKind, Message};
 use regex::Regex;
@@ -46,8 +46,7 @@ pub struct Candidate<'a> {
     pub from: Side,
     pub to: Side,
     pub message: &'a Message,
-    /// `platform:id` of the sender.
-    pub sender: &'a str,
+    pub sender: &'a UserKey,
     pub thread: ThreadState,
     /// It replies to a message that never crossed.
     pub reply_to_unbridged: bool,
@@ -229,7 +228,7 @@ pub fn evaluate_edit(
     from: Side,
     to: Side,
     in_thread: bool,
-    author: &str,
+    author: &UserKey,
     new: &Message,
 ) -> Verdict {
     let policy = rules.rules.edit_policy(from, to, in_thread);
@@ -242,7 +241,7 @@ pub fn evaluate_edit_under(
     policy: Policy,
     from: Side,
     to: Side,
-    author: &str,
+    author: &UserKey,
     new: &Message,
 ) -> Verdict {
     let r = &rules.rules;
@@ -273,7 +272,7 @@ pub fn is_blank(m: &Message) -> bool {
 
 /// Trusted senders skip holds, but not the bridge's own length limit: past it, a text waits for
 /// a moderator whoever wrote it.
-fn trusted_override(r: &Rules, sender: &str, v: Verdict) -> Verdict {
+fn trusted_override(r: &Rules, sender: &UserKey, v: Verdict) -> Verdict {
     match v {
         Verdict::Hold(HoldReason::TooLong { len, .. }) if len > MAX_CHARS => v,
         Verdict::Hold(_) if r.trusted.iter().any(|t| t == sender) => Verdict::Forward,
@@ -322,7 +321,7 @@ fn hold_for_content(r: &Rules, m: &Message) -> Option<HoldReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::DirectionRule;
+    use crate::moderation::rules::DirectionRule;
     use civicbridge_api::{Attachment, AttachmentKind};
 
     fn rules(f: impl FnOnce(&mut Rules)) -> CompiledRules {
@@ -336,12 +335,16 @@ mod tests {
         CompiledRules::new(r).expect("patterns compile")
     }
 
+    fn key(s: &str) -> UserKey {
+        s.parse().unwrap()
+    }
+
     fn cand<'a>(m: &'a Message, from: Side, to: Side) -> Candidate<'a> {
         Candidate {
             from,
             to,
             message: m,
-            sender: "telegram:1",
+            sender: Box::leak(Box::new(key("telegram:1"))),
             thread: ThreadState::None,
             reply_to_unbridged: false,
             since_last_ms: None,
@@ -432,7 +435,14 @@ mod tests {
         });
         for to in [Side::Staff, Side::Public] {
             assert_eq!(
-                evaluate_edit(&r, Side::Public, to, false, "telegram:1", &msg("fixed")),
+                evaluate_edit(
+                    &r,
+                    Side::Public,
+                    to,
+                    false,
+                    &key("telegram:1"),
+                    &msg("fixed")
+                ),
                 Verdict::Hold(HoldReason::Edit),
                 "public to {to:?}"
             );
@@ -443,7 +453,7 @@ mod tests {
                 Side::Staff,
                 Side::Public,
                 false,
-                "matrix:@s",
+                &key("matrix:@s"),
                 &msg("fixed")
             ),
             Verdict::Forward,
@@ -451,7 +461,7 @@ mod tests {
         );
         let r = rules(|r| {
             r.public_to_public.policy = Policy::Approve;
-            r.edits = crate::rules::EditPolicy::Auto;
+            r.edits = crate::moderation::rules::EditPolicy::Auto;
         });
         assert_eq!(
             evaluate_edit(
@@ -459,7 +469,7 @@ mod tests {
                 Side::Public,
                 Side::Public,
                 false,
-                "telegram:1",
+                &key("telegram:1"),
                 &msg("fixed")
             ),
             Verdict::Forward,
@@ -469,14 +479,14 @@ mod tests {
 
     #[test]
     fn a_blocked_authors_edits_and_empty_edits_never_follow() {
-        let r = rules(|r| r.blocked = vec!["telegram:1".into()]);
+        let r = rules(|r| r.blocked = vec!["telegram:1".parse().unwrap()]);
         assert_eq!(
             evaluate_edit(
                 &r,
                 Side::Public,
                 Side::Staff,
                 false,
-                "telegram:1",
+                &key("telegram:1"),
                 &msg("now rude")
             ),
             Verdict::Drop(DropReason::BlockedSender)
@@ -488,7 +498,7 @@ mod tests {
                 Side::Public,
                 Side::Staff,
                 false,
-                "telegram:1",
+                &key("telegram:1"),
                 &msg(" \u{200b} ")
             ),
             Verdict::Drop(DropReason::Empty)
@@ -610,7 +620,7 @@ mod tests {
         // Trusted senders too; under the bridge's limit, the link's own limit is a hold they skip.
         let r = rules(|r| {
             r.max_length = Some(10);
-            r.trusted = vec!["telegram:1".into()];
+            r.trusted = vec!["telegram:1".parse().unwrap()];
         });
         assert!(matches!(
             evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
@@ -702,7 +712,7 @@ mod tests {
     fn trusted_senders_skip_holds_but_not_drops_and_blocked_senders_never_cross() {
         let r = rules(|r| {
             r.public_to_staff.policy = Policy::Approve;
-            r.trusted = vec!["telegram:1".into()];
+            r.trusted = vec!["telegram:1".parse().unwrap()];
             r.blocked_patterns = vec!["spam".into()];
         });
         let m = msg("hello @everyone");
@@ -715,7 +725,7 @@ mod tests {
             evaluate(&r, &cand(&m, Side::Public, Side::Staff)),
             Verdict::Drop(_)
         ));
-        let r = rules(|r| r.blocked = vec!["telegram:1".into()]);
+        let r = rules(|r| r.blocked = vec!["telegram:1".parse().unwrap()]);
         assert_eq!(
             evaluate(&r, &cand(&msg("hi"), Side::Public, Side::Staff)),
             Verdict::Drop(DropReason::BlockedSender)
@@ -730,13 +740,13 @@ mod tests {
                 Side::Staff,
                 Side::Public,
                 false,
-                "telegram:1",
+                &key("telegram:1"),
                 &msg(text),
             )
         };
         let r = rules(|_| {});
         assert_eq!(edit(&r, "fixed"), Verdict::Forward);
-        let r = rules(|r| r.edits = crate::rules::EditPolicy::Approve);
+        let r = rules(|r| r.edits = crate::moderation::rules::EditPolicy::Approve);
         assert_eq!(edit(&r, "fixed"), Verdict::Hold(HoldReason::Edit));
         let r = rules(|r| r.blocked_patterns = vec!["spam".into()]);
         assert!(matches!(edit(&r, "now spam"), Verdict::Drop(_)));

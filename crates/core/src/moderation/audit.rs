@@ -4,9 +4,10 @@
 //! `prev_hash + canonical JSON of the entry without its hash`. `verify` walks a sequence of
 //! entries (from the store or from an exported JSON Lines file) and names the first bad one.
 
-use civicbridge_api::LinkId;
+use civicbridge_api::{LinkId, UserKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::fmt;
 
 /// The hash the first entry points back to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -49,11 +50,98 @@ pub enum AuditAction {
     ParkedDropped,
 }
 
+/// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's
+/// `platform:id`), so entries sealed before this type existed read back and verify unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum AuditActor {
+    /// Seeding links and rules from the config file.
+    Config,
+    /// An admin at the command line.
+    Cli,
+    /// The bridge on its own (expiry, withdrawals, dead letters, scheduled pruning).
+    Bridge,
+    /// A moderator or admin, by their `platform:id`: the log records their official acts.
+    Person(UserKey),
+    /// Anyone else (someone refused a command), by the keyed hash of their `platform:id`
+    /// (`person:<hash>`, see `privacy::person_ref`), so an export keeps no id erasure could miss.
+    Hashed(String),
+    /// Text this build reads as none of the above (a store written by another version): kept
+    /// as written so the chain still verifies. Never written by this build.
+    Other(String),
+}
+
+impl fmt::Display for AuditActor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuditActor::Config => f.write_str("config"),
+            AuditActor::Cli => f.write_str("cli"),
+            AuditActor::Bridge => f.write_str("bridge"),
+            AuditActor::Person(key) => key.fmt(f),
+            AuditActor::Hashed(hash) => write!(f, "person:{hash}"),
+            AuditActor::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<String> for AuditActor {
+    fn from(text: String) -> AuditActor {
+        match text.as_str() {
+            "config" => AuditActor::Config,
+            "cli" => AuditActor::Cli,
+            "bridge" => AuditActor::Bridge,
+            _ if text.starts_with("person:") => AuditActor::Hashed(text["person:".len()..].into()),
+            _ => match text.parse() {
+                Ok(key) => AuditActor::Person(key),
+                Err(_) => AuditActor::Other(text),
+            },
+        }
+    }
+}
+
+impl From<&str> for AuditActor {
+    fn from(text: &str) -> AuditActor {
+        AuditActor::from(text.to_owned())
+    }
+}
+
+/// An actor equals its written form (`cli`, `matrix:@mod:example.org`, `person:<hash>`).
+impl PartialEq<&str> for AuditActor {
+    fn eq(&self, text: &&str) -> bool {
+        self.is(text)
+    }
+}
+
+impl PartialEq<String> for AuditActor {
+    fn eq(&self, text: &String) -> bool {
+        self.is(text)
+    }
+}
+
+impl AuditActor {
+    /// Whether `text` is how this actor is written.
+    fn is(&self, text: &str) -> bool {
+        match self {
+            AuditActor::Config => text == "config",
+            AuditActor::Cli => text == "cli",
+            AuditActor::Bridge => text == "bridge",
+            AuditActor::Person(key) => *key == *text,
+            AuditActor::Hashed(hash) => text.strip_prefix("person:") == Some(hash.as_str()),
+            AuditActor::Other(written) => written == text,
+        }
+    }
+}
+
+impl From<AuditActor> for String {
+    fn from(actor: AuditActor) -> String {
+        actor.to_string()
+    }
+}
+
 /// An entry before it is sealed into the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditDraft {
-    /// Who acted: `platform:user`, `cli`, or `bridge`.
-    pub actor: String,
+    pub actor: AuditActor,
     pub action: AuditAction,
     pub link: Option<LinkId>,
     /// What it was about: a pending id, a mirror id, a rule key.
@@ -67,7 +155,7 @@ pub struct AuditDraft {
 pub struct AuditEntry {
     pub seq: u64,
     pub at_ms: u64,
-    pub actor: String,
+    pub actor: AuditActor,
     pub action: AuditAction,
     pub link: Option<LinkId>,
     pub subject: Option<String>,
@@ -263,7 +351,7 @@ mod tests {
             .map(|seq| {
                 let e = AuditEntry::seal(
                     AuditDraft {
-                        actor: "matrix:@mod:x".into(),
+                        actor: "matrix:@mod:x".to_owned().into(),
                         action: AuditAction::Approved,
                         link: Some(LinkId::new("l")),
                         subject: Some(format!("#{seq}")),
@@ -310,7 +398,7 @@ mod tests {
     #[test]
     fn a_resealed_forgery_breaks_the_link_to_the_next_entry() {
         let mut c = chain(5);
-        c[2].actor = "matrix:@intruder:x".into();
+        c[2].actor = "matrix:@intruder:x".to_owned().into();
         c[2].hash = c[2].compute_hash();
         assert_eq!(
             verify(&c, Some(GENESIS)),
@@ -467,7 +555,7 @@ mod tests {
                     .map(|seq| {
                         let e = AuditEntry::seal(
                             AuditDraft {
-                                actor: "cli".into(),
+                                actor: crate::moderation::audit::AuditActor::Cli,
                                 action: AuditAction::Held,
                                 link: None,
                                 subject: None,

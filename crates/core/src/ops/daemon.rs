@@ -6,10 +6,10 @@
 //! stop reading, workers finish the batch in hand, unsent jobs stay in the outbox, the store is
 //! flushed, all within a grace period.
 
-use crate::config::LinkSettings;
-use crate::link::{LinkError, LinkWorker, BATCH};
-use crate::outbox::{Outbox, RetryPolicy};
-use crate::router::{self, RouteTable};
+use crate::ops::config::LinkSettings;
+use crate::pipeline::link::{LinkError, LinkWorker, BATCH};
+use crate::pipeline::outbox::{Outbox, RetryPolicy};
+use crate::pipeline::router::{self, RouteTable};
 use crate::store::{Store, StoreError};
 use civicbridge_api::{Connector, ConnectorError, Platform};
 use std::collections::HashMap;
@@ -42,7 +42,7 @@ pub struct Options {
     /// How often held items are checked for reminders and expiry.
     pub sweep_every: Duration,
     /// How connectors are restarted and their outages reported.
-    pub watch: crate::watch::WatchOptions,
+    pub watch: crate::ops::watch::WatchOptions,
     /// The platforms' factories, for what only a platform knows while the bridge runs (links
     /// to its messages in `!takedown`). Empty in tests that need none.
     pub platforms: Vec<Arc<dyn civicbridge_api::PlatformFactory>>,
@@ -55,7 +55,7 @@ impl Default for Options {
             grace: Duration::from_secs(10),
             seen_retention: Duration::from_secs(7 * 24 * 3600),
             sweep_every: Duration::from_secs(60),
-            watch: crate::watch::WatchOptions::default(),
+            watch: crate::ops::watch::WatchOptions::default(),
             platforms: Vec::new(),
         }
     }
@@ -126,7 +126,7 @@ impl Daemon {
             tracker.clone(),
         );
         let records: Vec<_> = links.iter().map(|l| l.link.clone()).collect();
-        let notices = crate::notice::queue_public_notices(&store, &records)?;
+        let notices = crate::moderation::notice::queue_public_notices(&store, &records)?;
         if notices > 0 {
             tracing::info!(rooms = notices, "queued the public notice");
         }
@@ -138,7 +138,7 @@ impl Daemon {
         let mut table = RouteTable::default();
         // `!retry` of a parked event reaches whichever worker serves the moderation room;
         // the event's own link worker replays it. Each retry wakes every worker.
-        let shared = crate::link::Shared {
+        let shared = crate::pipeline::link::Shared {
             store: store.clone(),
             outbox: outbox.clone(),
             retries: Arc::new(tokio::sync::watch::Sender::new(0u64)),
@@ -164,7 +164,7 @@ impl Daemon {
             }
         }
         for (platform, c) in connectors {
-            tracker.spawn(crate::watch::supervise(crate::watch::Watched {
+            tracker.spawn(crate::ops::watch::supervise(crate::ops::watch::Watched {
                 platform,
                 connector: c,
                 submissions: sink_tx.clone(),
@@ -177,7 +177,7 @@ impl Daemon {
                 failed: failed.clone(),
             }));
         }
-        tracker.spawn(crate::hygiene::run(
+        tracker.spawn(crate::moderation::hygiene::run(
             store.clone(),
             outbox.clone(),
             options.sweep_every,
@@ -205,7 +205,7 @@ impl Daemon {
 
     /// Resolves when a connector stops for good (`Connector::run` returned `Auth`: a revoked
     /// token, a deactivated account): the bridge can no longer read that platform, so the caller
-    /// should stop and say so. Every other stop is restarted by [`crate::watch`].
+    /// should stop and say so. Every other stop is restarted by [`crate::ops::watch`].
     pub async fn connector_failed(&mut self) -> (Platform, ConnectorError) {
         match self.failures.recv().await {
             Some(f) => f,

@@ -10,7 +10,7 @@
 //! entry and one notice to the link's moderation room naming the item and the reason; admins
 //! retry or drop it (`!retry P3`, `!drop P3`, or the CLI).
 
-use crate::audit::{AuditAction, AuditDraft};
+use crate::moderation::audit::{AuditAction, AuditDraft};
 use crate::store::{Job, JobKind, LinkRecord, ParkedItem, ParkedWhat, Store, StoreError, Tx};
 use civicbridge_api::{Event, LinkId, RichText, RoomRef};
 use std::collections::HashMap;
@@ -203,7 +203,7 @@ fn audit(
         }
     };
     tx.audit(AuditDraft {
-        actor: "bridge".into(),
+        actor: crate::moderation::audit::AuditActor::Bridge,
         action: AuditAction::Parked,
         link: item.link.clone(),
         subject: Some(item.id.to_string()),

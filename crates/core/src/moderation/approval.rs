@@ -23,9 +23,9 @@
 //!
 //! A deletion at the source withdraws the item ([`withdraw`]) and marks its card.
 
-use crate::audit::{AuditAction, AuditDraft};
-use crate::cards::{self, CardView, Outcome, ReplyShown, SenderStanding, Withdrawal};
-use crate::commands::permissions::{role, Role};
+use crate::moderation::audit::{AuditAction, AuditDraft};
+use crate::moderation::cards::{self, CardView, Outcome, ReplyShown, SenderStanding, Withdrawal};
+use crate::moderation::commands::permissions::{role, Role};
 use crate::store::prelude::*;
 use crate::store::{
     HeldContent, IndexEntry, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind,
@@ -33,7 +33,7 @@ use crate::store::{
 };
 use civicbridge_api::{Attachment, LinkId, PendingId, RemoteMsgId, RichText, RoomRef};
 
-pub use crate::commands::permissions::Actor;
+pub use crate::moderation::commands::permissions::Actor;
 
 /// A moderator's decision on one held item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,8 +181,8 @@ pub fn audit_refusal(
     needed: Role,
 ) -> Result<(), TxError> {
     let actor = match actor {
-        Actor::Cli => actor.name().to_owned(),
-        Actor::Person { key, .. } => crate::privacy::person_ref_in(tx, key)?,
+        Actor::Cli => actor.audit(),
+        Actor::Person { key, .. } => crate::privacy::person_ref_in(tx, key)?.into(),
     };
     tx.audit(AuditDraft {
         actor,
@@ -227,7 +227,7 @@ fn reply_context(
             let room = link.moderation_room.as_ref().unwrap_or(t);
             ReplyShown::Shared {
                 author: crate::privacy::shown_author(tx, &parent, room)?.name,
-                excerpt: crate::render::excerpt(&parent.text),
+                excerpt: crate::pipeline::render::excerpt(&parent.text),
             }
         } else {
             ReplyShown::NotShared
@@ -298,7 +298,7 @@ pub fn decide(
     };
     if outdated {
         tx.audit(AuditDraft {
-            actor: actor.name().to_owned(),
+            actor: actor.audit(),
             action: AuditAction::Refused,
             link: Some(link.id.clone()),
             subject: Some(id.to_string()),
@@ -380,7 +380,7 @@ pub fn decide(
     tx.put_mirror(&mirror)?;
     audit_about(
         tx,
-        actor.name(),
+        &actor.audit(),
         action,
         &item.link,
         id.to_string(),
@@ -478,7 +478,7 @@ pub fn hold(
     tx.put_mirror(mirror)?;
     audit_about(
         tx,
-        "bridge",
+        &crate::moderation::audit::AuditActor::Bridge,
         AuditAction::Held,
         &link.id,
         item.id.to_string(),
@@ -536,13 +536,27 @@ pub fn revise(
         let why = Withdrawal::Dropped {
             reason: reasons(&rev.dropped),
         };
-        return withdraw(tx, link, item, mirror, &why, "bridge");
+        return withdraw(
+            tx,
+            link,
+            item,
+            mirror,
+            &why,
+            &crate::moderation::audit::AuditActor::Bridge,
+        );
     }
     // Every revision posts a card and marks the last one superseded (a card is never rewritten
     // into a version other than the one a moderator may be reacting to): bounded here.
     if item.revision >= MAX_REVISIONS {
         let why = Withdrawal::TooManyRevisions { max: MAX_REVISIONS };
-        return withdraw(tx, link, item, mirror, &why, "bridge");
+        return withdraw(
+            tx,
+            link,
+            item,
+            mirror,
+            &why,
+            &crate::moderation::audit::AuditActor::Bridge,
+        );
     }
     let before = item.clone();
     item.revision = item.revision.saturating_add(1);
@@ -564,7 +578,7 @@ pub fn revise(
     item.reason = reasons(&rev.held);
     audit_about(
         tx,
-        "bridge",
+        &crate::moderation::audit::AuditActor::Bridge,
         AuditAction::HeldRevised,
         &link.id,
         item.id.to_string(),
@@ -624,7 +638,7 @@ pub fn withdraw(
     item: PendingItem,
     mirror: &mut MirrorRecord,
     why: &Withdrawal,
-    actor: &str,
+    actor: &crate::moderation::audit::AuditActor,
 ) -> Result<Vec<Job>, TxError> {
     tx.remove_pending(item.id)?;
     mirror.held.retain(|p| *p != item.id);
@@ -656,7 +670,7 @@ pub fn remove(
     link: &LinkRecord,
     mirror: &mut MirrorRecord,
     why: &Withdrawal,
-    actor: &str,
+    actor: &crate::moderation::audit::AuditActor,
 ) -> Result<(Vec<Job>, Vec<RoomRef>), TxError> {
     let mut jobs = Vec::new();
     for item in held_items(tx, mirror)? {
@@ -678,7 +692,7 @@ pub fn take_down(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
     mirror: &mut MirrorRecord,
-    actor: &str,
+    actor: &crate::moderation::audit::AuditActor,
     display: &str,
     via: &str,
 ) -> Result<(Vec<Job>, Vec<RoomRef>), TxError> {
@@ -707,7 +721,7 @@ pub fn take_down(
 /// message's id and its author as the keyed hash the log names people by.
 fn audit_about(
     tx: &mut Tx<'_>,
-    actor: &str,
+    actor: &crate::moderation::audit::AuditActor,
     action: AuditAction,
     link: &LinkId,
     subject: String,
@@ -720,7 +734,7 @@ fn audit_about(
         d.insert("author".into(), serde_json::json!(author));
     }
     tx.audit(AuditDraft {
-        actor: actor.to_owned(),
+        actor: actor.clone(),
         action,
         link: Some(link.clone()),
         subject: Some(subject),
