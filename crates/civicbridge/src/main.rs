@@ -6,7 +6,7 @@ use civicbridge_api::{BuildError, Connector, LinkId};
 use civicbridge_core::ops::config::Settings;
 use civicbridge_core::ops::daemon::{self, Daemon};
 use civicbridge_core::store::prelude::*;
-use civicbridge_core::store::{Store, StoreError};
+use civicbridge_core::store::{ErrorKind, Store, StoreError};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -180,6 +180,20 @@ fn input(e: impl std::fmt::Display) -> Failure {
     Failure::Input(e.to_string())
 }
 
+/// A store error's exit code, by its kind: what the admin asked for or a store in use by the
+/// running bridge is their input to change (2); anything else is a failure (1), with `doing`.
+fn store_failure(e: StoreError, doing: &'static str) -> Failure {
+    match e.kind() {
+        ErrorKind::Refused => input(e),
+        ErrorKind::Busy => input(format!(
+            "{e}; stop the bridge first, or use the moderation room commands while it runs"
+        )),
+        ErrorKind::Unusable | ErrorKind::Failed => {
+            Failure::Run(anyhow::Error::new(e).context(doing))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_multi_thread()
@@ -261,12 +275,7 @@ fn load(config: &Path) -> Result<Settings, Failure> {
 }
 
 fn open_store(settings: &Settings) -> Result<Store, Failure> {
-    Store::open(&settings.store_path).map_err(|e| match e {
-        StoreError::Locked(_) => input(format!(
-            "{e}; stop the bridge first, or use the moderation room commands while it runs"
-        )),
-        other => Failure::Run(anyhow::Error::new(other).context("opening the store")),
-    })
+    Store::open(&settings.store_path).map_err(|e| store_failure(e, "opening the store"))
 }
 
 fn out(text: impl std::fmt::Display) {
@@ -419,10 +428,7 @@ fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
                     &value,
                     &civicbridge_core::moderation::audit::AuditActor::Cli,
                 )
-                .map_err(|e| match e {
-                    StoreError::Invalid(msg) => input(msg),
-                    other => Failure::Run(other.into()),
-                })?;
+                .map_err(|e| store_failure(e, "changing the rules"))?;
             out(format!("link {id}: {key} set"));
             out(toml::to_string(&rules).map_err(|e| Failure::Run(e.into()))?);
         }

@@ -81,6 +81,31 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// What a caller can do about a [`StoreError`]; the CLI picks its exit code by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Refused as asked (a rule value that does not read, an unknown link or item): change the
+    /// request.
+    Refused,
+    /// Another process holds the store: stop it, or act through the running bridge.
+    Busy,
+    /// The data cannot be used by this build (a corrupt record, a newer schema).
+    Unusable,
+    /// The storage failed (I/O): look at the disk, then try again.
+    Failed,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Invalid(_) | StoreError::NotFound(_) => ErrorKind::Refused,
+            StoreError::Locked(_) => ErrorKind::Busy,
+            StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => ErrorKind::Unusable,
+            StoreError::Backend(_) => ErrorKind::Failed,
+        }
+    }
+}
+
 impl From<KvError> for StoreError {
     fn from(e: KvError) -> Self {
         match e {

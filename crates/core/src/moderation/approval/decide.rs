@@ -1,0 +1,183 @@
+//! Decisions on held items: approve, reject or edit-and-approve, on the revision the moderator
+//! saw, with the card set to show the outcome.
+
+use super::*;
+
+/// Applies `decision`, taken on version `seen`, to item `id` on behalf of `actor`, inside `tx`.
+/// A refusal by permission or by version is audited; the caller reports refusals to the
+/// moderation room (except a non-moderator's, see `moderation_room`).
+pub fn decide(
+    tx: &mut Tx<'_>,
+    id: PendingId,
+    decision: &Decision,
+    seen: Seen,
+    actor: &Actor,
+) -> Result<Result<Decided, Refusal>, TxError> {
+    let Some(item) = tx.pending_item(id)? else {
+        return Ok(Err(Refusal::NoSuchItem(id)));
+    };
+    let link: LinkRecord = tx
+        .link(&item.link)?
+        .ok_or_else(|| StoreError::NotFound(format!("link `{}`", item.link)))?;
+    if role(&link, actor) < Role::Moderator {
+        let content = format!("{decision:?}");
+        let attempted = Attempt {
+            kind: decision.kind(),
+            content: &content,
+        };
+        audit_refusal(
+            tx,
+            actor,
+            &link,
+            Some(id.to_string()),
+            attempted,
+            Role::Moderator,
+        )?;
+        return Ok(Err(Refusal::NotAModerator));
+    }
+    let outdated = match seen {
+        Seen::Revision(r) => r != item.revision,
+        Seen::Superseded => true,
+        Seen::Any => false,
+    };
+    if outdated {
+        tx.audit(AuditDraft {
+            actor: actor.audit(),
+            action: AuditAction::Refused,
+            link: Some(link.id.clone()),
+            subject: Some(id.to_string()),
+            detail: serde_json::json!({
+                "attempted": decision.verb(),
+                "why": "outdated revision",
+                "seen": match seen { Seen::Revision(r) => Some(r), _ => None },
+                "current": item.revision,
+            }),
+        })?;
+        return Ok(Err(Refusal::Outdated {
+            id,
+            current: item.revision,
+            reference: item.reference(),
+        }));
+    }
+    let mut mirror = tx.mirror_required(item.mirror)?;
+    let original = item.text(&mirror).clone();
+    let attachments: Vec<Attachment> = item.attachments(&mirror).to_vec();
+    // The decided card shows the message as it was held, before this decision changes it.
+    let outcome = match decision {
+        Decision::Approve => Outcome::Approved,
+        Decision::ApproveEdited(t) => Outcome::ApprovedEdited(t.clone()),
+        Decision::Reject(r) => Outcome::Rejected(r.clone()),
+    };
+    let now = tx.now_ms();
+    let card = card_text(tx, &link, &item, &mirror, |v| {
+        cards::decided(v, &outcome, actor.display(), now)
+    })?;
+    tx.remove_pending(id)?;
+    mirror.held.retain(|p| *p != id);
+    let mut jobs = Vec::new();
+    let approved_text = match decision {
+        Decision::Reject(_) => None,
+        Decision::Approve => Some(original.clone()),
+        Decision::ApproveEdited(t) => Some(t.clone()),
+    };
+    let action = match approved_text {
+        None => AuditAction::Rejected,
+        Some(text) => {
+            // Exactly the revision approved: its text (or the moderator's) and its attachments.
+            mirror.text = text;
+            match &item.kind {
+                PendingKind::Message => {
+                    mirror.attachments = attachments;
+                    if !mirror.deleted {
+                        for target in &item.targets {
+                            jobs.push(tx.push_job(
+                                &item.link,
+                                target,
+                                JobKind::send(mirror.id, mirror.text.clone()),
+                            )?);
+                            release(&mut mirror, target);
+                        }
+                    }
+                    // Approving a thread root publishes its thread.
+                    if mirror.thread_root.is_none() {
+                        mirror.published = true;
+                        mirror.unpublished = false;
+                    }
+                }
+                PendingKind::Edit { .. } => {
+                    for target in &item.targets {
+                        jobs.push(tx.push_job(
+                            &item.link,
+                            target,
+                            JobKind::edit(mirror.id, mirror.text.clone()),
+                        )?);
+                    }
+                }
+            }
+            match (&item.kind, decision) {
+                (PendingKind::Message, Decision::Approve) => AuditAction::Approved,
+                (PendingKind::Edit { .. }, Decision::Approve) => AuditAction::EditApproved,
+                _ => AuditAction::EditedAndApproved,
+            }
+        }
+    };
+    tx.put_mirror(&mirror)?;
+    audit_about(
+        tx,
+        &actor.audit(),
+        action,
+        &item.link,
+        id.to_string(),
+        &mirror,
+        serde_json::json!({
+            "source": mirror.source,
+            "revision": item.revision,
+            // The text the moderator replaced, as a hash like every text in the log: the
+            // chain cannot be rewritten, so words in it would outlive erasure and retention.
+            "original_sha256": matches!(decision, Decision::ApproveEdited(_))
+                .then(|| crate::privacy::content_hash(&original)),
+            // A hash, never the text: the log outlives retention and erasure.
+            "text_sha256": crate::privacy::content_hash(match decision {
+                Decision::Reject(_) => &original,
+                _ => &mirror.text,
+            }),
+            "targets": item.targets,
+            "reason": match decision { Decision::Reject(r) => r.clone(), _ => None },
+        }),
+    )?;
+    if let Some(job) = show_on_card(tx, &item, card)? {
+        jobs.push(job);
+    }
+    Ok(Ok(Decided { item, jobs }))
+}
+
+/// Records that a copy of `mirror` is on its way to `room`.
+pub fn release(mirror: &mut MirrorRecord, room: &RoomRef) {
+    if !mirror.released.contains(room) {
+        mirror.released.push(room.clone());
+    }
+}
+
+/// Makes the item's current card show `text`: an edit of the posted card, or, if the card is
+/// not out yet, a rewrite of the job that will post it (so it appears already decided).
+pub(super) fn show_on_card(
+    tx: &mut Tx<'_>,
+    item: &PendingItem,
+    text: RichText,
+) -> Result<Option<Job>, TxError> {
+    if let Some((room, message)) = &item.card {
+        let kind = JobKind::EditNotice {
+            message: message.clone(),
+            text,
+            about: Some(item.mirror),
+        };
+        return Ok(Some(tx.push_job(&item.link, room, kind)?));
+    }
+    if let Some(mut job) = item.card_job.map(|j| tx.job(j)).transpose()?.flatten() {
+        if let JobKind::Notice { card, about, .. } = job.kind {
+            job.kind = JobKind::Notice { text, card, about };
+            tx.update_job(&job)?;
+        }
+    }
+    Ok(None)
+}
