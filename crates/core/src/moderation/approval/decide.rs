@@ -5,7 +5,7 @@ use super::*;
 
 /// Applies `decision`, taken on version `seen`, to item `id` on behalf of `actor`, inside `tx`.
 /// A refusal by permission or by version is audited; the caller reports refusals to the
-/// moderation room (except a non-moderator's, see `moderation_room`).
+/// moderation room (except a non-moderator's, see `moderation::room`).
 pub fn decide(
     tx: &mut Tx<'_>,
     id: PendingId,
