@@ -8,6 +8,7 @@
 
 mod parse;
 mod render;
+mod scan;
 
 pub use civicbridge_api::rich_text::normalize;
 pub use parse::{parse, NameOf};

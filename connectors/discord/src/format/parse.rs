@@ -5,7 +5,7 @@
 //! (they notify many). Underline and strike-through have no node in the tree: their text is kept,
 //! their styling is not. Formatting nested deeper than `PARSE_DEPTH` is read as text.
 
-use super::render::url_len;
+use super::scan::{find_close, url_len};
 use civicbridge_api::rich_text::{normalize, PARSE_DEPTH};
 use civicbridge_api::{RemoteUserId, RichText, Span};
 
@@ -143,30 +143,6 @@ fn link_at(s: &str) -> Option<(usize, usize)> {
 
 fn is_escapable(c: char) -> bool {
     !c.is_alphanumeric() && !c.is_whitespace()
-}
-
-/// Where `delim` closes in `s` (byte index), skipping escapes and, for single `*`/`_`, doubled
-/// delimiters.
-pub(super) fn find_close(s: &str, delim: &str, single: Option<char>) -> Option<usize> {
-    let mut i = 0;
-    while i < s.len() {
-        let rest = &s[i..];
-        if let Some(escaped) = rest.strip_prefix('\\') {
-            i += 1 + escaped.chars().next().map_or(0, char::len_utf8);
-            continue;
-        }
-        if rest.starts_with(delim) {
-            match single {
-                Some(c) if rest[1..].starts_with(c) => {
-                    i += 2;
-                    continue;
-                }
-                _ => return Some(i),
-            }
-        }
-        i += rest.chars().next().map_or(1, char::len_utf8);
-    }
-    None
 }
 
 /// Inline markdown of `s`, read as spans nested `depth` levels deep already: past

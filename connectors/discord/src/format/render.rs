@@ -14,7 +14,7 @@
 //! Each span is rendered once (a container's text does not depend on what precedes it), so the
 //! cost is linear in the tree, whatever its shape.
 
-use super::parse::find_close;
+use super::scan::{find_close, url_len};
 use civicbridge_api::rich_text::safe_code_lang;
 use civicbridge_api::{RichText, Span};
 
@@ -53,31 +53,6 @@ pub fn escape_into(text: &str, out: &mut String) {
         i += text[i..].chars().next().map_or(1, char::len_utf8);
     }
     escape_plain(&text[plain_from..], out);
-}
-
-/// The length of the bare URL at the start of `s`, if one starts there. Like Discord's
-/// autolinker: from `http://` or `https://` to the next white space, `<` or `>` (and `\`, which
-/// our escaping uses), without a trailing `.`, `,`, `:`, `;`, `"`, `'`, `)` or `]`; except that
-/// a `)` closing a `(` inside the URL stays (`…/wiki/Foo_(bar)`).
-pub(super) fn url_len(s: &str) -> Option<usize> {
-    let scheme = ["https://", "http://"]
-        .iter()
-        .find(|p| s.starts_with(**p))?
-        .len();
-    let run = s
-        .find(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '\\')
-        .unwrap_or(s.len());
-    let mut end = run;
-    while end > scheme && s[..end].ends_with(['.', ',', ':', ';', '"', '\'', ')', ']']) {
-        end -= 1;
-    }
-    while end < run
-        && s[end..].starts_with(')')
-        && s[..end].matches('(').count() > s[..end].matches(')').count()
-    {
-        end += 1;
-    }
-    (end > scheme).then_some(end)
 }
 
 fn escape_plain(text: &str, out: &mut String) {

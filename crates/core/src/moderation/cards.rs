@@ -39,14 +39,11 @@ pub enum ReplyShown {
     NotShared,
 }
 
-/// The placeholder a copy shows for a message it answers that was not shared with its room.
-pub const NOT_SHARED: &str = "↩ a message that was not shared";
-
 impl ReplyShown {
     fn line(&self) -> String {
         match self {
             ReplyShown::Shared { author, excerpt } => format!("↩ {author}: {excerpt}"),
-            ReplyShown::NotShared => NOT_SHARED.to_owned(),
+            ReplyShown::NotShared => crate::pipeline::render::NOT_SHARED.to_owned(),
         }
     }
 }

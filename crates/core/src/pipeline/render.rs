@@ -16,6 +16,10 @@ use civicbridge_api::{
     ThreadTarget,
 };
 
+/// The placeholder a copy shows for a message it answers that was not shared with its room
+/// (cards show the same).
+pub const NOT_SHARED: &str = "↩ a message that was not shared";
+
 /// How the message being rendered answers another, as resolved for the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyTarget {
@@ -111,9 +115,7 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
             head.splice(
                 0..0,
                 [
-                    Span::Quote(vec![Span::Text(
-                        crate::moderation::cards::NOT_SHARED.into(),
-                    )]),
+                    Span::Quote(vec![Span::Text(NOT_SHARED.into())]),
                     Span::Text("\n".into()),
                 ],
             );
