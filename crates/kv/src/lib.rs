@@ -51,6 +51,8 @@ mod journal;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod crash;
 
 /// A tree: the position of its name in the list the engine was opened with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,7 +4,7 @@
 //! public rooms as the right kind of reply, with nothing able to ping anyone.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Connector, Message, Platform};

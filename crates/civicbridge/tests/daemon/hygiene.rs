@@ -3,7 +3,7 @@
 //! relayed), and the notice each public room gets once per text.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::audit::{AuditAction, AuditActor};

@@ -3,7 +3,7 @@
 //! restart that neither loses nor repeats anything.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Connector, Message, Platform};

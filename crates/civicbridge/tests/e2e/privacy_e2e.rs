@@ -6,8 +6,7 @@
 //! one does not.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/bridge_process.rs"]
-mod bridge_process;
+use crate::bridge_process;
 
 use bridge_process::{civicbridge, wait_for, Bridge, ThreePlatforms, WAIT};
 use civicbridge_api::testing::wait_until;

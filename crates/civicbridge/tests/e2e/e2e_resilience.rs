@@ -6,9 +6,7 @@
 //! connector that panics on purpose.)
 #![allow(clippy::unwrap_used)]
 
-mod common;
-#[path = "common/world.rs"]
-mod world;
+use crate::world;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_api::{LinkId, Platform, RemoteMsgId, RichText, RoomRef};

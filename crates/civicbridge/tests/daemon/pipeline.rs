@@ -1,7 +1,7 @@
 //! The real pipeline (router, link workers, moderation, outbox, store) on fake platforms.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::{wait_until, FakeOp};
 use civicbridge_api::{

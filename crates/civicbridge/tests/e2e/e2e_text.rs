@@ -5,9 +5,8 @@
 //! entities, the Matrix `body` and `formatted_body`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-#[path = "common/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};

@@ -83,7 +83,7 @@ async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
 
 // ---- one bad job never stops a room ---------------------------------------------------------
 
-mod common;
+use crate::common;
 
 use civicbridge_api::{ConnectorError, Event, EventKind, Message, RemoteMsgId};
 use civicbridge_core::moderation::audit::AuditAction;

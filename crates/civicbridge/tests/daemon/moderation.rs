@@ -3,7 +3,7 @@
 //! approval, takedown, and a queue that survives a restart.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::{wait_until, FakeConnector};
 use civicbridge_api::{Event, EventKind, Message, RemoteMsgId, ThreadId};

@@ -12,8 +12,7 @@
 //! events).
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/bridge_process.rs"]
-mod bridge_process;
+use crate::bridge_process;
 
 use bridge_process::{Bridge, ThreePlatforms};
 use civicbridge_api::testing::wait_until;

@@ -1,7 +1,7 @@
 //! Restarts: nothing held or queued is lost, nothing is sent twice.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_api::ConnectorError;

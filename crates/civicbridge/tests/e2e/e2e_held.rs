@@ -5,9 +5,7 @@
 //! a hostile resident or a careless colleague would try.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-#[path = "common/world.rs"]
-mod world;
+use crate::world;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::audit::{self, AuditAction};

@@ -3,8 +3,7 @@
 //! resident's message crosses to the staff room and to Discord; SIGTERM stops the bridge cleanly.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/bridge_process.rs"]
-mod bridge_process;
+use crate::bridge_process;
 
 use bridge_process::ThreePlatforms;
 use civicbridge_api::testing::wait_until;

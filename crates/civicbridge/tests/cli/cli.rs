@@ -7,7 +7,7 @@ use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{JobKind, PendingItem, PendingKind, Store};
 use std::process::Command;
 
-mod common;
+use crate::common;
 
 use common::cli::*;
 

@@ -9,11 +9,10 @@
 use civicbridge_api::{InboundId, LinkId, MirrorId, Platform, RoomRef};
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{JobKind, Store};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use civicbridge_kv::crash;
 
-const CHILD: &str = "CB_CRASH_CHILD";
+/// This test's full name, for the child to run it alone.
+const TEST: &str = "store_crash::committed_transactions_survive_sigkill_whole";
 /// Transactions in each flushed group.
 const GROUP: u64 = 200;
 
@@ -24,16 +23,10 @@ fn event(i: u64) -> InboundId {
 /// The child: transaction `i` marks event `i` seen and queues a job whose mirror id is `i`;
 /// after every `GROUP` of them it flushes and prints the last one. It never stops by itself.
 fn child(dir: &str) {
-    // Stop when the test goes away (its end of our stdin closes), however it ends.
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(0);
-    });
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Store::open(std::path::Path::new(dir)).unwrap();
         let target = RoomRef::new(Platform::new("discord"), "1");
-        let mut out = std::io::stdout();
         for i in 1.. {
             store
                 .transact(|tx| {
@@ -52,50 +45,15 @@ fn child(dir: &str) {
                 .unwrap();
             if i % GROUP == 0 {
                 store.flush().await.unwrap();
-                writeln!(out, "durable {i}").unwrap();
-                out.flush().unwrap();
+                crash::report_durable(i);
             }
         }
     });
 }
 
-/// Runs the child until it has reported `at_least` durable transactions, then kills it.
-/// Returns the last transaction it reported durable.
-fn run_and_kill(dir: &std::path::Path, at_least: u64) -> u64 {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "committed_transactions_survive_sigkill_whole",
-            "--nocapture",
-        ])
-        .env(CHILD, dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut durable = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(n) = line.strip_prefix("durable ") {
-            durable = n.parse().unwrap();
-            if durable >= at_least {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the child is too slow");
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(durable >= at_least, "the child stopped early");
-    durable
-}
-
 #[test]
 fn committed_transactions_survive_sigkill_whole() {
-    if let Ok(dir) = std::env::var(CHILD) {
+    if let Some(dir) = crash::child_dir() {
         child(&dir);
         return;
     }
@@ -103,7 +61,7 @@ fn committed_transactions_survive_sigkill_whole() {
     let mut floor = 0;
     // Early (journal only), then past several checkpoints (the first at 50,000 keys).
     for at_least in [GROUP, 30_000, 90_000] {
-        let durable = run_and_kill(dir.path(), floor + at_least);
+        let durable = crash::run_and_kill(TEST, dir.path(), floor + at_least);
         let store = Store::open(dir.path()).unwrap();
         let jobs: std::collections::HashSet<u64> = store
             .outbox()

@@ -7,7 +7,7 @@ use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::{Author, Copy, IndexEntry, JobKind, MirrorRecord, Store};
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 use common::cli::*;
 

@@ -2,7 +2,7 @@
 //! real pipeline with fake platforms (tier 2).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use civicbridge_api::testing::{wait_until, FakeOp};
 use civicbridge_api::ThreadId;

@@ -3,9 +3,7 @@
 //! and the daemon with the three real connectors.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-#[path = "common/world.rs"]
-mod world;
+use crate::world;
 
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::audit::{self, AuditAction};

@@ -1,0 +1,18 @@
+//! The daemon in-process on fake or local platforms: the pipeline, moderation, privacy, the store,
+//! the outbox, restarts, a fourth platform, and the Telegram and Discord connectors through it.
+//!
+//! One test binary per group: each links the whole daemon, so fewer binaries build faster.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod discord_telegram_bridge;
+mod fourth_platform;
+mod hygiene;
+mod moderation;
+mod outbox;
+mod pipeline;
+mod privacy;
+mod restart;
+mod store;
+mod telegram_bridge;

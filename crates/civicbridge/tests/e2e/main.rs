@@ -1,0 +1,20 @@
+//! End to end: a real Synapse, the local Telegram and Discord servers, the three real connectors
+//! and the daemon (the demo's world and the moderator's world).
+//!
+//! One test binary per group: each links the whole daemon, so fewer binaries build faster.
+
+#[path = "../common/bridge_process.rs"]
+mod bridge_process;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/world.rs"]
+mod world;
+
+mod e2e;
+mod e2e_burst;
+mod e2e_demo;
+mod e2e_held;
+mod e2e_resilience;
+mod e2e_text;
+mod moderation_e2e;
+mod privacy_e2e;
