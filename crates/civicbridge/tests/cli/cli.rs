@@ -125,7 +125,12 @@ fn queue_lists_and_decides_held_items_and_the_jobs_wait_for_the_bridge() {
                     mirror: m.id,
                     kind: PendingKind::Message,
                     targets: vec![RoomRef::new(Platform::new("matrix"), "!staff:localhost")],
-                    reason: "public to staff messages need approval".into(),
+                    reason: civicbridge_core::moderation::HoldReasons::one(
+                        civicbridge_core::moderation::HoldReason::Policy {
+                            from: civicbridge_core::moderation::rules::Side::Public,
+                            to: civicbridge_core::moderation::rules::Side::Staff,
+                        },
+                    ),
                     held_at_ms: 0,
                     card: None,
                     card_job: None,

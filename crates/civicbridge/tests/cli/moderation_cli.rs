@@ -90,7 +90,12 @@ fn takedown_trust_block_and_edit_from_the_command_line() {
                     mirror: held.id,
                     kind: PendingKind::Message,
                     targets: vec![staff],
-                    reason: "public to staff messages need approval".into(),
+                    reason: civicbridge_core::moderation::HoldReasons::one(
+                        civicbridge_core::moderation::HoldReason::Policy {
+                            from: civicbridge_core::moderation::rules::Side::Public,
+                            to: civicbridge_core::moderation::rules::Side::Staff,
+                        },
+                    ),
                     held_at_ms: 0,
                     card: None,
                     card_job: None,

@@ -808,7 +808,10 @@ async fn an_edit_while_held_reruns_the_filters() {
     )
     .await;
     card_of(&store, 0).await;
-    assert_eq!(store.pending().unwrap()[0].reason, "it contains a link");
+    assert_eq!(
+        store.pending().unwrap()[0].reason.to_string(),
+        "it contains a link"
+    );
     // Without the link, nothing would hold it, but a moderator already has it: held still.
     acked(fakes.telegram.inject(edit_event(
         &fakes.telegram,
@@ -820,7 +823,7 @@ async fn an_edit_while_held_reruns_the_filters() {
     )))
     .await;
     assert_eq!(
-        store.pending().unwrap()[0].reason,
+        store.pending().unwrap()[0].reason.to_string(),
         "it was edited while held"
     );
     // Now a mass mention: held for that.
@@ -835,7 +838,7 @@ async fn an_edit_while_held_reruns_the_filters() {
     .await;
     let item = store.pending().unwrap().remove(0);
     assert_eq!(
-        (item.revision, item.reason.as_str()),
+        (item.revision, item.reason.to_string().as_str()),
         (3, "it tries to notify a whole room")
     );
     // A blocked pattern drops it everywhere: withdrawn, and its card says so.

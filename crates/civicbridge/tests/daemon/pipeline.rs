@@ -378,7 +378,7 @@ async fn replies_and_threads_map_to_each_sides_copy() {
         .pending()
         .unwrap()
         .into_iter()
-        .map(|p| p.reason)
+        .map(|p| p.reason.to_string())
         .collect();
     assert!(
         reasons

@@ -90,7 +90,7 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
                 mirror: m.id,
                 kind: PendingKind::Message,
                 targets: vec![room(Platform::new("matrix"), STAFF)],
-                reason: "policy".into(),
+                reason: civicbridge_core::moderation::HoldReasons::Written("policy".into()),
                 held_at_ms: 0,
                 card: Some((
                     room(Platform::new("matrix"), MODS),

@@ -271,7 +271,10 @@ mod tests {
             m.id,
             PendingKind::Message,
             vec![RoomRef::new(Platform::new("matrix"), "!staff")],
-            "public to staff messages need approval".into(),
+            crate::moderation::HoldReasons::one(crate::moderation::HoldReason::Policy {
+                from: crate::moderation::rules::Side::Public,
+                to: crate::moderation::rules::Side::Staff,
+            }),
             0,
         );
         item.id = PendingId(2);

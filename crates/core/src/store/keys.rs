@@ -261,7 +261,7 @@ mod tests {
                 text: deepest.clone(),
             },
             vec![],
-            "r".into(),
+            crate::moderation::HoldReasons::one(crate::moderation::HoldReason::Links),
             0,
         );
         item.id = PendingId(1);

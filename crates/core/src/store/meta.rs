@@ -176,7 +176,7 @@ mod tests {
             m.id,
             PendingKind::Message,
             Vec::new(),
-            "r".into(),
+            crate::moderation::HoldReasons::Written("r".into()),
             0,
         );
         item.id = PendingId(3);

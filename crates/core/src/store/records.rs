@@ -2,6 +2,7 @@
 //! here is a format change: add fields with `#[serde(default)]`, never rename.
 
 use crate::moderation::rules::{Rules, Side, UserKey};
+use crate::moderation::HoldReasons;
 use civicbridge_api::{
     Attachment, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RichText,
     RoomRef, ThreadId,
@@ -252,7 +253,7 @@ pub struct PendingItem {
     /// The rooms it goes to when approved.
     pub targets: Vec<RoomRef>,
     /// Why it was held, for the card and the audit log.
-    pub reason: String,
+    pub reason: HoldReasons,
     pub held_at_ms: u64,
     /// The card shown to moderators, once posted.
     pub card: Option<(RoomRef, RemoteMsgId)>,
@@ -297,7 +298,7 @@ impl PendingItem {
         mirror: MirrorId,
         kind: PendingKind,
         targets: Vec<RoomRef>,
-        reason: String,
+        reason: HoldReasons,
         held_at_ms: u64,
     ) -> PendingItem {
         PendingItem {
@@ -457,6 +458,26 @@ impl JobKind {
 mod tests {
     use super::*;
 
+    /// Typed hold reasons are stored as a list, each once, and read back as they were.
+    #[test]
+    fn hold_reasons_round_trip_typed() {
+        use crate::moderation::HoldReason;
+        let held = [
+            ("a", HoldReason::TooLong { len: 9, max: 5 }),
+            ("b", HoldReason::Links),
+            ("c", HoldReason::TooLong { len: 9, max: 5 }),
+        ];
+        let reasons = HoldReasons::of(&held);
+        let json = serde_json::to_string(&reasons).expect("json");
+        assert_eq!(json, r#"[{"too_long":{"len":9,"max":5}},"links"]"#);
+        let back: HoldReasons = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, reasons);
+        assert_eq!(
+            back.to_string(),
+            "too long (9 > 5 characters); it contains a link"
+        );
+    }
+
     /// Records written before revisions, releases and held links still decode, with the
     /// defaults that make them behave as before: revision 1, the mirror's text held.
     #[test]
@@ -471,6 +492,9 @@ mod tests {
         assert_eq!(item.content, None);
         assert!(item.superseded.is_empty());
         assert_eq!(item.reference(), "#3");
+        // Reasons from before they were typed read back as their text, and are shown as it.
+        assert_eq!(item.reason, HoldReasons::Written("r".into()));
+        assert_eq!(item.reason.to_string(), "r");
         let text = serde_json::to_string(&RichText::plain("hi")).expect("json");
         let m: MirrorRecord = serde_json::from_str(&format!(
             r#"{{"id":9,"link":"planning","source":{{"platform":"telegram","room":"-1"}},

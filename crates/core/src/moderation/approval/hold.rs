@@ -71,20 +71,9 @@ pub struct Revision {
     /// New attachments, if the edit carried any (an edit never removes the held ones).
     pub attachments: Option<Vec<Attachment>>,
     /// The targets it stays held for, with the reason for each (the filters ran again).
-    pub held: Vec<(RoomRef, String)>,
+    pub held: Vec<(RoomRef, HoldReason)>,
     /// The targets the rules now drop it for, with the reason.
     pub dropped: Vec<(RoomRef, String)>,
-}
-
-/// Joins reasons, each once.
-pub fn reasons<'a>(per_target: impl IntoIterator<Item = &'a (RoomRef, String)>) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for (_, r) in per_target {
-        if !out.contains(&r.as_str()) {
-            out.push(r);
-        }
-    }
-    out.join("; ")
 }
 
 /// Moves a held item to its next revision: new content, new targets and reasons, audited; the
@@ -99,7 +88,8 @@ pub fn revise(
 ) -> Result<Vec<Job>, TxError> {
     if rev.held.is_empty() {
         let why = Withdrawal::Dropped {
-            reason: reasons(&rev.dropped),
+            reason: crate::moderation::distinct(rev.dropped.iter().map(|(_, r)| r.as_str()))
+                .join("; "),
         };
         return withdraw(
             tx,
@@ -140,7 +130,7 @@ pub fn revise(
         PendingKind::Edit { text } => *text = rev.text.clone(),
     }
     item.targets = rev.held.iter().map(|(r, _)| r.clone()).collect();
-    item.reason = reasons(&rev.held);
+    item.reason = HoldReasons::of(&rev.held);
     audit_about(
         tx,
         &crate::moderation::audit::AuditActor::Bridge,

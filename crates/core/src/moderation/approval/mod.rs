@@ -33,6 +33,7 @@ pub use withdraw::*;
 use crate::moderation::audit::{AuditAction, AuditDraft};
 use crate::moderation::cards::{self, CardView, Outcome, ReplyShown, SenderStanding, Withdrawal};
 use crate::moderation::commands::permissions::{role, Role};
+use crate::moderation::{HoldReason, HoldReasons};
 use crate::store::prelude::*;
 use crate::store::{
     HeldContent, IndexEntry, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind,

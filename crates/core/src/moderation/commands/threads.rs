@@ -11,6 +11,7 @@ use crate::moderation::approval;
 use crate::moderation::audit::{AuditAction, AuditDraft};
 use crate::moderation::commands::permissions::Actor;
 use crate::moderation::rules::Side;
+use crate::moderation::{HoldReason, HoldReasons};
 use crate::store::prelude::*;
 use crate::store::{LinkRecord, MirrorRecord, PendingItem, PendingKind, Tx, TxError};
 use civicbridge_api::{Message, RoomRef};
@@ -84,7 +85,9 @@ pub fn publish(
         root.id,
         PendingKind::Message,
         targets,
-        format!("publication of its thread requested by {}", actor.display()),
+        HoldReasons::one(HoldReason::PublishRequested {
+            by: actor.display().to_owned(),
+        }),
         tx.now_ms(),
     );
     audit(tx, link, actor, &root, AuditAction::PublishRequested)?;

@@ -6,6 +6,7 @@ use crate::moderation::rules::{LinkPolicy, Policy, Rules, Scope, Side, UserKey};
 use civicbridge_api::rich_text::MAX_CHARS;
 use civicbridge_api::{names, AttachmentKind, Message};
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Rules with their patterns compiled once.
@@ -61,7 +62,10 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a message waits for a moderator. Stored with the held item (`HoldReasons`), so a
+/// variant's name and fields are part of the on-disk format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HoldReason {
     /// The direction's policy is `approve`.
     Policy {
@@ -90,6 +94,59 @@ pub enum HoldReason {
     /// A held message its author edited while it waited: whatever the rules say of the new
     /// text, a moderator already has it in front of them, so it stays for them to decide.
     EditedWhileHeld,
+    /// A staff member asked (`!publish`) to publish a thread whose root never crossed.
+    PublishRequested {
+        by: String,
+    },
+}
+
+/// Why a held item waits: each target's reason, each reason once, in the order first met.
+/// A store written before reasons were typed holds their joined text; it reads back as
+/// `Written` and is shown as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HoldReasons {
+    Typed(Vec<HoldReason>),
+    Written(String),
+}
+
+impl HoldReasons {
+    /// The reasons of `per_target`, each once.
+    pub fn of<'a, T: 'a>(per_target: impl IntoIterator<Item = &'a (T, HoldReason)>) -> HoldReasons {
+        HoldReasons::Typed(distinct(per_target.into_iter().map(|(_, r)| r.clone())))
+    }
+
+    pub fn one(reason: HoldReason) -> HoldReasons {
+        HoldReasons::Typed(vec![reason])
+    }
+}
+
+impl fmt::Display for HoldReasons {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HoldReasons::Typed(reasons) => {
+                for (i, r) in reasons.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    r.fmt(f)?;
+                }
+                Ok(())
+            }
+            HoldReasons::Written(text) => f.write_str(text),
+        }
+    }
+}
+
+/// `items` without repeats, in the order first met.
+pub fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +189,9 @@ impl fmt::Display for HoldReason {
             HoldReason::MassMention => f.write_str("it tries to notify a whole room"),
             HoldReason::Edit => f.write_str("edits need approval"),
             HoldReason::EditedWhileHeld => f.write_str("it was edited while held"),
+            HoldReason::PublishRequested { by } => {
+                write!(f, "publication of its thread requested by {by}")
+            }
         }
     }
 }

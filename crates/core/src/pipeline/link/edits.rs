@@ -56,12 +56,12 @@ impl LinkWorker {
             .filter(|r| !covered.contains(r))
             .collect();
         let mut follow = Vec::new();
-        let mut held: Vec<(RoomRef, String)> = Vec::new();
+        let mut held: Vec<(RoomRef, HoldReason)> = Vec::new();
         for room in &crossing {
             let to = self.link.side_of(room).unwrap_or(Side::Public);
             match moderation::evaluate_edit(&self.rules, from, to, in_thread, &author, new) {
                 Verdict::Forward => follow.push(room.clone()),
-                Verdict::Hold(why) => held.push((room.clone(), why.to_string())),
+                Verdict::Hold(why) => held.push((room.clone(), why)),
                 Verdict::Drop(why) => {
                     tracing::info!(target = %room, reason = %why, "edit not relayed")
                 }
@@ -145,11 +145,8 @@ impl LinkWorker {
                 ),
             };
             match verdict {
-                Verdict::Forward => rev.held.push((
-                    target.clone(),
-                    moderation::HoldReason::EditedWhileHeld.to_string(),
-                )),
-                Verdict::Hold(why) => rev.held.push((target.clone(), why.to_string())),
+                Verdict::Forward => rev.held.push((target.clone(), HoldReason::EditedWhileHeld)),
+                Verdict::Hold(why) => rev.held.push((target.clone(), why)),
                 Verdict::Drop(why) => rev.dropped.push((target.clone(), why.to_string())),
             }
         }

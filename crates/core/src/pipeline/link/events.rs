@@ -98,7 +98,7 @@ impl LinkWorker {
             .map(|t| tx.now_ms().saturating_sub(*t));
 
         let mut forward = Vec::new();
-        let mut hold: Vec<(RoomRef, String)> = Vec::new();
+        let mut hold: Vec<(RoomRef, HoldReason)> = Vec::new();
         let mut candidate_root = false;
         for target in self.link.rooms.iter().filter(|r| r.room != ev.room) {
             let c = Candidate {
@@ -112,7 +112,7 @@ impl LinkWorker {
             };
             match moderation::evaluate(&self.rules, &c) {
                 Verdict::Forward => forward.push(target.room.clone()),
-                Verdict::Hold(why) => hold.push((target.room.clone(), why.to_string())),
+                Verdict::Hold(why) => hold.push((target.room.clone(), why)),
                 Verdict::Drop(why) => {
                     // Under scope `on_request`, a message outside a thread may be published
                     // later (`!publish`): keep it, uncopied.
@@ -178,14 +178,14 @@ impl LinkWorker {
         tx: &Tx<'_>,
         mirror: MirrorId,
         kind: PendingKind,
-        held: &[(RoomRef, String)],
+        held: &[(RoomRef, HoldReason)],
     ) -> PendingItem {
         PendingItem::new(
             self.link.id.clone(),
             mirror,
             kind,
             held.iter().map(|(r, _)| r.clone()).collect(),
-            approval::reasons(held),
+            HoldReasons::of(held),
             tx.now_ms(),
         )
     }

@@ -17,7 +17,9 @@ use crate::store::prelude::*;
 use crate::moderation::cards::Withdrawal;
 use crate::moderation::room;
 use crate::moderation::rules::Side;
-use crate::moderation::{self, Candidate, CompiledRules, DropReason, ThreadState, Verdict};
+use crate::moderation::{
+    self, Candidate, CompiledRules, DropReason, HoldReason, HoldReasons, ThreadState, Verdict,
+};
 use crate::pipeline::outbox::Outbox;
 use crate::store::{
     Author, Job, JobKind, LinkRecord, MirrorRecord, PendingItem, PendingKind, Store, StoreError,
