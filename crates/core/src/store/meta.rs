@@ -70,6 +70,12 @@ pub(super) fn migrate(store: &Store) -> Result<(), StoreError> {
                 };
                 tx.put_raw(Tree::Meta, INSTANCE, name.into_bytes())?;
             }
+            if (1..3).contains(&found) {
+                // 3: people in links and rules are typed `UserKey`s, which refuse text that
+                // names no one. Older builds stored such text (a `trusted` entry without a
+                // platform, an id of spaces): written as the key it reads as, or dropped.
+                typed_user_keys(tx)?;
+            }
             tx.put_raw(
                 Tree::Meta,
                 keys::SCHEMA_VERSION,
@@ -77,6 +83,64 @@ pub(super) fn migrate(store: &Store) -> Result<(), StoreError> {
             )?;
             Ok(())
         })?;
+    }
+    Ok(())
+}
+
+/// Schema 3's step: every person listed in a link (`moderators`, `admins`) or its rules
+/// (`trusted`, `blocked`, in the stored rules and the config's as last seeded) rewritten as the
+/// `UserKey` it reads as (`Telegram: 42` becomes `telegram:42`), and text that names no one
+/// dropped with a warning: one such entry must not keep a link, or the store, from opening.
+fn typed_user_keys(tx: &mut Tx<'_>) -> Result<(), TxError> {
+    use serde_json::Value;
+    fn retype(list: Option<&mut Value>) -> usize {
+        let Some(Value::Array(items)) = list else {
+            return 0;
+        };
+        let before = items.len();
+        items.retain_mut(
+            |item| match item.as_str().map(str::parse::<civicbridge_api::UserKey>) {
+                Some(Ok(key)) => {
+                    *item = Value::String(key.to_string());
+                    true
+                }
+                _ => false,
+            },
+        );
+        before - items.len()
+    }
+    for (tree, lists) in [
+        (Tree::Links, &[&["moderators"][..], &["admins"]][..]),
+        (
+            Tree::Rules,
+            &[
+                &["rules", "trusted"][..],
+                &["rules", "blocked"],
+                &["config", "trusted"],
+                &["config", "blocked"],
+            ],
+        ),
+    ] {
+        for (k, v) in tx.raw_scan(tree, b"")? {
+            let Ok(mut record) = keys::decode::<Value>(&v) else {
+                continue;
+            };
+            let mut dropped = 0;
+            for path in lists {
+                let field = path
+                    .iter()
+                    .try_fold(&mut record, |at, name| at.get_mut(*name));
+                dropped += retype(field);
+            }
+            if dropped > 0 {
+                tracing::warn!(
+                    key = %String::from_utf8_lossy(&k),
+                    dropped,
+                    "entries naming no one dropped from a link's lists"
+                );
+            }
+            tx.put(tree, &k, &record)?;
+        }
     }
     Ok(())
 }
@@ -261,5 +325,42 @@ mod tests {
             12,
             "a new store gets a name"
         );
+    }
+
+    /// An older build stored people as text, some naming no one; the store still opens, the
+    /// link and its rules read back, and each entry is the key it reads as, or gone.
+    #[test]
+    fn people_stored_as_text_by_older_builds_are_typed_or_dropped() {
+        use super::super::links_rules::LinkReads;
+        let backend = engine();
+        let link = LinkId::new("planning");
+        let rules = serde_json::json!({
+            "rules": {"trusted": ["Telegram: 42", "@ada:example.org"], "blocked": ["matrix: "]},
+            "seeded_from": "",
+            "config": {"trusted": ["telegram:42", 7]},
+        });
+        let record = serde_json::json!({
+            "id": "planning",
+            "rooms": [],
+            "moderation_room": null,
+            "moderators": ["matrix:@mod:x", "mod"],
+            "admins": ["MATRIX:@boss:x"],
+        });
+        transaction(&*backend, |tx| {
+            tx.insert(Tree::Meta.id(), keys::SCHEMA_VERSION, keys::encode_u64(2))?;
+            tx.insert(Tree::Meta.id(), INSTANCE, b"old".to_vec())?;
+            tx.insert(Tree::Links.id(), &keys::link(&link), keys::encode(&record))?;
+            tx.insert(Tree::Rules.id(), &keys::link(&link), keys::encode(&rules))?;
+            Ok::<_, KvError>(())
+        })
+        .expect("seed a version 2 store");
+        let store = Store::with_backend(backend).expect("migrates");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        let l = store.link(&link).expect("reads").expect("exists");
+        assert_eq!(l.moderators, vec!["matrix:@mod:x"]);
+        assert_eq!(l.admins, vec!["matrix:@boss:x"]);
+        let r = store.rules(&link).expect("reads").expect("exists");
+        assert_eq!(r.trusted, vec!["telegram:42"]);
+        assert!(r.blocked.is_empty());
     }
 }

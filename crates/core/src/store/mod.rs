@@ -63,7 +63,7 @@ pub mod prelude {
 }
 
 /// The schema this build writes. `open` migrates older stores and refuses newer ones.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
