@@ -23,6 +23,9 @@ static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec
 static LABELS: std::sync::RwLock<Vec<(&'static str, &'static str)>> =
     std::sync::RwLock::new(Vec::new());
 
+/// The one name no platform may take (see `Platform::parse`).
+const RESERVED: &str = "person";
+
 impl Platform {
     /// A connector's own platform. `id` must be a valid id (see the type's docs); connectors
     /// declare it once as a constant.
@@ -42,6 +45,11 @@ impl Platform {
             return Err(format!(
                 "`{s}` is not a platform name (letters, digits, _ and -, starting with a letter)"
             ));
+        }
+        if id == RESERVED {
+            // The audit log names people without a role `person:<hash>`: a platform of that
+            // name would make such a hash read as someone's id.
+            return Err(format!("`{s}` is reserved and cannot name a platform"));
         }
         let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(known) = interned.iter().find(|k| **k == id) {
@@ -330,6 +338,11 @@ mod tests {
             .parse::<UserKey>()
             .unwrap_err()
             .contains("no user id"));
+        // `person:<hash>` is how the audit log names someone without a role, never a key.
+        assert!("person:4f2a"
+            .parse::<UserKey>()
+            .unwrap_err()
+            .contains("reserved"));
         // Stored as its text, and a stored text that is no key is refused, not misread.
         assert_eq!(
             serde_json::to_string(&ada).unwrap(),

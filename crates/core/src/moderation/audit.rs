@@ -91,9 +91,11 @@ impl From<String> for AuditActor {
             "cli" => AuditActor::Cli,
             "bridge" => AuditActor::Bridge,
             _ if text.starts_with("person:") => AuditActor::Hashed(text["person:".len()..].into()),
-            _ => match text.parse() {
-                Ok(key) => AuditActor::Person(key),
-                Err(_) => AuditActor::Other(text),
+            _ => match text.parse::<UserKey>() {
+                // Only the key's own spelling: an entry must write back exactly as it was
+                // sealed, or its hash no longer verifies (`Telegram:42` stays `Other`).
+                Ok(key) if key.to_string() == text => AuditActor::Person(key),
+                _ => AuditActor::Other(text),
             },
         }
     }
@@ -504,6 +506,25 @@ mod tests {
 
         proptest! {
             #![proptest_config(config())]
+
+            /// Whatever text an entry's actor holds, it is written back exactly, so reading
+            /// a log never changes a hash (`Telegram: 42`, `person:`, control characters …).
+            #[test]
+            fn fuzz_actor_text_round_trips_exactly(text in ".{0,40}", pick in 0usize..6) {
+                let text = match pick {
+                    0 => text,
+                    1 => format!("Telegram:{text}"),
+                    2 => format!("person:{text}"),
+                    3 => format!("matrix: {text}"),
+                    4 => format!("{text}:{text}"),
+                    _ => format!(" cli{text}"),
+                };
+                let actor = AuditActor::from(text.clone());
+                prop_assert_eq!(actor.to_string(), text.clone());
+                prop_assert!(actor == text.as_str());
+                let json = serde_json::to_string(&actor).unwrap_or_default();
+                prop_assert_eq!(serde_json::from_str::<AuditActor>(&json).ok(), Some(actor));
+            }
 
             #[test]
             fn fuzz_random_lines_never_panic(lines in proptest::collection::vec(".{0,200}", 0..8)) {
