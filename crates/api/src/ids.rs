@@ -243,6 +243,16 @@ impl std::str::FromStr for UserKey {
         if id.is_empty() {
             return Err(format!("`{s}` has no user id after `{p}:`"));
         }
+        // No platform's user ids hold spaces or hidden characters; text that does is two
+        // words run together (`telegram:42 otherlink`) or a forgery, never a person.
+        if id
+            .chars()
+            .any(|c| c.is_whitespace() || crate::names::is_hidden(c))
+        {
+            return Err(format!(
+                "`{s}` has a space or hidden character in its user id"
+            ));
+        }
         Ok(UserKey::new(p.parse()?, RemoteUserId::new(id)))
     }
 }
@@ -343,6 +353,11 @@ mod tests {
             .parse::<UserKey>()
             .unwrap_err()
             .contains("reserved"));
+        assert!("telegram:42 otherlink"
+            .parse::<UserKey>()
+            .unwrap_err()
+            .contains("space"));
+        assert!("telegram:4\u{202e}2".parse::<UserKey>().is_err());
         // Stored as its text, and a stored text that is no key is refused, not misread.
         assert_eq!(
             serde_json::to_string(&ada).unwrap(),

@@ -240,15 +240,17 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
             };
             admin_command(&config, &link, cmd).await
         }
+        // The person is read as a key here, never pasted into a chat command: `--user
+        // "telegram:42 otherlink"` must not act on another link.
         Cmd::Trust { config, link, user } => {
-            let cmd = civicbridge_core::moderation::commands::parse(&format!("!trust {user}"))
-                .unwrap_or_else(|| Err("a user as platform:id".into()));
-            admin_command(&config, &link, cmd).await
+            let user = person(&load(&config)?, &user)?;
+            let cmd = civicbridge_core::moderation::commands::Command::Trust(user, None);
+            admin_command(&config, &link, Ok(cmd)).await
         }
         Cmd::Block { config, link, user } => {
-            let cmd = civicbridge_core::moderation::commands::parse(&format!("!block {user}"))
-                .unwrap_or_else(|| Err("a user as platform:id".into()));
-            admin_command(&config, &link, cmd).await
+            let user = person(&load(&config)?, &user)?;
+            let cmd = civicbridge_core::moderation::commands::Command::Block(user, None);
+            admin_command(&config, &link, Ok(cmd)).await
         }
         Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action),
         Cmd::Erase { config, user } => cli::privacy::erase(&config, &user).await,
@@ -268,6 +270,20 @@ async fn demo(args: civicbridge_demo::cli::DemoArgs) -> Result<(), Failure> {
         .await
         .context("demo")
         .map_err(Failure::Run)
+}
+
+/// `--user` read as a person on one of the config's platforms.
+fn person(settings: &Settings, user: &str) -> Result<civicbridge_api::UserKey, Failure> {
+    let user: civicbridge_api::UserKey = user.parse().map_err(|e| input(format!("--user: {e}")))?;
+    let platforms = settings.platforms();
+    if !platforms.contains(&user.platform) {
+        let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
+        return Err(input(format!(
+            "--user: `{user}` is not on a platform of this config ({})",
+            names.join(", ")
+        )));
+    }
+    Ok(user)
 }
 
 fn load(config: &Path) -> Result<Settings, Failure> {

@@ -2,7 +2,7 @@
 //! Like the other store commands they run with the bridge stopped (sled allows one process per
 //! data directory); what they queue (delete jobs) runs when the bridge next starts.
 
-use crate::{input, load, open_store, out, print_raw, AuditCmd, Failure};
+use crate::{input, load, open_store, out, person, print_raw, AuditCmd, Failure};
 use anyhow::Context;
 use civicbridge_core::moderation::audit::{self, AuditEntry};
 use civicbridge_core::privacy;
@@ -10,16 +10,8 @@ use civicbridge_core::store::prelude::*;
 use std::path::Path;
 
 pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {
-    let user: civicbridge_api::UserKey = user.parse().map_err(|e| input(format!("--user: {e}")))?;
     let settings = load(config)?;
-    let platforms = settings.platforms();
-    if !platforms.contains(&user.platform) {
-        let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
-        return Err(input(format!(
-            "--user: `{user}` is not on a platform of this config ({})",
-            names.join(", ")
-        )));
-    }
+    let user = person(&settings, user)?;
     let store = open_store(&settings)?;
     let done = privacy::erase::erase(
         &store,

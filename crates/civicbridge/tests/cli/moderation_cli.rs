@@ -139,6 +139,13 @@ fn takedown_trust_block_and_edit_from_the_command_line() {
     );
     let o = civicbridge(cfg, &["block", "planning", "666"]);
     assert_eq!(o.status.code(), Some(2), "needs platform:id: {}", text(&o));
+    // The person is one key, never words pasted into a chat command, and on a platform of
+    // this config.
+    for bad in ["telegram:7 planning", "slack:7"] {
+        let o = civicbridge(cfg, &["trust", "planning", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+        assert!(text(&o).contains("--user"), "{bad}: {}", text(&o));
+    }
 
     let store = Store::open(&dir.path().join("data")).unwrap();
     let rules = store.rules(&LinkId::new("planning")).unwrap().unwrap();
