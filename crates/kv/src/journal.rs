@@ -286,6 +286,43 @@ impl Journal {
 /// Creates the segment starting at `seq` (emptying a leftover file of that name) and makes its
 /// directory entry durable. Opened for appending, so every write lands at the end even after
 /// the file is emptied.
+/// Checks the tree names an engine opens the journal in `dir` with against those it was written
+/// for, kept in `dir/trees`, and records them. A record names its tree by position, so a list
+/// with trees reordered or removed would replay writes into the wrong tree (or drop them as
+/// unreadable): that is refused as corruption. A list that only adds trees at the end is
+/// accepted and recorded. A journal from before this file existed gets one.
+pub fn check_trees(dir: &Path, names: &[&str]) -> Result<(), KvError> {
+    std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))?;
+    let path = dir.join("trees");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let stored: Vec<&str> = text.lines().collect();
+            let extends =
+                stored.len() <= names.len() && stored.iter().zip(names).all(|(a, b)| a == b);
+            if !extends {
+                return Err(KvError::Corrupt(format!(
+                    "the journal in {} was written for the trees {stored:?}, not {names:?}",
+                    dir.display()
+                )));
+            }
+            if stored.len() == names.len() {
+                return Ok(());
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("reading", &path, e)),
+    }
+    let tmp = dir.join("trees.tmp");
+    let mut file = File::create(&tmp).map_err(|e| io("creating", &tmp, e))?;
+    file.write_all(names.join("\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io("renaming", &tmp, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io("syncing", dir, e))
+}
+
 fn create_segment(dir: &Path, seq: u64) -> Result<(File, PathBuf), KvError> {
     let path = dir.join(format!("{seq:020}.wal"));
     let file = OpenOptions::new()

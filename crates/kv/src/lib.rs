@@ -23,7 +23,8 @@
 //!
 //! - **Trees**: it is opened with a list of tree names and keeps each tree apart; the same key
 //!   in two trees is two entries. It never interprets names, keys or values. The names (and
-//!   their order, which the sled engine's journal records) are part of the on-disk format.
+//!   their order: the sled engine's journal names trees by position, and records the list it
+//!   was written for) are part of the on-disk format; trees may only be added at the end.
 //! - **Order**: [`Backend::scan`] and [`KvTx::scan`] return the entries whose key starts with
 //!   the prefix, in ascending byte order of their keys (numeric ids are stored big-endian so
 //!   that this is age order).

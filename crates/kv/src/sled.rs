@@ -201,6 +201,7 @@ impl Shared {
             None => 0,
         };
         let dir = path.join("journal");
+        journal::check_trees(&dir, names)?;
         let mut replay = WriteSet::default();
         let mut last = applied;
         for rec in journal::recover(&dir, trees.len())? {

@@ -172,3 +172,20 @@ fn a_second_process_lock_is_reported_as_locked() {
         other => panic!("expected Locked, got {other:?}"),
     }
 }
+
+/// The journal names trees by position: opening it with the trees reordered or one removed
+/// would replay writes into the wrong tree, so it is refused; adding a tree at the end is fine.
+#[test]
+fn reopening_with_trees_reordered_or_removed_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let refused = |names: &[&str]| match SledBackend::open(dir.path(), names) {
+        Err(KvError::Corrupt(why)) => assert!(why.contains("written for the trees"), "{why}"),
+        other => panic!("{names:?}: {other:?}"),
+    };
+    refused(&["outbox", "seen"]);
+    refused(&["seen"]);
+    drop(SledBackend::open(dir.path(), &["seen", "outbox", "parked"]).unwrap());
+    refused(&TREES);
+    drop(SledBackend::open(dir.path(), &["seen", "outbox", "parked"]).unwrap());
+}
