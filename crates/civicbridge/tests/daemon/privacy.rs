@@ -235,6 +235,59 @@ fn erase_tombstones_a_residents_messages_queues_deletes_and_discards_held_items(
     }
 }
 
+/// A message record that no longer decodes (an old release wrote it too deep) neither stops
+/// an erasure nor a retention run; if it mentions the person, erasure removes it whole.
+#[test]
+fn erasure_and_retention_go_past_an_unreadable_record_and_erase_it_if_it_names_the_person() {
+    for (name, store, _dir) in backends() {
+        seed(
+            &store,
+            Rules {
+                retention_days: 1,
+                ..open_rules()
+            },
+        );
+        let a = relayed(
+            &store,
+            ("42", "Ada"),
+            "7",
+            "Where do I recycle batteries?",
+            1,
+        );
+        let theirs = MirrorId(900);
+        let other = MirrorId(901);
+        store
+            .transact(|tx| {
+                tx.put_raw_mirror(
+                    theirs,
+                    b"{\"author\":{\"id\":\"42\"},\"text\":[[[[".to_vec(),
+                )?;
+                tx.put_raw_mirror(other, b"{\"author\":{\"id\":\"99\"}".to_vec())?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            store.mirror(theirs).is_err(),
+            "{name}: unreadable as set up"
+        );
+
+        let done =
+            erase(&store, &"telegram:42".parse().unwrap(), &"cli".into()).expect("erasure goes on");
+        assert_eq!(done.messages, 1, "{name}");
+        assert_eq!(done.unreadable_removed, 1, "{name}");
+        assert_eq!(store.mirror(theirs).unwrap(), None, "{name}: removed whole");
+        assert!(
+            store.mirror(other).is_err(),
+            "{name}: someone else's is left alone"
+        );
+        assert_eq!(
+            store.mirror(a).unwrap().unwrap().author.display_name,
+            TOMBSTONE,
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn retention_prunes_old_content_and_its_mappings_but_keeps_held_and_busy_messages() {
     for (name, store, _dir) in backends() {

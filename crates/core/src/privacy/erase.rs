@@ -43,6 +43,8 @@ pub struct Erased {
     pub jobs_cancelled: usize,
     /// Dead letters (parked jobs and events) that carried the person, dropped.
     pub parked_dropped: usize,
+    /// Message records that no longer decode and mention the person's id, removed whole.
+    pub unreadable_removed: usize,
 }
 
 /// Erases `user` on behalf of `actor`. The caller
@@ -180,6 +182,25 @@ pub fn erase(
         total.jobs_cancelled += done.jobs_cancelled;
     }
     total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
+    let unreadable = store.unreadable_mirrors_mentioning(user.id.as_str())?;
+    if !unreadable.is_empty() {
+        total.unreadable_removed = store.transact(|tx| {
+            for k in &unreadable {
+                tx.remove_mirror_key(k)?;
+            }
+            tx.audit(AuditDraft {
+                actor: actor.clone(),
+                action: AuditAction::Erased,
+                link: None,
+                subject: None,
+                detail: serde_json::json!({
+                    "user_hash": user_hash,
+                    "unreadable_removed": unreadable.len(),
+                }),
+            })?;
+            Ok(unreadable.len())
+        })?;
+    }
     tracing::info!(
         messages = total.messages,
         deletes = total.deletes.len(),

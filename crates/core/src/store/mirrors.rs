@@ -49,16 +49,26 @@ pub trait MirrorReads: Read {
     }
 
     /// Every mirror record written by `user`, oldest first. A scan of the mirror
-    /// tree: erasure is rare, and an author index would cost every message a write.
+    /// tree: erasure is rare, and an author index would cost every message a write. A record
+    /// that no longer decodes is skipped here (see [`Self::unreadable_mirrors_mentioning`]).
     fn mirrors_by(&self, user: &UserKey) -> Result<Vec<MirrorRecord>, StoreError> {
-        let mut out = Vec::new();
-        for (_, v) in self.raw_scan(Tree::Mirrors, b"")? {
-            let m: MirrorRecord = keys::decode(&v)?;
-            if m.author.key() == *user {
-                out.push(m);
-            }
-        }
-        Ok(out)
+        Ok(decodable_mirrors(self)?
+            .into_iter()
+            .filter(|m| m.author.key() == *user)
+            .collect())
+    }
+
+    /// The keys of mirror records that no longer decode and whose bytes contain `needle` (a
+    /// person's id): nothing can read what they hold, so erasure removes them whole.
+    fn unreadable_mirrors_mentioning(&self, needle: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let needle = needle.as_bytes();
+        Ok(self
+            .raw_scan(Tree::Mirrors, b"")?
+            .into_iter()
+            .filter(|(_, v)| keys::decode::<MirrorRecord>(v).is_err())
+            .filter(|(_, v)| !needle.is_empty() && v.windows(needle.len()).any(|w| w == needle))
+            .map(|(k, _)| k)
+            .collect())
     }
 
     /// The ids of `link`'s mirror records whose message is older than `cutoff_ms`, oldest first.
@@ -67,18 +77,31 @@ pub trait MirrorReads: Read {
         link: &LinkId,
         cutoff_ms: u64,
     ) -> Result<Vec<MirrorId>, StoreError> {
-        let mut out = Vec::new();
-        for (_, v) in self.raw_scan(Tree::Mirrors, b"")? {
-            let m: MirrorRecord = keys::decode(&v)?;
-            if &m.link == link && m.at_ms < cutoff_ms {
-                out.push(m.id);
-            }
-        }
-        Ok(out)
+        Ok(decodable_mirrors(self)?
+            .into_iter()
+            .filter(|m| &m.link == link && m.at_ms < cutoff_ms)
+            .map(|m| m.id)
+            .collect())
     }
 }
 
 impl<R: Read + ?Sized> MirrorReads for R {}
+
+/// Every mirror record that decodes, oldest first. One that does not (written too deep by an
+/// old release, say) is skipped with a warning, so that erasure and retention still do their
+/// work on the rest; where it is used, it is parked.
+fn decodable_mirrors(r: &(impl Read + ?Sized)) -> Result<Vec<MirrorRecord>, StoreError> {
+    let mut out = Vec::new();
+    for (k, v) in r.raw_scan(Tree::Mirrors, b"")? {
+        match keys::decode::<MirrorRecord>(&v) {
+            Ok(m) => out.push(m),
+            Err(e) => {
+                tracing::warn!(key = %hex::encode(&k), error = %e, "mirror record skipped: undecodable")
+            }
+        }
+    }
+    Ok(out)
+}
 
 impl Store {
     /// The stored bytes of mirror `id` (tests only: to restore a record they corrupted).
@@ -162,6 +185,12 @@ impl Tx<'_> {
             }
         }
         self.remove(Tree::Mirrors, &keys::id(m.id.0))
+    }
+
+    /// Removes a mirror record by its key, whatever it holds (erasure of one that no longer
+    /// decodes).
+    pub(crate) fn remove_mirror_key(&mut self, key: &[u8]) -> Result<(), TxError> {
+        Ok(self.kv.remove(Tree::Mirrors.id(), key)?)
     }
 
     /// Writes `bytes` as the stored record of mirror `id`, bypassing encoding (tests only).
