@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Matrix tests need to run a real Synapse: python3 with the venv module, and
-# matrix-synapse (pinned) in the venv the launcher in bridges/testkit/src/synapse uses.
+# matrix-synapse (pinned) in the venv the launcher in testing/testkit/src/synapse uses.
 # Idempotent: a finished install is detected by the same stamp file the launcher checks.
 set -euo pipefail
 

@@ -34,7 +34,9 @@
 //!   commit, nothing the body wrote is kept, and the error is returned. Inside the body, reads
 //!   and scans see the body's own earlier writes and removals, over the committed state.
 //!   Bodies are synchronous and short: never hold a transaction across an `.await`, and do not
-//!   start a transaction inside another (it may wait for itself).
+//!   start a transaction inside another, nor read through the engine
+//!   (`Backend::get`, `Backend::scan`) instead of the body's `KvTx`: the memory engine holds
+//!   its lock while a body runs, so either would wait for itself.
 //! - **Reads outside a transaction** ([`Backend::get`], [`Backend::scan`]) see every committed
 //!   transaction, whole: never part of one.
 //! - **Durability**: nothing need be durable until [`Backend::flush`] returns; then every

@@ -2,7 +2,7 @@
 //!
 //! - [`world`]: builds the world (a real Synapse, the local Telegram and Discord servers, the
 //!   people, the rooms, a config for one link) and runs the real daemon on it. The end-to-end
-//!   tests (`tests/e2e*.rs`) and the demo share it.
+//!   tests (`crates/civicbridge/tests/e2e/`) and the demo share it.
 //! - [`matrix`]: a person on Matrix through the plain client-server API.
 //! - [`scenario`]: the demo's story, checked step by step, and transcripts of what each
 //!   participant sees.

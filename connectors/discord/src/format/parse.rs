@@ -40,11 +40,11 @@ pub fn parse(content: &str, name_of: NameOf<'_>) -> RichText {
             i += 1;
             continue;
         }
-        if let Some(rest) = line.strip_prefix(">>> ") {
+        if line.starts_with(">>> ") {
+            // A block quote takes this line (after its marker) and every line after it.
             flush_run(&mut plain_run, &mut spans);
             let body = lines[i..].join("\n");
-            let body = &body[4..];
-            let _ = rest;
+            let body = &body[">>> ".len()..];
             spans.push(Span::Quote(parse_inline(body, name_of, 1)));
             break;
         }

@@ -1105,3 +1105,31 @@ async fn a_connector_that_stops_or_panics_is_restarted_and_keeps_relaying() {
     .await;
     daemon.shutdown().await.unwrap();
 }
+
+/// Slow mode drops a resident's second message inside the window, across batches (the worker
+/// remembers when each sender last crossed), and never holds back someone else.
+#[tokio::test]
+async fn slow_mode_drops_a_second_message_inside_the_window_but_not_someone_elses() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        slow_mode_secs: 3600,
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "1", "first")).await;
+    wait_until(WAIT, "the first copy", || {
+        fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+    acked(fakes.telegram.post(TG, RESIDENT, "2", "too soon")).await;
+    acked(fakes.telegram.post(TG, ("77", "Bea"), "3", "hello")).await;
+    wait_until(WAIT, "Bea's copy", || {
+        fakes.matrix.texts_in(STAFF).len() == 2
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let texts = fakes.matrix.texts_in(STAFF);
+    assert!(texts.iter().any(|t| t.contains("hello")), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("too soon")), "{texts:?}");
+}

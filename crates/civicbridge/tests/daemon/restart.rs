@@ -103,7 +103,7 @@ async fn pending_items_and_unsent_jobs_survive_a_restart_and_are_delivered_once(
 
 /// In process, not a crash: the runtime is shut down in the background, so every task of the
 /// daemon is dropped wherever it stands (no graceful stop, no final flush). The real SIGKILL of
-/// `civicbridge run` is `tests/crash.rs`.
+/// `civicbridge run` is `tests/cli/crash.rs`.
 #[test]
 fn dropping_every_daemon_task_mid_burst_loses_and_duplicates_nothing() {
     const N: usize = 300;

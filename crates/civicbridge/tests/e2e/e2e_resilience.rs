@@ -2,7 +2,7 @@
 //! servers, and the daemon with the three real connectors. Records the bridge cannot decode are
 //! parked with a notice to the moderators; later messages to the same rooms still arrive. (The
 //! send that panicked, a staff name whose lower case is longer, no longer panics: its end-to-end
-//! test is `e2e_text.rs` defect 12; a panicking send is parked in `tests/outbox.rs`, with a
+//! test is `e2e_text.rs` defect 12; a panicking send is parked in `tests/daemon/outbox.rs`, with a
 //! connector that panics on purpose.)
 #![allow(clippy::unwrap_used)]
 

@@ -1,5 +1,5 @@
 //! What may cross, and who decides: the link's [`rules`]; the pure verdict on one message
-//! (`evaluate`, in `verdict.rs`, re-exported here); held items and decisions on them
+//! (`evaluate`, in `verdict/`, re-exported here); held items and decisions on them
 //! ([`approval`]) and the [`cards`] moderators decide on; events in moderation rooms
 //! ([`room`]) and the moderators' [`commands`]; [`hygiene`] (reminders and expiry of items
 //! nobody decided); the public [`notice`] that a room is moderated; and the hash-chained

@@ -219,6 +219,12 @@ impl LinkWorker {
             self.last_relayed
                 .extend(fx.relayed.iter().map(|(k, v)| (k.clone(), *v)));
         }
+        // Only slow mode reads these, and only within its window: keep no more, or a link
+        // would remember every sender it ever relayed.
+        let window = self.rules.rules.slow_mode_secs.saturating_mul(1000);
+        let now = crate::store::now_ms();
+        self.last_relayed
+            .retain(|_, at| window > 0 && now.saturating_sub(*at) < window);
         let asked_retry = decided
             .iter()
             .flat_map(|(_, works)| works)
