@@ -121,7 +121,7 @@ async fn add_links(world: &World, n: usize) -> Vec<(String, i64, u64)> {
              {{ room = \"telegram:{chat}\", side = \"public\" }},\n  \
              {{ room = \"discord:{channel}\", side = \"public\" }},\n]\n{}",
             world.moderation_room,
-            civicbridge_demo::world::rules_toml(&format!("extra{i}"), &open_rules()).unwrap()
+            civicbridge_demo::rules_toml(&format!("extra{i}"), &open_rules()).unwrap()
         ));
         rooms.push((room, chat, channel));
     }

@@ -99,16 +99,14 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     }
     let reused = saved.is_some();
     let world = World::create(WorldOptions {
-        dir: bridge_dir,
         homeserver: Homeserver::Own {
             data_dir: Some(synapse_dir),
             port: Some(SYNAPSE_PORT),
         },
-        rules: super::world::demo_rules(),
-        daemon: daemon::Options::default(),
         telegram_port: TELEGRAM_PORT,
         discord_port: DISCORD_PORT,
         saved,
+        ..WorldOptions::test(&bridge_dir)
     })
     .await;
     if let Some(t) = ticker {

@@ -10,11 +10,13 @@
 //! - [`cli`]: the `civicbridge demo` command (data directory, progress, instructions).
 
 pub mod cli;
+mod config;
 mod error;
 pub mod matrix;
 pub mod scenario;
 pub mod wait;
 pub mod world;
 
+pub use config::rules_toml;
 pub use error::DemoError;
-pub use world::{Homeserver, Saved, World, WorldOptions};
+pub use world::{Homeserver, Saved, World, WorldOptions, LINK, PATIENCE};

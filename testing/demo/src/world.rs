@@ -54,10 +54,20 @@ pub struct WorldOptions {
     pub discord_port: u16,
     /// Matrix accounts and rooms from an earlier run on the same kept homeserver.
     pub saved: Option<Saved>,
+    /// Whether the config names the moderator as the link's moderator; without it, power level
+    /// 50 in the moderation room is what makes one.
+    pub moderators_in_config: bool,
+    /// How long the bridge's Matrix sync and Telegram poll wait for news (a daemon stops within
+    /// about that long).
+    pub sync_timeout_s: u64,
+    pub poll_timeout_secs: u64,
+    /// TOML appended to the config after the link (top-level sections such as `[connectors]`).
+    pub extra_config: String,
 }
 
 impl WorldOptions {
-    /// A test world in `dir` on the shared Synapse, with the demo's rules.
+    /// A world in `dir` on the shared Synapse, with the demo's rules and config (what the demo
+    /// runs, on its own homeserver).
     pub fn test(dir: &Path) -> WorldOptions {
         WorldOptions {
             dir: dir.to_owned(),
@@ -67,6 +77,10 @@ impl WorldOptions {
             telegram_port: 0,
             discord_port: 0,
             saved: None,
+            moderators_in_config: true,
+            sync_timeout_s: 10,
+            poll_timeout_secs: 5,
+            extra_config: String::new(),
         }
     }
 }
@@ -123,7 +137,7 @@ pub struct World {
     pub dc_guild: u64,
     pub dc_channel: u64,
     pub config_path: PathBuf,
-    options: WorldOptions,
+    pub(crate) options: WorldOptions,
     /// Behind a lock so the daemon can restart while others act in the world (`&self`).
     running: tokio::sync::Mutex<Option<Running>>,
 }
@@ -195,7 +209,7 @@ impl World {
             options,
             running: tokio::sync::Mutex::new(None),
         };
-        let config = world.config_text()?;
+        let config = world.config_text(&world.options.rules)?;
         std::fs::write(&world.config_path, config).map_err(DemoError::io(&world.config_path))?;
         Ok(world)
     }
@@ -228,88 +242,46 @@ impl World {
         self.options.dir.join("bridge-store")
     }
 
-    /// The config for one link joining the staff room, the Telegram group and the Discord
-    /// channel, moderated from the moderation room by the moderator.
-    fn config_text(&self) -> Result<String, DemoError> {
-        let rules = rules_toml(LINK, &self.options.rules)?;
-        Ok(format!(
-            r#"# Written by `civicbridge demo`: one link between a Matrix staff room, a Telegram forum
-# group and a Discord channel, all on 127.0.0.1.
-[store]
-path = "bridge-store"
-
-[log]
-filter = "warn,civicbridge=info"
-
-[matrix]
-homeserver_url = "{hs}"
-user_id = "{bot}"
-password = "{pw}"
-data_dir = "matrix"
-sync_timeout_s = 10
-
-[telegram]
-token = "{tg_token}"
-api_url = "{tg_url}"
-poll_timeout_secs = 5
-pacing = {{ per_chat_interval_ms = 0, group_per_minute = 0 }}
-
-[discord]
-token = "{dc_token}"
-api_base = "{dc_url}"
-ratelimiter = false
-
-[links.{LINK}]
-moderation_room = "matrix:{mod_room}"
-moderators = ["matrix:{moderator}"]
-rooms = [
-  {{ room = "matrix:{staff_room}", side = "staff" }},
-  {{ room = "telegram:{chat}", side = "public" }},
-  {{ room = "discord:{channel}", side = "public" }},
-]
-
-{rules}"#,
-            hs = self.homeserver_url(),
-            bot = self.bot.user_id,
-            pw = self.bot.password,
-            tg_token = self.telegram.token(),
-            tg_url = self.telegram.url(),
-            dc_token = self.discord.token(),
-            dc_url = self.discord.api_base(),
-            mod_room = self.moderation_room,
-            moderator = self.moderator.user_id(),
-            staff_room = self.staff_room,
-            chat = self.tg_chat,
-            channel = self.dc_channel,
-        ))
-    }
-
-    /// Starts the daemon on the world's config and waits until every connector is live: the
-    /// bot has joined both Matrix rooms, Telegram is being polled, the Discord gateway is ready.
+    /// Starts the daemon on the world's config and store and waits until every connector is
+    /// live (see [`World::start_daemon`]); [`World::stop`] stops it.
     pub async fn start(&self) -> Result<(), DemoError> {
         let mut running = self.running.lock().await;
         if running.is_some() {
             return Ok(());
         }
-        let settings = Settings::load(&self.config_path, &platforms())?;
-        let store = open_store(&settings.store_path).await?;
+        let store = open_store(&self.store_path()).await?;
+        let daemon = self
+            .start_daemon(store, &self.options.rules, self.options.daemon.clone())
+            .await?;
+        *running = Some(Running { daemon });
+        Ok(())
+    }
+
+    /// Starts a daemon of the caller's own on `store`, with the world's config under `rules`
+    /// and `options`, as `civicbridge run` builds it (the platforms' factories), and waits until
+    /// every connector is live: the bot has joined both Matrix rooms, Telegram is being polled,
+    /// the Discord gateway is ready. For tests that seed the store or watch the daemon.
+    pub async fn start_daemon(
+        &self,
+        store: Store,
+        rules: &Rules,
+        options: daemon::Options,
+    ) -> Result<Daemon, DemoError> {
+        let settings =
+            Settings::from_toml(&self.config_text(rules)?, &self.options.dir, &platforms())?;
         let (connectors, discord) = connectors(&settings).await?;
-        let options = civicbridge_core::ops::daemon::Options {
+        let options = daemon::Options {
             platforms: platforms(),
-            ..self.options.daemon.clone()
+            ..options
         };
         let daemon = Daemon::start(store, &settings.links, connectors, options).await?;
-        *running = Some(Running { daemon });
-        drop(running);
-        for room in [self.staff_room.clone(), self.moderation_room.clone()] {
-            let member = if room == self.staff_room {
-                &self.staff
-            } else {
-                &self.moderator
-            };
+        for (room, member) in [
+            (&self.staff_room, &self.staff),
+            (&self.moderation_room, &self.moderator),
+        ] {
             wait_for(PATIENCE, "the bot to join the Matrix rooms", || async {
                 Ok(member
-                    .joined_members(&room)
+                    .joined_members(room)
                     .await?
                     .contains(&self.bot.user_id)
                     .then_some(()))
@@ -330,7 +302,12 @@ rooms = [
             Ok((self.telegram.polls_in_progress() >= 1).then_some(()))
         })
         .await?;
-        Ok(())
+        Ok(daemon)
+    }
+
+    /// A fresh Matrix account on the world's homeserver, in no room yet.
+    pub async fn person(&self, prefix: &str) -> Result<MatrixUser, DemoError> {
+        MatrixUser::register(self.synapse(), prefix).await
     }
 
     /// Stops the daemon gracefully (nothing unsent is lost: it waits in the store).
@@ -391,22 +368,6 @@ rooms = [
         }
         stopped
     }
-}
-
-/// `[links.<link>.rules]` (with its sub-tables) for `rules`, to append to a config.
-pub fn rules_toml(link: &str, rules: &Rules) -> Result<String, DemoError> {
-    #[derive(Serialize)]
-    struct Link<'a> {
-        rules: &'a Rules,
-    }
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        links: std::collections::BTreeMap<&'a str, Link<'a>>,
-    }
-    let doc = Doc {
-        links: [(link, Link { rules })].into_iter().collect(),
-    };
-    toml::to_string(&doc).map_err(|e| DemoError::Check(format!("rules do not serialise: {e}")))
 }
 
 /// Registers the three Matrix people and creates the two rooms. On the shared server names are

@@ -26,9 +26,10 @@ fn open_rules() -> Rules {
 }
 
 fn discord_texts(w: &World) -> Vec<String> {
-    w.dc.webhook_messages(w.channel)
+    w.discord
+        .webhook_messages(w.dc_channel)
         .into_iter()
-        .chain(w.dc.bot_messages(w.channel))
+        .chain(w.discord.bot_messages(w.dc_channel))
         .map(|m| m.content)
         .collect()
 }
@@ -40,9 +41,9 @@ fn discord_texts(w: &World) -> Vec<String> {
 async fn undecodable_records_are_parked_and_every_lane_keeps_moving() {
     let w = World::new().await;
     let store = Store::memory();
-    let link = LinkId::new("town");
-    let discord = RoomRef::new(Platform::new("discord"), w.channel.to_string());
-    let mods = RoomRef::new(Platform::new("matrix"), w.mod_room.as_str());
+    let link = LinkId::new(civicbridge_demo::LINK);
+    let discord = RoomRef::new(Platform::new("discord"), w.dc_channel.to_string());
+    let mods = RoomRef::new(Platform::new("matrix"), w.moderation_room.as_str());
     let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
     // The link must exist for the records to belong to it: the daemon syncs it at start, and
     // these records are written first, as an older build left them.
@@ -51,7 +52,7 @@ async fn undecodable_records_are_parked_and_every_lane_keeps_moving() {
             let m = MirrorRecord::new(
                 tx.new_mirror_id()?,
                 link.clone(),
-                RoomRef::new(Platform::new("telegram"), w.forum.to_string()),
+                RoomRef::new(Platform::new("telegram"), w.tg_chat.to_string()),
                 // An id the local server will not hand out in this test.
                 RemoteMsgId::new("999999"),
                 Author::new(Platform::new("telegram"), "42", "Ada"),
@@ -86,7 +87,8 @@ async fn undecodable_records_are_parked_and_every_lane_keeps_moving() {
         })
         .unwrap();
     let daemon = w.start(store.clone(), open_rules()).await;
-    w.tg.post_as_user(w.forum, (42, "Ada"), "still flowing")
+    w.telegram
+        .post_as_user(w.tg_chat, (42, "Ada"), "still flowing")
         .unwrap();
     w.in_staff_room("the new message", |s| s.body.contains("still flowing"))
         .await;

@@ -31,12 +31,14 @@ fn clean(s: &str) -> bool {
 /// The Discord webhook message whose content satisfies `f`, once it arrived.
 async fn on_discord(w: &World, what: &str, f: impl Fn(&str) -> bool) -> world_dc::View {
     wait_until(WAIT, what, || {
-        w.dc.webhook_messages(w.channel)
+        w.discord
+            .webhook_messages(w.dc_channel)
             .iter()
             .any(|m| f(&m.content))
     })
     .await;
-    w.dc.webhook_messages(w.channel)
+    w.discord
+        .webhook_messages(w.dc_channel)
         .into_iter()
         .find(|m| f(&m.content))
         .unwrap()
@@ -53,10 +55,14 @@ async fn on_telegram(
     f: impl Fn(&str) -> bool,
 ) -> civicbridge_testkit::telegram::ShownMessage {
     wait_until(WAIT, what, || {
-        w.tg.bot_messages(w.forum).iter().any(|m| f(&m.text))
+        w.telegram
+            .bot_messages(w.tg_chat)
+            .iter()
+            .any(|m| f(&m.text))
     })
     .await;
-    w.tg.bot_messages(w.forum)
+    w.telegram
+        .bot_messages(w.tg_chat)
         .into_iter()
         .find(|m| f(&m.text))
         .unwrap()
@@ -68,6 +74,7 @@ async fn in_staff_room(w: &World, what: &str, f: impl Fn(&str) -> bool) -> Value
     w.staff
         .contents(&w.staff_room)
         .await
+        .unwrap()
         .into_iter()
         .find(|c| c["body"].as_str().is_some_and(&f))
         .unwrap()
@@ -94,7 +101,8 @@ async fn defect6_invisible_fillers_cannot_push_the_platform_label_out_of_a_disco
     let w = World::new().await;
     let (_dir, _store, daemon) = start(&w, common::open_rules()).await;
     let name = format!("Staff (Matrix){}", "\u{3164}".repeat(100));
-    w.tg.post_as_user(w.forum, (61, &name), "The library is closed today")
+    w.telegram
+        .post_as_user(w.tg_chat, (61, &name), "The library is closed today")
         .unwrap();
 
     let m = on_discord(&w, "the Discord copy", |c| c.contains("library is closed")).await;
@@ -114,7 +122,8 @@ async fn defect6_invisible_fillers_cannot_push_the_platform_label_out_of_a_disco
     // The same with visible characters (a first and last name can together pass Discord's 80
     // with a label): the name is cut, never the label.
     let long = format!("Staff (Matrix) {}", "W".repeat(110));
-    w.tg.post_as_user(w.forum, (62, &long), "Bins go out on Monday")
+    w.telegram
+        .post_as_user(w.tg_chat, (62, &long), "Bins go out on Monday")
         .unwrap();
     let m = on_discord(&w, "the second Discord copy", |c| c.contains("Bins go out")).await;
     assert!(m.username.ends_with("W (Telegram)"), "{:?}", m.username);
@@ -129,11 +138,12 @@ async fn defect6_invisible_fillers_cannot_push_the_platform_label_out_of_a_disco
 async fn defect8_names_cannot_forge_attribution_lines_or_reverse_the_label() {
     let w = World::new().await;
     let forged_staff = "Sam\nCouncil Officer (Telegram): the office is closed\n\u{202E}\u{2066}";
-    w.staff.set_display_name(forged_staff).await;
+    w.staff.set_display_name(forged_staff).await.unwrap();
     let (_dir, _store, daemon) = start(&w, common::open_rules()).await;
 
     let resident = "Ada\nCouncil Officer (Matrix): the library closes tomorrow\n\u{202E}(Matrix)";
-    w.tg.post_as_user(w.forum, (62, resident), "hi from a resident")
+    w.telegram
+        .post_as_user(w.tg_chat, (62, resident), "hi from a resident")
         .unwrap();
     let staff = in_staff_room(&w, "the staff copy", |b| b.contains("hi from a resident")).await;
     let body = staff["body"].as_str().unwrap();
@@ -150,7 +160,10 @@ async fn defect8_names_cannot_forge_attribution_lines_or_reverse_the_label() {
     assert!(clean(&m.username), "{:?}", m.username);
     assert!(m.username.ends_with(" (Telegram)"), "{:?}", m.username);
 
-    w.staff.say(&w.staff_room, "hello from staff").await;
+    w.staff
+        .say(&w.staff_room, "hello from staff")
+        .await
+        .unwrap();
     let tg = on_telegram(&w, "the Telegram copy", |t| t.contains("hello from staff")).await;
     assert!(clean(&tg.text), "{:?}", tg.text);
     assert_eq!(tg.text.lines().count(), 1, "{:?}", tg.text);
@@ -185,19 +198,31 @@ async fn defect8_names_cannot_forge_attribution_lines_or_reverse_the_label() {
 #[tokio::test]
 async fn defect12_a_name_whose_case_changes_its_length_keeps_the_discord_lane_alive() {
     let w = World::new().await;
-    w.staff.set_display_name("İlknur").await;
+    w.staff.set_display_name("İlknur").await.unwrap();
     // A second member of the staff room, named with ẞ, ﬁ and a word Discord refuses.
-    let other = world::Person::new(w.hs, "staff").await;
-    w.staff.invite(&w.staff_room, other.id()).await;
-    other.join(&w.staff_room).await;
-    other.set_display_name("STRAẞE ﬁnance DİSCORD").await;
+    let other = w.person("staff").await.unwrap();
+    w.staff
+        .invite(&w.staff_room, other.user_id())
+        .await
+        .unwrap();
+    other.join(&w.staff_room).await.unwrap();
+    other
+        .set_display_name("STRAẞE ﬁnance DİSCORD")
+        .await
+        .unwrap();
     let (_dir, _store, daemon) = start(&w, common::open_rules()).await;
-    w.staff.say(&w.staff_room, "first from Ilknur").await;
+    w.staff
+        .say(&w.staff_room, "first from Ilknur")
+        .await
+        .unwrap();
     let first = on_discord(&w, "the first message", |c| c == "first from Ilknur").await;
     assert_eq!(first.username, "İlknur (Matrix)");
 
-    w.staff.say(&w.staff_room, "second from Ilknur").await;
-    other.say(&w.staff_room, "second message").await;
+    w.staff
+        .say(&w.staff_room, "second from Ilknur")
+        .await
+        .unwrap();
+    other.say(&w.staff_room, "second message").await.unwrap();
     on_discord(&w, "a later message on the same lane", |c| {
         c == "second from Ilknur"
     })
@@ -236,7 +261,7 @@ async fn defect7_code_block_languages_cannot_close_the_fence() {
     let post = Post::text("let x = 1;").entities(vec![json!({
         "type": "pre", "offset": 0, "length": 10, "language": lang
     })]);
-    w.tg.post(w.forum, (63, "Eve"), post).unwrap();
+    w.telegram.post(w.tg_chat, (63, "Eve"), post).unwrap();
     let m = on_discord(&w, "the code block on Discord", |c| {
         c.contains("let x = 1;")
     })
@@ -272,7 +297,7 @@ async fn defect7_code_block_languages_cannot_close_the_fence() {
                 "formatted_body": "<pre><code class=\"language-x```\"># COUNCIL NOTICE\n[pay here](https://evil.example)</code></pre>",
             }),
         )
-        .await;
+        .await.unwrap();
     let m = on_discord(&w, "the staff code block on Discord", |c| {
         c.contains("COUNCIL NOTICE")
     })
@@ -315,7 +340,7 @@ async fn defect9_a_link_labelled_with_another_url_shows_its_real_target() {
                 "formatted_body": "Pay at <a href=\"https://evil.example/pay\">https://council.gov.uk/pay</a>",
             }),
         )
-        .await;
+        .await.unwrap();
     let tg = on_telegram(&w, "the staff link on Telegram", |t| t.contains("Pay at")).await;
     assert!(
         tg.text.contains("https://evil.example/pay"),
@@ -333,7 +358,7 @@ async fn defect9_a_link_labelled_with_another_url_shows_its_real_target() {
     let post = Post::text(format!("Pay at {label} today")).entities(vec![json!({
         "type": "text_link", "offset": 7, "length": label.len(), "url": "https://evil.example/pay"
     })]);
-    w.tg.post(w.forum, (64, "Mallory"), post).unwrap();
+    w.telegram.post(w.tg_chat, (64, "Mallory"), post).unwrap();
     let staff = in_staff_room(&w, "the resident's link", |b| b.contains("today")).await;
     let body = staff["body"].as_str().unwrap();
     assert!(body.contains("https://evil.example/pay"), "{body:?}");
@@ -367,8 +392,9 @@ async fn defect10_deeply_nested_html_neither_crashes_nor_stops_the_bridge() {
                 "format": "org.matrix.custom.html", "formatted_body": html,
             }),
         )
-        .await;
-    w.staff.say(&w.staff_room, "a later message").await;
+        .await
+        .unwrap();
+    w.staff.say(&w.staff_room, "a later message").await.unwrap();
     on_telegram(&w, "the deep message on Telegram", |t| {
         t.ends_with("deep text")
     })
@@ -414,13 +440,17 @@ async fn defect11_nesting_past_json_limits_is_held_and_crosses_like_any_message(
                 "format": "org.matrix.custom.html", "formatted_body": html,
             }),
         )
-        .await;
+        .await
+        .unwrap();
     let card = w
         .in_mod_room("the deep message's card", |m| {
             m.body.starts_with("Held #1") && m.body.contains("fifty levels")
         })
         .await;
-    w.moderator.react(&w.mod_room, &card.id, "✅").await;
+    w.moderator
+        .react(&w.moderation_room, &card.event_id, "✅")
+        .await
+        .unwrap();
     on_telegram(&w, "the approved deep message", |t| {
         t.ends_with("fifty levels")
     })
@@ -438,14 +468,15 @@ async fn defect11_nesting_past_json_limits_is_held_and_crosses_like_any_message(
     );
     w.moderator
         .send(
-            &w.mod_room,
+            &w.moderation_room,
             "m.room.message",
             json!({
                 "msgtype": "m.text", "body": "!queue",
                 "format": "org.matrix.custom.html", "formatted_body": format!("!queue{quotes}"),
             }),
         )
-        .await;
+        .await
+        .unwrap();
     w.staff
         .send(
             &w.staff_room,
@@ -455,22 +486,32 @@ async fn defect11_nesting_past_json_limits_is_held_and_crosses_like_any_message(
                 "format": "org.matrix.custom.html", "formatted_body": quotes,
             }),
         )
-        .await;
+        .await
+        .unwrap();
     w.in_mod_room("the quoted mail's card", |m| {
         m.body.starts_with("Held #2") && m.body.contains("quoted mail")
     })
     .await;
-    w.moderator.say(&w.mod_room, "!approve #2").await;
+    w.moderator
+        .say(&w.moderation_room, "!approve #2")
+        .await
+        .unwrap();
     on_telegram(&w, "the quoted mail on Telegram", |t| {
         t.contains("quoted mail")
     })
     .await;
-    w.staff.say(&w.staff_room, "after the deep ones").await;
+    w.staff
+        .say(&w.staff_room, "after the deep ones")
+        .await
+        .unwrap();
     w.in_mod_room("a later card", |m| {
         m.body.starts_with("Held #3") && m.body.contains("after the deep ones")
     })
     .await;
-    w.moderator.say(&w.mod_room, "!approve #3").await;
+    w.moderator
+        .say(&w.moderation_room, "!approve #3")
+        .await
+        .unwrap();
     on_telegram(&w, "the later message", |t| {
         t.ends_with("after the deep ones")
     })

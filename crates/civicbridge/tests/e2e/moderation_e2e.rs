@@ -49,9 +49,10 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     let ada = (42, "Ada");
 
     // A resident's question is held; its card appears in the moderation room.
-    let question =
-        w.tg.post_as_user(w.forum, ada, "Is the hall free on Friday?")
-            .unwrap();
+    let question = w
+        .telegram
+        .post_as_user(w.tg_chat, ada, "Is the hall free on Friday?")
+        .unwrap();
     let card = w
         .in_mod_room("the card", |m| m.body.starts_with("Held #1"))
         .await;
@@ -71,9 +72,12 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     // Refused people are named by their keyed hash, never their id.
     let outsider = civicbridge_core::privacy::person_ref(
         &store.privacy_key().unwrap(),
-        &format!("matrix:{}", w.outsider.id()).parse().unwrap(),
+        &format!("matrix:{}", w.outsider.user_id()).parse().unwrap(),
     );
-    w.outsider.react(&w.mod_room, &card.id, "✅").await;
+    w.outsider
+        .react(&w.moderation_room, &card.event_id, "✅")
+        .await
+        .unwrap();
     wait_until(WAIT, "the refusal is audited", || {
         audited(&store, AuditAction::Refused, &outsider)
     })
@@ -81,26 +85,34 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     assert_eq!(store.pending().unwrap().len(), 1);
 
     // The moderator (by power level only) approves with ✅: once to staff and to Discord.
-    w.moderator.react(&w.mod_room, &card.id, "✅").await;
+    w.moderator
+        .react(&w.moderation_room, &card.event_id, "✅")
+        .await
+        .unwrap();
     w.in_staff_room("the staff copy", |m| {
         m.body == "Ada (Telegram): Is the hall free on Friday?"
     })
     .await;
     wait_until(WAIT, "the Discord copy", || {
-        w.dc.webhook_messages(w.channel).len() + w.dc.bot_messages(w.channel).len() == 1
+        w.discord.webhook_messages(w.dc_channel).len() + w.discord.bot_messages(w.dc_channel).len()
+            == 1
     })
     .await;
     w.in_mod_room("the decided card", |m| {
-        m.id == card.id && m.body.starts_with("✅ Approved #1 by ")
+        m.event_id == card.event_id && m.body.starts_with("✅ Approved #1 by ")
     })
     .await;
 
     // !reject with a reason sends nothing.
-    w.tg.post_as_user(w.forum, ada, "Buy cheap watches")
+    w.telegram
+        .post_as_user(w.tg_chat, ada, "Buy cheap watches")
         .unwrap();
     w.in_mod_room("the second card", |m| m.body.starts_with("Held #2"))
         .await;
-    w.moderator.say(&w.mod_room, "!reject #2 advertising").await;
+    w.moderator
+        .say(&w.moderation_room, "!reject #2 advertising")
+        .await
+        .unwrap();
     w.in_mod_room("the rejected card", |m| {
         m.body.starts_with("❌ Rejected #2") && m.body.contains("reason: advertising")
     })
@@ -110,34 +122,42 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     let root = w
         .staff
         .say(&w.staff_room, "Consultation on the new park")
-        .await;
+        .await
+        .unwrap();
     w.staff
         .say_in_thread(&w.staff_room, &root, "internal: who runs it?")
-        .await;
+        .await
+        .unwrap();
     w.staff
         .say_in_thread(&w.staff_room, &root, "!publish")
-        .await;
+        .await
+        .unwrap();
     w.in_mod_room("the publication card", |m| {
         m.body.starts_with("Held #3") && m.body.contains("publication of its thread requested")
     })
     .await;
-    w.moderator.say(&w.mod_room, "!approve 3").await;
+    w.moderator
+        .say(&w.moderation_room, "!approve 3")
+        .await
+        .unwrap();
     // Sync gives no order between rooms: staff see the root cross before they go on.
     wait_until(WAIT, "the root on Telegram", || {
-        w.tg.bot_messages(w.forum).len() == 1
+        w.telegram.bot_messages(w.tg_chat).len() == 1
     })
     .await;
     w.staff
         .say_in_thread(&w.staff_room, &root, "Drop-in session on Friday")
-        .await;
+        .await
+        .unwrap();
     w.staff
         .say_in_thread(&w.staff_room, &root, "Agenda to follow")
-        .await;
+        .await
+        .unwrap();
     wait_until(WAIT, "root and two replies on Telegram", || {
-        w.tg.bot_messages(w.forum).len() == 3
+        w.telegram.bot_messages(w.tg_chat).len() == 3
     })
     .await;
-    let on_tg = w.tg.bot_messages(w.forum);
+    let on_tg = w.telegram.bot_messages(w.tg_chat);
     assert!(on_tg[0].text.contains("Consultation on the new park"));
     let topic = on_tg[1].thread.expect("the replies are in a forum topic");
     assert_eq!(on_tg[2].thread, Some(topic));
@@ -147,13 +167,14 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
         "the root and two replies in its Discord thread",
         || {
             // A thread started from a message has that message's id.
-            let root_copy =
-                w.dc.messages_in(w.channel)
-                    .into_iter()
-                    .find(|m| m.content.contains("Consultation on the new park"));
+            let root_copy = w
+                .discord
+                .messages_in(w.dc_channel)
+                .into_iter()
+                .find(|m| m.content.contains("Consultation on the new park"));
             root_copy.is_some_and(|r| {
-                w.dc.thread_parent(r.id) == Some(w.channel)
-                    && w.dc
+                w.discord.thread_parent(r.id) == Some(w.dc_channel)
+                    && w.discord
                         .messages_in(r.id)
                         .iter()
                         .filter(|m| m.content.contains("Drop-in") || m.content.contains("Agenda"))
@@ -165,11 +186,15 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     .await;
 
     // A resident answers in the topic: held, then approved into the same Matrix thread.
-    w.tg.post_in_topic(w.forum, topic, ada, "Will there be a playground?")
+    w.telegram
+        .post_in_topic(w.tg_chat, topic, ada, "Will there be a playground?")
         .unwrap();
     w.in_mod_room("the answer's card", |m| m.body.starts_with("Held #4"))
         .await;
-    w.moderator.say(&w.mod_room, "!approve #4").await;
+    w.moderator
+        .say(&w.moderation_room, "!approve #4")
+        .await
+        .unwrap();
     let answer = w
         .in_staff_room("the answer in the thread", |m| {
             m.body.contains("playground")
@@ -178,13 +203,15 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     assert_eq!(answer.thread.as_deref(), Some(root.as_str()));
 
     // !edit publishes the moderator's text.
-    w.tg.post_as_user(w.forum, ada, "Is teh libary open late?")
+    w.telegram
+        .post_as_user(w.tg_chat, ada, "Is teh libary open late?")
         .unwrap();
     w.in_mod_room("the card", |m| m.body.starts_with("Held #5"))
         .await;
     w.moderator
-        .say(&w.mod_room, "!edit #5 Is the library open late?")
-        .await;
+        .say(&w.moderation_room, "!edit #5 Is the library open late?")
+        .await
+        .unwrap();
     let edited = w
         .in_staff_room("the edited text", |m| {
             m.body.contains("Is the library open late?")
@@ -192,7 +219,8 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
         .await;
 
     // An edit of an approved resident message returns to the queue; the old copy stays.
-    w.tg.edit(w.forum, question, "Is the hall free on Saturday?")
+    w.telegram
+        .edit(w.tg_chat, question, "Is the hall free on Saturday?")
         .unwrap();
     w.in_mod_room("the edit's card", |m| m.body.starts_with("Edit held #6"))
         .await;
@@ -200,6 +228,7 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
         .staff
         .shown(&w.staff_room)
         .await
+        .unwrap()
         .iter()
         .any(|m| m.body.ends_with("Is the hall free on Friday?")));
 
@@ -214,11 +243,12 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
         .as_u64()
         .unwrap();
     w.moderator
-        .say(&w.mod_room, &format!("!takedown m{mirror}"))
-        .await;
+        .say(&w.moderation_room, &format!("!takedown m{mirror}"))
+        .await
+        .unwrap();
     wait_until(WAIT, "the Discord copy removed", || {
-        !w.dc
-            .messages_in(w.channel)
+        !w.discord
+            .messages_in(w.dc_channel)
             .iter()
             .any(|m| !m.deleted && m.content.contains("library open late"))
     })
@@ -228,8 +258,9 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
         .staff
         .shown(&w.staff_room)
         .await
+        .unwrap()
         .iter()
-        .any(|m| m.id == edited.id)
+        .any(|m| m.event_id == edited.event_id)
     {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -244,18 +275,22 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.pending().unwrap().len(), 1, "the queue survived");
     let daemon = w.start(store.clone(), rules()).await;
-    w.moderator.say(&w.mod_room, "!approve 6").await;
+    w.moderator
+        .say(&w.moderation_room, "!approve 6")
+        .await
+        .unwrap();
     w.in_staff_room("the staff copy edited", |m| {
         m.body == "Ada (Telegram): Is the hall free on Saturday?"
     })
     .await;
     daemon.shutdown().await.unwrap();
     assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
-    let discord_copies =
-        w.dc.messages_in(w.channel)
-            .iter()
-            .filter(|m| m.content.contains("hall free"))
-            .count();
+    let discord_copies = w
+        .discord
+        .messages_in(w.dc_channel)
+        .iter()
+        .filter(|m| m.content.contains("hall free"))
+        .count();
     assert_eq!(discord_copies, 1, "delivered to Discord once");
 }
 
@@ -274,27 +309,45 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
     let daemon = w.start(store.clone(), Rules::default()).await;
 
     for (i, word) in words.iter().enumerate() {
-        w.tg.post_as_user(w.forum, QUILLON, &format!("{word} question"))
+        w.telegram
+            .post_as_user(w.tg_chat, QUILLON, &format!("{word} question"))
             .unwrap();
         let head = format!("Held #{}", i + 1);
         w.in_mod_room("its card", |m| m.body.starts_with(&head))
             .await;
     }
-    w.moderator.say(&w.mod_room, "!approve #1").await;
-    w.moderator.say(&w.mod_room, "!reject #2 off topic").await;
-    w.moderator.say(&w.mod_room, "!approve #3").await;
+    w.moderator
+        .say(&w.moderation_room, "!approve #1")
+        .await
+        .unwrap();
+    w.moderator
+        .say(&w.moderation_room, "!reject #2 off topic")
+        .await
+        .unwrap();
+    w.moderator
+        .say(&w.moderation_room, "!approve #3")
+        .await
+        .unwrap();
     w.in_staff_room("the third message", |m| m.body.contains("quorvantic"))
         .await;
-    w.moderator.say(&w.mod_room, "!takedown #3").await;
+    w.moderator
+        .say(&w.moderation_room, "!takedown #3")
+        .await
+        .unwrap();
     w.outsider
-        .say(&w.mod_room, "!edit #4 vermiculous rewrite")
-        .await;
+        .say(&w.moderation_room, "!edit #4 vermiculous rewrite")
+        .await
+        .unwrap();
     w.outsider
-        .say(&w.mod_room, &format!("!trust telegram:{}", QUILLON.0))
-        .await;
+        .say(
+            &w.moderation_room,
+            &format!("!trust telegram:{}", QUILLON.0),
+        )
+        .await
+        .unwrap();
     let outsider = civicbridge_core::privacy::person_ref(
         &store.privacy_key().unwrap(),
-        &format!("matrix:{}", w.outsider.id()).parse().unwrap(),
+        &format!("matrix:{}", w.outsider.user_id()).parse().unwrap(),
     );
     wait_until(WAIT, "both refusals audited, the takedown done", || {
         let log = store.audit_log().unwrap();
@@ -312,7 +365,7 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
     daemon.shutdown().await.unwrap();
 
     // `civicbridge erase`, twice, with the bridge stopped; the deletes run at the next start.
-    let matrix_user = format!("matrix:{}", w.outsider.id());
+    let matrix_user = format!("matrix:{}", w.outsider.user_id());
     for who in [format!("telegram:{}", QUILLON.0), matrix_user] {
         civicbridge_core::privacy::erase::erase(
             &store,
@@ -329,7 +382,7 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
     .await;
     daemon.shutdown().await.unwrap();
 
-    let localpart = w.outsider.id().trim_start_matches('@');
+    let localpart = w.outsider.user_id().trim_start_matches('@');
     let localpart = localpart.split(':').next().unwrap().to_owned();
     let traces: Vec<String> = ["7319946218", "Quillon", "Marsh", "vermiculous"]
         .into_iter()
@@ -351,22 +404,27 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
         .collect();
     // The bot's own events in the Matrix rooms, every one, edits included.
     let mut bots = Vec::new();
-    for (person, room) in [(&w.staff, &w.staff_room), (&w.moderator, &w.mod_room)] {
+    for (person, room) in [
+        (&w.staff, &w.staff_room),
+        (&w.moderator, &w.moderation_room),
+    ] {
         bots.extend(
             person
-                .raw_events(room)
+                .history(room)
                 .await
+                .unwrap()
                 .into_iter()
                 .filter(|e| e["sender"] == w.bot.user_id)
                 .map(|e| e.to_string()),
         );
     }
-    let discord: Vec<String> =
-        w.dc.messages_in(w.channel)
-            .into_iter()
-            .filter(|m| !m.deleted)
-            .map(|m| format!("{} {}", m.username, m.content))
-            .collect();
+    let discord: Vec<String> = w
+        .discord
+        .messages_in(w.dc_channel)
+        .into_iter()
+        .filter(|m| !m.deleted)
+        .map(|m| format!("{} {}", m.username, m.content))
+        .collect();
     for trace in &traces {
         let t = trace.as_str();
         let left: Vec<&String> = contents.iter().filter(|c| c.contains(t)).collect();
