@@ -242,6 +242,11 @@ impl World {
         self.options.dir.join("bridge-store")
     }
 
+    /// Where the bridge's Matrix connector keeps its session and crypto store.
+    pub fn matrix_dir(&self) -> PathBuf {
+        self.options.dir.join("matrix")
+    }
+
     /// Starts the daemon on the world's config and store and waits until every connector is
     /// live (see [`World::start_daemon`]); [`World::stop`] stops it.
     pub async fn start(&self) -> Result<(), DemoError> {

@@ -5,7 +5,6 @@
 
 use crate::bridge_process;
 
-use bridge_process::ThreePlatforms;
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::audit;
 use civicbridge_core::store::prelude::*;
@@ -19,17 +18,16 @@ const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sigterm() {
-    let ThreePlatforms {
-        staff,
-        staff_room,
-        tg,
-        chat,
-        dc,
-        channel,
-        dir,
-        config_path,
-        ..
-    } = ThreePlatforms::start("").await;
+    let w = bridge_process::world_for_run(bridge_process::residents_cross(), "").await;
+    let (staff, staff_room, tg, chat, dc, channel) = (
+        &w.staff,
+        &w.staff_room,
+        &w.telegram,
+        w.tg_chat,
+        &w.discord,
+        w.dc_channel,
+    );
+    let config_path = w.config_path.clone();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
         .args(["run", "--config", config_path.to_str().unwrap()])
@@ -66,7 +64,7 @@ async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sig
             log.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        bodies = staff.bodies(&staff_room).await;
+        bodies = staff.bodies(&staff_room).await.unwrap();
     }
     assert!(
         bodies
@@ -108,7 +106,7 @@ async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sig
         log.lock().unwrap()
     );
 
-    let store = Store::open(&dir.path().join("data")).unwrap();
+    let store = Store::open(&w.store_path()).unwrap();
     assert!(
         store.outbox().unwrap().is_empty(),
         "everything was delivered"
@@ -122,7 +120,7 @@ use bridge_process::Bridge;
 
 /// The bridge's Matrix access token, from the session it saved at login.
 fn matrix_access_token(dir: &std::path::Path) -> String {
-    let raw = std::fs::read_to_string(dir.join("data/matrix/session.json")).unwrap();
+    let raw = std::fs::read_to_string(dir.join("session.json")).unwrap();
     fn find(v: &serde_json::Value) -> Option<String> {
         match v {
             serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| match v {
@@ -138,9 +136,9 @@ fn matrix_access_token(dir: &std::path::Path) -> String {
 
 #[tokio::test]
 async fn a_revoked_telegram_token_ends_run_with_exit_code_1_and_one_line_naming_telegram() {
-    let p = ThreePlatforms::start("").await;
+    let p = bridge_process::world_for_run(bridge_process::residents_cross(), "").await;
     let mut bridge = Bridge::start(&p.config_path).await;
-    p.tg.revoke_token();
+    p.telegram.revoke_token();
     let code = bridge.exit_code(Duration::from_secs(60)).await;
     let log = bridge.log();
     assert_eq!(code, Some(1), "exit 1; log:\n{log}");
@@ -156,11 +154,17 @@ async fn a_revoked_telegram_token_ends_run_with_exit_code_1_and_one_line_naming_
 #[tokio::test]
 async fn a_telegram_outage_is_ridden_out_and_the_moderators_are_told_once() {
     use civicbridge_testkit::telegram::Fault;
-    let p = ThreePlatforms::start("[connectors]\noutage_notice_after_secs = 2").await;
+    let p = bridge_process::world_for_run(
+        bridge_process::residents_cross(),
+        "[connectors]\noutage_notice_after_secs = 2",
+    )
+    .await;
     let bridge = Bridge::start(&p.config_path).await;
     // getUpdates breaks for a while (0.5 + 1 + 2 + 4 + 8 s of the connector's backoff).
-    p.tg.fail_method("getUpdates", 5, Fault::DropConnection);
-    p.tg.post_as_user(p.chat, (42, "Ada"), "posted during the outage")
+    p.telegram
+        .fail_method("getUpdates", 5, Fault::DropConnection);
+    p.telegram
+        .post_as_user(p.tg_chat, (42, "Ada"), "posted during the outage")
         .unwrap();
     let mut bodies = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -174,7 +178,7 @@ async fn a_telegram_outage_is_ridden_out_and_the_moderators_are_told_once() {
             bridge.log()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        bodies = p.staff.bodies(&p.staff_room).await;
+        bodies = p.staff.bodies(&p.staff_room).await.unwrap();
     }
     // The "back" notice follows the first good poll; then count.
     let mut notices = Vec::new();
@@ -189,7 +193,7 @@ async fn a_telegram_outage_is_ridden_out_and_the_moderators_are_told_once() {
             bridge.log()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        notices = p.moderator.bodies(&p.mod_room).await;
+        notices = p.moderator.bodies(&p.moderation_room).await.unwrap();
     }
     let down: Vec<_> = notices
         .iter()
@@ -207,32 +211,36 @@ async fn a_telegram_outage_is_ridden_out_and_the_moderators_are_told_once() {
 
 #[tokio::test]
 async fn at_rust_log_trace_no_token_or_password_appears_in_the_output() {
-    let p = ThreePlatforms::start("staff_to_public = { policy = \"auto\" }").await;
+    let p = bridge_process::world_for_run(bridge_process::staff_answers_cross(), "").await;
     let bridge = Bridge::start_logging(&p.config_path, "trace").await;
     // A real exchange on all three platforms, every direction.
-    p.tg.post_as_user(p.chat, (42, "Ada"), "from telegram")
+    p.telegram
+        .post_as_user(p.tg_chat, (42, "Ada"), "from telegram")
         .unwrap();
-    p.staff.say(&p.staff_room, "from matrix").await;
+    p.staff.say(&p.staff_room, "from matrix").await.unwrap();
     // Discord's gateway is up once the first copy arrived there.
     wait_until(WAIT, "the first Discord copy", || {
-        p.dc.webhook_messages(p.channel)
+        p.discord
+            .webhook_messages(p.dc_channel)
             .iter()
-            .chain(p.dc.bot_messages(p.channel).iter())
+            .chain(p.discord.bot_messages(p.dc_channel).iter())
             .any(|m| m.content.contains("from telegram"))
     })
     .await;
-    let resident = p.dc.create_user("bea", Some("Bea"));
-    p.dc.post_as_user(p.channel, resident, "from discord");
+    let resident = p.discord.create_user("bea", Some("Bea"));
+    p.discord
+        .post_as_user(p.dc_channel, resident, "from discord");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let staff = p.staff.bodies(&p.staff_room).await;
-        let tg = p.tg.bot_messages(p.chat);
-        let dc: Vec<String> =
-            p.dc.webhook_messages(p.channel)
-                .into_iter()
-                .chain(p.dc.bot_messages(p.channel))
-                .map(|m| m.content)
-                .collect();
+        let staff = p.staff.bodies(&p.staff_room).await.unwrap();
+        let tg = p.telegram.bot_messages(p.tg_chat);
+        let dc: Vec<String> = p
+            .discord
+            .webhook_messages(p.dc_channel)
+            .into_iter()
+            .chain(p.discord.bot_messages(p.dc_channel))
+            .map(|m| m.content)
+            .collect();
         let done = staff.iter().any(|b| b.contains("from telegram"))
             && staff.iter().any(|b| b.contains("from discord"))
             && tg.iter().any(|m| m.text.contains("from matrix"))
@@ -249,17 +257,17 @@ async fn at_rust_log_trace_no_token_or_password_appears_in_the_output() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let access_token = matrix_access_token(p.dir.path());
+    let access_token = matrix_access_token(&p.matrix_dir());
     let log = bridge.stop_with_log().await;
     assert!(
         log.contains("TRACE") && log.len() > 100_000,
         "a trace log was written ({} bytes)",
         log.len()
     );
-    let tg_token = p.tg.token().to_owned();
+    let tg_token = p.telegram.token().to_owned();
     let tg_secret = tg_token.split_once(':').unwrap().1.to_owned();
     let secrets = [
-        ("the Discord token", p.dc.token()),
+        ("the Discord token", p.discord.token()),
         ("the Telegram token", tg_token),
         ("the Telegram token's secret half", tg_secret),
         ("the Matrix password", p.bot.password.clone()),

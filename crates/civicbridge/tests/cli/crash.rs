@@ -14,7 +14,7 @@
 
 use crate::bridge_process;
 
-use bridge_process::{Bridge, ThreePlatforms};
+use bridge_process::{staff_answers_cross, Bridge};
 use civicbridge_api::testing::wait_until;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,13 +50,16 @@ fn counts(labels: &[String]) -> BTreeMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_in_a_burst_from_every_side_loses_nothing_and_repeats_only_the_documented_window() {
-    let p = ThreePlatforms::start("staff_to_public = { policy = \"auto\" }").await;
+    let p = bridge_process::world_for_run(staff_answers_cross(), "").await;
     let bridge = Bridge::start(&p.config_path).await;
     // Discord's gateway is up once a first copy has crossed from it.
-    let resident = p.dc.create_user("bea", Some("Bea"));
-    p.tg.post_as_user(p.chat, (42, "Ada"), "warm-up").unwrap();
+    let resident = p.discord.create_user("bea", Some("Bea"));
+    p.telegram
+        .post_as_user(p.tg_chat, (42, "Ada"), "warm-up")
+        .unwrap();
     wait_until(PATIENCE, "the warm-up on Discord", || {
-        p.dc.webhook_messages(p.channel)
+        p.discord
+            .webhook_messages(p.dc_channel)
             .iter()
             .any(|m| m.content.contains("warm-up"))
     })
@@ -65,10 +68,15 @@ async fn sigkill_in_a_burst_from_every_side_loses_nothing_and_repeats_only_the_d
     // The burst: the three sides interleaved, a message every few milliseconds.
     let burst = async {
         for i in 0..PER_SIDE {
-            p.tg.post_as_user(p.chat, (42, "Ada"), &format!("tg-{i}"))
+            p.telegram
+                .post_as_user(p.tg_chat, (42, "Ada"), &format!("tg-{i}"))
                 .unwrap();
-            p.dc.post_as_user(p.channel, resident, &format!("dc-{i}"));
-            p.staff.say(&p.staff_room, &format!("mx-{i}")).await;
+            p.discord
+                .post_as_user(p.dc_channel, resident, &format!("dc-{i}"));
+            p.staff
+                .say(&p.staff_room, &format!("mx-{i}"))
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(15)).await;
         }
     };
@@ -76,7 +84,7 @@ async fn sigkill_in_a_burst_from_every_side_loses_nothing_and_repeats_only_the_d
         // Kill once part of the burst has crossed: some of it is in flight, some not yet read.
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let crossed = labels(p.staff.all_bodies(&p.staff_room).await)
+            let crossed = labels(p.staff.bodies(&p.staff_room).await.unwrap())
                 .iter()
                 .filter(|l| !l.starts_with("mx-"))
                 .count();
@@ -114,15 +122,21 @@ async fn sigkill_in_a_burst_from_every_side_loses_nothing_and_repeats_only_the_d
     };
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let (staff, tg, dc) = loop {
-        let staff: Vec<String> = labels(p.staff.all_bodies(&p.staff_room).await)
+        let staff: Vec<String> = labels(p.staff.bodies(&p.staff_room).await.unwrap())
             .into_iter()
             .filter(|l| !l.starts_with("mx-"))
             .collect();
-        let tg = labels(p.tg.bot_messages(p.chat).into_iter().map(|m| m.text));
-        let dc = labels(
-            p.dc.webhook_messages(p.channel)
+        let tg = labels(
+            p.telegram
+                .bot_messages(p.tg_chat)
                 .into_iter()
-                .chain(p.dc.bot_messages(p.channel))
+                .map(|m| m.text),
+        );
+        let dc = labels(
+            p.discord
+                .webhook_messages(p.dc_channel)
+                .into_iter()
+                .chain(p.discord.bot_messages(p.dc_channel))
                 .map(|m| m.content),
         );
         if seen(&staff) == want("dc", "tg")
@@ -142,9 +156,12 @@ async fn sigkill_in_a_burst_from_every_side_loses_nothing_and_repeats_only_the_d
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     // A marker after everything proves nothing more is on its way.
-    p.tg.post_as_user(p.chat, (42, "Ada"), "tg-999").unwrap();
+    p.telegram
+        .post_as_user(p.tg_chat, (42, "Ada"), "tg-999")
+        .unwrap();
     wait_until(PATIENCE, "the marker on Discord", || {
-        p.dc.webhook_messages(p.channel)
+        p.discord
+            .webhook_messages(p.dc_channel)
             .iter()
             .any(|m| m.content.contains("tg-999"))
     })

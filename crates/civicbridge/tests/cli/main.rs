@@ -7,6 +7,8 @@
 mod bridge_process;
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/world.rs"]
+mod world;
 
 mod binary;
 mod cli;

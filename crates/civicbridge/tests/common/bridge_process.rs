@@ -1,10 +1,9 @@
-//! The shipped binary as a process, and a staff member's plain client-server view of Synapse:
-//! what tests need to stop and restart a bridge with real connectors.
+//! The shipped binary as a process on the end-to-end world: what tests need to stop and restart
+//! a bridge with real connectors.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use civicbridge_api::testing::wait_until;
-use civicbridge_testkit::synapse::RegisteredUser;
-use serde_json::{json, Value};
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -170,212 +169,26 @@ where
     }
 }
 
-/// A person's view of Synapse through the plain client-server API.
-pub struct Person {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub user: RegisteredUser,
+/// The world the shipped binary runs on (the demo's, see [`crate::world::World`]) with `rules`
+/// and `extra` (top-level config sections) in its config file; `civicbridge run --config
+/// world.config_path` bridges it.
+pub async fn world_for_run(rules: Rules, extra: &str) -> crate::world::World {
+    crate::world::World::with(rules, extra).await
 }
 
-impl Person {
-    pub async fn create_room(&self, invite: &str) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/_matrix/client/v3/createRoom", self.base))
-            .bearer_auth(&self.user.access_token)
-            .json(&json!({ "invite": [invite], "preset": "private_chat" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["room_id"].as_str().unwrap().to_owned()
-    }
-
-    /// The room's `m.room.message` events, oldest first (redacted ones have empty content).
-    pub async fn messages(&self, room: &str) -> Vec<Value> {
-        self.last_messages(room, 100).await
-    }
-
-    /// Up to `limit` of the room's latest `m.room.message` events, oldest first.
-    async fn last_messages(&self, room: &str, limit: usize) -> Vec<Value> {
-        let r: Value = self
-            .http
-            .get(format!(
-                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit={limit}",
-                self.base
-            ))
-            .bearer_auth(&self.user.access_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let mut out: Vec<Value> = r["chunk"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["type"] == "m.room.message")
-            .cloned()
-            .collect();
-        out.reverse();
-        out
-    }
-
-    /// The plain bodies of the room's live messages, oldest first.
-    pub async fn bodies(&self, room: &str) -> Vec<String> {
-        self.messages(room)
-            .await
-            .iter()
-            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// Sends a text message; returns its event id.
-    pub async fn say(&self, room: &str, text: &str) -> String {
-        let txn = format!("t{}", rand_txn());
-        let r: Value = self
-            .http
-            .put(format!(
-                "{}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
-                self.base
-            ))
-            .bearer_auth(&self.user.access_token)
-            .json(&json!({ "msgtype": "m.text", "body": text }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["event_id"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// The plain bodies of up to 1,000 of the room's live messages, oldest first.
-    pub async fn all_bodies(&self, room: &str) -> Vec<String> {
-        self.last_messages(room, 1000)
-            .await
-            .iter()
-            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// How many of the room's messages were redacted.
-    pub async fn redacted(&self, room: &str) -> usize {
-        self.messages(room)
-            .await
-            .iter()
-            .filter(|e| !e["unsigned"]["redacted_because"].is_null())
-            .count()
+/// Residents' messages cross at once, both ways; the rest as the defaults say.
+pub fn residents_cross() -> Rules {
+    Rules {
+        public_to_staff: DirectionRule::new(Policy::Auto),
+        public_to_public: DirectionRule::new(Policy::Auto),
+        ..Rules::default()
     }
 }
 
-fn rand_txn() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ (N.fetch_add(1, Ordering::Relaxed) << 48)
-}
-
-/// One link on all three real platforms, for the shipped binary: a fresh bot, staff member and
-/// moderator on the shared Synapse, their staff and moderation rooms, a Telegram group and a
-/// Discord channel on fresh local servers, and the config file in a temporary directory (the
-/// store at `dir/data`). Residents' messages cross at once; `extra_rules` adds rule lines.
-pub struct ThreePlatforms {
-    /// The bridge's own Matrix account.
-    pub bot: RegisteredUser,
-    pub staff: Person,
-    pub moderator: Person,
-    pub staff_room: String,
-    pub mod_room: String,
-    pub tg: civicbridge_testkit::telegram::TelegramServer,
-    pub chat: i64,
-    pub dc: civicbridge_testkit::discord::DiscordServer,
-    pub channel: u64,
-    pub dir: tempfile::TempDir,
-    pub config_path: std::path::PathBuf,
-}
-
-impl ThreePlatforms {
-    pub async fn start(extra_rules: &str) -> ThreePlatforms {
-        let hs = civicbridge_testkit::synapse::shared().await.unwrap();
-        let http = reqwest::Client::new();
-        let bot = hs.register_fresh("bridge").await.unwrap();
-        let person = |user| Person {
-            http: http.clone(),
-            base: hs.url().to_owned(),
-            user,
-        };
-        let staff = person(hs.register_fresh("staff").await.unwrap());
-        let moderator = person(hs.register_fresh("mod").await.unwrap());
-        let staff_room = staff.create_room(&bot.user_id).await;
-        let mod_room = moderator.create_room(&bot.user_id).await;
-        let tg = civicbridge_testkit::telegram::TelegramServer::start().await;
-        let chat = tg.create_group("Residents");
-        let dc = civicbridge_testkit::discord::DiscordServer::start()
-            .await
-            .unwrap();
-        let guild = dc.create_guild("Council");
-        let channel = dc.create_channel(guild, "general");
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            r#"
-[store]
-path = "data"
-[matrix]
-homeserver_url = "{hs}"
-user_id = "{bot}"
-password = "{pw}"
-sync_timeout_s = 2
-[telegram]
-token = "{tg_token}"
-api_url = "{tg_url}"
-poll_timeout_secs = 1
-pacing = {{ per_chat_interval_ms = 0, group_per_minute = 0 }}
-[discord]
-token = "{dc_token}"
-api_base = "{dc_url}"
-ratelimiter = false
-[links.town]
-moderation_room = "matrix:{mod_room}"
-moderators = ["matrix:{moderator}"]
-rooms = [
-  {{ room = "matrix:{staff_room}", side = "staff" }},
-  {{ room = "telegram:{chat}", side = "public" }},
-  {{ room = "discord:{channel}", side = "public" }},
-]
-[links.town.rules]
-public_to_staff = {{ policy = "auto" }}
-public_to_public = {{ policy = "auto" }}
-{extra_rules}
-"#,
-            hs = hs.url(),
-            bot = bot.user_id,
-            pw = bot.password,
-            tg_token = tg.token(),
-            tg_url = tg.url(),
-            dc_token = dc.token(),
-            dc_url = dc.api_base(),
-            moderator = moderator.user.user_id,
-        );
-        let config_path = dir.path().join("civicbridge.toml");
-        std::fs::write(&config_path, config).unwrap();
-        ThreePlatforms {
-            bot,
-            staff,
-            moderator,
-            staff_room,
-            mod_room,
-            tg,
-            chat,
-            dc,
-            channel,
-            dir,
-            config_path,
-        }
+/// Everything crosses at once, staff answers included.
+pub fn staff_answers_cross() -> Rules {
+    Rules {
+        staff_to_public: DirectionRule::new(Policy::Auto),
+        ..residents_cross()
     }
 }

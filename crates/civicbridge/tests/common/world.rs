@@ -37,17 +37,19 @@ impl std::ops::Deref for World {
 
 impl World {
     pub async fn new() -> World {
-        Self::with_config("").await
+        Self::with(civicbridge_demo::world::demo_rules(), "").await
     }
 
-    /// The world with `extra` appended to its config (top-level sections).
-    pub async fn with_config(extra: &str) -> World {
+    /// The world with `rules` and `extra` (top-level sections) in its config file, for the
+    /// shipped binary (an in-process daemon takes its rules from [`World::start`]).
+    pub async fn with(rules: Rules, extra: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
         let world = civicbridge_demo::World::create(WorldOptions {
             moderators_in_config: false,
             sync_timeout_s: 1,
             poll_timeout_secs: 1,
             extra_config: extra.to_owned(),
+            rules,
             ..WorldOptions::test(dir.path())
         })
         .await

@@ -8,7 +8,7 @@
 
 use crate::bridge_process;
 
-use bridge_process::{civicbridge, wait_for, Bridge, ThreePlatforms, WAIT};
+use bridge_process::{civicbridge, wait_for, Bridge, WAIT};
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::audit::{self, AuditAction};
 use civicbridge_core::store::prelude::*;
@@ -16,17 +16,23 @@ use civicbridge_core::store::Store;
 
 #[tokio::test]
 async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() {
-    let ThreePlatforms {
-        staff,
-        staff_room,
-        tg,
-        chat,
-        dc,
-        channel,
-        dir,
-        config_path,
-        ..
-    } = ThreePlatforms::start("resident_names = \"pseudonym\"").await;
+    let w = bridge_process::world_for_run(
+        civicbridge_core::moderation::rules::Rules {
+            resident_names: civicbridge_core::moderation::rules::ResidentNames::Pseudonym,
+            ..bridge_process::residents_cross()
+        },
+        "",
+    )
+    .await;
+    let (staff, staff_room, tg, chat, dc, channel) = (
+        &w.staff,
+        &w.staff_room,
+        &w.telegram,
+        w.tg_chat,
+        &w.discord,
+        w.dc_channel,
+    );
+    let config_path = w.config_path.clone();
     let cfg = config_path.to_str().unwrap();
 
     // ---- a resident's messages cross ---------------------------------------------------------
@@ -41,10 +47,10 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
     tg.post_as_user(chat, (43, "Bob"), "Bins on Tuesday?")
         .unwrap();
     wait_for(WAIT, "three staff copies", || async {
-        staff.bodies(&staff_room).await.len() == 3
+        staff.bodies(&staff_room).await.unwrap().len() == 3
     })
     .await;
-    let bodies = staff.bodies(&staff_room).await;
+    let bodies = staff.bodies(&staff_room).await.unwrap();
     assert!(
         bodies[0].starts_with("Resident ")
             && bodies[0].ends_with("(Telegram): Is the library open late on Thursday?"),
@@ -76,10 +82,10 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
     // ---- the next start carries the deletes out --------------------------------------------------
     let bridge = Bridge::start(&config_path).await;
     wait_for(WAIT, "the staff copies redacted", || async {
-        staff.redacted(&staff_room).await == 2
+        staff.redacted(&staff_room).await.unwrap() == 2
     })
     .await;
-    let left = staff.bodies(&staff_room).await;
+    let left = staff.bodies(&staff_room).await.unwrap();
     assert!(
         left.len() == 1 && left[0].ends_with("(Telegram): Bins on Tuesday?"),
         "{left:?}"
@@ -105,7 +111,7 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
 
     // ---- the store keeps no trace; the audit log records it and verifies --------------------------
     {
-        let store = Store::open(&dir.path().join("data")).unwrap();
+        let store = Store::open(&w.store_path()).unwrap();
         assert!(store.outbox().unwrap().is_empty(), "every delete ran");
         assert!(store
             .mirrors_by(&"telegram:42".parse().unwrap())
@@ -125,7 +131,7 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
         }
         assert!(audit::verify(&log, Some(audit::GENESIS)).is_ok());
     }
-    let export = dir.path().join("audit.jsonl");
+    let export = w.config_path.with_file_name("audit.jsonl");
     let out = export.to_str().unwrap();
     let o = civicbridge(&["audit", "--config", cfg, "export", "--out", out]);
     assert!(o.status.success());
