@@ -1,9 +1,11 @@
-//! `civicbridge demo` and the end-to-end world.
+//! `civicbridge demo` and the one end-to-end world: the demo, the end-to-end tests (in process
+//! and through the shipped binary) and the relay bench all build it.
 //!
 //! - [`world`]: builds the world (a real Synapse, the local Telegram and Discord servers, the
 //!   people, the rooms, a config for one link) and runs the real daemon on it. The end-to-end
 //!   tests (`crates/civicbridge/tests/e2e/`) and the demo share it.
-//! - [`matrix`]: a person on Matrix through the plain client-server API.
+//! - `config`: the config file the world writes, for the in-process daemon and `civicbridge run`.
+//! - [`matrix`]: a person on Matrix through the plain client-server API (the only one).
 //! - [`scenario`]: the demo's story, checked step by step, and transcripts of what each
 //!   participant sees.
 //! - [`wait`]: waiting on conditions with a deadline.

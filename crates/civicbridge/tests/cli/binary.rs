@@ -64,7 +64,7 @@ async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sig
             log.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        bodies = staff.bodies(&staff_room).await.unwrap();
+        bodies = staff.bodies(staff_room).await.unwrap();
     }
     assert!(
         bodies

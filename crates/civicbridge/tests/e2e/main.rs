@@ -1,5 +1,5 @@
 //! End to end: a real Synapse, the local Telegram and Discord servers, the three real connectors
-//! and the daemon (the demo's world and the moderator's world).
+//! and the daemon, all on the one world of `civicbridge-demo` (see `common/world.rs`).
 //!
 //! One test binary per group: each links the whole daemon, so fewer binaries build faster.
 

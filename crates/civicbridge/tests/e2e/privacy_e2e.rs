@@ -47,10 +47,10 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
     tg.post_as_user(chat, (43, "Bob"), "Bins on Tuesday?")
         .unwrap();
     wait_for(WAIT, "three staff copies", || async {
-        staff.bodies(&staff_room).await.unwrap().len() == 3
+        staff.bodies(staff_room).await.unwrap().len() == 3
     })
     .await;
-    let bodies = staff.bodies(&staff_room).await.unwrap();
+    let bodies = staff.bodies(staff_room).await.unwrap();
     assert!(
         bodies[0].starts_with("Resident ")
             && bodies[0].ends_with("(Telegram): Is the library open late on Thursday?"),
@@ -82,10 +82,10 @@ async fn erase_removes_a_residents_messages_from_every_platform_and_the_store() 
     // ---- the next start carries the deletes out --------------------------------------------------
     let bridge = Bridge::start(&config_path).await;
     wait_for(WAIT, "the staff copies redacted", || async {
-        staff.redacted(&staff_room).await.unwrap() == 2
+        staff.redacted(staff_room).await.unwrap() == 2
     })
     .await;
-    let left = staff.bodies(&staff_room).await.unwrap();
+    let left = staff.bodies(staff_room).await.unwrap();
     assert!(
         left.len() == 1 && left[0].ends_with("(Telegram): Bins on Tuesday?"),
         "{left:?}"
