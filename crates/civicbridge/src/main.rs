@@ -313,10 +313,26 @@ async fn run(config: &Path) -> Result<(), Failure> {
     let mut daemon = Daemon::start(store, &settings.links, connectors, options)
         .await
         .context("starting the bridge")?;
-    // A connector refusing its credentials cannot recover by itself: stop, exit 1, one line.
-    let failed = tokio::select! {
-        _ = daemon::signal() => None,
-        f = daemon.connector_failed() => Some(f),
+    let mut settings = settings;
+    let mut hangups = daemon::Hangups::new();
+    let failed = loop {
+        enum Next {
+            Stop,
+            Reload,
+            Failed((civicbridge_api::Platform, civicbridge_api::ConnectorError)),
+        }
+        let next = tokio::select! {
+            _ = daemon::signal() => Next::Stop,
+            _ = hangups.recv() => Next::Reload,
+            f = daemon.connector_failed() => Next::Failed(f),
+        };
+        match next {
+            Next::Stop => break None,
+            // A connector refusing its credentials cannot recover by itself: stop, exit 1,
+            // one line.
+            Next::Failed(f) => break Some(f),
+            Next::Reload => reload(&mut daemon, config, &mut settings),
+        }
     };
     tracing::info!("shutting down");
     let stopped = daemon.shutdown().await;
@@ -328,6 +344,24 @@ async fn run(config: &Path) -> Result<(), Failure> {
     }
     stopped.context("shutting down")?;
     Ok(())
+}
+
+/// SIGHUP: the config file again. A bad file changes nothing and the bridge runs on.
+fn reload(daemon: &mut Daemon, config: &Path, settings: &mut Settings) {
+    use civicbridge_core::ops::reload;
+    tracing::info!(config = %config.display(), "reloading the config");
+    match reload::reload(daemon, config, &platforms::all(), settings) {
+        Ok(r) => {
+            tracing::info!(links = %r.links, "config reloaded");
+            if !r.need_restart.is_empty() {
+                tracing::warn!(
+                    settings = r.need_restart.join(", "),
+                    "these settings changed and take effect at the next restart"
+                );
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "config reload refused; running on as before"),
+    }
 }
 
 /// Every credential in the config, so the log never shows one (see `telemetry`).

@@ -9,6 +9,7 @@ mod common;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;
+mod links_runtime;
 mod moderation;
 mod outbox;
 mod pipeline;

@@ -24,6 +24,8 @@ pub enum AuditAction {
     RulesSeeded,
     RulesChanged,
     LinkChanged,
+    /// A link left the config while the bridge ran; its rooms no longer cross.
+    LinkRemoved,
     SendRejected,
     Refused,
     Erased,

@@ -5,14 +5,14 @@
 
 use crate::moderation::rules::Side;
 use crate::store::prelude::*;
-use crate::store::{JobKind, LinkRecord, Store, StoreError};
+use crate::store::{Job, JobKind, LinkRecord, Store, StoreError};
 use civicbridge_api::RichText;
 use sha2::{Digest, Sha256};
 
 /// Queues the notice for every public room of `links` that has not been sent its current text.
 /// Call before the outbox re-drives at start, which then sends them. Returns how many were queued.
-pub fn queue_public_notices(store: &Store, links: &[LinkRecord]) -> Result<usize, StoreError> {
-    let mut queued = 0;
+pub fn queue_public_notices(store: &Store, links: &[LinkRecord]) -> Result<Vec<Job>, StoreError> {
+    let mut queued = Vec::new();
     for link in links {
         let Some(text) = store
             .rules(&link.id)?
@@ -23,18 +23,19 @@ pub fn queue_public_notices(store: &Store, links: &[LinkRecord]) -> Result<usize
         };
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
         for room in link.rooms.iter().filter(|r| r.side == Side::Public) {
-            queued += store.transact(|tx| {
+            let job = store.transact(|tx| {
                 if tx.notice_posted(&link.id, &room.room)?.as_deref() == Some(digest.as_str()) {
-                    return Ok(0);
+                    return Ok(None);
                 }
-                tx.push_job(
+                let job = tx.push_job(
                     &link.id,
                     &room.room,
                     JobKind::notice(RichText::plain(text.clone())),
                 )?;
                 tx.set_notice_posted(&link.id, &room.room, &digest)?;
-                Ok(1)
+                Ok(Some(job))
             })?;
+            queued.extend(job);
         }
     }
     Ok(queued)

@@ -1,15 +1,17 @@
 //! Wires the parts together and owns their lifetime.
 //!
-//! Start order matters: config is synced into the store, unfinished outbox jobs are re-driven
-//! (so they go before anything new), link workers and the router start, and only then do the
-//! connectors begin reading. Shutdown is one `CancellationToken` and a `TaskTracker`: connectors
+//! Start order matters: the links are checked against the connectors, unfinished outbox jobs are
+//! re-driven (so they go before anything new), the links are put in force (config synced into
+//! the store, a worker each: see [`crate::ops::links`]), the router starts, and only then do the
+//! connectors begin reading. [`Daemon::apply_links`] changes the links while it runs. Shutdown is one `CancellationToken` and a `TaskTracker`: connectors
 //! stop reading, workers finish the batch in hand, unsent jobs stay in the outbox, the store is
 //! flushed, all within a grace period.
 
 use crate::ops::config::LinkSettings;
-use crate::pipeline::link::{LinkError, LinkWorker, BATCH};
+use crate::ops::links::{LinkChanges, RunningLinks};
+use crate::pipeline::link::{LinkError, BATCH};
 use crate::pipeline::outbox::{Outbox, RetryPolicy};
-use crate::pipeline::router::{self, RouteTable};
+use crate::pipeline::router;
 use crate::store::{Store, StoreError};
 use civicbridge_api::{Connector, ConnectorError, Platform};
 use std::collections::HashMap;
@@ -27,6 +29,8 @@ pub enum DaemonError {
     Link(#[from] LinkError),
     #[error("link {link} uses {platform}, but no {platform} connector was given")]
     MissingConnector { link: String, platform: Platform },
+    #[error("link {0} is configured twice")]
+    DuplicateLink(String),
     #[error("shutdown did not finish within {0:?}; some tasks were abandoned")]
     ShutdownTimeout(Duration),
 }
@@ -69,6 +73,7 @@ pub struct Daemon {
     tracker: TaskTracker,
     grace: Duration,
     failures: mpsc::UnboundedReceiver<(Platform, ConnectorError)>,
+    links: RunningLinks,
 }
 
 impl Daemon {
@@ -79,63 +84,21 @@ impl Daemon {
         connectors: Vec<Arc<dyn Connector>>,
         options: Options,
     ) -> Result<Daemon, DaemonError> {
-        let pairs: Vec<_> = links
-            .iter()
-            .map(|l| (l.link.clone(), l.rules.clone()))
-            .collect();
-        store.sync_config(&pairs)?;
         // Pseudonyms shown from here on must survive a crash: create the key durably first.
         crate::privacy::prepare(&store).await?;
 
         let connectors: HashMap<Platform, Arc<dyn Connector>> =
             connectors.into_iter().map(|c| (c.platform(), c)).collect();
-        for l in links {
-            let rooms = l
-                .link
-                .rooms
-                .iter()
-                .map(|r| &r.room)
-                .chain(&l.link.moderation_room);
-            for room in rooms {
-                if !connectors.contains_key(&room.platform) {
-                    return Err(DaemonError::MissingConnector {
-                        link: l.link.id.to_string(),
-                        platform: room.platform,
-                    });
-                }
-            }
-        }
-
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let moderation_rooms = links
-            .iter()
-            .filter_map(|l| {
-                l.link
-                    .moderation_room
-                    .clone()
-                    .map(|m| (l.link.id.clone(), m))
-            })
-            .collect();
         let outbox = Outbox::new(
             store.clone(),
             connectors.clone(),
-            moderation_rooms,
+            HashMap::new(),
             options.retry.clone(),
             shutdown.clone(),
             tracker.clone(),
         );
-        let records: Vec<_> = links.iter().map(|l| l.link.clone()).collect();
-        let notices = crate::moderation::notice::queue_public_notices(&store, &records)?;
-        if notices > 0 {
-            tracing::info!(rooms = notices, "queued the public notice");
-        }
-        let redriven = outbox.redrive()?;
-        if redriven > 0 {
-            tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
-        }
-
-        let mut table = RouteTable::default();
         // `!retry` of a parked event reaches whichever worker serves the moderation room;
         // the event's own link worker replays it. Each retry wakes every worker.
         let shared = crate::pipeline::link::Shared {
@@ -145,24 +108,22 @@ impl Daemon {
             platforms: options.platforms.clone().into(),
             shutdown: shutdown.clone(),
         };
-        for l in links {
-            let (tx, rx) = mpsc::channel(BATCH * 2);
-            let worker = LinkWorker::new(l.link.clone(), rx, &shared, &tracker)?;
-            tracker.spawn(worker.run());
-            table.add_link(&l.link, tx);
+        let (mut running, table) = RunningLinks::new(
+            shared,
+            tracker.clone(),
+            connectors.keys().copied().collect(),
+        );
+        // Before anything is spawned, so a refused config leaves nothing running.
+        running.check(links)?;
+        let redriven = outbox.redrive()?;
+        if redriven > 0 {
+            tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
         }
+        running.apply(links)?;
         let (sink_tx, sink_rx) = mpsc::channel(BATCH * 4);
         tracker.spawn(router::run(table, sink_rx, shutdown.clone()));
 
         let (failed, failures) = mpsc::unbounded_channel();
-        let mut notice_rooms: Vec<(civicbridge_api::LinkId, civicbridge_api::RoomRef)> = Vec::new();
-        for l in links {
-            if let Some(room) = &l.link.moderation_room {
-                if !notice_rooms.iter().any(|(_, r)| r == room) {
-                    notice_rooms.push((l.link.id.clone(), room.clone()));
-                }
-            }
-        }
         for (platform, c) in connectors {
             tracker.spawn(crate::ops::watch::supervise(crate::ops::watch::Watched {
                 platform,
@@ -171,7 +132,6 @@ impl Daemon {
                 state: store.connector_state(platform),
                 store: store.clone(),
                 outbox: outbox.clone(),
-                moderation_rooms: notice_rooms.clone(),
                 options: options.watch.clone(),
                 shutdown: shutdown.clone(),
                 failed: failed.clone(),
@@ -200,7 +160,22 @@ impl Daemon {
             tracker,
             grace: options.grace,
             failures,
+            links: running,
         })
+    }
+
+    /// Puts a new set of links (and their config rules) in force without a restart; nothing in
+    /// flight is dropped (see [`crate::ops::links`]). A set this process cannot serve (a room on
+    /// a platform without a connector, a link twice) is refused whole and changes nothing.
+    pub fn apply_links(&mut self, links: &[LinkSettings]) -> Result<LinkChanges, DaemonError> {
+        let changes = self.links.apply(links)?;
+        tracing::info!(%changes, "links updated");
+        Ok(changes)
+    }
+
+    /// The links in force.
+    pub fn links(&self) -> &[LinkSettings] {
+        self.links.current()
     }
 
     /// Resolves when a connector stops for good (`Connector::run` returned `Auth`: a revoked
@@ -253,6 +228,46 @@ async fn prune_seen(store: Store, retention: Duration, shutdown: CancellationTok
             Ok(n) => tracing::info!(pruned = n, "forgot old replay-protection marks"),
             Err(e) => tracing::warn!(error = %e, "pruning seen events failed"),
         }
+    }
+}
+
+/// SIGHUP, the conventional "reload your config" (on other systems, never). Registered once at
+/// start: from then on a SIGHUP no longer ends the process.
+#[derive(Debug)]
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    pub fn new() -> Hangups {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signal = signal(SignalKind::hangup())
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGHUP"))
+                .ok();
+            Hangups { signal }
+        }
+        #[cfg(not(unix))]
+        Hangups {}
+    }
+
+    /// Resolves at the next SIGHUP.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.signal {
+            if s.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending().await
+    }
+}
+
+impl Default for Hangups {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

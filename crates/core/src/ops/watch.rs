@@ -49,8 +49,6 @@ pub struct Watched {
     pub state: Arc<dyn ConnectorState>,
     pub store: Store,
     pub outbox: Outbox,
-    /// Where outage notices go: each moderation room once, on behalf of one of its links.
-    pub moderation_rooms: Vec<(LinkId, RoomRef)>,
     pub options: WatchOptions,
     pub shutdown: CancellationToken,
     /// Told once if the connector fails for good (`Auth`).
@@ -73,7 +71,6 @@ pub async fn supervise(w: Watched) {
         w.platform,
         w.store.clone(),
         w.outbox.clone(),
-        w.moderation_rooms.clone(),
         w.options.notice_after,
         w.shutdown.clone(),
     ));
@@ -127,7 +124,6 @@ async fn monitor(
     platform: Platform,
     store: Store,
     outbox: Outbox,
-    rooms: Vec<(LinkId, RoomRef)>,
     notice_after: Duration,
     shutdown: CancellationToken,
 ) {
@@ -157,7 +153,7 @@ async fn monitor(
                         at.format("%H:%M:%S UTC")
                     );
                     tracing::info!(%platform, "connector back");
-                    notify(&store, &outbox, &rooms, &text);
+                    notify(&store, &outbox, &text);
                 }
                 down = None;
                 told = false;
@@ -171,7 +167,7 @@ async fn monitor(
                         at.format("%H:%M:%S UTC")
                     );
                     tracing::warn!(%platform, reason = %why, "connector down; moderators told");
-                    notify(&store, &outbox, &rooms, &text);
+                    notify(&store, &outbox, &text);
                     told = true;
                 }
             }
@@ -186,7 +182,17 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn notify(store: &Store, outbox: &Outbox, rooms: &[(LinkId, RoomRef)], text: &str) {
+/// Queues `text` to each moderation room of the links running now, once per room (on behalf of
+/// the first link, by id, that uses it).
+fn notify(store: &Store, outbox: &Outbox, text: &str) {
+    let mut rooms: Vec<(LinkId, RoomRef)> = outbox
+        .moderation_rooms()
+        .iter()
+        .map(|(l, r)| (l.clone(), r.clone()))
+        .collect();
+    rooms.sort();
+    let mut seen = std::collections::HashSet::new();
+    rooms.retain(|(_, r)| seen.insert(r.clone()));
     let jobs = store.transact(|tx| {
         rooms
             .iter()

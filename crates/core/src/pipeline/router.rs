@@ -20,7 +20,22 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn add_link(&mut self, link: &crate::store::LinkRecord, worker: mpsc::Sender<Work>) {
+    /// The table for `links`, each served by its worker in `workers` (a link without one is
+    /// left out). A moderation room shared by several links routes to the first of them.
+    pub fn build(
+        links: &[crate::store::LinkRecord],
+        workers: &HashMap<LinkId, mpsc::Sender<Work>>,
+    ) -> RouteTable {
+        let mut table = RouteTable::default();
+        for link in links {
+            if let Some(w) = workers.get(&link.id) {
+                table.add_link(link, w.clone());
+            }
+        }
+        table
+    }
+
+    fn add_link(&mut self, link: &crate::store::LinkRecord, worker: mpsc::Sender<Work>) {
         for r in &link.rooms {
             self.bridged.insert(r.room.clone(), link.id.clone());
         }
@@ -34,15 +49,17 @@ impl RouteTable {
         self.workers.insert(link.id.clone(), worker);
     }
 
-    fn route(&self, room: &RoomRef, sub: Submission) -> Option<(Work, &mpsc::Sender<Work>)> {
-        if let Some(link) = self.bridged.get(room) {
-            return self.workers.get(link).map(|w| (Work::Bridged(sub), w));
+    /// Where an event from `room` goes: as a bridged event or a moderation command, and the
+    /// worker's queue (cloned, so the table is not held while the router waits on it).
+    fn route(&self, room: &RoomRef) -> Option<(bool, mpsc::Sender<Work>)> {
+        if let Some(w) = self.bridged.get(room).and_then(|l| self.workers.get(l)) {
+            return Some((true, w.clone()));
         }
-        if let Some(link) = self.moderation.get(room) {
-            return self.workers.get(link).map(|w| (Work::Moderation(sub), w));
-        }
-        let _ = sub.ack.send(());
-        None
+        let w = self
+            .moderation
+            .get(room)
+            .and_then(|l| self.workers.get(l))?;
+        Some((false, w.clone()))
     }
 }
 
@@ -62,8 +79,11 @@ fn harden(event: &mut civicbridge_api::Event) {
 }
 
 /// Routes until shutdown or until every connector has dropped its sink.
+/// Routes submissions until shutdown. `table` is replaced when links change at runtime; each
+/// event is routed by the table current when it arrives. An event from a room no link uses is
+/// acknowledged and dropped: nothing is owed to it.
 pub async fn run(
-    table: RouteTable,
+    table: tokio::sync::watch::Receiver<std::sync::Arc<RouteTable>>,
     mut rx: mpsc::Receiver<Submission>,
     shutdown: CancellationToken,
 ) {
@@ -80,13 +100,29 @@ pub async fn run(
         let mut sub = sub;
         harden(&mut sub.event);
         let room = sub.event.room.clone();
-        if let Some((work, worker)) = table.route(&room, sub) {
-            // Back-pressure: a slow link slows its connectors rather than growing a queue.
-            if worker.send(work).await.is_err() {
-                return;
+        let route = table.borrow().route(&room);
+        match route {
+            Some((bridged, worker)) => {
+                let work = if bridged {
+                    Work::Bridged(sub)
+                } else {
+                    Work::Moderation(sub)
+                };
+                // Back-pressure: a slow link slows its connectors rather than growing a queue.
+                // A worker drains its queue before it stops (a removed link's too), so a send
+                // fails only at shutdown or after a worker died: then the event stays
+                // unacknowledged, and its platform delivers it again after a restart.
+                if worker.send(work).await.is_err() {
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                    tracing::error!(%room, "the link's worker has stopped; event left unacknowledged");
+                }
             }
-        } else {
-            tracing::debug!(%room, "event in a room no link uses");
+            None => {
+                let _ = sub.ack.send(());
+                tracing::debug!(%room, "event in a room no link uses");
+            }
         }
     }
 }

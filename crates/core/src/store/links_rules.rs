@@ -34,6 +34,23 @@ pub trait LinkReads: Read {
 impl<R: Read + ?Sized> LinkReads for R {}
 
 impl Store {
+    /// Audits that link `id` was taken out of service while the bridge ran. Its record stays
+    /// (held items, mirrors and the audit log refer to it); a later config that names it again
+    /// brings it back.
+    pub fn retire_link(&self, id: &LinkId) -> Result<(), StoreError> {
+        self.transact(|tx| {
+            let before: Option<LinkRecord> = super::read::get(tx, Tree::Links, &keys::link(id))?;
+            tx.audit(AuditDraft {
+                actor: crate::moderation::audit::AuditActor::Config,
+                action: crate::moderation::audit::AuditAction::LinkRemoved,
+                link: Some(id.clone()),
+                subject: None,
+                detail: serde_json::json!({ "before": before }),
+            })?;
+            Ok(())
+        })
+    }
+
     /// Records the configured links, and seeds each link's rules from the config key by key
     /// (see `seed.rs`): a key the config changed replaces the stored one, every other key keeps
     /// its runtime changes, and the trusted and blocked lists are merged. Every change is

@@ -200,7 +200,7 @@ impl LinkWorker {
     }
 
     async fn process(&mut self, batch: Vec<Work>) {
-        self.refresh_rules();
+        self.refresh_config();
         let decided = match self.store.transact(|tx| {
             let mut fx = Effects::default();
             for w in &batch {
@@ -355,7 +355,14 @@ impl LinkWorker {
         }
     }
 
-    fn refresh_rules(&mut self) {
+    /// Takes up the link's stored record and rules: a config reload changes them while the
+    /// worker runs (see `ops::links`), and the next batch follows them.
+    fn refresh_config(&mut self) {
+        match self.store.link(&self.link.id) {
+            Ok(Some(l)) if l != self.link => self.link = l,
+            Ok(_) => {}
+            Err(e) => tracing::error!(link = %self.link.id, error = %e, "cannot read the link"),
+        }
         match self.store.rules(&self.link.id) {
             Ok(Some(r)) if r != self.rules.rules => match CompiledRules::new(r) {
                 Ok(c) => self.rules = c,

@@ -89,7 +89,9 @@ struct Inner {
     lanes: Mutex<HashMap<RoomRef, mpsc::UnboundedSender<JobId>>>,
     /// Jobs finished per platform: tells a job that alone keeps failing from a platform outage.
     done: HashMap<Platform, AtomicU64>,
-    moderation_rooms: HashMap<LinkId, RoomRef>,
+    /// Each link's moderation room, where parked and refused jobs are reported. Replaced whole
+    /// when the links change at runtime; readers take a snapshot.
+    moderation_rooms: std::sync::RwLock<Arc<HashMap<LinkId, RoomRef>>>,
     retry: RetryPolicy,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -131,7 +133,7 @@ impl Outbox {
                 done: connectors.keys().map(|p| (*p, AtomicU64::new(0))).collect(),
                 connectors,
                 lanes: Mutex::new(HashMap::new()),
-                moderation_rooms,
+                moderation_rooms: std::sync::RwLock::new(Arc::new(moderation_rooms)),
                 retry,
                 shutdown,
                 tracker,
@@ -167,6 +169,20 @@ impl Outbox {
     /// Re-drives every unfinished job from the store (at start). Returns how many. A job whose
     /// record cannot be decoded is parked (see [`crate::pipeline::dead_letter`]) instead of stopping the
     /// start.
+    /// Each link's moderation room, as of now.
+    pub fn moderation_rooms(&self) -> Arc<HashMap<LinkId, RoomRef>> {
+        moderation_rooms(&self.inner)
+    }
+
+    /// Replaces the links' moderation rooms (the links changed while running).
+    pub fn set_moderation_rooms(&self, rooms: HashMap<LinkId, RoomRef>) {
+        *self
+            .inner
+            .moderation_rooms
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rooms);
+    }
+
     pub fn redrive(&self) -> Result<usize, StoreError> {
         let (jobs, unreadable) = self.inner.store.outbox_readable()?;
         for (id, e) in unreadable {
@@ -174,7 +190,7 @@ impl Outbox {
             let reason = ParkReason::Unreadable(e.to_string());
             match crate::pipeline::dead_letter::park_job(
                 &self.inner.store,
-                &self.inner.moderation_rooms,
+                &self.moderation_rooms(),
                 id,
                 None,
                 &reason,
@@ -227,11 +243,19 @@ impl Outbox {
     }
 }
 
+fn moderation_rooms(inner: &Inner) -> Arc<HashMap<LinkId, RoomRef>> {
+    inner
+        .moderation_rooms
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
 /// Parks job `id` and enqueues the notice about it.
 fn park(inner: &Arc<Inner>, lane: &RoomRef, id: JobId, why: &ParkReason) {
     match crate::pipeline::dead_letter::park_job(
         &inner.store,
-        &inner.moderation_rooms,
+        &moderation_rooms(inner),
         id,
         Some(lane),
         why,
@@ -421,8 +445,7 @@ fn finish(inner: &Inner, job: &Job) -> Result<(), JobError> {
 fn give_up(inner: &Arc<Inner>, job: &Job, e: &ConnectorError) {
     let error = e.to_string();
     tracing::warn!(job = %job.id, target = %job.target, error, "job refused for good");
-    let moderation = inner
-        .moderation_rooms
+    let moderation = moderation_rooms(inner)
         .get(&job.link)
         .filter(|r| **r != job.target)
         .cloned();

@@ -1,0 +1,85 @@
+//! Reloading the config while the bridge runs (`civicbridge run` on SIGHUP).
+//!
+//! The new file is read and validated whole first: on any error the bridge keeps running on
+//! what it had, and the error names the key. A valid file's links and rules are put in force
+//! without a restart and without dropping anything in flight ([`Daemon::apply_links`]). What
+//! only a restart can change (the store's path, a platform's account or server, the log filter,
+//! the outage notice delay) is named in the log and left as it was.
+
+use crate::ops::config::{ConfigError, Settings};
+use crate::ops::daemon::{Daemon, DaemonError};
+use crate::ops::links::LinkChanges;
+use civicbridge_api::PlatformFactory;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new file is unreadable or invalid; nothing changed.
+    #[error("the new config was not applied: {0}")]
+    Config(#[from] ConfigError),
+    /// The new links cannot be served by this process; nothing changed.
+    #[error("the new links were not applied: {0}")]
+    Links(#[from] DaemonError),
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reload {
+    pub links: LinkChanges,
+    /// Settings that differ in the file but keep their old value until a restart.
+    pub need_restart: Vec<String>,
+}
+
+/// Reads `path` and puts its links and rules in force on `daemon`; `current` is the config in
+/// force, updated to match what was applied.
+pub fn reload(
+    daemon: &mut Daemon,
+    path: &Path,
+    factories: &[Arc<dyn PlatformFactory>],
+    current: &mut Settings,
+) -> Result<Reload, ReloadError> {
+    let new = Settings::load(path, factories)?;
+    let need_restart = needs_restart(current, &new);
+    let links = daemon.apply_links(&new.links)?;
+    for s in &new.secrets {
+        crate::ops::telemetry::add_secret(s);
+    }
+    current.links = new.links;
+    Ok(Reload {
+        links,
+        need_restart,
+    })
+}
+
+/// The settings of `new` that differ from `old` and only a restart applies, by config key.
+pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.store_path != new.store_path {
+        out.push("store.path".to_owned());
+    }
+    if old.log.filter != new.log.filter || old.log.json != new.log.json {
+        out.push("log".to_owned());
+    }
+    if old.outage_notice_after != new.outage_notice_after {
+        out.push("connectors.outage_notice_after_secs".to_owned());
+    }
+    let sections = |s: &Settings| -> Vec<(String, Option<serde_json::Value>)> {
+        s.platforms
+            .iter()
+            .map(|p| (p.section.name().to_owned(), p.section.parse().ok()))
+            .collect()
+    };
+    let (before, after) = (sections(old), sections(new));
+    for (name, value) in &after {
+        if before.iter().find(|(n, _)| n == name).map(|(_, v)| v) != Some(value) {
+            out.push(name.clone());
+        }
+    }
+    for (name, _) in &before {
+        if !after.iter().any(|(n, _)| n == name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
