@@ -209,8 +209,7 @@ impl World {
             options,
             running: tokio::sync::Mutex::new(None),
         };
-        let config = world.config_text(&world.options.rules)?;
-        std::fs::write(&world.config_path, config).map_err(DemoError::io(&world.config_path))?;
+        world.write_config(&world.options.rules)?;
         Ok(world)
     }
 
@@ -235,6 +234,12 @@ impl World {
             staff_room: self.staff_room.clone(),
             moderation_room: self.moderation_room.clone(),
         }
+    }
+
+    /// Rewrites the config file with `rules` for the link (for a reload of a running bridge).
+    pub fn write_config(&self, rules: &Rules) -> Result<(), DemoError> {
+        std::fs::write(&self.config_path, self.config_text(rules)?)
+            .map_err(DemoError::io(&self.config_path))
     }
 
     /// Where the bridge keeps its state.

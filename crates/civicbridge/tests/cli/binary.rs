@@ -298,3 +298,72 @@ fn byte_list(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[tokio::test]
+async fn sighup_keeps_the_bridge_running_on_a_broken_config_and_applies_a_good_one() {
+    use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
+    let w = bridge_process::world_for_run(bridge_process::residents_cross(), "").await;
+    let bridge = Bridge::start(&w.config_path).await;
+    let ada = (42, "Ada");
+
+    // A careless edit: a side that does not exist. The bridge says so and runs on.
+    let good = std::fs::read_to_string(&w.config_path).unwrap();
+    let broken = good.replacen("side = \"public\"", "side = \"sideways\"", 1);
+    assert_ne!(broken, good);
+    std::fs::write(&w.config_path, broken).unwrap();
+    bridge.hangup();
+    wait_until(WAIT, "the refusal in the log", || {
+        bridge.log().contains("config reload refused")
+    })
+    .await;
+    let log = bridge.log();
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("config reload refused"))
+        .unwrap();
+    assert!(
+        refusal.contains("sideways") && refusal.contains("links.riverside.rooms"),
+        "names what is wrong: {refusal}"
+    );
+    w.telegram
+        .post_as_user(w.tg_chat, ada, "still bridged after the bad reload?")
+        .unwrap();
+    w.staff
+        .wait_for_message(
+            &w.staff_room,
+            WAIT,
+            "the message after a refused reload",
+            |m| m.body.contains("still bridged after the bad reload?"),
+        )
+        .await
+        .unwrap();
+
+    // A good edit: residents' messages now wait for a moderator.
+    w.write_config(&Rules {
+        public_to_staff: DirectionRule::new(Policy::Approve),
+        public_to_public: DirectionRule::new(Policy::Approve),
+        ..bridge_process::residents_cross()
+    })
+    .unwrap();
+    bridge.hangup();
+    wait_until(WAIT, "the reload in the log", || {
+        bridge.log().contains("config reloaded")
+    })
+    .await;
+    w.telegram
+        .post_as_user(w.tg_chat, ada, "held by the new rules?")
+        .unwrap();
+    w.moderator
+        .wait_for_message(&w.moderation_room, WAIT, "the card", |m| {
+            m.body.starts_with("Held #1") && m.body.contains("held by the new rules?")
+        })
+        .await
+        .unwrap();
+    let staff = w.staff.bodies(&w.staff_room).await.unwrap();
+    assert!(
+        !staff.iter().any(|b| b.contains("held by the new rules?")),
+        "it waits: {staff:?}"
+    );
+    let log = bridge.stop_with_log().await;
+    assert!(!log.contains("panicked"), "{log}");
+}

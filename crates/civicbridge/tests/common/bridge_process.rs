@@ -124,6 +124,15 @@ impl Bridge {
         let _ = self.child.wait();
     }
 
+    /// SIGHUP: "read your config again".
+    pub fn hangup(&self) {
+        assert!(Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub async fn stop(mut self) {
         assert!(Command::new("kill")
