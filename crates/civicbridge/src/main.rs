@@ -17,6 +17,7 @@ mod cli {
     pub mod privacy;
 }
 mod platforms;
+mod systemd;
 
 #[derive(Parser)]
 #[command(
@@ -303,6 +304,8 @@ async fn run(config: &Path) -> Result<(), Failure> {
     let settings = load(config)?;
     register_secrets(&settings);
     civicbridge_core::ops::telemetry::init(&settings.log);
+    // From here a SIGHUP reloads instead of ending the process.
+    let mut hangups = daemon::Hangups::new();
     let store = open_store(&settings)?;
     let connectors = build_connectors(&settings).await?;
     let mut options = daemon::Options {
@@ -314,7 +317,8 @@ async fn run(config: &Path) -> Result<(), Failure> {
         .await
         .context("starting the bridge")?;
     let mut settings = settings;
-    let mut hangups = daemon::Hangups::new();
+    systemd::ready();
+    let watchdog = systemd::watchdog(daemon.liveness());
     let failed = loop {
         enum Next {
             Stop,
@@ -331,9 +335,15 @@ async fn run(config: &Path) -> Result<(), Failure> {
             // A connector refusing its credentials cannot recover by itself: stop, exit 1,
             // one line.
             Next::Failed(f) => break Some(f),
-            Next::Reload => reload(&mut daemon, config, &mut settings),
+            Next::Reload => {
+                systemd::reloading();
+                reload(&mut daemon, config, &mut settings);
+                systemd::ready();
+            }
         }
     };
+    systemd::stopping();
+    drop(watchdog);
     tracing::info!("shutting down");
     let stopped = daemon.shutdown().await;
     if let Some((platform, e)) = failed {

@@ -367,3 +367,54 @@ async fn sighup_keeps_the_bridge_running_on_a_broken_config_and_applies_a_good_o
     let log = bridge.stop_with_log().await;
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// What the bridge tells systemd, read from a notify socket of the test's own.
+#[tokio::test]
+async fn systemd_hears_ready_watchdog_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let w = bridge_process::world_for_run(bridge_process::residents_cross(), "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let heard = heard.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                heard
+                    .lock()
+                    .unwrap()
+                    .extend(text.lines().map(str::to_owned));
+            }
+        });
+    }
+    let lines = || heard.lock().unwrap().clone();
+    let count = |what: &str| lines().iter().filter(|l| *l == what).count();
+    let bridge = Bridge::start_with_env(
+        &w.config_path,
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "2000000"),
+        ],
+    )
+    .await;
+    wait_until(WAIT, "READY=1", || count("READY=1") == 1).await;
+    // Pinged twice per 2 s period while the pipeline comes round.
+    wait_until(WAIT, "three watchdog pings", || count("WATCHDOG=1") >= 3).await;
+
+    bridge.hangup();
+    wait_until(WAIT, "READY=1 after the reload", || count("READY=1") == 2).await;
+    let said = lines();
+    let reloading = said.iter().position(|l| l == "RELOADING=1").unwrap();
+    assert!(
+        said[reloading + 1].starts_with("MONOTONIC_USEC="),
+        "RELOADING=1 comes with the time it began: {said:?}"
+    );
+    let second_ready = said.iter().rposition(|l| l == "READY=1").unwrap();
+    assert!(reloading < second_ready, "{said:?}");
+
+    bridge.stop().await;
+    wait_until(WAIT, "STOPPING=1", || count("STOPPING=1") == 1).await;
+}

@@ -30,9 +30,15 @@ pub struct Bridge {
 impl Bridge {
     /// Starts the bridge and waits until it says it runs.
     pub async fn start(config: &Path) -> Bridge {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// [`Bridge::start`] with extra environment variables.
+    pub async fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Bridge {
         let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
             .args(["run", "--config", config.to_str().unwrap()])
             .env("RUST_LOG", "civicbridge=info")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -196,3 +196,30 @@ async fn links_the_process_cannot_serve_are_refused_whole_and_change_nothing() {
     assert!(fakes.matrix.texts_in(LIB_STAFF).is_empty());
     daemon.shutdown().await.unwrap();
 }
+
+/// The systemd watchdog is fed from these beats: the router and every link's worker are
+/// watched, a removed link's worker no longer is, and a running pipeline is not stalled.
+#[tokio::test]
+async fn the_router_and_each_link_worker_are_watched_while_they_run() {
+    use std::time::Duration;
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let mut daemon = start(store.clone(), open_rules(), &fakes).await;
+    let live = daemon.liveness();
+    assert_eq!(live.watched(), 2, "the router and one link");
+
+    let mut links = link(open_rules());
+    links.push(library(open_rules()));
+    daemon.apply_links(&links).unwrap();
+    assert_eq!(live.watched(), 3);
+    daemon.apply_links(&link(open_rules())).unwrap();
+    wait_until(WAIT, "the removed link's worker to end", || {
+        live.watched() == 2
+    })
+    .await;
+    acked(fakes.telegram.post(TG, RESIDENT, "t1", "still moving")).await;
+    assert!(live.stalled(Duration::from_secs(10)).is_empty());
+
+    daemon.shutdown().await.unwrap();
+    assert_eq!(live.watched(), 0, "every loop ended");
+}

@@ -74,6 +74,7 @@ pub struct Daemon {
     grace: Duration,
     failures: mpsc::UnboundedReceiver<(Platform, ConnectorError)>,
     links: RunningLinks,
+    liveness: Arc<crate::ops::liveness::Liveness>,
 }
 
 impl Daemon {
@@ -91,6 +92,7 @@ impl Daemon {
             connectors.into_iter().map(|c| (c.platform(), c)).collect();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let liveness = Arc::new(crate::ops::liveness::Liveness::default());
         let outbox = Outbox::new(
             store.clone(),
             connectors.clone(),
@@ -107,6 +109,7 @@ impl Daemon {
             retries: Arc::new(tokio::sync::watch::Sender::new(0u64)),
             platforms: options.platforms.clone().into(),
             shutdown: shutdown.clone(),
+            liveness: liveness.clone(),
         };
         let (mut running, table) = RunningLinks::new(
             shared,
@@ -121,7 +124,12 @@ impl Daemon {
         }
         running.apply(links)?;
         let (sink_tx, sink_rx) = mpsc::channel(BATCH * 4);
-        tracker.spawn(router::run(table, sink_rx, shutdown.clone()));
+        tracker.spawn(router::run(
+            table,
+            sink_rx,
+            shutdown.clone(),
+            liveness.register("router"),
+        ));
 
         let (failed, failures) = mpsc::unbounded_channel();
         for (platform, c) in connectors {
@@ -161,6 +169,7 @@ impl Daemon {
             grace: options.grace,
             failures,
             links: running,
+            liveness,
         })
     }
 
@@ -171,6 +180,11 @@ impl Daemon {
         let changes = self.links.apply(links)?;
         tracing::info!(%changes, "links updated");
         Ok(changes)
+    }
+
+    /// Whether the pipeline's loops still come round (for the systemd watchdog).
+    pub fn liveness(&self) -> Arc<crate::ops::liveness::Liveness> {
+        self.liveness.clone()
     }
 
     /// The links in force.

@@ -86,12 +86,17 @@ pub async fn run(
     table: tokio::sync::watch::Receiver<std::sync::Arc<RouteTable>>,
     mut rx: mpsc::Receiver<Submission>,
     shutdown: CancellationToken,
+    beat: crate::ops::liveness::Beat,
 ) {
+    // An idle router turns now and then, to show it is not stuck (see `ops::liveness`).
+    let mut idle = tokio::time::interval(crate::ops::liveness::BEAT_EVERY);
     loop {
+        beat.beat();
         let sub = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
             s = rx.recv() => match s { Some(s) => s, None => return },
+            _ = idle.tick() => continue,
         };
         if sub.event.sender.is_bridge {
             let _ = sub.ack.send(());

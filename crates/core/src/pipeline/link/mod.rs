@@ -92,6 +92,8 @@ pub struct LinkWorker {
     /// The platforms' factories, for commands that read their message links.
     platforms: Arc<[Arc<dyn PlatformFactory>]>,
     shutdown: CancellationToken,
+    /// Beats on every turn of [`LinkWorker::run`] (see `ops::liveness`).
+    beat: crate::ops::liveness::Beat,
 }
 
 impl std::fmt::Debug for LinkWorker {
@@ -137,6 +139,7 @@ pub struct Shared {
     pub retries: Arc<watch::Sender<u64>>,
     pub platforms: Arc<[Arc<dyn PlatformFactory>]>,
     pub shutdown: CancellationToken,
+    pub liveness: Arc<crate::ops::liveness::Liveness>,
 }
 
 impl LinkWorker {
@@ -155,6 +158,7 @@ impl LinkWorker {
         let (committer, pending) = mpsc::channel(4);
         let outbox = shared.outbox.clone();
         tracker.spawn(commit(store.clone(), outbox, link.id.to_string(), pending));
+        let beat = shared.liveness.register(format!("link {}", link.id));
         Ok(LinkWorker {
             link,
             store,
@@ -166,6 +170,7 @@ impl LinkWorker {
             retries: shared.retries.clone(),
             platforms: shared.platforms.clone(),
             shutdown: shared.shutdown.clone(),
+            beat,
         })
     }
 
@@ -174,10 +179,13 @@ impl LinkWorker {
     pub async fn run(mut self) {
         // Events an admin asked to retry while the bridge was stopped (`civicbridge queue retry`).
         self.replay_retried().await;
+        let mut idle = tokio::time::interval(crate::ops::liveness::BEAT_EVERY);
         loop {
+            self.beat.beat();
             let first = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return,
+                _ = idle.tick() => continue,
                 changed = self.retried.changed() => {
                     // The sender lives as long as this worker (it holds it too).
                     if changed.is_err() {
