@@ -16,6 +16,8 @@ fn demo(dir: &Path, extra: &[&str]) -> (Child, Arc<Mutex<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_civicbridge"))
         .args(["demo", "--data-dir", dir.to_str().unwrap()])
         .args(extra)
+        // The default log: what a newcomer sees.
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -66,6 +68,18 @@ async fn exit_status(child: &mut Child, out: &Arc<Mutex<String>>) -> std::proces
     status.unwrap_or_else(|| panic!("{}", out.lock().unwrap()))
 }
 
+/// When every step succeeds, nothing in the output looks like a problem.
+fn assert_quiet(text: &str) {
+    let alarming: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(
+        alarming.is_empty(),
+        "warnings or errors in a good run: {alarming:#?}"
+    );
+}
+
 #[tokio::test]
 async fn demo_plays_its_story_stops_everything_on_ctrl_c_and_check_reuses_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
@@ -99,7 +113,9 @@ async fn demo_plays_its_story_stops_everything_on_ctrl_c_and_check_reuses_the_da
         .unwrap()
         .success());
     let status = exit_status(&mut child, &out).await;
-    assert!(status.success(), "{}", out.lock().unwrap());
+    let text = out.lock().unwrap().clone();
+    assert!(status.success(), "{text}");
+    assert_quiet(&text);
     let left = processes_using(dir.path());
     assert!(left.is_empty(), "left behind: {left:?}");
 
@@ -111,5 +127,6 @@ async fn demo_plays_its_story_stops_everything_on_ctrl_c_and_check_reuses_the_da
     assert!(text.contains("from the last run's data"), "{text}");
     assert!(!text.contains("created the bot"), "{text}");
     assert!(text.contains("every step verified"), "{text}");
+    assert_quiet(&text);
     assert!(processes_using(dir.path()).is_empty());
 }

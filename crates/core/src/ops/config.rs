@@ -125,7 +125,8 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
-            filter: "info".into(),
+            // The bridge's own INFO lines; only warnings and errors from the SDKs.
+            filter: "warn,civicbridge=info".into(),
             json: false,
         }
     }

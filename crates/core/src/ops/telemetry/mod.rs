@@ -9,6 +9,11 @@
 //! credentials: JSON `token`/`access_token`/`password` values, Synapse `syt_…` tokens, and
 //! Telegram's `bot<id>:<secret>` URL segment. Redacting at the writer, not per call site, is the
 //! point: a dependency's trace line cannot opt out.
+//!
+//! Without `RUST_LOG`, the SDKs' expected warnings and errors are left out ([`noise`]), so what
+//! the default log shows as a problem is one.
+
+mod noise;
 
 use crate::ops::config::LogSettings;
 use regex::Regex;
@@ -128,18 +133,27 @@ fn redacting_stderr() -> Redacting<std::io::Stderr> {
 
 /// Installs the global subscriber. Logs go to stderr so stdout stays for command output.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(redacting_stderr);
-    // A second init (tests, demo) keeps the first subscriber.
-    let _ = if settings.json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let quiet = noise::ExpectedNoise {
+        on: from_env.is_none(),
     };
+    let filter = from_env
+        .or_else(|| EnvFilter::try_new(&settings.filter).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let layer = tracing_subscriber::fmt::layer().with_writer(redacting_stderr);
+    let layer = if settings.json {
+        layer.json().with_filter(quiet).boxed()
+    } else {
+        layer.with_filter(quiet).boxed()
+    };
+    // A second init (tests, demo) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init();
 }
 
 #[cfg(test)]
