@@ -23,8 +23,8 @@ static INTERNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec
 static LABELS: std::sync::RwLock<Vec<(&'static str, &'static str)>> =
     std::sync::RwLock::new(Vec::new());
 
-/// The one name no platform may take (see `Platform::parse`).
-const RESERVED: &str = "person";
+/// The names no platform may take (see `Platform::parse`).
+const RESERVED: &[&str] = &["person", "token"];
 
 impl Platform {
     /// A connector's own platform. `id` must be a valid id (see the type's docs); connectors
@@ -46,9 +46,9 @@ impl Platform {
                 "`{s}` is not a platform name (letters, digits, _ and -, starting with a letter)"
             ));
         }
-        if id == RESERVED {
-            // The audit log names people without a role `person:<hash>`: a platform of that
-            // name would make such a hash read as someone's id.
+        if RESERVED.contains(&id.as_str()) {
+            // The audit log names people without a role `person:<hash>` and admin API tokens
+            // `token:<name>`: a platform of either name would make those read as someone's id.
             return Err(format!("`{s}` is reserved and cannot name a platform"));
         }
         let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());

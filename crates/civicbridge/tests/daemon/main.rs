@@ -14,6 +14,7 @@ mod moderation;
 mod outbox;
 mod pipeline;
 mod privacy;
+mod remote;
 mod restart;
 mod store;
 mod telegram_bridge;

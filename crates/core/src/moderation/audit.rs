@@ -65,6 +65,8 @@ pub enum AuditActor {
     Bridge,
     /// A moderator or admin, by their `platform:id`: the log records their official acts.
     Person(UserKey),
+    /// A caller of the admin API, by the name of its token (never the token itself).
+    Token(String),
     /// Anyone else (someone refused a command), by the keyed hash of their `platform:id`
     /// (`person:<hash>`, see `privacy::person_ref`), so an export keeps no id erasure could miss.
     Hashed(String),
@@ -80,6 +82,7 @@ impl fmt::Display for AuditActor {
             AuditActor::Cli => f.write_str("cli"),
             AuditActor::Bridge => f.write_str("bridge"),
             AuditActor::Person(key) => key.fmt(f),
+            AuditActor::Token(name) => write!(f, "token:{name}"),
             AuditActor::Hashed(hash) => write!(f, "person:{hash}"),
             AuditActor::Other(text) => f.write_str(text),
         }
@@ -93,6 +96,7 @@ impl From<String> for AuditActor {
             "cli" => AuditActor::Cli,
             "bridge" => AuditActor::Bridge,
             _ if text.starts_with("person:") => AuditActor::Hashed(text["person:".len()..].into()),
+            _ if text.starts_with("token:") => AuditActor::Token(text["token:".len()..].into()),
             _ => match text.parse::<UserKey>() {
                 // Only the key's own spelling: an entry must write back exactly as it was
                 // sealed, or its hash no longer verifies (`Telegram:42` stays `Other`).
@@ -131,6 +135,7 @@ impl AuditActor {
             AuditActor::Bridge => text == "bridge",
             AuditActor::Person(key) => *key == *text,
             AuditActor::Hashed(hash) => text.strip_prefix("person:") == Some(hash.as_str()),
+            AuditActor::Token(name) => text.strip_prefix("token:") == Some(name.as_str()),
             AuditActor::Other(written) => written == text,
         }
     }
@@ -512,13 +517,14 @@ mod tests {
             /// Whatever text an entry's actor holds, it is written back exactly, so reading
             /// a log never changes a hash (`Telegram: 42`, `person:`, control characters …).
             #[test]
-            fn fuzz_actor_text_round_trips_exactly(text in ".{0,40}", pick in 0usize..6) {
+            fn fuzz_actor_text_round_trips_exactly(text in ".{0,40}", pick in 0usize..7) {
                 let text = match pick {
                     0 => text,
                     1 => format!("Telegram:{text}"),
                     2 => format!("person:{text}"),
                     3 => format!("matrix: {text}"),
                     4 => format!("{text}:{text}"),
+                    5 => format!("token:{text}"),
                     _ => format!(" cli{text}"),
                 };
                 let actor = AuditActor::from(text.clone());

@@ -75,6 +75,7 @@ pub struct Daemon {
     failures: mpsc::UnboundedReceiver<(Platform, ConnectorError)>,
     links: RunningLinks,
     liveness: Arc<crate::ops::liveness::Liveness>,
+    remote: crate::ops::remote::RemoteCommands,
 }
 
 impl Daemon {
@@ -162,6 +163,11 @@ impl Daemon {
             shutdown.clone(),
         ));
         tracing::info!(links = links.len(), "civicbridge running");
+        let remote = crate::ops::remote::RemoteCommands {
+            store: store.clone(),
+            outbox,
+            platforms: options.platforms.into(),
+        };
         Ok(Daemon {
             store,
             shutdown,
@@ -170,6 +176,7 @@ impl Daemon {
             failures,
             links: running,
             liveness,
+            remote,
         })
     }
 
@@ -180,6 +187,11 @@ impl Daemon {
         let changes = self.links.apply(links)?;
         tracing::info!(%changes, "links updated");
         Ok(changes)
+    }
+
+    /// Runs moderation commands from outside the rooms (the admin API).
+    pub fn remote_commands(&self) -> crate::ops::remote::RemoteCommands {
+        self.remote.clone()
     }
 
     /// Whether the pipeline's loops still come round (for the systemd watchdog).

@@ -189,7 +189,8 @@ pub fn audit_refusal(
     needed: Role,
 ) -> Result<(), TxError> {
     let actor = match actor {
-        Actor::Cli => actor.audit(),
+        // Named: the command line and the admin API's tokens are the council's own.
+        Actor::Cli | Actor::Token { .. } => actor.audit(),
         Actor::Person { key, .. } => crate::privacy::person_ref_in(tx, key)?.into(),
     };
     tx.audit(AuditDraft {

@@ -45,7 +45,9 @@ fn decide(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef, d: Decision) -> Result<
                     ctx.actor.display()
                 ),
                 jobs: decided.jobs,
+                refused: false,
             },
+            Err(r @ Refusal::NotAModerator) => Outcome::refusal(refusal(&r, ctx)),
             Err(r) => Outcome::reply(refusal(&r, ctx)),
         },
     )

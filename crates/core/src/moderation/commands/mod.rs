@@ -97,13 +97,22 @@ impl Command {
 pub struct Outcome {
     pub reply: String,
     pub jobs: Vec<Job>,
+    /// The actor lacked the role (the refusal is audited; `reply` says so).
+    pub refused: bool,
 }
 
 impl Outcome {
     pub fn reply(text: impl Into<String>) -> Outcome {
         Outcome {
             reply: text.into(),
-            jobs: Vec::new(),
+            ..Outcome::default()
+        }
+    }
+
+    pub(crate) fn refusal(text: impl Into<String>) -> Outcome {
+        Outcome {
+            refused: true,
+            ..Outcome::reply(text)
         }
     }
 }
@@ -120,9 +129,10 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Whether commands from here may act on `link`: it is moderated from this room (the CLI
-    /// acts on every link).
+    /// and the admin API act on every link).
     pub fn governs(&self, link: &LinkRecord) -> bool {
-        self.actor == Actor::Cli || link.moderation_room.as_ref() == Some(self.room)
+        matches!(self.actor, Actor::Cli | Actor::Token { .. })
+            || link.moderation_room.as_ref() == Some(self.room)
     }
 }
 
@@ -133,6 +143,20 @@ pub fn run_as_admin(
     store: &crate::store::Store,
     link: &LinkId,
     cmd: Command,
+    platforms: &[Arc<dyn PlatformFactory>],
+) -> Result<Outcome, crate::store::StoreError> {
+    run_as(store, link, cmd, Actor::Cli, platforms)
+}
+
+/// Runs `cmd` for `link` on behalf of someone outside the rooms (the command line, an admin
+/// API token): the same code, permissions and audit entries as in the moderation room, in a
+/// transaction of its own. The caller enqueues the jobs (a running daemon) or leaves them in
+/// the outbox for the next start.
+pub fn run_as(
+    store: &crate::store::Store,
+    link: &LinkId,
+    cmd: Command,
+    actor: Actor,
     platforms: &[Arc<dyn PlatformFactory>],
 ) -> Result<Outcome, crate::store::StoreError> {
     let record = store
@@ -146,7 +170,7 @@ pub fn run_as_admin(
         let ctx = Ctx {
             link: &record,
             room: &room,
-            actor: Actor::Cli,
+            actor: actor.clone(),
             platforms,
         };
         run(tx, &ctx, cmd.clone())
@@ -187,7 +211,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
             content: &content,
         };
         audit_refusal(tx, &ctx.actor, &link, None, attempted, needs)?;
-        return Ok(Outcome::reply(format!(
+        return Ok(Outcome::refusal(format!(
             "Sorry, only {} of link {} can do that.",
             plural(needs),
             link.id

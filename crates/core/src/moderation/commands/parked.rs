@@ -60,7 +60,11 @@ pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, Tx
             format!("{id}: the event is handled again now.")
         }
     };
-    Ok(Outcome { reply, jobs })
+    Ok(Outcome {
+        reply,
+        jobs,
+        refused: false,
+    })
 }
 
 /// `!drop P3`: removed for good, audited.

@@ -44,6 +44,8 @@ pub enum Actor {
     },
     /// An admin at the command line.
     Cli,
+    /// A caller of the admin API, by its token's name, with the role the config gives it.
+    Token { name: String, role: Role },
 }
 
 impl Actor {
@@ -70,6 +72,7 @@ impl Actor {
         match self {
             Actor::Person { key, .. } => AuditActor::Person(key.clone()),
             Actor::Cli => AuditActor::Cli,
+            Actor::Token { name, .. } => AuditActor::Token(name.clone()),
         }
     }
 
@@ -78,14 +81,21 @@ impl Actor {
         match self {
             Actor::Person { name, .. } => name,
             Actor::Cli => "an admin (command line)",
+            Actor::Token {
+                role: Role::Admin, ..
+            } => "an admin (admin API)",
+            Actor::Token { .. } => "a moderator (admin API)",
         }
     }
 }
 
 /// The actor's role on `link`.
 pub fn role(link: &LinkRecord, actor: &Actor) -> Role {
-    let Actor::Person { key, standing, .. } = actor else {
-        return Role::Admin;
+    let (key, standing) = match actor {
+        Actor::Person { key, standing, .. } => (key, standing),
+        Actor::Cli => return Role::Admin,
+        // A token's role holds on every link.
+        Actor::Token { role, .. } => return *role,
     };
     let by_standing = match standing {
         Some((room, s)) if link.moderation_room.as_ref() == Some(room) => match s {

@@ -96,6 +96,7 @@ pub fn publish(
     Ok(Outcome {
         reply: format!("Asked the moderators to publish this thread ({}).", item.id),
         jobs,
+        refused: false,
     })
 }
 
