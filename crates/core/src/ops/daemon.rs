@@ -5,14 +5,23 @@
 //! connectors begin reading. Shutdown is one `CancellationToken` and a `TaskTracker`: connectors
 //! stop reading, workers finish the batch in hand, unsent jobs stay in the outbox, the store is
 //! flushed, all within a grace period.
+//!
+//! Before all that, the admin listener is bound (if `[admin] listen` is set; see
+//! [`crate::ops::admin`]), so `/readyz` answers 503 while the rest starts; the store's
+//! observer is set to the metrics, the status learns that the store is open once the outbox is
+//! re-driven, and each connector's supervisor keeps its state current.
 
+use crate::ops::admin::{AdminError, AdminSettings, AdminState};
 use crate::ops::config::LinkSettings;
+use crate::ops::metrics::Metrics;
+use crate::ops::status::Status;
 use crate::pipeline::link::{LinkError, LinkWorker, BATCH};
 use crate::pipeline::outbox::{Outbox, RetryPolicy};
 use crate::pipeline::router::{self, RouteTable};
 use crate::store::{Store, StoreError};
 use civicbridge_api::{Connector, ConnectorError, Platform};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -29,6 +38,8 @@ pub enum DaemonError {
     MissingConnector { link: String, platform: Platform },
     #[error("shutdown did not finish within {0:?}; some tasks were abandoned")]
     ShutdownTimeout(Duration),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
 }
 
 /// Tunables; the defaults are for production.
@@ -46,6 +57,8 @@ pub struct Options {
     /// The platforms' factories, for what only a platform knows while the bridge runs (links
     /// to its messages in `!takedown`). Empty in tests that need none.
     pub platforms: Vec<Arc<dyn civicbridge_api::PlatformFactory>>,
+    /// The admin listener (`/livez`, `/readyz`, `/metrics`), if on.
+    pub admin: Option<AdminSettings>,
 }
 
 impl Default for Options {
@@ -57,6 +70,7 @@ impl Default for Options {
             sweep_every: Duration::from_secs(60),
             watch: crate::ops::watch::WatchOptions::default(),
             platforms: Vec::new(),
+            admin: None,
         }
     }
 }
@@ -69,6 +83,9 @@ pub struct Daemon {
     tracker: TaskTracker,
     grace: Duration,
     failures: mpsc::UnboundedReceiver<(Platform, ConnectorError)>,
+    status: Status,
+    metrics: Metrics,
+    admin: Option<SocketAddr>,
 }
 
 impl Daemon {
@@ -79,6 +96,30 @@ impl Daemon {
         connectors: Vec<Arc<dyn Connector>>,
         options: Options,
     ) -> Result<Daemon, DaemonError> {
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        // Until the start succeeds, a failure stops whatever was started (the admin listener).
+        let started = shutdown.clone().drop_guard();
+        let status = Status::default();
+        let mut platforms: Vec<Platform> = connectors.iter().map(|c| c.platform()).collect();
+        platforms.sort_by_key(|p| p.as_str());
+        for p in &platforms {
+            status.connecting(*p);
+        }
+        let metrics = Metrics::new(&store, platforms);
+        // First, so that `/readyz` answers (503) while the rest starts.
+        let admin = match &options.admin {
+            Some(settings) => {
+                let state = AdminState {
+                    status: status.clone(),
+                    metrics: metrics.clone(),
+                };
+                Some(crate::ops::admin::start(settings, state, shutdown.clone(), &tracker).await?)
+            }
+            None => None,
+        };
+        store.set_observer(Some(Arc::new(metrics.instruments().clone())));
+
         let pairs: Vec<_> = links
             .iter()
             .map(|l| (l.link.clone(), l.rules.clone()))
@@ -106,8 +147,6 @@ impl Daemon {
             }
         }
 
-        let shutdown = CancellationToken::new();
-        let tracker = TaskTracker::new();
         let moderation_rooms = links
             .iter()
             .filter_map(|l| {
@@ -124,6 +163,7 @@ impl Daemon {
             options.retry.clone(),
             shutdown.clone(),
             tracker.clone(),
+            metrics.instruments().clone(),
         );
         let records: Vec<_> = links.iter().map(|l| l.link.clone()).collect();
         let notices = crate::moderation::notice::queue_public_notices(&store, &records)?;
@@ -134,6 +174,7 @@ impl Daemon {
         if redriven > 0 {
             tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
         }
+        status.store_open();
 
         let mut table = RouteTable::default();
         // `!retry` of a parked event reaches whichever worker serves the moderation room;
@@ -175,6 +216,8 @@ impl Daemon {
                 options: options.watch.clone(),
                 shutdown: shutdown.clone(),
                 failed: failed.clone(),
+                status: status.clone(),
+                instruments: metrics.instruments().clone(),
             }));
         }
         tracker.spawn(crate::moderation::hygiene::run(
@@ -194,12 +237,16 @@ impl Daemon {
             shutdown.clone(),
         ));
         tracing::info!(links = links.len(), "civicbridge running");
+        started.disarm();
         Ok(Daemon {
             store,
             shutdown,
             tracker,
             grace: options.grace,
             failures,
+            status,
+            metrics,
+            admin,
         })
     }
 
@@ -218,6 +265,21 @@ impl Daemon {
         &self.store
     }
 
+    /// Whether it is ready, and each connector's state (what `/readyz` shows).
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Its metrics (what `/metrics` shows).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Where the admin listener listens, if it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
     /// A token that is cancelled when the daemon shuts down.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -230,6 +292,7 @@ impl Daemon {
         let finished = tokio::time::timeout(self.grace, self.tracker.wait())
             .await
             .is_ok();
+        self.store.set_observer(None);
         self.store.flush().await?;
         if finished {
             tracing::info!("civicbridge stopped");
