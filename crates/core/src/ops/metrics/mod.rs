@@ -8,8 +8,10 @@
 //!
 //! Labels are bounded: a platform, a link's name, a direction, a verdict, a rule's kind, a
 //! retry reason. Never a person, a room or a message. [`Metrics::catalogue`] lists every
-//! metric with its help; README's list is generated from it (`tests/daemon/admin.rs`).
+//! metric with its help (from `catalogue.rs`, the one table the registry is built from);
+//! README's list is generated from it (`tests/daemon/admin`).
 
+mod catalogue;
 mod instruments;
 mod stored;
 
@@ -18,8 +20,20 @@ pub use instruments::{Instruments, RetryReason};
 use crate::store::Store;
 use civicbridge_api::Platform;
 use prometheus_client::metrics::info::Info;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::Registry;
 use std::sync::Arc;
+
+/// Registers `metric` as `def` says.
+fn register(
+    r: &mut Registry,
+    def: &catalogue::Def,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    match &def.unit {
+        Some(unit) => r.register_with_unit(def.name, def.help, unit.clone(), metric),
+        None => r.register(def.name, def.help, metric),
+    }
+}
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -43,49 +57,19 @@ impl Metrics {
         let instruments = Instruments::default();
         let f = &instruments.families;
         let mut r = Registry::with_prefix("civicbridge");
-        r.register(
-            "build",
-            "The running build (its version is the label)",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-        );
-        r.register(
-            "connector_up",
-            "1 while the platform's connector can read its platform, else 0",
-            f.connector_up.clone(),
-        );
-        r.register(
-            "messages_received",
-            "New messages in a link's bridged rooms (replays not counted)",
-            f.received.clone(),
-        );
-        r.register(
-            "verdicts",
-            "Verdicts per target room: by the rules (forward, hold, drop; rule: the kind that held or dropped) and by moderators (approved, rejected; rule: moderator)",
-            f.verdicts.clone(),
-        );
-        r.register_with_unit(
-            "decision_latency",
-            "Time from holding an item to a moderator's decision on it",
-            Unit::Seconds,
+        let build = Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]);
+        register(&mut r, &catalogue::BUILD, build);
+        register(&mut r, &catalogue::CONNECTOR_UP, f.connector_up.clone());
+        register(&mut r, &catalogue::RECEIVED, f.received.clone());
+        register(&mut r, &catalogue::VERDICTS, f.verdicts.clone());
+        register(
+            &mut r,
+            &catalogue::DECISION_LATENCY,
             f.decision_latency.clone(),
         );
-        r.register(
-            "outbox_retries",
-            "Outbox jobs tried again, by target platform and reason",
-            f.retries.clone(),
-        );
-        r.register_with_unit(
-            "send_duration",
-            "Duration of one send request to a platform, whatever its outcome",
-            Unit::Seconds,
-            f.send_duration.clone(),
-        );
-        r.register_with_unit(
-            "relay_latency",
-            "Time from a message's arrival (its platform's timestamp) to its copy being sent",
-            Unit::Seconds,
-            f.relay_latency.clone(),
-        );
+        register(&mut r, &catalogue::RETRIES, f.retries.clone());
+        register(&mut r, &catalogue::SEND_DURATION, f.send_duration.clone());
+        register(&mut r, &catalogue::RELAY_LATENCY, f.relay_latency.clone());
         r.register_collector(Box::new(stored::Stored {
             store: store.clone(),
             platforms: platforms.clone(),
@@ -111,23 +95,24 @@ impl Metrics {
         Ok(out)
     }
 
-    /// Every metric's name, type and help, one Markdown list item each, in registration
-    /// order: README's list.
-    pub fn catalogue(&self) -> Result<String, std::fmt::Error> {
-        let text = self.render()?;
-        let mut out = String::new();
-        let mut help: Option<(String, String)> = None;
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("# HELP ") {
-                let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
-                help = Some((name.to_owned(), text.to_owned()));
-            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
-                if let Some((h_name, text)) = help.take().filter(|(n, _)| n == name) {
-                    out.push_str(&format!("- `{h_name}` ({kind}): {text}\n"));
-                }
-            }
-        }
-        Ok(out)
+    /// Every metric's name, type and help, one Markdown list item each, in the order
+    /// `/metrics` shows them: README's list.
+    pub fn catalogue() -> String {
+        catalogue::ALL
+            .iter()
+            .map(|d| {
+                format!(
+                    "- `{}` ({}): {}.\n",
+                    d.exposed_name(),
+                    d.type_name(),
+                    d.help
+                )
+            })
+            .collect()
+    }
+
+    /// Every metric's name as a scrape shows it in its `# TYPE` line.
+    pub fn names() -> Vec<String> {
+        catalogue::ALL.iter().map(|d| d.exposed_name()).collect()
     }
 }

@@ -7,13 +7,13 @@ use crate::store::prelude::*;
 use crate::store::{ParkedWhat, Store};
 use civicbridge_api::Platform;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Unit;
 use std::collections::BTreeMap;
 
+use super::catalogue::{self, Def};
 use super::instruments::{LinkLabel, PlatformLabel};
 
 /// Reads the store's gauges at scrape time.
@@ -24,18 +24,27 @@ pub(super) struct Stored {
     pub platforms: Vec<Platform>,
 }
 
+/// The descriptor of `def` (its help with the full stop the registry adds to the others).
+fn describe<'e>(
+    encoder: &'e mut DescriptorEncoder,
+    def: &'e Def,
+    kind: MetricType,
+) -> Result<MetricEncoder<'e>, std::fmt::Error> {
+    // Only the help is owned; the encoder writes it at once.
+    let help = format!("{}.", def.help);
+    encoder.encode_descriptor(def.name, &help, def.unit.as_ref(), kind)
+}
+
 /// A labelled gauge family from `values`.
 fn gauges<L: prometheus_client::encoding::EncodeLabelSet, V>(
     encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
+    def: &Def,
     values: impl IntoIterator<Item = (L, V)>,
 ) -> Result<(), std::fmt::Error>
 where
     ConstGauge<V>: EncodeMetric,
 {
-    let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+    let mut family = describe(encoder, def, MetricType::Gauge)?;
     for (labels, v) in values {
         ConstGauge::new(v).encode(family.encode_family(&labels)?)?;
     }
@@ -83,16 +92,12 @@ impl Collector for Stored {
         let link = |l: &String| LinkLabel { link: l.clone() };
         gauges(
             &mut encoder,
-            "queue_items",
-            "Items held for a moderator, per link",
-            None,
+            &catalogue::QUEUE_ITEMS,
             queued.iter().map(|(l, (n, _))| (link(l), *n)),
         )?;
         gauges(
             &mut encoder,
-            "queue_oldest_age",
-            "Age of the oldest held item per link (0 when none waits)",
-            Some(&Unit::Seconds),
+            &catalogue::QUEUE_OLDEST_AGE,
             queued.iter().map(|(l, (_, age))| (link(l), *age)),
         )?;
 
@@ -109,9 +114,7 @@ impl Collector for Stored {
         }
         gauges(
             &mut encoder,
-            "outbox_jobs",
-            "Jobs waiting in the outbox, per target platform",
-            None,
+            &catalogue::OUTBOX_JOBS,
             jobs.into_iter().map(|(p, n)| (platform(p), n)),
         )?;
 
@@ -129,25 +132,21 @@ impl Collector for Stored {
         }
         gauges(
             &mut encoder,
-            "outbox_parked",
-            "Outbox jobs set aside as dead letters, per target platform",
-            None,
+            &catalogue::OUTBOX_PARKED,
             parked.into_iter().map(|(p, n)| (platform(p), n)),
         )?;
 
         let journal = ConstGauge::new(self.store.journal_bytes() as i64);
-        journal.encode(encoder.encode_descriptor(
-            "store_journal",
-            "Bytes of the store's write-ahead journal on disk",
-            Some(&Unit::Bytes),
+        journal.encode(describe(
+            &mut encoder,
+            &catalogue::JOURNAL,
             MetricType::Gauge,
         )?)?;
 
         match self.store.audit_entries() {
-            Ok(n) => ConstCounter::new(n).encode(encoder.encode_descriptor(
-                "audit_entries",
-                "Entries in the audit log",
-                None,
+            Ok(n) => ConstCounter::new(n).encode(describe(
+                &mut encoder,
+                &catalogue::AUDIT_ENTRIES,
                 MetricType::Counter,
             )?)?,
             Err(e) => read("the audit log", &e),
