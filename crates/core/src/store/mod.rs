@@ -17,6 +17,8 @@
 //! transaction in progress, which sees its own writes, in reads and scans alike) implement.
 //! Every change happens inside one [`Store::transact`] body through the typed write verbs of
 //! [`Tx`], so a crash never leaves, say, an approved item both pending and in the outbox.
+//! A body may also note what it decided for the metrics ([`observe`]); the notes reach the
+//! store's observer only if the transaction commits.
 
 pub mod audit;
 pub mod connector_state;

@@ -518,3 +518,35 @@ fn admin_readme_lists_every_metric() {
         "README's metrics list differs from the registry (rewrite it with CIVICBRIDGE_BLESS=1):\n{diff}"
     );
 }
+
+/// The Grafana dashboard queries only metrics the registry has, and shows every one of them.
+#[test]
+fn admin_grafana_dashboard_uses_the_registry_names() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contrib/grafana/civicbridge.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let names = Metrics::names();
+    let mut used = std::collections::BTreeSet::new();
+    let panels = dashboard["panels"].as_array().unwrap();
+    for target in panels.iter().flat_map(|p| p["targets"].as_array().unwrap()) {
+        let expr = target["expr"].as_str().unwrap();
+        let mut rest = expr;
+        while let Some(at) = rest.find("civicbridge_") {
+            let word: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[at + word.len()..];
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| word.strip_suffix(s))
+                .filter(|base| names.iter().any(|n| n == base))
+                .map_or(word.clone(), str::to_owned);
+            assert!(names.contains(&family), "{family} in `{expr}` is no metric");
+            used.insert(family);
+        }
+    }
+    let unused: Vec<&String> = names.iter().filter(|n| !used.contains(*n)).collect();
+    assert!(unused.is_empty(), "the dashboard does not show {unused:?}");
+}
