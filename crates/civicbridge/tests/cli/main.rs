@@ -8,6 +8,7 @@ mod bridge_process;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_run;
 mod binary;
 mod cli;
 mod cli_privacy;
