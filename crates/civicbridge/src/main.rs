@@ -313,6 +313,7 @@ async fn run(config: &Path) -> Result<(), Failure> {
         ..daemon::Options::default()
     };
     options.watch.notice_after = settings.outage_notice_after;
+    options.admin = settings.admin.clone();
     let mut daemon = Daemon::start(store, &settings.links, connectors, options)
         .await
         .context("starting the bridge")?;

@@ -15,7 +15,8 @@
 //! - [`store`]: durable state by tree over the `civicbridge-kv` engine; reads written once for
 //!   the committed state and a transaction; one transaction per state change.
 //! - [`ops`]: running it: `config`, `daemon` (wiring and shutdown), `watch` (connector
-//!   supervision), `telemetry` (logging with secrets redacted).
+//!   supervision), `status` (readiness), `metrics` (Prometheus), `admin` (the HTTP listener
+//!   for `/livez`, `/readyz`, `/metrics`), `telemetry` (logging with secrets redacted).
 
 /// mimalloc for every binary built on this crate (the daemon, its tests and benches): sled and
 /// the pipeline allocate and free on every write; with glibc's allocator the pipeline bench

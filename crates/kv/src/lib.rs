@@ -117,6 +117,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Makes every transaction committed before the call durable. Concurrent callers share
     /// the work (one sync covers them all).
     async fn flush(&self) -> Result<(), KvError>;
+    /// Bytes of write-ahead journal on disk, for monitoring; 0 for an engine without one.
+    fn journal_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// Runs `body` as one transaction of `engine` and returns what it returns: its value once

@@ -63,6 +63,8 @@ struct Shared {
     writer: Mutex<Writer>,
     layers: RwLock<Layers>,
     journal: Mutex<Journal>,
+    /// The journal's folder (`<store>/journal`), for [`Backend::journal_bytes`].
+    journal_dir: std::path::PathBuf,
     /// The highest seq whose record is synced to the journal.
     durable: AtomicU64,
     /// Wakes the checkpoint thread (and transactions waiting for room).
@@ -234,6 +236,7 @@ impl Shared {
             }),
             layers: RwLock::new(Layers::default()),
             journal: Mutex::new(journal),
+            journal_dir: dir,
             durable: AtomicU64::new(last),
             signal: Mutex::new(false),
             wake: Condvar::new(),
@@ -454,6 +457,20 @@ impl Committed for Reads<'_> {
 
 #[async_trait::async_trait]
 impl Backend for SledBackend {
+    /// The segments' sizes as the file system reports them (a segment may be deleted by a
+    /// checkpoint while this reads: it then counts as empty).
+    fn journal_bytes(&self) -> u64 {
+        let Ok(entries) = std::fs::read_dir(&self.shared.journal_dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    }
+
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
         self.shared.get(tree, key)
     }

@@ -174,6 +174,8 @@ impl Connector for LoopbackConnector {
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
         let mut inbox = self.net.inbox.lock().await;
+        // In process, the platform is reachable as soon as the inbox is ours.
+        sink.up();
         loop {
             let event = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),

@@ -1,6 +1,6 @@
 //! `FakeConnector`: an in-process platform for tests of the core.
 
-use crate::connector::{Capabilities, Connector, ConnectorState, EventSink};
+use crate::connector::{Capabilities, Connector, ConnectorState, EventSink, Health};
 use crate::error::ConnectorError;
 use crate::event::{Event, EventKind, Message, Sender};
 use crate::ids::{InboundId, Platform, RemoteMsgId, RoomId, RoomRef, ThreadId};
@@ -83,6 +83,8 @@ pub struct FakeConnector {
     runs: AtomicUsize,
     /// Wakes the running `run` to end it (see [`FakeConnector::end_run`]).
     end_run: tokio::sync::Notify,
+    /// What `run` reports about the platform (see [`FakeConnector::reach`]).
+    reach: tokio::sync::watch::Sender<Health>,
 }
 
 impl FakeConnector {
@@ -103,6 +105,7 @@ impl FakeConnector {
             most_sends_in_flight: AtomicUsize::new(0),
             runs: AtomicUsize::new(0),
             end_run: tokio::sync::Notify::new(),
+            reach: tokio::sync::watch::Sender::new(Health::Up),
         })
     }
 
@@ -228,6 +231,13 @@ impl FakeConnector {
     }
 
     /// How many times `run` was started (a supervisor's restarts count).
+    /// What this platform's `run` reports through its sink's health from now on (at once if
+    /// it is running, and at the start of every run): `Up` (the default: connected at once) or
+    /// `Down(why)` (cannot reach the platform; events injected meanwhile still arrive).
+    pub fn reach(&self, health: Health) {
+        self.reach.send_replace(health);
+    }
+
     pub fn runs(&self) -> usize {
         self.runs.load(Ordering::SeqCst)
     }
@@ -369,9 +379,15 @@ impl Connector for FakeConnector {
         // Only one `run` at a time may own the injected stream; a restarted daemon gets it next.
         let mut rx = self.inject_rx.lock().await;
         self.runs.fetch_add(1, Ordering::SeqCst);
+        let mut reach = self.reach.subscribe();
+        report(&sink, &reach.borrow_and_update());
         loop {
             let (event, done) = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
+                _ = reach.changed() => {
+                    report(&sink, &reach.borrow_and_update());
+                    continue;
+                }
                 _ = self.end_run.notified() => {
                     let how = self.state().end_run.take();
                     match how {
@@ -459,5 +475,13 @@ impl Connector for FakeConnector {
             return Err(err);
         }
         self.find(id, |p| p.reactions.push(key.to_owned()))
+    }
+}
+
+/// Tells the daemon through `sink` what `health` says.
+fn report(sink: &EventSink, health: &Health) {
+    match health {
+        Health::Up => sink.up(),
+        Health::Down(why) => sink.down(why.clone()),
     }
 }

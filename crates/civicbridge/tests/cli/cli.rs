@@ -42,6 +42,14 @@ fn bad_configs_exit_2_with_one_line_naming_the_key() {
             format!("{CONFIG}\n[links.planning.rules]\nblocked_patterns = [\"([a-z\"]\n"),
             "links.planning.rules.blocked_patterns[0]",
         ),
+        (
+            format!("{CONFIG}\n[admin]\nlisten = \"localhost:nine\"\n"),
+            "admin.listen: `localhost:nine` is not an address and port",
+        ),
+        (
+            format!("{CONFIG}\n[admin]\nport = 9090\n"),
+            "unknown field `port`, expected `listen` for key `admin`",
+        ),
     ];
     for (text, expected) in cases {
         let o = civicbridge(&[

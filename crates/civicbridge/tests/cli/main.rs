@@ -10,6 +10,7 @@ mod common;
 #[path = "../common/world.rs"]
 mod world;
 
+mod admin_run;
 mod binary;
 mod cli;
 mod cli_privacy;

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

@@ -54,6 +54,7 @@ async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
         RetryPolicy::default(),
         shutdown.clone(),
         tracker.clone(),
+        civicbridge_core::ops::metrics::Instruments::default(),
     );
     outbox.enqueue(&jobs);
     wait_until(Duration::from_secs(60), "every notice sent", || {

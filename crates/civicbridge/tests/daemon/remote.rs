@@ -81,11 +81,7 @@ async fn a_moderator_token_cannot_change_rules_and_the_refusal_is_audited() {
     assert!(!log.iter().any(|e| e.action == AuditAction::RulesChanged));
 
     let out = remote
-        .run(
-            &link,
-            "!set planning links drop",
-            token("ops", Role::Admin),
-        )
+        .run(&link, "!set planning links drop", token("ops", Role::Admin))
         .await
         .unwrap();
     assert!(!out.refused, "{}", out.reply);

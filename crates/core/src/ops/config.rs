@@ -66,6 +66,8 @@ struct RawConfig {
     links: BTreeMap<String, RawLink>,
     #[serde(default)]
     connectors: RawWatch,
+    #[serde(default)]
+    admin: crate::ops::admin::RawAdmin,
     /// Every other table: a platform's section, by name.
     #[serde(flatten)]
     platforms: BTreeMap<String, config::Value>,
@@ -146,6 +148,8 @@ pub struct Settings {
     pub links: Vec<LinkSettings>,
     /// `connectors.outage_notice_after_secs`.
     pub outage_notice_after: std::time::Duration,
+    /// `[admin]`: the admin listener, if on.
+    pub admin: Option<crate::ops::admin::AdminSettings>,
 }
 
 /// One configured platform: its factory and its section (`[telegram]`).
@@ -409,7 +413,9 @@ impl RawConfig {
             Some(p) => p,
             None => base.join("civicbridge-data"),
         };
+        let admin = self.admin.validate()?;
         Ok(Settings {
+            admin,
             store_path,
             base_dir: base.to_path_buf(),
             log: self.log,
@@ -559,6 +565,11 @@ mod tests {
         assert!(e.starts_with("links.planning.moderators[0]"), "{e}");
         let e = err(&GOOD.replace("moderators = [\"hall:@mod\"]", "moderators = [\"irc:mod\"]"));
         assert!(e.starts_with("links.planning.moderators[0]"), "{e}");
+        let e = err(&format!("{GOOD}\n[admin]\nlisten = \"localhost\"\n"));
+        assert!(
+            e.starts_with("admin.listen: `localhost` is not an address"),
+            "{e}"
+        );
         let e = err(&format!("surprise = 1\n{GOOD}"));
         assert!(
             e.starts_with(

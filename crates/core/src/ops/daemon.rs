@@ -6,15 +6,24 @@
 //! connectors begin reading. [`Daemon::apply_links`] changes the links while it runs. Shutdown is one `CancellationToken` and a `TaskTracker`: connectors
 //! stop reading, workers finish the batch in hand, unsent jobs stay in the outbox, the store is
 //! flushed, all within a grace period.
+//!
+//! Before all that, the admin listener is bound (if `[admin] listen` is set; see
+//! [`crate::ops::admin`]), so `/readyz` answers 503 while the rest starts; the store's
+//! observer is set to the metrics, the status learns that the store is open once the outbox is
+//! re-driven, and each connector's supervisor keeps its state current.
 
+use crate::ops::admin::{AdminError, AdminSettings, AdminState};
 use crate::ops::config::LinkSettings;
 use crate::ops::links::{LinkChanges, RunningLinks};
+use crate::ops::metrics::Metrics;
+use crate::ops::status::Status;
 use crate::pipeline::link::{LinkError, BATCH};
 use crate::pipeline::outbox::{Outbox, RetryPolicy};
 use crate::pipeline::router;
 use crate::store::{Store, StoreError};
 use civicbridge_api::{Connector, ConnectorError, Platform};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -33,6 +42,8 @@ pub enum DaemonError {
     DuplicateLink(String),
     #[error("shutdown did not finish within {0:?}; some tasks were abandoned")]
     ShutdownTimeout(Duration),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
 }
 
 /// Tunables; the defaults are for production.
@@ -50,6 +61,8 @@ pub struct Options {
     /// The platforms' factories, for what only a platform knows while the bridge runs (links
     /// to its messages in `!takedown`). Empty in tests that need none.
     pub platforms: Vec<Arc<dyn civicbridge_api::PlatformFactory>>,
+    /// The admin listener (`/livez`, `/readyz`, `/metrics`), if on.
+    pub admin: Option<AdminSettings>,
 }
 
 impl Default for Options {
@@ -61,6 +74,7 @@ impl Default for Options {
             sweep_every: Duration::from_secs(60),
             watch: crate::ops::watch::WatchOptions::default(),
             platforms: Vec::new(),
+            admin: None,
         }
     }
 }
@@ -76,6 +90,9 @@ pub struct Daemon {
     links: RunningLinks,
     liveness: Arc<crate::ops::liveness::Liveness>,
     remote: crate::ops::remote::RemoteCommands,
+    status: Status,
+    metrics: Metrics,
+    admin: Option<SocketAddr>,
 }
 
 impl Daemon {
@@ -86,13 +103,35 @@ impl Daemon {
         connectors: Vec<Arc<dyn Connector>>,
         options: Options,
     ) -> Result<Daemon, DaemonError> {
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        // Until the start succeeds, a failure stops whatever was started (the admin listener).
+        let started = shutdown.clone().drop_guard();
+        let status = Status::default();
+        let mut platforms: Vec<Platform> = connectors.iter().map(|c| c.platform()).collect();
+        platforms.sort_by_key(|p| p.as_str());
+        for p in &platforms {
+            status.connecting(*p);
+        }
+        let metrics = Metrics::new(&store, platforms);
+        // First, so that `/readyz` answers (503) while the rest starts.
+        let admin = match &options.admin {
+            Some(settings) => {
+                let state = AdminState {
+                    status: status.clone(),
+                    metrics: metrics.clone(),
+                };
+                Some(crate::ops::admin::start(settings, state, shutdown.clone(), &tracker).await?)
+            }
+            None => None,
+        };
+        store.set_observer(Some(Arc::new(metrics.instruments().clone())));
+
         // Pseudonyms shown from here on must survive a crash: create the key durably first.
         crate::privacy::prepare(&store).await?;
 
         let connectors: HashMap<Platform, Arc<dyn Connector>> =
             connectors.into_iter().map(|c| (c.platform(), c)).collect();
-        let shutdown = CancellationToken::new();
-        let tracker = TaskTracker::new();
         let liveness = Arc::new(crate::ops::liveness::Liveness::default());
         let outbox = Outbox::new(
             store.clone(),
@@ -101,6 +140,7 @@ impl Daemon {
             options.retry.clone(),
             shutdown.clone(),
             tracker.clone(),
+            metrics.instruments().clone(),
         );
         // `!retry` of a parked event reaches whichever worker serves the moderation room;
         // the event's own link worker replays it. Each retry wakes every worker.
@@ -123,6 +163,7 @@ impl Daemon {
         if redriven > 0 {
             tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
         }
+        status.store_open();
         running.apply(links)?;
         let (sink_tx, sink_rx) = mpsc::channel(BATCH * 4);
         tracker.spawn(router::run(
@@ -144,6 +185,8 @@ impl Daemon {
                 options: options.watch.clone(),
                 shutdown: shutdown.clone(),
                 failed: failed.clone(),
+                status: status.clone(),
+                instruments: metrics.instruments().clone(),
             }));
         }
         tracker.spawn(crate::moderation::hygiene::run(
@@ -168,6 +211,7 @@ impl Daemon {
             outbox,
             platforms: options.platforms.into(),
         };
+        started.disarm();
         Ok(Daemon {
             store,
             shutdown,
@@ -177,6 +221,9 @@ impl Daemon {
             links: running,
             liveness,
             remote,
+            status,
+            metrics,
+            admin,
         })
     }
 
@@ -219,6 +266,21 @@ impl Daemon {
         &self.store
     }
 
+    /// Whether it is ready, and each connector's state (what `/readyz` shows).
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Its metrics (what `/metrics` shows).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Where the admin listener listens, if it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
     /// A token that is cancelled when the daemon shuts down.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -231,6 +293,7 @@ impl Daemon {
         let finished = tokio::time::timeout(self.grace, self.tracker.wait())
             .await
             .is_ok();
+        self.store.set_observer(None);
         self.store.flush().await?;
         if finished {
             tracing::info!("civicbridge stopped");

@@ -170,6 +170,9 @@ impl RunningLinks {
         self.routes
             .send_replace(Arc::new(RouteTable::build(&records, &self.workers)));
         let notices = crate::moderation::notice::queue_public_notices(&store, &announce)?;
+        if !notices.is_empty() {
+            tracing::info!(rooms = notices.len(), "queued the public notice");
+        }
         self.shared.outbox.enqueue(&notices);
         for list in [
             &mut changes.added,

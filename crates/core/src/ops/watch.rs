@@ -7,9 +7,13 @@
 //!   ([`Health`]: `down` on every failed poll, sync or gateway attempt, `up` on success). An
 //!   outage that lasts longer than `notice_after` gets **one** notice in every moderation room,
 //!   and its end one "back" notice; shorter blips get none. A restart counts as down.
+//! - Every report also sets the connector's state in [`Status`] (`/readyz`) and its
+//!   `civicbridge_connector_up` gauge.
 //! - `Auth` (revoked token, deactivated account) cannot pass by itself: the supervisor stops and
 //!   reports it, and `civicbridge run` exits 1 with one line naming the platform.
 
+use crate::ops::metrics::Instruments;
+use crate::ops::status::Status;
 use crate::pipeline::outbox::Outbox;
 use crate::store::{JobKind, Store};
 use civicbridge_api::{
@@ -53,6 +57,9 @@ pub struct Watched {
     pub shutdown: CancellationToken,
     /// Told once if the connector fails for good (`Auth`).
     pub failed: mpsc::UnboundedSender<(Platform, ConnectorError)>,
+    /// Where its state is shown (`/readyz`) and measured (`civicbridge_connector_up`).
+    pub status: Status,
+    pub instruments: Instruments,
 }
 
 impl std::fmt::Debug for Watched {
@@ -68,11 +75,15 @@ pub async fn supervise(w: Watched) {
     let (health_tx, health_rx) = mpsc::unbounded_channel();
     let monitor = tokio::spawn(monitor(
         health_rx,
-        w.platform,
-        w.store.clone(),
-        w.outbox.clone(),
-        w.options.notice_after,
-        w.shutdown.clone(),
+        Monitor {
+            platform: w.platform,
+            store: w.store.clone(),
+            outbox: w.outbox.clone(),
+            notice_after: w.options.notice_after,
+            shutdown: w.shutdown.clone(),
+            status: w.status.clone(),
+            instruments: w.instruments.clone(),
+        },
     ));
     let mut delay = w.options.restart_base;
     loop {
@@ -88,6 +99,9 @@ pub async fn supervise(w: Watched) {
         let why = match ran {
             Ok(Err(ConnectorError::Auth(m))) => {
                 tracing::error!(platform = %w.platform, error = %m, "connector refused its credentials");
+                w.status
+                    .failed(w.platform, &format!("credentials refused: {m}"));
+                w.instruments.connector_up(w.platform, false);
                 let _ = w.failed.send((w.platform, ConnectorError::Auth(m)));
                 break;
             }
@@ -118,15 +132,29 @@ pub async fn supervise(w: Watched) {
     monitor.abort();
 }
 
-/// Turns health reports into at most one "down" and one "back" notice per outage.
-async fn monitor(
-    mut rx: mpsc::UnboundedReceiver<Health>,
+/// What the monitor of one connector's health needs.
+struct Monitor {
     platform: Platform,
     store: Store,
     outbox: Outbox,
     notice_after: Duration,
     shutdown: CancellationToken,
-) {
+    status: Status,
+    instruments: Instruments,
+}
+
+/// Turns health reports into at most one "down" and one "back" notice per outage, and shows
+/// each report in the status and the metrics.
+async fn monitor(mut rx: mpsc::UnboundedReceiver<Health>, m: Monitor) {
+    let Monitor {
+        platform,
+        store,
+        outbox,
+        notice_after,
+        shutdown,
+        status,
+        instruments,
+    } = m;
     // Since when it is down and why, and whether the moderators were told.
     let mut down: Option<(tokio::time::Instant, chrono::DateTime<chrono::Utc>, String)> = None;
     let mut told = false;
@@ -140,6 +168,10 @@ async fn monitor(
             r = rx.recv() => match r { Some(r) => Some(r), None => return },
             _ = sleep_until(deadline) => None,
         };
+        if let Some(r) = &report {
+            status.report(platform, r);
+            instruments.connector_up(platform, *r == Health::Up);
+        }
         match report {
             Some(Health::Down(why)) => match &mut down {
                 Some((_, _, last)) => *last = why,

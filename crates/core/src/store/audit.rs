@@ -22,6 +22,12 @@ pub trait AuditReads: Read {
 
 impl<R: Read + ?Sized> AuditReads for R {}
 
+/// The seq of the last audit entry (0 before the first).
+pub(super) fn head_seq(r: &(impl Read + ?Sized)) -> Result<u64, StoreError> {
+    let head: Option<AuditHead> = read::get(r, Tree::Meta, keys::AUDIT_HEAD)?;
+    Ok(head.map_or(0, |h| h.seq))
+}
+
 impl Tx<'_> {
     /// Appends a sealed entry to the audit chain.
     pub fn audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, TxError> {

@@ -17,6 +17,8 @@
 //! transaction in progress, which sees its own writes, in reads and scans alike) implement.
 //! Every change happens inside one [`Store::transact`] body through the typed write verbs of
 //! [`Tx`], so a crash never leaves, say, an approved item both pending and in the outbox.
+//! A body may also note what it decided for the metrics ([`observe`]); the notes reach the
+//! store's observer only if the transaction commits.
 
 pub mod audit;
 pub mod connector_state;
@@ -27,6 +29,7 @@ mod keys;
 pub mod links_rules;
 pub mod meta;
 pub mod mirrors;
+pub mod observe;
 pub mod outbox;
 pub mod parked;
 pub mod pending;
@@ -154,6 +157,8 @@ pub struct Store {
     /// The store's name, read once at open (see [`Store::instance`]).
     instance: Arc<str>,
     decoded: Arc<decoded::Caches>,
+    /// Told what each committed transaction noted (the daemon's metrics), see [`observe`].
+    observer: observe::Slot,
 }
 
 impl Store {
@@ -180,6 +185,7 @@ impl Store {
             ids: Arc::new(ids::IdAllocator::starting_above(0)),
             instance: Arc::from(""),
             decoded: Arc::default(),
+            observer: observe::Slot::default(),
         };
         meta::migrate(&store)?;
         meta::backfill_held(&store)?;
@@ -205,6 +211,7 @@ impl Store {
         mut body: impl FnMut(&mut Tx<'_>) -> Result<R, TxError>,
     ) -> Result<R, StoreError> {
         let mut mark = None;
+        let mut observed = Vec::new();
         let now = now_ms();
         let ids = &*self.ids;
         let decoded = &*self.decoded;
@@ -215,15 +222,18 @@ impl Store {
                 ids,
                 decoded,
                 mark: None,
+                observed: Vec::new(),
             };
             let out = body(&mut tx)?;
             mark = tx.mark;
+            observed = tx.observed;
             Ok(out)
         })
         .map_err(|TxError::Abort(e)| e)?;
         if let Some(m) = mark {
             self.ids.committed(m);
         }
+        self.observer.tell(observed);
         Ok(out)
     }
 
@@ -255,6 +265,8 @@ pub struct Tx<'a> {
     decoded: &'a decoded::Caches,
     /// The id high-water mark this transaction wrote, if any.
     mark: Option<u64>,
+    /// What the body noted for the metrics, told only if it commits ([`observe`]).
+    observed: Vec<observe::Observation>,
 }
 
 impl std::fmt::Debug for Tx<'_> {

@@ -122,6 +122,7 @@ pub fn decide(
         }
     };
     tx.put_mirror(&mirror)?;
+    observe_decision(tx, &link, &item, &mirror, decision);
     audit_about(
         tx,
         &actor.audit(),
@@ -149,6 +150,38 @@ pub fn decide(
         jobs.push(job);
     }
     Ok(Ok(Decided { item, jobs }))
+}
+
+/// Notes the decision for the metrics: one moderator's verdict per target room, and how long
+/// the item waited.
+fn observe_decision(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    item: &PendingItem,
+    mirror: &MirrorRecord,
+    decision: &Decision,
+) {
+    use crate::store::observe::Observation;
+    let verdict = match decision {
+        Decision::Reject(_) => "rejected",
+        Decision::Approve | Decision::ApproveEdited(_) => "approved",
+    };
+    if let Some(from) = link.side_of(&mirror.source) {
+        for to in item.targets.iter().filter_map(|t| link.side_of(t)) {
+            tx.observe(Observation::Verdict {
+                link: link.id.clone(),
+                from,
+                to,
+                verdict,
+                rule: "moderator",
+            });
+        }
+    }
+    let waited_ms = tx.now_ms().saturating_sub(item.held_at_ms);
+    tx.observe(Observation::Decided {
+        link: link.id.clone(),
+        waited_ms,
+    });
 }
 
 /// Records that a copy of `mirror` is on its way to `room`.

@@ -168,6 +168,40 @@ pub enum DropReason {
     Empty,
 }
 
+impl HoldReason {
+    /// The kind of rule, without its particulars: a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HoldReason::Policy { .. } => "policy",
+            HoldReason::ThreadNotPublished => "thread_not_published",
+            HoldReason::ReplyToUnbridged => "reply_to_unbridged",
+            HoldReason::TooLong { .. } => "too_long",
+            HoldReason::Links => "links",
+            HoldReason::AttachmentKind(_) => "attachment_kind",
+            HoldReason::AttachmentTooLarge { .. } => "attachment_too_large",
+            HoldReason::MassMention => "mass_mention",
+            HoldReason::Edit => "edit",
+            HoldReason::EditedWhileHeld => "edited_while_held",
+            HoldReason::PublishRequested { .. } => "publish_requested",
+        }
+    }
+}
+
+impl DropReason {
+    /// The kind of rule, without its particulars (never a blocked pattern): a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DropReason::BlockedSender => "blocked_sender",
+            DropReason::DirectionOff { .. } => "direction_off",
+            DropReason::BlockedPattern(_) => "blocked_pattern",
+            DropReason::SlowMode { .. } => "slow_mode",
+            DropReason::Links => "links",
+            DropReason::NotPublished => "not_published",
+            DropReason::Empty => "empty",
+        }
+    }
+}
+
 impl fmt::Display for HoldReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

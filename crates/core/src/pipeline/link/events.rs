@@ -3,6 +3,7 @@
 //! held for a moderator, or dropped (`message`, `hold`).
 
 use super::*;
+use crate::store::observe::Observation;
 
 impl LinkWorker {
     pub(super) fn handle(
@@ -20,7 +21,15 @@ impl LinkWorker {
             return Ok(());
         }
         match work {
-            Work::Bridged(_) => self.bridged(tx, ev, fx),
+            Work::Bridged(_) => {
+                if matches!(ev.kind, EventKind::Message(_)) {
+                    tx.observe(Observation::Received {
+                        link: self.link.id.clone(),
+                        platform: ev.room.platform,
+                    });
+                }
+                self.bridged(tx, ev, fx)
+            }
             Work::Moderation(_) => room::handle(tx, &self.link, ev, &self.platforms, &mut fx.jobs),
         }
     }
@@ -110,7 +119,20 @@ impl LinkWorker {
                 reply_to_unbridged,
                 since_last_ms,
             };
-            match moderation::evaluate(&self.rules, &c) {
+            let verdict = moderation::evaluate(&self.rules, &c);
+            let (name, rule) = match &verdict {
+                Verdict::Forward => ("forward", "none"),
+                Verdict::Hold(why) => ("hold", why.kind()),
+                Verdict::Drop(why) => ("drop", why.kind()),
+            };
+            tx.observe(Observation::Verdict {
+                link: self.link.id.clone(),
+                from,
+                to: target.side,
+                verdict: name,
+                rule,
+            });
+            match verdict {
                 Verdict::Forward => forward.push(target.room.clone()),
                 Verdict::Hold(why) => hold.push((target.room.clone(), why)),
                 Verdict::Drop(why) => {

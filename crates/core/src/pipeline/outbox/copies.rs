@@ -88,6 +88,20 @@ pub(super) async fn fetch_files(
     Ok((files, unshown))
 }
 
+/// `conn.send(part)`, its duration observed whatever its outcome.
+async fn timed_send(
+    inner: &Inner,
+    conn: &Arc<dyn Connector>,
+    part: &civicbridge_api::Outgoing,
+) -> Result<SendReceipt, civicbridge_api::ConnectorError> {
+    let started = std::time::Instant::now();
+    let sent = conn.send(part).await;
+    inner
+        .instruments
+        .send_took(conn.platform(), started.elapsed());
+    sent
+}
+
 /// Sends `parts` in order, skipping those an earlier attempt delivered. After each part,
 /// `record` runs inside the transaction that also advances (or, after the last part, finishes)
 /// the job, so a receipt and the job's progress are never out of step.
@@ -100,7 +114,7 @@ pub(super) async fn send_parts(
 ) -> Result<(), JobError> {
     let total = parts.len();
     for (i, part) in parts.iter().enumerate().skip(job.parts_done as usize) {
-        let receipt = conn.send(part).await?;
+        let receipt = timed_send(inner, conn, part).await?;
         inner.store.transact(|tx| {
             record(tx, i, &receipt)?;
             if i + 1 == total {
@@ -165,7 +179,17 @@ pub(super) async fn send_copy(
         }
         Ok(())
     })
-    .await
+    .await?;
+    // Received → copy sent, by the message's own time (0 in records that never had one).
+    let sent_at = crate::store::now_ms();
+    if m.at_ms > 0 && sent_at >= m.at_ms {
+        inner.instruments.relayed(
+            m.source.platform,
+            job.target.platform,
+            std::time::Duration::from_millis(sent_at - m.at_ms),
+        );
+    }
+    Ok(())
 }
 
 pub(super) async fn edit_copy(
@@ -202,7 +226,7 @@ pub(super) async fn edit_copy(
     // The new text needs more parts than before: post the rest; fewer: remove the surplus.
     let mut ids = copy.ids.clone();
     for part in parts.iter().skip(copy.ids.len()) {
-        let receipt = conn.send(part).await?;
+        let receipt = timed_send(inner, conn, part).await?;
         ids.extend(receipt.ids);
         record_ids(inner, m, &job.target, &ids)?;
     }

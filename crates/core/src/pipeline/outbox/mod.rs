@@ -22,6 +22,7 @@ mod copies;
 use copies::*;
 
 use crate::moderation::audit::{AuditAction, AuditDraft};
+use crate::ops::metrics::{Instruments, RetryReason};
 use crate::pipeline::dead_letter::ParkReason;
 use crate::pipeline::render::{self, RenderInput, ReplyTarget};
 use crate::store::prelude::*;
@@ -95,6 +96,8 @@ struct Inner {
     retry: RetryPolicy,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// Send durations, retries and relay latency (see `crate::ops::metrics`).
+    instruments: Instruments,
 }
 
 impl std::fmt::Debug for Inner {
@@ -122,6 +125,7 @@ impl Outbox {
         retry: RetryPolicy,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        instruments: Instruments,
     ) -> Outbox {
         Outbox {
             inner: Arc::new(Inner {
@@ -137,6 +141,7 @@ impl Outbox {
                 retry,
                 shutdown,
                 tracker,
+                instruments,
             }),
         }
     }
@@ -316,6 +321,7 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
             }
             Err(JobError::Connector(ConnectorError::RateLimited { retry_after })) => {
                 tracing::info!(job = %id, ?retry_after, "rate limited");
+                inner.instruments.retry(platform, RetryReason::RateLimited);
                 // The platform's number, capped: a reply asking for years must not stop the
                 // lane for good. Asking again early only gets another 429.
                 retry_after.min(MAX_RATE_LIMIT_WAIT)
@@ -325,6 +331,11 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
             )) => {
                 let d = inner.retry.backoff(job.attempts);
                 tracing::warn!(job = %id, error = %e, attempt = job.attempts, retry_in = ?d, "send failed");
+                let reason = match e {
+                    ConnectorError::Transient(_) => RetryReason::Transient,
+                    _ => RetryReason::Auth,
+                };
+                inner.instruments.retry(platform, reason);
                 if matches!(e, ConnectorError::Transient(_)) {
                     transient_failures += 1;
                     let done_now = inner
@@ -368,6 +379,7 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                     park(inner, &lane, id, &why);
                     return true;
                 }
+                inner.instruments.retry(platform, RetryReason::Store);
                 inner.retry.backoff(job.attempts)
             }
         };

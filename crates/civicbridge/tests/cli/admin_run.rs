@@ -1,0 +1,162 @@
+//! The admin listener of the shipped binary, `civicbridge run`, with its three real connectors
+//! (a real Synapse, the local Telegram and Discord servers): `/readyz` turns 200 once they have
+//! connected and 503 naming Telegram while its polling fails; `/metrics` parses and counts a
+//! relayed message; a taken port ends the start with exit 1 and one line naming `admin.listen`.
+#![allow(clippy::unwrap_used)]
+
+use crate::bridge_process;
+
+use bridge_process::Bridge;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The listener's base URL, from the line the daemon logs when it binds.
+fn admin_base(log: &str) -> Option<String> {
+    let at = log.find("admin listener on http://")? + "admin listener on ".len();
+    let url = &log[at..];
+    let end = url["http://".len()..].find('/')? + "http://".len();
+    Some(url[..end].to_owned())
+}
+
+async fn readyz(base: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap())
+}
+
+/// Polls `/readyz` until `check` holds.
+async fn readyz_until(
+    base: &str,
+    what: &str,
+    check: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (code, body) = readyz(base).await;
+        if check(code, &body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {code} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One sample of a scrape, by exact series (`name{labels}` as the text format writes it).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn civicbridge_run_serves_readyz_and_metrics_for_its_real_connectors() {
+    let p = bridge_process::world_for_run(
+        bridge_process::residents_cross(),
+        "[admin]\nlisten = \"127.0.0.1:0\"",
+    )
+    .await;
+    let bridge = Bridge::start(&p.config_path).await;
+    let base = admin_base(&bridge.log()).expect("the admin URL is logged");
+
+    let body = readyz_until(&base, "every connector connected", |code, _| code == 200).await;
+    assert_eq!(body["not_ready"], serde_json::json!([]));
+    assert_eq!(body["connectors"].as_array().unwrap().len(), 3, "{body}");
+
+    p.telegram
+        .post_as_user(p.tg_chat, (42, "Ada"), "Is the library open late?")
+        .unwrap();
+    let mut bodies = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !bodies
+        .iter()
+        .any(|b: &String| b.contains("library open late"))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never crossed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        bodies = p.staff.bodies(&p.staff_room).await.unwrap();
+    }
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "civicbridge_messages_received_total{platform=\"telegram\",link=\"riverside\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    for platform in ["matrix", "telegram", "discord"] {
+        let series = format!("civicbridge_connector_up{{platform=\"{platform}\"}}");
+        assert_eq!(sample(&text, &series), Some(1.0), "{series}");
+    }
+    assert!(
+        sample(
+            &text,
+            "civicbridge_relay_latency_seconds_count{source=\"telegram\",target=\"matrix\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+
+    // Telegram's polling breaks for a while (the connector backs off 0.5 + 1 + 2 + 4 + 8 s).
+    p.telegram.fail_method(
+        "getUpdates",
+        5,
+        civicbridge_testkit::telegram::Fault::DropConnection,
+    );
+    let body = readyz_until(&base, "telegram down", |code, b| {
+        code == 503 && b["not_ready"] == serde_json::json!(["telegram"])
+    })
+    .await;
+    let tg = body["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["platform"] == "telegram")
+        .unwrap();
+    assert_eq!(tg["state"], "down");
+    assert!(
+        tg["last_error"].as_str().unwrap().contains("getUpdates"),
+        "{tg}"
+    );
+    readyz_until(&base, "telegram back", |code, _| code == 200).await;
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_taken_admin_port_ends_run_with_exit_code_1_and_one_line_naming_the_key() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let p = bridge_process::world_for_run(
+        bridge_process::residents_cross(),
+        &format!("[admin]\nlisten = \"{addr}\""),
+    )
+    .await;
+    // Off the test's runtime, which serves the local platforms the binary talks to.
+    let config = p.config_path.to_str().unwrap().to_owned();
+    let out = tokio::time::timeout(
+        WAIT,
+        tokio::task::spawn_blocking(move || {
+            bridge_process::civicbridge(&["run", "--config", &config])
+        }),
+    )
+    .await
+    .expect("run ends by itself")
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("civicbridge: ")
+            && last.contains(&format!("admin.listen: cannot listen on {addr}")),
+        "one line naming admin.listen: {last:?}"
+    );
+    drop(taken);
+}
