@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod admin_api;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

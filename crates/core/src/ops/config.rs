@@ -414,6 +414,9 @@ impl RawConfig {
             None => base.join("civicbridge-data"),
         };
         let admin = self.admin.validate()?;
+        if let Some(a) = &admin {
+            secrets.extend(a.tokens.secrets());
+        }
         Ok(Settings {
             admin,
             store_path,

@@ -114,12 +114,14 @@ impl Daemon {
             status.connecting(*p);
         }
         let metrics = Metrics::new(&store, platforms);
+        let api_slot = crate::ops::admin::api::ApiSlot::default();
         // First, so that `/readyz` answers (503) while the rest starts.
         let admin = match &options.admin {
             Some(settings) => {
                 let state = AdminState {
                     status: status.clone(),
                     metrics: metrics.clone(),
+                    api: api_slot.clone(),
                 };
                 Some(crate::ops::admin::start(settings, state, shutdown.clone(), &tracker).await?)
             }
@@ -211,6 +213,13 @@ impl Daemon {
             outbox,
             platforms: options.platforms.into(),
         };
+        if let Some(settings) = &options.admin {
+            api_slot.set(crate::ops::admin::api::Api {
+                tokens: settings.tokens.clone(),
+                commands: remote.clone(),
+                links: running.subscribe(),
+            });
+        }
         started.disarm();
         Ok(Daemon {
             store,

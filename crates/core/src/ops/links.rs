@@ -70,6 +70,8 @@ pub struct RunningLinks {
     current: Vec<LinkSettings>,
     workers: HashMap<LinkId, mpsc::Sender<Work>>,
     routes: watch::Sender<Arc<RouteTable>>,
+    /// The link records in force, for readers outside the pipeline (the admin API).
+    published: watch::Sender<Arc<Vec<LinkRecord>>>,
     shared: Shared,
     tracker: TaskTracker,
     /// The platforms with a connector in this process.
@@ -88,6 +90,7 @@ impl RunningLinks {
             current: Vec::new(),
             workers: HashMap::new(),
             routes,
+            published: watch::Sender::new(Arc::new(Vec::new())),
             shared,
             tracker,
             platforms,
@@ -98,6 +101,11 @@ impl RunningLinks {
     /// The links in force.
     pub fn current(&self) -> &[LinkSettings] {
         &self.current
+    }
+
+    /// The link records in force, kept current.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Vec<LinkRecord>>> {
+        self.published.subscribe()
     }
 
     /// Refuses a set of links this process cannot serve, naming the first problem.
@@ -169,6 +177,7 @@ impl RunningLinks {
         );
         self.routes
             .send_replace(Arc::new(RouteTable::build(&records, &self.workers)));
+        self.published.send_replace(Arc::new(records));
         let notices = crate::moderation::notice::queue_public_notices(&store, &announce)?;
         if !notices.is_empty() {
             tracing::info!(rooms = notices.len(), "queued the public notice");

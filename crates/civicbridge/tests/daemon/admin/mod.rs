@@ -23,6 +23,7 @@ fn admin_on(listen: &str) -> Options {
     Options {
         admin: Some(AdminSettings {
             listen: listen.parse().unwrap(),
+            tokens: Default::default(),
         }),
         ..fast_retries()
     }
@@ -358,9 +359,11 @@ async fn admin_hostile_requests_are_refused_and_the_daemon_goes_on() {
     let addr = daemon.admin_addr().unwrap();
     readyz_until(&base, "ready", |code, _| code == 200).await;
 
+    // The admin API wants a token (see admin_api.rs).
+    assert_eq!(get(&format!("{base}/api/v1/links")).await.0, 401);
     for path in [
         "/",
-        "/api/v1/links",
+        "/api/v1/nothing",
         "/metrics/extra",
         "/livez/",
         "/%00",

@@ -18,19 +18,32 @@ use std::net::SocketAddr;
 pub struct RawAdmin {
     /// An address and port (`127.0.0.1:9090`, `[::1]:9090`); port 0 lets the system choose.
     pub listen: Option<String>,
+    /// Who may call the admin API (see [`super::tokens`]); without any, the API answers 401.
+    pub tokens: Option<super::tokens::RawTokens>,
 }
 
 /// The validated section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSettings {
     pub listen: SocketAddr,
+    pub tokens: super::tokens::Tokens,
 }
 
 impl RawAdmin {
     /// `None` when the listener is off; an error naming `admin.listen` when it is not an
     /// address and port.
     pub fn validate(self) -> Result<Option<AdminSettings>, ConfigError> {
+        let tokens = match self.tokens {
+            Some(raw) => raw.validate()?,
+            None => super::tokens::Tokens::default(),
+        };
         let Some(listen) = self.listen else {
+            if !tokens.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "admin.tokens".into(),
+                    problem: "are set but admin.listen is not: the admin API would not run".into(),
+                });
+            }
             return Ok(None);
         };
         let invalid = |problem: String| ConfigError::Invalid {
@@ -49,7 +62,7 @@ impl RawAdmin {
                 "`{text}` is not an address and port (such as 127.0.0.1:9090 or [::1]:9090)"
             ))
         })?;
-        Ok(Some(AdminSettings { listen }))
+        Ok(Some(AdminSettings { listen, tokens }))
     }
 }
 
@@ -60,6 +73,7 @@ mod tests {
     fn check(listen: &str) -> Result<Option<AdminSettings>, String> {
         RawAdmin {
             listen: Some(listen.into()),
+            tokens: None,
         }
         .validate()
         .map_err(|e| e.to_string())

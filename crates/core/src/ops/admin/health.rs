@@ -26,6 +26,6 @@ pub(super) async fn readyz(
 pub(super) async fn not_found() -> (StatusCode, &'static str) {
     (
         StatusCode::NOT_FOUND,
-        "not found: this listener serves /livez, /readyz and /metrics\n",
+        "not found: this listener serves /livez, /readyz, /metrics and /api/v1/\n",
     )
 }

@@ -6,6 +6,7 @@
 //!   503 before and whenever one is down or failed; a JSON body with each connector's state,
 //!   last error and since when ([`health`], over [`crate::ops::status::Status`]).
 //! - `GET /metrics`: the Prometheus text format ([`metrics`], over [`crate::ops::metrics`]).
+//! - `/api/v1/…`: the admin API, for callers with a token ([`api`], [`tokens`]).
 //!
 //! Anything else is 404, another method on these paths 405. Request bodies are never read.
 //! The daemon binds it before anything else starts (a taken port stops the start with an error
@@ -14,9 +15,11 @@
 //!
 //! [`config`] is the `[admin]` section, validated with errors that name the key.
 
+pub mod api;
 pub mod config;
 mod health;
 mod metrics;
+pub mod tokens;
 
 pub use config::{AdminSettings, RawAdmin};
 
@@ -47,6 +50,8 @@ pub enum AdminError {
 pub struct AdminState {
     pub status: Status,
     pub metrics: Metrics,
+    /// Filled once the daemon has started.
+    pub api: api::ApiSlot,
 }
 
 /// The listener's routes, without a socket (tests can drive it directly).
@@ -55,6 +60,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .merge(api::routes())
         .fallback(health::not_found)
         .with_state(state)
 }
