@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 mod cli {
     pub mod privacy;
+    pub mod remote;
 }
 mod platforms;
 mod systemd;
@@ -42,8 +43,8 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Show or change a link's rules (while the bridge is stopped; use !set in the moderation
-    /// room while it runs).
+    /// Show or change a link's rules (while the bridge runs, through its admin API when the
+    /// config has [admin] listen and an admin token).
     Rules {
         #[arg(long, short)]
         config: PathBuf,
@@ -187,7 +188,7 @@ fn store_failure(e: StoreError, doing: &'static str) -> Failure {
     match e.kind() {
         ErrorKind::Refused => input(e),
         ErrorKind::Busy => input(format!(
-            "{e}; stop the bridge first, or use the moderation room commands while it runs"
+            "{e}; stop the bridge first, use the moderation room commands while it runs, or turn on its admin API ([admin] listen and an admin token) for these commands"
         )),
         ErrorKind::Unusable | ErrorKind::Failed => {
             Failure::Run(anyhow::Error::new(e).context(doing))
@@ -219,7 +220,7 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
     match cmd {
         Cmd::Run { config } => run(&config).await,
         Cmd::Check { config } => check(&config),
-        Cmd::Rules { config, action } => rules(&config, action),
+        Cmd::Rules { config, action } => rules(&config, action).await,
         Cmd::Queue { config, action } => queue(&config, action).await,
         Cmd::Takedown { config, link, what } => {
             use civicbridge_core::moderation::commands::takedown::Target;
@@ -234,7 +235,14 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
                         "`{what}` is not a link to a message on any platform"
                     ))
                 }
-                Some(t) => Ok(civicbridge_core::moderation::commands::Command::Takedown(t)),
+                // One word: the text also goes to the running bridge as `!takedown WHAT`.
+                Some(_) if what.trim().contains(char::is_whitespace) => Err(format!(
+                    "`{what}` names no message (m7, #12, a link or an id)"
+                )),
+                Some(t) => Ok((
+                    civicbridge_core::moderation::commands::Command::Takedown(t),
+                    format!("!takedown {}", what.trim()),
+                )),
                 None => Err(format!(
                     "`{what}` names no message (m7, #12, a link or an id)"
                 )),
@@ -245,13 +253,15 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         // "telegram:42 otherlink"` must not act on another link.
         Cmd::Trust { config, link, user } => {
             let user = person(&load(&config)?, &user)?;
+            let text = format!("!trust {user}");
             let cmd = civicbridge_core::moderation::commands::Command::Trust(user, None);
-            admin_command(&config, &link, Ok(cmd)).await
+            admin_command(&config, &link, Ok((cmd, text))).await
         }
         Cmd::Block { config, link, user } => {
             let user = person(&load(&config)?, &user)?;
+            let text = format!("!block {user}");
             let cmd = civicbridge_core::moderation::commands::Command::Block(user, None);
-            admin_command(&config, &link, Ok(cmd)).await
+            admin_command(&config, &link, Ok((cmd, text))).await
         }
         Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action),
         Cmd::Erase { config, user } => cli::privacy::erase(&config, &user).await,
@@ -293,6 +303,34 @@ fn load(config: &Path) -> Result<Settings, Failure> {
 
 fn open_store(settings: &Settings) -> Result<Store, Failure> {
     Store::open(&settings.store_path).map_err(|e| store_failure(e, "opening the store"))
+}
+
+/// The store, or, while the running bridge holds it, the bridge's admin API (see
+/// `cli::remote`).
+enum Access {
+    Store(Store),
+    Running(cli::remote::Remote),
+}
+
+fn open_or_remote(settings: &Settings) -> Result<Access, Failure> {
+    match Store::open(&settings.store_path) {
+        Ok(store) => Ok(Access::Store(store)),
+        Err(e) if e.kind() == ErrorKind::Busy => match cli::remote::Remote::of(settings) {
+            Some(remote) => Ok(Access::Running(remote)),
+            None => Err(store_failure(e, "opening the store")),
+        },
+        Err(e) => Err(store_failure(e, "opening the store")),
+    }
+}
+
+/// `text` as one word of a command sent to the running bridge: it must not carry a second
+/// argument (another link, another person) into the command.
+fn one_word<'a>(what: &str, text: &'a str) -> Result<&'a str, Failure> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(input(format!("{what}: `{text}` must be one word")));
+    }
+    Ok(text)
 }
 
 fn out(text: impl std::fmt::Display) {
@@ -456,9 +494,31 @@ fn link_id(settings: &Settings, name: &str) -> Result<LinkId, Failure> {
         })
 }
 
-fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
+async fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
     let settings = load(config)?;
-    let store = open_store(&settings)?;
+    let store = match open_or_remote(&settings)? {
+        Access::Store(store) => store,
+        Access::Running(remote) => {
+            return match action {
+                RulesCmd::Show { link } => {
+                    let links = match link {
+                        Some(name) => vec![link_id(&settings, &name)?],
+                        None => settings.links.iter().map(|l| l.link.id.clone()).collect(),
+                    };
+                    for id in links {
+                        remote.run(id.as_str(), &format!("!rules {id}")).await?;
+                    }
+                    Ok(())
+                }
+                RulesCmd::Set { link, key, value } => {
+                    let id = link_id(&settings, &link)?;
+                    let key = one_word("key", &key)?;
+                    let text = format!("!set {id} {key} {}", value.trim());
+                    remote.run(id.as_str(), &text).await
+                }
+            };
+        }
+    };
     let pairs: Vec<_> = settings
         .links
         .iter()
@@ -499,7 +559,10 @@ fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
 
 async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
     let settings = load(config)?;
-    let store = open_store(&settings)?;
+    let store = match open_or_remote(&settings)? {
+        Access::Store(store) => store,
+        Access::Running(remote) => return queue_remote(&settings, &remote, action).await,
+    };
     let (id, decision) = match action {
         QueueCmd::List => {
             let items = store.pending().context("reading the queue")?;
@@ -571,6 +634,42 @@ async fn queue(config: &Path, action: QueueCmd) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `queue …` while the bridge runs: the moderation-room command of each action. Decisions
+/// and parked items find their own link, so any link in force carries them.
+async fn queue_remote(
+    settings: &Settings,
+    remote: &cli::remote::Remote,
+    action: QueueCmd,
+) -> Result<(), Failure> {
+    let Some(link) = settings.links.first().map(|l| l.link.id.clone()) else {
+        return Err(input("the config has no links"));
+    };
+    let item = |id: &str| -> Result<String, Failure> {
+        let id = one_word("id", id)?;
+        id.parse::<civicbridge_core::moderation::approval::ItemRef>()
+            .map_err(input)?;
+        Ok(id.to_owned())
+    };
+    let parked = |id: &str| -> Result<String, Failure> {
+        let id = one_word("id", id)?;
+        id.parse::<civicbridge_core::store::ParkedId>()
+            .map_err(input)?;
+        Ok(id.to_owned())
+    };
+    let text = match action {
+        QueueCmd::List => "!queue".to_owned(),
+        QueueCmd::Parked => "!parked".to_owned(),
+        QueueCmd::Retry { id } => format!("!retry {}", parked(&id)?),
+        QueueCmd::Drop { id } => format!("!drop {}", parked(&id)?),
+        QueueCmd::Approve { id } => format!("!approve {}", item(&id)?),
+        QueueCmd::Reject { id, reason } => {
+            format!("!reject {} {}", item(&id)?, reason.unwrap_or_default())
+        }
+        QueueCmd::Edit { id, text } => format!("!edit {} {text}", item(&id)?),
+    };
+    remote.run(link.as_str(), text.trim_end()).await
+}
+
 /// `queue retry|drop P3`: the moderation-room commands, run as an admin of every link.
 async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure> {
     let id: civicbridge_core::store::ParkedId = id.parse().map_err(input)?;
@@ -608,16 +707,20 @@ async fn parked_cmd(store: &Store, id: &str, retry: bool) -> Result<(), Failure>
     Ok(())
 }
 
-/// `takedown`, `trust`, `block`: the moderation-room commands, run as an admin.
+/// `takedown`, `trust`, `block`: the moderation-room commands, run as an admin (`text` is the
+/// command as typed in the room, for the running bridge).
 async fn admin_command(
     config: &Path,
     link: &str,
-    cmd: Result<civicbridge_core::moderation::commands::Command, String>,
+    cmd: Result<(civicbridge_core::moderation::commands::Command, String), String>,
 ) -> Result<(), Failure> {
-    let cmd = cmd.map_err(input)?;
+    let (cmd, text) = cmd.map_err(input)?;
     let settings = load(config)?;
-    let store = open_store(&settings)?;
     let id = link_id(&settings, link)?;
+    let store = match open_or_remote(&settings)? {
+        Access::Store(store) => store,
+        Access::Running(remote) => return remote.run(id.as_str(), &text).await,
+    };
     let done =
         civicbridge_core::moderation::commands::run_as_admin(&store, &id, cmd, &platforms::all())
             .context("running the command")?;

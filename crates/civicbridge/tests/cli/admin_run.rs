@@ -160,3 +160,93 @@ async fn a_taken_admin_port_ends_run_with_exit_code_1_and_one_line_naming_the_ke
     );
     drop(taken);
 }
+
+/// With the admin API on, the store commands work while the bridge runs: each goes through
+/// the API as its moderation-room command, with the same effect in the rooms, audited as the
+/// config's admin token. What needs the store itself still says to stop the bridge.
+#[tokio::test]
+async fn the_cli_works_while_the_bridge_runs_through_the_admin_api() {
+    use civicbridge_core::moderation::audit::AuditAction;
+    use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
+    use civicbridge_core::store::prelude::*;
+    use civicbridge_core::store::Store;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "ops-secret-0123456789abcdef0123";
+    let p = bridge_process::world_for_run(
+        Rules {
+            public_to_staff: DirectionRule::new(Policy::Approve),
+            public_to_public: DirectionRule::new(Policy::Approve),
+            ..bridge_process::residents_cross()
+        },
+        &format!(
+            "[admin]\nlisten = \"127.0.0.1:{port}\"\ntokens = [{{ name = \"ops\", role = \"admin\", token = \"{token}\" }}]"
+        ),
+    )
+    .await;
+    let cfg = p.config_path.to_str().unwrap().to_owned();
+    let bridge = Bridge::start(&p.config_path).await;
+    p.telegram
+        .post_as_user(p.tg_chat, (42, "Ada"), "Can I park at the library?")
+        .unwrap();
+    p.moderator
+        .wait_for_message(&p.moderation_room, WAIT, "the card", |m| {
+            m.body.starts_with("Held #1")
+        })
+        .await
+        .unwrap();
+
+    let cli = |args: &[&str]| {
+        let mut all = vec![args[0], "--config", &cfg];
+        all.extend_from_slice(&args[1..]);
+        bridge_process::civicbridge(&all)
+    };
+    let o = cli(&["queue", "list"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("#1"), "{text}");
+
+    let o = cli(&["queue", "approve", "#1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    p.staff
+        .wait_for_message(&p.staff_room, WAIT, "the approved question", |m| {
+            m.body.contains("Can I park at the library?")
+        })
+        .await
+        .unwrap();
+
+    let o = cli(&["rules", "set", "riverside", "links", "drop"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Input the bridge would take as a second argument never leaves the command line.
+    let o = cli(&["rules", "set", "riverside", "links otherlink", "drop"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = cli(&["queue", "approve", "#2 #3"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A refusal by the bridge is the admin's input to change: exit 2 with its words.
+    let o = cli(&["queue", "approve", "#9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("#9"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The store itself is still the running bridge's.
+    let o = cli(&["erase", "--user", "telegram:42"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stop the bridge first"));
+
+    bridge.stop().await;
+    let store = Store::open(&p.store_path()).unwrap();
+    let log = store.audit_log().unwrap();
+    for action in [AuditAction::Approved, AuditAction::RulesChanged] {
+        assert!(
+            log.iter()
+                .any(|e| e.action == action && e.actor == "token:ops"),
+            "{action:?} by token:ops"
+        );
+    }
+    assert!(!serde_json::to_string(&log).unwrap().contains(token));
+}

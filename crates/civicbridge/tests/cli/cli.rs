@@ -48,7 +48,15 @@ fn bad_configs_exit_2_with_one_line_naming_the_key() {
         ),
         (
             format!("{CONFIG}\n[admin]\nport = 9090\n"),
-            "unknown field `port`, expected `listen` for key `admin`",
+            "unknown field `port`, expected `listen` or `tokens` for key `admin`",
+        ),
+        (
+            format!("{CONFIG}\n[admin]\nlisten = \"127.0.0.1:9\"\ntokens = [{{ name = \"ops\", role = \"admin\", token = \"hunter2\" }}]\n"),
+            "admin.tokens[0].token: must be at least 24 characters",
+        ),
+        (
+            format!("{CONFIG}\n[admin]\ntokens = \"ops:admin:0123456789abcdef0123456789\"\n"),
+            "admin.tokens: are set but admin.listen is not",
         ),
     ];
     for (text, expected) in cases {

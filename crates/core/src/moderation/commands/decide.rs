@@ -46,9 +46,10 @@ fn decide(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef, d: Decision) -> Result<
                 ),
                 jobs: decided.jobs,
                 refused: false,
+                declined: false,
             },
             Err(r @ Refusal::NotAModerator) => Outcome::refusal(refusal(&r, ctx)),
-            Err(r) => Outcome::reply(refusal(&r, ctx)),
+            Err(r) => Outcome::declined(refusal(&r, ctx)),
         },
     )
 }

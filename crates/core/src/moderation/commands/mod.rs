@@ -99,6 +99,9 @@ pub struct Outcome {
     pub jobs: Vec<Job>,
     /// The actor lacked the role (the refusal is audited; `reply` says so).
     pub refused: bool,
+    /// The command did nothing for a reason the reply gives (no such item, an outdated
+    /// revision): for callers that answer with a status (the admin API, the command line).
+    pub declined: bool,
 }
 
 impl Outcome {
@@ -112,6 +115,13 @@ impl Outcome {
     pub(crate) fn refusal(text: impl Into<String>) -> Outcome {
         Outcome {
             refused: true,
+            ..Outcome::reply(text)
+        }
+    }
+
+    pub(crate) fn declined(text: impl Into<String>) -> Outcome {
+        Outcome {
+            declined: true,
             ..Outcome::reply(text)
         }
     }

@@ -64,6 +64,7 @@ pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, Tx
         reply,
         jobs,
         refused: false,
+        declined: false,
     })
 }
 

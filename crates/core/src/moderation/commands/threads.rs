@@ -97,6 +97,7 @@ pub fn publish(
         reply: format!("Asked the moderators to publish this thread ({}).", item.id),
         jobs,
         refused: false,
+        declined: false,
     })
 }
 

@@ -6,9 +6,10 @@
 //!   moderation-room command (`!approve`, `!reject`, `!edit`, `!takedown`, `!queue`, `!rules`,
 //!   `!set`, `!trust`, `!block`, `!audit`, `!parked`, `!retry`, `!drop`) on that link, through the
 //!   same code, permissions and audit entries as in the room ([`crate::ops::remote`]), as the
-//!   token's name with its role. Answers `{"reply": …, "refused": false}`; 403 with the same
-//!   shape when the token's role is not enough (the refusal is audited, as in the room); 400
-//!   for what is not a command; 404 for a link not in force.
+//!   token's name with its role. Answers `{"reply": …, "refused": false, "declined": false}`;
+//!   403 with the same shape when the token's role is not enough (the refusal is audited, as
+//!   in the room); 409 when the command did nothing (no such held item, an outdated revision);
+//!   400 for what is not a command; 404 for a link not in force.
 //!
 //! No token, or one that is not configured, gets 401, and is audited as `token:?` (at most one
 //! entry a second, counting those it stands for, so a flood cannot grow the log without
@@ -82,6 +83,7 @@ struct CommandRequest {
 struct CommandReply {
     reply: String,
     refused: bool,
+    declined: bool,
 }
 
 fn error(code: StatusCode, text: impl Into<String>) -> Response {
@@ -200,12 +202,15 @@ async fn command(
         Ok(out) => {
             let code = if out.refused {
                 StatusCode::FORBIDDEN
+            } else if out.declined {
+                StatusCode::CONFLICT
             } else {
                 StatusCode::OK
             };
             let reply = CommandReply {
                 reply: out.reply,
                 refused: out.refused,
+                declined: out.declined,
             };
             (code, Json(reply)).into_response()
         }

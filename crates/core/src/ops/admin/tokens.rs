@@ -74,6 +74,15 @@ impl Tokens {
         found
     }
 
+    /// An admin token's name and secret, for the command line on this machine (it reads the
+    /// same config) to act through the API while the bridge runs.
+    pub fn first_admin(&self) -> Option<(&str, &str)> {
+        self.0
+            .iter()
+            .find(|t| t.role == Role::Admin)
+            .map(|t| (t.name.as_str(), t.secret.as_str()))
+    }
+
     /// The secrets, to keep out of the log.
     pub fn secrets(&self) -> Vec<String> {
         self.0.iter().map(|t| t.secret.clone()).collect()
