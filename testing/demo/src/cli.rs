@@ -106,6 +106,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         telegram_port: TELEGRAM_PORT,
         discord_port: DISCORD_PORT,
         saved,
+        admin_listener: true,
         ..WorldOptions::test(&bridge_dir)
     })
     .await;
@@ -136,7 +137,13 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         let _ = world.shutdown().await;
         return Err(e);
     }
-    say("· the bridge is running\n");
+    say("· the bridge is running");
+    if let Some(url) = world.admin_url().await {
+        say(&format!(
+            "· admin listener at {url}: {url}/readyz (is every platform connected?), {url}/metrics"
+        ));
+    }
+    say("");
 
     if !args.no_scenario {
         say(

@@ -65,7 +65,14 @@ rooms = [
             } else {
                 "# moderators: whoever holds power level 50 in the moderation room".to_owned()
             },
-            extra = self.options.extra_config,
+            extra = if self.options.admin_listener {
+                format!(
+                    "[admin]\nlisten = \"127.0.0.1:0\"\n{}",
+                    self.options.extra_config
+                )
+            } else {
+                self.options.extra_config.clone()
+            },
             staff_room = self.staff_room,
             chat = self.tg_chat,
             channel = self.dc_channel,

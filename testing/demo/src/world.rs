@@ -63,6 +63,8 @@ pub struct WorldOptions {
     pub poll_timeout_secs: u64,
     /// TOML appended to the config after the link (top-level sections such as `[connectors]`).
     pub extra_config: String,
+    /// Whether the config turns the admin listener on (on a port the system chooses).
+    pub admin_listener: bool,
 }
 
 impl WorldOptions {
@@ -81,6 +83,7 @@ impl WorldOptions {
             sync_timeout_s: 10,
             poll_timeout_secs: 5,
             extra_config: String::new(),
+            admin_listener: false,
         }
     }
 }
@@ -282,6 +285,7 @@ impl World {
         let (connectors, discord) = connectors(&settings).await?;
         let options = daemon::Options {
             platforms: platforms(),
+            admin: options.admin.or(settings.admin.clone()),
             ..options
         };
         let daemon = Daemon::start(store, &settings.links, connectors, options).await?;
@@ -333,6 +337,13 @@ impl World {
     pub async fn restart(&self) -> Result<(), DemoError> {
         self.stop().await?;
         self.start().await
+    }
+
+    /// The running daemon's admin listener, as a URL (`http://127.0.0.1:PORT`), if on.
+    pub async fn admin_url(&self) -> Option<String> {
+        let running = self.running.lock().await;
+        let addr = running.as_ref()?.daemon.admin_addr()?;
+        Some(format!("http://{addr}"))
     }
 
     /// The running daemon's store (to check the outbox, the queue, the audit log).

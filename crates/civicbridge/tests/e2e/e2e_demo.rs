@@ -99,6 +99,7 @@ async fn demo_plays_its_story_stops_everything_on_ctrl_c_and_check_reuses_the_da
         "curl -s -X POST",
         "@staff:localhost",
         "@moderator:localhost",
+        "admin listener at http://127.0.0.1:",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
