@@ -111,3 +111,67 @@ async fn a_moderator_token_cannot_change_rules_and_the_refusal_is_audited() {
     assert!(matches!(e, Err(RemoteError::Store(_))), "{e:?}");
     daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_paused_link_holds_new_copies_in_order_and_resuming_sends_them() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    let remote = daemon.remote_commands();
+    let link = LinkId::new("planning");
+    let admin = || token("ops", Role::Admin);
+
+    acked(fakes.telegram.post(TG, RESIDENT, "t0", "before the pause")).await;
+    wait_until(WAIT, "the first copy", || {
+        fakes.matrix.texts_in(STAFF).len() == 1
+    })
+    .await;
+
+    // A moderator may not pause; an admin may.
+    let out = remote
+        .run(&link, "!pause planning", token("desk", Role::Moderator))
+        .await
+        .unwrap();
+    assert!(out.refused, "{}", out.reply);
+    let out = remote.run(&link, "!pause planning", admin()).await.unwrap();
+    assert!(!out.refused && !out.declined, "{}", out.reply);
+
+    for (id, text) in [("t1", "first while paused"), ("t2", "second while paused")] {
+        acked(fakes.telegram.post(TG, RESIDENT, id, text)).await;
+    }
+    // Decided and queued (durable), not sent.
+    assert_eq!(
+        store.outbox().unwrap().len(),
+        4,
+        "two copies each to Matrix and Discord"
+    );
+    assert_eq!(
+        fakes.matrix.texts_in(STAFF).len(),
+        1,
+        "nothing crossed while paused"
+    );
+    assert!(fakes.discord.texts_in(DC).len() == 1);
+
+    let out = remote
+        .run(&link, "!resume planning", admin())
+        .await
+        .unwrap();
+    assert!(!out.refused, "{}", out.reply);
+    wait_until(WAIT, "the held copies, in order", || {
+        fakes.matrix.texts_in(STAFF)
+            == vec![
+                "Ada (Telegram): before the pause",
+                "Ada (Telegram): first while paused",
+                "Ada (Telegram): second while paused",
+            ]
+    })
+    .await;
+    let changed = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::RulesChanged && e.actor == "token:ops")
+        .count();
+    assert_eq!(changed, 2, "pause and resume are audited");
+    daemon.shutdown().await.unwrap();
+}

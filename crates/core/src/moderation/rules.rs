@@ -182,6 +182,11 @@ pub struct Rules {
     /// Posted once in each public room of the link when the link starts (and again if the text
     /// changes): residents should know that a council moderates the room and reads along.
     pub public_notice: Option<String>,
+    /// While true, no copy goes out on the link (`!pause`/`!resume`): copies and their edits
+    /// wait in the outbox, in order, and go when it is false again. Events are still received
+    /// and decided; the bridge's notices still go, and so do takedowns, except in a room where
+    /// copies wait (a room's jobs keep their order, so they wait behind them).
+    pub paused: bool,
 }
 
 impl Default for Rules {
@@ -206,6 +211,7 @@ impl Default for Rules {
             remind_after_secs: 3600,
             expire_after_secs: 0,
             public_notice: None,
+            paused: false,
         }
     }
 }
@@ -341,6 +347,7 @@ impl Rules {
         "remind_after_secs",
         "expire_after_secs",
         "public_notice",
+        "paused",
     ];
 }
 

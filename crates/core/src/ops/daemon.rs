@@ -245,6 +245,11 @@ impl Daemon {
         Ok(changes)
     }
 
+    /// How many rooms' outbox lanes wait for a paused link right now.
+    pub fn lanes_paused(&self) -> usize {
+        self.remote.outbox.lanes_paused()
+    }
+
     /// Runs moderation commands from outside the rooms (the admin API).
     pub fn remote_commands(&self) -> crate::ops::remote::RemoteCommands {
         self.remote.clone()

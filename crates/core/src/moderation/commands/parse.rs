@@ -18,6 +18,7 @@ Commands (moderation room):
 !drop ID — remove a parked item for good (admins)
 !rules [LINK] — a link's rules
 !set LINK KEY VALUE — change a rule (admins)
+!pause LINK / !resume LINK — copies on the link wait in the outbox until resumed (admins)
 !trust USER [LINK] / !block USER [LINK] — USER as platform:id, e.g. telegram:42 (admins)
 !audit [N] — the last N audit entries (default 10)
 !help — this text
@@ -81,6 +82,15 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
         "rules" => match words.as_slice() {
             [] => Ok(Command::Rules(None)),
             [link] => Ok(Command::Rules(Some(LinkId::new(*link)))),
+            _ => bad(),
+        },
+        // `paused` is a rule like any other: stored, audited, seeded by the config.
+        "pause" | "resume" => match words.as_slice() {
+            [link] => Ok(Command::Set {
+                link: LinkId::new(*link),
+                key: "paused".into(),
+                value: (verb == "pause").to_string(),
+            }),
             _ => bad(),
         },
         "set" => match words.as_slice() {
@@ -262,6 +272,19 @@ mod tests {
         assert_eq!(parse("!audit 3"), Some(Ok(Command::Audit(3))));
         assert!(parse("!audit 0").unwrap().is_err());
         assert!(parse("!set planning").unwrap().is_err());
+        for (text, value) in [("!pause planning", "true"), ("!RESUME planning", "false")] {
+            assert_eq!(
+                parse(text),
+                Some(Ok(Command::Set {
+                    link: LinkId::new("planning"),
+                    key: "paused".into(),
+                    value: value.into(),
+                })),
+                "{text}"
+            );
+        }
+        assert!(parse("!pause").unwrap().is_err());
+        assert!(parse("!pause planning other").unwrap().is_err());
         assert!(parse("!queue now").unwrap().is_err());
         assert_eq!(parse("!help"), Some(Ok(Command::Help)));
         let e = parse("!dance").unwrap().unwrap_err();

@@ -93,6 +93,8 @@ struct Inner {
     /// Each link's moderation room, where parked and refused jobs are reported. Replaced whole
     /// when the links change at runtime; readers take a snapshot.
     moderation_rooms: std::sync::RwLock<Arc<HashMap<LinkId, RoomRef>>>,
+    /// Lanes whose next job waits for its paused link, now.
+    lanes_paused: std::sync::atomic::AtomicUsize,
     retry: RetryPolicy,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -138,6 +140,7 @@ impl Outbox {
                 connectors,
                 lanes: Mutex::new(HashMap::new()),
                 moderation_rooms: std::sync::RwLock::new(Arc::new(moderation_rooms)),
+                lanes_paused: std::sync::atomic::AtomicUsize::new(0),
                 retry,
                 shutdown,
                 tracker,
@@ -174,6 +177,11 @@ impl Outbox {
     /// Re-drives every unfinished job from the store (at start). Returns how many. A job whose
     /// record cannot be decoded is parked (see [`crate::pipeline::dead_letter`]) instead of stopping the
     /// start.
+    /// How many rooms' lanes wait for a paused link right now.
+    pub fn lanes_paused(&self) -> usize {
+        self.inner.lanes_paused.load(Ordering::Relaxed)
+    }
+
     /// Each link's moderation room, as of now.
     pub fn moderation_rooms(&self) -> Arc<HashMap<LinkId, RoomRef>> {
         moderation_rooms(&self.inner)
@@ -248,6 +256,16 @@ impl Outbox {
     }
 }
 
+/// How often a lane waiting on a paused link looks again.
+const PAUSE_RECHECK: Duration = Duration::from_millis(500);
+
+/// Whether `link`'s copies wait (`paused` in its rules). Rules that cannot be read count as not
+/// paused: the job's own reads then fail the same way, and that is handled (backoff, parking)
+/// where it is visible, rather than a lane waiting silently for good.
+fn paused(inner: &Inner, link: &LinkId) -> bool {
+    matches!(inner.store.rules(link), Ok(Some(r)) if r.paused)
+}
+
 fn moderation_rooms(inner: &Inner) -> Arc<HashMap<LinkId, RoomRef>> {
     inner
         .moderation_rooms
@@ -302,6 +320,16 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                 continue;
             }
         };
+        // A paused link's copies wait here, in order; deletions (takedowns) and notices go on.
+        if matches!(job.kind, JobKind::Send { .. } | JobKind::Edit { .. })
+            && paused(inner, &job.link)
+        {
+            tokio::select! {
+                _ = inner.shutdown.cancelled() => return false,
+                _ = tokio::time::sleep(PAUSE_RECHECK) => {}
+            }
+            continue;
+        }
         let platform = job.target.platform;
         let permit = match inner.in_flight.get(&platform) {
             Some(slots) => tokio::select! {
