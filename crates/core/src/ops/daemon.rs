@@ -161,6 +161,8 @@ impl Daemon {
         );
         // Before anything is spawned, so a refused config leaves nothing running.
         running.check(links)?;
+        // Re-driving can park unreadable jobs, whose notices go to the links' moderation rooms.
+        outbox.set_moderation_rooms(crate::ops::links::moderation_rooms(links));
         let redriven = outbox.redrive()?;
         if redriven > 0 {
             tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");

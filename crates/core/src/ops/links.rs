@@ -64,6 +64,17 @@ impl std::fmt::Display for LinkChanges {
     }
 }
 
+/// Each link's moderation room, where the outbox reports what it parks or gives up on.
+pub fn moderation_rooms(links: &[LinkSettings]) -> HashMap<LinkId, civicbridge_api::RoomRef> {
+    links
+        .iter()
+        .filter_map(|l| {
+            let room = l.link.moderation_room.clone()?;
+            Some((l.link.id.clone(), room))
+        })
+        .collect()
+}
+
 /// The running links (see the module doc).
 #[derive(Debug)]
 pub struct RunningLinks {
@@ -169,12 +180,9 @@ impl RunningLinks {
         }
         self.current = links.to_vec();
         let records: Vec<LinkRecord> = links.iter().map(|l| l.link.clone()).collect();
-        self.shared.outbox.set_moderation_rooms(
-            records
-                .iter()
-                .filter_map(|l| l.moderation_room.clone().map(|m| (l.id.clone(), m)))
-                .collect(),
-        );
+        self.shared
+            .outbox
+            .set_moderation_rooms(moderation_rooms(links));
         self.routes
             .send_replace(Arc::new(RouteTable::build(&records, &self.workers)));
         self.published.send_replace(Arc::new(records));
