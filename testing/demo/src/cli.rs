@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 const SYNAPSE_PORT: u16 = 8008;
 const TELEGRAM_PORT: u16 = 8081;
 const DISCORD_PORT: u16 = 8082;
+/// The admin listener's port, as in README's example (any free port if it is taken).
+const ADMIN_PORT: u16 = 9090;
 
 /// Options of `civicbridge demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -105,7 +107,12 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             port: Some(SYNAPSE_PORT),
         },
         rules: super::world::demo_rules(),
-        daemon: daemon::Options::default(),
+        daemon: daemon::Options {
+            admin: Some(civicbridge_core::ops::admin::AdminSettings {
+                listen: admin_listen(),
+            }),
+            ..daemon::Options::default()
+        },
         telegram_port: TELEGRAM_PORT,
         discord_port: DISCORD_PORT,
         saved,
@@ -137,6 +144,11 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     if let Err(e) = started {
         let _ = world.shutdown().await;
         return Err(e);
+    }
+    if let Some(addr) = world.admin_addr().await {
+        say(&format!(
+            "· admin listener at http://{addr}/ (livez, readyz, metrics)"
+        ));
     }
     say("· the bridge is running\n");
 
@@ -253,4 +265,13 @@ Press Ctrl-C to stop everything (the bridge, Synapse, the local servers)."#,
         resident = discord_resident,
         config = world.config_path.display(),
     )
+}
+
+/// `127.0.0.1:9090` if it is free now, else any free port on loopback.
+fn admin_listen() -> std::net::SocketAddr {
+    let preferred = std::net::SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT));
+    match std::net::TcpListener::bind(preferred) {
+        Ok(_) => preferred,
+        Err(_) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    }
 }

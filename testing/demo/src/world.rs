@@ -357,6 +357,15 @@ rooms = [
             .map(|r| r.daemon.store().clone())
     }
 
+    /// Where the running daemon's admin listener listens, if it has one.
+    pub async fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|r| r.daemon.admin_addr())
+    }
+
     /// Resolves when a connector of the running daemon fails for good (holds the daemon while
     /// it waits: drop the future before stopping).
     pub async fn connector_failed(&self) -> Option<(civicbridge_api::Platform, String)> {
