@@ -302,6 +302,14 @@ pub struct ThreePlatforms {
 
 impl ThreePlatforms {
     pub async fn start(extra_rules: &str) -> ThreePlatforms {
+        Self::start_with(extra_rules, Default::default()).await
+    }
+
+    /// As [`Self::start`], with the local Discord server started with `discord`.
+    pub async fn start_with(
+        extra_rules: &str,
+        discord: civicbridge_testkit::discord::ServerOptions,
+    ) -> ThreePlatforms {
         let hs = civicbridge_testkit::synapse::shared().await.unwrap();
         let http = reqwest::Client::new();
         let bot = hs.register_fresh("bridge").await.unwrap();
@@ -316,7 +324,7 @@ impl ThreePlatforms {
         let mod_room = moderator.create_room(&bot.user_id).await;
         let tg = civicbridge_testkit::telegram::TelegramServer::start().await;
         let chat = tg.create_group("Residents");
-        let dc = civicbridge_testkit::discord::DiscordServer::start()
+        let dc = civicbridge_testkit::discord::DiscordServer::start_with(discord)
             .await
             .unwrap();
         let guild = dc.create_guild("Council");
