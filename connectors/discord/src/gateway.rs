@@ -13,7 +13,7 @@ use serenity::all::{
     MessageId, MessageUpdateEvent, Reaction, Ready, ResumedEvent,
 };
 use serenity::async_trait;
-use serenity::gateway::{GatewayError, ShardManager};
+use serenity::gateway::{ConnectionStage, GatewayError, ShardManager};
 use serenity::http::Http;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -204,9 +204,68 @@ impl Gateway {
         Ok(Gateway { manager, done })
     }
 
+    /// The shard's connection stage as serenity's manager records it (`None` while its runner
+    /// is being restarted).
+    pub async fn stage(&self) -> Option<ConnectionStage> {
+        self.manager
+            .runners
+            .lock()
+            .await
+            .values()
+            .next()
+            .map(|r| r.stage)
+    }
+
     /// Closes the connection and waits for the client to stop.
     pub async fn stop(self) {
         self.manager.shutdown_all().await;
         let _ = self.done.await;
+    }
+}
+
+/// How often the connection stage is read: an outage is reported within this.
+const LIVENESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether the gateway connection is up, read from serenity's shard manager: a connection that
+/// was up and no longer is (dropped, being resumed, its runner restarting) is reported down
+/// through the sink, and up again once connected. A first connection is not an outage.
+#[derive(Debug)]
+pub struct Liveness {
+    every: tokio::time::Interval,
+    was_connected: bool,
+    reported_down: bool,
+}
+
+impl Liveness {
+    pub fn new() -> Self {
+        let mut every = tokio::time::interval(LIVENESS_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Liveness {
+            every,
+            was_connected: false,
+            reported_down: false,
+        }
+    }
+
+    pub async fn tick(&mut self) {
+        self.every.tick().await;
+    }
+
+    pub async fn check(&mut self, gw: &Gateway, sink: &civicbridge_api::EventSink) {
+        let stage = gw.stage().await;
+        if stage == Some(ConnectionStage::Connected) {
+            if self.reported_down {
+                sink.up();
+                self.reported_down = false;
+            }
+            self.was_connected = true;
+        } else if self.was_connected && !self.reported_down {
+            let stage = stage.map_or_else(|| "restarting".to_owned(), |s| format!("{s:?}"));
+            sink.down(format!(
+                "the gateway connection dropped ({})",
+                stage.to_lowercase()
+            ));
+            self.reported_down = true;
+        }
     }
 }

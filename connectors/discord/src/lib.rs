@@ -158,6 +158,7 @@ impl DiscordConnector {
                 inner.stats.clone(),
             )
             .await;
+            let mut link = gateway::Liveness::new();
             let outcome = match started {
                 Err(e) => GwEnd::Failed(e.to_string()),
                 Ok(mut gw) => loop {
@@ -167,6 +168,9 @@ impl DiscordConnector {
                             gw.stop().await;
                             return Ok(());
                         }
+                        // serenity resumes a dropped connection by itself and dispatches
+                        // nothing meanwhile: its shard manager's record is how we know.
+                        _ = link.tick() => link.check(&gw, pipe.sink).await,
                         ev = rx.recv() => match ev {
                             Some(ev) => {
                                 pipe.sink.up();

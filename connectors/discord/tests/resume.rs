@@ -4,7 +4,7 @@
 
 mod common;
 
-use civicbridge_api::EventKind;
+use civicbridge_api::{EventKind, Health};
 use civicbridge_testkit::discord::ServerOptions;
 use common::{world, world_with, WAIT};
 
@@ -59,6 +59,48 @@ async fn dropping_the_websocket_mid_burst_loses_and_duplicates_nothing() {
     );
     w.all_dispatches_handled().await;
     w.stop().await;
+}
+
+/// The next health report that is `Up` (with `up`) or not.
+async fn next_health(w: &mut common::World, up: bool) -> Health {
+    loop {
+        let h = tokio::time::timeout(WAIT, w.health.recv())
+            .await
+            .expect("a health report in time")
+            .expect("the connector keeps its sink");
+        if (h == Health::Up) == up {
+            return h;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_gateway_is_reported_down_until_it_is_back() {
+    // Heartbeats every second: a dead connection shows within a couple of them.
+    let opts = ServerOptions {
+        heartbeat_ms: 1000,
+        ..ServerOptions::default()
+    };
+    let mut w = world_with(opts, |_| {}).await;
+    while let Ok(h) = w.health.try_recv() {
+        assert_eq!(h, Health::Up, "a first connection is no outage");
+    }
+    w.server.hold_gateway(true);
+    w.server.drop_gateway();
+    let down = next_health(&mut w, false).await;
+    assert!(
+        matches!(&down, Health::Down(why) if why.starts_with("the gateway connection dropped")),
+        "{down:?}"
+    );
+    w.server.hold_gateway(false);
+    next_health(&mut w, true).await;
+    let m = w.server.post_as_user(w.channel, w.ada, "after the outage");
+    w.message(m).await;
+    // Not `stop`: with heartbeats this short serenity may give up a resume for a new session,
+    // and what the server sent on the abandoned connection never reaches a handler.
+    w.shutdown.cancel();
+    let r = tokio::time::timeout(WAIT, w.run).await;
+    assert!(matches!(r, Ok(Ok(Ok(())))), "run stops cleanly: {r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,7 @@ use super::scenario;
 use super::world::{World, WorldOptions};
 use super::{DemoError, Homeserver, Saved};
 use civicbridge_core::ops::daemon;
+use civicbridge_testkit::discord::ServerOptions;
 use civicbridge_testkit::synapse::{venv_dir, SYNAPSE_VERSION};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ use std::time::{Duration, Instant};
 const SYNAPSE_PORT: u16 = 8008;
 const TELEGRAM_PORT: u16 = 8081;
 const DISCORD_PORT: u16 = 8082;
+/// The admin listener's port, as in README's example (any free port if it is taken).
+const ADMIN_PORT: u16 = 9090;
 
 /// Options of `civicbridge demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -103,10 +106,19 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             data_dir: Some(synapse_dir),
             port: Some(SYNAPSE_PORT),
         },
+        daemon: daemon::Options {
+            admin: Some(civicbridge_core::ops::admin::AdminSettings {
+                listen: admin_listen(),
+                tokens: Default::default(),
+            }),
+            ..daemon::Options::default()
+        },
         telegram_port: TELEGRAM_PORT,
-        discord_port: DISCORD_PORT,
+        discord: ServerOptions {
+            port: DISCORD_PORT,
+            ..ServerOptions::default()
+        },
         saved,
-        admin_listener: true,
         ..WorldOptions::test(&bridge_dir)
     })
     .await;
@@ -137,13 +149,12 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         let _ = world.shutdown().await;
         return Err(e);
     }
-    say("· the bridge is running");
-    if let Some(url) = world.admin_url().await {
+    if let Some(addr) = world.admin_addr().await {
         say(&format!(
-            "· admin listener at {url}: {url}/readyz (is every platform connected?), {url}/metrics"
+            "· admin listener at http://{addr}/ (livez, readyz: is every platform connected?, metrics)"
         ));
     }
-    say("");
+    say("· the bridge is running\n");
 
     if !args.no_scenario {
         say(
@@ -258,4 +269,13 @@ Press Ctrl-C to stop everything (the bridge, Synapse, the local servers)."#,
         resident = discord_resident,
         config = world.config_path.display(),
     )
+}
+
+/// `127.0.0.1:9090` if it is free now, else any free port on loopback.
+fn admin_listen() -> std::net::SocketAddr {
+    let preferred = std::net::SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT));
+    match std::net::TcpListener::bind(preferred) {
+        Ok(_) => preferred,
+        Err(_) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    }
 }

@@ -65,14 +65,7 @@ rooms = [
             } else {
                 "# moderators: whoever holds power level 50 in the moderation room".to_owned()
             },
-            extra = if self.options.admin_listener {
-                format!(
-                    "[admin]\nlisten = \"127.0.0.1:0\"\n{}",
-                    self.options.extra_config
-                )
-            } else {
-                self.options.extra_config.clone()
-            },
+            extra = self.options.extra_config,
             staff_room = self.staff_room,
             chat = self.tg_chat,
             channel = self.dc_channel,

@@ -51,7 +51,8 @@ pub struct WorldOptions {
     /// Ports for the local Telegram and Discord servers (0: any free port; a taken port falls
     /// back to any).
     pub telegram_port: u16,
-    pub discord_port: u16,
+    /// How the local Discord server behaves (its port, heartbeat interval …).
+    pub discord: ServerOptions,
     /// Matrix accounts and rooms from an earlier run on the same kept homeserver.
     pub saved: Option<Saved>,
     /// Whether the config names the moderator as the link's moderator; without it, power level
@@ -63,8 +64,6 @@ pub struct WorldOptions {
     pub poll_timeout_secs: u64,
     /// TOML appended to the config after the link (top-level sections such as `[connectors]`).
     pub extra_config: String,
-    /// Whether the config turns the admin listener on (on a port the system chooses).
-    pub admin_listener: bool,
 }
 
 impl WorldOptions {
@@ -77,13 +76,12 @@ impl WorldOptions {
             rules: demo_rules(),
             daemon: daemon::Options::default(),
             telegram_port: 0,
-            discord_port: 0,
+            discord: ServerOptions::default(),
             saved: None,
             moderators_in_config: true,
             sync_timeout_s: 10,
             poll_timeout_secs: 5,
             extra_config: String::new(),
-            admin_listener: false,
         }
     }
 }
@@ -182,14 +180,15 @@ impl World {
         };
         let tg_chat = telegram.create_forum("Riverside residents");
         let tg_topic = telegram.create_topic(tg_chat, "Library")?;
-        let discord = match DiscordServer::start_with(ServerOptions {
-            port: options.discord_port,
-            ..ServerOptions::default()
-        })
-        .await
-        {
+        let discord = match DiscordServer::start_with(options.discord.clone()).await {
             Ok(s) => s,
-            Err(_) => DiscordServer::start().await?,
+            Err(_) => {
+                DiscordServer::start_with(ServerOptions {
+                    port: 0,
+                    ..options.discord.clone()
+                })
+                .await?
+            }
         };
         let dc_guild = discord.create_guild("Riverside community");
         let dc_channel = discord.create_channel(dc_guild, "ask-the-council");
@@ -339,13 +338,6 @@ impl World {
         self.start().await
     }
 
-    /// The running daemon's admin listener, as a URL (`http://127.0.0.1:PORT`), if on.
-    pub async fn admin_url(&self) -> Option<String> {
-        let running = self.running.lock().await;
-        let addr = running.as_ref()?.daemon.admin_addr()?;
-        Some(format!("http://{addr}"))
-    }
-
     /// The running daemon's store (to check the outbox, the queue, the audit log).
     pub async fn store(&self) -> Option<Store> {
         self.running
@@ -353,6 +345,15 @@ impl World {
             .await
             .as_ref()
             .map(|r| r.daemon.store().clone())
+    }
+
+    /// Where the running daemon's admin listener listens, if it has one.
+    pub async fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|r| r.daemon.admin_addr())
     }
 
     /// Resolves when a connector of the running daemon fails for good (holds the daemon while

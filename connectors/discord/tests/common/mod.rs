@@ -22,6 +22,8 @@ pub struct World {
     pub bob: u64,
     pub connector: Arc<DiscordConnector>,
     pub rx: mpsc::Receiver<Submission>,
+    /// What the connector reported about reaching the gateway, in order.
+    pub health: mpsc::UnboundedReceiver<civicbridge_api::Health>,
     pub shutdown: CancellationToken,
     pub run: tokio::task::JoinHandle<Result<(), civicbridge_api::ConnectorError>>,
     /// Handler firings of other connectors that ran against the same server.
@@ -54,13 +56,14 @@ pub async fn world_with(opts: ServerOptions, tweak: impl FnOnce(&mut DiscordConf
     tweak(&mut cfg);
     let connector = Arc::new(DiscordConnector::new(cfg).unwrap());
     let (tx, rx) = mpsc::channel(256);
+    let (health_tx, health) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
     let run = {
         let c = connector.clone();
         let s = shutdown.clone();
         tokio::spawn(async move {
-            c.run(EventSink::new(tx), Arc::new(MemoryState::default()), s)
-                .await
+            let sink = EventSink::with_health(tx, health_tx);
+            c.run(sink, Arc::new(MemoryState::default()), s).await
         })
     };
     let w = World {
@@ -72,6 +75,7 @@ pub async fn world_with(opts: ServerOptions, tweak: impl FnOnce(&mut DiscordConf
         bob,
         connector,
         rx,
+        health,
         shutdown,
         run,
         extra_fired: BTreeMap::new(),

@@ -1,6 +1,7 @@
 //! The admin listener of the shipped binary, `civicbridge run`, with its three real connectors
 //! (a real Synapse, the local Telegram and Discord servers): `/readyz` turns 200 once they have
-//! connected and 503 naming Telegram while its polling fails; `/metrics` parses and counts a
+//! connected, and 503 naming Telegram while its polling fails or Discord while its gateway is
+//! down; `/metrics` parses and counts a
 //! relayed message; a taken port ends the start with exit 1 and one line naming `admin.listen`.
 #![allow(clippy::unwrap_used)]
 
@@ -127,6 +128,49 @@ async fn civicbridge_run_serves_readyz_and_metrics_for_its_real_connectors() {
         "{tg}"
     );
     readyz_until(&base, "telegram back", |code, _| code == 200).await;
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn civicbridge_run_readyz_names_discord_while_its_gateway_is_down() {
+    // Heartbeats every second, so serenity notices the dead connection at once (Discord's own
+    // interval is about 41 s).
+    let discord = civicbridge_testkit::discord::ServerOptions {
+        heartbeat_ms: 1000,
+        ..Default::default()
+    };
+    let p = crate::world::World::build(
+        bridge_process::residents_cross(),
+        "[admin]\nlisten = \"127.0.0.1:0\"",
+        discord,
+    )
+    .await;
+    let bridge = Bridge::start(&p.config_path).await;
+    let base = admin_base(&bridge.log()).expect("the admin URL is logged");
+    readyz_until(&base, "every connector connected", |code, _| code == 200).await;
+
+    p.discord.hold_gateway(true);
+    p.discord.drop_gateway();
+    let body = readyz_until(&base, "discord down", |code, b| {
+        code == 503 && b["not_ready"] == serde_json::json!(["discord"])
+    })
+    .await;
+    let dc = body["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["platform"] == "discord")
+        .unwrap();
+    assert_eq!(dc["state"], "down");
+    assert!(
+        dc["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the gateway connection dropped"),
+        "{dc}"
+    );
+    p.discord.hold_gateway(false);
+    readyz_until(&base, "discord back", |code, _| code == 200).await;
     bridge.stop().await;
 }
 

@@ -188,7 +188,7 @@ where
 /// and `extra` (top-level config sections) in its config file; `civicbridge run --config
 /// world.config_path` bridges it.
 pub async fn world_for_run(rules: Rules, extra: &str) -> crate::world::World {
-    crate::world::World::with(rules, extra).await
+    crate::world::World::build(rules, extra, Default::default()).await
 }
 
 /// Residents' messages cross at once, both ways; the rest as the defaults say.

@@ -37,12 +37,22 @@ impl std::ops::Deref for World {
 
 impl World {
     pub async fn new() -> World {
-        Self::with(civicbridge_demo::world::demo_rules(), "").await
+        Self::build(
+            civicbridge_demo::world::demo_rules(),
+            "",
+            Default::default(),
+        )
+        .await
     }
 
     /// The world with `rules` and `extra` (top-level sections) in its config file, for the
-    /// shipped binary (an in-process daemon takes its rules from [`World::start`]).
-    pub async fn with(rules: Rules, extra: &str) -> World {
+    /// shipped binary (an in-process daemon takes its rules from [`World::start`]), and its
+    /// local Discord server started with `discord`.
+    pub async fn build(
+        rules: Rules,
+        extra: &str,
+        discord: civicbridge_testkit::discord::ServerOptions,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let world = civicbridge_demo::World::create(WorldOptions {
             moderators_in_config: false,
@@ -50,6 +60,7 @@ impl World {
             poll_timeout_secs: 1,
             extra_config: extra.to_owned(),
             rules,
+            discord,
             ..WorldOptions::test(dir.path())
         })
         .await

@@ -107,6 +107,24 @@ async fn demo_plays_its_story_stops_everything_on_ctrl_c_and_check_reuses_the_da
         !processes_using(dir.path()).is_empty(),
         "Synapse runs from the data dir while the demo runs"
     );
+    // The admin URL it printed answers: ready, every connector up.
+    let at = text.find("admin listener at ").expect("the admin URL") + "admin listener at ".len();
+    let url = text[at..].split_whitespace().next().unwrap().to_owned();
+    let mut ready = None;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ready != Some(200) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url}readyz: {ready:?}"
+        );
+        ready = match reqwest::get(format!("{url}readyz")).await {
+            Ok(r) => Some(r.status().as_u16()),
+            Err(_) => None,
+        };
+        if ready != Some(200) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 
     assert!(Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -14,7 +14,8 @@ use std::sync::{Arc, RwLock};
 /// One fact a committed transaction established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
-    /// A new message arrived in one of a link's bridged rooms (replays are not counted).
+    /// A new message arrived in one of a link's bridged rooms (not a replay, an echo of the
+    /// bridge's own copy, or a staff command).
     Received { link: LinkId, platform: Platform },
     /// A message was judged for one target room: by the rules (`forward`, `hold` or `drop`),
     /// or by a moderator on a held item (`approved` or `rejected`).

@@ -476,6 +476,32 @@ async fn admin_a_taken_port_stops_the_start_naming_the_key() {
 }
 
 #[tokio::test]
+async fn admin_a_replayed_message_is_received_once() {
+    let fakes = Fakes::new();
+    let (daemon, base) = start_with_admin(Store::memory(), open_rules(), &fakes).await;
+    let ev = fakes
+        .telegram
+        .message_event(TG, RESIDENT, Message::text("m1", "once"));
+    acked(fakes.telegram.inject(ev.clone())).await;
+    acked(fakes.telegram.inject(ev)).await;
+    wait_until(WAIT, "the copy", || fakes.matrix.texts_in(STAFF).len() == 1).await;
+    let m = scrape(&base).await;
+    let received = [("platform", "telegram"), ("link", "planning")];
+    assert_eq!(
+        m.get("civicbridge_messages_received_total", &received),
+        Some(1.0)
+    );
+    let forwarded = [
+        ("link", "planning"),
+        ("direction", "public_to_staff"),
+        ("verdict", "forward"),
+        ("rule", "none"),
+    ];
+    assert_eq!(m.get("civicbridge_verdicts_total", &forwarded), Some(1.0));
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn admin_is_off_unless_configured() {
     let fakes = Fakes::new();
     let daemon = start(Store::memory(), open_rules(), &fakes).await;

@@ -4,8 +4,8 @@
 //! - `GET /livez`: 200 while the process answers.
 //! - `GET /readyz`: 200 once the store is open and every configured connector has connected,
 //!   503 before and whenever one is down or failed; a JSON body with each connector's state,
-//!   last error and since when ([`health`], over [`crate::ops::status::Status`]).
-//! - `GET /metrics`: the Prometheus text format ([`metrics`], over [`crate::ops::metrics`]).
+//!   last error and since when (`health.rs`, over [`crate::ops::status::Status`]).
+//! - `GET /metrics`: the Prometheus text format (`metrics.rs`, over [`crate::ops::metrics`]).
 //! - `/api/v1/…`: the admin API, for callers with a token ([`api`], [`tokens`]).
 //!
 //! Anything else is 404, another method on these paths 405. Request bodies are never read.

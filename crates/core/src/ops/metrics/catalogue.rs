@@ -48,7 +48,7 @@ pub(super) const RECEIVED: Def = def(
     "messages_received",
     Kind::Counter,
     None,
-    "New messages in a link's bridged rooms (replays not counted)",
+    "New messages in a link's bridged rooms (replays, echoes and staff commands not counted)",
 );
 pub(super) const VERDICTS: Def = def(
     "verdicts",

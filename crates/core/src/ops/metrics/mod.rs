@@ -1,9 +1,9 @@
 //! The daemon's metrics, in the Prometheus text format (`prometheus-client`).
 //!
-//! - [`instruments`]: the counters, gauges and histograms the pipeline moves, behind the
+//! - `instruments.rs`: the counters, gauges and histograms the pipeline moves, behind the
 //!   [`Instruments`] handle (the outbox, the watch, and the store's observer: notes of
 //!   committed transactions, see [`crate::store::observe`]).
-//! - [`stored`]: gauges of stored state (queue, outbox, parked jobs, audit log, journal), read
+//! - `stored.rs`: gauges of stored state (queue, outbox, parked jobs, audit log, journal), read
 //!   from the store at scrape time.
 //!
 //! Labels are bounded: a platform, a link's name, a direction, a verdict, a rule's kind, a

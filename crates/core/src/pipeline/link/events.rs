@@ -21,15 +21,7 @@ impl LinkWorker {
             return Ok(());
         }
         match work {
-            Work::Bridged(_) => {
-                if matches!(ev.kind, EventKind::Message(_)) {
-                    tx.observe(Observation::Received {
-                        link: self.link.id.clone(),
-                        platform: ev.room.platform,
-                    });
-                }
-                self.bridged(tx, ev, fx)
-            }
+            Work::Bridged(_) => self.bridged(tx, ev, fx),
             Work::Moderation(_) => room::handle(tx, &self.link, ev, &self.platforms, &mut fx.jobs),
         }
     }
@@ -72,6 +64,10 @@ impl LinkWorker {
         let Some(from) = self.link.side_of(&ev.room) else {
             return Ok(());
         };
+        tx.observe(Observation::Received {
+            link: self.link.id.clone(),
+            platform: ev.room.platform,
+        });
         let sender = ev.sender_key();
         let reply_to = match &m.reply_to {
             Some(r) => tx
