@@ -6,6 +6,9 @@
 //!   an event that is not there). The caller gets the error and decides; ours log what matters.
 //! - matrix-sdk-crypto warns on every sync that it cannot back up room keys without a backup
 //!   key; a bridge bot has no key backup by design.
+//! - matrix-sdk-crypto warns "Our own device might have been deleted" when a key query races
+//!   the upload of the bot's own device keys at start. A device really deleted loses its access
+//!   token with it, and the connector then fails its sync loudly (an authentication error).
 //! - serenity warns at shutdown that the gateway closed without a close frame.
 //!
 //! With `RUST_LOG` set the filter is off: whoever asks for a filter sees everything it selects.
@@ -17,6 +20,10 @@ use tracing_subscriber::layer::{Context, Filter};
 const EXPECTED: &[(&str, &str)] = &[
     ("matrix_sdk::http_client", "status_code: 404"),
     ("matrix_sdk_crypto::backups", "no backup key was found"),
+    (
+        "matrix_sdk_crypto::identities::manager",
+        "Our own device might have been deleted",
+    ),
     (
         "serenity::gateway::bridge::shard_runner",
         "awaiting close frame",
