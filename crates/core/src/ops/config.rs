@@ -498,6 +498,28 @@ mod tests {
             .to_string()
     }
 
+    /// What a reload cannot apply is named by key; links and rules are not on the list.
+    #[test]
+    fn a_reload_names_what_only_a_restart_changes() {
+        use crate::ops::reload::needs_restart;
+        let parse = |t: &str| Settings::from_toml(t, Path::new("/srv"), &factories()).unwrap();
+        let old = parse(GOOD);
+        assert!(needs_restart(&old, &parse(GOOD)).is_empty());
+        let rules = format!("{GOOD}\n[links.planning.rules]\nlinks = \"drop\"\n");
+        assert!(
+            needs_restart(&old, &parse(&rules)).is_empty(),
+            "rules apply at once"
+        );
+        let token = GOOD.replace("hall-secret-abcdefghij", "hall-secret-changed-0123");
+        assert_eq!(needs_restart(&old, &parse(&token)), vec!["hall"]);
+        let store = format!("[store]\npath = \"/elsewhere\"\n{GOOD}");
+        assert_eq!(needs_restart(&old, &parse(&store)), vec!["store.path"]);
+        let admin = format!("{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\n");
+        assert_eq!(needs_restart(&old, &parse(&admin)), vec!["admin"]);
+        let log = format!("[log]\nfilter = \"debug\"\n{GOOD}");
+        assert_eq!(needs_restart(&old, &parse(&log)), vec!["log"]);
+    }
+
     #[test]
     fn a_good_config_validates_with_default_rules() {
         let s = Settings::from_toml(GOOD, Path::new("/srv"), &factories()).expect("valid");

@@ -4,7 +4,8 @@
 //! what it had, and the error names the key. A valid file's links and rules are put in force
 //! without a restart and without dropping anything in flight ([`Daemon::apply_links`]). What
 //! only a restart can change (the store's path, a platform's account or server, the log filter,
-//! the outage notice delay) is named in the log and left as it was.
+//! the outage notice delay, the admin listener and its tokens) is named in the log and left as
+//! it was.
 
 use crate::ops::config::{ConfigError, Settings};
 use crate::ops::daemon::{Daemon, DaemonError};
@@ -63,6 +64,9 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
     }
     if old.outage_notice_after != new.outage_notice_after {
         out.push("connectors.outage_notice_after_secs".to_owned());
+    }
+    if old.admin != new.admin {
+        out.push("admin".to_owned());
     }
     let sections = |s: &Settings| -> Vec<(String, Option<serde_json::Value>)> {
         s.platforms
