@@ -7,6 +7,7 @@
 
 use crate::bridge_process;
 
+use crate::common::admin::readyz_until;
 use bridge_process::Bridge;
 use std::time::Duration;
 
@@ -18,32 +19,6 @@ fn admin_base(log: &str) -> Option<String> {
     let url = &log[at..];
     let end = url["http://".len()..].find('/')? + "http://".len();
     Some(url[..end].to_owned())
-}
-
-async fn readyz(base: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
-    let code = r.status().as_u16();
-    (code, r.json().await.unwrap())
-}
-
-/// Polls `/readyz` until `check` holds.
-async fn readyz_until(
-    base: &str,
-    what: &str,
-    check: impl Fn(u16, &serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (code, body) = readyz(base).await;
-        if check(code, &body) {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {code} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// One sample of a scrape, by exact series (`name{labels}` as the text format writes it).
@@ -62,7 +37,10 @@ async fn civicbridge_run_serves_readyz_and_metrics_for_its_real_connectors() {
     let bridge = Bridge::start(&p.config_path).await;
     let base = admin_base(&bridge.log()).expect("the admin URL is logged");
 
-    let body = readyz_until(&base, "every connector connected", |code, _| code == 200).await;
+    let body = readyz_until(&base, WAIT, "every connector connected", |code, _| {
+        code == 200
+    })
+    .await;
     assert_eq!(body["not_ready"], serde_json::json!([]));
     assert_eq!(body["connectors"].as_array().unwrap().len(), 3, "{body}");
 
@@ -112,7 +90,7 @@ async fn civicbridge_run_serves_readyz_and_metrics_for_its_real_connectors() {
         5,
         civicbridge_testkit::telegram::Fault::DropConnection,
     );
-    let body = readyz_until(&base, "telegram down", |code, b| {
+    let body = readyz_until(&base, WAIT, "telegram down", |code, b| {
         code == 503 && b["not_ready"] == serde_json::json!(["telegram"])
     })
     .await;
@@ -127,7 +105,7 @@ async fn civicbridge_run_serves_readyz_and_metrics_for_its_real_connectors() {
         tg["last_error"].as_str().unwrap().contains("getUpdates"),
         "{tg}"
     );
-    readyz_until(&base, "telegram back", |code, _| code == 200).await;
+    readyz_until(&base, WAIT, "telegram back", |code, _| code == 200).await;
     bridge.stop().await;
 }
 
@@ -147,11 +125,14 @@ async fn civicbridge_run_readyz_names_discord_while_its_gateway_is_down() {
     .await;
     let bridge = Bridge::start(&p.config_path).await;
     let base = admin_base(&bridge.log()).expect("the admin URL is logged");
-    readyz_until(&base, "every connector connected", |code, _| code == 200).await;
+    readyz_until(&base, WAIT, "every connector connected", |code, _| {
+        code == 200
+    })
+    .await;
 
     p.discord.hold_gateway(true);
     p.discord.drop_gateway();
-    let body = readyz_until(&base, "discord down", |code, b| {
+    let body = readyz_until(&base, WAIT, "discord down", |code, b| {
         code == 503 && b["not_ready"] == serde_json::json!(["discord"])
     })
     .await;
@@ -170,7 +151,7 @@ async fn civicbridge_run_readyz_names_discord_while_its_gateway_is_down() {
         "{dc}"
     );
     p.discord.hold_gateway(false);
-    readyz_until(&base, "discord back", |code, _| code == 200).await;
+    readyz_until(&base, WAIT, "discord back", |code, _| code == 200).await;
     bridge.stop().await;
 }
 

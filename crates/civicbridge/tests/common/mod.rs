@@ -2,6 +2,7 @@
 //! Discord channel, moderated from a Matrix room.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod admin;
 pub mod cli;
 
 use civicbridge_api::testing::FakeConnector;

@@ -15,6 +15,7 @@ use civicbridge_core::ops::daemon::{Daemon, DaemonError, Options};
 use civicbridge_core::ops::metrics::Metrics;
 use civicbridge_core::store::prelude::*;
 use civicbridge_core::store::Store;
+use common::admin::{readyz, readyz_until};
 use common::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,37 +44,12 @@ async fn get(url: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn readyz(base: &str) -> (u16, serde_json::Value) {
-    let (code, body) = get(&format!("{base}/readyz")).await;
-    (code, serde_json::from_str(&body).unwrap())
-}
-
 async fn scrape(base: &str) -> prom::Scrape {
     let r = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
     prom::parse(&r.text().await.unwrap()).unwrap()
-}
-
-/// Polls `/readyz` until `check` holds for its answer.
-async fn readyz_until(
-    base: &str,
-    what: &str,
-    check: impl Fn(u16, &serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (code, body) = readyz(base).await;
-        if check(code, &body) {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; /readyz said {code} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn connector<'a>(body: &'a serde_json::Value, platform: &str) -> &'a serde_json::Value {
@@ -94,7 +70,7 @@ async fn admin_readyz_is_503_until_every_connector_connects_and_names_the_one_th
     let (daemon, base) = start_with_admin(Store::memory(), open_rules(), &fakes).await;
 
     assert_eq!(get(&format!("{base}/livez")).await.0, 200);
-    let body = readyz_until(&base, "telegram reported down", |code, b| {
+    let body = readyz_until(&base, WAIT, "telegram reported down", |code, b| {
         code == 503 && connector(b, "telegram")["state"] == "down"
     })
     .await;
@@ -110,7 +86,7 @@ async fn admin_readyz_is_503_until_every_connector_connects_and_names_the_one_th
     );
 
     fakes.telegram.reach(Health::Up);
-    let body = readyz_until(&base, "ready", |code, _| code == 200).await;
+    let body = readyz_until(&base, WAIT, "ready", |code, _| code == 200).await;
     assert_eq!(body["ready"], true);
     for p in ["matrix", "telegram", "discord"] {
         assert_eq!(connector(&body, p)["state"], "up", "{p}");
@@ -120,7 +96,7 @@ async fn admin_readyz_is_503_until_every_connector_connects_and_names_the_one_th
     fakes
         .discord
         .reach(Health::Down("the gateway connection stopped".into()));
-    let body = readyz_until(&base, "discord down", |code, _| code == 503).await;
+    let body = readyz_until(&base, WAIT, "discord down", |code, _| code == 503).await;
     assert_eq!(body["not_ready"], serde_json::json!(["discord"]));
     let dc = connector(&body, "discord");
     assert_eq!(dc["state"], "down");
@@ -136,13 +112,13 @@ async fn admin_readyz_is_503_until_every_connector_connects_and_names_the_one_th
     );
 
     fakes.discord.reach(Health::Up);
-    readyz_until(&base, "ready again", |code, _| code == 200).await;
+    readyz_until(&base, WAIT, "ready again", |code, _| code == 200).await;
 
     // Refused credentials stop the connector for good: failed, and not ready.
     fakes
         .discord
         .end_run(Some(ConnectorError::Auth("401 Unauthorized".into())));
-    let body = readyz_until(&base, "discord failed", |code, b| {
+    let body = readyz_until(&base, WAIT, "discord failed", |code, b| {
         code == 503 && connector(b, "discord")["state"] == "failed"
     })
     .await;
@@ -357,7 +333,7 @@ async fn admin_hostile_requests_are_refused_and_the_daemon_goes_on() {
     let fakes = Fakes::new();
     let (daemon, base) = start_with_admin(Store::memory(), open_rules(), &fakes).await;
     let addr = daemon.admin_addr().unwrap();
-    readyz_until(&base, "ready", |code, _| code == 200).await;
+    readyz_until(&base, WAIT, "ready", |code, _| code == 200).await;
 
     // The admin API wants a token (see admin_api.rs).
     assert_eq!(get(&format!("{base}/api/v1/links")).await.0, 401);
