@@ -262,7 +262,7 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
             let cmd = civicbridge_core::moderation::commands::Command::Block(user, None);
             cli::moderation::admin_command(&config, &link, Ok((cmd, text))).await
         }
-        Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action),
+        Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action).await,
         Cmd::Erase { config, user } => cli::privacy::erase(&config, &user).await,
         Cmd::Prune { config } => cli::privacy::prune(&config).await,
         #[cfg(feature = "demo")]

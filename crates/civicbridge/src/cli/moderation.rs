@@ -12,12 +12,12 @@ use std::path::Path;
 
 /// The store, or, while the running bridge holds it, the bridge's admin API (see
 /// `cli::remote`).
-enum Access {
+pub(crate) enum Access {
     Store(Store),
     Running(Remote),
 }
 
-fn open_or_remote(settings: &Settings) -> Result<Access, Failure> {
+pub(crate) fn open_or_remote(settings: &Settings) -> Result<Access, Failure> {
     match Store::open(&settings.store_path) {
         Ok(store) => Ok(Access::Store(store)),
         Err(e) if e.kind() == ErrorKind::Busy => match Remote::of(settings) {

@@ -1,8 +1,10 @@
 //! CLI handlers for privacy and the audit log: `erase`, `prune`, `audit export`, `audit verify`.
-//! Like the other store commands they run with the bridge stopped (sled allows one process per
-//! data directory); what they queue (delete jobs) runs when the bridge next starts.
+//! With the bridge stopped they act on the store, and what they queue (delete jobs) runs when
+//! it next starts; while it runs they go through its admin API (`cli::remote`), if on, and the
+//! deletes run at once.
 
-use crate::{input, load, open_store, out, person, print_raw, AuditCmd, Failure};
+use crate::cli::moderation::{open_or_remote, Access};
+use crate::{input, load, out, person, print_raw, AuditCmd, Failure};
 use anyhow::Context;
 use civicbridge_core::moderation::audit::{self, AuditEntry};
 use civicbridge_core::privacy;
@@ -12,7 +14,21 @@ use std::path::Path;
 pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {
     let settings = load(config)?;
     let user = person(&settings, user)?;
-    let store = open_store(&settings)?;
+    let store = match open_or_remote(&settings)? {
+        Access::Store(store) => store,
+        Access::Running(remote) => {
+            let body = serde_json::json!({ "user": user.to_string() });
+            let (_, done) = remote
+                .call(reqwest::Method::POST, "/erase", Some(body))
+                .await?;
+            out(format!(
+                "erased {user}: {} message(s) replaced by tombstones, {} held item(s) discarded, \
+                 {} queued job(s) cancelled; {} delete job(s) running now",
+                done["messages"], done["held_discarded"], done["jobs_cancelled"], done["deletes"]
+            ));
+            return Ok(());
+        }
+    };
     let done = privacy::erase::erase(
         &store,
         &user,
@@ -33,7 +49,25 @@ pub async fn erase(config: &Path, user: &str) -> Result<(), Failure> {
 
 pub async fn prune(config: &Path) -> Result<(), Failure> {
     let settings = load(config)?;
-    let store = open_store(&settings)?;
+    let store = match open_or_remote(&settings)? {
+        Access::Store(store) => store,
+        Access::Running(remote) => {
+            let (_, done) = remote.call(reqwest::Method::POST, "/prune", None).await?;
+            let links = done["links"].as_array().cloned().unwrap_or_default();
+            if links.is_empty() {
+                out("no link has a retention period (rule retention_days); nothing pruned");
+            }
+            for p in links {
+                out(format!(
+                    "link {}: {} message(s) older than {} pruned",
+                    p["link"].as_str().unwrap_or_default(),
+                    p["messages"],
+                    p["cutoff"].as_str().unwrap_or_default()
+                ));
+            }
+            return Ok(());
+        }
+    };
     let pairs: Vec<_> = settings
         .links
         .iter()
@@ -61,7 +95,7 @@ pub async fn prune(config: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
+pub async fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
     let settings = load(config)?;
     match action {
         AuditCmd::Export { since, out: file } => {
@@ -69,13 +103,22 @@ pub fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
                 None => 0,
                 Some(d) => audit::parse_since(&d).map_err(|e| input(format!("--since: {e}")))?,
             };
-            let store = open_store(&settings)?;
-            let log = store.audit_log().context("reading the audit log")?;
-            let mut text = String::new();
-            for e in audit::since(&log, since_ms) {
-                text.push_str(&serde_json::to_string(e).context("encoding an entry")?);
-                text.push('\n');
-            }
+            let text = match open_or_remote(&settings)? {
+                Access::Store(store) => {
+                    let log = store.audit_log().context("reading the audit log")?;
+                    let mut text = String::new();
+                    for e in audit::since(&log, since_ms) {
+                        text.push_str(&serde_json::to_string(e).context("encoding an entry")?);
+                        text.push('\n');
+                    }
+                    text
+                }
+                Access::Running(remote) => {
+                    let path = format!("/audit?since={since_ms}");
+                    let (_, answer) = remote.call(reqwest::Method::GET, &path, None).await?;
+                    answer["text"].as_str().unwrap_or_default().to_owned()
+                }
+            };
             match file {
                 Some(path) => std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?,
@@ -91,7 +134,19 @@ pub fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
                     audit::verify_export(&entries).map_err(|e| not_intact(&e, &entries))?
                 }
                 None => {
-                    let store = open_store(&settings)?;
+                    let store = match open_or_remote(&settings)? {
+                        Access::Store(store) => store,
+                        Access::Running(remote) => {
+                            let (_, v) = remote
+                                .call(reqwest::Method::GET, "/audit/verify", None)
+                                .await?;
+                            out(format!(
+                                "audit log intact: {} entries (seq {} to {})",
+                                v["entries"], v["first_seq"], v["last_seq"]
+                            ));
+                            return Ok(());
+                        }
+                    };
                     let log = store.audit_log().context("reading the audit log")?;
                     let n = audit::verify(&log, Some(audit::GENESIS))
                         .map_err(|e| not_intact(&e, &log))?;

@@ -41,36 +41,63 @@ impl Remote {
     /// Runs the moderation-room `command` on `link` in the running bridge and prints its
     /// reply. A refusal or an error is the admin's input to change (exit 2).
     pub async fn run(&self, link: &str, command: &str) -> Result<(), Failure> {
-        let url = format!("{}/links/{link}/commands", self.base);
-        let sent = reqwest::Client::new()
-            .post(&url)
+        let body = serde_json::json!({ "command": command });
+        let (_, answer) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/links/{link}/commands"),
+                Some(body),
+            )
+            .await?;
+        out(answer["reply"].as_str().unwrap_or_default());
+        Ok(())
+    }
+
+    /// Calls the API; a 2xx answer's JSON (or `{"text": …}` for a text body), else the
+    /// answer's words as the admin's input to change (exit 2).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), Failure> {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token)
-            .json(&serde_json::json!({ "command": command }))
-            .timeout(std::time::Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| {
-                input(format!(
-                    "the store is in use by the running bridge, and its admin API at {} does not answer ({e}); stop the bridge first",
-                    self.base
-                ))
-            })?;
-        let status = sent.status();
-        let body: serde_json::Value = sent.json().await.unwrap_or_default();
-        let text = body["reply"]
-            .as_str()
-            .or(body["error"].as_str())
-            .unwrap_or("(no answer)")
-            .to_owned();
-        match status.as_u16() {
-            200 => {
-                out(text);
-                Ok(())
-            }
-            401 => Err(input(
-                "the running bridge's admin API refused the config's admin token (is the bridge on an older config? reload it)",
-            )),
-            _ => Err(input(text)),
+            .timeout(std::time::Duration::from_secs(60));
+        if let Some(b) = body {
+            req = req.json(&b);
         }
+        let sent = req.send().await.map_err(|e| {
+            input(format!(
+                "the store is in use by the running bridge, and its admin API at {} does not answer ({e}); stop the bridge first",
+                self.base
+            ))
+        })?;
+        let status = sent.status().as_u16();
+        let json = sent
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let text = sent.text().await.unwrap_or_default();
+        let answer: serde_json::Value = if json {
+            serde_json::from_str(&text).unwrap_or_default()
+        } else {
+            serde_json::json!({ "text": text })
+        };
+        if (200..300).contains(&status) {
+            return Ok((status, answer));
+        }
+        if status == 401 {
+            return Err(input(
+                "the running bridge's admin API refused the config's admin token (is the bridge on an older config? reload it)",
+            ));
+        }
+        let words = answer["reply"]
+            .as_str()
+            .or(answer["error"].as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("the admin API answered {status}"));
+        Err(input(words))
     }
 }

@@ -258,15 +258,41 @@ async fn the_cli_works_while_the_bridge_runs_through_the_admin_api() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // The store itself is still the running bridge's.
+    // The audit log, erasure and pruning too.
+    let o = cli(&["audit", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("audit log intact"));
+    let export = p.config_path.with_file_name("running-audit.jsonl");
+    let o = cli(&["audit", "export", "--out", export.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(exported.lines().count() >= 3, "{exported}");
+    let o = cli(&["audit", "verify", "--file", export.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "the export verifies offline: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = cli(&["prune"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = cli(&["erase", "--user", "telegram:42"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("stop the bridge first"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("running now"));
+    civicbridge_demo::wait::wait_for(WAIT, "the erased copy gone from the staff room", || async {
+        let shown = p.staff.shown(&p.staff_room).await?;
+        Ok((!shown.iter().any(|m| m.body.contains("Can I park"))).then_some(()))
+    })
+    .await
+    .unwrap();
 
     bridge.stop().await;
     let store = Store::open(&p.store_path()).unwrap();
     let log = store.audit_log().unwrap();
-    for action in [AuditAction::Approved, AuditAction::RulesChanged] {
+    for action in [
+        AuditAction::Approved,
+        AuditAction::RulesChanged,
+        AuditAction::Erased,
+    ] {
         assert!(
             log.iter()
                 .any(|e| e.action == action && e.actor == "token:ops"),

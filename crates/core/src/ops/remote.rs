@@ -4,10 +4,13 @@
 //! workers'. What the command queued is flushed before the caller hears back, then handed to
 //! the outbox at once (the command line, with the bridge stopped, leaves it for the next start).
 
-use crate::moderation::commands::{self, permissions::Actor, Outcome};
+use crate::moderation::audit::{AuditAction, AuditDraft};
+use crate::moderation::commands::permissions::{Actor, Role};
+use crate::moderation::commands::{self, Outcome};
 use crate::pipeline::outbox::Outbox;
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
-use civicbridge_api::{LinkId, PlatformFactory};
+use civicbridge_api::{LinkId, PlatformFactory, UserKey};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +18,9 @@ pub enum RemoteError {
     /// Not a command (no leading `!`), or one that does not parse; the text is the usage.
     #[error("{0}")]
     NotACommand(String),
+    /// The caller's role does not allow it (audited).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -48,5 +54,64 @@ impl RemoteCommands {
         self.store.flush().await?;
         self.outbox.enqueue(&outcome.jobs);
         Ok(outcome)
+    }
+
+    /// Erases everything the bridge holds of `user` (as `civicbridge erase`); admins only. The
+    /// delete jobs go to the outbox at once.
+    pub async fn erase(
+        &self,
+        user: &UserKey,
+        actor: &Actor,
+    ) -> Result<crate::privacy::erase::Erased, RemoteError> {
+        self.admin_only(actor, "erase")?;
+        let done = crate::privacy::erase::erase(&self.store, user, &actor.audit())?;
+        self.store.flush().await?;
+        self.outbox.enqueue(&done.deletes);
+        Ok(done)
+    }
+
+    /// Prunes what is older than each link's retention (as `civicbridge prune`); admins only.
+    pub async fn prune(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<crate::privacy::retention::Pruned>, RemoteError> {
+        self.admin_only(actor, "prune")?;
+        let done =
+            crate::privacy::retention::prune(&self.store, crate::store::now_ms(), &actor.audit())?;
+        self.store.flush().await?;
+        Ok(done)
+    }
+
+    /// The audit log from `since_ms` on.
+    pub fn audit_log(
+        &self,
+        since_ms: u64,
+    ) -> Result<Vec<crate::moderation::audit::AuditEntry>, RemoteError> {
+        let log = self.store.audit_log()?;
+        Ok(crate::moderation::audit::since(&log, since_ms).to_vec())
+    }
+
+    /// Refuses (and audits) an actor without the admin role for `what`, which acts on every
+    /// link at once.
+    fn admin_only(&self, actor: &Actor, what: &str) -> Result<(), RemoteError> {
+        let is_admin = match actor {
+            Actor::Cli => true,
+            Actor::Token { role, .. } => *role == Role::Admin,
+            Actor::Person { .. } => false,
+        };
+        if is_admin {
+            return Ok(());
+        }
+        self.store.transact(|tx| {
+            tx.audit(AuditDraft {
+                actor: actor.audit(),
+                action: AuditAction::Refused,
+                link: None,
+                subject: None,
+                detail: serde_json::json!({ "attempted": what, "needed": Role::Admin.name() }),
+            })?;
+            Ok(())
+        })?;
+        Err(RemoteError::Refused(format!("only an admin may {what}")))
     }
 }

@@ -11,6 +11,8 @@
 //!   in the room); 409 when the command did nothing (no such held item, an outdated revision);
 //!   400 for what is not a command; 404 for a link not in force.
 //!
+//! - the audit log, erasure and pruning: see [`super::records`].
+//!
 //! No token, or one that is not configured, gets 401, and is audited as `token:?` (at most one
 //! entry a second, counting those it stands for, so a flood cannot grow the log without
 //! bound). Until the daemon has started, calls get 503. Bodies over [`BODY_LIMIT`] get 413.
@@ -70,6 +72,7 @@ pub(super) fn routes() -> Router<AdminState> {
     Router::new()
         .route("/api/v1/links", get(links))
         .route("/api/v1/links/{link}/commands", post(command))
+        .merge(super::records::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -86,13 +89,28 @@ struct CommandReply {
     declined: bool,
 }
 
-fn error(code: StatusCode, text: impl Into<String>) -> Response {
+/// The answer to a remote command that did not run.
+pub(super) fn failed(e: RemoteError) -> Response {
+    match e {
+        RemoteError::NotACommand(usage) => error(StatusCode::BAD_REQUEST, usage),
+        RemoteError::Refused(why) => error(StatusCode::FORBIDDEN, why),
+        RemoteError::Store(e) => {
+            tracing::error!(error = %e, "an admin API call failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the store failed; see the log",
+            )
+        }
+    }
+}
+
+pub(super) fn error(code: StatusCode, text: impl Into<String>) -> Response {
     (code, Json(json!({ "error": text.into() }))).into_response()
 }
 
 /// Why a call is not served.
 #[derive(Debug, Clone, Copy)]
-enum Denied {
+pub(super) enum Denied {
     Starting,
     Unauthorised,
 }
@@ -113,7 +131,11 @@ impl IntoResponse for Denied {
 }
 
 /// The API and the caller's actor, or why not.
-fn authorise(state: &AdminState, headers: &HeaderMap, path: &str) -> Result<(Api, Actor), Denied> {
+pub(super) fn authorise(
+    state: &AdminState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<(Api, Actor), Denied> {
     let Some(api) = state.api.api.get().cloned() else {
         return Err(Denied::Starting);
     };
@@ -214,13 +236,6 @@ async fn command(
             };
             (code, Json(reply)).into_response()
         }
-        Err(RemoteError::NotACommand(usage)) => error(StatusCode::BAD_REQUEST, usage),
-        Err(RemoteError::Store(e)) => {
-            tracing::error!(error = %e, %link, "an admin API command failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the store failed; see the log",
-            )
-        }
+        Err(e) => failed(e),
     }
 }

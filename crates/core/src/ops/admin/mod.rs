@@ -6,7 +6,7 @@
 //!   503 before and whenever one is down or failed; a JSON body with each connector's state,
 //!   last error and since when (`health.rs`, over [`crate::ops::status::Status`]).
 //! - `GET /metrics`: the Prometheus text format (`metrics.rs`, over [`crate::ops::metrics`]).
-//! - `/api/v1/…`: the admin API, for callers with a token ([`api`], [`tokens`]).
+//! - `/api/v1/…`: the admin API, for callers with a token ([`api`], `records.rs`, [`tokens`]).
 //!
 //! Anything else is 404, another method on these paths 405. Request bodies are never read.
 //! The daemon binds it before anything else starts (a taken port stops the start with an error
@@ -19,6 +19,7 @@ pub mod api;
 pub mod config;
 mod health;
 mod metrics;
+mod records;
 pub mod tokens;
 
 pub use config::{AdminSettings, RawAdmin};
