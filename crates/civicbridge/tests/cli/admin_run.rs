@@ -9,6 +9,7 @@ use crate::bridge_process;
 
 use crate::common::admin::readyz_until;
 use bridge_process::Bridge;
+use civicbridge_api::testing::wait_until;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -285,6 +286,29 @@ async fn the_cli_works_while_the_bridge_runs_through_the_admin_api() {
     .await
     .unwrap();
 
+    // A token rotated by a reload: the CLI, reading the new config, is let in at once.
+    let text = std::fs::read_to_string(&p.config_path).unwrap();
+    let rotated = "ops-rotated-0123456789abcdef012";
+    std::fs::write(&p.config_path, text.replace(token, rotated)).unwrap();
+    bridge.hangup();
+    wait_until(WAIT, "the reload", || {
+        bridge.log().contains("config reloaded")
+    })
+    .await;
+    let o = cli(&["queue", "list"]);
+    assert!(
+        o.status.success(),
+        "the rotated token works: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let old = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/links"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status().as_u16(), 401, "the old token no longer works");
+
     bridge.stop().await;
     let store = Store::open(&p.store_path()).unwrap();
     let log = store.audit_log().unwrap();
@@ -299,5 +323,6 @@ async fn the_cli_works_while_the_bridge_runs_through_the_admin_api() {
             "{action:?} by token:ops"
         );
     }
-    assert!(!serde_json::to_string(&log).unwrap().contains(token));
+    let everything = serde_json::to_string(&log).unwrap();
+    assert!(!everything.contains(token) && !everything.contains(rotated));
 }

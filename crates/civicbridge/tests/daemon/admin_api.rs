@@ -330,3 +330,33 @@ async fn api_exports_and_verifies_the_audit_log_and_erases_and_prunes_for_admins
     );
     daemon.shutdown().await.unwrap();
 }
+
+/// What a config reload does with changed tokens: the old one stops working at once.
+#[tokio::test]
+async fn api_tokens_can_be_rotated_while_running() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let (daemon, base) = start_api(store.clone(), open_rules(), &fakes).await;
+    let queue = json!({"command": "!queue"});
+    assert_eq!(
+        command(&base, Some(OPS), "planning", queue.clone()).await.0,
+        200
+    );
+    let fresh = "ops-rotated-0123456789abcdef012";
+    let tokens = RawTokens::Text(format!("ops:admin:{fresh}"))
+        .validate()
+        .unwrap();
+    assert!(daemon.set_admin_tokens(tokens));
+    assert_eq!(
+        command(&base, Some(OPS), "planning", queue.clone()).await.0,
+        401
+    );
+    assert_eq!(
+        command(&base, Some(DESK), "planning", queue.clone())
+            .await
+            .0,
+        401
+    );
+    assert_eq!(command(&base, Some(fresh), "planning", queue).await.0, 200);
+    daemon.shutdown().await.unwrap();
+}

@@ -90,6 +90,7 @@ pub struct Daemon {
     links: RunningLinks,
     liveness: Arc<crate::ops::liveness::Liveness>,
     remote: crate::ops::remote::RemoteCommands,
+    api: crate::ops::admin::api::ApiSlot,
     status: Status,
     metrics: Metrics,
     admin: Option<SocketAddr>,
@@ -217,7 +218,7 @@ impl Daemon {
         };
         if let Some(settings) = &options.admin {
             api_slot.set(crate::ops::admin::api::Api {
-                tokens: settings.tokens.clone(),
+                tokens: Arc::new(std::sync::RwLock::new(settings.tokens.clone())),
                 commands: remote.clone(),
                 links: running.subscribe(),
             });
@@ -232,6 +233,7 @@ impl Daemon {
             links: running,
             liveness,
             remote,
+            api: api_slot,
             status,
             metrics,
             admin,
@@ -245,6 +247,11 @@ impl Daemon {
         let changes = self.links.apply(links)?;
         tracing::info!(%changes, "links updated");
         Ok(changes)
+    }
+
+    /// Puts new admin API tokens in force (a config reload); false when the listener is off.
+    pub fn set_admin_tokens(&self, tokens: crate::ops::admin::tokens::Tokens) -> bool {
+        self.api.set_tokens(tokens)
     }
 
     /// How many rooms' outbox lanes wait for a paused link right now.

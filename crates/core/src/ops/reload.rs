@@ -4,8 +4,8 @@
 //! what it had, and the error names the key. A valid file's links and rules are put in force
 //! without a restart and without dropping anything in flight ([`Daemon::apply_links`]). What
 //! only a restart can change (the store's path, a platform's account or server, the log filter,
-//! the outage notice delay, the admin listener and its tokens) is named in the log and left as
-//! it was.
+//! the outage notice delay, where the admin listener listens) is named in the log and left as
+//! it was; the admin API's tokens change at once.
 
 use crate::ops::config::{ConfigError, Settings};
 use crate::ops::daemon::{Daemon, DaemonError};
@@ -43,10 +43,22 @@ pub fn reload(
     let new = Settings::load(path, factories)?;
     let need_restart = needs_restart(current, &new);
     let links = daemon.apply_links(&new.links)?;
+    // Tokens change at once when the listener stays where it is (rotating a token needs no
+    // restart); `needs_restart` names any other change of `[admin]`.
+    if let (Some(old), Some(now)) = (&current.admin, &new.admin) {
+        if old.listen == now.listen && old.tokens != now.tokens {
+            daemon.set_admin_tokens(now.tokens.clone());
+        }
+    }
     for s in &new.secrets {
         crate::ops::telemetry::add_secret(s);
     }
     current.links = new.links;
+    if let (Some(old), Some(now)) = (&mut current.admin, new.admin) {
+        if old.listen == now.listen {
+            old.tokens = now.tokens;
+        }
+    }
     Ok(Reload {
         links,
         need_restart,
@@ -65,8 +77,10 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
     if old.outage_notice_after != new.outage_notice_after {
         out.push("connectors.outage_notice_after_secs".to_owned());
     }
-    if old.admin != new.admin {
-        out.push("admin".to_owned());
+    // Tokens alone are applied by a reload (see `reload`); the listener is not.
+    let listen = |s: &Settings| s.admin.as_ref().map(|a| a.listen);
+    if listen(old) != listen(new) {
+        out.push("admin.listen".to_owned());
     }
     let sections = |s: &Settings| -> Vec<(String, Option<serde_json::Value>)> {
         s.platforms

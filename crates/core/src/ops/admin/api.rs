@@ -40,7 +40,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// What the API acts on, once the daemon has started.
 #[derive(Debug, Clone)]
 pub struct Api {
-    pub tokens: super::tokens::Tokens,
+    /// Replaced whole by a config reload ([`ApiSlot::set_tokens`]).
+    pub tokens: Arc<std::sync::RwLock<super::tokens::Tokens>>,
     pub commands: RemoteCommands,
     /// The links in force, as the daemon publishes them.
     pub links: watch::Receiver<Arc<Vec<LinkRecord>>>,
@@ -56,6 +57,17 @@ pub struct ApiSlot {
 impl ApiSlot {
     pub fn set(&self, api: Api) {
         let _ = self.api.set(api);
+    }
+
+    /// Puts new tokens in force (a config reload); false before the daemon has started.
+    pub fn set_tokens(&self, tokens: super::tokens::Tokens) -> bool {
+        let Some(api) = self.api.get() else {
+            return false;
+        };
+        *api.tokens
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tokens;
+        true
     }
 }
 
@@ -144,15 +156,18 @@ pub(super) fn authorise(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let found = presented.and_then(|p| api.tokens.check(p));
+    let found = presented.and_then(|p| {
+        let tokens = api
+            .tokens
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tokens.check(p).map(|t| Actor::Token {
+            name: t.name.clone(),
+            role: t.role,
+        })
+    });
     match found {
-        Some(t) => Ok((
-            api.clone(),
-            Actor::Token {
-                name: t.name.clone(),
-                role: t.role,
-            },
-        )),
+        Some(actor) => Ok((api.clone(), actor)),
         None => {
             let why = if presented.is_some() {
                 "unknown token"

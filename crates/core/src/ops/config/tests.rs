@@ -80,7 +80,17 @@ fn a_reload_names_what_only_a_restart_changes() {
     let store = format!("[store]\npath = \"/elsewhere\"\n{GOOD}");
     assert_eq!(needs_restart(&old, &parse(&store)), vec!["store.path"]);
     let admin = format!("{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\n");
-    assert_eq!(needs_restart(&old, &parse(&admin)), vec!["admin"]);
+    assert_eq!(needs_restart(&old, &parse(&admin)), vec!["admin.listen"]);
+    let token = |t: &str| {
+        parse(&format!(
+            "{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\ntokens = \"ops:admin:{t}\"\n"
+        ))
+    };
+    let rotated = needs_restart(
+        &token("0123456789abcdef0123456789"),
+        &token("fedcba9876543210fedcba9876"),
+    );
+    assert!(rotated.is_empty(), "a token changes at once: {rotated:?}");
     let log = format!("[log]\nfilter = \"debug\"\n{GOOD}");
     assert_eq!(needs_restart(&old, &parse(&log)), vec!["log"]);
 }
