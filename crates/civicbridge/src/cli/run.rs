@@ -30,6 +30,9 @@ pub async fn run(config: &Path) -> Result<(), Failure> {
     let mut settings = settings;
     systemd::ready();
     let watchdog = systemd::watchdog(daemon.liveness());
+    // One stop signal for the whole run, so a SIGTERM arriving during a reload is not missed.
+    let stop = daemon::signal();
+    tokio::pin!(stop);
     let failed = loop {
         enum Next {
             Stop,
@@ -37,7 +40,7 @@ pub async fn run(config: &Path) -> Result<(), Failure> {
             Failed((civicbridge_api::Platform, civicbridge_api::ConnectorError)),
         }
         let next = tokio::select! {
-            _ = daemon::signal() => Next::Stop,
+            _ = &mut stop => Next::Stop,
             _ = hangups.recv() => Next::Reload,
             f = daemon.connector_failed() => Next::Failed(f),
         };
