@@ -338,3 +338,90 @@ async fn the_http_control_api_acts_as_a_resident_and_reads_the_channel() {
     let m_id: u64 = m.as_str().unwrap().parse().unwrap();
     assert_eq!(server.message(m_id).unwrap().content, "**hi** \\@everyone");
 }
+
+/// Edits and webhook executions as Discord reads them: an edit may leave out `content` (the
+/// text stays) but may not empty a message without attachments (50006, nothing changes), and
+/// `?wait=` takes `true` or `1` in any case.
+#[tokio::test]
+async fn edits_keep_or_refuse_like_discord_and_wait_reads_booleans_like_discord() {
+    let server = DiscordServer::start().await.unwrap();
+    let guild = server.create_guild("G");
+    let channel = server.create_channel(guild, "c");
+    let client = reqwest::Client::new();
+    let api = format!("{}/api/v10", server.api_base());
+    let auth = format!("Bot {}", server.token());
+    let call = |method: reqwest::Method, url: String, body: Value| {
+        client
+            .request(method, url)
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let r = call(
+        reqwest::Method::POST,
+        format!("{api}/channels/{channel}/messages"),
+        json!({"content": "hi"}),
+    )
+    .await
+    .unwrap();
+    let m: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    let msg = format!(
+        "{api}/channels/{channel}/messages/{}",
+        m["id"].as_str().unwrap()
+    );
+
+    let r = call(reqwest::Method::PATCH, msg.clone(), json!({"content": ""}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        b,
+        json!({"code": 50006, "message": "Cannot send an empty message"})
+    );
+    let r = call(reqwest::Method::PATCH, msg.clone(), json!({"flags": 4}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(b["content"], "hi", "an edit without content keeps the text");
+
+    let r = call(
+        reqwest::Method::POST,
+        format!("{api}/channels/{channel}/webhooks"),
+        json!({"name": "bridge"}),
+    )
+    .await
+    .unwrap();
+    let w: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    let hook = format!(
+        "{api}/webhooks/{}/{}",
+        w["id"].as_str().unwrap(),
+        w["token"].as_str().unwrap()
+    );
+    for (wait, status) in [
+        ("1", 200),
+        ("True", 200),
+        ("true", 200),
+        ("0", 204),
+        ("false", 204),
+    ] {
+        let r = client
+            .post(format!("{hook}?wait={wait}"))
+            .header("content-type", "application/json")
+            .body(json!({"content": format!("wait={wait}")}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "wait={wait}");
+    }
+    let r = client
+        .post(&hook)
+        .header("content-type", "application/json")
+        .body(json!({"content": "no wait"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+}

@@ -31,6 +31,23 @@ pub(super) fn check_content(
     Ok((content, allowed))
 }
 
+/// Validates an edit of message `m` as Discord does: an edit without `content` keeps the text,
+/// and one that would leave the message with neither text nor attachments is refused (50006).
+pub(super) fn check_edit(
+    m: &crate::discord::state::MessageRec,
+    body: &Value,
+) -> Result<(String, Option<Value>), Response> {
+    let (content, allowed) = check_content(body, 0, false)?;
+    let content = match body.get("content") {
+        Some(v) if !v.is_null() => content,
+        _ => m.content.clone(),
+    };
+    if content.is_empty() && m.attachments.is_empty() {
+        return Err(api_error(400, 50006, "Cannot send an empty message"));
+    }
+    Ok((content, allowed))
+}
+
 pub(super) fn uploads(files: Vec<Upload>) -> Vec<(String, Option<String>, Vec<u8>)> {
     files
         .into_iter()
@@ -250,7 +267,7 @@ pub(super) async fn edit_message(
             if m.author != Author::User(st.bot_id) {
                 return api_error(403, 50005, "Cannot edit a message authored by another user");
             }
-            let (content, allowed) = match check_content(&body, 0, false) {
+            let (content, allowed) = match check_edit(m, &body) {
                 Ok(x) => x,
                 Err(r) => return r,
             };

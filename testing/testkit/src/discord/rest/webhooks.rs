@@ -277,7 +277,11 @@ pub(super) async fn execute_webhook(
                 allowed,
                 new_post,
             );
-            if q.get("wait").is_some_and(|v| v == "true") {
+            // Discord reads a boolean query value as true for `true` and `1` (any case).
+            let wait = q
+                .get("wait")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
+            if wait {
                 ok(StatusCode::OK, payloads::message(st, mid), "webhook-exec")
             } else {
                 ok(StatusCode::NO_CONTENT, Value::Null, "webhook-exec")
@@ -362,7 +366,10 @@ pub(super) async fn edit_webhook_message(
                 Ok(m) => m,
                 Err(r) => return r,
             };
-            let (content, allowed) = match check_content(&body, 0, false) {
+            let Some(m) = st.messages.get(&mid) else {
+                return api_error(404, 10008, "Unknown Message");
+            };
+            let (content, allowed) = match check_edit(m, &body) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
