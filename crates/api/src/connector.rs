@@ -49,6 +49,14 @@ impl Default for Capabilities {
     }
 }
 
+/// What the bot learnt of a room on joining it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomInfo {
+    /// The room's name as people see it (a Matrix room name, a Telegram chat title, a Discord
+    /// channel name), as the platform gives it: the core cleans it before showing it.
+    pub name: Option<String>,
+}
+
 /// One platform, as the core sees it.
 ///
 /// The core calls `run` once, on its own task, for the life of the daemon; it calls `send`,
@@ -99,6 +107,27 @@ pub trait Connector: Send + Sync + 'static {
     /// Adds a reaction from the bot. Only called when `capabilities().reactions`.
     async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str)
         -> Result<(), ConnectorError>;
+
+    /// Makes the bot a member of `room` where a bot can join by itself (Matrix: join, and accept
+    /// its invites from now on), or checks that it is one where only people can add it
+    /// (Telegram, Discord); returns what people call the room. The core calls it for every
+    /// room a link uses, at start and whenever a link comes into force at runtime.
+    ///
+    /// `Rejected` with a reason a moderator can act on ("the bot is not in this chat: add it",
+    /// "missing access") when the bot cannot be there; `Transient` when the platform could not
+    /// be asked. The default knows nothing and refuses nothing.
+    async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
+        let _ = room;
+        Ok(RoomInfo::default())
+    }
+
+    /// Leaves a room no link uses any more, where the bot's membership is its own (Matrix: leave,
+    /// and refuse its invites from now on). The default does nothing: elsewhere membership is
+    /// the platform admin's business.
+    async fn leave(&self, room: &RoomId) -> Result<(), ConnectorError> {
+        let _ = room;
+        Ok(())
+    }
 
     /// Downloads an attachment this connector reported in an inbound event (its `url` is this
     /// connector's own reference), so the outbox can upload it elsewhere. `Rejected` when the

@@ -29,8 +29,8 @@ pub mod rich_text;
 pub mod testing;
 
 pub use connector::{
-    Ack, Capabilities, Connector, ConnectorState, EventSink, Health, MemoryState, SinkClosed,
-    Submission,
+    Ack, Capabilities, Connector, ConnectorState, EventSink, Health, MemoryState, RoomInfo,
+    SinkClosed, Submission,
 };
 pub use error::ConnectorError;
 pub use event::{

@@ -1,6 +1,6 @@
 //! `FakeConnector`: an in-process platform for tests of the core.
 
-use crate::connector::{Capabilities, Connector, ConnectorState, EventSink, Health};
+use crate::connector::{Capabilities, Connector, ConnectorState, EventSink, Health, RoomInfo};
 use crate::error::ConnectorError;
 use crate::event::{Event, EventKind, Message, Sender};
 use crate::ids::{InboundId, Platform, RemoteMsgId, RoomId, RoomRef, ThreadId};
@@ -64,6 +64,13 @@ struct State {
     fail_on: Option<(String, ConnectorError)>,
     /// How the running `run` is to end next: with this error, or a panic (`None`).
     end_run: Option<Option<ConnectorError>>,
+    /// Rooms' names, as `join` reports them.
+    room_names: std::collections::HashMap<RoomId, String>,
+    /// Rooms `join` refuses, and how.
+    refused_rooms: std::collections::HashMap<RoomId, ConnectorError>,
+    /// Every room `join` was asked for (refused or not), then `leave`, in order.
+    joins: Vec<RoomId>,
+    leaves: Vec<RoomId>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -214,6 +221,32 @@ impl FakeConnector {
     /// From now on, a send whose text contains `needle` fails with `error`, every time.
     pub fn fail_on(&self, needle: &str, error: ConnectorError) {
         self.state().fail_on = Some((needle.to_owned(), error));
+    }
+
+    /// The name `join` reports for `room`.
+    pub fn name_room(&self, room: &str, name: &str) {
+        self.state()
+            .room_names
+            .insert(RoomId::new(room), name.to_owned());
+    }
+
+    /// From now on `join` refuses `room` with `error` (`None`: accepts it again).
+    pub fn refuse_room(&self, room: &str, error: Option<ConnectorError>) {
+        let mut st = self.state();
+        match error {
+            Some(e) => st.refused_rooms.insert(RoomId::new(room), e),
+            None => st.refused_rooms.remove(&RoomId::new(room)),
+        };
+    }
+
+    /// Every room `join` was asked for, in order.
+    pub fn joins(&self) -> Vec<RoomId> {
+        self.state().joins.clone()
+    }
+
+    /// Every room `leave` was asked for, in order.
+    pub fn leaves(&self) -> Vec<RoomId> {
+        self.state().leaves.clone()
     }
 
     /// Ends [`Self::panic_on`] and [`Self::fail_on`]: the platform behaves again.
@@ -410,6 +443,22 @@ impl Connector for FakeConnector {
                 }
             });
         }
+    }
+
+    async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
+        let mut st = self.state();
+        st.joins.push(room.clone());
+        if let Some(e) = st.refused_rooms.get(room) {
+            return Err(e.clone());
+        }
+        Ok(RoomInfo {
+            name: st.room_names.get(room).cloned(),
+        })
+    }
+
+    async fn leave(&self, room: &RoomId) -> Result<(), ConnectorError> {
+        self.state().leaves.push(room.clone());
+        Ok(())
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
