@@ -172,6 +172,22 @@ string_id!(
     LinkId
 );
 
+impl LinkId {
+    /// The longest link name, in characters.
+    pub const MAX_NAME_LEN: usize = 64;
+
+    /// Whether `name` may name a link (in the config or `!link`): ASCII letters, digits, `-`
+    /// and `_`, at most [`Self::MAX_NAME_LEN`]. Names appear in commands, metrics labels and
+    /// the audit log, so nothing that could be read two ways.
+    pub fn is_valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= Self::MAX_NAME_LEN
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }
+}
+
 /// A room anywhere: the platform plus the platform's own room id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RoomRef {

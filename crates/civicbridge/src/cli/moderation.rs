@@ -63,12 +63,13 @@ pub async fn rules(config: &Path, action: RulesCmd) -> Result<(), Failure> {
             };
         }
     };
-    let pairs: Vec<_> = settings
-        .links
-        .iter()
-        .map(|l| (l.link.clone(), l.rules.clone()))
-        .collect();
-    store.sync_config(&pairs).context("syncing config")?;
+    // The links the bridge would run: the config's, with the changes made at runtime.
+    civicbridge_core::ops::links::sync(
+        &store,
+        &settings.links,
+        &settings.platforms().into_iter().collect(),
+    )
+    .context("syncing config")?;
     match action {
         RulesCmd::Show { link } => {
             let links = match link {

@@ -68,12 +68,13 @@ pub async fn prune(config: &Path) -> Result<(), Failure> {
             return Ok(());
         }
     };
-    let pairs: Vec<_> = settings
-        .links
-        .iter()
-        .map(|l| (l.link.clone(), l.rules.clone()))
-        .collect();
-    store.sync_config(&pairs).context("syncing config")?;
+    // The links the bridge would run: the config's, with the changes made at runtime.
+    civicbridge_core::ops::links::sync(
+        &store,
+        &settings.links,
+        &settings.platforms().into_iter().collect(),
+    )
+    .context("syncing config")?;
     let done = privacy::retention::prune(
         &store,
         civicbridge_core::store::now_ms(),

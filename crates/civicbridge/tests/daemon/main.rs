@@ -11,6 +11,7 @@ mod admin_api;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;
+mod links_commands;
 mod links_runtime;
 mod moderation;
 mod outbox;

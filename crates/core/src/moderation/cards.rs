@@ -57,6 +57,18 @@ pub struct CardView<'a> {
     pub standing: SenderStanding,
     /// For a reply: what each target's copy will show of the message it answers.
     pub reply: Vec<(RoomRef, ReplyShown)>,
+    /// How people know the rooms it names ("Riverside residents (Telegram)"); a room not
+    /// listed is shown by its id.
+    pub rooms: Vec<(RoomRef, String)>,
+}
+
+impl CardView<'_> {
+    fn room(&self, room: &RoomRef) -> String {
+        self.rooms
+            .iter()
+            .find(|(r, _)| r == room)
+            .map_or_else(|| room.to_string(), |(_, label)| label.clone())
+    }
 }
 
 fn when(at_ms: u64) -> String {
@@ -68,7 +80,7 @@ fn when(at_ms: u64) -> String {
 /// Who, from where, to where, and the text as recipients would see it.
 fn body(v: &CardView<'_>, text: &RichText) -> Vec<Span> {
     let (item, mirror) = (v.item, v.mirror);
-    let targets: Vec<String> = item.targets.iter().map(RoomRef::to_string).collect();
+    let targets: Vec<String> = item.targets.iter().map(|r| v.room(r)).collect();
     let thread = match mirror.thread_root {
         Some(root) if root != mirror.id => format!(" (in the thread of {root})"),
         _ => String::new(),
@@ -90,7 +102,7 @@ fn body(v: &CardView<'_>, text: &RichText) -> Vec<Span> {
                 r.line(),
                 rooms
                     .iter()
-                    .map(|r| r.to_string())
+                    .map(|r| v.room(r))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -109,7 +121,7 @@ fn body(v: &CardView<'_>, text: &RichText) -> Vec<Span> {
             ),
             mirror.author.platform.label(),
             v.standing.label(),
-            mirror.source,
+            v.room(&mirror.source),
             targets.join(", "),
         )),
         Span::Quote(quoted),
@@ -287,6 +299,7 @@ mod tests {
             mirror: m,
             standing: SenderStanding::New,
             reply: Vec::new(),
+            rooms: Vec::new(),
         }
     }
 

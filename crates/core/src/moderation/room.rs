@@ -10,19 +10,29 @@ use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxError};
 use civicbridge_api::{Event, EventKind, Message, PlatformFactory, RichText, RoomRef};
 use std::sync::Arc;
 
-/// Handles one event in the moderation room.
+/// What commands may need beyond the transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'a> {
+    /// The platforms' factories, which read links to their messages (`!takedown URL`).
+    pub platforms: &'a [Arc<dyn PlatformFactory>],
+    /// The links in force, for `!link` and `!unlink` (`None`: the bridge is not running).
+    pub links: Option<&'a crate::ops::links::LinksView>,
+}
+
+/// Handles one event in the moderation room. Returns whether a command changed the links
+/// (the caller asks for the change to be put in force once the transaction returns).
 pub fn handle(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
     ev: &Event,
-    platforms: &[Arc<dyn PlatformFactory>],
+    env: &Env<'_>,
     jobs: &mut Vec<Job>,
-) -> Result<(), TxError> {
+) -> Result<bool, TxError> {
     let actor = Actor::of(ev);
     match &ev.kind {
         EventKind::Message(m) => {
             let Some(cmd) = commands::parse(&m.text.to_plain()) else {
-                return Ok(());
+                return Ok(false);
             };
             let out = match cmd {
                 Err(usage) => Outcome::reply(usage),
@@ -31,22 +41,24 @@ pub fn handle(
                         link,
                         room: &ev.room,
                         actor,
-                        platforms,
+                        platforms: env.platforms,
+                        links: env.links,
                     };
                     commands::run(tx, &ctx, cmd)?
                 }
             };
             jobs.extend(out.jobs);
-            reply(tx, link, &ev.room, out.reply, jobs)
+            reply(tx, link, &ev.room, out.reply, jobs)?;
+            Ok(out.links_changed)
         }
         EventKind::Reaction { target, key } => {
             let Some(IndexEntry::Card(id)) = tx.lookup_message(&ev.room, target)? else {
-                return Ok(());
+                return Ok(false);
             };
             let decision = match key.trim_end_matches('\u{fe0f}') {
                 "✅" | "✔" | "👍" => Decision::Approve,
                 "❌" | "👎" => Decision::Reject(None),
-                _ => return Ok(()),
+                _ => return Ok(false),
             };
             // A decided card ignores later reactions. A non-moderator's reaction is only
             // audited (inside `decide`), with no reply, so it cannot be used to spam the room;
@@ -54,7 +66,7 @@ pub fn handle(
             // revision its card shows: on a superseded card it is refused, with a reply that
             // names the current revision (only moderators get that far).
             let Some(item) = tx.pending_item(id)? else {
-                return Ok(());
+                return Ok(false);
             };
             let seen = approval::seen_on_card(&item, &ev.room, target);
             match approval::decide(tx, id, &decision, seen, &actor)? {
@@ -65,9 +77,9 @@ pub fn handle(
                 }
                 Err(_) => {}
             }
-            Ok(())
+            Ok(false)
         }
-        EventKind::Edit { .. } | EventKind::Delete { .. } => Ok(()),
+        EventKind::Edit { .. } | EventKind::Delete { .. } => Ok(false),
     }
 }
 

@@ -44,6 +44,9 @@ pub enum DaemonError {
     ShutdownTimeout(Duration),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    /// A panic while the links were being changed left them in an unknown state.
+    #[error("the running links were left in an unknown state by a panic")]
+    Poisoned,
 }
 
 /// Tunables; the defaults are for production.
@@ -87,7 +90,7 @@ pub struct Daemon {
     tracker: TaskTracker,
     grace: Duration,
     failures: mpsc::UnboundedReceiver<(Platform, ConnectorError)>,
-    links: RunningLinks,
+    links: Arc<std::sync::Mutex<RunningLinks>>,
     liveness: Arc<crate::ops::liveness::Liveness>,
     remote: crate::ops::remote::RemoteCommands,
     api: crate::ops::admin::api::ApiSlot,
@@ -135,6 +138,8 @@ impl Daemon {
 
         let connectors: HashMap<Platform, Arc<dyn Connector>> =
             connectors.into_iter().map(|c| (c.platform(), c)).collect();
+        let (view, feed, refreshes) =
+            crate::ops::links::LinksView::new(connectors.keys().copied().collect());
         let liveness = Arc::new(crate::ops::liveness::Liveness::default());
         let outbox = Outbox::new(
             store.clone(),
@@ -154,22 +159,27 @@ impl Daemon {
             platforms: options.platforms.clone().into(),
             shutdown: shutdown.clone(),
             liveness: liveness.clone(),
+            links: view.clone(),
         };
-        let (mut running, table) = RunningLinks::new(
-            shared,
-            tracker.clone(),
-            connectors.keys().copied().collect(),
-        );
+        let (mut running, table) =
+            RunningLinks::new(shared, feed, tracker.clone(), Arc::new(connectors.clone()));
         // Before anything is spawned, so a refused config leaves nothing running.
         running.check(links)?;
         // Re-driving can park unreadable jobs, whose notices go to the links' moderation rooms.
-        outbox.set_moderation_rooms(crate::ops::links::moderation_rooms(links));
+        let records: Vec<_> = links.iter().map(|l| l.link.clone()).collect();
+        outbox.set_moderation_rooms(crate::ops::links::moderation_rooms(&records));
         let redriven = outbox.redrive()?;
         if redriven > 0 {
             tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
         }
         status.store_open();
         running.apply(links)?;
+        let running = Arc::new(std::sync::Mutex::new(running));
+        tracker.spawn(RunningLinks::serve(
+            running.clone(),
+            refreshes,
+            shutdown.clone(),
+        ));
         let (sink_tx, sink_rx) = mpsc::channel(BATCH * 4);
         tracker.spawn(router::run(
             table,
@@ -215,12 +225,13 @@ impl Daemon {
             store: store.clone(),
             outbox,
             platforms: options.platforms.into(),
+            links: Some(view.clone()),
         };
         if let Some(settings) = &options.admin {
             api_slot.set(crate::ops::admin::api::Api {
                 tokens: Arc::new(std::sync::RwLock::new(settings.tokens.clone())),
                 commands: remote.clone(),
-                links: running.subscribe(),
+                links: view.subscribe(),
             });
         }
         started.disarm();
@@ -244,7 +255,7 @@ impl Daemon {
     /// flight is dropped (see [`crate::ops::links`]). A set this process cannot serve (a room on
     /// a platform without a connector, a link twice) is refused whole and changes nothing.
     pub fn apply_links(&mut self, links: &[LinkSettings]) -> Result<LinkChanges, DaemonError> {
-        let changes = self.links.apply(links)?;
+        let changes = self.running()?.apply(links)?;
         tracing::info!(%changes, "links updated");
         Ok(changes)
     }
@@ -270,8 +281,14 @@ impl Daemon {
     }
 
     /// The links in force.
-    pub fn links(&self) -> &[LinkSettings] {
-        self.links.current()
+    pub fn links(&self) -> Vec<crate::store::LinkRecord> {
+        self.running()
+            .map(|r| r.current().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn running(&self) -> Result<std::sync::MutexGuard<'_, RunningLinks>, DaemonError> {
+        self.links.lock().map_err(|_| DaemonError::Poisoned)
     }
 
     /// Resolves when a connector stops for good (`Connector::run` returned `Auth`: a revoked

@@ -31,6 +31,8 @@ pub struct RemoteCommands {
     pub(crate) store: Store,
     pub(crate) outbox: Outbox,
     pub(crate) platforms: Arc<[Arc<dyn PlatformFactory>]>,
+    /// The links in force, for `!link` and `!unlink`.
+    pub(crate) links: Option<crate::ops::links::LinksView>,
 }
 
 impl RemoteCommands {
@@ -50,9 +52,16 @@ impl RemoteCommands {
                 ))
             }
         };
-        let outcome = commands::run_as(&self.store, link, cmd, actor, &self.platforms)?;
+        let env = crate::moderation::room::Env {
+            platforms: &self.platforms,
+            links: self.links.as_ref(),
+        };
+        let outcome = commands::run_as(&self.store, link, cmd, actor, &env)?;
         self.store.flush().await?;
         self.outbox.enqueue(&outcome.jobs);
+        if let (true, Some(links)) = (outcome.links_changed, &self.links) {
+            links.refresh();
+        }
         Ok(outcome)
     }
 

@@ -117,7 +117,8 @@ pub fn park_job(
                 tracing::error!(item = %item.id, "a notice to the moderation room was parked");
                 continue;
             }
-            jobs.push(tx.push_job(&link, &room, notice(&item))?);
+            let kind = notice(tx, &item);
+            jobs.push(tx.push_job(&link, &room, kind)?);
         }
         Ok(jobs)
     })?;
@@ -139,7 +140,8 @@ pub fn park_event(
     // An event from the moderation room itself is reported there too: it is a command or a
     // reaction, and its author waits for an answer.
     if let Some(room) = &link.moderation_room {
-        jobs.push(tx.push_job(&link.id, room, notice(&item))?);
+        let kind = notice(tx, &item);
+        jobs.push(tx.push_job(&link.id, room, kind)?);
     }
     Ok(jobs)
 }
@@ -151,7 +153,7 @@ fn notice_about_notice(item: &ParkedItem, room: &RoomRef) -> bool {
         if t == room && kind.as_deref() != Some("card"))
 }
 
-fn notice(item: &ParkedItem) -> JobKind {
+fn notice(tx: &Tx<'_>, item: &ParkedItem) -> JobKind {
     // About the bridged message the job was for, so erasing its author removes the notice too.
     let about = match &item.what {
         ParkedWhat::Job { about, .. } => *about,
@@ -161,7 +163,7 @@ fn notice(item: &ParkedItem) -> JobKind {
         text: RichText::plain(format!(
             "⚠ Parked {}: {}. The rest of the room goes on. An admin can `!retry {}` or `!drop {}`; `!parked` lists what is parked.",
             item.id,
-            describe(item),
+            describe(tx, item),
             item.id,
             item.id
         )),
@@ -170,7 +172,9 @@ fn notice(item: &ParkedItem) -> JobKind {
     }
 }
 
-fn describe(item: &ParkedItem) -> String {
+/// What was parked, with rooms named as people know them.
+fn describe(r: &impl crate::store::Read, item: &ParkedItem) -> String {
+    use crate::store::prelude::RuntimeLinkReads;
     match &item.what {
         ParkedWhat::Job {
             job, target, kind, ..
@@ -179,11 +183,12 @@ fn describe(item: &ParkedItem) -> String {
             kind.as_deref().unwrap_or("an unreadable"),
             target
                 .as_ref()
-                .map_or_else(|| "an unknown room".to_owned(), |t| t.to_string()),
+                .map_or_else(|| "an unknown room".to_owned(), |t| r.room_label(t)),
             item.reason
         ),
         ParkedWhat::Event { room, event_id, .. } => format!(
-            "an event ({event_id}) in {room} could not be handled: {}",
+            "an event ({event_id}) in {} could not be handled: {}",
+            r.room_label(room),
             item.reason
         ),
     }

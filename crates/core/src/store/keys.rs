@@ -30,10 +30,15 @@ pub enum Tree {
     /// Dead letters: jobs and events that failed the same way repeatedly, panicked, or cannot
     /// be decoded (see `parked.rs`).
     Parked,
+    /// Links changed at runtime (`!link`, `!unlink`), each with the config's record of the
+    /// link when it was changed (see `runtime_links.rs`).
+    LinkOverrides,
+    /// Rooms' names as their platforms last gave them, for cards and notices.
+    RoomNames,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 12] = [
+    pub const ALL: [Tree; 14] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -46,6 +51,8 @@ impl Tree {
         Tree::Audit,
         Tree::ConnectorState,
         Tree::Parked,
+        Tree::LinkOverrides,
+        Tree::RoomNames,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -62,6 +69,8 @@ impl Tree {
             Tree::Audit => "audit",
             Tree::ConnectorState => "connector_state",
             Tree::Parked => "parked",
+            Tree::LinkOverrides => "link_overrides",
+            Tree::RoomNames => "room_names",
         }
     }
 
@@ -72,8 +81,8 @@ impl Tree {
 }
 
 /// The names the engine is opened with, in [`Tree`] order.
-pub const TREE_NAMES: [&str; 12] = {
-    let mut names = [""; 12];
+pub const TREE_NAMES: [&str; 14] = {
+    let mut names = [""; 14];
     let mut i = 0;
     while i < Tree::ALL.len() {
         names[i] = Tree::ALL[i].name();
@@ -114,6 +123,10 @@ pub fn message(room: &RoomRef, msg: &RemoteMsgId) -> Vec<u8> {
 
 pub fn thread(room: &RoomRef, thread: &ThreadId) -> Vec<u8> {
     joined(&[room.platform.as_str(), room.room.as_str(), thread.as_str()])
+}
+
+pub fn room(room: &RoomRef) -> Vec<u8> {
+    joined(&[room.platform.as_str(), room.room.as_str()])
 }
 
 pub fn connector_state(platform: Platform, key: &str) -> Vec<u8> {
@@ -209,7 +222,9 @@ mod tests {
                 "outbox",
                 "audit",
                 "connector_state",
-                "parked"
+                "parked",
+                "link_overrides",
+                "room_names"
             ]
         );
         assert!(Tree::ALL

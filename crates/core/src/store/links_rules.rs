@@ -56,6 +56,20 @@ impl Store {
     /// its runtime changes, and the trusted and blocked lists are merged. Every change is
     /// audited, one entry per key. Returns the links whose rules changed.
     pub fn sync_config(&self, links: &[(LinkRecord, Rules)]) -> Result<Vec<LinkId>, StoreError> {
+        let links: Vec<_> = links
+            .iter()
+            .map(|(l, r)| (l.clone(), Some(r.clone())))
+            .collect();
+        self.sync_links(&links)
+    }
+
+    /// [`Self::sync_config`] for the links in force, some of which the config does not name
+    /// (created at runtime: `None`), whose rules are the store's alone (default rules if they
+    /// have none yet).
+    pub fn sync_links(
+        &self,
+        links: &[(LinkRecord, Option<Rules>)],
+    ) -> Result<Vec<LinkId>, StoreError> {
         let mut reseeded = Vec::new();
         for (link, rules) in links {
             let changed = self.transact(|tx| {
@@ -72,6 +86,12 @@ impl Store {
                     })?;
                 }
                 let old: Option<RulesRecord> = super::read::get(tx, Tree::Rules, &key)?;
+                let default = Rules::default();
+                let rules = match (rules, &old) {
+                    (Some(rules), _) => rules,
+                    (None, Some(_)) => return Ok(false),
+                    (None, None) => &default,
+                };
                 if old.as_ref().and_then(|o| o.config.as_ref()) == Some(rules) {
                     return Ok(false);
                 }

@@ -76,6 +76,9 @@ pub(super) fn migrate(store: &Store) -> Result<(), StoreError> {
                 // platform, an id of spaces): written as the key it reads as, or dropped.
                 typed_user_keys(tx)?;
             }
+            // 4: two new trees, `link_overrides` and `room_names`, which start empty. Nothing
+            // to rewrite; the version is raised so that an older build, which would not know
+            // the links changed at runtime, refuses the store instead of dropping them.
             tx.put_raw(
                 Tree::Meta,
                 keys::SCHEMA_VERSION,

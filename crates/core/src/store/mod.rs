@@ -36,6 +36,7 @@ pub mod pending;
 mod privacy_key;
 pub mod read;
 pub mod records;
+pub mod runtime_links;
 mod seed;
 pub mod seen;
 
@@ -62,11 +63,12 @@ pub mod prelude {
     pub use super::pending::PendingReads;
     pub use super::privacy_key::PrivacyKeyReads;
     pub use super::read::Read;
+    pub use super::runtime_links::RuntimeLinkReads;
     pub use super::seen::SeenReads;
 }
 
 /// The schema this build writes. `open` migrates older stores and refuses newer ones.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

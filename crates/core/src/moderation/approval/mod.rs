@@ -260,11 +260,16 @@ fn card_text(
     }
     let standing = standing(tx, mirror)?;
     let reply = reply_context(tx, link, mirror, &item.targets)?;
+    let rooms = std::iter::once(&mirror.source)
+        .chain(&item.targets)
+        .map(|r| (r.clone(), tx.room_label(r)))
+        .collect();
     Ok(f(&CardView {
         item,
         mirror: &shown,
         standing,
         reply,
+        rooms,
     }))
 }
 

@@ -26,6 +26,13 @@ pub enum AuditAction {
     LinkChanged,
     /// A link left the config while the bridge ran; its rooms no longer cross.
     LinkRemoved,
+    /// An admin created a link or changed its rooms while the bridge ran (`!link`).
+    Linked,
+    /// An admin took a link out of service while the bridge ran (`!unlink`).
+    Unlinked,
+    /// The config changed a link that had been changed at runtime: the config's version is in
+    /// force again (the runtime change is in `detail`).
+    LinkOverrideDropped,
     SendRejected,
     Refused,
     Erased,

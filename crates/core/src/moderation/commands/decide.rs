@@ -47,6 +47,7 @@ fn decide(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef, d: Decision) -> Result<
                 jobs: decided.jobs,
                 refused: false,
                 declined: false,
+                links_changed: false,
             },
             Err(r @ Refusal::NotAModerator) => Outcome::refusal(refusal(&r, ctx)),
             Err(r) => Outcome::declined(refusal(&r, ctx)),

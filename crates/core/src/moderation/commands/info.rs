@@ -37,8 +37,12 @@ pub fn queue_listing(
             // Say so rather than show a blank line: the item is there and can be decided.
             Err(e) => format!("(message {} cannot be read: {e})", item.mirror),
         };
+        let from = match s.mirror(item.mirror) {
+            Ok(Some(m)) => format!(" (from {})", s.room_label(&m.source)),
+            _ => String::new(),
+        };
         lines.push(format!(
-            "{} [{}] {} — {}",
+            "{} [{}]{from} {} — {}",
             item.reference(),
             item.link,
             who,

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod decide;
 pub mod info;
+pub mod links;
 pub mod parked;
 pub mod parse;
 pub mod permissions;
@@ -52,6 +53,15 @@ pub enum Command {
     Retry(crate::store::ParkedId),
     /// `!drop P3`: remove a parked item for good (admins).
     Drop(crate::store::ParkedId),
+    /// `!link NAME staff=ROOM public=ROOM…`: create a link, or change its rooms (admins).
+    Link {
+        link: LinkId,
+        rooms: Vec<crate::store::LinkRoom>,
+    },
+    /// `!unlink NAME`: take a link out of service (admins).
+    Unlink(LinkId),
+    /// `!rooms`: the rooms of the links moderated here, by name and id.
+    Rooms,
     Help,
 }
 
@@ -64,7 +74,9 @@ impl Command {
             | Command::Trust(..)
             | Command::Block(..)
             | Command::Retry(_)
-            | Command::Drop(_) => Role::Admin,
+            | Command::Drop(_)
+            | Command::Link { .. }
+            | Command::Unlink(_) => Role::Admin,
             _ => Role::Moderator,
         }
     }
@@ -88,6 +100,9 @@ impl Command {
             Command::Parked => "parked",
             Command::Retry(_) => "retry",
             Command::Drop(_) => "drop",
+            Command::Link { .. } => "link",
+            Command::Unlink(_) => "unlink",
+            Command::Rooms => "rooms",
         }
     }
 }
@@ -102,6 +117,9 @@ pub struct Outcome {
     /// The command did nothing for a reason the reply gives (no such item, an outdated
     /// revision): for callers that answer with a status (the admin API, the command line).
     pub declined: bool,
+    /// The command stored a change of links, to be put in force once its transaction has
+    /// returned ([`crate::ops::links::LinksView::refresh`]).
+    pub links_changed: bool,
 }
 
 impl Outcome {
@@ -135,6 +153,8 @@ pub struct Ctx<'a> {
     pub actor: Actor,
     /// The platforms' factories, which read links to their messages (`!takedown URL`).
     pub platforms: &'a [Arc<dyn PlatformFactory>],
+    /// The links in force, for `!link` and `!unlink` (`None`: the bridge is not running).
+    pub links: Option<&'a crate::ops::links::LinksView>,
 }
 
 impl Ctx<'_> {
@@ -155,7 +175,11 @@ pub fn run_as_admin(
     cmd: Command,
     platforms: &[Arc<dyn PlatformFactory>],
 ) -> Result<Outcome, crate::store::StoreError> {
-    run_as(store, link, cmd, Actor::Cli, platforms)
+    let env = crate::moderation::room::Env {
+        platforms,
+        links: None,
+    };
+    run_as(store, link, cmd, Actor::Cli, &env)
 }
 
 /// Runs `cmd` for `link` on behalf of someone outside the rooms (the command line, an admin
@@ -167,7 +191,7 @@ pub fn run_as(
     link: &LinkId,
     cmd: Command,
     actor: Actor,
-    platforms: &[Arc<dyn PlatformFactory>],
+    env: &crate::moderation::room::Env<'_>,
 ) -> Result<Outcome, crate::store::StoreError> {
     let record = store
         .link(link)?
@@ -181,7 +205,8 @@ pub fn run_as(
             link: &record,
             room: &room,
             actor: actor.clone(),
-            platforms,
+            platforms: env.platforms,
+            links: env.links,
         };
         run(tx, &ctx, cmd.clone())
     })
@@ -195,7 +220,12 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Rules(Some(l))
         | Command::Set { link: l, .. }
         | Command::Trust(_, Some(l))
-        | Command::Block(_, Some(l)) => Some(l.clone()),
+        | Command::Block(_, Some(l))
+        | Command::Unlink(l) => Some(l.clone()),
+        // Changing a link in force needs its admins; creating one, this room's link's.
+        Command::Link { link: l, .. } if ctx.links.is_some_and(|v| v.get(l).is_some()) => {
+            Some(l.clone())
+        }
         _ => None,
     };
     let link = match &target_link {
@@ -244,6 +274,9 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Parked => Ok(Outcome::reply(info::parked(tx, ctx.room))),
         Command::Retry(id) => parked::retry(tx, ctx, id),
         Command::Drop(id) => parked::drop(tx, ctx, id),
+        Command::Link { link: id, rooms } => links::link(tx, ctx, &link, id, rooms),
+        Command::Unlink(_) => links::unlink(tx, ctx, &link),
+        Command::Rooms => Ok(links::rooms(tx, ctx)),
         Command::Help => Ok(Outcome::reply(HELP)),
     }
 }

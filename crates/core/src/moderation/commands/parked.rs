@@ -65,6 +65,7 @@ pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, Tx
         jobs,
         refused: false,
         declined: false,
+        links_changed: false,
     })
 }
 

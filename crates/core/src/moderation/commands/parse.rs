@@ -3,7 +3,9 @@
 use super::Command;
 use crate::moderation::approval::ItemRef;
 use crate::moderation::commands::takedown::Target;
-use civicbridge_api::{LinkId, MirrorId, PendingId, RemoteMsgId, UserKey};
+use crate::moderation::rules::Side;
+use crate::store::LinkRoom;
+use civicbridge_api::{LinkId, MirrorId, PendingId, RemoteMsgId, RoomRef, UserKey};
 
 /// One line per command, for `!help` and usage replies.
 pub const HELP: &str = "\
@@ -18,6 +20,9 @@ Commands (moderation room):
 !drop ID — remove a parked item for good (admins)
 !rules [LINK] — a link's rules
 !set LINK KEY VALUE — change a rule (admins)
+!link NAME SIDE=ROOM SIDE=ROOM… — create link NAME (moderated from this room), or change its rooms; SIDE is staff or public, ROOM platform:id, e.g. !link library staff=matrix:!abc:example.org public=telegram:-1001234 (admins)
+!unlink NAME — stop a link; its rooms no longer cross (admins)
+!rooms — the rooms of the links moderated here, by name and id
 !pause LINK / !resume LINK — copies on the link wait in the outbox until resumed (admins)
 !trust USER [LINK] / !block USER [LINK] — USER as platform:id, e.g. telegram:42 (admins)
 !audit [N] — the last N audit entries (default 10)
@@ -128,7 +133,17 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             },
             _ => bad(),
         },
+        "link" => match words.as_slice() {
+            [name, rooms @ ..] if rooms.len() >= 2 => link(name, rooms),
+            [_, ..] => Err("usage: a link joins at least two rooms: !link NAME SIDE=ROOM SIDE=ROOM… (!help lists every command)".to_owned()),
+            _ => bad(),
+        },
+        "unlink" => match words.as_slice() {
+            [name] => link_name(name).map(Command::Unlink),
+            _ => bad(),
+        },
         "parked" if words.is_empty() => Ok(Command::Parked),
+        "rooms" if words.is_empty() => Ok(Command::Rooms),
         "retry" | "drop" => match words.as_slice() {
             [id] => match id.parse() {
                 Ok(id) if verb == "retry" => Ok(Command::Retry(id)),
@@ -138,11 +153,59 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             _ => bad(),
         },
         "help" => Ok(Command::Help),
-        "publish" | "unpublish" | "queue" | "parked" => bad(),
+        "publish" | "unpublish" | "queue" | "parked" | "rooms" => bad(),
         _ => Err(format!(
             "unknown command `!{verb}`; !help lists the commands"
         )),
     })
+}
+
+/// The most rooms one `!link` may join.
+const MAX_LINK_ROOMS: usize = 32;
+
+fn link_name(name: &str) -> Result<LinkId, String> {
+    if LinkId::is_valid_name(name) {
+        Ok(LinkId::new(name))
+    } else {
+        Err(format!(
+            "`{}` cannot name a link: use letters, digits, - and _ only, at most {}",
+            shown(name),
+            LinkId::MAX_NAME_LEN
+        ))
+    }
+}
+
+/// `!link NAME SIDE=ROOM…`: each room as `staff=platform:id` or `public=platform:id`.
+fn link(name: &str, words: &[&str]) -> Result<Command, String> {
+    let link = link_name(name)?;
+    if words.len() > MAX_LINK_ROOMS {
+        return Err(format!("a link joins at most {MAX_LINK_ROOMS} rooms"));
+    }
+    let mut rooms: Vec<LinkRoom> = Vec::new();
+    for w in words {
+        let Some((side, room)) = w.split_once('=') else {
+            return Err(format!(
+                "`{}`: write each room as staff=platform:id or public=platform:id",
+                shown(w)
+            ));
+        };
+        let side = match side.to_ascii_lowercase().as_str() {
+            "staff" => Side::Staff,
+            "public" => Side::Public,
+            _ => return Err(format!("`{}`: the side is staff or public", shown(side))),
+        };
+        let room: RoomRef = room.parse().map_err(|e: String| shown(&e))?;
+        if rooms.iter().any(|r| r.room == room) {
+            return Err(format!("room {} is named twice", shown(&room.to_string())));
+        }
+        rooms.push(LinkRoom { room, side });
+    }
+    Ok(Command::Link { link, rooms })
+}
+
+/// Someone's text quoted back in a reply: bounded, on one line.
+fn shown(s: &str) -> String {
+    civicbridge_api::names::normalize(s, 80)
 }
 
 /// `s` after its first `n` white-space separated words, trimmed.

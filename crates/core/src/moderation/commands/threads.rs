@@ -98,6 +98,7 @@ pub fn publish(
         jobs,
         refused: false,
         declined: false,
+        links_changed: false,
     })
 }
 

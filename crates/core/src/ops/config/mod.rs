@@ -291,14 +291,10 @@ impl RawConfig {
         let mut links = Vec::new();
         for (name, raw) in self.links {
             let key = format!("links.{name}");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if !LinkId::is_valid_name(&name) {
                 return Err(invalid(
                     &key,
-                    "link names use letters, digits, - and _ only",
+                    "link names use letters, digits, - and _ only, at most 64",
                 ));
             }
             if raw.rooms.len() < 2 {

@@ -22,7 +22,14 @@ impl LinkWorker {
         }
         match work {
             Work::Bridged(_) => self.bridged(tx, ev, fx),
-            Work::Moderation(_) => room::handle(tx, &self.link, ev, &self.platforms, &mut fx.jobs),
+            Work::Moderation(_) => {
+                let env = room::Env {
+                    platforms: &self.platforms,
+                    links: Some(&self.links),
+                };
+                fx.links_changed |= room::handle(tx, &self.link, ev, &env, &mut fx.jobs)?;
+                Ok(())
+            }
         }
     }
 

@@ -73,6 +73,8 @@ pub enum LinkError {
 struct Effects {
     jobs: Vec<Job>,
     relayed: HashMap<UserKey, u64>,
+    /// A command changed the links (`!link`, `!unlink`): to put in force once stored.
+    links_changed: bool,
 }
 
 pub struct LinkWorker {
@@ -91,6 +93,8 @@ pub struct LinkWorker {
     retried: watch::Receiver<u64>,
     /// The platforms' factories, for commands that read their message links.
     platforms: Arc<[Arc<dyn PlatformFactory>]>,
+    /// The links in force, for `!link` and `!unlink`.
+    links: crate::ops::links::LinksView,
     shutdown: CancellationToken,
     /// Beats on every turn of [`LinkWorker::run`] (see `ops::liveness`).
     beat: crate::ops::liveness::Beat,
@@ -140,6 +144,8 @@ pub struct Shared {
     pub platforms: Arc<[Arc<dyn PlatformFactory>]>,
     pub shutdown: CancellationToken,
     pub liveness: Arc<crate::ops::liveness::Liveness>,
+    /// The links in force, for `!link` and `!unlink`.
+    pub links: crate::ops::links::LinksView,
 }
 
 impl LinkWorker {
@@ -169,6 +175,7 @@ impl LinkWorker {
             retried: shared.retries.subscribe(),
             retries: shared.retries.clone(),
             platforms: shared.platforms.clone(),
+            links: shared.links.clone(),
             shutdown: shared.shutdown.clone(),
             beat,
         })
@@ -237,6 +244,7 @@ impl LinkWorker {
             .iter()
             .flat_map(|(_, works)| works)
             .any(|w| matches!(w, Work::Moderation(_)) && is_retry_command(&w.submission().event));
+        let links_changed = decided.iter().any(|(fx, _)| fx.links_changed);
         // The committer only stops after this worker does; if it has stopped, nothing of this
         // batch is acknowledged and the connectors deliver it again after a restart.
         if self.committer.send(decided).await.is_err() {
@@ -244,6 +252,10 @@ impl LinkWorker {
         }
         if asked_retry {
             self.retries.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        // The transaction has returned, so what the command stored can be read.
+        if links_changed {
+            self.links.refresh();
         }
     }
 

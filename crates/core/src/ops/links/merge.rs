@@ -1,0 +1,130 @@
+//! Which links are in force: the config's, merged with the links changed at runtime by the
+//! rule in `store/runtime_links.rs` (a runtime change stands until the config changes that same
+//! link). Pure, so the rule is tested on its own.
+
+use crate::moderation::rules::Rules;
+use crate::ops::config::LinkSettings;
+use crate::store::runtime_links::LinkOverride;
+use crate::store::LinkRecord;
+use civicbridge_api::{LinkId, Platform, RoomRef};
+use std::collections::{HashMap, HashSet};
+
+/// A link in force, and the config's rules for it (`None`: a link only the runtime knows, whose
+/// rules live in the store alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InForce {
+    pub link: LinkRecord,
+    pub config_rules: Option<Rules>,
+}
+
+/// The outcome of a merge.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// In the config's order, then the runtime-only links by id.
+    pub links: Vec<InForce>,
+    /// Runtime changes the config has overtaken: to forget.
+    pub overtaken: Vec<LinkOverride>,
+    /// Runtime links left out of force this time, with why (a room another link now uses, a
+    /// platform without a connector): kept, since a later config may make room for them.
+    pub left_out: Vec<(LinkId, String)>,
+}
+
+/// Merges `config` with the runtime `overrides`, for a process with connectors for `platforms`.
+pub fn merge(
+    config: &[LinkSettings],
+    overrides: &[LinkOverride],
+    platforms: &HashSet<Platform>,
+) -> Merged {
+    let by_id: HashMap<&LinkId, &LinkOverride> = overrides.iter().map(|o| (&o.id, o)).collect();
+    let in_config: HashMap<&LinkId, &LinkSettings> =
+        config.iter().map(|l| (&l.link.id, l)).collect();
+    let mut merged = Merged::default();
+    // The config's links first: their rooms are the config's promise and win any conflict.
+    let mut runtime = Vec::new();
+    for l in config {
+        match by_id.get(&l.link.id) {
+            Some(o) if o.config_then.as_ref() == Some(&l.link) => {
+                if let Some(link) = &o.link {
+                    runtime.push(InForce {
+                        link: link.clone(),
+                        config_rules: Some(l.rules.clone()),
+                    });
+                }
+            }
+            other => {
+                if let Some(o) = other {
+                    merged.overtaken.push((*o).clone());
+                }
+                merged.links.push(InForce {
+                    link: l.link.clone(),
+                    config_rules: Some(l.rules.clone()),
+                });
+            }
+        }
+    }
+    let mut extra: Vec<&LinkOverride> = overrides
+        .iter()
+        .filter(|o| !in_config.contains_key(&o.id))
+        .collect();
+    extra.sort_by(|a, b| a.id.cmp(&b.id));
+    for o in extra {
+        if o.config_then.is_some() {
+            // The config named this link when it was changed and no longer does: the config
+            // changed it (by removing it).
+            merged.overtaken.push(o.clone());
+            continue;
+        }
+        if let Some(link) = &o.link {
+            runtime.push(InForce {
+                link: link.clone(),
+                config_rules: None,
+            });
+        }
+    }
+    let mut used: HashMap<RoomRef, LinkId> = HashMap::new();
+    for l in &merged.links {
+        for r in rooms_of(&l.link) {
+            used.insert(r.clone(), l.link.id.clone());
+        }
+    }
+    for l in runtime {
+        match conflict(&l.link, &used, platforms) {
+            Some(why) => merged.left_out.push((l.link.id.clone(), why)),
+            None => {
+                for r in rooms_of(&l.link) {
+                    used.insert(r.clone(), l.link.id.clone());
+                }
+                merged.links.push(l);
+            }
+        }
+    }
+    merged
+}
+
+/// The bridged rooms and the moderation room of `link`.
+pub fn rooms_of(link: &LinkRecord) -> impl Iterator<Item = &RoomRef> {
+    link.rooms
+        .iter()
+        .map(|r| &r.room)
+        .chain(&link.moderation_room)
+}
+
+/// Why `link` cannot be in force beside the links that use `used`, if it cannot. A moderation
+/// room may serve several links; a bridged room only one.
+fn conflict(
+    link: &LinkRecord,
+    used: &HashMap<RoomRef, LinkId>,
+    platforms: &HashSet<Platform>,
+) -> Option<String> {
+    for r in rooms_of(link) {
+        if !platforms.contains(&r.platform) {
+            return Some(format!("no {} connector is configured", r.platform));
+        }
+    }
+    for r in &link.rooms {
+        if let Some(other) = used.get(&r.room) {
+            return Some(format!("room {} is used by link {other}", r.room));
+        }
+    }
+    None
+}
