@@ -360,3 +360,81 @@ async fn api_tokens_can_be_rotated_while_running() {
     assert_eq!(command(&base, Some(fresh), "planning", queue).await.0, 200);
     daemon.shutdown().await.unwrap();
 }
+
+/// The ids of the links the API lists as in force.
+async fn listed(base: &str) -> Vec<String> {
+    let links: Value = reqwest::Client::new()
+        .get(format!("{base}/links"))
+        .bearer_auth(DESK)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    links["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn listed_until(base: &str, want: &[&str]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = listed(base).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "links {now:?}, want {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn api_links_and_unlinks_with_an_admin_token_only_and_the_listing_follows() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let (daemon, base) = start_api(store.clone(), open_rules(), &fakes).await;
+    let link = json!({"command": "!link library staff=matrix:!library public=telegram:-200"});
+    let (code, body) = command(&base, Some(DESK), "planning", link.clone()).await;
+    assert_eq!((code, &body["refused"]), (403, &json!(true)), "{body}");
+    let (code, body) = command(&base, Some(OPS), "planning", link).await;
+    assert_eq!(code, 200, "{body}");
+    listed_until(&base, &["planning", "library"]).await;
+    // A reply in the new link's Telegram group reaches its moderation room as a card.
+    acked(fakes.telegram.post("-200", RESIDENT, "t1", "hello library")).await;
+    wait_until(WAIT, "a card for the new link", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .any(|t| t.contains("hello library"))
+    })
+    .await;
+
+    let unlink = json!({"command": "!unlink library"});
+    let (code, _) = command(&base, Some(DESK), "planning", unlink.clone()).await;
+    assert_eq!(code, 403);
+    let (code, body) = command(&base, Some(OPS), "library", unlink).await;
+    assert_eq!(code, 200, "{body}");
+    listed_until(&base, &["planning"]).await;
+    let log = store.audit_log().unwrap();
+    let actors: Vec<(AuditAction, String)> = log
+        .iter()
+        .filter(|e| matches!(e.action, AuditAction::Linked | AuditAction::Unlinked))
+        .map(|e| (e.action.clone(), e.actor.to_string()))
+        .collect();
+    assert_eq!(
+        actors,
+        vec![
+            (AuditAction::Linked, "token:ops".to_owned()),
+            (AuditAction::Unlinked, "token:ops".to_owned())
+        ]
+    );
+    daemon.shutdown().await.unwrap();
+}

@@ -38,11 +38,11 @@ pub fn queue_listing(
             Err(e) => format!("(message {} cannot be read: {e})", item.mirror),
         };
         let from = match s.mirror(item.mirror) {
-            Ok(Some(m)) => format!(" (from {})", s.room_label(&m.source)),
+            Ok(Some(m)) => format!(" · in {}", s.room_label(&m.source)),
             _ => String::new(),
         };
         lines.push(format!(
-            "{} [{}]{from} {} — {}",
+            "{} [{}] {} — {}{from}",
             item.reference(),
             item.link,
             who,

@@ -128,3 +128,114 @@ fn conflict(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::moderation::rules::Side;
+    use crate::store::LinkRoom;
+
+    fn platforms() -> HashSet<Platform> {
+        ["matrix", "telegram"]
+            .into_iter()
+            .map(Platform::new)
+            .collect()
+    }
+
+    fn record(id: &str, rooms: &[&str]) -> LinkRecord {
+        LinkRecord {
+            id: LinkId::new(id),
+            rooms: rooms
+                .iter()
+                .map(|r| LinkRoom {
+                    room: r.parse().expect("room"),
+                    side: Side::Public,
+                })
+                .collect(),
+            moderation_room: Some("matrix:!mod".parse().expect("room")),
+            moderators: Vec::new(),
+            admins: Vec::new(),
+        }
+    }
+
+    fn config(l: &LinkRecord) -> LinkSettings {
+        LinkSettings {
+            link: l.clone(),
+            rules: Rules::default(),
+        }
+    }
+
+    fn ids(m: &Merged) -> Vec<&str> {
+        m.links.iter().map(|l| l.link.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_runtime_change_stands_until_the_config_changes_that_link() {
+        let a = record("a", &["matrix:!s", "telegram:-1"]);
+        let unlinked = LinkOverride {
+            id: a.id.clone(),
+            config_then: Some(a.clone()),
+            link: None,
+        };
+        // The config still says what it said: the unlink stands.
+        let m = merge(&[config(&a)], std::slice::from_ref(&unlinked), &platforms());
+        assert!(m.links.is_empty() && m.overtaken.is_empty());
+        // The config changed that link: its version is in force, the change is forgotten.
+        let a2 = record("a", &["matrix:!s", "telegram:-2"]);
+        let m = merge(
+            &[config(&a2)],
+            std::slice::from_ref(&unlinked),
+            &platforms(),
+        );
+        assert_eq!(ids(&m), ["a"]);
+        assert_eq!(m.links[0].link, a2);
+        assert_eq!(m.overtaken, vec![unlinked.clone()]);
+        // The config dropped it: the same (the config changed it, by removing it).
+        let m = merge(&[], std::slice::from_ref(&unlinked), &platforms());
+        assert!(m.links.is_empty());
+        assert_eq!(m.overtaken, vec![unlinked]);
+    }
+
+    #[test]
+    fn a_link_only_the_runtime_knows_stays_unless_the_config_takes_its_name_or_rooms() {
+        let a = record("a", &["matrix:!s", "telegram:-1"]);
+        let b = record("b", &["matrix:!t", "telegram:-2"]);
+        let created = LinkOverride {
+            id: b.id.clone(),
+            config_then: None,
+            link: Some(b.clone()),
+        };
+        let m = merge(&[config(&a)], std::slice::from_ref(&created), &platforms());
+        assert_eq!(ids(&m), ["a", "b"]);
+        assert_eq!(m.links[1].config_rules, None, "its rules are the store's");
+        // The config now has a link of that name: the config's.
+        let b2 = record("b", &["matrix:!u", "telegram:-3"]);
+        let m = merge(
+            &[config(&a), config(&b2)],
+            std::slice::from_ref(&created),
+            &platforms(),
+        );
+        assert_eq!(m.links[1].link, b2);
+        assert_eq!(m.overtaken.len(), 1);
+        // The config gave one of its rooms to another link: left out, kept for later.
+        let c = record("c", &["matrix:!t", "telegram:-9"]);
+        let m = merge(
+            &[config(&a), config(&c)],
+            std::slice::from_ref(&created),
+            &platforms(),
+        );
+        assert_eq!(ids(&m), ["a", "c"]);
+        assert!(m.overtaken.is_empty());
+        assert_eq!(m.left_out.len(), 1);
+        assert!(
+            m.left_out[0].1.contains("used by link c"),
+            "{:?}",
+            m.left_out
+        );
+        // A platform without a connector: left out too.
+        let only_matrix: HashSet<Platform> = [Platform::new("matrix")].into_iter().collect();
+        let m = merge(&[], std::slice::from_ref(&created), &only_matrix);
+        assert!(m.links.is_empty());
+        assert!(m.left_out[0].1.contains("no telegram connector"));
+    }
+}
