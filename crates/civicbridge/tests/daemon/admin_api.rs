@@ -427,7 +427,7 @@ async fn api_links_and_unlinks_with_an_admin_token_only_and_the_listing_follows(
     let actors: Vec<(AuditAction, String)> = log
         .iter()
         .filter(|e| matches!(e.action, AuditAction::Linked | AuditAction::Unlinked))
-        .map(|e| (e.action.clone(), e.actor.to_string()))
+        .map(|e| (e.action, e.actor.to_string()))
         .collect();
     assert_eq!(
         actors,
