@@ -51,7 +51,7 @@ pub async fn run(config: &Path) -> Result<(), Failure> {
             Next::Failed(f) => break Some(f),
             Next::Reload => {
                 systemd::reloading();
-                reload(&mut daemon, config, &mut settings);
+                reload(&mut daemon, config, &mut settings).await;
                 systemd::ready();
             }
         }
@@ -70,21 +70,55 @@ pub async fn run(config: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// SIGHUP: the config file again. A bad file changes nothing and the bridge runs on.
-fn reload(daemon: &mut Daemon, config: &Path, settings: &mut Settings) {
+/// SIGHUP: the config file again. A bad file changes nothing and the bridge runs on. A platform
+/// whose section changed gets a new connector, alone; if it cannot be built, the old one runs on.
+async fn reload(daemon: &mut Daemon, config: &Path, settings: &mut Settings) {
     use civicbridge_core::ops::reload;
     tracing::info!(config = %config.display(), "reloading the config");
-    match reload::reload(daemon, config, &platforms::all(), settings) {
-        Ok(r) => {
-            tracing::info!(links = %r.links, "config reloaded");
-            if !r.need_restart.is_empty() {
-                tracing::warn!(
-                    settings = r.need_restart.join(", "),
-                    "these settings changed and take effect at the next restart"
-                );
-            }
+    let r = match reload::reload(daemon, config, &platforms::all(), settings) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "config reload refused; running on as before");
+            return;
         }
-        Err(e) => tracing::error!(error = %e, "config reload refused; running on as before"),
+    };
+    tracing::info!(links = %r.links, "config reloaded");
+    if !r.need_restart.is_empty() {
+        tracing::warn!(
+            settings = r.need_restart.join(", "),
+            "these settings changed and take effect at the next restart"
+        );
+    }
+    for new in r.connectors {
+        let platform = new.factory.platform();
+        let ctx = settings.build_context(platform);
+        let build = async {
+            let built = new
+                .factory
+                .build(&new.section, ctx)
+                .await
+                .map_err(|e| e.to_string())?;
+            for s in &built.secrets {
+                civicbridge_core::ops::telemetry::add_secret(s);
+            }
+            Ok::<_, String>(built.connector)
+        };
+        match daemon.replace_connector(platform, build).await {
+            Ok(_) => {
+                if let Some(old) = settings
+                    .platforms
+                    .iter_mut()
+                    .find(|p| p.factory.platform() == platform)
+                {
+                    *old = new;
+                }
+            }
+            Err(e) => tracing::error!(
+                %platform,
+                error = %e,
+                "the new settings of this platform did not work; its old connector runs on"
+            ),
+        }
     }
 }
 

@@ -368,6 +368,77 @@ async fn sighup_keeps_the_bridge_running_on_a_broken_config_and_applies_a_good_o
     assert!(!log.contains("panicked"), "{log}");
 }
 
+/// A reload that changes one platform's section restarts that connector alone and loses
+/// nothing: a resident's message posted while it restarts crosses, and a staff answer after it
+/// goes out through the new connector; no setting is left for a restart.
+#[tokio::test]
+async fn sighup_with_a_changed_platform_section_restarts_that_connector_alone() {
+    let w = bridge_process::world_for_run(bridge_process::staff_answers_cross(), "").await;
+    let bridge = Bridge::start(&w.config_path).await;
+    let ada = (42, "Ada");
+    w.telegram
+        .post_as_user(w.tg_chat, ada, "before the reload")
+        .unwrap();
+    w.staff
+        .wait_for_message(&w.staff_room, WAIT, "the first message", |m| {
+            m.body.contains("before the reload")
+        })
+        .await
+        .unwrap();
+
+    let config = std::fs::read_to_string(&w.config_path).unwrap();
+    let line = config
+        .lines()
+        .find(|l| l.starts_with("poll_timeout_secs"))
+        .unwrap()
+        .to_owned();
+    let changed = config.replacen(&line, "poll_timeout_secs = 7", 1);
+    assert_ne!(changed, config, "the section changes");
+    std::fs::write(&w.config_path, changed).unwrap();
+    bridge.hangup();
+    w.telegram
+        .post_as_user(w.tg_chat, ada, "during the restart")
+        .unwrap();
+    wait_until(WAIT, "the connector's restart in the log", || {
+        bridge
+            .log()
+            .contains("connector restarted with its new settings")
+    })
+    .await;
+    w.staff
+        .wait_for_message(
+            &w.staff_room,
+            WAIT,
+            "the message sent during the restart",
+            |m| m.body.contains("during the restart"),
+        )
+        .await
+        .unwrap();
+    w.staff
+        .say(&w.staff_room, "after the reload")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the staff answer in Telegram", || {
+        w.telegram
+            .bot_messages(w.tg_chat)
+            .iter()
+            .any(|m| m.text.contains("after the reload"))
+    })
+    .await;
+    let log = bridge.stop_with_log().await;
+    assert!(
+        !log.contains("take effect at the next restart"),
+        "nothing waits for a restart: {log}"
+    );
+    let restarts = log
+        .lines()
+        .filter(|l| l.contains("connector restarted with its new settings"))
+        .collect::<Vec<_>>();
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert!(restarts[0].contains("telegram"), "{restarts:?}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
 /// What the bridge tells systemd, read from a notify socket of the test's own.
 #[tokio::test]
 async fn systemd_hears_ready_watchdog_reloading_and_stopping() {

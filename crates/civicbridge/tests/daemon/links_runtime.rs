@@ -223,3 +223,79 @@ async fn the_router_and_each_link_worker_are_watched_while_they_run() {
     daemon.shutdown().await.unwrap();
     assert_eq!(live.watched(), 0, "every loop ended");
 }
+
+/// A reload that changes one platform's section restarts that connector alone: the old one
+/// stops reading before the new one starts, what the outbox sends next goes through the new
+/// one, and the other platforms never stop. A replacement that cannot be built leaves the old
+/// connector running.
+#[tokio::test]
+async fn one_connector_is_replaced_alone_and_a_failed_replacement_keeps_the_old_one() {
+    use civicbridge_api::testing::FakeConnector;
+    use std::sync::Arc;
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "t1", "before")).await;
+
+    let fresh = FakeConnector::new(Platform::new("telegram"));
+    let replaced = daemon
+        .replace_connector(Platform::new("telegram"), async {
+            Ok::<_, String>(fresh.clone() as Arc<dyn civicbridge_api::Connector>)
+        })
+        .await
+        .unwrap();
+    assert!(replaced);
+    wait_until(WAIT, "the new connector to run", || fresh.runs() == 1).await;
+    // The old one no longer reads: its injected events stay undelivered.
+    let old = fakes.telegram.post(TG, RESIDENT, "t2", "to the old one");
+    acked(fresh.post(TG, RESIDENT, "t3", "to the new one")).await;
+    // What crosses to Telegram now goes out through the new connector.
+    acked(fakes.matrix.post(STAFF, STAFFER, "m1", "staff answer")).await;
+    wait_until(WAIT, "the staff answer on the new connector", || {
+        fresh
+            .texts_in(TG)
+            .iter()
+            .any(|t| t.contains("staff answer"))
+    })
+    .await;
+    assert!(!fakes
+        .telegram
+        .texts_in(TG)
+        .iter()
+        .any(|t| t.contains("staff answer")));
+    wait_until(WAIT, "the new connector's message relayed", || {
+        fakes.matrix.texts_in(STAFF).len() == 2
+    })
+    .await;
+    assert_eq!(fakes.discord.runs(), 1, "the other platforms never stopped");
+
+    // A replacement that cannot be built: the current one runs again.
+    let err = daemon
+        .replace_connector(Platform::new("telegram"), async {
+            Err::<Arc<dyn civicbridge_api::Connector>, _>("login refused".to_owned())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err, "login refused");
+    wait_until(WAIT, "the current connector to run again", || {
+        fresh.runs() == 2
+    })
+    .await;
+    acked(fresh.post(TG, RESIDENT, "t4", "still here")).await;
+    // A connector for another platform is refused the same way.
+    let wrong = FakeConnector::new(Platform::new("discord"));
+    let err = daemon
+        .replace_connector(Platform::new("telegram"), async {
+            Ok::<_, String>(wrong as Arc<dyn civicbridge_api::Connector>)
+        })
+        .await
+        .unwrap_err();
+    assert!(err.contains("cannot replace"), "{err}");
+    acked(fresh.post(TG, RESIDENT, "t5", "and here")).await;
+    wait_until(WAIT, "every message through the current connector", || {
+        fakes.matrix.texts_in(STAFF).len() == 4
+    })
+    .await;
+    drop(old);
+    daemon.shutdown().await.unwrap();
+}

@@ -35,15 +35,9 @@ async fn lanes_to_many_rooms_share_a_bounded_number_of_requests_per_platform() {
             Ok(jobs)
         })
         .unwrap();
-    let connectors: HashMap<Platform, Arc<dyn Connector>> = HashMap::from([
-        (
-            Platform::new("telegram"),
-            telegram.clone() as Arc<dyn Connector>,
-        ),
-        (
-            Platform::new("discord"),
-            discord.clone() as Arc<dyn Connector>,
-        ),
+    let connectors = civicbridge_core::ops::connectors::Connectors::new([
+        telegram.clone() as Arc<dyn Connector>,
+        discord.clone() as Arc<dyn Connector>,
     ]);
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();

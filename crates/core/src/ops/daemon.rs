@@ -14,6 +14,7 @@
 
 use crate::ops::admin::{AdminError, AdminSettings, AdminState};
 use crate::ops::config::LinkSettings;
+use crate::ops::connectors::Connectors;
 use crate::ops::links::{LinkChanges, RunningLinks};
 use crate::ops::metrics::Metrics;
 use crate::ops::status::Status;
@@ -97,6 +98,7 @@ pub struct Daemon {
     status: Status,
     metrics: Metrics,
     admin: Option<SocketAddr>,
+    connectors: Connectors,
 }
 
 impl Daemon {
@@ -136,10 +138,9 @@ impl Daemon {
         // Pseudonyms shown from here on must survive a crash: create the key durably first.
         crate::privacy::prepare(&store).await?;
 
-        let connectors: HashMap<Platform, Arc<dyn Connector>> =
-            connectors.into_iter().map(|c| (c.platform(), c)).collect();
+        let connectors = Connectors::new(connectors);
         let (view, feed, refreshes) =
-            crate::ops::links::LinksView::new(connectors.keys().copied().collect());
+            crate::ops::links::LinksView::new(connectors.platforms().collect());
         let liveness = Arc::new(crate::ops::liveness::Liveness::default());
         let outbox = Outbox::new(
             store.clone(),
@@ -162,7 +163,7 @@ impl Daemon {
             links: view.clone(),
         };
         let (mut running, table) =
-            RunningLinks::new(shared, feed, tracker.clone(), Arc::new(connectors.clone()));
+            RunningLinks::new(shared, feed, tracker.clone(), connectors.clone());
         // Before anything is spawned, so a refused config leaves nothing running.
         running.check(links)?;
         // Re-driving can park unreadable jobs, whose notices go to the links' moderation rooms.
@@ -189,10 +190,13 @@ impl Daemon {
         ));
 
         let (failed, failures) = mpsc::unbounded_channel();
-        for (platform, c) in connectors {
+        for platform in connectors.platforms() {
+            let Some(slot) = connectors.slot(platform) else {
+                continue;
+            };
             tracker.spawn(crate::ops::watch::supervise(crate::ops::watch::Watched {
                 platform,
-                connector: c,
+                slot: slot.clone(),
                 submissions: sink_tx.clone(),
                 state: store.connector_state(platform),
                 store: store.clone(),
@@ -248,6 +252,7 @@ impl Daemon {
             status,
             metrics,
             admin,
+            connectors,
         })
     }
 
@@ -258,6 +263,43 @@ impl Daemon {
         let changes = self.running()?.apply(links)?;
         tracing::info!(%changes, "links updated");
         Ok(changes)
+    }
+
+    /// Restarts `platform`'s connector with the one `build` makes (a reload changed the
+    /// platform's section: a token, a homeserver), leaving the other platforms alone. The
+    /// running connector is stopped first, so the two never read at once or share session
+    /// files; if `build` fails (or makes a connector for another platform), the old one starts
+    /// again and the error is returned. Nothing is lost either way: the outbox's jobs are in the
+    /// store and go out through whichever connector is current, and the new connector reads
+    /// from the cursor the old one left. `Ok(false)`: this daemon has no such platform.
+    pub async fn replace_connector<E: From<String>>(
+        &self,
+        platform: Platform,
+        build: impl std::future::Future<Output = Result<Arc<dyn Connector>, E>>,
+    ) -> Result<bool, E> {
+        let Some(slot) = self.connectors.slot(platform) else {
+            return Ok(false);
+        };
+        slot.suspend().await;
+        let built = match build.await {
+            Ok(c) if c.platform() == platform => Ok(c),
+            Ok(c) => Err(E::from(format!(
+                "a {} connector cannot replace the {platform} one",
+                c.platform()
+            ))),
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(c) => {
+                slot.resume(Some(c));
+                tracing::info!(%platform, "connector restarted with its new settings");
+                Ok(true)
+            }
+            Err(e) => {
+                slot.resume(None);
+                Err(e)
+            }
+        }
     }
 
     /// Puts new admin API tokens in force (a config reload); false when the listener is off.

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod connectors;
 pub mod daemon;
 pub mod links;
 pub mod liveness;

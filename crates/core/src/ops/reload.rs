@@ -2,10 +2,12 @@
 //!
 //! The new file is read and validated whole first: on any error the bridge keeps running on
 //! what it had, and the error names the key. A valid file's links and rules are put in force
-//! without a restart and without dropping anything in flight ([`Daemon::apply_links`]). What
-//! only a restart can change (the store's path, a platform's account or server, the log filter,
-//! the outage notice delay, where the admin listener listens) is named in the log and left as
-//! it was; the admin API's tokens change at once.
+//! without a restart and without dropping anything in flight ([`Daemon::apply_links`]). A
+//! platform whose section changed (a token, a homeserver) is listed in [`Reload::connectors`]:
+//! the caller, which can build connectors, restarts that one alone
+//! ([`Daemon::replace_connector`]). What only a restart can change (the store's path, a platform
+//! added or removed, the log filter, the outage notice delay, where the admin listener listens)
+//! is named in the log and left as it was; the admin API's tokens change at once.
 
 use crate::ops::config::{ConfigError, Settings};
 use crate::ops::daemon::{Daemon, DaemonError};
@@ -25,11 +27,15 @@ pub enum ReloadError {
 }
 
 /// What a reload did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Reload {
     pub links: LinkChanges,
     /// Settings that differ in the file but keep their old value until a restart.
     pub need_restart: Vec<String>,
+    /// Platforms whose section changed, with the new section: their connectors are to be
+    /// rebuilt. `current` keeps their old sections until the caller records the new one
+    /// ([`Settings::platforms`]), so a failed rebuild is tried again at the next reload.
+    pub connectors: Vec<crate::ops::config::PlatformSettings>,
 }
 
 /// Reads `path` and puts its links and rules in force on `daemon`; `current` is the config in
@@ -42,6 +48,7 @@ pub fn reload(
 ) -> Result<Reload, ReloadError> {
     let new = Settings::load(path, factories)?;
     let need_restart = needs_restart(current, &new);
+    let connectors = changed_sections(current, &new);
     let links = daemon.apply_links(&new.links)?;
     // Tokens change at once when the listener stays where it is (rotating a token needs no
     // restart); `needs_restart` names any other change of `[admin]`.
@@ -62,7 +69,26 @@ pub fn reload(
     Ok(Reload {
         links,
         need_restart,
+        connectors,
     })
+}
+
+/// The platforms of both `old` and `new` whose section changed, with the new section.
+pub fn changed_sections(
+    old: &Settings,
+    new: &Settings,
+) -> Vec<crate::ops::config::PlatformSettings> {
+    let value =
+        |p: &crate::ops::config::PlatformSettings| p.section.parse::<serde_json::Value>().ok();
+    new.platforms
+        .iter()
+        .filter(|p| {
+            old.platforms
+                .iter()
+                .any(|o| o.section.name() == p.section.name() && value(o) != value(p))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The settings of `new` that differ from `old` and only a restart applies, by config key.
@@ -88,9 +114,10 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
             .map(|p| (p.section.name().to_owned(), p.section.parse().ok()))
             .collect()
     };
+    // A platform added or removed; a changed one is restarted alone (see `reload`).
     let (before, after) = (sections(old), sections(new));
-    for (name, value) in &after {
-        if before.iter().find(|(n, _)| n == name).map(|(_, v)| v) != Some(value) {
+    for (name, _) in &after {
+        if !before.iter().any(|(n, _)| n == name) {
             out.push(name.clone());
         }
     }

@@ -48,7 +48,8 @@ impl Default for WatchOptions {
 /// Everything a supervisor needs.
 pub struct Watched {
     pub platform: Platform,
-    pub connector: Arc<dyn Connector>,
+    /// Which connector to run, replaced when a reload changes the platform's account.
+    pub slot: crate::ops::connectors::Slot,
     pub submissions: mpsc::Sender<Submission>,
     pub state: Arc<dyn ConnectorState>,
     pub store: Store,
@@ -86,13 +87,39 @@ pub async fn supervise(w: Watched) {
         },
     ));
     let mut delay = w.options.restart_base;
+    let mut wanted = w.slot.wanted.subscribe();
     loop {
+        // While a replacement is being built, nothing runs.
+        let c: Arc<dyn Connector> = tokio::select! {
+            _ = w.shutdown.cancelled() => break,
+            next = wanted.wait_for(|x| !x.suspended) => match next {
+                Ok(x) => x.connector.clone(),
+                Err(_) => break,
+            },
+        };
         let sink = EventSink::with_health(w.submissions.clone(), health_tx.clone());
         let started = tokio::time::Instant::now();
-        let c = w.connector.clone();
-        let (state, stop) = (w.state.clone(), w.shutdown.clone());
+        let stop = w.shutdown.child_token();
+        let state = w.state.clone();
+        let run_stop = stop.clone();
+        w.slot.running.send_replace(true);
         // In a task of its own, so a panic in the connector ends this run only.
-        let ran = tokio::spawn(async move { c.run(sink, state, stop).await }).await;
+        let mut run = tokio::spawn(async move { c.run(sink, state, run_stop).await });
+        let ran = tokio::select! {
+            ran = &mut run => Some(ran),
+            _ = wanted.wait_for(|x| x.suspended) => None,
+        };
+        let Some(ran) = ran else {
+            // A reload changed the account: stop this run, let the replacement be built.
+            stop.cancel();
+            let _ = run.await;
+            w.slot.running.send_replace(false);
+            let _ = health_tx.send(Health::Down("restarting with new settings".to_owned()));
+            tracing::info!(platform = %w.platform, "connector stopped for its replacement");
+            delay = w.options.restart_base;
+            continue;
+        };
+        w.slot.running.send_replace(false);
         if w.shutdown.is_cancelled() {
             break;
         }

@@ -75,8 +75,15 @@ fn a_reload_names_what_only_a_restart_changes() {
         needs_restart(&old, &parse(&rules)).is_empty(),
         "rules apply at once"
     );
+    // A changed account restarts that platform's connector alone, at once.
     let token = GOOD.replace("hall-secret-abcdefghij", "hall-secret-changed-0123");
-    assert_eq!(needs_restart(&old, &parse(&token)), vec!["hall"]);
+    assert!(needs_restart(&old, &parse(&token)).is_empty());
+    let changed: Vec<String> = crate::ops::reload::changed_sections(&old, &parse(&token))
+        .iter()
+        .map(|p| p.section.name().to_owned())
+        .collect();
+    assert_eq!(changed, vec!["hall"]);
+    assert!(crate::ops::reload::changed_sections(&old, &parse(&rules)).is_empty());
     let store = format!("[store]\npath = \"/elsewhere\"\n{GOOD}");
     assert_eq!(needs_restart(&old, &parse(&store)), vec!["store.path"]);
     let admin = format!("{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\n");

@@ -27,7 +27,7 @@ use crate::pipeline::link::{LinkWorker, Shared, Work, BATCH};
 use crate::pipeline::router::RouteTable;
 use crate::store::prelude::*;
 use crate::store::{LinkRecord, Store, StoreError};
-use civicbridge_api::{Connector, LinkId, Platform, RoomRef};
+use civicbridge_api::{LinkId, Platform, RoomRef};
 use merge::{merge, rooms_of, Merged};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -130,7 +130,7 @@ pub struct RunningLinks {
     feed: ViewFeed,
     shared: Shared,
     tracker: TaskTracker,
-    connectors: Arc<HashMap<Platform, Arc<dyn Connector>>>,
+    connectors: crate::ops::connectors::Connectors,
 }
 
 impl std::fmt::Debug for RunningLinks {
@@ -148,7 +148,7 @@ impl RunningLinks {
         shared: Shared,
         feed: ViewFeed,
         tracker: TaskTracker,
-        connectors: Arc<HashMap<Platform, Arc<dyn Connector>>>,
+        connectors: crate::ops::connectors::Connectors,
     ) -> (RunningLinks, tokio::sync::watch::Receiver<Arc<RouteTable>>) {
         let (routes, table) = tokio::sync::watch::channel(Arc::new(RouteTable::default()));
         let links = RunningLinks {
@@ -176,9 +176,7 @@ impl RunningLinks {
             if !ids.insert(&l.link.id) {
                 return Err(DaemonError::DuplicateLink(l.link.id.to_string()));
             }
-            if let Some(room) =
-                rooms_of(&l.link).find(|r| !self.connectors.contains_key(&r.platform))
-            {
+            if let Some(room) = rooms_of(&l.link).find(|r| !self.connectors.contains(r.platform)) {
                 return Err(DaemonError::MissingConnector {
                     link: l.link.id.to_string(),
                     platform: room.platform,
@@ -193,7 +191,7 @@ impl RunningLinks {
     pub fn apply(&mut self, links: &[LinkSettings]) -> Result<LinkChanges, DaemonError> {
         self.check(links)?;
         let store = self.shared.store.clone();
-        let platforms: HashSet<Platform> = self.connectors.keys().copied().collect();
+        let platforms: HashSet<Platform> = self.connectors.platforms().collect();
         let (merged, reseeded) = sync(&store, links, &platforms)?;
         let mut changes = LinkChanges {
             rules: reseeded,

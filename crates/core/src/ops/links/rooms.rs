@@ -9,9 +9,7 @@
 
 use crate::pipeline::outbox::Outbox;
 use crate::store::{JobKind, Store};
-use civicbridge_api::{Connector, ConnectorError, LinkId, Platform, RichText, RoomRef};
-use std::collections::HashMap;
-use std::sync::Arc;
+use civicbridge_api::{Connector, ConnectorError, LinkId, RichText, RoomRef};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -39,13 +37,13 @@ pub struct Moves {
 /// Joins and leaves as `moves` says; see the module doc.
 pub async fn run(
     moves: Moves,
-    connectors: Arc<HashMap<Platform, Arc<dyn Connector>>>,
+    connectors: crate::ops::connectors::Connectors,
     store: Store,
     outbox: Outbox,
     shutdown: CancellationToken,
 ) {
     for room in &moves.leave {
-        let Some(c) = connectors.get(&room.platform) else {
+        let Some(c) = connectors.get(room.platform) else {
             continue;
         };
         match c.leave(&room.room).await {
@@ -54,7 +52,7 @@ pub async fn run(
         }
     }
     for a in &moves.join {
-        let Some(c) = connectors.get(&a.room.platform) else {
+        let Some(c) = connectors.get(a.room.platform) else {
             continue;
         };
         let joined = tokio::select! {

@@ -83,7 +83,7 @@ pub struct Outbox {
 
 struct Inner {
     store: Store,
-    connectors: HashMap<Platform, Arc<dyn Connector>>,
+    connectors: crate::ops::connectors::Connectors,
     /// Per platform, [`IN_FLIGHT_PER_PLATFORM`] permits; a job holds one while it executes,
     /// never while it waits out a rate limit or a backoff.
     in_flight: HashMap<Platform, Semaphore>,
@@ -105,7 +105,7 @@ struct Inner {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox")
-            .field("platforms", &self.connectors.keys().collect::<Vec<_>>())
+            .field("platforms", &self.connectors)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -122,7 +122,7 @@ enum JobError {
 impl Outbox {
     pub fn new(
         store: Store,
-        connectors: HashMap<Platform, Arc<dyn Connector>>,
+        connectors: crate::ops::connectors::Connectors,
         moderation_rooms: HashMap<LinkId, RoomRef>,
         retry: RetryPolicy,
         shutdown: CancellationToken,
@@ -133,10 +133,13 @@ impl Outbox {
             inner: Arc::new(Inner {
                 store,
                 in_flight: connectors
-                    .keys()
-                    .map(|p| (*p, Semaphore::new(IN_FLIGHT_PER_PLATFORM)))
+                    .platforms()
+                    .map(|p| (p, Semaphore::new(IN_FLIGHT_PER_PLATFORM)))
                     .collect(),
-                done: connectors.keys().map(|p| (*p, AtomicU64::new(0))).collect(),
+                done: connectors
+                    .platforms()
+                    .map(|p| (p, AtomicU64::new(0)))
+                    .collect(),
                 connectors,
                 lanes: Mutex::new(HashMap::new()),
                 moderation_rooms: std::sync::RwLock::new(Arc::new(moderation_rooms)),
@@ -428,8 +431,9 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
     }
 }
 
-fn connector(inner: &Inner, platform: Platform) -> Result<&Arc<dyn Connector>, JobError> {
-    inner.connectors.get(&platform).ok_or_else(|| {
+/// The platform's connector now (a reload may have replaced it since the last job).
+fn connector(inner: &Inner, platform: Platform) -> Result<Arc<dyn Connector>, JobError> {
+    inner.connectors.get(platform).ok_or_else(|| {
         JobError::Connector(ConnectorError::Unsupported(format!(
             "no {platform} connector is running"
         )))
@@ -437,7 +441,7 @@ fn connector(inner: &Inner, platform: Platform) -> Result<&Arc<dyn Connector>, J
 }
 
 async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
-    let conn = connector(inner, job.target.platform)?;
+    let conn = &connector(inner, job.target.platform)?;
     let caps = conn.capabilities();
     let mirror = match job.kind.mirror() {
         Some(m) => match inner.store.mirror(m)? {
