@@ -9,29 +9,14 @@
 //! own message after them. Everything else is classified as `send` does.
 
 use crate::error::DiscordError;
-use crate::known::ChannelInfo;
+use crate::outbound::RestChannel;
 use crate::{ids, Inner};
 use civicbridge_api::{ConnectorError, RoomId, RoomInfo};
-use serde::Deserialize;
 use serenity::http::{LightMethod, Request, Route};
 
 /// Discord's JSON codes for "the bot cannot be there".
 const UNKNOWN_CHANNEL: i64 = 10003;
 const MISSING_ACCESS: i64 = 50001;
-
-/// The fields of a channel object `join` reads. `name` is absent for DMs and may be null for a
-/// group DM without one.
-#[derive(Debug, Deserialize)]
-struct JoinedChannel {
-    #[serde(rename = "type")]
-    kind: u8,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    guild_id: Option<String>,
-    #[serde(default)]
-    parent_id: Option<String>,
-}
 
 impl Inner {
     pub(crate) async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
@@ -42,18 +27,9 @@ impl Inner {
             },
             LightMethod::Get,
         );
-        let c: JoinedChannel = self.rest.json(req).await.map_err(refusal)?;
+        let c: RestChannel = self.rest.json(req).await.map_err(refusal)?;
         // What the answer says of the channel is what sends need too: keep it.
-        let is_thread = matches!(c.kind, 10..=12);
-        let info = ChannelInfo {
-            guild: c.guild_id.and_then(|g| g.parse().ok()),
-            parent: c
-                .parent_id
-                .and_then(|p| p.parse().ok())
-                .filter(|_| is_thread),
-            is_forum: c.kind == 15,
-        };
-        self.known().channels.insert(channel.get(), info);
+        self.known().channels.insert(channel.get(), c.info());
         Ok(RoomInfo {
             name: c.name.filter(|n| !n.is_empty()),
         })
