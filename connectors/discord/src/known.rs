@@ -104,15 +104,7 @@ impl Inner {
         );
         match self.rest.json::<RestChannel>(req).await {
             Ok(c) => {
-                let is_thread = matches!(c.kind, 10..=12);
-                let info = ChannelInfo {
-                    guild: c.guild_id.and_then(|g| g.parse().ok()),
-                    parent: c
-                        .parent_id
-                        .and_then(|p| p.parse().ok())
-                        .filter(|_| is_thread),
-                    is_forum: c.kind == 15,
-                };
+                let info = c.info();
                 self.known().channels.insert(channel.get(), info.clone());
                 Some(info)
             }

@@ -12,6 +12,7 @@
 //! - [`format`]: `RichText` ⇄ Discord markdown, with escaping.
 //! - `pipeline`: dispatch → event → sink, cursors and backfill; `known`: channels, threads and
 //!   posts learnt; `webhooks`: the persona webhook and echo detection; `attachments`: `fetch`.
+//! - `rooms`: `join` (`GET /channels/{id}`: can the bot see the channel, and its name).
 //! - `rest`: runs serenity-built requests, keeping 429 `retry_after`.
 //! - [`ids`]: Discord snowflakes ⇄ the bridge's opaque ids.
 //! - [`error`]: `DiscordError` → `ConnectorError`.
@@ -28,6 +29,7 @@ mod known;
 mod outbound;
 mod pipeline;
 mod rest;
+mod rooms;
 mod webhooks;
 
 pub use config::DiscordConfig;
@@ -46,7 +48,7 @@ use pipeline::{keep_cursors, Pipe};
 use async_trait::async_trait;
 use civicbridge_api::{
     Ack, Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
-    Platform, RemoteMsgId, RoomId, SendReceipt, SinkClosed,
+    Platform, RemoteMsgId, RoomId, RoomInfo, SendReceipt, SinkClosed,
 };
 use gateway::{Gateway, Gw, GwEnd, HandlerStats};
 use inbound::Place;
@@ -265,6 +267,13 @@ impl Connector for DiscordConnector {
         drop(pipe);
         let _ = tokio::time::timeout(Duration::from_millis(500), keeper).await;
         result
+    }
+
+    /// Only a server's admins can put the bot in a server and let it see a channel: this checks
+    /// that it can (`GET /channels/{id}`) and returns the channel's name. `leave` keeps the
+    /// default: where the bot is, is the admins' business.
+    async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
+        self.inner.join(room).await
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

@@ -13,6 +13,7 @@
 //!   from their power level (50 a moderator, 100 an admin).
 //! - [`outbound`]: `Outgoing` -> event content (pure).
 //! - [`format`]: `RichText` <-> `body` + `formatted_body`.
+//! - `rooms`: `join` / `leave`, and the rooms whose invites the bot accepts.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
 
 pub mod config;
@@ -22,6 +23,7 @@ pub mod format;
 pub mod ids;
 pub mod inbound;
 pub mod outbound;
+mod rooms;
 mod session;
 mod sync;
 
@@ -36,7 +38,7 @@ pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("
 use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState, EventSink,
-    Outgoing, OutgoingFile, Platform, RemoteMsgId, RoomId, SendReceipt, ThreadId,
+    Outgoing, OutgoingFile, Platform, RemoteMsgId, RoomId, RoomInfo, SendReceipt, ThreadId,
 };
 use error::{classify_http, classify_sdk};
 use matrix_sdk::config::SyncSettings;
@@ -44,7 +46,6 @@ use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
 use matrix_sdk::ruma::events::room::{EncryptedFile, MediaSource};
 use matrix_sdk::ruma::{OwnedMxcUri, OwnedTransactionId};
 use matrix_sdk::{Client, Room};
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +57,9 @@ pub struct MatrixConnector {
     own_user: String,
     initial_token: Mutex<Option<String>>,
     max_upload: Option<u64>,
+    /// Rooms whose invites the sync loop accepts: the configured ones, then as `join` and
+    /// `leave` change them.
+    accept_rooms: rooms::AcceptRooms,
 }
 
 impl std::fmt::Debug for MatrixConnector {
@@ -111,10 +115,11 @@ impl MatrixConnector {
         tracing::info!(user = %own_user, device = ?client.device_id(), "matrix: connected");
         Ok(MatrixConnector {
             client,
-            config,
             own_user,
             initial_token: Mutex::new(initial_token),
             max_upload,
+            accept_rooms: rooms::AcceptRooms::new(config.rooms.iter().cloned()),
+            config,
         })
     }
 
@@ -316,12 +321,24 @@ impl Connector for MatrixConnector {
             state,
             shutdown: &shutdown,
             own_user: self.own_user.clone(),
-            accept_rooms: self.config.rooms.iter().cloned().collect::<HashSet<_>>(),
+            accept_rooms: self.accept_rooms.clone(),
             timeout: Duration::from_secs(self.config.sync_timeout_s),
             initial_token,
         }
         .run()
         .await
+    }
+
+    /// Joins the room (if not joined) and accepts its invites from now on; returns its name
+    /// (see `rooms.rs`).
+    async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
+        self.join_impl(room).await
+    }
+
+    /// Leaves the room and declines its invites from now on; a room the bot is not in is left
+    /// already.
+    async fn leave(&self, room: &RoomId) -> Result<(), ConnectorError> {
+        self.leave_impl(room).await
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

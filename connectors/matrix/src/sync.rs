@@ -38,7 +38,6 @@ use matrix_sdk::ruma::{OwnedRoomId, UInt};
 use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +56,8 @@ pub(crate) struct SyncLoop<'a> {
     pub state: Arc<dyn ConnectorState>,
     pub shutdown: &'a CancellationToken,
     pub own_user: String,
-    pub accept_rooms: HashSet<String>,
+    /// Rooms whose invites are accepted (shared with `join`/`leave`); others are declined.
+    pub accept_rooms: crate::rooms::AcceptRooms,
     pub timeout: Duration,
     /// The token from `connect`'s first sync, used when `state` holds none yet.
     pub initial_token: Option<String>,

@@ -10,6 +10,7 @@
 //! - [`inbound`]: updates → `Event`s (pure).
 //! - `poll`: the `getUpdates` loop and its offset.
 //! - `outbound`: send, edit, delete; splitting, replies, topics, attachments.
+//! - `rooms`: `join` (`getChat`: is the bot in the chat, and its title).
 //! - `files`: `fetch` (getFile and the download, with the 20 MB limit).
 //! - [`format`](mod@format): `RichText` ⇄ text + entities (and HTML with escaping): `parse`
 //!   reads entities, `render` writes them, `html` escapes, `split` cuts to the UTF-16 limit.
@@ -41,6 +42,7 @@ pub mod inbound;
 mod outbound;
 pub mod pacing;
 mod poll;
+mod rooms;
 mod webhook;
 
 pub use config::{PacingConfig, TelegramConfig, WebhookConfig};
@@ -53,7 +55,7 @@ pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("
 use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
-    Platform, RemoteMsgId, RoomId, SendReceipt,
+    Platform, RemoteMsgId, RoomId, RoomInfo, SendReceipt,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -223,6 +225,12 @@ impl Connector for TelegramConnector {
     ) -> Result<(), ConnectorError> {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
         self.run_impl(sink, state, shutdown).await
+    }
+
+    /// Only people can add a bot to a Telegram group: this checks it is there (`getChat`) and
+    /// returns the chat's title. `leave` keeps the default: the group's admins remove bots.
+    async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
+        self.join_impl(room).await
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, BuildContext, BuildError, Built, Capabilities, Connector, ConnectorError,
     ConnectorState, Event, EventKind, EventSink, InboundId, Message, MessageLink, Outgoing,
-    Platform, PlatformFactory, RemoteMsgId, RoomId, RoomRef, Section, SectionError, SendReceipt,
-    Sender, Standing,
+    Platform, PlatformFactory, RemoteMsgId, RoomId, RoomInfo, RoomRef, Section, SectionError,
+    SendReceipt, Sender, Standing,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -43,6 +43,8 @@ pub struct Shown {
 #[derive(Debug, Default)]
 struct Rooms {
     rooms: HashMap<String, Vec<Shown>>,
+    /// Rooms' names, as `join` reports them (none unless a test names the room).
+    names: HashMap<String, String>,
     next_id: u64,
 }
 
@@ -106,6 +108,11 @@ impl Network {
             kind: EventKind::Message(Message::text(id.clone(), text)),
         });
         id
+    }
+
+    /// Gives `room` the name `join` reports for it (what moderation cards call the room).
+    pub fn name_room(&self, room: &str, name: &str) {
+        self.rooms().names.insert(room.to_owned(), name.to_owned());
     }
 
     /// What `room` shows now, oldest first, deleted messages left out.
@@ -186,6 +193,13 @@ impl Connector for LoopbackConnector {
                 return Ok(());
             }
         }
+    }
+
+    /// Every room of the network is open to the bot; its name is what the test gave it.
+    async fn join(&self, room: &RoomId) -> Result<RoomInfo, ConnectorError> {
+        Ok(RoomInfo {
+            name: self.net.rooms().names.get(room.as_str()).cloned(),
+        })
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {
@@ -289,5 +303,24 @@ impl PlatformFactory for LoopbackFactory {
             room: Some(RoomId::new(room)),
             msg: RemoteMsgId::new(id),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn join_reports_the_name_a_test_gave_the_room() {
+        let net = Network::create("join-names");
+        net.name_room("r1", "Council");
+        let c = LoopbackConnector { net };
+        let name = |r: &str| RoomId::new(r);
+        assert_eq!(
+            c.join(&name("r1")).await.map(|i| i.name),
+            Ok(Some("Council".to_owned()))
+        );
+        assert_eq!(c.join(&name("r2")).await.map(|i| i.name), Ok(None));
+        assert_eq!(c.leave(&name("r1")).await, Ok(()));
     }
 }

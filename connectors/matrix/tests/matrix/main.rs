@@ -9,5 +9,6 @@ mod conformance;
 mod encryption;
 mod events_in;
 mod events_out;
+mod join;
 mod rate_limit;
 mod restart;

@@ -219,6 +219,19 @@ impl DiscordServer {
         self.with(|st| st.can_manage_webhooks = can);
     }
 
+    /// Takes away (`false`: gives back) the bot's VIEW_CHANNEL in `channel` and its threads:
+    /// its calls about them then answer 403 / 50001 "Missing Access", and their messages are no
+    /// longer dispatched to it.
+    pub fn set_bot_can_see(&self, channel: u64, can: bool) {
+        self.with(|st| {
+            if can {
+                st.hidden.remove(&channel);
+            } else {
+                st.hidden.insert(channel);
+            }
+        });
+    }
+
     /// A webhook some person made (a partner's integration), with its execute URL.
     pub fn create_foreign_webhook(&self, channel: u64, name: &str, creator: u64) -> (u64, String) {
         self.with(|st| {

@@ -6,7 +6,7 @@ use super::faults::{Fault, FaultRoute};
 use super::payloads;
 use super::util::{now_ms, Snowflakes};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Discord channel types the fake knows.
 pub const GUILD_TEXT: u8 = 0;
@@ -133,6 +133,10 @@ pub struct State {
     pub bot_id: u64,
     /// Whether the bot may create webhooks (MANAGE_WEBHOOKS); without it, creation is 403.
     pub can_manage_webhooks: bool,
+    /// Channels the bot lacks VIEW_CHANNEL in (threads inherit their parent's): the bot's calls
+    /// about them answer 403 / 50001 "Missing Access" and their messages are not dispatched to
+    /// it, as on Discord.
+    pub hidden: HashSet<u64>,
     pub users: BTreeMap<u64, UserRec>,
     pub guilds: BTreeMap<u64, GuildRec>,
     pub channels: BTreeMap<u64, ChannelRec>,
@@ -185,6 +189,7 @@ impl State {
             application_id: bot_id,
             bot_id,
             can_manage_webhooks: true,
+            hidden: HashSet::new(),
             users,
             guilds: BTreeMap::new(),
             channels: BTreeMap::new(),
@@ -482,7 +487,25 @@ impl State {
     }
 
     /// Queues a dispatch on every live session whose intents include `intent`.
+    /// Whether the bot may view `channel` (a thread: its parent). Unknown channels count as
+    /// visible: those answer 10003 "Unknown Channel" instead.
+    pub fn bot_sees(&self, channel: u64) -> bool {
+        let parent = self.channels.get(&channel).and_then(|c| c.parent_id);
+        !self.hidden.contains(&channel) && parent.is_none_or(|p| !self.hidden.contains(&p))
+    }
+
+    /// Whether a dispatch is about a channel the bot cannot view (Discord does not send those).
+    fn about_hidden(&self, d: &Value) -> bool {
+        d.get("channel_id")
+            .and_then(Value::as_str)
+            .and_then(|c| c.parse().ok())
+            .is_some_and(|c| !self.bot_sees(c))
+    }
+
     pub fn dispatch_if(&mut self, intent: u64, t: &str, d: Value) {
+        if self.about_hidden(&d) {
+            return;
+        }
         let ids: Vec<String> = self
             .sessions
             .values()
@@ -497,6 +520,9 @@ impl State {
     /// Message dispatches need GUILD_MESSAGES; without MESSAGE_CONTENT their content, embeds and
     /// attachments are blank (unless the bot is mentioned), exactly as Discord does.
     fn dispatch_message(&mut self, t: &str, d: Value) {
+        if self.about_hidden(&d) {
+            return;
+        }
         let ids: Vec<(String, u64)> = self
             .sessions
             .values()

@@ -108,6 +108,9 @@ pub(super) async fn create_message(
             if st.channels.get(&cid).is_none_or(|c| c.kind == GUILD_FORUM) {
                 return api_error(404, 10003, "Unknown Channel");
             }
+            if let Err(r) = visible(st, cid) {
+                return r;
+            }
             let (content, allowed) = match check_content(&body, files.len(), true) {
                 Ok(x) => x,
                 Err(r) => return r,

@@ -254,10 +254,21 @@ fn id(s: &str) -> Result<u64, Response> {
 /// 404 / 10003 "Unknown Channel" otherwise.
 fn known_channel(st: &State, raw: &str) -> Result<u64, Response> {
     let cid = id(raw)?;
-    if st.channels.contains_key(&cid) {
-        Ok(cid)
+    if !st.channels.contains_key(&cid) {
+        return Err(api_error(404, 10003, "Unknown Channel"));
+    }
+    visible(st, cid)?;
+    Ok(cid)
+}
+
+/// A channel the bot lacks VIEW_CHANNEL in: Discord answers its calls about it with
+/// 403 / 50001 "Missing Access" (not 50013, which is for an action the bot may not take where
+/// it can see).
+fn visible(st: &State, cid: u64) -> Result<(), Response> {
+    if st.bot_sees(cid) {
+        Ok(())
     } else {
-        Err(api_error(404, 10003, "Unknown Channel"))
+        Err(api_error(403, 50001, "Missing Access"))
     }
 }
 
@@ -265,6 +276,9 @@ fn known_channel(st: &State, raw: &str) -> Result<u64, Response> {
 /// 404 / 10008 "Unknown Message" otherwise (for an unparsable id too).
 fn known_message(st: &State, cid: &str, mid: &str) -> Result<(u64, u64), Response> {
     match (id(cid), id(mid)) {
+        (Ok(c), _) if st.channels.contains_key(&c) && !st.bot_sees(c) => {
+            Err(api_error(403, 50001, "Missing Access"))
+        }
         (Ok(c), Ok(m)) if st.live_message(c, m).is_some() => Ok((c, m)),
         _ => Err(api_error(404, 10008, "Unknown Message")),
     }

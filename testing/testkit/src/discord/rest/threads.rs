@@ -35,6 +35,9 @@ pub(super) async fn start_thread_from_message(
             let Some(ch) = st.channels.get(&cid) else {
                 return api_error(404, 10003, "Unknown Channel");
             };
+            if let Err(r) = visible(st, cid) {
+                return r;
+            }
             if ch.kind != crate::discord::state::GUILD_TEXT {
                 return api_error(400, 50024, "Cannot execute action on this channel type");
             }
@@ -87,6 +90,9 @@ pub(super) async fn start_forum_thread(
             let Some(ch) = st.channels.get(&cid) else {
                 return api_error(404, 10003, "Unknown Channel");
             };
+            if let Err(r) = visible(st, cid) {
+                return r;
+            }
             if ch.kind != GUILD_FORUM {
                 // Threads without a starter message in text channels are not used by the bridge.
                 return api_error(400, 50024, "Cannot execute action on this channel type");

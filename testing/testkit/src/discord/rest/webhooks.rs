@@ -59,6 +59,9 @@ pub(super) async fn create_webhook(
             let Some(ch) = st.channels.get(&cid) else {
                 return api_error(404, 10003, "Unknown Channel");
             };
+            if let Err(r) = visible(st, cid) {
+                return r;
+            }
             let guild_id = ch.guild_id;
             if ch.kind == PUBLIC_THREAD {
                 return api_error(400, 50024, "Cannot execute action on this channel type");
