@@ -16,5 +16,6 @@ mod e2e_demo;
 mod e2e_held;
 mod e2e_resilience;
 mod e2e_text;
+mod links_e2e;
 mod moderation_e2e;
 mod privacy_e2e;
