@@ -65,7 +65,10 @@ async fn an_admin_links_a_new_group_and_staff_room_and_the_cards_name_them() {
         "{}",
         card.body
     );
-    w.moderator.say(&w.moderation_room, "!approve #1").await.unwrap();
+    w.moderator
+        .say(&w.moderation_room, "!approve #1")
+        .await
+        .unwrap();
     w.moderator
         .wait_for_message(&room, WAIT, "the approved question", |m| {
             m.body.contains("is the library open on Sunday?")
@@ -89,6 +92,10 @@ async fn an_admin_links_a_new_group_and_staff_room_and_the_cards_name_them() {
                 .contains(&format!("the bot cannot take part in telegram:{gone}"))
         })
         .await;
-    assert!(notice.body.contains("add it"), "says what to do: {}", notice.body);
+    assert!(
+        notice.body.contains("add it"),
+        "says what to do: {}",
+        notice.body
+    );
     daemon.shutdown().await.unwrap();
 }

@@ -13,6 +13,7 @@ mod world;
 mod e2e;
 mod e2e_burst;
 mod e2e_demo;
+mod e2e_files;
 mod e2e_held;
 mod e2e_resilience;
 mod e2e_text;

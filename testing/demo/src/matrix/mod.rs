@@ -6,6 +6,7 @@
 //! - [`send`]: what a person writes (messages, threads, replies, edits, reactions, redactions);
 //! - [`read`]: what a person sees (history with edits applied, sync, waiting for a message).
 
+mod media;
 mod read;
 mod send;
 

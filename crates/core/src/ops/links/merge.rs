@@ -81,6 +81,9 @@ pub fn merge(
             });
         }
     }
+    for l in runtime.iter_mut().filter(|l| l.config_rules.is_none()) {
+        people_of_the_room(&mut l.link, config);
+    }
     let mut used: HashMap<RoomRef, LinkId> = HashMap::new();
     for l in &merged.links {
         for r in rooms_of(&l.link) {
@@ -99,6 +102,34 @@ pub fn merge(
         }
     }
     merged
+}
+
+/// A link only the runtime knows is moderated by the people of its moderation room: those the
+/// config names for the links moderated there, now (a moderator the config drops loses the
+/// runtime links too). With no config link moderated there, it keeps the people it was
+/// created with.
+fn people_of_the_room(link: &mut LinkRecord, config: &[LinkSettings]) {
+    let there: Vec<&LinkRecord> = config
+        .iter()
+        .map(|c| &c.link)
+        .filter(|c| c.moderation_room.is_some() && c.moderation_room == link.moderation_room)
+        .collect();
+    if there.is_empty() {
+        return;
+    }
+    let mut moderators = Vec::new();
+    let mut admins = Vec::new();
+    for c in there {
+        for (from, to) in [(&c.moderators, &mut moderators), (&c.admins, &mut admins)] {
+            for u in from {
+                if !to.contains(u) {
+                    to.push(u.clone());
+                }
+            }
+        }
+    }
+    link.moderators = moderators;
+    link.admins = admins;
 }
 
 /// The bridged rooms and the moderation room of `link`.
@@ -237,5 +268,31 @@ mod tests {
         let m = merge(&[], std::slice::from_ref(&created), &only_matrix);
         assert!(m.links.is_empty());
         assert!(m.left_out[0].1.contains("no telegram connector"));
+    }
+
+    #[test]
+    fn a_runtime_link_is_moderated_by_the_people_the_config_gives_its_moderation_room() {
+        let mut a = record("a", &["matrix:!s", "telegram:-1"]);
+        a.moderators = vec!["matrix:@mo".parse().expect("user")];
+        a.admins = vec!["matrix:@boss".parse().expect("user")];
+        let mut b = record("b", &["matrix:!t", "telegram:-2"]);
+        // Created when someone else moderated that room.
+        b.moderators = vec!["matrix:@gone".parse().expect("user")];
+        let created = LinkOverride {
+            id: b.id.clone(),
+            config_then: None,
+            link: Some(b.clone()),
+        };
+        let m = merge(&[config(&a)], std::slice::from_ref(&created), &platforms());
+        assert_eq!(m.links[1].link.moderators, a.moderators);
+        assert_eq!(m.links[1].link.admins, a.admins);
+        // Moderated in a room no config link uses: it keeps its own people.
+        b.moderation_room = Some("matrix:!elsewhere".parse().expect("room"));
+        let created = LinkOverride {
+            link: Some(b.clone()),
+            ..created
+        };
+        let m = merge(&[config(&a)], &[created], &platforms());
+        assert_eq!(m.links[1].link.moderators, b.moderators);
     }
 }
