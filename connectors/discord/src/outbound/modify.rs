@@ -17,6 +17,17 @@ use serenity::http::{LightMethod, Request, Route};
 const MAX_THREAD_LOOKUPS: usize = 25;
 
 impl Inner {
+    /// Webhook `id` of `room`, if it is the bot's: after a restart nothing is remembered, so
+    /// the room's webhook is looked up again (a persona copy can only be edited or deleted
+    /// through the webhook that posted it).
+    async fn hook_of(&self, room: ChannelId, id: u64) -> Result<Option<crate::Hook>, DiscordError> {
+        if let Some(h) = self.hook_by_id(id) {
+            return Ok(Some(h));
+        }
+        self.webhook_for(room).await?;
+        Ok(self.hook_by_id(id))
+    }
+
     /// Who posted message `id` and where: remembered from `send`, else asked of Discord (the
     /// room, then the thread the edit names).
     async fn locate(
@@ -58,7 +69,7 @@ impl Inner {
             match self.rest.json::<RestMessage>(req).await {
                 Ok(m) => {
                     let hook = match m.webhook_id.as_deref().and_then(|w| w.parse::<u64>().ok()) {
-                        Some(w) => self.hook_by_id(w),
+                        Some(w) => self.hook_of(room_id, w).await?,
                         None => None,
                     };
                     let thread = self

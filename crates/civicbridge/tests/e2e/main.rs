@@ -16,6 +16,7 @@ mod e2e_demo;
 mod e2e_files;
 mod e2e_held;
 mod e2e_resilience;
+mod e2e_retries;
 mod e2e_text;
 mod links_e2e;
 mod moderation_e2e;

@@ -1,0 +1,134 @@
+//! Paths that run only after something failed or restarted, end to end: a Telegram topic opened
+//! for a staff thread is opened once although a call failed with a 5xx, and a Discord persona
+//! (webhook) copy is edited and deleted after a daemon restart (the connector finds the webhook
+//! that posted it again).
+#![allow(clippy::unwrap_used)]
+
+use crate::bridge_process::staff_answers_cross;
+use crate::world;
+
+use civicbridge_api::testing::wait_until;
+use civicbridge_core::store::Store;
+use civicbridge_testkit::telegram::Fault;
+use world::{World, WAIT};
+
+/// How many of the bot's Telegram posts say `text`, and in which topics.
+fn on_telegram(w: &World, text: &str) -> Vec<Option<i32>> {
+    w.telegram
+        .bot_messages(w.tg_chat)
+        .into_iter()
+        .filter(|m| m.text.contains(text) && !m.deleted)
+        .map(|m| m.thread)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_topic_for_a_staff_thread_is_opened_once_though_a_call_failed_with_a_5xx() {
+    let w = World::new().await;
+    let daemon = w.start(Store::memory(), staff_answers_cross()).await;
+    let topics = w.telegram.topics(w.tg_chat).len();
+
+    // The post into the new topic fails once: the retry reuses the topic.
+    let root = w
+        .staff
+        .say(&w.staff_room, "Roadworks on Mill Lane")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the root on Telegram", || {
+        on_telegram(&w, "Roadworks on Mill Lane").len() == 1
+    })
+    .await;
+    w.telegram.fail_method("sendMessage", 1, Fault::ServerError);
+    w.staff
+        .say_in_thread(&w.staff_room, &root, "They start on Monday")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the answer in a topic", || {
+        on_telegram(&w, "They start on Monday")
+            .iter()
+            .any(Option::is_some)
+    })
+    .await;
+    assert_eq!(w.telegram.topics(w.tg_chat).len(), topics + 1);
+
+    // Opening the topic fails once: it is opened on the retry, once.
+    let root = w
+        .staff
+        .say(&w.staff_room, "Library closing early")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the second root on Telegram", || {
+        on_telegram(&w, "Library closing early").len() == 1
+    })
+    .await;
+    w.telegram
+        .fail_method("createForumTopic", 1, Fault::ServerError);
+    w.staff
+        .say_in_thread(&w.staff_room, &root, "At three today")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the second answer in a topic", || {
+        on_telegram(&w, "At three today")
+            .iter()
+            .any(Option::is_some)
+    })
+    .await;
+    assert_eq!(w.telegram.topics(w.tg_chat).len(), topics + 2);
+    for text in ["They start on Monday", "At three today"] {
+        assert_eq!(on_telegram(&w, text).len(), 1, "{text} posted once");
+    }
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_discord_persona_copy_is_edited_and_deleted_after_a_daemon_restart() {
+    let w = World::new().await;
+    let store = Store::memory();
+    let daemon = w.start(store.clone(), staff_answers_cross()).await;
+    let said = w
+        .staff
+        .say(&w.staff_room, "The hall opens at nine")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the persona copy on Discord", || {
+        w.discord
+            .webhook_messages(w.dc_channel)
+            .iter()
+            .any(|m| m.content.contains("The hall opens at nine"))
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    let daemon = w.start(store, staff_answers_cross()).await;
+    w.staff
+        .edit(&w.staff_room, &said, "The hall opens at ten")
+        .await
+        .unwrap();
+    wait_until(WAIT, "the persona copy edited in place", || {
+        w.discord
+            .webhook_messages(w.dc_channel)
+            .iter()
+            .any(|m| m.edited && m.content.contains("The hall opens at ten"))
+    })
+    .await;
+    let copies: Vec<String> = w
+        .discord
+        .webhook_messages(w.dc_channel)
+        .into_iter()
+        .chain(w.discord.bot_messages(w.dc_channel))
+        .filter(|m| !m.deleted && m.content.contains("The hall opens"))
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(copies.len(), 1, "edited, not posted again: {copies:?}");
+    // Deleting it goes through the same webhook.
+    assert_eq!(w.staff.redact(&w.staff_room, &said).await.unwrap(), 200);
+    wait_until(WAIT, "the persona copy deleted", || {
+        w.discord
+            .webhook_messages(w.dc_channel)
+            .iter()
+            .filter(|m| m.content.contains("The hall opens"))
+            .all(|m| m.deleted)
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+}
