@@ -300,6 +300,10 @@ impl TelegramConnector {
             .next()
             .unwrap_or_default();
         let (text, entities) = to_telegram(&first);
+        if text.trim().is_empty() {
+            // Telegram refuses an empty text outright; only a caption can be emptied.
+            return self.edit_caption(chat, msg, &first).await;
+        }
         self.pacer.wait_turn(chat.0).await;
         let mut req = self.bot.edit_message_text(chat, msg, text);
         if !entities.is_empty() {
@@ -329,6 +333,7 @@ impl TelegramConnector {
             .next()
             .unwrap_or_default();
         let (caption, entities) = to_telegram(&first);
+        self.pacer.wait_turn(chat.0).await;
         match self
             .bot
             .edit_message_caption(chat, msg)

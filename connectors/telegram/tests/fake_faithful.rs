@@ -322,6 +322,7 @@ async fn every_method_answers_a_malformed_request_as_telegram_does() {
     for method in [
         "sendMessage",
         "editMessageText",
+        "editMessageCaption",
         "deleteMessage",
         "sendPhoto",
         "sendDocument",
@@ -349,6 +350,8 @@ async fn every_method_answers_a_malformed_request_as_telegram_does() {
             "Bad Request: message to be replied not found"),
         ("editMessageText", json!({"chat_id": group, "text": "x"}), "Bad Request: message identifier is not specified"),
         ("editMessageText", json!({"chat_id": group, "message_id": 99, "text": "x"}), "Bad Request: message to edit not found"),
+        ("editMessageCaption", json!({"chat_id": group, "caption": "x"}), "Bad Request: message identifier is not specified"),
+        ("editMessageCaption", json!({"chat_id": group, "message_id": 99, "caption": "x"}), "Bad Request: message to edit not found"),
         ("deleteMessage", json!({"chat_id": group, "message_id": 99}), "Bad Request: message to delete not found"),
         ("sendPhoto", json!({"chat_id": group}), "Bad Request: there is no photo in the request"),
         ("sendPhoto", json!({"chat_id": group, "photo": "nonsense"}), "Bad Request: wrong file identifier/HTTP URL specified"),

@@ -8,9 +8,10 @@
 //!   HTTP status and Telegram's wording.
 //! - Methods: `getMe`, `getUpdates` (real long polling, `offset` confirmation, `limit`,
 //!   `timeout`, 409 when superseded or while a webhook is set), `sendMessage`, `editMessageText`,
-//!   `deleteMessage`, `sendPhoto`, `sendDocument`, `getFile`, `getChat`, `createForumTopic`,
-//!   `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`. `parse_mode` HTML and
-//!   MarkdownV2 are parsed into entities and fail like Telegram on malformed input.
+//!   `editMessageCaption`, `deleteMessage`, `sendPhoto`, `sendDocument`, `getFile`, `getChat`,
+//!   `createForumTopic`, `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`.
+//!   `parse_mode` HTML and MarkdownV2 are parsed into entities and fail like Telegram on
+//!   malformed input. [`png`] makes images for tests that post photos.
 //! - `/file/bot<token>/<file_path>` downloads (20 MB limit, as for bots).
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
 //!   `GET /control/messages` over HTTP (see `control.rs`).
@@ -24,6 +25,7 @@
 mod control;
 mod error;
 mod faults;
+mod images;
 mod markup;
 mod methods;
 mod params;
@@ -34,6 +36,7 @@ mod world;
 pub use control::{ControlError, FileKind, Post, ResidentFile};
 pub use error::ApiError;
 pub use faults::Fault;
+pub use images::png;
 pub use markup::{parse_html, parse_markdown_v2};
 pub use world::{Media, User};
 

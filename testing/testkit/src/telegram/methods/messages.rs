@@ -13,15 +13,17 @@ use serde_json::{json, Value};
 /// Text limits, in UTF-16 code units as Telegram counts them.
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_CAPTION: usize = 1024;
+/// The description of an edit that changes nothing.
+pub(super) const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
 /// Bots may delete their own messages for 48 hours.
 const DELETE_WINDOW_SECS: i64 = 48 * 3600;
 
-fn utf16_len(s: &str) -> usize {
+pub(super) fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
 /// Text and entities from `text_key` with `parse_mode` or an explicit entity list.
-fn formatted(
+pub(super) fn formatted(
     p: &Params,
     text_key: &str,
     entities_key: &str,
@@ -197,7 +199,7 @@ pub(super) fn send_media(w: &mut World, p: &Params, field: &str) -> ApiResult {
     finish(w, m)
 }
 
-fn message_id(p: &Params) -> Result<i32, ApiError> {
+pub(super) fn message_id(p: &Params) -> Result<i32, ApiError> {
     p.int("message_id")?
         .and_then(|i| i32::try_from(i).ok())
         .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))
@@ -213,15 +215,7 @@ pub(super) fn edit_message_text(w: &mut World, p: &Params) -> ApiResult {
         return Err(ApiError::bad_request("message text is empty"));
     }
     let (text, entities) = formatted(p, "text", "entities")?;
-    let bot = w.bot.id;
-    let m = w
-        .messages
-        .get_mut(&(chat, id))
-        .filter(|m| !m.deleted)
-        .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
-    if m.from != bot {
-        return Err(ApiError::bad_request("message can't be edited"));
-    }
+    let m = editable(w, chat, id)?;
     if m.media.is_some() {
         return Err(ApiError::bad_request(
             "there is no text in the message to edit",
@@ -231,15 +225,27 @@ pub(super) fn edit_message_text(w: &mut World, p: &Params) -> ApiResult {
         return Err(ApiError::bad_request("MESSAGE_TOO_LONG"));
     }
     if m.text == text && m.entities == entities {
-        return Err(ApiError::bad_request(
-            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-        ));
+        return Err(ApiError::bad_request(NOT_MODIFIED));
     }
     let old = std::mem::replace(&mut m.text, text);
     m.history.push(old);
     m.entities = entities;
     m.edit_date = Some(now_secs());
     Ok(w.message_json(&w.messages[&(chat, id)], true))
+}
+
+/// The bot's own message `id` in `chat`, for an edit.
+pub(super) fn editable(w: &mut World, chat: i64, id: i32) -> Result<&mut StoredMessage, ApiError> {
+    let bot = w.bot.id;
+    let m = w
+        .messages
+        .get_mut(&(chat, id))
+        .filter(|m| !m.deleted && m.service.is_none())
+        .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+    if m.from != bot {
+        return Err(ApiError::bad_request("message can't be edited"));
+    }
+    Ok(m)
 }
 
 pub(super) fn delete_message(w: &mut World, p: &Params) -> ApiResult {

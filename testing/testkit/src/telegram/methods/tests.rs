@@ -159,3 +159,78 @@ fn edit_and_delete_errors_match_telegram() {
         "Bad Request: invalid file_id"
     );
 }
+
+#[test]
+fn edit_message_caption_edits_media_and_refuses_like_telegram() {
+    let (mut w, chat) = world();
+    let file = w.store_file(
+        crate::telegram::png(4, 3),
+        Some("p.png".into()),
+        None,
+        "photos",
+    );
+    let photo = call(
+        &mut w,
+        "sendphoto",
+        &Params::from_json(json!({"chat_id": chat, "photo": file, "caption": "old"})),
+    )
+    .expect("known")
+    .expect("sent");
+    let text = call(
+        &mut w,
+        "sendmessage",
+        &Params::from_json(json!({"chat_id": chat, "text": "plain"})),
+    )
+    .expect("known")
+    .expect("sent");
+    let edited = call(
+        &mut w,
+        "editmessagecaption",
+        &Params::from_json(json!({
+            "chat_id": chat, "message_id": photo["message_id"],
+            "caption": "<b>new</b> one", "parse_mode": "HTML"
+        })),
+    )
+    .expect("known")
+    .expect("edited");
+    assert_eq!(edited["caption"], "new one");
+    assert_eq!(
+        edited["caption_entities"],
+        json!([{"type": "bold", "offset": 0, "length": 3}])
+    );
+    assert!(edited["edit_date"].is_i64());
+    assert_eq!(
+        err(
+            &mut w,
+            "editmessagecaption",
+            json!({"chat_id": chat, "message_id": photo["message_id"],
+                   "caption": "new one",
+                   "caption_entities": [{"type": "bold", "offset": 0, "length": 3}]})
+        ),
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+    );
+    assert_eq!(
+        err(
+            &mut w,
+            "editmessagecaption",
+            json!({"chat_id": chat, "message_id": text["message_id"], "caption": "c"})
+        ),
+        "Bad Request: there is no caption in the message to edit"
+    );
+    assert_eq!(
+        err(
+            &mut w,
+            "editmessagecaption",
+            json!({"chat_id": chat, "message_id": 99, "caption": "c"})
+        ),
+        "Bad Request: message to edit not found"
+    );
+    let e = call(
+        &mut w,
+        "editmessagecaption",
+        &Params::from_json(json!({"chat_id": chat, "message_id": 99})),
+    )
+    .expect("known")
+    .expect_err("refused");
+    assert_eq!(e.code, 400);
+}
