@@ -10,7 +10,9 @@
 //!   the first line of the text) and the message posted in it, and the receipt names the topic;
 //!   in any other chat, or when the bot lacks the right to manage topics, the message replies to
 //!   `root` and the receipt has `thread: None`, because Telegram has no threads outside forums.
-//! - Attachments: images up to 10 MB go as photos, anything else as documents. When the text
+//! - Attachments: images up to 10 MB go as photos, anything else as documents; an image Telegram
+//!   refuses as a photo (`IMAGE_PROCESS_FAILED`: a HEIC, a corrupt file; or
+//!   `PHOTO_INVALID_DIMENSIONS`) is sent again as a document, with the same caption. When the text
 //!   fits a caption (1,024 UTF-16 units) it becomes the first file's caption; otherwise the text
 //!   goes first and the files follow without captions.
 //! - Every post waits for its turn with the `Pacer`.
@@ -33,7 +35,8 @@ use civicbridge_api::{
 };
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatFullInfoKind, ChatFullInfoPublicKind, InputFile, MessageId, ReplyParameters, ThreadId,
+    ChatFullInfoKind, ChatFullInfoPublicKind, InputFile, MessageEntity, MessageId, ReplyParameters,
+    ThreadId,
 };
 use teloxide::ApiError;
 
@@ -222,40 +225,79 @@ impl TelegramConnector {
         caption: Option<&RichText>,
         place: &Placement,
     ) -> Result<MessageId, ConnectorError> {
-        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
-        let (caption, entities) = caption.map(to_telegram).unwrap_or_default();
+        let caption = caption.map(to_telegram).unwrap_or_default();
         let as_photo = f.kind == AttachmentKind::Image
             && f.data.len() <= MAX_PHOTO
             && f.mime.as_deref().is_none_or(|m| {
                 matches!(m, "image/jpeg" | "image/png" | "image/webp" | "image/gif")
             });
+        if as_photo {
+            self.pacer.wait_turn(chat.0).await;
+            match self.send_photo(chat, f, &caption, place).await {
+                Ok(id) => return Ok(id),
+                // Telegram could not read it as a picture (a HEIC, a corrupt file, a panorama
+                // too narrow): it still crosses, as a file.
+                Err(teloxide::RequestError::Api(e)) if not_a_photo(&e) => {
+                    tracing::info!(
+                        chat = chat.0,
+                        name = %f.name,
+                        why = %description(&e),
+                        "telegram: not accepted as a photo; sending it as a document"
+                    );
+                }
+                Err(e) => return Err(self.fail(&e)),
+            }
+        }
         self.pacer.wait_turn(chat.0).await;
-        let sent = if as_photo {
-            let mut req = self.bot.send_photo(chat, input);
-            if !caption.is_empty() {
-                req = req.caption(caption).caption_entities(entities);
-            }
-            if let Some(t) = place.thread {
-                req = req.message_thread_id(t);
-            }
-            if let Some(r) = place.reply {
-                req = req.reply_parameters(reply_parameters(r));
-            }
-            req.send().await
-        } else {
-            let mut req = self.bot.send_document(chat, input);
-            if !caption.is_empty() {
-                req = req.caption(caption).caption_entities(entities);
-            }
-            if let Some(t) = place.thread {
-                req = req.message_thread_id(t);
-            }
-            if let Some(r) = place.reply {
-                req = req.reply_parameters(reply_parameters(r));
-            }
-            req.send().await
-        };
-        Ok(sent.map_err(|e| self.fail(&e))?.id)
+        self.send_document(chat, f, &caption, place)
+            .await
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn send_photo(
+        &self,
+        chat: ChatId,
+        f: &OutgoingFile,
+        (caption, entities): &(String, Vec<MessageEntity>),
+        place: &Placement,
+    ) -> Result<MessageId, teloxide::RequestError> {
+        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
+        let mut req = self.bot.send_photo(chat, input);
+        if !caption.is_empty() {
+            req = req
+                .caption(caption.clone())
+                .caption_entities(entities.clone());
+        }
+        if let Some(t) = place.thread {
+            req = req.message_thread_id(t);
+        }
+        if let Some(r) = place.reply {
+            req = req.reply_parameters(reply_parameters(r));
+        }
+        Ok(req.send().await?.id)
+    }
+
+    async fn send_document(
+        &self,
+        chat: ChatId,
+        f: &OutgoingFile,
+        (caption, entities): &(String, Vec<MessageEntity>),
+        place: &Placement,
+    ) -> Result<MessageId, teloxide::RequestError> {
+        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
+        let mut req = self.bot.send_document(chat, input);
+        if !caption.is_empty() {
+            req = req
+                .caption(caption.clone())
+                .caption_entities(entities.clone());
+        }
+        if let Some(t) = place.thread {
+            req = req.message_thread_id(t);
+        }
+        if let Some(r) = place.reply {
+            req = req.reply_parameters(reply_parameters(r));
+        }
+        Ok(req.send().await?.id)
     }
 
     /// Whether `chat` is a forum supergroup (asked once per chat, then remembered).
@@ -360,6 +402,11 @@ impl TelegramConnector {
             Err(e) => Err(self.fail(&e)),
         }
     }
+}
+
+/// Telegram refused the bytes as a photo, though they may well cross as a document.
+fn not_a_photo(e: &ApiError) -> bool {
+    matches!(e, ApiError::ImageProcessFailed) || description(e).contains("PHOTO_INVALID_DIMENSIONS")
 }
 
 fn reply_parameters(id: MessageId) -> ReplyParameters {

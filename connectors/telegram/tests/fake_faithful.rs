@@ -5,7 +5,7 @@
 
 mod common;
 
-use civicbridge_testkit::telegram::{Fault, Post, TelegramServer};
+use civicbridge_testkit::telegram::{png, Fault, Post, TelegramServer};
 use common::ADA;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -66,12 +66,19 @@ async fn teloxide_parses_every_answer_the_connector_relies_on() {
     let photo = bot
         .send_photo(
             ChatId(forum),
-            InputFile::memory(b"\xFF\xD8jpeg".to_vec()).file_name("p.jpg"),
+            InputFile::memory(png(1000, 750)).file_name("p.png"),
         )
         .caption("cap")
         .await
         .unwrap();
     assert_eq!(photo.caption(), Some("cap"));
+    let sizes: Vec<(u32, u32)> = photo
+        .photo()
+        .unwrap()
+        .iter()
+        .map(|s| (s.width, s.height))
+        .collect();
+    assert_eq!(sizes, [(90, 68), (320, 240), (800, 600), (1000, 750)]);
     let size = photo.photo().unwrap().last().unwrap();
     let doc = bot
         .send_document(
@@ -85,7 +92,7 @@ async fn teloxide_parses_every_answer_the_connector_relies_on() {
     let file = bot.get_file(size.file.id.clone()).await.unwrap();
     let mut bytes = Vec::new();
     bot.download_file(&file.path, &mut bytes).await.unwrap();
-    assert_eq!(bytes, b"\xFF\xD8jpeg");
+    assert_eq!(bytes, png(1000, 750));
 
     bot.delete_message(ChatId(forum), doc.id).await.unwrap();
     bot.set_webhook("http://127.0.0.1:9/hook".parse().unwrap())
@@ -101,7 +108,7 @@ async fn teloxide_parses_every_answer_the_connector_relies_on() {
     // Every kind of update the fake produces parses as what it is, not as an error update.
     server.edit(forum, root, "hello, edited").unwrap();
     server
-        .send_photo(forum, ADA, vec![1, 2, 3], "a photo")
+        .send_photo(forum, ADA, png(40, 30), "a photo")
         .unwrap();
     server.join(forum, (9, "Newcomer")).unwrap();
     server

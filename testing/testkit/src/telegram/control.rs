@@ -81,6 +81,9 @@ pub enum ControlError {
     NoMessage(i64, i32),
     #[error("chat {0} has no topic {1}")]
     NoTopic(i64, i32),
+    /// Telegram's apps only send photos that are images; use `telegram::png` in tests.
+    #[error("a resident's photo must be an image: {0}")]
+    NotAnImage(String),
 }
 
 /// Stores a resident's message and queues its `message` update.
@@ -105,21 +108,28 @@ pub(crate) fn resident_post(
         thread = thread.or(target.thread);
     }
     let from = w.user(user.0, user.1).id;
-    let media = post.file.map(|f| {
-        let folder = match f.kind {
-            FileKind::Photo => "photos",
-            FileKind::Document => "documents",
-            FileKind::Voice => "voice",
-            FileKind::Sticker => "stickers",
-        };
-        let file_id = w.store_file(f.data, f.name, f.mime, folder);
-        match f.kind {
-            FileKind::Photo => Media::Photo { file_id },
-            FileKind::Document => Media::Document { file_id },
-            FileKind::Voice => Media::Voice { file_id },
-            FileKind::Sticker => Media::Sticker { file_id },
+    let media = match post.file {
+        None => None,
+        Some(f) if f.kind == FileKind::Photo => {
+            let file_id = w
+                .store_photo(f.data, f.name, f.mime)
+                .map_err(|e| ControlError::NotAnImage(e.description))?;
+            Some(Media::Photo { file_id })
         }
-    });
+        Some(f) => {
+            let folder = match f.kind {
+                FileKind::Voice => "voice",
+                FileKind::Sticker => "stickers",
+                FileKind::Document | FileKind::Photo => "documents",
+            };
+            let file_id = w.store_file(f.data, f.name, f.mime, folder);
+            Some(match f.kind {
+                FileKind::Voice => Media::Voice { file_id },
+                FileKind::Sticker => Media::Sticker { file_id },
+                FileKind::Document | FileKind::Photo => Media::Document { file_id },
+            })
+        }
+    };
     let m = StoredMessage {
         id: 0,
         chat,

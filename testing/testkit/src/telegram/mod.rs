@@ -11,7 +11,10 @@
 //!   `editMessageCaption`, `deleteMessage`, `sendPhoto`, `sendDocument`, `getFile`, `getChat`,
 //!   `createForumTopic`, `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`.
 //!   `parse_mode` HTML and MarkdownV2 are parsed into entities and fail like Telegram on
-//!   malformed input. [`png`] makes images for tests that post photos.
+//!   malformed input.
+//! - Photos as Telegram stores them (`photo.rs`): bytes that are no image are refused with
+//!   `IMAGE_PROCESS_FAILED`, and a photo has one size per thumbnail box. [`png`] makes test
+//!   images.
 //! - `/file/bot<token>/<file_path>` downloads (20 MB limit, as for bots).
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
 //!   `GET /control/messages` over HTTP (see `control.rs`).
@@ -29,6 +32,7 @@ mod images;
 mod markup;
 mod methods;
 mod params;
+mod photo;
 mod server;
 mod webhook;
 mod world;

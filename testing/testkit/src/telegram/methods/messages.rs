@@ -174,14 +174,21 @@ pub(super) fn send_media(w: &mut World, p: &Params, field: &str) -> ApiResult {
             if u.data.is_empty() {
                 return Err(ApiError::bad_request("file must be non-empty"));
             }
-            let folder = if field == "photo" {
-                "photos"
+            if field == "photo" {
+                w.store_photo(u.data, u.name, u.mime)?
             } else {
-                "documents"
-            };
-            w.store_file(u.data, u.name, u.mime, folder)
+                w.store_file(u.data, u.name, u.mime, "documents")
+            }
         }
     };
+    // A document's file_id sent as a photo (or the reverse) is refused.
+    let is_photo = w
+        .files
+        .get(&file_id)
+        .is_some_and(|f| !f.photo_sizes.is_empty());
+    if is_photo != (field == "photo") {
+        return Err(ApiError::bad_request("type of file mismatch"));
+    }
     let (caption, entities) = formatted(p, "caption", "caption_entities")?;
     if utf16_len(&caption) > MAX_CAPTION {
         return Err(ApiError::bad_request("message caption is too long"));

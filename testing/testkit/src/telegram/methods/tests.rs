@@ -163,12 +163,9 @@ fn edit_and_delete_errors_match_telegram() {
 #[test]
 fn edit_message_caption_edits_media_and_refuses_like_telegram() {
     let (mut w, chat) = world();
-    let file = w.store_file(
-        crate::telegram::png(4, 3),
-        Some("p.png".into()),
-        None,
-        "photos",
-    );
+    let file = w
+        .store_photo(crate::telegram::png(4, 3), Some("p.png".into()), None)
+        .expect("an image");
     let photo = call(
         &mut w,
         "sendphoto",
