@@ -8,6 +8,7 @@
 //! - `POST /control/chat` `{"title": "Residents", "forum": false}` → `{"chat_id": -100…}`
 //! - `POST /control/topic` `{"chat_id": -100…, "name": "Roads"}` → `{"message_thread_id": 2}`
 
+use super::entities;
 use super::server::Shared;
 use super::world::{now_secs, Media, StoredMessage, World};
 use axum::extract::{Query, State};
@@ -108,6 +109,8 @@ pub(crate) fn resident_post(
         thread = thread.or(target.thread);
     }
     let from = w.user(user.0, user.1).id;
+    // Telegram's apps send styles only; the server trims and detects links and the like.
+    let (text, entities) = entities::finish(&post.text, entities::styles_only(post.entities));
     let media = match post.file {
         None => None,
         Some(f) if f.kind == FileKind::Photo => {
@@ -138,8 +141,8 @@ pub(crate) fn resident_post(
         edit_date: None,
         thread,
         reply_to: post.reply_to,
-        text: post.text,
-        entities: post.entities,
+        text,
+        entities,
         media,
         service: None,
         deleted: false,
@@ -163,9 +166,10 @@ pub(crate) fn resident_edit(
         .messages
         .get_mut(&(chat, id))
         .ok_or(ControlError::NoMessage(chat, id))?;
-    let old = std::mem::replace(&mut m.text, text.to_owned());
+    let (text, entities) = entities::finish(text, Vec::new());
+    let old = std::mem::replace(&mut m.text, text);
     m.history.push(old);
-    m.entities.clear();
+    m.entities = entities;
     m.edit_date = Some(now_secs());
     let json = w.message_json(&w.messages[&(chat, id)], true);
     w.push_update("edited_message", json);

@@ -12,6 +12,9 @@
 //!   `createForumTopic`, `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`.
 //!   `parse_mode` HTML and MarkdownV2 are parsed into entities and fail like Telegram on
 //!   malformed input.
+//! - Texts as Telegram stores them (`entities.rs`): explicit entity lists are checked, the text
+//!   is trimmed, and links, e-mail addresses, mentions, hashtags, cashtags and commands are
+//!   detected in every message, the bot's and residents'.
 //! - Photos as Telegram stores them (`photo.rs`): bytes that are no image are refused with
 //!   `IMAGE_PROCESS_FAILED`, and a photo has one size per thumbnail box. [`png`] makes test
 //!   images.
@@ -26,6 +29,7 @@
 //! reports deletions. Not modelled: albums, inline mode, payments, private chats, channels.
 
 mod control;
+mod entities;
 mod error;
 mod faults;
 mod images;

@@ -4,6 +4,7 @@
 
 use super::flood::flood_check;
 use super::target_chat;
+use crate::telegram::entities;
 use crate::telegram::error::{ApiError, ApiResult};
 use crate::telegram::markup::{parse_html, parse_markdown_v2};
 use crate::telegram::params::{FileArg, Params};
@@ -22,7 +23,8 @@ pub(super) fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
-/// Text and entities from `text_key` with `parse_mode` or an explicit entity list.
+/// Text and entities from `text_key` with `parse_mode` or an explicit entity list, as Telegram
+/// stores them: trimmed, with the entities it detects itself (see `entities`).
 pub(super) fn formatted(
     p: &Params,
     text_key: &str,
@@ -32,10 +34,10 @@ pub(super) fn formatted(
     let mode = p.string("parse_mode").unwrap_or_default();
     let (text, entities) = match mode.to_ascii_lowercase().as_str() {
         "" => {
-            let entities = match p.json(entities_key)? {
-                Some(Value::Array(a)) => a,
-                Some(_) => return Err(ApiError::bad_request("can't parse entities JSON object")),
-                None => Vec::new(),
+            let entities = match p.json(entities_key) {
+                Ok(Some(list)) => entities::read_list(&list)?,
+                Ok(None) => Vec::new(),
+                Err(_) => return Err(ApiError::bad_request("can't parse entities JSON object")),
             };
             (raw, entities)
         }
@@ -48,20 +50,7 @@ pub(super) fn formatted(
             )))
         }
     };
-    let len = utf16_len(&text) as u64;
-    for e in &entities {
-        let off = e["offset"].as_u64();
-        let l = e["length"].as_u64();
-        match (off, l, e["type"].as_str()) {
-            (Some(o), Some(l), Some(_)) if o + l <= len => {}
-            _ => {
-                return Err(ApiError::cant_parse_entities(format!(
-                    "entity {e} is outside the text or malformed"
-                )))
-            }
-        }
-    }
-    Ok((text, entities))
+    Ok(entities::finish(&text, entities))
 }
 
 /// `message_thread_id` and `reply_parameters` (or the older `reply_to_message_id`), checked
