@@ -125,6 +125,10 @@ impl TelegramServer {
         let shared = Arc::new(Shared::new(token.to_owned(), world::World::new(bot)));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let accepted = shared.connections.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |_| {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
         let stop = CancellationToken::new();
         let app = server::router(shared.clone());
         tokio::spawn(webhook::deliver(shared.clone(), stop.clone()));
@@ -368,6 +372,13 @@ impl TelegramServer {
     pub fn polls_in_progress(&self) -> usize {
         self.shared
             .polls_waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far: a client that keeps its connection alive opens one.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared
+            .connections
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
