@@ -45,6 +45,8 @@ pub(crate) fn call(w: &mut World, method: &str, p: &Params) -> Option<ApiResult>
     })
 }
 
+/// `getMe`: a `UserFromGetMe`, with every field the typings (`@grammyjs/types` 5.0) mark as
+/// always present. (`supports_guest_queries` is optional and, being false, left out.)
 pub(crate) fn get_me(w: &World) -> Value {
     let mut v = w.bot.json();
     for (k, val) in [
@@ -55,6 +57,8 @@ pub(crate) fn get_me(w: &World) -> Value {
         ("has_main_web_app", false),
         ("has_topics_enabled", false),
         ("allows_users_to_create_topics", false),
+        ("can_manage_bots", false),
+        ("supports_join_request_queries", false),
     ] {
         v[k] = json!(val);
     }

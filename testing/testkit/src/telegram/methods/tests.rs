@@ -231,3 +231,37 @@ fn edit_message_caption_edits_media_and_refuses_like_telegram() {
     .expect_err("refused");
     assert_eq!(e.code, 400);
 }
+
+#[test]
+fn get_me_has_every_field_user_from_get_me_requires() {
+    let (mut w, _) = world();
+    let me = call(&mut w, "getme", &Params::from_json(json!({})))
+        .expect("known")
+        .expect("answered");
+    let mut keys: Vec<&str> = me
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    // `@grammyjs/types` 5.0, `UserFromGetMe`: the required fields, plus the optional
+    // `last_name` left out for a bot without one.
+    let mut want = vec![
+        "id",
+        "is_bot",
+        "first_name",
+        "username",
+        "can_join_groups",
+        "can_read_all_group_messages",
+        "supports_inline_queries",
+        "can_connect_to_business",
+        "has_main_web_app",
+        "has_topics_enabled",
+        "allows_users_to_create_topics",
+        "can_manage_bots",
+        "supports_join_request_queries",
+    ];
+    want.sort_unstable();
+    assert_eq!(keys, want);
+}
