@@ -7,7 +7,7 @@ mod common;
 use civicbridge_api::{AttachmentKind, Connector, Outgoing, OutgoingFile, RichText, RoomId, Span};
 use civicbridge_testkit::telegram::{png, Media, TelegramServer};
 use common::connector;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn with_file(chat: i64, text: RichText, kind: AttachmentKind, name: &str) -> Outgoing {
     let mut o = Outgoing::text(RoomId::new(chat.to_string()), "t1", text);
@@ -110,4 +110,73 @@ async fn an_edit_that_empties_the_text_removes_a_photos_caption() {
     assert!(m.entities.is_empty());
     let json = server.message_json(chat, msg).unwrap();
     assert!(json.get("caption").is_none(), "{json}");
+}
+
+async fn raw(
+    server: &TelegramServer,
+    method: &str,
+    form: reqwest::multipart::Form,
+) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/bot{}/{method}", server.url(), server.token()))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+fn form(chat: i64) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().text("chat_id", chat.to_string())
+}
+
+#[tokio::test]
+async fn edit_message_caption_refuses_as_telegram_does() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let refused = |d: &str| {
+        (
+            400u16,
+            json!({"ok": false, "error_code": 400, "description": format!("Bad Request: {d}")}),
+        )
+    };
+    let (_, text) = raw(&server, "sendMessage", form(chat).text("text", "plain")).await;
+    let photo = reqwest::multipart::Part::bytes(png(40, 30)).file_name("p.png");
+    let (_, photo) = raw(
+        &server,
+        "sendPhoto",
+        form(chat).part("photo", photo).text("caption", "old"),
+    )
+    .await;
+    let edit = |id: &Value, caption: &str| {
+        form(chat)
+            .text("message_id", id.to_string())
+            .text("caption", caption.to_owned())
+    };
+
+    assert_eq!(
+        raw(
+            &server,
+            "editMessageCaption",
+            edit(&text["result"]["message_id"], "c")
+        )
+        .await,
+        refused("there is no caption in the message to edit")
+    );
+    assert_eq!(
+        raw(&server, "editMessageCaption", edit(&json!(99), "c")).await,
+        refused("message to edit not found")
+    );
+    assert_eq!(
+        raw(&server, "editMessageCaption", edit(&photo["result"]["message_id"], " old\n")).await,
+        refused("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"),
+        "the caption is trimmed before it is compared"
+    );
+    let (status, edited) = raw(
+        &server,
+        "editMessageCaption",
+        edit(&photo["result"]["message_id"], "new"),
+    )
+    .await;
+    assert_eq!((status, &edited["result"]["caption"]), (200, &json!("new")));
 }

@@ -119,9 +119,22 @@ pub(crate) fn read_list(list: &Value) -> Result<Vec<Value>, ApiError> {
                 "receive an entity with incorrect length {length}"
             )));
         }
-        let mut kept = Value::Object(e.clone());
-        kept["offset"] = json!(offset);
-        kept["length"] = json!(length);
+        // Only the fields of the entity's type come back, as Telegram renders it.
+        let mut kept = json!({"type": kind, "offset": offset, "length": length});
+        let own: &[&str] = match kind {
+            "text_link" => &["url"],
+            "text_mention" => &["user"],
+            "custom_emoji" => &["custom_emoji_id"],
+            "pre" => &["language"],
+            _ => &[],
+        };
+        for k in own {
+            match e.get(*k) {
+                Some(Value::String(v)) if v.is_empty() => {}
+                Some(v) if !v.is_null() => kept[*k] = v.clone(),
+                _ => {}
+            }
+        }
         out.push(kept);
     }
     Ok(out)

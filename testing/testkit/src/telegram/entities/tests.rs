@@ -97,11 +97,18 @@ fn entity_lists_are_read_like_the_bot_api_reads_them() {
     );
     let kept = read_list(&json!([
         {"type": "url", "offset": 0, "length": 3},
-        {"type": "bold", "offset": "1", "length": 2}
+        {"type": "bold", "offset": "1", "length": 2, "url": "https://x.org"},
+        {"type": "pre", "offset": 0, "length": 2, "language": ""},
+        {"type": "text_link", "offset": 0, "length": 2, "url": "https://x.org", "language": "c"}
     ]))
     .expect("valid");
     assert_eq!(
         kept,
-        vec![json!({"type": "bold", "offset": 1, "length": 2})]
+        vec![
+            json!({"type": "bold", "offset": 1, "length": 2}),
+            json!({"type": "pre", "offset": 0, "length": 2}),
+            json!({"type": "text_link", "offset": 0, "length": 2, "url": "https://x.org"}),
+        ],
+        "detected kinds dropped, only each type's own fields kept"
     );
 }
