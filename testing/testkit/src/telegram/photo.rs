@@ -115,6 +115,42 @@ mod tests {
     }
 
     #[test]
+    fn any_bytes_are_answered_without_a_panic() {
+        // Headers of every format the reader knows, cut short and followed by noise.
+        let magics: [&[u8]; 12] = [
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+            b"\xFF\xD8\xFF\xE0\0\x10JFIF",
+            b"\xFF\xD8\xFF\xC0\0\x11\x08",
+            b"GIF89a",
+            b"BM",
+            b"RIFF\0\0\0\0WEBPVP8X",
+            b"\0\0\0\x18ftypheic",
+            b"II*\0",
+            b"MM\0*",
+            b"\0\0\x01\0",
+            b"8BPS",
+            b"qoif",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let full = super::super::png(300, 200);
+        for round in 0..3000 {
+            let mut data = magics[round % magics.len()].to_vec();
+            let noise = (next() % 64) as usize;
+            data.extend((0..noise).map(|_| next() as u8));
+            let _ = dimensions(&data);
+            let cut = (next() as usize) % data.len();
+            let _ = dimensions(&data[..cut]);
+            let _ = dimensions(&full[..(next() as usize) % full.len()]);
+        }
+    }
+
+    #[test]
     fn only_images_with_sane_dimensions_pass() {
         assert_eq!(dimensions(&super::super::png(40, 30)), Ok((40, 30)));
         let refused = |d: &[u8]| dimensions(d).expect_err("refused").description;

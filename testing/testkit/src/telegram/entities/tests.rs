@@ -112,3 +112,31 @@ fn entity_lists_are_read_like_the_bot_api_reads_them() {
         "detected kinds dropped, only each type's own fields kept"
     );
 }
+
+#[test]
+fn any_text_and_entities_come_out_within_the_text() {
+    let alphabet: Vec<char> = "a Z_9@#$/.:-\n\t 😀漢é\u{301}\u{200b}\u{3000}https://x.org ada@b.io"
+        .chars()
+        .collect();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..2000 {
+        let len = next(40);
+        let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+        let entities = (0..next(4))
+            .map(|_| json!({"type": "bold", "offset": next(50), "length": next(50)}))
+            .collect();
+        let (out, found) = finish(&text, entities);
+        assert_eq!(out, text.trim());
+        let units = out.encode_utf16().count() as i64;
+        for e in &found {
+            let (o, l) = (e["offset"].as_i64().unwrap(), e["length"].as_i64().unwrap());
+            assert!(o >= 0 && l > 0 && o + l <= units, "{e} in {out:?}");
+        }
+    }
+}
