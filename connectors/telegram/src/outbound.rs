@@ -10,9 +10,8 @@
 //!   the first line of the text) and the message posted in it, and the receipt names the topic;
 //!   in any other chat, or when the bot lacks the right to manage topics, the message replies to
 //!   `root` and the receipt has `thread: None`, because Telegram has no threads outside forums.
-//! - Attachments: images up to 10 MB go as photos, anything else as documents; an image Telegram
-//!   refuses as a photo (`IMAGE_PROCESS_FAILED`: a HEIC, a corrupt file; or
-//!   `PHOTO_INVALID_DIMENSIONS`) is sent again as a document, with the same caption. When the text
+//! - Attachments (posted by `uploads`): images up to 10 MB go as photos, anything else as
+//!   documents, and an image Telegram refuses as a photo goes again as a document. When the text
 //!   fits a caption (1,024 UTF-16 units) it becomes the first file's caption; otherwise the text
 //!   goes first and the files follow without captions.
 //! - Every post waits for its turn with the `Pacer`.
@@ -30,28 +29,25 @@ use crate::format::{split_to_fit, to_telegram, utf16_len};
 use crate::ids;
 use crate::TelegramConnector;
 use civicbridge_api::{
-    AttachmentKind, ConnectorError, Outgoing, OutgoingFile, RemoteMsgId, RichText, RoomId,
-    SendReceipt, ThreadTarget,
+    ConnectorError, Outgoing, RemoteMsgId, RichText, RoomId, SendReceipt, ThreadTarget,
 };
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatFullInfoKind, ChatFullInfoPublicKind, InputFile, MessageEntity, MessageId, ReplyParameters,
-    ThreadId,
+    ChatFullInfoKind, ChatFullInfoPublicKind, MessageId, ReplyParameters, ThreadId,
 };
 use teloxide::ApiError;
 
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_CAPTION: usize = 1024;
-const MAX_PHOTO: usize = 10 * 1024 * 1024;
 
 /// Where one send goes inside its chat.
-struct Placement {
-    thread: Option<ThreadId>,
-    reply: Option<MessageId>,
+pub(crate) struct Placement {
+    pub(crate) thread: Option<ThreadId>,
+    pub(crate) reply: Option<MessageId>,
 }
 
 impl TelegramConnector {
-    fn fail(&self, e: &teloxide::RequestError) -> ConnectorError {
+    pub(crate) fn fail(&self, e: &teloxide::RequestError) -> ConnectorError {
         classify(e, &self.config.token)
     }
 
@@ -218,88 +214,6 @@ impl TelegramConnector {
         Ok(m.id)
     }
 
-    async fn post_file(
-        &self,
-        chat: ChatId,
-        f: &OutgoingFile,
-        caption: Option<&RichText>,
-        place: &Placement,
-    ) -> Result<MessageId, ConnectorError> {
-        let caption = caption.map(to_telegram).unwrap_or_default();
-        let as_photo = f.kind == AttachmentKind::Image
-            && f.data.len() <= MAX_PHOTO
-            && f.mime.as_deref().is_none_or(|m| {
-                matches!(m, "image/jpeg" | "image/png" | "image/webp" | "image/gif")
-            });
-        if as_photo {
-            self.pacer.wait_turn(chat.0).await;
-            match self.send_photo(chat, f, &caption, place).await {
-                Ok(id) => return Ok(id),
-                // Telegram could not read it as a picture (a HEIC, a corrupt file, a panorama
-                // too narrow): it still crosses, as a file.
-                Err(teloxide::RequestError::Api(e)) if not_a_photo(&e) => {
-                    tracing::info!(
-                        chat = chat.0,
-                        name = %f.name,
-                        why = %description(&e),
-                        "telegram: not accepted as a photo; sending it as a document"
-                    );
-                }
-                Err(e) => return Err(self.fail(&e)),
-            }
-        }
-        self.pacer.wait_turn(chat.0).await;
-        self.send_document(chat, f, &caption, place)
-            .await
-            .map_err(|e| self.fail(&e))
-    }
-
-    async fn send_photo(
-        &self,
-        chat: ChatId,
-        f: &OutgoingFile,
-        (caption, entities): &(String, Vec<MessageEntity>),
-        place: &Placement,
-    ) -> Result<MessageId, teloxide::RequestError> {
-        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
-        let mut req = self.bot.send_photo(chat, input);
-        if !caption.is_empty() {
-            req = req
-                .caption(caption.clone())
-                .caption_entities(entities.clone());
-        }
-        if let Some(t) = place.thread {
-            req = req.message_thread_id(t);
-        }
-        if let Some(r) = place.reply {
-            req = req.reply_parameters(reply_parameters(r));
-        }
-        Ok(req.send().await?.id)
-    }
-
-    async fn send_document(
-        &self,
-        chat: ChatId,
-        f: &OutgoingFile,
-        (caption, entities): &(String, Vec<MessageEntity>),
-        place: &Placement,
-    ) -> Result<MessageId, teloxide::RequestError> {
-        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
-        let mut req = self.bot.send_document(chat, input);
-        if !caption.is_empty() {
-            req = req
-                .caption(caption.clone())
-                .caption_entities(entities.clone());
-        }
-        if let Some(t) = place.thread {
-            req = req.message_thread_id(t);
-        }
-        if let Some(r) = place.reply {
-            req = req.reply_parameters(reply_parameters(r));
-        }
-        Ok(req.send().await?.id)
-    }
-
     /// Whether `chat` is a forum supergroup (asked once per chat, then remembered).
     async fn is_forum(&self, chat: ChatId) -> Result<bool, ConnectorError> {
         if let Some(known) = self
@@ -404,12 +318,7 @@ impl TelegramConnector {
     }
 }
 
-/// Telegram refused the bytes as a photo, though they may well cross as a document.
-fn not_a_photo(e: &ApiError) -> bool {
-    matches!(e, ApiError::ImageProcessFailed) || description(e).contains("PHOTO_INVALID_DIMENSIONS")
-}
-
-fn reply_parameters(id: MessageId) -> ReplyParameters {
+pub(crate) fn reply_parameters(id: MessageId) -> ReplyParameters {
     ReplyParameters {
         allow_sending_without_reply: Some(true),
         ..ReplyParameters::new(id)
