@@ -10,6 +10,7 @@
 //! - [`inbound`]: updates → `Event`s (pure).
 //! - `poll`: the `getUpdates` loop and its offset.
 //! - `outbound`: send, edit, delete; splitting, replies, topics, attachments.
+//! - `uploads`: one file as a photo or a document (a refused photo goes again as a document).
 //! - `rooms`: `join` (`getChat`: is the bot in the chat, and its title).
 //! - `files`: `fetch` (getFile and the download, with the 20 MB limit).
 //! - [`format`](mod@format): `RichText` ⇄ text + entities (and HTML with escaping): `parse`
@@ -43,6 +44,7 @@ mod outbound;
 pub mod pacing;
 mod poll;
 mod rooms;
+mod uploads;
 mod webhook;
 
 pub use config::{PacingConfig, TelegramConfig, WebhookConfig};

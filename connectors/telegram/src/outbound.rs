@@ -10,7 +10,8 @@
 //!   the first line of the text) and the message posted in it, and the receipt names the topic;
 //!   in any other chat, or when the bot lacks the right to manage topics, the message replies to
 //!   `root` and the receipt has `thread: None`, because Telegram has no threads outside forums.
-//! - Attachments: images up to 10 MB go as photos, anything else as documents. When the text
+//! - Attachments (posted by `uploads`): images up to 10 MB go as photos, anything else as
+//!   documents, and an image Telegram refuses as a photo goes again as a document. When the text
 //!   fits a caption (1,024 UTF-16 units) it becomes the first file's caption; otherwise the text
 //!   goes first and the files follow without captions.
 //! - Every post waits for its turn with the `Pacer`.
@@ -28,27 +29,25 @@ use crate::format::{split_to_fit, to_telegram, utf16_len};
 use crate::ids;
 use crate::TelegramConnector;
 use civicbridge_api::{
-    AttachmentKind, ConnectorError, Outgoing, OutgoingFile, RemoteMsgId, RichText, RoomId,
-    SendReceipt, ThreadTarget,
+    ConnectorError, Outgoing, RemoteMsgId, RichText, RoomId, SendReceipt, ThreadTarget,
 };
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatFullInfoKind, ChatFullInfoPublicKind, InputFile, MessageId, ReplyParameters, ThreadId,
+    ChatFullInfoKind, ChatFullInfoPublicKind, MessageId, ReplyParameters, ThreadId,
 };
 use teloxide::ApiError;
 
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_CAPTION: usize = 1024;
-const MAX_PHOTO: usize = 10 * 1024 * 1024;
 
 /// Where one send goes inside its chat.
-struct Placement {
-    thread: Option<ThreadId>,
-    reply: Option<MessageId>,
+pub(crate) struct Placement {
+    pub(crate) thread: Option<ThreadId>,
+    pub(crate) reply: Option<MessageId>,
 }
 
 impl TelegramConnector {
-    fn fail(&self, e: &teloxide::RequestError) -> ConnectorError {
+    pub(crate) fn fail(&self, e: &teloxide::RequestError) -> ConnectorError {
         classify(e, &self.config.token)
     }
 
@@ -215,49 +214,6 @@ impl TelegramConnector {
         Ok(m.id)
     }
 
-    async fn post_file(
-        &self,
-        chat: ChatId,
-        f: &OutgoingFile,
-        caption: Option<&RichText>,
-        place: &Placement,
-    ) -> Result<MessageId, ConnectorError> {
-        let input = InputFile::memory(f.data.clone()).file_name(f.name.clone());
-        let (caption, entities) = caption.map(to_telegram).unwrap_or_default();
-        let as_photo = f.kind == AttachmentKind::Image
-            && f.data.len() <= MAX_PHOTO
-            && f.mime.as_deref().is_none_or(|m| {
-                matches!(m, "image/jpeg" | "image/png" | "image/webp" | "image/gif")
-            });
-        self.pacer.wait_turn(chat.0).await;
-        let sent = if as_photo {
-            let mut req = self.bot.send_photo(chat, input);
-            if !caption.is_empty() {
-                req = req.caption(caption).caption_entities(entities);
-            }
-            if let Some(t) = place.thread {
-                req = req.message_thread_id(t);
-            }
-            if let Some(r) = place.reply {
-                req = req.reply_parameters(reply_parameters(r));
-            }
-            req.send().await
-        } else {
-            let mut req = self.bot.send_document(chat, input);
-            if !caption.is_empty() {
-                req = req.caption(caption).caption_entities(entities);
-            }
-            if let Some(t) = place.thread {
-                req = req.message_thread_id(t);
-            }
-            if let Some(r) = place.reply {
-                req = req.reply_parameters(reply_parameters(r));
-            }
-            req.send().await
-        };
-        Ok(sent.map_err(|e| self.fail(&e))?.id)
-    }
-
     /// Whether `chat` is a forum supergroup (asked once per chat, then remembered).
     async fn is_forum(&self, chat: ChatId) -> Result<bool, ConnectorError> {
         if let Some(known) = self
@@ -300,6 +256,10 @@ impl TelegramConnector {
             .next()
             .unwrap_or_default();
         let (text, entities) = to_telegram(&first);
+        if text.trim().is_empty() {
+            // Telegram refuses an empty text outright; only a caption can be emptied.
+            return self.edit_caption(chat, msg, &first).await;
+        }
         self.pacer.wait_turn(chat.0).await;
         let mut req = self.bot.edit_message_text(chat, msg, text);
         if !entities.is_empty() {
@@ -329,6 +289,7 @@ impl TelegramConnector {
             .next()
             .unwrap_or_default();
         let (caption, entities) = to_telegram(&first);
+        self.pacer.wait_turn(chat.0).await;
         match self
             .bot
             .edit_message_caption(chat, msg)
@@ -357,7 +318,7 @@ impl TelegramConnector {
     }
 }
 
-fn reply_parameters(id: MessageId) -> ReplyParameters {
+pub(crate) fn reply_parameters(id: MessageId) -> ReplyParameters {
     ReplyParameters {
         allow_sending_without_reply: Some(true),
         ..ReplyParameters::new(id)

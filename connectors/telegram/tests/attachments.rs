@@ -12,9 +12,7 @@ use common::{connector, run, ADA};
 use std::sync::Arc;
 
 fn jpeg() -> Vec<u8> {
-    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    v.extend((0..5000u32).map(|i| (i % 251) as u8));
-    v
+    civicbridge_testkit::telegram::png(120, 90)
 }
 
 #[tokio::test]

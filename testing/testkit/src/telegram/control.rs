@@ -8,6 +8,7 @@
 //! - `POST /control/chat` `{"title": "Residents", "forum": false}` → `{"chat_id": -100…}`
 //! - `POST /control/topic` `{"chat_id": -100…, "name": "Roads"}` → `{"message_thread_id": 2}`
 
+use super::entities;
 use super::server::Shared;
 use super::world::{now_secs, Media, StoredMessage, World};
 use axum::extract::{Query, State};
@@ -81,6 +82,9 @@ pub enum ControlError {
     NoMessage(i64, i32),
     #[error("chat {0} has no topic {1}")]
     NoTopic(i64, i32),
+    /// Telegram's apps only send photos that are images; use `telegram::png` in tests.
+    #[error("a resident's photo must be an image: {0}")]
+    NotAnImage(String),
 }
 
 /// Stores a resident's message and queues its `message` update.
@@ -105,21 +109,30 @@ pub(crate) fn resident_post(
         thread = thread.or(target.thread);
     }
     let from = w.user(user.0, user.1).id;
-    let media = post.file.map(|f| {
-        let folder = match f.kind {
-            FileKind::Photo => "photos",
-            FileKind::Document => "documents",
-            FileKind::Voice => "voice",
-            FileKind::Sticker => "stickers",
-        };
-        let file_id = w.store_file(f.data, f.name, f.mime, folder);
-        match f.kind {
-            FileKind::Photo => Media::Photo { file_id },
-            FileKind::Document => Media::Document { file_id },
-            FileKind::Voice => Media::Voice { file_id },
-            FileKind::Sticker => Media::Sticker { file_id },
+    // Telegram's apps send styles only; the server trims and detects links and the like.
+    let (text, entities) = entities::finish(&post.text, entities::styles_only(post.entities));
+    let media = match post.file {
+        None => None,
+        Some(f) if f.kind == FileKind::Photo => {
+            let file_id = w
+                .store_photo(f.data, f.name, f.mime)
+                .map_err(|e| ControlError::NotAnImage(e.description))?;
+            Some(Media::Photo { file_id })
         }
-    });
+        Some(f) => {
+            let folder = match f.kind {
+                FileKind::Voice => "voice",
+                FileKind::Sticker => "stickers",
+                FileKind::Document | FileKind::Photo => "documents",
+            };
+            let file_id = w.store_file(f.data, f.name, f.mime, folder);
+            Some(match f.kind {
+                FileKind::Voice => Media::Voice { file_id },
+                FileKind::Sticker => Media::Sticker { file_id },
+                FileKind::Document | FileKind::Photo => Media::Document { file_id },
+            })
+        }
+    };
     let m = StoredMessage {
         id: 0,
         chat,
@@ -128,8 +141,8 @@ pub(crate) fn resident_post(
         edit_date: None,
         thread,
         reply_to: post.reply_to,
-        text: post.text,
-        entities: post.entities,
+        text,
+        entities,
         media,
         service: None,
         deleted: false,
@@ -153,9 +166,10 @@ pub(crate) fn resident_edit(
         .messages
         .get_mut(&(chat, id))
         .ok_or(ControlError::NoMessage(chat, id))?;
-    let old = std::mem::replace(&mut m.text, text.to_owned());
+    let (text, entities) = entities::finish(text, Vec::new());
+    let old = std::mem::replace(&mut m.text, text);
     m.history.push(old);
-    m.entities.clear();
+    m.entities = entities;
     m.edit_date = Some(now_secs());
     let json = w.message_json(&w.messages[&(chat, id)], true);
     w.push_update("edited_message", json);

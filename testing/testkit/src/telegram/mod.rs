@@ -8,9 +8,16 @@
 //!   HTTP status and Telegram's wording.
 //! - Methods: `getMe`, `getUpdates` (real long polling, `offset` confirmation, `limit`,
 //!   `timeout`, 409 when superseded or while a webhook is set), `sendMessage`, `editMessageText`,
-//!   `deleteMessage`, `sendPhoto`, `sendDocument`, `getFile`, `getChat`, `createForumTopic`,
-//!   `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`. `parse_mode` HTML and
-//!   MarkdownV2 are parsed into entities and fail like Telegram on malformed input.
+//!   `editMessageCaption`, `deleteMessage`, `sendPhoto`, `sendDocument`, `getFile`, `getChat`,
+//!   `createForumTopic`, `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`.
+//!   `parse_mode` HTML and MarkdownV2 are parsed into entities and fail like Telegram on
+//!   malformed input.
+//! - Texts as Telegram stores them (`entities.rs`): explicit entity lists are checked, the text
+//!   is trimmed, and links, e-mail addresses, mentions, hashtags, cashtags and commands are
+//!   detected in every message, the bot's and residents'.
+//! - Photos as Telegram stores them (`photo.rs`): bytes that are no image are refused with
+//!   `IMAGE_PROCESS_FAILED`, and a photo has one size per thumbnail box. [`png`] makes test
+//!   images.
 //! - `/file/bot<token>/<file_path>` downloads (20 MB limit, as for bots).
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
 //!   `GET /control/messages` over HTTP (see `control.rs`).
@@ -22,11 +29,14 @@
 //! reports deletions. Not modelled: albums, inline mode, payments, private chats, channels.
 
 mod control;
+mod entities;
 mod error;
 mod faults;
+mod images;
 mod markup;
 mod methods;
 mod params;
+mod photo;
 mod server;
 mod webhook;
 mod world;
@@ -34,6 +44,7 @@ mod world;
 pub use control::{ControlError, FileKind, Post, ResidentFile};
 pub use error::ApiError;
 pub use faults::Fault;
+pub use images::png;
 pub use markup::{parse_html, parse_markdown_v2};
 pub use world::{Media, User};
 
@@ -114,6 +125,10 @@ impl TelegramServer {
         let shared = Arc::new(Shared::new(token.to_owned(), world::World::new(bot)));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let accepted = shared.connections.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |_| {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
         let stop = CancellationToken::new();
         let app = server::router(shared.clone());
         tokio::spawn(webhook::deliver(shared.clone(), stop.clone()));
@@ -357,6 +372,13 @@ impl TelegramServer {
     pub fn polls_in_progress(&self) -> usize {
         self.shared
             .polls_waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far: a client that keeps its connection alive opens one.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared
+            .connections
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 

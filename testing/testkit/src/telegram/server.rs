@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     changed: watch::Sender<u64>,
     /// `getUpdates` calls now waiting for an update.
     pub polls_waiting: AtomicUsize,
+    /// TCP connections accepted so far (a client that keeps its connection alive opens one).
+    pub connections: Arc<AtomicUsize>,
 }
 
 /// Counts a waiting poll for as long as it lives.
@@ -63,6 +65,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             changed: watch::channel(0).0,
             polls_waiting: AtomicUsize::new(0),
+            connections: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -114,6 +117,15 @@ async fn api(
     Path((bot, method)): Path<(String, String)>,
     req: Request,
 ) -> Response {
+    // The whole body is read before anything may refuse the call. An answer sent while the
+    // client is still sending leaves the rest of a chunked upload unread, and hyper then closes
+    // the kept-alive connection instead of reading the next request from it.
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return reply(Err(ApiError::entity_too_large())),
+    };
+    let req = Request::from_parts(parts, Body::from(body));
     if !authorised(&shared, &bot) {
         return reply(Err(if bot.starts_with("bot") {
             ApiError::unauthorized()

@@ -2,6 +2,8 @@
 //! rendered as a Bot API object. Everything here is synchronous; `server.rs` holds it in a mutex
 //! and never across an `.await`.
 
+use super::error::ApiError;
+use super::photo::{self, PhotoSize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -109,6 +111,8 @@ pub(crate) struct StoredFile {
     pub name: Option<String>,
     pub mime: Option<String>,
     pub data: Vec<u8>,
+    /// For each size of a photo: every size of it, smallest first, each with its own `file_id`.
+    pub photo_sizes: Vec<(String, PhotoSize)>,
 }
 
 /// The webhook the bot registered with `setWebhook`.
@@ -240,9 +244,37 @@ impl World {
                 name,
                 mime,
                 data,
+                photo_sizes: Vec::new(),
             },
         );
         file_id
+    }
+
+    /// Stores a photo as Telegram does, one file per size, and returns the largest size's
+    /// `file_id` (what `Media::Photo` names). Refused like Telegram when `data` is no image.
+    pub(crate) fn store_photo(
+        &mut self,
+        data: Vec<u8>,
+        name: Option<String>,
+        mime: Option<String>,
+    ) -> Result<String, ApiError> {
+        let (width, height) = photo::dimensions(&data)?;
+        let sizes = photo::sizes(width, height, data.len());
+        let mut listed = Vec::with_capacity(sizes.len());
+        for size in sizes {
+            let id = self.store_file(data.clone(), name.clone(), mime.clone(), "photos");
+            listed.push((id, size));
+        }
+        let largest = listed
+            .last()
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| ApiError::bad_request("IMAGE_PROCESS_FAILED"))?;
+        for (id, _) in &listed {
+            if let Some(f) = self.files.get_mut(id) {
+                f.photo_sizes.clone_from(&listed);
+            }
+        }
+        Ok(largest)
     }
 
     /// Queues an update for `getUpdates` (`kind` is `message`, `edited_message`, …).
@@ -310,12 +342,19 @@ impl World {
         let file = |id: &str| self.files.get(id).map(|f| (id.to_owned(), f));
         match media {
             Media::Photo { file_id } => {
-                if let Some((id, f)) = file(file_id) {
-                    // One size only: the fake does not decode images to make thumbnails.
-                    v["photo"] = json!([{
-                        "file_id": id, "file_unique_id": f.unique_id,
-                        "width": 1280, "height": 960, "file_size": f.data.len()
-                    }]);
+                if let Some((_, f)) = file(file_id) {
+                    let sizes: Vec<Value> = f
+                        .photo_sizes
+                        .iter()
+                        .filter_map(|(id, s)| {
+                            let unique = &self.files.get(id)?.unique_id;
+                            Some(json!({
+                                "file_id": id, "file_unique_id": unique,
+                                "width": s.width, "height": s.height, "file_size": s.file_size
+                            }))
+                        })
+                        .collect();
+                    v["photo"] = json!(sizes);
                 }
             }
             Media::Document { file_id } => {

@@ -4,6 +4,7 @@
 
 use super::flood::flood_check;
 use super::target_chat;
+use crate::telegram::entities;
 use crate::telegram::error::{ApiError, ApiResult};
 use crate::telegram::markup::{parse_html, parse_markdown_v2};
 use crate::telegram::params::{FileArg, Params};
@@ -13,15 +14,18 @@ use serde_json::{json, Value};
 /// Text limits, in UTF-16 code units as Telegram counts them.
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_CAPTION: usize = 1024;
+/// The description of an edit that changes nothing.
+pub(super) const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
 /// Bots may delete their own messages for 48 hours.
 const DELETE_WINDOW_SECS: i64 = 48 * 3600;
 
-fn utf16_len(s: &str) -> usize {
+pub(super) fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
-/// Text and entities from `text_key` with `parse_mode` or an explicit entity list.
-fn formatted(
+/// Text and entities from `text_key` with `parse_mode` or an explicit entity list, as Telegram
+/// stores them: trimmed, with the entities it detects itself (see `entities`).
+pub(super) fn formatted(
     p: &Params,
     text_key: &str,
     entities_key: &str,
@@ -30,10 +34,10 @@ fn formatted(
     let mode = p.string("parse_mode").unwrap_or_default();
     let (text, entities) = match mode.to_ascii_lowercase().as_str() {
         "" => {
-            let entities = match p.json(entities_key)? {
-                Some(Value::Array(a)) => a,
-                Some(_) => return Err(ApiError::bad_request("can't parse entities JSON object")),
-                None => Vec::new(),
+            let entities = match p.json(entities_key) {
+                Ok(Some(list)) => entities::read_list(&list)?,
+                Ok(None) => Vec::new(),
+                Err(_) => return Err(ApiError::bad_request("can't parse entities JSON object")),
             };
             (raw, entities)
         }
@@ -46,20 +50,7 @@ fn formatted(
             )))
         }
     };
-    let len = utf16_len(&text) as u64;
-    for e in &entities {
-        let off = e["offset"].as_u64();
-        let l = e["length"].as_u64();
-        match (off, l, e["type"].as_str()) {
-            (Some(o), Some(l), Some(_)) if o + l <= len => {}
-            _ => {
-                return Err(ApiError::cant_parse_entities(format!(
-                    "entity {e} is outside the text or malformed"
-                )))
-            }
-        }
-    }
-    Ok((text, entities))
+    Ok(entities::finish(&text, entities))
 }
 
 /// `message_thread_id` and `reply_parameters` (or the older `reply_to_message_id`), checked
@@ -172,14 +163,21 @@ pub(super) fn send_media(w: &mut World, p: &Params, field: &str) -> ApiResult {
             if u.data.is_empty() {
                 return Err(ApiError::bad_request("file must be non-empty"));
             }
-            let folder = if field == "photo" {
-                "photos"
+            if field == "photo" {
+                w.store_photo(u.data, u.name, u.mime)?
             } else {
-                "documents"
-            };
-            w.store_file(u.data, u.name, u.mime, folder)
+                w.store_file(u.data, u.name, u.mime, "documents")
+            }
         }
     };
+    // A document's file_id sent as a photo (or the reverse) is refused.
+    let is_photo = w
+        .files
+        .get(&file_id)
+        .is_some_and(|f| !f.photo_sizes.is_empty());
+    if is_photo != (field == "photo") {
+        return Err(ApiError::bad_request("type of file mismatch"));
+    }
     let (caption, entities) = formatted(p, "caption", "caption_entities")?;
     if utf16_len(&caption) > MAX_CAPTION {
         return Err(ApiError::bad_request("message caption is too long"));
@@ -197,7 +195,7 @@ pub(super) fn send_media(w: &mut World, p: &Params, field: &str) -> ApiResult {
     finish(w, m)
 }
 
-fn message_id(p: &Params) -> Result<i32, ApiError> {
+pub(super) fn message_id(p: &Params) -> Result<i32, ApiError> {
     p.int("message_id")?
         .and_then(|i| i32::try_from(i).ok())
         .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))
@@ -213,15 +211,7 @@ pub(super) fn edit_message_text(w: &mut World, p: &Params) -> ApiResult {
         return Err(ApiError::bad_request("message text is empty"));
     }
     let (text, entities) = formatted(p, "text", "entities")?;
-    let bot = w.bot.id;
-    let m = w
-        .messages
-        .get_mut(&(chat, id))
-        .filter(|m| !m.deleted)
-        .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
-    if m.from != bot {
-        return Err(ApiError::bad_request("message can't be edited"));
-    }
+    let m = editable(w, chat, id)?;
     if m.media.is_some() {
         return Err(ApiError::bad_request(
             "there is no text in the message to edit",
@@ -231,15 +221,27 @@ pub(super) fn edit_message_text(w: &mut World, p: &Params) -> ApiResult {
         return Err(ApiError::bad_request("MESSAGE_TOO_LONG"));
     }
     if m.text == text && m.entities == entities {
-        return Err(ApiError::bad_request(
-            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-        ));
+        return Err(ApiError::bad_request(NOT_MODIFIED));
     }
     let old = std::mem::replace(&mut m.text, text);
     m.history.push(old);
     m.entities = entities;
     m.edit_date = Some(now_secs());
     Ok(w.message_json(&w.messages[&(chat, id)], true))
+}
+
+/// The bot's own message `id` in `chat`, for an edit.
+pub(super) fn editable(w: &mut World, chat: i64, id: i32) -> Result<&mut StoredMessage, ApiError> {
+    let bot = w.bot.id;
+    let m = w
+        .messages
+        .get_mut(&(chat, id))
+        .filter(|m| !m.deleted && m.service.is_none())
+        .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+    if m.from != bot {
+        return Err(ApiError::bad_request("message can't be edited"));
+    }
+    Ok(m)
 }
 
 pub(super) fn delete_message(w: &mut World, p: &Params) -> ApiResult {

@@ -159,3 +159,109 @@ fn edit_and_delete_errors_match_telegram() {
         "Bad Request: invalid file_id"
     );
 }
+
+#[test]
+fn edit_message_caption_edits_media_and_refuses_like_telegram() {
+    let (mut w, chat) = world();
+    let file = w
+        .store_photo(crate::telegram::png(4, 3), Some("p.png".into()), None)
+        .expect("an image");
+    let photo = call(
+        &mut w,
+        "sendphoto",
+        &Params::from_json(json!({"chat_id": chat, "photo": file, "caption": "old"})),
+    )
+    .expect("known")
+    .expect("sent");
+    let text = call(
+        &mut w,
+        "sendmessage",
+        &Params::from_json(json!({"chat_id": chat, "text": "plain"})),
+    )
+    .expect("known")
+    .expect("sent");
+    let edited = call(
+        &mut w,
+        "editmessagecaption",
+        &Params::from_json(json!({
+            "chat_id": chat, "message_id": photo["message_id"],
+            "caption": "<b>new</b> one", "parse_mode": "HTML"
+        })),
+    )
+    .expect("known")
+    .expect("edited");
+    assert_eq!(edited["caption"], "new one");
+    assert_eq!(
+        edited["caption_entities"],
+        json!([{"type": "bold", "offset": 0, "length": 3}])
+    );
+    assert!(edited["edit_date"].is_i64());
+    assert_eq!(
+        err(
+            &mut w,
+            "editmessagecaption",
+            json!({"chat_id": chat, "message_id": photo["message_id"],
+                   "caption": "new one",
+                   "caption_entities": [{"type": "bold", "offset": 0, "length": 3}]})
+        ),
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+    );
+    assert_eq!(
+        err(
+            &mut w,
+            "editmessagecaption",
+            json!({"chat_id": chat, "message_id": text["message_id"], "caption": "c"})
+        ),
+        "Bad Request: there is no caption in the message to edit"
+    );
+    assert_eq!(
+        err(
+            &mut w,
+            "editmessagecaption",
+            json!({"chat_id": chat, "message_id": 99, "caption": "c"})
+        ),
+        "Bad Request: message to edit not found"
+    );
+    let e = call(
+        &mut w,
+        "editmessagecaption",
+        &Params::from_json(json!({"chat_id": chat, "message_id": 99})),
+    )
+    .expect("known")
+    .expect_err("refused");
+    assert_eq!(e.code, 400);
+}
+
+#[test]
+fn get_me_has_every_field_user_from_get_me_requires() {
+    let (mut w, _) = world();
+    let me = call(&mut w, "getme", &Params::from_json(json!({})))
+        .expect("known")
+        .expect("answered");
+    let mut keys: Vec<&str> = me
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    // `@grammyjs/types` 5.0, `UserFromGetMe`: the required fields, plus the optional
+    // `last_name` left out for a bot without one.
+    let mut want = vec![
+        "id",
+        "is_bot",
+        "first_name",
+        "username",
+        "can_join_groups",
+        "can_read_all_group_messages",
+        "supports_inline_queries",
+        "can_connect_to_business",
+        "has_main_web_app",
+        "has_topics_enabled",
+        "allows_users_to_create_topics",
+        "can_manage_bots",
+        "supports_join_request_queries",
+    ];
+    want.sort_unstable();
+    assert_eq!(keys, want);
+}
