@@ -11,12 +11,10 @@ use civicbridge_api::testing::wait_until;
 use civicbridge_core::store::Store;
 use world::{World, WAIT};
 
-/// A 3×2 PNG: a real image, so a server that decodes photos can.
-const PNG: [u8; 73] = [
-    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 3, 0, 0, 0, 2, 8, 2, 0,
-    0, 0, 18, 22, 241, 77, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 33, 39, 7, 65, 12, 112,
-    22, 0, 65, 0, 6, 25, 60, 69, 65, 150, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
-];
+/// A real image, so a server that decodes photos can.
+fn png() -> Vec<u8> {
+    civicbridge_testkit::telegram::png(3, 2)
+}
 
 /// A document whose bytes are not text, with every byte value in it.
 fn document() -> Vec<u8> {
@@ -57,13 +55,12 @@ async fn a_residents_photo_from_telegram_reaches_staff_and_discord_byte_for_byte
     let w = World::new().await;
     let daemon = w.start(Store::memory(), staff_answers_cross()).await;
     w.telegram
-        .send_photo(w.tg_chat, (42, "Ada"), PNG.to_vec(), "the broken bench")
+        .send_photo(w.tg_chat, (42, "Ada"), png(), "the broken bench")
         .unwrap();
-    assert_eq!(file_in(&w, &w.staff_room, "m.image").await, PNG);
+    let photo = png();
+    assert_eq!(file_in(&w, &w.staff_room, "m.image").await, photo);
     wait_until(WAIT, "the photo on Discord", || {
-        discord_files(&w)
-            .iter()
-            .any(|(_, bytes)| bytes[..] == PNG[..])
+        discord_files(&w).iter().any(|(_, bytes)| *bytes == photo)
     })
     .await;
     daemon.shutdown().await.unwrap();
@@ -99,6 +96,7 @@ async fn a_staff_file_goes_out_to_telegram_and_discord_byte_for_byte() {
     let w = World::new().await;
     let daemon = w.start(Store::memory(), staff_answers_cross()).await;
     let doc = document();
+    let map = png();
     w.staff
         .send_file(
             &w.staff_room,
@@ -109,7 +107,7 @@ async fn a_staff_file_goes_out_to_telegram_and_discord_byte_for_byte() {
         .await
         .unwrap();
     w.staff
-        .send_file(&w.staff_room, "map.png", "image/png", PNG.to_vec())
+        .send_file(&w.staff_room, "map.png", "image/png", map.clone())
         .await
         .unwrap();
     wait_until(WAIT, "both files on Telegram and Discord", || {
@@ -120,7 +118,7 @@ async fn a_staff_file_goes_out_to_telegram_and_discord_byte_for_byte() {
             .filter_map(|m| m.file)
             .collect();
         let dc: Vec<Vec<u8>> = discord_files(&w).into_iter().map(|(_, b)| b).collect();
-        [&doc[..], &PNG[..]]
+        [&doc[..], &map[..]]
             .iter()
             .all(|f| tg.iter().any(|b| b == f) && dc.iter().any(|b| b == f))
     })

@@ -22,61 +22,49 @@ fn on_telegram(w: &World, text: &str) -> Vec<Option<i32>> {
         .collect()
 }
 
+/// Staff post `root`, then `answer` in its thread, with the next call to `failing` answered
+/// with a 5xx: the answer lands in a topic of its own.
+async fn answer_in_a_new_topic(w: &World, root: &str, answer: &str, failing: &str) {
+    let root_id = w.staff.say(&w.staff_room, root).await.unwrap();
+    wait_until(WAIT, "the root on Telegram", || {
+        on_telegram(w, root).len() == 1
+    })
+    .await;
+    w.telegram.fail_method(failing, 1, Fault::ServerError);
+    w.staff
+        .say_in_thread(&w.staff_room, &root_id, answer)
+        .await
+        .unwrap();
+    wait_until(WAIT, "the answer in a topic", || {
+        on_telegram(w, answer).iter().any(Option::is_some)
+    })
+    .await;
+    assert_eq!(on_telegram(w, answer).len(), 1, "{answer} posted once");
+}
+
 #[tokio::test]
 async fn a_topic_for_a_staff_thread_is_opened_once_though_a_call_failed_with_a_5xx() {
     let w = World::new().await;
     let daemon = w.start(Store::memory(), staff_answers_cross()).await;
     let topics = w.telegram.topics(w.tg_chat).len();
-
     // The post into the new topic fails once: the retry reuses the topic.
-    let root = w
-        .staff
-        .say(&w.staff_room, "Roadworks on Mill Lane")
-        .await
-        .unwrap();
-    wait_until(WAIT, "the root on Telegram", || {
-        on_telegram(&w, "Roadworks on Mill Lane").len() == 1
-    })
-    .await;
-    w.telegram.fail_method("sendMessage", 1, Fault::ServerError);
-    w.staff
-        .say_in_thread(&w.staff_room, &root, "They start on Monday")
-        .await
-        .unwrap();
-    wait_until(WAIT, "the answer in a topic", || {
-        on_telegram(&w, "They start on Monday")
-            .iter()
-            .any(Option::is_some)
-    })
+    answer_in_a_new_topic(
+        &w,
+        "Roadworks on Mill Lane",
+        "They start on Monday",
+        "sendMessage",
+    )
     .await;
     assert_eq!(w.telegram.topics(w.tg_chat).len(), topics + 1);
-
     // Opening the topic fails once: it is opened on the retry, once.
-    let root = w
-        .staff
-        .say(&w.staff_room, "Library closing early")
-        .await
-        .unwrap();
-    wait_until(WAIT, "the second root on Telegram", || {
-        on_telegram(&w, "Library closing early").len() == 1
-    })
-    .await;
-    w.telegram
-        .fail_method("createForumTopic", 1, Fault::ServerError);
-    w.staff
-        .say_in_thread(&w.staff_room, &root, "At three today")
-        .await
-        .unwrap();
-    wait_until(WAIT, "the second answer in a topic", || {
-        on_telegram(&w, "At three today")
-            .iter()
-            .any(Option::is_some)
-    })
+    answer_in_a_new_topic(
+        &w,
+        "Library closing early",
+        "At three today",
+        "createForumTopic",
+    )
     .await;
     assert_eq!(w.telegram.topics(w.tg_chat).len(), topics + 2);
-    for text in ["They start on Monday", "At three today"] {
-        assert_eq!(on_telegram(&w, text).len(), 1, "{text} posted once");
-    }
     daemon.shutdown().await.unwrap();
 }
 
