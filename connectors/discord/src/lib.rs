@@ -67,8 +67,20 @@ use tokio_util::sync::CancellationToken;
 /// when a rendered part still does not fit.
 pub const MAX_TEXT_LEN: usize = 1700;
 
-/// Discord's default upload limit for bots (25 MiB).
-pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+/// Discord's default upload limit for bots (10 MiB); boosted servers allow more
+/// ([`upload_limit`]).
+pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The upload limit of a server at boost level `tier`, as Discord documents it: 10 MiB, 50 MiB
+/// at level 2, 100 MiB at level 3.
+pub fn upload_limit(tier: u8) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    match tier {
+        3.. => 100 * MIB,
+        2 => 50 * MIB,
+        _ => MAX_ATTACHMENT_BYTES,
+    }
+}
 
 pub(crate) struct Inner {
     cfg: DiscordConfig,
@@ -239,7 +251,7 @@ impl Connector for DiscordConnector {
             personas: self.inner.cfg.use_webhooks,
             max_text_len: MAX_TEXT_LEN,
             attachments: true,
-            max_attachment_bytes: Some(MAX_ATTACHMENT_BYTES),
+            max_attachment_bytes: Some(self.inner.max_attachment_bytes()),
         }
     }
 

@@ -6,6 +6,7 @@
 //! dropped connection leaves the log growing, so a RESUME with the last sequence number the client
 //! saw replays exactly what it missed.
 
+use super::state::{KNOWN_INTENTS, PRIVILEGED_INTENTS};
 use super::Shared;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -38,6 +39,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) ->
             sock,
             shared,
             session: None,
+            compress: false,
             cursor: 0,
             last_beat: Instant::now(),
             kill: {
@@ -54,6 +56,8 @@ struct Conn {
     sock: WebSocket,
     shared: Arc<Shared>,
     session: Option<String>,
+    /// Whether the session asked for payload compression.
+    compress: bool,
     /// Index into the session log of the next frame to send.
     cursor: usize,
     /// When the client last heartbeated (or connected).
@@ -70,6 +74,18 @@ enum Next {
 impl Conn {
     async fn send(&mut self, v: String) -> bool {
         self.sock.send(Message::Text(v.into())).await.is_ok()
+    }
+
+    /// Sends a dispatch frame: zlib-compressed in a binary message when the session asked for
+    /// payload compression and the frame is large (as Discord compresses READY, GUILD_CREATE and
+    /// other big payloads), as text otherwise.
+    async fn send_frame(&mut self, v: String) -> bool {
+        if self.compress && v.len() >= COMPRESS_FROM {
+            if let Some(z) = zlib(v.as_bytes()) {
+                return self.sock.send(Message::Binary(z.into())).await.is_ok();
+            }
+        }
+        self.send(v).await
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
@@ -173,7 +189,7 @@ impl Conn {
             if self.kill.has_changed().unwrap_or(true) {
                 return true;
             }
-            if !self.send(f).await {
+            if !self.send_frame(f).await {
                 return false;
             }
             self.cursor += 1;
@@ -212,7 +228,16 @@ impl Conn {
                     return Next::Close(4004, "Authentication failed");
                 }
                 let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
-                let sid = self.shared.lock().open_session(intents);
+                if intents & !KNOWN_INTENTS != 0 {
+                    return Next::Close(4013, "Invalid intent(s).");
+                }
+                let granted = self.shared.lock().privileged_intents;
+                if intents & PRIVILEGED_INTENTS & !granted != 0 {
+                    return Next::Close(4014, "Disallowed intent(s).");
+                }
+                let compress = d.get("compress").and_then(Value::as_bool) == Some(true);
+                let sid = self.shared.lock().open_session(intents, compress);
+                self.compress = compress;
                 self.session = Some(sid);
                 self.cursor = 0;
                 Next::Continue
@@ -233,6 +258,7 @@ impl Conn {
                         .get(sid)
                         .is_some_and(|s| !s.invalid && seq <= s.log.len());
                     if ok {
+                        self.compress = st.sessions.get(sid).is_some_and(|s| s.compress);
                         st.resumes += 1;
                         let missed = st.sessions.get(sid).map_or(0, |s| s.log.len() - seq);
                         st.replayed += missed as u32;
@@ -258,6 +284,17 @@ impl Conn {
             _ => Next::Close(4001, "Unknown opcode"),
         }
     }
+}
+
+/// Frames of at least this many bytes are compressed when a session asked for it.
+const COMPRESS_FROM: usize = 1024;
+
+/// `data` as one zlib stream (what serenity inflates from a binary message).
+fn zlib(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data).ok()?;
+    z.finish().ok()
 }
 
 /// Counts a connection as live until it ends.

@@ -108,6 +108,8 @@ pub struct MessageView {
     pub pinged_users: Vec<u64>,
     /// (filename, bytes) of each attachment.
     pub attachments: Vec<(String, Vec<u8>)>,
+    /// Embeds as Discord returns them.
+    pub embeds: Vec<serde_json::Value>,
     pub edited: bool,
     pub deleted: bool,
     /// Message flags (4096: sent without notifications).
@@ -185,6 +187,48 @@ impl DiscordServer {
         self.with(|st| st.add_guild(name))
     }
 
+    /// Sets a guild's boost level (0–3), which raises its upload limit as on Discord (level 2:
+    /// 50 MiB, level 3: 100 MiB); live sessions get GUILD_UPDATE.
+    pub fn set_premium_tier(&self, guild: u64, tier: u8) {
+        self.with(|st| {
+            let Some(g) = st.guilds.get_mut(&guild) else {
+                return;
+            };
+            g.premium_tier = tier.min(3);
+            let mut d = payloads::guild_create(st, guild);
+            if let serde_json::Value::Object(o) = &mut d {
+                for k in [
+                    "joined_at",
+                    "large",
+                    "unavailable",
+                    "member_count",
+                    "voice_states",
+                    "members",
+                    "channels",
+                    "threads",
+                    "presences",
+                    "stage_instances",
+                    "guild_scheduled_events",
+                    "soundboard_sounds",
+                    "embedded_activities",
+                    "lazy",
+                ] {
+                    o.remove(k);
+                }
+            }
+            st.dispatch_if(state::INTENT_GUILDS, "GUILD_UPDATE", d);
+        });
+    }
+
+    /// A custom emoji of `guild` (reactions name it `name:id`); returns its id.
+    pub fn create_emoji(&self, guild: u64, name: &str) -> u64 {
+        self.with(|st| {
+            let id = st.next_id();
+            st.emojis.insert(id, (guild, name.to_owned()));
+            id
+        })
+    }
+
     pub fn create_channel(&self, guild: u64, name: &str) -> u64 {
         self.with(|st| st.add_channel(guild, name, GUILD_TEXT, None, None))
     }
@@ -217,6 +261,13 @@ impl DiscordServer {
     /// Whether the bot holds MANAGE_WEBHOOKS (default true). Without it webhook calls get 403.
     pub fn set_can_manage_webhooks(&self, can: bool) {
         self.with(|st| st.can_manage_webhooks = can);
+    }
+
+    /// The privileged intents the application was granted in the Developer Portal (bits of
+    /// GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT; all by default). IDENTIFY asking for
+    /// one it lacks is closed with 4014 "Disallowed intent(s).", as on Discord.
+    pub fn set_privileged_intents(&self, granted: u64) {
+        self.with(|st| st.privileged_intents = granted & state::PRIVILEGED_INTENTS);
     }
 
     /// Takes away (`false`: gives back) the bot's VIEW_CHANNEL in `channel` and its threads:
@@ -576,6 +627,7 @@ fn view(st: &State, id: u64) -> Option<MessageView> {
             .filter_map(|f| st.files.get(f))
             .map(|f| (f.filename.clone(), f.data.clone()))
             .collect(),
+        embeds: m.embeds.clone(),
         edited: m.edited_ms.is_some(),
         deleted: m.deleted,
         flags: m.flags,

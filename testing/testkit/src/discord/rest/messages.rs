@@ -3,51 +3,6 @@
 
 use super::*;
 
-/// Validates `content` and `allowed_mentions` as Discord does for create, execute and edit.
-pub(super) fn check_content(
-    body: &Value,
-    files: usize,
-    creating: bool,
-) -> Result<(String, Option<Value>), Response> {
-    let content = body
-        .get("content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if content.chars().count() > MAX_CONTENT {
-        return Err(form_error(
-            "content",
-            "BASE_TYPE_MAX_LENGTH",
-            "Must be 2000 or fewer in length.",
-        ));
-    }
-    if creating && content.is_empty() && files == 0 {
-        return Err(api_error(400, 50006, "Cannot send an empty message"));
-    }
-    let allowed = body
-        .get("allowed_mentions")
-        .cloned()
-        .filter(|v| !v.is_null());
-    Ok((content, allowed))
-}
-
-/// Validates an edit of message `m` as Discord does: an edit without `content` keeps the text,
-/// and one that would leave the message with neither text nor attachments is refused (50006).
-pub(super) fn check_edit(
-    m: &crate::discord::state::MessageRec,
-    body: &Value,
-) -> Result<(String, Option<Value>), Response> {
-    let (content, allowed) = check_content(body, 0, false)?;
-    let content = match body.get("content") {
-        Some(v) if !v.is_null() => content,
-        _ => m.content.clone(),
-    };
-    if content.is_empty() && m.attachments.is_empty() {
-        return Err(api_error(400, 50006, "Cannot send an empty message"));
-    }
-    Ok((content, allowed))
-}
-
 pub(super) fn uploads(files: Vec<Upload>) -> Vec<(String, Option<String>, Vec<u8>)> {
     files
         .into_iter()
@@ -111,7 +66,15 @@ pub(super) async fn create_message(
             if let Err(r) = visible(st, cid) {
                 return r;
             }
-            let (content, allowed) = match check_content(&body, files.len(), true) {
+            let guild = st.channels.get(&cid).map_or(0, |c| c.guild_id);
+            if let Err(r) = check_upload_size(st, guild, &files) {
+                return r;
+            }
+            let Checked {
+                content,
+                allowed,
+                embeds,
+            } = match check_content(&body, files.len()) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
@@ -148,6 +111,7 @@ pub(super) async fn create_message(
                 return form_error("flags", "MESSAGE_FLAGS_INVALID", "Invalid flags");
             }
             st.next_flags = flags;
+            st.next_embeds = embeds.unwrap_or_default();
             let mid = st.add_message(
                 cid,
                 Author::User(bot),
@@ -270,11 +234,12 @@ pub(super) async fn edit_message(
             if m.author != Author::User(st.bot_id) {
                 return api_error(403, 50005, "Cannot edit a message authored by another user");
             }
-            let (content, allowed) = match check_edit(m, &body) {
+            let c = match check_edit(m, &body) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            st.edit_message(mid, &content, allowed);
+            st.set_embeds(mid, c.embeds);
+            st.edit_message(mid, &c.content, c.allowed);
             ok(StatusCode::OK, payloads::message(st, mid), "messages")
         },
     )
@@ -324,9 +289,27 @@ pub(super) async fn add_reaction(
                 Ok(ids) => ids,
                 Err(r) => return r,
             };
+            let guild = st.messages.get(&mid).map_or(0, |m| m.guild_id);
+            if !known_emoji(st, guild, &emoji) {
+                return api_error(400, 10014, "Unknown Emoji");
+            }
             let bot = st.bot_id;
             st.add_reaction(mid, &emoji, bot);
             ok(StatusCode::NO_CONTENT, Value::Null, "reactions")
         },
     )
+}
+
+/// Whether a reaction's emoji (already percent-decoded) is one Discord knows: a Unicode emoji
+/// (with or without its variation selector or a skin tone), or `name:id` of a custom emoji
+/// of `guild` with that name.
+pub(super) fn known_emoji(st: &State, guild: u64, emoji: &str) -> bool {
+    match emoji.rsplit_once(':') {
+        Some((name, id)) => id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| st.emojis.get(&id))
+            .is_some_and(|(g, n)| *g == guild && n == name.rsplit(':').next().unwrap_or(name)),
+        None => emojis::get(emoji).is_some(),
+    }
 }

@@ -5,16 +5,20 @@
 //! early returns; the response is built once per request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod body;
 mod cdn;
 mod gateway;
 mod messages;
 mod threads;
+mod validate;
 mod webhooks;
 
+use body::*;
 use cdn::*;
 use gateway::*;
 use messages::*;
 use threads::*;
+use validate::*;
 use webhooks::*;
 
 use super::faults::{Fault, FaultRoute};
@@ -23,7 +27,7 @@ use super::state::{Author, RecordedRequest, State, WebhookRec, GUILD_FORUM, PUBL
 use super::util::now_ms;
 use super::Shared;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -78,6 +82,9 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route("/attachments/{cid}/{fid}/{name}", get(download))
         .fallback(not_found)
+        // Bodies up to the largest upload limit (level 3 boosts) are read; each route then
+        // holds the files to its guild's limit.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 // ---- responses ---------------------------------------------------------------------------------
@@ -114,11 +121,17 @@ pub fn api_error(status: u16, code: u32, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }
 
+/// Discord's "Invalid Form Body" with one error at `field`, a dotted path that Discord nests
+/// (`embeds.0.title` → `{"embeds": {"0": {"title": {"_errors": [..]}}}}`).
 fn form_error(field: &str, code: &str, message: &str) -> Response {
+    let mut errors = json!({"_errors": [{"code": code, "message": message}]});
+    for part in field.rsplit('.') {
+        errors = json!({ part: errors });
+    }
     let body = json!({
         "code": 50035,
         "message": "Invalid Form Body",
-        "errors": {field: {"_errors": [{"code": code, "message": message}]}},
+        "errors": errors,
     });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
@@ -174,63 +187,6 @@ async fn not_found() -> Response {
 }
 
 // ---- request plumbing --------------------------------------------------------------------------
-
-/// A file part of a multipart body.
-struct Upload {
-    filename: String,
-    content_type: Option<String>,
-    data: Vec<u8>,
-}
-
-/// Reads a JSON body, or a multipart body with `payload_json` and `files[n]` parts.
-async fn read_body(req: Request) -> Result<(Value, Vec<Upload>), Response> {
-    let is_multipart = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if is_multipart {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
-        let mut payload = Value::Null;
-        let mut files = Vec::new();
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?
-        {
-            let name = field.name().unwrap_or_default().to_owned();
-            let filename = field.file_name().map(str::to_owned);
-            let content_type = field.content_type().map(str::to_owned);
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
-            if name == "payload_json" {
-                payload = serde_json::from_slice(&data).map_err(|_| {
-                    api_error(400, 50109, "The request body contains invalid JSON.")
-                })?;
-            } else if name.starts_with("files[") || name == "file" {
-                files.push(Upload {
-                    filename: filename.unwrap_or_else(|| "file".into()),
-                    content_type,
-                    data: data.to_vec(),
-                });
-            }
-        }
-        return Ok((payload, files));
-    }
-    let bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
-        .await
-        .map_err(|_| api_error(413, 40005, "Request entity too large"))?;
-    if bytes.is_empty() {
-        return Ok((Value::Null, Vec::new()));
-    }
-    let v = serde_json::from_slice(&bytes)
-        .map_err(|_| api_error(400, 50109, "The request body contains invalid JSON."))?;
-    Ok((v, Vec::new()))
-}
 
 fn bot_auth(st: &State, headers: &HeaderMap) -> Result<(), Response> {
     let expected = format!("Bot {}", st.token);

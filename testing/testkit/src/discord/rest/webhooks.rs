@@ -70,15 +70,8 @@ pub(super) async fn create_webhook(
                 return api_error(403, 50013, "Missing Permissions");
             }
             let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
-            if name.is_empty()
-                || name.chars().count() > 80
-                || name.to_lowercase().contains("discord")
-            {
-                return form_error(
-                    "name",
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 80 in length.",
-                );
+            if let Err(r) = check_webhook_name("name", name) {
+                return r;
             }
             let creator = st.bot_id;
             let wid = st.add_webhook(cid, guild_id, name, creator);
@@ -114,6 +107,27 @@ pub(super) async fn get_webhook(
             ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
         },
     )
+}
+
+/// A webhook's name or a message's `username` as Discord allows them: 1–80 characters, not
+/// containing "discord" or "clyde" in any case (400 / 50035 with the error under `field`).
+pub(super) fn check_webhook_name(field: &str, name: &str) -> Result<(), Response> {
+    if name.trim().is_empty() || name.chars().count() > 80 {
+        return Err(form_error(
+            field,
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 80 in length.",
+        ));
+    }
+    let lower = name.to_lowercase();
+    if let Some(word) = ["discord", "clyde"].iter().find(|w| lower.contains(*w)) {
+        return Err(form_error(
+            field,
+            "USERNAME_INVALID_CONTAINS",
+            &format!("Username cannot contain \"{word}\""),
+        ));
+    }
+    Ok(())
 }
 
 /// Finds the webhook `wid` and checks `token` (Discord: 10015 unknown, 50027 bad token).
@@ -206,8 +220,31 @@ pub(super) async fn execute_webhook(
                 Ok(w) => w.clone(),
                 Err(r) => return r,
             };
+            if let Err(r) = check_upload_size(st, w.guild_id, &files) {
+                return r;
+            }
             let mut target = match webhook_target(st, &w, &q) {
                 Ok(t) => t,
+                Err(r) => return r,
+            };
+            // The body is checked before a forum post is opened for it.
+            let Checked {
+                content,
+                allowed,
+                embeds,
+            } = match check_content(&body, files.len()) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let username = body
+                .get("username")
+                .and_then(Value::as_str)
+                .map_or_else(|| w.name.clone(), str::to_owned);
+            if let Err(r) = check_webhook_name("username", &username) {
+                return r;
+            }
+            let avatar_url = match check_avatar_url(&body) {
+                Ok(a) => a,
                 Err(r) => return r,
             };
             let in_forum = st
@@ -240,32 +277,7 @@ pub(super) async fn execute_webhook(
                 target = tid;
                 new_post = Some(tid);
             }
-            let (content, allowed) = match check_content(&body, files.len(), true) {
-                Ok(x) => x,
-                Err(r) => return r,
-            };
-            let username = body
-                .get("username")
-                .and_then(Value::as_str)
-                .map_or_else(|| w.name.clone(), str::to_owned);
-            // Discord refuses names of 0 or over 80 characters and names containing "discord"
-            // or "clyde" in any case.
-            let lower = username.to_lowercase();
-            if username.trim().is_empty()
-                || username.chars().count() > 80
-                || lower.contains("discord")
-                || lower.contains("clyde")
-            {
-                return form_error(
-                    "username",
-                    "USERNAME_INVALID",
-                    "Username cannot contain \"discord\" or \"clyde\"",
-                );
-            }
-            let avatar_url = body
-                .get("avatar_url")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            st.next_embeds = embeds.unwrap_or_default();
             let author = Author::Webhook {
                 webhook_id: w.id,
                 username,
@@ -372,11 +384,12 @@ pub(super) async fn edit_webhook_message(
             let Some(m) = st.messages.get(&mid) else {
                 return api_error(404, 10008, "Unknown Message");
             };
-            let (content, allowed) = match check_edit(m, &body) {
+            let c = match check_edit(m, &body) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            st.edit_message(mid, &content, allowed);
+            st.set_embeds(mid, c.embeds);
+            st.edit_message(mid, &c.content, c.allowed);
             ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg")
         },
     )
