@@ -366,3 +366,70 @@ async fn image_attachments_report_their_dimensions() {
     let a = &v["attachments"][0];
     assert_eq!((&a["width"], &a["height"]), (&Value::Null, &Value::Null));
 }
+
+// ---- 10. rate limits ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn buckets_count_down_and_an_exhausted_one_answers_429() {
+    let server = DiscordServer::start_with(civicbridge_testkit::discord::ServerOptions {
+        enforce_rate_limits: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let guild = server.create_guild("G");
+    let (a, b) = (
+        server.create_channel(guild, "a"),
+        server.create_channel(guild, "b"),
+    );
+    let client = reqwest::Client::new();
+    let post = |channel: u64| {
+        client
+            .post(format!(
+                "{}/api/v10/channels/{channel}/messages",
+                server.api_base()
+            ))
+            .header("authorization", format!("Bot {}", server.token()))
+            .header("content-type", "application/json")
+            .body(r#"{"content":"hi"}"#)
+            .send()
+    };
+    let header = |r: &reqwest::Response, k: &str| {
+        r.headers()
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut bucket = None;
+    for left in (0..5).rev() {
+        let r = post(a).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-ratelimit-limit"), "5");
+        assert_eq!(header(&r, "x-ratelimit-remaining"), left.to_string());
+        let after: f64 = header(&r, "x-ratelimit-reset-after").parse().unwrap();
+        assert!(after > 0.0 && after <= 5.0, "{after}");
+        let reset: f64 = header(&r, "x-ratelimit-reset").parse().unwrap();
+        assert!(reset > 1.7e9, "{reset}");
+        let id = header(&r, "x-ratelimit-bucket");
+        assert_eq!(bucket.get_or_insert(id.clone()), &id, "one bucket");
+    }
+    let r = post(a).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "x-ratelimit-scope"), "user");
+    assert_eq!(header(&r, "x-ratelimit-remaining"), "0");
+    let retry: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!((1..=5).contains(&retry), "{retry}");
+    let (_, body) = read(r).await;
+    assert_eq!(body["message"], "You are being rate limited.");
+    assert_eq!(body["global"], false);
+    let retry_after = body["retry_after"].as_f64().unwrap();
+    assert!(retry_after > 0.0 && retry_after <= 5.0, "{retry_after}");
+    // Another channel is another bucket (with the same id), and nothing was posted by the 429.
+    let r = post(b).await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "x-ratelimit-remaining")),
+        (200, "4".to_owned())
+    );
+    assert_eq!(server.messages_in(a).len(), 5);
+}

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes), `gateway`
-//! (websocket), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
+//! (websocket), [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
+//! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
 //! HTTP control API for the demo), `util` (snowflakes).
 
 pub mod control;
@@ -22,6 +23,7 @@ pub mod faults;
 mod gateway;
 pub mod markdown;
 pub mod payloads;
+pub mod ratelimit;
 mod rest;
 pub mod state;
 pub mod util;
@@ -73,6 +75,11 @@ pub struct ServerOptions {
     pub heartbeat_ms: u64,
     /// The port on 127.0.0.1; 0 (the default, and what tests use) picks a free one.
     pub port: u16,
+    /// Answer 429 when a route's bucket is exhausted, as Discord does. Off by default: the
+    /// connector's tests talk to the fake with serenity's rate limiter off (serenity ignores a
+    /// custom API base with it on), so they would test Discord's pacing instead of the bridge;
+    /// the headers count down either way.
+    pub enforce_rate_limits: bool,
 }
 
 impl Default for ServerOptions {
@@ -81,6 +88,7 @@ impl Default for ServerOptions {
             token: "fake-bot-token".into(),
             heartbeat_ms: 41_250,
             port: 0,
+            enforce_rate_limits: false,
         }
     }
 }
@@ -139,7 +147,11 @@ impl DiscordServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(opts.token, format!("http://{addr}"))),
+            state: Mutex::new({
+                let mut st = State::new(opts.token, format!("http://{addr}"));
+                st.enforce_rate_limits = opts.enforce_rate_limits;
+                st
+            }),
             events: watch::channel(0).0,
             kill: watch::channel(Kill::None).0,
             hold: watch::channel(false).0,

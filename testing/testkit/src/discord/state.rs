@@ -158,6 +158,10 @@ pub struct State {
     pub bot_id: u64,
     /// Whether the bot may create webhooks (MANAGE_WEBHOOKS); without it, creation is 403.
     pub can_manage_webhooks: bool,
+    /// Rate-limit buckets of REST routes.
+    pub buckets: super::ratelimit::Buckets,
+    /// Whether an exhausted bucket answers 429 (its headers are sent either way).
+    pub enforce_rate_limits: bool,
     /// The privileged intents the application was granted (all by default); IDENTIFY asking
     /// for another is closed with 4014.
     pub privileged_intents: u64,
@@ -221,6 +225,8 @@ impl State {
             application_id: bot_id,
             bot_id,
             can_manage_webhooks: true,
+            buckets: Default::default(),
+            enforce_rate_limits: false,
             privileged_intents: PRIVILEGED_INTENTS,
             hidden: HashSet::new(),
             users,

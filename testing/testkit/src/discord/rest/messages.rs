@@ -101,7 +101,7 @@ pub(super) async fn create_message(
                 }
                 if let Some(&existing) = st.nonces.get(&(cid, n.clone())) {
                     if st.messages.get(&existing).is_some_and(|m| !m.deleted) {
-                        return ok(StatusCode::OK, payloads::message(st, existing), "messages");
+                        return ok(StatusCode::OK, payloads::message(st, existing));
                     }
                 }
             }
@@ -124,7 +124,7 @@ pub(super) async fn create_message(
             if let (Some(n), true) = (nonce, enforce) {
                 st.nonces.insert((cid, n), mid);
             }
-            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -176,7 +176,7 @@ pub(super) async fn list_messages(
             }
             ids.reverse();
             let list: Vec<Value> = ids.iter().map(|m| payloads::message(st, *m)).collect();
-            ok(StatusCode::OK, json!(list), "messages")
+            ok(StatusCode::OK, json!(list))
         },
     )
 }
@@ -200,7 +200,7 @@ pub(super) async fn get_message(
                 Ok(ids) => ids,
                 Err(r) => return r,
             };
-            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -240,7 +240,7 @@ pub(super) async fn edit_message(
             };
             st.set_embeds(mid, c.embeds);
             st.edit_message(mid, &c.content, c.allowed);
-            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -265,7 +265,7 @@ pub(super) async fn delete_message(
                 Err(r) => return r,
             };
             st.delete_message(mid);
-            ok(StatusCode::NO_CONTENT, Value::Null, "messages-delete")
+            ok(StatusCode::NO_CONTENT, Value::Null)
         },
     )
 }
@@ -295,7 +295,7 @@ pub(super) async fn add_reaction(
             }
             let bot = st.bot_id;
             st.add_reaction(mid, &emoji, bot);
-            ok(StatusCode::NO_CONTENT, Value::Null, "reactions")
+            ok(StatusCode::NO_CONTENT, Value::Null)
         },
     )
 }

@@ -23,6 +23,7 @@ use webhooks::*;
 
 use super::faults::{Fault, FaultRoute};
 use super::payloads;
+use super::ratelimit::Taken;
 use super::state::{Author, RecordedRequest, State, WebhookRec, GUILD_FORUM, PUBLIC_THREAD};
 use super::util::now_ms;
 use super::Shared;
@@ -89,14 +90,20 @@ pub fn router() -> Router<Arc<Shared>> {
 
 // ---- responses ---------------------------------------------------------------------------------
 
-fn rate_headers(h: &mut HeaderMap, bucket: &str) {
-    let reset = (now_ms() as f64 / 1000.0) + 1.0;
+/// Sets a bucket's `X-RateLimit-*` headers.
+fn rate_headers(h: &mut HeaderMap, t: &Taken) {
     let pairs = [
-        ("x-ratelimit-limit", "5".to_owned()),
-        ("x-ratelimit-remaining", "4".to_owned()),
-        ("x-ratelimit-reset", format!("{reset:.3}")),
-        ("x-ratelimit-reset-after", "1.000".to_owned()),
-        ("x-ratelimit-bucket", format!("fake-{bucket}")),
+        ("x-ratelimit-limit", t.limit.to_string()),
+        ("x-ratelimit-remaining", t.remaining.to_string()),
+        (
+            "x-ratelimit-reset",
+            format!("{:.3}", t.reset_ms as f64 / 1000.0),
+        ),
+        (
+            "x-ratelimit-reset-after",
+            format!("{:.3}", t.reset_after_ms as f64 / 1000.0),
+        ),
+        ("x-ratelimit-bucket", t.bucket.clone()),
     ];
     for (k, v) in pairs {
         if let Ok(v) = HeaderValue::from_str(&v) {
@@ -105,14 +112,39 @@ fn rate_headers(h: &mut HeaderMap, bucket: &str) {
     }
 }
 
-fn ok(status: StatusCode, body: Value, bucket: &str) -> Response {
-    let mut r = if status == StatusCode::NO_CONTENT {
+/// Discord's 429 for an exhausted bucket: `retry_after` in seconds, scope `user`.
+fn rate_limited(t: &Taken) -> Response {
+    let retry_after = t.reset_after_ms as f64 / 1000.0;
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": false,
+        })),
+    )
+        .into_response();
+    let h = r.headers_mut();
+    rate_headers(h, t);
+    let retry = t.reset_after_ms.div_ceil(1000).to_string();
+    for (k, v) in [
+        ("retry-after", retry.as_str()),
+        ("x-ratelimit-scope", "user"),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    }
+    r
+}
+
+/// A success; the call adds its bucket's rate-limit headers.
+fn ok(status: StatusCode, body: Value) -> Response {
+    if status == StatusCode::NO_CONTENT {
         status.into_response()
     } else {
         (status, Json(body)).into_response()
-    };
-    rate_headers(r.headers_mut(), bucket);
-    r
+    }
 }
 
 /// A Discord JSON error: `{"code": .., "message": ..}` (plus `errors` for form errors).
@@ -152,8 +184,13 @@ fn fault_response(f: Fault) -> Response {
             )
                 .into_response();
             let h = r.headers_mut();
-            rate_headers(h, "limited");
             let pairs = [
+                ("x-ratelimit-limit", "5".to_owned()),
+                ("x-ratelimit-bucket", "fault".to_owned()),
+                (
+                    "x-ratelimit-reset",
+                    format!("{:.3}", now_ms() as f64 / 1000.0 + retry_after),
+                ),
                 ("retry-after", format!("{}", retry_after.ceil() as u64)),
                 ("x-ratelimit-remaining", "0".to_owned()),
                 ("x-ratelimit-reset-after", format!("{retry_after:.3}")),
@@ -263,14 +300,26 @@ impl Shared {
             };
             let resp = match auth {
                 Err(r) => r,
-                Ok(()) => match st.take_fault(route) {
-                    Some(Fault::LostResponse) => {
-                        let _ = work(&mut st);
-                        api_error(502, 0, "502: Bad Gateway")
+                Ok(()) => {
+                    let taken = st.buckets.take(method.as_str(), uri.path(), now_ms());
+                    let mut resp = if taken.exhausted && st.enforce_rate_limits {
+                        rate_limited(&taken)
+                    } else {
+                        match st.take_fault(route) {
+                            Some(Fault::LostResponse) => {
+                                let _ = work(&mut st);
+                                api_error(502, 0, "502: Bad Gateway")
+                            }
+                            Some(f) => fault_response(f),
+                            None => work(&mut st),
+                        }
+                    };
+                    // An injected 429 keeps the headers it was given.
+                    if !resp.headers().contains_key("x-ratelimit-bucket") {
+                        rate_headers(resp.headers_mut(), &taken);
                     }
-                    Some(f) => fault_response(f),
-                    None => work(&mut st),
-                },
+                    resp
+                }
             };
             st.requests.push(RecordedRequest {
                 method: method.to_string(),

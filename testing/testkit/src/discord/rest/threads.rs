@@ -58,7 +58,7 @@ pub(super) async fn start_thread_from_message(
             };
             let bot = st.bot_id;
             st.insert_channel(mid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
-            ok(StatusCode::CREATED, payloads::channel(st, mid), "threads")
+            ok(StatusCode::CREATED, payloads::channel(st, mid))
         },
     )
 }
@@ -128,7 +128,7 @@ pub(super) async fn start_forum_thread(
             if let Value::Object(o) = &mut v {
                 o.insert("message".into(), payloads::message(st, tid));
             }
-            ok(StatusCode::CREATED, v, "threads")
+            ok(StatusCode::CREATED, v)
         },
     )
 }

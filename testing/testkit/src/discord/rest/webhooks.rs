@@ -31,7 +31,7 @@ pub(super) async fn list_webhooks(
                 .filter(|w| w.channel_id == cid)
                 .map(|w| payloads::webhook(st, w.id, true))
                 .collect();
-            ok(StatusCode::OK, json!(hooks), "webhooks")
+            ok(StatusCode::OK, json!(hooks))
         },
     )
 }
@@ -75,7 +75,7 @@ pub(super) async fn create_webhook(
             }
             let creator = st.bot_id;
             let wid = st.add_webhook(cid, guild_id, name, creator);
-            ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
+            ok(StatusCode::OK, payloads::webhook(st, wid, true))
         },
     )
 }
@@ -104,7 +104,7 @@ pub(super) async fn get_webhook(
             if !st.can_manage_webhooks {
                 return api_error(403, 50013, "Missing Permissions");
             }
-            ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
+            ok(StatusCode::OK, payloads::webhook(st, wid, true))
         },
     )
 }
@@ -168,7 +168,7 @@ pub(super) async fn get_webhook_with_token(
                 if let Value::Object(o) = &mut v {
                     o.remove("user");
                 }
-                ok(StatusCode::OK, v, "webhooks")
+                ok(StatusCode::OK, v)
             }
             Err(r) => r,
         },
@@ -297,9 +297,9 @@ pub(super) async fn execute_webhook(
                 .get("wait")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
             if wait {
-                ok(StatusCode::OK, payloads::message(st, mid), "webhook-exec")
+                ok(StatusCode::OK, payloads::message(st, mid))
             } else {
-                ok(StatusCode::NO_CONTENT, Value::Null, "webhook-exec")
+                ok(StatusCode::NO_CONTENT, Value::Null)
             }
         },
     )
@@ -345,7 +345,7 @@ pub(super) async fn get_webhook_message(
                 Err(r) => return r,
             };
             match webhook_message(st, &w, &q, &mid) {
-                Ok(mid) => ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg"),
+                Ok(mid) => ok(StatusCode::OK, payloads::message(st, mid)),
                 Err(r) => r,
             }
         },
@@ -390,7 +390,7 @@ pub(super) async fn edit_webhook_message(
             };
             st.set_embeds(mid, c.embeds);
             st.edit_message(mid, &c.content, c.allowed);
-            ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg")
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -420,7 +420,7 @@ pub(super) async fn delete_webhook_message(
                 Err(r) => return r,
             };
             st.delete_message(mid);
-            ok(StatusCode::NO_CONTENT, Value::Null, "webhook-msg")
+            ok(StatusCode::NO_CONTENT, Value::Null)
         },
     )
 }
