@@ -84,6 +84,8 @@ pub fn upload_limit(tier: u8) -> u64 {
 
 pub(crate) struct Inner {
     cfg: DiscordConfig,
+    /// The caller's HTTP client ([`DiscordConnector::with_client`]), for the gateway's too.
+    client: Option<reqwest::Client>,
     rest: rest::Rest,
     known: Mutex<Known>,
     stats: Arc<HandlerStats>,
@@ -104,8 +106,11 @@ impl std::fmt::Debug for DiscordConnector {
     }
 }
 
-fn make_http(cfg: &DiscordConfig) -> Http {
+fn make_http(cfg: &DiscordConfig, client: Option<reqwest::Client>) -> Http {
     let mut b = HttpBuilder::new(cfg.token.trim());
+    if let Some(c) = client {
+        b = b.client(c);
+    }
     if let Some(base) = &cfg.api_base {
         b = b.proxy(base.trim_end_matches('/'));
     }
@@ -115,9 +120,31 @@ fn make_http(cfg: &DiscordConfig) -> Http {
 impl DiscordConnector {
     /// Validates `config` and prepares the HTTP client. Nothing is sent until `run`/`send`.
     pub fn new(config: DiscordConfig) -> Result<DiscordConnector, DiscordError> {
+        Self::build(config, None)
+    }
+
+    /// Like [`Self::new`], with an HTTP client of the caller's for every call to Discord and
+    /// every download: one that goes through a proxy, or trusts another root certificate (a
+    /// TLS-inspecting egress proxy; tests use it to put a local Discord behind discord.com).
+    pub fn with_client(
+        config: DiscordConfig,
+        client: reqwest::Client,
+    ) -> Result<DiscordConnector, DiscordError> {
+        Self::build(config, Some(client))
+    }
+
+    fn build(
+        config: DiscordConfig,
+        client: Option<reqwest::Client>,
+    ) -> Result<DiscordConnector, DiscordError> {
         config.validate()?;
-        let http = Arc::new(make_http(&config));
-        let rest = rest::Rest::new(http, config.ratelimiter, config.api_base.clone())?;
+        let http = Arc::new(make_http(&config, client.clone()));
+        let rest = rest::Rest::new(
+            http,
+            config.ratelimiter,
+            config.api_base.clone(),
+            client.clone(),
+        )?;
         let mut known = Known::default();
         for (channel, url) in &config.webhook_urls {
             if let (Ok(c), Some((id, token))) = (channel.parse::<u64>(), parse_webhook_url(url)) {
@@ -130,6 +157,7 @@ impl DiscordConnector {
         Ok(DiscordConnector {
             inner: Arc::new(Inner {
                 cfg: config,
+                client,
                 rest,
                 known: Mutex::new(known),
                 stats: Arc::new(HandlerStats::default()),
@@ -166,7 +194,7 @@ impl DiscordConnector {
             }
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             let started = Gateway::start(
-                make_http(&inner.cfg),
+                make_http(&inner.cfg, inner.client.clone()),
                 inner.cfg.api_base.is_some(),
                 tx,
                 inner.stats.clone(),

@@ -23,6 +23,7 @@ pub mod faults;
 mod gateway;
 pub mod markdown;
 pub mod payloads;
+pub mod proxy;
 pub mod ratelimit;
 mod rest;
 pub mod state;
@@ -43,6 +44,8 @@ use tokio_util::sync::CancellationToken;
 pub enum ServerError {
     #[error("cannot bind 127.0.0.1: {0}")]
     Bind(#[from] std::io::Error),
+    #[error("the test TLS certificate is unusable: {0}")]
+    Tls(String),
 }
 
 /// State shared by the HTTP routes, gateway connections and the control handle.
@@ -177,6 +180,12 @@ impl DiscordServer {
         let r = f(&mut self.shared.lock());
         self.shared.notify();
         r
+    }
+
+    /// An HTTPS proxy that plays discord.com for this server (see [`proxy`]), for clients that
+    /// cannot be given another API base (serenity with its rate limiter on).
+    pub async fn start_proxy(&self) -> Result<proxy::DiscordProxy, ServerError> {
+        proxy::DiscordProxy::start(self.addr).await
     }
 
     /// `http://127.0.0.1:PORT`: the base to give serenity (it appends `/api/v10/...`).
