@@ -11,6 +11,7 @@ mod gateway;
 mod messages;
 mod threads;
 mod validate;
+mod webhook_messages;
 mod webhooks;
 
 use body::*;
@@ -19,6 +20,7 @@ use gateway::*;
 use messages::*;
 use threads::*;
 use validate::*;
+use webhook_messages::*;
 use webhooks::*;
 
 use super::faults::{Fault, FaultRoute};
