@@ -194,3 +194,41 @@ async fn payload_compression_sends_large_frames_as_zlib() {
         .contains_key("hub_type"));
     assert_eq!(guild_create["d"]["channels"].as_array().unwrap().len(), 20);
 }
+
+/// `compress=zlib-stream` in the URL: every frame is a piece of one zlib stream, ending in a
+/// sync flush, which a client inflates with one context for the whole connection.
+#[tokio::test]
+async fn transport_compression_sends_one_zlib_stream() {
+    let server = DiscordServer::start().await.unwrap();
+    server.create_guild("G");
+    let url = format!(
+        "{}/gateway?v=10&encoding=json&compress=zlib-stream",
+        server.api_base().replacen("http", "ws", 1)
+    );
+    let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let mut inflate = flate2::Decompress::new(true);
+    let mut next = async |ws: &mut Socket| -> Value {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Ws::Binary(z) = frame else {
+            panic!("not binary: {frame:?}")
+        };
+        assert!(
+            z.ends_with(&[0, 0, 0xff, 0xff]),
+            "a sync flush ends each frame"
+        );
+        let mut out = Vec::with_capacity(z.len() * 20 + 1024);
+        inflate
+            .decompress_vec(&z, &mut out, flate2::FlushDecompress::Sync)
+            .unwrap();
+        serde_json::from_slice(&out).unwrap()
+    };
+    assert_eq!(next(&mut ws).await["op"], 10);
+    let id = json!({"op": 2, "d": {"token": server.token(), "intents": GUILDS, "properties": {}}});
+    ws.send(Ws::Text(id.to_string())).await.unwrap();
+    assert_eq!(next(&mut ws).await["t"], "READY");
+    assert_eq!(next(&mut ws).await["t"], "GUILD_CREATE");
+}

@@ -1,6 +1,7 @@
 //! The gateway over websocket: HELLO, heartbeats and ACKs (a connection that stops heartbeating is
 //! closed), IDENTIFY → READY → GUILD_CREATE, RESUME with replay by sequence number, dispatches,
-//! INVALID_SESSION and close codes.
+//! INVALID_SESSION and close codes; payload compression (IDENTIFY `compress: true`, as serenity
+//! asks) and transport compression (`?compress=zlib-stream`).
 //!
 //! Each session keeps a log of every dispatch frame; a connection tails its session's log. A
 //! dropped connection leaves the log growing, so a RESUME with the last sequence number the client
@@ -9,9 +10,13 @@
 use super::state::{KNOWN_INTENTS, PRIVILEGED_INTENTS};
 use super::Shared;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -28,8 +33,15 @@ pub enum Kill {
     InvalidSession,
 }
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    Query(q): Query<HashMap<String, String>>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
     let shared_kill = shared.kill.subscribe();
+    // `compress=zlib-stream`: every frame goes out through one zlib stream, sync-flushed.
+    let stream = (q.get("compress").map(String::as_str) == Some("zlib-stream"))
+        .then(|| ZlibEncoder::new(Vec::new(), Compression::default()));
     ws.on_upgrade(move |sock| async move {
         let mut hold = shared.hold.subscribe();
         if hold.wait_for(|held| !*held).await.is_err() {
@@ -40,6 +52,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) ->
             shared,
             session: None,
             compress: false,
+            stream,
             cursor: 0,
             last_beat: Instant::now(),
             kill: {
@@ -58,6 +71,9 @@ struct Conn {
     session: Option<String>,
     /// Whether the session asked for payload compression.
     compress: bool,
+    /// Transport compression (`compress=zlib-stream` in the URL): one zlib context for the
+    /// whole connection, each message ending in a sync flush (`00 00 ff ff`).
+    stream: Option<ZlibEncoder<Vec<u8>>>,
     /// Index into the session log of the next frame to send.
     cursor: usize,
     /// When the client last heartbeated (or connected).
@@ -73,6 +89,13 @@ enum Next {
 
 impl Conn {
     async fn send(&mut self, v: String) -> bool {
+        if let Some(z) = &mut self.stream {
+            if z.write_all(v.as_bytes()).is_err() || z.flush().is_err() {
+                return false;
+            }
+            let chunk = std::mem::take(z.get_mut());
+            return self.sock.send(Message::Binary(chunk.into())).await.is_ok();
+        }
         self.sock.send(Message::Text(v.into())).await.is_ok()
     }
 
@@ -80,7 +103,8 @@ impl Conn {
     /// payload compression and the frame is large (as Discord compresses READY, GUILD_CREATE and
     /// other big payloads), as text otherwise.
     async fn send_frame(&mut self, v: String) -> bool {
-        if self.compress && v.len() >= COMPRESS_FROM {
+        // Payload compression is off when the transport is compressed, as on Discord.
+        if self.compress && self.stream.is_none() && v.len() >= COMPRESS_FROM {
             if let Some(z) = zlib(v.as_bytes()) {
                 return self.sock.send(Message::Binary(z.into())).await.is_ok();
             }
@@ -291,8 +315,7 @@ const COMPRESS_FROM: usize = 1024;
 
 /// `data` as one zlib stream (what serenity inflates from a binary message).
 fn zlib(data: &[u8]) -> Option<Vec<u8>> {
-    use std::io::Write;
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
     z.write_all(data).ok()?;
     z.finish().ok()
 }
