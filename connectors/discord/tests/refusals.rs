@@ -319,6 +319,10 @@ async fn reactions_with_emoji_discord_does_not_know_are_refused() {
         assert_eq!(react(ok.to_owned()).await.0, 204, "{ok}");
     }
     assert_eq!(react(format!("party:{party}")).await.0, 204);
+    // A bot may use the custom emoji of any server it is in.
+    let elsewhere = raw.server.create_guild("Other");
+    let wave = raw.server.create_emoji(elsewhere, "wave");
+    assert_eq!(react(format!("wave:{wave}")).await.0, 204);
     let unknown = json!({"code": 10014, "message": "Unknown Emoji"});
     for bad in [
         "thumbsup".to_owned(),

@@ -289,8 +289,7 @@ pub(super) async fn add_reaction(
                 Ok(ids) => ids,
                 Err(r) => return r,
             };
-            let guild = st.messages.get(&mid).map_or(0, |m| m.guild_id);
-            if !known_emoji(st, guild, &emoji) {
+            if !known_emoji(st, &emoji) {
                 return api_error(400, 10014, "Unknown Emoji");
             }
             let bot = st.bot_id;
@@ -302,14 +301,17 @@ pub(super) async fn add_reaction(
 
 /// Whether a reaction's emoji (already percent-decoded) is one Discord knows: a Unicode emoji
 /// (with or without its variation selector or a skin tone), or `name:id` of a custom emoji
-/// of `guild` with that name.
-pub(super) fn known_emoji(st: &State, guild: u64, emoji: &str) -> bool {
+/// with that name in a server the bot is in (bots may use those anywhere; every server of
+/// the fake has the bot).
+pub(super) fn known_emoji(st: &State, emoji: &str) -> bool {
     match emoji.rsplit_once(':') {
         Some((name, id)) => id
             .parse::<u64>()
             .ok()
             .and_then(|id| st.emojis.get(&id))
-            .is_some_and(|(g, n)| *g == guild && n == name.rsplit(':').next().unwrap_or(name)),
+            .is_some_and(|(g, n)| {
+                st.guilds.contains_key(g) && n == name.rsplit(':').next().unwrap_or(name)
+            }),
         None => emojis::get(emoji).is_some(),
     }
 }
