@@ -40,6 +40,9 @@ pub struct DiscordConfig {
     /// Name given to webhooks the bot creates; webhooks by the bot with this name are reused.
     #[serde(default = "default_webhook_name")]
     pub webhook_name: String,
+    /// A lower upload limit than Discord's (10 MiB, more in boosted servers), in bytes.
+    #[serde(default)]
+    pub max_attachment_bytes: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -63,6 +66,7 @@ impl std::fmt::Debug for DiscordConfig {
                 &self.webhook_urls.keys().collect::<Vec<_>>(),
             )
             .field("webhook_name", &self.webhook_name)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .finish()
     }
 }
@@ -77,6 +81,7 @@ impl DiscordConfig {
             use_webhooks: true,
             webhook_urls: BTreeMap::new(),
             webhook_name: default_webhook_name(),
+            max_attachment_bytes: None,
         }
     }
 
@@ -113,6 +118,18 @@ impl DiscordConfig {
                 ));
             }
         }
+        let name = self.webhook_name.to_lowercase();
+        if name.trim().is_empty()
+            || self.webhook_name.chars().count() > 80
+            || name.contains("discord")
+            || name.contains("clyde")
+        {
+            return Err(DiscordError::Config(format!(
+                "discord.webhook_name `{}` is refused by Discord: 1 to 80 characters, without \
+                 \"discord\" or \"clyde\"",
+                self.webhook_name
+            )));
+        }
         for (channel, url) in &self.webhook_urls {
             if channel.parse::<u64>().is_err() {
                 return Err(DiscordError::Config(format!(
@@ -148,6 +165,16 @@ mod tests {
         assert!(c.ratelimiter && c.use_webhooks && c.api_base.is_none());
         assert!(c.validate().is_ok());
         assert!(serde_json::from_str::<DiscordConfig>(r#"{"token":"a","tokn":"b"}"#).is_err());
+    }
+
+    #[test]
+    fn webhook_names_discord_refuses_are_refused() {
+        for bad in ["", "Discord bridge", "cLyDe"] {
+            let mut c = DiscordConfig::new("t");
+            c.webhook_name = bad.into();
+            let e = c.validate().unwrap_err();
+            assert!(e.to_string().contains("webhook_name"), "{e}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use crate::error::DiscordError;
 use serenity::all::{
     ChannelId, Context, EventHandler, GatewayIntents, Guild, GuildChannel, GuildId, Message,
-    MessageId, MessageUpdateEvent, Reaction, Ready, ResumedEvent,
+    MessageId, MessageUpdateEvent, PartialGuild, Reaction, Ready, ResumedEvent,
 };
 use serenity::async_trait;
 use serenity::gateway::{ConnectionStage, GatewayError, ShardManager};
@@ -34,6 +34,11 @@ pub enum Gw {
     Ready(Box<Ready>),
     Resumed,
     Guild(Box<Guild>),
+    /// A server's boost level changed (GUILD_UPDATE).
+    GuildTier {
+        guild: u64,
+        tier: u8,
+    },
     Channel(Box<GuildChannel>),
     Message(Box<Message>),
     Update(Box<MessageUpdateEvent>),
@@ -92,6 +97,16 @@ impl EventHandler for Handler {
     }
     async fn guild_create(&self, _: Context, guild: Guild, _: Option<bool>) {
         self.fire("GUILD_CREATE", Gw::Guild(Box::new(guild)));
+    }
+    async fn guild_update(&self, _: Context, _: Option<Guild>, new: PartialGuild) {
+        let tier = u8::from(new.premium_tier);
+        self.fire(
+            "GUILD_UPDATE",
+            Gw::GuildTier {
+                guild: new.id.get(),
+                tier,
+            },
+        );
     }
     async fn channel_create(&self, _: Context, channel: GuildChannel) {
         self.fire("CHANNEL_CREATE", Gw::Channel(Box::new(channel)));
@@ -191,6 +206,18 @@ impl Gateway {
                         Ok(()) => GwEnd::Stopped,
                         Err(serenity::Error::Gateway(GatewayError::InvalidAuthentication)) => {
                             GwEnd::Auth("Discord refused the bot token".into())
+                        }
+                        // 4014: retrying cannot help until an admin enables the intent.
+                        Err(serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents)) => {
+                            GwEnd::Auth(
+                                "Discord refused the gateway intents (4014): enable Message \
+                                 Content Intent for the application (Developer Portal, Bot, \
+                                 Privileged Gateway Intents)"
+                                    .into(),
+                            )
+                        }
+                        Err(serenity::Error::Gateway(GatewayError::InvalidGatewayIntents)) => {
+                            GwEnd::Auth("Discord refused the gateway intents as invalid (4013)".into())
                         }
                         Err(e) => GwEnd::Failed(e.to_string()),
                     };

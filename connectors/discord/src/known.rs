@@ -58,11 +58,30 @@ pub(crate) struct Known {
     pub(crate) foreign_hooks: HashSet<u64>,
     pub(crate) posted: HashMap<u64, PostedBy>,
     pub(crate) deleted_by_us: HashSet<u64>,
+    /// Boost level of each server the bot is in (GUILD_CREATE / GUILD_UPDATE `premium_tier`).
+    pub(crate) guild_tiers: HashMap<u64, u8>,
 }
 
 impl Inner {
     pub(crate) fn known(&self) -> MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The largest upload every known server accepts: Discord's 10 MiB unless all of them are
+    /// boosted higher (a send does not know its server's level before it goes out, so the
+    /// lowest one counts), never more than a configured `max_attachment_bytes`.
+    pub(crate) fn max_attachment_bytes(&self) -> u64 {
+        let lowest = self
+            .known()
+            .guild_tiers
+            .values()
+            .copied()
+            .min()
+            .unwrap_or(0);
+        let discord = upload_limit(lowest);
+        self.cfg
+            .max_attachment_bytes
+            .map_or(discord, |c| c.min(discord))
     }
 
     pub(crate) fn record_channel(&self, c: &GuildChannel) {

@@ -67,11 +67,25 @@ use tokio_util::sync::CancellationToken;
 /// when a rendered part still does not fit.
 pub const MAX_TEXT_LEN: usize = 1700;
 
-/// Discord's default upload limit for bots (25 MiB).
-pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+/// Discord's default upload limit for bots (10 MiB); boosted servers allow more
+/// ([`upload_limit`]).
+pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The upload limit of a server at boost level `tier`, as Discord documents it: 10 MiB, 50 MiB
+/// at level 2, 100 MiB at level 3.
+pub fn upload_limit(tier: u8) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    match tier {
+        3.. => 100 * MIB,
+        2 => 50 * MIB,
+        _ => MAX_ATTACHMENT_BYTES,
+    }
+}
 
 pub(crate) struct Inner {
     cfg: DiscordConfig,
+    /// The caller's HTTP client ([`DiscordConnector::with_client`]), for the gateway's too.
+    client: Option<reqwest::Client>,
     rest: rest::Rest,
     known: Mutex<Known>,
     stats: Arc<HandlerStats>,
@@ -92,8 +106,11 @@ impl std::fmt::Debug for DiscordConnector {
     }
 }
 
-fn make_http(cfg: &DiscordConfig) -> Http {
+fn make_http(cfg: &DiscordConfig, client: Option<reqwest::Client>) -> Http {
     let mut b = HttpBuilder::new(cfg.token.trim());
+    if let Some(c) = client {
+        b = b.client(c);
+    }
     if let Some(base) = &cfg.api_base {
         b = b.proxy(base.trim_end_matches('/'));
     }
@@ -103,9 +120,31 @@ fn make_http(cfg: &DiscordConfig) -> Http {
 impl DiscordConnector {
     /// Validates `config` and prepares the HTTP client. Nothing is sent until `run`/`send`.
     pub fn new(config: DiscordConfig) -> Result<DiscordConnector, DiscordError> {
+        Self::build(config, None)
+    }
+
+    /// Like [`Self::new`], with an HTTP client of the caller's for every call to Discord and
+    /// every download: one that goes through a proxy, or trusts another root certificate (a
+    /// TLS-inspecting egress proxy; tests use it to put a local Discord behind discord.com).
+    pub fn with_client(
+        config: DiscordConfig,
+        client: reqwest::Client,
+    ) -> Result<DiscordConnector, DiscordError> {
+        Self::build(config, Some(client))
+    }
+
+    fn build(
+        config: DiscordConfig,
+        client: Option<reqwest::Client>,
+    ) -> Result<DiscordConnector, DiscordError> {
         config.validate()?;
-        let http = Arc::new(make_http(&config));
-        let rest = rest::Rest::new(http, config.ratelimiter, config.api_base.clone())?;
+        let http = Arc::new(make_http(&config, client.clone()));
+        let rest = rest::Rest::new(
+            http,
+            config.ratelimiter,
+            config.api_base.clone(),
+            client.clone(),
+        )?;
         let mut known = Known::default();
         for (channel, url) in &config.webhook_urls {
             if let (Ok(c), Some((id, token))) = (channel.parse::<u64>(), parse_webhook_url(url)) {
@@ -118,6 +157,7 @@ impl DiscordConnector {
         Ok(DiscordConnector {
             inner: Arc::new(Inner {
                 cfg: config,
+                client,
                 rest,
                 known: Mutex::new(known),
                 stats: Arc::new(HandlerStats::default()),
@@ -154,7 +194,7 @@ impl DiscordConnector {
             }
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             let started = Gateway::start(
-                make_http(&inner.cfg),
+                make_http(&inner.cfg, inner.client.clone()),
                 inner.cfg.api_base.is_some(),
                 tx,
                 inner.stats.clone(),
@@ -239,7 +279,7 @@ impl Connector for DiscordConnector {
             personas: self.inner.cfg.use_webhooks,
             max_text_len: MAX_TEXT_LEN,
             attachments: true,
-            max_attachment_bytes: Some(MAX_ATTACHMENT_BYTES),
+            max_attachment_bytes: Some(self.inner.max_attachment_bytes()),
         }
     }
 

@@ -13,6 +13,9 @@ impl Inner {
             }
             Gw::Resumed => None,
             Gw::Guild(g) => {
+                self.known()
+                    .guild_tiers
+                    .insert(g.id.get(), u8::from(g.premium_tier));
                 for c in g.channels.values().chain(g.threads.iter()) {
                     self.record_channel(c);
                 }
@@ -26,6 +29,10 @@ impl Inner {
                 for channel in readable.collect::<Vec<_>>() {
                     self.backfill(channel, pipe).await?;
                 }
+                None
+            }
+            Gw::GuildTier { guild, tier } => {
+                self.known().guild_tiers.insert(guild, tier);
                 None
             }
             Gw::Channel(c) => {

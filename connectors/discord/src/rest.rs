@@ -34,11 +34,15 @@ impl Rest {
         http: Arc<Http>,
         ratelimiter: bool,
         proxy: Option<String>,
+        client: Option<reqwest::Client>,
     ) -> Result<Rest, DiscordError> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(network)?;
+        let client = match client {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(network)?,
+        };
         Ok(Rest {
             http,
             client,

@@ -106,7 +106,9 @@ impl Inner {
         let mut body = json!({"content": content, "allowed_mentions": allowed_mentions()});
         if let Some(p) = &out.persona {
             body["username"] = json!(webhook_username(&p.display_name, &p.platform_label));
-            if let Some(a) = &p.avatar_url {
+            // Discord refuses (400 / 50035) an avatar it cannot fetch over http(s): such a
+            // persona posts with the webhook's own avatar instead.
+            if let Some(a) = p.avatar_url.as_deref().filter(|a| is_http_url(a)) {
                 body["avatar_url"] = json!(a);
             }
         }
@@ -195,5 +197,45 @@ impl Inner {
             }
         };
         self.rest.json(req).await
+    }
+}
+
+/// Whether `url` is an absolute http(s) URL with a host and no whitespace, as Discord requires
+/// of a webhook message's `avatar_url`.
+pub(crate) fn is_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or_default();
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        && url.len() <= 2048
+        && !url.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_http_url;
+
+    #[test]
+    fn only_http_urls_are_avatars() {
+        assert!(is_http_url("https://example.org/a.png"));
+        assert!(is_http_url("http://127.0.0.1:8080/a.png?x=1"));
+        for bad in [
+            "mxc://matrix.org/abc",
+            "https://",
+            "https:// x",
+            "ftp://x/y",
+            "",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
     }
 }

@@ -1,16 +1,22 @@
 //! The gateway over websocket: HELLO, heartbeats and ACKs (a connection that stops heartbeating is
 //! closed), IDENTIFY → READY → GUILD_CREATE, RESUME with replay by sequence number, dispatches,
-//! INVALID_SESSION and close codes.
+//! INVALID_SESSION and close codes; payload compression (IDENTIFY `compress: true`, as serenity
+//! asks) and transport compression (`?compress=zlib-stream`).
 //!
 //! Each session keeps a log of every dispatch frame; a connection tails its session's log. A
 //! dropped connection leaves the log growing, so a RESUME with the last sequence number the client
 //! saw replays exactly what it missed.
 
+use super::state::{KNOWN_INTENTS, PRIVILEGED_INTENTS};
 use super::Shared;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -27,8 +33,15 @@ pub enum Kill {
     InvalidSession,
 }
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    Query(q): Query<HashMap<String, String>>,
+    State(shared): State<Arc<Shared>>,
+) -> Response {
     let shared_kill = shared.kill.subscribe();
+    // `compress=zlib-stream`: every frame goes out through one zlib stream, sync-flushed.
+    let stream = (q.get("compress").map(String::as_str) == Some("zlib-stream"))
+        .then(|| ZlibEncoder::new(Vec::new(), Compression::default()));
     ws.on_upgrade(move |sock| async move {
         let mut hold = shared.hold.subscribe();
         if hold.wait_for(|held| !*held).await.is_err() {
@@ -38,6 +51,8 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) ->
             sock,
             shared,
             session: None,
+            compress: false,
+            stream,
             cursor: 0,
             last_beat: Instant::now(),
             kill: {
@@ -54,6 +69,11 @@ struct Conn {
     sock: WebSocket,
     shared: Arc<Shared>,
     session: Option<String>,
+    /// Whether the session asked for payload compression.
+    compress: bool,
+    /// Transport compression (`compress=zlib-stream` in the URL): one zlib context for the
+    /// whole connection, each message ending in a sync flush (`00 00 ff ff`).
+    stream: Option<ZlibEncoder<Vec<u8>>>,
     /// Index into the session log of the next frame to send.
     cursor: usize,
     /// When the client last heartbeated (or connected).
@@ -69,7 +89,27 @@ enum Next {
 
 impl Conn {
     async fn send(&mut self, v: String) -> bool {
+        if let Some(z) = &mut self.stream {
+            if z.write_all(v.as_bytes()).is_err() || z.flush().is_err() {
+                return false;
+            }
+            let chunk = std::mem::take(z.get_mut());
+            return self.sock.send(Message::Binary(chunk.into())).await.is_ok();
+        }
         self.sock.send(Message::Text(v.into())).await.is_ok()
+    }
+
+    /// Sends a dispatch frame: zlib-compressed in a binary message when the session asked for
+    /// payload compression and the frame is large (as Discord compresses READY, GUILD_CREATE and
+    /// other big payloads), as text otherwise.
+    async fn send_frame(&mut self, v: String) -> bool {
+        // Payload compression is off when the transport is compressed, as on Discord.
+        if self.compress && self.stream.is_none() && v.len() >= COMPRESS_FROM {
+            if let Some(z) = zlib(v.as_bytes()) {
+                return self.sock.send(Message::Binary(z.into())).await.is_ok();
+            }
+        }
+        self.send(v).await
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
@@ -173,7 +213,7 @@ impl Conn {
             if self.kill.has_changed().unwrap_or(true) {
                 return true;
             }
-            if !self.send(f).await {
+            if !self.send_frame(f).await {
                 return false;
             }
             self.cursor += 1;
@@ -212,7 +252,16 @@ impl Conn {
                     return Next::Close(4004, "Authentication failed");
                 }
                 let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
-                let sid = self.shared.lock().open_session(intents);
+                if intents & !KNOWN_INTENTS != 0 {
+                    return Next::Close(4013, "Invalid intent(s).");
+                }
+                let granted = self.shared.lock().privileged_intents;
+                if intents & PRIVILEGED_INTENTS & !granted != 0 {
+                    return Next::Close(4014, "Disallowed intent(s).");
+                }
+                let compress = d.get("compress").and_then(Value::as_bool) == Some(true);
+                let sid = self.shared.lock().open_session(intents, compress);
+                self.compress = compress;
                 self.session = Some(sid);
                 self.cursor = 0;
                 Next::Continue
@@ -233,6 +282,7 @@ impl Conn {
                         .get(sid)
                         .is_some_and(|s| !s.invalid && seq <= s.log.len());
                     if ok {
+                        self.compress = st.sessions.get(sid).is_some_and(|s| s.compress);
                         st.resumes += 1;
                         let missed = st.sessions.get(sid).map_or(0, |s| s.log.len() - seq);
                         st.replayed += missed as u32;
@@ -258,6 +308,16 @@ impl Conn {
             _ => Next::Close(4001, "Unknown opcode"),
         }
     }
+}
+
+/// Frames of at least this many bytes are compressed when a session asked for it.
+const COMPRESS_FROM: usize = 1024;
+
+/// `data` as one zlib stream (what serenity inflates from a binary message).
+fn zlib(data: &[u8]) -> Option<Vec<u8>> {
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
+    z.write_all(data).ok()?;
+    z.finish().ok()
 }
 
 /// Counts a connection as live until it ends.

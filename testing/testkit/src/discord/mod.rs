@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes), `gateway`
-//! (websocket), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
+//! (websocket), [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
+//! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
 //! HTTP control API for the demo), `util` (snowflakes).
 
 pub mod control;
@@ -22,25 +23,32 @@ pub mod faults;
 mod gateway;
 pub mod markdown;
 pub mod payloads;
+pub mod proxy;
+pub mod ratelimit;
 mod rest;
 pub mod state;
 pub mod util;
+mod view;
 
 pub use faults::{Fault, FaultRoute};
 pub use gateway::Kill;
 pub use state::RecordedRequest;
+pub use view::MessageView;
 
 use state::{Author, State, GUILD_FORUM, GUILD_TEXT, PUBLIC_THREAD};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use view::view;
 
 /// The fake could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot bind 127.0.0.1: {0}")]
     Bind(#[from] std::io::Error),
+    #[error("the test TLS certificate is unusable: {0}")]
+    Tls(String),
 }
 
 /// State shared by the HTTP routes, gateway connections and the control handle.
@@ -73,6 +81,11 @@ pub struct ServerOptions {
     pub heartbeat_ms: u64,
     /// The port on 127.0.0.1; 0 (the default, and what tests use) picks a free one.
     pub port: u16,
+    /// Answer 429 when a route's bucket is exhausted, as Discord does. Off by default: the
+    /// connector's tests talk to the fake with serenity's rate limiter off (serenity ignores a
+    /// custom API base with it on), so they would test Discord's pacing instead of the bridge;
+    /// the headers count down either way.
+    pub enforce_rate_limits: bool,
 }
 
 impl Default for ServerOptions {
@@ -81,37 +94,9 @@ impl Default for ServerOptions {
             token: "fake-bot-token".into(),
             heartbeat_ms: 41_250,
             port: 0,
+            enforce_rate_limits: false,
         }
     }
-}
-
-/// A message as the fake stores it, for tests to read.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct MessageView {
-    pub id: u64,
-    pub channel_id: u64,
-    /// The raw `content` as posted.
-    pub content: String,
-    /// What a Discord client shows for `content`.
-    pub shown: String,
-    pub author_id: u64,
-    /// Set for webhook messages.
-    pub webhook_id: Option<u64>,
-    /// The per-message name (webhooks) or the user's username.
-    pub username: String,
-    pub avatar_url: Option<String>,
-    pub reference: Option<u64>,
-    pub allowed_mentions: Option<serde_json::Value>,
-    /// Whether this message notified @everyone/@here.
-    pub pings_everyone: bool,
-    /// The users this message notified.
-    pub pinged_users: Vec<u64>,
-    /// (filename, bytes) of each attachment.
-    pub attachments: Vec<(String, Vec<u8>)>,
-    pub edited: bool,
-    pub deleted: bool,
-    /// Message flags (4096: sent without notifications).
-    pub flags: u64,
 }
 
 /// A running fake Discord on 127.0.0.1. Dropping the handle stops it.
@@ -137,7 +122,11 @@ impl DiscordServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(opts.token, format!("http://{addr}"))),
+            state: Mutex::new({
+                let mut st = State::new(opts.token, format!("http://{addr}"));
+                st.enforce_rate_limits = opts.enforce_rate_limits;
+                st
+            }),
             events: watch::channel(0).0,
             kill: watch::channel(Kill::None).0,
             hold: watch::channel(false).0,
@@ -165,6 +154,12 @@ impl DiscordServer {
         r
     }
 
+    /// An HTTPS proxy that plays discord.com for this server (see [`proxy`]), for clients that
+    /// cannot be given another API base (serenity with its rate limiter on).
+    pub async fn start_proxy(&self) -> Result<proxy::DiscordProxy, ServerError> {
+        proxy::DiscordProxy::start(self.addr).await
+    }
+
     /// `http://127.0.0.1:PORT`: the base to give serenity (it appends `/api/v10/...`).
     pub fn api_base(&self) -> String {
         format!("http://{}", self.addr)
@@ -183,6 +178,48 @@ impl DiscordServer {
     /// Creates a guild the bot is in (announced with GUILD_CREATE to live sessions).
     pub fn create_guild(&self, name: &str) -> u64 {
         self.with(|st| st.add_guild(name))
+    }
+
+    /// Sets a guild's boost level (0–3), which raises its upload limit as on Discord (level 2:
+    /// 50 MiB, level 3: 100 MiB); live sessions get GUILD_UPDATE.
+    pub fn set_premium_tier(&self, guild: u64, tier: u8) {
+        self.with(|st| {
+            let Some(g) = st.guilds.get_mut(&guild) else {
+                return;
+            };
+            g.premium_tier = tier.min(3);
+            let mut d = payloads::guild_create(st, guild);
+            if let serde_json::Value::Object(o) = &mut d {
+                for k in [
+                    "joined_at",
+                    "large",
+                    "unavailable",
+                    "member_count",
+                    "voice_states",
+                    "members",
+                    "channels",
+                    "threads",
+                    "presences",
+                    "stage_instances",
+                    "guild_scheduled_events",
+                    "soundboard_sounds",
+                    "embedded_activities",
+                    "lazy",
+                ] {
+                    o.remove(k);
+                }
+            }
+            st.dispatch_if(state::INTENT_GUILDS, "GUILD_UPDATE", d);
+        });
+    }
+
+    /// A custom emoji of `guild` (reactions name it `name:id`); returns its id.
+    pub fn create_emoji(&self, guild: u64, name: &str) -> u64 {
+        self.with(|st| {
+            let id = st.next_id();
+            st.emojis.insert(id, (guild, name.to_owned()));
+            id
+        })
     }
 
     pub fn create_channel(&self, guild: u64, name: &str) -> u64 {
@@ -217,6 +254,13 @@ impl DiscordServer {
     /// Whether the bot holds MANAGE_WEBHOOKS (default true). Without it webhook calls get 403.
     pub fn set_can_manage_webhooks(&self, can: bool) {
         self.with(|st| st.can_manage_webhooks = can);
+    }
+
+    /// The privileged intents the application was granted in the Developer Portal (bits of
+    /// GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT; all by default). IDENTIFY asking for
+    /// one it lacks is closed with 4014 "Disallowed intent(s).", as on Discord.
+    pub fn set_privileged_intents(&self, granted: u64) {
+        self.with(|st| st.privileged_intents = granted & state::PRIVILEGED_INTENTS);
     }
 
     /// Takes away (`false`: gives back) the bot's VIEW_CHANNEL in `channel` and its threads:
@@ -519,65 +563,4 @@ impl DiscordServer {
         });
         self.shared.kill.send_replace(Kill::InvalidSession);
     }
-}
-
-fn view(st: &State, id: u64) -> Option<MessageView> {
-    let m = st.messages.get(&id)?;
-    let (author_id, webhook_id, username, avatar_url) = match &m.author {
-        Author::User(u) => {
-            let user = st.users.get(u);
-            (
-                *u,
-                None,
-                user.map(|u| u.username.clone()).unwrap_or_default(),
-                user.and_then(|u| u.avatar.clone()),
-            )
-        }
-        Author::Webhook {
-            webhook_id,
-            username,
-            avatar_url,
-        } => (
-            *webhook_id,
-            Some(*webhook_id),
-            username.clone(),
-            avatar_url.clone(),
-        ),
-    };
-    let name = |uid: u64| {
-        st.users
-            .get(&uid)
-            .map(|u| u.global_name.clone().unwrap_or_else(|| u.username.clone()))
-    };
-    let pinged_users = payloads::mentioned_users(st, &m.content, m.allowed_mentions.as_ref(), true)
-        .iter()
-        .filter_map(|u| {
-            u.get("id")
-                .and_then(|i| i.as_str())
-                .and_then(|i| i.parse().ok())
-        })
-        .collect();
-    Some(MessageView {
-        id,
-        channel_id: m.channel_id,
-        content: m.content.clone(),
-        shown: markdown::shown_text(&m.content, &name),
-        author_id,
-        webhook_id,
-        username,
-        avatar_url,
-        reference: m.reference,
-        allowed_mentions: m.allowed_mentions.clone(),
-        pings_everyone: payloads::pings_everyone(&m.content, m.allowed_mentions.as_ref()),
-        pinged_users,
-        attachments: m
-            .attachments
-            .iter()
-            .filter_map(|f| st.files.get(f))
-            .map(|f| (f.filename.clone(), f.data.clone()))
-            .collect(),
-        edited: m.edited_ms.is_some(),
-        deleted: m.deleted,
-        flags: m.flags,
-    })
 }

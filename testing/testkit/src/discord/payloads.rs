@@ -166,7 +166,7 @@ pub fn guild_create(st: &State, guild_id: u64) -> Value {
         "default_message_notifications": 1,
         "explicit_content_filter": 0,
         "roles": [everyone_role(guild_id)],
-        "emojis": [],
+        "emojis": guild_emojis(st, guild_id),
         "features": [],
         "mfa_level": 0,
         "application_id": null,
@@ -178,7 +178,7 @@ pub fn guild_create(st: &State, guild_id: u64) -> Value {
         "vanity_url_code": null,
         "description": null,
         "banner": null,
-        "premium_tier": 0,
+        "premium_tier": g.premium_tier,
         "premium_subscription_count": 0,
         "preferred_locale": "en-US",
         "public_updates_channel_id": null,
@@ -187,6 +187,8 @@ pub fn guild_create(st: &State, guild_id: u64) -> Value {
         "nsfw_level": 0,
         "stickers": [],
         "premium_progress_bar_enabled": false,
+        // The Student Hub type; null for every guild that is not a hub.
+        "hub_type": null,
         "safety_alerts_channel_id": null,
         "incidents_data": null,
         "joined_at": iso8601(g.joined_ms),
@@ -248,8 +250,8 @@ pub fn attachment(st: &State, file_id: u64) -> Value {
         "url": url,
         "proxy_url": url,
         "content_type": f.content_type,
-        "height": null,
-        "width": null,
+        "height": f.dimensions.map(|d| d.1),
+        "width": f.dimensions.map(|d| d.0),
         "ephemeral": false,
         "flags": 0,
     })
@@ -312,7 +314,7 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
         "mentions": mentions,
         "mention_roles": [],
         "attachments": attachments,
-        "embeds": [],
+        "embeds": m.embeds,
         "pinned": false,
         "type": m.kind,
         "flags": m.flags,
@@ -338,10 +340,10 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
             let reactions: Vec<Value> = m
                 .reactions
                 .iter()
-                .map(|(emoji, _)| {
+                .map(|(emoji_key, _)| {
                     json!({"count": 1, "count_details": {"burst": 0, "normal": 1}, "me": true,
                            "me_burst": false, "burst_colors": [],
-                           "emoji": {"id": null, "name": emoji}})
+                           "emoji": emoji(emoji_key)})
                 })
                 .collect();
             o.insert("reactions".into(), json!(reactions));
@@ -485,4 +487,29 @@ pub fn image_hash(s: &str) -> String {
         fnv(0xcbf2_9ce4_8422_2325),
         fnv(0x8422_2325_cbf2_9ce4)
     )
+}
+
+/// A reaction's emoji object from its key: `name:id` for a custom emoji, else a Unicode one.
+pub fn emoji(key: &str) -> Value {
+    match key.rsplit_once(':') {
+        Some((name, id)) if id.parse::<u64>().is_ok() => {
+            let name = name.rsplit(':').next().unwrap_or(name);
+            json!({"id": id, "name": name, "animated": false})
+        }
+        _ => json!({"id": null, "name": key}),
+    }
+}
+
+/// The custom emoji of a guild, as GUILD_CREATE lists them.
+fn guild_emojis(st: &State, guild_id: u64) -> Value {
+    let list: Vec<Value> = st
+        .emojis
+        .iter()
+        .filter(|(_, (g, _))| *g == guild_id)
+        .map(|(id, (_, name))| {
+            json!({"id": id.to_string(), "name": name, "roles": [], "require_colons": true,
+                   "managed": false, "animated": false, "available": true})
+        })
+        .collect();
+    json!(list)
 }

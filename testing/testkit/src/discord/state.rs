@@ -8,6 +8,8 @@ use super::util::{now_ms, Snowflakes};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+mod sessions;
+
 /// Discord channel types the fake knows.
 pub const GUILD_TEXT: u8 = 0;
 pub const PUBLIC_THREAD: u8 = 11;
@@ -18,6 +20,11 @@ pub const INTENT_GUILDS: u64 = 1 << 0;
 pub const INTENT_GUILD_MESSAGES: u64 = 1 << 9;
 pub const INTENT_GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
 pub const INTENT_MESSAGE_CONTENT: u64 = 1 << 15;
+/// Intents an application must be granted (GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT).
+pub const PRIVILEGED_INTENTS: u64 = (1 << 1) | (1 << 8) | INTENT_MESSAGE_CONTENT;
+/// Every intent Discord defines (bits 0–16, 20, 21, 24, 25); IDENTIFY with another bit is
+/// closed with 4013.
+pub const KNOWN_INTENTS: u64 = ((1 << 17) - 1) | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
 
 #[derive(Debug, Clone)]
 pub struct UserRec {
@@ -36,6 +43,19 @@ pub struct GuildRec {
     /// Member nicknames by user id.
     pub nicks: HashMap<u64, String>,
     pub joined_ms: u64,
+    /// Server boost level (0–3): it raises the upload limit ([`upload_limit`]).
+    pub premium_tier: u8,
+}
+
+/// The most bytes of files one message may carry in a guild of boost level `tier`, as Discord
+/// allows bots: 10 MiB by default, 50 MiB at level 2, 100 MiB at level 3.
+pub fn upload_limit(tier: u8) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    match tier {
+        3.. => 100 * MIB,
+        2 => 50 * MIB,
+        _ => 10 * MIB,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +89,8 @@ pub struct FileRec {
     pub filename: String,
     pub content_type: Option<String>,
     pub data: Vec<u8>,
+    /// (width, height) when the file is an image the server can read the header of.
+    pub dimensions: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +104,8 @@ pub struct MessageRec {
     pub edited_ms: Option<u64>,
     pub reference: Option<u64>,
     pub attachments: Vec<u64>,
+    /// Embeds as Discord returns them (`type: "rich"` added).
+    pub embeds: Vec<Value>,
     /// The `allowed_mentions` object the poster sent, verbatim (`None` when absent).
     pub allowed_mentions: Option<Value>,
     /// Message flags the poster set (e.g. 4096, SUPPRESS_NOTIFICATIONS).
@@ -109,6 +133,9 @@ pub struct WebhookRec {
 pub struct SessionRec {
     pub id: String,
     pub intents: u64,
+    /// IDENTIFY asked for payload compression (`compress: true`): large frames go out as
+    /// zlib-compressed binary messages.
+    pub compress: bool,
     /// Frames in order; the frame at index i carries sequence number i + 1.
     pub log: Vec<String>,
     pub invalid: bool,
@@ -133,6 +160,13 @@ pub struct State {
     pub bot_id: u64,
     /// Whether the bot may create webhooks (MANAGE_WEBHOOKS); without it, creation is 403.
     pub can_manage_webhooks: bool,
+    /// Rate-limit buckets of REST routes.
+    pub buckets: super::ratelimit::Buckets,
+    /// Whether an exhausted bucket answers 429 (its headers are sent either way).
+    pub enforce_rate_limits: bool,
+    /// The privileged intents the application was granted (all by default); IDENTIFY asking
+    /// for another is closed with 4014.
+    pub privileged_intents: u64,
     /// Channels the bot lacks VIEW_CHANNEL in (threads inherit their parent's): the bot's calls
     /// about them answer 403 / 50001 "Missing Access" and their messages are not dispatched to
     /// it, as on Discord.
@@ -142,6 +176,8 @@ pub struct State {
     pub channels: BTreeMap<u64, ChannelRec>,
     pub messages: BTreeMap<u64, MessageRec>,
     pub webhooks: BTreeMap<u64, WebhookRec>,
+    /// Custom emoji by id: (guild, name).
+    pub emojis: BTreeMap<u64, (u64, String)>,
     pub files: BTreeMap<u64, FileRec>,
     /// (route, calls to let through first, fault).
     pub faults: Vec<(FaultRoute, u32, Fault)>,
@@ -158,6 +194,8 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     /// Flags for the next message `add_message` creates (set by the REST layer from the body).
     pub next_flags: u64,
+    /// Embeds of the next message `add_message` creates (set by the REST layer from the body).
+    pub next_embeds: Vec<Value>,
     /// Type of the next message `add_message` creates, if not a default or reply.
     pub next_kind: Option<u8>,
     /// The `ex` of attachment URLs handed out now; older ones answer 404.
@@ -189,12 +227,16 @@ impl State {
             application_id: bot_id,
             bot_id,
             can_manage_webhooks: true,
+            buckets: Default::default(),
+            enforce_rate_limits: false,
+            privileged_intents: PRIVILEGED_INTENTS,
             hidden: HashSet::new(),
             users,
             guilds: BTreeMap::new(),
             channels: BTreeMap::new(),
             messages: BTreeMap::new(),
             webhooks: BTreeMap::new(),
+            emojis: BTreeMap::new(),
             files: BTreeMap::new(),
             faults: Vec::new(),
             sessions: HashMap::new(),
@@ -208,6 +250,7 @@ impl State {
             nonces: HashMap::new(),
             cdn_generation: 1,
             next_flags: 0,
+            next_embeds: Vec::new(),
             next_kind: None,
             base_url,
         }
@@ -262,6 +305,7 @@ impl State {
                 owner_id,
                 nicks: HashMap::new(),
                 joined_ms: now_ms(),
+                premium_tier: 0,
             },
         );
         let frame = payloads::guild_create(self, id);
@@ -333,6 +377,7 @@ impl State {
     ) -> u64 {
         let id = id.unwrap_or_else(|| self.next_id());
         let flags = std::mem::take(&mut self.next_flags);
+        let embeds = std::mem::take(&mut self.next_embeds);
         let kind = self
             .next_kind
             .take()
@@ -341,6 +386,9 @@ impl State {
         let mut file_ids = Vec::new();
         for (filename, content_type, data) in attachments {
             let fid = self.next_id();
+            let dimensions = imagesize::blob_size(&data)
+                .ok()
+                .map(|d| (d.width as u64, d.height as u64));
             self.files.insert(
                 fid,
                 FileRec {
@@ -349,6 +397,7 @@ impl State {
                     filename,
                     content_type,
                     data,
+                    dimensions,
                 },
             );
             file_ids.push(fid);
@@ -365,6 +414,7 @@ impl State {
                 edited_ms: None,
                 reference,
                 attachments: file_ids,
+                embeds,
                 allowed_mentions,
                 flags,
                 kind,
@@ -375,6 +425,13 @@ impl State {
         let d = payloads::message_dispatch(self, id);
         self.dispatch_message("MESSAGE_CREATE", d);
         id
+    }
+
+    /// Replaces a message's embeds (before [`Self::edit_message`] announces the edit).
+    pub fn set_embeds(&mut self, id: u64, embeds: Option<Vec<Value>>) {
+        if let (Some(m), Some(e)) = (self.messages.get_mut(&id), embeds) {
+            m.embeds = e;
+        }
     }
 
     pub fn edit_message(
@@ -415,12 +472,13 @@ impl State {
             return;
         };
         m.reactions.push((emoji.to_owned(), user));
+        let emoji = payloads::emoji(emoji);
         let d = serde_json::json!({
             "user_id": user.to_string(),
             "channel_id": m.channel_id.to_string(),
             "message_id": id.to_string(),
             "guild_id": m.guild_id.to_string(),
-            "emoji": {"id": null, "name": emoji},
+            "emoji": emoji,
             "burst": false,
             "type": 0,
         });
@@ -449,96 +507,5 @@ impl State {
         self.messages
             .get(&id)
             .filter(|m| !m.deleted && m.channel_id == channel_id)
-    }
-
-    // ---- gateway -------------------------------------------------------------------------------
-
-    /// Opens a new session and queues READY and one GUILD_CREATE per guild on it.
-    pub fn open_session(&mut self, intents: u64) -> String {
-        self.identifies += 1;
-        let id = format!("session-{}", self.next_id());
-        self.sessions.insert(
-            id.clone(),
-            SessionRec {
-                id: id.clone(),
-                intents,
-                log: Vec::new(),
-                invalid: false,
-            },
-        );
-        let ready = payloads::ready(self, &id);
-        self.push_frame(&id, "READY", ready);
-        if intents & INTENT_GUILDS != 0 {
-            let guilds: Vec<u64> = self.guilds.keys().copied().collect();
-            for g in guilds {
-                let d = payloads::guild_create(self, g);
-                self.push_frame(&id, "GUILD_CREATE", d);
-            }
-        }
-        id
-    }
-
-    pub fn push_frame(&mut self, session: &str, t: &str, d: Value) {
-        if let Some(s) = self.sessions.get_mut(session) {
-            let seq = s.log.len() as u64 + 1;
-            let frame = serde_json::json!({"op": 0, "t": t, "s": seq, "d": d});
-            s.log.push(frame.to_string());
-        }
-    }
-
-    /// Queues a dispatch on every live session whose intents include `intent`.
-    /// Whether the bot may view `channel` (a thread: its parent). Unknown channels count as
-    /// visible: those answer 10003 "Unknown Channel" instead.
-    pub fn bot_sees(&self, channel: u64) -> bool {
-        let parent = self.channels.get(&channel).and_then(|c| c.parent_id);
-        !self.hidden.contains(&channel) && parent.is_none_or(|p| !self.hidden.contains(&p))
-    }
-
-    /// Whether a dispatch is about a channel the bot cannot view (Discord does not send those).
-    fn about_hidden(&self, d: &Value) -> bool {
-        d.get("channel_id")
-            .and_then(Value::as_str)
-            .and_then(|c| c.parse().ok())
-            .is_some_and(|c| !self.bot_sees(c))
-    }
-
-    pub fn dispatch_if(&mut self, intent: u64, t: &str, d: Value) {
-        if self.about_hidden(&d) {
-            return;
-        }
-        let ids: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| !s.invalid && s.intents & intent != 0)
-            .map(|s| s.id.clone())
-            .collect();
-        for id in ids {
-            self.push_frame(&id, t, d.clone());
-        }
-    }
-
-    /// Message dispatches need GUILD_MESSAGES; without MESSAGE_CONTENT their content, embeds and
-    /// attachments are blank (unless the bot is mentioned), exactly as Discord does.
-    fn dispatch_message(&mut self, t: &str, d: Value) {
-        if self.about_hidden(&d) {
-            return;
-        }
-        let ids: Vec<(String, u64)> = self
-            .sessions
-            .values()
-            .filter(|s| !s.invalid && s.intents & INTENT_GUILD_MESSAGES != 0)
-            .map(|s| (s.id.clone(), s.intents))
-            .collect();
-        for (id, intents) in ids {
-            let mut d = d.clone();
-            if intents & INTENT_MESSAGE_CONTENT == 0 {
-                if let Value::Object(m) = &mut d {
-                    m.insert("content".into(), Value::String(String::new()));
-                    m.insert("attachments".into(), Value::Array(Vec::new()));
-                    m.insert("embeds".into(), Value::Array(Vec::new()));
-                }
-            }
-            self.push_frame(&id, t, d);
-        }
     }
 }

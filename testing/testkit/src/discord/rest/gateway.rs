@@ -12,7 +12,7 @@ pub(super) async fn get_gateway(s: S, method: Method, uri: Uri, headers: HeaderM
         false,
         |st| {
             let url = format!("{}/gateway", st.base_url.replacen("http", "ws", 1));
-            ok(StatusCode::OK, json!({"url": url}), "gateway")
+            ok(StatusCode::OK, json!({"url": url}))
         },
     )
 }
@@ -30,7 +30,7 @@ pub(super) async fn get_gateway_bot(
             "shards": 1,
             "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000u64, "max_concurrency": 1},
         });
-        ok(StatusCode::OK, body, "gateway")
+        ok(StatusCode::OK, body)
     })
 }
 
@@ -42,7 +42,7 @@ pub(super) async fn get_me(s: S, method: Method, uri: Uri, headers: HeaderMap) -
         Value::Null,
         FaultRoute::Any,
         true,
-        |st| ok(StatusCode::OK, payloads::current_user(st), "users"),
+        |st| ok(StatusCode::OK, payloads::current_user(st)),
     )
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn get_channel(
                 Ok(c) => c,
                 Err(r) => return r,
             };
-            ok(StatusCode::OK, payloads::channel(st, cid), "channel")
+            ok(StatusCode::OK, payloads::channel(st, cid))
         },
     )
 }

@@ -3,51 +3,6 @@
 
 use super::*;
 
-/// Validates `content` and `allowed_mentions` as Discord does for create, execute and edit.
-pub(super) fn check_content(
-    body: &Value,
-    files: usize,
-    creating: bool,
-) -> Result<(String, Option<Value>), Response> {
-    let content = body
-        .get("content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if content.chars().count() > MAX_CONTENT {
-        return Err(form_error(
-            "content",
-            "BASE_TYPE_MAX_LENGTH",
-            "Must be 2000 or fewer in length.",
-        ));
-    }
-    if creating && content.is_empty() && files == 0 {
-        return Err(api_error(400, 50006, "Cannot send an empty message"));
-    }
-    let allowed = body
-        .get("allowed_mentions")
-        .cloned()
-        .filter(|v| !v.is_null());
-    Ok((content, allowed))
-}
-
-/// Validates an edit of message `m` as Discord does: an edit without `content` keeps the text,
-/// and one that would leave the message with neither text nor attachments is refused (50006).
-pub(super) fn check_edit(
-    m: &crate::discord::state::MessageRec,
-    body: &Value,
-) -> Result<(String, Option<Value>), Response> {
-    let (content, allowed) = check_content(body, 0, false)?;
-    let content = match body.get("content") {
-        Some(v) if !v.is_null() => content,
-        _ => m.content.clone(),
-    };
-    if content.is_empty() && m.attachments.is_empty() {
-        return Err(api_error(400, 50006, "Cannot send an empty message"));
-    }
-    Ok((content, allowed))
-}
-
 pub(super) fn uploads(files: Vec<Upload>) -> Vec<(String, Option<String>, Vec<u8>)> {
     files
         .into_iter()
@@ -111,7 +66,15 @@ pub(super) async fn create_message(
             if let Err(r) = visible(st, cid) {
                 return r;
             }
-            let (content, allowed) = match check_content(&body, files.len(), true) {
+            let guild = st.channels.get(&cid).map_or(0, |c| c.guild_id);
+            if let Err(r) = check_upload_size(st, guild, &files) {
+                return r;
+            }
+            let Checked {
+                content,
+                allowed,
+                embeds,
+            } = match check_content(&body, files.len()) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
@@ -138,7 +101,7 @@ pub(super) async fn create_message(
                 }
                 if let Some(&existing) = st.nonces.get(&(cid, n.clone())) {
                     if st.messages.get(&existing).is_some_and(|m| !m.deleted) {
-                        return ok(StatusCode::OK, payloads::message(st, existing), "messages");
+                        return ok(StatusCode::OK, payloads::message(st, existing));
                     }
                 }
             }
@@ -148,6 +111,7 @@ pub(super) async fn create_message(
                 return form_error("flags", "MESSAGE_FLAGS_INVALID", "Invalid flags");
             }
             st.next_flags = flags;
+            st.next_embeds = embeds.unwrap_or_default();
             let mid = st.add_message(
                 cid,
                 Author::User(bot),
@@ -160,7 +124,7 @@ pub(super) async fn create_message(
             if let (Some(n), true) = (nonce, enforce) {
                 st.nonces.insert((cid, n), mid);
             }
-            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -212,7 +176,7 @@ pub(super) async fn list_messages(
             }
             ids.reverse();
             let list: Vec<Value> = ids.iter().map(|m| payloads::message(st, *m)).collect();
-            ok(StatusCode::OK, json!(list), "messages")
+            ok(StatusCode::OK, json!(list))
         },
     )
 }
@@ -236,7 +200,7 @@ pub(super) async fn get_message(
                 Ok(ids) => ids,
                 Err(r) => return r,
             };
-            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -270,12 +234,13 @@ pub(super) async fn edit_message(
             if m.author != Author::User(st.bot_id) {
                 return api_error(403, 50005, "Cannot edit a message authored by another user");
             }
-            let (content, allowed) = match check_edit(m, &body) {
+            let c = match check_edit(m, &body) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            st.edit_message(mid, &content, allowed);
-            ok(StatusCode::OK, payloads::message(st, mid), "messages")
+            st.set_embeds(mid, c.embeds);
+            st.edit_message(mid, &c.content, c.allowed);
+            ok(StatusCode::OK, payloads::message(st, mid))
         },
     )
 }
@@ -300,7 +265,7 @@ pub(super) async fn delete_message(
                 Err(r) => return r,
             };
             st.delete_message(mid);
-            ok(StatusCode::NO_CONTENT, Value::Null, "messages-delete")
+            ok(StatusCode::NO_CONTENT, Value::Null)
         },
     )
 }
@@ -324,9 +289,29 @@ pub(super) async fn add_reaction(
                 Ok(ids) => ids,
                 Err(r) => return r,
             };
+            if !known_emoji(st, &emoji) {
+                return api_error(400, 10014, "Unknown Emoji");
+            }
             let bot = st.bot_id;
             st.add_reaction(mid, &emoji, bot);
-            ok(StatusCode::NO_CONTENT, Value::Null, "reactions")
+            ok(StatusCode::NO_CONTENT, Value::Null)
         },
     )
+}
+
+/// Whether a reaction's emoji (already percent-decoded) is one Discord knows: a Unicode emoji
+/// (with or without its variation selector or a skin tone), or `name:id` of a custom emoji
+/// with that name in a server the bot is in (bots may use those anywhere; every server of
+/// the fake has the bot).
+pub(super) fn known_emoji(st: &State, emoji: &str) -> bool {
+    match emoji.rsplit_once(':') {
+        Some((name, id)) => id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| st.emojis.get(&id))
+            .is_some_and(|(g, n)| {
+                st.guilds.contains_key(g) && n == name.rsplit(':').next().unwrap_or(name)
+            }),
+        None => emojis::get(emoji).is_some(),
+    }
 }

@@ -5,25 +5,32 @@
 //! early returns; the response is built once per request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod body;
 mod cdn;
 mod gateway;
 mod messages;
 mod threads;
+mod validate;
+mod webhook_messages;
 mod webhooks;
 
+use body::*;
 use cdn::*;
 use gateway::*;
 use messages::*;
 use threads::*;
+use validate::*;
+use webhook_messages::*;
 use webhooks::*;
 
 use super::faults::{Fault, FaultRoute};
 use super::payloads;
+use super::ratelimit::Taken;
 use super::state::{Author, RecordedRequest, State, WebhookRec, GUILD_FORUM, PUBLIC_THREAD};
 use super::util::now_ms;
 use super::Shared;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -78,18 +85,27 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route("/attachments/{cid}/{fid}/{name}", get(download))
         .fallback(not_found)
+        // Bodies up to the largest upload limit (level 3 boosts) are read; each route then
+        // holds the files to its guild's limit.
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 // ---- responses ---------------------------------------------------------------------------------
 
-fn rate_headers(h: &mut HeaderMap, bucket: &str) {
-    let reset = (now_ms() as f64 / 1000.0) + 1.0;
+/// Sets a bucket's `X-RateLimit-*` headers.
+fn rate_headers(h: &mut HeaderMap, t: &Taken) {
     let pairs = [
-        ("x-ratelimit-limit", "5".to_owned()),
-        ("x-ratelimit-remaining", "4".to_owned()),
-        ("x-ratelimit-reset", format!("{reset:.3}")),
-        ("x-ratelimit-reset-after", "1.000".to_owned()),
-        ("x-ratelimit-bucket", format!("fake-{bucket}")),
+        ("x-ratelimit-limit", t.limit.to_string()),
+        ("x-ratelimit-remaining", t.remaining.to_string()),
+        (
+            "x-ratelimit-reset",
+            format!("{:.3}", t.reset_ms as f64 / 1000.0),
+        ),
+        (
+            "x-ratelimit-reset-after",
+            format!("{:.3}", t.reset_after_ms as f64 / 1000.0),
+        ),
+        ("x-ratelimit-bucket", t.bucket.clone()),
     ];
     for (k, v) in pairs {
         if let Ok(v) = HeaderValue::from_str(&v) {
@@ -98,14 +114,39 @@ fn rate_headers(h: &mut HeaderMap, bucket: &str) {
     }
 }
 
-fn ok(status: StatusCode, body: Value, bucket: &str) -> Response {
-    let mut r = if status == StatusCode::NO_CONTENT {
+/// Discord's 429 for an exhausted bucket: `retry_after` in seconds, scope `user`.
+fn rate_limited(t: &Taken) -> Response {
+    let retry_after = t.reset_after_ms as f64 / 1000.0;
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": false,
+        })),
+    )
+        .into_response();
+    let h = r.headers_mut();
+    rate_headers(h, t);
+    let retry = t.reset_after_ms.div_ceil(1000).to_string();
+    for (k, v) in [
+        ("retry-after", retry.as_str()),
+        ("x-ratelimit-scope", "user"),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    }
+    r
+}
+
+/// A success; the call adds its bucket's rate-limit headers.
+fn ok(status: StatusCode, body: Value) -> Response {
+    if status == StatusCode::NO_CONTENT {
         status.into_response()
     } else {
         (status, Json(body)).into_response()
-    };
-    rate_headers(r.headers_mut(), bucket);
-    r
+    }
 }
 
 /// A Discord JSON error: `{"code": .., "message": ..}` (plus `errors` for form errors).
@@ -114,11 +155,17 @@ pub fn api_error(status: u16, code: u32, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }
 
+/// Discord's "Invalid Form Body" with one error at `field`, a dotted path that Discord nests
+/// (`embeds.0.title` → `{"embeds": {"0": {"title": {"_errors": [..]}}}}`).
 fn form_error(field: &str, code: &str, message: &str) -> Response {
+    let mut errors = json!({"_errors": [{"code": code, "message": message}]});
+    for part in field.rsplit('.') {
+        errors = json!({ part: errors });
+    }
     let body = json!({
         "code": 50035,
         "message": "Invalid Form Body",
-        "errors": {field: {"_errors": [{"code": code, "message": message}]}},
+        "errors": errors,
     });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
@@ -139,8 +186,13 @@ fn fault_response(f: Fault) -> Response {
             )
                 .into_response();
             let h = r.headers_mut();
-            rate_headers(h, "limited");
             let pairs = [
+                ("x-ratelimit-limit", "5".to_owned()),
+                ("x-ratelimit-bucket", "fault".to_owned()),
+                (
+                    "x-ratelimit-reset",
+                    format!("{:.3}", now_ms() as f64 / 1000.0 + retry_after),
+                ),
                 ("retry-after", format!("{}", retry_after.ceil() as u64)),
                 ("x-ratelimit-remaining", "0".to_owned()),
                 ("x-ratelimit-reset-after", format!("{retry_after:.3}")),
@@ -174,63 +226,6 @@ async fn not_found() -> Response {
 }
 
 // ---- request plumbing --------------------------------------------------------------------------
-
-/// A file part of a multipart body.
-struct Upload {
-    filename: String,
-    content_type: Option<String>,
-    data: Vec<u8>,
-}
-
-/// Reads a JSON body, or a multipart body with `payload_json` and `files[n]` parts.
-async fn read_body(req: Request) -> Result<(Value, Vec<Upload>), Response> {
-    let is_multipart = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if is_multipart {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
-        let mut payload = Value::Null;
-        let mut files = Vec::new();
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?
-        {
-            let name = field.name().unwrap_or_default().to_owned();
-            let filename = field.file_name().map(str::to_owned);
-            let content_type = field.content_type().map(str::to_owned);
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| api_error(400, 50035, &format!("Invalid Form Body: {e}")))?;
-            if name == "payload_json" {
-                payload = serde_json::from_slice(&data).map_err(|_| {
-                    api_error(400, 50109, "The request body contains invalid JSON.")
-                })?;
-            } else if name.starts_with("files[") || name == "file" {
-                files.push(Upload {
-                    filename: filename.unwrap_or_else(|| "file".into()),
-                    content_type,
-                    data: data.to_vec(),
-                });
-            }
-        }
-        return Ok((payload, files));
-    }
-    let bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
-        .await
-        .map_err(|_| api_error(413, 40005, "Request entity too large"))?;
-    if bytes.is_empty() {
-        return Ok((Value::Null, Vec::new()));
-    }
-    let v = serde_json::from_slice(&bytes)
-        .map_err(|_| api_error(400, 50109, "The request body contains invalid JSON."))?;
-    Ok((v, Vec::new()))
-}
 
 fn bot_auth(st: &State, headers: &HeaderMap) -> Result<(), Response> {
     let expected = format!("Bot {}", st.token);
@@ -307,14 +302,26 @@ impl Shared {
             };
             let resp = match auth {
                 Err(r) => r,
-                Ok(()) => match st.take_fault(route) {
-                    Some(Fault::LostResponse) => {
-                        let _ = work(&mut st);
-                        api_error(502, 0, "502: Bad Gateway")
+                Ok(()) => {
+                    let taken = st.buckets.take(method.as_str(), uri.path(), now_ms());
+                    let mut resp = if taken.exhausted && st.enforce_rate_limits {
+                        rate_limited(&taken)
+                    } else {
+                        match st.take_fault(route) {
+                            Some(Fault::LostResponse) => {
+                                let _ = work(&mut st);
+                                api_error(502, 0, "502: Bad Gateway")
+                            }
+                            Some(f) => fault_response(f),
+                            None => work(&mut st),
+                        }
+                    };
+                    // An injected 429 keeps the headers it was given.
+                    if !resp.headers().contains_key("x-ratelimit-bucket") {
+                        rate_headers(resp.headers_mut(), &taken);
                     }
-                    Some(f) => fault_response(f),
-                    None => work(&mut st),
-                },
+                    resp
+                }
             };
             st.requests.push(RecordedRequest {
                 method: method.to_string(),

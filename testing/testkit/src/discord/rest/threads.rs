@@ -58,7 +58,7 @@ pub(super) async fn start_thread_from_message(
             };
             let bot = st.bot_id;
             st.insert_channel(mid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
-            ok(StatusCode::CREATED, payloads::channel(st, mid), "threads")
+            ok(StatusCode::CREATED, payloads::channel(st, mid))
         },
     )
 }
@@ -103,10 +103,15 @@ pub(super) async fn start_forum_thread(
                 Err(r) => return r,
             };
             let msg = body.get("message").cloned().unwrap_or(Value::Null);
-            let (content, allowed) = match check_content(&msg, files.len(), true) {
+            let Checked {
+                content,
+                allowed,
+                embeds,
+            } = match check_content(&msg, files.len()) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
+            st.next_embeds = embeds.unwrap_or_default();
             let bot = st.bot_id;
             let tid = st.next_id();
             st.insert_channel(tid, guild, &name, PUBLIC_THREAD, Some(cid), Some(bot));
@@ -123,7 +128,7 @@ pub(super) async fn start_forum_thread(
             if let Value::Object(o) = &mut v {
                 o.insert("message".into(), payloads::message(st, tid));
             }
-            ok(StatusCode::CREATED, v, "threads")
+            ok(StatusCode::CREATED, v)
         },
     )
 }

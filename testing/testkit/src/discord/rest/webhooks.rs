@@ -1,5 +1,5 @@
-//! Webhooks: create, list, get, execute (`wait`, `thread_id`, `thread_name` in forums), and
-//! their messages.
+//! Webhooks: create, list, get, execute (`wait`, `thread_id`, `thread_name` in forums); their
+//! messages are in `webhook_messages`.
 
 use super::*;
 
@@ -31,7 +31,7 @@ pub(super) async fn list_webhooks(
                 .filter(|w| w.channel_id == cid)
                 .map(|w| payloads::webhook(st, w.id, true))
                 .collect();
-            ok(StatusCode::OK, json!(hooks), "webhooks")
+            ok(StatusCode::OK, json!(hooks))
         },
     )
 }
@@ -42,8 +42,12 @@ pub(super) async fn create_webhook(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    req: Request,
 ) -> Response {
+    let (body, _) = match read_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     s.call(
         &method,
         &uri,
@@ -70,19 +74,12 @@ pub(super) async fn create_webhook(
                 return api_error(403, 50013, "Missing Permissions");
             }
             let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
-            if name.is_empty()
-                || name.chars().count() > 80
-                || name.to_lowercase().contains("discord")
-            {
-                return form_error(
-                    "name",
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 80 in length.",
-                );
+            if let Err(r) = check_webhook_name("name", name) {
+                return r;
             }
             let creator = st.bot_id;
             let wid = st.add_webhook(cid, guild_id, name, creator);
-            ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
+            ok(StatusCode::OK, payloads::webhook(st, wid, true))
         },
     )
 }
@@ -111,9 +108,30 @@ pub(super) async fn get_webhook(
             if !st.can_manage_webhooks {
                 return api_error(403, 50013, "Missing Permissions");
             }
-            ok(StatusCode::OK, payloads::webhook(st, wid, true), "webhooks")
+            ok(StatusCode::OK, payloads::webhook(st, wid, true))
         },
     )
+}
+
+/// A webhook's name or a message's `username` as Discord allows them: 1–80 characters, not
+/// containing "discord" or "clyde" in any case (400 / 50035 with the error under `field`).
+pub(super) fn check_webhook_name(field: &str, name: &str) -> Result<(), Response> {
+    if name.trim().is_empty() || name.chars().count() > 80 {
+        return Err(form_error(
+            field,
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 80 in length.",
+        ));
+    }
+    let lower = name.to_lowercase();
+    if let Some(word) = ["discord", "clyde"].iter().find(|w| lower.contains(*w)) {
+        return Err(form_error(
+            field,
+            "USERNAME_INVALID_CONTAINS",
+            &format!("Username cannot contain \"{word}\""),
+        ));
+    }
+    Ok(())
 }
 
 /// Finds the webhook `wid` and checks `token` (Discord: 10015 unknown, 50027 bad token).
@@ -154,7 +172,7 @@ pub(super) async fn get_webhook_with_token(
                 if let Value::Object(o) = &mut v {
                     o.remove("user");
                 }
-                ok(StatusCode::OK, v, "webhooks")
+                ok(StatusCode::OK, v)
             }
             Err(r) => r,
         },
@@ -206,8 +224,31 @@ pub(super) async fn execute_webhook(
                 Ok(w) => w.clone(),
                 Err(r) => return r,
             };
+            if let Err(r) = check_upload_size(st, w.guild_id, &files) {
+                return r;
+            }
             let mut target = match webhook_target(st, &w, &q) {
                 Ok(t) => t,
+                Err(r) => return r,
+            };
+            // The body is checked before a forum post is opened for it.
+            let Checked {
+                content,
+                allowed,
+                embeds,
+            } = match check_content(&body, files.len()) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let username = body
+                .get("username")
+                .and_then(Value::as_str)
+                .map_or_else(|| w.name.clone(), str::to_owned);
+            if let Err(r) = check_webhook_name("username", &username) {
+                return r;
+            }
+            let avatar_url = match check_avatar_url(&body) {
+                Ok(a) => a,
                 Err(r) => return r,
             };
             let in_forum = st
@@ -240,32 +281,7 @@ pub(super) async fn execute_webhook(
                 target = tid;
                 new_post = Some(tid);
             }
-            let (content, allowed) = match check_content(&body, files.len(), true) {
-                Ok(x) => x,
-                Err(r) => return r,
-            };
-            let username = body
-                .get("username")
-                .and_then(Value::as_str)
-                .map_or_else(|| w.name.clone(), str::to_owned);
-            // Discord refuses names of 0 or over 80 characters and names containing "discord"
-            // or "clyde" in any case.
-            let lower = username.to_lowercase();
-            if username.trim().is_empty()
-                || username.chars().count() > 80
-                || lower.contains("discord")
-                || lower.contains("clyde")
-            {
-                return form_error(
-                    "username",
-                    "USERNAME_INVALID",
-                    "Username cannot contain \"discord\" or \"clyde\"",
-                );
-            }
-            let avatar_url = body
-                .get("avatar_url")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            st.next_embeds = embeds.unwrap_or_default();
             let author = Author::Webhook {
                 webhook_id: w.id,
                 username,
@@ -285,129 +301,10 @@ pub(super) async fn execute_webhook(
                 .get("wait")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
             if wait {
-                ok(StatusCode::OK, payloads::message(st, mid), "webhook-exec")
+                ok(StatusCode::OK, payloads::message(st, mid))
             } else {
-                ok(StatusCode::NO_CONTENT, Value::Null, "webhook-exec")
+                ok(StatusCode::NO_CONTENT, Value::Null)
             }
-        },
-    )
-}
-
-/// A message posted by webhook `w`, in the channel or thread the query names.
-pub(super) fn webhook_message(
-    st: &State,
-    w: &WebhookRec,
-    q: &HashMap<String, String>,
-    mid: &str,
-) -> Result<u64, Response> {
-    let target = webhook_target(st, w, q)?;
-    let mid = mid
-        .parse::<u64>()
-        .map_err(|_| api_error(404, 10008, "Unknown Message"))?;
-    match st.live_message(target, mid) {
-        Some(m) if matches!(&m.author, Author::Webhook { webhook_id, .. } if *webhook_id == w.id) => {
-            Ok(mid)
-        }
-        _ => Err(api_error(404, 10008, "Unknown Message")),
-    }
-}
-
-pub(super) async fn get_webhook_message(
-    s: S,
-    Path((wid, token, mid)): Path<(String, String, String)>,
-    Query(q): Q,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    s.call(
-        &method,
-        &uri,
-        &headers,
-        Value::Null,
-        FaultRoute::Any,
-        false,
-        |st| {
-            let w = match webhook_by_token(st, &wid, &token) {
-                Ok(w) => w.clone(),
-                Err(r) => return r,
-            };
-            match webhook_message(st, &w, &q, &mid) {
-                Ok(mid) => ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg"),
-                Err(r) => r,
-            }
-        },
-    )
-}
-
-pub(super) async fn edit_webhook_message(
-    s: S,
-    Path((wid, token, mid)): Path<(String, String, String)>,
-    Query(q): Q,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    req: Request,
-) -> Response {
-    let (body, _files) = match read_body(req).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    s.call(
-        &method,
-        &uri,
-        &headers,
-        body.clone(),
-        FaultRoute::EditWebhookMessage,
-        false,
-        |st| {
-            let w = match webhook_by_token(st, &wid, &token) {
-                Ok(w) => w.clone(),
-                Err(r) => return r,
-            };
-            let mid = match webhook_message(st, &w, &q, &mid) {
-                Ok(m) => m,
-                Err(r) => return r,
-            };
-            let Some(m) = st.messages.get(&mid) else {
-                return api_error(404, 10008, "Unknown Message");
-            };
-            let (content, allowed) = match check_edit(m, &body) {
-                Ok(x) => x,
-                Err(r) => return r,
-            };
-            st.edit_message(mid, &content, allowed);
-            ok(StatusCode::OK, payloads::message(st, mid), "webhook-msg")
-        },
-    )
-}
-
-pub(super) async fn delete_webhook_message(
-    s: S,
-    Path((wid, token, mid)): Path<(String, String, String)>,
-    Query(q): Q,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    s.call(
-        &method,
-        &uri,
-        &headers,
-        Value::Null,
-        FaultRoute::DeleteWebhookMessage,
-        false,
-        |st| {
-            let w = match webhook_by_token(st, &wid, &token) {
-                Ok(w) => w.clone(),
-                Err(r) => return r,
-            };
-            let mid = match webhook_message(st, &w, &q, &mid) {
-                Ok(m) => m,
-                Err(r) => return r,
-            };
-            st.delete_message(mid);
-            ok(StatusCode::NO_CONTENT, Value::Null, "webhook-msg")
         },
     )
 }
