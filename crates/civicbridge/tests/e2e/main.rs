@@ -3,6 +3,9 @@
 //!
 //! One test binary per group: each links the whole daemon, so fewer binaries build faster.
 
+// matrix-sdk's futures are deep (the staff client of `e2e_encrypted`), as in the connector.
+#![recursion_limit = "256"]
+
 #[path = "../common/bridge_process.rs"]
 mod bridge_process;
 #[path = "../common/mod.rs"]
@@ -13,6 +16,7 @@ mod world;
 mod e2e;
 mod e2e_burst;
 mod e2e_demo;
+mod e2e_encrypted;
 mod e2e_files;
 mod e2e_held;
 mod e2e_resilience;
