@@ -100,6 +100,11 @@ pub fn fast_retries() -> Options {
             max: Duration::from_millis(50),
         },
         grace: Duration::from_secs(10),
+        // A room the bot could not join is tried again soon.
+        watch: civicbridge_core::ops::watch::WatchOptions {
+            room_recheck: Duration::from_millis(50),
+            ..Default::default()
+        },
         // The real platforms' factories, for `!takedown` with a link to a message.
         platforms: vec![
             Arc::new(civicbridge_matrix::MatrixFactory),

@@ -265,7 +265,7 @@ async fn links_that_cannot_be_are_refused_with_a_reason_and_store_nothing() {
 }
 
 #[tokio::test]
-async fn a_room_the_bot_cannot_join_is_reported_in_the_moderation_room() {
+async fn a_room_the_bot_cannot_join_is_reported_tried_again_and_the_fix_is_confirmed() {
     let fakes = Fakes::new();
     fakes.telegram.refuse_room(
         LIB_TG,
@@ -280,6 +280,15 @@ async fn a_room_the_bot_cannot_join_is_reported_in_the_moderation_room() {
         fakes.matrix.texts_in(MODS).iter().any(|t| {
             t.contains("Link library: the bot cannot take part in telegram:-200")
                 && t.contains("add it to the group")
+        })
+    })
+    .await;
+    // Someone adds the bot: it notices by itself, and says so.
+    fakes.telegram.name_room(LIB_TG, "Library friends");
+    fakes.telegram.refuse_room(LIB_TG, None);
+    wait_until(WAIT, "the all-clear", || {
+        fakes.matrix.texts_in(MODS).iter().any(|t| {
+            t.contains("✓ Link library: the bot now takes part in Library friends (Telegram)")
         })
     })
     .await;

@@ -1,7 +1,7 @@
 //! Links changed from the moderation room through the real connectors: a real Synapse and the
 //! local Telegram server. An admin types `!link` for a new Telegram group and a new staff room;
-//! the bot says it must be invited to the room, accepts the invite when it comes, and the new
-//! link works at once, its cards naming the group as Telegram names it. A group the bot was
+//! the bot says it must be invited to the room, accepts the invite when it comes and says so,
+//! and the new link works at once, its cards naming both rooms as their platforms name them. A group the bot was
 //! removed from is reported with what to do.
 #![allow(clippy::unwrap_used)]
 
@@ -51,6 +51,12 @@ async fn an_admin_links_a_new_group_and_staff_room_and_the_cards_name_them() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
+    // It notices by itself that it is in, and says so, with the room's name.
+    w.in_mod_room("the all-clear", |m| {
+        m.body
+            .contains("✓ Link library: the bot now takes part in Library staff (Matrix)")
+    })
+    .await;
     w.telegram
         .post_as_user(group, (77, "Bea"), "is the library open on Sunday?")
         .unwrap();
@@ -61,7 +67,7 @@ async fn an_admin_links_a_new_group_and_staff_room_and_the_cards_name_them() {
         .await;
     assert!(
         card.body
-            .contains(&format!("In Library friends (Telegram) → matrix:{room}")),
+            .contains("In Library friends (Telegram) → Library staff (Matrix)"),
         "{}",
         card.body
     );

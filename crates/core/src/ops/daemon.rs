@@ -162,8 +162,13 @@ impl Daemon {
             liveness: liveness.clone(),
             links: view.clone(),
         };
-        let (mut running, table) =
-            RunningLinks::new(shared, feed, tracker.clone(), connectors.clone());
+        let (mut running, table) = RunningLinks::new(
+            shared,
+            feed,
+            tracker.clone(),
+            connectors.clone(),
+            options.watch.room_recheck,
+        );
         // Before anything is spawned, so a refused config leaves nothing running.
         running.check(links)?;
         // Re-driving can park unreadable jobs, whose notices go to the links' moderation rooms.

@@ -33,6 +33,9 @@ pub struct WatchOptions {
     /// The first restart delay; doubled on each quick failure up to `restart_max`.
     pub restart_base: Duration,
     pub restart_max: Duration,
+    /// How soon a linked room the bot could not take part in is tried again (doubling, up to
+    /// ten minutes; see `ops::links::rooms`).
+    pub room_recheck: Duration,
 }
 
 impl Default for WatchOptions {
@@ -41,6 +44,7 @@ impl Default for WatchOptions {
             notice_after: Duration::from_secs(60),
             restart_base: Duration::from_secs(1),
             restart_max: Duration::from_secs(60),
+            room_recheck: Duration::from_secs(30),
         }
     }
 }

@@ -131,6 +131,8 @@ pub struct RunningLinks {
     shared: Shared,
     tracker: TaskTracker,
     connectors: crate::ops::connectors::Connectors,
+    /// How soon a room the bot could not take part in is tried again.
+    recheck: std::time::Duration,
 }
 
 impl std::fmt::Debug for RunningLinks {
@@ -149,6 +151,7 @@ impl RunningLinks {
         feed: ViewFeed,
         tracker: TaskTracker,
         connectors: crate::ops::connectors::Connectors,
+        recheck: std::time::Duration,
     ) -> (RunningLinks, tokio::sync::watch::Receiver<Arc<RouteTable>>) {
         let (routes, table) = tokio::sync::watch::channel(Arc::new(RouteTable::default()));
         let links = RunningLinks {
@@ -160,6 +163,7 @@ impl RunningLinks {
             shared,
             tracker,
             connectors,
+            recheck,
         };
         (links, table)
     }
@@ -243,13 +247,17 @@ impl RunningLinks {
             tracing::info!(rooms = notices.len(), "queued the public notice");
         }
         self.shared.outbox.enqueue(&notices);
-        self.tracker.spawn(rooms::run(
-            moves,
-            self.connectors.clone(),
-            store,
-            self.shared.outbox.clone(),
-            self.shared.shutdown.clone(),
-        ));
+        if !moves.join.is_empty() || !moves.leave.is_empty() {
+            let env = rooms::Env {
+                connectors: self.connectors.clone(),
+                store,
+                outbox: self.shared.outbox.clone(),
+                shutdown: self.shared.shutdown.clone(),
+                in_force: self.feed.in_force.subscribe(),
+                recheck: self.recheck,
+            };
+            self.tracker.spawn(rooms::run(moves, env));
+        }
         for list in [
             &mut changes.added,
             &mut changes.removed,

@@ -8,9 +8,12 @@
 //! Runs on a task of its own: a slow platform must not hold up the links or the reload.
 
 use crate::pipeline::outbox::Outbox;
-use crate::store::{JobKind, Store};
+use crate::store::prelude::*;
+use crate::store::{JobKind, LinkRecord, Store};
 use civicbridge_api::{Connector, ConnectorError, LinkId, RichText, RoomRef};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// The longest room name kept, in characters.
@@ -34,16 +37,29 @@ pub struct Moves {
     pub leave: Vec<RoomRef>,
 }
 
-/// Joins and leaves as `moves` says; see the module doc.
-pub async fn run(
-    moves: Moves,
-    connectors: crate::ops::connectors::Connectors,
-    store: Store,
-    outbox: Outbox,
-    shutdown: CancellationToken,
-) {
+/// What the task needs besides the moves.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub connectors: crate::ops::connectors::Connectors,
+    pub store: Store,
+    pub outbox: Outbox,
+    pub shutdown: CancellationToken,
+    /// The links in force, to stop trying a room no link uses any more.
+    pub in_force: watch::Receiver<Arc<Vec<LinkRecord>>>,
+    /// How soon a room the bot could not take part in is tried again (doubling up to
+    /// [`MAX_RECHECK`]).
+    pub recheck: Duration,
+}
+
+/// The longest wait between two tries of a room the bot could not take part in.
+pub const MAX_RECHECK: Duration = Duration::from_secs(600);
+
+/// Joins and leaves as `moves` says; see the module doc. A room the bot could not take part in
+/// is tried again, less and less often, for as long as a link uses it; when it works (someone
+/// invited the bot, added it to the group, gave it the permission), the moderators hear so.
+pub async fn run(moves: Moves, env: Env) {
     for room in &moves.leave {
-        let Some(c) = connectors.get(room.platform) else {
+        let Some(c) = env.connectors.get(room.platform) else {
             continue;
         };
         match c.leave(&room.room).await {
@@ -51,21 +67,63 @@ pub async fn run(
             Err(e) => tracing::warn!(%room, error = %e, "could not leave a room no link uses"),
         }
     }
-    for a in &moves.join {
-        let Some(c) = connectors.get(a.room.platform) else {
+    let mut waiting = Vec::new();
+    for a in moves.join {
+        let Some(c) = env.connectors.get(a.room.platform) else {
             continue;
         };
         let joined = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = env.shutdown.cancelled() => return,
             r = join(c.as_ref(), &a.room) => r,
         };
         match joined {
-            Ok(name) => remember(&store, &a.room, name),
+            Ok(name) => remember(&env.store, &a.room, name),
             Err(e @ (ConnectorError::Transient(_) | ConnectorError::RateLimited { .. })) => {
                 tracing::warn!(room = %a.room, error = %e, "could not ask the platform about a linked room");
+                waiting.push(a);
             }
-            Err(e) => refused(&store, &outbox, a, &e),
+            Err(e) => {
+                refused(&env.store, &env.outbox, &a, &e);
+                waiting.push(a);
+            }
         }
+    }
+    recheck(waiting, &env).await;
+}
+
+/// Tries `waiting` again until each works or no link uses it.
+async fn recheck(mut waiting: Vec<Arrival>, env: &Env) {
+    let mut wait = env.recheck;
+    while !waiting.is_empty() {
+        tokio::select! {
+            _ = env.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(MAX_RECHECK);
+        let in_force = env.in_force.borrow().clone();
+        let mut still = Vec::new();
+        for a in waiting {
+            if !in_force
+                .iter()
+                .any(|l| super::merge::rooms_of(l).any(|r| *r == a.room))
+            {
+                continue;
+            }
+            let Some(c) = env.connectors.get(a.room.platform) else {
+                continue;
+            };
+            match c.join(&a.room.room).await {
+                Ok(info) => {
+                    remember(&env.store, &a.room, info.name);
+                    let label = env.store.room_label(&a.room);
+                    tell(&env.store, &env.outbox, &a, |link| {
+                        format!("✓ Link {link}: the bot now takes part in {label}.")
+                    });
+                }
+                Err(_) => still.push(a),
+            }
+        }
+        waiting = still;
     }
 }
 
@@ -105,6 +163,17 @@ fn remember(store: &Store, room: &RoomRef, name: Option<String>) {
 /// Tells each link's moderation room that the bot cannot take part in `a.room`.
 fn refused(store: &Store, outbox: &Outbox, a: &Arrival, e: &ConnectorError) {
     tracing::warn!(room = %a.room, error = %e, "the bot cannot take part in a linked room");
+    let why = reason(e);
+    tell(store, outbox, a, |link| {
+        format!(
+            "⚠ Link {link}: the bot cannot take part in {}: {why}. Messages from and to that room do not cross until this is fixed; the bot tries again by itself and says here when it works.",
+            a.room
+        )
+    });
+}
+
+/// Queues `text(link)` to the moderation room of each link that uses `a.room`, once per room.
+fn tell(store: &Store, outbox: &Outbox, a: &Arrival, text: impl Fn(&LinkId) -> String) {
     let jobs = store.transact(|tx| {
         let mut jobs = Vec::new();
         let mut told = Vec::new();
@@ -112,16 +181,12 @@ fn refused(store: &Store, outbox: &Outbox, a: &Arrival, e: &ConnectorError) {
             let Some(moderation) = moderation else {
                 continue;
             };
-            let text = format!(
-                "⚠ Link {link}: the bot cannot take part in {}: {}. Messages from and to that room do not cross until this is fixed (then `!link` the room again, or reload).",
-                a.room,
-                reason(e)
-            );
             if told.contains(moderation) {
                 continue;
             }
             told.push(moderation.clone());
-            jobs.push(tx.push_job(link, moderation, JobKind::notice(RichText::plain(text)))?);
+            let kind = JobKind::notice(RichText::plain(text(link)));
+            jobs.push(tx.push_job(link, moderation, kind)?);
         }
         Ok(jobs)
     });
