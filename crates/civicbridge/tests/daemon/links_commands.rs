@@ -147,6 +147,10 @@ async fn unlink_stops_at_once_and_holds_across_restarts_until_the_config_changes
 
     let reply = say(&fakes, BOSS, "m1", "!unlink planning").await;
     assert!(reply.contains("Link planning is unlinked"), "{reply}");
+    assert!(
+        reply.contains("the last link moderated from its moderation room"),
+        "warns that the room goes deaf: {reply}"
+    );
     wait_until(WAIT, "the bot to leave the rooms no link uses", || {
         fakes.telegram.leaves().iter().any(|r| r.as_str() == TG)
     })
@@ -292,5 +296,49 @@ async fn a_room_the_bot_cannot_join_is_reported_tried_again_and_the_fix_is_confi
         })
     })
     .await;
+    daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_link_made_again_under_an_old_name_starts_on_the_default_rules() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start_with(store.clone(), &links(), &fakes).await;
+    say(&fakes, BOSS, "m1", LINK_LIBRARY).await;
+    wait_until(WAIT, "the link in force", || daemon.links().len() == 2).await;
+    let reply = say(
+        &fakes,
+        BOSS,
+        "m2",
+        "!set library public_to_staff.policy auto",
+    )
+    .await;
+    assert!(reply.contains("is now auto"), "{reply}");
+    let reply = say(&fakes, BOSS, "m3", "!unlink library").await;
+    assert!(
+        reply.contains("unlinked") && !reply.contains("last link"),
+        "{reply}"
+    );
+    wait_until(WAIT, "the link out of force", || daemon.links().len() == 1).await;
+    let reply = say(&fakes, BOSS, "m4", LINK_LIBRARY).await;
+    assert!(reply.contains("created"), "{reply}");
+    wait_until(WAIT, "the link in force again", || {
+        daemon.links().len() == 2
+    })
+    .await;
+    acked(fakes.telegram.post(LIB_TG, RESIDENT, "t1", "held again?")).await;
+    wait_until(
+        WAIT,
+        "a card: the earlier `auto` did not carry over",
+        || {
+            fakes
+                .matrix
+                .texts_in(MODS)
+                .iter()
+                .any(|t| t.contains("held again?"))
+        },
+    )
+    .await;
+    assert!(fakes.matrix.texts_in(LIB_STAFF).is_empty());
     daemon.shutdown().await.unwrap();
 }

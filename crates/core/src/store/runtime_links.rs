@@ -57,19 +57,21 @@ impl<R: Read + ?Sized> RuntimeLinkReads for R {}
 
 impl Tx<'_> {
     /// Records a runtime change of link `ovr.id`, audited as `actor`. A link set (not unlinked)
-    /// is also written as the link's record, with default rules if it has none yet, so
-    /// everything that reads a link by id sees it at once.
+    /// is also written as the link's record, so everything that reads a link by id sees it at
+    /// once, with default rules if it has none yet or if `fresh` (a new link the config does
+    /// not name must not inherit the rules of an earlier link of that name).
     pub fn set_link_override(
         &mut self,
         ovr: &LinkOverride,
         actor: &AuditActor,
+        fresh: bool,
     ) -> Result<(), TxError> {
         let key = keys::link(&ovr.id);
         let before: Option<LinkRecord> = super::read::get(self, Tree::Links, &key)?;
         self.put(Tree::LinkOverrides, &key, ovr)?;
         if let Some(link) = &ovr.link {
             self.put(Tree::Links, &key, link)?;
-            if super::read::get::<RulesRecord>(self, Tree::Rules, &key)?.is_none() {
+            if fresh || super::read::get::<RulesRecord>(self, Tree::Rules, &key)?.is_none() {
                 let rules = crate::moderation::rules::Rules::default();
                 let record = RulesRecord {
                     seeded_from: super::hex_hash(&keys::encode(&rules)),
@@ -87,7 +89,11 @@ impl Tx<'_> {
             },
             link: Some(ovr.id.clone()),
             subject: None,
-            detail: serde_json::json!({ "before": before, "after": ovr.link }),
+            detail: serde_json::json!({
+                "before": before,
+                "after": ovr.link,
+                "default_rules": fresh,
+            }),
         })?;
         Ok(())
     }

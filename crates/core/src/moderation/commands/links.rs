@@ -41,12 +41,16 @@ pub fn link(
             "Link {id} already joins exactly these rooms."
         )));
     }
+    let config_then = view.in_config(&id);
+    // A new link the config does not name starts on the default rules, whatever an earlier
+    // link of that name had.
+    let fresh = existing.is_none() && config_then.is_none();
     let change = LinkOverride {
         id: id.clone(),
-        config_then: view.in_config(&id),
+        config_then,
         link: Some(record.clone()),
     };
-    tx.set_link_override(&change, &ctx.actor.audit())?;
+    tx.set_link_override(&change, &ctx.actor.audit(), fresh)?;
     let rooms: Vec<String> = record
         .rooms
         .iter()
@@ -82,11 +86,22 @@ pub fn unlink(tx: &mut Tx<'_>, ctx: &Ctx<'_>, link: &LinkRecord) -> Result<Outco
         config_then: view.in_config(&link.id),
         link: None,
     };
-    tx.set_link_override(&change, &ctx.actor.audit())?;
+    tx.set_link_override(&change, &ctx.actor.audit(), false)?;
+    // Commands are read in a room only while a link is moderated from it.
+    let last_here = link.moderation_room.is_some()
+        && !view
+            .in_force()
+            .iter()
+            .any(|l| l.id != link.id && l.moderation_room == link.moderation_room);
+    let warning = if last_here {
+        " It was the last link moderated from its moderation room: commands there are no longer read (link again through the admin API or the config file)."
+    } else {
+        ""
+    };
     Ok(Outcome {
         links_changed: true,
         ..Outcome::reply(format!(
-            "Link {} is unlinked: its rooms no longer cross. Held items stay in the queue. It stays unlinked across restarts until someone links it again or the config file changes it.",
+            "Link {} is unlinked: its rooms no longer cross. Held items stay in the queue. It stays unlinked across restarts until someone links it again or the config file changes it.{warning}",
             link.id
         ))
     })
