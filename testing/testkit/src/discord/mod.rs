@@ -203,8 +203,6 @@ impl DiscordServer {
                     "stage_instances",
                     "guild_scheduled_events",
                     "soundboard_sounds",
-                    "embedded_activities",
-                    "lazy",
                 ] {
                     o.remove(k);
                 }
@@ -504,6 +502,17 @@ impl DiscordServer {
                     .unwrap_or(0)
             })
             .map(|s| s.intents)
+    }
+
+    /// Every dispatch frame (`{"op": 0, "t": …, "s": …, "d": …}`) queued on every session, in
+    /// order per session: what the shape test checks against the official typings.
+    pub fn dispatch_frames(&self) -> Vec<serde_json::Value> {
+        let st = self.shared.lock();
+        st.sessions
+            .values()
+            .flat_map(|s| s.log.iter())
+            .filter_map(|f| serde_json::from_str(f).ok())
+            .collect()
     }
 
     /// Event names (`t`) of every dispatch queued on every session, in order per session.

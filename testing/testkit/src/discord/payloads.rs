@@ -203,8 +203,6 @@ pub fn guild_create(st: &State, guild_id: u64) -> Value {
         "stage_instances": [],
         "guild_scheduled_events": [],
         "soundboard_sounds": [],
-        "embedded_activities": [],
-        "lazy": true,
     })
 }
 
@@ -220,16 +218,8 @@ pub fn ready(st: &State, session_id: &str) -> Value {
         "guilds": guilds,
         "session_id": session_id,
         "resume_gateway_url": format!("{}/gateway", st.base_url.replacen("http", "ws", 1)),
-        "session_type": "normal",
-        "private_channels": [],
-        "relationships": [],
-        "presences": [],
-        "guild_join_requests": [],
-        "user_settings": {},
-        "geo_ordered_rtc_regions": [],
-        "auth": {},
         "shard": [0, 1],
-        "application": {"id": st.application_id.to_string(), "flags": 0},
+        "application": {"id": st.application_id.to_string(), "flags": 0, "flags_new": "0"},
         "_trace": ["[\"civicbridge-fake-gateway\"]"],
     })
 }

@@ -368,6 +368,26 @@ impl TelegramServer {
             .unwrap_or_default()
     }
 
+    /// From now on, keeps every Bot API answer (method, lower-cased, and JSON body) for
+    /// [`Self::recorded`]: the shape test checks them against the official typings.
+    pub fn record_answers(&self) {
+        *self
+            .shared
+            .recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    }
+
+    /// The answers kept since [`Self::record_answers`].
+    pub fn recorded(&self) -> Vec<(String, serde_json::Value)> {
+        self.shared
+            .recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_default()
+    }
+
     /// `getUpdates` calls being answered right now (long polls waiting for an update).
     pub fn polls_in_progress(&self) -> usize {
         self.shared

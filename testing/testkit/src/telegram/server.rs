@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     pub polls_waiting: AtomicUsize,
     /// TCP connections accepted so far (a client that keeps its connection alive opens one).
     pub connections: Arc<AtomicUsize>,
+    /// Every answer's method and JSON body, while recording (the shape test checks them against
+    /// the official typings).
+    pub recorded: Mutex<Option<Vec<(String, Value)>>>,
 }
 
 /// Counts a waiting poll for as long as it lives.
@@ -66,6 +69,7 @@ impl Shared {
             changed: watch::channel(0).0,
             polls_waiting: AtomicUsize::new(0),
             connections: Arc::new(AtomicUsize::new(0)),
+            recorded: Mutex::new(None),
         }
     }
 
@@ -98,13 +102,32 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 fn reply(result: ApiResult) -> Response {
+    let (status, body) = answer(result);
+    (status, axum::Json(body)).into_response()
+}
+
+fn answer(result: ApiResult) -> (StatusCode, Value) {
     match result {
-        Ok(v) => (StatusCode::OK, axum::Json(json!({"ok": true, "result": v}))).into_response(),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, axum::Json(e.body())).into_response()
-        }
+        Ok(v) => (StatusCode::OK, json!({"ok": true, "result": v})),
+        Err(e) => (
+            StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST),
+            e.body(),
+        ),
     }
+}
+
+/// [`reply`], keeping the answer while [`Shared::recorded`] is on.
+fn recorded_reply(shared: &Shared, method: &str, result: ApiResult) -> Response {
+    let (status, body) = answer(result);
+    if let Some(r) = shared
+        .recorded
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
+        r.push((method.to_owned(), body.clone()));
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 fn authorised(shared: &Shared, segment: &str) -> bool {
@@ -150,14 +173,18 @@ async fn api(
     };
     tracing::debug!(target: "telegram_fake", %method, "call");
     if method == "getupdates" {
-        return reply(get_updates(&shared, &params).await);
+        let updates = get_updates(&shared, &params).await;
+        return recorded_reply(&shared, &method, updates);
     }
     let result = {
         let mut w = shared.world();
         methods::call(&mut w, &method, &params)
     };
     shared.notify();
-    reply(result.unwrap_or_else(|| Err(ApiError::not_found())))
+    match result {
+        Some(result) => recorded_reply(&shared, &method, result),
+        None => reply(Err(ApiError::not_found())),
+    }
 }
 
 /// A 200 whose body breaks off: the client sees the connection drop mid-answer.
