@@ -257,6 +257,14 @@ async fn links_that_cannot_be_are_refused_with_a_reason_and_store_nothing() {
         ),
         (BOSS, "!unlink nosuch", "There is no link `nosuch`"),
     ];
+    let long = format!(
+        "!link library staff=matrix:!library public=telegram:-{}",
+        "9".repeat(300)
+    );
+    let cases: Vec<((&str, &str), &str, &str)> = cases
+        .into_iter()
+        .chain([(BOSS, long.as_str(), "a room id is at most 255 bytes")])
+        .collect();
     for (i, (who, text, expect)) in cases.iter().enumerate() {
         let reply = say(&fakes, *who, &format!("m{i}"), text).await;
         assert!(reply.contains(expect), "{text}: {reply}");

@@ -20,26 +20,28 @@ pub fn queue_listing(
 ) -> Vec<String> {
     let mut lines = vec![format!("{} held item(s)", items.len())];
     for item in items {
-        let who = match s.mirror(item.mirror) {
-            Ok(Some(m)) => match shown_in {
-                Some(room) => {
-                    let who = crate::privacy::shown_author(s, &m, room)
-                        .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
-                    format!("{who}: {}", crate::pipeline::render::excerpt(item.text(&m)))
-                }
-                None => format!(
-                    "{} {}",
-                    crate::pipeline::render::attribution(&m),
-                    item.text(&m).to_plain()
-                ),
-            },
-            Ok(None) => format!("(message {} is gone)", item.mirror),
+        let (who, from) = match s.mirror(item.mirror) {
+            Ok(Some(m)) => {
+                let who = match shown_in {
+                    Some(room) => {
+                        let who = crate::privacy::shown_author(s, &m, room)
+                            .map_or_else(|_| m.author.display_name.clone(), |s| s.name);
+                        format!("{who}: {}", crate::pipeline::render::excerpt(item.text(&m)))
+                    }
+                    None => format!(
+                        "{} {}",
+                        crate::pipeline::render::attribution(&m),
+                        item.text(&m).to_plain()
+                    ),
+                };
+                (who, format!(" · in {}", s.room_label(&m.source)))
+            }
+            Ok(None) => (format!("(message {} is gone)", item.mirror), String::new()),
             // Say so rather than show a blank line: the item is there and can be decided.
-            Err(e) => format!("(message {} cannot be read: {e})", item.mirror),
-        };
-        let from = match s.mirror(item.mirror) {
-            Ok(Some(m)) => format!(" · in {}", s.room_label(&m.source)),
-            _ => String::new(),
+            Err(e) => (
+                format!("(message {} cannot be read: {e})", item.mirror),
+                String::new(),
+            ),
         };
         lines.push(format!(
             "{} [{}] {} — {}{from}",

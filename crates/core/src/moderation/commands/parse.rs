@@ -163,6 +163,9 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
 /// The most rooms one `!link` may join.
 const MAX_LINK_ROOMS: usize = 32;
 
+/// The longest room id `!link` takes.
+const MAX_ROOM_ID_BYTES: usize = 255;
+
 fn link_name(name: &str) -> Result<LinkId, String> {
     if LinkId::is_valid_name(name) {
         Ok(LinkId::new(name))
@@ -195,6 +198,14 @@ fn link(name: &str, words: &[&str]) -> Result<Command, String> {
             _ => return Err(format!("`{}`: the side is staff or public", shown(side))),
         };
         let room: RoomRef = room.parse().map_err(|e: String| shown(&e))?;
+        // Matrix room ids are at most 255 bytes, and the other platforms' far shorter: a
+        // longer one is a mistake, and would be stored and repeated in every notice.
+        if room.room.as_str().len() > MAX_ROOM_ID_BYTES {
+            return Err(format!(
+                "`{}…`: a room id is at most {MAX_ROOM_ID_BYTES} bytes",
+                shown(room.room.as_str())
+            ));
+        }
         if rooms.iter().any(|r| r.room == room) {
             return Err(format!("room {} is named twice", shown(&room.to_string())));
         }

@@ -123,8 +123,6 @@ pub fn sync(
 pub struct RunningLinks {
     /// The config's links, as last applied.
     config: Vec<LinkSettings>,
-    /// The links in force.
-    current: Vec<LinkRecord>,
     workers: HashMap<LinkId, mpsc::Sender<Work>>,
     routes: tokio::sync::watch::Sender<Arc<RouteTable>>,
     feed: ViewFeed,
@@ -138,7 +136,7 @@ pub struct RunningLinks {
 impl std::fmt::Debug for RunningLinks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningLinks")
-            .field("current", &self.current)
+            .field("in_force", &*self.feed.in_force.borrow())
             .finish_non_exhaustive()
     }
 }
@@ -156,7 +154,6 @@ impl RunningLinks {
         let (routes, table) = tokio::sync::watch::channel(Arc::new(RouteTable::default()));
         let links = RunningLinks {
             config: Vec::new(),
-            current: Vec::new(),
             workers: HashMap::new(),
             routes,
             feed,
@@ -169,8 +166,8 @@ impl RunningLinks {
     }
 
     /// The links in force.
-    pub fn current(&self) -> &[LinkRecord] {
-        &self.current
+    pub fn current(&self) -> Arc<Vec<LinkRecord>> {
+        self.feed.in_force.borrow().clone()
     }
 
     /// Refuses a set of config links this process cannot serve, naming the first problem.
@@ -203,11 +200,9 @@ impl RunningLinks {
             ..LinkChanges::default()
         };
         let after: Vec<LinkRecord> = merged.links.into_iter().map(|l| l.link).collect();
-        let before: HashMap<LinkId, LinkRecord> = self
-            .current
-            .iter()
-            .map(|l| (l.id.clone(), l.clone()))
-            .collect();
+        let previous = self.current();
+        let before: HashMap<LinkId, LinkRecord> =
+            previous.iter().map(|l| (l.id.clone(), l.clone())).collect();
         let after_ids: HashSet<&LinkId> = after.iter().map(|l| &l.id).collect();
         let mut announce = Vec::new();
         for l in &after {
@@ -230,9 +225,8 @@ impl RunningLinks {
             self.workers.remove(id);
             changes.removed.push(id.clone());
         }
-        let moves = moves(&self.current, &after);
+        let moves = moves(&previous, &after);
         self.config = links.to_vec();
-        self.current = after.clone();
         self.shared
             .outbox
             .set_moderation_rooms(moderation_rooms(&after));
