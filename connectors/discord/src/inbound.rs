@@ -244,6 +244,7 @@ pub fn reaction_event(r: &Reaction, place: &Place, is_bridge: bool, now_ms: u64)
         kind: EventKind::Reaction {
             target: ids::msg_id(r.message_id),
             key,
+            id: None,
         },
     })
 }

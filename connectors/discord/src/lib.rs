@@ -276,6 +276,8 @@ impl Connector for DiscordConnector {
             threads: true,
             replies: true,
             reactions: true,
+            reaction_keys: civicbridge_api::ReactionKeys::Emoji,
+            max_bot_reactions: None,
             personas: self.inner.cfg.use_webhooks,
             max_text_len: MAX_TEXT_LEN,
             attachments: true,

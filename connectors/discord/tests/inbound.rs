@@ -145,7 +145,8 @@ async fn edits_deletes_reactions_and_attachments_arrive() {
         e.kind,
         EventKind::Reaction {
             target: civicbridge_api::RemoteMsgId::new(m.to_string()),
-            key: "✅".into()
+            key: "✅".into(),
+            id: None,
         }
     );
     assert_eq!(e.sender.id.as_str(), w.bob.to_string());

@@ -293,6 +293,8 @@ impl Connector for MatrixConnector {
             threads: true,
             replies: true,
             reactions: true,
+            reaction_keys: civicbridge_api::ReactionKeys::Any,
+            max_bot_reactions: None,
             // MSC4144 profiles are added when a persona is given, but few clients show them,
             // so the core still writes the bold name prefix.
             personas: false,

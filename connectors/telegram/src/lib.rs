@@ -212,6 +212,8 @@ impl Connector for TelegramConnector {
             threads: true,
             replies: true,
             reactions: false,
+            reaction_keys: civicbridge_api::ReactionKeys::Any,
+            max_bot_reactions: None,
             personas: false,
             max_text_len: outbound::MAX_TEXT,
             attachments: true,

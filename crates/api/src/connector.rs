@@ -21,6 +21,12 @@ pub struct Capabilities {
     /// Native replies. Without them, a reply becomes a quote of the message it answers.
     pub replies: bool,
     pub reactions: bool,
+    /// Which reaction keys the bot may put on a message here; the core drops (and logs) the
+    /// others rather than have the platform refuse them.
+    pub reaction_keys: ReactionKeys,
+    /// How many reactions the bot may put on one message (Telegram: one for a bot), if limited.
+    /// The core then shows the most frequent keys.
+    pub max_bot_reactions: Option<usize>,
     /// A per-message display name and avatar (Discord webhooks, Matrix MSC4144). Without it,
     /// attribution is a bold name prefix in the text.
     pub personas: bool,
@@ -41,10 +47,42 @@ impl Default for Capabilities {
             threads: true,
             replies: true,
             reactions: true,
+            reaction_keys: ReactionKeys::Any,
+            max_bot_reactions: None,
             personas: false,
             max_text_len: 4000,
             attachments: true,
             max_attachment_bytes: None,
+        }
+    }
+}
+
+/// The reaction keys a platform lets a bot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionKeys {
+    /// Any short text (Matrix annotations).
+    Any,
+    /// One Unicode emoji (Discord; its custom emoji are the server's own and do not cross).
+    Emoji,
+    /// Exactly these (Telegram's fixed reaction set). A key that differs only by a variation
+    /// selector (U+FE0F) is the same key.
+    Only(&'static [&'static str]),
+}
+
+impl ReactionKeys {
+    /// `key` as this platform writes it, if the bot may use it here.
+    pub fn admit(&self, key: &str) -> Option<String> {
+        match self {
+            ReactionKeys::Any => Some(key.to_owned()),
+            ReactionKeys::Emoji => emojis::get(key)
+                .or_else(|| emojis::get(&key.replace('\u{fe0f}', "")))
+                .map(|e| e.as_str().to_owned()),
+            ReactionKeys::Only(set) => {
+                let bare = key.replace('\u{fe0f}', "");
+                set.iter()
+                    .find(|k| **k == key || k.replace('\u{fe0f}', "") == bare)
+                    .map(|k| (*k).to_owned())
+            }
         }
     }
 }
@@ -107,6 +145,22 @@ pub trait Connector: Send + Sync + 'static {
     /// Adds a reaction from the bot. Only called when `capabilities().reactions`.
     async fn react(&self, room: &RoomId, id: &RemoteMsgId, key: &str)
         -> Result<(), ConnectorError>;
+
+    /// Removes the bot's own reaction `key` from a message, where it put one with `react`.
+    /// Removing a reaction that is not there succeeds. Only called when
+    /// `capabilities().reactions`; the default refuses.
+    async fn unreact(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        let _ = (room, id);
+        Err(ConnectorError::Unsupported(format!(
+            "{} cannot remove a reaction ({key})",
+            self.platform()
+        )))
+    }
 
     /// Makes the bot a member of `room` where a bot can join by itself (Matrix: join, and accept
     /// its invites from now on), or checks that it is one where only people can add it

@@ -126,11 +126,36 @@ pub enum EventKind {
     Delete {
         target: RemoteMsgId,
     },
-    /// A reaction such as `✅` added to `target`.
+    /// A reaction such as `✅` added to `target` by the sender.
     Reaction {
         target: RemoteMsgId,
         key: String,
+        /// The reaction's own id, where the platform removes a reaction by deleting it (Matrix:
+        /// the `m.reaction` event, later redacted): a `Delete` of this id is then the removal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RemoteMsgId>,
     },
+    /// The sender's reaction `key` on `target` was removed (Discord's MESSAGE_REACTION_REMOVE,
+    /// a Telegram `message_reaction` update that drops it). Only the reactor's own removal, or
+    /// one the platform vouches for, is reported: the sender is the person whose reaction went.
+    ReactionRemoved {
+        target: RemoteMsgId,
+        key: String,
+    },
+    /// The platform counts reactions on `target` without naming who reacted (Telegram's
+    /// `message_reaction_count` for chats with anonymous reactions): the totals now, including
+    /// the bot's own. Replaces any earlier count for the message.
+    ReactionCounts {
+        target: RemoteMsgId,
+        counts: Vec<ReactionCount>,
+    },
+}
+
+/// How many reacted with one key, where the platform does not say who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub key: String,
+    pub count: u32,
 }
 
 /// A message as posted.

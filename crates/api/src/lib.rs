@@ -29,12 +29,13 @@ pub mod rich_text;
 pub mod testing;
 
 pub use connector::{
-    Ack, Capabilities, Connector, ConnectorState, EventSink, Health, MemoryState, RoomInfo,
-    SinkClosed, Submission,
+    Ack, Capabilities, Connector, ConnectorState, EventSink, Health, MemoryState, ReactionKeys,
+    RoomInfo, SinkClosed, Submission,
 };
 pub use error::ConnectorError;
 pub use event::{
-    Attachment, AttachmentKind, Authority, Event, EventKind, Message, Sender, Standing,
+    Attachment, AttachmentKind, Authority, Event, EventKind, Message, ReactionCount, Sender,
+    Standing,
 };
 pub use factory::{
     BuildContext, BuildError, Built, MessageLink, PlatformFactory, Section, SectionError,

@@ -71,6 +71,7 @@ pub fn to_event(ev: &Value, ctx: &InboundContext<'_>) -> Option<Event> {
             EventKind::Reaction {
                 target: RemoteMsgId::new(rel.get("event_id")?.as_str()?),
                 key: rel.get("key")?.as_str()?.to_owned(),
+                id: Some(RemoteMsgId::new(event_id)),
             }
         }
         _ => return None,

@@ -209,7 +209,8 @@ fn reactions_are_annotations() {
         e.kind,
         EventKind::Reaction {
             target: RemoteMsgId::new("$card"),
-            key: "✅".into()
+            key: "✅".into(),
+            id: Some(RemoteMsgId::new("$ev1")),
         }
     );
 }

@@ -83,7 +83,8 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
         e.kind,
         EventKind::Reaction {
             target: RemoteMsgId::new(root.clone()),
-            key: "✅".into()
+            key: "✅".into(),
+            id: Some(RemoteMsgId::new(reaction.clone())),
         }
     );
 

@@ -129,7 +129,8 @@ async fn staff_message_thread_reply_edit_redaction_and_reaction_arrive_as_events
         e.kind,
         EventKind::Reaction {
             target: RemoteMsgId::new(reply.clone()),
-            key: "✅".into()
+            key: "✅".into(),
+            id: Some(RemoteMsgId::new(reaction.clone())),
         }
     );
 

@@ -43,6 +43,7 @@ fn reaction(
         EventKind::Reaction {
             target: card.clone(),
             key: key.into(),
+            id: None,
         },
     )
 }

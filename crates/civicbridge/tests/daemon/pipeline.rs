@@ -183,6 +183,7 @@ async fn a_moderators_reaction_on_the_card_approves_and_later_reactions_change_n
             EventKind::Reaction {
                 target: card.clone(),
                 key: key.into(),
+                id: None,
             },
         )
     };
@@ -830,6 +831,7 @@ async fn a_blocked_senders_edits_and_reactions_do_not_cross() {
     let react = EventKind::Reaction {
         target: RemoteMsgId::new("7"),
         key: "👍".into(),
+        id: None,
     };
     acked(
         fakes.telegram.inject(

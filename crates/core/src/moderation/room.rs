@@ -51,7 +51,7 @@ pub fn handle(
             reply(tx, link, &ev.room, out.reply, jobs)?;
             Ok(out.links_changed)
         }
-        EventKind::Reaction { target, key } => {
+        EventKind::Reaction { target, key, .. } => {
             let Some(IndexEntry::Card(id)) = tx.lookup_message(&ev.room, target)? else {
                 return Ok(false);
             };
@@ -79,7 +79,10 @@ pub fn handle(
             }
             Ok(false)
         }
-        EventKind::Edit { .. } | EventKind::Delete { .. } => Ok(false),
+        EventKind::Edit { .. }
+        | EventKind::Delete { .. }
+        | EventKind::ReactionRemoved { .. }
+        | EventKind::ReactionCounts { .. } => Ok(false),
     }
 }
 

@@ -8,5 +8,6 @@
 pub mod dead_letter;
 pub mod link;
 pub mod outbox;
+pub mod reactions;
 pub mod render;
 pub mod router;

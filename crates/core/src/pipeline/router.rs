@@ -74,7 +74,15 @@ fn harden(event: &mut civicbridge_api::Event) {
         EventKind::Message(m) | EventKind::Edit { new: m, .. } => {
             m.text = std::mem::take(&mut m.text).hardened();
         }
-        EventKind::Delete { .. } | EventKind::Reaction { .. } => {}
+        EventKind::Reaction { key, .. } | EventKind::ReactionRemoved { key, .. } => {
+            *key = crate::pipeline::reactions::clean_key(key);
+        }
+        EventKind::ReactionCounts { counts, .. } => {
+            for c in counts.iter_mut() {
+                c.key = crate::pipeline::reactions::clean_key(&c.key);
+            }
+        }
+        EventKind::Delete { .. } => {}
     }
 }
 

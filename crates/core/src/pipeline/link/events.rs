@@ -52,7 +52,9 @@ impl LinkWorker {
             EventKind::Edit { target, new } => self.edit(tx, ev, target, new, fx),
             EventKind::Delete { target } => self.delete(tx, ev, target, fx),
             // Reactions in bridged rooms are not relayed.
-            EventKind::Reaction { .. } => Ok(()),
+            EventKind::Reaction { .. }
+            | EventKind::ReactionRemoved { .. }
+            | EventKind::ReactionCounts { .. } => Ok(()),
         }
     }
 
