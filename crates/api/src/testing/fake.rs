@@ -48,6 +48,11 @@ pub enum FakeOp {
         key: String,
         ok: bool,
     },
+    Unreact {
+        id: RemoteMsgId,
+        key: String,
+        ok: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +76,8 @@ struct State {
     /// Every room `join` was asked for (refused or not), then `leave`, in order.
     joins: Vec<RoomId>,
     leaves: Vec<RoomId>,
+    /// The bot's reactions on any message, its own or not, as the platform would show them.
+    reactions: std::collections::HashMap<RemoteMsgId, Vec<String>>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -362,6 +369,15 @@ impl FakeConnector {
         self.state().posted.iter().find(|p| &p.id == id).cloned()
     }
 
+    /// The bot's reactions on message `id` (posted by the bot or injected), in the order added.
+    pub fn reactions_on(&self, id: &str) -> Vec<String> {
+        self.state()
+            .reactions
+            .get(&RemoteMsgId::new(id))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn ops(&self) -> Vec<FakeOp> {
         self.state().ops.clone()
     }
@@ -523,7 +539,42 @@ impl Connector for FakeConnector {
         if let Some(err) = failure {
             return Err(err);
         }
-        self.find(id, |p| p.reactions.push(key.to_owned()))
+        let mut st = self.state();
+        let on = st.reactions.entry(id.clone()).or_default();
+        // Like every platform: one reaction per key and person.
+        if !on.iter().any(|k| k == key) {
+            on.push(key.to_owned());
+        }
+        let on = on.clone();
+        if let Some(p) = st.posted.iter_mut().find(|p| &p.id == id) {
+            p.reactions = on;
+        }
+        Ok(())
+    }
+
+    async fn unreact(
+        &self,
+        _room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        let failure = self.take_failure();
+        self.state().ops.push(FakeOp::Unreact {
+            id: id.clone(),
+            key: key.to_owned(),
+            ok: failure.is_none(),
+        });
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        let mut st = self.state();
+        let on = st.reactions.entry(id.clone()).or_default();
+        on.retain(|k| k != key);
+        let on = on.clone();
+        if let Some(p) = st.posted.iter_mut().find(|p| &p.id == id) {
+            p.reactions = on;
+        }
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@ mod moderation;
 mod outbox;
 mod pipeline;
 mod privacy;
+mod reactions;
 mod remote;
 mod restart;
 mod store;

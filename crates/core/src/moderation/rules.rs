@@ -56,6 +56,17 @@ impl EditPolicy {
     }
 }
 
+/// Whether people's reactions on a message show on its copies in rooms of another side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReactionPolicy {
+    /// The bot shows, on each copy, the reactions made on the others (as itself: no reactor's
+    /// name crosses).
+    #[default]
+    Auto,
+    Off,
+}
+
 /// Which messages a direction's policy covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,6 +178,12 @@ pub struct Rules {
     /// The same for edits of a public message whose copy is in a staff room (default
     /// `direction`). Copies keep their old text until a moderator approves the new one.
     pub edits_public_to_staff: EditPolicy,
+    /// Whether reactions cross, for every direction but public→staff (default `auto`): staff
+    /// see how residents reacted only if the next setting lets them.
+    pub reactions: ReactionPolicy,
+    /// The same for residents' reactions showing in staff rooms (default `off`: a reaction is
+    /// not moderated, so it does not reach staff unless the council wants it).
+    pub reactions_public_to_staff: ReactionPolicy,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
     /// How residents are shown in staff rooms (`name` or `pseudonym`).
@@ -204,6 +221,8 @@ impl Default for Rules {
             slow_mode_secs: 0,
             edits: EditPolicy::Direction,
             edits_public_to_staff: EditPolicy::Direction,
+            reactions: ReactionPolicy::Auto,
+            reactions_public_to_staff: ReactionPolicy::Off,
             trusted: Vec::new(),
             blocked: Vec::new(),
             resident_names: ResidentNames::Name,
@@ -241,6 +260,15 @@ impl Rules {
                 _ => dir.policy,
             }
         })
+    }
+
+    /// Whether reactions made on side `from` show on the copy on side `to`.
+    pub fn reactions_cross(&self, from: Side, to: Side) -> bool {
+        let p = match (from, to) {
+            (Side::Public, Side::Staff) => self.reactions_public_to_staff,
+            _ => self.reactions,
+        };
+        p == ReactionPolicy::Auto
     }
 
     /// Checks what serde cannot: that every pattern compiles and every duration fits.
@@ -340,6 +368,8 @@ impl Rules {
         "slow_mode_secs",
         "edits",
         "edits_public_to_staff",
+        "reactions",
+        "reactions_public_to_staff",
         "trusted",
         "blocked",
         "resident_names",
@@ -393,6 +423,15 @@ impl fmt::Display for EditPolicy {
             EditPolicy::Auto => "auto",
             EditPolicy::Approve => "approve",
             EditPolicy::Off => "off",
+        })
+    }
+}
+
+impl fmt::Display for ReactionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReactionPolicy::Auto => "auto",
+            ReactionPolicy::Off => "off",
         })
     }
 }

@@ -76,6 +76,7 @@ impl RemoteCommands {
         let done = crate::privacy::erase::erase(&self.store, user, &actor.audit())?;
         self.store.flush().await?;
         self.outbox.enqueue(&done.deletes);
+        self.outbox.enqueue(&done.reaction_jobs);
         Ok(done)
     }
 

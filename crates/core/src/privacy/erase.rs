@@ -13,6 +13,8 @@
 //!   replaced by [`TOMBSTONE`], and it is marked deleted so nothing is ever sent from it again.
 //!   The record itself stays (with the copies' ids, until their delete jobs have run) so that the
 //!   deletes can find the copies and other people's replies and threads keep their structure;
+//! - their reactions on other messages leave the tallies, and the bot's reactions that counted
+//!   them follow (`Reactions` jobs); the reactions on their own messages go with the records;
 //! - the message-index entries of its source and copies are removed at once: the delete jobs work
 //!   from the record, and nothing else should map a platform message to this person any more.
 //!
@@ -45,6 +47,11 @@ pub struct Erased {
     pub parked_dropped: usize,
     /// Message records that no longer decode and mention the person's id, removed whole.
     pub unreadable_removed: usize,
+    /// Their reactions on other people's messages, removed from the tallies.
+    pub reactions_removed: usize,
+    /// Jobs that take the bot's reactions that showed theirs off the other rooms: handed to a
+    /// running outbox like `deletes`, or run at the next start.
+    pub reaction_jobs: Vec<Job>,
 }
 
 /// Erases `user` on behalf of `actor`. The caller
@@ -105,9 +112,9 @@ pub fn erase(
                 let mut deleting: HashSet<RoomRef> = HashSet::new();
                 for job in &jobs {
                     let cancel = match &job.kind {
-                        JobKind::Send { mirror, .. } | JobKind::Edit { mirror, .. } => {
-                            *mirror == id
-                        }
+                        JobKind::Send { mirror, .. }
+                        | JobKind::Edit { mirror, .. }
+                        | JobKind::Reactions { mirror } => *mirror == id,
                         // Anything the bridge would still post or edit that shows the message:
                         // its cards, held or decided, their edits, and notices about it.
                         JobKind::Notice { about: Some(m), .. }
@@ -157,6 +164,8 @@ pub fn erase(
                 }
                 tombstone(&mut m);
                 tx.put_mirror(&m)?;
+                // Who reacted to it, and how: the copies (and the bot's reactions on them) go.
+                tx.remove_reactions(id)?;
                 done.messages += 1;
             }
             tx.audit(AuditDraft {
@@ -182,6 +191,8 @@ pub fn erase(
         total.jobs_cancelled += done.jobs_cancelled;
     }
     total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
+    (total.reactions_removed, total.reaction_jobs) =
+        erase_reactions(store, user, &user_hash, actor)?;
     let unreadable = store.unreadable_mirrors_mentioning(user.id.as_str())?;
     if !unreadable.is_empty() {
         total.unreadable_removed = store.transact(|tx| {
@@ -208,6 +219,49 @@ pub fn erase(
         "erased a person's content"
     );
     Ok(total)
+}
+
+/// Removes `user`'s reactions from every message's tallies and queues a `Reactions` job for
+/// each room of those messages, so the bot's reactions that counted them follow. One audited
+/// transaction (a person's reactions are few; the scan is over the reactions tree).
+fn erase_reactions(
+    store: &Store,
+    user: &UserKey,
+    user_hash: &str,
+    actor: &crate::moderation::audit::AuditActor,
+) -> Result<(usize, Vec<Job>), StoreError> {
+    let records = store.reactions_by(user)?;
+    if records.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    store.transact(|tx| {
+        let mut removed = 0;
+        let mut jobs = Vec::new();
+        for old in &records {
+            let mut new = old.clone();
+            for room in &mut new.rooms {
+                let before = room.people.len();
+                room.people.retain(|r| &r.by != user);
+                removed += before - room.people.len();
+            }
+            tx.put_reactions(Some(old), &new)?;
+            for room in &new.rooms {
+                jobs.push(tx.push_job(
+                    &new.link,
+                    &room.room,
+                    JobKind::Reactions { mirror: new.mirror },
+                )?);
+            }
+        }
+        tx.audit(AuditDraft {
+            actor: actor.clone(),
+            action: AuditAction::Erased,
+            link: None,
+            subject: None,
+            detail: serde_json::json!({ "user_hash": user_hash, "reactions_removed": removed }),
+        })?;
+        Ok((removed, jobs))
+    })
 }
 
 /// Drops the dead letters that carry `user`: a parked event holds its text and the sender's

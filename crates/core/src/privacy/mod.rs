@@ -124,7 +124,8 @@ pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
         }),
         JobKind::Send { mirror, .. }
         | JobKind::Edit { mirror, .. }
-        | JobKind::Delete { mirror } => {
+        | JobKind::Delete { mirror }
+        | JobKind::Reactions { mirror } => {
             serde_json::json!({ "type": job_kind_name(kind), "mirror": mirror })
         }
     }
@@ -136,6 +137,7 @@ fn job_kind_name(kind: &crate::store::JobKind) -> &'static str {
         JobKind::Send { .. } => "send",
         JobKind::Edit { .. } => "edit",
         JobKind::Delete { .. } => "delete",
+        JobKind::Reactions { .. } => "reactions",
         JobKind::Notice { .. } => "notice",
         JobKind::EditNotice { .. } => "edit_notice",
     }

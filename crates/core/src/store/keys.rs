@@ -35,10 +35,14 @@ pub enum Tree {
     LinkOverrides,
     /// Rooms' names as their platforms last gave them, for cards and notices.
     RoomNames,
+    /// People's reactions on each bridged message, and what the bot shows (`reactions.rs`).
+    Reactions,
+    /// A reaction's own id (where the platform deletes reactions by id) to its message.
+    ReactionIds,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 14] = [
+    pub const ALL: [Tree; 16] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -53,6 +57,8 @@ impl Tree {
         Tree::Parked,
         Tree::LinkOverrides,
         Tree::RoomNames,
+        Tree::Reactions,
+        Tree::ReactionIds,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -71,6 +77,8 @@ impl Tree {
             Tree::Parked => "parked",
             Tree::LinkOverrides => "link_overrides",
             Tree::RoomNames => "room_names",
+            Tree::Reactions => "reactions",
+            Tree::ReactionIds => "reaction_ids",
         }
     }
 
@@ -81,8 +89,8 @@ impl Tree {
 }
 
 /// The names the engine is opened with, in [`Tree`] order.
-pub const TREE_NAMES: [&str; 14] = {
-    let mut names = [""; 14];
+pub const TREE_NAMES: [&str; 16] = {
+    let mut names = [""; 16];
     let mut i = 0;
     while i < Tree::ALL.len() {
         names[i] = Tree::ALL[i].name();
@@ -224,7 +232,9 @@ mod tests {
                 "connector_state",
                 "parked",
                 "link_overrides",
-                "room_names"
+                "room_names",
+                "reactions",
+                "reaction_ids"
             ]
         );
         assert!(Tree::ALL

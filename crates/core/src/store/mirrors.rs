@@ -166,7 +166,7 @@ impl Tx<'_> {
     }
 
     /// Removes a mirror record and every id mapping that leads to it (its source and copies in
-    /// the message index, the threads it heads in the thread map).
+    /// the message index, the threads it heads in the thread map), and its reactions.
     pub fn remove_mirror(&mut self, m: &MirrorRecord) -> Result<(), TxError> {
         if self.mirror_of(&m.source, &m.source_msg)? == Some(m.id) {
             self.unindex(&m.source, &m.source_msg)?;
@@ -184,6 +184,7 @@ impl Tx<'_> {
                 self.unmap_thread(&c.room, t, m.id)?;
             }
         }
+        self.remove_reactions(m.id)?;
         self.remove(Tree::Mirrors, &keys::id(m.id.0))
     }
 

@@ -6,6 +6,7 @@
 //! [`links_rules`] (links and their rules, seeded from the config by `seed.rs`), [`seen`],
 //! [`mirrors`] (mirror records, the message index and the thread map), [`pending`] (held
 //! items), [`outbox`], [`audit`], [`parked`] (dead letters), [`connector_state`], and the meta
+//! [`reactions`] (people's reactions on each message, what the bot shows), the meta
 //! tree's [`meta`] (schema, instance name, id counters), `housekeeping.rs` (reminder marks and
 //! notice digests) and `privacy_key.rs`. `keys.rs` is the only place that knows the on-disk
 //! layout (tree names, big-endian ids, JSON values in a versioned envelope); `records.rs` the
@@ -34,6 +35,7 @@ pub mod outbox;
 pub mod parked;
 pub mod pending;
 mod privacy_key;
+pub mod reactions;
 pub mod read;
 pub mod records;
 pub mod runtime_links;
@@ -62,13 +64,14 @@ pub mod prelude {
     pub use super::parked::ParkedReads;
     pub use super::pending::PendingReads;
     pub use super::privacy_key::PrivacyKeyReads;
+    pub use super::reactions::ReactionReads;
     pub use super::read::Read;
     pub use super::runtime_links::RuntimeLinkReads;
     pub use super::seen::SeenReads;
 }
 
 /// The schema this build writes. `open` migrates older stores and refuses newer ones.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

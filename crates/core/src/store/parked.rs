@@ -109,7 +109,8 @@ impl ParkedItem {
                         super::JobKind::Notice { about: Some(m), .. }
                         | super::JobKind::EditNotice { about: Some(m), .. } => mirrors.contains(m),
                         super::JobKind::Send { mirror, .. }
-                        | super::JobKind::Edit { mirror, .. } => mirrors.contains(mirror),
+                        | super::JobKind::Edit { mirror, .. }
+                        | super::JobKind::Reactions { mirror } => mirrors.contains(mirror),
                         super::JobKind::Delete { .. } => false,
                         super::JobKind::Notice { .. } | super::JobKind::EditNotice { .. } => {
                             mentions(&bytes)

@@ -399,6 +399,11 @@ pub enum JobKind {
     },
     /// Remove the copy.
     Delete { mirror: MirrorId },
+    /// Bring the bot's reactions on the message in the target room (its source or its copy)
+    /// in line with the reactions people made on the message's other rooms
+    /// (`pipeline::reactions`). It reads the tallies when it runs, so several queued for one
+    /// room settle in one go.
+    Reactions { mirror: MirrorId },
     /// A message from the bridge itself (to a moderation room); `card` marks an approval card and
     /// `about` the bridged message it shows, so that the card is found again when its author's
     /// data is erased (after a decision the item, and with it the card's place, is gone).
@@ -448,7 +453,8 @@ impl JobKind {
         match self {
             JobKind::Send { mirror, .. }
             | JobKind::Edit { mirror, .. }
-            | JobKind::Delete { mirror } => Some(*mirror),
+            | JobKind::Delete { mirror }
+            | JobKind::Reactions { mirror } => Some(*mirror),
             JobKind::Notice { .. } | JobKind::EditNotice { .. } => None,
         }
     }

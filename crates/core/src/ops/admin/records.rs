@@ -134,6 +134,7 @@ async fn erase(
             "held_discarded": done.held_discarded,
             "jobs_cancelled": done.jobs_cancelled,
             "deletes": done.deletes.len(),
+            "reactions_removed": done.reactions_removed,
         }))
         .into_response(),
         Err(e) => failed(e),

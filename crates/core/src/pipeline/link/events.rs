@@ -2,6 +2,7 @@
 //! `moderation::room`; a new message in a bridged room is judged per target room and copied,
 //! held for a moderator, or dropped (`message`, `hold`).
 
+use super::reactions::Change;
 use super::*;
 use crate::store::observe::Observation;
 
@@ -50,11 +51,26 @@ impl LinkWorker {
             }
             EventKind::Message(m) => self.message(tx, ev, m, fx),
             EventKind::Edit { target, new } => self.edit(tx, ev, target, new, fx),
+            EventKind::Delete { target } if self.is_reaction(tx, ev, target)? => {
+                self.reaction(tx, ev, Change::Deleted { id: target }, fx)
+            }
             EventKind::Delete { target } => self.delete(tx, ev, target, fx),
-            // Reactions in bridged rooms are not relayed.
-            EventKind::Reaction { .. }
-            | EventKind::ReactionRemoved { .. }
-            | EventKind::ReactionCounts { .. } => Ok(()),
+            EventKind::Reaction { target, key, id } => self.reaction(
+                tx,
+                ev,
+                Change::Added {
+                    target,
+                    key,
+                    id: id.as_ref(),
+                },
+                fx,
+            ),
+            EventKind::ReactionRemoved { target, key } => {
+                self.reaction(tx, ev, Change::Removed { target, key }, fx)
+            }
+            EventKind::ReactionCounts { target, counts } => {
+                self.reaction(tx, ev, Change::Counted { target, counts }, fx)
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod edits;
 mod events;
+mod reactions;
 
 use crate::moderation::approval;
 use crate::store::prelude::*;

@@ -1,4 +1,4 @@
-//! The outbox: every send, edit and delete is a persisted job, run in order per target room and
+//! The outbox: every send, edit, delete and reaction is a persisted job, run in order per target room and
 //! retried by error kind until the platform confirms it or refuses for good.
 //!
 //! Contract with the rest of the core:
@@ -19,6 +19,7 @@
 //!   lane goes on. A platform outage parks nothing.
 
 mod copies;
+mod reactions;
 use copies::*;
 
 use crate::moderation::audit::{AuditAction, AuditDraft};
@@ -323,9 +324,12 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
                 continue;
             }
         };
-        // A paused link's copies wait here, in order; deletions (takedowns) and notices go on.
-        if matches!(job.kind, JobKind::Send { .. } | JobKind::Edit { .. })
-            && paused(inner, &job.link)
+        // A paused link's copies (and the reactions that cross with them) wait here, in order;
+        // deletions (takedowns) and notices go on.
+        if matches!(
+            job.kind,
+            JobKind::Send { .. } | JobKind::Edit { .. } | JobKind::Reactions { .. }
+        ) && paused(inner, &job.link)
         {
             tokio::select! {
                 _ = inner.shutdown.cancelled() => return false,
@@ -460,6 +464,9 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
             edit_copy(inner, conn, &caps, job, &m, text).await
         }
         (JobKind::Delete { .. }, Some(m)) => delete_copy(inner, conn, &caps, job, &m).await,
+        (JobKind::Reactions { .. }, Some(m)) => {
+            reactions::sync_reactions(inner, conn, &caps, job, &m).await
+        }
         (JobKind::Notice { text, card, about }, _) => {
             send_notice(inner, conn, &caps, job, text, *card, *about).await
         }
