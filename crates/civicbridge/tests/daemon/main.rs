@@ -8,6 +8,7 @@ mod common;
 
 mod admin;
 mod admin_api;
+mod bulk;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

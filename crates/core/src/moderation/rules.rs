@@ -67,6 +67,76 @@ pub enum ReactionPolicy {
     Off,
 }
 
+/// A reason a moderator can give for a decision, by its code (`!reject #3 spam`): the code
+/// goes into the audit entry (and, with `harm`, lets decisions be counted by kind), the label
+/// is what people read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    /// One word: lower-case letters, digits, `_` or `-`, at most 32 characters.
+    pub code: String,
+    /// What the card (and, later, the author) reads, e.g. "Spam or advertising".
+    pub label: String,
+    /// A harm category in the MSC4387 vocabulary (`org.matrix.msc4387.spam` …), if one fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harm: Option<String>,
+}
+
+impl Reason {
+    fn new(code: &str, label: &str, harm: Option<&str>) -> Reason {
+        Reason {
+            code: code.into(),
+            label: label.into(),
+            harm: harm.map(|h| format!("org.matrix.msc4387.{h}")),
+        }
+    }
+
+    /// The reasons a link starts with: the common ones for a public conversation, with the
+    /// MSC4387 harm each falls under.
+    pub fn defaults() -> Vec<Reason> {
+        vec![
+            Reason::new("spam", "Spam or advertising", Some("spam")),
+            Reason::new("scam", "A scam or fraud", Some("spam.fraud")),
+            Reason::new(
+                "impersonation",
+                "Pretends to be someone else",
+                Some("spam.impersonation"),
+            ),
+            Reason::new("abuse", "Abusive or harassing", Some("harassment")),
+            Reason::new(
+                "hate",
+                "Hateful towards a group of people",
+                Some("harassment.hate"),
+            ),
+            Reason::new(
+                "personal",
+                "Shares someone's personal information",
+                Some("harassment.doxxing"),
+            ),
+            Reason::new("violence", "Violent or threatening", Some("violence")),
+            Reason::new("adult", "Sexual or adult content", Some("adult")),
+            Reason::new("rules", "Against this group's rules", Some("tos")),
+            Reason::new("offtopic", "Off topic here", None),
+        ]
+    }
+
+    /// Reads a reason as typed after a decision: a first word that is one of `reasons`' codes
+    /// (any case) gives that reason, and the rest of the text, if any, is the moderator's own
+    /// words after it. Returns the reason found and the text to show: "Spam or advertising",
+    /// "Spam or advertising (third time today)", or the free text as typed.
+    pub fn resolve<'a>(reasons: &'a [Reason], typed: &str) -> (Option<&'a Reason>, String) {
+        let typed = typed.trim();
+        let (first, rest) = typed
+            .split_once(char::is_whitespace)
+            .map_or((typed, ""), |(f, r)| (f, r.trim()));
+        match reasons.iter().find(|r| r.code.eq_ignore_ascii_case(first)) {
+            Some(r) if rest.is_empty() => (Some(r), r.label.clone()),
+            Some(r) => (Some(r), format!("{} ({rest})", r.label)),
+            None => (None, typed.to_owned()),
+        }
+    }
+}
+
 /// Which messages a direction's policy covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +254,8 @@ pub struct Rules {
     /// The same for residents' reactions showing in staff rooms (default `off`: a reaction is
     /// not moderated, so it does not reach staff unless the council wants it).
     pub reactions_public_to_staff: ReactionPolicy,
+    /// The reasons moderators give by code (`!reject #3 spam`); see [`Reason`].
+    pub reasons: Vec<Reason>,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
     /// How residents are shown in staff rooms (`name` or `pseudonym`).
@@ -223,6 +295,7 @@ impl Default for Rules {
             edits_public_to_staff: EditPolicy::Direction,
             reactions: ReactionPolicy::Auto,
             reactions_public_to_staff: ReactionPolicy::Off,
+            reasons: Reason::defaults(),
             trusted: Vec::new(),
             blocked: Vec::new(),
             resident_names: ResidentNames::Name,
@@ -291,6 +364,41 @@ impl Rules {
                     problem: format!("{value} is more than the largest allowed, {max}"),
                 });
             }
+        }
+        for (i, r) in self.reasons.iter().enumerate() {
+            let bad = |problem: String| RuleError {
+                key: format!("reasons[{i}]"),
+                problem,
+            };
+            let word =
+                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+            if r.code.is_empty() || r.code.len() > 32 || !r.code.chars().all(word) {
+                return Err(bad(format!(
+                    "code `{}` must be one word of a-z, 0-9, _ or -, at most 32 characters",
+                    r.code
+                )));
+            }
+            if self.reasons[..i].iter().any(|o| o.code == r.code) {
+                return Err(bad(format!("code `{}` is given twice", r.code)));
+            }
+            if r.label.trim().is_empty() || r.label.chars().count() > MAX_REASON_LABEL {
+                return Err(bad(format!(
+                    "label must have between 1 and {MAX_REASON_LABEL} characters"
+                )));
+            }
+            if r.harm.as_ref().is_some_and(|h| {
+                h.is_empty() || h.len() > 128 || h.chars().any(char::is_whitespace)
+            }) {
+                return Err(bad(
+                    "harm must be one identifier such as org.matrix.msc4387.spam".into(),
+                ));
+            }
+        }
+        if self.reasons.len() > MAX_REASONS {
+            return Err(RuleError {
+                key: "reasons".into(),
+                problem: format!("at most {MAX_REASONS} reasons"),
+            });
         }
         for (i, p) in self.blocked_patterns.iter().enumerate() {
             regex::Regex::new(p).map_err(|e| {
@@ -370,6 +478,7 @@ impl Rules {
         "edits_public_to_staff",
         "reactions",
         "reactions_public_to_staff",
+        "reasons",
         "trusted",
         "blocked",
         "resident_names",
@@ -381,6 +490,9 @@ impl Rules {
     ];
 }
 
+/// The most reasons a link may list, and the longest label: a list to pick from, not a text.
+pub const MAX_REASONS: usize = 50;
+pub const MAX_REASON_LABEL: usize = 200;
 /// The longest slow mode: a day between messages.
 pub const MAX_SLOW_MODE_SECS: u64 = 86_400;
 /// The longest reminder or expiry delay: a year.
@@ -464,6 +576,52 @@ mod tests {
         assert_eq!(r.public_to_staff.policy, Policy::Auto);
         r.set("staff_to_public.in_thread", "auto").expect("sub-key");
         assert_eq!(r.staff_to_public.in_thread, Some(Policy::Auto));
+    }
+
+    #[test]
+    fn reasons_are_read_by_code_with_the_moderators_words_after_it() {
+        let reasons = Reason::defaults();
+        let (r, text) = Reason::resolve(&reasons, "spam");
+        assert_eq!(r.map(|r| r.code.as_str()), Some("spam"));
+        assert_eq!(text, "Spam or advertising");
+        let (r, text) = Reason::resolve(&reasons, " SPAM  third time today ");
+        assert_eq!(
+            r.map(|r| r.harm.as_deref()),
+            Some(Some("org.matrix.msc4387.spam"))
+        );
+        assert_eq!(text, "Spam or advertising (third time today)");
+        let (r, text) = Reason::resolve(&reasons, "spammy words");
+        assert!(r.is_none());
+        assert_eq!(text, "spammy words");
+    }
+
+    #[test]
+    fn reasons_are_checked_when_set() {
+        let mut r = Rules::default();
+        r.set("reasons", r#"[{ code = "noise", label = "Too loud" }]"#)
+            .expect("one reason");
+        assert_eq!(r.reasons.len(), 1);
+        for (bad, why) in [
+            (r#"[{ code = "Two Words", label = "x" }]"#, "one word"),
+            (
+                r#"[{ code = "a", label = "x" }, { code = "a", label = "y" }]"#,
+                "twice",
+            ),
+            (r#"[{ code = "a", label = " " }]"#, "label"),
+            (
+                r#"[{ code = "a", label = "x", harm = "has space" }]"#,
+                "harm",
+            ),
+            (r#"[{ code = "a", label = "x", colour = "red" }]"#, "colour"),
+        ] {
+            let e = r.set("reasons", bad).expect_err(bad);
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        assert_eq!(
+            r.reasons.len(),
+            1,
+            "a refused change leaves the rules as they were"
+        );
     }
 
     #[test]

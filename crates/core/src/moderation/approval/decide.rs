@@ -62,11 +62,20 @@ pub fn decide(
     let mut mirror = tx.mirror_required(item.mirror)?;
     let original = item.text(&mirror).clone();
     let attachments: Vec<Attachment> = item.attachments(&mirror).to_vec();
+    // A reason typed by its code reads as the link's label for it (`reasons` in the rules).
+    let reasons = tx.rules(&link.id)?.unwrap_or_default().reasons;
+    let (reason, reason_text) = match decision {
+        Decision::Reject(Some(typed)) => {
+            let (r, text) = crate::moderation::rules::Reason::resolve(&reasons, typed);
+            (r.cloned(), Some(text))
+        }
+        _ => (None, None),
+    };
     // The decided card shows the message as it was held, before this decision changes it.
     let outcome = match decision {
         Decision::Approve => Outcome::Approved,
         Decision::ApproveEdited(t) => Outcome::ApprovedEdited(t.clone()),
-        Decision::Reject(r) => Outcome::Rejected(r.clone()),
+        Decision::Reject(_) => Outcome::Rejected(reason_text.clone()),
     };
     let now = tx.now_ms();
     let card = card_text(tx, &link, &item, &mirror, |v| {
@@ -143,7 +152,9 @@ pub fn decide(
                 _ => &mirror.text,
             }),
             "targets": item.targets,
-            "reason": match decision { Decision::Reject(r) => r.clone(), _ => None },
+            "reason": reason_text,
+            "reason_code": reason.as_ref().map(|r| &r.code),
+            "harm": reason.as_ref().and_then(|r| r.harm.as_ref()),
         }),
     )?;
     if let Some(job) = show_on_card(tx, &item, card)? {

@@ -1,4 +1,4 @@
-//! `!rules`, `!set`, `!trust`, `!block`: reading and changing a link's rules from the
+//! `!rules`, `!reasons`, `!set`, `!trust`, `!block`: reading and changing a link's rules from the
 //! moderation room. Changes are audited (`rules_changed`) in the command's own transaction; the
 //! link worker picks the new rules up before its next batch.
 
@@ -14,6 +14,22 @@ pub fn show_rules(tx: &mut Tx<'_>, link: &LinkRecord) -> Result<Outcome, TxError
         "Rules of link {}:\n{text}",
         link.id
     )))
+}
+
+/// `!reasons`: one line per reason, code first, as `!reject` takes it.
+pub fn show_reasons(tx: &mut Tx<'_>, link: &LinkRecord) -> Result<Outcome, TxError> {
+    let rules = tx.rules(&link.id)?.unwrap_or_default();
+    let mut text = format!(
+        "Reasons of link {} (!reject #ID CODE [your words]):",
+        link.id
+    );
+    for r in &rules.reasons {
+        text.push_str(&format!("\n{} — {}", r.code, r.label));
+    }
+    if rules.reasons.is_empty() {
+        text.push_str("\n(none: give reasons in your own words)");
+    }
+    Ok(Outcome::reply(text))
 }
 
 pub fn set(

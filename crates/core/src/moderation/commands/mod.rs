@@ -31,14 +31,18 @@ use std::sync::Arc;
 /// A command a person can type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Approve(ItemRef),
-    Reject(ItemRef, Option<String>),
+    /// `!approve #3 #4 #7`, `!approve #3-#9`: one or more held items.
+    Approve(Vec<ItemRef>),
+    /// `!reject #3-#9 spam`: the reason by its code or in the moderator's words.
+    Reject(Vec<ItemRef>, Option<String>),
     Edit(ItemRef, String),
     Takedown(takedown::Target),
     Publish,
     Unpublish,
     Queue,
     Rules(Option<LinkId>),
+    /// `!reasons`: the link's reasons and their codes.
+    Reasons,
     Set {
         link: LinkId,
         key: String,
@@ -92,6 +96,7 @@ impl Command {
             Command::Unpublish => "unpublish",
             Command::Queue => "queue",
             Command::Rules(_) => "rules",
+            Command::Reasons => "reasons",
             Command::Set { .. } => "set",
             Command::Trust(..) => "trust",
             Command::Block(..) => "block",
@@ -258,8 +263,8 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         )));
     }
     match cmd {
-        Command::Approve(id) => decide::approve(tx, ctx, id),
-        Command::Reject(id, reason) => decide::reject(tx, ctx, id, reason),
+        Command::Approve(ids) => decide::approve(tx, ctx, ids),
+        Command::Reject(ids, reason) => decide::reject(tx, ctx, ids, reason),
         Command::Edit(id, text) => decide::edit(tx, ctx, id, text),
         Command::Takedown(t) => takedown::run(tx, ctx, &t),
         Command::Publish | Command::Unpublish => Ok(Outcome::reply(
@@ -268,6 +273,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Queue => Ok(Outcome::reply(info::queue(tx, ctx.room))),
         Command::Audit(n) => Ok(Outcome::reply(info::audit_tail(tx, ctx.room, n))),
         Command::Rules(_) => admin::show_rules(tx, &link),
+        Command::Reasons => admin::show_reasons(tx, &link),
         Command::Set { key, value, .. } => admin::set(tx, ctx, &link, &key, &value),
         Command::Trust(user, _) => admin::trust(tx, ctx, &link, &user, true),
         Command::Block(user, _) => admin::trust(tx, ctx, &link, &user, false),

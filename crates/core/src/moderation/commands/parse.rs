@@ -10,8 +10,9 @@ use civicbridge_api::{LinkId, MirrorId, PendingId, RemoteMsgId, RoomRef, UserKey
 /// One line per command, for `!help` and usage replies.
 pub const HELP: &str = "\
 Commands (moderation room):
-!approve ID — send a held item (ID as on its card: #12, or #12v2 once its author edited it); ✅ on the card does the same
-!reject ID [reason] — drop a held item; ❌ on the card does the same
+!approve ID… — send held items (ID as on its card: #12, or #12v2 once its author edited it; several: #3 #4 #7, or #3-#9); ✅ on the card does the same
+!reject ID… [reason] — drop held items; the reason is one of the link's codes (!reasons), optionally followed by your words, or your words alone; ❌ on the card does the same
+!reasons — the link's reasons and their codes
 !edit ID TEXT — send a held item with TEXT instead (the original stays in the audit log)
 !takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
 !queue — the held items (and anything parked)
@@ -28,6 +29,63 @@ Commands (moderation room):
 !audit [N] — the last N audit entries (default 10)
 !help — this text
 In a staff room, as a reply in a thread (or a reply to its first message): !publish asks the moderators to publish the thread; !unpublish stops it crossing.";
+
+/// The most items one `!approve` or `!reject` decides: a backlog is worked through in pages, and
+/// a mistyped range (`#1-#99999`) must not decide a month of items at once.
+pub const MAX_ITEMS_AT_ONCE: usize = 50;
+
+/// The held items named at the start of `words` (`#3`, `#3v2`, `#3-#9`, `#3-9`), each once, in
+/// order, and how many words named them. `Err(None)`: none; `Err(Some(why))`: too many, or a
+/// range backwards.
+fn item_refs(words: &[&str]) -> Result<(Vec<ItemRef>, usize), Option<String>> {
+    let mut ids: Vec<ItemRef> = Vec::new();
+    let mut used = 0;
+    let too_many = || {
+        Some(format!(
+            "At most {MAX_ITEMS_AT_ONCE} items at once; decide the rest in another command."
+        ))
+    };
+    for (i, w) in words.iter().enumerate() {
+        // After the first item, only `#` starts another: `!reject #4 3 times` gives a reason.
+        if i > 0 && !w.starts_with('#') {
+            break;
+        }
+        let found: Vec<ItemRef> = if let Ok(one) = w.parse::<ItemRef>() {
+            vec![one]
+        } else if let Some((a, b)) = w.split_once('-') {
+            let (Ok(a), Ok(b)) = (a.parse::<ItemRef>(), b.parse::<ItemRef>()) else {
+                break;
+            };
+            if a.revision.is_some() || b.revision.is_some() {
+                break;
+            }
+            if b.id.0 < a.id.0 {
+                return Err(Some(format!("The range {w} runs backwards.")));
+            }
+            if b.id.0 - a.id.0 >= MAX_ITEMS_AT_ONCE as u64 {
+                return Err(too_many());
+            }
+            (a.id.0..=b.id.0)
+                .map(|n| ItemRef::first(PendingId(n)))
+                .collect()
+        } else {
+            break;
+        };
+        used += 1;
+        for r in found {
+            if !ids.contains(&r) {
+                ids.push(r);
+            }
+        }
+        if ids.len() > MAX_ITEMS_AT_ONCE {
+            return Err(too_many());
+        }
+    }
+    if ids.is_empty() {
+        return Err(None);
+    }
+    Ok((ids, used))
+}
 
 /// The usage line of one command.
 fn usage(verb: &str) -> String {
@@ -52,23 +110,23 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
     let words: Vec<&str> = args.split_whitespace().collect();
     let bad = || Err(usage(&verb));
     Some(match verb.as_str() {
-        "approve" => match words.as_slice() {
-            [id] => id
-                .parse::<ItemRef>()
-                .map(Command::Approve)
-                .or_else(|_| bad()),
+        "approve" => match item_refs(&words) {
+            Ok((ids, n)) if n == words.len() => Ok(Command::Approve(ids)),
+            Err(Some(e)) => Err(e),
             _ => bad(),
         },
-        "reject" => match words.first().map(|w| w.parse::<ItemRef>()) {
-            Some(Ok(id)) => {
-                let reason = args[words[0].len()..].trim();
+        "reject" => match item_refs(&words) {
+            Ok((ids, n)) => {
+                let reason = after_words(args, n);
                 Ok(Command::Reject(
-                    id,
+                    ids,
                     (!reason.is_empty()).then(|| reason.to_owned()),
                 ))
             }
-            _ => bad(),
+            Err(Some(e)) => Err(e),
+            Err(None) => bad(),
         },
+        "reasons" if words.is_empty() => Ok(Command::Reasons),
         "edit" => match words.first().map(|w| w.parse::<ItemRef>()) {
             Some(Ok(id)) if words.len() > 1 => {
                 Ok(Command::Edit(id, args[words[0].len()..].trim().to_owned()))
@@ -263,29 +321,32 @@ mod tests {
         assert_eq!(parse("hello"), None);
         assert_eq!(
             parse("!approve #3"),
-            Some(Ok(Command::Approve(ItemRef::first(PendingId(3)))))
+            Some(Ok(Command::Approve(vec![ItemRef::first(PendingId(3))])))
         );
         assert_eq!(
             parse("  !APPROVE 3 "),
-            Some(Ok(Command::Approve(ItemRef::first(PendingId(3)))))
+            Some(Ok(Command::Approve(vec![ItemRef::first(PendingId(3))])))
         );
         assert_eq!(
             parse("!approve #3v2"),
-            Some(Ok(Command::Approve(ItemRef {
+            Some(Ok(Command::Approve(vec![ItemRef {
                 id: PendingId(3),
                 revision: Some(2)
-            })))
+            }])))
         );
         assert_eq!(
             parse("!reject 4 off topic, sorry"),
             Some(Ok(Command::Reject(
-                ItemRef::first(PendingId(4)),
+                vec![ItemRef::first(PendingId(4))],
                 Some("off topic, sorry".into())
             )))
         );
         assert_eq!(
             parse("!reject #4"),
-            Some(Ok(Command::Reject(ItemRef::first(PendingId(4)), None)))
+            Some(Ok(Command::Reject(
+                vec![ItemRef::first(PendingId(4))],
+                None
+            )))
         );
         assert_eq!(
             parse("!edit #5 Is the hall free on Friday?"),
@@ -310,6 +371,59 @@ mod tests {
             .unwrap()
             .unwrap_err()
             .contains("!approve ID"));
+    }
+
+    #[test]
+    fn several_items_at_once() {
+        let ids = |ns: &[u64]| {
+            ns.iter()
+                .map(|n| ItemRef::first(PendingId(*n)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            parse("!approve #3 #4 #7"),
+            Some(Ok(Command::Approve(ids(&[3, 4, 7]))))
+        );
+        assert_eq!(
+            parse("!approve #3-#6 #5 #9v2"),
+            Some(Ok(Command::Approve(
+                ids(&[3, 4, 5, 6])
+                    .into_iter()
+                    .chain([ItemRef {
+                        id: PendingId(9),
+                        revision: Some(2)
+                    }])
+                    .collect()
+            ))),
+            "ranges, each item once, revisions kept"
+        );
+        assert_eq!(
+            parse("!reject #3-9 spam again"),
+            Some(Ok(Command::Reject(
+                ids(&[3, 4, 5, 6, 7, 8, 9]),
+                Some("spam again".into())
+            )))
+        );
+        // After the first item only `#` starts another, so a reason may begin with a number.
+        assert_eq!(
+            parse("!reject #4 3 times now"),
+            Some(Ok(Command::Reject(ids(&[4]), Some("3 times now".into()))))
+        );
+        let limit = parse("!approve #1-#51").unwrap().unwrap_err();
+        assert!(limit.contains("At most 50"), "{limit}");
+        let limit = parse("!reject #1-#18446744073709551615")
+            .unwrap()
+            .unwrap_err();
+        assert!(limit.contains("At most 50"), "{limit}");
+        let many: String = (1..=51).map(|n| format!(" #{n}")).collect();
+        assert!(parse(&format!("!approve{many}")).unwrap().is_err());
+        let backwards = parse("!approve #9-#3").unwrap().unwrap_err();
+        assert!(backwards.contains("backwards"), "{backwards}");
+        assert!(
+            parse("!approve #3-#4v2").unwrap().is_err(),
+            "no revision in a range"
+        );
+        assert_eq!(parse("!reasons"), Some(Ok(Command::Reasons)));
     }
 
     #[test]
@@ -431,7 +545,7 @@ mod fuzz {
             let reason = rest.trim().to_owned();
             prop_assert_eq!(
                 parse(&format!("!reject #{id} {rest}")),
-                Some(Ok(Command::Reject(ItemRef::first(PendingId(id)), Some(reason.clone()))))
+                Some(Ok(Command::Reject(vec![ItemRef::first(PendingId(id))], Some(reason.clone()))))
             );
             prop_assert_eq!(parse(&format!("!edit {id} {rest}")), Some(Ok(Command::Edit(ItemRef::first(PendingId(id)), reason))));
         }

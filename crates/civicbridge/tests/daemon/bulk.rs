@@ -1,0 +1,167 @@
+//! Deciding many held items at once, with reasons by code: `!approve #1-#3`, `!reject #4 #5
+//! spam`, on fake platforms.
+#![allow(clippy::unwrap_used)]
+
+use crate::common;
+
+use civicbridge_api::testing::wait_until;
+use civicbridge_core::moderation::audit::AuditAction;
+use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
+use civicbridge_core::store::prelude::*;
+use civicbridge_core::store::Store;
+use common::*;
+
+fn resident_approval_rules() -> Rules {
+    Rules {
+        public_to_staff: DirectionRule::new(Policy::Approve),
+        public_to_public: DirectionRule::new(Policy::Approve),
+        ..open_rules()
+    }
+}
+
+/// Holds `n` residents' messages "m1"… and waits for every card.
+async fn hold(fakes: &Fakes, store: &Store, n: usize) {
+    for i in 1..=n {
+        acked(
+            fakes
+                .telegram
+                .post(TG, RESIDENT, &i.to_string(), &format!("m{i}")),
+        )
+        .await;
+    }
+    wait_until(WAIT, "every card posted", || {
+        let p = store.pending().unwrap();
+        p.len() == n && p.iter().all(|p| p.card.is_some())
+    })
+    .await;
+}
+
+fn card_text(fakes: &Fakes, store_cards: &[civicbridge_api::RemoteMsgId], i: usize) -> String {
+    let p = fakes.matrix.get(&store_cards[i]).unwrap();
+    p.edits
+        .last()
+        .map_or_else(|| p.out.text.to_plain(), |e| e.text.to_plain())
+}
+
+#[tokio::test]
+async fn one_command_decides_several_items_each_once_with_a_reason_by_its_code() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    hold(&fakes, &store, 5).await;
+    let cards: Vec<_> = store
+        .pending()
+        .unwrap()
+        .iter()
+        .map(|p| p.card.clone().unwrap().1)
+        .collect();
+
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!approve #1-#3")).await;
+    acked(fakes.matrix.post(
+        MODS,
+        MODERATOR,
+        "$c2",
+        "!reject #4 #5 spam third time today",
+    ))
+    .await;
+    // The same command again decides nothing twice.
+    acked(
+        fakes
+            .matrix
+            .post(MODS, MODERATOR, "$c3", "!approve #1 #2 #3"),
+    )
+    .await;
+    wait_until(WAIT, "three copies in each room", || {
+        fakes.matrix.texts_in(STAFF).len() == 3 && fakes.discord.texts_in(DC).len() == 3
+    })
+    .await;
+    wait_until(WAIT, "five decided cards", || {
+        (0..5).all(|i| !fakes.matrix.get(&cards[i]).unwrap().edits.is_empty())
+    })
+    .await;
+    wait_until(WAIT, "the answers", || {
+        let said = fakes.matrix.texts_in(MODS).join("\n");
+        said.contains("#3 approved by Mo") && said.contains("There is no held item #1")
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+
+    assert_eq!(
+        fakes.matrix.texts_in(STAFF),
+        [
+            "Ada (Telegram): m1",
+            "Ada (Telegram): m2",
+            "Ada (Telegram): m3"
+        ],
+        "each approved item once, in order"
+    );
+    for i in 0..3 {
+        assert!(card_text(&fakes, &cards, i).contains(&format!("Approved #{}", i + 1)));
+    }
+    for i in 3..5 {
+        let text = card_text(&fakes, &cards, i);
+        assert!(
+            text.contains("reason: Spam or advertising (third time today)"),
+            "{text}"
+        );
+    }
+    let rejected: Vec<_> = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::Rejected)
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    for e in &rejected {
+        assert_eq!(e.detail["reason_code"], "spam");
+        assert_eq!(e.detail["harm"], "org.matrix.msc4387.spam");
+    }
+    assert_eq!(
+        store
+            .audit_log()
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == AuditAction::Approved)
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_non_moderator_is_refused_once_and_a_free_reason_has_no_code() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    hold(&fakes, &store, 3).await;
+    acked(fakes.matrix.post(MODS, STAFFER, "$c1", "!approve #1-#3")).await;
+    acked(
+        fakes
+            .matrix
+            .post(MODS, MODERATOR, "$c2", "!reject #1 #2 not for this group"),
+    )
+    .await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c3", "!reasons")).await;
+    wait_until(WAIT, "the answers", || {
+        let said = fakes.matrix.texts_in(MODS).join("\n");
+        said.contains("#2 rejected by Mo") && said.contains("spam — Spam or advertising")
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let said = fakes.matrix.texts_in(MODS);
+    assert_eq!(
+        said.iter()
+            .filter(|t| t.starts_with("Sorry, only moderators"))
+            .count(),
+        1,
+        "{said:?}"
+    );
+    assert_eq!(store.pending().unwrap().len(), 1, "#3 still held");
+    let rejected = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == AuditAction::Rejected)
+        .unwrap();
+    assert_eq!(rejected.detail["reason"], "not for this group");
+    assert!(rejected.detail["reason_code"].is_null());
+}
