@@ -436,3 +436,86 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
     }
     assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }
+
+/// `!approve #1-#3` on Synapse: each item goes out once to each room and its card is edited;
+/// `!reject #4 #5 spam` shows the reason's label on both cards and records its code.
+#[tokio::test]
+async fn a_bulk_decision_delivers_each_item_once_and_edits_every_card() {
+    let w = World::new().await;
+    let store = Store::memory();
+    let daemon = w.start(store.clone(), rules()).await;
+    for i in 1..=5 {
+        w.telegram
+            .post_as_user(w.tg_chat, (42, "Ada"), &format!("question {i}"))
+            .unwrap();
+    }
+    w.in_mod_room("five cards", |m| m.body.starts_with("Held #5"))
+        .await;
+    w.moderator
+        .say(&w.moderation_room, "!approve #1-#3")
+        .await
+        .unwrap();
+    w.moderator
+        .say(&w.moderation_room, "!reject #4 #5 spam")
+        .await
+        .unwrap();
+    let decided = |shown: &[civicbridge_demo::matrix::RoomMessage], n: usize, what: &str| {
+        shown
+            .iter()
+            .any(|m| m.body.contains(&format!("{what} #{n} by")))
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let shown = w.moderator.shown(&w.moderation_room).await.unwrap();
+        let done = (1..=3).all(|n| decided(&shown, n, "Approved"))
+            && (4..=5).all(|n| decided(&shown, n, "Rejected"));
+        if done {
+            for n in 4..=5 {
+                let card = shown
+                    .iter()
+                    .find(|m| m.body.contains(&format!("Rejected #{n} by")))
+                    .unwrap();
+                assert!(
+                    card.body.contains("reason: Spam or advertising"),
+                    "{}",
+                    card.body
+                );
+            }
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cards not decided: {shown:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    wait_until(WAIT, "three copies on Discord", || {
+        w.discord.webhook_messages(w.dc_channel).len() + w.discord.bot_messages(w.dc_channel).len()
+            == 3
+    })
+    .await;
+    let in_staff = w
+        .in_staff_room("the third", |m| m.body.contains("question 3"))
+        .await;
+    assert!(in_staff.body.contains("question 3"));
+    daemon.shutdown().await.unwrap();
+    let bodies = w.staff.bodies(&w.staff_room).await.unwrap();
+    for i in 1..=3 {
+        let n = bodies
+            .iter()
+            .filter(|b| b.ends_with(&format!("question {i}")))
+            .count();
+        assert_eq!(n, 1, "question {i} once in the staff room: {bodies:?}");
+    }
+    assert!(!bodies
+        .iter()
+        .any(|b| b.contains("question 4") || b.contains("question 5")));
+    let codes: Vec<_> = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::Rejected)
+        .map(|e| e.detail["reason_code"].clone())
+        .collect();
+    assert_eq!(codes, ["spam", "spam"]);
+}
