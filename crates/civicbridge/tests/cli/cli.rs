@@ -154,6 +154,7 @@ fn queue_lists_and_decides_held_items_and_the_jobs_wait_for_the_bridge() {
                     revised_at_ms: None,
                     content: None,
                     superseded: Vec::new(),
+                    claim: None,
                 })
             })
             .unwrap();

@@ -103,6 +103,7 @@ fn takedown_trust_block_and_edit_from_the_command_line() {
                     revised_at_ms: None,
                     content: None,
                     superseded: Vec::new(),
+                    claim: None,
                 })?;
                 Ok(())
             })

@@ -8,7 +8,7 @@ mod common;
 
 mod admin;
 mod admin_api;
-mod bulk;
+mod backlog;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

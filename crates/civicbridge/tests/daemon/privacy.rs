@@ -101,6 +101,7 @@ fn held(store: &Store, src: &str, text: &str) -> (MirrorId, PendingId) {
                 revised_at_ms: None,
                 content: None,
                 superseded: Vec::new(),
+                claim: None,
             })?;
             // A second card notice still waiting to be sent quotes the text too.
             tx.push_job(

@@ -273,6 +273,7 @@ fn ids_increase_across_reopening_and_pending_ids_count_without_gaps() {
         revised_at_ms: None,
         content: None,
         superseded: Vec::new(),
+        claim: None,
     };
     let last = {
         let store = Store::open(dir.path()).unwrap();
@@ -345,6 +346,7 @@ fn pending_items_and_outbox_jobs_round_trip_in_order() {
                     revised_at_ms: None,
                     content: None,
                     superseded: Vec::new(),
+                    claim: None,
                 })?;
                 let jobs = (0..300)
                     .map(|i| {

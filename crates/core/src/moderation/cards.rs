@@ -71,7 +71,7 @@ impl CardView<'_> {
     }
 }
 
-fn when(at_ms: u64) -> String {
+pub fn when(at_ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX))
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
@@ -155,9 +155,18 @@ pub fn held(v: &CardView<'_>) -> RichText {
         ],
     };
     spans.push(Span::Text(format!(" · rule: {}", item.reason)));
+    if let Some(c) = &item.claim {
+        // Words, not only the emoji: a screen reader and a plain-text client say it too.
+        spans.push(Span::Text(format!(
+            "\n🙋 Claimed by {} until {} (others: leave it to them; !release {} frees it)",
+            c.name,
+            when(c.until_ms),
+            item.id
+        )));
+    }
     spans.extend(body(v, item.text(v.mirror)));
     spans.push(Span::Text(format!(
-        "\nReact ✅ or ❌ on this card, or reply !approve {id} / !reject {id} [reason] / !edit {id} TEXT",
+        "\nReact ✅ or ❌ on this card (🙋 to claim it), or reply !approve {id} / !reject {id} [reason] / !edit {id} TEXT",
         id = item.reference()
     )));
     RichText { spans }

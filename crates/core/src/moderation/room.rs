@@ -58,6 +58,18 @@ pub fn handle(
             let decision = match key.trim_end_matches('\u{fe0f}') {
                 "✅" | "✔" | "👍" => Decision::Approve,
                 "❌" | "👎" => Decision::Reject(None),
+                "🙋" | "🙋‍♀" | "🙋‍♂" => {
+                    // A claim: its answer goes to the room only when someone else holds the
+                    // item (a non-moderator's attempt is audited, with no reply).
+                    match approval::claim(tx, id, &actor)? {
+                        Ok(claimed) => jobs.extend(claimed),
+                        Err(r @ approval::ClaimRefusal::Taken { .. }) => {
+                            reply(tx, link, &ev.room, r.text(&link.id), jobs)?;
+                        }
+                        Err(_) => {}
+                    }
+                    return Ok(false);
+                }
                 _ => return Ok(false),
             };
             // A decided card ignores later reactions. A non-moderator's reaction is only

@@ -254,6 +254,8 @@ pub struct Rules {
     /// The same for residents' reactions showing in staff rooms (default `off`: a reaction is
     /// not moderated, so it does not reach staff unless the council wants it).
     pub reactions_public_to_staff: ReactionPolicy,
+    /// Minutes a claim on a held item (`!claim`, 🙋) lasts unless released; at most a day.
+    pub claim_minutes: u64,
     /// The reasons moderators give by code (`!reject #3 spam`); see [`Reason`].
     pub reasons: Vec<Reason>,
     pub trusted: Vec<UserKey>,
@@ -295,6 +297,7 @@ impl Default for Rules {
             edits_public_to_staff: EditPolicy::Direction,
             reactions: ReactionPolicy::Auto,
             reactions_public_to_staff: ReactionPolicy::Off,
+            claim_minutes: 30,
             reasons: Reason::defaults(),
             trusted: Vec::new(),
             blocked: Vec::new(),
@@ -350,6 +353,7 @@ impl Rules {
         // arithmetic is exact (the code saturates anyway, so a bound is about meaning).
         for (key, value, max) in [
             ("slow_mode_secs", self.slow_mode_secs, MAX_SLOW_MODE_SECS),
+            ("claim_minutes", self.claim_minutes, 24 * 60),
             ("remind_after_secs", self.remind_after_secs, MAX_WAIT_SECS),
             ("expire_after_secs", self.expire_after_secs, MAX_WAIT_SECS),
             (
@@ -478,6 +482,7 @@ impl Rules {
         "edits_public_to_staff",
         "reactions",
         "reactions_public_to_staff",
+        "claim_minutes",
         "reasons",
         "trusted",
         "blocked",

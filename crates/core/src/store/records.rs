@@ -277,6 +277,20 @@ pub struct PendingItem {
     /// The cards of earlier revisions (marked superseded): a decision on one is refused.
     #[serde(default)]
     pub superseded: Vec<(RoomRef, RemoteMsgId)>,
+    /// A moderator working on it (`!claim`, 🙋 on the card), so others leave it to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+/// Who took a held item, and until when: a claim lapses by itself after the link's
+/// `claim_minutes`, or is released (`!release`, or a decision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The claimant as the audit log writes them (`matrix:@mo:example.org`).
+    pub actor: String,
+    /// Their name as the card shows it.
+    pub name: String,
+    pub until_ms: u64,
 }
 
 fn first_revision() -> u32 {
@@ -315,7 +329,13 @@ impl PendingItem {
             revised_at_ms: None,
             content: None,
             superseded: Vec::new(),
+            claim: None,
         }
+    }
+
+    /// The claim in force at `now_ms`, if any.
+    pub fn claimed(&self, now_ms: u64) -> Option<&Claim> {
+        self.claim.as_ref().filter(|c| now_ms < c.until_ms)
     }
 
     /// The text this item would cross with (for an edit: the new text).

@@ -21,11 +21,14 @@
 //! edit of an approved message (its own policy, usually back to the queue). An approval sends
 //! exactly the approved revision's text and attachments.
 //!
-//! A deletion at the source withdraws the item ([`withdraw`]) and marks its card.
+//! A deletion at the source withdraws the item ([`withdraw`]) and marks its card. A moderator
+//! may claim an item ([`claim`]) so that the others leave it to them.
 
+mod claim;
 mod decide;
 mod hold;
 mod withdraw;
+pub use claim::*;
 pub use decide::*;
 pub use hold::*;
 pub use withdraw::*;

@@ -57,6 +57,10 @@ pub enum AuditAction {
     ParkedRetried,
     /// An admin dropped a parked item for good (`!drop`, `civicbridge queue drop`).
     ParkedDropped,
+    /// A moderator took a held item (`!claim`, 🙋 on its card).
+    Claimed,
+    /// A claim was given up (`!release`) before it lapsed.
+    ClaimReleased,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

@@ -10,6 +10,7 @@
 //! same batch did.
 
 pub mod admin;
+pub mod claims;
 pub mod decide;
 pub mod info;
 pub mod links;
@@ -36,6 +37,10 @@ pub enum Command {
     /// `!reject #3-#9 spam`: the reason by its code or in the moderator's words.
     Reject(Vec<ItemRef>, Option<String>),
     Edit(ItemRef, String),
+    /// `!claim #12`: take a held item so the other moderators leave it.
+    Claim(ItemRef),
+    /// `!release #12`: give a claim up.
+    Release(ItemRef),
     Takedown(takedown::Target),
     Publish,
     Unpublish,
@@ -91,6 +96,8 @@ impl Command {
             Command::Approve(_) => "approve",
             Command::Reject(..) => "reject",
             Command::Edit(..) => "edit",
+            Command::Claim(_) => "claim",
+            Command::Release(_) => "release",
             Command::Takedown(_) => "takedown",
             Command::Publish => "publish",
             Command::Unpublish => "unpublish",
@@ -247,7 +254,11 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
     let needs = cmd.needs();
     let is_decision = matches!(
         cmd,
-        Command::Approve(_) | Command::Reject(..) | Command::Edit(..)
+        Command::Approve(_)
+            | Command::Reject(..)
+            | Command::Edit(..)
+            | Command::Claim(_)
+            | Command::Release(_)
     );
     if !is_decision && role(&link, &ctx.actor) < needs {
         let content = format!("{cmd:?}");
@@ -266,6 +277,8 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Approve(ids) => decide::approve(tx, ctx, ids),
         Command::Reject(ids, reason) => decide::reject(tx, ctx, ids, reason),
         Command::Edit(id, text) => decide::edit(tx, ctx, id, text),
+        Command::Claim(id) => claims::claim(tx, ctx, id),
+        Command::Release(id) => claims::release(tx, ctx, id),
         Command::Takedown(t) => takedown::run(tx, ctx, &t),
         Command::Publish | Command::Unpublish => Ok(Outcome::reply(
             "!publish and !unpublish work in a staff room, as a reply in the thread.",

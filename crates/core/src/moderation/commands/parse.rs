@@ -14,6 +14,8 @@ Commands (moderation room):
 !reject ID… [reason] — drop held items; the reason is one of the link's codes (!reasons), optionally followed by your words, or your words alone; ❌ on the card does the same
 !reasons — the link's reasons and their codes
 !edit ID TEXT — send a held item with TEXT instead (the original stays in the audit log)
+!claim ID — take a held item so the other moderators leave it to you (for the link's claim_minutes); 🙋 on the card does the same
+!release ID — give up your claim (admins: anyone's)
 !takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
 !queue — the held items (and anything parked)
 !parked — jobs and events the bridge set aside after they failed (dead letters)
@@ -131,6 +133,14 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             Some(Ok(id)) if words.len() > 1 => {
                 Ok(Command::Edit(id, args[words[0].len()..].trim().to_owned()))
             }
+            _ => bad(),
+        },
+        "claim" | "release" => match words.as_slice() {
+            [id] => match id.parse::<ItemRef>() {
+                Ok(id) if verb == "claim" => Ok(Command::Claim(id)),
+                Ok(id) => Ok(Command::Release(id)),
+                Err(_) => bad(),
+            },
             _ => bad(),
         },
         "takedown" => match words.as_slice() {
@@ -424,6 +434,17 @@ mod tests {
             "no revision in a range"
         );
         assert_eq!(parse("!reasons"), Some(Ok(Command::Reasons)));
+        assert_eq!(
+            parse("!claim #12"),
+            Some(Ok(Command::Claim(ItemRef::first(PendingId(12)))))
+        );
+        assert_eq!(
+            parse("!release 12"),
+            Some(Ok(Command::Release(ItemRef::first(PendingId(12)))))
+        );
+        for bad in ["!claim", "!claim #1 #2", "!release x"] {
+            assert!(parse(bad).unwrap().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! Deciding many held items at once, with reasons by code: `!approve #1-#3`, `!reject #4 #5
-//! spam`, on fake platforms.
+//! Working through a backlog, on fake platforms: deciding many held items at once with reasons by
+//! code (`!approve #1-#3`, `!reject #4 #5 spam`), and claims (`!claim`, 🙋, `!release`).
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
 
 use civicbridge_api::testing::wait_until;
+use civicbridge_api::{EventKind, Message};
 use civicbridge_core::moderation::audit::AuditAction;
 use civicbridge_core::moderation::rules::{DirectionRule, Policy, Rules};
 use civicbridge_core::store::prelude::*;
@@ -164,4 +165,112 @@ async fn a_non_moderator_is_refused_once_and_a_free_reason_has_no_code() {
         .unwrap();
     assert_eq!(rejected.detail["reason"], "not for this group");
     assert!(rejected.detail["reason_code"].is_null());
+}
+
+/// A second moderator, by power level in the moderation room (as the Matrix connector says).
+const OTHER: (&str, &str) = ("@liz", "Liz");
+
+fn as_other(fakes: &Fakes, id: &str, kind: EventKind) -> civicbridge_api::Event {
+    let mut ev = fakes
+        .matrix
+        .event(MODS, OTHER, format!("matrix:{id}"), kind);
+    ev.sender.standing = Some(civicbridge_matrix::inbound::standing_of(50));
+    ev
+}
+
+fn other_says(fakes: &Fakes, id: &str, text: &str) -> civicbridge_api::Event {
+    as_other(fakes, id, EventKind::Message(Message::text(id, text)))
+}
+
+#[tokio::test]
+async fn a_claim_shows_on_the_card_and_another_moderators_claim_is_refused_until_released() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    hold(&fakes, &store, 1).await;
+    let card = store.pending().unwrap()[0].card.clone().unwrap().1;
+    let card_now = || {
+        let p = fakes.matrix.get(&card).unwrap();
+        p.edits
+            .last()
+            .map_or_else(|| p.out.text.to_plain(), |e| e.text.to_plain())
+    };
+
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!claim #1")).await;
+    wait_until(WAIT, "the claim on the card", || {
+        card_now().contains("Claimed by Mo until")
+    })
+    .await;
+    // Liz tries by command and by 🙋: both refused, with the claimant named.
+    acked(fakes.matrix.inject(other_says(&fakes, "$c2", "!claim #1"))).await;
+    let raise = EventKind::Reaction {
+        target: card.clone(),
+        key: "🙋".into(),
+        id: None,
+    };
+    acked(fakes.matrix.inject(as_other(&fakes, "$r1", raise.clone()))).await;
+    acked(
+        fakes
+            .matrix
+            .inject(other_says(&fakes, "$c3", "!release #1")),
+    )
+    .await;
+    wait_until(WAIT, "the refusals", || {
+        let said = fakes.matrix.texts_in(MODS);
+        said.iter()
+            .filter(|t| t.starts_with("#1 is claimed by Mo until"))
+            .count()
+            == 2
+            && said.iter().any(|t| t.contains("#1 is not claimed by you"))
+    })
+    .await;
+    assert!(card_now().contains("Claimed by Mo"), "still Mo's");
+
+    // Mo releases; Liz's 🙋 now claims it.
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c4", "!release #1")).await;
+    acked(fakes.matrix.inject(as_other(&fakes, "$r2", raise))).await;
+    wait_until(WAIT, "Liz's claim on the card", || {
+        card_now().contains("Claimed by Liz until")
+    })
+    .await;
+    // A claim does not lock: Mo's decision still counts, and the card shows it.
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c5", "!approve #1")).await;
+    wait_until(WAIT, "decided", || card_now().contains("Approved #1 by Mo")).await;
+    daemon.shutdown().await.unwrap();
+    let actions: Vec<_> = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.action, AuditAction::Claimed | AuditAction::ClaimReleased))
+        .map(|e| (e.action, e.actor.to_string()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (AuditAction::Claimed, "matrix:@mod".to_owned()),
+            (AuditAction::ClaimReleased, "matrix:@mod".to_owned()),
+            (AuditAction::Claimed, "matrix:@liz".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_claim_lapses_after_the_links_claim_minutes() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        claim_minutes: 0,
+        ..resident_approval_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    hold(&fakes, &store, 1).await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!claim #1")).await;
+    acked(fakes.matrix.inject(other_says(&fakes, "$c2", "!claim #1"))).await;
+    wait_until(WAIT, "both answers", || {
+        let said = fakes.matrix.texts_in(MODS);
+        said.iter().any(|t| t == "#1 claimed by Mo")
+            && said.iter().any(|t| t == "#1 claimed by Liz")
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
 }
