@@ -274,3 +274,90 @@ async fn a_claim_lapses_after_the_links_claim_minutes() {
     .await;
     daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_note_about_a_sender_shows_on_their_later_cards_stays_private_and_goes_with_erasure() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), resident_approval_rules(), &fakes).await;
+    hold(&fakes, &store, 1).await;
+    // By the held item (works under pseudonyms too), one line however it was typed.
+    acked(fakes.matrix.post(
+        MODS,
+        MODERATOR,
+        "$c1",
+        "!note #1 asked twice already\u{202e} about the hall",
+    ))
+    .await;
+    acked(fakes.matrix.post(
+        MODS,
+        MODERATOR,
+        "$c2",
+        &format!("!note telegram:42 {}", "x".repeat(5_000)),
+    ))
+    .await;
+    acked(
+        fakes
+            .matrix
+            .inject(other_says(&fakes, "$c3", "!note telegram:42")),
+    )
+    .await;
+    acked(
+        fakes
+            .matrix
+            .post(MODS, STAFFER, "$c4", "!note telegram:42 nosy"),
+    )
+    .await;
+    acked(fakes.telegram.post(TG, RESIDENT, "9", "and again")).await;
+    wait_until(WAIT, "the second card", || {
+        store
+            .pending()
+            .unwrap()
+            .iter()
+            .any(|p| p.card.is_some() && p.id.0 == 2)
+    })
+    .await;
+    let card = store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id.0 == 2)
+        .unwrap()
+        .card
+        .unwrap()
+        .1;
+    let text = fakes.matrix.get(&card).unwrap().out.text.to_plain();
+    assert!(text.contains("📝 Mo ("), "{text}");
+    assert!(
+        text.contains("asked twice already about the hall"),
+        "{text}"
+    );
+    let long = text.lines().find(|l| l.contains("xxx")).unwrap();
+    assert!(long.chars().count() < 600, "bounded: {}", long.len());
+    wait_until(WAIT, "the list and the refusal", || {
+        let said = fakes.matrix.texts_in(MODS);
+        said.iter()
+            .any(|t| t.starts_with("Notes about telegram:42 on link planning:"))
+            && said.iter().any(|t| t.starts_with("Sorry, only moderators"))
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let notes = store
+        .notes(
+            &civicbridge_api::LinkId::new("planning"),
+            &"telegram:42".parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(notes.len(), 2, "the staffer's note was refused");
+    let done = civicbridge_core::privacy::erase::erase(
+        &store,
+        &"telegram:42".parse().unwrap(),
+        &civicbridge_core::moderation::audit::AuditActor::Cli,
+    )
+    .unwrap();
+    assert_eq!(done.notes_removed, 2);
+    assert!(store
+        .notes_about(&"telegram:42".parse().unwrap())
+        .unwrap()
+        .is_empty());
+}

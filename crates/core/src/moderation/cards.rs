@@ -60,6 +60,8 @@ pub struct CardView<'a> {
     /// How people know the rooms it names ("Riverside residents (Telegram)"); a room not
     /// listed is shown by its id.
     pub rooms: Vec<(RoomRef, String)>,
+    /// The moderators' notes about the sender on this link (`!note`), one line each.
+    pub notes: Vec<String>,
 }
 
 impl CardView<'_> {
@@ -163,6 +165,9 @@ pub fn held(v: &CardView<'_>) -> RichText {
             when(c.until_ms),
             item.id
         )));
+    }
+    for note in &v.notes {
+        spans.push(Span::Text(format!("\n{note}")));
     }
     spans.extend(body(v, item.text(v.mirror)));
     spans.push(Span::Text(format!(
@@ -309,6 +314,7 @@ mod tests {
             standing: SenderStanding::New,
             reply: Vec::new(),
             rooms: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

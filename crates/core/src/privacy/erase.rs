@@ -13,6 +13,7 @@
 //!   replaced by [`TOMBSTONE`], and it is marked deleted so nothing is ever sent from it again.
 //!   The record itself stays (with the copies' ids, until their delete jobs have run) so that the
 //!   deletes can find the copies and other people's replies and threads keep their structure;
+//! - moderators' notes about them (`!note`) are removed;
 //! - their reactions on other messages leave the tallies, and the bot's reactions that counted
 //!   them follow (`Reactions` jobs); the reactions on their own messages go with the records;
 //! - the message-index entries of its source and copies are removed at once: the delete jobs work
@@ -52,6 +53,8 @@ pub struct Erased {
     /// Jobs that take the bot's reactions that showed theirs off the other rooms: handed to a
     /// running outbox like `deletes`, or run at the next start.
     pub reaction_jobs: Vec<Job>,
+    /// Moderators' notes about them (`!note`), removed.
+    pub notes_removed: usize,
 }
 
 /// Erases `user` on behalf of `actor`. The caller
@@ -193,6 +196,19 @@ pub fn erase(
     total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
     (total.reactions_removed, total.reaction_jobs) =
         erase_reactions(store, user, &user_hash, actor)?;
+    if !store.notes_about(user)?.is_empty() {
+        total.notes_removed = store.transact(|tx| {
+            let n = tx.remove_notes_about(user)?;
+            tx.audit(AuditDraft {
+                actor: actor.clone(),
+                action: AuditAction::Erased,
+                link: None,
+                subject: None,
+                detail: serde_json::json!({ "user_hash": user_hash, "notes_removed": n }),
+            })?;
+            Ok(n)
+        })?;
+    }
     let unreadable = store.unreadable_mirrors_mentioning(user.id.as_str())?;
     if !unreadable.is_empty() {
         total.unreadable_removed = store.transact(|tx| {

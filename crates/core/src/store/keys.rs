@@ -39,10 +39,12 @@ pub enum Tree {
     Reactions,
     /// A reaction's own id (where the platform deletes reactions by id) to its message.
     ReactionIds,
+    /// Moderators' private notes about senders, per link (`notes.rs`).
+    Notes,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 16] = [
+    pub const ALL: [Tree; 17] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -59,6 +61,7 @@ impl Tree {
         Tree::RoomNames,
         Tree::Reactions,
         Tree::ReactionIds,
+        Tree::Notes,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -79,6 +82,7 @@ impl Tree {
             Tree::RoomNames => "room_names",
             Tree::Reactions => "reactions",
             Tree::ReactionIds => "reaction_ids",
+            Tree::Notes => "notes",
         }
     }
 
@@ -89,8 +93,8 @@ impl Tree {
 }
 
 /// The names the engine is opened with, in [`Tree`] order.
-pub const TREE_NAMES: [&str; 16] = {
-    let mut names = [""; 16];
+pub const TREE_NAMES: [&str; 17] = {
+    let mut names = [""; 17];
     let mut i = 0;
     while i < Tree::ALL.len() {
         names[i] = Tree::ALL[i].name();
@@ -135,6 +139,11 @@ pub fn thread(room: &RoomRef, thread: &ThreadId) -> Vec<u8> {
 
 pub fn room(room: &RoomRef) -> Vec<u8> {
     joined(&[room.platform.as_str(), room.room.as_str()])
+}
+
+/// A person's notes on one link.
+pub fn note(link: &LinkId, user: &civicbridge_api::UserKey) -> Vec<u8> {
+    joined(&[link.as_str(), &user.to_string()])
 }
 
 pub fn connector_state(platform: Platform, key: &str) -> Vec<u8> {
@@ -234,7 +243,8 @@ mod tests {
                 "link_overrides",
                 "room_names",
                 "reactions",
-                "reaction_ids"
+                "reaction_ids",
+                "notes"
             ]
         );
         assert!(Tree::ALL

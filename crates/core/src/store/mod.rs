@@ -6,7 +6,7 @@
 //! [`links_rules`] (links and their rules, seeded from the config by `seed.rs`), [`seen`],
 //! [`mirrors`] (mirror records, the message index and the thread map), [`pending`] (held
 //! items), [`outbox`], [`audit`], [`parked`] (dead letters), [`connector_state`], and the meta
-//! [`reactions`] (people's reactions on each message, what the bot shows), the meta
+//! [`notes`] (moderators' notes about senders), [`reactions`] (people's reactions on each message, what the bot shows), the meta
 //! tree's [`meta`] (schema, instance name, id counters), `housekeeping.rs` (reminder marks and
 //! notice digests) and `privacy_key.rs`. `keys.rs` is the only place that knows the on-disk
 //! layout (tree names, big-endian ids, JSON values in a versioned envelope); `records.rs` the
@@ -30,6 +30,7 @@ mod keys;
 pub mod links_rules;
 pub mod meta;
 pub mod mirrors;
+pub mod notes;
 pub mod observe;
 pub mod outbox;
 pub mod parked;
@@ -60,6 +61,7 @@ pub mod prelude {
     pub use super::links_rules::LinkReads;
     pub use super::meta::MetaReads;
     pub use super::mirrors::MirrorReads;
+    pub use super::notes::NoteReads;
     pub use super::outbox::OutboxReads;
     pub use super::parked::ParkedReads;
     pub use super::pending::PendingReads;

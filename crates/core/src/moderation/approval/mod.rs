@@ -267,12 +267,18 @@ fn card_text(
         .chain(&item.targets)
         .map(|r| (r.clone(), tx.room_label(r)))
         .collect();
+    let notes = tx
+        .notes(&link.id, &mirror.author.key())?
+        .iter()
+        .map(crate::moderation::commands::notes::line)
+        .collect();
     Ok(f(&CardView {
         item,
         mirror: &shown,
         standing,
         reply,
         rooms,
+        notes,
     }))
 }
 

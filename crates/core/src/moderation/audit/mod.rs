@@ -61,6 +61,8 @@ pub enum AuditAction {
     Claimed,
     /// A claim was given up (`!release`) before it lapsed.
     ClaimReleased,
+    /// A moderator wrote a private note about a sender (`!note`); the note is not in the log.
+    NoteAdded,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

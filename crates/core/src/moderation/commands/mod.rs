@@ -14,6 +14,7 @@ pub mod claims;
 pub mod decide;
 pub mod info;
 pub mod links;
+pub mod notes;
 pub mod parked;
 pub mod parse;
 pub mod permissions;
@@ -41,6 +42,8 @@ pub enum Command {
     Claim(ItemRef),
     /// `!release #12`: give a claim up.
     Release(ItemRef),
+    /// `!note WHO [TEXT]`: add a private note about a sender, or list them.
+    Note(notes::About, Option<String>),
     Takedown(takedown::Target),
     Publish,
     Unpublish,
@@ -98,6 +101,7 @@ impl Command {
             Command::Edit(..) => "edit",
             Command::Claim(_) => "claim",
             Command::Release(_) => "release",
+            Command::Note(..) => "note",
             Command::Takedown(_) => "takedown",
             Command::Publish => "publish",
             Command::Unpublish => "unpublish",
@@ -279,6 +283,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Edit(id, text) => decide::edit(tx, ctx, id, text),
         Command::Claim(id) => claims::claim(tx, ctx, id),
         Command::Release(id) => claims::release(tx, ctx, id),
+        Command::Note(about, text) => notes::note(tx, ctx, &about, text.as_deref()),
         Command::Takedown(t) => takedown::run(tx, ctx, &t),
         Command::Publish | Command::Unpublish => Ok(Outcome::reply(
             "!publish and !unpublish work in a staff room, as a reply in the thread.",

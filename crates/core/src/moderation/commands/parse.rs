@@ -16,6 +16,7 @@ Commands (moderation room):
 !edit ID TEXT — send a held item with TEXT instead (the original stays in the audit log)
 !claim ID — take a held item so the other moderators leave it to you (for the link's claim_minutes); 🙋 on the card does the same
 !release ID — give up your claim (admins: anyone's)
+!note WHO [TEXT] — a private note about a sender, shown on their later cards here (WHO: platform:id, or #12 for the author of a held item); without TEXT, the notes about them
 !takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
 !queue — the held items (and anything parked)
 !parked — jobs and events the bridge set aside after they failed (dead letters)
@@ -134,6 +135,21 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
                 Ok(Command::Edit(id, args[words[0].len()..].trim().to_owned()))
             }
             _ => bad(),
+        },
+        "note" => match words.first() {
+            Some(who) => {
+                let about = match (who.parse::<UserKey>(), who.parse::<ItemRef>()) {
+                    (Ok(u), _) => Some(super::notes::About::User(u)),
+                    (_, Ok(i)) => Some(super::notes::About::Item(i)),
+                    _ => None,
+                };
+                let text = after_words(args, 1);
+                match about {
+                    Some(a) => Ok(Command::Note(a, (!text.is_empty()).then(|| text.to_owned()))),
+                    None => bad(),
+                }
+            }
+            None => bad(),
         },
         "claim" | "release" => match words.as_slice() {
             [id] => match id.parse::<ItemRef>() {
@@ -442,7 +458,27 @@ mod tests {
             parse("!release 12"),
             Some(Ok(Command::Release(ItemRef::first(PendingId(12)))))
         );
-        for bad in ["!claim", "!claim #1 #2", "!release x"] {
+        assert_eq!(
+            parse("!note telegram:42 asked twice already"),
+            Some(Ok(Command::Note(
+                super::super::notes::About::User("telegram:42".parse().unwrap()),
+                Some("asked twice already".into())
+            )))
+        );
+        assert_eq!(
+            parse("!note #3"),
+            Some(Ok(Command::Note(
+                super::super::notes::About::Item(ItemRef::first(PendingId(3))),
+                None
+            )))
+        );
+        for bad in [
+            "!claim",
+            "!claim #1 #2",
+            "!release x",
+            "!note",
+            "!note someone text",
+        ] {
             assert!(parse(bad).unwrap().is_err(), "{bad}");
         }
     }
