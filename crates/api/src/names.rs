@@ -62,6 +62,15 @@ fn is_mark(c: char) -> bool {
     MARK.is_match(c.encode_utf8(&mut buf))
 }
 
+/// Whether `raw` carries control characters (line breaks included) or bidi controls: someone
+/// chose them to change how a name reads. [`normalize`] removes them; this says they were there.
+pub fn has_control_or_bidi(raw: &str) -> bool {
+    raw.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
 /// `raw` as a one-line, visible name of at most `max` characters (at least one: the fallback is
 /// cut too). Idempotent: `normalize(&normalize(s, m), m) == normalize(s, m)`.
 pub fn normalize(raw: &str, max: usize) -> String {
@@ -243,5 +252,19 @@ mod properties {
             prop_assert_eq!(l.matches(&suffix).count(), 1, "{:?}", l);
             prop_assert!(!l.chars().any(is_hidden), "{:?}", l);
         }
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_noticed_but_emoji_joiners_are_not() {
+        assert!(has_control_or_bidi("Ada\u{202e}"));
+        assert!(has_control_or_bidi("Ada\nLovelace"));
+        assert!(has_control_or_bidi("\u{2067}Ada"));
+        assert!(!has_control_or_bidi("Ada 👩‍💻"));
+        assert!(!has_control_or_bidi("Zoë ❤️"));
     }
 }

@@ -15,6 +15,7 @@ mod hygiene;
 mod links_commands;
 mod links_runtime;
 mod moderation;
+mod names;
 mod outbox;
 mod pipeline;
 mod privacy;

@@ -121,7 +121,13 @@ fn body(v: &CardView<'_>, text: &RichText) -> Vec<Span> {
                 &mirror.author.display_name,
                 civicbridge_api::names::MAX_NAME_CHARS
             ),
-            mirror.author.platform.label(),
+            match &mirror.author.unverified {
+                Some(why) => format!(
+                    "{} (unverified name: {why})",
+                    mirror.author.platform.label()
+                ),
+                None => mirror.author.platform.label(),
+            },
             v.standing.label(),
             v.room(&mirror.source),
             targets.join(", "),

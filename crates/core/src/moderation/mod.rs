@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cards;
 pub mod commands;
 pub mod hygiene;
+pub mod lookalike;
 pub mod notice;
 pub mod room;
 pub mod rules;

@@ -254,6 +254,10 @@ pub struct Rules {
     /// The same for residents' reactions showing in staff rooms (default `off`: a reaction is
     /// not moderated, so it does not reach staff unless the council wants it).
     pub reactions_public_to_staff: ReactionPolicy,
+    /// Words a resident's display name may not imitate ("council", the council's name): a
+    /// public sender whose name contains one, after look-alike folding, is shown as unverified
+    /// (`moderation::lookalike`). Staff names of the link are protected without being listed.
+    pub protected_names: Vec<String>,
     /// Minutes a claim on a held item (`!claim`, 🙋) lasts unless released; at most a day.
     pub claim_minutes: u64,
     /// The reasons moderators give by code (`!reject #3 spam`); see [`Reason`].
@@ -297,6 +301,7 @@ impl Default for Rules {
             edits_public_to_staff: EditPolicy::Direction,
             reactions: ReactionPolicy::Auto,
             reactions_public_to_staff: ReactionPolicy::Off,
+            protected_names: vec!["council".into()],
             claim_minutes: 30,
             reasons: Reason::defaults(),
             trusted: Vec::new(),
@@ -398,6 +403,20 @@ impl Rules {
                 ));
             }
         }
+        for (i, w) in self.protected_names.iter().enumerate() {
+            if crate::moderation::lookalike::fold(w).is_empty() || w.chars().count() > 64 {
+                return Err(RuleError {
+                    key: format!("protected_names[{i}]"),
+                    problem: format!("`{w}` must have a letter or digit and at most 64 characters"),
+                });
+            }
+        }
+        if self.protected_names.len() > MAX_REASONS {
+            return Err(RuleError {
+                key: "protected_names".into(),
+                problem: format!("at most {MAX_REASONS} words"),
+            });
+        }
         if self.reasons.len() > MAX_REASONS {
             return Err(RuleError {
                 key: "reasons".into(),
@@ -482,6 +501,7 @@ impl Rules {
         "edits_public_to_staff",
         "reactions",
         "reactions_public_to_staff",
+        "protected_names",
         "claim_minutes",
         "reasons",
         "trusted",

@@ -12,7 +12,7 @@ use crate::privacy::Shown;
 use crate::store::MirrorRecord;
 use civicbridge_api::names;
 use civicbridge_api::{
-    Capabilities, Outgoing, OutgoingFile, Persona, Platform, RemoteMsgId, RichText, RoomId, Span,
+    Capabilities, Outgoing, OutgoingFile, Persona, RemoteMsgId, RichText, RoomId, Span,
     ThreadTarget,
 };
 
@@ -58,13 +58,13 @@ const EXCERPT_CHARS: usize = 80;
 /// The attribution shown before relayed text, with the author's own name: `Name (Platform):`.
 /// For text going to a room, use [`attribution_as`] with the name chosen for that room.
 pub fn attribution(mirror: &MirrorRecord) -> String {
-    attribution_as(&mirror.author.display_name, mirror.author.platform)
+    attribution_as(&mirror.author.display_name, &mirror.author.label())
 }
 
 /// `Name (Platform):` with the name as shown in the target room, normalised and cut before the
 /// label is added (`civicbridge_api::names`), so the label always shows and the name is one line.
-pub fn attribution_as(name: &str, platform: Platform) -> String {
-    names::attribution(name, &platform.label())
+pub fn attribution_as(name: &str, label: &str) -> String {
+    names::attribution(name, label)
 }
 
 /// A short single-line excerpt of a message, for quotes.
@@ -93,7 +93,7 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
         head = vec![
             Span::Bold(vec![Span::Text(attribution_as(
                 &input.author.name,
-                m.author.platform,
+                &m.author.label(),
             ))]),
             Span::Text(" ".into()),
         ];
@@ -133,7 +133,7 @@ pub fn render(input: RenderInput<'_>) -> Vec<Outgoing> {
         } else {
             m.author.avatar_url.clone()
         },
-        platform_label: m.author.platform.label(),
+        platform_label: m.author.label(),
     });
     let mut files = Some(input.files);
     text.split_with_head(head, input.caps.max_text_len)

@@ -111,13 +111,18 @@ pub async fn run(
             continue;
         }
         let mut sub = sub;
+        let hidden_in_name =
+            civicbridge_api::names::has_control_or_bidi(&sub.event.sender.display_name);
         harden(&mut sub.event);
         let room = sub.event.room.clone();
         let route = table.borrow().route(&room);
         match route {
             Some((bridged, worker)) => {
                 let work = if bridged {
-                    Work::Bridged(sub)
+                    Work::Bridged {
+                        sub,
+                        hidden_in_name,
+                    }
                 } else {
                     Work::Moderation(sub)
                 };

@@ -62,6 +62,10 @@ pub struct Author {
     pub id: RemoteUserId,
     pub display_name: String,
     pub avatar_url: Option<String>,
+    /// Why the name is shown as unverified (it imitates staff or a protected word, see
+    /// `moderation::lookalike`); `None`: shown as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
 }
 
 impl Author {
@@ -71,6 +75,16 @@ impl Author {
             id: RemoteUserId::new(id),
             display_name: display_name.into(),
             avatar_url: None,
+            unverified: None,
+        }
+    }
+
+    /// The label after the name wherever the bridge shows it: the platform, and whether the
+    /// name is unverified ("Telegram, unverified name").
+    pub fn label(&self) -> String {
+        match self.unverified {
+            Some(_) => format!("{}, unverified name", self.platform.label()),
+            None => self.platform.label(),
         }
     }
 

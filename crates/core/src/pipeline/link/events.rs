@@ -22,8 +22,9 @@ impl LinkWorker {
             return Ok(());
         }
         match work {
-            Work::Bridged(_) => self.bridged(tx, ev, fx),
+            Work::Bridged { hidden_in_name, .. } => self.bridged(tx, ev, *hidden_in_name, fx),
             Work::Moderation(_) => {
+                self.note_staff_name(tx, ev)?;
                 let env = room::Env {
                     platforms: &self.platforms,
                     links: Some(&self.links),
@@ -40,6 +41,7 @@ impl LinkWorker {
         &self,
         tx: &mut Tx<'_>,
         ev: &Event,
+        hidden_in_name: bool,
         fx: &mut Effects,
     ) -> Result<(), TxError> {
         match &ev.kind {
@@ -49,7 +51,7 @@ impl LinkWorker {
             {
                 Ok(())
             }
-            EventKind::Message(m) => self.message(tx, ev, m, fx),
+            EventKind::Message(m) => self.message(tx, ev, m, hidden_in_name, fx),
             EventKind::Edit { target, new } => self.edit(tx, ev, target, new, fx),
             EventKind::Delete { target } if self.is_reaction(tx, ev, target)? => {
                 self.reaction(tx, ev, Change::Deleted { id: target }, fx)
@@ -79,6 +81,7 @@ impl LinkWorker {
         tx: &mut Tx<'_>,
         ev: &Event,
         m: &Message,
+        hidden_in_name: bool,
         fx: &mut Effects,
     ) -> Result<(), TxError> {
         if tx.lookup_message(&ev.room, &m.id)?.is_some() {
@@ -167,8 +170,10 @@ impl LinkWorker {
         if forward.is_empty() && hold.is_empty() && !candidate_root {
             return Ok(());
         }
+        let id = tx.new_mirror_id()?;
+        let unverified = self.screen_name(tx, ev, from, hidden_in_name, id, fx)?;
         let mut mirror = MirrorRecord::new(
-            tx.new_mirror_id()?,
+            id,
             self.link.id.clone(),
             ev.room.clone(),
             m.id.clone(),
@@ -177,6 +182,7 @@ impl LinkWorker {
                 id: ev.sender.id.clone(),
                 display_name: ev.sender.display_name.clone(),
                 avatar_url: ev.sender.avatar_url.clone(),
+                unverified,
             },
             m.text.clone(),
         );

@@ -10,6 +10,7 @@
 
 mod edits;
 mod events;
+mod names;
 mod reactions;
 
 use crate::moderation::approval;
@@ -42,8 +43,12 @@ pub const BATCH: usize = 512;
 /// An event routed to a link, with its acknowledgement channel.
 #[derive(Debug)]
 pub enum Work {
-    /// An event in one of the link's bridged rooms.
-    Bridged(Submission),
+    /// An event in one of the link's bridged rooms. `hidden_in_name`: its sender's display name
+    /// carried control or bidi characters, which the router removed (a look-alike signal).
+    Bridged {
+        sub: Submission,
+        hidden_in_name: bool,
+    },
     /// An event in the link's moderation room.
     Moderation(Submission),
 }
@@ -51,12 +56,12 @@ pub enum Work {
 impl Work {
     fn submission(&self) -> &Submission {
         match self {
-            Work::Bridged(s) | Work::Moderation(s) => s,
+            Work::Bridged { sub: s, .. } | Work::Moderation(s) => s,
         }
     }
     fn into_submission(self) -> Submission {
         match self {
-            Work::Bridged(s) | Work::Moderation(s) => s,
+            Work::Bridged { sub: s, .. } | Work::Moderation(s) => s,
         }
     }
 }
@@ -351,7 +356,10 @@ impl LinkWorker {
                 let sub = civicbridge_api::Submission { event: ev, ack };
                 let work = match &self.link.moderation_room {
                     Some(m) if *m == sub.event.room => Work::Moderation(sub),
-                    _ => Work::Bridged(sub),
+                    _ => Work::Bridged {
+                        sub,
+                        hidden_in_name: false,
+                    },
                 };
                 let mut fx = Effects::default();
                 self.handle_guarded(tx, &work, &mut fx)?;
