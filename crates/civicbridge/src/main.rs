@@ -87,6 +87,32 @@ enum Cmd {
         #[arg(long)]
         user: String,
     },
+    /// Subject access: write everything the bridge holds about a person to FILE as JSON, and a
+    /// readable summary to FILE.txt (audited).
+    Export {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The person, as PLATFORM:ID (e.g. telegram:42).
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The transparency report: counts by link, month, direction, reason code and outcome, from
+    /// the audit log, with no personal data, written to OUT.csv and OUT.json.
+    Report {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// From this date (YYYY-MM-DD, midnight UTC, or RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// To this date, exclusive.
+        #[arg(long)]
+        to: String,
+        /// Where to write: OUT.csv and OUT.json.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Prune mirrored content older than each link's retention_days (the bridge does this
     /// hourly while it runs).
     Prune {
@@ -265,6 +291,13 @@ async fn dispatch(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Audit { config, action } => cli::privacy::audit_cmd(&config, action).await,
         Cmd::Erase { config, user } => cli::privacy::erase(&config, &user).await,
         Cmd::Prune { config } => cli::privacy::prune(&config).await,
+        Cmd::Export { config, user, out } => cli::privacy::export(&config, &user, &out).await,
+        Cmd::Report {
+            config,
+            from,
+            to,
+            out,
+        } => cli::privacy::report(&config, &from, &to, &out).await,
         #[cfg(feature = "demo")]
         Cmd::Demo(args) => demo(args).await,
     }

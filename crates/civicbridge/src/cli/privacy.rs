@@ -96,6 +96,94 @@ pub async fn prune(config: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+pub async fn export(config: &Path, user: &str, file: &Path) -> Result<(), Failure> {
+    let settings = load(config)?;
+    let user = person(&settings, user)?;
+    let json = match open_or_remote(&settings)? {
+        Access::Store(store) => {
+            let done = privacy::export::export_audited(
+                &store,
+                &user,
+                &civicbridge_core::moderation::audit::AuditActor::Cli,
+            )
+            .context("exporting")?;
+            store.flush().await.context("flushing")?;
+            serde_json::to_value(&done).context("encoding the export")?
+        }
+        Access::Running(remote) => {
+            let body = serde_json::json!({ "user": user.to_string() });
+            remote
+                .call(reqwest::Method::POST, "/export", Some(body))
+                .await?
+                .1
+        }
+    };
+    let done: privacy::export::SubjectExport =
+        serde_json::from_value(json.clone()).map_err(|e| {
+            input(format!(
+                "the bridge answered with an export this build cannot read: {e}"
+            ))
+        })?;
+    let text = serde_json::to_string_pretty(&json).context("encoding the export")?;
+    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    let summary_path = file.with_extension("txt");
+    let summary = privacy::export::summary(&done);
+    std::fs::write(&summary_path, &summary)
+        .with_context(|| format!("writing {}", summary_path.display()))?;
+    out(format!(
+        "exported what the bridge holds about {user} to {} (summary in {}): {} message(s), {} \
+         note(s), {} audit entr(ies)",
+        file.display(),
+        summary_path.display(),
+        done.messages.len(),
+        done.notes.len(),
+        done.audit.len()
+    ));
+    Ok(())
+}
+
+pub async fn report(config: &Path, from: &str, to: &str, file: &Path) -> Result<(), Failure> {
+    let settings = load(config)?;
+    let from_ms = audit::parse_since(from).map_err(|e| input(format!("--from: {e}")))?;
+    let to_ms = audit::parse_since(to).map_err(|e| input(format!("--to: {e}")))?;
+    if from_ms >= to_ms {
+        return Err(input("--from must be before --to"));
+    }
+    let rows: Vec<audit::report::Row> = match open_or_remote(&settings)? {
+        Access::Store(store) => {
+            let log = store.audit_log().context("reading the audit log")?;
+            let links = store.links().context("reading the links")?;
+            audit::report::report(&log, &links, from_ms, to_ms)
+        }
+        Access::Running(remote) => {
+            let path = format!("/report?from={from_ms}&to={to_ms}");
+            let (_, rows) = remote.call(reqwest::Method::GET, &path, None).await?;
+            serde_json::from_value(rows).map_err(|e| {
+                input(format!(
+                    "the bridge answered with rows this build cannot read: {e}"
+                ))
+            })?
+        }
+    };
+    let csv = file.with_extension("csv");
+    let json = file.with_extension("json");
+    std::fs::write(&csv, audit::report::to_csv(&rows))
+        .with_context(|| format!("writing {}", csv.display()))?;
+    std::fs::write(
+        &json,
+        serde_json::to_string_pretty(&rows).context("encoding")?,
+    )
+    .with_context(|| format!("writing {}", json.display()))?;
+    let total: u64 = rows.iter().map(|r| r.count).sum();
+    out(format!(
+        "{total} decision(s) and event(s) in {} row(s), written to {} and {}",
+        rows.len(),
+        csv.display(),
+        json.display()
+    ));
+    Ok(())
+}
+
 pub async fn audit_cmd(config: &Path, action: AuditCmd) -> Result<(), Failure> {
     let settings = load(config)?;
     match action {

@@ -227,3 +227,69 @@ fn export_since_a_time_starts_mid_chain_and_still_verifies_or_names_the_bad_entr
         stderr(&o)
     );
 }
+
+#[test]
+fn export_and_report_write_their_files_and_the_export_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in_dir(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    {
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        relayed(&store, "7", "Where do I recycle batteries?", 0);
+    }
+    let file = dir.path().join("ada.json");
+    let o = civicbridge(&[
+        "export",
+        "--config",
+        cfg,
+        "--user",
+        "telegram:42",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["messages"][0]["text"], "Where do I recycle batteries?");
+    let summary = std::fs::read_to_string(dir.path().join("ada.txt")).unwrap();
+    assert!(
+        summary.contains("Messages you wrote that it carried: 1"),
+        "{summary}"
+    );
+
+    let prefix = dir.path().join("report");
+    let o = civicbridge(&[
+        "report",
+        "--config",
+        cfg,
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
+    assert!(csv.starts_with("month,link,direction,outcome"), "{csv}");
+    assert!(dir.path().join("report.json").exists());
+    let o = civicbridge(&[
+        "report",
+        "--config",
+        cfg,
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-01-01",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let e = store.audit_log().unwrap().pop().unwrap();
+    assert_eq!(
+        (e.action, &e.actor),
+        (AuditAction::Exported, &AuditActor::Cli)
+    );
+}

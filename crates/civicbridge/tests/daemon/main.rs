@@ -23,4 +23,5 @@ mod reactions;
 mod remote;
 mod restart;
 mod store;
+mod subject_access;
 mod telegram_bridge;

@@ -65,6 +65,31 @@ impl RemoteCommands {
         Ok(outcome)
     }
 
+    /// Everything the bridge holds about `user` (as `civicbridge export`); admins only, audited.
+    pub async fn export(
+        &self,
+        user: &UserKey,
+        actor: &Actor,
+    ) -> Result<crate::privacy::export::SubjectExport, RemoteError> {
+        self.admin_only(actor, "export")?;
+        let done = crate::privacy::export::export_audited(&self.store, user, &actor.audit())?;
+        self.store.flush().await?;
+        Ok(done)
+    }
+
+    /// The transparency report from `from_ms` to `to_ms` (as `civicbridge report`).
+    pub fn report(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<crate::moderation::audit::report::Row>, RemoteError> {
+        let log = self.store.audit_log()?;
+        let links = self.store.links()?;
+        Ok(crate::moderation::audit::report::report(
+            &log, &links, from_ms, to_ms,
+        ))
+    }
+
     /// Erases everything the bridge holds of `user` (as `civicbridge erase`); admins only. The
     /// delete jobs go to the outbox at once.
     pub async fn erase(

@@ -16,6 +16,7 @@
 //! text, so the log can outlive retention and erasure without keeping what was said.
 
 pub mod erase;
+pub mod export;
 mod naming;
 pub mod retention;
 

@@ -48,7 +48,12 @@ pub fn hold(
         &link.id,
         item.id.to_string(),
         mirror,
-        serde_json::json!({ "reason": item.reason }),
+        // Where from and where to: the transparency report counts by direction.
+        serde_json::json!({
+            "reason": item.reason,
+            "source": mirror.source,
+            "targets": item.targets,
+        }),
     )?;
     let mut jobs = Vec::new();
     if let Some(room) = &link.moderation_room {

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+pub mod report;
+
 /// The hash the first entry points back to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -63,6 +65,8 @@ pub enum AuditAction {
     ClaimReleased,
     /// A moderator wrote a private note about a sender (`!note`); the note is not in the log.
     NoteAdded,
+    /// Everything held about a person was exported for them (subject access).
+    Exported,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

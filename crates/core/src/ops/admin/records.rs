@@ -9,6 +9,10 @@
 //!   that person, on every link; the delete jobs run at once (admin tokens; others get 403,
 //!   audited).
 //! - `POST /api/v1/prune`: prune what is older than each link's retention (admin tokens).
+//! - `POST /api/v1/export` with `{"user": "telegram:42"}`: everything held about that person
+//!   (subject access), audited (admin tokens).
+//! - `GET /api/v1/report?from=2026-01-01&to=2026-02-01`: the transparency report's rows, from
+//!   the audit log, with no personal data (any token).
 
 use super::api::{authorise, error, failed};
 use super::AdminState;
@@ -28,6 +32,64 @@ pub(super) fn routes() -> Router<AdminState> {
         .route("/api/v1/audit/verify", get(verify))
         .route("/api/v1/erase", post(erase))
         .route("/api/v1/prune", post(prune))
+        .route("/api/v1/export", post(export_person))
+        .route("/api/v1/report", get(report))
+}
+
+async fn export_person(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    body: Result<Json<EraseRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let (api, actor) = match authorise(&state, &headers, "/api/v1/export") {
+        Ok(a) => a,
+        Err(d) => return d.into_response(),
+    };
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), e.body_text()),
+    };
+    let user: UserKey = match req.user.parse() {
+        Ok(u) => u,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("user: {e}")),
+    };
+    match api.commands.export(&user, &actor).await {
+        Ok(done) => Json(done).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Period {
+    from: String,
+    to: String,
+}
+
+async fn report(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    query: Result<Query<Period>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let (api, _) = match authorise(&state, &headers, "/api/v1/report") {
+        Ok(a) => a,
+        Err(d) => return d.into_response(),
+    };
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the parameters are `from` and `to` (dates)",
+        );
+    };
+    let (from, to) = match (audit::parse_since(&q.from), audit::parse_since(&q.to)) {
+        (Ok(f), Ok(t)) if f < t => (f, t),
+        (Ok(_), Ok(_)) => return error(StatusCode::BAD_REQUEST, "`from` must be before `to`"),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    match api.commands.report(from, to) {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => failed(e),
+    }
 }
 
 #[derive(Debug, Deserialize)]
