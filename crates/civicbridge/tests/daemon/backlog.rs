@@ -361,3 +361,111 @@ async fn a_note_about_a_sender_shows_on_their_later_cards_stays_private_and_goes
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_dry_run_replays_recent_messages_under_the_new_rule_and_changes_nothing() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        history_size: 3,
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, ("40", "Old"), "0", "an old watch story"),
+    )
+    .await;
+    acked(fakes.telegram.post(TG, RESIDENT, "1", "Cheap WATCHES here")).await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, ("43", "Bob"), "2", "more watches, cheaper"),
+    )
+    .await;
+    acked(
+        fakes
+            .telegram
+            .post(TG, ("44", "Cy"), "3", "When does the library open?"),
+    )
+    .await;
+    wait_until(WAIT, "every copy", || {
+        fakes.matrix.texts_in(STAFF).len() == 4
+    })
+    .await;
+    let before = store
+        .rules(&civicbridge_api::LinkId::new("planning"))
+        .unwrap();
+    acked(fakes.matrix.post(
+        MODS,
+        MODERATOR,
+        "$c1",
+        r#"!set --dry-run planning blocked_patterns ["(?i)watch"]"#,
+    ))
+    .await;
+    acked(fakes.matrix.post(
+        MODS,
+        MODERATOR,
+        "$c2",
+        "!set --dry-run planning max_length 20",
+    ))
+    .await;
+    wait_until(WAIT, "both answers", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .filter(|t| t.starts_with("Dry run"))
+            .count()
+            == 2
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let said: Vec<_> = fakes
+        .matrix
+        .texts_in(MODS)
+        .into_iter()
+        .filter(|t| t.starts_with("Dry run"))
+        .collect();
+    // The history keeps the last three: the old watch story is out of it.
+    assert!(
+        said[0].contains("over the last 3 message(s)"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[0].contains("- 2 now relayed, would be dropped"),
+        "{}",
+        said[0]
+    );
+    assert!(said[0].contains("“Cheap WATCHES here”"), "{}", said[0]);
+    assert!(!said[0].contains("old watch story"), "{}", said[0]);
+    assert!(
+        said[1].contains("- 2 now relayed, would be held"),
+        "{}",
+        said[1]
+    );
+    assert_eq!(
+        store
+            .rules(&civicbridge_api::LinkId::new("planning"))
+            .unwrap(),
+        before,
+        "nothing changed"
+    );
+    assert_eq!(fakes.matrix.texts_in(STAFF).len(), 4, "nothing sent");
+    // Erasure takes a person's words out of the history too.
+    civicbridge_core::privacy::erase::erase(
+        &store,
+        &"telegram:42".parse().unwrap(),
+        &civicbridge_core::moderation::audit::AuditActor::Cli,
+    )
+    .unwrap();
+    let history = store
+        .history(&civicbridge_api::LinkId::new("planning"))
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history
+        .iter()
+        .all(|s| s.sender.to_string() != "telegram:42"));
+}

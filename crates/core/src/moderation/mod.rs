@@ -9,6 +9,7 @@ pub mod approval;
 pub mod audit;
 pub mod cards;
 pub mod commands;
+pub mod dry_run;
 pub mod hygiene;
 pub mod lookalike;
 pub mod notice;

@@ -258,6 +258,9 @@ pub struct Rules {
     /// public sender whose name contains one, after look-alike folding, is shown as unverified
     /// (`moderation::lookalike`). Staff names of the link are protected without being listed.
     pub protected_names: Vec<String>,
+    /// How many of the link's recent messages are kept for dry runs of rule changes
+    /// (`!set --dry-run`), within `retention_days`; 0 keeps none.
+    pub history_size: u64,
     /// Minutes a claim on a held item (`!claim`, 🙋) lasts unless released; at most a day.
     pub claim_minutes: u64,
     /// The reasons moderators give by code (`!reject #3 spam`); see [`Reason`].
@@ -302,6 +305,7 @@ impl Default for Rules {
             reactions: ReactionPolicy::Auto,
             reactions_public_to_staff: ReactionPolicy::Off,
             protected_names: vec!["council".into()],
+            history_size: 500,
             claim_minutes: 30,
             reasons: Reason::defaults(),
             trusted: Vec::new(),
@@ -359,6 +363,7 @@ impl Rules {
         for (key, value, max) in [
             ("slow_mode_secs", self.slow_mode_secs, MAX_SLOW_MODE_SECS),
             ("claim_minutes", self.claim_minutes, 24 * 60),
+            ("history_size", self.history_size, 100_000),
             ("remind_after_secs", self.remind_after_secs, MAX_WAIT_SECS),
             ("expire_after_secs", self.expire_after_secs, MAX_WAIT_SECS),
             (
@@ -502,6 +507,7 @@ impl Rules {
         "reactions",
         "reactions_public_to_staff",
         "protected_names",
+        "history_size",
         "claim_minutes",
         "reasons",
         "trusted",

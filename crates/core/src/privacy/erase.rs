@@ -196,8 +196,12 @@ pub fn erase(
     total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
     (total.reactions_removed, total.reaction_jobs) =
         erase_reactions(store, user, &user_hash, actor)?;
-    // A staff member's name as remembered for the look-alike check.
-    store.transact(|tx| tx.forget_staff_name(user).map(|_| ()))?;
+    // A staff member's name as remembered for the look-alike check, and what they wrote as
+    // the dry-run history keeps it.
+    store.transact(|tx| {
+        tx.forget_staff_name(user)?;
+        tx.forget_seen(None, 0, Some(user)).map(|_| ())
+    })?;
     if !store.notes_about(user)?.is_empty() {
         total.notes_removed = store.transact(|tx| {
             let n = tx.remove_notes_about(user)?;

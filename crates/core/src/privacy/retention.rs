@@ -44,6 +44,8 @@ pub fn prune(
             continue;
         }
         let cutoff_ms = now_ms.saturating_sub(days.saturating_mul(DAY_MS));
+        // The dry-run history first: it keeps the words too.
+        store.transact(|tx| tx.forget_seen(Some(&link.id), cutoff_ms, None).map(|_| ()))?;
         let old = store.mirrors_older_than(&link.id, cutoff_ms)?;
         let mut messages = 0;
         for batch in old.chunks(BATCH) {

@@ -41,10 +41,12 @@ pub enum Tree {
     ReactionIds,
     /// Moderators' private notes about senders, per link (`notes.rs`).
     Notes,
+    /// Each link's recent messages as moderation saw them, for dry runs (`history.rs`).
+    History,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 17] = [
+    pub const ALL: [Tree; 18] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -62,6 +64,7 @@ impl Tree {
         Tree::Reactions,
         Tree::ReactionIds,
         Tree::Notes,
+        Tree::History,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -83,6 +86,7 @@ impl Tree {
             Tree::Reactions => "reactions",
             Tree::ReactionIds => "reaction_ids",
             Tree::Notes => "notes",
+            Tree::History => "history",
         }
     }
 
@@ -93,8 +97,8 @@ impl Tree {
 }
 
 /// The names the engine is opened with, in [`Tree`] order.
-pub const TREE_NAMES: [&str; 17] = {
-    let mut names = [""; 17];
+pub const TREE_NAMES: [&str; 18] = {
+    let mut names = [""; 18];
     let mut i = 0;
     while i < Tree::ALL.len() {
         names[i] = Tree::ALL[i].name();
@@ -139,6 +143,20 @@ pub fn thread(room: &RoomRef, thread: &ThreadId) -> Vec<u8> {
 
 pub fn room(room: &RoomRef) -> Vec<u8> {
     joined(&[room.platform.as_str(), room.room.as_str()])
+}
+
+/// One entry of a link's history: the link's name, then its sequence number big-endian, so a
+/// prefix scan reads the link's history oldest first.
+pub fn history(link: &LinkId, seq: u64) -> Vec<u8> {
+    let mut key = history_prefix(link);
+    key.extend(seq.to_be_bytes());
+    key
+}
+
+pub fn history_prefix(link: &LinkId) -> Vec<u8> {
+    let mut key = link.as_str().as_bytes().to_vec();
+    key.push(0);
+    key
 }
 
 /// A person's notes on one link.
@@ -244,7 +262,8 @@ mod tests {
                 "room_names",
                 "reactions",
                 "reaction_ids",
-                "notes"
+                "notes",
+                "history"
             ]
         );
         assert!(Tree::ALL

@@ -6,7 +6,7 @@
 //! [`links_rules`] (links and their rules, seeded from the config by `seed.rs`), [`seen`],
 //! [`mirrors`] (mirror records, the message index and the thread map), [`pending`] (held
 //! items), [`outbox`], [`audit`], [`parked`] (dead letters), [`connector_state`], and the meta
-//! [`notes`] (moderators' notes about senders), [`reactions`] (people's reactions on each message, what the bot shows), the meta
+//! [`history`] (recent messages for dry runs), [`notes`] (moderators' notes about senders), [`reactions`] (people's reactions on each message, what the bot shows), the meta
 //! tree's [`meta`] (schema, instance name, id counters), `housekeeping.rs` (reminder marks and
 //! notice digests) and `privacy_key.rs`. `keys.rs` is the only place that knows the on-disk
 //! layout (tree names, big-endian ids, JSON values in a versioned envelope); `records.rs` the
@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod connector_state;
 mod decoded;
+pub mod history;
 mod housekeeping;
 mod ids;
 mod keys;
@@ -57,6 +58,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Every read trait, to bring the store's read verbs into scope: `use crate::store::prelude::*`.
 pub mod prelude {
     pub use super::audit::AuditReads;
+    pub use super::history::HistoryReads;
     pub use super::housekeeping::HousekeepingReads;
     pub use super::links_rules::LinkReads;
     pub use super::meta::MetaReads;

@@ -32,6 +32,35 @@ pub fn show_reasons(tx: &mut Tx<'_>, link: &LinkRecord) -> Result<Outcome, TxErr
     Ok(Outcome::reply(text))
 }
 
+/// `!set --dry-run`: the change tried on the link's recent messages; nothing is changed.
+pub fn dry_run(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    key: &str,
+    value: &str,
+) -> Result<Outcome, TxError> {
+    let current = tx.rules(&link.id)?.unwrap_or_default();
+    let mut changed = current.clone();
+    if let Err(e) = changed.set(key, value) {
+        return Ok(Outcome::declined(format!("Not a valid change: {e}")));
+    }
+    let compile = |r: Rules| crate::moderation::CompiledRules::new(r);
+    let (Ok(old), Ok(new)) = (compile(current.clone()), compile(changed)) else {
+        return Ok(Outcome::declined(
+            "Not a valid change: a pattern does not compile",
+        ));
+    };
+    let history = tx.history(&link.id)?;
+    let d = crate::moderation::dry_run::dry_run(&history, &old, &new);
+    Ok(Outcome::reply(crate::moderation::dry_run::text(
+        link.id.as_str(),
+        key,
+        value,
+        current.history_size,
+        &d,
+    )))
+}
+
 pub fn set(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,

@@ -56,6 +56,12 @@ pub enum Command {
         key: String,
         value: String,
     },
+    /// `!set --dry-run LINK KEY VALUE`: what the change would have done to recent messages.
+    DryRun {
+        link: LinkId,
+        key: String,
+        value: String,
+    },
     Trust(UserKey, Option<LinkId>),
     Block(UserKey, Option<LinkId>),
     Audit(usize),
@@ -109,6 +115,7 @@ impl Command {
             Command::Rules(_) => "rules",
             Command::Reasons => "reasons",
             Command::Set { .. } => "set",
+            Command::DryRun { .. } => "dry_run",
             Command::Trust(..) => "trust",
             Command::Block(..) => "block",
             Command::Audit(_) => "audit",
@@ -235,6 +242,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
     let target_link = match &cmd {
         Command::Rules(Some(l))
         | Command::Set { link: l, .. }
+        | Command::DryRun { link: l, .. }
         | Command::Trust(_, Some(l))
         | Command::Block(_, Some(l))
         | Command::Unlink(l) => Some(l.clone()),
@@ -293,6 +301,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Rules(_) => admin::show_rules(tx, &link),
         Command::Reasons => admin::show_reasons(tx, &link),
         Command::Set { key, value, .. } => admin::set(tx, ctx, &link, &key, &value),
+        Command::DryRun { key, value, .. } => admin::dry_run(tx, &link, &key, &value),
         Command::Trust(user, _) => admin::trust(tx, ctx, &link, &user, true),
         Command::Block(user, _) => admin::trust(tx, ctx, &link, &user, false),
         Command::Parked => Ok(Outcome::reply(info::parked(tx, ctx.room))),

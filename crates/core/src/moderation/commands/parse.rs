@@ -24,6 +24,7 @@ Commands (moderation room):
 !drop ID — remove a parked item for good (admins)
 !rules [LINK] — a link's rules
 !set LINK KEY VALUE — change a rule (admins)
+!set --dry-run LINK KEY VALUE — what the change would have done to the link's recent messages; changes nothing
 !link NAME SIDE=ROOM SIDE=ROOM… — create link NAME (moderated from this room), or change its rooms; SIDE is staff or public, ROOM platform:id, e.g. !link library staff=matrix:!abc:example.org public=telegram:-1001234 (admins)
 !unlink NAME — stop a link; its rooms no longer cross (admins)
 !rooms — the rooms of the links moderated here, by name and id
@@ -183,7 +184,12 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             _ => bad(),
         },
         "set" => match words.as_slice() {
-            [link, key, _, ..] => {
+            ["--dry-run", link, key, _, ..] => Ok(Command::DryRun {
+                link: LinkId::new(*link),
+                key: (*key).to_owned(),
+                value: after_words(args, 3).to_owned(),
+            }),
+            [link, key, _, ..] if *link != "--dry-run" => {
                 // Everything after the second word (a link named like the key once took the
                 // key's first occurrence: `!set _ _ a` read the value as `_ a`).
                 let value = after_words(args, 2);
@@ -450,6 +456,15 @@ mod tests {
             "no revision in a range"
         );
         assert_eq!(parse("!reasons"), Some(Ok(Command::Reasons)));
+        assert_eq!(
+            parse(r#"!set --dry-run planning blocked_patterns ["(?i)watch es"]"#),
+            Some(Ok(Command::DryRun {
+                link: LinkId::new("planning"),
+                key: "blocked_patterns".into(),
+                value: r#"["(?i)watch es"]"#.into(),
+            }))
+        );
+        assert!(parse("!set --dry-run planning links").unwrap().is_err());
         assert_eq!(
             parse("!claim #12"),
             Some(Ok(Command::Claim(ItemRef::first(PendingId(12)))))

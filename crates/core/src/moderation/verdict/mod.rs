@@ -29,7 +29,8 @@ impl CompiledRules {
 }
 
 /// Where a message stands thread-wise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ThreadState {
     /// Not in a thread (it may become a thread root).
     None,

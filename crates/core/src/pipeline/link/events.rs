@@ -167,6 +167,25 @@ impl LinkWorker {
                 }
             }
         }
+        // What moderation saw, for dry runs of later rule changes.
+        let seen = crate::store::history::Seen {
+            seq: 0,
+            at_ms: tx.now_ms(),
+            from,
+            sender: sender.clone(),
+            message: m.clone(),
+            thread,
+            reply_to_unbridged,
+            since_last_ms,
+            to: self
+                .link
+                .rooms
+                .iter()
+                .filter(|r| r.room != ev.room)
+                .map(|r| r.side)
+                .collect(),
+        };
+        tx.remember_seen(&self.link.id, seen, self.rules.rules.history_size)?;
         if forward.is_empty() && hold.is_empty() && !candidate_root {
             return Ok(());
         }
