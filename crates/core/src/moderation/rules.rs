@@ -258,6 +258,9 @@ pub struct Rules {
     /// public sender whose name contains one, after look-alike folding, is shown as unverified
     /// (`moderation::lookalike`). Staff names of the link are protected without being listed.
     pub protected_names: Vec<String>,
+    /// Once this many different people reported a message, its copies are taken down pending
+    /// a moderator's decision (sent again if the report is dismissed); 0 never hides.
+    pub hide_after_reports: u32,
     /// How many of the link's recent messages are kept for dry runs of rule changes
     /// (`!set --dry-run`), within `retention_days`; 0 keeps none.
     pub history_size: u64,
@@ -305,6 +308,7 @@ impl Default for Rules {
             reactions: ReactionPolicy::Auto,
             reactions_public_to_staff: ReactionPolicy::Off,
             protected_names: vec!["council".into()],
+            hide_after_reports: 0,
             history_size: 500,
             claim_minutes: 30,
             reasons: Reason::defaults(),
@@ -507,6 +511,7 @@ impl Rules {
         "reactions",
         "reactions_public_to_staff",
         "protected_names",
+        "hide_after_reports",
         "history_size",
         "claim_minutes",
         "reasons",

@@ -117,7 +117,8 @@ pub fn erase(
                     let cancel = match &job.kind {
                         JobKind::Send { mirror, .. }
                         | JobKind::Edit { mirror, .. }
-                        | JobKind::Reactions { mirror } => *mirror == id,
+                        | JobKind::Reactions { mirror }
+                        | JobKind::ReportCard { mirror, .. } => *mirror == id,
                         // Anything the bridge would still post or edit that shows the message:
                         // its cards, held or decided, their edits, and notices about it.
                         JobKind::Notice { about: Some(m), .. }

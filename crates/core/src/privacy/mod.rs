@@ -118,6 +118,11 @@ pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
             "card": card,
             "text_sha256": content_hash(text),
         }),
+        JobKind::ReportCard { mirror, text } => serde_json::json!({
+            "type": "report_card",
+            "mirror": mirror,
+            "text_sha256": content_hash(text),
+        }),
         JobKind::EditNotice { message, text, .. } => serde_json::json!({
             "type": "edit_notice",
             "message": message,
@@ -139,6 +144,7 @@ fn job_kind_name(kind: &crate::store::JobKind) -> &'static str {
         JobKind::Edit { .. } => "edit",
         JobKind::Delete { .. } => "delete",
         JobKind::Reactions { .. } => "reactions",
+        JobKind::ReportCard { .. } => "report_card",
         JobKind::Notice { .. } => "notice",
         JobKind::EditNotice { .. } => "edit_notice",
     }

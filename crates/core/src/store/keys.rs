@@ -43,10 +43,12 @@ pub enum Tree {
     Notes,
     /// Each link's recent messages as moderation saw them, for dry runs (`history.rs`).
     History,
+    /// Reports on bridged messages (`reports.rs`).
+    Reports,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 18] = [
+    pub const ALL: [Tree; 19] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -65,6 +67,7 @@ impl Tree {
         Tree::ReactionIds,
         Tree::Notes,
         Tree::History,
+        Tree::Reports,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -87,6 +90,7 @@ impl Tree {
             Tree::ReactionIds => "reaction_ids",
             Tree::Notes => "notes",
             Tree::History => "history",
+            Tree::Reports => "reports",
         }
     }
 
@@ -97,8 +101,8 @@ impl Tree {
 }
 
 /// The names the engine is opened with, in [`Tree`] order.
-pub const TREE_NAMES: [&str; 18] = {
-    let mut names = [""; 18];
+pub const TREE_NAMES: [&str; 19] = {
+    let mut names = [""; 19];
     let mut i = 0;
     while i < Tree::ALL.len() {
         names[i] = Tree::ALL[i].name();
@@ -263,7 +267,8 @@ mod tests {
                 "reactions",
                 "reaction_ids",
                 "notes",
-                "history"
+                "history",
+                "reports"
             ]
         );
         assert!(Tree::ALL

@@ -6,7 +6,7 @@
 //! [`links_rules`] (links and their rules, seeded from the config by `seed.rs`), [`seen`],
 //! [`mirrors`] (mirror records, the message index and the thread map), [`pending`] (held
 //! items), [`outbox`], [`audit`], [`parked`] (dead letters), [`connector_state`], and the meta
-//! [`history`] (recent messages for dry runs), [`notes`] (moderators' notes about senders), [`reactions`] (people's reactions on each message, what the bot shows), the meta
+//! [`reports`] (reports on messages), [`history`] (recent messages for dry runs), [`notes`] (moderators' notes about senders), [`reactions`] (people's reactions on each message, what the bot shows), the meta
 //! tree's [`meta`] (schema, instance name, id counters), `housekeeping.rs` (reminder marks and
 //! notice digests) and `privacy_key.rs`. `keys.rs` is the only place that knows the on-disk
 //! layout (tree names, big-endian ids, JSON values in a versioned envelope); `records.rs` the
@@ -39,6 +39,7 @@ pub mod pending;
 mod privacy_key;
 pub mod reactions;
 pub mod read;
+pub mod reports;
 pub mod records;
 pub mod runtime_links;
 mod seed;
@@ -70,6 +71,7 @@ pub mod prelude {
     pub use super::privacy_key::PrivacyKeyReads;
     pub use super::reactions::ReactionReads;
     pub use super::read::Read;
+    pub use super::reports::ReportReads;
     pub use super::runtime_links::RuntimeLinkReads;
     pub use super::seen::SeenReads;
 }

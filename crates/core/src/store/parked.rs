@@ -110,7 +110,8 @@ impl ParkedItem {
                         | super::JobKind::EditNotice { about: Some(m), .. } => mirrors.contains(m),
                         super::JobKind::Send { mirror, .. }
                         | super::JobKind::Edit { mirror, .. }
-                        | super::JobKind::Reactions { mirror } => mirrors.contains(mirror),
+                        | super::JobKind::Reactions { mirror }
+                        | super::JobKind::ReportCard { mirror, .. } => mirrors.contains(mirror),
                         super::JobKind::Delete { .. } => false,
                         super::JobKind::Notice { .. } | super::JobKind::EditNotice { .. } => {
                             mentions(&bytes)

@@ -255,6 +255,8 @@ pub enum IndexEntry {
     Mirror(MirrorId),
     /// An approval card in a moderation room.
     Card(PendingId),
+    /// A report card in a moderation room, about this bridged message.
+    Report(MirrorId),
 }
 
 /// A message (or an edit) held for a moderator.
@@ -433,6 +435,9 @@ pub enum JobKind {
     },
     /// Remove the copy.
     Delete { mirror: MirrorId },
+    /// Post (or repost) the report card about `mirror` to the moderation room: a notice whose
+    /// first part is filed as the report's card, so ✅ and ❌ on it decide the report.
+    ReportCard { mirror: MirrorId, text: RichText },
     /// Bring the bot's reactions on the message in the target room (its source or its copy)
     /// in line with the reactions people made on the message's other rooms
     /// (`pipeline::reactions`). It reads the tallies when it runs, so several queued for one
@@ -488,7 +493,8 @@ impl JobKind {
             JobKind::Send { mirror, .. }
             | JobKind::Edit { mirror, .. }
             | JobKind::Delete { mirror }
-            | JobKind::Reactions { mirror } => Some(*mirror),
+            | JobKind::Reactions { mirror }
+            | JobKind::ReportCard { mirror, .. } => Some(*mirror),
             JobKind::Notice { .. } | JobKind::EditNotice { .. } => None,
         }
     }

@@ -67,6 +67,10 @@ pub enum AuditAction {
     NoteAdded,
     /// Everything held about a person was exported for them (subject access).
     Exported,
+    /// Someone reported a bridged message (`/report`, `!report`, 🚩); by keyed hash.
+    Reported,
+    /// A moderator dismissed the reports on a message (its hidden copies are sent again).
+    ReportDismissed,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

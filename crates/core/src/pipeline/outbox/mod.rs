@@ -20,6 +20,7 @@
 
 mod copies;
 mod reactions;
+mod reports;
 use copies::*;
 
 use crate::moderation::audit::{AuditAction, AuditDraft};
@@ -466,6 +467,9 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
         (JobKind::Delete { .. }, Some(m)) => delete_copy(inner, conn, &caps, job, &m).await,
         (JobKind::Reactions { .. }, Some(m)) => {
             reactions::sync_reactions(inner, conn, &caps, job, &m).await
+        }
+        (JobKind::ReportCard { text, .. }, Some(m)) => {
+            reports::send_report_card(inner, conn, &caps, job, m.id, text).await
         }
         (JobKind::Notice { text, card, about }, _) => {
             send_notice(inner, conn, &caps, job, text, *card, *about).await
