@@ -108,6 +108,22 @@ pub(crate) fn classify_sdk(e: &matrix_sdk::Error) -> ConnectorError {
     }
 }
 
+/// Whether the homeserver answered with HTTP `status` (Synapse's 404 for an unknown event is
+/// `M_UNKNOWN` on some endpoints, `M_NOT_FOUND` on others).
+pub(crate) fn is_status(e: &matrix_sdk::HttpError, status: u16) -> bool {
+    e.as_client_api_error()
+        .is_some_and(|api| api.status_code.as_u16() == status)
+}
+
+/// Whether the homeserver refused an annotation the sender has already made
+/// (`M_DUPLICATE_ANNOTATION`): the reaction is there, which is what was asked.
+pub(crate) fn is_duplicate_annotation(e: &matrix_sdk::HttpError) -> bool {
+    matches!(
+        e.client_api_error_kind(),
+        Some(ErrorKind::DuplicateAnnotation)
+    )
+}
+
 /// Whether this error says the target is already gone (a delete of it has nothing to do).
 pub(crate) fn is_not_found(e: &matrix_sdk::HttpError) -> bool {
     matches!(e.client_api_error_kind(), Some(ErrorKind::NotFound))
