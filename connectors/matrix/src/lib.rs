@@ -15,6 +15,15 @@
 //! - [`format`]: `RichText` <-> `body` + `formatted_body`.
 //! - `rooms`: `join` / `leave`, and the rooms whose invites the bot accepts.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
+//!
+//! Reactions (`react`, `unreact`, here): the bot's own annotations of a message are found
+//! through the relations API, every page. `react` sends nothing when the bot's reaction with
+//! that key is there already (a retry after a crash) and sends with a fresh transaction id
+//! (a fixed one would bring back a redacted reaction, see `react`); `unreact` redacts every one
+//! it finds. matrix-sdk 0.18 sends `m.reaction` unencrypted even in encrypted rooms (its
+//! `send_raw` skips the type), and an encrypted annotation keeps its `m.relates_to`, key
+//! included, in the clear: Synapse refuses a duplicate of the same event type from the same
+//! sender (`M_DUPLICATE_ANNOTATION`) either way, but the spec does not require servers to.
 
 pub mod config;
 pub mod error;
@@ -237,7 +246,10 @@ impl MatrixConnector {
                     out.push(id);
                 }
             }
-            match page.prev_batch_token {
+            // `next_batch` continues in the direction asked for (the spec's pagination token;
+            // matrix-sdk's docs point at `prev_batch`, which goes back the way it came and is
+            // absent from a first page, so reading it stopped after one page).
+            match page.next_batch_token {
                 Some(t) => from = Some(t),
                 None => return Ok(out),
             }
