@@ -134,6 +134,35 @@ mod tests {
     use super::*;
     use matrix_sdk::ruma::api::error::{LimitExceededErrorData, UnknownTokenErrorData};
 
+    fn server_error(status: u16, kind: ErrorKind) -> matrix_sdk::HttpError {
+        use matrix_sdk::ruma::api::client::uiaa::UiaaResponse;
+        use matrix_sdk::ruma::api::error::{
+            Error, ErrorBody, FromHttpResponseError, StandardErrorBody,
+        };
+        use matrix_sdk::ruma::exports::http::StatusCode;
+        let error = Error::new(
+            StatusCode::from_u16(status).unwrap(),
+            ErrorBody::Standard(StandardErrorBody::new(kind, "refused".into())),
+        );
+        matrix_sdk::HttpError::Api(Box::new(FromHttpResponseError::Server(
+            UiaaResponse::MatrixError(error),
+        )))
+    }
+
+    #[test]
+    fn a_duplicate_annotation_and_a_404_are_recognised() {
+        let dup = server_error(400, ErrorKind::DuplicateAnnotation);
+        assert!(is_duplicate_annotation(&dup));
+        assert!(!is_status(&dup, 404));
+        // Otherwise it is a refusal like any other 400.
+        assert!(matches!(classify_http(&dup), ConnectorError::Rejected(_)));
+        // Synapse's "Unknown parent event." on the relations endpoint: 404 with M_UNKNOWN.
+        let unknown = server_error(404, ErrorKind::Unknown);
+        assert!(is_status(&unknown, 404));
+        assert!(!is_not_found(&unknown));
+        assert!(!is_duplicate_annotation(&unknown));
+    }
+
     #[test]
     fn maps_error_codes_as_the_outbox_expects() {
         let mut limit = LimitExceededErrorData::new();
