@@ -108,6 +108,22 @@ pub(crate) fn classify_sdk(e: &matrix_sdk::Error) -> ConnectorError {
     }
 }
 
+/// Whether the homeserver answered with HTTP `status` (Synapse's 404 for an unknown event is
+/// `M_UNKNOWN` on some endpoints, `M_NOT_FOUND` on others).
+pub(crate) fn is_status(e: &matrix_sdk::HttpError, status: u16) -> bool {
+    e.as_client_api_error()
+        .is_some_and(|api| api.status_code.as_u16() == status)
+}
+
+/// Whether the homeserver refused an annotation the sender has already made
+/// (`M_DUPLICATE_ANNOTATION`): the reaction is there, which is what was asked.
+pub(crate) fn is_duplicate_annotation(e: &matrix_sdk::HttpError) -> bool {
+    matches!(
+        e.client_api_error_kind(),
+        Some(ErrorKind::DuplicateAnnotation)
+    )
+}
+
 /// Whether this error says the target is already gone (a delete of it has nothing to do).
 pub(crate) fn is_not_found(e: &matrix_sdk::HttpError) -> bool {
     matches!(e.client_api_error_kind(), Some(ErrorKind::NotFound))
@@ -117,6 +133,35 @@ pub(crate) fn is_not_found(e: &matrix_sdk::HttpError) -> bool {
 mod tests {
     use super::*;
     use matrix_sdk::ruma::api::error::{LimitExceededErrorData, UnknownTokenErrorData};
+
+    fn server_error(status: u16, kind: ErrorKind) -> matrix_sdk::HttpError {
+        use matrix_sdk::ruma::api::client::uiaa::UiaaResponse;
+        use matrix_sdk::ruma::api::error::{
+            Error, ErrorBody, FromHttpResponseError, StandardErrorBody,
+        };
+        use matrix_sdk::ruma::exports::http::StatusCode;
+        let error = Error::new(
+            StatusCode::from_u16(status).unwrap(),
+            ErrorBody::Standard(StandardErrorBody::new(kind, "refused".into())),
+        );
+        matrix_sdk::HttpError::Api(Box::new(FromHttpResponseError::Server(
+            UiaaResponse::MatrixError(error),
+        )))
+    }
+
+    #[test]
+    fn a_duplicate_annotation_and_a_404_are_recognised() {
+        let dup = server_error(400, ErrorKind::DuplicateAnnotation);
+        assert!(is_duplicate_annotation(&dup));
+        assert!(!is_status(&dup, 404));
+        // Otherwise it is a refusal like any other 400.
+        assert!(matches!(classify_http(&dup), ConnectorError::Rejected(_)));
+        // Synapse's "Unknown parent event." on the relations endpoint: 404 with M_UNKNOWN.
+        let unknown = server_error(404, ErrorKind::Unknown);
+        assert!(is_status(&unknown, 404));
+        assert!(!is_not_found(&unknown));
+        assert!(!is_duplicate_annotation(&unknown));
+    }
 
     #[test]
     fn maps_error_codes_as_the_outbox_expects() {

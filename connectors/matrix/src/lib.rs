@@ -15,6 +15,15 @@
 //! - [`format`]: `RichText` <-> `body` + `formatted_body`.
 //! - `rooms`: `join` / `leave`, and the rooms whose invites the bot accepts.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
+//!
+//! Reactions (`react`, `unreact`, here): the bot's own annotations of a message are found
+//! through the relations API, every page. `react` sends nothing when the bot's reaction with
+//! that key is there already (a retry after a crash) and sends with a fresh transaction id
+//! (a fixed one would bring back a redacted reaction, see `react`); `unreact` redacts every one
+//! it finds. matrix-sdk 0.18 sends `m.reaction` unencrypted even in encrypted rooms (its
+//! `send_raw` skips the type), and an encrypted annotation keeps its `m.relates_to`, key
+//! included, in the clear: Synapse refuses a duplicate of the same event type from the same
+//! sender (`M_DUPLICATE_ANNOTATION`) either way, but the spec does not require servers to.
 
 pub mod config;
 pub mod error;
@@ -49,6 +58,9 @@ use matrix_sdk::{Client, Room};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Pages of 100 relations read at most for one message (`own_relations`).
+const MAX_RELATION_PAGES: usize = 20;
 
 /// The Matrix connector: one bot account on one homeserver.
 pub struct MatrixConnector {
@@ -159,48 +171,90 @@ impl MatrixConnector {
         }
     }
 
-    /// The `m.replace` events the bot sent for `event`, through the relations API, every page.
+    /// The `m.replace` events the bot sent for `event` (its edits of it).
     async fn own_edits_of(
         &self,
         room: &Room,
         event: &matrix_sdk::ruma::EventId,
     ) -> Result<Vec<matrix_sdk::ruma::OwnedEventId>, ConnectorError> {
-        use matrix_sdk::room::{IncludeRelations, RelationsOptions};
         use matrix_sdk::ruma::events::relation::RelationType;
+        self.own_relations(room, event, RelationType::Replacement, |_| true)
+            .await
+    }
+
+    /// The bot's `m.annotation`s of `event` with `key` (its reactions): normally none or one,
+    /// more only if an older version or another homeserver let a duplicate through.
+    async fn own_reactions(
+        &self,
+        room: &Room,
+        event: &matrix_sdk::ruma::EventId,
+        key: &str,
+    ) -> Result<Vec<matrix_sdk::ruma::OwnedEventId>, ConnectorError> {
+        use matrix_sdk::ruma::events::relation::RelationType;
+        self.own_relations(room, event, RelationType::Annotation, |rel| {
+            rel["key"].as_str() == Some(key)
+        })
+        .await
+    }
+
+    /// The events the bot sent relating to `event` by `rel_type` whose `m.relates_to` passes
+    /// `keep`, through the relations API (`/relations/{event}/{rel_type}`), every page.
+    ///
+    /// No event type filter: an encrypted relation is an `m.room.encrypted` event, which a
+    /// filter on `m.reaction` would miss (matrix-sdk 0.18 sends reactions in the clear, but
+    /// staff clients and later SDKs may not). Its `m.relates_to`, key included, is in the clear
+    /// beside the ciphertext (the SDKs copy it out so servers can aggregate), so `keep` reads it
+    /// whether or not the event could be decrypted. An unknown or invisible `event` (404) has
+    /// no relations.
+    async fn own_relations(
+        &self,
+        room: &Room,
+        event: &matrix_sdk::ruma::EventId,
+        rel_type: matrix_sdk::ruma::events::relation::RelationType,
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<Vec<matrix_sdk::ruma::OwnedEventId>, ConnectorError> {
+        use matrix_sdk::room::{IncludeRelations, RelationsOptions};
         let mut out = Vec::new();
         let mut from = None;
-        // A bridged message is edited a handful of times; the cap bounds a hostile history.
-        for _ in 0..20 {
+        // A bridged message is edited a handful of times and a popular one gets hundreds of
+        // reactions; the cap bounds a hostile history.
+        for _ in 0..MAX_RELATION_PAGES {
             let opts = RelationsOptions {
                 from,
                 limit: Some(100u32.into()),
-                include_relations: IncludeRelations::RelationsOfType(RelationType::Replacement),
+                include_relations: IncludeRelations::RelationsOfType(rel_type.clone()),
                 ..RelationsOptions::default()
             };
             let page = match room.relations(event.to_owned(), opts).await {
                 Ok(page) => page,
-                Err(matrix_sdk::Error::Http(e)) if error::is_not_found(&e) => return Ok(out),
+                Err(matrix_sdk::Error::Http(e)) if error::is_status(&e, 404) => return Ok(out),
                 Err(e) => return Err(classify_sdk(&e)),
             };
             for ev in &page.chunk {
-                let raw = ev.raw();
-                let mine = raw
-                    .get_field::<String>("sender")
-                    .ok()
-                    .flatten()
-                    .is_some_and(|s| s == self.own_user);
-                if let (true, Ok(Some(id))) = (
-                    mine,
-                    raw.get_field::<matrix_sdk::ruma::OwnedEventId>("event_id"),
-                ) {
+                let Ok(json) = ev.raw().deserialize_as::<serde_json::Value>() else {
+                    continue;
+                };
+                let mine = json["sender"].as_str() == Some(self.own_user.as_str());
+                let redacted = json["unsigned"].get("redacted_because").is_some();
+                if !mine || redacted || !keep(&json["content"]["m.relates_to"]) {
+                    continue;
+                }
+                if let Some(id) = json["event_id"]
+                    .as_str()
+                    .and_then(|i| matrix_sdk::ruma::OwnedEventId::try_from(i).ok())
+                {
                     out.push(id);
                 }
             }
-            match page.prev_batch_token {
+            // `next_batch` continues in the direction asked for (the spec's pagination token;
+            // matrix-sdk's docs point at `prev_batch`, which goes back the way it came and is
+            // absent from a first page, so reading it stopped after one page).
+            match page.next_batch_token {
                 Some(t) => from = Some(t),
-                None => break,
+                None => return Ok(out),
             }
         }
+        tracing::warn!(room = %room.room_id(), %event, "matrix: relations past the page cap not read");
         Ok(out)
     }
 
@@ -388,6 +442,14 @@ impl Connector for MatrixConnector {
         self.redact(&room, &event_id).await
     }
 
+    /// Adds the bot's `key` reaction to `id`, once: if the bot's reaction with that key is
+    /// there already (a retry after a crash), nothing is sent.
+    ///
+    /// The check comes first, rather than relying on the server: Synapse refuses a duplicate
+    /// annotation (400 `M_DUPLICATE_ANNOTATION`, read as success for a race between two calls),
+    /// but the spec only asks servers to, and a fixed transaction id cannot stand in for
+    /// it: Synapse answers a repeated transaction id with the first event for 24 hours, so
+    /// after an `unreact` the same request would return the redacted reaction and add none.
     async fn react(
         &self,
         room: &RoomId,
@@ -395,21 +457,36 @@ impl Connector for MatrixConnector {
         key: &str,
     ) -> Result<(), ConnectorError> {
         let room = self.room(room)?;
-        ids::event_id(id)?;
-        let txn = outbound::derived_txn_id("react", &[id.as_str(), key]);
-        match self
-            .send_content(
-                &room,
-                "m.reaction",
-                outbound::reaction_content(id, key),
-                &txn,
-            )
+        let event_id = ids::event_id(id)?;
+        if !self.own_reactions(&room, &event_id, key).await?.is_empty() {
+            return Ok(());
+        }
+        let txn = matrix_sdk::ruma::TransactionId::new();
+        match room
+            .send_raw("m.reaction", outbound::reaction_content(id, key))
+            .with_transaction_id(&txn)
             .await
         {
             Ok(_) => Ok(()),
-            Err(ConnectorError::Rejected(m)) if m.contains("M_DUPLICATE_ANNOTATION") => Ok(()),
-            Err(e) => Err(e),
+            Err(matrix_sdk::Error::Http(e)) if error::is_duplicate_annotation(&e) => Ok(()),
+            Err(e) => Err(classify_sdk(&e)),
         }
+    }
+
+    /// Removes the bot's `key` reaction from `id` by redacting it (every one, should there be
+    /// several); none there, or a message that is gone, is already done.
+    async fn unreact(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        let room = self.room(room)?;
+        let event_id = ids::event_id(id)?;
+        for reaction in self.own_reactions(&room, &event_id, key).await? {
+            self.redact(&room, &reaction).await?;
+        }
+        Ok(())
     }
 
     async fn fetch(&self, attachment: &Attachment) -> Result<Vec<u8>, ConnectorError> {

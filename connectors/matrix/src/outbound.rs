@@ -1,4 +1,5 @@
-//! `Outgoing` -> Matrix event content (pure), plus the send, edit, redact and react calls.
+//! `Outgoing` -> Matrix event content (pure): messages, files, edits, reactions, and the
+//! transaction ids of redactions.
 //!
 //! Every send passes a transaction id derived from the outbox job (`Outgoing.txn_id`): Synapse
 //! answers a repeated `PUT /send/{type}/{txnId}` from the same device with the first event's
@@ -151,8 +152,10 @@ pub fn reaction_content(target: &RemoteMsgId, key: &str) -> Value {
     json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": target.as_str(), "key": key } })
 }
 
-/// A transaction id for an operation that has no outbox job id (redactions, reactions), stable
-/// for the same target so a repeat is deduplicated too. Only URL-safe characters.
+/// A transaction id for an operation that has no outbox job id (redactions), stable for the
+/// same target so a repeat is deduplicated too. Only URL-safe characters. Not for reactions:
+/// a reaction can be removed and made again, and the same transaction id would then return
+/// the removed one (see `react` in `lib.rs`).
 pub fn derived_txn_id(kind: &str, parts: &[&str]) -> String {
     let mut s = String::from(kind);
     for p in parts {
@@ -259,11 +262,11 @@ mod tests {
 
     #[test]
     fn derived_txn_ids_are_url_safe_and_stable() {
-        let a = derived_txn_id("react", &["$abc:x", "✅"]);
-        assert_eq!(a, derived_txn_id("react", &["$abc:x", "✅"]));
+        let a = derived_txn_id("redact", &["$abc:x", "✅"]);
+        assert_eq!(a, derived_txn_id("redact", &["$abc:x", "✅"]));
         assert!(a
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_ne!(a, derived_txn_id("react", &["$abc:x", "❌"]));
+        assert_ne!(a, derived_txn_id("redact", &["$abc:x", "❌"]));
     }
 }

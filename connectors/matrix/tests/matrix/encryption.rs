@@ -15,7 +15,8 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
     let room = RoomId::new(s.room.to_string());
     let mut r = run(s.connector.clone(), memory_state());
 
-    // Staff -> bridge: a message, a thread reply, an edit and a reaction, all encrypted.
+    // Staff -> bridge: a message, a thread reply and an edit, all encrypted, and a reaction and
+    // its removal (matrix-sdk 0.18 sends `m.reaction` in the clear even in encrypted rooms).
     let root = s.staff.post(&s.room, "confidential: budget draft").await;
     let e = r.until(|e| is_message(e, &root)).await;
     let EventKind::Message(m) = &e.kind else {
@@ -85,6 +86,26 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
             target: RemoteMsgId::new(root.clone()),
             key: "✅".into(),
             id: Some(RemoteMsgId::new(reaction.clone())),
+        }
+    );
+    // Its removal: the reaction's own redaction, which the core matches by the reaction's id.
+    let unreaction = s
+        .staff
+        .room(&s.room)
+        .redact(
+            &matrix_sdk::ruma::OwnedEventId::try_from(reaction.as_str()).unwrap(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let e = r
+        .until(|e| e.id.as_str() == unreaction.event_id.as_str())
+        .await;
+    assert_eq!(
+        e.kind,
+        EventKind::Delete {
+            target: RemoteMsgId::new(reaction)
         }
     );
 

@@ -133,6 +133,26 @@ async fn staff_message_thread_reply_edit_redaction_and_reaction_arrive_as_events
             id: Some(RemoteMsgId::new(reaction.clone())),
         }
     );
+    // Its removal: the reaction's own redaction, which the core matches by the reaction's id.
+    let unreaction = s
+        .staff
+        .room(&s.room)
+        .redact(
+            &matrix_sdk::ruma::OwnedEventId::try_from(reaction.as_str()).unwrap(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let e = r
+        .until(|e| e.id.as_str() == unreaction.event_id.as_str())
+        .await;
+    assert_eq!(
+        e.kind,
+        EventKind::Delete {
+            target: RemoteMsgId::new(reaction)
+        }
+    );
 
     // A redaction.
     let redaction = s

@@ -11,4 +11,5 @@ mod events_in;
 mod events_out;
 mod join;
 mod rate_limit;
+mod reactions;
 mod restart;

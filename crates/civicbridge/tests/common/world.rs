@@ -7,7 +7,8 @@
 //! room (the config names none), an outsider has joined that room with power 0, syncs and polls
 //! are short so a daemon stops quickly, and each test starts its own daemon on a store it chose
 //! (seeded, in memory, on disk) under its own rules. Rooms are unencrypted (the Matrix
-//! connector's encryption has its own tests).
+//! connector's encryption has its own tests), unless a test brings its own ([`World::with_matrix`],
+//! as `e2e_encrypted` does).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use civicbridge_core::moderation::rules::Rules;
@@ -53,6 +54,27 @@ impl World {
         extra: &str,
         discord: civicbridge_testkit::discord::ServerOptions,
     ) -> World {
+        Self::create(rules, extra, discord, None).await
+    }
+
+    /// The world on Matrix accounts and rooms the caller made on the shared Synapse (`saved`),
+    /// e.g. an encrypted moderation room created by a moderator's own client.
+    pub async fn with_matrix(saved: civicbridge_demo::Saved) -> World {
+        Self::create(
+            civicbridge_demo::world::demo_rules(),
+            "",
+            Default::default(),
+            Some(saved),
+        )
+        .await
+    }
+
+    async fn create(
+        rules: Rules,
+        extra: &str,
+        discord: civicbridge_testkit::discord::ServerOptions,
+        saved: Option<civicbridge_demo::Saved>,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let world = civicbridge_demo::World::create(WorldOptions {
             moderators_in_config: false,
@@ -61,6 +83,7 @@ impl World {
             extra_config: extra.to_owned(),
             rules,
             discord,
+            saved,
             ..WorldOptions::test(dir.path())
         })
         .await

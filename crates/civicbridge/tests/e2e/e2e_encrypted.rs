@@ -1,12 +1,19 @@
-//! An encrypted staff room through the daemon: a staff member on a client of their own
+//! Encrypted rooms through the daemon: a staff member or moderator on a client of their own
 //! (matrix-sdk with its own device and keys, not the bot's), a real Synapse, the local Telegram
-//! server. The bot decrypts what staff write (the moderation card shows it) and encrypts what
-//! it posts for staff, before and after a daemon restart (same device, same keys).
+//! server, before and after a daemon restart (same device, same keys).
+//!
+//! - An encrypted staff room: the bot decrypts what staff write (the moderation card shows it)
+//!   and encrypts what it posts for staff.
+//! - An encrypted moderation room: the approval cards arrive encrypted and the moderator's
+//!   client decrypts them; the moderator's ✅ and their encrypted `!approve` decide the items;
+//!   after a restart the bot still posts cards there (from the same device) and reads commands.
 #![allow(clippy::unwrap_used)]
 
 use crate::world;
 
 use civicbridge_core::store::Store;
+use civicbridge_demo::matrix::{Account, MatrixUser};
+use civicbridge_demo::Saved;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::EncryptionInfo;
 use matrix_sdk::ruma::api::client::room::create_room;
@@ -17,15 +24,25 @@ use matrix_sdk::ruma::events::room::message::{
 use matrix_sdk::ruma::events::InitialStateEvent;
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use matrix_sdk::{Client, RoomMemberships};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use world::{World, WAIT};
 
-/// A staff member's phone: their own device, syncing, keeping every message it decrypted.
+/// One message a phone decrypted (or read in the clear).
+#[derive(Debug, Clone)]
+struct Seen {
+    event_id: String,
+    body: String,
+    /// The sender's device, when the message arrived encrypted.
+    device: Option<String>,
+}
+
+/// A staff member's phone: their own device, syncing, keeping every message it read.
 struct Phone {
     client: Client,
-    /// (body, whether it arrived encrypted), in order.
-    seen: Arc<Mutex<Vec<(String, bool)>>>,
+    /// In order.
+    seen: Arc<Mutex<Vec<Seen>>>,
     sync: tokio::task::JoinHandle<()>,
 }
 
@@ -36,16 +53,22 @@ impl Drop for Phone {
 }
 
 impl Phone {
+    /// A fresh staff member's phone.
     async fn new(w: &World) -> Phone {
         let user = w.synapse().register_fresh("phone").await.unwrap();
+        Phone::login(w.homeserver_url(), &user.user_id, &user.password).await
+    }
+
+    /// A new device of an existing account.
+    async fn login(homeserver: &str, user_id: &str, password: &str) -> Phone {
         let client = Client::builder()
-            .homeserver_url(w.homeserver_url())
+            .homeserver_url(homeserver)
             .build()
             .await
             .unwrap();
         client
             .matrix_auth()
-            .login_username(&user.user_id, &user.password)
+            .login_username(user_id, password)
             .initial_device_display_name("staff phone")
             .send()
             .await
@@ -56,9 +79,12 @@ impl Phone {
             move |ev: OriginalSyncRoomMessageEvent, info: Option<EncryptionInfo>| {
                 let kept = kept.clone();
                 async move {
-                    kept.lock()
-                        .unwrap()
-                        .push((ev.content.body().to_owned(), info.is_some()));
+                    kept.lock().unwrap().push(Seen {
+                        event_id: ev.event_id.to_string(),
+                        body: ev.content.body().to_owned(),
+                        device: info
+                            .map(|i| i.sender_device.map(|d| d.to_string()).unwrap_or_default()),
+                    });
                 }
             },
         );
@@ -76,8 +102,16 @@ impl Phone {
     }
 
     async fn encrypted_room(&self, name: &str) -> OwnedRoomId {
+        self.encrypted_room_inviting(name, &[]).await
+    }
+
+    async fn encrypted_room_inviting(&self, name: &str, invite: &[&str]) -> OwnedRoomId {
         let mut req = create_room::v3::Request::new();
         req.name = Some(name.to_owned());
+        req.invite = invite
+            .iter()
+            .map(|u| OwnedUserId::try_from(*u).unwrap())
+            .collect();
         req.initial_state = vec![InitialStateEvent::with_empty_state_key(
             RoomEncryptionEventContent::with_recommended_defaults(),
         )
@@ -107,22 +141,25 @@ impl Phone {
         }
     }
 
+    /// Waits for a message with `text`; whether it arrived encrypted.
     async fn wait_seen(&self, text: &str) -> bool {
+        self.wait_message(text, |m| m.body.contains(text))
+            .await
+            .device
+            .is_some()
+    }
+
+    /// Waits for a message satisfying `f`, and returns it.
+    async fn wait_message(&self, what: &str, f: impl Fn(&Seen) -> bool) -> Seen {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let found = self
-                .seen
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|(b, _)| b.contains(text))
-                .map(|(_, encrypted)| *encrypted);
-            if let Some(encrypted) = found {
-                return encrypted;
+            let found = self.seen.lock().unwrap().iter().find(|m| f(m)).cloned();
+            if let Some(m) = found {
+                return m;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the phone never decrypted {text:?}"
+                "the phone never read {what:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -210,5 +247,96 @@ async fn an_encrypted_staff_room_crosses_both_ways_before_and_after_a_restart() 
         .unwrap();
     approve(&w, 3, "And recorded?").await;
     assert!(phone.wait_seen("And recorded?").await, "arrived encrypted");
+    daemon.shutdown().await.unwrap();
+}
+
+/// The moderation room itself is encrypted: the moderator's own client (a new device of their
+/// account, not the bot's) creates it, reads the cards the bot encrypts there, and decides
+/// with a ✅ and with an encrypted `!approve`; a restarted bot keeps its device and keys there.
+#[tokio::test]
+async fn an_encrypted_moderation_room_works_both_ways_before_and_after_a_restart() {
+    let hs = civicbridge_testkit::synapse::shared().await.unwrap();
+    let bot: Account = hs.register_fresh("civicbridge").await.unwrap().into();
+    let moderator: Account = hs.register_fresh("moderator").await.unwrap().into();
+    let staff = MatrixUser::new(hs.url(), hs.register_fresh("staff").await.unwrap().into());
+    let staff_room = staff
+        .create_room("Residents' questions (staff)", &[&bot.user_id])
+        .await
+        .unwrap();
+    let phone = Phone::login(hs.url(), &moderator.user_id, &moderator.password).await;
+    // Its creator holds power level 100 there: a moderator.
+    let moderation_room = phone
+        .encrypted_room_inviting("Moderation", &[&bot.user_id])
+        .await;
+    let w = crate::world::World::with_matrix(Saved {
+        bot,
+        staff: staff.account.clone(),
+        moderator,
+        staff_room,
+        moderation_room: moderation_room.to_string(),
+    })
+    .await;
+    let store = Store::memory();
+    let rules = civicbridge_demo::world::demo_rules();
+    let daemon = w.start(store.clone(), rules.clone()).await;
+    phone.wait_joined(&moderation_room, &w.bot.user_id).await;
+    let room = phone.client.get_room(&moderation_room).unwrap();
+
+    // A held question: its card arrives encrypted, and the phone decrypts it.
+    w.ask_on_telegram((77, "Bea"), "Is the pool open on Sunday?")
+        .unwrap();
+    let card1 = phone
+        .wait_message("card #1", |m| {
+            m.body.starts_with("Held #1") && m.body.contains("Is the pool open on Sunday?")
+        })
+        .await;
+    let bot_device = card1.device.clone().expect("the card arrived encrypted");
+    // The moderator's ✅ decides it; the copy goes out.
+    room.send_raw(
+        "m.reaction",
+        json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": card1.event_id, "key": "✅"}}),
+    )
+    .await
+    .unwrap();
+    w.in_staff_room("the approved question", |m| {
+        m.body.contains("Is the pool open on Sunday?")
+    })
+    .await;
+
+    // An encrypted `!approve`: the bot decrypts the command.
+    w.ask_on_telegram((77, "Bea"), "And on holidays?").unwrap();
+    phone
+        .wait_message("card #2", |m| {
+            m.body.starts_with("Held #2") && m.body.contains("And on holidays?")
+        })
+        .await;
+    let sent = room
+        .send(RoomMessageEventContent::text_plain("!approve #2"))
+        .await
+        .unwrap();
+    assert!(sent.encryption_info.is_some(), "the command went encrypted");
+    w.in_staff_room("the question approved by command", |m| {
+        m.body.contains("And on holidays?")
+    })
+    .await;
+
+    // After a restart: the same device posts the next card, and a command is still read.
+    daemon.shutdown().await.unwrap();
+    let daemon = w.start(store, rules).await;
+    w.ask_on_telegram((77, "Bea"), "Is there a lifeguard?")
+        .unwrap();
+    let card3 = phone
+        .wait_message("card #3", |m| {
+            m.body.starts_with("Held #3") && m.body.contains("Is there a lifeguard?")
+        })
+        .await;
+    assert_eq!(card3.device.as_deref(), Some(bot_device.as_str()));
+    room.send(RoomMessageEventContent::text_plain("!approve #3"))
+        .await
+        .unwrap();
+    w.in_staff_room("the question approved after the restart", |m| {
+        m.body.contains("Is there a lifeguard?")
+    })
+    .await;
     daemon.shutdown().await.unwrap();
 }
