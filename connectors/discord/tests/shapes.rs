@@ -1,6 +1,6 @@
 //! Every kind of dispatch the local Discord gateway sends, checked against `discord-api-types`
 //! (see `civicbridge_testkit::shapes`): residents and the bridge do what they do (messages,
-//! replies, files, edits, deletions, reactions, threads, forum posts, webhook posts), the real
+//! replies, files, edits, deletions, reactions added and removed, threads, forum posts, webhook posts), the real
 //! client reads it all, and each frame the server sent becomes a TypeScript constant typed
 //! `GatewayDispatchPayload`, which `tsc --strict` must accept.
 #![allow(clippy::unwrap_used)]
@@ -27,6 +27,7 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
         .upload_as_user(w.channel, w.ada, "the map", "map.png", "image/png", &PNG);
     w.server.edit_as_user(root, "Hello council, edited");
     w.server.react_as_user(root, w.bob, "👍");
+    w.server.unreact_as_user(root, w.bob, "👍");
     let thread = w
         .server
         .start_thread_as_user(w.channel, root, w.ada, "Roads");
@@ -49,9 +50,13 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
     });
     w.connector.send(&out).await.unwrap();
     w.connector
-        .send(&Outgoing::text(room, "shape-2", "a notice"))
+        .send(&Outgoing::text(room.clone(), "shape-2", "a notice"))
         .await
         .unwrap();
+    // The bot reacts and takes its reaction back.
+    let root_id = civicbridge_api::RemoteMsgId::new(root.to_string());
+    w.connector.react(&room, &root_id, "✅").await.unwrap();
+    w.connector.unreact(&room, &root_id, "✅").await.unwrap();
     w.all_dispatches_handled().await;
 
     let frames = w.server.dispatch_frames();
@@ -85,6 +90,7 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
         "MESSAGE_UPDATE",
         "MESSAGE_DELETE",
         "MESSAGE_REACTION_ADD",
+        "MESSAGE_REACTION_REMOVE",
         "THREAD_CREATE",
     ] {
         assert!(

@@ -249,6 +249,12 @@ impl DiscordServer {
         });
     }
 
+    /// Whether the bot holds MANAGE_MESSAGES (default true). Without it, removing someone else's
+    /// reaction gets 403 / 50013 "Missing Permissions".
+    pub fn set_can_manage_messages(&self, can: bool) {
+        self.with(|st| st.can_manage_messages = can);
+    }
+
     /// Whether the bot holds MANAGE_WEBHOOKS (default true). Without it webhook calls get 403.
     pub fn set_can_manage_webhooks(&self, can: bool) {
         self.with(|st| st.can_manage_webhooks = can);
@@ -371,8 +377,25 @@ impl DiscordServer {
         self.with(|st| st.delete_message(message))
     }
 
+    /// `user` reacts with `emoji` (Unicode, or `name:id` of a custom emoji), announced with
+    /// MESSAGE_REACTION_ADD; again with the same emoji changes nothing, as on Discord.
     pub fn react_as_user(&self, message: u64, user: u64, emoji: &str) {
         self.with(|st| st.add_reaction(message, emoji, user));
+    }
+
+    /// `user` takes back their reaction `emoji`, announced with MESSAGE_REACTION_REMOVE (nothing
+    /// when they had none). Returns whether there was one.
+    pub fn unreact_as_user(&self, message: u64, user: u64, emoji: &str) -> bool {
+        self.with(|st| st.remove_reaction(message, emoji, user))
+    }
+
+    /// Who reacted to `message` with what, in the order the reactions were made: (emoji, user).
+    pub fn reactions(&self, message: u64) -> Vec<(String, u64)> {
+        let st = self.shared.lock();
+        st.messages
+            .get(&message)
+            .map(|m| m.reactions.clone())
+            .unwrap_or_default()
     }
 
     /// Starts a thread from `root` (thread id = root id), as a person would.
