@@ -13,10 +13,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes), `gateway`
-//! (websocket), [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
-//! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
-//! HTTP control API for the demo), `util` (snowflakes).
+//! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes;
+//! `rest/recorder.rs` keeps every answer for the shape test), `gateway` (websocket),
+//! [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
+//! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees),
+//! [`control`] (a small HTTP control API for the demo), `util` (snowflakes).
 
 pub mod control;
 pub mod faults;
@@ -32,6 +33,7 @@ mod view;
 
 pub use faults::{Fault, FaultRoute};
 pub use gateway::Kill;
+pub use rest::recorder::RecordedResponse;
 pub use state::RecordedRequest;
 pub use view::MessageView;
 
@@ -133,6 +135,10 @@ impl DiscordServer {
             heartbeat_ms: opts.heartbeat_ms,
         });
         let app = rest::router()
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                rest::recorder::record,
+            ))
             .merge(control::router())
             .route("/gateway", axum::routing::get(gateway::upgrade))
             .with_state(shared.clone());
@@ -495,6 +501,12 @@ impl DiscordServer {
     /// Every REST call so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Every REST answer so far (API routes, not file downloads), in order: what the REST
+    /// shape test checks against the official typings.
+    pub fn responses(&self) -> Vec<RecordedResponse> {
+        self.shared.lock().responses.clone()
     }
 
     /// Gateway counters: (connections, identifies, resumes, heartbeats).

@@ -195,6 +195,8 @@ pub struct State {
     /// Gateway connections open now.
     pub live_connections: u32,
     pub requests: Vec<RecordedRequest>,
+    /// Every REST answer, for the shape test (`rest/recorder.rs`).
+    pub responses: Vec<super::rest::recorder::RecordedResponse>,
     /// Flags for the next message `add_message` creates (set by the REST layer from the body).
     pub next_flags: u64,
     /// Embeds of the next message `add_message` creates (set by the REST layer from the body).
@@ -251,6 +253,7 @@ impl State {
             connections: 0,
             live_connections: 0,
             requests: Vec::new(),
+            responses: Vec::new(),
             nonces: HashMap::new(),
             cdn_generation: 1,
             next_flags: 0,

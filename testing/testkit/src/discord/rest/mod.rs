@@ -9,6 +9,7 @@ mod body;
 mod cdn;
 mod gateway;
 mod messages;
+pub(crate) mod recorder;
 mod threads;
 mod validate;
 mod webhook_messages;
