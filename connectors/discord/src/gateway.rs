@@ -47,6 +47,7 @@ pub enum Gw {
         message: MessageId,
     },
     Reaction(Box<Reaction>),
+    ReactionRemoved(Box<Reaction>),
 }
 
 /// How often each handler fired, by Discord event name: tests compare this with what the server
@@ -137,6 +138,21 @@ impl EventHandler for Handler {
     }
     async fn reaction_add(&self, _: Context, reaction: Reaction) {
         self.fire("MESSAGE_REACTION_ADD", Gw::Reaction(Box::new(reaction)));
+    }
+    async fn reaction_remove(&self, _: Context, reaction: Reaction) {
+        self.fire(
+            "MESSAGE_REACTION_REMOVE",
+            Gw::ReactionRemoved(Box::new(reaction)),
+        );
+    }
+    // A moderator clearing all reactions, or one emoji's, names nobody whose reaction went:
+    // counted (so tests see the dispatch was read) but not forwarded (see
+    // `inbound::reaction_event`).
+    async fn reaction_remove_all(&self, _: Context, _: ChannelId, _: MessageId) {
+        self.stats.bump("MESSAGE_REACTION_REMOVE_ALL");
+    }
+    async fn reaction_remove_emoji(&self, _: Context, _: Reaction) {
+        self.stats.bump("MESSAGE_REACTION_REMOVE_EMOJI");
     }
 }
 

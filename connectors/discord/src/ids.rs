@@ -59,8 +59,47 @@ pub fn inbound_delete(id: MessageId) -> InboundId {
     InboundId::new(format!("discord:delete:{id}"))
 }
 
-pub fn inbound_reaction(id: MessageId, user: u64, key: &str) -> InboundId {
-    InboundId::new(format!("discord:react:{id}:{user}:{key}"))
+/// Whether a reaction came or went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionChange {
+    Added,
+    Removed,
+}
+
+/// A reaction added or removed. Discord gives a reaction no id of its own, and the same user
+/// may add, remove and add again the same emoji: each occurrence must be an event of its own
+/// (the core would drop a repeated id as a replay), so the id ends with `occurrence`, unique
+/// per dispatch handled (see [`occurrence`]). A RESUME replay of a dispatch then gets a new id;
+/// the core keeps reactions as a set of reactors per key, so a replay changes nothing there.
+pub fn inbound_reaction(
+    id: MessageId,
+    user: u64,
+    key: &str,
+    change: ReactionChange,
+    occurrence: &str,
+) -> InboundId {
+    let sign = match change {
+        ReactionChange::Added => "add",
+        ReactionChange::Removed => "remove",
+    };
+    InboundId::new(format!(
+        "discord:react:{sign}:{id}:{user}:{key}:{occurrence}"
+    ))
+}
+
+/// A token unique to each call, in this process and across restarts: the wall clock in
+/// nanoseconds when the process first asked, and a counter.
+pub fn occurrence() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u128> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let start = START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    });
+    format!("{start:x}.{}", COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 #[cfg(test)]
@@ -76,5 +115,19 @@ mod tests {
         assert!(channel(&RoomId::new("!room:matrix")).is_err());
         assert!(message(&RemoteMsgId::new("0")).is_err());
         assert_eq!(msg_id(MessageId::new(9)).as_str(), "9");
+    }
+
+    #[test]
+    fn each_reaction_occurrence_has_its_own_id() {
+        let m = MessageId::new(7);
+        let add = inbound_reaction(m, 3, "👍", ReactionChange::Added, &occurrence());
+        let remove = inbound_reaction(m, 3, "👍", ReactionChange::Removed, &occurrence());
+        let again = inbound_reaction(m, 3, "👍", ReactionChange::Added, &occurrence());
+        assert_ne!(add, remove);
+        assert_ne!(add, again, "a re-add is not a replay of the first add");
+        assert!(
+            add.as_str().starts_with("discord:react:add:7:3:👍:"),
+            "{add:?}"
+        );
     }
 }

@@ -219,16 +219,27 @@ pub fn delete_event(message: MessageId, place: &Place, is_bridge: bool, now_ms: 
     }
 }
 
-/// A reaction added; the key is the unicode emoji, or `:name:` for a custom one.
-pub fn reaction_event(r: &Reaction, place: &Place, is_bridge: bool, now_ms: u64) -> Option<Event> {
+/// A reaction added (MESSAGE_REACTION_ADD) or removed (MESSAGE_REACTION_REMOVE), with
+/// `occurrence` from [`ids::occurrence`] to tell repeated occurrences apart. The key is the
+/// Unicode emoji, or `:name:` for a custom one, for adds and removes alike. The sender is the
+/// user whose reaction it is (for a removal: whose reaction went, whether they took it back or
+/// a moderator removed it); an add carries the member, a removal only the user's id, which is
+/// then the display name too. `is_bridge` when it is the bot's.
+///
+/// Not reported: MESSAGE_REACTION_REMOVE_ALL and MESSAGE_REACTION_REMOVE_EMOJI (a moderator
+/// clearing a message's reactions, or one emoji's). They do not say whose reactions went, and
+/// `ReactionRemoved` needs the reactor; the connector keeps no reaction state to name them. The
+/// bridged copies then keep the bot's reactions for them until the message is gone.
+pub fn reaction_event(
+    r: &Reaction,
+    change: ids::ReactionChange,
+    place: &Place,
+    is_bridge: bool,
+    now_ms: u64,
+    occurrence: &str,
+) -> Option<Event> {
     let user = r.user_id?;
-    let key = match &r.emoji {
-        ReactionType::Unicode(s) => s.clone(),
-        ReactionType::Custom { name, id, .. } => {
-            format!(":{}:", name.clone().unwrap_or_else(|| id.get().to_string()))
-        }
-        _ => return None,
-    };
+    let key = reaction_key(&r.emoji)?;
     let sender = match &r.member {
         Some(m) => sender(&m.user, m.nick.as_deref(), is_bridge),
         None => Sender {
@@ -236,17 +247,35 @@ pub fn reaction_event(r: &Reaction, place: &Place, is_bridge: bool, now_ms: u64)
             ..Sender::person(user.get().to_string(), user.get().to_string())
         },
     };
-    Some(Event {
-        id: ids::inbound_reaction(r.message_id, user.get(), &key),
-        room: room(place),
-        sender,
-        at_ms: now_ms,
-        kind: EventKind::Reaction {
-            target: ids::msg_id(r.message_id),
+    let target = ids::msg_id(r.message_id);
+    let id = ids::inbound_reaction(r.message_id, user.get(), &key, change, occurrence);
+    let kind = match change {
+        ids::ReactionChange::Added => EventKind::Reaction {
+            target,
             key,
             id: None,
         },
+        ids::ReactionChange::Removed => EventKind::ReactionRemoved { target, key },
+    };
+    Some(Event {
+        id,
+        room: room(place),
+        sender,
+        at_ms: now_ms,
+        kind,
     })
+}
+
+/// A reaction's key: the Unicode emoji, or `:name:` for a custom one (`:id:` if nameless).
+pub fn reaction_key(emoji: &ReactionType) -> Option<String> {
+    match emoji {
+        ReactionType::Unicode(s) => Some(s.clone()),
+        ReactionType::Custom { name, id, .. } => Some(format!(
+            ":{}:",
+            name.clone().unwrap_or_else(|| id.get().to_string())
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

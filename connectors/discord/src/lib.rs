@@ -8,7 +8,7 @@
 //! - [`config`]: `DiscordConfig` (serde), validation, the rate-limiter / `api_base` rule.
 //! - `gateway`: the serenity client on its own thread; handlers forward dispatches in order.
 //! - [`inbound`]: serenity models → `Event` (pure).
-//! - `outbound`: send / edit / delete / react, webhooks and personas, replies, threads, splitting.
+//! - `outbound`: send / edit / delete / react / unreact, webhooks and personas, replies, threads, splitting.
 //! - [`format`]: `RichText` ⇄ Discord markdown, with escaping.
 //! - `pipeline`: dispatch → event → sink, cursors and backfill; `known`: channels, threads and
 //!   posts learnt; `webhooks`: the persona webhook and echo detection; `attachments`: `fetch`.
@@ -342,6 +342,17 @@ impl Connector for DiscordConnector {
         key: &str,
     ) -> Result<(), ConnectorError> {
         self.inner.react(room, id, key).await.map_err(Into::into)
+    }
+
+    /// Delete Own Reaction; removing one the bot never made, or from a message that is gone,
+    /// succeeds (see `outbound::modify`).
+    async fn unreact(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        self.inner.unreact(room, id, key).await.map_err(Into::into)
     }
 
     /// Downloads an attachment this connector reported. Discord's CDN links expire; when one

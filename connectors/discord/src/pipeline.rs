@@ -2,6 +2,9 @@
 //! per-channel cursors, and backfill of what was posted while the bridge was away.
 
 use super::*;
+use crate::ids::{self, ReactionChange};
+use civicbridge_api::Event;
+use serenity::all::Reaction;
 
 impl Inner {
     /// Turns one dispatch into at most one event and submits it.
@@ -51,18 +54,22 @@ impl Inner {
                 let bridge = self.known().deleted_by_us.remove(&message.get());
                 Some(inbound::delete_event(message, &place, bridge, now_ms()))
             }
-            Gw::Reaction(r) => {
-                let place = self.place(r.channel_id, Some(r.message_id)).await;
-                let bridge =
-                    r.user_id.is_some() && r.user_id.map(UserId::get) == self.known().bot_id;
-                inbound::reaction_event(&r, &place, bridge, now_ms())
-            }
+            Gw::Reaction(r) => self.reaction(&r, ReactionChange::Added).await,
+            Gw::ReactionRemoved(r) => self.reaction(&r, ReactionChange::Removed).await,
         };
         if let Some(e) = event {
             // Only messages move a cursor; the other acks matter to the core alone.
             pipe.sink.submit(e).await?;
         }
         Ok(())
+    }
+
+    /// A reaction added or removed; the bot's own is the bridge's.
+    async fn reaction(&self, r: &Reaction, change: ReactionChange) -> Option<Event> {
+        let place = self.place(r.channel_id, Some(r.message_id)).await;
+        let bridge = r.user_id.is_some() && r.user_id.map(UserId::get) == self.known().bot_id;
+        let occurrence = ids::occurrence();
+        inbound::reaction_event(r, change, &place, bridge, now_ms(), &occurrence)
     }
 
     /// Submits a message and hands its ack to the cursor keeper. System messages (joins, pins,

@@ -15,6 +15,7 @@ async fn every_dispatch_fires_its_handler() {
     let m2 = w.server.reply_as_user(w.channel, w.bob, m1, "hi <@1> back");
     w.server.edit_as_user(m2, "hi back (edited)");
     w.server.react_as_user(m1, w.bob, "👍");
+    w.server.unreact_as_user(m1, w.bob, "👍");
     let t = w
         .server
         .start_thread_as_user(w.channel, m1, w.ada, "a thread");
@@ -39,6 +40,7 @@ async fn every_dispatch_fires_its_handler() {
         "MESSAGE_UPDATE",
         "MESSAGE_DELETE",
         "MESSAGE_REACTION_ADD",
+        "MESSAGE_REACTION_REMOVE",
         "THREAD_CREATE",
         "CHANNEL_CREATE",
     ] {

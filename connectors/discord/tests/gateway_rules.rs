@@ -232,3 +232,52 @@ async fn transport_compression_sends_one_zlib_stream() {
     assert_eq!(next(&mut ws).await["t"], "READY");
     assert_eq!(next(&mut ws).await["t"], "GUILD_CREATE");
 }
+
+/// Reactions are dispatched only to sessions with GUILD_MESSAGE_REACTIONS (1 << 10): one
+/// without it sees the messages around them but no MESSAGE_REACTION_ADD or _REMOVE.
+#[tokio::test]
+async fn reactions_reach_only_sessions_with_the_reactions_intent() {
+    const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
+    let server = DiscordServer::start().await.unwrap();
+    let guild = server.create_guild("G");
+    let channel = server.create_channel(guild, "c");
+    let ada = server.create_user("ada", None);
+    let base = GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT;
+    let mut without = identify(&server, base).await;
+    next_dispatch(&mut without, "GUILD_CREATE").await;
+    let mut with = identify(&server, base | GUILD_MESSAGE_REACTIONS).await;
+    next_dispatch(&mut with, "GUILD_CREATE").await;
+
+    let m = server.post_as_user(channel, ada, "vote");
+    server.react_as_user(m, ada, "👍");
+    server.unreact_as_user(m, ada, "👍");
+    let marker = server.post_as_user(channel, ada, "after the reactions");
+
+    // With the intent: the add, then the removal, each naming the user and the emoji.
+    let add = next_dispatch(&mut with, "MESSAGE_REACTION_ADD").await;
+    let removed = next_dispatch(&mut with, "MESSAGE_REACTION_REMOVE").await;
+    for d in [&add, &removed] {
+        assert_eq!(d["user_id"], ada.to_string());
+        assert_eq!(d["message_id"], m.to_string());
+        assert_eq!(d["emoji"], json!({"id": null, "name": "👍"}));
+    }
+    assert_eq!(add["member"]["user"]["id"], ada.to_string());
+    assert!(removed.get("member").is_none(), "a removal names no member");
+
+    // Without: every dispatch up to the marker message is a message.
+    let marker = marker.to_string();
+    let mut seen = Vec::new();
+    loop {
+        let f = recv(&mut without).await.unwrap();
+        if f["op"] != 0 {
+            continue;
+        }
+        let t = f["t"].as_str().unwrap_or_default().to_owned();
+        let done = t == "MESSAGE_CREATE" && f["d"]["id"] == marker.as_str();
+        seen.push(t);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(seen, vec!["MESSAGE_CREATE", "MESSAGE_CREATE"]);
+}

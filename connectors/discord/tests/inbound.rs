@@ -224,3 +224,77 @@ async fn system_messages_are_not_relayed() {
     );
     w.stop().await;
 }
+
+/// A resident's add, removal and add again of the same reaction are three events, each with an
+/// id of its own (the core drops a repeated id as a replay); a custom emoji is `:name:` in both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaction_added_removed_and_added_again_is_three_events() {
+    let mut w = world().await;
+    let m = w.server.post_as_user(w.channel, w.ada, "vote");
+    w.message(m).await;
+    let target = civicbridge_api::RemoteMsgId::new(m.to_string());
+    let reacting = |e: &civicbridge_api::Event| {
+        matches!(
+            e.kind,
+            EventKind::Reaction { .. } | EventKind::ReactionRemoved { .. }
+        )
+    };
+
+    w.server.react_as_user(m, w.bob, "👍");
+    assert!(w.server.unreact_as_user(m, w.bob, "👍"));
+    assert!(
+        !w.server.unreact_as_user(m, w.bob, "👍"),
+        "nothing left to remove: no dispatch"
+    );
+    w.server.react_as_user(m, w.bob, "👍");
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(w.until(reacting).await.0);
+    }
+    let kinds: Vec<_> = got.iter().map(|e| e.kind.clone()).collect();
+    let added = EventKind::Reaction {
+        target: target.clone(),
+        key: "👍".into(),
+        id: None,
+    };
+    let removed = EventKind::ReactionRemoved {
+        target: target.clone(),
+        key: "👍".into(),
+    };
+    assert_eq!(kinds, vec![added.clone(), removed, added]);
+    let ids: std::collections::HashSet<_> = got.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids.len(), 3, "distinct ids: {got:?}");
+    for e in &got {
+        assert_eq!(e.sender.id.as_str(), w.bob.to_string());
+        assert!(!e.sender.is_bridge);
+        assert_eq!(e.room.room.as_str(), w.channel.to_string());
+    }
+    assert_eq!(
+        got[0].sender.display_name, "Bobby",
+        "an add carries the member, with the server nickname"
+    );
+
+    // A custom emoji: `:name:` when added and when removed.
+    let party = w.server.create_emoji(w.guild, "party");
+    w.server.react_as_user(m, w.ada, &format!("party:{party}"));
+    w.server
+        .unreact_as_user(m, w.ada, &format!("party:{party}"));
+    let a = w.until(reacting).await.0;
+    let r = w.until(reacting).await.0;
+    assert_eq!(
+        (a.kind, r.kind),
+        (
+            EventKind::Reaction {
+                target: target.clone(),
+                key: ":party:".into(),
+                id: None
+            },
+            EventKind::ReactionRemoved {
+                target,
+                key: ":party:".into()
+            }
+        )
+    );
+    assert_eq!(r.sender.id.as_str(), w.ada.to_string());
+    w.stop().await;
+}

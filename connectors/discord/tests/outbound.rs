@@ -471,3 +471,71 @@ async fn the_bot_reacts_and_its_reaction_is_an_echo() {
     assert!(reacted);
     w.stop().await;
 }
+
+/// `unreact` takes the bot's reaction away (Delete Own Reaction), and its removal comes back as
+/// the bridge's own; removing one that is not there, or from a message that is gone, succeeds;
+/// an emoji Discord does not know is refused. Keycaps (`#️⃣`) reach Discord URL-encoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_removes_its_reaction_and_the_removal_is_an_echo() {
+    use civicbridge_api::{ConnectorError, EventKind};
+    let mut w = world().await;
+    let m = w.server.post_as_user(w.channel, w.ada, "approve me");
+    w.message(m).await;
+    let room = RoomId::new(w.channel.to_string());
+    let id = RemoteMsgId::new(m.to_string());
+    let bot = w.server.bot_id();
+    let keycap = "#\u{fe0f}\u{20e3}";
+    w.connector.react(&room, &id, "✅").await.unwrap();
+    w.connector.react(&room, &id, keycap).await.unwrap();
+    w.server.react_as_user(m, w.bob, "✅");
+    assert_eq!(
+        w.server.reactions(m),
+        vec![
+            ("✅".to_owned(), bot),
+            (keycap.to_owned(), bot),
+            ("✅".to_owned(), w.bob)
+        ]
+    );
+
+    w.connector.unreact(&room, &id, "✅").await.unwrap();
+    w.connector.unreact(&room, &id, keycap).await.unwrap();
+    assert_eq!(
+        w.server.reactions(m),
+        vec![("✅".to_owned(), w.bob)],
+        "only the bot's reactions went"
+    );
+    let (e, _) = w
+        .until(|e| matches!(e.kind, EventKind::ReactionRemoved { .. }))
+        .await;
+    assert_eq!(
+        e.kind,
+        EventKind::ReactionRemoved {
+            target: id.clone(),
+            key: "✅".into()
+        }
+    );
+    assert!(e.sender.is_bridge, "the bot's own removal");
+    assert_eq!(e.sender.id.as_str(), bot.to_string());
+
+    // Not there (never made, or already removed): Discord answers 204, and so do we.
+    w.connector.unreact(&room, &id, "✅").await.unwrap();
+    w.connector.unreact(&room, &id, "🎉").await.unwrap();
+    let deletes = w
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE" && r.path.contains("/reactions/"))
+        .map(|r| (r.path.ends_with("/@me"), r.status))
+        .collect::<Vec<_>>();
+    assert_eq!(deletes, vec![(true, 204); 4]);
+    // Unknown to Discord: refused, as `react` is.
+    let refused = w.connector.unreact(&room, &id, "a").await;
+    assert!(
+        matches!(&refused, Err(ConnectorError::Rejected(m)) if m.contains("10014")),
+        "{refused:?}"
+    );
+    // The message is gone, and the bot's reactions with it.
+    w.server.delete_as_user(m);
+    w.connector.unreact(&room, &id, "✅").await.unwrap();
+    w.stop().await;
+}

@@ -335,6 +335,79 @@ async fn reactions_with_emoji_discord_does_not_know_are_refused() {
     }
 }
 
+/// Delete Own Reaction and Delete User Reaction: 204 also when there is nothing to remove,
+/// 10014 for an unknown emoji, 10008 for an unknown message, 50013 for someone else's reaction
+/// without Manage Messages; a message's `reactions` count each emoji's reactors and say whether
+/// the bot is one of them.
+#[tokio::test]
+async fn reactions_are_removed_as_on_discord() {
+    let raw = Raw::new().await;
+    let ada = raw.server.create_user("ada", None);
+    let m = raw.server.post_as_user(raw.channel, ada, "vote");
+    let raw = &raw;
+    let at = |emoji: &str, who: &str| {
+        format!(
+            "/channels/{}/messages/{m}/reactions/{emoji}/{who}",
+            raw.channel
+        )
+    };
+    let reactions = || async move {
+        let path = format!("/channels/{}/messages/{m}", raw.channel);
+        raw.call(reqwest::Method::GET, &path, None).await.1["reactions"].clone()
+    };
+    let thumbs = "%F0%9F%91%8D";
+    assert_eq!(
+        raw.call(reqwest::Method::PUT, &at(thumbs, "@me"), None)
+            .await
+            .0,
+        204
+    );
+    raw.server.react_as_user(m, ada, "👍");
+    raw.server.react_as_user(m, ada, "✅");
+    let counted = |count: u64, me: bool, name: &str| {
+        json!({"count": count, "count_details": {"burst": 0, "normal": count}, "me": me,
+               "me_burst": false, "burst_colors": [], "emoji": {"id": null, "name": name}})
+    };
+    assert_eq!(
+        reactions().await,
+        json!([counted(2, true, "👍"), counted(1, false, "✅")])
+    );
+
+    let delete = |path: String| async move { raw.call(reqwest::Method::DELETE, &path, None).await };
+    assert_eq!(delete(at(thumbs, "@me")).await, (204, Value::Null));
+    assert_eq!(
+        reactions().await,
+        json!([counted(1, false, "👍"), counted(1, false, "✅")])
+    );
+    // Again: the bot has no such reaction any more, and Discord still answers 204.
+    assert_eq!(delete(at(thumbs, "@me")).await, (204, Value::Null));
+    let unknown_emoji = json!({"code": 10014, "message": "Unknown Emoji"});
+    assert_eq!(delete(at("thumbsup", "@me")).await, (400, unknown_emoji));
+    let gone = format!(
+        "/channels/{}/messages/1/reactions/{thumbs}/@me",
+        raw.channel
+    );
+    assert_eq!(
+        delete(gone).await,
+        (404, json!({"code": 10008, "message": "Unknown Message"}))
+    );
+
+    // Someone else's reaction needs Manage Messages.
+    raw.server.set_can_manage_messages(false);
+    assert_eq!(
+        delete(at(thumbs, &ada.to_string())).await,
+        (
+            403,
+            json!({"code": 50013, "message": "Missing Permissions"})
+        )
+    );
+    raw.server.set_can_manage_messages(true);
+    assert_eq!(delete(at(thumbs, &ada.to_string())).await.0, 204);
+    assert_eq!(raw.server.reactions(m), vec![("✅".to_owned(), ada)]);
+    assert_eq!(delete(at("%E2%9C%85", &ada.to_string())).await.0, 204);
+    assert_eq!(reactions().await, Value::Null, "no reactions: no field");
+}
+
 // ---- 11. what Discord reports of images --------------------------------------------------------
 
 /// The header of a PNG of `w`×`h` (all that is needed to know its size).

@@ -1,8 +1,11 @@
 //! Every kind of dispatch the local Discord gateway sends, checked against `discord-api-types`
 //! (see `civicbridge_testkit::shapes`): residents and the bridge do what they do (messages,
-//! replies, files, edits, deletions, reactions, threads, forum posts, webhook posts), the real
-//! client reads it all, and each frame the server sent becomes a TypeScript constant typed
-//! `GatewayDispatchPayload`, which `tsc --strict` must accept.
+//! replies, files, edits, deletions, reactions added and removed, threads, forum posts, webhook
+//! posts), the real client reads it all, and each frame the server sent becomes a TypeScript
+//! constant typed `GatewayDispatchPayload`, which `tsc --strict` must accept.
+//!
+//! And every REST answer the server sends (`DiscordServer::responses`, recorded by
+//! `rest/recorder.rs` in the server), typed as the route's `REST…Result` or `RESTError`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -27,6 +30,7 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
         .upload_as_user(w.channel, w.ada, "the map", "map.png", "image/png", &PNG);
     w.server.edit_as_user(root, "Hello council, edited");
     w.server.react_as_user(root, w.bob, "👍");
+    w.server.unreact_as_user(root, w.bob, "👍");
     let thread = w
         .server
         .start_thread_as_user(w.channel, root, w.ada, "Roads");
@@ -49,9 +53,13 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
     });
     w.connector.send(&out).await.unwrap();
     w.connector
-        .send(&Outgoing::text(room, "shape-2", "a notice"))
+        .send(&Outgoing::text(room.clone(), "shape-2", "a notice"))
         .await
         .unwrap();
+    // The bot reacts and takes its reaction back.
+    let root_id = civicbridge_api::RemoteMsgId::new(root.to_string());
+    w.connector.react(&room, &root_id, "✅").await.unwrap();
+    w.connector.unreact(&room, &root_id, "✅").await.unwrap();
     w.all_dispatches_handled().await;
 
     let frames = w.server.dispatch_frames();
@@ -85,6 +93,7 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
         "MESSAGE_UPDATE",
         "MESSAGE_DELETE",
         "MESSAGE_REACTION_ADD",
+        "MESSAGE_REACTION_REMOVE",
         "THREAD_CREATE",
     ] {
         assert!(
@@ -93,4 +102,198 @@ async fn every_gateway_dispatch_matches_discord_api_types() {
         );
     }
     check("discord_gateway", &ts);
+}
+
+/// The typing of a REST answer to `method path` in `discord-api-types`, by route. Panics on a
+/// route it does not know, so a new route of the server gets its typing here.
+fn answer_type(method: &str, path: &str, query: Option<&str>) -> &'static str {
+    let rest = path.strip_prefix("/api/v10").unwrap_or(path);
+    let mut template = Vec::new();
+    let mut prev = "";
+    for (i, seg) in rest.split('/').enumerate() {
+        let t = if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            "#"
+        } else if prev == "#" && i == 3 && rest.starts_with("/webhooks/") {
+            "TOKEN"
+        } else {
+            seg
+        };
+        template.push(t);
+        prev = t;
+    }
+    let template = template.join("/");
+    let wait = query.is_some_and(|q| q.split('&').any(|p| p == "wait=true"));
+    match (method, template.as_str()) {
+        ("GET", "/gateway") => "RESTGetAPIGatewayResult",
+        ("GET", "/gateway/bot") => "RESTGetAPIGatewayBotResult",
+        ("GET", "/users/@me") => "RESTGetAPICurrentUserResult",
+        ("GET", "/channels/#") => "RESTGetAPIChannelResult",
+        ("GET", "/channels/#/messages") => "RESTGetAPIChannelMessagesResult",
+        ("POST", "/channels/#/messages") => "RESTPostAPIChannelMessageResult",
+        ("GET", "/channels/#/messages/#") => "RESTGetAPIChannelMessageResult",
+        ("PATCH", "/channels/#/messages/#") => "RESTPatchAPIChannelMessageResult",
+        ("POST", "/channels/#/messages/#/threads") => "RESTPostAPIChannelMessagesThreadsResult",
+        // Discord documents "a channel, with a nested message object" for a forum post; the
+        // typings leave the message out.
+        ("POST", "/channels/#/threads") => {
+            "RESTPostAPIChannelThreadsResult & { message: APIMessage }"
+        }
+        ("GET", "/channels/#/webhooks") => "RESTGetAPIChannelWebhooksResult",
+        ("POST", "/channels/#/webhooks") => "RESTPostAPIChannelWebhookResult",
+        ("GET", "/webhooks/#") => "RESTGetAPIWebhookResult",
+        ("GET", "/webhooks/#/TOKEN") => "RESTGetAPIWebhookWithTokenResult",
+        ("POST", "/webhooks/#/TOKEN") if wait => "RESTPostAPIWebhookWithTokenWaitResult",
+        ("GET", "/webhooks/#/TOKEN/messages/#") => "RESTGetAPIWebhookWithTokenMessageResult",
+        ("PATCH", "/webhooks/#/TOKEN/messages/#") => "RESTPatchAPIWebhookWithTokenMessageResult",
+        _ => panic!("no typing for the answer to {method} {template}"),
+    }
+}
+
+/// Every REST answer of the local Discord, in a scenario the real client drives (the connector
+/// sending, editing, threading, posting to a forum, reacting, fetching, refused; serenity's
+/// `Http` for the reads the connector does not make), checked against `discord-api-types`: each
+/// JSON body is typed as the route's `REST…Result`, an error as `RESTError` (a 429 as
+/// `RESTRateLimit`), and `tsc --strict` must accept them all. 204s have no body to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rest_answer_matches_discord_api_types() {
+    use civicbridge_api::ThreadTarget;
+    use serenity::all::{ChannelId, MessageId, WebhookId};
+    let mut w = world().await;
+    let room = RoomId::new(w.channel.to_string());
+    let sam = Persona {
+        display_name: "Sam".into(),
+        avatar_url: None,
+        platform_label: "Matrix".into(),
+    };
+    w.connector.join(&room).await.unwrap();
+    assert!(w.connector.join(&RoomId::new("1")).await.is_err());
+    // As the bot and as a persona (webhook): post, edit.
+    let notice = w
+        .connector
+        .send(&Outgoing::text(room.clone(), "rest-1", "a notice"))
+        .await
+        .unwrap()
+        .ids[0]
+        .clone();
+    let edited = Outgoing::text(room.clone(), "rest-1e", "a notice, edited");
+    w.connector.edit(&room, &notice, &edited).await.unwrap();
+    let mut out = Outgoing::text(room.clone(), "rest-2", "the hall opens at nine");
+    out.persona = Some(sam.clone());
+    let relayed = w.connector.send(&out).await.unwrap().ids[0].clone();
+    let mut edit = Outgoing::text(room.clone(), "rest-2e", "the hall opens at ten");
+    edit.persona = Some(sam);
+    w.connector.edit(&room, &relayed, &edit).await.unwrap();
+    // A thread from the notice, a forum post.
+    let mut threaded = Outgoing::text(room.clone(), "rest-3", "in a thread");
+    threaded.thread = Some(ThreadTarget::StartFrom(notice.clone()));
+    w.connector.send(&threaded).await.unwrap();
+    let forum = RoomId::new(w.forum.to_string());
+    w.connector
+        .send(&Outgoing::text(forum, "rest-4", "a post"))
+        .await
+        .unwrap();
+    // Reactions, and one Discord refuses.
+    w.connector.react(&room, &notice, "✅").await.unwrap();
+    w.connector.unreact(&room, &notice, "✅").await.unwrap();
+    assert!(w.connector.react(&room, &notice, "a").await.is_err());
+    // An attachment fetched after its link expired: the message is read again.
+    let up = w
+        .server
+        .upload_as_user(w.channel, w.ada, "the map", "map.png", "image/png", &PNG);
+    let e = w.message(up).await;
+    let civicbridge_api::EventKind::Message(m) = &e.kind else {
+        panic!("{e:?}")
+    };
+    w.server.expire_attachment_urls();
+    w.connector.fetch(&m.attachments[0]).await.unwrap();
+
+    // Reads the connector does not make, through serenity's Http.
+    let http = serenity::http::HttpBuilder::new(w.server.token())
+        .proxy(w.server.api_base())
+        .ratelimiter_disabled(true)
+        .build();
+    let channel = ChannelId::new(w.channel);
+    http.get_gateway().await.unwrap();
+    http.get_bot_gateway().await.unwrap();
+    http.get_current_user().await.unwrap();
+    http.get_messages(channel, None, Some(10)).await.unwrap();
+    http.get_message(channel, MessageId::new(up)).await.unwrap();
+    assert!(http.get_message(channel, MessageId::new(1)).await.is_err());
+    http.get_channel_webhooks(channel).await.unwrap();
+    let (hook, url) = w.server.create_foreign_webhook(w.channel, "Partner", w.ada);
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    http.get_webhook(WebhookId::new(hook)).await.unwrap();
+    http.get_webhook_with_token(WebhookId::new(hook), &token)
+        .await
+        .unwrap();
+    let posted = http
+        .execute_webhook(
+            WebhookId::new(hook),
+            None,
+            &token,
+            true,
+            Vec::new(),
+            &serde_json::json!({"content": "from a partner"}),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    http.get_webhook_message(WebhookId::new(hook), None, &token, posted.id)
+        .await
+        .unwrap();
+    // A form error: a reply to a message that does not exist.
+    let bad = serde_json::json!({"content": "x", "message_reference": {"message_id": "1"}});
+    assert!(http.send_message(channel, Vec::new(), &bad).await.is_err());
+
+    let mut ts = String::from(
+        "import type * as D from \"discord-api-types/v10\";\n\
+         type Loose<T> = T extends string ? string : T extends number ? number : T extends boolean | null | undefined ? T \
+           : T extends readonly (infer U)[] ? Loose<U>[] : T extends object ? { [K in keyof T]: Loose<T[K]> } : T;\n",
+    );
+    let mut routes: Vec<String> = Vec::new();
+    for (i, r) in w.server.responses().iter().enumerate() {
+        if r.body.is_null() {
+            continue;
+        }
+        let ty = match r.status {
+            429 => "RESTRateLimit".to_owned(),
+            400.. => "RESTError".to_owned(),
+            _ => answer_type(&r.method, &r.path, r.query.as_deref()).to_owned(),
+        };
+        let qualified = ty
+            .split(' ')
+            .map(|t| {
+                if t.starts_with("REST") || t.starts_with("API") {
+                    format!("D.{t}")
+                } else {
+                    t.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        ts.push_str(&format!(
+            "// {} {} → {}\nexport const r{i}: Loose<{qualified}> = {};\n",
+            r.method, r.path, r.status, r.body
+        ));
+        if !routes.contains(&ty) {
+            routes.push(ty);
+        }
+    }
+    for expected in [
+        "RESTPostAPIChannelMessageResult",
+        "RESTPatchAPIChannelMessageResult",
+        "RESTPostAPIWebhookWithTokenWaitResult",
+        "RESTPatchAPIWebhookWithTokenMessageResult",
+        "RESTGetAPIChannelResult",
+        "RESTGetAPIChannelMessageResult",
+        "RESTPostAPIChannelMessagesThreadsResult",
+        "RESTError",
+    ] {
+        assert!(
+            routes.iter().any(|r| r == expected),
+            "no {expected} answer in {routes:?}"
+        );
+    }
+    check("discord_rest", &ts);
+    w.stop().await;
 }

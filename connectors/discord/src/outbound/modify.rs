@@ -184,24 +184,104 @@ impl Inner {
         }
     }
 
+    /// Adds the bot's reaction `key` (Create Reaction, `PUT …/reactions/{emoji}/@me`).
     pub async fn react(
         &self,
         room: &RoomId,
         id: &RemoteMsgId,
         key: &str,
     ) -> Result<(), DiscordError> {
+        let req = self.own_reaction(room, id, key, LightMethod::Put).await?;
+        self.rest.call(req.request()).await.map(|_| ())
+    }
+
+    /// Removes the bot's reaction `key` (Delete Own Reaction, `DELETE …/reactions/{emoji}/@me`).
+    /// Discord answers 204 whether or not the bot had reacted so. A message that is gone
+    /// (10008 Unknown Message, or its channel: 10003) counts as done, as for `delete`: the
+    /// reaction went with it, which is what the caller wants, and retrying cannot bring it
+    /// back. An emoji Discord does not know (400 / 10014) is `Rejected` like `react`'s.
+    pub async fn unreact(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), DiscordError> {
+        let req = self
+            .own_reaction(room, id, key, LightMethod::Delete)
+            .await?;
+        match self.rest.call(req.request()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_gone() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where the bot's reaction to `id` is: the channel (or thread) the message was posted in,
+    /// else the room's channel.
+    async fn own_reaction(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+        method: LightMethod,
+    ) -> Result<OwnReaction, DiscordError> {
         let channel = match self.locate(room, id, None).await? {
             Some(by) => ChannelId::new(by.channel),
             None => ids::channel(room)?,
         };
-        let req = Request::new(
+        Ok(OwnReaction {
+            channel,
+            message: ids::message(id)?,
+            emoji: encode_emoji(key),
+            method,
+        })
+    }
+}
+
+/// The bot's reaction on one message, before it is made a request (which borrows the emoji).
+struct OwnReaction {
+    channel: ChannelId,
+    message: MessageId,
+    emoji: String,
+    method: LightMethod,
+}
+
+impl OwnReaction {
+    fn request(&self) -> Request<'_> {
+        Request::new(
             Route::ChannelMessageReactionMe {
-                channel_id: channel,
-                message_id: ids::message(id)?,
-                reaction: key,
+                channel_id: self.channel,
+                message_id: self.message,
+                reaction: &self.emoji,
             },
-            LightMethod::Put,
-        );
-        self.rest.call(req).await.map(|_| ())
+            self.method,
+        )
+    }
+}
+
+/// An emoji as a path segment: Discord wants it URL-encoded (else 10014 Unknown Emoji), and
+/// serenity puts it in the path as given. Keycaps carry `#` and `*`, which would otherwise end
+/// the path. `name:id` of a custom emoji keeps its colon.
+pub(crate) fn encode_emoji(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() * 3);
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_emoji;
+
+    #[test]
+    fn emoji_are_url_encoded() {
+        assert_eq!(encode_emoji("👍"), "%F0%9F%91%8D");
+        assert_eq!(encode_emoji("#\u{fe0f}\u{20e3}"), "%23%EF%B8%8F%E2%83%A3");
+        assert_eq!(encode_emoji("party:123"), "party:123");
     }
 }

@@ -13,10 +13,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes), `gateway`
-//! (websocket), [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
-//! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees), [`control`] (a small
-//! HTTP control API for the demo), `util` (snowflakes).
+//! Codemap: [`state`] (the world), [`payloads`] (JSON shapes), `rest` (HTTP routes;
+//! `rest/recorder.rs` keeps every answer for the shape test), `gateway` (websocket),
+//! [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
+//! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees),
+//! [`control`] (a small HTTP control API for the demo), `util` (snowflakes).
 
 pub mod control;
 pub mod faults;
@@ -32,6 +33,7 @@ mod view;
 
 pub use faults::{Fault, FaultRoute};
 pub use gateway::Kill;
+pub use rest::recorder::RecordedResponse;
 pub use state::RecordedRequest;
 pub use view::MessageView;
 
@@ -133,6 +135,10 @@ impl DiscordServer {
             heartbeat_ms: opts.heartbeat_ms,
         });
         let app = rest::router()
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                rest::recorder::record,
+            ))
             .merge(control::router())
             .route("/gateway", axum::routing::get(gateway::upgrade))
             .with_state(shared.clone());
@@ -247,6 +253,12 @@ impl DiscordServer {
                 g.nicks.insert(user, nick.into());
             }
         });
+    }
+
+    /// Whether the bot holds MANAGE_MESSAGES (default true). Without it, removing someone else's
+    /// reaction gets 403 / 50013 "Missing Permissions".
+    pub fn set_can_manage_messages(&self, can: bool) {
+        self.with(|st| st.can_manage_messages = can);
     }
 
     /// Whether the bot holds MANAGE_WEBHOOKS (default true). Without it webhook calls get 403.
@@ -371,8 +383,25 @@ impl DiscordServer {
         self.with(|st| st.delete_message(message))
     }
 
+    /// `user` reacts with `emoji` (Unicode, or `name:id` of a custom emoji), announced with
+    /// MESSAGE_REACTION_ADD; again with the same emoji changes nothing, as on Discord.
     pub fn react_as_user(&self, message: u64, user: u64, emoji: &str) {
         self.with(|st| st.add_reaction(message, emoji, user));
+    }
+
+    /// `user` takes back their reaction `emoji`, announced with MESSAGE_REACTION_REMOVE (nothing
+    /// when they had none). Returns whether there was one.
+    pub fn unreact_as_user(&self, message: u64, user: u64, emoji: &str) -> bool {
+        self.with(|st| st.remove_reaction(message, emoji, user))
+    }
+
+    /// Who reacted to `message` with what, in the order the reactions were made: (emoji, user).
+    pub fn reactions(&self, message: u64) -> Vec<(String, u64)> {
+        let st = self.shared.lock();
+        st.messages
+            .get(&message)
+            .map(|m| m.reactions.clone())
+            .unwrap_or_default()
     }
 
     /// Starts a thread from `root` (thread id = root id), as a person would.
@@ -472,6 +501,12 @@ impl DiscordServer {
     /// Every REST call so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Every REST answer so far (API routes, not file downloads), in order: what the REST
+    /// shape test checks against the official typings.
+    pub fn responses(&self) -> Vec<RecordedResponse> {
+        self.shared.lock().responses.clone()
     }
 
     /// Gateway counters: (connections, identifies, resumes, heartbeats).

@@ -38,7 +38,7 @@ pub fn current_user(st: &State) -> Value {
     u
 }
 
-fn member(st: &State, guild_id: u64, user_id: u64, with_user: bool) -> Value {
+pub fn member(st: &State, guild_id: u64, user_id: u64, with_user: bool) -> Value {
     let g = st.guilds.get(&guild_id);
     let nick = g.and_then(|g| g.nicks.get(&user_id).cloned());
     let joined = g.map_or(now_ms(), |g| g.joined_ms);
@@ -327,13 +327,23 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
             o.insert("referenced_message".into(), referenced);
         }
         if !m.reactions.is_empty() {
-            let reactions: Vec<Value> = m
-                .reactions
-                .iter()
-                .map(|(emoji_key, _)| {
-                    json!({"count": 1, "count_details": {"burst": 0, "normal": 1}, "me": true,
-                           "me_burst": false, "burst_colors": [],
-                           "emoji": emoji(emoji_key)})
+            // One entry per emoji, in the order each was first used: how many reacted with
+            // it, and whether the bot is one of them.
+            let mut keys: Vec<&str> = Vec::new();
+            for (k, _) in &m.reactions {
+                if !keys.contains(&k.as_str()) {
+                    keys.push(k);
+                }
+            }
+            let reactions: Vec<Value> = keys
+                .into_iter()
+                .map(|key| {
+                    let users = m.reactions.iter().filter(|(k, _)| k == key);
+                    let count = users.clone().count();
+                    let me = users.clone().any(|(_, u)| *u == st.bot_id);
+                    json!({"count": count, "count_details": {"burst": 0, "normal": count},
+                           "me": me, "me_burst": false, "burst_colors": [],
+                           "emoji": emoji(key)})
                 })
                 .collect();
             o.insert("reactions".into(), json!(reactions));

@@ -160,6 +160,9 @@ pub struct State {
     pub bot_id: u64,
     /// Whether the bot may create webhooks (MANAGE_WEBHOOKS); without it, creation is 403.
     pub can_manage_webhooks: bool,
+    /// Whether the bot holds MANAGE_MESSAGES; without it, removing someone else's reaction is
+    /// 403 / 50013.
+    pub can_manage_messages: bool,
     /// Rate-limit buckets of REST routes.
     pub buckets: super::ratelimit::Buckets,
     /// Whether an exhausted bucket answers 429 (its headers are sent either way).
@@ -192,6 +195,8 @@ pub struct State {
     /// Gateway connections open now.
     pub live_connections: u32,
     pub requests: Vec<RecordedRequest>,
+    /// Every REST answer, for the shape test (`rest/recorder.rs`).
+    pub responses: Vec<super::rest::recorder::RecordedResponse>,
     /// Flags for the next message `add_message` creates (set by the REST layer from the body).
     pub next_flags: u64,
     /// Embeds of the next message `add_message` creates (set by the REST layer from the body).
@@ -227,6 +232,7 @@ impl State {
             application_id: bot_id,
             bot_id,
             can_manage_webhooks: true,
+            can_manage_messages: true,
             buckets: Default::default(),
             enforce_rate_limits: false,
             privileged_intents: PRIVILEGED_INTENTS,
@@ -247,6 +253,7 @@ impl State {
             connections: 0,
             live_connections: 0,
             requests: Vec::new(),
+            responses: Vec::new(),
             nonces: HashMap::new(),
             cdn_generation: 1,
             next_flags: 0,
@@ -467,22 +474,68 @@ impl State {
         true
     }
 
-    pub fn add_reaction(&mut self, id: u64, emoji: &str, user: u64) {
+    /// `user` reacts to message `id` with `emoji` (a key as the REST path names it). Discord
+    /// keeps one reaction per user and emoji: adding it again changes nothing and dispatches
+    /// nothing. Returns whether it was added.
+    pub fn add_reaction(&mut self, id: u64, emoji: &str, user: u64) -> bool {
         let Some(m) = self.messages.get_mut(&id) else {
-            return;
+            return false;
         };
+        if m.reactions.iter().any(|(e, u)| e == emoji && *u == user) {
+            return false;
+        }
         m.reactions.push((emoji.to_owned(), user));
-        let emoji = payloads::emoji(emoji);
-        let d = serde_json::json!({
+        let (guild, author) = (m.guild_id, m.author.clone());
+        let mut d = self.reaction_payload(id, emoji, user);
+        if let Value::Object(o) = &mut d {
+            // In a guild Discord adds the member who reacted, and the message's author.
+            o.insert("member".into(), payloads::member(self, guild, user, true));
+            let author_id = match author {
+                Author::User(u) => u,
+                Author::Webhook { webhook_id, .. } => webhook_id,
+            };
+            o.insert("message_author_id".into(), author_id.to_string().into());
+        }
+        self.dispatch_if(INTENT_GUILD_MESSAGE_REACTIONS, "MESSAGE_REACTION_ADD", d);
+        true
+    }
+
+    /// `user`'s reaction `emoji` on message `id` goes (taken back, or removed by a moderator):
+    /// MESSAGE_REACTION_REMOVE names the user whose reaction it was. Removing one that is not
+    /// there changes nothing and dispatches nothing (Discord stopped announcing such duplicate
+    /// removals: discord-api-docs#2896). Returns whether it was removed.
+    pub fn remove_reaction(&mut self, id: u64, emoji: &str, user: u64) -> bool {
+        let Some(m) = self.messages.get_mut(&id) else {
+            return false;
+        };
+        let Some(pos) = m
+            .reactions
+            .iter()
+            .position(|(e, u)| e == emoji && *u == user)
+        else {
+            return false;
+        };
+        m.reactions.remove(pos);
+        let d = self.reaction_payload(id, emoji, user);
+        self.dispatch_if(INTENT_GUILD_MESSAGE_REACTIONS, "MESSAGE_REACTION_REMOVE", d);
+        true
+    }
+
+    /// The fields MESSAGE_REACTION_ADD and _REMOVE share (`GatewayMessageReactionRemoveDispatchData`).
+    fn reaction_payload(&self, id: u64, emoji: &str, user: u64) -> Value {
+        let (channel, guild) = self
+            .messages
+            .get(&id)
+            .map_or((0, 0), |m| (m.channel_id, m.guild_id));
+        serde_json::json!({
             "user_id": user.to_string(),
-            "channel_id": m.channel_id.to_string(),
+            "channel_id": channel.to_string(),
             "message_id": id.to_string(),
-            "guild_id": m.guild_id.to_string(),
-            "emoji": emoji,
+            "guild_id": guild.to_string(),
+            "emoji": payloads::emoji(emoji),
             "burst": false,
             "type": 0,
-        });
-        self.dispatch_if(INTENT_GUILD_MESSAGE_REACTIONS, "MESSAGE_REACTION_ADD", d);
+        })
     }
 
     pub fn add_webhook(&mut self, channel_id: u64, guild_id: u64, name: &str, creator: u64) -> u64 {

@@ -299,6 +299,70 @@ pub(super) async fn add_reaction(
     )
 }
 
+/// Delete Own Reaction (`…/reactions/{emoji}/@me`) and Delete User Reaction
+/// (`…/reactions/{emoji}/{user_id}`, which needs Manage Messages for someone else's). Both
+/// answer 204, also when the reaction is not there (nothing is dispatched then); an emoji
+/// Discord does not know is 400 / 10014, as for adding.
+pub(super) async fn delete_own_reaction(
+    s: S,
+    Path((cid, mid, emoji)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let who = "@me".to_owned();
+    delete_reaction(&s, (cid, mid, emoji, who), &method, &uri, &headers)
+}
+
+pub(super) async fn delete_user_reaction(
+    s: S,
+    Path(ids): Path<(String, String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    delete_reaction(&s, ids, &method, &uri, &headers)
+}
+
+fn delete_reaction(
+    s: &S,
+    (cid, mid, emoji, who): (String, String, String, String),
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
+    s.call(
+        method,
+        uri,
+        headers,
+        Value::Null,
+        FaultRoute::Any,
+        true,
+        |st| {
+            let (_, mid) = match known_message(st, &cid, &mid) {
+                Ok(ids) => ids,
+                Err(r) => return r,
+            };
+            if !known_emoji(st, &emoji) {
+                return api_error(400, 10014, "Unknown Emoji");
+            }
+            let user = if who == "@me" {
+                st.bot_id
+            } else {
+                match id(&who) {
+                    Ok(u) => u,
+                    Err(r) => return r,
+                }
+            };
+            if user != st.bot_id && !st.can_manage_messages {
+                return api_error(403, 50013, "Missing Permissions");
+            }
+            st.remove_reaction(mid, &emoji, user);
+            ok(StatusCode::NO_CONTENT, Value::Null)
+        },
+    )
+}
+
 /// Whether a reaction's emoji (already percent-decoded) is one Discord knows: a Unicode emoji
 /// (with or without its variation selector or a skin tone), or `name:id` of a custom emoji
 /// with that name in a server the bot is in (bots may use those anywhere; every server of

@@ -9,6 +9,7 @@ mod body;
 mod cdn;
 mod gateway;
 mod messages;
+pub(crate) mod recorder;
 mod threads;
 mod validate;
 mod webhook_messages;
@@ -65,7 +66,11 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route(
             "/api/v10/channels/{cid}/messages/{mid}/reactions/{emoji}/@me",
-            put(add_reaction),
+            put(add_reaction).delete(delete_own_reaction),
+        )
+        .route(
+            "/api/v10/channels/{cid}/messages/{mid}/reactions/{emoji}/{uid}",
+            axum::routing::delete(delete_user_reaction),
         )
         .route("/api/v10/channels/{cid}/threads", post(start_forum_thread))
         .route(
