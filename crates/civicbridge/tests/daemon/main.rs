@@ -21,6 +21,7 @@ mod pipeline;
 mod privacy;
 mod reactions;
 mod remote;
+mod reports;
 mod restart;
 mod store;
 mod subject_access;

@@ -111,11 +111,7 @@ pub fn report(
             },
         )?),
         // A first report, or a new one after a decision: a card of its own.
-        _ => jobs.push(tx.push_job(
-            &link.id,
-            room,
-            JobKind::ReportCard { mirror: m.id, text },
-        )?),
+        _ => jobs.push(tx.push_job(&link.id, room, JobKind::ReportCard { mirror: m.id, text })?),
     }
     Ok(jobs)
 }
@@ -159,8 +155,16 @@ pub fn card(
         Span::Text(format!(
             "\nMessage in {} by {author}, copies in {}{}",
             tx.room_label(&m.source),
-            if rooms.is_empty() { "no room".to_owned() } else { rooms.join(", ") },
-            if rec.hidden.is_empty() { "" } else { " (hidden pending a decision)" }
+            if rooms.is_empty() {
+                "no room".to_owned()
+            } else {
+                rooms.join(", ")
+            },
+            if rec.hidden.is_empty() {
+                ""
+            } else {
+                " (hidden pending a decision)"
+            }
         )),
         Span::Quote(vec![Span::Text(render::excerpt(&m.text))]),
         Span::Text(format!("\nReported by: {}", reporters.join("; "))),
@@ -210,7 +214,9 @@ impl NotDecided {
     pub fn text(&self) -> String {
         match self {
             NotDecided::NoOpenReport(m) => format!("There is no open report on {m}."),
-            NotDecided::NotAModerator => "Sorry, only the link's moderators can decide reports.".into(),
+            NotDecided::NotAModerator => {
+                "Sorry, only the link's moderators can decide reports.".into()
+            }
         }
     }
 }
@@ -243,7 +249,13 @@ pub fn dismiss(
         subject: Some(m.id.to_string()),
         detail: serde_json::json!({ "reports": rec.reports.len() }),
     })?;
-    jobs.extend(update_card(tx, &link, &m, &rec, Closed::Dismissed(actor.display()))?);
+    jobs.extend(update_card(
+        tx,
+        &link,
+        &m,
+        &rec,
+        Closed::Dismissed(actor.display()),
+    )?);
     Ok(Ok(jobs))
 }
 
@@ -259,12 +271,26 @@ pub fn take_down(
     };
     let mut jobs = Vec::new();
     if !m.deleted {
-        jobs = approval::take_down(tx, &link, &mut m, &actor.audit(), actor.display(), "report card")?.0;
+        jobs = approval::take_down(
+            tx,
+            &link,
+            &mut m,
+            &actor.audit(),
+            actor.display(),
+            "report card",
+        )?
+        .0;
     }
     rec.open = false;
     rec.hidden.clear();
     tx.put_report(&rec)?;
-    jobs.extend(update_card(tx, &link, &m, &rec, Closed::TakenDown(actor.display()))?);
+    jobs.extend(update_card(
+        tx,
+        &link,
+        &m,
+        &rec,
+        Closed::TakenDown(actor.display()),
+    )?);
     Ok(Ok(jobs))
 }
 
@@ -300,7 +326,14 @@ fn open_report(
             kind: "report decision",
             content: "report decision",
         };
-        approval::audit_refusal(tx, actor, &link, Some(mirror.to_string()), attempted, Role::Moderator)?;
+        approval::audit_refusal(
+            tx,
+            actor,
+            &link,
+            Some(mirror.to_string()),
+            attempted,
+            Role::Moderator,
+        )?;
         return Ok(Err(NotDecided::NotAModerator));
     }
     if !rec.open {

@@ -5,6 +5,7 @@
 use crate::moderation::approval::{self, Decision};
 use crate::moderation::commands::permissions::Actor;
 use crate::moderation::commands::{self, threads, Command, Ctx, Outcome};
+use crate::moderation::reports;
 use crate::store::prelude::*;
 use crate::store::{IndexEntry, Job, JobKind, LinkRecord, Tx, TxError};
 use civicbridge_api::{Event, EventKind, Message, PlatformFactory, RichText, RoomRef};
@@ -52,8 +53,22 @@ pub fn handle(
             Ok(out.links_changed)
         }
         EventKind::Reaction { target, key, .. } => {
-            let Some(IndexEntry::Card(id)) = tx.lookup_message(&ev.room, target)? else {
-                return Ok(false);
+            let id = match tx.lookup_message(&ev.room, target)? {
+                Some(IndexEntry::Card(id)) => id,
+                Some(IndexEntry::Report(m)) => {
+                    // A report card: ✅ takes the message down, ❌ dismisses the report. A
+                    // non-moderator's reaction is only audited, with no reply.
+                    let decided = match key.trim_end_matches('\u{fe0f}') {
+                        "✅" | "✔" | "👍" => reports::take_down(tx, m, &actor)?,
+                        "❌" | "👎" => reports::dismiss(tx, m, &actor)?,
+                        _ => return Ok(false),
+                    };
+                    if let Ok(more) = decided {
+                        jobs.extend(more);
+                    }
+                    return Ok(false);
+                }
+                _ => return Ok(false),
             };
             let decision = match key.trim_end_matches('\u{fe0f}') {
                 "✅" | "✔" | "👍" => Decision::Approve,

@@ -13,7 +13,7 @@
 //!   replaced by [`TOMBSTONE`], and it is marked deleted so nothing is ever sent from it again.
 //!   The record itself stays (with the copies' ids, until their delete jobs have run) so that the
 //!   deletes can find the copies and other people's replies and threads keep their structure;
-//! - moderators' notes about them (`!note`) are removed;
+//! - moderators' notes about them (`!note`) are removed, and so are their reports;
 //! - their reactions on other messages leave the tallies, and the bot's reactions that counted
 //!   them follow (`Reactions` jobs); the reactions on their own messages go with the records;
 //! - the message-index entries of its source and copies are removed at once: the delete jobs work
@@ -170,6 +170,7 @@ pub fn erase(
                 tx.put_mirror(&m)?;
                 // Who reacted to it, and how: the copies (and the bot's reactions on them) go.
                 tx.remove_reactions(id)?;
+                tx.remove_report(id)?;
                 done.messages += 1;
             }
             tx.audit(AuditDraft {
@@ -201,7 +202,16 @@ pub fn erase(
     // the dry-run history keeps it.
     store.transact(|tx| {
         tx.forget_staff_name(user)?;
-        tx.forget_seen(None, 0, Some(user)).map(|_| ())
+        tx.forget_seen(None, 0, Some(user))?;
+        // Their reports on other people's messages (the count on the card stays as it was).
+        for mut r in tx.reports_by(user)? {
+            r.reports.retain(|p| &p.by != user);
+            match r.reports.is_empty() {
+                true => tx.remove_report(r.mirror)?,
+                false => tx.put_report(&r)?,
+            }
+        }
+        Ok(())
     })?;
     if !store.notes_about(user)?.is_empty() {
         total.notes_removed = store.transact(|tx| {

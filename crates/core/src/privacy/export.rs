@@ -5,7 +5,7 @@
 //! the bridge made and where), their held items, the audit entries about them (decisions on
 //! their messages, which carry their keyed hash as `author`; refusals of their attempts; their
 //! erasure; notes added about them) and the entries of their own acts as a moderator, the
-//! moderators' notes about them, their reactions, and the trusted and blocked lists that name
+//! moderators' notes about them, their reactions and reports, and the trusted and blocked lists that name
 //! them. Nothing about anyone else: another person's message they replied to is not included,
 //! only its bridge id. The caller audits the export (`exported`).
 
@@ -26,6 +26,8 @@ pub struct SubjectExport {
     pub held: Vec<ExportedHeld>,
     pub notes: Vec<ExportedNote>,
     pub reactions: Vec<ExportedReaction>,
+    /// Reports they made on bridged messages.
+    pub reports: Vec<ExportedReport>,
     /// Links whose trusted or blocked list names them.
     pub trusted_on: Vec<LinkId>,
     pub blocked_on: Vec<LinkId>,
@@ -61,6 +63,14 @@ pub struct ExportedNote {
     pub link: LinkId,
     #[serde(flatten)]
     pub note: Note,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportedReport {
+    pub link: LinkId,
+    pub message: MirrorId,
+    pub reason: Option<String>,
+    pub at_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,6 +156,22 @@ pub fn export(store: &Store, user: &UserKey) -> Result<SubjectExport, StoreError
             })
         })
         .collect();
+    let reports = store
+        .reports_by(user)?
+        .into_iter()
+        .flat_map(|r| {
+            let (link, message) = (r.link.clone(), r.mirror);
+            r.reports
+                .into_iter()
+                .filter(|p| &p.by == user)
+                .map(move |p| ExportedReport {
+                    link: link.clone(),
+                    message,
+                    reason: p.reason,
+                    at_ms: p.at_ms,
+                })
+        })
+        .collect();
     let (mut trusted_on, mut blocked_on) = (Vec::new(), Vec::new());
     for link in store.links()? {
         if let Some(rules) = store.rules(&link.id)? {
@@ -178,6 +204,7 @@ pub fn export(store: &Store, user: &UserKey) -> Result<SubjectExport, StoreError
         held,
         notes,
         reactions,
+        reports,
         trusted_on,
         blocked_on,
         audit,

@@ -185,6 +185,7 @@ impl Tx<'_> {
             }
         }
         self.remove_reactions(m.id)?;
+        self.remove_report(m.id)?;
         self.remove(Tree::Mirrors, &keys::id(m.id.0))
     }
 

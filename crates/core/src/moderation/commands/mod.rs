@@ -42,6 +42,8 @@ pub enum Command {
     Claim(ItemRef),
     /// `!release #12`: give a claim up.
     Release(ItemRef),
+    /// `!dismiss m7`: the reports on a message were unfounded.
+    Dismiss(civicbridge_api::MirrorId),
     /// `!note WHO [TEXT]`: add a private note about a sender, or list them.
     Note(notes::About, Option<String>),
     Takedown(takedown::Target),
@@ -108,6 +110,7 @@ impl Command {
             Command::Claim(_) => "claim",
             Command::Release(_) => "release",
             Command::Note(..) => "note",
+            Command::Dismiss(_) => "dismiss",
             Command::Takedown(_) => "takedown",
             Command::Publish => "publish",
             Command::Unpublish => "unpublish",
@@ -271,6 +274,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
             | Command::Edit(..)
             | Command::Claim(_)
             | Command::Release(_)
+            | Command::Dismiss(_)
     );
     if !is_decision && role(&link, &ctx.actor) < needs {
         let content = format!("{cmd:?}");
@@ -292,6 +296,21 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Claim(id) => claims::claim(tx, ctx, id),
         Command::Release(id) => claims::release(tx, ctx, id),
         Command::Note(about, text) => notes::note(tx, ctx, &about, text.as_deref()),
+        Command::Dismiss(m) => Ok(
+            match crate::moderation::reports::dismiss(tx, m, &ctx.actor)? {
+                Ok(jobs) => Outcome {
+                    jobs,
+                    ..Outcome::reply(format!(
+                        "Reports on {m} dismissed by {}",
+                        ctx.actor.display()
+                    ))
+                },
+                Err(e @ crate::moderation::reports::NotDecided::NotAModerator) => {
+                    Outcome::refusal(e.text())
+                }
+                Err(e) => Outcome::declined(e.text()),
+            },
+        ),
         Command::Takedown(t) => takedown::run(tx, ctx, &t),
         Command::Publish | Command::Unpublish => Ok(Outcome::reply(
             "!publish and !unpublish work in a staff room, as a reply in the thread.",

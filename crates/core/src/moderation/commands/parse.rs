@@ -16,6 +16,7 @@ Commands (moderation room):
 !edit ID TEXT — send a held item with TEXT instead (the original stays in the audit log)
 !claim ID — take a held item so the other moderators leave it to you (for the link's claim_minutes); 🙋 on the card does the same
 !release ID — give up your claim (admins: anyone's)
+!dismiss mN — the reports on message mN were unfounded (copies hidden because of them are sent again); ❌ on the report card does the same. ✅ on it, or !takedown mN, takes the message down
 !note WHO [TEXT] — a private note about a sender, shown on their later cards here (WHO: platform:id, or #12 for the author of a held item); without TEXT, the notes about them
 !takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
 !queue — the held items (and anything parked)
@@ -151,6 +152,13 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
                 }
             }
             None => bad(),
+        },
+        "dismiss" => match words.as_slice() {
+            [m] => match target(m) {
+                Some(Target::Mirror(id)) => Ok(Command::Dismiss(id)),
+                _ => bad(),
+            },
+            _ => bad(),
         },
         "claim" | "release" => match words.as_slice() {
             [id] => match id.parse::<ItemRef>() {

@@ -119,6 +119,14 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, t: &Target) -> Result<Outcome, TxErro
         ctx.actor.display(),
         "!takedown",
     )?;
+    let mut jobs = jobs;
+    // A report on it is answered by the takedown.
+    jobs.extend(crate::moderation::reports::close_after_takedown(
+        tx,
+        &link,
+        &mirror,
+        ctx.actor.display(),
+    )?);
     let mut out = Outcome {
         jobs,
         ..Outcome::default()

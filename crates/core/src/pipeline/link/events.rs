@@ -44,6 +44,9 @@ impl LinkWorker {
         hidden_in_name: bool,
         fx: &mut Effects,
     ) -> Result<(), TxError> {
+        if let Some(asked) = super::reports::asked(ev) {
+            return self.report(tx, ev, asked, fx);
+        }
         match &ev.kind {
             EventKind::Message(m)
                 if self.link.side_of(&ev.room) == Some(Side::Staff)

@@ -12,6 +12,7 @@ mod edits;
 mod events;
 mod names;
 mod reactions;
+mod reports;
 
 use crate::moderation::approval;
 use crate::store::prelude::*;
