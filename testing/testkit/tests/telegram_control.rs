@@ -124,6 +124,20 @@ async fn control_react_sets_a_residents_reactions_and_the_bot_gets_them_only_if_
     assert_eq!(u["new_reaction"], json!([{"type": "emoji", "emoji": "🔥"}]));
     assert_eq!(u["message_id"], msg);
 
+    // What each one shows now, over HTTP.
+    let shown: Value = client
+        .get(format!(
+            "{}/control/reactions?chat_id={chat}&message_id={msg}",
+            server.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, json!({"8": [{"type": "emoji", "emoji": "🔥"}]}));
+
     // Telegram's apps offer only its reaction set.
     assert_eq!(react(json!(["🦀"])).await.unwrap().status().as_u16(), 400);
     // getWebhookInfo tells what the bot asked for.

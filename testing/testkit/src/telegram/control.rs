@@ -10,6 +10,8 @@
 //! - `POST /control/react` `{"chat_id": -100…, "message_id": 12, "user_id": 7, "first_name":
 //!   "Ada", "emoji": ["👍"]}` → `{}`: the resident's reactions are now these (see
 //!   `reactions.rs`).
+//! - `GET /control/reactions?chat_id=-100…&message_id=12` → `{"<user id>": [ReactionType, …]}`:
+//!   who shows which reactions on the message now (the bot's under its own id).
 
 use super::entities;
 use super::server::Shared;
@@ -218,6 +220,28 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/control/chat", post(http_chat))
         .route("/control/topic", post(http_topic))
         .route("/control/react", post(http_react))
+        .route("/control/reactions", get(http_reactions))
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageQuery {
+    chat_id: i64,
+    message_id: i32,
+}
+
+async fn http_reactions(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<MessageQuery>,
+) -> Response {
+    let w = shared.world();
+    let by: serde_json::Map<String, Value> = w
+        .reactions
+        .get(&(q.chat_id, q.message_id))
+        .into_iter()
+        .flatten()
+        .map(|(who, types)| (who.to_string(), Value::Array(types.clone())))
+        .collect();
+    Json(Value::Object(by)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

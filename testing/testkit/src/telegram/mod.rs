@@ -33,7 +33,8 @@
 //!   dropped when it happens, never delivered later.
 //! - `/file/bot<token>/<file_path>` downloads (20 MB limit, as for bots).
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
-//!   `GET /control/messages` over HTTP (see `control.rs`).
+//!   `GET /control/messages`, `POST /control/react`, `GET /control/reactions` over HTTP (see
+//!   `control.rs`).
 //!
 //! - Webhooks: after `setWebhook`, updates are POSTed to the URL in order with the
 //!   `X-Telegram-Bot-Api-Secret-Token` header, retried until answered 2xx (see `webhook.rs`).
