@@ -4,7 +4,9 @@
 //! - `RemoteMsgId`: the message id within its chat (`42`).
 //! - `ThreadId`: the forum topic's `message_thread_id` (`7`).
 //! - `InboundId`: `tg:<chat>:<message>` for a message, `tg:<chat>:<message>:edit:<update_id>` for
-//!   an edit, so a replayed update carries the same id and two edits differ.
+//!   an edit, so a replayed update carries the same id and two edits differ;
+//!   `tg:<chat>:<message>:react:<update_id>:<n>` for the `n`th reaction change of an update and
+//!   `tg:<chat>:<message>:counts:<update_id>` for anonymous counts.
 //! - `Attachment::url`: `telegram-file:<file_id>`; never a download URL (that embeds the token).
 
 use civicbridge_api::{ConnectorError, InboundId, RemoteMsgId, RoomId, ThreadId};
@@ -51,6 +53,14 @@ pub fn inbound_message(chat: ChatId, id: MessageId) -> InboundId {
 
 pub fn inbound_edit(chat: ChatId, id: MessageId, update: u32) -> InboundId {
     InboundId::new(format!("tg:{}:{}:edit:{update}", chat.0, id.0))
+}
+
+pub fn inbound_reaction(chat: ChatId, id: MessageId, update: u32, n: usize) -> InboundId {
+    InboundId::new(format!("tg:{}:{}:react:{update}:{n}", chat.0, id.0))
+}
+
+pub fn inbound_counts(chat: ChatId, id: MessageId, update: u32) -> InboundId {
+    InboundId::new(format!("tg:{}:{}:counts:{update}", chat.0, id.0))
 }
 
 pub fn file_ref(file_id: &str) -> String {

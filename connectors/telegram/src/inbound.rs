@@ -11,15 +11,164 @@
 //!   kinds map to nothing. Telegram never reports deletions to bots: takedown from the moderation
 //!   side is the removal path.
 //! - A message whose sender is the bot itself is marked `is_bridge`.
+//! - `message_reaction` (a person's reactions on a message, old and new) → one `Reaction` per
+//!   emoji added and one `ReactionRemoved` per emoji removed (removals first), from `user`, or
+//!   from `actor_chat` (an anonymous admin or a channel: the sender is that chat). Custom emoji
+//!   and paid reactions are not carried. Reactions of the bot itself would be `is_bridge`
+//!   (Telegram does not send them). At most [`MAX_REACTIONS`] keys are read from each side.
+//! - `message_reaction_count` (anonymous reactions) → `ReactionCounts` with the emoji totals;
+//!   the sender is the chat.
+//! - Event ids are `tg:<chat>:<message>:react:<update_id>:<n>` and
+//!   `tg:<chat>:<message>:counts:<update_id>`: unique per event, the same on a replay.
+//! - [`parse_update`] reads one update from JSON without trusting its shape: teloxide's parser
+//!   panics on a `message_reaction` naming neither `user` nor `actor_chat`.
 
 use crate::format::from_telegram;
 use crate::ids;
 use civicbridge_api::{
-    Attachment, AttachmentKind, Event, EventKind, Message, RemoteUserId, RoomRef, Sender,
+    Attachment, AttachmentKind, Event, EventKind, Message, ReactionCount, RemoteUserId, RoomRef,
+    Sender,
 };
-use teloxide::types::{Message as TgMessage, MessageKind, Update, UpdateKind, UserId};
+use teloxide::types::{
+    AllowedUpdate, Chat, MaybeAnonymousUser, Message as TgMessage, MessageKind,
+    MessageReactionCountUpdated, MessageReactionUpdated, ReactionType, Update, UpdateKind, UserId,
+};
 
-/// The event an update means, if any.
+/// The update types the connector asks Telegram for, polling and webhook alike.
+pub const ALLOWED_UPDATES: [AllowedUpdate; 4] = [
+    AllowedUpdate::Message,
+    AllowedUpdate::EditedMessage,
+    AllowedUpdate::MessageReaction,
+    AllowedUpdate::MessageReactionCount,
+];
+
+/// The most reaction keys read from one list of an update (a person holds a few; a message
+/// shows at most the 73 of Telegram's set). More is hostile and cut.
+pub const MAX_REACTIONS: usize = 80;
+
+/// One update from its JSON, or why it cannot be read. Never panics: teloxide's own parser
+/// does on a `message_reaction` without `user` and `actor_chat`, which is refused here first.
+pub fn parse_update(raw: &serde_json::Value) -> Result<Update, String> {
+    if let Some(r) = raw.get("message_reaction") {
+        let named = |k: &str| r.get(k).is_some_and(serde_json::Value::is_object);
+        if !named("user") && !named("actor_chat") {
+            return Err("a message_reaction naming neither user nor actor_chat".into());
+        }
+    }
+    // From text, not from the value: teloxide reads an update's kind as a borrowed key, which
+    // a `Value` cannot lend (every update would then read as `UpdateKind::Error`).
+    let text = raw.to_string();
+    let parsed = std::panic::catch_unwind(|| serde_json::from_str::<Update>(&text));
+    match parsed {
+        Ok(Ok(u)) => Ok(u),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the update's parser panicked".into()),
+    }
+}
+
+/// Every event an update means, in order (a reaction update may mean several).
+pub fn to_events(update: &Update, bot: UserId) -> Vec<Event> {
+    match &update.kind {
+        UpdateKind::MessageReaction(r) => reaction_events(update.id.0, r, bot),
+        UpdateKind::MessageReactionCount(c) => vec![counts_event(update.id.0, c)],
+        _ => to_event(update, bot).into_iter().collect(),
+    }
+}
+
+/// The emoji of a reaction list, each once, in order, at most [`MAX_REACTIONS`].
+fn emoji_keys(list: &[ReactionType]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for e in list.iter().filter_map(ReactionType::emoji) {
+        if out.len() >= MAX_REACTIONS {
+            break;
+        }
+        if !e.is_empty() && !out.contains(&e.as_str()) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+fn room(chat: &Chat) -> RoomRef {
+    RoomRef {
+        platform: crate::PLATFORM,
+        room: ids::room_id(chat.id),
+    }
+}
+
+/// A chat acting as a sender (an anonymous admin, a channel, or the chat counting).
+fn chat_sender(chat: &Chat) -> Sender {
+    Sender::person(chat.id.0.to_string(), chat.title().unwrap_or("Group admin"))
+}
+
+fn reaction_events(update: u32, r: &MessageReactionUpdated, bot: UserId) -> Vec<Event> {
+    let sender = match &r.actor {
+        MaybeAnonymousUser::User(u) => Sender {
+            is_bridge: u.id == bot,
+            ..Sender::person(u.id.0.to_string(), u.full_name())
+        },
+        MaybeAnonymousUser::Chat(c) => chat_sender(c),
+    };
+    let old = emoji_keys(&r.old_reaction);
+    let new = emoji_keys(&r.new_reaction);
+    let target = ids::remote_msg_id(r.message_id);
+    let removed = old
+        .iter()
+        .filter(|k| !new.contains(k))
+        .map(|k| EventKind::ReactionRemoved {
+            target: target.clone(),
+            key: (*k).to_owned(),
+        });
+    let added = new
+        .iter()
+        .filter(|k| !old.contains(k))
+        .map(|k| EventKind::Reaction {
+            target: target.clone(),
+            key: (*k).to_owned(),
+            id: None,
+        });
+    removed
+        .chain(added)
+        .enumerate()
+        .map(|(n, kind)| Event {
+            id: ids::inbound_reaction(r.chat.id, r.message_id, update, n),
+            room: room(&r.chat),
+            sender: sender.clone(),
+            at_ms: u64::try_from(r.date.timestamp_millis()).unwrap_or(0),
+            kind,
+        })
+        .collect()
+}
+
+fn counts_event(update: u32, c: &MessageReactionCountUpdated) -> Event {
+    let mut counts: Vec<ReactionCount> = Vec::new();
+    for r in &c.reactions {
+        let Some(key) = r.r#type.emoji().filter(|e| !e.is_empty()) else {
+            continue;
+        };
+        let n = u32::try_from(r.total_count).unwrap_or(u32::MAX);
+        if let Some(k) = counts.iter_mut().find(|k| k.key == *key) {
+            k.count = k.count.saturating_add(n);
+        } else if counts.len() < MAX_REACTIONS {
+            counts.push(ReactionCount {
+                key: key.clone(),
+                count: n,
+            });
+        }
+    }
+    Event {
+        id: ids::inbound_counts(c.chat.id, c.message_id, update),
+        room: room(&c.chat),
+        sender: chat_sender(&c.chat),
+        at_ms: u64::try_from(c.date.timestamp_millis()).unwrap_or(0),
+        kind: EventKind::ReactionCounts {
+            target: ids::remote_msg_id(c.message_id),
+            counts,
+        },
+    }
+}
+
+/// The event a message or edit update means, if any (see [`to_events`] for every kind).
 pub fn to_event(update: &Update, bot: UserId) -> Option<Event> {
     match &update.kind {
         UpdateKind::Message(m) => {
@@ -286,5 +435,135 @@ mod tests {
             "new_chat_members":[{{"id":42,"is_bot":false,"first_name":"Ada"}}]}}}}"#
         ));
         assert_eq!(to_event(&join, BOT), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reaction_tests {
+    use super::*;
+    use civicbridge_api::RemoteMsgId;
+    use serde_json::json;
+
+    const BOT: UserId = UserId(5_000_000_001);
+
+    fn chat() -> serde_json::Value {
+        json!({"id": -1001234567890_i64, "title": "Residents", "type": "supergroup"})
+    }
+
+    fn emoji(e: &str) -> serde_json::Value {
+        json!({"type": "emoji", "emoji": e})
+    }
+
+    fn events(raw: serde_json::Value) -> Vec<Event> {
+        to_events(&parse_update(&raw).unwrap(), BOT)
+    }
+
+    #[test]
+    fn a_change_is_removals_then_additions_with_ids_of_their_own() {
+        let e = events(json!({"update_id": 900, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1_700_000_000,
+            "user": {"id": 42, "is_bot": false, "first_name": "Ada", "last_name": "L"},
+            "old_reaction": [emoji("👍"), emoji("🔥")],
+            "new_reaction": [emoji("🔥"), emoji("❤"), {"type": "custom_emoji", "custom_emoji_id": "1"}, {"type": "paid"}]
+        }}));
+        let kinds: Vec<EventKind> = e.iter().map(|e| e.kind.clone()).collect();
+        let target = RemoteMsgId::new("20");
+        assert_eq!(
+            kinds,
+            [
+                EventKind::ReactionRemoved {
+                    target: target.clone(),
+                    key: "👍".into()
+                },
+                EventKind::Reaction {
+                    target,
+                    key: "❤".into(),
+                    id: None
+                },
+            ]
+        );
+        assert_eq!(e[0].id.as_str(), "tg:-1001234567890:20:react:900:0");
+        assert_eq!(e[1].id.as_str(), "tg:-1001234567890:20:react:900:1");
+        assert_eq!(e[0].sender.id.as_str(), "42");
+        assert_eq!(e[0].sender.display_name, "Ada L");
+        assert_eq!(e[0].at_ms, 1_700_000_000_000);
+        assert!(!e[0].sender.is_bridge);
+    }
+
+    #[test]
+    fn actor_chats_the_bot_and_counts() {
+        let anon = events(json!({"update_id": 901, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1, "actor_chat": chat(),
+            "old_reaction": [], "new_reaction": [emoji("🎉")]
+        }}));
+        assert_eq!(anon[0].sender.id.as_str(), "-1001234567890");
+        assert_eq!(anon[0].sender.display_name, "Residents");
+
+        let own = events(json!({"update_id": 902, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1,
+            "user": {"id": 5_000_000_001_i64, "is_bot": true, "first_name": "Civic Bridge"},
+            "old_reaction": [emoji("👍")], "new_reaction": []
+        }}));
+        assert!(own[0].sender.is_bridge);
+
+        let counts = events(json!({"update_id": 903, "message_reaction_count": {
+            "chat": chat(), "message_id": 20, "date": 1,
+            "reactions": [
+                {"type": emoji("👍"), "total_count": 5},
+                {"type": {"type": "custom_emoji", "custom_emoji_id": "1"}, "total_count": 2},
+                {"type": emoji("👍"), "total_count": 1},
+                {"type": emoji("🔥"), "total_count": 99_999_999_999_u64}
+            ]
+        }}));
+        assert_eq!(counts.len(), 1);
+        assert_eq!(counts[0].id.as_str(), "tg:-1001234567890:20:counts:903");
+        let EventKind::ReactionCounts { counts, .. } = &counts[0].kind else {
+            panic!("{counts:?}")
+        };
+        assert_eq!(
+            counts,
+            &[
+                ReactionCount {
+                    key: "👍".into(),
+                    count: 6
+                },
+                ReactionCount {
+                    key: "🔥".into(),
+                    count: u32::MAX
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_updates_are_refused_or_bounded_without_panicking() {
+        let nobody = json!({"update_id": 904, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1, "old_reaction": [], "new_reaction": []
+        }});
+        assert!(parse_update(&nobody).is_err());
+        let null_user = json!({"update_id": 905, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1, "user": null, "old_reaction": [], "new_reaction": []
+        }});
+        assert!(parse_update(&null_user).is_err());
+        let wrong = json!({"update_id": 906, "message_reaction": {"chat": 1, "user": {"id": 1}}});
+        assert!(parse_update(&wrong).is_ok_and(|u| matches!(u.kind, UpdateKind::Error(_))));
+        assert!(parse_update(&json!("not an update")).is_err());
+
+        let many: Vec<_> = (0..10_000)
+            .map(|i| emoji(&format!("e{}", i % 500)))
+            .collect();
+        let e = events(json!({"update_id": 907, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1,
+            "user": {"id": 42, "is_bot": false, "first_name": "Ada"},
+            "old_reaction": many, "new_reaction": []
+        }}));
+        assert_eq!(e.len(), MAX_REACTIONS);
+        let empty = events(json!({"update_id": 908, "message_reaction": {
+            "chat": chat(), "message_id": 20, "date": 1,
+            "user": {"id": 42, "is_bot": false, "first_name": "Ada"},
+            "old_reaction": [], "new_reaction": []
+        }}));
+        assert!(empty.is_empty());
     }
 }

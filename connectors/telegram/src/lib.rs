@@ -2,13 +2,17 @@
 //!
 //! The daemon builds it through [`TelegramFactory`] from the `[telegram]` section (or a test with
 //! [`TelegramConnector::new`] from a [`TelegramConfig`]); the core calls `Connector::run` once and
-//! `send`/`edit`/`delete`/`fetch` from the outbox.
+//! `send`/`edit`/`delete`/`react`/`unreact`/`fetch` from the outbox.
 //!
 //! Codemap:
 //! - `factory`: `TelegramFactory`, the daemon's entry point (section, build, `t.me` links).
 //! - [`config`]: `TelegramConfig`, `PacingConfig` (serde, `deny_unknown_fields`).
-//! - [`inbound`]: updates → `Event`s (pure).
-//! - `poll`: the `getUpdates` loop and its offset.
+//! - [`inbound`]: updates → `Event`s (pure): messages, edits, reactions (`message_reaction`
+//!   diffed into `Reaction`/`ReactionRemoved`, `message_reaction_count` into `ReactionCounts`);
+//!   [`inbound::parse_update`] reads one update without trusting its shape.
+//! - `poll`: the `getUpdates` loop and its offset (updates read as JSON, one at a time).
+//! - `reactions`: `react`/`unreact` (`setMessageReaction`, one reaction per message for a bot).
+//! - [`reaction_set`]: `TELEGRAM_REACTIONS`, the fixed set of emoji a bot may react with.
 //! - `outbound`: send, edit, delete; splitting, replies, topics, attachments.
 //! - `uploads`: one file as a photo or a document (a refused photo goes again as a document).
 //! - `rooms`: `join` (`getChat`: is the bot in the chat, and its title).
@@ -25,6 +29,11 @@
 //! confirms updates as soon as it has read them). The offset is kept in `ConnectorState` under
 //! [`OFFSET_KEY`], so a restart resumes exactly after the last durable update: nothing lost, and
 //! anything replayed carries the same `InboundId` for the core to drop.
+//!
+//! Reactions: the connector asks for `message_reaction` and `message_reaction_count` updates
+//! (Telegram sends them only to a bot that administers the chat, and none for the bot's own
+//! reactions); one `message_reaction` update may become several events, and the offset moves
+//! past it only once all of them are acknowledged.
 //!
 //! Telegram never tells bots about deletions: takedown from the moderation side is the only
 //! removal path for messages mirrored *from* Telegram.
@@ -43,6 +52,8 @@ pub mod inbound;
 mod outbound;
 pub mod pacing;
 mod poll;
+pub mod reaction_set;
+mod reactions;
 mod rooms;
 mod uploads;
 mod webhook;
@@ -50,6 +61,7 @@ mod webhook;
 pub use config::{PacingConfig, TelegramConfig, WebhookConfig};
 pub use error::TelegramError;
 pub use factory::TelegramFactory;
+pub use reaction_set::TELEGRAM_REACTIONS;
 
 /// The platform this connector serves: its rooms are `telegram:…` in the config and the store.
 pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("telegram");
@@ -82,6 +94,8 @@ pub struct TelegramConnector {
     topics: Mutex<HashMap<String, String>>,
     /// The durable state `run` was given; topics opened are kept there too.
     state: Mutex<Option<Arc<dyn ConnectorState>>>,
+    /// The reaction the bot set on each message lately, by (chat, message) (see `reactions.rs`).
+    reactions_shown: Mutex<HashMap<(i64, i32), String>>,
 }
 
 impl std::fmt::Debug for TelegramConnector {
@@ -154,6 +168,7 @@ impl TelegramConnector {
             forums: Mutex::new(HashMap::new()),
             topics: Mutex::new(HashMap::new()),
             state: Mutex::new(None),
+            reactions_shown: Mutex::new(HashMap::new()),
         })
     }
 
@@ -211,9 +226,10 @@ impl Connector for TelegramConnector {
             deletes: true,
             threads: true,
             replies: true,
-            reactions: false,
-            reaction_keys: civicbridge_api::ReactionKeys::Any,
-            max_bot_reactions: None,
+            reactions: true,
+            reaction_keys: civicbridge_api::ReactionKeys::Only(TELEGRAM_REACTIONS),
+            // A bot is not premium: one reaction per message.
+            max_bot_reactions: Some(1),
             personas: false,
             max_text_len: outbound::MAX_TEXT,
             attachments: true,
@@ -254,15 +270,24 @@ impl Connector for TelegramConnector {
         self.delete_impl(room, id).await
     }
 
+    /// Shows `key` as the bot's one reaction on the message, replacing the one it had.
     async fn react(
         &self,
-        _room: &RoomId,
-        _id: &RemoteMsgId,
+        room: &RoomId,
+        id: &RemoteMsgId,
         key: &str,
     ) -> Result<(), ConnectorError> {
-        Err(ConnectorError::Unsupported(format!(
-            "the Telegram connector does not react (asked for {key})"
-        )))
+        self.react_impl(room, id, key).await
+    }
+
+    /// Clears the bot's reaction `key` from the message (nothing to do if it shows another).
+    async fn unreact(
+        &self,
+        room: &RoomId,
+        id: &RemoteMsgId,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        self.unreact_impl(room, id, key).await
     }
 
     /// `getFile`, then the download. Files over 20 MB cannot be downloaded by bots: `Rejected`

@@ -1,28 +1,52 @@
 //! Long polling: `getUpdates` in a loop, each batch submitted to the core, and the offset stored
 //! in `ConnectorState` only once every event of the batch is acknowledged (see the crate doc).
+//!
+//! The batch is read as JSON values and each update parsed on its own (`inbound::parse_update`):
+//! one update the connector cannot read is skipped with a warning rather than failing the whole
+//! `getUpdates` answer again and again, which would stall the bridge on it.
 
 use crate::{error, inbound, pause, TelegramConnector, OFFSET_KEY};
 use civicbridge_api::{ConnectorError, ConnectorState, EventSink};
 use std::sync::Arc;
 use std::time::Duration;
 use teloxide::prelude::*;
-use teloxide::types::UpdateKind;
+use teloxide::requests::{JsonRequest, Payload};
+use teloxide::types::{AllowedUpdate, UpdateKind};
 use tokio_util::sync::CancellationToken;
+
+/// `getUpdates` answered as raw JSON values (teloxide's own payload parses the whole batch at
+/// once, so one unreadable update would fail every poll).
+#[derive(Debug, Clone, serde::Serialize)]
+struct GetUpdatesRaw {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<i32>,
+    limit: u8,
+    timeout: u32,
+    allowed_updates: Vec<AllowedUpdate>,
+}
+
+impl Payload for GetUpdatesRaw {
+    type Output = Vec<serde_json::Value>;
+    const NAME: &'static str = "GetUpdates";
+
+    fn timeout_hint(&self) -> Option<Duration> {
+        Some(Duration::from_secs(self.timeout.into()))
+    }
+}
 
 impl TelegramConnector {
     async fn poll_once(
         &self,
         offset: Option<i32>,
-    ) -> Result<Vec<teloxide::types::Update>, ConnectorError> {
-        let mut req = self
-            .bot
-            .get_updates()
-            .timeout(self.config.poll_timeout_secs)
-            .limit(100);
-        if let Some(o) = offset {
-            req = req.offset(o);
-        }
-        req.send()
+    ) -> Result<Vec<serde_json::Value>, ConnectorError> {
+        let payload = GetUpdatesRaw {
+            offset,
+            limit: 100,
+            timeout: self.config.poll_timeout_secs,
+            allowed_updates: inbound::ALLOWED_UPDATES.to_vec(),
+        };
+        JsonRequest::new(self.bot.clone(), payload)
+            .send()
             .await
             .map_err(|e| error::classify(&e, &self.config.token))
     }
@@ -112,25 +136,43 @@ impl TelegramConnector {
                     continue;
                 }
             };
-            let Some(last) = updates.last().map(|u| u.id.0) else {
+            // Update ids only grow; the highest one readable confirms the batch.
+            let Some(last) = updates
+                .iter()
+                .filter_map(|u| u.get("update_id")?.as_u64())
+                .filter_map(|id| u32::try_from(id).ok())
+                .max()
+            else {
+                if !updates.is_empty() {
+                    tracing::warn!("telegram: a getUpdates batch without a readable update_id");
+                    if !pause(backoff, &shutdown).await {
+                        return Ok(());
+                    }
+                }
                 continue;
             };
             let mut acks = Vec::new();
-            for u in &updates {
+            for raw in &updates {
+                let u = match inbound::parse_update(raw) {
+                    Ok(u) => u,
+                    Err(why) => {
+                        tracing::warn!(update_id = ?raw.get("update_id"), %why, "telegram: skipping an update that cannot be read");
+                        continue;
+                    }
+                };
                 if let UpdateKind::Error(raw) = &u.kind {
                     tracing::warn!(update_id = u.id.0, %raw, "telegram: skipping an update teloxide cannot parse");
                     continue;
                 }
-                let Some(event) = inbound::to_event(u, self.bot_id) else {
-                    continue;
-                };
-                let submitted = tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    s = sink.submit(event) => s,
-                };
-                match submitted {
-                    Ok(ack) => acks.push(ack),
-                    Err(_) => return Ok(()),
+                for event in inbound::to_events(&u, self.bot_id) {
+                    let submitted = tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        s = sink.submit(event) => s,
+                    };
+                    match submitted {
+                        Ok(ack) => acks.push(ack),
+                        Err(_) => return Ok(()),
+                    }
                 }
             }
             for ack in acks {

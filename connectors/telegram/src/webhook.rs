@@ -1,5 +1,5 @@
 //! Webhook mode: `setWebhook` with a secret token, then an HTTP endpoint that takes Telegram's
-//! POSTs. An update is answered 200 only once the core has acknowledged its event; until then
+//! POSTs. An update is answered 200 only once the core has acknowledged its events; until then
 //! (or if the core is shutting down: 503) Telegram keeps it and delivers it again, so no update
 //! is lost and Telegram itself is the cursor (`ConnectorState` is not used in this mode).
 //! Requests without the right `X-Telegram-Bot-Api-Secret-Token` get 401 and are not read.
@@ -16,7 +16,7 @@ use civicbridge_api::{ConnectorError, EventSink};
 use std::sync::Arc;
 use std::time::Duration;
 use teloxide::prelude::*;
-use teloxide::types::{AllowedUpdate, Update};
+use teloxide::types::UpdateKind;
 use tokio_util::sync::CancellationToken;
 
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -58,7 +58,7 @@ impl TelegramConnector {
                 .bot
                 .set_webhook(url.clone())
                 .secret_token(hook.secret_token.clone())
-                .allowed_updates([AllowedUpdate::Message, AllowedUpdate::EditedMessage])
+                .allowed_updates(inbound::ALLOWED_UPDATES)
                 .send()
                 .await;
             match set.map_err(|e| error::classify(&e, &self.config.token)) {
@@ -95,20 +95,37 @@ async fn receive(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -
     if !secret_ok {
         return StatusCode::UNAUTHORIZED;
     }
-    let update: Update = match serde_json::from_slice(&body) {
-        Ok(u) => u,
-        Err(e) => {
-            // It will never parse: answering an error would make Telegram resend it forever.
-            tracing::warn!(error = %e, "telegram: skipping a webhook update that does not parse");
+    // An update that will never parse is answered 200: an error would make Telegram resend it
+    // forever.
+    let update = match serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|raw| inbound::parse_update(&raw))
+    {
+        Ok(u) if !matches!(u.kind, UpdateKind::Error(_)) => u,
+        Ok(_) => {
+            tracing::warn!("telegram: skipping a webhook update teloxide cannot parse");
+            return StatusCode::OK;
+        }
+        Err(why) => {
+            tracing::warn!(%why, "telegram: skipping a webhook update that cannot be read");
             return StatusCode::OK;
         }
     };
-    let Some(event) = inbound::to_event(&update, ctx.bot) else {
+    let events = inbound::to_events(&update, ctx.bot);
+    if events.is_empty() {
         return StatusCode::OK;
-    };
+    }
+    // 200 only once every event of the update is durable; otherwise Telegram sends the whole
+    // update again and the core drops the events it already has (same ids).
     let durable = async {
-        let ack = ctx.sink.submit(event).await.ok()?;
-        ack.wait().await.ok()
+        let mut acks = Vec::with_capacity(events.len());
+        for event in events {
+            acks.push(ctx.sink.submit(event).await.ok()?);
+        }
+        for ack in acks {
+            ack.wait().await.ok()?;
+        }
+        Some(())
     };
     tokio::select! {
         _ = ctx.shutdown.cancelled() => StatusCode::SERVICE_UNAVAILABLE,

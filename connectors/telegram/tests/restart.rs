@@ -91,3 +91,59 @@ async fn an_unacknowledged_event_comes_again_after_a_restart() {
     b.none_within(Duration::from_millis(300)).await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_reaction_update_is_confirmed_only_once_all_its_events_are_acknowledged() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let msg = server.post_as_user(chat, ADA, "react to me").unwrap();
+    let state = Arc::new(MemoryState::default());
+    let bea = (77, "Bea");
+
+    let mut a = run(connector(&server), state.clone());
+    let s = a.next("the message").await;
+    s.ack.send(()).unwrap();
+    civicbridge_api::testing::wait_until(common::WAIT, "offset stored", || {
+        state.get(OFFSET_KEY).is_some()
+    })
+    .await;
+    let before = state.get(OFFSET_KEY);
+
+    // One update, two events: 👍 removed, 🔥 added (Bea had 👍).
+    server.react(chat, bea, msg, &["👍"]).unwrap();
+    let s = a.next("👍").await;
+    s.ack.send(()).unwrap();
+    civicbridge_api::testing::wait_until(common::WAIT, "offset moved", || {
+        state.get(OFFSET_KEY) != before
+    })
+    .await;
+    let before = state.get(OFFSET_KEY);
+    server.react(chat, bea, msg, &["🔥"]).unwrap();
+    let first = a.next("the removal").await;
+    let second = a.next("the addition").await;
+    assert!(matches!(first.event.kind, EventKind::ReactionRemoved { ref key, .. } if key == "👍"));
+    assert!(matches!(second.event.kind, EventKind::Reaction { ref key, .. } if key == "🔥"));
+    let ids = (first.event.id.clone(), second.event.id.clone());
+    // Only the first is durable when the core stops.
+    first.ack.send(()).unwrap();
+    drop(second);
+    a.stop().await;
+    assert_eq!(state.get(OFFSET_KEY), before, "the update is not confirmed");
+
+    // After the restart both come again, with the same ids (the core drops the first).
+    let mut b = run(connector(&server), state.clone());
+    let again = [
+        b.next("the removal again").await,
+        b.next("the addition again").await,
+    ];
+    assert_eq!((again[0].event.id.clone(), again[1].event.id.clone()), ids);
+    for s in again {
+        s.ack.send(()).unwrap();
+    }
+    civicbridge_api::testing::wait_until(common::WAIT, "now confirmed", || {
+        state.get(OFFSET_KEY) != before
+    })
+    .await;
+    b.none_within(Duration::from_millis(300)).await;
+    b.stop().await;
+}

@@ -93,3 +93,51 @@ async fn polling_mode_removes_a_leftover_webhook() {
     assert_eq!(server.webhook(), None);
     r.stop().await;
 }
+
+#[tokio::test]
+async fn webhook_mode_asks_for_reactions_and_confirms_an_update_after_all_its_events() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let msg = server.post_as_user(chat, ADA, "react to me").unwrap();
+    let port = free_port();
+    let mut c = config(&server);
+    c.webhook = Some(WebhookConfig {
+        url: format!("http://127.0.0.1:{port}/telegram"),
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        secret_token: "s3cret-token_1".into(),
+    });
+    let mut r = run(
+        Arc::new(TelegramConnector::new(c).unwrap()),
+        Arc::new(MemoryState::default()),
+    );
+    let s = r.next("the message").await;
+    s.ack.send(()).unwrap();
+    let asked = server.allowed_updates().unwrap_or_default();
+    for kind in [
+        "message",
+        "edited_message",
+        "message_reaction",
+        "message_reaction_count",
+    ] {
+        assert!(asked.iter().any(|k| k == kind), "{kind} in {asked:?}");
+    }
+    wait_until(WAIT, "the message is confirmed", || {
+        server.pending_updates() == 0
+    })
+    .await;
+
+    server.react(chat, (77, "Bea"), msg, &["👍", "🔥"]).unwrap();
+    let first = r.next("👍").await;
+    let second = r.next("🔥").await;
+    assert!(matches!(first.event.kind, EventKind::Reaction { ref key, .. } if key == "👍"));
+    first.ack.send(()).unwrap();
+    // One event of the update is still open: Telegram keeps the update.
+    r.none_within(Duration::from_millis(200)).await;
+    assert_eq!(server.pending_updates(), 1);
+    second.ack.send(()).unwrap();
+    wait_until(WAIT, "the update is confirmed", || {
+        server.pending_updates() == 0
+    })
+    .await;
+    r.stop().await;
+}

@@ -75,6 +75,13 @@ async fn every_bot_api_answer_matches_grammy_types() {
     let group = server.create_group("Residents");
     let forum = server.create_forum("Forum");
     let ada = (7, "Ada");
+    // The bot asks for reaction updates (Telegram does not send them by default).
+    call(
+        &server,
+        "getUpdates",
+        json!({"timeout": 0, "allowed_updates": ["message", "edited_message", "message_reaction", "message_reaction_count"]}),
+    )
+    .await;
     // What residents do, as updates.
     let first = server
         .post_as_user(group, ada, "hello https://example.org @someone #tag /start")
@@ -98,6 +105,23 @@ async fn every_bot_api_answer_matches_grammy_types() {
         .unwrap();
     server.edit(group, first, "hello, edited").unwrap();
     server.join(group, (9, "Cy")).unwrap();
+    server.react(group, ada, first, &["👍"]).unwrap();
+    server.react(group, ada, first, &["❤", "🔥"]).unwrap();
+    server.react(group, ada, first, &[]).unwrap();
+    server
+        .react_as_anonymous_admin(group, first, &["🎉"])
+        .unwrap();
+    server
+        .react_types(
+            group,
+            (8, "Bea"),
+            first,
+            vec![json!({"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"})],
+        )
+        .unwrap();
+    server
+        .set_anonymous_reactions(group, first, &[("👍", 3), ("😁", 1)])
+        .unwrap();
 
     // What the bot asks.
     call(&server, "getMe", json!({})).await;
@@ -164,6 +188,18 @@ async fn every_bot_api_answer_matches_grammy_types() {
         json!({"chat_id": group, "message_id": sent_id}),
     )
     .await;
+    call(
+        &server,
+        "setMessageReaction",
+        json!({"chat_id": group, "message_id": first, "reaction": [{"type": "emoji", "emoji": "👍"}]}),
+    )
+    .await;
+    call(
+        &server,
+        "setMessageReaction",
+        json!({"chat_id": group, "message_id": first, "reaction": [{"type": "emoji", "emoji": "🦀"}]}),
+    )
+    .await;
     call(&server, "getWebhookInfo", json!({})).await;
     // Refusals are answers too.
     call(
@@ -186,6 +222,24 @@ async fn every_bot_api_answer_matches_grammy_types() {
     .await;
 
     let answers = server.recorded();
+    let delivered: Vec<&Value> = answers
+        .iter()
+        .filter(|(m, _)| m == "getupdates")
+        .filter_map(|(_, b)| b["result"].as_array())
+        .flatten()
+        .collect();
+    for kind in ["message_reaction", "message_reaction_count"] {
+        assert!(
+            delivered.iter().any(|u| u.get(kind).is_some()),
+            "the scenario checks a {kind} update"
+        );
+    }
+    assert!(
+        delivered
+            .iter()
+            .any(|u| u["message_reaction"].get("actor_chat").is_some()),
+        "and an anonymous admin's reaction"
+    );
     // Two places where the typings say less than the Bot API sends: a replied-to message is
     // typed `Message & { reply_to_message: undefined }`, a property JSON cannot write (so the
     // generator writes it), and `editMessageCaption` is typed as returning a captionable message
@@ -210,7 +264,7 @@ async fn every_bot_api_answer_matches_grammy_types() {
         }
     }
     assert!(
-        methods.len() >= 12,
+        methods.len() >= 13,
         "the scenario reaches every method: {methods:?}"
     );
     check("telegram", &ts);

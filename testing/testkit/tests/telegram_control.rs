@@ -78,3 +78,92 @@ async fn control_creates_chats_and_topics() {
     let bad = post("/control/topic", json!({"chat_id": plain, "name": "x"})).await;
     assert_eq!(bad.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn control_react_sets_a_residents_reactions_and_the_bot_gets_them_only_if_it_asked() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let msg = server
+        .post_as_user(chat, (7, "Ada"), "react to me")
+        .unwrap();
+    let client = reqwest::Client::new();
+    let api = |m: &str| format!("{}/bot{}/{m}", server.url(), server.token());
+    let react = |emoji: Value| {
+        client
+            .post(format!("{}/control/react", server.url()))
+            .json(&json!({"chat_id": chat, "message_id": msg, "user_id": 8, "first_name": "Bea", "emoji": emoji}))
+            .send()
+    };
+    // Not asked for yet: the reaction is stored, the update dropped.
+    assert!(react(json!(["👍"])).await.unwrap().status().is_success());
+    assert_eq!(
+        server.reactions(chat, msg)[&8],
+        [json!({"type": "emoji", "emoji": "👍"})]
+    );
+    let first = get_updates(
+        &client,
+        &api("getUpdates"),
+        json!({"timeout": 0, "allowed_updates": ["message_reaction"]}),
+    )
+    .await;
+    assert_eq!(first.len(), 1, "only the message: {first:?}");
+    assert!(first[0].get("message").is_some());
+
+    // Asked for (by that getUpdates): the change arrives, old and new.
+    assert!(react(json!(["🔥"])).await.unwrap().status().is_success());
+    let id = first[0]["update_id"].as_i64().unwrap();
+    let next = get_updates(
+        &client,
+        &api("getUpdates"),
+        json!({"offset": id + 1, "timeout": 0}),
+    )
+    .await;
+    let u = &next[0]["message_reaction"];
+    assert_eq!(u["user"]["first_name"], "Bea");
+    assert_eq!(u["old_reaction"], json!([{"type": "emoji", "emoji": "👍"}]));
+    assert_eq!(u["new_reaction"], json!([{"type": "emoji", "emoji": "🔥"}]));
+    assert_eq!(u["message_id"], msg);
+
+    // What each one shows now, over HTTP.
+    let shown: Value = client
+        .get(format!(
+            "{}/control/reactions?chat_id={chat}&message_id={msg}",
+            server.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, json!({"8": [{"type": "emoji", "emoji": "🔥"}]}));
+
+    // Telegram's apps offer only its reaction set.
+    assert_eq!(react(json!(["🦀"])).await.unwrap().status().as_u16(), 400);
+    // getWebhookInfo tells what the bot asked for.
+    let info: Value = client
+        .get(api("getWebhookInfo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        info["result"]["allowed_updates"],
+        json!(["message_reaction"])
+    );
+}
+
+async fn get_updates(client: &reqwest::Client, url: &str, body: Value) -> Vec<Value> {
+    let v: Value = client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["result"].as_array().cloned().unwrap_or_default()
+}

@@ -7,6 +7,11 @@
 //!   plus `"deleted"` and `"history"` (earlier texts).
 //! - `POST /control/chat` `{"title": "Residents", "forum": false}` → `{"chat_id": -100…}`
 //! - `POST /control/topic` `{"chat_id": -100…, "name": "Roads"}` → `{"message_thread_id": 2}`
+//! - `POST /control/react` `{"chat_id": -100…, "message_id": 12, "user_id": 7, "first_name":
+//!   "Ada", "emoji": ["👍"]}` → `{}`: the resident's reactions are now these (see
+//!   `reactions.rs`).
+//! - `GET /control/reactions?chat_id=-100…&message_id=12` → `{"<user id>": [ReactionType, …]}`:
+//!   who shows which reactions on the message now (the bot's under its own id).
 
 use super::entities;
 use super::server::Shared;
@@ -85,6 +90,9 @@ pub enum ControlError {
     /// Telegram's apps only send photos that are images; use `telegram::png` in tests.
     #[error("a resident's photo must be an image: {0}")]
     NotAnImage(String),
+    /// Telegram's apps offer only the reaction set of the `ReactionTypeEmoji` docs.
+    #[error("{0:?} is not one of Telegram's reaction emoji")]
+    NotAReaction(String),
 }
 
 /// Stores a resident's message and queues its `message` update.
@@ -211,6 +219,52 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/control/messages", get(http_messages))
         .route("/control/chat", post(http_chat))
         .route("/control/topic", post(http_topic))
+        .route("/control/react", post(http_react))
+        .route("/control/reactions", get(http_reactions))
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageQuery {
+    chat_id: i64,
+    message_id: i32,
+}
+
+async fn http_reactions(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<MessageQuery>,
+) -> Response {
+    let w = shared.world();
+    let by: serde_json::Map<String, Value> = w
+        .reactions
+        .get(&(q.chat_id, q.message_id))
+        .into_iter()
+        .flatten()
+        .map(|(who, types)| (who.to_string(), Value::Array(types.clone())))
+        .collect();
+    Json(Value::Object(by)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct HttpReact {
+    chat_id: i64,
+    message_id: i32,
+    user_id: i64,
+    first_name: String,
+    emoji: Vec<String>,
+}
+
+async fn http_react(State(shared): State<Arc<Shared>>, Json(r): Json<HttpReact>) -> Response {
+    let emoji: Vec<&str> = r.emoji.iter().map(String::as_str).collect();
+    let result = super::reactions::emoji_types(&emoji).and_then(|types| {
+        let who = super::reactions::Reactor::User(r.user_id, &r.first_name);
+        let mut w = shared.world();
+        super::reactions::set_reactions(&mut w, r.chat_id, r.message_id, who, types)
+    });
+    shared.notify();
+    match result {
+        Ok(()) => Json(json!({})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
 
 #[derive(Debug, Deserialize)]

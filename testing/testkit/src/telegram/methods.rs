@@ -4,16 +4,19 @@
 //!
 //! [`call`] dispatches by name; the methods live by what they act on: `messages` (send, edit,
 //! delete, with `parse_mode` and placement in topics and replies), `edit_caption`
-//! (`editMessageCaption`), `flood` (the optional 429s), `topics` (`createForumTopic`, and the
+//! (`editMessageCaption`), `flood` (the optional 429s), `reactions` (`setMessageReaction`),
+//! `topics` (`createForumTopic`, and the
 //! topics residents open), `webhook` (setting and reading the webhook; delivery is
 //! `super::webhook`). `getMe`, `getFile` and the chat checks are here.
 
 mod edit_caption;
 mod flood;
 mod messages;
+mod reactions;
 mod topics;
 mod webhook;
 
+pub(crate) use reactions::REACTION_EMOJI;
 pub(crate) use topics::create_topic;
 
 use super::error::{ApiError, ApiResult};
@@ -37,6 +40,7 @@ pub(crate) fn call(w: &mut World, method: &str, p: &Params) -> Option<ApiResult>
         "getfile" => get_file(w, p),
         "getchat" => target_chat(w, p).map(|c| w.chats[&c].full_info_json()),
         "createforumtopic" => topics::create_forum_topic(w, p),
+        "setmessagereaction" => reactions::set_message_reaction(w, p),
         "sendchataction" => target_chat(w, p).map(|_| json!(true)),
         "setwebhook" => webhook::set_webhook(w, p),
         "deletewebhook" => Ok(webhook::delete_webhook(w, p)),

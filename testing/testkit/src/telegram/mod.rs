@@ -9,7 +9,8 @@
 //! - Methods: `getMe`, `getUpdates` (real long polling, `offset` confirmation, `limit`,
 //!   `timeout`, 409 when superseded or while a webhook is set), `sendMessage`, `editMessageText`,
 //!   `editMessageCaption`, `deleteMessage`, `sendPhoto`, `sendDocument`, `getFile`, `getChat`,
-//!   `createForumTopic`, `sendChatAction`, `setWebhook`, `deleteWebhook`, `getWebhookInfo`.
+//!   `createForumTopic`, `sendChatAction`, `setMessageReaction`, `setWebhook`, `deleteWebhook`,
+//!   `getWebhookInfo`.
 //!   `parse_mode` HTML and MarkdownV2 are parsed into entities and fail like Telegram on
 //!   malformed input.
 //! - Texts as Telegram stores them (`entities.rs`): explicit entity lists are checked, the text
@@ -18,9 +19,22 @@
 //! - Photos as Telegram stores them (`photo.rs`): bytes that are no image are refused with
 //!   `IMAGE_PROCESS_FAILED`, and a photo has one size per thumbnail box. [`png`] makes test
 //!   images.
+//! - Reactions (`reactions.rs`, `methods/reactions.rs`): `setMessageReaction` checked as
+//!   Telegram checks a bot's (one emoji of the fixed set; no paid reaction; a custom emoji only
+//!   where already on the message), replacing the bot's reaction; residents' reactions
+//!   ([`TelegramServer::react`], replace semantics) become `message_reaction` updates and
+//!   anonymous ones ([`TelegramServer::set_anonymous_reactions`]) `message_reaction_count`
+//!   updates with totals that include the bot's. Both only reach a bot that administers the
+//!   chat (it does in every chat unless [`TelegramServer::set_bot_admin`] says otherwise) and
+//!   asked for them; the bot's own reactions never come back as updates.
+//! - `allowed_updates` as Telegram keeps it: the last list given to `getUpdates` or
+//!   `setWebhook` that names a type, by default everything but `chat_member`,
+//!   `message_reaction` and `message_reaction_count`; an update of a type not asked for is
+//!   dropped when it happens, never delivered later.
 //! - `/file/bot<token>/<file_path>` downloads (20 MB limit, as for bots).
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
-//!   `GET /control/messages` over HTTP (see `control.rs`).
+//!   `GET /control/messages`, `POST /control/react`, `GET /control/reactions` over HTTP (see
+//!   `control.rs`).
 //!
 //! - Webhooks: after `setWebhook`, updates are POSTed to the URL in order with the
 //!   `X-Telegram-Bot-Api-Secret-Token` header, retried until answered 2xx (see `webhook.rs`).
@@ -37,6 +51,7 @@ mod markup;
 mod methods;
 mod params;
 mod photo;
+mod reactions;
 mod server;
 mod webhook;
 mod world;
@@ -50,6 +65,7 @@ pub use world::{Media, User};
 
 use serde_json::Value;
 use server::Shared;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,6 +282,112 @@ impl TelegramServer {
                 c.bot_can_manage_topics = false;
             }
         })
+    }
+
+    /// Makes the bot an administrator of `chat` or not (it is one in every chat to begin with).
+    /// Only administrators get `message_reaction` and `message_reaction_count` updates.
+    pub fn set_bot_admin(&self, chat: i64, admin: bool) {
+        self.act(|w| {
+            if let Some(c) = w.chats.get_mut(&chat) {
+                c.bot_is_admin = admin;
+            }
+        })
+    }
+
+    /// A resident sets their reactions on a message to `emoji` (replacing theirs, as the apps
+    /// do; empty removes them): a `message_reaction` update when something changed.
+    pub fn react(
+        &self,
+        chat: i64,
+        user: (i64, &str),
+        id: i32,
+        emoji: &[&str],
+    ) -> Result<(), ControlError> {
+        let types = reactions::emoji_types(emoji)?;
+        self.react_types(chat, user, id, types)
+    }
+
+    /// [`Self::react`] with any `ReactionType` objects (custom emoji, paid), unchecked.
+    pub fn react_types(
+        &self,
+        chat: i64,
+        user: (i64, &str),
+        id: i32,
+        types: Vec<Value>,
+    ) -> Result<(), ControlError> {
+        let who = reactions::Reactor::User(user.0, user.1);
+        self.act(|w| reactions::set_reactions(w, chat, id, who, types))
+    }
+
+    /// An anonymous admin reacts on behalf of the chat (the update names it as `actor_chat`).
+    pub fn react_as_anonymous_admin(
+        &self,
+        chat: i64,
+        id: i32,
+        emoji: &[&str],
+    ) -> Result<(), ControlError> {
+        let types = reactions::emoji_types(emoji)?;
+        let who = reactions::Reactor::AnonymousAdmin;
+        self.act(|w| reactions::set_reactions(w, chat, id, who, types))
+    }
+
+    /// The anonymous reactions on a message are now `counts` (emoji, how many): a
+    /// `message_reaction_count` update with the totals, the bot's own reaction included.
+    pub fn set_anonymous_reactions(
+        &self,
+        chat: i64,
+        id: i32,
+        counts: &[(&str, u64)],
+    ) -> Result<(), ControlError> {
+        let emoji: Vec<&str> = counts.iter().map(|(e, _)| *e).collect();
+        let types = reactions::emoji_types(&emoji)?;
+        let counts = types
+            .into_iter()
+            .zip(counts.iter().map(|(_, n)| *n))
+            .collect();
+        self.act(|w| reactions::set_anonymous(w, chat, id, counts))
+    }
+
+    /// Each reactor's reactions on a message (`ReactionType` objects), keyed by user id (the
+    /// bot's id for the bot, the chat's for an anonymous admin).
+    pub fn reactions(&self, chat: i64, id: i32) -> BTreeMap<i64, Vec<Value>> {
+        self.shared
+            .world()
+            .reactions
+            .get(&(chat, id))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The bot's own reactions on a message: each emoji, or `custom:<id>` for a custom emoji.
+    pub fn bot_reactions(&self, chat: i64, id: i32) -> Vec<String> {
+        let bot = self.bot().id;
+        self.reactions(chat, id)
+            .get(&bot)
+            .into_iter()
+            .flatten()
+            .map(
+                |t| match (t["emoji"].as_str(), t["custom_emoji_id"].as_str()) {
+                    (Some(e), _) => e.to_owned(),
+                    (None, Some(c)) => format!("custom:{c}"),
+                    (None, None) => t.to_string(),
+                },
+            )
+            .collect()
+    }
+
+    /// Queues an update of `kind` with any body at all, as Telegram never would (hostile-input
+    /// tests). It still goes only to a bot that asked for `kind`.
+    pub fn inject_update(&self, kind: &str, body: Value) {
+        self.act(|w| w.push_update(kind, body))
+    }
+
+    /// The update types the bot asked for with `allowed_updates` (`None`: the default).
+    pub fn allowed_updates(&self) -> Option<Vec<String>> {
+        let w = self.shared.world();
+        w.allowed_updates
+            .as_ref()
+            .map(|k| k.iter().map(|s| (*s).to_owned()).collect())
     }
 
     /// Makes a message look `secs` seconds older (bots cannot delete their posts after 48 h).

@@ -210,6 +210,8 @@ async fn get_updates(shared: &Shared, p: &Params) -> ApiResult {
                 "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
             ));
         }
+        // Telegram remembers the last `allowed_updates` that named any type (see `World`).
+        w.set_allowed_updates(p.json("allowed_updates").ok().flatten().as_ref());
         match offset {
             Some(o) if o > 0 => w.updates.retain(|(id, _)| *id >= o),
             Some(o) if o < 0 => {

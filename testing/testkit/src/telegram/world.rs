@@ -44,6 +44,9 @@ pub(crate) struct Chat {
     pub bot_kicked: bool,
     /// The bot is an admin allowed to manage topics (true unless a test takes it away).
     pub bot_can_manage_topics: bool,
+    /// The bot is an administrator (true unless a test demotes it): only administrators get
+    /// `message_reaction` and `message_reaction_count` updates.
+    pub bot_is_admin: bool,
     /// Forum topics by `message_thread_id` (the id of their creation service message).
     pub topics: BTreeMap<i32, String>,
     next_message_id: i32,
@@ -143,9 +146,49 @@ pub(crate) struct World {
     /// Flood control for groups (off unless set): most bot posts per rolling minute per group.
     pub flood_group_per_minute: Option<usize>,
     pub group_sends: HashMap<i64, VecDeque<tokio::time::Instant>>,
+    /// The update types the bot asked for: the last `allowed_updates` given to `getUpdates` or
+    /// `setWebhook` that named any (`None`: Telegram's default, see [`DEFAULT_EXCLUDED`]).
+    pub allowed_updates: Option<Vec<&'static str>>,
+    /// Reactions set on each message by each user (the bot included), as `ReactionType` objects
+    /// in the order they were set. An actor chat (anonymous admin) is keyed by its chat id.
+    pub reactions: HashMap<(i64, i32), BTreeMap<i64, Vec<Value>>>,
+    /// Anonymous reactions on each message (`ReactionType`, count), beyond those of `reactions`.
+    pub anonymous_reactions: HashMap<(i64, i32), Vec<(Value, u64)>>,
     next_chat: i64,
     next_file: u64,
 }
+
+/// Every update type, in the order of the `Update` object's fields (the Bot API reference).
+pub(crate) const UPDATE_TYPES: &[&str] = &[
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+];
+
+/// What a bot that never named `allowed_updates` does not get (`DEFAULT_ALLOWED_UPDATE_TYPES`
+/// in tdlib/telegram-bot-api's Client.h).
+pub(crate) const DEFAULT_EXCLUDED: &[&str] =
+    &["chat_member", "message_reaction", "message_reaction_count"];
 
 pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
@@ -171,6 +214,9 @@ impl World {
             last_bot_send: HashMap::new(),
             flood_group_per_minute: None,
             group_sends: HashMap::new(),
+            allowed_updates: None,
+            reactions: HashMap::new(),
+            anonymous_reactions: HashMap::new(),
             next_chat: 1_001_000_000_001,
             next_file: 1,
         }
@@ -187,6 +233,7 @@ impl World {
                 is_forum,
                 bot_kicked: false,
                 bot_can_manage_topics: true,
+                bot_is_admin: true,
                 topics: BTreeMap::new(),
                 next_message_id: 1,
             },
@@ -277,8 +324,47 @@ impl World {
         Ok(largest)
     }
 
-    /// Queues an update for `getUpdates` (`kind` is `message`, `edited_message`, …).
+    /// Whether the bot receives updates of `kind` now. Telegram decides when it creates an
+    /// update: one the bot did not ask for is never stored, even if asked for later.
+    pub(crate) fn wants(&self, kind: &str) -> bool {
+        match &self.allowed_updates {
+            None => !DEFAULT_EXCLUDED.contains(&kind),
+            Some(list) => list.contains(&kind),
+        }
+    }
+
+    /// `allowed_updates` as the Bot API reads it (`update_allowed_update_types` in
+    /// tdlib/telegram-bot-api's Client.cpp): absent, unreadable, not an array or holding a
+    /// non-string leaves the setting as it was; names are matched in any case and unknown ones
+    /// ignored; a list naming no known type (`[]` included) restores the default.
+    pub(crate) fn set_allowed_updates(&mut self, given: Option<&Value>) {
+        let Some(Value::Array(names)) = given else {
+            return;
+        };
+        let mut kinds = Vec::new();
+        for n in names {
+            let Some(n) = n.as_str() else { return };
+            let n = n.to_lowercase();
+            if let Some(k) = UPDATE_TYPES.iter().find(|k| **k == n) {
+                if !kinds.contains(k) {
+                    kinds.push(*k);
+                }
+            }
+        }
+        if kinds.is_empty() {
+            self.allowed_updates = None;
+        } else {
+            kinds.sort_by_key(|k| UPDATE_TYPES.iter().position(|t| t == k));
+            self.allowed_updates = Some(kinds);
+        }
+    }
+
+    /// Queues an update for `getUpdates` (`kind` is `message`, `edited_message`, …), if the bot
+    /// asked for its kind (see [`Self::wants`]).
     pub(crate) fn push_update(&mut self, kind: &str, message: Value) {
+        if !self.wants(kind) {
+            return;
+        }
         let id = self.next_update_id;
         self.next_update_id += 1;
         let mut u = Map::new();

@@ -265,3 +265,199 @@ fn get_me_has_every_field_user_from_get_me_requires() {
     want.sort_unstable();
     assert_eq!(keys, want);
 }
+
+/// A resident's message in the chat, for reactions.
+fn resident_message(w: &mut World, chat: i64) -> i32 {
+    crate::telegram::control::resident_post(
+        w,
+        chat,
+        (7, "Ada"),
+        crate::telegram::Post::text("react to me"),
+    )
+    .expect("posted")
+}
+
+fn react(w: &mut World, p: Value) -> Result<Value, String> {
+    call(w, "setmessagereaction", &Params::from_json(p))
+        .expect("known method")
+        .map_err(|e| e.description)
+}
+
+#[test]
+fn set_message_reaction_refuses_like_telegram() {
+    let (mut w, chat) = world();
+    let id = resident_message(&mut w, chat);
+    let cases = [
+        // The list is read first, as the Bot API server does.
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": [{"type": "paid"}]}),
+            "Bad Request: Can't parse ReactionType: invalid reaction type specified",
+        ),
+        (
+            json!({"chat_id": 5, "message_id": id, "reaction": "[{\"type\":"}),
+            "Bad Request: Can't parse reaction types JSON object",
+        ),
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": {"type": "emoji", "emoji": "👍"}}),
+            "Bad Request: Expected an Array of ReactionType",
+        ),
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": [{"emoji": "👍"}]}),
+            "Bad Request: Can't parse ReactionType: Can't find field \"type\"",
+        ),
+        // Then the chat and the message.
+        (
+            json!({"chat_id": 5, "message_id": id, "reaction": [{"type": "emoji", "emoji": "👍"}]}),
+            "Bad Request: chat not found",
+        ),
+        (
+            json!({"chat_id": chat, "message_id": 999, "reaction": [{"type": "emoji", "emoji": "👍"}]}),
+            "Bad Request: message to react not found",
+        ),
+        (
+            json!({"chat_id": chat, "reaction": [{"type": "emoji", "emoji": "👍"}]}),
+            "Bad Request: message to react not found",
+        ),
+        // Then Telegram: the fixed emoji set, one reaction for a bot, custom emoji only where
+        // already on the message.
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": [{"type": "emoji", "emoji": "🦀"}]}),
+            "Bad Request: REACTION_INVALID",
+        ),
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": [{"type": "emoji", "emoji": "❤️"}]}),
+            "Bad Request: REACTION_INVALID",
+        ),
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": [{"type": "emoji", "emoji": "👍"}, {"type": "emoji", "emoji": "🔥"}]}),
+            "Bad Request: REACTIONS_TOO_MANY",
+        ),
+        (
+            json!({"chat_id": chat, "message_id": id, "reaction": [{"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"}]}),
+            "Bad Request: REACTION_INVALID",
+        ),
+    ];
+    for (params, want) in cases {
+        assert_eq!(
+            react(&mut w, params.clone()),
+            Err(want.to_owned()),
+            "{params}"
+        );
+    }
+    assert!(w.reactions.get(&(chat, id)).is_none_or(|r| r.is_empty()));
+}
+
+#[test]
+fn set_message_reaction_replaces_the_bots_reaction_and_sends_no_update() {
+    let (mut w, chat) = world();
+    let id = resident_message(&mut w, chat);
+    w.set_allowed_updates(Some(&json!(["message_reaction", "message_reaction_count"])));
+    let bot = w.bot.id;
+    let emoji = |e: &str| json!({"type": "emoji", "emoji": e});
+    for (given, shown) in [
+        (json!([emoji("👍")]), vec![emoji("👍")]),
+        (json!([emoji("🔥")]), vec![emoji("🔥")]),
+        (json!([]), vec![]),
+    ] {
+        let r = react(
+            &mut w,
+            json!({"chat_id": chat, "message_id": id, "reaction": given, "is_big": true}),
+        );
+        assert_eq!(r, Ok(json!(true)));
+        let now = w.reactions[&(chat, id)]
+            .get(&bot)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(now, shown);
+    }
+    // A form-encoded list, absent list: both clear.
+    react(&mut w, json!({"chat_id": chat, "message_id": id, "reaction": "[{\"type\":\"emoji\",\"emoji\":\"🎉\"}]"})).expect("set");
+    assert_eq!(w.reactions[&(chat, id)][&bot], vec![emoji("🎉")]);
+    react(&mut w, json!({"chat_id": chat, "message_id": id})).expect("cleared");
+    assert!(!w.reactions[&(chat, id)].contains_key(&bot));
+    assert!(
+        w.updates
+            .iter()
+            .all(|(_, u)| u.get("message_reaction").is_none()),
+        "\"The update isn't received for reactions set by bots\""
+    );
+
+    // A custom emoji a person already reacted with may be repeated by the bot.
+    let custom = json!({"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"});
+    crate::telegram::reactions::set_reactions(
+        &mut w,
+        chat,
+        id,
+        crate::telegram::reactions::Reactor::User(8, "Bea"),
+        vec![custom.clone()],
+    )
+    .expect("reacted");
+    assert_eq!(
+        react(
+            &mut w,
+            json!({"chat_id": chat, "message_id": id, "reaction": [custom]})
+        ),
+        Ok(json!(true))
+    );
+}
+
+#[test]
+fn allowed_updates_are_kept_as_telegram_keeps_them() {
+    let (mut w, chat) = world();
+    let id = resident_message(&mut w, chat);
+    let kinds = |w: &World| -> Vec<String> {
+        w.updates
+            .iter()
+            .filter_map(|(_, u)| u.as_object()?.keys().find(|k| *k != "update_id").cloned())
+            .collect()
+    };
+    let ada = crate::telegram::reactions::Reactor::User(7, "Ada");
+    let thumbs = vec![json!({"type": "emoji", "emoji": "👍"})];
+    let set = crate::telegram::reactions::set_reactions;
+
+    // By default: no reaction updates, and none delivered later either.
+    set(&mut w, chat, id, ada, thumbs.clone()).expect("reacted");
+    assert_eq!(kinds(&w), ["message"]);
+    w.set_allowed_updates(Some(&json!([
+        "Message",
+        "message_reaction",
+        "no_such_update"
+    ])));
+    assert_eq!(w.allowed_updates, Some(vec!["message", "message_reaction"]));
+    set(&mut w, chat, id, ada, vec![]).expect("removed");
+    assert_eq!(kinds(&w), ["message", "message_reaction"]);
+    // The same reactions again change nothing: no update.
+    set(&mut w, chat, id, ada, vec![]).expect("nothing");
+    assert_eq!(kinds(&w).len(), 2);
+
+    // Unreadable lists leave the setting; a list naming no known type restores the default.
+    for keep in [json!("message"), json!([1]), json!({"a": 1})] {
+        w.set_allowed_updates(Some(&keep));
+        assert_eq!(
+            w.allowed_updates,
+            Some(vec!["message", "message_reaction"]),
+            "{keep}"
+        );
+    }
+    w.set_allowed_updates(None);
+    assert!(w.allowed_updates.is_some(), "absent: the previous setting");
+    w.set_allowed_updates(Some(&json!([])));
+    assert_eq!(w.allowed_updates, None, "[] is the default");
+
+    // Only an administrator gets reaction updates.
+    w.set_allowed_updates(Some(&json!(["message_reaction", "message_reaction_count"])));
+    w.chats.get_mut(&chat).expect("chat").bot_is_admin = false;
+    set(&mut w, chat, id, ada, thumbs.clone()).expect("reacted");
+    crate::telegram::reactions::set_anonymous(&mut w, chat, id, vec![(thumbs[0].clone(), 3)])
+        .expect("counted");
+    assert_eq!(kinds(&w).len(), 2, "not an admin: nothing");
+    w.chats.get_mut(&chat).expect("chat").bot_is_admin = true;
+    crate::telegram::reactions::set_anonymous(&mut w, chat, id, vec![(thumbs[0].clone(), 3)])
+        .expect("counted");
+    let last = &w.updates.back().expect("an update").1["message_reaction_count"];
+    assert_eq!(
+        last["reactions"],
+        json!([{"type": {"type": "emoji", "emoji": "👍"}, "total_count": 4}]),
+        "three anonymous and Ada's"
+    );
+}

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 pub(super) fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
     let url = p.string("url").unwrap_or_default();
     if url.is_empty() {
+        w.set_allowed_updates(p.json("allowed_updates").ok().flatten().as_ref());
         w.webhook = None;
         return Ok(json!(true));
     }
@@ -31,6 +32,7 @@ pub(super) fn set_webhook(w: &mut World, p: &Params) -> ApiResult {
     if p.bool("drop_pending_updates") {
         w.updates.clear();
     }
+    w.set_allowed_updates(p.json("allowed_updates").ok().flatten().as_ref());
     w.webhook_error = None;
     w.webhook = Some(Webhook {
         url,
@@ -56,6 +58,9 @@ pub(super) fn get_webhook_info(w: &World) -> Value {
     if let (Some(_), Some((at, why))) = (&w.webhook, &w.webhook_error) {
         info["last_error_date"] = json!(at);
         info["last_error_message"] = json!(why);
+    }
+    if let Some(kinds) = &w.allowed_updates {
+        info["allowed_updates"] = json!(kinds);
     }
     info
 }
