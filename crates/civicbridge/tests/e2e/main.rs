@@ -19,6 +19,7 @@ mod e2e_demo;
 mod e2e_encrypted;
 mod e2e_files;
 mod e2e_held;
+mod e2e_reactions;
 mod e2e_resilience;
 mod e2e_retries;
 mod e2e_text;
