@@ -465,7 +465,5 @@ async fn a_dry_run_replays_recent_messages_under_the_new_rule_and_changes_nothin
         .history(&civicbridge_api::LinkId::new("planning"))
         .unwrap();
     assert_eq!(history.len(), 2);
-    assert!(history
-        .iter()
-        .all(|s| s.sender.to_string() != "telegram:42"));
+    assert!(history.iter().all(|s| s.sender != "telegram:42"));
 }

@@ -40,17 +40,31 @@ pub fn parse_command(text: &str) -> Option<Option<String>> {
     Some((!rest.trim().is_empty()).then_some(reason))
 }
 
-/// Records `by`'s report on `m`. Returns the jobs (the card, its update, hidden copies).
+/// Who reports, and why.
+#[derive(Debug, Clone)]
+pub struct Reporter<'a> {
+    pub key: UserKey,
+    /// Their display name, and whether they report from a public room (a resident).
+    pub name: &'a str,
+    pub public: bool,
+    pub reason: Option<String>,
+}
+
+/// Records a report on `m`. Returns the jobs (the card, its update, hidden copies).
 pub fn report(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
     rules: &Rules,
     m: &MirrorRecord,
-    by: &UserKey,
-    by_name: &str,
-    public: bool,
-    reason: Option<String>,
+    reporter: Reporter<'_>,
 ) -> Result<Vec<Job>, TxError> {
+    let Reporter {
+        key: by,
+        name: by_name,
+        public,
+        reason,
+    } = reporter;
+    let by = &by;
     if rules.blocked.contains(by) {
         return Ok(Vec::new());
     }

@@ -84,7 +84,7 @@ pub fn wanted(
         }
     }
     // Stable: equal counts keep the order first seen.
-    tally.sort_by(|a, b| b.1.cmp(&a.1));
+    tally.sort_by_key(|t| std::cmp::Reverse(t.1));
     let mut out: Vec<String> = tally.into_iter().map(|(k, _)| k).collect();
     if let Some(max) = max {
         out.truncate(max);

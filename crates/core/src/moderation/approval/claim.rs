@@ -80,9 +80,7 @@ pub fn release_claim(
         Err(r) => return Ok(Err(r)),
     };
     let now = tx.now_ms();
-    let mine = item
-        .claimed(now)
-        .is_some_and(|c| c.actor == actor.audit().to_string());
+    let mine = item.claimed(now).is_some_and(|c| actor.audit() == c.actor);
     if item.claimed(now).is_none() || !(mine || role(&link, actor) >= Role::Admin) {
         return Ok(Err(ClaimRefusal::NotYours(id)));
     }

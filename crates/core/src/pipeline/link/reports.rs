@@ -62,10 +62,12 @@ impl LinkWorker {
             &self.link,
             &self.rules.rules,
             &m,
-            &ev.sender_key(),
-            &ev.sender.display_name,
-            public,
-            reason,
+            reports::Reporter {
+                key: ev.sender_key(),
+                name: &ev.sender.display_name,
+                public,
+                reason,
+            },
         )?);
         Ok(())
     }
