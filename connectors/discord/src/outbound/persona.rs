@@ -15,7 +15,8 @@ pub fn webhook_username(name: &str, platform: &str) -> String {
     let label = if platform.is_empty() {
         String::new()
     } else {
-        format!(" ({})", break_reserved(&names::normalize(platform, 20)))
+        // Room for "Telegram, unverified name": the label must show in full.
+        format!(" ({})", break_reserved(&names::normalize(platform, 40)))
     };
     let room = MAX - label.chars().count();
     let name = break_reserved(&names::normalize(name, room.min(names::MAX_NAME_CHARS)));

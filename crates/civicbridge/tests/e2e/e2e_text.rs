@@ -106,7 +106,11 @@ async fn defect6_invisible_fillers_cannot_push_the_platform_label_out_of_a_disco
         .unwrap();
 
     let m = on_discord(&w, "the Discord copy", |c| c.contains("library is closed")).await;
-    assert!(m.username.ends_with(" (Telegram)"), "{:?}", m.username);
+    assert!(
+        m.username.ends_with(" (Telegram, unverified name)"),
+        "{:?}",
+        m.username
+    );
     assert!(m.username.starts_with("Staff"), "{:?}", m.username);
     assert!(clean(&m.username), "{:?}", m.username);
     assert!(m.username.chars().count() <= 80, "{:?}", m.username);
@@ -149,8 +153,9 @@ async fn defect8_names_cannot_forge_attribution_lines_or_reverse_the_label() {
     let body = staff["body"].as_str().unwrap();
     assert!(clean(body), "{body:?}");
     assert_eq!(body.lines().count(), 1, "{body:?}");
+    // The name carried line breaks and a bidi control, and imitates "Council": unverified.
     assert!(
-        body.ends_with(" (Telegram): hi from a resident"),
+        body.ends_with(" (Telegram, unverified name): hi from a resident"),
         "{body:?}"
     );
     let html = staff["formatted_body"].as_str().unwrap();
@@ -158,7 +163,11 @@ async fn defect8_names_cannot_forge_attribution_lines_or_reverse_the_label() {
 
     let m = on_discord(&w, "the Discord copy", |c| c.contains("hi from a resident")).await;
     assert!(clean(&m.username), "{:?}", m.username);
-    assert!(m.username.ends_with(" (Telegram)"), "{:?}", m.username);
+    assert!(
+        m.username.ends_with(" (Telegram, unverified name)"),
+        "{:?}",
+        m.username
+    );
 
     w.staff
         .say(&w.staff_room, "hello from staff")

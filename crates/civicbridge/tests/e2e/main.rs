@@ -25,4 +25,5 @@ mod e2e_retries;
 mod e2e_text;
 mod links_e2e;
 mod moderation_e2e;
+mod moderation_tools_e2e;
 mod privacy_e2e;
