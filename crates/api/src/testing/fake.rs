@@ -382,6 +382,39 @@ impl FakeConnector {
         self.state().ops.clone()
     }
 
+    /// The bot's reaction `key` on message `id` added (`on`) or removed, as the op log and the
+    /// message (if the bot posted it) record it; one reaction per key, like every platform.
+    fn set_reaction(&self, id: &RemoteMsgId, key: &str, on: bool) -> Result<(), ConnectorError> {
+        let failure = self.take_failure();
+        let (id, key, ok) = (id.clone(), key.to_owned(), failure.is_none());
+        self.state().ops.push(match on {
+            true => FakeOp::React {
+                id: id.clone(),
+                key: key.clone(),
+                ok,
+            },
+            false => FakeOp::Unreact {
+                id: id.clone(),
+                key: key.clone(),
+                ok,
+            },
+        });
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        let mut st = self.state();
+        let keys = st.reactions.entry(id.clone()).or_default();
+        keys.retain(|k| *k != key);
+        if on {
+            keys.push(key);
+        }
+        let keys = keys.clone();
+        if let Some(p) = st.posted.iter_mut().find(|p| p.id == id) {
+            p.reactions = keys;
+        }
+        Ok(())
+    }
+
     fn take_failure(&self) -> Option<ConnectorError> {
         self.state().failures.pop_front()
     }
@@ -530,26 +563,7 @@ impl Connector for FakeConnector {
         id: &RemoteMsgId,
         key: &str,
     ) -> Result<(), ConnectorError> {
-        let failure = self.take_failure();
-        self.state().ops.push(FakeOp::React {
-            id: id.clone(),
-            key: key.to_owned(),
-            ok: failure.is_none(),
-        });
-        if let Some(err) = failure {
-            return Err(err);
-        }
-        let mut st = self.state();
-        let on = st.reactions.entry(id.clone()).or_default();
-        // Like every platform: one reaction per key and person.
-        if !on.iter().any(|k| k == key) {
-            on.push(key.to_owned());
-        }
-        let on = on.clone();
-        if let Some(p) = st.posted.iter_mut().find(|p| &p.id == id) {
-            p.reactions = on;
-        }
-        Ok(())
+        self.set_reaction(id, key, true)
     }
 
     async fn unreact(
@@ -558,23 +572,7 @@ impl Connector for FakeConnector {
         id: &RemoteMsgId,
         key: &str,
     ) -> Result<(), ConnectorError> {
-        let failure = self.take_failure();
-        self.state().ops.push(FakeOp::Unreact {
-            id: id.clone(),
-            key: key.to_owned(),
-            ok: failure.is_none(),
-        });
-        if let Some(err) = failure {
-            return Err(err);
-        }
-        let mut st = self.state();
-        let on = st.reactions.entry(id.clone()).or_default();
-        on.retain(|k| k != key);
-        let on = on.clone();
-        if let Some(p) = st.posted.iter_mut().find(|p| &p.id == id) {
-            p.reactions = on;
-        }
-        Ok(())
+        self.set_reaction(id, key, false)
     }
 }
 

@@ -45,13 +45,9 @@ async fn export_person(
         Ok(a) => a,
         Err(d) => return d.into_response(),
     };
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return error(e.status(), e.body_text()),
-    };
-    let user: UserKey = match req.user.parse() {
+    let user = match person(body) {
         Ok(u) => u,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("user: {e}")),
+        Err(refused) => return *refused,
     };
     match api.commands.export(&user, &actor).await {
         Ok(done) => Json(done).into_response(),
@@ -173,6 +169,16 @@ struct EraseRequest {
     user: String,
 }
 
+/// The person a request body names, or the answer refusing it.
+fn person(
+    body: Result<Json<EraseRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<UserKey, Box<Response>> {
+    let Json(req) = body.map_err(|e| Box::new(error(e.status(), e.body_text())))?;
+    req.user
+        .parse()
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, format!("user: {e}"))))
+}
+
 async fn erase(
     State(state): State<AdminState>,
     headers: HeaderMap,
@@ -182,13 +188,9 @@ async fn erase(
         Ok(a) => a,
         Err(d) => return d.into_response(),
     };
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return error(e.status(), e.body_text()),
-    };
-    let user: UserKey = match req.user.parse() {
+    let user = match person(body) {
         Ok(u) => u,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("user: {e}")),
+        Err(refused) => return *refused,
     };
     match api.commands.erase(&user, &actor).await {
         Ok(done) => Json(json!({
