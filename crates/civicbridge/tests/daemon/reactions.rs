@@ -415,3 +415,54 @@ async fn an_erased_persons_reactions_leave_the_other_rooms_when_the_bridge_start
     shows(&fakes.discord, &dc, &[], "the bot's 👍 removed").await;
     daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn someone_toggling_a_reaction_fast_costs_one_job_per_room_at_a_time() {
+    let fakes = fakes();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+    acked(fakes.matrix.post(STAFF, STAFFER, "$s1", "Hello")).await;
+    wait_until(WAIT, "copies", || {
+        fakes.discord.visible_in(DC).len() == 1 && fakes.telegram.visible_in(TG).len() == 1
+    })
+    .await;
+    let dc = copy_id(&fakes.discord, DC);
+    // While the link is paused, the reaction jobs wait in the outbox: count them.
+    store
+        .set_rule(&LinkId::new("planning"), "paused", "true", &AuditActor::Cli)
+        .unwrap();
+    let m = &fakes.matrix;
+    for i in 0..50 {
+        let kind = if i % 2 == 0 {
+            add("👍", "$s1", Some(&format!("$r{i}")))
+        } else {
+            redaction(&format!("$r{}", i - 1))
+        };
+        act(m, STAFF, ("@a", "A"), &format!("t{i}"), kind).await;
+    }
+    act(
+        m,
+        STAFF,
+        ("@a", "A"),
+        "last",
+        add("👍", "$s1", Some("$last")),
+    )
+    .await;
+    let waiting = store
+        .outbox()
+        .unwrap()
+        .iter()
+        .filter(|j| matches!(j.kind, civicbridge_core::store::JobKind::Reactions { .. }))
+        .count();
+    assert_eq!(waiting, 2, "one per public room, not one per toggle");
+    store
+        .set_rule(
+            &LinkId::new("planning"),
+            "paused",
+            "false",
+            &AuditActor::Cli,
+        )
+        .unwrap();
+    shows(&fakes.discord, &dc, &["👍"], "the last state on Discord").await;
+    daemon.shutdown().await.unwrap();
+}

@@ -43,6 +43,20 @@ pub struct RoomReactions {
     /// Keys the platform refused from the bot here (an emoji it does not know): not tried again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// When a `Reactions` job for this room was queued that has not started (0: none): another
+    /// change needs none of its own (the job reads the tallies when it starts). So someone
+    /// toggling a reaction fast costs one job at a time, not one per toggle, in a lane messages
+    /// share. A mark older than [`QUEUED_FOR_AT_MOST_MS`] is ignored (a job parked before it
+    /// started must not silence the room for good).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub queued_at_ms: u64,
+}
+
+/// See [`RoomReactions::queued_at_ms`].
+pub const QUEUED_FOR_AT_MOST_MS: u64 = 10 * 60 * 1000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RoomReactions {
@@ -54,6 +68,7 @@ impl RoomReactions {
             counted_shown: Vec::new(),
             shown: Vec::new(),
             refused: Vec::new(),
+            queued_at_ms: 0,
         }
     }
 

@@ -12,10 +12,10 @@
 use super::{Effects, LinkWorker};
 use crate::store::prelude::*;
 use crate::store::reactions::{
-    Reaction, ReactionRecord, MAX_KEYS_PER_ROOM, MAX_REACTIONS_PER_ROOM,
+    Reaction, ReactionRecord, MAX_KEYS_PER_ROOM, MAX_REACTIONS_PER_ROOM, QUEUED_FOR_AT_MOST_MS,
 };
 use crate::store::{JobKind, Tx, TxError};
-use civicbridge_api::{Authority, Event, MirrorId, ReactionCount, RemoteMsgId};
+use civicbridge_api::{Authority, Event, ReactionCount, RemoteMsgId};
 
 /// A change to the reactions on one message, as an event reports it.
 pub(super) enum Change<'a> {
@@ -122,19 +122,19 @@ impl LinkWorker {
         if old.as_ref() == Some(&new) {
             return Ok(());
         }
-        tx.put_reactions(old.as_ref(), &new)?;
-        self.queue_reactions(tx, &m, &ev.room, &new, fx)
+        self.queue_reactions(tx, &m, &ev.room, &mut new, fx)?;
+        tx.put_reactions(old.as_ref(), &new)
     }
 
     /// A `Reactions` job for every other room of the link the message is in (or on its way
-    /// to), where reactions from `from` may show or the bot shows some already; once per room
-    /// and batch.
+    /// to), where reactions from `from` may show or the bot shows some already, unless one is
+    /// queued there and has not started (`RoomReactions::queued`).
     fn queue_reactions(
         &self,
         tx: &mut Tx<'_>,
         m: &crate::store::MirrorRecord,
         from: &civicbridge_api::RoomRef,
-        rec: &ReactionRecord,
+        rec: &mut ReactionRecord,
         fx: &mut Effects,
     ) -> Result<(), TxError> {
         let Some(from_side) = self.link.side_of(from) else {
@@ -144,9 +144,14 @@ impl LinkWorker {
             let here = m.shared_in(&target.room) || m.released.contains(&target.room);
             let may_show = self.rules.rules.reactions_cross(from_side, target.side);
             let shows = rec.room(&target.room).is_some_and(|r| !r.shown.is_empty());
-            if !here || !(may_show || shows) || queued(fx, m.id, &target.room) {
+            let now = tx.now_ms();
+            let queued = rec.room(&target.room).is_some_and(|r| {
+                r.queued_at_ms > 0 && now.saturating_sub(r.queued_at_ms) < QUEUED_FOR_AT_MOST_MS
+            });
+            if !here || !(may_show || shows) || queued {
                 continue;
             }
+            rec.room_mut(&target.room).queued_at_ms = now.max(1);
             fx.jobs.push(tx.push_job(
                 &self.link.id,
                 &target.room,
@@ -155,10 +160,4 @@ impl LinkWorker {
         }
         Ok(())
     }
-}
-
-fn queued(fx: &Effects, mirror: MirrorId, room: &civicbridge_api::RoomRef) -> bool {
-    fx.jobs
-        .iter()
-        .any(|j| &j.target == room && j.kind == JobKind::Reactions { mirror })
 }

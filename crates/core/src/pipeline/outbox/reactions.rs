@@ -21,6 +21,8 @@ pub(super) async fn sync_reactions(
     m: &MirrorRecord,
 ) -> Result<(), JobError> {
     let target = &job.target;
+    // From here on, a new change queues a job of its own: this one may have read too early.
+    record(inner, m.id, target, |r| r.queued_at_ms = 0)?;
     let msg = match m.id_in(target) {
         Some(id) if caps.reactions && m.shared_in(target) => id.clone(),
         _ => return finish(inner, job),
