@@ -466,3 +466,48 @@ async fn someone_toggling_a_reaction_fast_costs_one_job_per_room_at_a_time() {
     shows(&fakes.discord, &dc, &["👍"], "the last state on Discord").await;
     daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn reactions_made_while_a_message_was_held_show_on_its_copies_once_approved() {
+    let fakes = fakes();
+    let store = Store::memory();
+    let rules = civicbridge_core::moderation::rules::Rules {
+        public_to_public: civicbridge_core::moderation::rules::DirectionRule::new(
+            civicbridge_core::moderation::rules::Policy::Approve,
+        ),
+        ..open_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "7", "Is the pool open?")).await;
+    wait_until(WAIT, "the card", || {
+        store
+            .pending()
+            .unwrap()
+            .first()
+            .is_some_and(|p| p.card.is_some())
+    })
+    .await;
+    // Bob reacts on Telegram while the Discord copy waits for a moderator.
+    act(
+        &fakes.telegram,
+        TG,
+        ("43", "Bob"),
+        "r1",
+        add("🔥", "7", None),
+    )
+    .await;
+    acked(fakes.matrix.post(MODS, MODERATOR, "$c1", "!approve #1")).await;
+    wait_until(WAIT, "the Discord copy", || {
+        fakes.discord.visible_in(DC).len() == 1
+    })
+    .await;
+    let dc = copy_id(&fakes.discord, DC);
+    shows(
+        &fakes.discord,
+        &dc,
+        &["🔥"],
+        "Bob's 🔥 on the approved copy",
+    )
+    .await;
+    daemon.shutdown().await.unwrap();
+}

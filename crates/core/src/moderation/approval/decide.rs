@@ -98,12 +98,22 @@ pub fn decide(
                 PendingKind::Message => {
                     mirror.attachments = attachments;
                     if !mirror.deleted {
+                        // Reactions people made while it was held follow the copies, in the
+                        // same lanes, after them.
+                        let reacted = tx.reactions(mirror.id)?.is_some();
                         for target in &item.targets {
                             jobs.push(tx.push_job(
                                 &item.link,
                                 target,
                                 JobKind::send(mirror.id, mirror.text.clone()),
                             )?);
+                            if reacted {
+                                jobs.push(tx.push_job(
+                                    &item.link,
+                                    target,
+                                    JobKind::Reactions { mirror: mirror.id },
+                                )?);
+                            }
                             release(&mut mirror, target);
                         }
                     }
