@@ -13,6 +13,7 @@ pub mod dry_run;
 pub mod hygiene;
 pub mod lookalike;
 pub mod notice;
+pub mod reasons;
 pub mod reports;
 pub mod room;
 pub mod rules;

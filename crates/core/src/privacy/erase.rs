@@ -198,34 +198,7 @@ pub fn erase(
     total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
     (total.reactions_removed, total.reaction_jobs) =
         erase_reactions(store, user, &user_hash, actor)?;
-    // A staff member's name as remembered for the look-alike check, and what they wrote as
-    // the dry-run history keeps it.
-    store.transact(|tx| {
-        tx.forget_staff_name(user)?;
-        tx.forget_seen(None, 0, Some(user))?;
-        // Their reports on other people's messages (the count on the card stays as it was).
-        for mut r in tx.reports_by(user)? {
-            r.reports.retain(|p| &p.by != user);
-            match r.reports.is_empty() {
-                true => tx.remove_report(r.mirror)?,
-                false => tx.put_report(&r)?,
-            }
-        }
-        Ok(())
-    })?;
-    if !store.notes_about(user)?.is_empty() {
-        total.notes_removed = store.transact(|tx| {
-            let n = tx.remove_notes_about(user)?;
-            tx.audit(AuditDraft {
-                actor: actor.clone(),
-                action: AuditAction::Erased,
-                link: None,
-                subject: None,
-                detail: serde_json::json!({ "user_hash": user_hash, "notes_removed": n }),
-            })?;
-            Ok(n)
-        })?;
-    }
+    total.notes_removed = erase_records_about(store, user, &user_hash, actor)?;
     let unreadable = store.unreadable_mirrors_mentioning(user.id.as_str())?;
     if !unreadable.is_empty() {
         total.unreadable_removed = store.transact(|tx| {
@@ -252,6 +225,48 @@ pub fn erase(
         "erased a person's content"
     );
     Ok(total)
+}
+
+/// What the bridge keeps about `user` besides their messages: their name as a staff member
+/// (look-alike check), their words in the dry-run history, their reports on others' messages
+/// (the count on a posted card stays as it was), and the moderators' notes about them (the
+/// count returned). One transaction, audited if it removed anything.
+fn erase_records_about(
+    store: &Store,
+    user: &UserKey,
+    user_hash: &str,
+    actor: &crate::moderation::audit::AuditActor,
+) -> Result<usize, StoreError> {
+    store.transact(|tx| {
+        let names = tx.forget_staff_name(user)?;
+        let seen = tx.forget_seen(None, 0, Some(user))?;
+        let mut reports = 0;
+        for mut r in tx.reports_by(user)? {
+            r.reports.retain(|p| &p.by != user);
+            reports += 1;
+            match r.reports.is_empty() {
+                true => tx.remove_report(r.mirror)?,
+                false => tx.put_report(&r)?,
+            }
+        }
+        let notes = tx.remove_notes_about(user)?;
+        if names + seen + reports + notes == 0 {
+            return Ok(0);
+        }
+        tx.audit(AuditDraft {
+            actor: actor.clone(),
+            action: AuditAction::Erased,
+            link: None,
+            subject: None,
+            detail: serde_json::json!({
+                "user_hash": user_hash,
+                "notes_removed": notes,
+                "reports_removed": reports,
+                "history_removed": seen,
+            }),
+        })?;
+        Ok(notes)
+    })
 }
 
 /// Removes `user`'s reactions from every message's tallies and queues a `Reactions` job for
