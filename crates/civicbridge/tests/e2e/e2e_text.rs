@@ -106,11 +106,7 @@ async fn defect6_invisible_fillers_cannot_push_the_platform_label_out_of_a_disco
         .unwrap();
 
     let m = on_discord(&w, "the Discord copy", |c| c.contains("library is closed")).await;
-    assert!(
-        m.username.ends_with(" (Telegram, unverified name)"),
-        "{:?}",
-        m.username
-    );
+    assert!(m.username.ends_with(" (Telegram)"), "{:?}", m.username);
     assert!(m.username.starts_with("Staff"), "{:?}", m.username);
     assert!(clean(&m.username), "{:?}", m.username);
     assert!(m.username.chars().count() <= 80, "{:?}", m.username);
