@@ -173,6 +173,12 @@ pub fn erase(
                 tx.remove_report(id)?;
                 done.messages += 1;
             }
+            // With the first batch: what is kept about them besides their messages.
+            let about = match i {
+                0 => erase_records_about(tx, user)?,
+                _ => About::default(),
+            };
+            done.notes_removed = about.notes;
             tx.audit(AuditDraft {
                 actor: actor.clone(),
                 action: AuditAction::Erased,
@@ -184,6 +190,9 @@ pub fn erase(
                     "deletes_queued": done.deletes.len(),
                     "held_discarded": done.held_discarded,
                     "jobs_cancelled": done.jobs_cancelled,
+                    "notes_removed": about.notes,
+                    "reports_removed": about.reports,
+                    "history_removed": about.history,
                     "batch": i + 1,
                     "batches": of,
                 }),
@@ -193,12 +202,12 @@ pub fn erase(
         total.messages += done.messages;
         total.deletes.extend(done.deletes);
         total.held_discarded += done.held_discarded;
+        total.notes_removed += done.notes_removed;
         total.jobs_cancelled += done.jobs_cancelled;
     }
     total.parked_dropped = erase_parked(store, user, &mirrors, &user_hash, actor)?;
     (total.reactions_removed, total.reaction_jobs) =
         erase_reactions(store, user, &user_hash, actor)?;
-    total.notes_removed = erase_records_about(store, user, &user_hash, actor)?;
     let unreadable = store.unreadable_mirrors_mentioning(user.id.as_str())?;
     if !unreadable.is_empty() {
         total.unreadable_removed = store.transact(|tx| {
@@ -227,45 +236,38 @@ pub fn erase(
     Ok(total)
 }
 
+/// What [`erase_records_about`] removed.
+#[derive(Debug, Default)]
+struct About {
+    notes: usize,
+    reports: usize,
+    history: usize,
+}
+
 /// What the bridge keeps about `user` besides their messages: their name as a staff member
 /// (look-alike check), their words in the dry-run history, their reports on others' messages
-/// (the count on a posted card stays as it was), and the moderators' notes about them (the
-/// count returned). One transaction, audited if it removed anything.
+/// (the count on a posted card stays as it was), and the moderators' notes about them. In the
+/// transaction of erasure's first batch, whose audit entry counts them.
 fn erase_records_about(
-    store: &Store,
+    tx: &mut crate::store::Tx<'_>,
     user: &UserKey,
-    user_hash: &str,
-    actor: &crate::moderation::audit::AuditActor,
-) -> Result<usize, StoreError> {
-    store.transact(|tx| {
-        let names = tx.forget_staff_name(user)?;
-        let seen = tx.forget_seen(None, 0, Some(user))?;
-        let mut reports = 0;
-        for mut r in tx.reports_by(user)? {
-            r.reports.retain(|p| &p.by != user);
-            reports += 1;
-            match r.reports.is_empty() {
-                true => tx.remove_report(r.mirror)?,
-                false => tx.put_report(&r)?,
-            }
+) -> Result<About, crate::store::TxError> {
+    tx.forget_staff_name(user)?;
+    let history = tx.forget_seen(None, 0, Some(user))?;
+    let mut reports = 0;
+    for mut r in tx.reports_by(user)? {
+        r.reports.retain(|p| &p.by != user);
+        reports += 1;
+        match r.reports.is_empty() {
+            true => tx.remove_report(r.mirror)?,
+            false => tx.put_report(&r)?,
         }
-        let notes = tx.remove_notes_about(user)?;
-        if names + seen + reports + notes == 0 {
-            return Ok(0);
-        }
-        tx.audit(AuditDraft {
-            actor: actor.clone(),
-            action: AuditAction::Erased,
-            link: None,
-            subject: None,
-            detail: serde_json::json!({
-                "user_hash": user_hash,
-                "notes_removed": notes,
-                "reports_removed": reports,
-                "history_removed": seen,
-            }),
-        })?;
-        Ok(notes)
+    }
+    let notes = tx.remove_notes_about(user)?;
+    Ok(About {
+        notes,
+        reports,
+        history,
     })
 }
 
