@@ -467,3 +467,58 @@ async fn a_dry_run_replays_recent_messages_under_the_new_rule_and_changes_nothin
     assert_eq!(history.len(), 2);
     assert!(history.iter().all(|s| s.sender != "telegram:42"));
 }
+
+#[tokio::test]
+async fn a_link_in_dry_run_mode_tells_the_moderators_what_it_would_do_and_relays_nothing() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let rules = Rules {
+        mode: civicbridge_core::moderation::rules::LinkMode::DryRun,
+        blocked_patterns: vec!["(?i)watch".into()],
+        ..resident_approval_rules()
+    };
+    let daemon = start(store.clone(), rules, &fakes).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "1", "When is bin day?")).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "2", "cheap watches")).await;
+    acked(
+        fakes
+            .matrix
+            .post(STAFF, STAFFER, "$s1", "Bins go out on Monday"),
+    )
+    .await;
+    wait_until(WAIT, "three dry-run notices", || {
+        fakes
+            .matrix
+            .texts_in(MODS)
+            .iter()
+            .filter(|t| t.starts_with("🧪 Dry run"))
+            .count()
+            == 3
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    let said: Vec<_> = fakes
+        .matrix
+        .texts_in(MODS)
+        .into_iter()
+        .filter(|t| t.starts_with("🧪 Dry run"))
+        .collect();
+    assert!(said[0].contains("from a resident in"), "{}", said[0]);
+    assert!(said[0].contains("would be held for"), "{}", said[0]);
+    assert!(said[1].contains("would not reach"), "{}", said[1]);
+    assert!(said[2].contains("would be relayed to"), "{}", said[2]);
+    for s in &said {
+        assert!(
+            !s.contains("Ada") && !s.contains("watches") && !s.contains("bin day"),
+            "{s}"
+        );
+    }
+    // Nothing relayed, held or recorded as a message.
+    assert!(fakes.matrix.texts_in(STAFF).is_empty());
+    assert!(fakes.discord.posted().is_empty() && fakes.telegram.posted().is_empty());
+    assert!(store.pending().unwrap().is_empty());
+    assert!(store
+        .mirrors_by(&"telegram:42".parse().unwrap())
+        .unwrap()
+        .is_empty());
+}

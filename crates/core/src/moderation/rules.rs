@@ -137,6 +137,18 @@ impl Default for AttachmentRule {
     }
 }
 
+/// Whether a link relays (`live`) or only shows what it would do (`dry_run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkMode {
+    #[default]
+    Live,
+    /// Every message is judged as in `live`, and the moderation room is told what would have
+    /// happened ("🧪 Dry run: … would be held"); nothing is relayed, held or stored but the
+    /// dry-run history. For trying a new link's rules before residents depend on it.
+    DryRun,
+}
+
 /// How residents (authors in public rooms) are named in staff-side rooms and approval cards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -190,6 +202,8 @@ pub struct Rules {
     /// public sender whose name contains one, after look-alike folding, is shown as unverified
     /// (`moderation::lookalike`). Staff names of the link are protected without being listed.
     pub protected_names: Vec<String>,
+    /// `live`, or `dry_run`: judge and tell the moderators, relay nothing.
+    pub mode: LinkMode,
     /// Once this many different people reported a message, its copies are taken down pending
     /// a moderator's decision (sent again if the report is dismissed); 0 never hides.
     pub hide_after_reports: u32,
@@ -240,6 +254,7 @@ impl Default for Rules {
             reactions: ReactionPolicy::Auto,
             reactions_public_to_staff: ReactionPolicy::Off,
             protected_names: vec!["council".into()],
+            mode: LinkMode::Live,
             hide_after_reports: 0,
             history_size: 500,
             claim_minutes: 30,
@@ -443,6 +458,7 @@ impl Rules {
         "reactions",
         "reactions_public_to_staff",
         "protected_names",
+        "mode",
         "hide_after_reports",
         "history_size",
         "claim_minutes",

@@ -189,6 +189,9 @@ impl LinkWorker {
                 .collect(),
         };
         tx.remember_seen(&self.link.id, seen, self.rules.rules.history_size)?;
+        if self.rules.rules.mode == crate::moderation::rules::LinkMode::DryRun {
+            return self.tell_dry_run(tx, ev, from, &forward, &hold, fx);
+        }
         if forward.is_empty() && hold.is_empty() && !candidate_root {
             return Ok(());
         }

@@ -8,6 +8,7 @@
 //! order. Grouping and pipelining the flush is what lets a durable bridge keep up with a burst:
 //! an fsync costs milliseconds here, deciding an event tens of microseconds.
 
+mod dry_run;
 mod edits;
 mod events;
 mod names;
