@@ -53,15 +53,18 @@ pub fn handle(
             Ok(out.links_changed)
         }
         EventKind::Reaction { target, key, .. } => {
+            let Some(said) = CardKey::of(key) else {
+                return Ok(false);
+            };
             let id = match tx.lookup_message(&ev.room, target)? {
                 Some(IndexEntry::Card(id)) => id,
                 Some(IndexEntry::Report(m)) => {
                     // A report card: ✅ takes the message down, ❌ dismisses the report. A
                     // non-moderator's reaction is only audited, with no reply.
-                    let decided = match key.trim_end_matches('\u{fe0f}') {
-                        "✅" | "✔" | "👍" => reports::take_down(tx, m, &actor)?,
-                        "❌" | "👎" => reports::dismiss(tx, m, &actor)?,
-                        _ => return Ok(false),
+                    let decided = match said {
+                        CardKey::Yes => reports::take_down(tx, m, &actor)?,
+                        CardKey::No => reports::dismiss(tx, m, &actor)?,
+                        CardKey::Claim => return Ok(false),
                     };
                     if let Ok(more) = decided {
                         jobs.extend(more);
@@ -70,10 +73,10 @@ pub fn handle(
                 }
                 _ => return Ok(false),
             };
-            let decision = match key.trim_end_matches('\u{fe0f}') {
-                "✅" | "✔" | "👍" => Decision::Approve,
-                "❌" | "👎" => Decision::Reject(None),
-                "🙋" | "🙋‍♀" | "🙋‍♂" => {
+            let decision = match said {
+                CardKey::Yes => Decision::Approve,
+                CardKey::No => Decision::Reject(None),
+                CardKey::Claim => {
                     // A claim: its answer goes to the room only when someone else holds the
                     // item (a non-moderator's attempt is audited, with no reply).
                     match approval::claim(tx, id, &actor)? {
@@ -85,7 +88,6 @@ pub fn handle(
                     }
                     return Ok(false);
                 }
-                _ => return Ok(false),
             };
             // A decided card ignores later reactions. A non-moderator's reaction is only
             // audited (inside `decide`), with no reply, so it cannot be used to spam the room;
@@ -110,6 +112,28 @@ pub fn handle(
         | EventKind::Delete { .. }
         | EventKind::ReactionRemoved { .. }
         | EventKind::ReactionCounts { .. } => Ok(false),
+    }
+}
+
+/// What a reaction on a card says, the same on approval and report cards.
+#[derive(Debug, Clone, Copy)]
+enum CardKey {
+    /// ✅ ✔ 👍: approve, or take the reported message down.
+    Yes,
+    /// ❌ 👎: reject, or dismiss the report.
+    No,
+    /// 🙋: claim the held item.
+    Claim,
+}
+
+impl CardKey {
+    fn of(key: &str) -> Option<CardKey> {
+        Some(match key.trim_end_matches('\u{fe0f}') {
+            "✅" | "✔" | "👍" => CardKey::Yes,
+            "❌" | "👎" => CardKey::No,
+            "🙋" | "🙋\u{200d}♀" | "🙋\u{200d}♂" => CardKey::Claim,
+            _ => return None,
+        })
     }
 }
 
