@@ -65,6 +65,7 @@ pub fn sender(user: &User, nick: Option<&str>, is_bridge: bool) -> Sender {
         is_bridge,
         standing: None,
         authority: Authority::Member,
+        language: None,
     }
 }
 

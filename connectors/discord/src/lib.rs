@@ -282,6 +282,7 @@ impl Connector for DiscordConnector {
             max_text_len: MAX_TEXT_LEN,
             attachments: true,
             max_attachment_bytes: Some(self.inner.max_attachment_bytes()),
+            private_messages: false,
         }
     }
 

@@ -357,6 +357,7 @@ impl Connector for MatrixConnector {
             max_text_len: 4000,
             attachments: true,
             max_attachment_bytes: self.max_upload,
+            private_messages: false,
         }
     }
 

@@ -220,6 +220,7 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             is_bridge: false,
             standing: None,
             authority: Default::default(),
+            language: None,
         },
         (Some(u), None) => Sender {
             id: RemoteUserId::new(u.id.0.to_string()),
@@ -228,6 +229,7 @@ fn sender(m: &TgMessage, bot: UserId) -> Sender {
             is_bridge: u.id == bot,
             standing: None,
             authority: Default::default(),
+            language: u.language_code.clone(),
         },
         (None, None) => Sender::person("0", "Unknown"),
     }

@@ -234,6 +234,7 @@ impl Connector for TelegramConnector {
             max_text_len: outbound::MAX_TEXT,
             attachments: true,
             max_attachment_bytes: Some(self.config.max_attachment_bytes),
+            private_messages: false,
         }
     }
 

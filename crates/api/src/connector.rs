@@ -3,7 +3,7 @@
 use crate::error::ConnectorError;
 use crate::event::{Attachment, Event};
 use crate::ids::{Platform, RemoteMsgId, RoomId};
-use crate::outgoing::{Outgoing, SendReceipt};
+use crate::outgoing::{Outgoing, Private, SendReceipt};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,9 @@ pub struct Capabilities {
     pub attachments: bool,
     /// The largest attachment the bot may upload, if the platform sets a limit.
     pub max_attachment_bytes: Option<u64>,
+    /// The bot can write to a person privately (`Connector::tell`), at least to some people
+    /// (Telegram: those who started the bot). Without it the core never calls `tell`.
+    pub private_messages: bool,
 }
 
 impl Default for Capabilities {
@@ -53,6 +56,7 @@ impl Default for Capabilities {
             max_text_len: 4000,
             attachments: true,
             max_attachment_bytes: None,
+            private_messages: true,
         }
     }
 }
@@ -159,6 +163,22 @@ pub trait Connector: Send + Sync + 'static {
         Err(ConnectorError::Unsupported(format!(
             "{} cannot remove a reaction ({key})",
             self.platform()
+        )))
+    }
+
+    /// Writes to one person privately (see [`Private`]); the receipt lists the messages posted
+    /// there. Only called when `capabilities().private_messages`; the default refuses.
+    ///
+    /// Contract: `Rejected` means this person cannot be reached privately now (a Telegram user
+    /// who never started the bot or blocked it, a Discord user whose DMs are closed or who
+    /// shares no server with the bot): the core then falls back (a reply in the room that it
+    /// deletes later) instead of reporting a failure. Text longer than `max_text_len` is cut
+    /// by the core before; files larger than `max_attachment_bytes` are not passed.
+    async fn tell(&self, private: &Private) -> Result<SendReceipt, ConnectorError> {
+        Err(ConnectorError::Unsupported(format!(
+            "{} cannot write to {} privately",
+            self.platform(),
+            private.to
         )))
     }
 

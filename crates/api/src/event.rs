@@ -42,6 +42,11 @@ pub struct Sender {
     /// messages that are not theirs. The core's rule "only the author edits or deletes" reads it.
     #[serde(default, skip_serializing_if = "Authority::is_member")]
     pub authority: Authority,
+    /// The sender's language as their platform reports it (an IETF tag such as `en` or `de`;
+    /// Telegram's `language_code`), where it does. The core picks the text of the notices it
+    /// sends them by it (`tell_texts`), cleaned; `None` where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl Sender {
@@ -53,6 +58,7 @@ impl Sender {
             is_bridge: false,
             standing: None,
             authority: Authority::Member,
+            language: None,
         }
     }
 }

@@ -44,5 +44,5 @@ pub use ids::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,
     ThreadId, UserKey,
 };
-pub use outgoing::{Outgoing, OutgoingFile, Persona, SendReceipt, ThreadTarget};
+pub use outgoing::{Outgoing, OutgoingFile, Persona, Private, SendReceipt, ThreadTarget};
 pub use rich_text::{RichText, Span};

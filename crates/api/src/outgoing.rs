@@ -1,7 +1,7 @@
 //! What the core asks a connector to post, and what the connector answers.
 
 use crate::event::AttachmentKind;
-use crate::ids::{RemoteMsgId, RoomId, ThreadId};
+use crate::ids::{RemoteMsgId, RemoteUserId, RoomId, ThreadId};
 use crate::rich_text::RichText;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,24 @@ impl Outgoing {
             notice: false,
         }
     }
+}
+
+/// A message from the bridge to one person, privately ([`crate::Connector::tell`]): a Discord
+/// DM, a Telegram private chat (only once the person has started the bot), a Matrix direct
+/// room. Used to tell a resident what the moderation team decided about their message, and to
+/// hand an admin a file (a subject-access export). Never a relayed message: no persona.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Private {
+    /// The person, by their id on this platform.
+    pub to: RemoteUserId,
+    /// A room of a link where the bot met them. Discord only lets a bot write to someone it
+    /// shares a server with; the others ignore it.
+    pub met_in: RoomId,
+    /// As [`Outgoing::txn_id`]: equal on every retry.
+    pub txn_id: String,
+    pub text: RichText,
+    /// Files to attach (an export), with their bytes.
+    pub files: Vec<OutgoingFile>,
 }
 
 /// A file to upload, with its bytes.

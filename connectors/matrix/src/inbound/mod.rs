@@ -97,6 +97,7 @@ pub fn to_event(ev: &Value, ctx: &InboundContext<'_>) -> Option<Event> {
             } else {
                 Authority::Member
             },
+            language: None,
         },
         at_ms,
         kind,
