@@ -4,7 +4,7 @@ use crate::connector::{Capabilities, Connector, ConnectorState, EventSink, Healt
 use crate::error::ConnectorError;
 use crate::event::{Event, EventKind, Message, Sender};
 use crate::ids::{InboundId, Platform, RemoteMsgId, RoomId, RoomRef, ThreadId};
-use crate::outgoing::{Outgoing, SendReceipt, ThreadTarget};
+use crate::outgoing::{Outgoing, Private, SendReceipt, ThreadTarget};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -78,6 +78,10 @@ struct State {
     leaves: Vec<RoomId>,
     /// The bot's reactions on any message, its own or not, as the platform would show them.
     reactions: std::collections::HashMap<RemoteMsgId, Vec<String>>,
+    /// What the bot wrote to people privately (`tell`), in order.
+    told: Vec<Private>,
+    /// People `tell` cannot reach (`Rejected`, as a platform whose user closed their DMs).
+    unreachable: std::collections::HashSet<crate::ids::RemoteUserId>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -382,6 +386,18 @@ impl FakeConnector {
         self.state().ops.clone()
     }
 
+    /// What the bot wrote to people privately, in order.
+    pub fn told(&self) -> Vec<Private> {
+        self.state().told.clone()
+    }
+
+    /// From now on `tell` refuses `user` (`Rejected`): they cannot be reached privately.
+    pub fn unreachable(&self, user: &str) {
+        self.state()
+            .unreachable
+            .insert(crate::ids::RemoteUserId::new(user));
+    }
+
     /// The bot's reaction `key` on message `id` added (`on`) or removed, as the op log and the
     /// message (if the bot posted it) record it; one reaction per key, like every platform.
     fn set_reaction(&self, id: &RemoteMsgId, key: &str, on: bool) -> Result<(), ConnectorError> {
@@ -508,6 +524,22 @@ impl Connector for FakeConnector {
     async fn leave(&self, room: &RoomId) -> Result<(), ConnectorError> {
         self.state().leaves.push(room.clone());
         Ok(())
+    }
+
+    async fn tell(&self, private: &Private) -> Result<SendReceipt, ConnectorError> {
+        if let Some(err) = self.take_failure() {
+            return Err(err);
+        }
+        let mut st = self.state();
+        if st.unreachable.contains(&private.to) {
+            return Err(ConnectorError::Rejected(format!(
+                "cannot write to {} privately",
+                private.to
+            )));
+        }
+        st.told.push(private.clone());
+        drop(st);
+        Ok(SendReceipt::one(self.new_id()))
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

@@ -26,3 +26,4 @@ mod restart;
 mod store;
 mod subject_access;
 mod telegram_bridge;
+mod tell;

@@ -17,6 +17,7 @@ pub mod reasons;
 pub mod reports;
 pub mod room;
 pub mod rules;
+pub mod tell;
 mod verdict;
 
 pub use verdict::*;

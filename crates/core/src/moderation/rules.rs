@@ -3,8 +3,10 @@
 //! Rules are seeded from the config file and kept in the store, where moderators and admins can
 //! change them at runtime (`civicbridge rules set`, `!set`). `moderation::evaluate` reads them.
 
+pub use crate::moderation::tell::{TellResidents, TellTexts};
 use civicbridge_api::AttachmentKind;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Which people a room serves. Directions are named from sides: staff→public, public→staff …
@@ -214,6 +216,17 @@ pub struct Rules {
     pub claim_minutes: u64,
     /// The reasons moderators give by code (`!reject #3 spam`); see [`Reason`].
     pub reasons: Vec<Reason>,
+    /// Whether a resident is told when their message is held or rejected (`off`, `rejected`,
+    /// `held_and_rejected`); see `moderation::tell`.
+    pub tell_residents: TellResidents,
+    /// Seconds after which the bot deletes a notice it had to post as a reply in the room
+    /// (the resident could not be reached privately); 0 keeps it.
+    pub tell_reply_secs: u64,
+    /// The language of the notices when the resident's is unknown or not in `tell_texts`.
+    pub tell_language: String,
+    /// The notices' texts by language (`en`, `de` …); a language not listed uses the built-in
+    /// English.
+    pub tell_texts: BTreeMap<String, TellTexts>,
     pub trusted: Vec<UserKey>,
     pub blocked: Vec<UserKey>,
     /// How residents are shown in staff rooms (`name` or `pseudonym`).
@@ -259,6 +272,10 @@ impl Default for Rules {
             history_size: 500,
             claim_minutes: 30,
             reasons: Reason::defaults(),
+            tell_residents: TellResidents::Off,
+            tell_reply_secs: 300,
+            tell_language: "en".into(),
+            tell_texts: BTreeMap::new(),
             trusted: Vec::new(),
             blocked: Vec::new(),
             resident_names: ResidentNames::Name,
@@ -359,6 +376,11 @@ impl Rules {
                 ));
             }
         }
+        crate::moderation::tell::validate(
+            &self.tell_texts,
+            &self.tell_language,
+            self.tell_reply_secs,
+        )?;
         for (i, w) in self.protected_names.iter().enumerate() {
             if crate::moderation::lookalike::fold(w).is_empty() || w.chars().count() > 64 {
                 return Err(RuleError {
@@ -463,6 +485,10 @@ impl Rules {
         "history_size",
         "claim_minutes",
         "reasons",
+        "tell_residents",
+        "tell_reply_secs",
+        "tell_language",
+        "tell_texts",
         "trusted",
         "blocked",
         "resident_names",

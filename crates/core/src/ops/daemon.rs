@@ -175,6 +175,7 @@ impl Daemon {
         let records: Vec<_> = links.iter().map(|l| l.link.clone()).collect();
         outbox.set_moderation_rooms(crate::ops::links::moderation_rooms(&records));
         let redriven = outbox.redrive()?;
+        outbox.start_expiry();
         if redriven > 0 {
             tracing::info!(jobs = redriven, "re-driving unfinished outbox jobs");
         }

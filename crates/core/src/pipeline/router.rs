@@ -65,11 +65,19 @@ impl RouteTable {
 
 /// Makes an inbound event safe to store and relay, whichever connector made it: the sender's
 /// display name normalised (`names`: one line, no invisible or bidi characters, at most
-/// `MAX_NAME_CHARS`), and texts hardened (`RichText::hardened`: nesting and size bounded,
+/// `MAX_NAME_CHARS`), a language tag kept only if it is one, and texts hardened (`RichText::hardened`: nesting and size bounded,
 /// deceptive links showing their real target, unsafe code languages dropped).
 fn harden(event: &mut civicbridge_api::Event) {
     use civicbridge_api::{names, EventKind};
     event.sender.display_name = names::normalize(&event.sender.display_name, names::MAX_NAME_CHARS);
+    // Kept only as a tag the notices can be looked up by (`moderation::tell`): it is stored
+    // with every message of the sender.
+    event.sender.language = event
+        .sender
+        .language
+        .take()
+        .map(|l| l.trim().to_ascii_lowercase().replace('_', "-"))
+        .filter(|l| crate::moderation::tell::valid_language(l));
     match &mut event.kind {
         EventKind::Message(m) | EventKind::Edit { new: m, .. } => {
             m.text = std::mem::take(&mut m.text).hardened();

@@ -118,7 +118,8 @@ pub fn erase(
                         JobKind::Send { mirror, .. }
                         | JobKind::Edit { mirror, .. }
                         | JobKind::Reactions { mirror }
-                        | JobKind::ReportCard { mirror, .. } => *mirror == id,
+                        | JobKind::ReportCard { mirror, .. }
+                        | JobKind::Tell { mirror, .. } => *mirror == id,
                         // Anything the bridge would still post or edit that shows the message:
                         // its cards, held or decided, their edits, and notices about it.
                         JobKind::Notice { about: Some(m), .. }
@@ -132,7 +133,12 @@ pub fn erase(
                             }
                             false
                         }
-                        JobKind::Notice { .. } | JobKind::EditNotice { .. } => false,
+                        // An export about them is cancelled with the first batch
+                        // (`erase_records_about`). Deleting a notice to them shows nothing.
+                        JobKind::Notice { .. }
+                        | JobKind::EditNotice { .. }
+                        | JobKind::Unsay { .. }
+                        | JobKind::Export { .. } => false,
                     };
                     if cancel && tx.job(job.id)?.is_some() {
                         tx.finish_job(job.id)?;
@@ -175,10 +181,11 @@ pub fn erase(
             }
             // With the first batch: what is kept about them besides their messages.
             let about = match i {
-                0 => erase_records_about(tx, user)?,
+                0 => erase_records_about(tx, user, &jobs)?,
                 _ => About::default(),
             };
             done.notes_removed = about.notes;
+            done.jobs_cancelled += about.exports;
             tx.audit(AuditDraft {
                 actor: actor.clone(),
                 action: AuditAction::Erased,
@@ -242,16 +249,29 @@ struct About {
     notes: usize,
     reports: usize,
     history: usize,
+    /// Exports of their data still waiting to be sent (`!export`).
+    exports: usize,
 }
 
 /// What the bridge keeps about `user` besides their messages: their name as a staff member
 /// (look-alike check), their words in the dry-run history, their reports on others' messages
-/// (the count on a posted card stays as it was), and the moderators' notes about them. In the
+/// (the count on a posted card stays as it was), the moderators' notes about them, and exports
+/// of their data not sent yet (`jobs`: the outbox as read before the erasure). In the
 /// transaction of erasure's first batch, whose audit entry counts them.
 fn erase_records_about(
     tx: &mut crate::store::Tx<'_>,
     user: &UserKey,
+    jobs: &[Job],
 ) -> Result<About, crate::store::TxError> {
+    let mut exports = 0;
+    for job in jobs {
+        if matches!(&job.kind, JobKind::Export { subject, .. } if subject == user)
+            && tx.job(job.id)?.is_some()
+        {
+            tx.finish_job(job.id)?;
+            exports += 1;
+        }
+    }
     tx.forget_staff_name(user)?;
     let history = tx.forget_seen(None, 0, Some(user))?;
     let mut reports = 0;
@@ -268,6 +288,7 @@ fn erase_records_about(
         notes,
         reports,
         history,
+        exports,
     })
 }
 

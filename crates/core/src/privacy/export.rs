@@ -211,6 +211,33 @@ pub fn export(store: &Store, user: &UserKey) -> Result<SubjectExport, StoreError
     })
 }
 
+impl SubjectExport {
+    /// Keeps only what belongs to `links` (an admin of some links asking with `!export` sees
+    /// what those links hold, not what the others do). Audit entries about no link (an
+    /// erasure, an earlier export) go too: they are the server admin's.
+    pub fn restrict(&mut self, links: &[LinkId]) {
+        let kept = |l: &LinkId| links.contains(l);
+        self.messages.retain(|m| kept(&m.link));
+        self.held.retain(|h| kept(&h.link));
+        self.notes.retain(|n| kept(&n.link));
+        self.reactions.retain(|r| kept(&r.link));
+        self.reports.retain(|r| kept(&r.link));
+        self.trusted_on.retain(kept);
+        self.blocked_on.retain(kept);
+        self.audit.retain(|e| e.link.as_ref().is_some_and(kept));
+    }
+
+    /// The counts its audit entry keeps (never the contents).
+    pub fn counts(&self) -> serde_json::Value {
+        serde_json::json!({
+            "messages": self.messages.len(),
+            "held": self.held.len(),
+            "notes": self.notes.len(),
+            "audit_entries": self.audit.len(),
+        })
+    }
+}
+
 /// [`export`], audited as `actor` (the person by their keyed hash, with counts), and flushed by
 /// the caller like every change.
 pub fn export_audited(
@@ -225,12 +252,7 @@ pub fn export_audited(
             action: crate::moderation::audit::AuditAction::Exported,
             link: None,
             subject: Some(e.audit_name.clone()),
-            detail: serde_json::json!({
-                "messages": e.messages.len(),
-                "held": e.held.len(),
-                "notes": e.notes.len(),
-                "audit_entries": e.audit.len(),
-            }),
+            detail: e.counts(),
         })
     })?;
     Ok(e)

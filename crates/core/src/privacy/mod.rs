@@ -128,6 +128,14 @@ pub fn job_summary(kind: &crate::store::JobKind) -> serde_json::Value {
             "message": message,
             "text_sha256": content_hash(text),
         }),
+        JobKind::Tell { mirror, told, .. } => serde_json::json!({
+            "type": "tell",
+            "mirror": mirror,
+            "told": told.as_str(),
+        }),
+        JobKind::Unsay { message } => serde_json::json!({ "type": "unsay", "message": message }),
+        // Not whom it is about: the log outlives erasure.
+        JobKind::Export { links, .. } => serde_json::json!({ "type": "export", "links": links }),
         JobKind::Send { mirror, .. }
         | JobKind::Edit { mirror, .. }
         | JobKind::Delete { mirror }
@@ -147,6 +155,9 @@ fn job_kind_name(kind: &crate::store::JobKind) -> &'static str {
         JobKind::ReportCard { .. } => "report_card",
         JobKind::Notice { .. } => "notice",
         JobKind::EditNotice { .. } => "edit_notice",
+        JobKind::Tell { .. } => "tell",
+        JobKind::Unsay { .. } => "unsay",
+        JobKind::Export { .. } => "export",
     }
 }
 

@@ -45,10 +45,12 @@ pub enum Tree {
     History,
     /// Reports on bridged messages (`reports.rs`).
     Reports,
+    /// The bridge's own messages to delete at a set time (`expiring.rs`).
+    Expiring,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 19] = [
+    pub const ALL: [Tree; 20] = [
         Tree::Meta,
         Tree::Links,
         Tree::Rules,
@@ -68,6 +70,7 @@ impl Tree {
         Tree::Notes,
         Tree::History,
         Tree::Reports,
+        Tree::Expiring,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -91,6 +94,7 @@ impl Tree {
             Tree::Notes => "notes",
             Tree::History => "history",
             Tree::Reports => "reports",
+            Tree::Expiring => "expiring",
         }
     }
 
@@ -101,8 +105,8 @@ impl Tree {
 }
 
 /// The names the engine is opened with, in [`Tree`] order.
-pub const TREE_NAMES: [&str; 19] = {
-    let mut names = [""; 19];
+pub const TREE_NAMES: [&str; 20] = {
+    let mut names = [""; 20];
     let mut i = 0;
     while i < Tree::ALL.len() {
         names[i] = Tree::ALL[i].name();
@@ -160,6 +164,14 @@ pub fn history(link: &LinkId, seq: u64) -> Vec<u8> {
 pub fn history_prefix(link: &LinkId) -> Vec<u8> {
     let mut key = link.as_str().as_bytes().to_vec();
     key.push(0);
+    key
+}
+
+/// A message to delete at `due_ms`: the time big-endian first, so a scan reads the earliest
+/// first.
+pub fn expiring(due_ms: u64, room: &RoomRef, msg: &RemoteMsgId) -> Vec<u8> {
+    let mut key = due_ms.to_be_bytes().to_vec();
+    key.extend(message(room, msg));
     key
 }
 

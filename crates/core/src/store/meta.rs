@@ -79,6 +79,8 @@ pub(super) fn migrate(store: &Store) -> Result<(), StoreError> {
             // 4: two new trees, `link_overrides` and `room_names`, which start empty. Nothing
             // to rewrite; the version is raised so that an older build, which would not know
             // the links changed at runtime, refuses the store instead of dropping them.
+            // 5 (the `Reactions` job) and 6 (the `Tell`, `Unsay` and `Export` jobs and the
+            // `expiring` tree) are the same: new records an older build would misread.
             tx.put_raw(
                 Tree::Meta,
                 keys::SCHEMA_VERSION,

@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod connector_state;
 mod decoded;
+pub mod expiring;
 pub mod history;
 mod housekeeping;
 mod ids;
@@ -59,6 +60,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Every read trait, to bring the store's read verbs into scope: `use crate::store::prelude::*`.
 pub mod prelude {
     pub use super::audit::AuditReads;
+    pub use super::expiring::ExpiringReads;
     pub use super::history::HistoryReads;
     pub use super::housekeeping::HousekeepingReads;
     pub use super::links_rules::LinkReads;
@@ -77,7 +79,7 @@ pub mod prelude {
 }
 
 /// The schema this build writes. `open` migrates older stores and refuses newer ones.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

@@ -111,8 +111,10 @@ impl ParkedItem {
                         super::JobKind::Send { mirror, .. }
                         | super::JobKind::Edit { mirror, .. }
                         | super::JobKind::Reactions { mirror }
-                        | super::JobKind::ReportCard { mirror, .. } => mirrors.contains(mirror),
-                        super::JobKind::Delete { .. } => false,
+                        | super::JobKind::ReportCard { mirror, .. }
+                        | super::JobKind::Tell { mirror, .. } => mirrors.contains(mirror),
+                        super::JobKind::Export { subject, .. } => subject == user,
+                        super::JobKind::Delete { .. } | super::JobKind::Unsay { .. } => false,
                         super::JobKind::Notice { .. } | super::JobKind::EditNotice { .. } => {
                             mentions(&bytes)
                         }

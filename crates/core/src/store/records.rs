@@ -66,6 +66,10 @@ pub struct Author {
     /// `moderation::lookalike`); `None`: shown as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unverified: Option<String>,
+    /// Their language as their platform reported it (`Sender::language`), for the notices
+    /// they are sent (`moderation::tell`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl Author {
@@ -76,6 +80,7 @@ impl Author {
             display_name: display_name.into(),
             avatar_url: None,
             unverified: None,
+            language: None,
         }
     }
 
@@ -438,6 +443,30 @@ pub enum JobKind {
     /// Post (or repost) the report card about `mirror` to the moderation room: a notice whose
     /// first part is filed as the report's card, so ✅ and ❌ on it decide the report.
     ReportCard { mirror: MirrorId, text: RichText },
+    /// Tell the author of `mirror` (a resident) what happened to their message
+    /// (`moderation::tell`): `private` where their platform lets the bot write to them, else
+    /// `in_room` (with `invite` where the platform could reach them once they allow it) as a
+    /// reply in the target room (the message's source), deleted after `delete_after_secs`.
+    /// The texts are fixed when queued.
+    Tell {
+        mirror: MirrorId,
+        told: crate::moderation::tell::Told,
+        private: RichText,
+        in_room: RichText,
+        invite: RichText,
+        delete_after_secs: u64,
+    },
+    /// Delete a message the bridge posted itself (a notice to a resident whose time is up).
+    Unsay { message: RemoteMsgId },
+    /// Send `to` (an admin who asked with `!export`) privately, as files, everything the store
+    /// holds about `subject` on `links`. Built when the job runs, so the export is never kept
+    /// in the outbox; audited as `by` once it was handed over.
+    Export {
+        subject: UserKey,
+        to: civicbridge_api::RemoteUserId,
+        links: Vec<LinkId>,
+        by: crate::moderation::audit::AuditActor,
+    },
     /// Bring the bot's reactions on the message in the target room (its source or its copy)
     /// in line with the reactions people made on the message's other rooms
     /// (`pipeline::reactions`). It reads the tallies when it runs, so several queued for one
@@ -494,8 +523,12 @@ impl JobKind {
             | JobKind::Edit { mirror, .. }
             | JobKind::Delete { mirror }
             | JobKind::Reactions { mirror }
-            | JobKind::ReportCard { mirror, .. } => Some(*mirror),
-            JobKind::Notice { .. } | JobKind::EditNotice { .. } => None,
+            | JobKind::ReportCard { mirror, .. }
+            | JobKind::Tell { mirror, .. } => Some(*mirror),
+            JobKind::Notice { .. }
+            | JobKind::EditNotice { .. }
+            | JobKind::Unsay { .. }
+            | JobKind::Export { .. } => None,
         }
     }
 }

@@ -63,10 +63,10 @@ pub fn decide(
     let original = item.text(&mirror).clone();
     let attachments: Vec<Attachment> = item.attachments(&mirror).to_vec();
     // A reason typed by its code reads as the link's label for it (`reasons` in the rules).
-    let reasons = tx.rules(&link.id)?.unwrap_or_default().reasons;
+    let rules = tx.rules(&link.id)?.unwrap_or_default();
     let (reason, reason_text) = match decision {
         Decision::Reject(Some(typed)) => {
-            let (r, text) = crate::moderation::rules::Reason::resolve(&reasons, typed);
+            let (r, text) = crate::moderation::rules::Reason::resolve(&rules.reasons, typed);
             (r.cloned(), Some(text))
         }
         _ => (None, None),
@@ -169,6 +169,18 @@ pub fn decide(
     )?;
     if let Some(job) = show_on_card(tx, &item, card)? {
         jobs.push(job);
+    }
+    // The resident hears of a rejection from the team, with the reason's public label only:
+    // the moderator's own words stay on the card.
+    if matches!(decision, Decision::Reject(_))
+        && item.kind == PendingKind::Message
+        && !mirror.deleted
+    {
+        let label = reason.as_ref().map(|r| r.label.as_str());
+        let told = crate::moderation::tell::Told::Rejected;
+        jobs.extend(crate::moderation::tell::queue(
+            tx, &link, &rules, &mirror, told, label,
+        )?);
     }
     Ok(Ok(Decided { item, jobs }))
 }

@@ -62,6 +62,23 @@ pub fn hold(
         item = tx.put_pending(item)?;
         jobs.push(job);
     }
+    // Held because a staff member asked to publish it is not news for its author (and the
+    // reason names that staff member).
+    let requested = matches!(&item.reason, HoldReasons::Typed(r)
+        if r.iter().any(|r| matches!(r, HoldReason::PublishRequested { .. })));
+    if item.kind == PendingKind::Message && !requested {
+        let rules = tx.rules(&link.id)?.unwrap_or_default();
+        let reason = item.reason.to_string();
+        let told = crate::moderation::tell::Told::Held;
+        jobs.extend(crate::moderation::tell::queue(
+            tx,
+            link,
+            &rules,
+            mirror,
+            told,
+            Some(&reason),
+        )?);
+    }
     tracing::info!(pending = %item.id, reason = %item.reason, "held for approval");
     Ok((item, jobs))
 }

@@ -71,6 +71,9 @@ pub enum AuditAction {
     Reported,
     /// A moderator dismissed the reports on a message (its hidden copies are sent again).
     ReportDismissed,
+    /// A resident was told that their message was held or rejected (`tell_residents`), and
+    /// how: privately or by a reply in the room.
+    Told,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod claims;
 pub mod decide;
+pub mod export;
 pub mod info;
 pub mod links;
 pub mod notes;
@@ -46,6 +47,8 @@ pub enum Command {
     Dismiss(civicbridge_api::MirrorId),
     /// `!note WHO [TEXT]`: add a private note about a sender, or list them.
     Note(notes::About, Option<String>),
+    /// `!export WHO`: what the store holds about a person, sent to the admin privately.
+    Export(notes::About),
     Takedown(takedown::Target),
     Publish,
     Unpublish,
@@ -96,7 +99,8 @@ impl Command {
             | Command::Retry(_)
             | Command::Drop(_)
             | Command::Link { .. }
-            | Command::Unlink(_) => Role::Admin,
+            | Command::Unlink(_)
+            | Command::Export(_) => Role::Admin,
             _ => Role::Moderator,
         }
     }
@@ -110,6 +114,7 @@ impl Command {
             Command::Claim(_) => "claim",
             Command::Release(_) => "release",
             Command::Note(..) => "note",
+            Command::Export(_) => "export",
             Command::Dismiss(_) => "dismiss",
             Command::Takedown(_) => "takedown",
             Command::Publish => "publish",
@@ -296,6 +301,7 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Claim(id) => claims::claim(tx, ctx, id),
         Command::Release(id) => claims::release(tx, ctx, id),
         Command::Note(about, text) => notes::note(tx, ctx, &about, text.as_deref()),
+        Command::Export(about) => export::export(tx, ctx, &about),
         Command::Dismiss(m) => Ok(
             match crate::moderation::reports::dismiss(tx, m, &ctx.actor)? {
                 Ok(jobs) => Outcome {

@@ -18,6 +18,7 @@ Commands (moderation room):
 !release ID — give up your claim (admins: anyone's)
 !dismiss mN — the reports on message mN were unfounded (copies hidden because of them are sent again); ❌ on the report card does the same. ✅ on it, or !takedown mN, takes the message down
 !note WHO [TEXT] — a private note about a sender, shown on their later cards here (WHO: platform:id, or #12 for the author of a held item); without TEXT, the notes about them
+!export WHO — everything the bridge holds about a person on your links, sent to you in a direct message as files (WHO as for !note) (admins)
 !takedown WHAT — delete every copy of a bridged message. WHAT is its id (m7, from the decided card), a pending id (#12), a message link (matrix.to, t.me/c/…, discord.com/channels/…), or a message id in one of the link's rooms
 !queue — the held items (and anything parked)
 !parked — jobs and events the bridge set aside after they failed (dead letters)
@@ -34,6 +35,15 @@ Commands (moderation room):
 !audit [N] — the last N audit entries (default 10)
 !help — this text
 In a staff room, as a reply in a thread (or a reply to its first message): !publish asks the moderators to publish the thread; !unpublish stops it crossing.";
+
+/// Whom `!note` or `!export` is about: `platform:id`, or the author of a held item (`#12`).
+fn about(word: &str) -> Option<super::notes::About> {
+    match (word.parse::<UserKey>(), word.parse::<ItemRef>()) {
+        (Ok(u), _) => Some(super::notes::About::User(u)),
+        (_, Ok(i)) => Some(super::notes::About::Item(i)),
+        _ => None,
+    }
+}
 
 /// The most items one `!approve` or `!reject` decides: a backlog is worked through in pages, and
 /// a mistyped range (`#1-#99999`) must not decide a month of items at once.
@@ -138,20 +148,19 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             }
             _ => bad(),
         },
-        "note" => match words.first() {
-            Some(who) => {
-                let about = match (who.parse::<UserKey>(), who.parse::<ItemRef>()) {
-                    (Ok(u), _) => Some(super::notes::About::User(u)),
-                    (_, Ok(i)) => Some(super::notes::About::Item(i)),
-                    _ => None,
-                };
+        "note" => match words.first().and_then(|w| about(w)) {
+            Some(a) => {
                 let text = after_words(args, 1);
-                match about {
-                    Some(a) => Ok(Command::Note(a, (!text.is_empty()).then(|| text.to_owned()))),
-                    None => bad(),
-                }
+                Ok(Command::Note(a, (!text.is_empty()).then(|| text.to_owned())))
             }
             None => bad(),
+        },
+        "export" => match words.as_slice() {
+            [who] => match about(who) {
+                Some(a) => Ok(Command::Export(a)),
+                None => bad(),
+            },
+            _ => bad(),
         },
         "dismiss" => match words.as_slice() {
             [m] => match target(m) {

@@ -208,6 +208,7 @@ impl LinkWorker {
                 display_name: ev.sender.display_name.clone(),
                 avatar_url: ev.sender.avatar_url.clone(),
                 unverified,
+                language: ev.sender.language.clone(),
             },
             m.text.clone(),
         );

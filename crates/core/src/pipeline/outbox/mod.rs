@@ -19,8 +19,11 @@
 //!   lane goes on. A platform outage parks nothing.
 
 mod copies;
+mod expiry;
+mod export;
 mod reactions;
 mod reports;
+mod tell;
 use copies::*;
 
 use crate::moderation::audit::{AuditAction, AuditDraft};
@@ -102,6 +105,8 @@ struct Inner {
     tracker: TaskTracker,
     /// Send durations, retries and relay latency (see `crate::ops::metrics`).
     instruments: Instruments,
+    /// Wakes the expiry task when a message to delete later was recorded (`expiry.rs`).
+    expiry_wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Inner {
@@ -150,6 +155,7 @@ impl Outbox {
                 shutdown,
                 tracker,
                 instruments,
+                expiry_wake: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -477,6 +483,28 @@ async fn execute(inner: &Arc<Inner>, job: &Job) -> Result<(), JobError> {
         (JobKind::EditNotice { message, text, .. }, _) => {
             edit_notice(inner, conn, &caps, job, message, text).await
         }
+        (
+            JobKind::Tell {
+                told,
+                private,
+                in_room,
+                invite,
+                delete_after_secs,
+                ..
+            },
+            Some(m),
+        ) => {
+            let texts = tell::TellTexts {
+                told: *told,
+                private,
+                in_room,
+                invite,
+                delete_after_secs: *delete_after_secs,
+            };
+            tell::tell(inner, conn, &caps, job, &m, texts).await
+        }
+        (JobKind::Unsay { message }, _) => tell::unsay(inner, conn, &caps, job, message).await,
+        (JobKind::Export { .. }, _) => export::export(inner, conn, &caps, job).await,
         _ => finish(inner, job),
     }
 }
