@@ -280,7 +280,8 @@ mod tests {
                 "reaction_ids",
                 "notes",
                 "history",
-                "reports"
+                "reports",
+                "expiring"
             ]
         );
         assert!(Tree::ALL
