@@ -179,7 +179,10 @@ pub fn job(rules: &Rules, mirror: &MirrorRecord, told: Told, reason: Option<&str
     let texts = texts_for(rules, mirror.author.language.as_deref());
     let reason = civicbridge_api::names::normalize(reason.unwrap_or(&texts.unspecified), 300);
     let excerpt = excerpt(mirror);
-    let values = [("reason", reason.as_str()), ("excerpt", excerpt.as_str())];
+    let private_values = [("reason", reason.as_str()), ("excerpt", excerpt.as_str())];
+    // In the room the notice is a reply to the message: it quotes nothing, whatever the
+    // template asks for.
+    let room_values = [("reason", reason.as_str()), ("excerpt", "")];
     let (private, public) = match told {
         Told::Held => (&texts.held, &texts.held_in_room),
         Told::Rejected => (&texts.rejected, &texts.rejected_in_room),
@@ -187,8 +190,8 @@ pub fn job(rules: &Rules, mirror: &MirrorRecord, told: Told, reason: Option<&str
     JobKind::Tell {
         mirror: mirror.id,
         told,
-        private: RichText::plain(fill(private, &values)),
-        in_room: RichText::plain(fill(public, &values)),
+        private: RichText::plain(fill(private, &private_values)),
+        in_room: RichText::plain(fill(public, &room_values)),
         invite: RichText::plain(texts.invite.clone()),
         delete_after_secs: rules.tell_reply_secs,
     }
@@ -307,6 +310,73 @@ mod tests {
         rules.tell_language = "pt".into();
         assert_eq!(texts_for(&rules, Some("fr")).held, "pt");
         assert_eq!(texts_for(&rules, None).held, "pt");
+    }
+
+    /// What a hostile message or a careless template cannot do: put the message's words into
+    /// the room, carry bidi or line breaks into the excerpt, or pass the moderator's words on.
+    #[test]
+    fn the_room_text_quotes_nothing_and_the_excerpt_is_one_clean_line() {
+        use crate::store::Author;
+        use civicbridge_api::{LinkId, MirrorId, Platform, RemoteMsgId, RoomRef};
+        let tg = Platform::new("telegram");
+        let mut m = MirrorRecord::new(
+            MirrorId(1),
+            LinkId::new("l"),
+            RoomRef::new(tg, "-1"),
+            RemoteMsgId::new("5"),
+            Author::new(tg, "42", "Ada"),
+            RichText::plain(format!("call\u{202e} me\n{}", "x".repeat(500))),
+        );
+        let mut rules = Rules::default();
+        rules.tell_texts.insert(
+            "en".into(),
+            TellTexts {
+                rejected_in_room: "{excerpt}|{reason}".into(),
+                ..TellTexts::default()
+            },
+        );
+        let JobKind::Tell {
+            private, in_room, ..
+        } = job(&rules, &m, Told::Rejected, None)
+        else {
+            unreachable!()
+        };
+        assert_eq!(in_room.to_plain(), "|it does not follow this group's rules");
+        let private = private.to_plain();
+        assert!(private.contains("“call me x"), "{private}");
+        assert!(!private.contains('\u{202e}') && !private.contains('\n'));
+        assert!(private.contains("x…”"), "cut, and says so: {private}");
+        m.text = RichText::default();
+        let JobKind::Tell { private, .. } = job(&rules, &m, Told::Held, Some("a link")) else {
+            unreachable!()
+        };
+        assert!(private.to_plain().contains("(a link)"));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_naming_the_key() {
+        let mut r = Rules::default();
+        r.set("tell_residents", "held_and_rejected")
+            .expect("a mode");
+        assert_eq!(r.tell_residents, TellResidents::HeldAndRejected);
+        let e = r.set("tell_residents", "always").unwrap_err();
+        assert_eq!(e.key, "tell_residents");
+        assert_eq!(
+            r.set("tell_language", "English").unwrap_err().key,
+            "tell_language"
+        );
+        assert_eq!(
+            r.set("tell_reply_secs", "86401").unwrap_err().key,
+            "tell_reply_secs"
+        );
+        let e = r.set("tell_texts.de", r#"{ held = "   " }"#).unwrap_err();
+        assert_eq!(e.key, "tell_texts.de.held");
+        let e = r.set("tell_texts.DE", r#"{ held = "x" }"#).unwrap_err();
+        assert_eq!(e.key, "tell_texts.DE");
+        r.set("tell_texts.de", r#"{ held = "Geprüft: {reason}" }"#)
+            .expect("one text, the rest English");
+        assert_eq!(r.tell_texts["de"].held, "Geprüft: {reason}");
+        assert_eq!(r.tell_texts["de"].rejected, TellTexts::default().rejected);
     }
 
     #[test]
