@@ -1,7 +1,7 @@
 //! Telling residents why, and `!export` answered privately, on fake platforms: a held and a
 //! rejected message are explained to their resident as the team, privately, with the reason's
-//! label and never the moderator's words; where the resident cannot be reached, a reply in
-//! the room that is deleted later, even across a restart; staff are never told this way; an
+//! label and never the moderator's words; where the resident cannot be reached, one reply in
+//! the room (not one per message) that is deleted later, even across a restart; staff are never told this way; an
 //! admin's `!export` arrives as files in a direct message, restricted to their links.
 #![allow(clippy::unwrap_used)]
 
@@ -177,10 +177,17 @@ async fn an_unreachable_resident_gets_a_reply_in_the_room_that_is_deleted_even_a
     };
     let daemon = start(store.clone(), rules.clone(), &fakes).await;
     acked(fakes.telegram.post(TG, RESIDENT, "1", "call me on 0123")).await;
-    wait_until(WAIT, "the reply in the room", || {
-        !fakes.telegram.posted().is_empty()
-    })
+    // More of the same within minutes: one reply in the room, not one each.
+    acked(fakes.telegram.post(TG, RESIDENT, "2", "call me!!")).await;
+    acked(fakes.telegram.post(TG, RESIDENT, "3", "CALL ME")).await;
+    cards(&store, 3).await;
+    wait_until(
+        WAIT,
+        "the reply in the room, and nothing left to send",
+        || !fakes.telegram.posted().is_empty() && store.outbox().unwrap().is_empty(),
+    )
     .await;
+    assert_eq!(fakes.telegram.posted().len(), 1);
     let reply = fakes.telegram.posted()[0].clone();
     assert_eq!(reply.out.reply_to, Some(RemoteMsgId::new("1")));
     assert!(reply.out.notice);

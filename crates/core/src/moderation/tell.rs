@@ -13,6 +13,7 @@
 //! and delivers them.
 
 use crate::moderation::rules::{Rules, Side};
+use crate::store::prelude::*;
 use crate::store::{Job, JobKind, LinkRecord, MirrorRecord, Tx, TxError};
 use civicbridge_api::RichText;
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,11 @@ pub const MAX_TEXT: usize = 1000;
 pub const MAX_LANGUAGES: usize = 50;
 /// The longest wait before a reply in the room is deleted: a day (0 keeps it).
 pub const MAX_REPLY_SECS: u64 = 86_400;
+/// A resident is told of each kind (held, rejected) at most once in this time per link: a
+/// resident posting fifty messages, or fifty of theirs rejected at once, gets one notice of
+/// each, not fifty replies in their room (where the bot cannot write to them privately) or
+/// fifty jobs in the lane their room's copies share.
+pub const COOLDOWN_MS: u64 = 10 * 60 * 1000;
 /// How much of the resident's message a private notice quotes.
 const EXCERPT_CHARS: usize = 80;
 
@@ -199,8 +205,9 @@ pub fn job(rules: &Rules, mirror: &MirrorRecord, told: Told, reason: Option<&str
 
 /// Queues a `Tell` job for `mirror`'s author if the link's rules ask for one: the author wrote
 /// in a public room of the link (a resident; staff are never told this way), and `told` is
-/// covered by `tell_residents`. `reason` is the public label (or the hold's reasons); `None`
-/// gives the texts' `unspecified`.
+/// covered by `tell_residents`, and they were not told the same within [`COOLDOWN_MS`].
+/// `reason` is the public label (or the hold's reasons); `None` gives the texts'
+/// `unspecified`.
 pub fn queue(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
@@ -217,6 +224,14 @@ pub fn queue(
     if !wanted || link.side_of(&mirror.source) != Some(Side::Public) {
         return Ok(None);
     }
+    // By keyed hash, as the look-alike mark: no id in the key, nothing for erasure to miss.
+    let person = crate::privacy::person_ref(&tx.privacy_key()?, &mirror.author.key());
+    let now = tx.now_ms();
+    let last = tx.resident_told_at(&link.id, &person, told.as_str())?;
+    if last.is_some_and(|at| now < at.saturating_add(COOLDOWN_MS)) {
+        return Ok(None);
+    }
+    tx.set_resident_told_at(&link.id, &person, told.as_str(), now)?;
     let kind = job(rules, mirror, told, reason);
     Ok(Some(tx.push_job(&link.id, &mirror.source, kind)?))
 }

@@ -32,6 +32,17 @@ pub trait HousekeepingReads: Read {
         Ok(self.raw_get(Tree::Meta, &told_key(link, person))?.is_some())
     }
 
+    /// When the resident with this keyed hash was last told that a message was `told` (held,
+    /// rejected) on `link` (`moderation::tell`).
+    fn resident_told_at(
+        &self,
+        link: &LinkId,
+        person: &str,
+        told: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        read::get(self, Tree::Meta, &resident_told_key(link, person, told))
+    }
+
     /// The digest of the public notice last queued for `room` on behalf of `link`.
     fn notice_posted(&self, link: &LinkId, room: &RoomRef) -> Result<Option<String>, StoreError> {
         read::get(self, Tree::Meta, &notice_key(link, room))
@@ -75,6 +86,16 @@ impl Tx<'_> {
         self.put(Tree::Meta, &told_key(link, person), &true)
     }
 
+    pub fn set_resident_told_at(
+        &mut self,
+        link: &LinkId,
+        person: &str,
+        told: &str,
+        at_ms: u64,
+    ) -> Result<(), TxError> {
+        self.put(Tree::Meta, &resident_told_key(link, person, told), &at_ms)
+    }
+
     pub fn set_reminded_until(&mut self, link: &LinkId, at_ms: u64) -> Result<(), TxError> {
         self.put(Tree::Meta, &reminded_key(link), &at_ms)
     }
@@ -95,6 +116,10 @@ fn staff_name_key(link: &LinkId, user: &UserKey) -> Vec<u8> {
 
 fn told_key(link: &LinkId, person: &str) -> Vec<u8> {
     keys::housekeeping(&["lookalike_told", link.as_str(), person])
+}
+
+fn resident_told_key(link: &LinkId, person: &str, told: &str) -> Vec<u8> {
+    keys::housekeeping(&["resident_told", link.as_str(), person, told])
 }
 
 fn reminded_key(link: &LinkId) -> Vec<u8> {
