@@ -236,6 +236,25 @@ pub fn queue(
     Ok(Some(tx.push_job(&link.id, &mirror.source, kind)?))
 }
 
+/// Why a message is held, as its author reads it: the rules' own words ("it contains a link"),
+/// but the direction rule ("public to staff messages need approval", once per target side) as
+/// one plain "messages here are checked before they are shared".
+pub fn held_reason(reasons: &crate::moderation::HoldReasons) -> String {
+    use crate::moderation::{HoldReason, HoldReasons};
+    match reasons {
+        HoldReasons::Typed(list) => {
+            let words: Vec<String> = crate::moderation::distinct(list.iter().map(|r| match r {
+                HoldReason::Policy { .. } => {
+                    "messages here are checked before they are shared".to_owned()
+                }
+                other => other.to_string(),
+            }));
+            words.join("; ")
+        }
+        HoldReasons::Written(text) => text.clone(),
+    }
+}
+
 /// Checks the texts: known languages, bounded templates.
 pub fn validate(
     texts: &BTreeMap<String, TellTexts>,
@@ -392,6 +411,26 @@ mod tests {
             .expect("one text, the rest English");
         assert_eq!(r.tell_texts["de"].held, "Geprüft: {reason}");
         assert_eq!(r.tell_texts["de"].rejected, TellTexts::default().rejected);
+    }
+
+    #[test]
+    fn a_hold_reads_plainly_to_its_author() {
+        use crate::moderation::{HoldReason, HoldReasons};
+        let r = HoldReasons::Typed(vec![
+            HoldReason::Policy {
+                from: Side::Public,
+                to: Side::Staff,
+            },
+            HoldReason::Policy {
+                from: Side::Public,
+                to: Side::Public,
+            },
+            HoldReason::Links,
+        ]);
+        assert_eq!(
+            held_reason(&r),
+            "messages here are checked before they are shared; it contains a link"
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub fn hold(
         if r.iter().any(|r| matches!(r, HoldReason::PublishRequested { .. })));
     if item.kind == PendingKind::Message && !requested {
         let rules = tx.rules(&link.id)?.unwrap_or_default();
-        let reason = item.reason.to_string();
+        let reason = crate::moderation::tell::held_reason(&item.reason);
         let told = crate::moderation::tell::Told::Held;
         jobs.extend(crate::moderation::tell::queue(
             tx,
