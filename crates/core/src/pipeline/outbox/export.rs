@@ -26,12 +26,20 @@ pub(super) async fn export(
     if !caps.private_messages {
         return refuse(inner, job, "this platform has no direct messages");
     }
-    // A scan of the person's messages and of the audit log; rare, and an admin waits for it.
-    let mut e = gather(&inner.store, subject)?;
-    e.restrict(links);
-    let json = serde_json::to_vec_pretty(&e)
-        .map_err(|err| StoreError::Corrupt(format!("cannot write the export: {err}")))?;
-    let readable = summary(&e).into_bytes();
+    // A scan of the person's messages and of the whole audit log: off the async workers, which
+    // carry every other room's jobs meanwhile.
+    let (store, who, on) = (inner.store.clone(), subject.clone(), links.clone());
+    let built = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let mut e = gather(&store, &who)?;
+        e.restrict(&on);
+        let json = serde_json::to_vec_pretty(&e)
+            .map_err(|err| StoreError::Corrupt(format!("cannot write the export: {err}")))?;
+        let readable = summary(&e).into_bytes();
+        Ok((e, json, readable))
+    })
+    .await
+    .map_err(|err| StoreError::Backend(format!("the export task failed: {err}")))?;
+    let (e, json, readable) = built?;
     if caps
         .max_attachment_bytes
         .is_some_and(|max| json.len() as u64 > max)
