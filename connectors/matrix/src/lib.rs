@@ -14,6 +14,12 @@
 //! - [`outbound`]: `Outgoing` -> event content (pure).
 //! - [`format`]: `RichText` <-> `body` + `formatted_body`.
 //! - `rooms`: `join` / `leave`, and the rooms whose invites the bot accepts.
+//! - `tell`: `Connector::tell`, checks (user id, upload limit) then `send`'s own posting
+//!   (`m.notice`, `txn_id`, encrypted files) in the person's direct room.
+//! - `direct`: that direct room, found (remembered in `ConnectorState`, else `m.direct`),
+//!   checked against the server (only the bot and the person, encrypted) or made (private,
+//!   `is_direct`, encrypted from its first event, history `invited`); the sync loop drops
+//!   its events.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
 //!
 //! Reactions (`react`, `unreact`, here): the bot's own annotations of a message are found
@@ -26,6 +32,7 @@
 //! sender (`M_DUPLICATE_ANNOTATION`) either way, but the spec does not require servers to.
 
 pub mod config;
+mod direct;
 pub mod error;
 mod factory;
 pub mod format;
@@ -35,8 +42,10 @@ pub mod outbound;
 mod rooms;
 mod session;
 mod sync;
+mod tell;
 
 pub use config::MatrixConfig;
+pub use direct::state_key as direct_room_state_key;
 pub use error::MatrixError;
 pub use factory::MatrixFactory;
 pub use sync::SINCE_KEY;
@@ -47,7 +56,8 @@ pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("
 use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState, EventSink,
-    Outgoing, OutgoingFile, Platform, RemoteMsgId, RoomId, RoomInfo, SendReceipt, ThreadId,
+    Outgoing, OutgoingFile, Platform, Private, RemoteMsgId, RoomId, RoomInfo, SendReceipt,
+    ThreadId,
 };
 use error::{classify_http, classify_sdk};
 use matrix_sdk::config::SyncSettings;
@@ -72,6 +82,10 @@ pub struct MatrixConnector {
     /// Rooms whose invites the sync loop accepts: the configured ones, then as `join` and
     /// `leave` change them.
     accept_rooms: rooms::AcceptRooms,
+    /// The bot's direct rooms (`tell`), whose events the sync loop drops.
+    direct: direct::DirectRooms,
+    /// The core's `ConnectorState`, kept from `run` for `tell`.
+    state: tell::StateSlot,
 }
 
 impl std::fmt::Debug for MatrixConnector {
@@ -131,6 +145,8 @@ impl MatrixConnector {
             initial_token: Mutex::new(initial_token),
             max_upload,
             accept_rooms: rooms::AcceptRooms::new(config.rooms.iter().cloned()),
+            direct: direct::DirectRooms::default(),
+            state: tell::StateSlot::default(),
             config,
         })
     }
@@ -357,7 +373,8 @@ impl Connector for MatrixConnector {
             max_text_len: 4000,
             attachments: true,
             max_attachment_bytes: self.max_upload,
-            private_messages: false,
+            // In an encrypted direct room (`tell.rs`, `direct.rs`).
+            private_messages: true,
         }
     }
 
@@ -367,6 +384,7 @@ impl Connector for MatrixConnector {
         state: Arc<dyn ConnectorState>,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectorError> {
+        self.state.set(state.clone());
         let initial_token = self
             .initial_token
             .lock()
@@ -379,6 +397,7 @@ impl Connector for MatrixConnector {
             shutdown: &shutdown,
             own_user: self.own_user.clone(),
             accept_rooms: self.accept_rooms.clone(),
+            direct: self.direct.clone(),
             timeout: Duration::from_secs(self.config.sync_timeout_s),
             initial_token,
         }
@@ -415,6 +434,11 @@ impl Connector for MatrixConnector {
             ids,
             thread: outbound::thread_root(out).map(ThreadId::new),
         })
+    }
+
+    /// In the bot's encrypted direct room with the person, found or made (`tell.rs`).
+    async fn tell(&self, private: &Private) -> Result<SendReceipt, ConnectorError> {
+        self.tell_impl(private).await
     }
 
     async fn edit(

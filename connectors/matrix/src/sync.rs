@@ -58,6 +58,8 @@ pub(crate) struct SyncLoop<'a> {
     pub own_user: String,
     /// Rooms whose invites are accepted (shared with `join`/`leave`); others are declined.
     pub accept_rooms: crate::rooms::AcceptRooms,
+    /// The bot's direct rooms: their events are dropped unread (`direct.rs`).
+    pub direct: crate::direct::DirectRooms,
     pub timeout: Duration,
     /// The token from `connect`'s first sync, used when `state` holds none yet.
     pub initial_token: Option<String>,
@@ -170,6 +172,9 @@ impl SyncLoop<'_> {
     async fn replay(&self, from: &str, to: &str) -> Step {
         let mut acks = Vec::new();
         for room in self.client.joined_rooms() {
+            if self.direct.is_private(&room, &self.accept_rooms) {
+                continue;
+            }
             let mut cursor = from.to_owned();
             let mut fetched = 0usize;
             loop {
@@ -257,6 +262,11 @@ impl SyncLoop<'_> {
             let Some(room) = self.client.get_room(room_id) else {
                 continue;
             };
+            // A direct room (`tell`) is never bridged nor read for commands: dropped here,
+            // before any conversion or member lookup, rather than by the core's router.
+            if self.direct.is_private(&room, &self.accept_rooms) {
+                continue;
+            }
             let mut events: Vec<TimelineEvent> = Vec::new();
             if update.timeline.limited {
                 if let (Some(prev), Some(since)) = (update.timeline.prev_batch.as_deref(), since) {

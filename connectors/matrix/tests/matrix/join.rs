@@ -60,7 +60,7 @@ async fn member_event(staff: &Staff, room: &OwnedRoomId, user: &str) -> Value {
 }
 
 /// Waits until `user`'s membership event in `room` satisfies `pred`; returns it.
-async fn wait_member(
+pub(crate) async fn wait_member(
     staff: &Staff,
     room: &OwnedRoomId,
     user: &str,
@@ -81,7 +81,7 @@ async fn wait_member(
     }
 }
 
-fn membership(ev: &Value) -> &str {
+pub(crate) fn membership(ev: &Value) -> &str {
     ev["content"]["membership"].as_str().unwrap_or("")
 }
 

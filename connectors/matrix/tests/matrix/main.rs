@@ -13,3 +13,4 @@ mod join;
 mod rate_limit;
 mod reactions;
 mod restart;
+mod tell;
