@@ -6,6 +6,7 @@
 
 mod common;
 
+use civicbridge_api::testing::wait_until;
 use civicbridge_api::{
     AttachmentKind, Connector, ConnectorError, EventKind, MemoryState, OutgoingFile, Private,
     RemoteUserId, RichText, RoomId, Span,
@@ -253,12 +254,8 @@ async fn a_private_start_is_never_an_event_and_does_not_hold_the_offset() {
 
 /// Waits until every update has been confirmed by a `getUpdates` offset.
 async fn all_confirmed(server: &TelegramServer) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while server.pending_updates() > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the offset never moved past the private updates"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(WAIT, "every update confirmed, the private ones too", || {
+        server.pending_updates() == 0
+    })
+    .await;
 }
