@@ -30,6 +30,9 @@ pub enum DiscordError {
     Gateway(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A request the connector refuses before asking Discord (nothing to post).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Discord's JSON error codes for "what you asked for is gone or not allowed".
@@ -78,9 +81,10 @@ impl From<DiscordError> for ConnectorError {
                 ConnectorError::Transient(e.to_string())
             }
             DiscordError::Api { status: 401, .. } => ConnectorError::Auth(e.to_string()),
-            DiscordError::Api { .. } | DiscordError::BadId { .. } | DiscordError::Config(_) => {
-                ConnectorError::Rejected(e.to_string())
-            }
+            DiscordError::Api { .. }
+            | DiscordError::BadId { .. }
+            | DiscordError::Config(_)
+            | DiscordError::Refused(_) => ConnectorError::Rejected(e.to_string()),
             DiscordError::Network(_) | DiscordError::Gateway(_) | DiscordError::Decode(_) => {
                 ConnectorError::Transient(e.to_string())
             }

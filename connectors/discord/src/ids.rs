@@ -2,8 +2,8 @@
 //! snowflake, a `ThreadId` a thread channel's snowflake and a `RemoteMsgId` a message snowflake.
 
 use crate::error::DiscordError;
-use civicbridge_api::{InboundId, RemoteMsgId, RoomId, ThreadId};
-use serenity::model::id::{ChannelId, MessageId};
+use civicbridge_api::{InboundId, RemoteMsgId, RemoteUserId, RoomId, ThreadId};
+use serenity::model::id::{ChannelId, MessageId, UserId};
 
 fn snowflake(kind: &'static str, s: &str) -> Result<u64, DiscordError> {
     s.parse::<u64>()
@@ -21,6 +21,11 @@ pub fn channel(room: &RoomId) -> Result<ChannelId, DiscordError> {
 
 pub fn thread(t: &ThreadId) -> Result<ChannelId, DiscordError> {
     snowflake("thread", t.as_str()).map(ChannelId::new)
+}
+
+/// A person (`Sender::id` of a Discord event is their user snowflake).
+pub fn user(u: &RemoteUserId) -> Result<UserId, DiscordError> {
+    snowflake("user", u.as_str()).map(UserId::new)
 }
 
 pub fn message(m: &RemoteMsgId) -> Result<MessageId, DiscordError> {

@@ -60,6 +60,8 @@ pub(crate) struct Known {
     pub(crate) deleted_by_us: HashSet<u64>,
     /// Boost level of each server the bot is in (GUILD_CREATE / GUILD_UPDATE `premium_tier`).
     pub(crate) guild_tiers: HashMap<u64, u8>,
+    /// The DM channel with each person the bot wrote to (`tell`), by user id.
+    pub(crate) dms: HashMap<u64, u64>,
 }
 
 impl Inner {

@@ -8,7 +8,8 @@
 //! - [`config`]: `DiscordConfig` (serde), validation, the rate-limiter / `api_base` rule.
 //! - `gateway`: the serenity client on its own thread; handlers forward dispatches in order.
 //! - [`inbound`]: serenity models → `Event` (pure).
-//! - `outbound`: send / edit / delete / react / unreact, webhooks and personas, replies, threads, splitting.
+//! - `outbound`: send / edit / delete / react / unreact, webhooks and personas, replies, threads, splitting;
+//!   `tell` (a DM to one person, the DM channel kept per person).
 //! - [`format`]: `RichText` ⇄ Discord markdown, with escaping.
 //! - `pipeline`: dispatch → event → sink, cursors and backfill; `known`: channels, threads and
 //!   posts learnt; `webhooks`: the persona webhook and echo detection; `attachments`: `fetch`.
@@ -48,7 +49,7 @@ use pipeline::{keep_cursors, Pipe};
 use async_trait::async_trait;
 use civicbridge_api::{
     Ack, Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
-    Platform, RemoteMsgId, RoomId, RoomInfo, SendReceipt, SinkClosed,
+    Platform, Private, RemoteMsgId, RoomId, RoomInfo, SendReceipt, SinkClosed,
 };
 use gateway::{Gateway, Gw, GwEnd, HandlerStats};
 use inbound::Place;
@@ -282,7 +283,9 @@ impl Connector for DiscordConnector {
             max_text_len: MAX_TEXT_LEN,
             attachments: true,
             max_attachment_bytes: Some(self.inner.max_attachment_bytes()),
-            private_messages: false,
+            // To people who share a server with the bot and accept DMs from its members;
+            // `tell` is `Rejected` for the others.
+            private_messages: true,
         }
     }
 
@@ -354,6 +357,12 @@ impl Connector for DiscordConnector {
         key: &str,
     ) -> Result<(), ConnectorError> {
         self.inner.unreact(room, id, key).await.map_err(Into::into)
+    }
+
+    /// A DM to one person (see `outbound/tell.rs`): `Rejected` when they do not accept DMs
+    /// from the bot (closed, or no server in common).
+    async fn tell(&self, private: &Private) -> Result<SendReceipt, ConnectorError> {
+        self.inner.tell(private).await.map_err(Into::into)
     }
 
     /// Downloads an attachment this connector reported. Discord's CDN links expire; when one

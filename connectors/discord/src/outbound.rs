@@ -15,13 +15,16 @@
 //! Files: `send` (one message in parts, in order, taken back if a part fails), `post` (the
 //! requests that create messages, threads and forum posts), `modify` (edit, delete and react,
 //! finding who posted a message and where), `persona` (who is speaking: the webhook username, or
-//! the attribution in the text without a webhook), `responses` (the REST bodies read back).
+//! the attribution in the text without a webhook), `responses` (the REST bodies read back),
+//! `tell` (a DM to one person: the DM channel opened once per person, the text as `send`
+//! renders it, the files).
 
 mod modify;
 mod persona;
 mod post;
 mod responses;
 mod send;
+mod tell;
 
 pub use persona::webhook_username;
 pub use responses::{RestChannel, RestUser, RestWebhook};

@@ -42,7 +42,11 @@ impl Inner {
                 self.record_channel(&c);
                 None
             }
+            // A DM is never bridged. The bot does not ask for DIRECT_MESSAGES, so Discord
+            // sends none; one arriving all the same (no `guild_id`) is dropped here.
+            Gw::Message(m) if m.guild_id.is_none() => None,
             Gw::Message(m) => return self.submit_message(&m, pipe).await,
+            Gw::Update(e) if e.guild_id.is_none() => None,
             Gw::Update(e) => {
                 let place = self.place(e.channel_id, Some(e.id)).await;
                 let author = e.author.as_ref().map_or(UserId::new(1), |u| u.id);

@@ -425,3 +425,63 @@ async fn edits_keep_or_refuse_like_discord_and_wait_reads_booleans_like_discord(
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
 }
+
+#[tokio::test]
+async fn the_http_control_api_closes_dms_and_reads_what_the_bot_sent() {
+    let server = DiscordServer::start().await.unwrap();
+    // A server in common: the bot may write to Ada until she closes her DMs.
+    server.create_guild("Council");
+    let ada = server.create_user("ada", None);
+    let client = reqwest::Client::new();
+    let base = server.api_base();
+    let api = |path: &str, body: Value| {
+        client
+            .post(format!("{base}/api/v10{path}"))
+            .header("authorization", format!("Bot {}", server.token()))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let dm: Value = api(
+        "/users/@me/channels",
+        json!({"recipient_id": ada.to_string()}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let messages = format!("/channels/{}/messages", dm["id"].as_str().unwrap());
+    assert_eq!(
+        api(&messages, json!({"content": "hello"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let close = client
+        .post(format!("{base}/_control/users/{ada}/dms"))
+        .header("content-type", "application/json")
+        .body(json!({"open": false}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(close.status(), 204);
+    assert_eq!(
+        api(&messages, json!({"content": "again"}))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let list: Value = client
+        .get(format!("{base}/_control/users/{ada}/dms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["content"], "hello");
+}

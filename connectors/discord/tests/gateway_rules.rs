@@ -281,3 +281,43 @@ async fn reactions_reach_only_sessions_with_the_reactions_intent() {
     }
     assert_eq!(seen, vec!["MESSAGE_CREATE", "MESSAGE_CREATE"]);
 }
+
+/// A DM reaches only sessions that asked for DIRECT_MESSAGES, as MESSAGE_CREATE without
+/// `guild_id` or `member`, its content readable without MESSAGE_CONTENT (as Discord does for
+/// DMs); the payload is checked against `discord-api-types`.
+#[tokio::test]
+async fn direct_messages_reach_only_sessions_with_the_direct_messages_intent() {
+    const DIRECT_MESSAGES: u64 = 1 << 12;
+    let server = DiscordServer::start().await.unwrap();
+    let guild = server.create_guild("G");
+    let channel = server.create_channel(guild, "c");
+    let ada = server.create_user("ada", None);
+    let mut guild_only = identify(&server, GUILDS | GUILD_MESSAGES).await;
+    next_dispatch(&mut guild_only, "GUILD_CREATE").await;
+    let mut dms = identify(&server, GUILDS | DIRECT_MESSAGES).await;
+    next_dispatch(&mut dms, "GUILD_CREATE").await;
+
+    let dm = server.dm_as_user(ada, "a private word").unwrap();
+    let marker = server.post_as_user(channel, ada, "in the room");
+
+    let d = next_dispatch(&mut dms, "MESSAGE_CREATE").await;
+    assert_eq!(d["id"], dm.to_string());
+    assert_eq!(d["content"], "a private word");
+    assert_eq!(d["channel_id"], server.dm_channel(ada).unwrap().to_string());
+    assert!(
+        d.get("guild_id").is_none() && d.get("member").is_none(),
+        "{d}"
+    );
+    let first = next_dispatch(&mut guild_only, "MESSAGE_CREATE").await;
+    assert_eq!(first["id"], marker.to_string(), "no DM without the intent");
+
+    civicbridge_testkit::shapes::check(
+        "discord_dm_dispatch",
+        &format!(
+            "import type {{ GatewayMessageCreateDispatchData }} from \"discord-api-types/v10\";\n\
+             type Loose<T> = T extends string ? string : T extends number ? number : T extends boolean | null | undefined ? T \
+               : T extends readonly (infer U)[] ? Loose<U>[] : T extends object ? {{ [K in keyof T]: Loose<T[K]> }} : T;\n\
+             export const dm: Loose<GatewayMessageCreateDispatchData> = {d};\n"
+        ),
+    );
+}

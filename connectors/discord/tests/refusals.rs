@@ -443,3 +443,76 @@ async fn image_attachments_report_their_dimensions() {
     let a = &v["attachments"][0];
     assert_eq!((&a["width"], &a["height"]), (&Value::Null, &Value::Null));
 }
+
+// ---- direct messages ---------------------------------------------------------------------------
+
+/// `POST /users/@me/channels` opens the one DM channel with anyone Discord knows (the same one
+/// every time, typed `APIDMChannel`); an unknown user is 10013, a body without a snowflake
+/// 50035. Posting there is refused with 403: 50007 when the person closed DMs, 50278 when they
+/// share no server with the bot.
+#[tokio::test]
+async fn direct_messages_are_refused_as_discord_refuses_them() {
+    let raw = Raw::new().await;
+    let ada = raw.server.create_user("ada", None);
+    let open = |who: Value| raw.post("/users/@me/channels", json!({ "recipient_id": who }));
+    let (s, dm) = open(json!(ada.to_string())).await;
+    assert_eq!(s, 200, "{dm}");
+    assert_eq!(dm["type"], 1);
+    assert_eq!(dm["name"], Value::Null);
+    assert_eq!(dm["recipients"][0]["id"], ada.to_string());
+    assert!(dm.get("guild_id").is_none(), "a DM is in no server: {dm}");
+    assert_eq!(
+        open(json!(ada)).await.1["id"],
+        dm["id"],
+        "one channel per person"
+    );
+    assert_eq!(
+        open(json!("4242")).await,
+        (404, json!({"code": 10013, "message": "Unknown User"}))
+    );
+    assert_eq!(
+        form_error(&open(json!("ada")).await, "recipient_id"),
+        "NUMBER_TYPE_COERCE"
+    );
+    assert_eq!(
+        form_error(
+            &raw.post("/users/@me/channels", json!({})).await,
+            "recipient_id"
+        ),
+        "BASE_TYPE_REQUIRED"
+    );
+
+    let messages = format!("/channels/{}/messages", dm["id"].as_str().unwrap());
+    let (s, m) = raw.post(&messages, json!({"content": "hello"})).await;
+    assert_eq!(s, 200, "{m}");
+    assert!(m.get("guild_id").is_none(), "{m}");
+    raw.server.close_dms(ada);
+    assert_eq!(
+        raw.post(&messages, json!({"content": "again"})).await,
+        (
+            403,
+            json!({"code": 50007, "message": "Cannot send messages to this user"})
+        )
+    );
+    raw.server.open_dms(ada);
+    raw.server.leave_guild(raw.guild, ada);
+    assert_eq!(
+        raw.post(&messages, json!({"content": "again"})).await,
+        (
+            403,
+            json!({"code": 50278, "message": "Cannot send messages to this user due to having no mutual guilds"})
+        )
+    );
+    // Another bot never takes DMs from a bot.
+    let (_, own) = open(json!(raw.server.bot_id().to_string())).await;
+    let own_messages = format!("/channels/{}/messages", own["id"].as_str().unwrap());
+    assert_eq!(
+        raw.post(&own_messages, json!({"content": "me"})).await.0,
+        403
+    );
+    assert_eq!(
+        raw.server.dm_messages(ada).len(),
+        1,
+        "only the first one landed"
+    );
+}

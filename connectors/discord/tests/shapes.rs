@@ -127,6 +127,7 @@ fn answer_type(method: &str, path: &str, query: Option<&str>) -> &'static str {
         ("GET", "/gateway") => "RESTGetAPIGatewayResult",
         ("GET", "/gateway/bot") => "RESTGetAPIGatewayBotResult",
         ("GET", "/users/@me") => "RESTGetAPICurrentUserResult",
+        ("POST", "/users/@me/channels") => "RESTPostAPICurrentUserCreateDMChannelResult",
         ("GET", "/channels/#") => "RESTGetAPIChannelResult",
         ("GET", "/channels/#/messages") => "RESTGetAPIChannelMessagesResult",
         ("POST", "/channels/#/messages") => "RESTPostAPIChannelMessageResult",
@@ -241,6 +242,17 @@ async fn every_rest_answer_matches_discord_api_types() {
     http.get_webhook_message(WebhookId::new(hook), None, &token, posted.id)
         .await
         .unwrap();
+    // Direct messages: one that lands (opening the DM channel), one refused (DMs closed).
+    let tell = |to: u64, txn: &str| civicbridge_api::Private {
+        to: civicbridge_api::RemoteUserId::new(to.to_string()),
+        met_in: room.clone(),
+        txn_id: txn.into(),
+        text: "Your message was held.".into(),
+        files: Vec::new(),
+    };
+    w.connector.tell(&tell(w.ada, "rest-5")).await.unwrap();
+    w.server.close_dms(w.bob);
+    assert!(w.connector.tell(&tell(w.bob, "rest-6")).await.is_err());
     // A form error: a reply to a message that does not exist.
     let bad = serde_json::json!({"content": "x", "message_reference": {"message_id": "1"}});
     assert!(http.send_message(channel, Vec::new(), &bad).await.is_err());
@@ -287,6 +299,7 @@ async fn every_rest_answer_matches_discord_api_types() {
         "RESTGetAPIChannelResult",
         "RESTGetAPIChannelMessageResult",
         "RESTPostAPIChannelMessagesThreadsResult",
+        "RESTPostAPICurrentUserCreateDMChannelResult",
         "RESTError",
     ] {
         assert!(

@@ -8,8 +8,10 @@
 //!   `tg:<chat>:<message>:react:<update_id>:<n>` for the `n`th reaction change of an update and
 //!   `tg:<chat>:<message>:counts:<update_id>` for anonymous counts.
 //! - `Attachment::url`: `telegram-file:<file_id>`; never a download URL (that embeds the token).
+//! - `RemoteUserId`: the user id (`Sender::id`), a positive integer; the private chat with a
+//!   user has the same id ([`user_chat`]).
 
-use civicbridge_api::{ConnectorError, InboundId, RemoteMsgId, RoomId, ThreadId};
+use civicbridge_api::{ConnectorError, InboundId, RemoteMsgId, RemoteUserId, RoomId, ThreadId};
 use teloxide::types::{ChatId, MessageId, ThreadId as TgThreadId};
 
 const FILE_PREFIX: &str = "telegram-file:";
@@ -19,6 +21,17 @@ pub fn chat_id(room: &RoomId) -> Result<ChatId, ConnectorError> {
         .parse()
         .map(ChatId)
         .map_err(|_| ConnectorError::Rejected(format!("`{room}` is not a Telegram chat id")))
+}
+
+/// The private chat with a person: Telegram gives it the user's id. A chat acting as a sender
+/// (an anonymous admin, a channel: a negative id) has no private chat, so it is refused here.
+pub fn user_chat(user: &RemoteUserId) -> Result<ChatId, ConnectorError> {
+    match user.as_str().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(ChatId(id)),
+        _ => Err(ConnectorError::Rejected(format!(
+            "`{user}` is not a Telegram user id: only people have private chats"
+        ))),
+    }
 }
 
 pub fn room_id(chat: ChatId) -> RoomId {
@@ -93,5 +106,19 @@ mod tests {
         );
         assert_eq!(file_id(&file_ref("AgAC")), Some("AgAC"));
         assert_eq!(file_id("https://api.telegram.org/file/bot1:x/a"), None);
+    }
+
+    #[test]
+    fn only_people_have_private_chats() {
+        assert_eq!(user_chat(&RemoteUserId::new("42")), Ok(ChatId(42)));
+        for not_a_person in ["-1001", "0", "", "ada", "99999999999999999999"] {
+            assert!(
+                matches!(
+                    user_chat(&RemoteUserId::new(not_a_person)),
+                    Err(ConnectorError::Rejected(_))
+                ),
+                "{not_a_person:?}"
+            );
+        }
     }
 }

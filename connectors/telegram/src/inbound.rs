@@ -7,6 +7,8 @@
 //!   `reply_to_message`; that is membership, not a reply, so it is dropped.
 //! - Photos (largest size), documents, voice notes, stickers, audio and video become attachments
 //!   referenced by `file_id`; the caption is the text.
+//! - Messages, edits and reactions in a private chat with the bot (`/start`, anything a person
+//!   writes to it) map to nothing: they are not any link's, and never bridged.
 //! - Service messages (joins, pins, topic changes) and empty messages map to nothing. Other update
 //!   kinds map to nothing. Telegram never reports deletions to bots: takedown from the moderation
 //!   side is the removal path.
@@ -66,8 +68,13 @@ pub fn parse_update(raw: &serde_json::Value) -> Result<Update, String> {
     }
 }
 
-/// Every event an update means, in order (a reaction update may mean several).
+/// Every event an update means, in order (a reaction update may mean several). Nothing from a
+/// private chat: people write to the bot there to start it (`/start`), and that is never
+/// bridged; no link can name a private chat either (the bot cannot be added to one).
 pub fn to_events(update: &Update, bot: UserId) -> Vec<Event> {
+    if in_private_chat(update) {
+        return Vec::new();
+    }
     match &update.kind {
         UpdateKind::MessageReaction(r) => reaction_events(update.id.0, r, bot),
         UpdateKind::MessageReactionCount(c) => vec![counts_event(update.id.0, c)],
@@ -168,8 +175,16 @@ fn counts_event(update: u32, c: &MessageReactionCountUpdated) -> Event {
     }
 }
 
+/// Whether the update happened in a private chat with the bot (see [`to_events`]).
+fn in_private_chat(update: &Update) -> bool {
+    update.chat().is_some_and(Chat::is_private)
+}
+
 /// The event a message or edit update means, if any (see [`to_events`] for every kind).
 pub fn to_event(update: &Update, bot: UserId) -> Option<Event> {
+    if in_private_chat(update) {
+        return None;
+    }
     match &update.kind {
         UpdateKind::Message(m) => {
             let msg = message(m)?;
@@ -346,6 +361,30 @@ mod tests {
         r#""chat":{"id":-1001234567890,"title":"Residents","type":"supergroup","is_forum":true}"#;
     const ADA: &str =
         r#""from":{"id":42,"is_bot":false,"first_name":"Ada","last_name":"L","username":"ada"}"#;
+
+    #[test]
+    fn nothing_in_a_private_chat_is_an_event() {
+        let private = r#""chat":{"id":42,"first_name":"Ada","username":"ada","type":"private"}"#;
+        for body in [
+            format!(
+                r#"{{"update_id":11,"message":{{"message_id":1,{ADA},{private},"date":1700000000,
+                "text":"/start","entities":[{{"type":"bot_command","offset":0,"length":6}}]}}}}"#
+            ),
+            format!(
+                r#"{{"update_id":12,"edited_message":{{"message_id":2,{ADA},{private},"date":1700000000,
+                "edit_date":1700000001,"text":"please relay this"}}}}"#
+            ),
+            format!(
+                r#"{{"update_id":13,"message_reaction":{{{private},"message_id":3,"user":{{"id":42,"is_bot":false,"first_name":"Ada"}},
+                "date":1700000000,"old_reaction":[],"new_reaction":[{{"type":"emoji","emoji":"👍"}}]}}}}"#
+            ),
+        ] {
+            let u = update(&body);
+            assert!(!matches!(u.kind, UpdateKind::Error(_)), "{body}");
+            assert!(to_events(&u, BOT).is_empty(), "{body}");
+            assert!(to_event(&u, BOT).is_none(), "{body}");
+        }
+    }
 
     #[test]
     fn topic_message_with_reply_and_entities() {

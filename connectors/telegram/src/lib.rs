@@ -2,7 +2,7 @@
 //!
 //! The daemon builds it through [`TelegramFactory`] from the `[telegram]` section (or a test with
 //! [`TelegramConnector::new`] from a [`TelegramConfig`]); the core calls `Connector::run` once and
-//! `send`/`edit`/`delete`/`react`/`unreact`/`fetch` from the outbox.
+//! `send`/`edit`/`delete`/`react`/`unreact`/`fetch`/`tell` from the outbox.
 //!
 //! Codemap:
 //! - `factory`: `TelegramFactory`, the daemon's entry point (section, build, `t.me` links).
@@ -15,6 +15,8 @@
 //! - [`reaction_set`]: `TELEGRAM_REACTIONS`, the fixed set of emoji a bot may react with.
 //! - `outbound`: send, edit, delete; splitting, replies, topics, attachments.
 //! - `uploads`: one file as a photo or a document (a refused photo goes again as a document).
+//! - `tell`: `tell`, to one person in their private chat (text, then files as documents); a
+//!   person who never started the bot or blocked it is `Rejected`.
 //! - `rooms`: `join` (`getChat`: is the bot in the chat, and its title).
 //! - `files`: `fetch` (getFile and the download, with the 20 MB limit).
 //! - [`format`](mod@format): `RichText` ⇄ text + entities (and HTML with escaping): `parse`
@@ -34,6 +36,10 @@
 //! (Telegram sends them only to a bot that administers the chat, and none for the bot's own
 //! reactions); one `message_reaction` update may become several events, and the offset moves
 //! past it only once all of them are acknowledged.
+//!
+//! Private chats: people write to the bot privately only to start it (`/start`) or to talk to
+//! it; nothing there is bridged. `inbound` maps updates from private chats to no event, so they
+//! are confirmed with their batch like any update that means nothing.
 //!
 //! Telegram never tells bots about deletions: takedown from the moderation side is the only
 //! removal path for messages mirrored *from* Telegram.
@@ -55,6 +61,7 @@ mod poll;
 pub mod reaction_set;
 mod reactions;
 mod rooms;
+mod tell;
 mod uploads;
 mod webhook;
 
@@ -69,7 +76,7 @@ pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("
 use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, Capabilities, Connector, ConnectorError, ConnectorState, EventSink, Outgoing,
-    Platform, RemoteMsgId, RoomId, RoomInfo, SendReceipt,
+    Platform, Private, RemoteMsgId, RoomId, RoomInfo, SendReceipt,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -234,7 +241,8 @@ impl Connector for TelegramConnector {
             max_text_len: outbound::MAX_TEXT,
             attachments: true,
             max_attachment_bytes: Some(self.config.max_attachment_bytes),
-            private_messages: false,
+            // To those who started the bot; `tell` is `Rejected` for the others.
+            private_messages: true,
         }
     }
 
@@ -289,6 +297,12 @@ impl Connector for TelegramConnector {
         key: &str,
     ) -> Result<(), ConnectorError> {
         self.unreact_impl(room, id, key).await
+    }
+
+    /// Writes in the person's private chat with the bot (see `tell.rs`): `Rejected` when they
+    /// never started the bot or blocked it.
+    async fn tell(&self, private: &Private) -> Result<SendReceipt, ConnectorError> {
+        self.tell_impl(private).await
     }
 
     /// `getFile`, then the download. Files over 20 MB cannot be downloaded by bots: `Rejected`

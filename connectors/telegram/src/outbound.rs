@@ -29,7 +29,8 @@ use crate::format::{split_to_fit, to_telegram, utf16_len};
 use crate::ids;
 use crate::TelegramConnector;
 use civicbridge_api::{
-    ConnectorError, Outgoing, RemoteMsgId, RichText, RoomId, SendReceipt, ThreadTarget,
+    ConnectorError, Outgoing, OutgoingFile, RemoteMsgId, RichText, RoomId, SendReceipt,
+    ThreadTarget,
 };
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -89,21 +90,8 @@ impl TelegramConnector {
             }
             None => {}
         }
-        for f in &out.attachments {
-            if f.data.len() as u64 > self.config.max_attachment_bytes {
-                return Err(ConnectorError::Rejected(format!(
-                    "{} is {} bytes; the bot may upload at most {}",
-                    f.name,
-                    f.data.len(),
-                    self.config.max_attachment_bytes
-                )));
-            }
-        }
-        let parts = if out.text.is_empty() {
-            Vec::new()
-        } else {
-            split_to_fit(&out.text, MAX_TEXT)
-        };
+        self.check_sizes(&out.attachments)?;
+        let parts = text_parts(&out.text);
         let caption_fits = parts.len() == 1 && utf16_len(&parts[0].to_plain()) <= MAX_CAPTION;
         let mut ids_out = Vec::new();
         if out.attachments.is_empty() || !caption_fits {
@@ -128,6 +116,22 @@ impl TelegramConnector {
             ids: ids_out,
             thread: receipt_thread,
         })
+    }
+
+    /// Refuses files over the configured upload limit before anything is posted.
+    pub(crate) fn check_sizes(&self, files: &[OutgoingFile]) -> Result<(), ConnectorError> {
+        match files
+            .iter()
+            .find(|f| f.data.len() as u64 > self.config.max_attachment_bytes)
+        {
+            Some(f) => Err(ConnectorError::Rejected(format!(
+                "{} is {} bytes; the bot may upload at most {}",
+                f.name,
+                f.data.len(),
+                self.config.max_attachment_bytes
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The topic an earlier attempt of this very send opened. A send is retried with the same
@@ -192,7 +196,7 @@ impl TelegramConnector {
         }
     }
 
-    async fn post_text(
+    pub(crate) async fn post_text(
         &self,
         chat: ChatId,
         text: &RichText,
@@ -316,6 +320,18 @@ impl TelegramConnector {
             Err(e) => Err(self.fail(&e)),
         }
     }
+}
+
+/// The text as the messages that carry it, each within Telegram's limit. A part that is only
+/// white space is left out: Telegram trims texts and refuses an empty one.
+pub(crate) fn text_parts(text: &RichText) -> Vec<RichText> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    split_to_fit(text, MAX_TEXT)
+        .into_iter()
+        .filter(|part| !to_telegram(part).0.trim().is_empty())
+        .collect()
 }
 
 pub(crate) fn reply_parameters(id: MessageId) -> ReplyParameters {

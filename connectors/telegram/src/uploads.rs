@@ -75,7 +75,7 @@ impl TelegramConnector {
         Ok(req.send().await?.id)
     }
 
-    async fn send_document(
+    pub(crate) async fn send_document(
         &self,
         chat: ChatId,
         f: &OutgoingFile,

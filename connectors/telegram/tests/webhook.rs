@@ -141,3 +141,35 @@ async fn webhook_mode_asks_for_reactions_and_confirms_an_update_after_all_its_ev
     .await;
     r.stop().await;
 }
+
+/// By webhook too, a private `/start` is answered (Telegram then drops it) and is no event.
+#[tokio::test]
+async fn a_private_start_by_webhook_is_confirmed_and_is_no_event() {
+    let server = TelegramServer::start().await;
+    let chat = server.create_group("Residents");
+    let port = free_port();
+    let mut c = config(&server);
+    c.webhook = Some(WebhookConfig {
+        url: format!("http://127.0.0.1:{port}/telegram"),
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        secret_token: "s3cret-token_2".into(),
+    });
+    let mut r = run(
+        Arc::new(TelegramConnector::new(c).unwrap()),
+        Arc::new(MemoryState::default()),
+    );
+    wait_until(WAIT, "the webhook is registered", || {
+        server.webhook().is_some()
+    })
+    .await;
+    server.start_bot(ADA).unwrap();
+    wait_until(WAIT, "the /start update is answered", || {
+        server.pending_updates() == 0
+    })
+    .await;
+    server.post_as_user(chat, ADA, "in the group").unwrap();
+    let s = r.next("the group message").await;
+    assert_eq!(s.event.room.room.as_str(), chat.to_string());
+    s.ack.send(()).unwrap();
+    r.stop().await;
+}

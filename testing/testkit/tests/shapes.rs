@@ -240,6 +240,28 @@ async fn every_bot_api_answer_matches_grammy_types() {
             .any(|u| u["message_reaction"].get("actor_chat").is_some()),
         "and an anonymous admin's reaction"
     );
+    assert!(
+        methods(&answers).len() >= 13,
+        "the scenario reaches every method: {:?}",
+        methods(&answers)
+    );
+    check_answers("telegram", &answers);
+}
+
+/// The methods answered, each once, in order.
+fn methods(answers: &[(String, Value)]) -> Vec<&str> {
+    let mut methods: Vec<&str> = Vec::new();
+    for (method, _) in answers {
+        if !methods.contains(&method.as_str()) {
+            methods.push(method);
+        }
+    }
+    methods
+}
+
+/// Types every answer as what `@grammyjs/types` says its method returns, and has `tsc` check
+/// them (as `out/<name>.ts`).
+fn check_answers(name: &str, answers: &[(String, Value)]) {
     // Two places where the typings say less than the Bot API sends: a replied-to message is
     // typed `Message & { reply_to_message: undefined }`, a property JSON cannot write (so the
     // generator writes it), and `editMessageCaption` is typed as returning a captionable message
@@ -249,7 +271,6 @@ async fn every_bot_api_answer_matches_grammy_types() {
          type Methods = { [K in keyof ApiMethods<unknown> as Lowercase<K & string>]: ReturnType<ApiMethods<unknown>[K]> };\n\
          type Result = Omit<Methods, \"editmessagecaption\"> & { editmessagecaption: Message | true };\n",
     );
-    let mut methods: Vec<&str> = Vec::new();
     for (i, (method, body)) in answers.iter().enumerate() {
         let mut body = body.clone();
         mark_replied_to(&mut body, false);
@@ -259,13 +280,102 @@ async fn every_bot_api_answer_matches_grammy_types() {
         ts.push_str(&format!(
             "export const a{i}: ApiResponse<Result[\"{method}\"]> = {body};\n"
         ));
-        if !methods.contains(&method.as_str()) {
-            methods.push(method);
-        }
     }
-    assert!(
-        methods.len() >= 13,
-        "the scenario reaches every method: {methods:?}"
+    check(name, &ts);
+}
+
+/// Private chats: a resident starts the bot (`/start` in a `private` chat), the bot writes to
+/// them and sends them a file, they block it (`my_chat_member`) and start it again; the bot's
+/// sends to someone who never started it or blocked it are refused.
+#[tokio::test]
+async fn private_chats_match_grammy_types() {
+    let server = TelegramServer::start().await;
+    server.record_answers();
+    let group = server.create_group("Residents");
+    let ada = (7, "Ada");
+    call(
+        &server,
+        "getUpdates",
+        json!({"timeout": 0, "allowed_updates": ["message", "my_chat_member"]}),
+    )
+    .await;
+    server.post_as_user(group, (8, "Bea"), "hello").unwrap();
+    server.start_bot(ada).unwrap();
+    call(
+        &server,
+        "sendMessage",
+        json!({"chat_id": 7, "text": "Your message was held", "entities": [{"type": "bold", "offset": 5, "length": 7}]}),
+    )
+    .await;
+    upload(
+        &server,
+        "sendDocument",
+        "document",
+        7,
+        b"{}".to_vec(),
+        "export.json",
+    )
+    .await;
+    call(&server, "getChat", json!({"chat_id": 7})).await;
+    call(&server, "getChat", json!({"chat_id": 8})).await;
+    server.block_bot(ada).unwrap();
+    call(
+        &server,
+        "sendMessage",
+        json!({"chat_id": 7, "text": "blocked"}),
+    )
+    .await;
+    call(
+        &server,
+        "sendMessage",
+        json!({"chat_id": 8, "text": "never started"}),
+    )
+    .await;
+    server.start_bot(ada).unwrap();
+    let updates = call(&server, "getUpdates", json!({"offset": 0, "timeout": 0})).await;
+    let kinds: Vec<&str> = updates["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| {
+            u.as_object()?
+                .keys()
+                .find(|k| *k != "update_id")
+                .map(String::as_str)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "message",
+            "message",
+            "my_chat_member",
+            "my_chat_member",
+            "message"
+        ],
+        "Bea's post, /start, blocked, unblocked, /start again"
     );
-    check("telegram", &ts);
+    let answers = server.recorded();
+    let refusals: Vec<&Value> = answers
+        .iter()
+        .filter(|(_, b)| b["ok"] == false)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        refusals
+            .iter()
+            .map(|b| (
+                b["error_code"].as_i64().unwrap(),
+                b["description"].as_str().unwrap()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (403, "Forbidden: bot was blocked by the user"),
+            (
+                403,
+                "Forbidden: bot can't initiate conversation with a user"
+            ),
+        ]
+    );
+    check_answers("telegram_private", &answers);
 }

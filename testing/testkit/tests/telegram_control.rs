@@ -167,3 +167,63 @@ async fn get_updates(client: &reqwest::Client, url: &str, body: Value) -> Vec<Va
         .unwrap();
     v["result"].as_array().cloned().unwrap_or_default()
 }
+
+/// Private chats over HTTP: a resident starts the bot, the bot writes to them, they block it.
+#[tokio::test]
+async fn control_start_block_and_private_read_the_private_chat() {
+    let server = TelegramServer::start().await;
+    let client = reqwest::Client::new();
+    let control = |path: &str, body: Value| {
+        client
+            .post(format!("{}/control/{path}", server.url()))
+            .json(&body)
+            .send()
+    };
+    let bot = |text: &str| {
+        client
+            .post(format!(
+                "{}/bot{}/sendMessage",
+                server.url(),
+                server.token()
+            ))
+            .json(&json!({"chat_id": 7, "text": text}))
+            .send()
+    };
+    let ada = json!({"user_id": 7, "first_name": "Ada"});
+    assert_eq!(bot("too early").await.unwrap().status().as_u16(), 400);
+    let started: Value = control("start", ada.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(started["message_id"], 1);
+    assert_eq!(bot("hello Ada").await.unwrap().status().as_u16(), 200);
+    let r = control("block", ada).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let refused: Value = bot("blocked").await.unwrap().json().await.unwrap();
+    assert_eq!(refused["error_code"], 403);
+    assert_eq!(
+        refused["description"],
+        "Forbidden: bot was blocked by the user"
+    );
+    let told: Value = client
+        .get(format!("{}/control/private?user_id=7", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = told
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["hello Ada"], "the bot's messages only, not /start");
+    let bad = control("start", json!({"user_id": -5, "first_name": "Group"}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+}

@@ -37,7 +37,7 @@ struct Plan<'a> {
 }
 
 /// One message of a send: its content, and the file it carries.
-type Part<'a> = (String, Option<&'a OutgoingFile>);
+pub(super) type Part<'a> = (String, Option<&'a OutgoingFile>);
 
 impl Inner {
     /// Posts `out`. See the module docs for replies, threads, splitting and attachments.
@@ -59,7 +59,7 @@ impl Inner {
             ),
             _ => String::new(),
         };
-        let parts = parts(out, &attributed(out, hook.is_some()), prefix);
+        let parts = parts(&out.attachments, &attributed(out, hook.is_some()), prefix);
         let plan = Plan {
             out,
             room,
@@ -242,26 +242,30 @@ impl Inner {
     }
 }
 
-/// The messages one send posts: the rendered parts of `text` (`prefix` before the first; just
-/// the prefix when there is no text but a file), then one message for each further file. The
-/// first message carries the first file.
-fn parts<'a>(out: &'a Outgoing, text: &RichText, prefix: String) -> Vec<Part<'a>> {
-    let mut contents = if text.is_empty() && !out.attachments.is_empty() {
+/// The messages one send (or tell) posts: the rendered parts of `text` (`prefix` before the
+/// first; just the prefix when there is no text but a file), then one message for each further
+/// file. The first message carries the first file.
+pub(super) fn parts<'a>(
+    files: &'a [OutgoingFile],
+    text: &RichText,
+    prefix: String,
+) -> Vec<Part<'a>> {
+    let mut contents = if text.is_empty() && !files.is_empty() {
         vec![prefix]
     } else {
         render_parts(text, &prefix)
     };
     // Further files each get a message of their own.
-    for _ in out.attachments.iter().skip(1) {
+    for _ in files.iter().skip(1) {
         contents.push(String::new());
     }
-    let mut files: Vec<Option<&OutgoingFile>> = vec![None; contents.len()];
-    let text_parts = contents.len() - out.attachments.len().saturating_sub(1);
-    if let Some(first) = out.attachments.first() {
-        files[0] = Some(first);
+    let mut attached: Vec<Option<&OutgoingFile>> = vec![None; contents.len()];
+    let text_parts = contents.len() - files.len().saturating_sub(1);
+    if let Some(first) = files.first() {
+        attached[0] = Some(first);
     }
-    for (i, a) in out.attachments.iter().skip(1).enumerate() {
-        files[text_parts + i] = Some(a);
+    for (i, a) in files.iter().skip(1).enumerate() {
+        attached[text_parts + i] = Some(a);
     }
-    contents.into_iter().zip(files).collect()
+    contents.into_iter().zip(attached).collect()
 }

@@ -11,6 +11,8 @@
 //! | DELETE | `/_control/messages/{id}` | | 204 |
 //! | GET | `/_control/channels/{id}/messages` | | `[MessageView]` |
 //! | POST | `/_control/gateway/drop` | | 204 |
+//! | POST | `/_control/users/{id}/dms` | `{"open": false}` | 204: the user closes (or opens) DMs |
+//! | GET | `/_control/users/{id}/dms` | | `[MessageView]`: what the bot sent them privately |
 //!
 //! Ids are JSON strings, as in Discord's own API.
 
@@ -36,6 +38,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_control/messages/{id}", patch(edit).delete(delete))
         .route("/_control/channels/{id}/messages", get(list))
         .route("/_control/gateway/drop", post(drop_gateway))
+        .route("/_control/users/{id}/dms", post(set_dms).get(list_dms))
 }
 
 /// Accepts ids as strings or numbers.
@@ -167,4 +170,38 @@ async fn list(s: S, Path(id): Path<u64>) -> Response {
 async fn drop_gateway(s: S) -> Response {
     s.kill.send_replace(super::Kill::Drop);
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct DmsBody {
+    open: bool,
+}
+
+async fn set_dms(s: S, Path(id): Path<u64>, Json(b): Json<DmsBody>) -> Response {
+    {
+        let mut st = s.lock();
+        if b.open {
+            st.dms_closed.remove(&id);
+        } else {
+            st.dms_closed.insert(id);
+        }
+    }
+    s.notify();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_dms(s: S, Path(id): Path<u64>) -> Response {
+    let st = s.lock();
+    let bot = st.bot_id;
+    let ids: Vec<u64> = match st.dm_channel(id) {
+        Some(c) => st
+            .messages
+            .values()
+            .filter(|m| m.channel_id == c && !m.deleted && m.author == Author::User(bot))
+            .map(|m| m.id)
+            .collect(),
+        None => Vec::new(),
+    };
+    let views: Vec<_> = ids.into_iter().filter_map(|m| view(&st, m)).collect();
+    Json(views).into_response()
 }

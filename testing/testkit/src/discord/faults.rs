@@ -23,6 +23,8 @@ pub enum FaultRoute {
     StartThread,
     /// `GET /gateway` and `GET /gateway/bot`
     Gateway,
+    /// `POST /users/@me/channels` (opening a DM)
+    CreateDm,
 }
 
 /// What the faulted call answers instead of doing its work.

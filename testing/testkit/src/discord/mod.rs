@@ -17,9 +17,11 @@
 //! `rest/recorder.rs` keeps every answer for the shape test), `gateway` (websocket),
 //! [`ratelimit`] (per-route buckets behind the `X-RateLimit-*` headers and, with
 //! `enforce_rate_limits`, 429s), [`faults`] (injection), [`markdown`] (what a reader sees),
-//! [`control`] (a small HTTP control API for the demo), `util` (snowflakes).
+//! [`control`] (a small HTTP control API for the demo), `util` (snowflakes), `dms` (direct
+//! messages: opening them, who refuses them, what the bot sent each person).
 
 pub mod control;
+mod dms;
 pub mod faults;
 mod gateway;
 pub mod markdown;

@@ -2,7 +2,7 @@
 //! deserialize them: every field Discord always sends is present, nullable ones as `null`.
 //! Shapes follow the official reference and the `discord-api-types` typings.
 
-use super::state::{Author, State, GUILD_FORUM, PUBLIC_THREAD};
+use super::state::{Author, State, DM, GUILD_FORUM, PUBLIC_THREAD};
 use super::util::{iso8601, now_ms, snowflake_ms};
 use serde_json::{json, Value};
 
@@ -73,6 +73,17 @@ pub fn channel(st: &State, id: u64) -> Value {
         .rev()
         .find(|m| m.channel_id == id)
         .map(|m| m.id.to_string());
+    if let (DM, Some(recipient)) = (c.kind, c.recipient) {
+        // `APIDMChannel`: no server, no name, the person at the other end.
+        return json!({
+            "id": c.id.to_string(),
+            "type": DM,
+            "last_message_id": last_message_id,
+            "flags": 0,
+            "name": null,
+            "recipients": [user(st, recipient)],
+        });
+    }
     let mut v = json!({
         "id": c.id.to_string(),
         "type": c.kind,
@@ -315,15 +326,15 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
             o.insert("webhook_id".into(), json!(w));
         }
         if let Some(r) = m.reference {
-            o.insert(
-                "message_reference".into(),
-                json!({
-                    "type": 0,
-                    "message_id": r.to_string(),
-                    "channel_id": m.channel_id.to_string(),
-                    "guild_id": m.guild_id.to_string(),
-                }),
-            );
+            let mut reference = json!({
+                "type": 0,
+                "message_id": r.to_string(),
+                "channel_id": m.channel_id.to_string(),
+            });
+            if m.guild_id != 0 {
+                reference["guild_id"] = json!(m.guild_id.to_string());
+            }
+            o.insert("message_reference".into(), reference);
             o.insert("referenced_message".into(), referenced);
         }
         if !m.reactions.is_empty() {
@@ -353,10 +364,11 @@ fn message_inner(st: &State, id: u64, depth: u8) -> Value {
 }
 
 /// A MESSAGE_CREATE / MESSAGE_UPDATE payload: the message plus `guild_id` and, for users, the
-/// partial `member`.
+/// partial `member`; in a DM, the message alone.
 pub fn message_dispatch(st: &State, id: u64) -> Value {
     let mut v = message(st, id);
-    if let (Value::Object(o), Some(m)) = (&mut v, st.messages.get(&id)) {
+    if let (Value::Object(o), Some(m)) = (&mut v, st.messages.get(&id).filter(|m| m.guild_id != 0))
+    {
         o.insert("guild_id".into(), json!(m.guild_id.to_string()));
         if let Author::User(u) = m.author {
             o.insert("member".into(), member(st, m.guild_id, u, false));

@@ -8,17 +8,25 @@ use super::util::{now_ms, Snowflakes};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+mod dms;
 mod sessions;
+
+pub use dms::DmRefusal;
 
 /// Discord channel types the fake knows.
 pub const GUILD_TEXT: u8 = 0;
+/// A direct-message channel between the bot and one person (`state/dms.rs`).
+pub const DM: u8 = 1;
 pub const PUBLIC_THREAD: u8 = 11;
 pub const GUILD_FORUM: u8 = 15;
 
 /// Gateway intents (bits) that gate what a session is sent.
 pub const INTENT_GUILDS: u64 = 1 << 0;
+pub const INTENT_GUILD_MEMBERS: u64 = 1 << 1;
 pub const INTENT_GUILD_MESSAGES: u64 = 1 << 9;
 pub const INTENT_GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
+/// Messages in DMs (MESSAGE_CREATE and the like without `guild_id`).
+pub const INTENT_DIRECT_MESSAGES: u64 = 1 << 12;
 pub const INTENT_MESSAGE_CONTENT: u64 = 1 << 15;
 /// Intents an application must be granted (GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT).
 pub const PRIVILEGED_INTENTS: u64 = (1 << 1) | (1 << 8) | INTENT_MESSAGE_CONTENT;
@@ -69,6 +77,8 @@ pub struct ChannelRec {
     pub owner_id: Option<u64>,
     pub position: u32,
     pub created_ms: u64,
+    /// For a DM channel: the person at the other end (`guild_id` is then 0).
+    pub recipient: Option<u64>,
 }
 
 /// Who posted a message: a user, or a webhook under a per-message name and avatar.
@@ -174,6 +184,11 @@ pub struct State {
     /// about them answer 403 / 50001 "Missing Access" and their messages are not dispatched to
     /// it, as on Discord.
     pub hidden: HashSet<u64>,
+    /// People who do not allow DMs from the servers they share with the bot (Discord's privacy
+    /// setting "Allow direct messages from server members", off).
+    pub dms_closed: HashSet<u64>,
+    /// (guild, user): people who left a server. Everyone else is a member of every server.
+    pub departed: HashSet<(u64, u64)>,
     pub users: BTreeMap<u64, UserRec>,
     pub guilds: BTreeMap<u64, GuildRec>,
     pub channels: BTreeMap<u64, ChannelRec>,
@@ -237,6 +252,8 @@ impl State {
             enforce_rate_limits: false,
             privileged_intents: PRIVILEGED_INTENTS,
             hidden: HashSet::new(),
+            dms_closed: HashSet::new(),
+            departed: HashSet::new(),
             users,
             guilds: BTreeMap::new(),
             channels: BTreeMap::new(),
@@ -354,6 +371,7 @@ impl State {
                 owner_id,
                 position,
                 created_ms: now_ms(),
+                recipient: None,
             },
         );
         let d = payloads::channel(self, id);
@@ -465,12 +483,18 @@ impl State {
             return false;
         };
         m.deleted = true;
-        let d = serde_json::json!({
+        let mut d = serde_json::json!({
             "id": id.to_string(),
             "channel_id": m.channel_id.to_string(),
-            "guild_id": m.guild_id.to_string(),
         });
-        self.dispatch_if(INTENT_GUILD_MESSAGES, "MESSAGE_DELETE", d);
+        // A DM has no server: no `guild_id`, and only DIRECT_MESSAGES sessions hear of it.
+        let intent = if m.guild_id == 0 {
+            INTENT_DIRECT_MESSAGES
+        } else {
+            d["guild_id"] = m.guild_id.to_string().into();
+            INTENT_GUILD_MESSAGES
+        };
+        self.dispatch_if(intent, "MESSAGE_DELETE", d);
         true
     }
 

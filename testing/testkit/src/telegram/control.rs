@@ -83,6 +83,9 @@ impl Post {
 pub enum ControlError {
     #[error("no chat {0}")]
     NoChat(i64),
+    /// Only people start or block a bot: a positive id that is not the bot's.
+    #[error("{0} is not a resident's user id")]
+    NotAUser(i64),
     #[error("no message {1} in chat {0}")]
     NoMessage(i64, i32),
     #[error("chat {0} has no topic {1}")]

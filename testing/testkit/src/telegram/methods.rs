@@ -21,6 +21,7 @@ pub(crate) use topics::create_topic;
 
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
+use super::private;
 use super::world::World;
 use serde_json::{json, Value};
 
@@ -38,7 +39,7 @@ pub(crate) fn call(w: &mut World, method: &str, p: &Params) -> Option<ApiResult>
         "sendphoto" => messages::send_media(w, p, "photo"),
         "senddocument" => messages::send_media(w, p, "document"),
         "getfile" => get_file(w, p),
-        "getchat" => target_chat(w, p).map(|c| w.chats[&c].full_info_json()),
+        "getchat" => get_chat(w, p),
         "createforumtopic" => topics::create_forum_topic(w, p),
         "setmessagereaction" => reactions::set_message_reaction(w, p),
         "sendchataction" => target_chat(w, p).map(|_| json!(true)),
@@ -69,19 +70,35 @@ pub(crate) fn get_me(w: &World) -> Value {
     v
 }
 
-/// `chat_id` names a chat the bot is in and may write to.
+/// `chat_id` names a chat the bot is in and may write to: a group, or the private chat of a
+/// resident who started the bot and has not blocked it (see `private.rs` for the refusals).
 pub(super) fn target_chat(w: &World, p: &Params) -> Result<i64, ApiError> {
     let id = p.chat_id()?;
-    let chat = w
-        .chats
-        .get(&id)
-        .ok_or_else(|| ApiError::bad_request("chat not found"))?;
+    let chat = w.chats.get(&id).ok_or_else(|| private::no_chat(w, id))?;
     if chat.bot_kicked {
         return Err(ApiError::forbidden(
             "bot was kicked from the supergroup chat",
         ));
     }
+    if chat.private.as_ref().is_some_and(|c| c.blocked) {
+        return Err(private::blocked());
+    }
     Ok(id)
+}
+
+/// `getChat`: reading needs less than writing. A blocked bot still reads the private chat, and
+/// a user it has seen reads as a private chat even before they start it.
+fn get_chat(w: &World, p: &Params) -> ApiResult {
+    let id = p.chat_id()?;
+    match w.chats.get(&id) {
+        Some(c) if c.bot_kicked => Err(ApiError::forbidden(
+            "bot was kicked from the supergroup chat",
+        )),
+        Some(c) => Ok(c.full_info_json()),
+        None => {
+            private::known_user_chat(w, id).ok_or_else(|| ApiError::bad_request("chat not found"))
+        }
+    }
 }
 
 fn get_file(w: &mut World, p: &Params) -> ApiResult {

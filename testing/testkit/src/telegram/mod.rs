@@ -32,15 +32,21 @@
 //!   `message_reaction` and `message_reaction_count`; an update of a type not asked for is
 //!   dropped when it happens, never delivered later.
 //! - `/file/bot<token>/<file_path>` downloads (20 MB limit, as for bots).
+//! - Private chats (`private.rs`): a resident starts the bot ([`TelegramServer::start_bot`]:
+//!   `/start` arrives as a `message` update in a `private` chat with the resident's id) or
+//!   blocks it ([`TelegramServer::block_bot`]); the bot's sends to a user who never started it
+//!   or blocked it are refused with the Bot API's 403s; [`TelegramServer::private_messages`]
+//!   reads what it sent them.
 //! - A control API: Rust methods on [`TelegramServer`], and `POST /control/post`,
-//!   `GET /control/messages`, `POST /control/react`, `GET /control/reactions` over HTTP (see
-//!   `control.rs`).
+//!   `GET /control/messages`, `POST /control/react`, `GET /control/reactions`,
+//!   `POST /control/start`, `POST /control/block`, `GET /control/private` over HTTP (see
+//!   `control.rs` and `private.rs`).
 //!
 //! - Webhooks: after `setWebhook`, updates are POSTed to the URL in order with the
 //!   `X-Telegram-Bot-Api-Secret-Token` header, retried until answered 2xx (see `webhook.rs`).
 //!
 //! Like Telegram, it never delivers the bot's own messages back to it as updates, and it never
-//! reports deletions. Not modelled: albums, inline mode, payments, private chats, channels.
+//! reports deletions. Not modelled: albums, inline mode, payments, channels.
 
 mod control;
 mod entities;
@@ -51,6 +57,7 @@ mod markup;
 mod methods;
 mod params;
 mod photo;
+mod private;
 mod reactions;
 mod server;
 mod webhook;

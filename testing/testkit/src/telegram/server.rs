@@ -96,6 +96,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/{bot}/{method}", any(api))
         .route("/file/{bot}/{*path}", get(file))
         .merge(super::control::routes())
+        .merge(super::private::routes())
         // Bots may upload files of up to 50 MB; the body carries some multipart framing too.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)

@@ -49,11 +49,35 @@ pub(crate) struct Chat {
     pub bot_is_admin: bool,
     /// Forum topics by `message_thread_id` (the id of their creation service message).
     pub topics: BTreeMap<i32, String>,
+    /// A private chat with a resident (its id is theirs), or `None` for a supergroup. See
+    /// `private.rs`.
+    pub private: Option<PrivateChat>,
     next_message_id: i32,
+}
+
+/// The private chat a resident opened by starting the bot.
+#[derive(Debug, Clone)]
+pub(crate) struct PrivateChat {
+    /// The resident, as they were when they started the bot.
+    pub user: User,
+    /// They blocked the bot: every send answers 403 until they start it again.
+    pub blocked: bool,
 }
 
 impl Chat {
     pub(crate) fn json(&self) -> Value {
+        if let Some(p) = &self.private {
+            // A private chat names the person (no title), as the `Chat` object reference says.
+            let mut v =
+                json!({ "id": self.id, "type": "private", "first_name": p.user.first_name });
+            if let Some(l) = &p.user.last_name {
+                v["last_name"] = json!(l);
+            }
+            if let Some(u) = &p.user.username {
+                v["username"] = json!(u);
+            }
+            return v;
+        }
         let mut v = json!({ "id": self.id, "title": self.title, "type": "supergroup" });
         if self.is_forum {
             v["is_forum"] = json!(true);
@@ -235,10 +259,30 @@ impl World {
                 bot_can_manage_topics: true,
                 bot_is_admin: true,
                 topics: BTreeMap::new(),
+                private: None,
                 next_message_id: 1,
             },
         );
         id
+    }
+
+    /// Opens the private chat between the bot and `user` (its id is the user's), if not open.
+    pub(crate) fn open_private(&mut self, user: &User) -> &mut Chat {
+        self.chats.entry(user.id).or_insert_with(|| Chat {
+            id: user.id,
+            title: user.first_name.clone(),
+            is_forum: false,
+            bot_kicked: false,
+            bot_can_manage_topics: false,
+            // Bots get reactions in private chats without being anyone's administrator.
+            bot_is_admin: true,
+            topics: BTreeMap::new(),
+            private: Some(PrivateChat {
+                user: user.clone(),
+                blocked: false,
+            }),
+            next_message_id: 1,
+        })
     }
 
     pub(crate) fn user(&mut self, id: i64, first_name: &str) -> User {

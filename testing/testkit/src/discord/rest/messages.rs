@@ -82,6 +82,10 @@ pub(super) async fn create_message(
                 Ok(r) => r,
                 Err(r) => return r,
             };
+            // A DM to someone who does not accept it (`state/dms.rs`).
+            if let Some(why) = st.dm_refusal(cid) {
+                return api_error(403, why.code(), why.message());
+            }
             let bot = st.bot_id;
             // `enforce_nonce`: a second create with the same nonce by the same author within a
             // few minutes returns the first message instead of posting again.

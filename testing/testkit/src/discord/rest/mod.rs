@@ -7,6 +7,7 @@
 
 mod body;
 mod cdn;
+mod dms;
 mod gateway;
 mod messages;
 pub(crate) mod recorder;
@@ -17,6 +18,7 @@ mod webhooks;
 
 use body::*;
 use cdn::*;
+use dms::*;
 use gateway::*;
 use messages::*;
 use threads::*;
@@ -51,6 +53,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/api/v10/gateway", get(get_gateway))
         .route("/api/v10/gateway/bot", get(get_gateway_bot))
         .route("/api/v10/users/@me", get(get_me))
+        .route("/api/v10/users/@me/channels", post(create_dm))
         .route("/api/v10/channels/{cid}", get(get_channel))
         .route(
             "/api/v10/channels/{cid}/messages",

@@ -69,17 +69,24 @@ impl State {
         }
     }
 
-    /// Message dispatches need GUILD_MESSAGES; without MESSAGE_CONTENT their content, embeds,
+    /// Message dispatches need GUILD_MESSAGES (DIRECT_MESSAGES in a DM); without MESSAGE_CONTENT their content, embeds,
     /// attachments and components are blank, except in the bot's own messages, messages that
     /// mention it and DMs, exactly as Discord does.
     pub(super) fn dispatch_message(&mut self, t: &str, d: Value) {
         if self.about_hidden(&d) {
             return;
         }
+        let in_dm = d.get("guild_id").is_none_or(Value::is_null);
+        // Messages in DMs need DIRECT_MESSAGES, those in servers GUILD_MESSAGES.
+        let intent = if in_dm {
+            INTENT_DIRECT_MESSAGES
+        } else {
+            INTENT_GUILD_MESSAGES
+        };
         let ids: Vec<(String, u64)> = self
             .sessions
             .values()
-            .filter(|s| !s.invalid && s.intents & INTENT_GUILD_MESSAGES != 0)
+            .filter(|s| !s.invalid && s.intents & intent != 0)
             .map(|s| (s.id.clone(), s.intents))
             .collect();
         let bot = self.bot_id.to_string();
@@ -91,7 +98,6 @@ impl State {
                 l.iter()
                     .any(|u| u.get("id").and_then(Value::as_str) == Some(&bot))
             });
-        let in_dm = d.get("guild_id").is_none_or(Value::is_null);
         let readable = by_bot || mentions_bot || in_dm;
         for (id, intents) in ids {
             let mut d = d.clone();
