@@ -254,3 +254,98 @@ async fn a_dry_run_counts_right_over_a_replayed_history_and_changes_nothing_and_
         log.iter().filter(|e| e.action == AuditAction::Held).count()
     );
 }
+
+/// Telling residents why, on the real platforms' stand-ins: a rejected Discord resident gets a
+/// DM from the bot with the reason's label (and none of the moderator's words); a Telegram
+/// resident who never started the bot gets a reply to their message in the group, quoting
+/// nothing, which the bot deletes after `tell_reply_secs`; one who started it is told in their
+/// private chat instead.
+#[tokio::test]
+async fn rejected_residents_are_told_by_discord_dm_or_by_a_telegram_reply_that_disappears() {
+    use civicbridge_core::moderation::rules::TellResidents;
+    let w = World::new().await;
+    let store = Store::memory();
+    let rules = Rules {
+        tell_residents: TellResidents::Rejected,
+        tell_reply_secs: 3,
+        ..held()
+    };
+    let daemon = w.start(store.clone(), rules).await;
+    let bea = w.discord.create_user("bea", Some("Bea"));
+    w.discord
+        .post_as_user(w.dc_channel, bea, "Buy followers, cheap, DM me");
+    w.in_mod_room("Bea's card", |m| m.body.contains("Buy followers"))
+        .await;
+    let ada = w
+        .telegram
+        .post_as_user(w.tg_chat, (42, "Ada"), "My neighbour's number is 0123")
+        .unwrap();
+    w.in_mod_room("Ada's card", |m| m.body.contains("0123"))
+        .await;
+    w.telegram.start_bot((43, "Cy")).unwrap();
+    w.telegram
+        .post_as_user(w.tg_chat, (43, "Cy"), "Free crypto for all")
+        .unwrap();
+    w.in_mod_room("Cy's card", |m| m.body.contains("Free crypto"))
+        .await;
+    for cmd in [
+        "!reject #1 spam she again",
+        "!reject #2 personal",
+        "!reject #3 scam",
+    ] {
+        w.moderator.say(&w.moderation_room, cmd).await.unwrap();
+    }
+    wait_until(WAIT, "Bea's DM", || !w.discord.dm_messages(bea).is_empty()).await;
+    let dm = w.discord.dm_messages(bea)[0].content.clone();
+    assert!(
+        dm.contains("did not share your message") && dm.contains("Spam or advertising"),
+        "{dm}"
+    );
+    assert!(!dm.contains("she again"), "no moderator's words: {dm}");
+    wait_until(WAIT, "Cy told privately", || {
+        !w.telegram.private_messages(43).is_empty()
+    })
+    .await;
+    assert!(w.telegram.private_messages(43)[0]
+        .text
+        .contains("A scam or fraud"));
+    // Ada never started the bot: a reply to her message in the group, then gone.
+    wait_until(WAIT, "the reply to Ada", || {
+        w.telegram
+            .bot_messages(w.tg_chat)
+            .iter()
+            .any(|m| m.reply_to == Some(ada))
+    })
+    .await;
+    let reply = w
+        .telegram
+        .bot_messages(w.tg_chat)
+        .into_iter()
+        .find(|m| m.reply_to == Some(ada))
+        .unwrap();
+    assert!(
+        reply.text.contains("did not share this message")
+            && reply.text.contains("personal information")
+            && !reply.text.contains("0123"),
+        "{}",
+        reply.text
+    );
+    wait_until(WAIT, "the reply deleted", || {
+        w.telegram
+            .message(w.tg_chat, reply.id)
+            .is_some_and(|m| m.deleted)
+    })
+    .await;
+    // Only the reply to Ada was posted in the group: the others were told privately.
+    assert_eq!(w.telegram.bot_messages(w.tg_chat).len(), 1);
+    daemon.shutdown().await.unwrap();
+    let via: Vec<String> = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::Told)
+        .map(|e| e.detail["via"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(via.len(), 3);
+    assert_eq!(via.iter().filter(|v| *v == "room").count(), 1);
+}
