@@ -349,3 +349,79 @@ async fn rejected_residents_are_told_by_discord_dm_or_by_a_telegram_reply_that_d
     assert_eq!(via.len(), 3);
     assert_eq!(via.iter().filter(|v| *v == "room").count(), 1);
 }
+
+/// `!export` from an admin of the moderation room (its creator, power 100) is answered in a new
+/// encrypted direct room with the admin: the text and two files arrive there (encrypted, so
+/// this client sees their ciphertext; the Matrix connector's own tests decrypt them), nothing
+/// of it in the moderation room, and the export is audited once handed over.
+#[tokio::test]
+async fn an_admins_export_arrives_in_an_encrypted_direct_room_and_nowhere_else() {
+    let w = World::new().await;
+    let store = Store::memory();
+    let daemon = w.start(store.clone(), held()).await;
+    w.telegram
+        .post_as_user(w.tg_chat, (42, "Ada"), "Is the library open on Sunday?")
+        .unwrap();
+    w.in_mod_room("Ada's card", |m| m.body.contains("library open"))
+        .await;
+    w.moderator
+        .say(&w.moderation_room, "!export telegram:42")
+        .await
+        .unwrap();
+    w.in_mod_room("the answer", |m| {
+        m.body.contains("send you the export in a direct message")
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (room, state) = loop {
+        let invites = w.moderator.invites().await.unwrap();
+        if let Some(i) = invites.into_iter().next() {
+            break i;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no invite");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        state.iter().any(|e| e["type"] == "m.room.encryption"),
+        "{state:?}"
+    );
+    w.moderator.join(&room).await.unwrap();
+    wait_until(WAIT, "the export audited", || {
+        store
+            .audit_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == AuditAction::Exported)
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let from_bot = w
+            .moderator
+            .history(&room)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e["type"] == "m.room.encrypted" && e["sender"] == w.bot.user_id.as_str())
+            .count();
+        if from_bot == 3 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{from_bot} events");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let in_mods = w.moderator.bodies(&w.moderation_room).await.unwrap();
+    assert!(
+        !in_mods.iter().any(|b| b.contains("export-telegram-42")),
+        "{in_mods:?}"
+    );
+    daemon.shutdown().await.unwrap();
+    let e = store
+        .audit_log()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == AuditAction::Exported)
+        .unwrap();
+    assert_eq!(e.detail["via"], "direct message");
+    assert_eq!(e.detail["messages"], 1);
+}

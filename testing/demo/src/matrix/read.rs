@@ -124,6 +124,31 @@ impl MatrixUser {
         Ok(events)
     }
 
+    /// The rooms this person is invited to now, each with the invite's stripped state events
+    /// (`m.room.encryption`, the inviter's membership …).
+    pub async fn invites(&self) -> Result<Vec<(String, Vec<Value>)>, DemoError> {
+        let r = self
+            .call(
+                "sync",
+                reqwest::Method::GET,
+                "/_matrix/client/v3/sync?timeout=0",
+                None,
+            )
+            .await?;
+        Ok(r["rooms"]["invite"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(room, v)| {
+                let state = v["invite_state"]["events"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                (room.clone(), state)
+            })
+            .collect())
+    }
+
     /// The content of every `m.room.message` in `room`, oldest first, as sent (edits are events
     /// of their own; redacted ones are empty): for assertions on `body` and `formatted_body`.
     pub async fn contents(&self, room: &str) -> Result<Vec<Value>, DemoError> {
