@@ -110,6 +110,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             admin: Some(civicbridge_core::ops::admin::AdminSettings {
                 listen: admin_listen(),
                 tokens: Default::default(),
+                console: None,
             }),
             ..daemon::Options::default()
         },

@@ -71,6 +71,10 @@ pub enum AuditAction {
     Reported,
     /// A moderator dismissed the reports on a message (its hidden copies are sent again).
     ReportDismissed,
+    /// A page action in the moderation console (sign-in, sign-out, decisions asked for):
+    /// `detail.via` is `console`, `detail.action` what was done. The decisions themselves
+    /// follow as their own entries, written by the same code as in the rooms.
+    ConsoleAction,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

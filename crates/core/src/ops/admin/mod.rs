@@ -53,6 +53,8 @@ pub struct AdminState {
     pub metrics: Metrics,
     /// Filled once the daemon has started.
     pub api: api::ApiSlot,
+    /// The moderation console (`/console/`), when `[console]` is set.
+    pub console: crate::ops::console::ConsoleSlot,
 }
 
 /// The listener's routes, without a socket (tests can drive it directly).
@@ -62,6 +64,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .merge(api::routes())
+        .merge(crate::ops::console::routes(&state.console))
         .fallback(health::not_found)
         .with_state(state)
 }
@@ -85,6 +88,8 @@ pub async fn start(
     let app = router(state);
     tracker.spawn(async move {
         let stop = shutdown.clone();
+        // The client's address, for the console's sign-in rate limit.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
         // A client that keeps a request open must not hold up the daemon's shutdown.
         let drained = async {
