@@ -78,6 +78,10 @@ struct State {
     leaves: Vec<RoomId>,
     /// The bot's reactions on any message, its own or not, as the platform would show them.
     reactions: std::collections::HashMap<RemoteMsgId, Vec<String>>,
+    /// Everything written privately (`tell`), in order.
+    told: Vec<crate::Private>,
+    /// People `tell` cannot reach, and how it refuses.
+    unreachable: std::collections::HashMap<crate::RemoteUserId, ConnectorError>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -247,6 +251,20 @@ impl FakeConnector {
     }
 
     /// Every room `join` was asked for, in order.
+    /// What the bridge wrote privately (`tell`), in order.
+    pub fn told(&self) -> Vec<crate::Private> {
+        self.state().told.clone()
+    }
+
+    /// Makes `tell` to `user` fail with `error` (`None`: reachable again).
+    pub fn unreachable(&self, user: &str, error: Option<ConnectorError>) {
+        let user = crate::RemoteUserId::new(user);
+        match error {
+            Some(e) => self.state().unreachable.insert(user, e),
+            None => self.state().unreachable.remove(&user),
+        };
+    }
+
     pub fn joins(&self) -> Vec<RoomId> {
         self.state().joins.clone()
     }
@@ -508,6 +526,24 @@ impl Connector for FakeConnector {
     async fn leave(&self, room: &RoomId) -> Result<(), ConnectorError> {
         self.state().leaves.push(room.clone());
         Ok(())
+    }
+
+    async fn tell(&self, private: &crate::Private) -> Result<SendReceipt, ConnectorError> {
+        if !self.caps.private_messages {
+            return Err(ConnectorError::Unsupported(format!(
+                "{} cannot write privately",
+                self.platform
+            )));
+        }
+        if let Some(e) = self.state().unreachable.get(&private.to) {
+            return Err(e.clone());
+        }
+        let id = self.new_id();
+        self.state().told.push(private.clone());
+        Ok(SendReceipt {
+            ids: vec![id],
+            thread: None,
+        })
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

@@ -9,6 +9,7 @@ mod common;
 mod admin;
 mod admin_api;
 mod backlog;
+mod console;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;
