@@ -10,6 +10,7 @@ mod admin;
 mod admin_api;
 mod backlog;
 mod console;
+mod console_browser;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

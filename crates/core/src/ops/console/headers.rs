@@ -3,8 +3,9 @@
 //! - `Content-Security-Policy`: only this origin's own files; no inline script or style (the
 //!   templates have none: behaviour is `static/console.js`), no plugins, forms post only here,
 //!   and `frame-ancestors` the configured origins (an Element widget) or none.
-//! - `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (a sign-in link's query
-//!   never leaves in a `Referer`), `Cache-Control: no-store` on pages (a shared computer's
+//! - `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin` (a sign-in link's query
+//!   never leaves in a `Referer`; not `no-referrer`, under which browsers send `Origin: null`
+//!   with the console's own forms and the CSRF check could not tell them from another site's), `Cache-Control: no-store` on pages (a shared computer's
 //!   back button shows nothing after logout), `Cross-Origin-Resource-Policy: same-origin`.
 
 use super::config::ConsoleSettings;
@@ -30,7 +31,7 @@ impl Headers {
         );
         let mut list = vec![
             (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
             (
                 HeaderName::from_static("cross-origin-resource-policy"),
                 HeaderValue::from_static("same-origin"),
