@@ -5,12 +5,12 @@
 
 use super::*;
 use civicbridge_api::testing::wait_until;
-use civicbridge_core::store::prelude::*;
 use civicbridge_api::Message;
 use civicbridge_core::moderation::rules::{DirectionRule, Policy};
 use civicbridge_core::ops::admin::AdminSettings;
 use civicbridge_core::ops::console::ConsoleSettings;
 use civicbridge_core::ops::daemon::DaemonError;
+use civicbridge_core::store::prelude::*;
 
 /// The second link's rooms and its moderator, who is nobody on the first.
 pub const STAFF2: &str = "!staff2";
@@ -153,9 +153,11 @@ impl ConsoleWorld {
     /// A moderator's message in the moderation room.
     pub async fn command(&self, room: &str, who: (&str, &str), id: &str, text: &str) {
         acked(
-            self.fakes
-                .matrix
-                .inject(self.fakes.matrix.message_event(room, who, Message::text(id, text))),
+            self.fakes.matrix.inject(self.fakes.matrix.message_event(
+                room,
+                who,
+                Message::text(id, text),
+            )),
         )
         .await;
     }
@@ -200,7 +202,11 @@ impl Web {
     }
 
     /// POST a form to `path`: status, headers, body.
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
+    pub async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
         let encoded: String = form
             .iter()
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))

@@ -41,10 +41,18 @@ async fn weblogin_sends_a_single_use_link_privately_and_signs_in_once() {
     .await;
     // The link is a secret: in no room, no audit entry, no outbox job.
     for f in [&w.fakes.matrix, &w.fakes.telegram, &w.fakes.discord] {
-        assert!(f.posted().iter().all(|p| !p.out.text.to_plain().contains(&token)));
+        assert!(f
+            .posted()
+            .iter()
+            .all(|p| !p.out.text.to_plain().contains(&token)));
     }
     assert!(!audit_text(&w).contains(&token));
-    assert!(w.store.outbox().unwrap().iter().all(|j| !format!("{j:?}").contains(&token)));
+    assert!(w
+        .store
+        .outbox()
+        .unwrap()
+        .iter()
+        .all(|j| !format!("{j:?}").contains(&token)));
 
     let mut web = Web::new(&w.base);
     assert_eq!(web.sign_in(&url).await, 303);
@@ -52,7 +60,10 @@ async fn weblogin_sends_a_single_use_link_privately_and_signs_in_once() {
     let (status, headers, page) = web.get("/console/queue").await;
     assert_eq!(status, 200, "{page}");
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(page.contains("Signed in as Mo"), "{page}");
@@ -70,7 +81,10 @@ async fn weblogin_sends_a_single_use_link_privately_and_signs_in_once() {
     let csrf = web.csrf("/console/queue").await;
     let (status, headers, _) = web.post("/console/logout", &[("csrf", &csrf)]).await;
     assert_eq!(status, 200);
-    assert!(headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     let (status, _, _) = web.get("/console/queue").await;
     assert_eq!(status, 401);
     let _ = cookie;
@@ -121,7 +135,10 @@ async fn only_a_moderator_gets_a_link_and_the_cookie_is_strict() {
     let (status, headers, _) = web.post("/console/login", &[("token", &token)]).await;
     assert_eq!(status, 303);
     let set = headers["set-cookie"].to_str().unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "plain http here: {set}");
     w.daemon.shutdown().await.unwrap();
 }
@@ -143,7 +160,10 @@ async fn bulk_decisions_take_the_rooms_path_and_are_delivered() {
     w.held(TG, "2", "Second question").await;
     w.held(TG, "3", "Buy cheap pills").await;
     let mut web = Web::new(&w.base);
-    assert_eq!(web.sign_in(&w.weblogin(MODS, MODERATOR, "$b1").await).await, 303);
+    assert_eq!(
+        web.sign_in(&w.weblogin(MODS, MODERATOR, "$b1").await).await,
+        303
+    );
     let (_, _, page) = web.get("/console/queue").await;
     assert!(page.contains("3 held items"), "{page}");
     assert!(page.contains("First question") && page.contains("Buy cheap pills"));
@@ -155,27 +175,46 @@ async fn bulk_decisions_take_the_rooms_path_and_are_delivered() {
     let (status, headers, _) = web
         .post(
             "/console/queue/decide",
-            &[("csrf", &csrf), ("item", &a), ("item", &b), ("action", "approve"), ("back", "/console/queue")],
+            &[
+                ("csrf", &csrf),
+                ("item", &a),
+                ("item", &b),
+                ("action", "approve"),
+                ("back", "/console/queue"),
+            ],
         )
         .await;
     assert_eq!(status, 303);
     assert_eq!(headers["location"], "/console/queue");
-    wait_until(WAIT, "both are delivered to Discord and the staff room", || {
-        let dc = w.fakes.discord.texts_in(DC).join("\n");
-        let staff = w.fakes.matrix.texts_in(STAFF).join("\n");
-        ["First question", "Second question"]
-            .iter()
-            .all(|t| dc.contains(t) && staff.contains(t))
-    })
+    wait_until(
+        WAIT,
+        "both are delivered to Discord and the staff room",
+        || {
+            let dc = w.fakes.discord.texts_in(DC).join("\n");
+            let staff = w.fakes.matrix.texts_in(STAFF).join("\n");
+            ["First question", "Second question"]
+                .iter()
+                .all(|t| dc.contains(t) && staff.contains(t))
+        },
+    )
     .await;
     let (_, _, page) = web.get("/console/queue").await;
-    assert!(page.contains("approved by Mo"), "the notice says what happened: {page}");
+    assert!(
+        page.contains("approved by Mo"),
+        "the notice says what happened: {page}"
+    );
     assert!(page.contains("1 held item,"), "{page}");
 
     let (status, _, _) = web
         .post(
             "/console/queue/decide",
-            &[("csrf", &csrf), ("item", &c), ("action", "reject"), ("reason", ""), ("reason_text", "advertising pills")],
+            &[
+                ("csrf", &csrf),
+                ("item", &c),
+                ("action", "reject"),
+                ("reason", ""),
+                ("reason_text", "advertising pills"),
+            ],
         )
         .await;
     assert_eq!(status, 303);
@@ -185,12 +224,17 @@ async fn bulk_decisions_take_the_rooms_path_and_are_delivered() {
     let log = w.store.audit_log().unwrap();
     let by_mo = |action| {
         log.iter()
-            .filter(|e| e.action == action && e.actor == AuditActor::Person("matrix:@mod".parse().unwrap()))
+            .filter(|e| {
+                e.action == action && e.actor == AuditActor::Person("matrix:@mod".parse().unwrap())
+            })
             .count()
     };
     assert_eq!(by_mo(AuditAction::Approved), 2, "the rooms' own entries");
     assert_eq!(by_mo(AuditAction::Rejected), 1);
-    let rejected = log.iter().find(|e| e.action == AuditAction::Rejected).unwrap();
+    let rejected = log
+        .iter()
+        .find(|e| e.action == AuditAction::Rejected)
+        .unwrap();
     assert_eq!(rejected.detail["reason"], "advertising pills");
     let console: Vec<_> = log
         .iter()
@@ -210,13 +254,20 @@ async fn a_form_without_its_csrf_token_is_refused() {
     let w = start_console(LIFETIME).await;
     w.held(TG, "1", "Hello").await;
     let mut web = Web::new(&w.base);
-    assert_eq!(web.sign_in(&w.weblogin(MODS, MODERATOR, "$c1").await).await, 303);
+    assert_eq!(
+        web.sign_in(&w.weblogin(MODS, MODERATOR, "$c1").await).await,
+        303
+    );
     let (a, n) = w.item("Hello");
     let csrf = web.csrf("/console/queue").await;
     for form in [
         vec![("item", a.as_str()), ("action", "approve")],
         vec![("csrf", ""), ("item", a.as_str()), ("action", "approve")],
-        vec![("csrf", &"0".repeat(64)), ("item", a.as_str()), ("action", "approve")],
+        vec![
+            ("csrf", &"0".repeat(64)),
+            ("item", a.as_str()),
+            ("action", "approve"),
+        ],
     ] {
         let (status, _, _) = web.post("/console/queue/decide", &form).await;
         assert_eq!(status, 403, "{form:?}");
@@ -241,7 +292,10 @@ async fn a_form_without_its_csrf_token_is_refused() {
     assert_eq!(w.store.pending().unwrap().len(), 1, "nothing was decided");
     // With its token, from here, it works.
     let (status, _, _) = web
-        .post("/console/queue/decide", &[("csrf", &csrf), ("item", &a), ("action", "approve")])
+        .post(
+            "/console/queue/decide",
+            &[("csrf", &csrf), ("item", &a), ("action", "approve")],
+        )
         .await;
     assert_eq!(status, 303);
     assert!(w.store.pending().unwrap().is_empty());
@@ -254,10 +308,16 @@ async fn a_moderator_of_one_link_gets_403_on_another_links_item() {
     w.held(TG, "1", "Planning matter").await;
     w.held(TG2, "2", "Parks matter").await;
     let mut web = Web::new(&w.base);
-    assert_eq!(web.sign_in(&w.weblogin(MODS, MODERATOR, "$o1").await).await, 303);
+    assert_eq!(
+        web.sign_in(&w.weblogin(MODS, MODERATOR, "$o1").await).await,
+        303
+    );
     let (_, _, page) = web.get("/console/queue").await;
     assert!(page.contains("Planning matter"));
-    assert!(!page.contains("Parks matter"), "only their links' items: {page}");
+    assert!(
+        !page.contains("Parks matter"),
+        "only their links' items: {page}"
+    );
     let (theirs, n_theirs) = w.item("Parks matter");
     let (_, n_mine) = w.item("Planning matter");
     let (status, _, page) = web.get(&format!("/console/items/{n_mine}")).await;
@@ -267,7 +327,10 @@ async fn a_moderator_of_one_link_gets_403_on_another_links_item() {
     assert_eq!(status, 403);
     let csrf = web.csrf("/console/queue").await;
     let (status, _, _) = web
-        .post("/console/queue/decide", &[("csrf", &csrf), ("item", &theirs), ("action", "approve")])
+        .post(
+            "/console/queue/decide",
+            &[("csrf", &csrf), ("item", &theirs), ("action", "approve")],
+        )
         .await;
     assert_eq!(status, 403);
     let (status, _, _) = web
@@ -283,18 +346,30 @@ async fn a_moderator_of_one_link_gets_403_on_another_links_item() {
         .audit_log()
         .unwrap()
         .iter()
-        .any(|e| e.action == AuditAction::Refused && e.link.as_ref().is_some_and(|l| l.as_str() == "parks")));
+        .any(|e| e.action == AuditAction::Refused
+            && e.link.as_ref().is_some_and(|l| l.as_str() == "parks")));
 
     // Its own moderator, signed in from their room, decides it.
     let mut oz = Web::new(&w.base);
-    assert_eq!(oz.sign_in(&w.weblogin(MODS2, OTHER_MODERATOR, "$o2").await).await, 303);
+    assert_eq!(
+        oz.sign_in(&w.weblogin(MODS2, OTHER_MODERATOR, "$o2").await)
+            .await,
+        303
+    );
     let csrf = oz.csrf("/console/queue").await;
     let (status, _, _) = oz
-        .post("/console/queue/decide", &[("csrf", &csrf), ("item", &theirs), ("action", "approve")])
+        .post(
+            "/console/queue/decide",
+            &[("csrf", &csrf), ("item", &theirs), ("action", "approve")],
+        )
         .await;
     assert_eq!(status, 303);
     wait_until(WAIT, "parks' message crosses", || {
-        w.fakes.discord.texts_in(DC2).iter().any(|t| t.contains("Parks matter"))
+        w.fakes
+            .discord
+            .texts_in(DC2)
+            .iter()
+            .any(|t| t.contains("Parks matter"))
     })
     .await;
     w.daemon.shutdown().await.unwrap();
@@ -305,7 +380,10 @@ async fn a_decision_in_the_room_reaches_an_open_event_stream() {
     let w = start_console(LIFETIME).await;
     w.held(TG, "1", "Stream me").await;
     let mut web = Web::new(&w.base);
-    assert_eq!(web.sign_in(&w.weblogin(MODS, MODERATOR, "$v1").await).await, 303);
+    assert_eq!(
+        web.sign_in(&w.weblogin(MODS, MODERATOR, "$v1").await).await,
+        303
+    );
     let mut events = web
         .http
         .get(format!("{}/console/events", w.base))
@@ -314,13 +392,21 @@ async fn a_decision_in_the_room_reaches_an_open_event_stream() {
         .await
         .unwrap();
     assert_eq!(events.status().as_u16(), 200);
-    assert!(events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(events.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let (a, _) = w.item("Stream me");
-    w.command(MODS, MODERATOR, "$v2", &format!("!approve {a}")).await;
+    w.command(MODS, MODERATOR, "$v2", &format!("!approve {a}"))
+        .await;
     let mut seen = String::new();
     tokio::time::timeout(WAIT, async {
         while !seen.contains("event: queue") {
-            let chunk = events.chunk().await.unwrap().expect("the stream stays open");
+            let chunk = events
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
             seen.push_str(&String::from_utf8_lossy(&chunk));
         }
     })
@@ -332,14 +418,21 @@ async fn a_decision_in_the_room_reaches_an_open_event_stream() {
     seen.clear();
     tokio::time::timeout(WAIT, async {
         while !seen.contains("data: 1") {
-            let chunk = events.chunk().await.unwrap().expect("the stream stays open");
+            let chunk = events
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
             seen.push_str(&String::from_utf8_lossy(&chunk));
         }
     })
     .await
     .expect("a new item is heard in time");
     let (_, _, rows) = web.get("/console/queue/rows").await;
-    assert!(rows.contains("And me") && !rows.contains("Stream me"), "{rows}");
+    assert!(
+        rows.contains("And me") && !rows.contains("Stream me"),
+        "{rows}"
+    );
     w.daemon.shutdown().await.unwrap();
 }
 
@@ -348,11 +441,21 @@ async fn hostile_requests_are_answered_and_change_nothing() {
     let w = start_console(LIFETIME).await;
     w.held(TG, "1", "Keep me").await;
     let anon = Web::new(&w.base);
-    for path in ["/console/queue", "/console/items/1", "/console/events", "/console/queue/rows"] {
+    for path in [
+        "/console/queue",
+        "/console/items/1",
+        "/console/events",
+        "/console/queue/rows",
+    ] {
         let (status, _, _) = anon.get(path).await;
         assert_eq!(status, 401, "{path}");
     }
-    let (status, _, _) = anon.post("/console/queue/decide", &[("item", "#1v1"), ("action", "approve")]).await;
+    let (status, _, _) = anon
+        .post(
+            "/console/queue/decide",
+            &[("item", "#1v1"), ("action", "approve")],
+        )
+        .await;
     assert_eq!(status, 401);
     for path in [
         "/console/static/..%2F..%2FCargo.toml",
@@ -365,7 +468,10 @@ async fn hostile_requests_are_answered_and_change_nothing() {
     }
     let (status, headers, js) = anon.get("/console/static/console.js").await;
     assert_eq!(status, 200);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
     assert!(js.contains("EventSource"));
     for path in [
         "/console/login",
@@ -377,36 +483,70 @@ async fn hostile_requests_are_answered_and_change_nothing() {
         assert_eq!(status, 400, "{path}");
         assert!(!page.contains("<script>"), "escaped: {page}");
     }
-    let (status, _, _) = anon.post("/console/login", &[("token", &"a".repeat(64))]).await;
+    let (status, _, _) = anon
+        .post("/console/login", &[("token", &"a".repeat(64))])
+        .await;
     assert_eq!(status, 403);
 
     let mut web = Web::new(&w.base);
-    assert_eq!(web.sign_in(&w.weblogin(MODS, MODERATOR, "$h1").await).await, 303);
+    assert_eq!(
+        web.sign_in(&w.weblogin(MODS, MODERATOR, "$h1").await).await,
+        303
+    );
     let csrf = web.csrf("/console/queue").await;
-    for path in ["/console/items/x", "/console/items/99999", "/console/items/-1", "/console/items/%00"] {
+    for path in [
+        "/console/items/x",
+        "/console/items/99999",
+        "/console/items/-1",
+        "/console/items/%00",
+    ] {
         let (status, _, _) = web.get(path).await;
         assert_eq!(status, 404, "{path}");
     }
     let huge = "x".repeat(200_000);
     let (status, _, _) = web
-        .post("/console/queue/decide", &[("csrf", &csrf), ("reason_text", &huge), ("action", "reject")])
+        .post(
+            "/console/queue/decide",
+            &[
+                ("csrf", &csrf),
+                ("reason_text", &huge),
+                ("action", "reject"),
+            ],
+        )
         .await;
     assert_eq!(status, 413);
     for form in [
-        vec![("csrf", csrf.as_str()), ("item", "#1v1"), ("action", "burn")],
-        vec![("csrf", csrf.as_str()), ("item", "../../1"), ("action", "approve")],
-        vec![("csrf", csrf.as_str()), ("item", "#99999999999999999999"), ("action", "approve")],
+        vec![
+            ("csrf", csrf.as_str()),
+            ("item", "#1v1"),
+            ("action", "burn"),
+        ],
+        vec![
+            ("csrf", csrf.as_str()),
+            ("item", "../../1"),
+            ("action", "approve"),
+        ],
+        vec![
+            ("csrf", csrf.as_str()),
+            ("item", "#99999999999999999999"),
+            ("action", "approve"),
+        ],
     ] {
         let (status, _, _) = web.post("/console/queue/decide", &form).await;
         assert_eq!(status, 400, "{form:?}");
     }
     // A filter full of markup is shown escaped.
-    let (status, _, page) = web.get("/console/queue?sender=%3Cscript%3Ealert(1)%3C/script%3E&age=zzz").await;
+    let (status, _, page) = web
+        .get("/console/queue?sender=%3Cscript%3Ealert(1)%3C/script%3E&age=zzz")
+        .await;
     assert_eq!(status, 200);
     assert!(!page.contains("<script>alert"), "{page}");
     // An outdated revision is refused as in the room, not decided.
     let (status, _, _) = web
-        .post("/console/queue/decide", &[("csrf", &csrf), ("item", "#1v2"), ("action", "approve")])
+        .post(
+            "/console/queue/decide",
+            &[("csrf", &csrf), ("item", "#1v2"), ("action", "approve")],
+        )
         .await;
     assert_eq!(status, 303);
     assert_eq!(w.store.pending().unwrap().len(), 1);

@@ -64,7 +64,10 @@ fn available() -> bool {
         return true;
     }
     if std::env::var_os("CI").is_some() {
-        panic!("the browser tests must run in CI, but {} is missing: run .ci/install-browser.sh", missing.join(", "));
+        panic!(
+            "the browser tests must run in CI, but {} is missing: run .ci/install-browser.sh",
+            missing.join(", ")
+        );
     }
     eprintln!(
         "SKIPPED: the console's browser tests need {}; run .ci/install-browser.sh",
@@ -91,10 +94,16 @@ async fn driver() -> Driver {
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return driver;
         }
-        assert!(tokio::time::Instant::now() < deadline, "chromedriver did not listen");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "chromedriver did not listen"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -141,7 +150,10 @@ async fn until_page(c: &Client, what: &str, cond: impl Fn(&str) -> bool) {
         if cond(&html) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}:\n{html}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}:\n{html}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -150,7 +162,12 @@ async fn sign_in(c: &Client, w: &ConsoleWorld, event: &str) {
     let url = w.weblogin(MODS, MODERATOR, event).await;
     c.goto(&url).await.unwrap();
     axe(c, "sign-in").await;
-    c.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until_page(c, "the queue", |h| h.contains("Signed in as Mo")).await;
 }
 
@@ -183,8 +200,13 @@ async fn in_chromium_sign_in_approve_two_at_once_reject_one_with_a_reason_and_pa
     let (b, _) = w.item("Where do I park?");
     let (x, _) = w.item("Cheap watches here");
     // The item page: the message as each room will show it.
-    c.goto(&format!("{}/console/items/{n}", w.base)).await.unwrap();
-    until_page(&c, "the item page", |h| h.contains("As each room will show it")).await;
+    c.goto(&format!("{}/console/items/{n}", w.base))
+        .await
+        .unwrap();
+    until_page(&c, "the item page", |h| {
+        h.contains("As each room will show it")
+    })
+    .await;
     axe(&c, "item").await;
     c.goto(&format!("{}/console/queue", w.base)).await.unwrap();
 
@@ -196,16 +218,28 @@ async fn in_chromium_sign_in_approve_two_at_once_reject_one_with_a_reason_and_pa
             .await
             .unwrap();
     }
-    c.find(Locator::Id("approve")).await.unwrap().click().await.unwrap();
-    until_page(&c, "the notice", |h| h.contains("approved by Mo") && h.contains("1 held item,")).await;
-    axe(&c, "queue after a decision").await;
-    wait_until(WAIT, "both are delivered to Telegram's other side and Discord", || {
-        let dc = w.fakes.discord.texts_in(DC).join("\n");
-        let staff = w.fakes.matrix.texts_in(STAFF).join("\n");
-        ["Is the hall free on Friday?", "Where do I park?"]
-            .iter()
-            .all(|t| dc.contains(t) && staff.contains(t))
+    c.find(Locator::Id("approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the notice", |h| {
+        h.contains("approved by Mo") && h.contains("1 held item,")
     })
+    .await;
+    axe(&c, "queue after a decision").await;
+    wait_until(
+        WAIT,
+        "both are delivered to Telegram's other side and Discord",
+        || {
+            let dc = w.fakes.discord.texts_in(DC).join("\n");
+            let staff = w.fakes.matrix.texts_in(STAFF).join("\n");
+            ["Is the hall free on Friday?", "Where do I park?"]
+                .iter()
+                .all(|t| dc.contains(t) && staff.contains(t))
+        },
+    )
     .await;
 
     c.find(Locator::Css(&format!("input[value='{x}']")))
@@ -220,8 +254,16 @@ async fn in_chromium_sign_in_approve_two_at_once_reject_one_with_a_reason_and_pa
         .send_keys("advertising")
         .await
         .unwrap();
-    c.find(Locator::Id("reject")).await.unwrap().click().await.unwrap();
-    until_page(&c, "the rejection", |h| h.contains("rejected by Mo") && h.contains("Nothing is waiting")).await;
+    c.find(Locator::Id("reject"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the rejection", |h| {
+        h.contains("rejected by Mo") && h.contains("Nothing is waiting")
+    })
+    .await;
     assert!(w.store.pending().unwrap().is_empty());
     let rejected = w
         .store
@@ -261,15 +303,24 @@ async fn in_chromium_a_decision_in_the_room_leaves_an_open_queue_page_without_re
     let d = driver().await;
     let c = browser(&d).await;
     sign_in(&c, &w, "$r1").await;
-    until_page(&c, "two items", |h| h.contains("Decided in Matrix") && h.contains("Decided by keyboard")).await;
+    until_page(&c, "two items", |h| {
+        h.contains("Decided in Matrix") && h.contains("Decided by keyboard")
+    })
+    .await;
     // Marks the page: a reload would lose it.
-    c.execute("document.body.dataset.loadedOnce = 'yes';", vec![]).await.unwrap();
+    c.execute("document.body.dataset.loadedOnce = 'yes';", vec![])
+        .await
+        .unwrap();
 
     let (a, _) = w.item("Decided in Matrix");
-    w.command(MODS, MODERATOR, "$r2", &format!("!approve {a}")).await;
+    w.command(MODS, MODERATOR, "$r2", &format!("!approve {a}"))
+        .await;
     until_page(&c, "the row to go", |h| !h.contains("Decided in Matrix")).await;
     let marked = c
-        .execute("return document.body.dataset.loadedOnce || 'reloaded';", vec![])
+        .execute(
+            "return document.body.dataset.loadedOnce || 'reloaded';",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(marked, "yes", "the page was not reloaded");
@@ -281,9 +332,16 @@ async fn in_chromium_a_decision_in_the_room_leaves_an_open_queue_page_without_re
     // The keyboard: j to the first row, a to approve it.
     press(&c, "j").await;
     press(&c, "a").await;
-    until_page(&c, "the keyboard approval", |h| h.contains("approved by Mo") && !h.contains("Decided by keyboard")).await;
+    until_page(&c, "the keyboard approval", |h| {
+        h.contains("approved by Mo") && !h.contains("Decided by keyboard")
+    })
+    .await;
     wait_until(WAIT, "it is delivered", || {
-        w.fakes.discord.texts_in(DC).iter().any(|t| t.contains("Decided by keyboard"))
+        w.fakes
+            .discord
+            .texts_in(DC)
+            .iter()
+            .any(|t| t.contains("Decided by keyboard"))
     })
     .await;
     c.close().await.unwrap();

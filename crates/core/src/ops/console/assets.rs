@@ -49,7 +49,14 @@ mod tests {
     fn only_our_files_are_found() {
         assert!(find("console.js").is_some());
         assert!(find("console.css").is_some());
-        for bad in ["", "../mod.rs", "..%2Fmod.rs", "static/console.js", "/etc/passwd", "CONSOLE.JS"] {
+        for bad in [
+            "",
+            "../mod.rs",
+            "..%2Fmod.rs",
+            "static/console.js",
+            "/etc/passwd",
+            "CONSOLE.JS",
+        ] {
             assert!(find(bad).is_none(), "{bad}");
         }
     }

@@ -64,10 +64,13 @@ fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
 /// are refused: the console lives at `/console/` of that origin.
 fn origin(key: &str, text: &str) -> Result<String, ConfigError> {
     let text = text.trim();
-    let u = url::Url::parse(text)
-        .map_err(|e| invalid(key, format!("`{text}` is not a URL ({e})")))?;
+    let u =
+        url::Url::parse(text).map_err(|e| invalid(key, format!("`{text}` is not a URL ({e})")))?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err(invalid(key, format!("`{text}` is not an http or https URL")));
+        return Err(invalid(
+            key,
+            format!("`{text}` is not an http or https URL"),
+        ));
     }
     if u.host_str().is_none() || u.cannot_be_a_base() {
         return Err(invalid(key, format!("`{text}` has no host")));

@@ -51,7 +51,10 @@ impl Signed {
     pub fn frame(&self, title: &str, nav: &'static str) -> Frame {
         Frame {
             title: title.to_owned(),
-            person: Some(format!("{} ({})", self.session.person.name, self.session.person.key)),
+            person: Some(format!(
+                "{} ({})",
+                self.session.person.name, self.session.person.key
+            )),
             csrf: self.session.csrf.clone(),
             notice: self.console.0.sessions.set_notice(&self.sid, None),
             nav,
@@ -137,12 +140,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Renders `template` with `ctx`; a template failure is logged and answered 500.
-pub fn render(console: &Console, status: StatusCode, template: &'static str, ctx: impl Serialize) -> Response {
+pub fn render(
+    console: &Console,
+    status: StatusCode,
+    template: &'static str,
+    ctx: impl Serialize,
+) -> Response {
     match console.0.templates.render(template, ctx) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a console page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed; see the log").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page failed; see the log",
+            )
+                .into_response()
         }
     }
 }

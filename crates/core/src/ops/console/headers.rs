@@ -30,8 +30,14 @@ impl Headers {
              frame-ancestors {ancestors}"
         );
         let mut list = vec![
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ),
             (
                 HeaderName::from_static("cross-origin-resource-policy"),
                 HeaderValue::from_static("same-origin"),
@@ -117,7 +123,10 @@ mod tests {
         let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .expect("ascii");
-        assert!(csp.ends_with("frame-ancestors https://app.element.io"), "{csp}");
+        assert!(
+            csp.ends_with("frame-ancestors https://app.element.io"),
+            "{csp}"
+        );
         assert!(!r.headers().contains_key(header::X_FRAME_OPTIONS));
     }
 
@@ -130,8 +139,11 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            HeaderValue::from_str(&format!("x=1; {}={id}; y=2", super::super::sessions::COOKIE))
-                .expect("ascii"),
+            HeaderValue::from_str(&format!(
+                "x=1; {}={id}; y=2",
+                super::super::sessions::COOKIE
+            ))
+            .expect("ascii"),
         );
         assert_eq!(session_id(&h), Some(id));
         h.insert(

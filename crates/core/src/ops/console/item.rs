@@ -64,7 +64,10 @@ fn held(signed: &Signed, raw: &str) -> Result<PendingItem, Response> {
         return Err(signed.message(
             StatusCode::FORBIDDEN,
             "Not yours",
-            &format!("Only moderators of link {} can see or decide this item.", item.link),
+            &format!(
+                "Only moderators of link {} can see or decide this item.",
+                item.link
+            ),
         ));
     }
     Ok(item)
@@ -103,7 +106,11 @@ fn view(signed: &Signed, item: &PendingItem) -> Result<Response, StoreError> {
     let mut store = console.store();
     let links = console.links();
     let Some(link) = links.iter().find(|l| l.id == item.link) else {
-        return Ok(signed.message(StatusCode::NOT_FOUND, "Not held", "Its link is not in force."));
+        return Ok(signed.message(
+            StatusCode::NOT_FOUND,
+            "Not held",
+            "Its link is not in force.",
+        ));
     };
     let now = crate::store::now_ms();
     let Some(row) = super::queue::row(console, link, item, now)? else {
@@ -229,7 +236,10 @@ pub async fn edit(
         Ok(i) => i,
         Err(r) => return r,
     };
-    let revision = form.get("revision").and_then(|r| r.parse::<u32>().ok()).filter(|r| *r > 0);
+    let revision = form
+        .get("revision")
+        .and_then(|r| r.parse::<u32>().ok())
+        .filter(|r| *r > 0);
     let text = form.get("text").unwrap_or_default().trim();
     let (Some(revision), false) = (revision, text.is_empty()) else {
         return signed.message(

@@ -102,7 +102,11 @@ pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Respo
     }
     let sid = console.0.sessions.open(person, Instant::now());
     let cookie = session_cookie(&sid, console.settings().secure);
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/console/queue")).into_response()
+    (
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to("/console/queue"),
+    )
+        .into_response()
 }
 
 pub async fn sign_out(
@@ -138,7 +142,8 @@ pub async fn sign_out(
         "Signed out",
         "You are signed out. Type !weblogin in your moderation room to sign in again.",
     );
-    if let Ok(v) = header::HeaderValue::from_str(&cleared_cookie(signed.console.settings().secure)) {
+    if let Ok(v) = header::HeaderValue::from_str(&cleared_cookie(signed.console.settings().secure))
+    {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r

@@ -98,7 +98,11 @@ pub enum ConsoleError {
 }
 
 impl Console {
-    fn new(settings: Arc<ConsoleSettings>, changes: Changes, p: Parts) -> Result<Console, ConsoleError> {
+    fn new(
+        settings: Arc<ConsoleSettings>,
+        changes: Changes,
+        p: Parts,
+    ) -> Result<Console, ConsoleError> {
         Ok(Console(Arc::new(Inner {
             sessions: sessions::Sessions::new(settings.idle),
             sign_in: signin::SignInLinks::new(p.sign_in_lifetime),
@@ -194,7 +198,10 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
     let headers = headers::Headers::new(settings);
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/queue") }))
-        .route("/console/", get(|| async { Redirect::to("/console/queue") }))
+        .route(
+            "/console/",
+            get(|| async { Redirect::to("/console/queue") }),
+        )
         .route("/console/login", get(login::page).post(login::sign_in))
         .route("/console/logout", post(login::sign_out))
         .route("/console/queue", get(queue::page))

@@ -52,7 +52,12 @@ impl Filter {
     }
 
     fn admits(&self, row: &Row, now_ms: u64) -> bool {
-        let sender = self.sender.chars().take(MAX_FILTER).collect::<String>().to_lowercase();
+        let sender = self
+            .sender
+            .chars()
+            .take(MAX_FILTER)
+            .collect::<String>()
+            .to_lowercase();
         (self.link.is_empty() || row.link == self.link)
             && (self.platform.is_empty() || row.platform == self.platform)
             && (self.direction.is_empty() || row.directions.iter().any(|d| *d == self.direction))
@@ -191,16 +196,37 @@ struct Choice {
 }
 
 const DIRECTIONS: &[Choice] = &[
-    Choice { value: "public_to_staff", label: "public → staff" },
-    Choice { value: "staff_to_public", label: "staff → public" },
-    Choice { value: "public_to_public", label: "public → public" },
+    Choice {
+        value: "public_to_staff",
+        label: "public → staff",
+    },
+    Choice {
+        value: "staff_to_public",
+        label: "staff → public",
+    },
+    Choice {
+        value: "public_to_public",
+        label: "public → public",
+    },
 ];
 
 const AGES: &[Choice] = &[
-    Choice { value: "", label: "Any time" },
-    Choice { value: "1h", label: "Over an hour" },
-    Choice { value: "1d", label: "Over a day" },
-    Choice { value: "7d", label: "Over a week" },
+    Choice {
+        value: "",
+        label: "Any time",
+    },
+    Choice {
+        value: "1h",
+        label: "Over an hour",
+    },
+    Choice {
+        value: "1d",
+        label: "Over a day",
+    },
+    Choice {
+        value: "7d",
+        label: "Over a week",
+    },
 ];
 
 fn store_failed(signed: &Signed, e: &StoreError) -> Response {
@@ -234,11 +260,18 @@ pub async fn page(
     let mut platforms: Vec<&str> = all.iter().map(|r| r.platform.as_str()).collect();
     platforms.sort_unstable();
     platforms.dedup();
-    let mut rules: Vec<&str> = all.iter().flat_map(|r| r.rules.iter().map(String::as_str)).collect();
+    let mut rules: Vec<&str> = all
+        .iter()
+        .flat_map(|r| r.rules.iter().map(String::as_str))
+        .collect();
     rules.sort_unstable();
     rules.dedup();
     let links = signed.console.links();
-    let link_ids: Vec<String> = person.links(&links).iter().map(|l| l.id.to_string()).collect();
+    let link_ids: Vec<String> = person
+        .links(&links)
+        .iter()
+        .map(|l| l.id.to_string())
+        .collect();
     let rows: Vec<&Row> = all.iter().filter(|r| filter.admits(r, now)).collect();
     let back = match serde_urlencoded_query(&filter) {
         q if q.is_empty() => "/console/queue".to_owned(),
@@ -396,11 +429,9 @@ pub async fn decide(
         return Redirect::to(&back).into_response();
     }
     match decide_items(&signed, &asked).await {
-        Ok(Decided { lines, refused }) if refused => signed.message(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            &lines.join("\n"),
-        ),
+        Ok(Decided { lines, refused }) if refused => {
+            signed.message(StatusCode::FORBIDDEN, "Refused", &lines.join("\n"))
+        }
         Ok(Decided { lines, .. }) => {
             signed.notice(lines.join("\n"));
             Redirect::to(&back).into_response()
@@ -422,7 +453,10 @@ struct Decided {
 }
 
 /// Runs the decision, link by link, as the commands of the rooms; one console audit entry.
-async fn decide_items(signed: &Signed, asked: &Asked) -> Result<Decided, crate::ops::remote::RemoteError> {
+async fn decide_items(
+    signed: &Signed,
+    asked: &Asked,
+) -> Result<Decided, crate::ops::remote::RemoteError> {
     let console = &signed.console;
     let person = &signed.session.person;
     let mut by_link: BTreeMap<LinkId, Vec<ItemRef>> = BTreeMap::new();
@@ -465,8 +499,8 @@ async fn decide_items(signed: &Signed, asked: &Asked) -> Result<Decided, crate::
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::form::Form;
+    use super::*;
 
     #[test]
     fn ages_read_as_words() {
@@ -478,24 +512,38 @@ mod tests {
 
     #[test]
     fn decision_forms_are_read_strictly() {
-        let f = Form::parse(b"action=reject&item=%233v1&item=%234v2&reason=spam&reason_text=").expect("form");
+        let f = Form::parse(b"action=reject&item=%233v1&item=%234v2&reason=spam&reason_text=")
+            .expect("form");
         let a = asked(&f).expect("asked");
         assert!(!a.approve);
         assert_eq!(a.items.len(), 2);
         assert_eq!(a.reason.as_deref(), Some("spam"));
-        let f = Form::parse(b"action=reject&item=%233&reason=spam&reason_text=my+words").expect("form");
-        assert_eq!(asked(&f).expect("asked").reason.as_deref(), Some("my words"));
-        for bad in [&b"action=delete&item=%233"[..], b"item=%233", b"action=approve&item=..%2F"] {
+        let f =
+            Form::parse(b"action=reject&item=%233&reason=spam&reason_text=my+words").expect("form");
+        assert_eq!(
+            asked(&f).expect("asked").reason.as_deref(),
+            Some("my words")
+        );
+        for bad in [
+            &b"action=delete&item=%233"[..],
+            b"item=%233",
+            b"action=approve&item=..%2F",
+        ] {
             assert!(asked(&Form::parse(bad).expect("form")).is_err());
         }
-        let long = format!("action=reject&item=1&reason_text={}", "x".repeat(MAX_REASON + 1));
+        let long = format!(
+            "action=reject&item=1&reason_text={}",
+            "x".repeat(MAX_REASON + 1)
+        );
         assert!(asked(&Form::parse(long.as_bytes()).expect("form")).is_err());
     }
 
     #[test]
     fn only_queue_views_are_gone_back_to() {
         let back = |v: &str| {
-            let body = form_urlencoded::Serializer::new(String::new()).append_pair("back", v).finish();
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("back", v)
+                .finish();
             back_to(&Form::parse(body.as_bytes()).expect("form"))
         };
         assert_eq!(back("/console/queue?link=a"), "/console/queue?link=a");

@@ -121,7 +121,9 @@ mod tests {
         let t0 = Instant::now();
         let id = s.open(person(), t0);
         assert_eq!(id.len(), 64);
-        let got = s.get(&id, t0 + Duration::from_secs(59), true).expect("open");
+        let got = s
+            .get(&id, t0 + Duration::from_secs(59), true)
+            .expect("open");
         assert_eq!(got.csrf.len(), 64);
         // Used at 59 s, so still open at 118 s.
         assert!(s.get(&id, t0 + Duration::from_secs(118), false).is_some());

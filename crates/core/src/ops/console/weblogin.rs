@@ -59,7 +59,10 @@ async fn send(console: &ConsoleSlot, ask: &WebLoginAsk) -> String {
         return format!("{name}: !weblogin works for people of the room's own platform.");
     }
     let Some(connector) = console.connector(ask.room.platform) else {
-        return format!("{name}: I cannot reach {} right now.", ask.room.platform.label());
+        return format!(
+            "{name}: I cannot reach {} right now.",
+            ask.room.platform.label()
+        );
     };
     if !connector.capabilities().private_messages {
         return format!(
@@ -104,7 +107,11 @@ async fn send(console: &ConsoleSlot, ask: &WebLoginAsk) -> String {
 /// Posts `text` in the room the ask came from, through the outbox like every notice.
 async fn reply(store: &Store, outbox: &Outbox, ask: &WebLoginAsk, text: String) {
     let queued = store.transact(|tx| {
-        tx.push_job(&ask.link, &ask.room, JobKind::notice(RichText::plain(text.clone())))
+        tx.push_job(
+            &ask.link,
+            &ask.room,
+            JobKind::notice(RichText::plain(text.clone())),
+        )
     });
     match queued {
         Ok(job) => {

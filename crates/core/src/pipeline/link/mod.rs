@@ -290,7 +290,6 @@ impl LinkWorker {
         if links_changed {
             self.links.refresh();
         }
-
     }
 
     /// [`Self::handle`], with a panic turned into an aborted transaction: the event is then
