@@ -140,6 +140,12 @@ async fn axe(c: &Client, page: &str) {
         .unwrap();
     let found = found.as_str().unwrap().to_owned();
     assert_eq!(found, "[]", "axe-core violations on the {page} page");
+    // For looking at the pages: CIVICBRIDGE_SCREENSHOTS=DIR keeps a PNG of each one checked.
+    if let Some(dir) = std::env::var_os("CIVICBRIDGE_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        let name = page.replace(' ', "-");
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
+    }
 }
 
 /// Waits until `cond` holds of the page, reading it again every 50 ms.

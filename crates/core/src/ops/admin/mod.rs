@@ -7,8 +7,10 @@
 //!   last error and since when (`health.rs`, over [`crate::ops::status::Status`]).
 //! - `GET /metrics`: the Prometheus text format (`metrics.rs`, over [`crate::ops::metrics`]).
 //! - `/api/v1/…`: the admin API, for callers with a token ([`api`], `records.rs`, [`tokens`]).
+//! - `/console/…`: the moderation console, when `[console]` is set ([`crate::ops::console`]).
 //!
-//! Anything else is 404, another method on these paths 405. Request bodies are never read.
+//! Anything else is 404, another method on these paths 405. Request bodies are read only by the
+//! API and the console, within their limits.
 //! The daemon binds it before anything else starts (a taken port stops the start with an error
 //! naming `admin.listen`) and stops it at shutdown: new connections are refused at once, and
 //! open ones get [`DRAIN`] to finish.

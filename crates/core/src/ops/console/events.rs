@@ -66,7 +66,7 @@ fn changes(w: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
 pub async fn stream(State(state): State<AdminState>, headers: HeaderMap) -> Response {
     let signed = match guard::signed(&state, &headers, false) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let bell = signed.console.0.changes.subscribe();
     let mut w = Watch {

@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+/// A handler's early answer (a refusal, an error page), boxed: a `Response` is large.
+pub type Refusal = Box<Response>;
+
 /// A signed-in request.
 #[derive(Debug, Clone)]
 pub struct Signed {
@@ -74,19 +77,21 @@ impl Signed {
 }
 
 /// The console, once started.
-pub fn ready(state: &AdminState) -> Result<Console, Response> {
+pub fn ready(state: &AdminState) -> Result<Console, Refusal> {
     state.console.get().cloned().ok_or_else(|| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the bridge is starting; try again shortly",
+        Box::new(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the bridge is starting; try again shortly",
+            )
+                .into_response(),
         )
-            .into_response()
     })
 }
 
 /// The signed-in request, or a page saying how to sign in (401). `touch`: the request counts
 /// as use of the session (not the event stream's).
-pub fn signed(state: &AdminState, headers: &HeaderMap, touch: bool) -> Result<Signed, Response> {
+pub fn signed(state: &AdminState, headers: &HeaderMap, touch: bool) -> Result<Signed, Refusal> {
     let console = ready(state)?;
     let found = super::headers::session_id(headers).and_then(|sid| {
         let session = console.0.sessions.get(&sid, Instant::now(), touch)?;
@@ -98,20 +103,20 @@ pub fn signed(state: &AdminState, headers: &HeaderMap, touch: bool) -> Result<Si
             sid,
             session,
         }),
-        None => Err(message_page(
+        None => Err(Box::new(message_page(
             &console,
             StatusCode::UNAUTHORIZED,
             Frame::anonymous("Not signed in"),
             "Not signed in",
             "Your session has ended or you have not signed in. Type !weblogin in your \
              moderation room: the bridge sends you a sign-in link in a direct message.",
-        )),
+        ))),
     }
 }
 
 /// Checks a state-changing form: its `csrf` field must be the session's token, and an `Origin`
 /// header, when the browser sends one, must be the console's. Refused with 403.
-pub fn csrf(signed: &Signed, form: &Form, headers: &HeaderMap) -> Result<(), Response> {
+pub fn csrf(signed: &Signed, form: &Form, headers: &HeaderMap) -> Result<(), Refusal> {
     let token_ok = form
         .get("csrf")
         .is_some_and(|t| constant_time_eq(t.as_bytes(), signed.session.csrf.as_bytes()));
@@ -123,12 +128,12 @@ pub fn csrf(signed: &Signed, form: &Form, headers: &HeaderMap) -> Result<(), Res
     if token_ok && origin_ok {
         return Ok(());
     }
-    Err(signed.message(
+    Err(Box::new(signed.message(
         StatusCode::FORBIDDEN,
         "Refused",
         "This form did not come from your console page (its security token is missing or \
          wrong). Reload the page and try again.",
-    ))
+    )))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -183,14 +188,14 @@ pub fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
 }
 
 /// Reads a form body, or answers 400.
-pub fn form(console: &Console, body: &[u8]) -> Result<Form, Response> {
+pub fn form(console: &Console, body: &[u8]) -> Result<Form, Refusal> {
     Form::parse(body).map_err(|e| {
-        message_page(
+        Box::new(message_page(
             console,
             StatusCode::BAD_REQUEST,
             Frame::anonymous("Bad form"),
             "Bad form",
             &e.to_string(),
-        )
+        ))
     })
 }

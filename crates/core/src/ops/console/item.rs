@@ -4,7 +4,7 @@
 //! on this link (from the audit log, which names authors by keyed hash), and edit-then-approve
 //! (`!edit` on the revision shown).
 
-use super::guard::{self, Signed};
+use super::guard::{self, Refusal, Signed};
 use crate::moderation::approval::ItemRef;
 use crate::moderation::audit::AuditAction;
 use crate::moderation::commands::permissions::Role;
@@ -30,7 +30,7 @@ struct Preview {
 
 /// The item `raw` names (`12` or `#12`), if it is held: 404 if not, 403 if it is not of the
 /// person's links (audited).
-fn held(signed: &Signed, raw: &str) -> Result<PendingItem, Response> {
+fn held(signed: &Signed, raw: &str) -> Result<PendingItem, Refusal> {
     let not_found = || {
         signed.message(
             StatusCode::NOT_FOUND,
@@ -39,12 +39,12 @@ fn held(signed: &Signed, raw: &str) -> Result<PendingItem, Response> {
         )
     };
     let Ok(id) = raw.parse::<PendingId>() else {
-        return Err(not_found());
+        return Err(Box::new(not_found()));
     };
     let item = match signed.console.store().pending_item(id) {
         Ok(Some(i)) => i,
-        Ok(None) => return Err(not_found()),
-        Err(e) => return Err(failed(signed, &e)),
+        Ok(None) => return Err(Box::new(not_found())),
+        Err(e) => return Err(Box::new(failed(signed, &e))),
     };
     let links = signed.console.links();
     let allowed = links
@@ -61,14 +61,14 @@ fn held(signed: &Signed, raw: &str) -> Result<PendingItem, Response> {
         ) {
             tracing::error!(error = %e, "cannot audit a refused console request");
         }
-        return Err(signed.message(
+        return Err(Box::new(signed.message(
             StatusCode::FORBIDDEN,
             "Not yours",
             &format!(
                 "Only moderators of link {} can see or decide this item.",
                 item.link
             ),
-        ));
+        )));
     }
     Ok(item)
 }
@@ -89,11 +89,11 @@ pub async fn page(
 ) -> Response {
     let signed = match guard::signed(&state, &headers, true) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let item = match held(&signed, &raw) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match view(&signed, &item) {
         Ok(r) => r,
@@ -223,18 +223,18 @@ pub async fn edit(
 ) -> Response {
     let signed = match guard::signed(&state, &headers, true) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = match guard::form(&signed.console, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return r;
+        return *r;
     }
     let item = match held(&signed, &raw) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let revision = form
         .get("revision")

@@ -26,7 +26,7 @@ pub async fn page(
 ) -> Response {
     let console = match guard::ready(&state) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let token = query.get("token").map(String::as_str).unwrap_or_default();
     if !looks_like_token(token) {
@@ -52,7 +52,7 @@ pub async fn page(
 pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Response {
     let console = match guard::ready(&state) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let peer = guard::peer(request.extensions());
     if !console.0.limit.allow(peer) {
@@ -73,7 +73,7 @@ pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Respo
     };
     let form = match guard::form(&console, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let token = form.get("token").unwrap_or_default();
     let person = match console.0.sign_in.redeem(token, Instant::now()) {
@@ -116,14 +116,14 @@ pub async fn sign_out(
 ) -> Response {
     let signed = match guard::signed(&state, &headers, true) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = match guard::form(&signed.console, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return r;
+        return *r;
     }
     signed.console.0.sessions.close(&signed.sid);
     if let Err(e) = super::audit::write(

@@ -60,8 +60,8 @@ impl Filter {
             .to_lowercase();
         (self.link.is_empty() || row.link == self.link)
             && (self.platform.is_empty() || row.platform == self.platform)
-            && (self.direction.is_empty() || row.directions.iter().any(|d| *d == self.direction))
-            && (self.rule.is_empty() || row.rules.iter().any(|r| *r == self.rule))
+            && (self.direction.is_empty() || row.directions.contains(&self.direction))
+            && (self.rule.is_empty() || row.rules.contains(&self.rule))
             && (sender.is_empty() || row.sender.to_lowercase().contains(&sender))
             && now_ms.saturating_sub(row.held_at_ms) >= self.min_age_ms()
     }
@@ -245,7 +245,7 @@ pub async fn page(
 ) -> Response {
     let signed = match guard::signed(&state, &headers, true) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let person = &signed.session.person;
     let all = match rows_of(&signed.console, person) {
@@ -324,7 +324,7 @@ pub async fn rows(
     // Fetched by the page's script on a change, not by the person: not a use of the session.
     let signed = match guard::signed(&state, &headers, false) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let all = match rows_of(&signed.console, &signed.session.person) {
         Ok(r) => r,
@@ -410,14 +410,14 @@ pub async fn decide(
 ) -> Response {
     let signed = match guard::signed(&state, &headers, true) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = match guard::form(&signed.console, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return r;
+        return *r;
     }
     let back = back_to(&form);
     let asked = match asked(&form) {
