@@ -143,8 +143,11 @@ fn view(signed: &Signed, item: &PendingItem) -> Result<Response, StoreError> {
         });
         previews.push(Preview {
             room: store.room_label(target),
+            // A persona shows only where the platform shows one; elsewhere the name is in the
+            // text, as rendered.
             persona: parts
                 .first()
+                .filter(|_| caps.personas)
                 .and_then(|p| p.persona.as_ref())
                 .map(|p| format!("{} ({})", p.display_name, p.platform_label)),
             parts: parts.iter().map(|p| p.text.to_plain()).collect(),
