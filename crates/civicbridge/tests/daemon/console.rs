@@ -487,6 +487,25 @@ async fn hostile_requests_are_answered_and_change_nothing() {
         .post("/console/login", &[("token", &"a".repeat(64))])
         .await;
     assert_eq!(status, 403);
+    // A sign-in posted from another site is refused, and does not spend the link.
+    let url = w.weblogin(MODS, MODERATOR, "$h0").await;
+    let token = url.split("token=").nth(1).unwrap();
+    let r = anon
+        .http
+        .post(format!("{}/console/login", w.base))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let mut fine = Web::new(&w.base);
+    assert_eq!(
+        fine.sign_in(&url).await,
+        303,
+        "the link still works from the console"
+    );
 
     let mut web = Web::new(&w.base);
     assert_eq!(

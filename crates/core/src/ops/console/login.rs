@@ -55,6 +55,21 @@ pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Respo
         Err(r) => return *r,
     };
     let peer = guard::peer(request.extensions());
+    // Another site's page must not sign a visitor in (as someone else): a browser names the
+    // form's origin.
+    let foreign = request
+        .headers()
+        .get(header::ORIGIN)
+        .is_some_and(|o| o.to_str().ok() != Some(console.settings().public_url.as_str()));
+    if foreign {
+        return guard::message_page(
+            &console,
+            StatusCode::FORBIDDEN,
+            Frame::anonymous("Sign in"),
+            "Sign in",
+            REFUSED,
+        );
+    }
     if !console.0.limit.allow(peer) {
         let mut r = guard::message_page(
             &console,
