@@ -101,6 +101,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         std::fs::remove_dir_all(&store).map_err(DemoError::io(&store))?;
     }
     let reused = saved.is_some();
+    let admin = admin_listen();
     let world = World::create(WorldOptions {
         homeserver: Homeserver::Own {
             data_dir: Some(synapse_dir),
@@ -108,8 +109,11 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         },
         daemon: daemon::Options {
             admin: Some(civicbridge_core::ops::admin::AdminSettings {
-                listen: admin_listen(),
+                listen: admin,
                 tokens: Default::default(),
+                console: Some(civicbridge_core::ops::console::ConsoleSettings::local(
+                    &format!("http://{admin}"),
+                )),
             }),
             ..daemon::Options::default()
         },
@@ -152,6 +156,17 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     if let Some(addr) = world.admin_addr().await {
         say(&format!(
             "· admin listener at http://{addr}/ (livez, readyz: is every platform connected?, metrics)"
+        ));
+    }
+    if let Some(link) = world.console_sign_in().await {
+        let addr = world
+            .admin_addr()
+            .await
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        say(&format!("· moderation console at http://{addr}/console/"));
+        say(&format!(
+            "  sign in as the moderator (once, within 5 minutes; later, !weblogin in the moderation room): {link}"
         ));
     }
     say("· the bridge is running\n");
@@ -271,11 +286,14 @@ Press Ctrl-C to stop everything (the bridge, Synapse, the local servers)."#,
     )
 }
 
-/// `127.0.0.1:9090` if it is free now, else any free port on loopback.
+/// `127.0.0.1:9090` if it is free now, else a port on loopback free now (a concrete one: the
+/// console's sign-in links name it).
 fn admin_listen() -> std::net::SocketAddr {
     let preferred = std::net::SocketAddr::from(([127, 0, 0, 1], ADMIN_PORT));
     match std::net::TcpListener::bind(preferred) {
         Ok(_) => preferred,
-        Err(_) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        Err(_) => std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
     }
 }

@@ -356,6 +356,24 @@ impl World {
             .and_then(|r| r.daemon.admin_addr())
     }
 
+    /// A console sign-in link for the moderator, as `!weblogin` would send them (`None`: the
+    /// console is off or the daemon is not running).
+    pub async fn console_sign_in(&self) -> Option<String> {
+        let key: civicbridge_api::UserKey = format!("matrix:{}", self.moderator.user_id())
+            .parse()
+            .ok()?;
+        let person = civicbridge_core::ops::console::who::Person {
+            name: "moderator".into(),
+            key,
+            standing: None,
+        };
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|r| r.daemon.console_sign_in(person))
+    }
+
     /// Resolves when a connector of the running daemon fails for good (holds the daemon while
     /// it waits: drop the future before stopping).
     pub async fn connector_failed(&self) -> Option<(civicbridge_api::Platform, String)> {

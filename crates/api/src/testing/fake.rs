@@ -4,7 +4,7 @@ use crate::connector::{Capabilities, Connector, ConnectorState, EventSink, Healt
 use crate::error::ConnectorError;
 use crate::event::{Event, EventKind, Message, Sender};
 use crate::ids::{InboundId, Platform, RemoteMsgId, RoomId, RoomRef, ThreadId};
-use crate::outgoing::{Outgoing, Private, SendReceipt, ThreadTarget};
+use crate::outgoing::{Outgoing, SendReceipt, ThreadTarget};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -78,10 +78,10 @@ struct State {
     leaves: Vec<RoomId>,
     /// The bot's reactions on any message, its own or not, as the platform would show them.
     reactions: std::collections::HashMap<RemoteMsgId, Vec<String>>,
-    /// What the bot wrote to people privately (`tell`), in order.
-    told: Vec<Private>,
-    /// People `tell` cannot reach (`Rejected`, as a platform whose user closed their DMs).
-    unreachable: std::collections::HashSet<crate::ids::RemoteUserId>,
+    /// Everything written privately (`tell`), in order.
+    told: Vec<crate::Private>,
+    /// People `tell` cannot reach, and how it refuses.
+    unreachable: std::collections::HashMap<crate::RemoteUserId, ConnectorError>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -251,6 +251,20 @@ impl FakeConnector {
     }
 
     /// Every room `join` was asked for, in order.
+    /// What the bridge wrote privately (`tell`), in order.
+    pub fn told(&self) -> Vec<crate::Private> {
+        self.state().told.clone()
+    }
+
+    /// Makes `tell` to `user` fail with `error` (`None`: reachable again).
+    pub fn unreachable(&self, user: &str, error: Option<ConnectorError>) {
+        let user = crate::RemoteUserId::new(user);
+        match error {
+            Some(e) => self.state().unreachable.insert(user, e),
+            None => self.state().unreachable.remove(&user),
+        };
+    }
+
     pub fn joins(&self) -> Vec<RoomId> {
         self.state().joins.clone()
     }
@@ -386,18 +400,6 @@ impl FakeConnector {
         self.state().ops.clone()
     }
 
-    /// What the bot wrote to people privately, in order.
-    pub fn told(&self) -> Vec<Private> {
-        self.state().told.clone()
-    }
-
-    /// From now on `tell` refuses `user` (`Rejected`): they cannot be reached privately.
-    pub fn unreachable(&self, user: &str) {
-        self.state()
-            .unreachable
-            .insert(crate::ids::RemoteUserId::new(user));
-    }
-
     /// The bot's reaction `key` on message `id` added (`on`) or removed, as the op log and the
     /// message (if the bot posted it) record it; one reaction per key, like every platform.
     fn set_reaction(&self, id: &RemoteMsgId, key: &str, on: bool) -> Result<(), ConnectorError> {
@@ -526,20 +528,25 @@ impl Connector for FakeConnector {
         Ok(())
     }
 
-    async fn tell(&self, private: &Private) -> Result<SendReceipt, ConnectorError> {
-        if let Some(err) = self.take_failure() {
-            return Err(err);
-        }
-        let mut st = self.state();
-        if st.unreachable.contains(&private.to) {
-            return Err(ConnectorError::Rejected(format!(
-                "cannot write to {} privately",
-                private.to
+    async fn tell(&self, private: &crate::Private) -> Result<SendReceipt, ConnectorError> {
+        if !self.caps.private_messages {
+            return Err(ConnectorError::Unsupported(format!(
+                "{} cannot write privately",
+                self.platform
             )));
         }
-        st.told.push(private.clone());
-        drop(st);
-        Ok(SendReceipt::one(self.new_id()))
+        if let Some(e) = self.take_failure() {
+            return Err(e);
+        }
+        if let Some(e) = self.state().unreachable.get(&private.to) {
+            return Err(e.clone());
+        }
+        let id = self.new_id();
+        self.state().told.push(private.clone());
+        Ok(SendReceipt {
+            ids: vec![id],
+            thread: None,
+        })
     }
 
     async fn send(&self, out: &Outgoing) -> Result<SendReceipt, ConnectorError> {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod console;
 
 use civicbridge_api::testing::FakeConnector;
 use civicbridge_api::{Connector, LinkId, Platform, RoomRef};

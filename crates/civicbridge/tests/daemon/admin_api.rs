@@ -37,6 +37,7 @@ async fn start_api(store: Store, rules: Rules, fakes: &Fakes) -> (Daemon, String
         admin: Some(AdminSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
             tokens,
+            console: None,
         }),
         ..fast_retries()
     };

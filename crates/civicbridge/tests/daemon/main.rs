@@ -9,6 +9,8 @@ mod common;
 mod admin;
 mod admin_api;
 mod backlog;
+mod console;
+mod console_browser;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

@@ -170,7 +170,12 @@ async fn only_rejections_are_told_under_rejected_and_nothing_under_off() {
 async fn an_unreachable_resident_gets_a_reply_in_the_room_that_is_deleted_even_after_a_restart() {
     let fakes = Fakes::new();
     let store = Store::memory();
-    fakes.telegram.unreachable("42");
+    fakes.telegram.unreachable(
+        "42",
+        Some(civicbridge_api::ConnectorError::Rejected(
+            "never started the bot".into(),
+        )),
+    );
     let rules = Rules {
         tell_reply_secs: 2,
         ..telling(TellResidents::HeldAndRejected)
@@ -263,7 +268,12 @@ async fn an_admins_export_arrives_privately_as_files_and_a_moderator_may_not_ask
     let all = String::from_utf8(sent.files[0].data.clone()).unwrap();
     assert!(!all.contains("Bea"), "nobody else's data");
     // An admin who cannot be written to privately hears so in the room; nothing else is said.
-    fakes.matrix.unreachable("@boss");
+    fakes.matrix.unreachable(
+        "@boss",
+        Some(civicbridge_api::ConnectorError::Rejected(
+            "invites refused".into(),
+        )),
+    );
     acked(
         fakes
             .matrix

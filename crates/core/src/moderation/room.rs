@@ -20,20 +20,28 @@ pub struct Env<'a> {
     pub links: Option<&'a crate::ops::links::LinksView>,
 }
 
-/// Handles one event in the moderation room. Returns whether a command changed the links
-/// (the caller asks for the change to be put in force once the transaction returns).
+/// What the caller does once the transaction of a moderation-room event has returned.
+#[derive(Debug, Default)]
+pub struct After {
+    /// A command changed the links: put the change in force.
+    pub links_changed: bool,
+    /// `!weblogin`, allowed: this person is sent a console sign-in link privately.
+    pub weblogin: Option<Actor>,
+}
+
+/// Handles one event in the moderation room.
 pub fn handle(
     tx: &mut Tx<'_>,
     link: &LinkRecord,
     ev: &Event,
     env: &Env<'_>,
     jobs: &mut Vec<Job>,
-) -> Result<bool, TxError> {
+) -> Result<After, TxError> {
     let actor = Actor::of(ev);
     match &ev.kind {
         EventKind::Message(m) => {
             let Some(cmd) = commands::parse(&m.text.to_plain()) else {
-                return Ok(false);
+                return Ok(After::default());
             };
             let out = match cmd {
                 Err(usage) => Outcome::reply(usage),
@@ -50,11 +58,14 @@ pub fn handle(
             };
             jobs.extend(out.jobs);
             reply(tx, link, &ev.room, out.reply, jobs)?;
-            Ok(out.links_changed)
+            Ok(After {
+                links_changed: out.links_changed,
+                weblogin: out.weblogin.then(|| Actor::of(ev)),
+            })
         }
         EventKind::Reaction { target, key, .. } => {
             let Some(said) = CardKey::of(key) else {
-                return Ok(false);
+                return Ok(After::default());
             };
             let id = match tx.lookup_message(&ev.room, target)? {
                 Some(IndexEntry::Card(id)) => id,
@@ -64,14 +75,14 @@ pub fn handle(
                     let decided = match said {
                         CardKey::Yes => reports::take_down(tx, m, &actor)?,
                         CardKey::No => reports::dismiss(tx, m, &actor)?,
-                        CardKey::Claim => return Ok(false),
+                        CardKey::Claim => return Ok(After::default()),
                     };
                     if let Ok(more) = decided {
                         jobs.extend(more);
                     }
-                    return Ok(false);
+                    return Ok(After::default());
                 }
-                _ => return Ok(false),
+                _ => return Ok(After::default()),
             };
             let decision = match said {
                 CardKey::Yes => Decision::Approve,
@@ -86,7 +97,7 @@ pub fn handle(
                         }
                         Err(_) => {}
                     }
-                    return Ok(false);
+                    return Ok(After::default());
                 }
             };
             // A decided card ignores later reactions. A non-moderator's reaction is only
@@ -95,7 +106,7 @@ pub fn handle(
             // revision its card shows: on a superseded card it is refused, with a reply that
             // names the current revision (only moderators get that far).
             let Some(item) = tx.pending_item(id)? else {
-                return Ok(false);
+                return Ok(After::default());
             };
             let seen = approval::seen_on_card(&item, &ev.room, target);
             match approval::decide(tx, id, &decision, seen, &actor)? {
@@ -106,12 +117,12 @@ pub fn handle(
                 }
                 Err(_) => {}
             }
-            Ok(false)
+            Ok(After::default())
         }
         EventKind::Edit { .. }
         | EventKind::Delete { .. }
         | EventKind::ReactionRemoved { .. }
-        | EventKind::ReactionCounts { .. } => Ok(false),
+        | EventKind::ReactionCounts { .. } => Ok(After::default()),
     }
 }
 

@@ -45,6 +45,8 @@ pub enum DaemonError {
     ShutdownTimeout(Duration),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Console(#[from] crate::ops::console::ConsoleError),
     /// A panic while the links were being changed left them in an unknown state.
     #[error("the running links were left in an unknown state by a panic")]
     Poisoned,
@@ -67,6 +69,8 @@ pub struct Options {
     pub platforms: Vec<Arc<dyn civicbridge_api::PlatformFactory>>,
     /// The admin listener (`/livez`, `/readyz`, `/metrics`), if on.
     pub admin: Option<AdminSettings>,
+    /// How long a console sign-in link is valid (`!weblogin`); five minutes but in tests.
+    pub sign_in_lifetime: Duration,
 }
 
 impl Default for Options {
@@ -79,6 +83,7 @@ impl Default for Options {
             watch: crate::ops::watch::WatchOptions::default(),
             platforms: Vec::new(),
             admin: None,
+            sign_in_lifetime: crate::ops::console::signin::LIFETIME,
         }
     }
 }
@@ -99,6 +104,7 @@ pub struct Daemon {
     metrics: Metrics,
     admin: Option<SocketAddr>,
     connectors: Connectors,
+    console: crate::ops::console::ConsoleSlot,
 }
 
 impl Daemon {
@@ -121,6 +127,12 @@ impl Daemon {
         }
         let metrics = Metrics::new(&store, platforms);
         let api_slot = crate::ops::admin::api::ApiSlot::default();
+        let metrics_observer: Arc<dyn crate::store::observe::Observer> =
+            Arc::new(metrics.instruments().clone());
+        let console = crate::ops::console::ConsoleSlot::new(
+            options.admin.as_ref().and_then(|a| a.console.clone()),
+            Some(metrics_observer.clone()),
+        );
         // First, so that `/readyz` answers (503) while the rest starts.
         let admin = match &options.admin {
             Some(settings) => {
@@ -128,12 +140,14 @@ impl Daemon {
                     status: status.clone(),
                     metrics: metrics.clone(),
                     api: api_slot.clone(),
+                    console: console.clone(),
                 };
                 Some(crate::ops::admin::start(settings, state, shutdown.clone(), &tracker).await?)
             }
             None => None,
         };
-        store.set_observer(Some(Arc::new(metrics.instruments().clone())));
+        // With the console on, its change bell observes the store and tells the metrics.
+        store.set_observer(Some(console.observer().unwrap_or(metrics_observer)));
 
         // Pseudonyms shown from here on must survive a crash: create the key durably first.
         crate::privacy::prepare(&store).await?;
@@ -161,6 +175,7 @@ impl Daemon {
             shutdown: shutdown.clone(),
             liveness: liveness.clone(),
             links: view.clone(),
+            console: console.clone(),
         };
         let (mut running, table) = RunningLinks::new(
             shared,
@@ -237,6 +252,13 @@ impl Daemon {
             platforms: options.platforms.into(),
             links: Some(view.clone()),
         };
+        console.start(crate::ops::console::Parts {
+            remote: remote.clone(),
+            connectors: connectors.clone(),
+            links: view.subscribe(),
+            shutdown: shutdown.clone(),
+            sign_in_lifetime: options.sign_in_lifetime,
+        })?;
         if let Some(settings) = &options.admin {
             api_slot.set(crate::ops::admin::api::Api {
                 tokens: Arc::new(std::sync::RwLock::new(settings.tokens.clone())),
@@ -259,6 +281,7 @@ impl Daemon {
             metrics,
             admin,
             connectors,
+            console,
         })
     }
 
@@ -362,6 +385,14 @@ impl Daemon {
     /// Its metrics (what `/metrics` shows).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// A console sign-in link for `person`, as `!weblogin` would send them (`None`: the
+    /// console is off). For whoever runs the bridge (`civicbridge demo` prints one): it
+    /// signs in as `person` with their config-list role, and is a secret like theirs.
+    pub fn console_sign_in(&self, person: crate::ops::console::who::Person) -> Option<String> {
+        let console = self.console.get()?;
+        Some(console.issue_sign_in(person, std::time::Instant::now()))
     }
 
     /// Where the admin listener listens, if it is on.

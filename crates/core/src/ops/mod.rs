@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod daemon;
 pub mod links;
 pub mod liveness;

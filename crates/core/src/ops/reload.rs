@@ -6,7 +6,8 @@
 //! platform whose section changed (a token, a homeserver) is listed in [`Reload::connectors`]:
 //! the caller, which can build connectors, restarts that one alone
 //! ([`Daemon::replace_connector`]). What only a restart can change (the store's path, a platform
-//! added or removed, the log filter, the outage notice delay, where the admin listener listens)
+//! added or removed, the log filter, the outage notice delay, where the admin listener listens,
+//! `[console]`)
 //! is named in the log and left as it was; the admin API's tokens change at once.
 
 use crate::ops::config::{ConfigError, Settings};
@@ -107,6 +108,11 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<String> {
     let listen = |s: &Settings| s.admin.as_ref().map(|a| a.listen);
     if listen(old) != listen(new) {
         out.push("admin.listen".to_owned());
+    }
+    // The console's settings are read when it starts (its routes, cookies, policy).
+    let console = |s: &Settings| s.admin.as_ref().and_then(|a| a.console.clone());
+    if console(old) != console(new) {
+        out.push("console".to_owned());
     }
     let sections = |s: &Settings| -> Vec<(String, Option<serde_json::Value>)> {
         s.platforms

@@ -52,6 +52,17 @@ impl RemoteCommands {
                 ))
             }
         };
+        self.run_command(link, cmd, actor).await
+    }
+
+    /// Runs `cmd` on `link` as `actor` (the console builds its commands rather than typing
+    /// them): the same code, permissions and audit entries as in the room.
+    pub async fn run_command(
+        &self,
+        link: &LinkId,
+        cmd: commands::Command,
+        actor: Actor,
+    ) -> Result<Outcome, RemoteError> {
         let env = crate::moderation::room::Env {
             platforms: &self.platforms,
             links: self.links.as_ref(),

@@ -25,6 +25,7 @@ fn admin_on(listen: &str) -> Options {
         admin: Some(AdminSettings {
             listen: listen.parse().unwrap(),
             tokens: Default::default(),
+            console: None,
         }),
         ..fast_retries()
     }

@@ -74,6 +74,10 @@ pub enum AuditAction {
     /// A resident was told that their message was held or rejected (`tell_residents`), and
     /// how: privately or by a reply in the room.
     Told,
+    /// A page action in the moderation console (sign-in, sign-out, decisions asked for):
+    /// `detail.via` is `console`, `detail.action` what was done. The decisions themselves
+    /// follow as their own entries, written by the same code as in the rooms.
+    ConsoleAction,
 }
 
 /// Who did what an entry records. Written as text (`config`, `cli`, `bridge`, or the person's

@@ -74,9 +74,7 @@ fn decide(tx: &mut Tx<'_>, ctx: &Ctx<'_>, item: ItemRef, d: Decision) -> Result<
                     ctx.actor.display()
                 ),
                 jobs: decided.jobs,
-                refused: false,
-                declined: false,
-                links_changed: false,
+                ..Outcome::default()
             },
             Err(r @ Refusal::NotAModerator) => Outcome::refusal(refusal(&r, ctx)),
             Err(r) => Outcome::declined(refusal(&r, ctx)),

@@ -85,6 +85,10 @@ pub enum Command {
     Unlink(LinkId),
     /// `!rooms`: the rooms of the links moderated here, by name and id.
     Rooms,
+    /// `!weblogin`: a sign-in link to the web console, sent to the asker privately
+    /// (`ops::console::weblogin`, after the transaction: the link is a secret and never
+    /// enters the store).
+    WebLogin,
     Help,
 }
 
@@ -134,6 +138,7 @@ impl Command {
             Command::Link { .. } => "link",
             Command::Unlink(_) => "unlink",
             Command::Rooms => "rooms",
+            Command::WebLogin => "weblogin",
         }
     }
 }
@@ -151,6 +156,9 @@ pub struct Outcome {
     /// The command stored a change of links, to be put in force once its transaction has
     /// returned ([`crate::ops::links::LinksView::refresh`]).
     pub links_changed: bool,
+    /// A moderator asked for a console sign-in link (`!weblogin`): the caller hands the ask to
+    /// the console once the transaction has returned.
+    pub weblogin: bool,
 }
 
 impl Outcome {
@@ -336,6 +344,15 @@ pub fn run(tx: &mut Tx<'_>, ctx: &Ctx<'_>, cmd: Command) -> Result<Outcome, TxEr
         Command::Unlink(_) => links::unlink(tx, ctx, &link),
         Command::Rooms => Ok(links::rooms(tx, ctx)),
         Command::Help => Ok(Outcome::reply(HELP)),
+        // Only a person in a room can be sent a link privately; the reply comes from the
+        // console once it has tried.
+        Command::WebLogin if matches!(ctx.actor, Actor::Person { .. }) => Ok(Outcome {
+            weblogin: true,
+            ..Outcome::default()
+        }),
+        Command::WebLogin => Ok(Outcome::declined(
+            "!weblogin works in a moderation room: the link is sent to whoever types it.",
+        )),
     }
 }
 

@@ -63,9 +63,7 @@ pub fn retry(tx: &mut Tx<'_>, ctx: &Ctx<'_>, id: ParkedId) -> Result<Outcome, Tx
     Ok(Outcome {
         reply,
         jobs,
-        refused: false,
-        declined: false,
-        links_changed: false,
+        ..Outcome::default()
     })
 }
 

@@ -33,6 +33,7 @@ Commands (moderation room):
 !pause LINK / !resume LINK — copies on the link wait in the outbox until resumed (admins)
 !trust USER [LINK] / !block USER [LINK] — USER as platform:id, e.g. telegram:42 (admins)
 !audit [N] — the last N audit entries (default 10)
+!weblogin — a link that signs you in to the web console, sent to you in a direct message (once, for 5 minutes)
 !help — this text
 In a staff room, as a reply in a thread (or a reply to its first message): !publish asks the moderators to publish the thread; !unpublish stops it crossing.";
 
@@ -251,6 +252,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
         },
         "parked" if words.is_empty() => Ok(Command::Parked),
         "rooms" if words.is_empty() => Ok(Command::Rooms),
+        "weblogin" if words.is_empty() => Ok(Command::WebLogin),
         "retry" | "drop" => match words.as_slice() {
             [id] => match id.parse() {
                 Ok(id) if verb == "retry" => Ok(Command::Retry(id)),
@@ -260,7 +262,7 @@ pub fn parse(text: &str) -> Option<Result<Command, String>> {
             _ => bad(),
         },
         "help" => Ok(Command::Help),
-        "publish" | "unpublish" | "queue" | "parked" | "rooms" => bad(),
+        "publish" | "unpublish" | "queue" | "parked" | "rooms" | "weblogin" => bad(),
         _ => Err(format!(
             "unknown command `!{verb}`; !help lists the commands"
         )),

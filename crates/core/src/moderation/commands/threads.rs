@@ -96,9 +96,7 @@ pub fn publish(
     Ok(Outcome {
         reply: format!("Asked the moderators to publish this thread ({}).", item.id),
         jobs,
-        refused: false,
-        declined: false,
-        links_changed: false,
+        ..Outcome::default()
     })
 }
 

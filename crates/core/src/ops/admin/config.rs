@@ -27,6 +27,8 @@ pub struct RawAdmin {
 pub struct AdminSettings {
     pub listen: SocketAddr,
     pub tokens: super::tokens::Tokens,
+    /// `[console]`: the moderation console on this listener, if on.
+    pub console: Option<crate::ops::console::ConsoleSettings>,
 }
 
 impl RawAdmin {
@@ -62,7 +64,11 @@ impl RawAdmin {
                 "`{text}` is not an address and port (such as 127.0.0.1:9090 or [::1]:9090)"
             ))
         })?;
-        Ok(Some(AdminSettings { listen, tokens }))
+        Ok(Some(AdminSettings {
+            listen,
+            tokens,
+            console: None,
+        }))
     }
 }
 

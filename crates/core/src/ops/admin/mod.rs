@@ -7,8 +7,10 @@
 //!   last error and since when (`health.rs`, over [`crate::ops::status::Status`]).
 //! - `GET /metrics`: the Prometheus text format (`metrics.rs`, over [`crate::ops::metrics`]).
 //! - `/api/v1/…`: the admin API, for callers with a token ([`api`], `records.rs`, [`tokens`]).
+//! - `/console/…`: the moderation console, when `[console]` is set ([`crate::ops::console`]).
 //!
-//! Anything else is 404, another method on these paths 405. Request bodies are never read.
+//! Anything else is 404, another method on these paths 405. Request bodies are read only by the
+//! API and the console, within their limits.
 //! The daemon binds it before anything else starts (a taken port stops the start with an error
 //! naming `admin.listen`) and stops it at shutdown: new connections are refused at once, and
 //! open ones get [`DRAIN`] to finish.
@@ -53,6 +55,8 @@ pub struct AdminState {
     pub metrics: Metrics,
     /// Filled once the daemon has started.
     pub api: api::ApiSlot,
+    /// The moderation console (`/console/`), when `[console]` is set.
+    pub console: crate::ops::console::ConsoleSlot,
 }
 
 /// The listener's routes, without a socket (tests can drive it directly).
@@ -62,6 +66,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .merge(api::routes())
+        .merge(crate::ops::console::routes(&state.console))
         .fallback(health::not_found)
         .with_state(state)
 }
@@ -85,6 +90,8 @@ pub async fn start(
     let app = router(state);
     tracker.spawn(async move {
         let stop = shutdown.clone();
+        // The client's address, for the console's sign-in rate limit.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
         // A client that keeps a request open must not hold up the daemon's shutdown.
         let drained = async {

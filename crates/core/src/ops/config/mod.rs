@@ -68,6 +68,8 @@ struct RawConfig {
     connectors: RawWatch,
     #[serde(default)]
     admin: crate::ops::admin::RawAdmin,
+    #[serde(default)]
+    console: crate::ops::console::RawConsole,
     /// Every other table: a platform's section, by name.
     #[serde(flatten)]
     platforms: BTreeMap<String, config::Value>,
@@ -409,8 +411,10 @@ impl RawConfig {
             Some(p) => p,
             None => base.join("civicbridge-data"),
         };
-        let admin = self.admin.validate()?;
-        if let Some(a) = &admin {
+        let mut admin = self.admin.validate()?;
+        let console = self.console.validate(admin.is_some())?;
+        if let Some(a) = &mut admin {
+            a.console = console;
             secrets.extend(a.tokens.secrets());
         }
         Ok(Settings {

@@ -183,3 +183,33 @@ fn errors_name_the_key() {
         "{e}"
     );
 }
+
+/// `[console]` rides on the admin listener: read into its settings, refused without it, and
+/// a change of it named as needing a restart.
+#[test]
+fn the_console_section_needs_the_admin_listener() {
+    let parse = |t: &str| Settings::from_toml(t, Path::new("/srv"), &factories()).unwrap();
+    let on = format!(
+        "{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\n[console]\npublic_url = \"https://bridge.example.org/\"\nidle_minutes = 10\n"
+    );
+    let s = parse(&on);
+    let console = s.admin.as_ref().and_then(|a| a.console.clone()).unwrap();
+    assert_eq!(console.public_url, "https://bridge.example.org");
+    assert!(console.secure);
+    assert_eq!(console.idle, std::time::Duration::from_secs(600));
+    assert!(parse(GOOD).admin.is_none());
+    let e = err(&format!("{GOOD}\n[console]\npublic_url = \"https://x\"\n"));
+    assert!(e.starts_with("console.public_url: "), "{e}");
+    assert!(e.contains("admin.listen"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\n[console]\npublic_url = \"https://x/path\"\n"
+    ));
+    assert!(e.starts_with("console.public_url: "), "{e}");
+    let e = err(&format!("{GOOD}\n[console]\nnonsense = 1\n"));
+    assert!(e.contains("nonsense"), "{e}");
+    let other = on.replace("idle_minutes = 10", "idle_minutes = 20");
+    assert_eq!(
+        crate::ops::reload::needs_restart(&s, &parse(&other)),
+        vec!["console"]
+    );
+}

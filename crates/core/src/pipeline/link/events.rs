@@ -29,7 +29,15 @@ impl LinkWorker {
                     platforms: &self.platforms,
                     links: Some(&self.links),
                 };
-                fx.links_changed |= room::handle(tx, &self.link, ev, &env, &mut fx.jobs)?;
+                let after = room::handle(tx, &self.link, ev, &env, &mut fx.jobs)?;
+                fx.links_changed |= after.links_changed;
+                if let Some(actor) = after.weblogin {
+                    fx.weblogins.push(crate::ops::console::WebLoginAsk {
+                        link: self.link.id.clone(),
+                        room: ev.room.clone(),
+                        actor,
+                    });
+                }
                 Ok(())
             }
         }

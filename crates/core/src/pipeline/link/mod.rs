@@ -83,6 +83,8 @@ struct Effects {
     relayed: HashMap<UserKey, u64>,
     /// A command changed the links (`!link`, `!unlink`): to put in force once stored.
     links_changed: bool,
+    /// `!weblogin`s to hand to the console once the transaction has returned.
+    weblogins: Vec<crate::ops::console::WebLoginAsk>,
 }
 
 pub struct LinkWorker {
@@ -121,7 +123,16 @@ type Decided = Vec<(Effects, Vec<Work>)>;
 
 /// Flushes decided batches, then acknowledges their events and enqueues their jobs, in order.
 /// Runs until the worker drops its sender, so batches decided before a shutdown still finish.
-async fn commit(store: Store, outbox: Outbox, link: String, mut rx: mpsc::Receiver<Decided>) {
+///
+/// A `!weblogin` is handed to the console here, once its event is durably seen: a crash
+/// cannot replay it into a second link.
+async fn commit(
+    store: Store,
+    outbox: Outbox,
+    console: crate::ops::console::ConsoleSlot,
+    link: String,
+    mut rx: mpsc::Receiver<Decided>,
+) {
     while let Some(first) = rx.recv().await {
         let mut ready = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -138,6 +149,11 @@ async fn commit(store: Store, outbox: Outbox, link: String, mut rx: mpsc::Receiv
                 let _ = w.into_submission().ack.send(());
             }
             outbox.enqueue(&fx.jobs);
+            // The sign-in link is a secret: the console sends it directly, never through the
+            // store or the outbox.
+            for ask in fx.weblogins {
+                crate::ops::console::weblogin::ask(&console, &store, &outbox, ask);
+            }
         }
     }
 }
@@ -154,6 +170,8 @@ pub struct Shared {
     pub liveness: Arc<crate::ops::liveness::Liveness>,
     /// The links in force, for `!link` and `!unlink`.
     pub links: crate::ops::links::LinksView,
+    /// The moderation console, for `!weblogin` (empty when it is off).
+    pub console: crate::ops::console::ConsoleSlot,
 }
 
 impl LinkWorker {
@@ -171,7 +189,13 @@ impl LinkWorker {
         // A few batches in flight are enough to cover one fsync; more would only add latency.
         let (committer, pending) = mpsc::channel(4);
         let outbox = shared.outbox.clone();
-        tracker.spawn(commit(store.clone(), outbox, link.id.to_string(), pending));
+        tracker.spawn(commit(
+            store.clone(),
+            outbox,
+            shared.console.clone(),
+            link.id.to_string(),
+            pending,
+        ));
         let beat = shared.liveness.register(format!("link {}", link.id));
         Ok(LinkWorker {
             link,
@@ -253,6 +277,7 @@ impl LinkWorker {
             .flat_map(|(_, works)| works)
             .any(|w| matches!(w, Work::Moderation(_)) && is_retry_command(&w.submission().event));
         let links_changed = decided.iter().any(|(fx, _)| fx.links_changed);
+
         // The committer only stops after this worker does; if it has stopped, nothing of this
         // batch is acknowledged and the connectors deliver it again after a restart.
         if self.committer.send(decided).await.is_err() {
