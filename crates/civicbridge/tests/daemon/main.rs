@@ -10,6 +10,8 @@ mod admin;
 mod admin_api;
 mod backlog;
 mod console;
+mod console_audit;
+mod console_published;
 mod console_browser;
 mod discord_telegram_bridge;
 mod fourth_platform;

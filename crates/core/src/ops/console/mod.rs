@@ -16,14 +16,23 @@
 //!   audit entries as `!approve`/`!reject`/`!edit` ([`crate::ops::remote`]); each page action
 //!   also writes a `console_action` entry ([`audit`]). Open queue pages follow changes made
 //!   anywhere through a server-sent event stream ([`events`], fed by [`changes`]).
+//! - The published page ([`published`]) lists the links' bridged messages with their copies
+//!   and takes them down through `!takedown`'s own code, authors named as the moderation room
+//!   sees them.
+//! - The audit page ([`audit_page`], filters in [`audit_filter`]) shows the log's entries of
+//!   the person's links (entries on no link only to an admin of every link), the chain's
+//!   verdict, and exports the filtered entries as JSON Lines.
 //!
 //! Routes: `GET /console/` (to the queue), `GET|POST /console/login`, `POST /console/logout`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
-//! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/events`,
+//! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/published`,
+//! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`, `GET /console/events`,
 //! `GET /console/static/{name}`.
 
 pub mod assets;
 pub mod audit;
+pub mod audit_filter;
+pub mod audit_page;
 pub mod changes;
 pub mod config;
 pub mod events;
@@ -33,6 +42,7 @@ pub mod headers;
 pub mod item;
 pub mod limit;
 pub mod login;
+pub mod published;
 pub mod queue;
 pub mod sessions;
 pub mod signin;
@@ -209,6 +219,10 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         .route("/console/queue/decide", post(queue::decide))
         .route("/console/items/{id}", get(item::page))
         .route("/console/items/{id}/edit", post(item::edit))
+        .route("/console/published", get(published::page))
+        .route("/console/published/takedown", post(published::take_down))
+        .route("/console/audit", get(audit_page::page))
+        .route("/console/audit.jsonl", get(audit_page::export))
         .route("/console/events", get(events::stream))
         .route("/console/static/{name}", get(assets::serve))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -26,6 +26,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("queue.html", include_str!("templates/queue.html")),
     ("queue_rows.html", include_str!("templates/queue_rows.html")),
     ("item.html", include_str!("templates/item.html")),
+    ("audit.html", include_str!("templates/audit.html")),
+    ("published.html", include_str!("templates/published.html")),
 ];
 
 impl Templates {

@@ -1,0 +1,223 @@
+//! The audit page (`GET /console/audit`): the log's entries the person may see
+//! ([`audit_filter::Scope`]), newest first, filtered, [`PAGE`] at a time with an "older" link,
+//! and whether the whole chain verifies ([`crate::moderation::audit::verify`]). Its export
+//! (`GET /console/audit.jsonl`) hands over the filtered entries as JSON Lines, one sealed entry a
+//! line exactly as `civicbridge audit export` writes them; each export is audited
+//! (`console_action`, `audit_export`).
+//!
+//! A filtered export holds entries that are not consecutive in the chain, so only each entry's
+//! own hash can be checked from the file; the links between them are checked against the full
+//! log (`civicbridge audit verify`, and the verdict this page shows).
+
+use super::audit_filter::{Filter, FilterError, Raw, Scope};
+use super::guard::{self, Signed};
+use crate::moderation::audit::{self, AuditEntry};
+use crate::store::prelude::*;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The most entries one page shows.
+pub const PAGE: usize = 50;
+/// The longest detail shown in a row (the export has it whole).
+const MAX_DETAIL: usize = 400;
+
+#[derive(Debug, Serialize)]
+struct Row {
+    seq: u64,
+    at: String,
+    actor: String,
+    action: String,
+    link: String,
+    subject: String,
+    detail: String,
+}
+
+fn action_name(e: &AuditEntry) -> String {
+    serde_json::to_value(e.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn row(e: &AuditEntry) -> Row {
+    let detail = e.detail.to_string();
+    let mut shown: String = detail.chars().take(MAX_DETAIL).collect();
+    if shown.len() < detail.len() {
+        shown.push('…');
+    }
+    Row {
+        seq: e.seq,
+        at: audit::rfc3339(e.at_ms),
+        actor: e.actor.to_string(),
+        action: action_name(e),
+        link: e.link.as_ref().map(ToString::to_string).unwrap_or_default(),
+        subject: e.subject.clone().unwrap_or_default(),
+        detail: shown,
+    }
+}
+
+/// The signed-in request's scope, checked filter and the whole log, or the answer to give.
+fn read(
+    signed: &Signed,
+    raw: &Raw,
+) -> Result<(Scope, Filter, Vec<AuditEntry>), guard::Refusal> {
+    let scope = Scope::of(&signed.session.person, &signed.console.links());
+    let filter = Filter::read(raw, &scope).map_err(|e| {
+        let status = match e {
+            FilterError::NotYourLink(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Box::new(signed.message(status, "Bad filter", &format!("Not shown: {e}.")))
+    })?;
+    let log = signed.console.store().audit_log().map_err(|e| {
+        tracing::error!(error = %e, "the console could not read the audit log");
+        Box::new(signed.message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something failed",
+            "The bridge could not read its audit log; see its log.",
+        ))
+    })?;
+    Ok((scope, filter, log))
+}
+
+/// The filter as a query string, without paging (`before`).
+fn query(raw: &Raw) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("link", &raw.link),
+        ("actor", &raw.actor),
+        ("action", &raw.action),
+        ("from", &raw.from),
+        ("to", &raw.to),
+    ] {
+        if !v.trim().is_empty() {
+            q.append_pair(k, v.trim());
+        }
+    }
+    q.finish()
+}
+
+pub async fn page(
+    State(state): State<crate::ops::admin::AdminState>,
+    headers: HeaderMap,
+    Query(raw): Query<Raw>,
+) -> Response {
+    let signed = match guard::signed(&state, &headers, true) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (scope, filter, log) = match read(&signed, &raw) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let verdict = match audit::verify(&log, Some(audit::GENESIS)) {
+        Ok(n) => format!("Intact: the chain of all {n} entries verifies."),
+        Err(e) => format!("NOT intact: {e}."),
+    };
+    let intact = !verdict.starts_with("NOT");
+    let mut actions: Vec<String> = log
+        .iter()
+        .filter(|e| scope.admits(e))
+        .map(action_name)
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    let mut shown: Vec<Row> = log
+        .iter()
+        .rev()
+        .filter(|e| filter.before.is_none_or(|b| e.seq < b))
+        .filter(|e| scope.admits(e) && filter.admits(e))
+        .take(PAGE + 1)
+        .map(row)
+        .collect();
+    let older = (shown.len() > PAGE).then(|| {
+        shown.truncate(PAGE);
+        let q = query(&raw);
+        let before = shown.last().map_or(0, |r| r.seq);
+        match q.is_empty() {
+            true => format!("/console/audit?before={before}"),
+            false => format!("/console/audit?{q}&before={before}"),
+        }
+    });
+    let q = query(&raw);
+    let export = match q.is_empty() {
+        true => "/console/audit.jsonl".to_owned(),
+        false => format!("/console/audit.jsonl?{q}"),
+    };
+    let frame = signed.frame("Audit log", "audit");
+    guard::render(
+        &signed.console,
+        StatusCode::OK,
+        "audit.html",
+        minijinja::context! {
+            rows => shown,
+            filter => raw,
+            links => scope.links().collect::<Vec<_>>(),
+            actions => actions,
+            verdict => verdict,
+            intact => intact,
+            older => older,
+            export => export,
+            ..minijinja::Value::from_serialize(&frame),
+        },
+    )
+}
+
+/// The filtered entries as JSON Lines, oldest first, as a download.
+pub async fn export(
+    State(state): State<crate::ops::admin::AdminState>,
+    headers: HeaderMap,
+    Query(raw): Query<Raw>,
+) -> Response {
+    let signed = match guard::signed(&state, &headers, true) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (scope, filter, log) = match read(&signed, &raw) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let mut text = String::new();
+    let mut n = 0usize;
+    for e in log.iter().filter(|e| scope.admits(e) && filter.admits(e)) {
+        match serde_json::to_string(e) {
+            Ok(line) => text.push_str(&line),
+            Err(e) => {
+                tracing::error!(error = %e, "an audit entry could not be encoded");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+        text.push('\n');
+        n += 1;
+    }
+    let person = &signed.session.person;
+    let link = filter.link.as_deref().map(civicbridge_api::LinkId::new);
+    if let Err(e) = super::audit::write(
+        signed.console.store(),
+        person,
+        "audit_export",
+        link.as_ref(),
+        serde_json::json!({ "filter": query(&raw), "entries": n }),
+    ) {
+        tracing::error!(error = %e, "the console could not audit an export");
+        return signed.message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something failed",
+            "The export could not be recorded in the audit log, so it was not handed over.",
+        );
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/jsonl; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"civicbridge-audit.jsonl\"",
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
