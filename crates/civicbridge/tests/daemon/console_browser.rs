@@ -353,3 +353,84 @@ async fn in_chromium_a_decision_in_the_room_leaves_an_open_queue_page_without_re
     c.close().await.unwrap();
     w.daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn in_chromium_take_down_from_the_published_page_and_pass_axe_on_it_and_the_audit_page() {
+    if !available() {
+        return;
+    }
+    let w = start_console(LIFETIME).await;
+    acked(w.fakes.matrix.post(STAFF, STAFFER, "$p1", "Hall closed Friday")).await;
+    acked(w.fakes.matrix.post(STAFF, STAFFER, "$p2", "Hall open Saturday")).await;
+    wait_until(WAIT, "both cross", || {
+        w.fakes.discord.texts_in(DC).len() == 2 && w.fakes.telegram.texts_in(TG).len() == 2
+    })
+    .await;
+    let d = driver().await;
+    let c = browser(&d).await;
+    sign_in(&c, &w, "$p3").await;
+    // Reached from the navigation, by keyboard-usable links.
+    c.find(Locator::LinkText("Published"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the published page", |h| {
+        h.contains("Hall closed Friday") && h.contains("Hall open Saturday")
+    })
+    .await;
+    axe(&c, "published").await;
+
+    let one = w
+        .store
+        .mirrors_older_than(&civicbridge_api::LinkId::new("planning"), u64::MAX)
+        .unwrap()
+        .into_iter()
+        .find(|m| w.store.mirror(*m).unwrap().unwrap().text.to_plain() == "Hall closed Friday")
+        .unwrap();
+    c.find(Locator::Css(&format!("input[value='{one}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("takedown-selected"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the notice and the row gone", |h| {
+        h.contains("taken down by Mo") && !h.contains("Hall closed Friday")
+    })
+    .await;
+    wait_until(WAIT, "every copy is deleted", || {
+        [&w.fakes.discord, &w.fakes.telegram]
+            .iter()
+            .zip([DC, TG])
+            .all(|(f, r)| f.texts_in(r).iter().all(|t| !t.contains("Hall closed")))
+    })
+    .await;
+    assert!(w
+        .fakes
+        .discord
+        .texts_in(DC)
+        .iter()
+        .any(|t| t.contains("Hall open Saturday")));
+    axe(&c, "published after a takedown").await;
+
+    c.find(Locator::LinkText("Audit log"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the audit page", |h| {
+        h.contains("Chain check:") && h.contains("takedown")
+    })
+    .await;
+    axe(&c, "audit").await;
+    c.close().await.unwrap();
+    w.daemon.shutdown().await.unwrap();
+}
