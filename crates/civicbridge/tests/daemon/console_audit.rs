@@ -74,7 +74,12 @@ async fn the_audit_page_shows_and_exports_only_my_links_entries() {
     let exported = audit::parse_jsonl(&text).unwrap();
     assert_eq!(exported.iter().collect::<Vec<_>>(), held);
     for e in &exported {
-        assert_eq!(e.compute_hash(), e.hash, "entry {} is sealed as stored", e.seq);
+        assert_eq!(
+            e.compute_hash(),
+            e.hash,
+            "entry {} is sealed as stored",
+            e.seq
+        );
     }
     // A range with nothing of others in it is a contiguous run: the verifier checks its links.
     let first = held[0];
@@ -90,7 +95,11 @@ async fn the_audit_page_shows_and_exports_only_my_links_entries() {
         .filter(|e| e.at_ms >= first.at_ms && e.at_ms <= last.at_ms)
         .collect();
     let (status, _, text) = web
-        .get(&format!("/console/audit.jsonl?from={}&to={}", enc(&from), enc(&to)))
+        .get(&format!(
+            "/console/audit.jsonl?from={}&to={}",
+            enc(&from),
+            enc(&to)
+        ))
         .await;
     assert_eq!(status, 200, "{text}");
     let exported = audit::parse_jsonl(&text).unwrap();

@@ -360,8 +360,18 @@ async fn in_chromium_take_down_from_the_published_page_and_pass_axe_on_it_and_th
         return;
     }
     let w = start_console(LIFETIME).await;
-    acked(w.fakes.matrix.post(STAFF, STAFFER, "$p1", "Hall closed Friday")).await;
-    acked(w.fakes.matrix.post(STAFF, STAFFER, "$p2", "Hall open Saturday")).await;
+    acked(
+        w.fakes
+            .matrix
+            .post(STAFF, STAFFER, "$p1", "Hall closed Friday"),
+    )
+    .await;
+    acked(
+        w.fakes
+            .matrix
+            .post(STAFF, STAFFER, "$p2", "Hall open Saturday"),
+    )
+    .await;
     wait_until(WAIT, "both cross", || {
         w.fakes.discord.texts_in(DC).len() == 2 && w.fakes.telegram.texts_in(TG).len() == 2
     })

@@ -124,7 +124,11 @@ async fn takedown_from_the_published_page_is_the_rooms_takedown() {
             .all(|s| *s),
         "nothing was taken down"
     );
-    assert!(f.discord.texts_in(DC2).iter().any(|t| t.contains("Parks notice")));
+    assert!(f
+        .discord
+        .texts_in(DC2)
+        .iter()
+        .any(|t| t.contains("Parks notice")));
 
     // From the page, then the same in the room: the same entries, plus the console's own.
     let before = w.store.audit_log().unwrap().len();
@@ -183,6 +187,10 @@ async fn takedown_from_the_published_page_is_the_rooms_takedown() {
     assert!(page.contains("taken down by Mo"), "the notice: {page}");
     assert!(!page.contains("Notice one") && !page.contains("Notice two"));
     assert!(page.contains("Notice three"));
-    assert!(f.discord.texts_in(DC2).iter().any(|t| t.contains("Parks notice")));
+    assert!(f
+        .discord
+        .texts_in(DC2)
+        .iter()
+        .any(|t| t.contains("Parks notice")));
     w.daemon.shutdown().await.unwrap();
 }

@@ -40,7 +40,10 @@ pub enum FilterError {
     #[error("there is no audit action `{0}`")]
     NoSuchAction(String),
     #[error("{field}: {problem}")]
-    BadTime { field: &'static str, problem: String },
+    BadTime {
+        field: &'static str,
+        problem: String,
+    },
     #[error("`before` must be an entry number")]
     BadCursor,
 }
@@ -56,11 +59,7 @@ pub struct Scope {
 impl Scope {
     pub fn of(person: &super::who::Person, all: &[LinkRecord]) -> Scope {
         Scope {
-            links: person
-                .links(all)
-                .iter()
-                .map(|l| l.id.to_string())
-                .collect(),
+            links: person.links(all).iter().map(|l| l.id.to_string()).collect(),
             unlinked: !all.is_empty() && all.iter().all(|l| person.role(l) >= Role::Admin),
         }
     }
@@ -189,7 +188,10 @@ mod tests {
             read("action=nuke"),
             Err(FilterError::NoSuchAction(_))
         ));
-        assert!(matches!(read("from=yesterday"), Err(FilterError::BadTime { .. })));
+        assert!(matches!(
+            read("from=yesterday"),
+            Err(FilterError::BadTime { .. })
+        ));
         let huge = format!("to={}", "9".repeat(5000));
         assert!(matches!(read(&huge), Err(FilterError::BadTime { .. })));
         assert_eq!(read("before=-1").unwrap_err(), FilterError::BadCursor);

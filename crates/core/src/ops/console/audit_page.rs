@@ -59,10 +59,7 @@ fn row(e: &AuditEntry) -> Row {
 }
 
 /// The signed-in request's scope, checked filter and the whole log, or the answer to give.
-fn read(
-    signed: &Signed,
-    raw: &Raw,
-) -> Result<(Scope, Filter, Vec<AuditEntry>), guard::Refusal> {
+fn read(signed: &Signed, raw: &Raw) -> Result<(Scope, Filter, Vec<AuditEntry>), guard::Refusal> {
     let scope = Scope::of(&signed.session.person, &signed.console.links());
     let filter = Filter::read(raw, &scope).map_err(|e| {
         let status = match e {

@@ -46,7 +46,10 @@ pub enum FilterError {
     #[error("`{0}` is not one of your links")]
     NotYourLink(String),
     #[error("{field}: {problem}")]
-    BadTime { field: &'static str, problem: String },
+    BadTime {
+        field: &'static str,
+        problem: String,
+    },
     #[error("`before` must be a message id (m7)")]
     BadCursor,
 }
@@ -84,11 +87,7 @@ impl Filter {
         };
         let before = match raw.before.trim() {
             "" => None,
-            b => Some(
-                b.parse::<MirrorId>()
-                    .map_err(|_| FilterError::BadCursor)?
-                    .0,
-            ),
+            b => Some(b.parse::<MirrorId>().map_err(|_| FilterError::BadCursor)?.0),
         };
         Ok(Filter {
             link,
@@ -198,7 +197,10 @@ pub async fn page(
     };
     // Every mirror of the person's links, newest first; one scan per link.
     let mut found: Vec<MirrorRecord> = Vec::new();
-    for (id, _) in mine.iter().filter(|(id, _)| filter.link.as_deref().is_none_or(|l| l == **id)) {
+    for (id, _) in mine
+        .iter()
+        .filter(|(id, _)| filter.link.as_deref().is_none_or(|l| l == **id))
+    {
         let ids = match signed
             .console
             .store()
@@ -414,7 +416,10 @@ mod tests {
             before: before.into(),
         };
         assert!(Filter::read(&raw("planning", "2026-01-01", "m7"), &mine).is_ok());
-        assert_eq!(Filter::read(&raw("", "", "7"), &mine).unwrap().before, Some(7));
+        assert_eq!(
+            Filter::read(&raw("", "", "7"), &mine).unwrap().before,
+            Some(7)
+        );
         assert!(matches!(
             Filter::read(&raw("parks", "", ""), &mine),
             Err(FilterError::NotYourLink(_))
