@@ -68,6 +68,11 @@ pub struct ConsoleWorld {
 
 /// Starts the daemon with the console on. `lifetime`: how long sign-in links are valid.
 pub async fn start_console(lifetime: Duration) -> ConsoleWorld {
+    start_console_with(lifetime, two_links()).await
+}
+
+/// As [`start_console`], with `links` instead of [`two_links`].
+pub async fn start_console_with(lifetime: Duration, links: Vec<LinkSettings>) -> ConsoleWorld {
     let fakes = Fakes::new();
     let store = Store::memory();
     // The public URL must name the port, so it is chosen first; another process taking it in
@@ -88,7 +93,7 @@ pub async fn start_console(lifetime: Duration) -> ConsoleWorld {
             sign_in_lifetime: lifetime,
             ..fast_retries()
         };
-        match Daemon::start(store.clone(), &two_links(), fakes.all(), options).await {
+        match Daemon::start(store.clone(), &links, fakes.all(), options).await {
             Ok(daemon) => {
                 return ConsoleWorld {
                     fakes,

@@ -10,6 +10,7 @@ use civicbridge_api::testing::wait_until;
 use civicbridge_api::testing::FakeConnector;
 use civicbridge_api::LinkId;
 use civicbridge_core::moderation::audit::{AuditAction, AuditEntry};
+use civicbridge_core::moderation::rules::ResidentNames;
 use civicbridge_core::store::prelude::*;
 use common::console::*;
 use common::*;
@@ -192,5 +193,41 @@ async fn takedown_from_the_published_page_is_the_rooms_takedown() {
         .texts_in(DC2)
         .iter()
         .any(|t| t.contains("Parks notice")));
+    w.daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pseudonymised_resident_is_never_named_on_the_published_page() {
+    let mut links = two_links();
+    links[0].rules.resident_names = ResidentNames::Pseudonym;
+    let w = start_console_with(LIFETIME, links).await;
+    w.held(TG, "1", "My street floods").await;
+    let (item, _) = w.item("My street floods");
+    let mut web = Web::new(&w.base);
+    assert_eq!(
+        web.sign_in(&w.weblogin(MODS, MODERATOR, "$n1").await).await,
+        303
+    );
+    let csrf = web.csrf("/console/queue").await;
+    let (status, _, _) = web
+        .post(
+            "/console/queue/decide",
+            &[("csrf", &csrf), ("item", &item), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    wait_until(WAIT, "it crosses", || {
+        w.fakes
+            .discord
+            .texts_in(DC)
+            .iter()
+            .any(|t| t.contains("My street floods"))
+    })
+    .await;
+    let (status, _, page) = web.get("/console/published").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("My street floods"), "{page}");
+    assert!(page.contains("Resident "), "the pseudonym: {page}");
+    assert!(!page.contains(RESIDENT.1), "never the real name: {page}");
     w.daemon.shutdown().await.unwrap();
 }
