@@ -26,8 +26,8 @@
 //! Routes: `GET /console/` (to the queue), `GET|POST /console/login`, `POST /console/logout`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
 //! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/published`,
-//! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`, `GET /console/events`,
-//! `GET /console/static/{name}`.
+//! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`,
+//! `GET /console/events`, `GET /console/static/{name}`.
 
 pub mod assets;
 pub mod audit;
