@@ -114,6 +114,34 @@ pub fn signed(state: &AdminState, headers: &HeaderMap, touch: bool) -> Result<Si
     }
 }
 
+/// A state-changing request: signed in, a form that reads, and its CSRF token (and origin)
+/// checked. Every `POST` handler starts here.
+pub fn posted(
+    state: &AdminState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Signed, Form), Refusal> {
+    let signed = signed(state, headers, true)?;
+    let form = form(&signed.console, body)?;
+    csrf(&signed, &form, headers)?;
+    Ok((signed, form))
+}
+
+/// Where to go back to after an action on `page` (`/console/queue`): the form's `back` if it is
+/// a view of that page, else the page itself; never elsewhere (no open redirect). Our own links
+/// are percent-encoded; anything else could not be a header.
+pub fn back_to(form: &Form, page: &str) -> String {
+    match form.get("back") {
+        Some(b)
+            if (b == page || b.strip_prefix(page).is_some_and(|q| q.starts_with('?')))
+                && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\') =>
+        {
+            b.to_owned()
+        }
+        _ => page.to_owned(),
+    }
+}
+
 /// Checks a state-changing form: its `csrf` field must be the session's token, and an `Origin`
 /// header, when the browser sends one, must be the console's. Refused with 403.
 pub fn csrf(signed: &Signed, form: &Form, headers: &HeaderMap) -> Result<(), Refusal> {

@@ -224,17 +224,10 @@ pub async fn edit(
     Path(raw): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let signed = match guard::signed(&state, &headers, true) {
-        Ok(s) => s,
+    let (signed, form) = match guard::posted(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let form = match guard::form(&signed.console, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return *r;
-    }
     let item = match held(&signed, &raw) {
         Ok(i) => i,
         Err(r) => return *r,

@@ -129,17 +129,10 @@ pub async fn sign_out(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let signed = match guard::signed(&state, &headers, true) {
-        Ok(s) => s,
+    let (signed, _form) = match guard::posted(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let form = match guard::form(&signed.console, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return *r;
-    }
     signed.console.0.sessions.close(&signed.sid);
     if let Err(e) = super::audit::write(
         signed.console.store(),

@@ -269,36 +269,16 @@ pub async fn page(
     )
 }
 
-/// Where to go back to: a published view of ours, nothing else (no open redirect).
-fn back_to(form: &super::form::Form) -> String {
-    match form.get("back") {
-        Some(b)
-            if (b == "/console/published" || b.starts_with("/console/published?"))
-                && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\') =>
-        {
-            b.to_owned()
-        }
-        _ => "/console/published".to_owned(),
-    }
-}
-
 pub async fn take_down(
     State(state): State<crate::ops::admin::AdminState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let signed = match guard::signed(&state, &headers, true) {
-        Ok(s) => s,
+    let (signed, form) = match guard::posted(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let form = match guard::form(&signed.console, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return *r;
-    }
-    let back = back_to(&form);
+    let back = guard::back_to(&form, "/console/published");
     let ids = match form
         .all("message")
         .map(|v| v.trim().parse::<MirrorId>())

@@ -389,37 +389,16 @@ fn asked(form: &super::form::Form) -> Result<Asked, String> {
     })
 }
 
-/// Where to go back to after a decision: a queue view of ours, nothing else (no open redirect).
-fn back_to(form: &super::form::Form) -> String {
-    match form.get("back") {
-        Some(b)
-            if (b == "/console/queue" || b.starts_with("/console/queue?"))
-                // Our own links are percent-encoded; anything else could not be a header.
-                && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\') =>
-        {
-            b.to_owned()
-        }
-        _ => "/console/queue".to_owned(),
-    }
-}
-
 pub async fn decide(
     State(state): State<crate::ops::admin::AdminState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let signed = match guard::signed(&state, &headers, true) {
-        Ok(s) => s,
+    let (signed, form) = match guard::posted(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return *r,
     };
-    let form = match guard::form(&signed.console, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if let Err(r) = guard::csrf(&signed, &form, &headers) {
-        return *r;
-    }
-    let back = back_to(&form);
+    let back = guard::back_to(&form, "/console/queue");
     let asked = match asked(&form) {
         Ok(a) => a,
         Err(why) => return signed.message(StatusCode::BAD_REQUEST, "Not decided", &why),
@@ -544,7 +523,10 @@ mod tests {
             let body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("back", v)
                 .finish();
-            back_to(&Form::parse(body.as_bytes()).expect("form"))
+            guard::back_to(
+                &Form::parse(body.as_bytes()).expect("form"),
+                "/console/queue",
+            )
         };
         assert_eq!(back("/console/queue?link=a"), "/console/queue?link=a");
         for bad in [
