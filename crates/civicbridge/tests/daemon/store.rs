@@ -553,10 +553,13 @@ fn concurrent_flushes_share_one_blocking_thread() {
             t.await.unwrap().unwrap();
         }
     });
-    // Idle blocking threads live on for 10 s, so every one started is still counted here:
-    // the two workers and at most two flushers (one more if a flush was cancelled).
+    // Idle blocking threads live on for 10 s, so every one started is still counted here.
+    // One flush runs at a time, but tokio marks a blocking thread idle only after the waiter
+    // it woke may already have asked for the next one, so a hand-off now and then starts a
+    // fresh thread (a clean CI run once counted three). Without the single flusher each of
+    // the 400 callers parks a thread of its own on the journal lock: hundreds, not a handful.
     let threads = threads_named("flush-probe");
-    assert!(threads <= 4, "{threads} runtime threads for 400 flushes");
+    assert!(threads <= 2 + 8, "{threads} runtime threads for 400 flushes");
     drop(rt);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
