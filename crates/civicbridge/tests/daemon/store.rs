@@ -559,7 +559,10 @@ fn concurrent_flushes_share_one_blocking_thread() {
     // fresh thread (a clean CI run once counted three). Without the single flusher each of
     // the 400 callers parks a thread of its own on the journal lock: hundreds, not a handful.
     let threads = threads_named("flush-probe");
-    assert!(threads <= 2 + 8, "{threads} runtime threads for 400 flushes");
+    assert!(
+        threads <= 2 + 8,
+        "{threads} runtime threads for 400 flushes"
+    );
     drop(rt);
     drop(store);
     let store = Store::open(dir.path()).unwrap();

@@ -81,19 +81,13 @@ fn read(signed: &Signed, raw: &Raw) -> Result<(Scope, Filter, Vec<AuditEntry>), 
 
 /// The filter as a query string, without paging (`before`).
 fn query(raw: &Raw) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
+    guard::query(&[
         ("link", &raw.link),
         ("actor", &raw.actor),
         ("action", &raw.action),
         ("from", &raw.from),
         ("to", &raw.to),
-    ] {
-        if !v.trim().is_empty() {
-            q.append_pair(k, v.trim());
-        }
-    }
-    q.finish()
+    ])
 }
 
 pub async fn page(

@@ -227,3 +227,16 @@ pub fn form(console: &Console, body: &[u8]) -> Result<Form, Refusal> {
         ))
     })
 }
+
+/// A filter's fields as a query string, to come back to the same view: blank fields are left
+/// out and values are trimmed, so a filter read back from it is the same filter.
+pub fn query(fields: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        let v = v.trim();
+        if !v.is_empty() {
+            q.append_pair(k, v);
+        }
+    }
+    q.finish()
+}

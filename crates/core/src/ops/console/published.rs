@@ -165,13 +165,7 @@ fn store_failed(signed: &Signed, e: &dyn std::fmt::Display) -> Response {
 }
 
 fn query(raw: &Raw) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [("link", &raw.link), ("from", &raw.from), ("to", &raw.to)] {
-        if !v.trim().is_empty() {
-            q.append_pair(k, v.trim());
-        }
-    }
-    q.finish()
+    guard::query(&[("link", &raw.link), ("from", &raw.from), ("to", &raw.to)])
 }
 
 pub async fn page(

@@ -273,7 +273,7 @@ pub async fn page(
         .map(|l| l.id.to_string())
         .collect();
     let rows: Vec<&Row> = all.iter().filter(|r| filter.admits(r, now)).collect();
-    let back = match serde_urlencoded_query(&filter) {
+    let back = match query(&filter) {
         q if q.is_empty() => "/console/queue".to_owned(),
         q => format!("/console/queue?{q}"),
     };
@@ -298,21 +298,15 @@ pub async fn page(
 }
 
 /// The filters as a query string, for coming back to the same view after a decision.
-fn serde_urlencoded_query(f: &Filter) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
+fn query(f: &Filter) -> String {
+    guard::query(&[
         ("link", &f.link),
         ("platform", &f.platform),
         ("direction", &f.direction),
         ("rule", &f.rule),
         ("sender", &f.sender),
         ("age", &f.age),
-    ] {
-        if !v.is_empty() {
-            q.append_pair(k, v);
-        }
-    }
-    q.finish()
+    ])
 }
 
 /// The table's rows alone, for the page's script to swap in when the queue changed.

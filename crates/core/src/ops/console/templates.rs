@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("message.html", include_str!("templates/message.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("filters.html", include_str!("templates/filters.html")),
     ("queue.html", include_str!("templates/queue.html")),
     ("queue_rows.html", include_str!("templates/queue_rows.html")),
     ("item.html", include_str!("templates/item.html")),
@@ -60,6 +61,34 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_select_marks_the_current_choice_of_plain_and_labelled_options() {
+        let t = Templates::new().expect("templates compile");
+        let src = r#"{% import "filters.html" as f %}{{ f.select("d", "D", opts, cur) }}"#;
+        let html = |opts: minijinja::Value, cur: &str| {
+            t.env
+                .render_str(src, minijinja::context! { opts => opts, cur => cur })
+                .unwrap()
+        };
+        let labelled = minijinja::Value::from_serialize(serde_json::json!([
+            {"value": "a", "label": "Alpha"}, {"value": "b", "label": "Beta"}
+        ]));
+        let out = html(labelled, "b");
+        assert!(
+            out.contains(r#"<option value="b" selected>Beta</option>"#),
+            "{out}"
+        );
+        assert!(out.contains(r#"<option value="a">Alpha</option>"#), "{out}");
+        assert!(out.contains(r#"<option value="">Any</option>"#), "{out}");
+        let plain = minijinja::Value::from_serialize(["x", "y"]);
+        let out = html(plain, "x");
+        assert!(
+            out.contains(r#"<option value="x" selected>x</option>"#),
+            "{out}"
+        );
+        assert!(out.contains(r#"<label for="f-d">D</label>"#), "{out}");
+    }
 
     #[test]
     fn every_template_compiles_and_text_is_escaped() {
