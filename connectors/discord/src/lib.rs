@@ -289,6 +289,27 @@ impl Connector for DiscordConnector {
         }
     }
 
+    /// `https://discord.com/channels/GUILD/CHANNEL/MSG`, the channel being the thread when the
+    /// message is in one. The server comes from what the gateway told us about the channel:
+    /// a channel not seen yet has no link rather than a request to find out.
+    fn message_url(
+        &self,
+        room: &RoomId,
+        thread: Option<&civicbridge_api::ThreadId>,
+        id: &RemoteMsgId,
+    ) -> Option<String> {
+        let channel = ids::channel(room).ok()?.get();
+        let guild = self.inner.known().channels.get(&channel)?.guild?;
+        let shown = match thread {
+            Some(t) => ids::thread(t).ok()?.get(),
+            None => channel,
+        };
+        let msg = ids::message(id).ok()?.get();
+        Some(format!(
+            "https://discord.com/channels/{guild}/{shown}/{msg}"
+        ))
+    }
+
     /// Connects to the gateway and forwards every message, edit, delete and reaction. serenity
     /// heartbeats, resumes after a dropped connection (Discord replays what was missed) and
     /// re-identifies after an invalid session. If the client stops for another reason it is

@@ -135,3 +135,48 @@ async fn a_hidden_channel_is_hidden_everywhere() {
     );
     w.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_url_names_the_server_once_the_channel_is_known_and_reads_back() {
+    use civicbridge_api::{PlatformFactory, RemoteMsgId, ThreadId};
+    let (server, guild, channel, _, ada, _) = server_world(ServerOptions::default()).await;
+    let conn = DiscordConnector::new(config(&server)).unwrap();
+    let msg = RemoteMsgId::new("1234567890123456");
+    // Not seen yet: no link, and no request made to find out.
+    assert_eq!(conn.message_url(&room(channel), None, &msg), None);
+
+    conn.join(&room(channel)).await.unwrap();
+    let url = conn.message_url(&room(channel), None, &msg).unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "https://discord.com/channels/{guild}/{channel}/{}",
+            msg.as_str()
+        )
+    );
+    let back = civicbridge_discord::DiscordFactory
+        .message_link(&url)
+        .unwrap();
+    assert_eq!((back.room, back.msg), (Some(room(channel)), msg.clone()));
+
+    // In a thread, the thread is the channel the message is in.
+    let root = server.post_as_user(channel, ada, "shall we?");
+    let thread = server.start_thread_as_user(channel, root, ada, "Budget talk");
+    let t = ThreadId::new(thread.to_string());
+    assert_eq!(
+        conn.message_url(&room(channel), Some(&t), &msg).unwrap(),
+        format!(
+            "https://discord.com/channels/{guild}/{thread}/{}",
+            msg.as_str()
+        )
+    );
+    // Hostile ids make no link rather than a path of their choosing.
+    assert_eq!(
+        conn.message_url(&room(channel), None, &RemoteMsgId::new("1/../../x")),
+        None
+    );
+    assert_eq!(
+        conn.message_url(&room(channel), Some(&ThreadId::new("x/..")), &msg),
+        None
+    );
+}

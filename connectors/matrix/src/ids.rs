@@ -26,9 +26,47 @@ pub fn user_id(id: &str) -> Result<OwnedUserId, MatrixError> {
     })
 }
 
+/// `https://matrix.to/#/!room:server/$event?via=server`: ids percent-encoded as the spec's
+/// `matrix.to` URIs carry them (ruma's), so nothing in an id can end a part early. `via`
+/// names the room's server where its id has one (not in version 12 rooms).
+pub fn message_url(room: &RoomId, id: &RemoteMsgId) -> Option<String> {
+    let (room, event) = (room_id(room).ok()?, event_id(id).ok()?);
+    let uri = match room.server_name() {
+        Some(server) => room.matrix_to_event_uri_via(event, [server.to_owned()]),
+        None => room.matrix_to_event_uri(event),
+    };
+    Some(uri.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_url_is_encoded_and_reads_back_as_the_same_message() {
+        use civicbridge_api::PlatformFactory;
+        for room in [
+            "!abcdef:localhost",
+            "!Cuyf34gef24t2XH4sNyPMqRwfCXYL7AnbiFQO2Kmg7w",
+        ] {
+            let (room, id) = (RoomId::new(room), RemoteMsgId::new("$ev/1+x?y#z"));
+            let url = message_url(&room, &id).expect("a url");
+            assert!(url.starts_with("https://matrix.to/#/!"), "{url}");
+            // What could end the id early is escaped: one `#`, one `?` (before `via`).
+            assert!(url.contains("$ev%2F1+x%3Fy%23z"), "{url}");
+            assert_eq!(url.matches('#').count(), 1, "{url}");
+            let back = crate::MatrixFactory.message_link(&url).expect("reads back");
+            assert_eq!((back.room, back.msg), (Some(room), id), "{url}");
+        }
+        assert_eq!(
+            message_url(&RoomId::new("#alias:x"), &RemoteMsgId::new("$e")),
+            None
+        );
+        assert_eq!(
+            message_url(&RoomId::new("!a:x"), &RemoteMsgId::new("e")),
+            None
+        );
+    }
 
     #[test]
     fn both_room_id_shapes_parse() {

@@ -378,6 +378,17 @@ impl Connector for MatrixConnector {
         }
     }
 
+    /// A `matrix.to` link, ids encoded as the spec says; with the room's server as `via`, so
+    /// clients on other servers can find it.
+    fn message_url(
+        &self,
+        room: &RoomId,
+        _thread: Option<&civicbridge_api::ThreadId>,
+        id: &RemoteMsgId,
+    ) -> Option<String> {
+        ids::message_url(room, id)
+    }
+
     async fn run(
         &self,
         sink: EventSink,

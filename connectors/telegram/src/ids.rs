@@ -38,6 +38,15 @@ pub fn room_id(chat: ChatId) -> RoomId {
     RoomId::new(chat.0.to_string())
 }
 
+/// `https://t.me/c/CHAT/MSG` for a supergroup `-100CHAT` (what Telegram's "copy link" gives
+/// its members); ordinary groups and private chats have no message links.
+pub fn message_url(room: &RoomId, id: &RemoteMsgId) -> Option<String> {
+    let chat = room.as_str().strip_prefix("-100")?;
+    let chat: u64 = chat.parse().ok()?;
+    let msg: u64 = id.as_str().parse().ok()?;
+    Some(format!("https://t.me/c/{chat}/{msg}"))
+}
+
 pub fn message_id(id: &RemoteMsgId) -> Result<MessageId, ConnectorError> {
     id.as_str()
         .parse()
@@ -90,6 +99,34 @@ pub fn file_id(reference: &str) -> Option<&str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_supergroup_message_url_reads_back_as_the_same_message() {
+        use civicbridge_api::PlatformFactory;
+        let room = RoomId::new("-1001234567890");
+        let id = RemoteMsgId::new("45");
+        let url = message_url(&room, &id).unwrap();
+        assert_eq!(url, "https://t.me/c/1234567890/45");
+        let back = crate::TelegramFactory.message_link(&url).unwrap();
+        assert_eq!((back.room, back.msg), (Some(room), id));
+        // An ordinary group, a private chat and hostile ids have no link.
+        assert_eq!(
+            message_url(&RoomId::new("-4567"), &RemoteMsgId::new("1")),
+            None
+        );
+        assert_eq!(
+            message_url(&RoomId::new("42"), &RemoteMsgId::new("1")),
+            None
+        );
+        assert_eq!(
+            message_url(&RoomId::new("-100/../x"), &RemoteMsgId::new("1")),
+            None
+        );
+        assert_eq!(
+            message_url(&RoomId::new("-1001"), &RemoteMsgId::new("1/../../x")),
+            None
+        );
+    }
 
     #[test]
     fn ids_round_trip_and_reject_garbage() {

@@ -266,6 +266,16 @@ impl Connector for TelegramConnector {
         self.send_impl(out).await
     }
 
+    /// The topic is not needed: `t.me/c/CHAT/MSG` opens the message in its topic.
+    fn message_url(
+        &self,
+        room: &RoomId,
+        _thread: Option<&civicbridge_api::ThreadId>,
+        id: &RemoteMsgId,
+    ) -> Option<String> {
+        ids::message_url(room, id)
+    }
+
     async fn edit(
         &self,
         room: &RoomId,

@@ -2,7 +2,7 @@
 
 use crate::error::ConnectorError;
 use crate::event::{Attachment, Event};
-use crate::ids::{Platform, RemoteMsgId, RoomId};
+use crate::ids::{Platform, RemoteMsgId, RoomId, ThreadId};
 use crate::outgoing::{Outgoing, Private, SendReceipt};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -180,6 +180,21 @@ pub trait Connector: Send + Sync + 'static {
             self.platform(),
             private.to
         )))
+    }
+
+    /// A web address people can open to see message `id` in `room` (in `thread` when it was
+    /// posted in one) on the platform: the console links each copy with it. Built from what the connector already knows, without
+    /// I/O; `None` where the platform has no such address for that room (a Telegram group that
+    /// is not a supergroup) or the connector does not know enough yet (a Discord channel whose
+    /// server it has not seen). The caller shows only `https://` and `http://` addresses.
+    fn message_url(
+        &self,
+        room: &RoomId,
+        thread: Option<&ThreadId>,
+        id: &RemoteMsgId,
+    ) -> Option<String> {
+        let _ = (room, thread, id);
+        None
     }
 
     /// Makes the bot a member of `room` where a bot can join by itself (Matrix: join, and accept

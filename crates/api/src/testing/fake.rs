@@ -576,6 +576,16 @@ impl Connector for FakeConnector {
         self.find(id, |p| p.edits.push(out.clone()))
     }
 
+    /// `https://PLATFORM.example/ROOM/MSG`, so pages that link copies can be checked.
+    fn message_url(
+        &self,
+        room: &RoomId,
+        _thread: Option<&crate::ThreadId>,
+        id: &RemoteMsgId,
+    ) -> Option<String> {
+        Some(format!("https://{}.example/{room}/{id}", self.platform()))
+    }
+
     async fn delete(&self, _room: &RoomId, id: &RemoteMsgId) -> Result<(), ConnectorError> {
         let failure = self.take_failure();
         self.state().ops.push(FakeOp::Delete {

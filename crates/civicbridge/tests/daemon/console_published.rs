@@ -79,6 +79,25 @@ async fn takedown_from_the_published_page_is_the_rooms_takedown() {
     assert!(!page.contains("Parks notice"), "only their links: {page}");
     assert!(page.contains(&format!("value=\"{one}\"")));
     assert!(page.contains("aria-current=\"page\">Published"));
+    // Every copy, and the original, links to where it can be seen on its platform.
+    let hrefs = page.replace("&#x2f;", "/");
+    let copy_of = |fake: &FakeConnector, room: &str| {
+        let p = fake.visible_in(room);
+        let p = p
+            .iter()
+            .find(|p| p.out.text.to_plain().contains("Notice one"));
+        p.expect("the copy").id.clone()
+    };
+    for href in [
+        "https://matrix.example/!staff/$p1".to_owned(),
+        format!("https://telegram.example/{TG}/{}", copy_of(&f.telegram, TG)),
+        format!("https://discord.example/{DC}/{}", copy_of(&f.discord, DC)),
+    ] {
+        assert!(
+            hrefs.contains(&format!("href=\"{href}\"")),
+            "{href} in {page}"
+        );
+    }
     let csrf = value_of(&page, "csrf").unwrap();
 
     // Hostile: another link's message, no token, garbage ids and filters.

@@ -1,6 +1,7 @@
 //! The published page (`GET /console/published`): bridged messages of the person's links that
 //! have copies, newest first, filtered by link and time, [`PAGE`] at a time with an "older"
-//! link; each with its copies by room name. Several or one can be taken down
+//! link; each with its copies by room name, linked where the connector can build an address
+//! (`Connector::message_url`, checked to be a web address). Several or one can be taken down
 //! (`POST /console/published/takedown`): each runs `!takedown mN` on its link through
 //! [`crate::ops::remote`] (the same code, permissions and audit entries as typed in the room),
 //! and the page action writes one `console_action` entry (`takedown`).
@@ -18,7 +19,7 @@ use crate::store::{LinkRecord, MirrorRecord, StoreError};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use civicbridge_api::{LinkId, MirrorId};
+use civicbridge_api::{LinkId, MirrorId, RemoteMsgId, RoomRef, ThreadId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -110,6 +111,28 @@ struct CopyRow {
     /// The room, as cards name it.
     room: String,
     platform: String,
+    /// Where to see the copy on its platform (its first part), when the connector can say.
+    url: Option<String>,
+}
+
+/// The address of message `id` in `room` on its platform, if its connector can build one and
+/// it is a web address: a connector's answer is never put in an `href` unchecked.
+fn web_url(
+    console: &super::Console,
+    room: &RoomRef,
+    thread: Option<&ThreadId>,
+    id: Option<&RemoteMsgId>,
+) -> Option<String> {
+    let url = console
+        .connector(room.platform)?
+        .message_url(&room.room, thread, id?)?;
+    is_web(&url).then_some(url)
+}
+
+fn is_web(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://"))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +142,8 @@ struct Row {
     link: String,
     at: String,
     from: String,
+    /// Where to see the original on its platform.
+    url: Option<String>,
     sender: String,
     excerpt: String,
     copies: Vec<CopyRow>,
@@ -134,6 +159,12 @@ fn row(console: &super::Console, link: &LinkRecord, m: &MirrorRecord) -> Result<
         link: m.link.to_string(),
         at: audit::rfc3339(m.at_ms),
         from: store.room_label(&m.source),
+        url: web_url(
+            console,
+            &m.source,
+            m.source_thread.as_ref(),
+            Some(&m.source_msg),
+        ),
         sender,
         excerpt: crate::pipeline::render::excerpt(&m.text),
         copies: m
@@ -142,6 +173,7 @@ fn row(console: &super::Console, link: &LinkRecord, m: &MirrorRecord) -> Result<
             .map(|c| CopyRow {
                 room: store.room_label(&c.room),
                 platform: c.room.platform.as_str().to_owned(),
+                url: web_url(console, &c.room, c.thread.as_ref(), c.ids.first()),
             })
             .collect(),
     })
