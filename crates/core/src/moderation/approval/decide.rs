@@ -19,45 +19,8 @@ pub fn decide(
     let link: LinkRecord = tx
         .link(&item.link)?
         .ok_or_else(|| StoreError::NotFound(format!("link `{}`", item.link)))?;
-    if role(&link, actor) < Role::Moderator {
-        let content = format!("{decision:?}");
-        let attempted = Attempt {
-            kind: decision.kind(),
-            content: &content,
-        };
-        audit_refusal(
-            tx,
-            actor,
-            &link,
-            Some(id.to_string()),
-            attempted,
-            Role::Moderator,
-        )?;
-        return Ok(Err(Refusal::NotAModerator));
-    }
-    let outdated = match seen {
-        Seen::Revision(r) => r != item.revision,
-        Seen::Superseded => true,
-        Seen::Any => false,
-    };
-    if outdated {
-        tx.audit(AuditDraft {
-            actor: actor.audit(),
-            action: AuditAction::Refused,
-            link: Some(link.id.clone()),
-            subject: Some(id.to_string()),
-            detail: serde_json::json!({
-                "attempted": decision.verb(),
-                "why": "outdated revision",
-                "seen": match seen { Seen::Revision(r) => Some(r), _ => None },
-                "current": item.revision,
-            }),
-        })?;
-        return Ok(Err(Refusal::Outdated {
-            id,
-            current: item.revision,
-            reference: item.reference(),
-        }));
+    if let Some(refusal) = refused(tx, &link, &item, decision, seen, actor)? {
+        return Ok(Err(refusal));
     }
     let mut mirror = tx.mirror_required(item.mirror)?;
     let original = item.text(&mirror).clone();
@@ -83,61 +46,18 @@ pub fn decide(
     })?;
     tx.remove_pending(id)?;
     mirror.held.retain(|p| *p != id);
-    let mut jobs = Vec::new();
-    let approved_text = match decision {
-        Decision::Reject(_) => None,
-        Decision::Approve => Some(original.clone()),
-        Decision::ApproveEdited(t) => Some(t.clone()),
-    };
-    let action = match approved_text {
-        None => AuditAction::Rejected,
-        Some(text) => {
-            // Exactly the revision approved: its text (or the moderator's) and its attachments.
-            mirror.text = text;
-            match &item.kind {
-                PendingKind::Message => {
-                    mirror.attachments = attachments;
-                    if !mirror.deleted {
-                        // Reactions people made while it was held follow the copies, in the
-                        // same lanes, after them.
-                        let reacted = tx.reactions(mirror.id)?.is_some();
-                        for target in &item.targets {
-                            jobs.push(tx.push_job(
-                                &item.link,
-                                target,
-                                JobKind::send(mirror.id, mirror.text.clone()),
-                            )?);
-                            if reacted {
-                                jobs.push(tx.push_job(
-                                    &item.link,
-                                    target,
-                                    JobKind::Reactions { mirror: mirror.id },
-                                )?);
-                            }
-                            release(&mut mirror, target);
-                        }
-                    }
-                    // Approving a thread root publishes its thread.
-                    if mirror.thread_root.is_none() {
-                        mirror.published = true;
-                        mirror.unpublished = false;
-                    }
-                }
-                PendingKind::Edit { .. } => {
-                    for target in &item.targets {
-                        jobs.push(tx.push_job(
-                            &item.link,
-                            target,
-                            JobKind::edit(mirror.id, mirror.text.clone()),
-                        )?);
-                    }
-                }
-            }
-            match (&item.kind, decision) {
-                (PendingKind::Message, Decision::Approve) => AuditAction::Approved,
-                (PendingKind::Edit { .. }, Decision::Approve) => AuditAction::EditApproved,
-                _ => AuditAction::EditedAndApproved,
-            }
+    let (action, mut jobs) = match decision {
+        Decision::Reject(_) => (AuditAction::Rejected, Vec::new()),
+        Decision::Approve => approve(
+            tx,
+            &item,
+            &mut mirror,
+            decision,
+            original.clone(),
+            attachments,
+        )?,
+        Decision::ApproveEdited(t) => {
+            approve(tx, &item, &mut mirror, decision, t.clone(), attachments)?
         }
     };
     tx.put_mirror(&mirror)?;
@@ -183,6 +103,110 @@ pub fn decide(
         )?);
     }
     Ok(Ok(Decided { item, jobs }))
+}
+
+/// Why `actor` may not take `decision` on `item` now, audited: they do not moderate its link,
+/// or they decided on a revision that is no longer the current one.
+fn refused(
+    tx: &mut Tx<'_>,
+    link: &LinkRecord,
+    item: &PendingItem,
+    decision: &Decision,
+    seen: Seen,
+    actor: &Actor,
+) -> Result<Option<Refusal>, TxError> {
+    let id = item.id;
+    if role(link, actor) < Role::Moderator {
+        let content = format!("{decision:?}");
+        let attempted = Attempt {
+            kind: decision.kind(),
+            content: &content,
+        };
+        audit_refusal(
+            tx,
+            actor,
+            link,
+            Some(id.to_string()),
+            attempted,
+            Role::Moderator,
+        )?;
+        return Ok(Some(Refusal::NotAModerator));
+    }
+    let outdated = match seen {
+        Seen::Revision(r) => r != item.revision,
+        Seen::Superseded => true,
+        Seen::Any => false,
+    };
+    if !outdated {
+        return Ok(None);
+    }
+    tx.audit(AuditDraft {
+        actor: actor.audit(),
+        action: AuditAction::Refused,
+        link: Some(link.id.clone()),
+        subject: Some(id.to_string()),
+        detail: serde_json::json!({
+            "attempted": decision.verb(),
+            "why": "outdated revision",
+            "seen": match seen { Seen::Revision(r) => Some(r), _ => None },
+            "current": item.revision,
+        }),
+    })?;
+    Ok(Some(Refusal::Outdated {
+        id,
+        current: item.revision,
+        reference: item.reference(),
+    }))
+}
+
+/// Sends exactly the revision approved (`text`, the held one or the moderator's, with the
+/// held `attachments`) to the item's targets; returns what to audit and the jobs queued.
+fn approve(
+    tx: &mut Tx<'_>,
+    item: &PendingItem,
+    mirror: &mut MirrorRecord,
+    decision: &Decision,
+    text: RichText,
+    attachments: Vec<Attachment>,
+) -> Result<(AuditAction, Vec<Job>), TxError> {
+    let mut jobs = Vec::new();
+    mirror.text = text;
+    match &item.kind {
+        PendingKind::Message => {
+            mirror.attachments = attachments;
+            if !mirror.deleted {
+                // Reactions people made while it was held follow the copies, in the same
+                // lanes, after them.
+                let reacted = tx.reactions(mirror.id)?.is_some();
+                for target in &item.targets {
+                    let send = JobKind::send(mirror.id, mirror.text.clone());
+                    jobs.push(tx.push_job(&item.link, target, send)?);
+                    if reacted {
+                        let reactions = JobKind::Reactions { mirror: mirror.id };
+                        jobs.push(tx.push_job(&item.link, target, reactions)?);
+                    }
+                    release(mirror, target);
+                }
+            }
+            // Approving a thread root publishes its thread.
+            if mirror.thread_root.is_none() {
+                mirror.published = true;
+                mirror.unpublished = false;
+            }
+        }
+        PendingKind::Edit { .. } => {
+            for target in &item.targets {
+                let edit = JobKind::edit(mirror.id, mirror.text.clone());
+                jobs.push(tx.push_job(&item.link, target, edit)?);
+            }
+        }
+    }
+    let action = match (&item.kind, decision) {
+        (PendingKind::Message, Decision::Approve) => AuditAction::Approved,
+        (PendingKind::Edit { .. }, Decision::Approve) => AuditAction::EditApproved,
+        _ => AuditAction::EditedAndApproved,
+    };
+    Ok((action, jobs))
 }
 
 /// Notes the decision for the metrics: one moderator's verdict per target room, and how long
