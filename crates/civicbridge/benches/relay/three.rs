@@ -1,5 +1,5 @@
-//! Relay benchmark on real parts: the shipped `civicbridge` binary (a child process) with its
-//! three connectors, a real Synapse and the local Telegram and Discord servers.
+//! The three-platform mode (the default): the shipped `civicbridge` binary (a child process)
+//! with its three connectors, a real Synapse and the local Telegram and Discord servers.
 //!
 //! Prints, for this machine:
 //! - latency p50/p99 of a resident's message from the local Telegram server to a staff
@@ -11,29 +11,23 @@
 //!   links, each joining a Matrix room, a Telegram group and a Discord channel, after a message
 //!   has crossed every link.
 //!
-//! Run: `cargo bench --bench relay` (env `BENCH_SAMPLES`, default 100, `BENCH_LINKS`;
-//! `BENCH_WRAP`, a profiler to run the daemon under; `BENCH_LOG`, a file for the daemon's log).
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+//! Env: `BENCH_SAMPLES`, default 100, `BENCH_LINKS`; `BENCH_WRAP`, a profiler to run the
+//! daemon under; `BENCH_LOG`, a file for the daemon's log.
 
+use super::child::{spawn_daemon, stop_gracefully};
+use super::env;
+use super::proc::{percentile, status_mb};
 use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules};
 use civicbridge_demo::matrix::{Mark, MatrixUser};
 use civicbridge_demo::{World, WorldOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const PATIENCE: Duration = Duration::from_secs(300);
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn open_rules() -> Rules {
+pub fn open_rules() -> Rules {
     Rules {
         staff_to_public: DirectionRule::new(Policy::Auto),
         public_to_staff: DirectionRule::new(Policy::Auto),
@@ -41,27 +35,6 @@ fn open_rules() -> Rules {
         links: LinkPolicy::Allow,
         ..Rules::default()
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// A `/proc/<pid>/status` figure given in kB (`VmHWM`, `RssAnon`, `RssFile`), in MB.
-fn status_mb(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// The staff client's sync loop: every message it sees, with the moment it saw it.
@@ -133,38 +106,7 @@ async fn add_links(world: &World, n: usize) -> Vec<(String, i64, u64)> {
     rooms
 }
 
-/// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
-/// printed is then the wrapper's, not the daemon's.
-fn spawn_daemon(world: &World) -> (Child, Arc<Mutex<String>>) {
-    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
-    let mut argv: Vec<&str> = wrap.split_whitespace().collect();
-    argv.extend([
-        env!("CARGO_BIN_EXE_civicbridge"),
-        "run",
-        "--config",
-        world.config_path.to_str().unwrap(),
-    ]);
-    let mut child = Command::new(argv[0])
-        .args(&argv[1..])
-        .env("RUST_LOG", "warn,civicbridge=info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let l = log.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut g = l.lock().unwrap();
-            g.push_str(&line);
-            g.push('\n');
-        }
-    });
-    (child, log)
-}
-
-#[tokio::main]
-async fn main() {
+pub async fn run() {
     let samples = env("BENCH_SAMPLES", 100);
     let extra = env("BENCH_LINKS", 100).saturating_sub(1);
     let dir = tempfile::tempdir().unwrap();
@@ -172,7 +114,7 @@ async fn main() {
     opts.rules = open_rules();
     let world = World::create(opts).await.unwrap();
     let links = add_links(&world, extra).await;
-    let (mut child, log) = spawn_daemon(&world);
+    let (mut child, log) = spawn_daemon(&world.config_path);
     let pid = child.id();
 
     // Ready when a message has crossed every link (this also fills every lane once).
@@ -250,20 +192,7 @@ async fn main() {
     let rss = status_mb(pid, "VmHWM");
     let (anon, file) = (status_mb(pid, "RssAnon"), status_mb(pid, "RssFile"));
 
-    // Graceful stop; the daemon must exit 0.
-    // Under a wrapper the daemon is the wrapper's child, and the wrapper ends after it.
-    let wrapped = std::env::var_os("BENCH_WRAP").is_some();
-    let _ = Command::new(if wrapped { "pkill" } else { "kill" })
-        .args(["-TERM", if wrapped { "-P" } else { "--" }, &pid.to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the daemon did not exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stop_gracefully(&mut child).await;
 
     bridge.sort_by(f64::total_cmp);
     direct.sort_by(f64::total_cmp);

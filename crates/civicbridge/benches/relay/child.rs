@@ -1,0 +1,59 @@
+//! The daemon under test as a child process: started on a config, its log collected, stopped
+//! with SIGTERM (it must exit on its own).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
+/// printed is then the wrapper's, not the daemon's.
+pub fn spawn_daemon(config: &std::path::Path) -> (Child, Arc<Mutex<String>>) {
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut argv: Vec<&str> = wrap.split_whitespace().collect();
+    argv.extend([
+        env!("CARGO_BIN_EXE_civicbridge"),
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
+        // The config's filter (or the default) decides, as for a council's daemon.
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let l = log.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut g = l.lock().unwrap();
+            g.push_str(&line);
+            g.push('\n');
+        }
+    });
+    (child, log)
+}
+
+/// SIGTERM, then waits up to 30 s for the daemon to exit.
+pub async fn stop_gracefully(child: &mut Child) {
+    // Under a wrapper the daemon is the wrapper's child, and the wrapper ends after it.
+    let wrapped = std::env::var_os("BENCH_WRAP").is_some();
+    let _ = Command::new(if wrapped { "pkill" } else { "kill" })
+        .args([
+            "-TERM",
+            if wrapped { "-P" } else { "--" },
+            &child.id().to_string(),
+        ])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
