@@ -44,6 +44,7 @@ pub mod limit;
 pub mod login;
 pub mod published;
 pub mod queue;
+pub mod secrets;
 pub mod sessions;
 pub mod signin;
 pub mod templates;

@@ -1,18 +1,19 @@
 //! Console sessions: a random id in a cookie, kept in memory (a restart signs everyone out),
-//! ending after the configured idle time or at logout. The id is stored only as its SHA-256,
-//! so a memory dump or a debug print does not hand out live sessions.
+//! ending after the configured idle time or at logout. The ids are [`Secrets`]: kept only as
+//! their SHA-256, so a memory dump or a debug print does not hand out live sessions.
 
+pub use super::secrets::secret;
+use super::secrets::Secrets;
 use super::who::Person;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The cookie's name. `__Host-` would need `Secure`, which a plain-http test listener lacks.
 pub const COOKIE: &str = "civicbridge_console";
 
-/// At most this many sessions at once; opening one more ends the least recently used. Only a
-/// valid sign-in opens a session, so this bounds memory, not people.
+/// At most this many sessions at once; opening one more ends the least recently used (its
+/// idle deadline is the soonest). Only a valid sign-in opens a session, so this bounds memory,
+/// not people.
 const MAX_SESSIONS: usize = 10_000;
 
 /// One signed-in person.
@@ -23,70 +24,43 @@ pub struct Session {
     pub csrf: String,
     /// A line to show once on the next page (what the last action did).
     pub notice: Option<String>,
-    last_used: Instant,
 }
 
 #[derive(Debug)]
 pub struct Sessions {
     idle: Duration,
-    map: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-/// 32 random bytes as hex: the form of every secret the console hands out.
-pub fn secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-fn digest(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+    map: Mutex<Secrets<Session>>,
 }
 
 impl Sessions {
     pub fn new(idle: Duration) -> Sessions {
         Sessions {
             idle,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Secrets::new(MAX_SESSIONS)),
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Secrets<Session>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Opens a session for `person`; returns its id (the cookie's value).
     pub fn open(&self, person: Person, now: Instant) -> String {
-        let id = secret();
-        let mut map = self.map();
-        map.retain(|_, s| now.saturating_duration_since(s.last_used) < self.idle);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            digest(&id),
-            Session {
-                person,
-                csrf: secret(),
-                notice: None,
-                last_used: now,
-            },
-        );
-        id
+        let session = Session {
+            person,
+            csrf: secret(),
+            notice: None,
+        };
+        self.map().insert(session, now + self.idle, now)
     }
 
     /// The session `id` names, if it is open and was used within the idle time. `touch`: this
     /// counts as use (a page, a form), unlike the event stream's keep-alives.
     pub fn get(&self, id: &str, now: Instant, touch: bool) -> Option<Session> {
-        let key = digest(id);
         let mut map = self.map();
-        let s = map.get_mut(&key)?;
-        if now.saturating_duration_since(s.last_used) >= self.idle {
-            map.remove(&key);
-            return None;
-        }
+        let (s, deadline) = map.get_mut(id, now)?;
         if touch {
-            s.last_used = now;
+            *deadline = now + self.idle;
         }
         Some(s.clone())
     }
@@ -94,12 +68,12 @@ impl Sessions {
     /// Sets (or takes and clears, with `None`) the session's one-time notice.
     pub fn set_notice(&self, id: &str, notice: Option<String>) -> Option<String> {
         let mut map = self.map();
-        let s = map.get_mut(&digest(id))?;
+        let (s, _) = map.get_mut(id, Instant::now())?;
         std::mem::replace(&mut s.notice, notice)
     }
 
     pub fn close(&self, id: &str) {
-        self.map().remove(&digest(id));
+        self.map().remove(id);
     }
 }
 
