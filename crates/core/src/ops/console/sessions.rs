@@ -16,6 +16,16 @@ pub const COOKIE: &str = "civicbridge_console";
 /// not people.
 const MAX_SESSIONS: usize = 10_000;
 
+/// How a session was opened, which decides its cookie ([`super::headers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// By a `!weblogin` link, in the console's own tab: a `SameSite=Strict` cookie.
+    Link,
+    /// By an OpenID token inside Element, where the console is a third-party iframe: a
+    /// `SameSite=None; Secure; Partitioned` cookie ([`super::openid`]).
+    Widget,
+}
+
 /// One signed-in person.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -24,6 +34,7 @@ pub struct Session {
     pub csrf: String,
     /// A line to show once on the next page (what the last action did).
     pub notice: Option<String>,
+    pub opened: Opened,
 }
 
 #[derive(Debug)]
@@ -45,11 +56,12 @@ impl Sessions {
     }
 
     /// Opens a session for `person`; returns its id (the cookie's value).
-    pub fn open(&self, person: Person, now: Instant) -> String {
+    pub fn open(&self, person: Person, opened: Opened, now: Instant) -> String {
         let session = Session {
             person,
             csrf: secret(),
             notice: None,
+            opened,
         };
         self.map().insert(session, now + self.idle, now)
     }
@@ -93,7 +105,7 @@ mod tests {
     fn a_session_lives_while_used_and_ends_when_idle_or_closed() {
         let s = Sessions::new(Duration::from_secs(60));
         let t0 = Instant::now();
-        let id = s.open(person(), t0);
+        let id = s.open(person(), Opened::Link, t0);
         assert_eq!(id.len(), 64);
         let got = s
             .get(&id, t0 + Duration::from_secs(59), true)
@@ -103,7 +115,7 @@ mod tests {
         assert!(s.get(&id, t0 + Duration::from_secs(118), false).is_some());
         // Not touched at 118 s: idle from 59 s, ended at 119 s.
         assert!(s.get(&id, t0 + Duration::from_secs(119), true).is_none());
-        let id = s.open(person(), t0);
+        let id = s.open(person(), Opened::Link, t0);
         s.close(&id);
         assert!(s.get(&id, t0, true).is_none());
         assert!(s.get("", t0, true).is_none());
@@ -113,7 +125,7 @@ mod tests {
     #[test]
     fn notices_are_shown_once() {
         let s = Sessions::new(Duration::from_secs(60));
-        let id = s.open(person(), Instant::now());
+        let id = s.open(person(), Opened::Link, Instant::now());
         s.set_notice(&id, Some("done".into()));
         assert_eq!(s.set_notice(&id, None).as_deref(), Some("done"));
         assert_eq!(s.set_notice(&id, None), None);
