@@ -23,7 +23,13 @@
 //!   the person's links (entries on no link only to an admin of every link), the chain's
 //!   verdict, and exports the filtered entries as JSON Lines.
 //!
+//! - Inside Element, as a widget in a moderation room: the widget page ([`widget`]) asks
+//!   Element for an OpenID token and signs in with it ([`openid`]): the token is checked with a
+//!   homeserver the config trusts, and the session's cookie is `SameSite=None; Secure;
+//!   Partitioned`, since Element frames the console from another site.
+//!
 //! Routes: `GET /console/` (to the queue), `GET|POST /console/login`, `POST /console/logout`,
+//! `GET /console/widget`, `POST /api/v1/session/openid`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
 //! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/published`,
 //! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`,
@@ -42,13 +48,16 @@ pub mod headers;
 pub mod item;
 pub mod limit;
 pub mod login;
+pub mod openid;
 pub mod published;
 pub mod queue;
+pub mod secrets;
 pub mod sessions;
 pub mod signin;
 pub mod templates;
 pub mod weblogin;
 pub mod who;
+pub mod widget;
 
 pub use changes::Changes;
 pub use config::{ConsoleSettings, RawConsole};
@@ -81,6 +90,7 @@ struct Inner {
     sessions: sessions::Sessions,
     sign_in: signin::SignInLinks,
     limit: limit::SignInLimit,
+    userinfo: openid::userinfo::UserInfo,
     templates: templates::Templates,
     remote: RemoteCommands,
     connectors: Connectors,
@@ -105,6 +115,8 @@ pub struct Parts {
 pub enum ConsoleError {
     #[error(transparent)]
     Template(#[from] templates::TemplateError),
+    #[error("cannot start the HTTP client for OpenID sign-in: {0}")]
+    OpenIdClient(#[from] reqwest::Error),
 }
 
 impl Console {
@@ -117,6 +129,7 @@ impl Console {
             sessions: sessions::Sessions::new(settings.idle),
             sign_in: signin::SignInLinks::new(p.sign_in_lifetime),
             limit: limit::SignInLimit::default(),
+            userinfo: openid::userinfo::UserInfo::new()?,
             templates: templates::Templates::new()?,
             settings,
             remote: p.remote,
@@ -214,6 +227,8 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         )
         .route("/console/login", get(login::page).post(login::sign_in))
         .route("/console/logout", post(login::sign_out))
+        .route("/console/widget", get(widget::page))
+        .route("/api/v1/session/openid", post(openid::sign_in))
         .route("/console/queue", get(queue::page))
         .route("/console/queue/rows", get(queue::rows))
         .route("/console/queue/decide", post(queue::decide))

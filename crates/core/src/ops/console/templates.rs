@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("templates/item.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("published.html", include_str!("templates/published.html")),
+    ("widget.html", include_str!("templates/widget.html")),
 ];
 
 impl Templates {
