@@ -28,6 +28,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("templates/item.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("published.html", include_str!("templates/published.html")),
+    ("links.html", include_str!("templates/links.html")),
+    ("rules.html", include_str!("templates/rules.html")),
+    ("rules_diff.html", include_str!("templates/rules_diff.html")),
+    ("parked.html", include_str!("templates/parked.html")),
 ];
 
 impl Templates {
