@@ -183,13 +183,15 @@ pub async fn act(
     for id in &ids {
         let item = match signed.console.store().parked_item(*id) {
             Ok(Some(i)) => i,
-            Ok(None) => return signed.message(
-                StatusCode::NOT_FOUND,
-                "Nothing done",
-                &format!(
+            Ok(None) => {
+                return signed.message(
+                    StatusCode::NOT_FOUND,
+                    "Nothing done",
+                    &format!(
                     "There is no parked item {id} (it may have been retried or dropped already)."
                 ),
-            ),
+                )
+            }
             Err(e) => return store_failed(&signed, &e),
         };
         match scope(&signed.session.person, &links, &item) {

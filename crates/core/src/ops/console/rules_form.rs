@@ -14,8 +14,11 @@ use crate::moderation::rules::{RuleError, Rules};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Values longer than this get a text area rather than a one-line field.
-const LONG: usize = 60;
+/// Values longer than this get a text area rather than a one-line field (which would hide
+/// their end); a text area shows about this many characters a row.
+const LONG: usize = 36;
+/// The most rows a text area opens with (it scrolls past them).
+const MAX_ROWS: usize = 8;
 
 /// One field of the rules form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +26,8 @@ pub struct Field {
     pub key: &'static str,
     pub value: String,
     pub long: bool,
+    /// Rows of its text area, when long.
+    pub rows: usize,
 }
 
 /// One changed key, as the diff page shows it.
@@ -101,9 +106,11 @@ pub fn fields(rules: &Rules) -> Vec<Field> {
         .iter()
         .map(|k| {
             let value = values.remove(k).unwrap_or_default();
+            let chars = value.chars().count();
             Field {
                 key: *k,
-                long: value.chars().count() > LONG || value.contains('\n'),
+                long: chars > LONG || value.contains('\n'),
+                rows: (chars / LONG + 1).clamp(2, MAX_ROWS),
                 value,
             }
         })
