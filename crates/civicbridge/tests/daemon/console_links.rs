@@ -666,7 +666,7 @@ async fn console_parked_retry_and_drop_take_the_rooms_path_and_another_links_ite
         .iter()
         .map(|p| p.id.to_string())
         .collect();
-    assert_eq!(left, [parks.clone()]);
+    assert_eq!(left, std::slice::from_ref(&parks));
     let entries: Vec<AuditEntry> = log(&w)[mark..].to_vec();
     let of = |action: AuditAction| -> Vec<String> {
         entries
@@ -681,7 +681,7 @@ async fn console_parked_retry_and_drop_take_the_rooms_path_and_another_links_ite
             .collect()
     };
     assert_eq!(of(AuditAction::ParkedRetried), [one.clone(), two.clone()]);
-    assert_eq!(of(AuditAction::ParkedDropped), [three.clone()]);
+    assert_eq!(of(AuditAction::ParkedDropped), std::slice::from_ref(&three));
     let console: Vec<_> = entries
         .iter()
         .filter(|e| e.action == AuditAction::ConsoleAction)

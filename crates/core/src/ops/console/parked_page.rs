@@ -134,6 +134,14 @@ fn refuse_item(signed: &Signed, link: Option<&LinkId>, id: ParkedId, act: &str) 
     )
 }
 
+fn gone(signed: &Signed, id: ParkedId) -> Response {
+    signed.message(
+        StatusCode::NOT_FOUND,
+        "Nothing done",
+        &format!("There is no parked item {id} (it may have been retried or dropped already)."),
+    )
+}
+
 pub async fn act(
     State(state): State<AdminState>,
     headers: HeaderMap,
@@ -183,15 +191,7 @@ pub async fn act(
     for id in &ids {
         let item = match signed.console.store().parked_item(*id) {
             Ok(Some(i)) => i,
-            Ok(None) => {
-                return signed.message(
-                    StatusCode::NOT_FOUND,
-                    "Nothing done",
-                    &format!(
-                    "There is no parked item {id} (it may have been retried or dropped already)."
-                ),
-                )
-            }
+            Ok(None) => return gone(&signed, *id),
             Err(e) => return store_failed(&signed, &e),
         };
         match scope(&signed.session.person, &links, &item) {

@@ -108,7 +108,7 @@ pub fn fields(rules: &Rules) -> Vec<Field> {
             let value = values.remove(k).unwrap_or_default();
             let chars = value.chars().count();
             Field {
-                key: *k,
+                key: k,
                 long: chars > LONG || value.contains('\n'),
                 rows: (chars / LONG + 1).clamp(2, MAX_ROWS),
                 value,
