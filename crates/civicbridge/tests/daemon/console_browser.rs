@@ -444,3 +444,114 @@ async fn in_chromium_take_down_from_the_published_page_and_pass_axe_on_it_and_th
     c.close().await.unwrap();
     w.daemon.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn in_chromium_links_rules_and_parked_pages_work_and_pass_axe() {
+    if !available() {
+        return;
+    }
+    let w = start_console_with(LIFETIME, crate::console_links::admin_links()).await;
+    w.fakes.discord.panic_on("Boom");
+    acked(w.fakes.matrix.post(STAFF, STAFFER, "$k1", "Boom today")).await;
+    wait_until(WAIT, "the copy to Discord is parked", || {
+        w.store.parked().unwrap().len() == 1
+    })
+    .await;
+    let d = driver().await;
+    let c = browser(&d).await;
+    sign_in(&c, &w, "$k2").await;
+
+    c.find(Locator::LinkText("Links and rules"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the links page", |h| h.contains("Rooms of planning")).await;
+    axe(&c, "links").await;
+    c.find(Locator::Id("pause-1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the link paused", |h| h.contains("Resume planning")).await;
+    axe(&c, "links paused").await;
+    assert!(
+        w.store
+            .rules(&civicbridge_api::LinkId::new("planning"))
+            .unwrap()
+            .unwrap()
+            .paused
+    );
+
+    c.find(Locator::LinkText("Rules of planning"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the rules form", |h| h.contains("Review changes")).await;
+    axe(&c, "rules").await;
+    let field = c.find(Locator::Id("r-slow_mode_secs")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("30").await.unwrap();
+    c.find(Locator::Id("review"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the diff", |h| h.contains("Review changes to planning")).await;
+    axe(&c, "rules diff").await;
+    c.find(Locator::Id("apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the rules applied", |h| {
+        h.contains("slow_mode_secs is now 30")
+    })
+    .await;
+    assert_eq!(
+        w.store
+            .rules(&civicbridge_api::LinkId::new("planning"))
+            .unwrap()
+            .unwrap()
+            .slow_mode_secs,
+        30
+    );
+
+    c.find(Locator::LinkText("Parked jobs"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the parked page", |h| h.contains("data-parked=\"P1\"")).await;
+    axe(&c, "parked").await;
+    c.find(Locator::Id("sel-P1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("drop-selected"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the item dropped", |h| h.contains("P1: dropped")).await;
+    axe(&c, "parked after a drop").await;
+    assert!(w.store.parked().unwrap().is_empty());
+    assert!(w
+        .store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == AuditAction::ParkedDropped));
+    c.close().await.unwrap();
+    w.daemon.shutdown().await.unwrap();
+}
