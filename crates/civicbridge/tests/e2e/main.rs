@@ -10,6 +10,8 @@
 mod bridge_process;
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/phone.rs"]
+mod phone;
 #[path = "../common/world.rs"]
 mod world;
 
