@@ -15,6 +15,7 @@ mod phone;
 #[path = "../common/world.rs"]
 mod world;
 
+mod console_e2e;
 mod e2e;
 mod e2e_burst;
 mod e2e_demo;
