@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The console's browser tests (crates/civicbridge/tests/daemon/console_browser.rs): Debian's
+# The console's browser tests (crates/civicbridge/tests/daemon/console_browser.rs and
+# tests/e2e/console_e2e.rs, helpers in tests/common/browser.rs): Debian's
 # chromium and chromium-driver if missing, then the pinned axe-core from the lock file
 # (idempotent). The tests use the system Chromium; nothing downloads a browser.
 set -euo pipefail

@@ -6,8 +6,8 @@
 use crate::{MatrixConfig, MatrixConnector, PLATFORM};
 use async_trait::async_trait;
 use civicbridge_api::{
-    BuildContext, BuildError, Built, MessageLink, Platform, PlatformFactory, RemoteMsgId, RoomId,
-    Section, SectionError,
+    BuildContext, BuildError, Built, MessageLink, OpenIdHomeserver, Platform, PlatformFactory,
+    RemoteMsgId, RoomId, Section, SectionError,
 };
 use std::sync::Arc;
 
@@ -52,6 +52,17 @@ impl PlatformFactory for MatrixFactory {
 
     fn check(&self, section: &Section) -> Result<Vec<String>, SectionError> {
         read(section).map(|(_, secrets)| secrets)
+    }
+
+    /// The bot's own homeserver: its server name (from `user_id`) at `homeserver_url`. Its
+    /// people can sign in to the console with an OpenID token (an Element widget).
+    fn openid_homeserver(&self, section: &Section) -> Option<OpenIdHomeserver> {
+        let (m, _) = read(section).ok()?;
+        let (_, server_name) = m.user_id.split_once(':')?;
+        Some(OpenIdHomeserver {
+            server_name: server_name.to_owned(),
+            base_url: m.homeserver_url.clone(),
+        })
     }
 
     /// Logs in (or restores the session kept in the data directory), so wrong credentials stop
@@ -157,6 +168,22 @@ mod tests {
             .check(&section(&good.replace("password = \"pw-secret\"\n", "")))
             .unwrap_err();
         assert!(e.to_string().starts_with("matrix.password: missing"), "{e}");
+    }
+
+    #[test]
+    fn the_bots_own_homeserver_vouches_for_openid_tokens() {
+        let good = "homeserver_url = \"https://matrix.example.org\"\nuser_id = \"@bridge:example.org\"\npassword = \"pw\"\n";
+        assert_eq!(
+            MatrixFactory.openid_homeserver(&section(good)),
+            Some(OpenIdHomeserver {
+                server_name: "example.org".into(),
+                base_url: "https://matrix.example.org".into(),
+            })
+        );
+        assert_eq!(
+            MatrixFactory.openid_homeserver(&section("user_id = 1")),
+            None
+        );
     }
 
     #[test]

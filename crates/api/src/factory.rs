@@ -143,6 +143,17 @@ pub struct MessageLink {
     pub msg: RemoteMsgId,
 }
 
+/// A homeserver that vouches for its own people with OpenID tokens (Matrix's
+/// `GET /_matrix/federation/v1/openid/userinfo`). The console trusts the one the platform's
+/// section names, so a moderator can sign in from an Element widget without a `!weblogin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIdHomeserver {
+    /// The server name user ids end with (`example.org` in `@ada:example.org`).
+    pub server_name: String,
+    /// Where it answers (`https://matrix.example.org`).
+    pub base_url: String,
+}
+
 /// One platform's entry point. Called by the daemon at start: `check` for every configured
 /// section (also by `civicbridge check`, without I/O), then `build`.
 #[async_trait]
@@ -168,6 +179,12 @@ pub trait PlatformFactory: Send + Sync + std::fmt::Debug {
     /// Builds the connector. May do I/O (a Matrix login); must not start reading the platform
     /// (the daemon calls `Connector::run` for that).
     async fn build(&self, section: &Section, ctx: BuildContext) -> Result<Built, BuildError>;
+
+    /// The homeserver whose OpenID tokens identify this platform's people, from the section
+    /// (already checked). Only a platform whose ids a homeserver vouches for says one.
+    fn openid_homeserver(&self, _section: &Section) -> Option<OpenIdHomeserver> {
+        None
+    }
 
     /// Reads a link to a message on this platform, if `text` is one.
     fn message_link(&self, _text: &str) -> Option<MessageLink> {

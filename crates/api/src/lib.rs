@@ -38,7 +38,8 @@ pub use event::{
     Standing,
 };
 pub use factory::{
-    BuildContext, BuildError, Built, MessageLink, PlatformFactory, Section, SectionError,
+    BuildContext, BuildError, Built, MessageLink, OpenIdHomeserver, PlatformFactory, Section,
+    SectionError,
 };
 pub use ids::{
     InboundId, LinkId, MirrorId, PendingId, Platform, RemoteMsgId, RemoteUserId, RoomId, RoomRef,

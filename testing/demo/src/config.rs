@@ -9,8 +9,9 @@ use serde::Serialize;
 
 impl World {
     /// The config for one link joining the staff room, the Telegram group and the Discord
-    /// channel, moderated from the moderation room, under `rules`.
-    pub(crate) fn config_text(&self, rules: &Rules) -> Result<String, DemoError> {
+    /// channel, moderated from the moderation room, under `rules` (with
+    /// [`World::start_daemon_on`], a test can append links of its own).
+    pub fn config_text(&self, rules: &Rules) -> Result<String, DemoError> {
         let rules = rules_toml(LINK, rules)?;
         Ok(format!(
             r#"# Written by `civicbridge demo`: one link between a Matrix staff room, a Telegram forum

@@ -279,8 +279,20 @@ impl World {
         rules: &Rules,
         options: daemon::Options,
     ) -> Result<Daemon, DemoError> {
-        let settings =
-            Settings::from_toml(&self.config_text(rules)?, &self.options.dir, &platforms())?;
+        self.start_daemon_on(store, &self.config_text(rules)?, options)
+            .await
+    }
+
+    /// As [`World::start_daemon`], on the config text `config` (the world's own,
+    /// [`World::config_text`], with whatever the caller added, such as a second link); waits
+    /// for the world's own rooms only.
+    pub async fn start_daemon_on(
+        &self,
+        store: Store,
+        config: &str,
+        options: daemon::Options,
+    ) -> Result<Daemon, DemoError> {
+        let settings = Settings::from_toml(config, &self.options.dir, &platforms())?;
         let (connectors, discord) = connectors(&settings).await?;
         let options = daemon::Options {
             platforms: platforms(),

@@ -73,6 +73,16 @@ pub async fn start_console(lifetime: Duration) -> ConsoleWorld {
 
 /// As [`start_console`], with `links` instead of [`two_links`].
 pub async fn start_console_with(lifetime: Duration, links: Vec<LinkSettings>) -> ConsoleWorld {
+    start_console_configured(lifetime, links, |_| {}).await
+}
+
+/// As [`start_console_with`], with the console's settings changed by `change` (the public URL
+/// is set first).
+pub async fn start_console_configured(
+    lifetime: Duration,
+    links: Vec<LinkSettings>,
+    change: impl Fn(&mut ConsoleSettings),
+) -> ConsoleWorld {
     let fakes = Fakes::new();
     let store = Store::memory();
     // The public URL must name the port, so it is chosen first; another process taking it in
@@ -88,7 +98,11 @@ pub async fn start_console_with(lifetime: Duration, links: Vec<LinkSettings>) ->
             admin: Some(AdminSettings {
                 listen: format!("127.0.0.1:{port}").parse().unwrap(),
                 tokens: Default::default(),
-                console: Some(ConsoleSettings::local(&base)),
+                console: Some({
+                    let mut c = ConsoleSettings::local(&base);
+                    change(&mut c);
+                    c
+                }),
             }),
             sign_in_lifetime: lifetime,
             ..fast_retries()

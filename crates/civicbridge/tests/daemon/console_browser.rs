@@ -5,8 +5,7 @@
 //! page lose an item decided in the moderation room without a reload, work the queue with the
 //! keyboard, and check every page with axe-core (WCAG 2.2 AA): zero violations.
 //!
-//! Without chromium (or axe-core's `npm ci` in `testing/testkit/axe`) the tests say so and pass,
-//! unless `CI` is set: there they must run (`.ci/install-browser.sh` installs both).
+//! The browser's helpers, and when the tests skip themselves, are `common/browser.rs`'s.
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
@@ -14,155 +13,13 @@ use crate::common;
 use civicbridge_api::testing::wait_until;
 use civicbridge_core::moderation::audit::AuditAction;
 use civicbridge_core::store::prelude::*;
+use common::browser::*;
 use common::console::*;
 use common::*;
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-use fantoccini::{Client, ClientBuilder, Locator};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use fantoccini::{Client, Locator};
 use std::time::Duration;
 
 const LIFETIME: Duration = Duration::from_secs(300);
-
-/// A chromedriver process, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn axe_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testing/testkit/axe/node_modules/axe-core/axe.min.js")
-}
-
-/// Whether the browser tests can run here; panics in CI when they cannot.
-fn available() -> bool {
-    let have = |cmd: &str| {
-        Command::new(cmd)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let missing: Vec<&str> = [
-        (!have("chromium")).then_some("chromium"),
-        (!have("chromedriver")).then_some("chromedriver (chromium-driver)"),
-        (!axe_path().exists()).then_some("axe-core (npm ci in testing/testkit/axe)"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "the browser tests must run in CI, but {} is missing: run .ci/install-browser.sh",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "SKIPPED: the console's browser tests need {}; run .ci/install-browser.sh",
-        missing.join(", ")
-    );
-    false
-}
-
-async fn driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return driver;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver did not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"],
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session")
-}
-
-/// Runs axe-core on the page: every WCAG 2.0–2.2 A and AA rule; panics listing violations.
-async fn axe(c: &Client, page: &str) {
-    let source = std::fs::read_to_string(axe_path()).unwrap();
-    c.execute(&source, vec![]).await.unwrap();
-    let found = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
-               .then(r => done(JSON.stringify(r.violations.map(v => ({ id: v.id, help: v.help, nodes: v.nodes.map(n => n.html) })))))
-               .catch(e => done('error: ' + e));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let found = found.as_str().unwrap().to_owned();
-    assert_eq!(found, "[]", "axe-core violations on the {page} page");
-    // For looking at the pages: CIVICBRIDGE_SCREENSHOTS=DIR keeps a PNG of each one checked.
-    if let Some(dir) = std::env::var_os("CIVICBRIDGE_SCREENSHOTS") {
-        let png = c.screenshot().await.unwrap();
-        let name = page.replace(' ', "-");
-        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
-    }
-}
-
-/// Waits until `cond` holds of the page, reading it again every 50 ms.
-async fn until_page(c: &Client, what: &str, cond: impl Fn(&str) -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let html = c.source().await.unwrap();
-        if cond(&html) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}:\n{html}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn sign_in(c: &Client, w: &ConsoleWorld, event: &str) {
     let url = w.weblogin(MODS, MODERATOR, event).await;
@@ -175,16 +32,6 @@ async fn sign_in(c: &Client, w: &ConsoleWorld, event: &str) {
         .await
         .unwrap();
     until_page(c, "the queue", |h| h.contains("Signed in as Mo")).await;
-}
-
-async fn press(c: &Client, keys: &str) {
-    let mut actions = KeyActions::new("keyboard".into());
-    for k in keys.chars() {
-        actions = actions
-            .then(KeyAction::Down { value: k })
-            .then(KeyAction::Up { value: k });
-    }
-    c.perform_actions(actions).await.unwrap();
 }
 
 #[tokio::test]
@@ -314,22 +161,13 @@ async fn in_chromium_a_decision_in_the_room_leaves_an_open_queue_page_without_re
     })
     .await;
     // Marks the page: a reload would lose it.
-    c.execute("document.body.dataset.loadedOnce = 'yes';", vec![])
-        .await
-        .unwrap();
+    mark_loaded_once(&c).await;
 
     let (a, _) = w.item("Decided in Matrix");
     w.command(MODS, MODERATOR, "$r2", &format!("!approve {a}"))
         .await;
     until_page(&c, "the row to go", |h| !h.contains("Decided in Matrix")).await;
-    let marked = c
-        .execute(
-            "return document.body.dataset.loadedOnce || 'reloaded';",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(marked, "yes", "the page was not reloaded");
+    assert!(still_loaded_once(&c).await, "the page was not reloaded");
 
     // A new held item appears the same way.
     w.held(TG, "3", "Arrived while open").await;
@@ -441,6 +279,117 @@ async fn in_chromium_take_down_from_the_published_page_and_pass_axe_on_it_and_th
     })
     .await;
     axe(&c, "audit").await;
+    c.close().await.unwrap();
+    w.daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn in_chromium_links_rules_and_parked_pages_work_and_pass_axe() {
+    if !available() {
+        return;
+    }
+    let w = start_console_with(LIFETIME, crate::console_links::admin_links()).await;
+    w.fakes.discord.panic_on("Boom");
+    acked(w.fakes.matrix.post(STAFF, STAFFER, "$k1", "Boom today")).await;
+    wait_until(WAIT, "the copy to Discord is parked", || {
+        w.store.parked().unwrap().len() == 1
+    })
+    .await;
+    let d = driver().await;
+    let c = browser(&d).await;
+    sign_in(&c, &w, "$k2").await;
+
+    c.find(Locator::LinkText("Links and rules"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the links page", |h| h.contains("Rooms of planning")).await;
+    axe(&c, "links").await;
+    c.find(Locator::Id("pause-1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the link paused", |h| h.contains("Resume planning")).await;
+    axe(&c, "links paused").await;
+    assert!(
+        w.store
+            .rules(&civicbridge_api::LinkId::new("planning"))
+            .unwrap()
+            .unwrap()
+            .paused
+    );
+
+    c.find(Locator::LinkText("Rules of planning"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the rules form", |h| h.contains("Review changes")).await;
+    axe(&c, "rules").await;
+    let field = c.find(Locator::Id("r-slow_mode_secs")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("30").await.unwrap();
+    c.find(Locator::Id("review"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the diff", |h| h.contains("Review changes to planning")).await;
+    axe(&c, "rules diff").await;
+    c.find(Locator::Id("apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the rules applied", |h| {
+        h.contains("slow_mode_secs is now 30")
+    })
+    .await;
+    assert_eq!(
+        w.store
+            .rules(&civicbridge_api::LinkId::new("planning"))
+            .unwrap()
+            .unwrap()
+            .slow_mode_secs,
+        30
+    );
+
+    c.find(Locator::LinkText("Parked jobs"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the parked page", |h| h.contains("data-parked=\"P1\"")).await;
+    axe(&c, "parked").await;
+    c.find(Locator::Id("sel-P1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("drop-selected"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the item dropped", |h| h.contains("P1: dropped")).await;
+    axe(&c, "parked after a drop").await;
+    assert!(w.store.parked().unwrap().is_empty());
+    assert!(w
+        .store
+        .audit_log()
+        .unwrap()
+        .iter()
+        .any(|e| e.action == AuditAction::ParkedDropped));
     c.close().await.unwrap();
     w.daemon.shutdown().await.unwrap();
 }

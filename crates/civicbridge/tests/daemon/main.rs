@@ -12,6 +12,8 @@ mod backlog;
 mod console;
 mod console_audit;
 mod console_browser;
+mod console_openid;
+mod console_links;
 mod console_published;
 mod discord_telegram_bridge;
 mod fourth_platform;

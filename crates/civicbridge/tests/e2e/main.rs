@@ -10,9 +10,12 @@
 mod bridge_process;
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/phone.rs"]
+mod phone;
 #[path = "../common/world.rs"]
 mod world;
 
+mod console_e2e;
 mod e2e;
 mod e2e_burst;
 mod e2e_demo;

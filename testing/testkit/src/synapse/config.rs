@@ -62,7 +62,9 @@ pub(crate) fn render(opts: &SynapseOptions, port: u16, dir: &Path, secret: &str)
             "type": "http",
             "tls": false,
             "x_forwarded": false,
-            "resources": [{ "names": ["client"], "compress": false }]
+            // `openid`: `/_matrix/federation/v1/openid/userinfo`, where the console checks a
+            // widget's OpenID token; without it the endpoint is 404 (federation stays off).
+            "resources": [{ "names": ["client", "openid"], "compress": false }]
         }],
         "database": { "name": "sqlite3", "args": { "database": p("homeserver.db") } },
         "media_store_path": p("media"),
@@ -133,5 +135,9 @@ mod tests {
         assert_eq!(strict["listeners"][0]["bind_addresses"][0], "127.0.0.1");
         assert_eq!(strict["listeners"][0]["port"], 1234);
         assert!(strict.get("default_room_version").is_none());
+        assert_eq!(
+            strict["listeners"][0]["resources"][0]["names"],
+            json!(["client", "openid"])
+        );
     }
 }

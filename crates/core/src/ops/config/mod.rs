@@ -412,7 +412,16 @@ impl RawConfig {
             None => base.join("civicbridge-data"),
         };
         let mut admin = self.admin.validate()?;
-        let console = self.console.validate(admin.is_some())?;
+        let mut console = self.console.validate(admin.is_some())?;
+        if let Some(c) = &mut console {
+            // The bot's own homeserver vouches for its people (an Element widget's sign-in).
+            for p in &platforms {
+                if let Some(hs) = p.factory.openid_homeserver(&p.section) {
+                    c.openid.own(p.factory.platform(), &hs)?;
+                }
+            }
+            c.openid.check()?;
+        }
         if let Some(a) = &mut admin {
             a.console = console;
             secrets.extend(a.tokens.secrets());

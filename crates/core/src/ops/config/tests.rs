@@ -213,3 +213,26 @@ fn the_console_section_needs_the_admin_listener() {
         vec!["console"]
     );
 }
+
+/// `[console] openid_homeservers` is checked as it is read, and refused when no platform's
+/// people it could sign in (no platform names an OpenID homeserver here).
+#[test]
+fn openid_homeservers_need_a_platform_that_signs_people_in() {
+    let console = |map: &str| {
+        format!(
+            "{GOOD}\n[admin]\nlisten = \"127.0.0.1:9\"\n[console]\npublic_url = \"https://x\"\nopenid_homeservers = {map}\n"
+        )
+    };
+    let e = err(&console(
+        r#"{ "example.org" = "https://matrix.example.org" }"#,
+    ));
+    assert!(e.starts_with("console.openid_homeservers: "), "{e}");
+    assert!(e.contains("no configured platform"), "{e}");
+    let e = err(&console(
+        r#"{ "example.org/x" = "https://matrix.example.org" }"#,
+    ));
+    assert!(e.starts_with("console.openid_homeservers: "), "{e}");
+    let s = Settings::from_toml(&console("{}"), Path::new("/srv"), &factories()).unwrap();
+    let c = s.admin.and_then(|a| a.console).unwrap();
+    assert_eq!(c.openid.platform(), None, "off: no homeserver to ask");
+}

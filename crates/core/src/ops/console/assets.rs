@@ -12,6 +12,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("static/console.js"),
     ),
     (
+        "widget.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/widget.js"),
+    ),
+    (
         "console.css",
         "text/css; charset=utf-8",
         include_str!("static/console.css"),
@@ -49,6 +54,7 @@ mod tests {
     fn only_our_files_are_found() {
         assert!(find("console.js").is_some());
         assert!(find("console.css").is_some());
+        assert!(find("widget.js").is_some());
         for bad in [
             "",
             "../mod.rs",

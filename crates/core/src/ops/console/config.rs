@@ -6,13 +6,17 @@
 //! public_url = "https://bridge.example.org"   # where people's browsers reach the listener
 //! idle_minutes = 30                            # a session unused this long ends
 //! frame_ancestors = ["https://app.element.io"] # who may embed it (an Element widget)
+//! # Homeservers whose OpenID tokens sign people in (the widget), besides the bot's own:
+//! openid_homeservers = { "example.org" = "https://matrix.example.org" }
 //! ```
 //!
 //! `public_url` is what sign-in links point at and decides the cookie's `Secure` flag (on for
 //! https). A reverse proxy in front of the listener is expected for https.
 
+use super::openid::OpenIdTrust;
 use crate::ops::config::ConfigError;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The longest idle expiry accepted: a forgotten browser stays signed in no longer than a day.
@@ -26,6 +30,9 @@ pub struct RawConsole {
     pub idle_minutes: Option<u64>,
     #[serde(default)]
     pub frame_ancestors: Vec<String>,
+    /// Server name to base URL.
+    #[serde(default)]
+    pub openid_homeservers: BTreeMap<String, String>,
 }
 
 /// The validated section.
@@ -39,6 +46,9 @@ pub struct ConsoleSettings {
     pub idle: Duration,
     /// Origins allowed to frame the console (`frame-ancestors`); none: nobody may.
     pub frame_ancestors: Vec<String>,
+    /// Whose OpenID tokens sign people in ([`super::openid`]): the configured homeservers here,
+    /// the bot's own added by the config's reader once the platforms are checked.
+    pub openid: OpenIdTrust,
 }
 
 impl ConsoleSettings {
@@ -49,6 +59,7 @@ impl ConsoleSettings {
             secure: public_url.starts_with("https:"),
             idle: Duration::from_secs(30 * 60),
             frame_ancestors: Vec::new(),
+            openid: OpenIdTrust::default(),
         }
     }
 }
@@ -91,7 +102,10 @@ impl RawConsole {
     /// `None` when the console is off. `admin_on`: whether `[admin] listen` is set.
     pub fn validate(self, admin_on: bool) -> Result<Option<ConsoleSettings>, ConfigError> {
         let Some(public_url) = self.public_url else {
-            if self.idle_minutes.is_some() || !self.frame_ancestors.is_empty() {
+            if self.idle_minutes.is_some()
+                || !self.frame_ancestors.is_empty()
+                || !self.openid_homeservers.is_empty()
+            {
                 return Err(invalid(
                     "public_url",
                     "is not set but other console settings are: the console would not run",
@@ -123,6 +137,7 @@ impl RawConsole {
             public_url,
             idle: Duration::from_secs(minutes * 60),
             frame_ancestors,
+            openid: OpenIdTrust::configured(&self.openid_homeservers)?,
         }))
     }
 }

@@ -9,6 +9,7 @@
 //!   back button shows nothing after logout), `Cross-Origin-Resource-Policy: same-origin`.
 
 use super::config::ConsoleSettings;
+use super::sessions::Opened;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use std::sync::Arc;
@@ -68,24 +69,41 @@ impl Headers {
     }
 }
 
-/// The `Set-Cookie` value that opens a session: not readable by scripts, never sent by another
-/// site's request, `Secure` when the console is reached over https. No `Max-Age`: the browser
-/// forgets it when closed, and the server ends it after the idle time anyway.
-pub fn session_cookie(id: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
+/// The `Set-Cookie` value that opens a session. No `Max-Age`: the browser forgets it when
+/// closed, and the server ends it after the idle time anyway. Never readable by scripts.
+///
+/// - [`Opened::Link`]: never sent by another site's request (`SameSite=Strict`), `Secure` when
+///   the console is reached over https.
+/// - [`Opened::Widget`]: the console runs in Element's iframe, a third-party context where a
+///   `Strict` (or `Lax`) cookie is never sent, so `SameSite=None`; browsers take that only with
+///   `Secure` (http://localhost and 127.0.0.1 count as secure contexts, so loopback tests work),
+///   and `Partitioned` (CHIPS) keeps it in a jar for the embedding site only: the same cookie
+///   is not sent when another site frames or posts to the console. Forms still need the
+///   session's CSRF token and the console's `Origin` ([`super::guard::csrf`]).
+pub fn session_cookie(id: &str, secure: bool, opened: Opened) -> String {
     format!(
-        "{}={id}; Path=/console; HttpOnly; SameSite=Strict{secure}",
-        super::sessions::COOKIE
+        "{}={id}; {}",
+        super::sessions::COOKIE,
+        attributes(secure, opened)
     )
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn cleared_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
+/// The `Set-Cookie` value that removes the session cookie: the same attributes, or a browser
+/// keeps the partitioned one.
+pub fn cleared_cookie(secure: bool, opened: Opened) -> String {
     format!(
-        "{}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
-        super::sessions::COOKIE
+        "{}=; {}; Max-Age=0",
+        super::sessions::COOKIE,
+        attributes(secure, opened)
     )
+}
+
+fn attributes(secure: bool, opened: Opened) -> &'static str {
+    match (opened, secure) {
+        (Opened::Widget, _) => "Path=/console; HttpOnly; SameSite=None; Secure; Partitioned",
+        (Opened::Link, true) => "Path=/console; HttpOnly; SameSite=Strict; Secure",
+        (Opened::Link, false) => "Path=/console; HttpOnly; SameSite=Strict",
+    }
 }
 
 /// The session id the request's cookies carry, if any looks like one (64 hex digits).
@@ -131,10 +149,28 @@ mod tests {
     }
 
     #[test]
+    fn a_widget_session_cookie_crosses_sites_only_partitioned_and_secure() {
+        for secure in [true, false] {
+            let c = session_cookie("ab", secure, Opened::Widget);
+            assert_eq!(
+                c,
+                "civicbridge_console=ab; Path=/console; HttpOnly; SameSite=None; Secure; Partitioned"
+            );
+            let gone = cleared_cookie(secure, Opened::Widget);
+            assert!(
+                gone.contains("SameSite=None; Secure; Partitioned"),
+                "{gone}"
+            );
+            assert!(gone.ends_with("Max-Age=0"), "{gone}");
+        }
+    }
+
+    #[test]
     fn cookies_are_strict_and_secure_over_https() {
-        let c = session_cookie("ab", true);
+        let c = session_cookie("ab", true, Opened::Link);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("Secure"));
-        assert!(!session_cookie("ab", false).contains("Secure"));
+        assert!(!session_cookie("ab", false, Opened::Link).contains("Secure"));
+        assert!(cleared_cookie(true, Opened::Link).ends_with("Secure; Max-Age=0"));
         let id = "a".repeat(64);
         let mut h = HeaderMap::new();
         h.insert(

@@ -6,6 +6,7 @@
 
 use super::guard::{self, Frame};
 use super::headers::{cleared_cookie, session_cookie};
+use super::sessions::Opened;
 use crate::ops::admin::AdminState;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -115,8 +116,11 @@ pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Respo
         tracing::error!(error = %e, "cannot audit a console sign-in; refused");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    let sid = console.0.sessions.open(person, Instant::now());
-    let cookie = session_cookie(&sid, console.settings().secure);
+    let sid = console
+        .0
+        .sessions
+        .open(person, Opened::Link, Instant::now());
+    let cookie = session_cookie(&sid, console.settings().secure, Opened::Link);
     (
         [(header::SET_COOKIE, cookie)],
         Redirect::to("/console/queue"),
@@ -150,8 +154,10 @@ pub async fn sign_out(
         "Signed out",
         "You are signed out. Type !weblogin in your moderation room to sign in again.",
     );
-    if let Ok(v) = header::HeaderValue::from_str(&cleared_cookie(signed.console.settings().secure))
-    {
+    if let Ok(v) = header::HeaderValue::from_str(&cleared_cookie(
+        signed.console.settings().secure,
+        signed.session.opened,
+    )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r

@@ -22,13 +22,30 @@
 //! - The audit page ([`audit_page`], filters in [`audit_filter`]) shows the log's entries of
 //!   the person's links (entries on no link only to an admin of every link), the chain's
 //!   verdict, and exports the filtered entries as JSON Lines.
+//! - Links and rules, for admins of a link ([`admins`]): the links page ([`links`]) shows
+//!   each link's rooms with their connector's state and pauses or resumes it as `!pause` /
+//!   `!resume`; a link's rules page ([`rules_page`], logic in [`rules_form`]) edits every key
+//!   `!set` accepts, shows the diff with `!set --dry-run`'s verdict, and applies only on
+//!   confirmation, each changed key as `!set`, the diff carried in the form.
+//! - Parked jobs ([`parked_page`]): the dead letters of the person's links, why and when each
+//!   was parked, retried or dropped as `!retry` / `!drop`.
+//!
+//! - Inside Element, as a widget in a moderation room: the widget page ([`widget`]) asks
+//!   Element for an OpenID token and signs in with it ([`openid`]): the token is checked with a
+//!   homeserver the config trusts, and the session's cookie is `SameSite=None; Secure;
+//!   Partitioned`, since Element frames the console from another site.
 //!
 //! Routes: `GET /console/` (to the queue), `GET|POST /console/login`, `POST /console/logout`,
+//! `GET /console/widget`, `POST /api/v1/session/openid`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
 //! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/published`,
 //! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`,
+//! `GET /console/links`, `GET /console/links/{link}`, `POST /console/links/{link}/pause`,
+//! `POST /console/links/{link}/resume`, `POST /console/links/{link}/rules` (the diff),
+//! `POST /console/links/{link}/rules/apply`, `GET|POST /console/parked`,
 //! `GET /console/events`, `GET /console/static/{name}`.
 
+pub mod admins;
 pub mod assets;
 pub mod audit;
 pub mod audit_filter;
@@ -41,14 +58,21 @@ pub mod guard;
 pub mod headers;
 pub mod item;
 pub mod limit;
+pub mod links;
 pub mod login;
+pub mod openid;
 pub mod published;
 pub mod queue;
+pub mod secrets;
+pub mod parked_page;
+pub mod rules_form;
+pub mod rules_page;
 pub mod sessions;
 pub mod signin;
 pub mod templates;
 pub mod weblogin;
 pub mod who;
+pub mod widget;
 
 pub use changes::Changes;
 pub use config::{ConsoleSettings, RawConsole};
@@ -81,6 +105,7 @@ struct Inner {
     sessions: sessions::Sessions,
     sign_in: signin::SignInLinks,
     limit: limit::SignInLimit,
+    userinfo: openid::userinfo::UserInfo,
     templates: templates::Templates,
     remote: RemoteCommands,
     connectors: Connectors,
@@ -105,6 +130,8 @@ pub struct Parts {
 pub enum ConsoleError {
     #[error(transparent)]
     Template(#[from] templates::TemplateError),
+    #[error("cannot start the HTTP client for OpenID sign-in: {0}")]
+    OpenIdClient(#[from] reqwest::Error),
 }
 
 impl Console {
@@ -117,6 +144,7 @@ impl Console {
             sessions: sessions::Sessions::new(settings.idle),
             sign_in: signin::SignInLinks::new(p.sign_in_lifetime),
             limit: limit::SignInLimit::default(),
+            userinfo: openid::userinfo::UserInfo::new()?,
             templates: templates::Templates::new()?,
             settings,
             remote: p.remote,
@@ -214,6 +242,8 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         )
         .route("/console/login", get(login::page).post(login::sign_in))
         .route("/console/logout", post(login::sign_out))
+        .route("/console/widget", get(widget::page))
+        .route("/api/v1/session/openid", post(openid::sign_in))
         .route("/console/queue", get(queue::page))
         .route("/console/queue/rows", get(queue::rows))
         .route("/console/queue/decide", post(queue::decide))
@@ -223,6 +253,16 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         .route("/console/published/takedown", post(published::take_down))
         .route("/console/audit", get(audit_page::page))
         .route("/console/audit.jsonl", get(audit_page::export))
+        .route("/console/links", get(links::page))
+        .route("/console/links/{link}", get(rules_page::page))
+        .route("/console/links/{link}/pause", post(links::pause))
+        .route("/console/links/{link}/resume", post(links::resume))
+        .route("/console/links/{link}/rules", post(rules_page::review))
+        .route("/console/links/{link}/rules/apply", post(rules_page::apply))
+        .route(
+            "/console/parked",
+            get(parked_page::page).post(parked_page::act),
+        )
         .route("/console/events", get(events::stream))
         .route("/console/static/{name}", get(assets::serve))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -108,9 +108,8 @@ impl Filter {
 
 #[derive(Debug, Serialize)]
 struct CopyRow {
-    /// The room, as cards name it.
+    /// The room, as cards name it (its platform included).
     room: String,
-    platform: String,
     /// Where to see the copy on its platform (its first part), when the connector can say.
     url: Option<String>,
 }
@@ -172,7 +171,6 @@ fn row(console: &super::Console, link: &LinkRecord, m: &MirrorRecord) -> Result<
             .iter()
             .map(|c| CopyRow {
                 room: store.room_label(&c.room),
-                platform: c.room.platform.as_str().to_owned(),
                 url: web_url(console, &c.room, c.thread.as_ref(), c.ids.first()),
             })
             .collect(),

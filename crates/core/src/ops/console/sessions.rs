@@ -1,19 +1,30 @@
 //! Console sessions: a random id in a cookie, kept in memory (a restart signs everyone out),
-//! ending after the configured idle time or at logout. The id is stored only as its SHA-256,
-//! so a memory dump or a debug print does not hand out live sessions.
+//! ending after the configured idle time or at logout. The ids are [`Secrets`]: kept only as
+//! their SHA-256, so a memory dump or a debug print does not hand out live sessions.
 
+pub use super::secrets::secret;
+use super::secrets::Secrets;
 use super::who::Person;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The cookie's name. `__Host-` would need `Secure`, which a plain-http test listener lacks.
 pub const COOKIE: &str = "civicbridge_console";
 
-/// At most this many sessions at once; opening one more ends the least recently used. Only a
-/// valid sign-in opens a session, so this bounds memory, not people.
+/// At most this many sessions at once; opening one more ends the least recently used (its
+/// idle deadline is the soonest). Only a valid sign-in opens a session, so this bounds memory,
+/// not people.
 const MAX_SESSIONS: usize = 10_000;
+
+/// How a session was opened, which decides its cookie ([`super::headers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// By a `!weblogin` link, in the console's own tab: a `SameSite=Strict` cookie.
+    Link,
+    /// By an OpenID token inside Element, where the console is a third-party iframe: a
+    /// `SameSite=None; Secure; Partitioned` cookie ([`super::openid`]).
+    Widget,
+}
 
 /// One signed-in person.
 #[derive(Debug, Clone)]
@@ -23,70 +34,45 @@ pub struct Session {
     pub csrf: String,
     /// A line to show once on the next page (what the last action did).
     pub notice: Option<String>,
-    last_used: Instant,
+    pub opened: Opened,
 }
 
 #[derive(Debug)]
 pub struct Sessions {
     idle: Duration,
-    map: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-/// 32 random bytes as hex: the form of every secret the console hands out.
-pub fn secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-fn digest(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+    map: Mutex<Secrets<Session>>,
 }
 
 impl Sessions {
     pub fn new(idle: Duration) -> Sessions {
         Sessions {
             idle,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Secrets::new(MAX_SESSIONS)),
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Secrets<Session>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Opens a session for `person`; returns its id (the cookie's value).
-    pub fn open(&self, person: Person, now: Instant) -> String {
-        let id = secret();
-        let mut map = self.map();
-        map.retain(|_, s| now.saturating_duration_since(s.last_used) < self.idle);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            digest(&id),
-            Session {
-                person,
-                csrf: secret(),
-                notice: None,
-                last_used: now,
-            },
-        );
-        id
+    pub fn open(&self, person: Person, opened: Opened, now: Instant) -> String {
+        let session = Session {
+            person,
+            csrf: secret(),
+            notice: None,
+            opened,
+        };
+        self.map().insert(session, now + self.idle, now)
     }
 
     /// The session `id` names, if it is open and was used within the idle time. `touch`: this
     /// counts as use (a page, a form), unlike the event stream's keep-alives.
     pub fn get(&self, id: &str, now: Instant, touch: bool) -> Option<Session> {
-        let key = digest(id);
         let mut map = self.map();
-        let s = map.get_mut(&key)?;
-        if now.saturating_duration_since(s.last_used) >= self.idle {
-            map.remove(&key);
-            return None;
-        }
+        let (s, deadline) = map.get_mut(id, now)?;
         if touch {
-            s.last_used = now;
+            *deadline = now + self.idle;
         }
         Some(s.clone())
     }
@@ -94,12 +80,12 @@ impl Sessions {
     /// Sets (or takes and clears, with `None`) the session's one-time notice.
     pub fn set_notice(&self, id: &str, notice: Option<String>) -> Option<String> {
         let mut map = self.map();
-        let s = map.get_mut(&digest(id))?;
+        let (s, _) = map.get_mut(id, Instant::now())?;
         std::mem::replace(&mut s.notice, notice)
     }
 
     pub fn close(&self, id: &str) {
-        self.map().remove(&digest(id));
+        self.map().remove(id);
     }
 }
 
@@ -119,7 +105,7 @@ mod tests {
     fn a_session_lives_while_used_and_ends_when_idle_or_closed() {
         let s = Sessions::new(Duration::from_secs(60));
         let t0 = Instant::now();
-        let id = s.open(person(), t0);
+        let id = s.open(person(), Opened::Link, t0);
         assert_eq!(id.len(), 64);
         let got = s
             .get(&id, t0 + Duration::from_secs(59), true)
@@ -129,7 +115,7 @@ mod tests {
         assert!(s.get(&id, t0 + Duration::from_secs(118), false).is_some());
         // Not touched at 118 s: idle from 59 s, ended at 119 s.
         assert!(s.get(&id, t0 + Duration::from_secs(119), true).is_none());
-        let id = s.open(person(), t0);
+        let id = s.open(person(), Opened::Link, t0);
         s.close(&id);
         assert!(s.get(&id, t0, true).is_none());
         assert!(s.get("", t0, true).is_none());
@@ -139,7 +125,7 @@ mod tests {
     #[test]
     fn notices_are_shown_once() {
         let s = Sessions::new(Duration::from_secs(60));
-        let id = s.open(person(), Instant::now());
+        let id = s.open(person(), Opened::Link, Instant::now());
         s.set_notice(&id, Some("done".into()));
         assert_eq!(s.set_notice(&id, None).as_deref(), Some("done"));
         assert_eq!(s.set_notice(&id, None), None);

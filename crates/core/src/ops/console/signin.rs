@@ -6,10 +6,9 @@
 //! screenshot) is worth nothing after. Opening the link (`GET`) only shows a button; the
 //! button (`POST`) spends it, so a chat client's link preview cannot use it up.
 
-use super::sessions::secret;
+pub use super::secrets::Refused;
+use super::secrets::Secrets;
 use super::who::Person;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,71 +18,33 @@ pub const LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// At most this many unspent links at once; one more drops the oldest.
 const MAX_LINKS: usize = 1_000;
 
-/// Why a link does not sign in. Deliberately one answer to the visitor (see `login.rs`): a
-/// guesser learns nothing from the difference; the log and the tests do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
-    #[error("no such sign-in link (never issued, or already used)")]
-    Unknown,
-    #[error("the sign-in link has expired")]
-    Expired,
-}
-
-#[derive(Debug)]
-struct Issued {
-    person: Person,
-    expires: Instant,
-}
-
 #[derive(Debug)]
 pub struct SignInLinks {
     lifetime: Duration,
-    map: Mutex<HashMap<[u8; 32], Issued>>,
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+    map: Mutex<Secrets<Person>>,
 }
 
 impl SignInLinks {
     pub fn new(lifetime: Duration) -> SignInLinks {
         SignInLinks {
             lifetime,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Secrets::new(MAX_LINKS)),
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Issued>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Secrets<Person>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new secret for `person`, valid from `now` for the lifetime.
     pub fn issue(&self, person: Person, now: Instant) -> String {
-        let token = secret();
-        let mut map = self.map();
-        map.retain(|_, i| i.expires > now);
-        if map.len() >= MAX_LINKS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, i)| i.expires).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            digest(&token),
-            Issued {
-                person,
-                expires: now + self.lifetime,
-            },
-        );
-        token
+        self.map().insert(person, now + self.lifetime, now)
     }
 
-    /// Spends `token`: the person it was issued to, or why not. Spent either way.
+    /// Spends `token`: the person it was issued to, or why not. Spent either way. A refusal
+    /// reads the same to the visitor whatever its kind (see `login.rs`).
     pub fn redeem(&self, token: &str, now: Instant) -> Result<Person, Refused> {
-        let issued = self.map().remove(&digest(token)).ok_or(Refused::Unknown)?;
-        if now >= issued.expires {
-            return Err(Refused::Expired);
-        }
-        Ok(issued.person)
+        self.map().take(token, now)
     }
 }
 

@@ -29,6 +29,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("item.html", include_str!("templates/item.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("published.html", include_str!("templates/published.html")),
+    ("widget.html", include_str!("templates/widget.html")),
+    ("links.html", include_str!("templates/links.html")),
+    ("rules.html", include_str!("templates/rules.html")),
+    ("rules_diff.html", include_str!("templates/rules_diff.html")),
+    ("parked.html", include_str!("templates/parked.html")),
 ];
 
 impl Templates {
