@@ -34,7 +34,7 @@ use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomEventFilter, RoomFilter};
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
-use matrix_sdk::ruma::{OwnedRoomId, UInt};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UInt};
 use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
@@ -98,7 +98,7 @@ impl SyncLoop<'_> {
         }
         self.answer_pending_invites().await;
         let mut backoff = Duration::from_millis(500);
-        let filter = sync_filter();
+        let filter = sync_filter(&self.own_user);
         loop {
             if self.shutdown.is_cancelled() {
                 return Ok(());
@@ -331,7 +331,8 @@ impl SyncLoop<'_> {
 /// A member's standing from their power level: 100 or more is an admin (Element's "Admin"), 50
 /// or more a moderator (Element's "Moderator"); room creators in room versions 12 and later
 /// outrank every numeric level.
-fn standing(m: &matrix_sdk::room::RoomMember) -> Standing {
+/// A member's power level as a standing.
+pub(crate) fn standing(m: &matrix_sdk::room::RoomMember) -> Standing {
     use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
     match m.power_level() {
         UserPowerLevel::Int(i) => crate::inbound::standing_of(i64::from(i)),
@@ -368,12 +369,26 @@ async fn fill_gap(room: &Room, prev_batch: &str, since: &str) -> Vec<TimelineEve
     out
 }
 
-fn sync_filter() -> Filter {
+/// What the bot's `/sync` asks for. Every response the SDK processes costs a crypto-store
+/// transaction (the Olm account is pickled, saved and cloned back, even in rooms that are not
+/// encrypted), so the filter leaves out what would wake the long poll for nothing:
+/// - the bot's own timeline events: the core drops them unread (`Sender::is_bridge`), and
+///   each message the bridge sends would otherwise come back as a second sync;
+/// - read receipts and typing (ephemeral events) and presence, which nothing here reads and
+///   which a busy room produces more of than messages.
+///
+/// Synapse holds a long poll until something passes the filter, so these no longer cost a
+/// response. State events, account data (`m.direct`), invites, to-device messages and device
+/// lists still come, so encryption keeps working.
+fn sync_filter(own_user: &str) -> Filter {
     let mut timeline = RoomEventFilter::default();
     timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
+    timeline.not_senders = OwnedUserId::try_from(own_user).into_iter().collect();
     let mut room = RoomFilter::default();
     room.timeline = timeline;
+    room.ephemeral = RoomEventFilter::ignore_all();
     let mut def = FilterDefinition::default();
     def.room = room;
+    def.presence = matrix_sdk::ruma::api::client::filter::Filter::ignore_all();
     Filter::FilterDefinition(def)
 }
