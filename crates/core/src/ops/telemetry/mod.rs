@@ -143,7 +143,12 @@ pub fn init(settings: &LogSettings) {
     let filter = from_env
         .or_else(|| EnvFilter::try_new(&settings.filter).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let layer = tracing_subscriber::fmt::layer().with_writer(redacting_stderr);
+    // Colours only on a terminal: a journal or a log collector would keep the escape codes,
+    // and a secret split by them could slip past a collector-side redaction rule.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .with_writer(redacting_stderr);
     let layer = if settings.json {
         layer.json().with_filter(quiet).boxed()
     } else {
