@@ -378,6 +378,32 @@ impl Connector for MatrixConnector {
         }
     }
 
+    /// Their power level in the room as the bot's store holds it (kept current by sync), so
+    /// the answer needs no request. `None` for someone who is not a member there, a room the
+    /// bot is not in, or ids that are not Matrix ids.
+    async fn standing(
+        &self,
+        room: &RoomId,
+        person: &civicbridge_api::RemoteUserId,
+    ) -> Result<Option<civicbridge_api::Standing>, ConnectorError> {
+        let (Ok(room), Ok(user)) = (ids::room_id(room), ids::user_id(person.as_str())) else {
+            return Ok(None);
+        };
+        let Some(room) = self.client.get_room(&room) else {
+            return Ok(None);
+        };
+        match room.get_member_no_sync(&user).await {
+            Ok(Some(m))
+                if m.membership()
+                    == &matrix_sdk::ruma::events::room::member::MembershipState::Join =>
+            {
+                Ok(Some(sync::standing(&m)))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => Err(classify_sdk(&e)),
+        }
+    }
+
     /// A `matrix.to` link, ids encoded as the spec says; with the room's server as `via`, so
     /// clients on other servers can find it.
     fn message_url(

@@ -197,6 +197,20 @@ pub trait Connector: Send + Sync + 'static {
         None
     }
 
+    /// The standing `person` has in `room` now (Matrix: their power level), for a sign-in that
+    /// does not come with a message from that room (the console opened as a widget, where an
+    /// OpenID token says who someone is but not what they may do). `None` when the platform
+    /// has no such notion or the connector does not know them there; read from what the
+    /// connector already holds, without waiting on the platform.
+    async fn standing(
+        &self,
+        room: &RoomId,
+        person: &crate::RemoteUserId,
+    ) -> Result<Option<crate::Standing>, ConnectorError> {
+        let _ = (room, person);
+        Ok(None)
+    }
+
     /// Makes the bot a member of `room` where a bot can join by itself (Matrix: join, and accept
     /// its invites from now on), or checks that it is one where only people can add it
     /// (Telegram, Discord); returns what people call the room. The core calls it for every

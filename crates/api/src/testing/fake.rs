@@ -82,6 +82,8 @@ struct State {
     told: Vec<crate::Private>,
     /// People `tell` cannot reach, and how it refuses.
     unreachable: std::collections::HashMap<crate::RemoteUserId, ConnectorError>,
+    /// What `standing` answers, by room and person.
+    standings: std::collections::HashMap<(RoomId, crate::RemoteUserId), crate::Standing>,
 }
 
 type Injected = (Event, oneshot::Sender<()>);
@@ -254,6 +256,16 @@ impl FakeConnector {
     /// What the bridge wrote privately (`tell`), in order.
     pub fn told(&self) -> Vec<crate::Private> {
         self.state().told.clone()
+    }
+
+    /// What `standing` answers for `user` in `room` from now on (`None`: it knows nothing).
+    pub fn set_standing(&self, room: &str, user: &str, standing: Option<crate::Standing>) {
+        let key = (RoomId::new(room), crate::RemoteUserId::new(user));
+        let mut st = self.state();
+        match standing {
+            Some(s) => st.standings.insert(key, s),
+            None => st.standings.remove(&key),
+        };
     }
 
     /// Makes `tell` to `user` fail with `error` (`None`: reachable again).
@@ -574,6 +586,15 @@ impl Connector for FakeConnector {
             return Err(err);
         }
         self.find(id, |p| p.edits.push(out.clone()))
+    }
+
+    async fn standing(
+        &self,
+        room: &RoomId,
+        person: &crate::RemoteUserId,
+    ) -> Result<Option<crate::Standing>, ConnectorError> {
+        let key = (room.clone(), person.clone());
+        Ok(self.state().standings.get(&key).copied())
     }
 
     /// `https://PLATFORM.example/ROOM/MSG`, so pages that link copies can be checked.

@@ -13,6 +13,7 @@ use civicbridge_core::ops::console::openid::OpenIdTrust;
 use civicbridge_core::store::prelude::*;
 use civicbridge_testkit::synapse;
 use common::console::*;
+use common::{MODS, STAFF};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -341,5 +342,59 @@ async fn openid_widget_page_loads_its_vendored_script_under_the_strict_policy() 
         .starts_with("text/javascript"));
     assert!(js.contains("get_openid") && js.contains("/api/v1/session/openid"));
     assert!(!js.contains(r#", "*")"#), "never posts to any origin");
+    w.daemon.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn openid_a_moderator_by_power_level_signs_in_from_the_widgets_moderation_room_only() {
+    let hs = synapse::shared().await.unwrap();
+    let by_power = hs.register_fresh("plmod").await.unwrap();
+    let w = world(&[("localhost", hs.url())], &[]).await;
+    let post = |room: &'static str, token: Value| {
+        let base = w.base.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/api/v1/session/openid?room={}", enc(room)))
+                .header("content-type", "application/json")
+                .header("origin", &base)
+                .body(token.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let set_cookie = r.headers().contains_key("set-cookie");
+            (status, set_cookie, r.text().await.unwrap())
+        }
+    };
+    // In no list, and a plain member of the moderation room: refused, with no session.
+    w.fakes.matrix.set_standing(
+        MODS,
+        &by_power.user_id,
+        Some(civicbridge_api::Standing::Member),
+    );
+    let (status, cookie, body) = post(MODS, openid_token(hs, &by_power).await).await;
+    assert_eq!((status, cookie), (403, false), "{body}");
+
+    // Power level 50 there: the widget in that room signs them in, for that link only.
+    w.fakes.matrix.set_standing(
+        MODS,
+        &by_power.user_id,
+        Some(civicbridge_api::Standing::Moderator),
+    );
+    let (status, cookie, body) = post(MODS, openid_token(hs, &by_power).await).await;
+    assert_eq!((status, cookie), (200, true), "{body}");
+
+    // A standing is read only in a link's moderation room: a staff room governs nothing, and
+    // without a room only the lists count.
+    w.fakes.matrix.set_standing(
+        STAFF,
+        &by_power.user_id,
+        Some(civicbridge_api::Standing::Admin),
+    );
+    let (status, cookie, body) = post(STAFF, openid_token(hs, &by_power).await).await;
+    assert_eq!((status, cookie), (400, false), "{body}");
+    assert!(body.contains("not a moderation room"), "{body}");
+    let (status, _, answer) = post_token(&w, &openid_token(hs, &by_power).await.to_string()).await;
+    assert_eq!(status, 403, "{answer}");
     w.daemon.shutdown().await.unwrap();
 }

@@ -19,9 +19,11 @@
 //! - The answer's `sub` must be a user of the server the token named: a trusted homeserver may
 //!   vouch only for its own people, never another server's.
 //! - Who they are decides what they see, by the same rules as `!weblogin` ([`super::who`]):
-//!   someone who moderates no link is 403. An OpenID token says nothing of room power levels,
-//!   so only the links' `moderators`/`admins` lists count here; a moderator by power level
-//!   alone signs in with `!weblogin`.
+//!   someone who moderates no link is 403. An OpenID token says nothing of power levels, so
+//!   the widget passes the room Element shows it in (`?room=`, from `$matrix_room_id` in the
+//!   widget's URL): when that is a link's moderation room, the person's standing there, as
+//!   the connector knows it now, counts as a `!weblogin` typed there would ([`standing_in`]).
+//!   Any other room is 400; without one, only the links' lists count.
 //! - The token is never logged; a sign-in is audited like a `!weblogin` one (`signed_in`,
 //!   `"method": "openid"`).
 
@@ -40,7 +42,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use civicbridge_api::{RemoteUserId, UserKey};
+use civicbridge_api::{Platform, RemoteUserId, RoomRef, Standing, UserKey};
 use std::time::Instant;
 use token::OpenIdToken;
 use userinfo::AskError;
@@ -78,6 +80,51 @@ fn server_of(sub: &str) -> Option<&str> {
     ok.then_some(server)
 }
 
+/// The `room` of the query string, if any.
+fn asked_room(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "room")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The person's standing in `room` when it is the moderation room of a link in force on
+/// `platform`, as the connector knows it now: what their `!weblogin` typed there would carry.
+/// Another room is refused (400), so a widget cannot borrow a standing from a room that
+/// governs nothing; a connector that cannot say gives no standing, never an error.
+async fn standing_in(
+    console: &super::Console,
+    platform: Platform,
+    room: Option<&str>,
+    who: &RemoteUserId,
+) -> Result<Option<(RoomRef, Standing)>, guard::Refusal> {
+    let Some(room) = room else {
+        return Ok(None);
+    };
+    let room = RoomRef::new(platform, room);
+    let governs = console
+        .links()
+        .iter()
+        .any(|l| l.moderation_room.as_ref() == Some(&room));
+    if !governs {
+        return Err(Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            "room: not a moderation room of this bridge; add the widget to a link's \
+             moderation room",
+        )));
+    }
+    let Some(connector) = console.connector(platform) else {
+        return Ok(None);
+    };
+    match connector.standing(&room.room, who).await {
+        Ok(s) => Ok(s.map(|s| (room, s))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a widget user's standing; the lists decide");
+            Ok(None)
+        }
+    }
+}
+
 pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Response {
     let console = match guard::ready(&state) {
         Ok(c) => c,
@@ -85,6 +132,7 @@ pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Respo
     };
     let settings = console.settings();
     let peer = guard::peer(request.extensions());
+    let room = asked_room(request.uri().query());
     let headers = request.headers();
     let foreign = headers
         .get(header::ORIGIN)
@@ -172,18 +220,23 @@ pub async fn sign_in(State(state): State<AdminState>, request: Request) -> Respo
             format!("the homeserver {server} may vouch only for its own users"),
         );
     }
+    let who = RemoteUserId::new(sub.clone());
+    let standing = match standing_in(&console, platform, room.as_deref(), &who).await {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
     let person = Person {
-        key: UserKey::new(platform, RemoteUserId::new(sub.clone())),
+        key: UserKey::new(platform, who),
         name: sub,
-        standing: None,
+        standing,
     };
     if person.links(&console.links()).is_empty() {
         tracing::info!(who = %person.key, "a console OpenID sign-in by someone who moderates no link");
         return refuse(
             StatusCode::FORBIDDEN,
             format!(
-                "{} moderates no link of this bridge (only the links' moderators and admins \
-                 lists count for this sign-in; a moderator by power level can type !weblogin)",
+                "{} moderates no link of this bridge (by the links' moderators and admins \
+                 lists, or by power level in the moderation room the widget is in)",
                 person.key
             ),
         );

@@ -14,7 +14,11 @@
     return;
   }
   var allowed = (root.getAttribute("data-origins") || "").split(" ").filter(Boolean);
-  var widgetId = new URLSearchParams(window.location.search).get("widgetId");
+  var query = new URLSearchParams(window.location.search);
+  var widgetId = query.get("widgetId");
+  // The room Element shows the widget in ($matrix_room_id in the widget's URL): the bridge
+  // reads the person's power level there, as for !weblogin typed in that room.
+  var room = query.get("room");
   var parentOrigin = null;
   var asked = false;
   var done = false;
@@ -63,7 +67,8 @@
       matrix_server_name: c.matrix_server_name,
       expires_in: c.expires_in
     };
-    fetch("/api/v1/session/openid", {
+    var path = "/api/v1/session/openid" + (room ? "?room=" + encodeURIComponent(room) : "");
+    fetch(path, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
