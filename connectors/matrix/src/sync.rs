@@ -378,8 +378,10 @@ async fn fill_gap(room: &Room, prev_batch: &str, since: &str) -> Vec<TimelineEve
 ///   which a busy room produces more of than messages.
 ///
 /// Synapse holds a long poll until something passes the filter, so these no longer cost a
-/// response. State events, account data (`m.direct`), invites, to-device messages and device
-/// lists still come, so encryption keeps working.
+/// response. Others' state events, account data (`m.direct`), invites, to-device messages and
+/// device lists still come, so encryption keeps working. The bot's own state events (its
+/// joins) no longer reach the SDK's store this way: what the connector needs of them it asks
+/// the server (`direct.rs` reads a room's members and encryption state from it).
 fn sync_filter(own_user: &str) -> Filter {
     let mut timeline = RoomEventFilter::default();
     timeline.limit = Some(UInt::from(TIMELINE_LIMIT));

@@ -231,3 +231,61 @@ async fn leave_leaves_and_later_invites_are_declined_until_joined_again() {
     s.staff.wait_joined(&s.room, &bot_id).await;
     r.stop().await;
 }
+
+#[tokio::test]
+async fn standing_is_a_joined_members_power_level_and_nothing_for_others() {
+    use civicbridge_api::{RemoteUserId, Standing};
+    let hs = hs().await;
+    let staff = Staff::new(hs).await;
+    let b = bot(hs).await;
+    let bot_id = b.user.user_id.clone();
+    let connector = Arc::new(MatrixConnector::connect(b.config.clone()).await.unwrap());
+    let r = make_room(&staff, Some(&bot_id), None, None, false).await;
+    let staff_id = staff.client.user_id().unwrap().to_string();
+    let stranger = hs.register_fresh("stranger").await.unwrap();
+    connector.join(&room(&r)).await.unwrap();
+    let _running = run(connector.clone(), memory_state());
+    let who = |u: &str| RemoteUserId::new(u);
+
+    // The room's creator holds power level 100 once the bot's sync has the room's state.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while connector
+        .standing(&room(&r), &who(&staff_id))
+        .await
+        .unwrap()
+        != Some(Standing::Admin)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the creator never showed as admin"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A member at the default power level.
+    let member = Staff::new(hs).await;
+    let member_id = member.client.user_id().unwrap().to_owned();
+    staff.room(&r).invite_user_by_id(&member_id).await.unwrap();
+    member.client.join_room_by_id(&r).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while connector
+        .standing(&room(&r), &who(member_id.as_str()))
+        .await
+        .unwrap()
+        != Some(Standing::Member)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the member never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Not a member, not a user id, not a room the bot is in: no standing, no error.
+    for (rm, u) in [
+        (room(&r), who(&stranger.user_id)),
+        (room(&r), who("not a user id")),
+        (RoomId::new("!nowhere:localhost"), who(&staff_id)),
+        (RoomId::new("#alias:localhost"), who(&staff_id)),
+    ] {
+        assert_eq!(connector.standing(&rm, &u).await.unwrap(), None, "{rm} {u}");
+    }
+}
