@@ -50,6 +50,22 @@ impl Form {
             .filter(move |(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+    /// The ids ticked in the `name` checkboxes, each read as `T`: at most [`MAX_ITEMS`]
+    /// (`noun` names them in the refusal), and an unreadable one refuses them all.
+    pub fn selected<T>(&self, name: &str, noun: &str) -> Result<Vec<T>, String>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let ids = self
+            .all(name)
+            .map(|v| v.trim().parse::<T>().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.len() > MAX_ITEMS {
+            return Err(format!("At most {MAX_ITEMS} {noun} at once."));
+        }
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]

@@ -166,19 +166,8 @@ pub async fn act(
         Act::Retry => "retry",
         Act::Drop => "drop",
     };
-    let ids = match form
-        .all("item")
-        .map(|v| v.trim().parse::<ParkedId>())
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(ids) if ids.len() <= super::form::MAX_ITEMS => ids,
-        Ok(_) => {
-            return signed.message(
-                StatusCode::BAD_REQUEST,
-                "Nothing done",
-                &format!("At most {} items at once.", super::form::MAX_ITEMS),
-            )
-        }
+    let ids = match form.selected::<ParkedId>("item", "items") {
+        Ok(ids) => ids,
         Err(why) => return signed.message(StatusCode::BAD_REQUEST, "Nothing done", &why),
     };
     if ids.is_empty() {

@@ -303,19 +303,8 @@ pub async fn take_down(
         Err(r) => return *r,
     };
     let back = guard::back_to(&form, "/console/published");
-    let ids = match form
-        .all("message")
-        .map(|v| v.trim().parse::<MirrorId>())
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(ids) if ids.len() <= super::form::MAX_ITEMS => ids,
-        Ok(_) => {
-            return signed.message(
-                StatusCode::BAD_REQUEST,
-                "Not taken down",
-                &format!("At most {} messages at once.", super::form::MAX_ITEMS),
-            )
-        }
+    let ids = match form.selected::<MirrorId>("message", "messages") {
+        Ok(ids) => ids,
         Err(why) => return signed.message(StatusCode::BAD_REQUEST, "Not taken down", &why),
     };
     if ids.is_empty() {

@@ -101,6 +101,21 @@ pub async fn page(
     )
 }
 
+/// What both rules forms check first: a signed, CSRF-checked form, by an admin of `link`,
+/// naming that same link, and the link's rules now.
+fn posted_rules(
+    state: &AdminState,
+    headers: &HeaderMap,
+    link: &str,
+    body: &[u8],
+) -> Result<(Signed, Form, LinkRecord, crate::moderation::rules::Rules), Box<Response>> {
+    let (signed, form) = guard::posted(state, headers, body)?;
+    let link = administered(&signed, link, "rules")?;
+    same_link(&signed, &form, &link)?;
+    let rules = rules_of(&signed, &link.id)?;
+    Ok((signed, form, link, rules))
+}
+
 /// The diff of a posted rules form; nothing is changed.
 pub async fn review(
     State(state): State<AdminState>,
@@ -108,19 +123,8 @@ pub async fn review(
     Path(link): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let (signed, form) = match guard::posted(&state, &headers, &body) {
+    let (signed, form, link, rules) = match posted_rules(&state, &headers, &link, &body) {
         Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let link = match administered(&signed, &link, "rules") {
-        Ok(l) => l,
-        Err(r) => return *r,
-    };
-    if let Err(r) = same_link(&signed, &form, &link) {
-        return *r;
-    }
-    let rules = match rules_of(&signed, &link.id) {
-        Ok(r) => r,
         Err(r) => return *r,
     };
     let mut changes = rules_form::diff(&rules, &form);
@@ -181,19 +185,8 @@ pub async fn apply(
     Path(link): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let (signed, form) = match guard::posted(&state, &headers, &body) {
+    let (signed, form, link, rules) = match posted_rules(&state, &headers, &link, &body) {
         Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let link = match administered(&signed, &link, "rules") {
-        Ok(l) => l,
-        Err(r) => return *r,
-    };
-    if let Err(r) = same_link(&signed, &form, &link) {
-        return *r;
-    }
-    let rules = match rules_of(&signed, &link.id) {
-        Ok(r) => r,
         Err(r) => return *r,
     };
     let checked = rules_form::planned(&form).and_then(|p| {
