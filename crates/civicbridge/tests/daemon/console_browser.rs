@@ -390,6 +390,12 @@ async fn in_chromium_links_rules_and_parked_pages_work_and_pass_axe() {
         .unwrap()
         .iter()
         .any(|e| e.action == AuditAction::ParkedDropped));
+    // The widget's page, opened outside Element: it says it waits for Element, accessibly.
+    c.goto(&format!("{}/console/widget?room=%21mod", w.base))
+        .await
+        .unwrap();
+    until_page(&c, "the widget page", |h| h.contains("widget-status")).await;
+    axe(&c, "widget").await;
     c.close().await.unwrap();
     w.daemon.shutdown().await.unwrap();
 }
