@@ -135,14 +135,18 @@ impl SyncLoop<'_> {
                 },
             };
             backoff = Duration::from_millis(500);
+            tracing::debug!(rooms = response.rooms.joined.len(), "matrix: sync response");
             self.sink.up();
             self.handle_invites(&response.rooms.invited).await;
             match self.deliver(&response, since.as_deref()).await {
                 Step::Stop => return Ok(()),
                 Step::Continue => {}
             }
-            // Every event of this batch is durable in the bridge: now the cursor may move.
-            if let Err(e) = self.state.put(SINCE_KEY, &response.next_batch).await {
+            // Every event of this batch is durable in the bridge: now the cursor may move. It
+            // need not be durable itself (`remember`, not `put`): after a crash that loses it,
+            // the loop resumes from an older cursor, and what it reads again is either re-read
+            // by `replay` or dropped by the core as replays. That saves a disk sync per response.
+            if let Err(e) = self.state.remember(SINCE_KEY, &response.next_batch).await {
                 tracing::warn!(error = %e, "matrix: could not persist the sync token; will retry");
             }
             since = Some(response.next_batch);

@@ -343,6 +343,13 @@ pub trait ConnectorState: Send + Sync + std::fmt::Debug {
     fn get(&self, key: &str) -> Option<String>;
     /// Returns once the value is durable.
     async fn put(&self, key: &str, value: &str) -> Result<(), ConnectorError>;
+    /// Stores the value without waiting for it to be durable: it becomes durable with the next
+    /// write that is, and a crash before that keeps the previous value. Only for a value whose
+    /// loss is harmless, such as a cursor from which reading again only re-delivers events the
+    /// core already has and drops as replays. It saves a sync to disk per call.
+    async fn remember(&self, key: &str, value: &str) -> Result<(), ConnectorError> {
+        self.put(key, value).await
+    }
 }
 
 /// A `ConnectorState` in memory, for tests.

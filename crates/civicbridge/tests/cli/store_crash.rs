@@ -105,3 +105,41 @@ fn committed_transactions_survive_sigkill_whole() {
         drop(store);
     }
 }
+
+/// The test below, for its child.
+const REMEMBER_TEST: &str = "store_crash::a_remembered_cursor_is_durable_with_the_next_flush";
+
+/// A connector's `remember` does not sync, but the next flush (anyone's) makes it durable: the
+/// child remembers a cursor at every step and, every tenth step, `put`s another key (which
+/// flushes); after SIGKILL the cursor is at least the last step reported durable.
+#[test]
+fn a_remembered_cursor_is_durable_with_the_next_flush() {
+    if let Some(dir) = crash::child_dir() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let store = Store::open(std::path::Path::new(&dir)).unwrap();
+            let state = store.connector_state(Platform::new("matrix"));
+            for i in 1u64.. {
+                state.remember("cursor", &i.to_string()).await.unwrap();
+                if i % 10 == 0 {
+                    state.put("other", &i.to_string()).await.unwrap();
+                    crash::report_durable(i);
+                }
+            }
+        });
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let durable = crash::run_and_kill(REMEMBER_TEST, dir.path(), 500);
+    let store = Store::open(dir.path()).unwrap();
+    let cursor: u64 = store
+        .connector_state(Platform::new("matrix"))
+        .get("cursor")
+        .expect("the remembered cursor survived")
+        .parse()
+        .unwrap();
+    assert!(
+        cursor >= durable,
+        "the cursor was remembered up to {durable} before a flush, only {cursor} survived"
+    );
+}

@@ -36,16 +36,21 @@ impl ConnectorState for StoreConnectorState {
     }
 
     async fn put(&self, key: &str, value: &str) -> Result<(), ConnectorError> {
+        self.remember(key, value).await?;
+        self.store
+            .flush()
+            .await
+            .map_err(|e| ConnectorError::Transient(e.to_string()))
+    }
+
+    /// Written to the journal like every write, so the next flush (anyone's) makes it durable.
+    async fn remember(&self, key: &str, value: &str) -> Result<(), ConnectorError> {
         let k = keys::connector_state(self.platform, key);
         self.store
             .transact(|tx| {
                 tx.put_raw(Tree::ConnectorState, &k, value.as_bytes().to_vec())?;
                 Ok(())
             })
-            .map_err(|e| ConnectorError::Transient(e.to_string()))?;
-        self.store
-            .flush()
-            .await
             .map_err(|e| ConnectorError::Transient(e.to_string()))
     }
 }
