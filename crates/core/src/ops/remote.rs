@@ -128,6 +128,16 @@ impl RemoteCommands {
         Ok(done)
     }
 
+    /// Whether the stored chain is intact, checked a block at a time (see `AuditReads`).
+    pub fn audit_verify(
+        &self,
+    ) -> Result<
+        Result<crate::moderation::audit::Verified, crate::moderation::audit::VerifyError>,
+        RemoteError,
+    > {
+        Ok(self.store.audit_verify()?)
+    }
+
     /// The audit log from `since_ms` on.
     pub fn audit_log(
         &self,

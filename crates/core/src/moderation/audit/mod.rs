@@ -254,32 +254,36 @@ pub enum VerifyError {
 /// trust it). Entry 1 must point to [`GENESIS`] whatever `start_hash` says, and each entry must
 /// carry the next sequence number. Returns how many entries were checked; an error names the
 /// first bad entry.
-pub fn verify<'a>(
-    entries: impl IntoIterator<Item = &'a AuditEntry>,
+pub fn verify<E: std::borrow::Borrow<AuditEntry>>(
+    entries: impl IntoIterator<Item = E>,
     start_hash: Option<&str>,
 ) -> Result<usize, VerifyError> {
-    let mut prev: Option<&AuditEntry> = None;
+    // The previous entry's seq and hash only, so a walk over the store holds one entry.
+    let mut prev: Option<(u64, String)> = None;
     let mut n = 0;
     for e in entries {
+        let e = e.borrow();
         if e.compute_hash() != e.hash {
             return Err(VerifyError::Altered { seq: e.seq });
         }
         if prev.is_none() && e.seq == 1 && e.prev_hash != GENESIS {
             return Err(VerifyError::BadGenesis { seq: e.seq });
         }
-        let expected = match prev {
-            Some(p) => Some(p.hash.as_str()),
+        let expected = match &prev {
+            Some((_, hash)) => Some(hash.as_str()),
             None => start_hash,
         };
         // Checked: a hostile file may claim seq u64::MAX.
-        let out_of_sequence = prev.is_some_and(|p| p.seq.checked_add(1) != Some(e.seq));
+        let out_of_sequence = prev
+            .as_ref()
+            .is_some_and(|(seq, _)| seq.checked_add(1) != Some(e.seq));
         if out_of_sequence || expected.is_some_and(|h| e.prev_hash != h) {
             return Err(VerifyError::Broken {
                 seq: e.seq,
-                prev_seq: prev.map_or(0, |p| p.seq),
+                prev_seq: prev.map_or(0, |(seq, _)| seq),
             });
         }
-        prev = Some(e);
+        prev = Some((e.seq, e.hash.clone()));
         n += 1;
     }
     Ok(n)

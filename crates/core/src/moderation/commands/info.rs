@@ -110,20 +110,21 @@ fn parked_lines(r: &impl Read, here: &RoomRef) -> Vec<String> {
     lines
 }
 
-/// The audit entries of the links moderated from `here`, oldest first.
-fn log_here(r: &impl Read, here: &RoomRef) -> Vec<AuditEntry> {
+/// The audit entries of the links moderated from `here`, newest first, read a block at a time
+/// (a store error ends the walk: these are answers to a command, not checks).
+fn log_here<'a, R: Read>(r: &'a R, here: &RoomRef) -> impl Iterator<Item = AuditEntry> + 'a {
     let links = links_here(r, here);
-    r.audit_log()
-        .unwrap_or_default()
+    r.audit_backward(None)
         .into_iter()
-        .filter(|e| e.link.as_ref().is_some_and(|l| links.contains(l)))
-        .collect()
+        .flatten()
+        .map_while(Result::ok)
+        .filter(move |e| e.link.as_ref().is_some_and(|l| links.contains(l)))
 }
 
 /// For a decided item of a link moderated from `here`: the message it was about (from the
 /// audit log), for `!takedown #N`.
 pub fn decided(r: &impl Read, here: &RoomRef, id: PendingId) -> Option<MirrorId> {
-    log_here(r, here).iter().rev().find_map(|e| {
+    log_here(r, here).find_map(|e| {
         let subject = e.subject.as_deref()?.parse::<PendingId>().ok()?;
         let m = e.detail.get("mirror")?.as_u64()?;
         (subject == id).then_some(MirrorId(m))
@@ -143,10 +144,10 @@ pub fn held_item_for(r: &impl Read, here: &RoomRef, root: MirrorId) -> Option<Pe
 /// The last `n` (at most [`AUDIT_TAIL`]) audit entries of the links moderated from `here`, one
 /// line each.
 pub fn audit_tail(r: &impl Read, here: &RoomRef, n: usize) -> String {
-    let log = log_here(r, here);
-    let shown = n.min(AUDIT_TAIL).min(log.len());
-    let mut lines = vec![format!("Last {shown} audit entries:")];
-    for e in &log[log.len() - shown..] {
+    let mut log: Vec<AuditEntry> = log_here(r, here).take(n.min(AUDIT_TAIL)).collect();
+    log.reverse();
+    let mut lines = vec![format!("Last {} audit entries:", log.len())];
+    for e in &log {
         let when = chrono::DateTime::from_timestamp_millis(e.at_ms as i64)
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default();

@@ -58,8 +58,8 @@ fn row(e: &AuditEntry) -> Row {
     }
 }
 
-/// The signed-in request's scope, checked filter and the whole log, or the answer to give.
-fn read(signed: &Signed, raw: &Raw) -> Result<(Scope, Filter, Vec<AuditEntry>), guard::Refusal> {
+/// The signed-in request's scope and checked filter, or the answer to give.
+fn read(signed: &Signed, raw: &Raw) -> Result<(Scope, Filter), guard::Refusal> {
     let scope = Scope::of(&signed.session.person, &signed.console.links());
     let filter = Filter::read(raw, &scope).map_err(|e| {
         let status = match e {
@@ -68,15 +68,39 @@ fn read(signed: &Signed, raw: &Raw) -> Result<(Scope, Filter, Vec<AuditEntry>), 
         };
         Box::new(signed.message(status, "Bad filter", &format!("Not shown: {e}.")))
     })?;
-    let log = signed.console.store().audit_log().map_err(|e| {
-        tracing::error!(error = %e, "the console could not read the audit log");
-        Box::new(signed.message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something failed",
-            "The bridge could not read its audit log; see its log.",
-        ))
-    })?;
-    Ok((scope, filter, log))
+    Ok((scope, filter))
+}
+
+/// The answer when the store cannot be read.
+fn unreadable(signed: &Signed, e: &crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "the console could not read the audit log");
+    signed.message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something failed",
+        "The bridge could not read its audit log; see its log.",
+    )
+}
+
+/// One walk over the whole chain, a block at a time: whether it verifies, and the actions
+/// that occur among the entries the person may see (the filter's choices).
+fn survey(
+    store: &crate::store::Store,
+    scope: &Scope,
+) -> Result<(Result<usize, audit::VerifyError>, Vec<String>), crate::store::StoreError> {
+    let mut scan = store.audit_forward(1)?;
+    let mut actions = std::collections::BTreeSet::new();
+    let verdict = audit::verify(
+        std::iter::from_fn(|| scan.next()?.ok()).inspect(|e| {
+            if scope.admits(e) {
+                actions.insert(action_name(e));
+            }
+        }),
+        Some(audit::GENESIS),
+    );
+    match scan.failed.take() {
+        Some(e) => Err(e),
+        None => Ok((verdict, actions.into_iter().collect())),
+    }
 }
 
 /// The filter as a query string, without paging (`before`).
@@ -99,30 +123,36 @@ pub async fn page(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let (scope, filter, log) = match read(&signed, &raw) {
+    let (scope, filter) = match read(&signed, &raw) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let verdict = match audit::verify(&log, Some(audit::GENESIS)) {
+    let store = signed.console.store();
+    let (verified, actions) = match survey(store, &scope) {
+        Ok(x) => x,
+        Err(e) => return unreadable(&signed, &e),
+    };
+    let verdict = match verified {
         Ok(n) => format!("Intact: the chain of all {n} entries verifies."),
         Err(e) => format!("NOT intact: {e}."),
     };
     let intact = !verdict.starts_with("NOT");
-    let mut actions: Vec<String> = log
-        .iter()
-        .filter(|e| scope.admits(e))
-        .map(action_name)
-        .collect();
-    actions.sort_unstable();
-    actions.dedup();
-    let mut shown: Vec<Row> = log
-        .iter()
-        .rev()
-        .filter(|e| filter.before.is_none_or(|b| e.seq < b))
-        .filter(|e| scope.admits(e) && filter.admits(e))
-        .take(PAGE + 1)
-        .map(row)
-        .collect();
+    // Newest first, stopping once a page and one more (for the "older" link) are found.
+    let shown: Result<Vec<Row>, _> = match store.audit_backward(filter.before) {
+        Ok(scan) => scan
+            .filter(|e| {
+                e.as_ref()
+                    .map_or(true, |e| scope.admits(e) && filter.admits(e))
+            })
+            .take(PAGE + 1)
+            .map(|e| e.map(|e| row(&e)))
+            .collect(),
+        Err(e) => Err(e),
+    };
+    let mut shown = match shown {
+        Ok(rows) => rows,
+        Err(e) => return unreadable(&signed, &e),
+    };
     let older = (shown.len() > PAGE).then(|| {
         shown.truncate(PAGE);
         let q = query(&raw);
@@ -166,14 +196,23 @@ pub async fn export(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let (scope, filter, log) = match read(&signed, &raw) {
+    let (scope, filter) = match read(&signed, &raw) {
         Ok(x) => x,
         Err(r) => return *r,
     };
+    let scan = match signed.console.store().audit_forward(1) {
+        Ok(scan) => scan,
+        Err(e) => return unreadable(&signed, &e),
+    };
     let mut text = String::new();
     let mut n = 0usize;
-    for e in log.iter().filter(|e| scope.admits(e) && filter.admits(e)) {
-        match serde_json::to_string(e) {
+    for e in scan {
+        let e = match e {
+            Ok(e) if scope.admits(&e) && filter.admits(&e) => e,
+            Ok(_) => continue,
+            Err(e) => return unreadable(&signed, &e),
+        };
+        match serde_json::to_string(&e) {
             Ok(line) => text.push_str(&line),
             Err(e) => {
                 tracing::error!(error = %e, "an audit entry could not be encoded");

@@ -155,10 +155,10 @@ fn view(signed: &Signed, item: &PendingItem) -> Result<Response, StoreError> {
     }
     let author = crate::privacy::person_ref_in(&mut store, &m.author.key())?;
     let this = item.id.to_string();
+    // Newest first, a block at a time, stopping at HISTORY lines.
     let mut history: Vec<String> = store
-        .audit_log()?
-        .iter()
-        .rev()
+        .audit_backward(None)?
+        .map_while(Result::ok)
         .filter(|e| e.link.as_ref() == Some(&item.link))
         .filter(|e| e.detail["author"].as_str() == Some(author.as_str()))
         .filter(|e| e.subject.as_deref() != Some(this.as_str()))
