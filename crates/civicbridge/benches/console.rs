@@ -7,6 +7,9 @@
 //! signed-in request that renders nothing (the style sheet), so the ratio shows what the page
 //! itself costs on a shared, noisy machine. Each figure is over `BENCH_ROUNDS` requests (200).
 //!
+//! Then it appends `BENCH_AUDIT` (100,000) entries to the audit log and times the audit page
+//! (which verifies the whole chain on every view) newest first and from the middle.
+//!
 //! Run: `cargo bench --bench console` (env `BENCH_HELD` for another number of held items).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -14,6 +17,7 @@
 mod common;
 
 use civicbridge_api::testing::wait_until;
+use civicbridge_core::moderation::audit::{AuditAction, AuditActor, AuditDraft};
 use civicbridge_core::store::prelude::*;
 use common::console::*;
 use common::*;
@@ -101,6 +105,37 @@ fn main() {
             "  queue page p99 / floor p99: {:.1}x",
             at(&page, 0.99).as_secs_f64() / at(&floor, 0.99).as_secs_f64()
         );
+
+        // A log grown over years: the audit page walks it a block at a time.
+        let entries = env_or("BENCH_AUDIT", 100_000) as u64;
+        for chunk in 0..entries.div_ceil(10_000) {
+            w.store
+                .transact(|tx| {
+                    for i in chunk * 10_000..((chunk + 1) * 10_000).min(entries) {
+                        tx.audit(AuditDraft {
+                            actor: AuditActor::Bridge,
+                            action: AuditAction::Approved,
+                            link: Some(civicbridge_api::LinkId::new("planning")),
+                            subject: Some(format!("#{i}")),
+                            detail: serde_json::json!({ "reason_code": "ok" }),
+                        })?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let audit_rounds = (rounds / 10).max(3);
+        let (audit, _) = timed(&web, "/console/audit", audit_rounds).await;
+        let (older, _) = timed(&web, "/console/audit?before=50000", audit_rounds).await;
+        println!("console audit page, {entries} more entries, {audit_rounds} requests each:");
+        for (name, t) in [("newest page", &audit), ("page at the middle", &older)] {
+            println!(
+                "  {name:<20} p50 {:>10}  p99 {:>10}  max {:>10}",
+                ms(at(t, 0.5)),
+                ms(at(t, 0.99)),
+                ms(at(t, 1.0))
+            );
+        }
         w.daemon.shutdown().await.unwrap();
     });
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
-/// printed is then the wrapper's, not the daemon's.
+/// printed is then the wrapper's, not the daemon's. `BENCH_ENV` (`NAME=value …`) adds to the
+/// daemon's environment, for experiments such as `TOKIO_WORKER_THREADS=1`.
 pub fn spawn_daemon(config: &std::path::Path) -> (Child, Arc<Mutex<String>>) {
     let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
     let mut argv: Vec<&str> = wrap.split_whitespace().collect();
@@ -21,6 +22,12 @@ pub fn spawn_daemon(config: &std::path::Path) -> (Child, Arc<Mutex<String>>) {
         .args(&argv[1..])
         // The config's filter (or the default) decides, as for a council's daemon.
         .env_remove("RUST_LOG")
+        .envs(
+            std::env::var("BENCH_ENV")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('=')),
+        )
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

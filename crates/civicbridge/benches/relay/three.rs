@@ -11,12 +11,15 @@
 //!   links, each joining a Matrix room, a Telegram group and a Discord channel, after a message
 //!   has crossed every link.
 //!
+//! - then, after `BENCH_IDLE_S` (default 60) seconds in which nobody writes, the daemon's CPU
+//!   seconds per minute at idle and its RSS (`BENCH_LINKS=1000` for the scale figure).
+//!
 //! Env: `BENCH_SAMPLES`, default 100, `BENCH_LINKS`; `BENCH_WRAP`, a profiler to run the
 //! daemon under; `BENCH_LOG`, a file for the daemon's log.
 
 use super::child::{spawn_daemon, stop_gracefully};
 use super::env;
-use super::proc::{percentile, status_mb};
+use super::proc::{cpu, percentile, status_mb};
 use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules};
 use civicbridge_demo::matrix::{Mark, MatrixUser};
 use civicbridge_demo::{World, WorldOptions};
@@ -189,6 +192,11 @@ pub async fn run() {
             .unwrap();
         direct.push(seen(&mut rx, &label).await.duration_since(t0).as_secs_f64() * 1000.0);
     }
+    // Idle: nothing is said anywhere; what the daemon spends keeping its connectors alive.
+    let idle = Duration::from_secs(env("BENCH_IDLE_S", 60) as u64);
+    let cpu0 = cpu(pid);
+    tokio::time::sleep(idle).await;
+    let idle_cpu_per_min = (cpu(pid) - cpu0).as_secs_f64() * 60.0 / idle.as_secs_f64().max(1.0);
     let rss = status_mb(pid, "VmHWM");
     let (anon, file) = (status_mb(pid, "RssAnon"), status_mb(pid, "RssFile"));
 
@@ -215,6 +223,10 @@ pub async fn run() {
     );
     println!("  daemon peak RSS (VmHWM of the child): {rss:.1} MB   [aim: < 60 MB]");
     println!("  daemon RSS at the end: anonymous {anon:.1} MB, file-backed (code) {file:.1} MB");
+    println!(
+        "  idle for {} s after the samples: {idle_cpu_per_min:.2} CPU seconds per minute",
+        idle.as_secs()
+    );
     if let Ok(path) = std::env::var("BENCH_LOG") {
         std::fs::write(&path, log.lock().unwrap().as_bytes()).unwrap();
         println!("  daemon log written to {path}");
