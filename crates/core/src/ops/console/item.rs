@@ -250,13 +250,7 @@ pub async fn edit(
     };
     let person = &signed.session.person;
     let cmd = Command::Edit(r, text.to_owned());
-    let out = match signed
-        .console
-        .0
-        .remote
-        .run_command(&item.link, cmd, person.actor())
-        .await
-    {
+    let out = match signed.run_all(vec![(item.link.clone(), cmd)]).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "a console edit failed");
@@ -281,8 +275,8 @@ pub async fn edit(
         tracing::error!(error = %e, "cannot audit a console edit");
     }
     if out.refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &out.reply);
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &out.text());
     }
-    signed.notice(out.reply);
+    signed.notice(out.text());
     Redirect::to("/console/queue").into_response()
 }

@@ -16,6 +16,7 @@
 //!   audit entries as `!approve`/`!reject`/`!edit` ([`crate::ops::remote`]); each page action
 //!   also writes a `console_action` entry ([`audit`]). Open queue pages follow changes made
 //!   anywhere through a server-sent event stream ([`events`], fed by [`changes`]).
+//! - Every page action runs its commands through one helper ([`run`]).
 //! - The published page ([`published`]) lists the links' bridged messages with their copies
 //!   and takes them down through `!takedown`'s own code, authors named as the moderation room
 //!   sees them.
@@ -66,6 +67,7 @@ pub mod published;
 pub mod queue;
 pub mod rules_form;
 pub mod rules_page;
+pub mod run;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;

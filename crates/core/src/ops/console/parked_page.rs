@@ -188,27 +188,17 @@ pub async fn act(
             _ => return refuse_item(&signed, item.link.as_ref(), *id, name),
         }
     }
-    let mut lines = Vec::new();
-    let mut refused = false;
-    for (id, link) in &plan {
+    let commands = plan.iter().map(|(id, link)| {
         let cmd = match act {
             Act::Retry => Command::Retry(*id),
             Act::Drop => Command::Drop(*id),
         };
-        match signed
-            .console
-            .0
-            .remote
-            .run_command(link, cmd, signed.session.person.actor())
-            .await
-        {
-            Ok(out) => {
-                refused |= out.refused;
-                lines.push(out.reply);
-            }
-            Err(e) => return store_failed(&signed, &e),
-        }
-    }
+        (link.clone(), cmd)
+    });
+    let ran = match signed.run_all(commands.collect()).await {
+        Ok(r) => r,
+        Err(e) => return store_failed(&signed, &e),
+    };
     let mut touched: Vec<&LinkId> = plan.iter().map(|(_, l)| l).collect();
     touched.sort();
     touched.dedup();
@@ -220,14 +210,14 @@ pub async fn act(
         serde_json::json!({
             "parked": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "links": touched,
-            "refused": refused,
+            "refused": ran.refused,
         }),
     ) {
         return store_failed(&signed, &e);
     }
-    if refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &lines.join("\n"));
+    if ran.refused {
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
     }
-    signed.notice(lines.join("\n"));
+    signed.notice(ran.text());
     Redirect::to("/console/parked").into_response()
 }

@@ -440,21 +440,17 @@ async fn decide_items(
             None => lines.push(format!("There is no held item {} (already decided?)", r.id)),
         }
     }
-    let mut refused = false;
-    for (link, refs) in &by_link {
+    let commands = by_link.iter().map(|(link, refs)| {
         let cmd = if asked.approve {
             Command::Approve(refs.clone())
         } else {
             Command::Reject(refs.clone(), asked.reason.clone())
         };
-        let out = console
-            .0
-            .remote
-            .run_command(link, cmd, person.actor())
-            .await?;
-        refused |= out.refused;
-        lines.push(out.reply);
-    }
+        (link.clone(), cmd)
+    });
+    let ran = signed.run_all(commands.collect()).await?;
+    let refused = ran.refused;
+    lines.extend(ran.lines);
     let action = if asked.approve { "approve" } else { "reject" };
     super::audit::write(
         console.store(),
