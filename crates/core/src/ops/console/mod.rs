@@ -16,6 +16,8 @@
 //!   audit entries as `!approve`/`!reject`/`!edit` ([`crate::ops::remote`]); each page action
 //!   also writes a `console_action` entry ([`audit`]). Open queue pages follow changes made
 //!   anywhere through a server-sent event stream ([`events`], fed by [`changes`]).
+//! - Claims: the queue and an item show an item's claim as its card does; the item page
+//!   claims and releases it as `!claim` / `!release`.
 //! - Every page action runs its commands through one helper ([`run`]).
 //! - The published page ([`published`]) lists the links' bridged messages with their copies
 //!   and takes them down through `!takedown`'s own code, authors named as the moderation room
@@ -39,7 +41,8 @@
 //! Routes: `GET /console/` (to the queue), `GET|POST /console/login`, `POST /console/logout`,
 //! `GET /console/widget`, `POST /api/v1/session/openid`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
-//! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/published`,
+//! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `POST /console/items/{id}/claim`,
+//! `GET /console/published`,
 //! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`,
 //! `GET /console/links`, `GET /console/links/{link}`, `POST /console/links/{link}/pause`,
 //! `POST /console/links/{link}/resume`, `POST /console/links/{link}/rules` (the diff),
@@ -251,6 +254,7 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         .route("/console/queue/decide", post(queue::decide))
         .route("/console/items/{id}", get(item::page))
         .route("/console/items/{id}/edit", post(item::edit))
+        .route("/console/items/{id}/claim", post(item::claim))
         .route("/console/published", get(published::page))
         .route("/console/published/takedown", post(published::take_down))
         .route("/console/audit", get(audit_page::page))

@@ -3,6 +3,7 @@
 //! be approved or rejected at once. A decision runs `!approve`/`!reject` on each item's link
 //! through [`crate::ops::remote`]: the same code, permissions and audit entries as typed in
 //! the room, items named by the revision shown (an item edited since is refused, as there).
+//! A claimed item shows its claim as its card does (`cards::claimed_by`), while it lasts.
 
 use super::guard::{self, Signed};
 use super::who::Person;
@@ -88,6 +89,9 @@ pub struct Row {
     pub directions: Vec<String>,
     pub age: String,
     pub held_at_ms: u64,
+    /// Who claimed it and until when, as its card says (`Claimed by Mo until …`), while the
+    /// claim lasts.
+    pub claim: Option<String>,
 }
 
 /// How long something has waited, in words.
@@ -147,6 +151,9 @@ pub fn row(
         directions,
         age: age(now_ms.saturating_sub(item.held_at_ms)),
         held_at_ms: item.held_at_ms,
+        claim: item
+            .claimed(now_ms)
+            .map(crate::moderation::cards::claimed_by),
     }))
 }
 
