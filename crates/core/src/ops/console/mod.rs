@@ -16,6 +16,10 @@
 //!   audit entries as `!approve`/`!reject`/`!edit` ([`crate::ops::remote`]); each page action
 //!   also writes a `console_action` entry ([`audit`]). Open queue pages follow changes made
 //!   anywhere through a server-sent event stream ([`events`], fed by [`changes`]).
+//! - The reports page ([`reports_page`]) lists the open reports on the links' messages as
+//!   their report cards show them (reporters named by the link's privacy rules), with their
+//!   copies, reasons and hidden state, and takes them down or dismisses them as `!takedown` /
+//!   `!dismiss`; open pages follow reports closed anywhere through the same event stream.
 //! - Claims: the queue and an item show an item's claim as its card does; the item page
 //!   claims and releases it as `!claim` / `!release`.
 //! - Every page action runs its commands through one helper ([`run`]).
@@ -42,6 +46,7 @@
 //! `GET /console/widget`, `POST /api/v1/session/openid`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
 //! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `POST /console/items/{id}/claim`,
+//! `GET /console/reports`, `GET /console/reports/rows`, `POST /console/reports/decide`,
 //! `GET /console/published`,
 //! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`,
 //! `GET /console/links`, `GET /console/links/{link}`, `POST /console/links/{link}/pause`,
@@ -68,6 +73,7 @@ pub mod openid;
 pub mod parked_page;
 pub mod published;
 pub mod queue;
+pub mod reports_page;
 pub mod rules_form;
 pub mod rules_page;
 pub mod run;
@@ -255,6 +261,9 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         .route("/console/items/{id}", get(item::page))
         .route("/console/items/{id}/edit", post(item::edit))
         .route("/console/items/{id}/claim", post(item::claim))
+        .route("/console/reports", get(reports_page::page))
+        .route("/console/reports/rows", get(reports_page::rows))
+        .route("/console/reports/decide", post(reports_page::decide))
         .route("/console/published", get(published::page))
         .route("/console/published/takedown", post(published::take_down))
         .route("/console/audit", get(audit_page::page))

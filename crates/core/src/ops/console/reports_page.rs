@@ -1,0 +1,498 @@
+//! The reports page (`GET /console/reports`): the open reports on messages of the person's
+//! links, oldest first, optionally of one link: each message as its report card shows it
+//! ([`crate::moderation::reports::view`], the card's own code: the author and the reporters
+//! named as the link's moderation room names them), where its copies are (linked where the
+//! connector can build an address), how many different people reported it, their reasons and
+//! when, and whether its copies are hidden pending a decision (`hide_after_reports`) and
+//! since when.
+//!
+//! Several or one can be decided (`POST /console/reports/decide`): Take down runs
+//! `!takedown mN`, Dismiss `!dismiss mN`, each on the report's link as the person
+//! ([`super::run`]: the rooms' code, permissions and audit entries), plus one `console_action`
+//! entry. A report of a link the person does not moderate refuses the whole form (403,
+//! audited) before anything runs; so does a report already closed (409), with a message that
+//! says so. Open pages follow reports filed or closed anywhere (`event: reports` on the
+//! console's event stream; the rows are fetched again from `GET /console/reports/rows`).
+
+use super::guard::{self, Signed};
+use super::published::{mine, web_url, CopyRow};
+use super::who::Person;
+use super::Console;
+use crate::moderation::audit;
+use crate::moderation::commands::takedown::Target;
+use crate::moderation::commands::Command;
+use crate::moderation::reports::{self, ReportView};
+use crate::store::prelude::*;
+use crate::store::reports::ReportRecord;
+use crate::store::{LinkRecord, StoreError};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use civicbridge_api::{LinkId, MirrorId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+type AdminState = crate::ops::admin::AdminState;
+
+/// The page's filter, from its query string. Empty: every link of the person's.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Filter {
+    pub link: String,
+}
+
+/// One person's report, as the page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReasonRow {
+    pub by: String,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+/// One open report.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// The message's number (ids of the page's elements).
+    pub id: u64,
+    /// As the card and the commands name it (`m7`).
+    pub reference: String,
+    pub link: String,
+    pub author: String,
+    /// The room it was written in, by name, and where to see it there.
+    pub from: String,
+    pub url: Option<String>,
+    pub excerpt: String,
+    pub copies: Vec<CopyRow>,
+    /// How many different people reported it.
+    pub count: usize,
+    pub reports: Vec<ReasonRow>,
+    /// Rooms whose copies are hidden pending a decision, and since when (UTC).
+    pub hidden: Vec<String>,
+    pub hidden_at: Option<String>,
+    /// When it was first reported (UTC), and in ms for sorting.
+    pub first_at: String,
+    #[serde(skip)]
+    pub first_at_ms: u64,
+}
+
+/// Why the page or its form refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportsError {
+    #[error("`{0}` is not one of your links")]
+    NotYourLink(String),
+    #[error("there is no report on {0}")]
+    NoReport(MirrorId),
+    #[error("the report on {0} is already closed (taken down or dismissed)")]
+    Closed(MirrorId),
+}
+
+fn row(console: &Console, v: &ReportView, m: &crate::store::MirrorRecord) -> Row {
+    let reports: Vec<ReasonRow> = v
+        .reports
+        .iter()
+        .map(|r| ReasonRow {
+            by: r.by.clone(),
+            reason: r.reason.clone(),
+            at: audit::rfc3339(r.at_ms),
+        })
+        .collect();
+    let first_at_ms = v.reports.iter().map(|r| r.at_ms).min().unwrap_or(m.at_ms);
+    Row {
+        id: v.mirror.0,
+        reference: v.mirror.to_string(),
+        link: v.link.to_string(),
+        author: v.author.clone(),
+        from: v.source.clone(),
+        url: web_url(
+            console,
+            &m.source,
+            m.source_thread.as_ref(),
+            Some(&m.source_msg),
+        ),
+        excerpt: v.excerpt.clone(),
+        copies: v
+            .copies
+            .iter()
+            .map(|c| CopyRow {
+                room: c.label.clone(),
+                url: web_url(console, &c.room, c.thread.as_ref(), c.first.as_ref()),
+            })
+            .collect(),
+        count: v.reports.len(),
+        reports,
+        hidden: v.hidden.clone(),
+        hidden_at: v.hidden_at_ms.map(audit::rfc3339),
+        first_at: audit::rfc3339(first_at_ms),
+        first_at_ms,
+    }
+}
+
+/// The open reports of `person`'s links (of `only` if given), oldest first.
+pub fn rows_of(
+    console: &Console,
+    person: &Person,
+    only: Option<&str>,
+) -> Result<Vec<Row>, StoreError> {
+    let links = console.links();
+    let mine = mine(person, &links);
+    let mut store = console.store();
+    let open: Vec<ReportRecord> = store
+        .open_reports()?
+        .into_iter()
+        .filter(|r| mine.contains_key(r.link.as_str()))
+        .filter(|r| only.is_none_or(|l| r.link.as_str() == l))
+        .collect();
+    let mut rows = Vec::with_capacity(open.len());
+    for rec in &open {
+        let Some(m) = store.mirror(rec.mirror)? else {
+            continue;
+        };
+        let v = reports::view(&mut store, &m, rec)?;
+        rows.push(row(console, &v, &m));
+    }
+    rows.sort_by_key(|r| (r.first_at_ms, r.id));
+    Ok(rows)
+}
+
+/// The person's open reports as `m7:2` (the message and how many reported it): what the
+/// event stream compares to tell an open page that its rows changed.
+pub fn snapshot(
+    console: &Console,
+    person: &Person,
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let links = console.links();
+    let mine = mine(person, &links);
+    Ok(console
+        .store()
+        .open_reports()?
+        .into_iter()
+        .filter(|r| mine.contains_key(r.link.as_str()))
+        .map(|r| format!("{}:{}", r.mirror, r.reports.len()))
+        .collect())
+}
+
+fn store_failed(signed: &Signed, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "the reports page failed");
+    signed.message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something failed",
+        "The bridge could not read or change its store; see its log.",
+    )
+}
+
+/// The link the filter names, if it is one of the person's: `Ok(None)` for every link.
+fn only<'a>(
+    filter: &'a Filter,
+    mine: &BTreeMap<&str, &LinkRecord>,
+) -> Result<Option<&'a str>, ReportsError> {
+    match filter.link.trim() {
+        "" => Ok(None),
+        l if mine.contains_key(l) => Ok(Some(l)),
+        l => Err(ReportsError::NotYourLink(l.chars().take(80).collect())),
+    }
+}
+
+pub async fn page(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Response {
+    let signed = match guard::signed(&state, &headers, true) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let links = signed.console.links();
+    let mine = mine(&signed.session.person, &links);
+    let only = match only(&filter, &mine) {
+        Ok(o) => o,
+        Err(e) => {
+            return signed.message(
+                StatusCode::FORBIDDEN,
+                "Bad filter",
+                &format!("Not shown: {e}."),
+            )
+        }
+    };
+    let rows = match rows_of(&signed.console, &signed.session.person, only) {
+        Ok(r) => r,
+        Err(e) => return store_failed(&signed, &e),
+    };
+    let back = match guard::query(&[("link", &filter.link)]) {
+        q if q.is_empty() => "/console/reports".to_owned(),
+        q => format!("/console/reports?{q}"),
+    };
+    let frame = signed.frame("Reports", "reports");
+    guard::render(
+        &signed.console,
+        StatusCode::OK,
+        "reports.html",
+        minijinja::context! {
+            rows => rows,
+            filter => filter,
+            links => mine.keys().collect::<Vec<_>>(),
+            back => back,
+            ..minijinja::Value::from_serialize(&frame),
+        },
+    )
+}
+
+/// The table's rows alone, for the page's script to swap in when reports changed.
+pub async fn rows(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Response {
+    // Fetched by the page's script on a change, not by the person: not a use of the session.
+    let signed = match guard::signed(&state, &headers, false) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let links = signed.console.links();
+    let mine = mine(&signed.session.person, &links);
+    let Ok(only) = only(&filter, &mine) else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    let rows = match rows_of(&signed.console, &signed.session.person, only) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "the report rows failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    match signed
+        .console
+        .0
+        .templates
+        .render("reports_rows.html", minijinja::context! { rows => rows })
+    {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the report rows failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Take down or dismiss: which, from the button pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    TakeDown,
+    Dismiss,
+}
+
+impl Act {
+    fn name(self) -> &'static str {
+        match self {
+            Act::TakeDown => "takedown",
+            Act::Dismiss => "dismiss",
+        }
+    }
+
+    fn command(self, m: MirrorId) -> Command {
+        match self {
+            Act::TakeDown => Command::Takedown(Target::Mirror(m)),
+            Act::Dismiss => Command::Dismiss(m),
+        }
+    }
+}
+
+/// What the form asks: a row's own button (`one=takedown m7`) acts on that report alone;
+/// otherwise the `action` button on every ticked report.
+fn asked(form: &super::form::Form) -> Result<(Act, Vec<MirrorId>), String> {
+    let act = |a: &str| match a {
+        "takedown" => Ok(Act::TakeDown),
+        "dismiss" => Ok(Act::Dismiss),
+        _ => Err("Choose Take down or Dismiss.".to_owned()),
+    };
+    if let Some(one) = form.get("one") {
+        let (a, id) = one.trim().split_once(' ').unwrap_or((one, ""));
+        let id = id.trim().parse::<MirrorId>().map_err(|e| e.to_string())?;
+        return Ok((act(a)?, vec![id]));
+    }
+    let a = act(form.get("action").unwrap_or_default())?;
+    Ok((a, form.selected::<MirrorId>("report", "reports")?))
+}
+
+/// Every report ticked, each with its link, if all are the person's and open; checked whole
+/// before anything runs: another link's report first (403), then a missing or closed one.
+fn plan(
+    store: &crate::store::Store,
+    mine: &BTreeMap<&str, &LinkRecord>,
+    ids: &[MirrorId],
+) -> Result<Result<Vec<(LinkId, MirrorId)>, (ReportsError, Option<LinkId>)>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        found.push((*id, store.report(*id)?));
+    }
+    if let Some((id, Some(rec))) = found.iter().find(|(_, r)| {
+        r.as_ref()
+            .is_some_and(|r| !mine.contains_key(r.link.as_str()))
+    }) {
+        return Ok(Err((
+            ReportsError::NotYourLink(format!("{} (of {id})", rec.link)),
+            Some(rec.link.clone()),
+        )));
+    }
+    let mut plan = Vec::with_capacity(found.len());
+    for (id, rec) in found {
+        match rec {
+            None => return Ok(Err((ReportsError::NoReport(id), None))),
+            Some(r) if !r.open => return Ok(Err((ReportsError::Closed(id), Some(r.link)))),
+            Some(r) => plan.push((r.link, id)),
+        }
+    }
+    Ok(Ok(plan))
+}
+
+pub async fn decide(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (signed, form) = match guard::posted(&state, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let back = guard::back_to(&form, "/console/reports");
+    let (act, ids) = match asked(&form) {
+        Ok(a) => a,
+        Err(why) => return signed.message(StatusCode::BAD_REQUEST, "Nothing done", &why),
+    };
+    if ids.is_empty() {
+        signed.notice("Select at least one report first.".into());
+        return Redirect::to(&back).into_response();
+    }
+    let links = signed.console.links();
+    let mine = mine(&signed.session.person, &links);
+    let plan = match plan(signed.console.store(), &mine, &ids) {
+        Ok(Ok(p)) => p,
+        Ok(Err((e @ ReportsError::NotYourLink(_), link))) => {
+            return refuse(&signed, link.as_ref(), &ids, act, &e)
+        }
+        Ok(Err((e, _))) => {
+            let status = match e {
+                ReportsError::Closed(_) => StatusCode::CONFLICT,
+                _ => StatusCode::NOT_FOUND,
+            };
+            return signed.message(status, "Nothing done", &format!("Nothing done: {e}."));
+        }
+        Err(e) => return store_failed(&signed, &e),
+    };
+    let ran = match signed
+        .run_all(
+            plan.iter()
+                .map(|(link, m)| (link.clone(), act.command(*m)))
+                .collect(),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return store_failed(&signed, &e),
+    };
+    let mut touched: Vec<&LinkId> = plan.iter().map(|(l, _)| l).collect();
+    touched.sort();
+    touched.dedup();
+    if let Err(e) = super::audit::write(
+        signed.console.store(),
+        &signed.session.person,
+        act.name(),
+        None,
+        serde_json::json!({
+            "reports": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "links": touched,
+            "refused": ran.refused,
+        }),
+    ) {
+        return store_failed(&signed, &e);
+    }
+    if ran.refused {
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
+    }
+    signed.notice(ran.text());
+    Redirect::to(&back).into_response()
+}
+
+fn refuse(
+    signed: &Signed,
+    link: Option<&LinkId>,
+    ids: &[MirrorId],
+    act: Act,
+    e: &ReportsError,
+) -> Response {
+    if let Err(err) = super::audit::write(
+        signed.console.store(),
+        &signed.session.person,
+        "refused",
+        link,
+        serde_json::json!({
+            "reports": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "attempted": act.name(),
+            "why": "not a moderator of the link",
+        }),
+    ) {
+        tracing::error!(error = %err, "cannot audit a refused console request");
+    }
+    signed.message(
+        StatusCode::FORBIDDEN,
+        "Not yours",
+        &format!("Nothing was done: {e}; only its moderators can decide its reports."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::form::{Form, MAX_ITEMS};
+    use super::*;
+
+    #[test]
+    fn decision_forms_are_read_strictly() {
+        let read = |body: &str| asked(&Form::parse(body.as_bytes()).expect("form"));
+        assert_eq!(
+            read("action=dismiss&report=m3&report=4").expect("asked"),
+            (Act::Dismiss, vec![MirrorId(3), MirrorId(4)])
+        );
+        // A row's own button acts on its report alone, whatever else is ticked.
+        assert_eq!(
+            read("action=dismiss&report=m3&one=takedown+m9").expect("asked"),
+            (Act::TakeDown, vec![MirrorId(9)])
+        );
+        for bad in [
+            "report=m3",
+            "action=delete&report=m3",
+            "action=dismiss&report=..%2Fm3",
+            "action=dismiss&report=m-1",
+            "action=dismiss&report=m99999999999999999999999",
+            "one=takedown",
+            "one=erase+m3",
+            "one=takedown+%E2%80%AEm3",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        let many = format!("action=dismiss{}", "&report=m1".repeat(MAX_ITEMS + 1));
+        assert!(read(&many).unwrap_err().contains("At most"));
+    }
+
+    #[test]
+    fn the_link_filter_is_one_of_the_persons() {
+        let l = LinkRecord {
+            id: LinkId::new("planning"),
+            rooms: vec![],
+            moderation_room: None,
+            moderators: vec![],
+            admins: vec![],
+        };
+        let mine: BTreeMap<&str, &LinkRecord> = [("planning", &l)].into();
+        let f = |link: &str| Filter { link: link.into() };
+        assert_eq!(only(&f(""), &mine), Ok(None));
+        assert_eq!(only(&f(" planning "), &mine), Ok(Some("planning")));
+        assert!(matches!(
+            only(&f("parks"), &mine),
+            Err(ReportsError::NotYourLink(_))
+        ));
+        let long = "x".repeat(5000);
+        match only(&f(&long), &mine) {
+            Err(ReportsError::NotYourLink(shown)) => assert_eq!(shown.len(), 80),
+            other => panic!("{other:?}"),
+        }
+    }
+}
