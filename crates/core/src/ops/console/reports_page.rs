@@ -80,6 +80,8 @@ pub struct Row {
 pub enum ReportsError {
     #[error("`{0}` is not one of your links")]
     NotYourLink(String),
+    #[error("the report on {id} is of link {link}, which you do not moderate")]
+    NotYours { id: MirrorId, link: LinkId },
     #[error("there is no report on {0}")]
     NoReport(MirrorId),
     #[error("the report on {0} is already closed (taken down or dismissed)")]
@@ -313,31 +315,33 @@ fn asked(form: &super::form::Form) -> Result<(Act, Vec<MirrorId>), String> {
     Ok((a, form.selected::<MirrorId>("report", "reports")?))
 }
 
+/// The commands a decision form asks for: each ticked report's link and message.
+type Plan = Vec<(LinkId, MirrorId)>;
+
 /// Every report ticked, each with its link, if all are the person's and open; checked whole
 /// before anything runs: another link's report first (403), then a missing or closed one.
 fn plan(
     store: &crate::store::Store,
     mine: &BTreeMap<&str, &LinkRecord>,
     ids: &[MirrorId],
-) -> Result<Result<Vec<(LinkId, MirrorId)>, (ReportsError, Option<LinkId>)>, StoreError> {
+) -> Result<Result<Plan, ReportsError>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
         found.push((*id, store.report(*id)?));
     }
-    if let Some((id, Some(rec))) = found.iter().find(|(_, r)| {
+    let theirs = found.iter().find_map(|(id, r)| {
         r.as_ref()
-            .is_some_and(|r| !mine.contains_key(r.link.as_str()))
-    }) {
-        return Ok(Err((
-            ReportsError::NotYourLink(format!("{} (of {id})", rec.link)),
-            Some(rec.link.clone()),
-        )));
+            .filter(|r| !mine.contains_key(r.link.as_str()))
+            .map(|r| (*id, r.link.clone()))
+    });
+    if let Some((id, link)) = theirs {
+        return Ok(Err(ReportsError::NotYours { id, link }));
     }
     let mut plan = Vec::with_capacity(found.len());
     for (id, rec) in found {
         match rec {
-            None => return Ok(Err((ReportsError::NoReport(id), None))),
-            Some(r) if !r.open => return Ok(Err((ReportsError::Closed(id), Some(r.link)))),
+            None => return Ok(Err(ReportsError::NoReport(id))),
+            Some(r) if !r.open => return Ok(Err(ReportsError::Closed(id))),
             Some(r) => plan.push((r.link, id)),
         }
     }
@@ -366,10 +370,8 @@ pub async fn decide(
     let mine = mine(&signed.session.person, &links);
     let plan = match plan(signed.console.store(), &mine, &ids) {
         Ok(Ok(p)) => p,
-        Ok(Err((e @ ReportsError::NotYourLink(_), link))) => {
-            return refuse(&signed, link.as_ref(), &ids, act, &e)
-        }
-        Ok(Err((e, _))) => {
+        Ok(Err(e @ ReportsError::NotYours { .. })) => return refuse(&signed, &ids, act, &e),
+        Ok(Err(e)) => {
             let status = match e {
                 ReportsError::Closed(_) => StatusCode::CONFLICT,
                 _ => StatusCode::NOT_FOUND,
@@ -412,13 +414,13 @@ pub async fn decide(
     Redirect::to(&back).into_response()
 }
 
-fn refuse(
-    signed: &Signed,
-    link: Option<&LinkId>,
-    ids: &[MirrorId],
-    act: Act,
-    e: &ReportsError,
-) -> Response {
+/// Refuses the whole form for another link's report (403), audited as the console's other
+/// refusals are: a `console_action` `refused` on that link.
+fn refuse(signed: &Signed, ids: &[MirrorId], act: Act, e: &ReportsError) -> Response {
+    let link = match e {
+        ReportsError::NotYours { link, .. } => Some(link),
+        _ => None,
+    };
     if let Err(err) = super::audit::write(
         signed.console.store(),
         &signed.session.person,
@@ -435,7 +437,7 @@ fn refuse(
     signed.message(
         StatusCode::FORBIDDEN,
         "Not yours",
-        &format!("Nothing was done: {e}; only its moderators can decide its reports."),
+        &format!("Nothing was done: {e}."),
     )
 }
 
