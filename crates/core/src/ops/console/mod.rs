@@ -16,10 +16,11 @@
 //!   audit entries as `!approve`/`!reject`/`!edit` ([`crate::ops::remote`]); each page action
 //!   also writes a `console_action` entry ([`audit`]). Open queue pages follow changes made
 //!   anywhere through a server-sent event stream ([`events`], fed by [`changes`]).
-//! - The reports page ([`reports_page`]) lists the open reports on the links' messages as
-//!   their report cards show them (reporters named by the link's privacy rules), with their
-//!   copies, reasons and hidden state, and takes them down or dismisses them as `!takedown` /
-//!   `!dismiss`; open pages follow reports closed anywhere through the same event stream.
+//! - The reports page ([`reports_page`], its form in [`reports_decide`]) lists the open
+//!   reports on the links' messages as their report cards show them (reporters named by the
+//!   link's privacy rules), with their copies, reasons and hidden state, and takes them down
+//!   or dismisses them as `!takedown` / `!dismiss`; open pages follow reports closed anywhere
+//!   through the same event stream.
 //! - Claims: the queue and an item show an item's claim as its card does; the item page
 //!   claims and releases it as `!claim` / `!release`.
 //! - Every page action runs its commands through one helper ([`run`]).
@@ -73,6 +74,7 @@ pub mod openid;
 pub mod parked_page;
 pub mod published;
 pub mod queue;
+pub mod reports_decide;
 pub mod reports_page;
 pub mod rules_form;
 pub mod rules_page;
@@ -263,7 +265,7 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         .route("/console/items/{id}/claim", post(item::claim))
         .route("/console/reports", get(reports_page::page))
         .route("/console/reports/rows", get(reports_page::rows))
-        .route("/console/reports/decide", post(reports_page::decide))
+        .route("/console/reports/decide", post(reports_decide::decide))
         .route("/console/published", get(published::page))
         .route("/console/published/takedown", post(published::take_down))
         .route("/console/audit", get(audit_page::page))
