@@ -59,7 +59,11 @@ fn asked(form: &super::form::Form) -> Result<(Act, Vec<MirrorId>), String> {
         return Ok((act(a)?, vec![id]));
     }
     let a = act(form.get("action").unwrap_or_default())?;
-    Ok((a, form.selected::<MirrorId>("report", "reports")?))
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ids = form.selected::<MirrorId>("report", "reports")?;
+    // A report ticked twice is decided once (the second would only say it is closed).
+    ids.retain(|id| seen.insert(*id));
+    Ok((a, ids))
 }
 
 /// The commands a decision form asks for: each ticked report's link and message.
@@ -197,7 +201,7 @@ mod tests {
     fn decision_forms_are_read_strictly() {
         let read = |body: &str| asked(&Form::parse(body.as_bytes()).expect("form"));
         assert_eq!(
-            read("action=dismiss&report=m3&report=4").expect("asked"),
+            read("action=dismiss&report=m3&report=4&report=3").expect("asked"),
             (Act::Dismiss, vec![MirrorId(3), MirrorId(4)])
         );
         // A row's own button acts on its report alone, whatever else is ticked.
