@@ -283,6 +283,104 @@ async fn in_chromium_take_down_from_the_published_page_and_pass_axe_on_it_and_th
     w.daemon.shutdown().await.unwrap();
 }
 
+/// A resident (`who`) replies `/report why` to the Telegram copy of `text`.
+async fn report_copy(w: &ConsoleWorld, who: (&str, &str), id: &str, text: &str, why: &str) {
+    let tg = &w.fakes.telegram;
+    let copy = tg
+        .visible_in(TG)
+        .into_iter()
+        .find(|p| p.out.text.to_plain().contains(text))
+        .unwrap()
+        .id;
+    let msg = civicbridge_api::Message {
+        reply_to: Some(copy),
+        ..civicbridge_api::Message::text(id, format!("/report {why}").as_str())
+    };
+    acked(tg.inject(tg.message_event(TG, who, msg))).await;
+}
+
+#[tokio::test]
+async fn in_chromium_the_reports_page_dismisses_follows_the_room_and_passes_axe() {
+    if !available() {
+        return;
+    }
+    let w = start_console(LIFETIME).await;
+    for (id, text) in [("$p1", "Bins on Monday"), ("$p2", "Bins on Tuesday")] {
+        acked(w.fakes.matrix.post(STAFF, STAFFER, id, text)).await;
+    }
+    wait_until(WAIT, "both cross", || {
+        w.fakes.telegram.texts_in(TG).len() == 2
+    })
+    .await;
+    report_copy(&w, ("43", "Bob"), "r1", "Bins on Monday", "wrong day").await;
+    report_copy(&w, ("44", "Cy"), "r2", "Bins on Tuesday", "spam").await;
+    wait_until(WAIT, "both reported", || {
+        w.store.open_reports().unwrap().len() == 2
+    })
+    .await;
+    let d = driver().await;
+    let c = browser(&d).await;
+    sign_in(&c, &w, "$p3").await;
+    c.find(Locator::LinkText("Reports"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the reports page", |h| {
+        h.contains("Bob (Telegram): wrong day") && h.contains("Cy (Telegram): spam")
+    })
+    .await;
+    axe(&c, "reports").await;
+    // Dismissed with its row's own button.
+    let monday = w
+        .store
+        .open_reports()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.reports[0].name == "Bob")
+        .unwrap()
+        .mirror;
+    c.find(Locator::Css(&format!("button[value='dismiss {monday}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_page(&c, "the notice and the row gone", |h| {
+        h.contains(&format!("Reports on {monday} dismissed by Mo")) && !h.contains("wrong day")
+    })
+    .await;
+    axe(&c, "reports after a dismissal").await;
+    // ✅ on the other one's card in the room: the open page loses it without a reload.
+    let rec = w.store.open_reports().unwrap().pop().unwrap();
+    wait_until(WAIT, "its card is posted", || {
+        w.store.report(rec.mirror).unwrap().unwrap().card.is_some()
+    })
+    .await;
+    let card = w.store.report(rec.mirror).unwrap().unwrap().card.unwrap().1;
+    let tick = civicbridge_api::EventKind::Reaction {
+        target: card,
+        key: "✅".into(),
+        id: None,
+    };
+    acked(
+        w.fakes.matrix.inject(
+            w.fakes
+                .matrix
+                .event(MODS, MODERATOR, "matrix:t".into(), tick),
+        ),
+    )
+    .await;
+    until_page(&c, "the row gone without a reload", |h| {
+        h.contains("data-refreshed") && h.contains("No open reports.")
+    })
+    .await;
+    axe(&c, "reports emptied from the room").await;
+    c.close().await.unwrap();
+    w.daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn in_chromium_links_rules_and_parked_pages_work_and_pass_axe() {
     if !available() {

@@ -588,6 +588,17 @@ async fn console_parked_retry_and_drop_take_the_rooms_path_and_another_links_ite
         "when: {page}"
     );
     let csrf = value_of(&page, "csrf").unwrap();
+    // The link filter, written with the other pages' filter macros: one of theirs, or 403.
+    assert!(page.contains("id=\"f-link\""), "the filter form: {page}");
+    let (status, _, filtered) = web.get("/console/parked?link=planning").await;
+    assert_eq!(status, 200, "{filtered}");
+    assert!(filtered.contains(&format!("data-parked=\"{one}\"")));
+    assert!(
+        filtered.contains("<option value=\"planning\" selected>"),
+        "{filtered}"
+    );
+    let (status, _, _) = web.get("/console/parked?link=parks").await;
+    assert_eq!(status, 403, "another link as the filter");
 
     // Hostile: another link's item alone or among theirs, no token, garbage.
     let before = refusals(&w).len();

@@ -15,6 +15,7 @@ mod console_browser;
 mod console_links;
 mod console_openid;
 mod console_published;
+mod console_reports;
 mod discord_telegram_bridge;
 mod fourth_platform;
 mod hygiene;

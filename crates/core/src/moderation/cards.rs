@@ -79,6 +79,15 @@ pub fn when(at_ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// A claim as cards and the console show it: `Claimed by Mo until 2026-12-07 10:15 UTC`.
+pub fn claimed_by(c: &crate::store::Claim) -> String {
+    format!(
+        "Claimed by {} until {}",
+        civicbridge_api::names::normalize(&c.name, civicbridge_api::names::MAX_NAME_CHARS),
+        when(c.until_ms)
+    )
+}
+
 /// Who, from where, to where, and the text as recipients would see it.
 fn body(v: &CardView<'_>, text: &RichText) -> Vec<Span> {
     let (item, mirror) = (v.item, v.mirror);
@@ -166,9 +175,8 @@ pub fn held(v: &CardView<'_>) -> RichText {
     if let Some(c) = &item.claim {
         // Words, not only the emoji: a screen reader and a plain-text client say it too.
         spans.push(Span::Text(format!(
-            "\n🙋 Claimed by {} until {} (others: leave it to them; !release {} frees it)",
-            c.name,
-            when(c.until_ms),
+            "\n🙋 {} (others: leave it to them; !release {} frees it)",
+            claimed_by(c),
             item.id
         )));
     }

@@ -30,6 +30,9 @@ pub enum Observation {
     },
     /// A moderator decided a held item, `waited_ms` after it was held.
     Decided { link: LinkId, waited_ms: u64 },
+    /// A report on one of the link's messages was filed or closed (no metric: it tells open
+    /// console pages, `ops::console::changes`).
+    Reports { link: LinkId },
 }
 
 /// Receives the notes of every committed transaction of a store.

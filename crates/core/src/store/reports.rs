@@ -33,11 +33,22 @@ pub struct ReportRecord {
     /// again if the report is dismissed.
     #[serde(default)]
     pub hidden: Vec<RoomRef>,
+    /// When they were hidden (absent in records from before this was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_at_ms: Option<u64>,
 }
 
 pub trait ReportReads: Read {
     fn report(&self, mirror: MirrorId) -> Result<Option<ReportRecord>, StoreError> {
         read::get(self, Tree::Reports, &keys::id(mirror.0))
+    }
+
+    /// Every open report (a scan: for the console's Reports page).
+    fn open_reports(&self) -> Result<Vec<ReportRecord>, StoreError> {
+        Ok(read::all::<ReportRecord>(self, Tree::Reports)?
+            .into_iter()
+            .filter(|r| r.open)
+            .collect())
     }
 
     /// Every report record naming `user` as a reporter (a scan: for erasure and export).

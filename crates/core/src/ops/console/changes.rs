@@ -1,6 +1,7 @@
-//! Change notifications for open queue pages: the store's observer is told about every
-//! committed transaction that held or decided something (`store::observe`), wherever it
-//! happened (a ✅ in Matrix, a command, another console, the admin API, expiry). [`Changes`]
+//! Change notifications for open queue and reports pages: the store's observer is told about
+//! every committed transaction that held or decided something, or filed or closed a report
+//! (`store::observe`), wherever it happened (a ✅ in Matrix, a command, another console, the
+//! admin API, expiry). [`Changes`]
 //! passes those notes on to the metrics unchanged and rings a bell (a broadcast with no
 //! payload) that the event streams listen to. The bell carries nothing: each stream reads the
 //! queue again and compares, so a missed or coalesced ring costs nothing but a little delay.
@@ -36,10 +37,10 @@ impl Changes {
     }
 }
 
-/// Whether `o` may have changed what a queue page shows.
-fn moves_the_queue(o: &Observation) -> bool {
+/// Whether `o` may have changed what a queue or reports page shows.
+fn moves_a_page(o: &Observation) -> bool {
     match o {
-        Observation::Decided { .. } => true,
+        Observation::Decided { .. } | Observation::Reports { .. } => true,
         Observation::Verdict { verdict, .. } => *verdict == "hold",
         Observation::Received { .. } => false,
     }
@@ -47,7 +48,7 @@ fn moves_the_queue(o: &Observation) -> bool {
 
 impl Observer for Changes {
     fn committed(&self, observations: Vec<Observation>) {
-        let ring = observations.iter().any(moves_the_queue);
+        let ring = observations.iter().any(moves_a_page);
         if let Some(inner) = &self.inner {
             inner.committed(observations);
         }
@@ -76,5 +77,9 @@ mod tests {
             waited_ms: 1,
         }]);
         assert!(rx.try_recv().is_ok());
+        c.committed(vec![Observation::Reports {
+            link: LinkId::new("l"),
+        }]);
+        assert!(rx.try_recv().is_ok(), "a report filed or closed rings too");
     }
 }

@@ -1,8 +1,9 @@
 //! One held item: the message as held, as each target room will show it (rendered by the
 //! outbox's own [`render`](crate::pipeline::render::render) with each platform's capabilities
 //! and the name that room is shown), its attachments and thread, the sender's earlier decisions
-//! on this link (from the audit log, which names authors by keyed hash), and edit-then-approve
-//! (`!edit` on the revision shown).
+//! on this link (from the audit log, which names authors by keyed hash), its claim as its card
+//! shows it, edit-then-approve (`!edit` on the revision shown), and claim / release
+//! (`!claim` / `!release`: another moderator's claim is refused with their name, 409).
 
 use super::guard::{self, Refusal, Signed};
 use crate::moderation::approval::ItemRef;
@@ -205,6 +206,7 @@ fn view(signed: &Signed, item: &PendingItem) -> Result<Response, StoreError> {
                 sender => row.sender,
                 reason => row.reason,
                 age => row.age,
+                claim => row.claim,
                 text => text.to_plain(),
                 thread => m.thread_root.map(|r| format!("a reply in the thread of message {r}")),
                 attachments => item.attachments(&m).iter().map(|a| format!("{} ({})", a.name, a.kind.as_str())).collect::<Vec<_>>(),
@@ -250,13 +252,7 @@ pub async fn edit(
     };
     let person = &signed.session.person;
     let cmd = Command::Edit(r, text.to_owned());
-    let out = match signed
-        .console
-        .0
-        .remote
-        .run_command(&item.link, cmd, person.actor())
-        .await
-    {
+    let out = match signed.run_all(vec![(item.link.clone(), cmd)]).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "a console edit failed");
@@ -281,8 +277,74 @@ pub async fn edit(
         tracing::error!(error = %e, "cannot audit a console edit");
     }
     if out.refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &out.reply);
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &out.text());
     }
-    signed.notice(out.reply);
+    signed.notice(out.text());
     Redirect::to("/console/queue").into_response()
+}
+
+/// `POST /console/items/{id}/claim`: claim the item or release its claim, as `!claim #N` /
+/// `!release #N` typed in the room.
+pub async fn claim(
+    State(state): State<crate::ops::admin::AdminState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (signed, form) = match guard::posted(&state, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let item = match held(&signed, &raw) {
+        Ok(i) => i,
+        Err(r) => return *r,
+    };
+    let r = ItemRef::first(item.id);
+    let (name, cmd) = match form.get("action") {
+        Some("claim") => ("claim", Command::Claim(r)),
+        Some("release") => ("release", Command::Release(r)),
+        _ => {
+            return signed.message(
+                StatusCode::BAD_REQUEST,
+                "Nothing done",
+                "Choose Claim or Release.",
+            )
+        }
+    };
+    let ran = match signed.run_all(vec![(item.link.clone(), cmd)]).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "a console claim failed");
+            return signed.message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something failed",
+                "The claim could not be stored; see the bridge's log.",
+            );
+        }
+    };
+    if let Err(e) = super::audit::write(
+        signed.console.store(),
+        &signed.session.person,
+        name,
+        Some(&item.link),
+        serde_json::json!({
+            "items": [item.id.to_string()],
+            "refused": ran.refused,
+            "declined": ran.declined,
+        }),
+    ) {
+        tracing::error!(error = %e, "cannot audit a console claim");
+    }
+    if ran.refused {
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
+    }
+    if ran.declined {
+        let heading = match name {
+            "claim" => "Not claimed",
+            _ => "Not released",
+        };
+        return signed.message(StatusCode::CONFLICT, heading, &ran.text());
+    }
+    signed.notice(ran.text());
+    Redirect::to(&format!("/console/items/{}", item.id.0)).into_response()
 }

@@ -16,6 +16,14 @@
 //!   audit entries as `!approve`/`!reject`/`!edit` ([`crate::ops::remote`]); each page action
 //!   also writes a `console_action` entry ([`audit`]). Open queue pages follow changes made
 //!   anywhere through a server-sent event stream ([`events`], fed by [`changes`]).
+//! - The reports page ([`reports_page`], its form in [`reports_decide`]) lists the open
+//!   reports on the links' messages as their report cards show them (reporters named by the
+//!   link's privacy rules), with their copies, reasons and hidden state, and takes them down
+//!   or dismisses them as `!takedown` / `!dismiss`; open pages follow reports closed anywhere
+//!   through the same event stream.
+//! - Claims: the queue and an item show an item's claim as its card does; the item page
+//!   claims and releases it as `!claim` / `!release`.
+//! - Every page action runs its commands through one helper ([`run`]).
 //! - The published page ([`published`]) lists the links' bridged messages with their copies
 //!   and takes them down through `!takedown`'s own code, authors named as the moderation room
 //!   sees them.
@@ -38,7 +46,9 @@
 //! Routes: `GET /console/` (to the queue), `GET|POST /console/login`, `POST /console/logout`,
 //! `GET /console/widget`, `POST /api/v1/session/openid`,
 //! `GET /console/queue`, `GET /console/queue/rows`, `POST /console/queue/decide`,
-//! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `GET /console/published`,
+//! `GET /console/items/{id}`, `POST /console/items/{id}/edit`, `POST /console/items/{id}/claim`,
+//! `GET /console/reports`, `GET /console/reports/rows`, `POST /console/reports/decide`,
+//! `GET /console/published`,
 //! `POST /console/published/takedown`, `GET /console/audit`, `GET /console/audit.jsonl`,
 //! `GET /console/links`, `GET /console/links/{link}`, `POST /console/links/{link}/pause`,
 //! `POST /console/links/{link}/resume`, `POST /console/links/{link}/rules` (the diff),
@@ -64,8 +74,11 @@ pub mod openid;
 pub mod parked_page;
 pub mod published;
 pub mod queue;
+pub mod reports_decide;
+pub mod reports_page;
 pub mod rules_form;
 pub mod rules_page;
+pub mod run;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;
@@ -249,6 +262,10 @@ pub(crate) fn routes(slot: &ConsoleSlot) -> Router<AdminState> {
         .route("/console/queue/decide", post(queue::decide))
         .route("/console/items/{id}", get(item::page))
         .route("/console/items/{id}/edit", post(item::edit))
+        .route("/console/items/{id}/claim", post(item::claim))
+        .route("/console/reports", get(reports_page::page))
+        .route("/console/reports/rows", get(reports_page::rows))
+        .route("/console/reports/decide", post(reports_decide::decide))
         .route("/console/published", get(published::page))
         .route("/console/published/takedown", post(published::take_down))
         .route("/console/audit", get(audit_page::page))

@@ -5,7 +5,8 @@
 //! on the item's own link through [`crate::ops::remote`] (the same permissions, admins only,
 //! and the same `parked_retried` / `parked_dropped` entries), plus one `console_action` entry.
 //! An item of a link the person does not administer refuses the whole form (403, audited)
-//! before anything is done.
+//! before anything is done. The list can be filtered by link (`?link=`, one of the person's
+//! links; another answers 403), with the filter form the other pages use (`filters.html`).
 
 use super::admins::{self, store_failed};
 use super::guard::{self, Signed};
@@ -14,13 +15,20 @@ use crate::moderation::commands::permissions::Role;
 use crate::moderation::commands::Command;
 use crate::store::prelude::*;
 use crate::store::{LinkRecord, ParkedId, ParkedItem, ParkedWhat};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use civicbridge_api::LinkId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 type AdminState = crate::ops::admin::AdminState;
+
+/// The page's filter, from its query string. Empty: every link.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Filter {
+    pub link: String,
+}
 
 #[derive(Debug, Serialize)]
 struct Row {
@@ -72,12 +80,29 @@ fn what(item: &ParkedItem, store: &crate::store::Store) -> String {
     }
 }
 
-pub async fn page(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+pub async fn page(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Response {
     let signed = match guard::signed(&state, &headers, true) {
         Ok(s) => s,
         Err(r) => return *r,
     };
     let links = signed.console.links();
+    let mine = super::published::mine(&signed.session.person, &links);
+    let only = match filter.link.trim() {
+        "" => None,
+        l if mine.contains_key(l) => Some(l),
+        l => {
+            let l: String = l.chars().take(80).collect();
+            return signed.message(
+                StatusCode::FORBIDDEN,
+                "Bad filter",
+                &format!("Not shown: `{l}` is not one of your links."),
+            );
+        }
+    };
     let store = signed.console.store();
     let items = match store.parked() {
         Ok(i) => i,
@@ -85,6 +110,7 @@ pub async fn page(State(state): State<AdminState>, headers: HeaderMap) -> Respon
     };
     let rows: Vec<Row> = items
         .iter()
+        .filter(|item| only.is_none_or(|l| item.link.as_ref().is_some_and(|i| i.as_str() == l)))
         .filter_map(|item| {
             let acting = scope(&signed.session.person, &links, item)?;
             Some(Row {
@@ -102,6 +128,10 @@ pub async fn page(State(state): State<AdminState>, headers: HeaderMap) -> Respon
         })
         .collect();
     let any_actionable = rows.iter().any(|r| r.actionable);
+    let back = match guard::query(&[("link", &filter.link)]) {
+        q if q.is_empty() => "/console/parked".to_owned(),
+        q => format!("/console/parked?{q}"),
+    };
     let frame = signed.frame("Parked jobs", "parked");
     guard::render(
         &signed.console,
@@ -110,6 +140,9 @@ pub async fn page(State(state): State<AdminState>, headers: HeaderMap) -> Respon
         minijinja::context! {
             rows => rows,
             any_actionable => any_actionable,
+            filter => filter,
+            links => mine.keys().collect::<Vec<_>>(),
+            back => back,
             ..minijinja::Value::from_serialize(&frame),
         },
     )
@@ -170,9 +203,10 @@ pub async fn act(
         Ok(ids) => ids,
         Err(why) => return signed.message(StatusCode::BAD_REQUEST, "Nothing done", &why),
     };
+    let back = guard::back_to(&form, "/console/parked");
     if ids.is_empty() {
         signed.notice("Select at least one parked item first.".into());
-        return Redirect::to("/console/parked").into_response();
+        return Redirect::to(&back).into_response();
     }
     // Every item must be one the person may act on before anything is done.
     let links = signed.console.links();
@@ -188,27 +222,17 @@ pub async fn act(
             _ => return refuse_item(&signed, item.link.as_ref(), *id, name),
         }
     }
-    let mut lines = Vec::new();
-    let mut refused = false;
-    for (id, link) in &plan {
+    let commands = plan.iter().map(|(id, link)| {
         let cmd = match act {
             Act::Retry => Command::Retry(*id),
             Act::Drop => Command::Drop(*id),
         };
-        match signed
-            .console
-            .0
-            .remote
-            .run_command(link, cmd, signed.session.person.actor())
-            .await
-        {
-            Ok(out) => {
-                refused |= out.refused;
-                lines.push(out.reply);
-            }
-            Err(e) => return store_failed(&signed, &e),
-        }
-    }
+        (link.clone(), cmd)
+    });
+    let ran = match signed.run_all(commands.collect()).await {
+        Ok(r) => r,
+        Err(e) => return store_failed(&signed, &e),
+    };
     let mut touched: Vec<&LinkId> = plan.iter().map(|(_, l)| l).collect();
     touched.sort();
     touched.dedup();
@@ -220,14 +244,14 @@ pub async fn act(
         serde_json::json!({
             "parked": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "links": touched,
-            "refused": refused,
+            "refused": ran.refused,
         }),
     ) {
         return store_failed(&signed, &e);
     }
-    if refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &lines.join("\n"));
+    if ran.refused {
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
     }
-    signed.notice(lines.join("\n"));
-    Redirect::to("/console/parked").into_response()
+    signed.notice(ran.text());
+    Redirect::to(&back).into_response()
 }

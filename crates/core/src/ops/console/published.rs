@@ -107,16 +107,16 @@ impl Filter {
 }
 
 #[derive(Debug, Serialize)]
-struct CopyRow {
+pub struct CopyRow {
     /// The room, as cards name it (its platform included).
-    room: String,
+    pub room: String,
     /// Where to see the copy on its platform (its first part), when the connector can say.
-    url: Option<String>,
+    pub url: Option<String>,
 }
 
 /// The address of message `id` in `room` on its platform, if its connector can build one and
 /// it is a web address: a connector's answer is never put in an `href` unchecked.
-fn web_url(
+pub(super) fn web_url(
     console: &super::Console,
     room: &RoomRef,
     thread: Option<&ThreadId>,
@@ -177,7 +177,10 @@ fn row(console: &super::Console, link: &LinkRecord, m: &MirrorRecord) -> Result<
     })
 }
 
-fn mine<'a>(person: &Person, links: &'a [LinkRecord]) -> BTreeMap<&'a str, &'a LinkRecord> {
+pub(super) fn mine<'a>(
+    person: &Person,
+    links: &'a [LinkRecord],
+) -> BTreeMap<&'a str, &'a LinkRecord> {
     person
         .links(links)
         .into_iter()
@@ -331,26 +334,14 @@ pub async fn take_down(
             Err(e) => return store_failed(&signed, &e),
         }
     }
-    let mut lines = Vec::new();
-    let mut refused = false;
-    for (link, ms) in &by_link {
-        for m in ms {
-            let cmd = Command::Takedown(Target::Mirror(*m));
-            match signed
-                .console
-                .0
-                .remote
-                .run_command(link, cmd, signed.session.person.actor())
-                .await
-            {
-                Ok(out) => {
-                    refused |= out.refused;
-                    lines.push(out.reply);
-                }
-                Err(e) => return store_failed(&signed, &e),
-            }
-        }
-    }
+    let commands = by_link.iter().flat_map(|(link, ms)| {
+        ms.iter()
+            .map(|m| (link.clone(), Command::Takedown(Target::Mirror(*m))))
+    });
+    let ran = match signed.run_all(commands.collect()).await {
+        Ok(r) => r,
+        Err(e) => return store_failed(&signed, &e),
+    };
     if let Err(e) = super::audit::write(
         signed.console.store(),
         &signed.session.person,
@@ -359,15 +350,15 @@ pub async fn take_down(
         serde_json::json!({
             "messages": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "links": by_link.keys().collect::<Vec<_>>(),
-            "refused": refused,
+            "refused": ran.refused,
         }),
     ) {
         return store_failed(&signed, &e);
     }
-    if refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &lines.join("\n"));
+    if ran.refused {
+        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
     }
-    signed.notice(lines.join("\n"));
+    signed.notice(ran.text());
     Redirect::to(&back).into_response()
 }
 

@@ -3,6 +3,7 @@
 //! be approved or rejected at once. A decision runs `!approve`/`!reject` on each item's link
 //! through [`crate::ops::remote`]: the same code, permissions and audit entries as typed in
 //! the room, items named by the revision shown (an item edited since is refused, as there).
+//! A claimed item shows its claim as its card does (`cards::claimed_by`), while it lasts.
 
 use super::guard::{self, Signed};
 use super::who::Person;
@@ -88,6 +89,9 @@ pub struct Row {
     pub directions: Vec<String>,
     pub age: String,
     pub held_at_ms: u64,
+    /// Who claimed it and until when, as its card says (`Claimed by Mo until …`), while the
+    /// claim lasts.
+    pub claim: Option<String>,
 }
 
 /// How long something has waited, in words.
@@ -147,6 +151,9 @@ pub fn row(
         directions,
         age: age(now_ms.saturating_sub(item.held_at_ms)),
         held_at_ms: item.held_at_ms,
+        claim: item
+            .claimed(now_ms)
+            .map(crate::moderation::cards::claimed_by),
     }))
 }
 
@@ -440,21 +447,17 @@ async fn decide_items(
             None => lines.push(format!("There is no held item {} (already decided?)", r.id)),
         }
     }
-    let mut refused = false;
-    for (link, refs) in &by_link {
+    let commands = by_link.iter().map(|(link, refs)| {
         let cmd = if asked.approve {
             Command::Approve(refs.clone())
         } else {
             Command::Reject(refs.clone(), asked.reason.clone())
         };
-        let out = console
-            .0
-            .remote
-            .run_command(link, cmd, person.actor())
-            .await?;
-        refused |= out.refused;
-        lines.push(out.reply);
-    }
+        (link.clone(), cmd)
+    });
+    let ran = signed.run_all(commands.collect()).await?;
+    let refused = ran.refused;
+    lines.extend(ran.lines);
     let action = if asked.approve { "approve" } else { "reject" };
     super::audit::write(
         console.store(),

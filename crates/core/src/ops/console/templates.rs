@@ -34,6 +34,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("rules.html", include_str!("templates/rules.html")),
     ("rules_diff.html", include_str!("templates/rules_diff.html")),
     ("parked.html", include_str!("templates/parked.html")),
+    ("reports.html", include_str!("templates/reports.html")),
+    (
+        "reports_rows.html",
+        include_str!("templates/reports_rows.html"),
+    ),
 ];
 
 impl Templates {

@@ -207,6 +207,8 @@ impl Observer for Instruments {
                         .get_or_create(&labels)
                         .observe(waited_ms as f64 / 1000.0);
                 }
+                // For the console's open pages; nothing is counted.
+                Observation::Reports { .. } => {}
             }
         }
     }

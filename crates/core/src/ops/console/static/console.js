@@ -3,7 +3,9 @@
 //  - keyboard use of the queue: j/k move, x selects, a approves, r rejects, e opens the item;
 //  - live updates: the server's event stream says when the held items changed (a decision in
 //    the moderation room, another moderator, a new held message); the rows are then fetched
-//    again with the page's filters, keeping what was selected.
+//    again with the page's filters, keeping what was selected;
+//  - the same for the reports page: a report filed or closed anywhere (✅/❌ in the room,
+//    another moderator) fetches its rows again.
 (function () {
   "use strict";
   var form = document.getElementById("decide");
@@ -98,4 +100,32 @@
     var events = new EventSource("/console/events");
     events.addEventListener("queue", refresh);
   }
+})();
+
+(function () {
+  "use strict";
+  var form = document.getElementById("reports");
+  var body = document.getElementById("report-rows");
+  if (!form || !body || !window.EventSource) { return; }
+
+  function refresh() {
+    var keep = {};
+    form.querySelectorAll("input[name=report]:checked").forEach(function (b) { keep[b.value] = true; });
+    fetch("/console/reports/rows" + window.location.search, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (html) {
+        body.innerHTML = html;
+        body.querySelectorAll("input[name=report]").forEach(function (b) {
+          if (keep[b.value]) { b.checked = true; }
+        });
+        var n = body.querySelectorAll("tr[data-report]").length;
+        document.getElementById("report-count").textContent =
+          n + " open report" + (n === 1 ? "" : "s") + ", oldest first.";
+        document.body.setAttribute("data-refreshed", String(Date.now()));
+      })
+      .catch(function () { /* the next change or a reload tries again */ });
+  }
+
+  var events = new EventSource("/console/events");
+  events.addEventListener("reports", refresh);
 })();

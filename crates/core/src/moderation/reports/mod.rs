@@ -8,17 +8,23 @@
 //!
 //! Each person counts once; a blocked sender's reports are ignored; the report itself never
 //! crosses. Reporters are residents: the audit log names them by keyed hash, their reasons by
-//! hash, and the card names them as the link's privacy rules name residents to staff.
+//! hash, and the card names them as the link's privacy rules name residents to staff
+//! ([`card`]: the one view of a report, for the card and the console's Reports page). Filing
+//! and closing a report is noted ([`Observation::Reports`]) so open console pages follow it.
+
+pub mod card;
+
+pub use card::{view, Closed, ReportView, ShownCopy, ShownReport};
 
 use crate::moderation::approval::{self, Actor};
 use crate::moderation::audit::{AuditAction, AuditActor, AuditDraft};
 use crate::moderation::commands::permissions::{role, Role};
 use crate::moderation::rules::Rules;
-use crate::pipeline::render;
+use crate::store::observe::Observation;
 use crate::store::prelude::*;
 use crate::store::reports::{Report, ReportRecord};
 use crate::store::{Job, JobKind, LinkRecord, MirrorRecord, Tx, TxError};
-use civicbridge_api::{MirrorId, RichText, RoomRef, Span, UserKey};
+use civicbridge_api::{MirrorId, UserKey};
 
 /// The longest reason kept, in characters.
 pub const MAX_REASON_CHARS: usize = 300;
@@ -75,6 +81,7 @@ pub fn report(
         open: false,
         card: None,
         hidden: Vec::new(),
+        hidden_at_ms: None,
     });
     if rec.reports.iter().any(|r| &r.by == by) {
         return Ok(Vec::new());
@@ -95,8 +102,14 @@ pub fn report(
             rec.hidden.push(c.room.clone());
             jobs.push(tx.push_job(&link.id, &c.room, JobKind::Delete { mirror: m.id })?);
         }
+        if !rec.hidden.is_empty() {
+            rec.hidden_at_ms = Some(tx.now_ms());
+        }
     }
     tx.put_report(&rec)?;
+    tx.observe(Observation::Reports {
+        link: link.id.clone(),
+    });
     let key = tx.privacy_key()?;
     tx.audit(AuditDraft {
         actor: AuditActor::Hashed(key.user_hash(by)),
@@ -113,7 +126,7 @@ pub fn report(
     let Some(room) = &link.moderation_room else {
         return Ok(jobs);
     };
-    let text = card(tx, m, &rec, None)?;
+    let text = card::card(&view(tx, m, &rec)?, None);
     match (&rec.card, reopened) {
         (Some((card_room, msg)), false) => jobs.push(tx.push_job(
             &link.id,
@@ -128,93 +141,6 @@ pub fn report(
         _ => jobs.push(tx.push_job(&link.id, room, JobKind::ReportCard { mirror: m.id, text })?),
     }
     Ok(jobs)
-}
-
-/// How a report ended, for its card.
-#[derive(Debug)]
-pub enum Closed<'a> {
-    TakenDown(&'a str),
-    Dismissed(&'a str),
-}
-
-/// The report card: the message, where it is, who reported it and why, what to do.
-pub fn card(
-    tx: &mut Tx<'_>,
-    m: &MirrorRecord,
-    rec: &ReportRecord,
-    closed: Option<Closed<'_>>,
-) -> Result<RichText, TxError> {
-    let mut reporters = Vec::new();
-    for r in &rec.reports {
-        let shown = shown_reporter(tx, &m.link, r)?;
-        reporters.push(match &r.reason {
-            Some(why) => format!("{shown}: {why}"),
-            None => shown,
-        });
-    }
-    let rooms: Vec<String> = m
-        .copies
-        .iter()
-        .filter(|c| !c.ids.is_empty())
-        .map(|c| tx.room_label(&c.room))
-        .collect();
-    let head = match closed {
-        None => format!("🚩 Reported {} · {} report(s)", m.id, rec.reports.len()),
-        Some(Closed::TakenDown(by)) => format!("✅ Report on {} closed: taken down by {by}", m.id),
-        Some(Closed::Dismissed(by)) => format!("❌ Report on {} dismissed by {by}", m.id),
-    };
-    let author = crate::privacy::shown_author(tx, m, &rec_moderation_room(tx, m)?)?.name;
-    let mut spans = vec![
-        Span::Bold(vec![Span::Text(head)]),
-        Span::Text(format!(
-            "\nMessage in {} by {author}, copies in {}{}",
-            tx.room_label(&m.source),
-            if rooms.is_empty() {
-                "no room".to_owned()
-            } else {
-                rooms.join(", ")
-            },
-            if rec.hidden.is_empty() {
-                ""
-            } else {
-                " (hidden pending a decision)"
-            }
-        )),
-        Span::Quote(vec![Span::Text(render::excerpt(&m.text))]),
-        Span::Text(format!("\nReported by: {}", reporters.join("; "))),
-    ];
-    if rec.open {
-        spans.push(Span::Text(format!(
-            "\nReact ✅ to take it down everywhere, ❌ to dismiss the report; or !takedown {id} / !dismiss {id}",
-            id = m.id
-        )));
-    }
-    Ok(RichText { spans })
-}
-
-/// A reporter as staff may see them: a resident by pseudonym where the link shows residents so.
-fn shown_reporter(
-    tx: &mut Tx<'_>,
-    link: &civicbridge_api::LinkId,
-    r: &Report,
-) -> Result<String, TxError> {
-    let pseudonyms = tx.rules(link)?.unwrap_or_default().resident_names
-        == crate::moderation::rules::ResidentNames::Pseudonym;
-    if pseudonyms && r.public {
-        return Ok(tx.privacy_key()?.pseudonym(link, &r.by));
-    }
-    Ok(format!(
-        "{} ({})",
-        civicbridge_api::names::normalize(&r.name, civicbridge_api::names::MAX_NAME_CHARS),
-        r.by.platform.label()
-    ))
-}
-
-fn rec_moderation_room(tx: &Tx<'_>, m: &MirrorRecord) -> Result<RoomRef, TxError> {
-    Ok(tx
-        .link(&m.link)?
-        .and_then(|l| l.moderation_room)
-        .unwrap_or_else(|| m.source.clone()))
 }
 
 /// Why a decision on a report was not taken.
@@ -254,8 +180,7 @@ pub fn dismiss(
         }
         tx.put_mirror(&m)?;
     }
-    rec.open = false;
-    tx.put_report(&rec)?;
+    close(tx, &mut rec)?;
     tx.audit(AuditDraft {
         actor: actor.audit(),
         action: AuditAction::ReportDismissed,
@@ -295,9 +220,8 @@ pub fn take_down(
         )?
         .0;
     }
-    rec.open = false;
     rec.hidden.clear();
-    tx.put_report(&rec)?;
+    close(tx, &mut rec)?;
     jobs.extend(update_card(
         tx,
         &link,
@@ -318,10 +242,22 @@ pub fn close_after_takedown(
     let Some(mut rec) = tx.report(m.id)?.filter(|r| r.open) else {
         return Ok(Vec::new());
     };
-    rec.open = false;
     rec.hidden.clear();
-    tx.put_report(&rec)?;
+    close(tx, &mut rec)?;
     update_card(tx, link, m, &rec, Closed::TakenDown(by))
+}
+
+/// Stores `rec` closed, and notes it for open console pages.
+fn close(tx: &mut Tx<'_>, rec: &mut ReportRecord) -> Result<(), TxError> {
+    rec.open = false;
+    if rec.hidden.is_empty() {
+        rec.hidden_at_ms = None;
+    }
+    tx.put_report(rec)?;
+    tx.observe(Observation::Reports {
+        link: rec.link.clone(),
+    });
+    Ok(())
 }
 
 fn open_report(
@@ -366,7 +302,7 @@ fn update_card(
     let Some((room, msg)) = rec.card.clone() else {
         return Ok(Vec::new());
     };
-    let text = card(tx, m, rec, Some(closed))?;
+    let text = card::card(&view(tx, m, rec)?, Some(closed));
     Ok(vec![tx.push_job(
         &link.id,
         &room,

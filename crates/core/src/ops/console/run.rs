@@ -1,0 +1,48 @@
+//! Running a page's commands as the signed-in person: each `(link, command)` in order through
+//! [`crate::ops::remote::RemoteCommands::run_command`], the rooms' own code, permissions and
+//! audit entries. Every page that acts (queue, item, published, reports, parked) runs its
+//! commands here and answers from the replies.
+
+use super::guard::Signed;
+use crate::moderation::commands::Command;
+use crate::ops::remote::RemoteError;
+use civicbridge_api::LinkId;
+
+/// What a page's commands answered.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Each command's reply, in order.
+    pub lines: Vec<String>,
+    /// At least one was refused for want of a role (audited by the command's code).
+    pub refused: bool,
+    /// At least one did nothing for a reason its reply gives (a closed report, an item
+    /// someone else claimed).
+    pub declined: bool,
+}
+
+impl Ran {
+    /// The replies, one a line.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+impl Signed {
+    /// Runs `commands` in order as this session's person. A store failure stops at that
+    /// command: those before it stand (each is its own transaction, as in the room).
+    pub async fn run_all(&self, commands: Vec<(LinkId, Command)>) -> Result<Ran, RemoteError> {
+        let mut ran = Ran::default();
+        for (link, cmd) in commands {
+            let out = self
+                .console
+                .0
+                .remote
+                .run_command(&link, cmd, self.session.person.actor())
+                .await?;
+            ran.refused |= out.refused;
+            ran.declined |= out.declined;
+            ran.lines.push(out.reply);
+        }
+        Ok(ran)
+    }
+}
