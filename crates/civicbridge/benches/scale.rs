@@ -7,7 +7,8 @@
 //!
 //! - **open**: `Store::open`, then the daemon started on it with one link and fake connectors,
 //!   until a first message has crossed: time to ready and the process's peak RSS;
-//! - **verify**: `audit verify`'s path (read the whole log, check every hash and link);
+//! - **verify**: `audit verify`'s path (walk the log a block at a time, check every hash and
+//!   link);
 //! - **floor**: the same open on an empty store, measured in the same run.
 //!
 //! Prints the medians and each against the floor. Run: `cargo bench --bench scale`.
@@ -17,7 +18,7 @@ use civicbridge_api::testing::FakeConnector;
 use civicbridge_api::{
     Connector, LinkId, Message, MirrorId, Platform, RemoteMsgId, RichText, RoomRef,
 };
-use civicbridge_core::moderation::audit::{self, AuditAction, AuditActor, AuditDraft};
+use civicbridge_core::moderation::audit::{AuditAction, AuditActor, AuditDraft};
 use civicbridge_core::moderation::rules::{DirectionRule, LinkPolicy, Policy, Rules, Side};
 use civicbridge_core::ops::config::LinkSettings;
 use civicbridge_core::ops::daemon::{Daemon, Options};
@@ -225,8 +226,7 @@ async fn open_until_ready(dir: &Path) -> f64 {
 fn verify(dir: &Path) -> f64 {
     let t0 = Instant::now();
     let store = Store::open(dir).unwrap();
-    let log = store.audit_log().unwrap();
-    let n = audit::verify(&log, Some(audit::GENESIS)).unwrap();
+    let n = store.audit_verify().unwrap().unwrap().entries;
     // The daemon's start in the `open` runs adds its own entries (rules seeded).
     assert!(
         n as u64 >= env("BENCH_AUDIT", 100_000),

@@ -65,7 +65,12 @@ impl Scope {
     }
 
     pub fn admits(&self, e: &AuditEntry) -> bool {
-        match &e.link {
+        self.admits_link(e.link.as_ref())
+    }
+
+    /// Whether entries of `link` (`None`: of no link) are the person's to see.
+    pub fn admits_link(&self, link: Option<&civicbridge_api::LinkId>) -> bool {
+        match link {
             Some(l) => self.links.contains(l.as_str()),
             None => self.unlinked,
         }

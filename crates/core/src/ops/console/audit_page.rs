@@ -1,6 +1,8 @@
 //! The audit page (`GET /console/audit`): the log's entries the person may see
 //! ([`audit_filter::Scope`]), newest first, filtered, [`PAGE`] at a time with an "older" link,
-//! and whether the whole chain verifies ([`crate::moderation::audit::verify`]). Its export
+//! and whether the whole chain verifies (checked once, then only what was added since:
+//! [`super::audit_checked`]); the rows are walked newest first and the walk stops at a page. Its
+//! export
 //! (`GET /console/audit.jsonl`) hands over the filtered entries as JSON Lines, one sealed entry a
 //! line exactly as `civicbridge audit export` writes them; each export is audited
 //! (`console_action`, `audit_export`).
@@ -81,28 +83,6 @@ fn unreadable(signed: &Signed, e: &crate::store::StoreError) -> Response {
     )
 }
 
-/// One walk over the whole chain, a block at a time: whether it verifies, and the actions
-/// that occur among the entries the person may see (the filter's choices).
-fn survey(
-    store: &crate::store::Store,
-    scope: &Scope,
-) -> Result<(Result<usize, audit::VerifyError>, Vec<String>), crate::store::StoreError> {
-    let mut scan = store.audit_forward(1)?;
-    let mut actions = std::collections::BTreeSet::new();
-    let verdict = audit::verify(
-        std::iter::from_fn(|| scan.next()?.ok()).inspect(|e| {
-            if scope.admits(e) {
-                actions.insert(action_name(e));
-            }
-        }),
-        Some(audit::GENESIS),
-    );
-    match scan.failed.take() {
-        Some(e) => Err(e),
-        None => Ok((verdict, actions.into_iter().collect())),
-    }
-}
-
 /// The filter as a query string, without paging (`before`).
 fn query(raw: &Raw) -> String {
     guard::query(&[
@@ -128,11 +108,20 @@ pub async fn page(
         Err(r) => return *r,
     };
     let store = signed.console.store();
-    let (verified, actions) = match survey(store, &scope) {
+    // The entries added since the last view are verified (`audit_checked`), the rest was.
+    let survey = match signed.console.audit_checked().survey(store, action_name) {
         Ok(x) => x,
         Err(e) => return unreadable(&signed, &e),
     };
-    let verdict = match verified {
+    let mut actions: Vec<String> = survey
+        .actions
+        .iter()
+        .filter(|(link, _)| scope.admits_link(link.as_ref()))
+        .flat_map(|(_, a)| a.iter().cloned())
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    let verdict = match survey.verdict {
         Ok(n) => format!("Intact: the chain of all {n} entries verifies."),
         Err(e) => format!("NOT intact: {e}."),
     };

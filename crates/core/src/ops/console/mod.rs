@@ -58,6 +58,7 @@
 pub mod admins;
 pub mod assets;
 pub mod audit;
+pub mod audit_checked;
 pub mod audit_filter;
 pub mod audit_page;
 pub mod changes;
@@ -124,6 +125,7 @@ struct Inner {
     connectors: Connectors,
     links: watch::Receiver<Arc<Vec<LinkRecord>>>,
     changes: Changes,
+    audit_checked: audit_checked::Checked,
     shutdown: CancellationToken,
 }
 
@@ -164,8 +166,14 @@ impl Console {
             connectors: p.connectors,
             links: p.links,
             changes,
+            audit_checked: Default::default(),
             shutdown: p.shutdown,
         })))
+    }
+
+    /// How far the audit page has verified the chain.
+    pub(crate) fn audit_checked(&self) -> &audit_checked::Checked {
+        &self.0.audit_checked
     }
 
     pub fn settings(&self) -> &ConsoleSettings {
