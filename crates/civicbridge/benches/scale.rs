@@ -160,7 +160,7 @@ async fn build(dir: &Path, mirrors: u64, entries: u64) {
                     m.copies = [("matrix", "$e"), ("discord", "9")]
                         .iter()
                         .map(|(p, prefix)| Copy {
-                            room: RoomRef::new(Platform::new(*p), "room"),
+                            room: RoomRef::new(Platform::new(p), "room"),
                             ids: vec![RemoteMsgId::new(format!("{prefix}{i}"))],
                             thread: None,
                         })

@@ -111,7 +111,7 @@ async fn civicbridge_run_relays_between_real_connectors_and_stops_cleanly_on_sig
         store.outbox().unwrap().is_empty(),
         "everything was delivered"
     );
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }
 
 // ---- the daemon watches its connectors; no secret in logs -----------------------------------

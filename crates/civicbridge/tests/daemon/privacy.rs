@@ -798,5 +798,5 @@ async fn erase_under_default_rules_leaves_no_id_name_or_word_anywhere() {
             "`{trace}` is still shown in the moderation room: {cards:#?}"
         );
     }
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }

@@ -404,7 +404,7 @@ fn the_audit_chain_verifies_and_tampering_is_detected() {
         forged.detail = serde_json::json!({ "i": 99 });
         store.transact(|tx| tx.tamper_audit(&forged)).unwrap();
         assert_eq!(
-            audit::verify(&store.audit_log().unwrap(), Some(GENESIS)),
+            audit::verify(store.audit_log().unwrap(), Some(GENESIS)),
             Err(audit::VerifyError::Altered { seq: 3 }),
             "{name}"
         );

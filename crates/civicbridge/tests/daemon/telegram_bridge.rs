@@ -134,7 +134,7 @@ async fn a_residents_question_is_moderated_answered_and_survives_a_restart() {
         .connector_state(Platform::new("telegram"))
         .get(civicbridge_telegram::OFFSET_KEY)
         .is_some());
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }
 
 #[tokio::test]

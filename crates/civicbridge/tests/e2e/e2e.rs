@@ -33,7 +33,7 @@ async fn the_demo_scenario_crosses_three_platforms_under_moderation() {
 
     let store = world.store().await.unwrap();
     assert_eq!(store.pending().unwrap().len(), 1, "Bea's reply is held");
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
     world.shutdown().await.unwrap();
 }
 

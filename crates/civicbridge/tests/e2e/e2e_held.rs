@@ -202,7 +202,7 @@ async fn an_edit_while_held_gets_its_own_card_and_a_decision_on_the_old_version_
     assert_eq!(audited(&store, "held_revised"), 2);
     assert_eq!(audited(&store, "withdrawn"), 1);
     daemon.shutdown().await.unwrap();
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }
 
 /// Defect 1, the race: the resident edits while the moderator types `!approve` for what they

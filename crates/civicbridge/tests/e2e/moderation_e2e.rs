@@ -284,7 +284,7 @@ async fn moderators_decide_from_matrix_across_real_connectors() {
     })
     .await;
     daemon.shutdown().await.unwrap();
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
     let discord_copies = w
         .discord
         .messages_in(w.dc_channel)
@@ -434,7 +434,7 @@ async fn erasure_after_moderation_leaves_no_trace_in_the_store_the_audit_log_or_
         let left: Vec<&String> = discord.iter().filter(|c| c.contains(t)).collect();
         assert!(left.is_empty(), "`{t}` is still on Discord: {left:#?}");
     }
-    assert!(audit::verify(&store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
+    assert!(audit::verify(store.audit_log().unwrap(), Some(audit::GENESIS)).is_ok());
 }
 
 /// `!approve #1-#3` on Synapse: each item goes out once to each room and its card is edited;

@@ -25,7 +25,7 @@ fn chain(n: u64) -> Vec<AuditEntry> {
 
 #[test]
 fn an_untouched_chain_verifies() {
-    assert_eq!(verify(&chain(5), Some(GENESIS)), Ok(5));
+    assert_eq!(verify(chain(5), Some(GENESIS)), Ok(5));
 }
 
 #[test]
