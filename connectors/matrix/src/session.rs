@@ -14,7 +14,7 @@ use matrix_sdk::config::RequestConfig;
 use matrix_sdk::ruma::api::error::ErrorKind;
 use matrix_sdk::ruma::{OwnedDeviceId, OwnedUserId};
 use matrix_sdk::store::RoomLoadSettings;
-use matrix_sdk::{Client, SessionMeta, SessionTokens};
+use matrix_sdk::{Client, SessionMeta, SessionTokens, SqliteStoreConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -129,7 +129,14 @@ async fn restore(
 async fn build(config: &MatrixConfig, dir: &Path) -> Result<Client, MatrixError> {
     Client::builder()
         .homeserver_url(&config.homeserver_url)
-        .sqlite_store(dir.join("store"), config.store_passphrase.as_deref())
+        // The SDK's low-memory settings: a bot needs few connections per SQLite store (the
+        // default is four per core, each with its own 2 MB page cache, times three stores), and
+        // one connection per core also re-uses its prepared statements more often.
+        .sqlite_store_with_config_and_cache_path(
+            SqliteStoreConfig::with_low_memory_config(dir.join("store"))
+                .passphrase(config.store_passphrase.as_deref()),
+            None::<&Path>,
+        )
         // The outbox owns retries: a 429 must come back to it as `RateLimited` with the
         // server's `retry_after`, not be retried (and hidden) inside the SDK.
         .request_config(
