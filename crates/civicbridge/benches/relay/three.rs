@@ -141,7 +141,9 @@ pub async fn run() {
         .map(|i| format!("warm-up {i} "))
         .chain(["warm-up main".to_owned()])
         .collect();
-    let warm = tokio::time::timeout(PATIENCE, async {
+    // The bot joins each staff room before its link can relay: a second or more per link.
+    let patience = PATIENCE + Duration::from_secs(2 * links.len() as u64);
+    let warm = tokio::time::timeout(patience, async {
         while !left.is_empty() {
             // A daemon that exits (a config it refuses) ends the wait at once.
             match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {

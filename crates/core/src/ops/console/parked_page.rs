@@ -233,25 +233,12 @@ pub async fn act(
         Ok(r) => r,
         Err(e) => return store_failed(&signed, &e),
     };
-    let mut touched: Vec<&LinkId> = plan.iter().map(|(_, l)| l).collect();
-    touched.sort();
-    touched.dedup();
-    if let Err(e) = super::audit::write(
-        signed.console.store(),
-        &signed.session.person,
+    signed.answer_all(
         name,
-        None,
-        serde_json::json!({
-            "parked": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "links": touched,
-            "refused": ran.refused,
-        }),
-    ) {
-        return store_failed(&signed, &e);
-    }
-    if ran.refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
-    }
-    signed.notice(ran.text());
-    Redirect::to(&back).into_response()
+        "parked",
+        ids.iter().map(ToString::to_string).collect(),
+        plan.iter().map(|(_, l)| l).collect(),
+        &ran,
+        &back,
+    )
 }

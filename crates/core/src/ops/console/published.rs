@@ -342,24 +342,14 @@ pub async fn take_down(
         Ok(r) => r,
         Err(e) => return store_failed(&signed, &e),
     };
-    if let Err(e) = super::audit::write(
-        signed.console.store(),
-        &signed.session.person,
+    signed.answer_all(
         "takedown",
-        None,
-        serde_json::json!({
-            "messages": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "links": by_link.keys().collect::<Vec<_>>(),
-            "refused": ran.refused,
-        }),
-    ) {
-        return store_failed(&signed, &e);
-    }
-    if ran.refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
-    }
-    signed.notice(ran.text());
-    Redirect::to(&back).into_response()
+        "messages",
+        ids.iter().map(ToString::to_string).collect(),
+        by_link.keys().collect(),
+        &ran,
+        &back,
+    )
 }
 
 fn refuse(signed: &Signed, link: &LinkId, id: MirrorId) -> Response {

@@ -16,7 +16,7 @@ use crate::store::prelude::*;
 use crate::store::{LinkRecord, PendingItem, StoreError};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use civicbridge_api::LinkId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -333,18 +333,12 @@ pub async fn rows(
     };
     let now = crate::store::now_ms();
     let rows: Vec<&Row> = all.iter().filter(|r| filter.admits(r, now)).collect();
-    match signed
-        .console
-        .0
-        .templates
-        .render("queue_rows.html", minijinja::context! { rows => rows })
-    {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "the queue rows failed to render");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    guard::render(
+        &signed.console,
+        StatusCode::OK,
+        "queue_rows.html",
+        minijinja::context! { rows => rows },
+    )
 }
 
 /// What a decision form asked.

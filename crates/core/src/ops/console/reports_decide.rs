@@ -142,27 +142,14 @@ pub async fn decide(
         Ok(r) => r,
         Err(e) => return store_failed(&signed, &e),
     };
-    let mut touched: Vec<&LinkId> = plan.iter().map(|(l, _)| l).collect();
-    touched.sort();
-    touched.dedup();
-    if let Err(e) = super::audit::write(
-        signed.console.store(),
-        &signed.session.person,
+    signed.answer_all(
         act.name(),
-        None,
-        serde_json::json!({
-            "reports": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "links": touched,
-            "refused": ran.refused,
-        }),
-    ) {
-        return store_failed(&signed, &e);
-    }
-    if ran.refused {
-        return signed.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
-    }
-    signed.notice(ran.text());
-    Redirect::to(&back).into_response()
+        "reports",
+        ids.iter().map(ToString::to_string).collect(),
+        plan.iter().map(|(l, _)| l).collect(),
+        &ran,
+        &back,
+    )
 }
 
 /// Refuses the whole form for another link's report (403), audited as the console's other

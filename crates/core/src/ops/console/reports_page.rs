@@ -21,7 +21,7 @@ use crate::store::reports::ReportRecord;
 use crate::store::{LinkRecord, StoreError};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use civicbridge_api::{LinkId, MirrorId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -255,18 +255,12 @@ pub async fn rows(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    match signed
-        .console
-        .0
-        .templates
-        .render("reports_rows.html", minijinja::context! { rows => rows })
-    {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "the report rows failed to render");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    guard::render(
+        &signed.console,
+        StatusCode::OK,
+        "reports_rows.html",
+        minijinja::context! { rows => rows },
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 use super::guard::Signed;
 use crate::moderation::commands::Command;
 use crate::ops::remote::RemoteError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use civicbridge_api::LinkId;
 
 /// What a page's commands answered.
@@ -44,5 +46,37 @@ impl Signed {
             ran.lines.push(out.reply);
         }
         Ok(ran)
+    }
+}
+
+impl Signed {
+    /// Audits a page's action on several things (`what`; their ids under `key`, the links they
+    /// touched, whether a command was refused) and answers: 403 with the replies when one was
+    /// refused, else back to `back` with the replies as a notice.
+    pub fn answer_all(
+        &self,
+        what: &str,
+        key: &str,
+        ids: Vec<String>,
+        mut links: Vec<&LinkId>,
+        ran: &Ran,
+        back: &str,
+    ) -> Response {
+        links.sort();
+        links.dedup();
+        if let Err(e) = super::audit::write(
+            self.console.store(),
+            &self.session.person,
+            what,
+            None,
+            serde_json::json!({ key: ids, "links": links, "refused": ran.refused }),
+        ) {
+            return super::admins::store_failed(self, &e);
+        }
+        if ran.refused {
+            return self.message(StatusCode::FORBIDDEN, "Refused", &ran.text());
+        }
+        self.notice(ran.text());
+        Redirect::to(back).into_response()
     }
 }
