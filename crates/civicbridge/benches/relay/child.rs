@@ -6,6 +6,29 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The processes this bench started, killed if it panics (see [`kill_on_panic`]), so a failed
+/// run leaves no daemon behind to skew the next one.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Remembers `pid` for [`kill_on_panic`].
+pub fn track(pid: u32) {
+    CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).push(pid);
+}
+
+/// Installs a panic hook that SIGKILLs every tracked child (and, under `BENCH_WRAP`, their
+/// children) before the usual report.
+pub fn kill_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        for pid in CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let pid = pid.to_string();
+            let _ = Command::new("pkill").args(["-KILL", "-P", &pid]).status();
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        report(info);
+    }));
+}
+
 /// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
 /// printed is then the wrapper's, not the daemon's. `BENCH_ENV` (`NAME=value …`) adds to the
 /// daemon's environment, for experiments such as `TOKIO_WORKER_THREADS=1`.
@@ -31,6 +54,7 @@ pub fn spawn_daemon(config: &std::path::Path) -> (Child, Arc<Mutex<String>>) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    track(child.id());
     let log = Arc::new(Mutex::new(String::new()));
     let l = log.clone();
     let stderr = child.stderr.take().unwrap();

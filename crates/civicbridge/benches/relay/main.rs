@@ -28,6 +28,7 @@ fn main() {
         floor::main(&spec);
         return;
     }
+    child::kill_on_panic();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -132,6 +132,7 @@ fn spawn_floor(rooms: &Rooms, floor_user: &MatrixUser) -> Child {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    super::child::track(child.id());
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
