@@ -48,7 +48,7 @@ pub use config::MatrixConfig;
 pub use direct::state_key as direct_room_state_key;
 pub use error::MatrixError;
 pub use factory::MatrixFactory;
-pub use sync::SINCE_KEY;
+pub use sync::{SDK_SEEN_KEY, SINCE_KEY};
 
 /// The platform this connector serves: its rooms are `matrix:…` in the config and the store.
 pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("matrix");
@@ -86,6 +86,8 @@ pub struct MatrixConnector {
     direct: direct::DirectRooms,
     /// The core's `ConnectorState`, kept from `run` for `tell`.
     state: tell::StateSlot,
+    /// How many `/sync` responses the loop read itself and how many the SDK processed.
+    syncs: Arc<sync::SyncCounts>,
 }
 
 impl std::fmt::Debug for MatrixConnector {
@@ -147,6 +149,7 @@ impl MatrixConnector {
             accept_rooms: rooms::AcceptRooms::new(config.rooms.iter().cloned()),
             direct: direct::DirectRooms::default(),
             state: tell::StateSlot::default(),
+            syncs: Arc::default(),
             config,
         })
     }
@@ -154,6 +157,12 @@ impl MatrixConnector {
     /// The bot's device id (constant across restarts).
     pub fn device_id(&self) -> Option<String> {
         self.client.device_id().map(|d| d.to_string())
+    }
+
+    /// `/sync` responses so far: (read by the loop itself, processed by the SDK). See
+    /// `sync/plain.rs`; the benches and tests read it to know which path carried what.
+    pub fn sync_counts(&self) -> (u64, u64) {
+        self.syncs.get()
     }
 
     /// The bot's user id.
@@ -435,6 +444,7 @@ impl Connector for MatrixConnector {
             own_user: self.own_user.clone(),
             accept_rooms: self.accept_rooms.clone(),
             direct: self.direct.clone(),
+            counts: self.syncs.clone(),
             timeout: Duration::from_secs(self.config.sync_timeout_s),
             initial_token,
         }

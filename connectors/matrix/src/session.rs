@@ -142,12 +142,15 @@ async fn build(config: &MatrixConfig, dir: &Path) -> Result<Client, MatrixError>
         .request_config(
             RequestConfig::new()
                 .disable_retry()
-                .timeout(Duration::from_secs(60)),
+                .timeout(REQUEST_TIMEOUT),
         )
         .build()
         .await
         .map_err(|e| MatrixError::Build(e.to_string()))
 }
+
+/// How long any one request to the homeserver may take (a sync's long poll comes on top).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn login(
     client: &Client,

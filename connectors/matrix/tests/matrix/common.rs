@@ -361,3 +361,21 @@ impl Running {
 pub fn is_message(e: &Event, id: &str) -> bool {
     matches!(&e.kind, EventKind::Message(m) if m.id == RemoteMsgId::new(id))
 }
+
+/// Posts and acknowledges warm-up messages until one of them came in a response the
+/// connector read itself, without the SDK (`sync/plain.rs`); fails the test if none does.
+/// After it, the loop is on its fast path, so what follows is read there first.
+pub async fn until_fast_path(s: &Scene, r: &mut Running) {
+    for i in 0..20 {
+        let (plain_before, _) = s.connector.sync_counts();
+        let id = s.staff.post(&s.room, &format!("warm-up {i}")).await;
+        r.until(|e| is_message(e, &id)).await;
+        if s.connector.sync_counts().0 > plain_before {
+            return;
+        }
+    }
+    panic!(
+        "20 plaintext messages and no response read without the SDK: {:?}",
+        s.connector.sync_counts()
+    );
+}

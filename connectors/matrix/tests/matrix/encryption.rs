@@ -1,7 +1,7 @@
 //! Encrypted rooms both ways: the bot decrypts staff messages and encrypts what it posts, and
 //! a restarted bot (same device, same keys) still does.
 
-use crate::common::{is_message, memory_state, run, scene};
+use crate::common::{is_message, memory_state, run, scene, until_fast_path};
 use civicbridge_api::{
     Connector, EventKind, Outgoing, RemoteMsgId, RoomId, ThreadId, ThreadTarget,
 };
@@ -236,5 +236,72 @@ async fn staff_messages_are_decrypted_and_bridged_messages_are_encrypted() {
         unreachable!()
     };
     assert_eq!(m.text.to_plain(), "after the restart");
+    r.stop().await;
+}
+
+/// A room read on the fast path (`sync/plain.rs`: responses the connector reads without the
+/// SDK) turns encrypted while the bridge runs. The response carrying `m.room.encryption` must
+/// reach the SDK, or the bot would not decrypt what staff write next and would post in the
+/// clear into an encrypted room.
+#[tokio::test]
+async fn a_room_turning_encrypted_while_read_on_the_fast_path_is_treated_as_encrypted() {
+    let s = scene(false, None).await;
+    let room = RoomId::new(s.room.to_string());
+    let mut r = run(s.connector.clone(), memory_state());
+    until_fast_path(&s, &mut r).await;
+
+    s.staff
+        .room(&s.room)
+        .enable_encryption()
+        .await
+        .expect("staff turns encryption on");
+    let device = s.connector.device_id().expect("bot device");
+    s.staff
+        .wait_knows_device(&s.bot.user.user_id, &device)
+        .await;
+    let secret = s.staff.post(&s.room, "from now on, private").await;
+    let e = r.until(|e| is_message(e, &secret)).await;
+    let EventKind::Message(m) = &e.kind else {
+        unreachable!()
+    };
+    assert_eq!(m.text.to_plain(), "from now on, private", "decrypted");
+    let staff_event = s
+        .staff
+        .room(&s.room)
+        .event(
+            &matrix_sdk::ruma::OwnedEventId::try_from(secret.as_str()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        staff_event.encryption_info().is_some(),
+        "the staff message really was encrypted"
+    );
+
+    let sent = s
+        .connector
+        .send(&Outgoing::text(
+            room,
+            "after-enc",
+            "Rob (Telegram): still here",
+        ))
+        .await
+        .unwrap();
+    let on_server = s.staff.event_json(&s.room, sent.ids[0].as_str()).await;
+    assert_eq!(on_server["content"]["body"], "Rob (Telegram): still here");
+    let raw = s
+        .staff
+        .room(&s.room)
+        .event(
+            &matrix_sdk::ruma::OwnedEventId::try_from(sent.ids[0].as_str()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        raw.encryption_info().is_some(),
+        "the bot encrypted its message in the room that turned encrypted"
+    );
     r.stop().await;
 }

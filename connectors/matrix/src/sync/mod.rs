@@ -22,28 +22,48 @@
 //! neither our state nor `connect` has a token (the core's store was wiped but the data dir
 //! kept), the SDK's own token is used.
 //!
+//! Most responses do not go through the SDK at all: the loop reads `/sync` itself and, when a
+//! response only carries plaintext events in rooms the SDK knows are not encrypted, delivers
+//! them without the SDK's per-response work (`plain.rs` says what qualifies and why). Any other
+//! response is discarded and synced again through `sync_once` from the same token, which
+//! returns the same events and more. So the SDK's stored token lags ours, and the test above
+//! compares it not with our cursor but with the SDK token we last saw it store
+//! ([`SDK_SEEN_KEY`]).
+//!
 //! A sync whose timeline is `limited` (more events since our token than the filter's limit)
 //! is completed by paging `/messages` backwards from the timeline's `prev_batch` down to our
 //! token, so catch-up after a long outage still delivers every message, in order.
 
-use crate::error::classify_sdk;
+use crate::error::{classify_http, classify_sdk};
 use crate::inbound::{to_event, InboundContext};
 use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink, Standing};
-use matrix_sdk::config::{SyncSettings, SyncToken};
+use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomEventFilter, RoomFilter};
-use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
-use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UInt};
+use matrix_sdk::ruma::api::client::sync::sync_events::{self, v3::Filter};
+use matrix_sdk::ruma::presence::PresenceState;
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomId, UInt};
 use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
-use matrix_sdk::{Client, Room};
+use matrix_sdk::{Client, EncryptionState, Room, RoomState};
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+mod plain;
 
 /// The `ConnectorState` key of the last fully acknowledged sync token.
 pub const SINCE_KEY: &str = "matrix.sync_token";
+/// The `ConnectorState` key of the SDK's own sync token when [`SINCE_KEY`] was last written
+/// after an SDK sync. Plain responses (`plain.rs`) move our cursor past the SDK's token, so
+/// "the SDK's token differs from ours" no longer means "the SDK processed a batch we never
+/// acknowledged"; "the SDK's token differs from the one we saw it store" does.
+pub const SDK_SEEN_KEY: &str = "matrix.sdk_token";
+
+/// The longest the loop reads `/sync` itself before letting the SDK sync again.
+const SDK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
 /// Events per room per sync before the timeline is `limited` and gap-filled.
 const TIMELINE_LIMIT: u32 = 100;
@@ -63,11 +83,79 @@ pub(crate) struct SyncLoop<'a> {
     pub timeout: Duration,
     /// The token from `connect`'s first sync, used when `state` holds none yet.
     pub initial_token: Option<String>,
+    pub counts: Arc<SyncCounts>,
+}
+
+/// Responses read by the loop itself (plain) and processed by the SDK, since the start.
+#[derive(Debug, Default)]
+pub(crate) struct SyncCounts {
+    plain: AtomicU64,
+    sdk: AtomicU64,
+}
+
+impl SyncCounts {
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.plain.load(Ordering::Relaxed),
+            self.sdk.load(Ordering::Relaxed),
+        )
+    }
 }
 
 enum Step {
     Continue,
     Stop,
+}
+
+/// One response, read by the loop itself (plain) or processed by the SDK.
+enum Batch {
+    Plain(Box<sync_events::v3::Response>),
+    Sdk(Box<matrix_sdk::sync::SyncResponse>),
+}
+
+/// A joined room's new timeline, from either kind of response.
+struct RoomTimeline<'r> {
+    room_id: &'r RoomId,
+    limited: bool,
+    prev_batch: Option<&'r str>,
+    events: Vec<TimelineEvent>,
+}
+
+/// What the loop keeps to choose, response by response, between reading `/sync` itself and
+/// the SDK's `sync_once` (`plain.rs` says why and when).
+#[derive(Default)]
+struct FastPath {
+    /// The key counts of the last response handed to the SDK: a response with others is not
+    /// plain. `None` until the first, so the first read always goes to the SDK.
+    shown: Option<plain::KeyCounts>,
+    /// When the SDK last synced. It syncs at least every [`SDK_AT_LEAST_EVERY`], so what it
+    /// does around a sync besides the response (retrying a failed key upload, say) is never
+    /// later than that.
+    sdk_synced: Option<Instant>,
+    /// The SDK's last response carried encryption work: the next goes straight to it.
+    sdk_next: bool,
+    /// The token the SDK just stored, to remember as [`SDK_SEEN_KEY`] after our cursor.
+    sdk_token: Option<String>,
+}
+
+impl FastPath {
+    fn worth_trying(&self) -> bool {
+        !self.sdk_next
+            && self
+                .sdk_synced
+                .is_some_and(|t| t.elapsed() < SDK_AT_LEAST_EVERY)
+    }
+}
+
+/// The `/sync` request `sync_once` would send for these settings.
+fn assign_request(since: &str, filter: &Filter, timeout: Duration) -> sync_events::v3::Request {
+    let mut request = sync_events::v3::Request::new();
+    request.filter = Some(filter.clone());
+    request.since = Some(since.to_owned());
+    request.timeout = Some(timeout);
+    request.set_presence = PresenceState::Online;
+    request.use_state_after = true;
+    request
 }
 
 impl SyncLoop<'_> {
@@ -84,14 +172,20 @@ impl SyncLoop<'_> {
             }
         }
         if let Some(ours) = since.clone() {
-            if let Some(sdk) = self.sdk_token().await.filter(|t| *t != ours) {
-                // The SDK processed batches past our cursor that were never acknowledged.
+            // Before plain responses there was no SDK_SEEN_KEY: the SDK's token then moved
+            // with ours.
+            let seen = self.state.get(SDK_SEEN_KEY).unwrap_or_else(|| ours.clone());
+            if let Some(sdk) = self.sdk_token().await.filter(|t| *t != seen) {
+                // The SDK processed batches past our cursor that were never acknowledged. (Its
+                // token is then at or past ours: plain responses never move it.)
                 match self.replay(&ours, &sdk).await {
                     Step::Stop => return Ok(()),
                     Step::Continue => {}
                 }
-                if let Err(e) = self.state.put(SINCE_KEY, &sdk).await {
-                    tracing::warn!(error = %e, "matrix: could not persist the sync token");
+                for key in [SINCE_KEY, SDK_SEEN_KEY] {
+                    if let Err(e) = self.state.put(key, &sdk).await {
+                        tracing::warn!(error = %e, key, "matrix: could not persist the sync token");
+                    }
                 }
                 since = Some(sdk);
             }
@@ -99,32 +193,25 @@ impl SyncLoop<'_> {
         self.answer_pending_invites().await;
         let mut backoff = Duration::from_millis(500);
         let filter = sync_filter(&self.own_user);
+        let mut fast = FastPath::default();
         loop {
             if self.shutdown.is_cancelled() {
                 return Ok(());
             }
-            let token = match &since {
-                Some(t) => SyncToken::Specific(t.clone()),
-                None => SyncToken::ReusePrevious,
-            };
-            let settings = SyncSettings::default()
-                .token(token)
-                .timeout(self.timeout)
-                .filter(filter.clone());
-            let response = tokio::select! {
+            let batch = tokio::select! {
                 _ = self.shutdown.cancelled() => return Ok(()),
-                r = self.client.sync_once(settings) => r,
+                r = self.next_batch(since.as_deref(), &filter, &mut fast) => r,
             };
-            let response = match response {
-                Ok(r) => r,
-                Err(e) => match classify_sdk(&e) {
+            let batch = match batch {
+                Ok(b) => b,
+                Err((error, text)) => match error {
                     ConnectorError::Auth(m) => return Err(ConnectorError::Auth(m)),
                     other => {
                         let wait = match other {
                             ConnectorError::RateLimited { retry_after } => retry_after,
                             _ => backoff,
                         };
-                        tracing::warn!(error = %e, ?wait, "matrix: sync failed; retrying");
+                        tracing::warn!(error = %text, ?wait, "matrix: sync failed; retrying");
                         self.sink.down(format!("sync failed: {other}"));
                         backoff = (backoff * 2).min(Duration::from_secs(30));
                         tokio::select! {
@@ -135,22 +222,162 @@ impl SyncLoop<'_> {
                 },
             };
             backoff = Duration::from_millis(500);
-            tracing::debug!(rooms = response.rooms.joined.len(), "matrix: sync response");
             self.sink.up();
-            self.handle_invites(&response.rooms.invited).await;
-            match self.deliver(&response, since.as_deref()).await {
-                Step::Stop => return Ok(()),
-                Step::Continue => {}
-            }
+            let next = match batch {
+                Batch::Plain(response) => {
+                    tracing::debug!(
+                        rooms = response.rooms.join.len(),
+                        "matrix: plain sync response"
+                    );
+                    let timelines = response.rooms.join.iter().map(|(id, room)| RoomTimeline {
+                        room_id: id,
+                        limited: false,
+                        prev_batch: None,
+                        events: room
+                            .timeline
+                            .events
+                            .iter()
+                            .cloned()
+                            .map(TimelineEvent::from_plaintext)
+                            .collect(),
+                    });
+                    if let Step::Stop = self.deliver(timelines.collect(), since.as_deref()).await {
+                        return Ok(());
+                    }
+                    response.next_batch
+                }
+                Batch::Sdk(response) => {
+                    tracing::debug!(rooms = response.rooms.joined.len(), "matrix: sync response");
+                    self.handle_invites(&response.rooms.invited).await;
+                    let timelines = response.rooms.joined.iter().map(|(id, room)| RoomTimeline {
+                        room_id: id,
+                        limited: room.timeline.limited,
+                        prev_batch: room.timeline.prev_batch.as_deref(),
+                        events: room.timeline.events.clone(),
+                    });
+                    if let Step::Stop = self.deliver(timelines.collect(), since.as_deref()).await {
+                        return Ok(());
+                    }
+                    // The SDK's own token is now this one; remembered after ours (below), so a
+                    // crash between the two writes only costs an empty replay at start.
+                    fast.sdk_token = Some(response.next_batch.clone());
+                    response.next_batch
+                }
+            };
             // Every event of this batch is durable in the bridge: now the cursor may move. It
             // need not be durable itself (`remember`, not `put`): after a crash that loses it,
             // the loop resumes from an older cursor, and what it reads again is either re-read
             // by `replay` or dropped by the core as replays. That saves a disk sync per response.
-            if let Err(e) = self.state.remember(SINCE_KEY, &response.next_batch).await {
+            if let Err(e) = self.state.remember(SINCE_KEY, &next).await {
                 tracing::warn!(error = %e, "matrix: could not persist the sync token; will retry");
             }
-            since = Some(response.next_batch);
+            if let Some(sdk) = fast.sdk_token.take() {
+                if let Err(e) = self.state.remember(SDK_SEEN_KEY, &sdk).await {
+                    tracing::warn!(error = %e, "matrix: could not persist the SDK's sync token");
+                }
+            }
+            since = Some(next);
         }
+    }
+
+    /// The next response: read by the loop itself when it is plain (`plain.rs`), else synced
+    /// through the SDK from the same token, which returns the same events and more.
+    async fn next_batch(
+        &self,
+        since: Option<&str>,
+        filter: &Filter,
+        fast: &mut FastPath,
+    ) -> Result<Batch, (ConnectorError, String)> {
+        if let Some(since) = since.filter(|_| fast.worth_trying()) {
+            let request = assign_request(since, filter, self.timeout);
+            let response = self
+                .client
+                .send(request)
+                .with_request_config(self.long_poll_config())
+                .await
+                .map_err(|e| (classify_http(&e), e.to_string()))?;
+            self.learn_encryption_states(&response).await;
+            let rooms = |id: &RoomId| match self.client.get_room(id) {
+                Some(r)
+                    if r.state() == RoomState::Joined
+                        && matches!(r.encryption_state(), EncryptionState::NotEncrypted) =>
+                {
+                    plain::Known::JoinedPlain
+                }
+                _ => plain::Known::Other,
+            };
+            match plain::classify(&response, fast.shown.as_ref(), rooms) {
+                Ok(()) => {
+                    self.counts.plain.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Batch::Plain(Box::new(response)));
+                }
+                Err(why) => {
+                    tracing::debug!(?why, "matrix: sync response for the SDK");
+                    fast.shown = Some(plain::KeyCounts::of(&response));
+                }
+            }
+        }
+        let token = match since {
+            Some(t) => SyncToken::Specific(t.to_owned()),
+            None => SyncToken::ReusePrevious,
+        };
+        let settings = SyncSettings::default()
+            .token(token)
+            .timeout(self.timeout)
+            .filter(filter.clone());
+        let response = self
+            .client
+            .sync_once(settings)
+            .await
+            .map_err(|e| (classify_sdk(&e), e.to_string()))?;
+        self.counts.sdk.fetch_add(1, Ordering::Relaxed);
+        fast.sdk_synced = Some(Instant::now());
+        fast.sdk_next = self.touches_encryption(&response);
+        Ok(Batch::Sdk(Box::new(response)))
+    }
+
+    /// Asks the server whether each room of `response` is encrypted, where the SDK does not
+    /// know yet. A `/sync` tells the SDK only that a room *is* encrypted (its `m.room.encryption`
+    /// event), never that it is not, so without this every room would stay "unknown" and off
+    /// the fast path. The SDK keeps the answer, and a later `m.room.encryption` (a state event,
+    /// so never plain) overrides it. A failed request leaves the room unknown: the SDK syncs.
+    async fn learn_encryption_states(&self, response: &sync_events::v3::Response) {
+        for id in response.rooms.join.keys() {
+            let Some(room) = self.client.get_room(id) else {
+                continue;
+            };
+            if matches!(room.encryption_state(), EncryptionState::Unknown) {
+                if let Err(e) = room.request_encryption_state().await {
+                    tracing::debug!(room = %id, error = %e, "matrix: encryption state not learnt");
+                }
+            }
+        }
+    }
+
+    /// Whether the SDK's response carried encryption work (to-device messages, or events in an
+    /// encrypted room): then the next response likely will too, and goes straight to the SDK
+    /// rather than being read twice.
+    fn touches_encryption(&self, response: &matrix_sdk::sync::SyncResponse) -> bool {
+        !response.to_device.is_empty()
+            || response.rooms.joined.iter().any(|(id, room)| {
+                !room.timeline.events.is_empty()
+                    && self.client.get_room(id).is_some_and(|r| {
+                        // Unknown is not encryption: the fast path learns it
+                        // (`learn_encryption_states`).
+                        !matches!(
+                            r.encryption_state(),
+                            EncryptionState::NotEncrypted | EncryptionState::Unknown
+                        )
+                    })
+            })
+    }
+
+    /// The SDK's request settings, with the long poll's wait added to the timeout (as
+    /// `sync_once` does).
+    fn long_poll_config(&self) -> RequestConfig {
+        self.client
+            .request_config()
+            .timeout(crate::session::REQUEST_TIMEOUT + self.timeout)
     }
 
     /// The token of the last response the SDK processed (and stored).
@@ -255,15 +482,11 @@ impl SyncLoop<'_> {
         }
     }
 
-    /// Submits every event of the response, in order per room, then waits for all acks.
-    async fn deliver(
-        &self,
-        response: &matrix_sdk::sync::SyncResponse,
-        since: Option<&str>,
-    ) -> Step {
+    /// Submits every event of the rooms' timelines, in order per room, then waits for all acks.
+    async fn deliver(&self, timelines: Vec<RoomTimeline<'_>>, since: Option<&str>) -> Step {
         let mut acks: Vec<Ack> = Vec::new();
-        for (room_id, update) in &response.rooms.joined {
-            let Some(room) = self.client.get_room(room_id) else {
+        for timeline in timelines {
+            let Some(room) = self.client.get_room(timeline.room_id) else {
                 continue;
             };
             // A direct room (`tell`) is never bridged nor read for commands: dropped here,
@@ -272,12 +495,12 @@ impl SyncLoop<'_> {
                 continue;
             }
             let mut events: Vec<TimelineEvent> = Vec::new();
-            if update.timeline.limited {
-                if let (Some(prev), Some(since)) = (update.timeline.prev_batch.as_deref(), since) {
+            if timeline.limited {
+                if let (Some(prev), Some(since)) = (timeline.prev_batch, since) {
                     events = fill_gap(&room, prev, since).await;
                 }
             }
-            events.extend(update.timeline.events.iter().cloned());
+            events.extend(timeline.events);
             for ev in &events {
                 let Some(event) = self.convert(&room, ev).await else {
                     continue;
