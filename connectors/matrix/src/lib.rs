@@ -436,7 +436,7 @@ impl Connector for MatrixConnector {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        sync::SyncLoop {
+        let ended = sync::SyncLoop {
             client: &self.client,
             sink: &sink,
             state,
@@ -445,11 +445,19 @@ impl Connector for MatrixConnector {
             accept_rooms: self.accept_rooms.clone(),
             direct: self.direct.clone(),
             counts: self.syncs.clone(),
+            senders: Default::default(),
             timeout: Duration::from_secs(self.config.sync_timeout_s),
             initial_token,
         }
         .run()
-        .await
+        .await;
+        let (plain, sdk) = self.syncs.get();
+        tracing::info!(
+            plain,
+            sdk,
+            "matrix: sync stopped (responses read directly / by the SDK)"
+        );
+        ended
     }
 
     /// Joins the room (if not joined) and accepts its invites from now on; returns its name

@@ -36,7 +36,7 @@
 
 use crate::error::{classify_http, classify_sdk};
 use crate::inbound::{to_event, InboundContext};
-use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink, Standing};
+use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink};
 use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::room::MessagesOptions;
@@ -53,6 +53,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 mod plain;
+mod senders;
+pub(crate) use senders::standing;
 
 /// The `ConnectorState` key of the last fully acknowledged sync token.
 pub const SINCE_KEY: &str = "matrix.sync_token";
@@ -84,6 +86,7 @@ pub(crate) struct SyncLoop<'a> {
     /// The token from `connect`'s first sync, used when `state` holds none yet.
     pub initial_token: Option<String>,
     pub counts: Arc<SyncCounts>,
+    pub senders: senders::Senders,
 }
 
 /// Responses read by the loop itself (plain) and processed by the SDK, since the start.
@@ -248,6 +251,8 @@ impl SyncLoop<'_> {
                 }
                 Batch::Sdk(response) => {
                     tracing::debug!(rooms = response.rooms.joined.len(), "matrix: sync response");
+                    // The SDK may have changed room state (members, power levels).
+                    self.senders.clear();
                     self.handle_invites(&response.rooms.invited).await;
                     let timelines = response.rooms.joined.iter().map(|(id, room)| RoomTimeline {
                         room_id: id,
@@ -531,41 +536,19 @@ impl SyncLoop<'_> {
             return None;
         }
         let sender = json.get("sender").and_then(Value::as_str)?;
-        let (name, avatar, power, may_redact) = match crate::ids::user_id(sender) {
-            Ok(uid) => match room.get_member_no_sync(&uid).await {
-                Ok(Some(m)) => (
-                    Some(m.name().to_owned()),
-                    m.avatar_url().map(|u| u.to_string()),
-                    Some(standing(&m)),
-                    m.can_redact_other(),
-                ),
-                _ => (None, None, None, false),
-            },
-            Err(_) => (None, None, None, false),
+        let who = match crate::ids::user_id(sender) {
+            Ok(uid) => self.senders.get(room, &uid).await,
+            Err(_) => senders::Sender::default(),
         };
         let ctx = InboundContext {
             room: room.room_id().as_str(),
             own_user: &self.own_user,
-            sender_name: name,
-            sender_avatar: avatar,
-            sender_power: power,
-            sender_may_redact_others: may_redact,
+            sender_name: who.name,
+            sender_avatar: who.avatar,
+            sender_power: who.power,
+            sender_may_redact_others: who.may_redact_others,
         };
         to_event(&json, &ctx)
-    }
-}
-
-/// A member's standing from their power level: 100 or more is an admin (Element's "Admin"), 50
-/// or more a moderator (Element's "Moderator"); room creators in room versions 12 and later
-/// outrank every numeric level.
-/// A member's power level as a standing.
-pub(crate) fn standing(m: &matrix_sdk::room::RoomMember) -> Standing {
-    use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
-    match m.power_level() {
-        UserPowerLevel::Int(i) => crate::inbound::standing_of(i64::from(i)),
-        UserPowerLevel::Infinite => Standing::Admin,
-        // A future variant: claim nothing.
-        _ => Standing::Member,
     }
 }
 

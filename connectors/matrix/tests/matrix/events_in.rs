@@ -1,6 +1,6 @@
 //! What staff do in Matrix reaches the bridge as the right `Event`.
 
-use crate::common::{hs, is_message, memory_state, run, scene, Staff, WAIT};
+use crate::common::{hs, is_message, memory_state, run, scene, until_fast_path, Staff, WAIT};
 use civicbridge_api::{AttachmentKind, Connector, EventKind, RemoteMsgId, Span, ThreadId};
 use civicbridge_matrix::MatrixConnector;
 use serde_json::json;
@@ -268,5 +268,41 @@ async fn invites_to_configured_rooms_are_accepted_and_others_declined() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    r.stop().await;
+}
+
+/// The connector caches who sent what (`sync/senders.rs`) while reading plain responses without
+/// the SDK. A display-name change is room state, so it must empty that cache: the next message
+/// carries the new name, not the one cached from the warm-up.
+#[tokio::test]
+async fn a_new_display_name_reaches_the_next_message_on_the_fast_path() {
+    let s = scene(false, None).await;
+    let mut r = run(s.connector.clone(), memory_state());
+    until_fast_path(&s, &mut r).await;
+    let before = s.staff.post(&s.room, "under the old name").await;
+    let e = r.until(|e| is_message(e, &before)).await;
+    assert_ne!(e.sender.display_name, "Clerk Bea");
+
+    s.staff
+        .client
+        .account()
+        .set_display_name(Some("Clerk Bea"))
+        .await
+        .unwrap();
+    let me = s.staff.client.user_id().unwrap().to_owned();
+    let staff_room = s.staff.room(&s.room);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        staff_room.sync_members().await.ok();
+        let m = staff_room.get_member(&me).await.unwrap();
+        if m.is_some_and(|m| m.display_name() == Some("Clerk Bea")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "name never changed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let after = s.staff.post(&s.room, "under the new name").await;
+    let e = r.until(|e| is_message(e, &after)).await;
+    assert_eq!(e.sender.display_name, "Clerk Bea");
     r.stop().await;
 }

@@ -31,16 +31,14 @@ pub fn kill_on_panic() {
 
 /// `BENCH_WRAP` (e.g. `heaptrack -o /tmp/relay`) runs the daemon under a profiler; the RSS
 /// printed is then the wrapper's, not the daemon's. `BENCH_ENV` (`NAME=value …`) adds to the
-/// daemon's environment, for experiments such as `TOKIO_WORKER_THREADS=1`.
+/// daemon's environment, for experiments such as `TOKIO_WORKER_THREADS=1`. `BENCH_DAEMON` runs
+/// another build of the daemon, such as `target/production/civicbridge`, instead of the bench's.
 pub fn spawn_daemon(config: &std::path::Path) -> (Child, Arc<Mutex<String>>) {
     let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
     let mut argv: Vec<&str> = wrap.split_whitespace().collect();
-    argv.extend([
-        env!("CARGO_BIN_EXE_civicbridge"),
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let daemon = std::env::var("BENCH_DAEMON")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_civicbridge").to_owned());
+    argv.extend([daemon.as_str(), "run", "--config", config.to_str().unwrap()]);
     let mut child = Command::new(argv[0])
         .args(&argv[1..])
         // The config's filter (or the default) decides, as for a council's daemon.
