@@ -48,7 +48,7 @@ pub use config::MatrixConfig;
 pub use direct::state_key as direct_room_state_key;
 pub use error::MatrixError;
 pub use factory::MatrixFactory;
-pub use sync::{SDK_SEEN_KEY, SINCE_KEY};
+pub use sync::SINCE_KEY;
 
 /// The platform this connector serves: its rooms are `matrix:…` in the config and the store.
 pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("matrix");

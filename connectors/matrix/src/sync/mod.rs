@@ -26,9 +26,8 @@
 //! response only carries plaintext events in rooms the SDK knows are not encrypted, delivers
 //! them without the SDK's per-response work (`plain.rs` says what qualifies and why). Any other
 //! response is discarded and synced again through `sync_once` from the same token, which
-//! returns the same events and more. So the SDK's stored token lags ours, and the test above
-//! compares it not with our cursor but with the SDK token we last saw it store
-//! ([`SDK_SEEN_KEY`]).
+//! returns the same events and more. After a plain response the loop stores its `next_batch` in
+//! the SDK's store itself, so the SDK's token keeps pace with ours (`advance_sdk_token`).
 //!
 //! A sync whose timeline is `limited` (more events since our token than the filter's limit)
 //! is completed by paging `/messages` backwards from the timeline's `prev_batch` down to our
@@ -58,12 +57,6 @@ pub(crate) use senders::standing;
 
 /// The `ConnectorState` key of the last fully acknowledged sync token.
 pub const SINCE_KEY: &str = "matrix.sync_token";
-/// The `ConnectorState` key of the SDK's own sync token when [`SINCE_KEY`] was last written
-/// after an SDK sync. Plain responses (`plain.rs`) move our cursor past the SDK's token, so
-/// "the SDK's token differs from ours" no longer means "the SDK processed a batch we never
-/// acknowledged"; "the SDK's token differs from the one we saw it store" does.
-pub const SDK_SEEN_KEY: &str = "matrix.sdk_token";
-
 /// The longest the loop reads `/sync` itself before letting the SDK sync again.
 const SDK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
@@ -137,8 +130,6 @@ struct FastPath {
     sdk_synced: Option<Instant>,
     /// The SDK's last response carried encryption work: the next goes straight to it.
     sdk_next: bool,
-    /// The token the SDK just stored, to remember as [`SDK_SEEN_KEY`] after our cursor.
-    sdk_token: Option<String>,
 }
 
 impl FastPath {
@@ -175,20 +166,14 @@ impl SyncLoop<'_> {
             }
         }
         if let Some(ours) = since.clone() {
-            // Before plain responses there was no SDK_SEEN_KEY: the SDK's token then moved
-            // with ours.
-            let seen = self.state.get(SDK_SEEN_KEY).unwrap_or_else(|| ours.clone());
-            if let Some(sdk) = self.sdk_token().await.filter(|t| *t != seen) {
-                // The SDK processed batches past our cursor that were never acknowledged. (Its
-                // token is then at or past ours: plain responses never move it.)
+            if let Some(sdk) = self.sdk_token().await.filter(|t| *t != ours) {
+                // The SDK processed batches past our cursor that were never acknowledged.
                 match self.replay(&ours, &sdk).await {
                     Step::Stop => return Ok(()),
                     Step::Continue => {}
                 }
-                for key in [SINCE_KEY, SDK_SEEN_KEY] {
-                    if let Err(e) = self.state.put(key, &sdk).await {
-                        tracing::warn!(error = %e, key, "matrix: could not persist the sync token");
-                    }
+                if let Err(e) = self.state.put(SINCE_KEY, &sdk).await {
+                    tracing::warn!(error = %e, "matrix: could not persist the sync token");
                 }
                 since = Some(sdk);
             }
@@ -247,6 +232,7 @@ impl SyncLoop<'_> {
                     if let Step::Stop = self.deliver(timelines.collect(), since.as_deref()).await {
                         return Ok(());
                     }
+                    self.advance_sdk_token(&response.next_batch).await;
                     response.next_batch
                 }
                 Batch::Sdk(response) => {
@@ -263,9 +249,6 @@ impl SyncLoop<'_> {
                     if let Step::Stop = self.deliver(timelines.collect(), since.as_deref()).await {
                         return Ok(());
                     }
-                    // The SDK's own token is now this one; remembered after ours (below), so a
-                    // crash between the two writes only costs an empty replay at start.
-                    fast.sdk_token = Some(response.next_batch.clone());
                     response.next_batch
                 }
             };
@@ -275,11 +258,6 @@ impl SyncLoop<'_> {
             // by `replay` or dropped by the core as replays. That saves a disk sync per response.
             if let Err(e) = self.state.remember(SINCE_KEY, &next).await {
                 tracing::warn!(error = %e, "matrix: could not persist the sync token; will retry");
-            }
-            if let Some(sdk) = fast.sdk_token.take() {
-                if let Err(e) = self.state.remember(SDK_SEEN_KEY, &sdk).await {
-                    tracing::warn!(error = %e, "matrix: could not persist the SDK's sync token");
-                }
             }
             since = Some(next);
         }
@@ -383,6 +361,25 @@ impl SyncLoop<'_> {
         self.client
             .request_config()
             .timeout(crate::session::REQUEST_TIMEOUT + self.timeout)
+    }
+
+    /// Stores `token`, the `next_batch` of a plain response whose events are all acknowledged,
+    /// as the SDK's own sync token, as if the SDK had processed the response (it would have
+    /// changed nothing else). So the SDK's stored token never lags ours, which two things rely
+    /// on: the start's replay (the SDK ahead of us means unacknowledged batches), and a start
+    /// with a wiped core store, which resumes from the SDK's token and would otherwise re-read,
+    /// as new, everything since the SDK's last own sync. Written before our cursor, so a crash
+    /// between the two only replays what the core drops as replays.
+    async fn advance_sdk_token(&self, token: &str) {
+        let value = StateStoreDataValue::SyncToken(token.to_owned());
+        if let Err(e) = self
+            .client
+            .state_store()
+            .set_kv_data(StateStoreDataKey::SyncToken, value)
+            .await
+        {
+            tracing::warn!(error = %e, "matrix: could not store the sync token in the SDK's store");
+        }
     }
 
     /// The token of the last response the SDK processed (and stored).

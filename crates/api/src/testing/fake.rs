@@ -62,6 +62,7 @@ struct State {
     failures: VecDeque<ConnectorError>,
     echo_sends: bool,
     send_delay: Duration,
+    return_delay: Duration,
     files_apart: bool,
     /// Sends whose text contains this panic (a bug in a connector, in the test's hands).
     panic_on: Option<String>,
@@ -219,6 +220,13 @@ impl FakeConnector {
     /// Every send takes this long (on tokio's clock) before it lands, as a platform's round trip.
     pub fn send_delay(&self, delay: Duration) {
         self.state().send_delay = delay;
+    }
+
+    /// Every send lands at once (visible, answerable) but its call returns this much later (on
+    /// tokio's clock), as when the platform's answer is slow to come back: the moment in which
+    /// a copy can be answered before the bridge knows its id.
+    pub fn return_delay(&self, delay: Duration) {
+        self.state().return_delay = delay;
     }
 
     /// The most sends that were under way at once so far.
@@ -569,6 +577,10 @@ impl Connector for FakeConnector {
             tokio::time::sleep(delay).await;
         }
         let result = self.send_now(out);
+        let late = self.state().return_delay;
+        if !late.is_zero() {
+            tokio::time::sleep(late).await;
+        }
         self.sends_in_flight.fetch_sub(1, Ordering::SeqCst);
         result
     }

@@ -394,6 +394,67 @@ async fn replies_and_threads_map_to_each_sides_copy() {
         .all(|t| !t.contains("numbers inside")));
 }
 
+/// A staff member answers in the thread of a resident's question the moment its copy lands in
+/// the staff room, before the platform's answer to the send (the copy's id) is back. The answer
+/// must still go into the question's thread on the resident's side, as it does when the copy's
+/// id is known (the demo's story, raced).
+#[tokio::test]
+async fn an_answer_to_a_copy_whose_id_is_not_recorded_yet_still_finds_its_question() {
+    let fakes = Fakes::new();
+    let store = Store::memory();
+    let daemon = start(store.clone(), open_rules(), &fakes).await;
+
+    for (question, slow) in [("900", false), ("901", true)] {
+        if slow {
+            fakes.matrix.return_delay(Duration::from_millis(700));
+        }
+        acked(
+            fakes
+                .telegram
+                .post(TG, RESIDENT, question, &format!("question {question}")),
+        )
+        .await;
+        let mut copy = None;
+        wait_until(WAIT, "the question's copy in the staff room", || {
+            copy = fakes
+                .matrix
+                .visible_in(STAFF)
+                .into_iter()
+                .find(|p| p.out.text.to_plain().contains(question))
+                .map(|p| p.id);
+            copy.is_some()
+        })
+        .await;
+        let copy = copy.unwrap();
+        let mut answer = Message::text(format!("$a{question}"), format!("answer {question}"));
+        answer.thread = Some(ThreadId::new(copy.as_str()));
+        acked(
+            fakes
+                .matrix
+                .inject(fakes.matrix.message_event(STAFF, STAFFER, answer)),
+        )
+        .await;
+        let mut on_telegram = None;
+        wait_until(WAIT, "the answer on Telegram", || {
+            on_telegram = fakes.telegram.visible_in(TG).into_iter().find(|p| {
+                p.out
+                    .text
+                    .to_plain()
+                    .contains(&format!("answer {question}"))
+            });
+            on_telegram.is_some()
+        })
+        .await;
+        let on_telegram = on_telegram.unwrap();
+        assert_eq!(
+            on_telegram.out.thread,
+            Some(ThreadTarget::StartFrom(RemoteMsgId::new(question))),
+            "slow: {slow}"
+        );
+    }
+    daemon.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn targets_without_native_replies_get_a_quote() {
     let fakes = Fakes {

@@ -16,6 +16,7 @@ mod reactions;
 mod reports;
 
 use crate::moderation::approval;
+use crate::pipeline::outbox::unrecorded;
 use crate::store::prelude::*;
 
 use crate::moderation::cards::Withdrawal;
@@ -53,6 +54,16 @@ pub enum Work {
     },
     /// An event in the link's moderation room.
     Moderation(Submission),
+}
+
+/// Whether an event points at another message (a reply, a thread answer, an edit, a deletion,
+/// a reaction), which may be a copy whose id the outbox has not recorded yet.
+fn refers_to_a_message(kind: &civicbridge_api::EventKind) -> bool {
+    use civicbridge_api::EventKind;
+    match kind {
+        EventKind::Message(m) => m.reply_to.is_some() || m.thread.is_some(),
+        _ => true,
+    }
 }
 
 impl Work {
@@ -108,6 +119,8 @@ pub struct LinkWorker {
     shutdown: CancellationToken,
     /// Beats on every turn of [`LinkWorker::run`] (see `ops::liveness`).
     beat: crate::ops::liveness::Beat,
+    /// Rooms whose fresh copies are not recorded yet: an event answering one waits for it.
+    unrecorded: crate::pipeline::outbox::unrecorded::Unrecorded,
 }
 
 impl std::fmt::Debug for LinkWorker {
@@ -210,6 +223,7 @@ impl LinkWorker {
             links: shared.links.clone(),
             shutdown: shared.shutdown.clone(),
             beat,
+            unrecorded: shared.outbox.unrecorded(),
         })
     }
 
@@ -247,6 +261,19 @@ impl LinkWorker {
     }
 
     async fn process(&mut self, batch: Vec<Work>) {
+        // An event answering, editing or reacting to a copy the outbox has just posted in its
+        // room waits for that copy's id to be recorded, or it would find nothing to refer to.
+        for w in &batch {
+            let event = &w.submission().event;
+            if refers_to_a_message(&event.kind)
+                && !self
+                    .unrecorded
+                    .settled(&event.room, unrecorded::MAX_WAIT)
+                    .await
+            {
+                tracing::warn!(room = %event.room, "a copy's receipt is late; deciding without it");
+            }
+        }
         self.refresh_config();
         let decided = match self.store.transact(|tx| {
             let mut fx = Effects::default();

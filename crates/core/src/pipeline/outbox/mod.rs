@@ -24,6 +24,7 @@ mod export;
 mod reactions;
 mod reports;
 mod tell;
+pub mod unrecorded;
 use copies::*;
 
 use crate::moderation::audit::{AuditAction, AuditDraft};
@@ -107,6 +108,8 @@ struct Inner {
     instruments: Instruments,
     /// Wakes the expiry task when a message to delete later was recorded (`expiry.rs`).
     expiry_wake: tokio::sync::Notify,
+    /// Rooms with a job running, so events answering a fresh copy wait for its id (`unrecorded.rs`).
+    unrecorded: unrecorded::Unrecorded,
 }
 
 impl std::fmt::Debug for Inner {
@@ -156,6 +159,7 @@ impl Outbox {
                 tracker,
                 instruments,
                 expiry_wake: tokio::sync::Notify::new(),
+                unrecorded: unrecorded::Unrecorded::default(),
             }),
         }
     }
@@ -188,6 +192,11 @@ impl Outbox {
     /// Re-drives every unfinished job from the store (at start). Returns how many. A job whose
     /// record cannot be decoded is parked (see [`crate::pipeline::dead_letter`]) instead of stopping the
     /// start.
+    /// Which rooms have a job whose receipt is not recorded yet (see `unrecorded.rs`).
+    pub fn unrecorded(&self) -> unrecorded::Unrecorded {
+        self.inner.unrecorded.clone()
+    }
+
     /// How many rooms' lanes wait for a paused link right now.
     pub fn lanes_paused(&self) -> usize {
         self.inner.lanes_paused.load(Ordering::Relaxed)
@@ -352,7 +361,9 @@ async fn run_job(inner: Arc<Inner>, lane: RoomRef, id: JobId) -> bool {
             },
             None => None,
         };
+        let running = inner.unrecorded.begin(&job.target);
         let result = execute(inner, &job).await;
+        drop(running);
         drop(permit);
         let wait = match result {
             Ok(()) => {
