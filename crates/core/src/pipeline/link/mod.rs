@@ -263,13 +263,12 @@ impl LinkWorker {
     async fn process(&mut self, batch: Vec<Work>) {
         // An event answering, editing or reacting to a copy the outbox has just posted in its
         // room waits for that copy's id to be recorded, or it would find nothing to refer to.
+        // One deadline for the batch: a hanging send delays it once, not once per event.
+        let deadline = tokio::time::Instant::now() + unrecorded::MAX_WAIT;
         for w in &batch {
             let event = &w.submission().event;
             if refers_to_a_message(&event.kind)
-                && !self
-                    .unrecorded
-                    .settled(&event.room, unrecorded::MAX_WAIT)
-                    .await
+                && !self.unrecorded.settled(&event.room, deadline).await
             {
                 tracing::warn!(room = %event.room, "a copy's receipt is late; deciding without it");
             }

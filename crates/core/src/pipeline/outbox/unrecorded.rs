@@ -9,18 +9,21 @@
 //! was wide enough for a quick colleague (or the demo) to fall into.
 //!
 //! So every job holds its target room here while it runs ([`Unrecorded::begin`]), and a link
-//! worker, before deciding an event that refers to another message, waits until that event's
-//! room holds none ([`Unrecorded::settled`]). The wait is bounded ([`MAX_WAIT`]): a request
-//! hanging on the network delays such events by at most that, and then they are decided as
-//! before. Events that refer to nothing never wait.
+//! worker, before deciding an event that refers to another message, waits until the jobs that
+//! were running in that event's room when it looked have ended ([`Unrecorded::settled`]). Jobs
+//! that start later do not count: what they post was not there to be answered yet, and a busy
+//! room (a lane sending copy after copy) would otherwise keep the event waiting. The wait is
+//! bounded by a deadline the caller gives: a request hanging on the network delays such events
+//! by at most that, and then they are decided as before. Events that refer to nothing never
+//! wait.
 
 use civicbridge_api::RoomRef;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// The longest an event waits for its room's jobs to record their receipts.
+/// The longest a batch of events waits for their rooms' jobs to record their receipts.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// Shared between the outbox (which marks rooms) and the link workers (which wait on them).
@@ -29,38 +32,59 @@ pub struct Unrecorded(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Jobs running per target room; rooms with none are absent.
-    running: Mutex<HashMap<RoomRef, usize>>,
-    /// Woken whenever a room's count falls to zero.
-    settled: Notify,
+    running: Mutex<Running>,
+    /// Woken whenever a job ends.
+    ended: Notify,
+}
+
+/// The tickets of the jobs running per target room (rooms with none are absent), and the next
+/// ticket. Tickets only grow, so "every job running at some moment has ended" is "the room's
+/// smallest ticket is past the largest it had then".
+#[derive(Debug, Default)]
+struct Running {
+    rooms: HashMap<RoomRef, BTreeSet<u64>>,
+    next: u64,
 }
 
 /// A running job's hold on its room; dropping it (the job ended, however) releases it.
 #[derive(Debug)]
-pub struct Running {
+pub struct Hold {
     of: Unrecorded,
     room: RoomRef,
+    ticket: u64,
 }
 
 impl Unrecorded {
     /// Marks a job on `room` as running until the returned guard is dropped.
-    pub fn begin(&self, room: &RoomRef) -> Running {
-        *self.lock().entry(room.clone()).or_insert(0) += 1;
-        Running {
+    pub fn begin(&self, room: &RoomRef) -> Hold {
+        let mut running = self.lock();
+        let ticket = running.next;
+        running.next += 1;
+        running
+            .rooms
+            .entry(room.clone())
+            .or_default()
+            .insert(ticket);
+        Hold {
             of: self.clone(),
             room: room.clone(),
+            ticket,
         }
     }
 
-    /// Waits until no job runs on `room`, or `limit` has passed. Whether it settled.
-    pub async fn settled(&self, room: &RoomRef, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
+    /// Waits until every job running on `room` now has ended, or until `deadline`. Whether
+    /// they all ended.
+    pub async fn settled(&self, room: &RoomRef, deadline: tokio::time::Instant) -> bool {
+        let Some(newest) = self.lock().rooms.get(room).and_then(|t| t.last().copied()) else {
+            return true;
+        };
         loop {
-            // Registered before the check, so a release between the two still wakes us.
-            let notified = self.0.settled.notified();
+            // Registered before the check, so a job ending between the two still wakes us.
+            let notified = self.0.ended.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if !self.lock().contains_key(room) {
+            let oldest = self.lock().rooms.get(room).and_then(|t| t.first().copied());
+            if oldest.is_none_or(|t| t > newest) {
                 return true;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -69,22 +93,22 @@ impl Unrecorded {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomRef, usize>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
         self.0.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl Drop for Running {
+impl Drop for Hold {
     fn drop(&mut self) {
         let mut running = self.of.lock();
-        if let Some(n) = running.get_mut(&self.room) {
-            *n -= 1;
-            if *n == 0 {
-                running.remove(&self.room);
-                drop(running);
-                self.of.0.settled.notify_waiters();
+        if let Some(tickets) = running.rooms.get_mut(&self.room) {
+            tickets.remove(&self.ticket);
+            if tickets.is_empty() {
+                running.rooms.remove(&self.room);
             }
         }
+        drop(running);
+        self.of.0.ended.notify_waiters();
     }
 }
 
@@ -97,30 +121,43 @@ mod tests {
         RoomRef::new(Platform::new("matrix"), id)
     }
 
+    fn soon(ms: u64) -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_millis(ms)
+    }
+
     #[tokio::test]
-    async fn waits_for_the_last_job_of_its_room_only() {
+    async fn waits_for_the_jobs_running_in_its_room_when_it_looked_only() {
         let u = Unrecorded::default();
-        assert!(u.settled(&room("!a"), MAX_WAIT).await, "nothing runs");
+        let later = soon(60_000);
+        assert!(u.settled(&room("!a"), later).await, "nothing runs");
         let first = u.begin(&room("!a"));
         let second = u.begin(&room("!a"));
         let other = u.begin(&room("!b"));
         let waiter = tokio::spawn({
             let u = u.clone();
-            async move { u.settled(&room("!a"), MAX_WAIT).await }
+            async move { u.settled(&room("!a"), later).await }
         });
+        tokio::task::yield_now().await;
+        // A job that starts after the waiter looked does not hold it: a busy lane cannot keep
+        // an answer waiting.
+        let newer = u.begin(&room("!a"));
         drop(first);
         drop(other);
         tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "one job of !a still runs");
+        assert!(
+            !waiter.is_finished(),
+            "one job of !a from before still runs"
+        );
         drop(second);
         assert!(waiter.await.unwrap());
+        drop(newer);
     }
 
     #[tokio::test]
-    async fn gives_up_after_the_limit_and_a_panicking_job_still_releases() {
+    async fn gives_up_at_the_deadline_and_a_panicking_job_still_releases() {
         let u = Unrecorded::default();
         let stuck = u.begin(&room("!a"));
-        assert!(!u.settled(&room("!a"), Duration::from_millis(50)).await);
+        assert!(!u.settled(&room("!a"), soon(50)).await);
         drop(stuck);
         let panicked = tokio::spawn({
             let u = u.clone();
@@ -131,6 +168,6 @@ mod tests {
         })
         .await;
         assert!(panicked.is_err());
-        assert!(u.settled(&room("!a"), Duration::from_secs(1)).await);
+        assert!(u.settled(&room("!a"), soon(50)).await);
     }
 }
