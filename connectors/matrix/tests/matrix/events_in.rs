@@ -19,20 +19,7 @@ async fn staff_message_thread_reply_edit_redaction_and_reaction_arrive_as_events
         .set_display_name(Some("Clerk Ada"))
         .await
         .unwrap();
-    // Synapse rewrites the member event in each room after the profile change; post only once
-    // the room says so, or the message rightly carries the old name.
-    let me = s.staff.client.user_id().unwrap().to_owned();
-    let staff_room = s.staff.room(&s.room);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        staff_room.sync_members().await.ok();
-        let m = staff_room.get_member(&me).await.unwrap();
-        if m.is_some_and(|m| m.display_name() == Some("Clerk Ada")) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "name never changed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    name_shown(&s, "Clerk Ada").await;
     let root = s
         .staff
         .send_json(
@@ -289,20 +276,30 @@ async fn a_new_display_name_reaches_the_next_message_on_the_fast_path() {
         .set_display_name(Some("Clerk Bea"))
         .await
         .unwrap();
+    name_shown(&s, "Clerk Bea").await;
+    let after = s.staff.post(&s.room, "under the new name").await;
+    let e = r.until(|e| is_message(e, &after)).await;
+    assert_eq!(e.sender.display_name, "Clerk Bea");
+    r.stop().await;
+}
+
+/// Waits until the room shows the staff member under `name`. Synapse rewrites the member event
+/// in each room after a profile change; a message posted before that rightly carries the old
+/// name.
+async fn name_shown(s: &crate::common::Scene, name: &str) {
     let me = s.staff.client.user_id().unwrap().to_owned();
     let staff_room = s.staff.room(&s.room);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         staff_room.sync_members().await.ok();
         let m = staff_room.get_member(&me).await.unwrap();
-        if m.is_some_and(|m| m.display_name() == Some("Clerk Bea")) {
-            break;
+        if m.is_some_and(|m| m.display_name() == Some(name)) {
+            return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "name never changed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "name never changed to {name}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let after = s.staff.post(&s.room, "under the new name").await;
-    let e = r.until(|e| is_message(e, &after)).await;
-    assert_eq!(e.sender.display_name, "Clerk Bea");
-    r.stop().await;
 }

@@ -2,7 +2,7 @@
 //! failures at start.
 
 use crate::common::{
-    bot, hs, is_message, memory_state, run, scene, until_fast_path, CountingState,
+    bot, hs, is_message, memory_state, run, scene, until_fast_path, CountingState, Running,
 };
 use civicbridge_api::{ConnectorState, EventKind};
 use civicbridge_matrix::{MatrixConfig, MatrixConnector, MatrixError, SINCE_KEY};
@@ -21,21 +21,7 @@ async fn messages_sent_while_stopped_arrive_after_restart_once_each_in_order() {
 
     let mut r = run(s.connector.clone(), state.clone());
     let before = s.staff.post(&s.room, "before the restart").await;
-    loop {
-        let sub = r.next().await;
-        let hit = is_message(&sub.event, &before);
-        // No write can happen between receiving and acknowledging (the loop waits for acks),
-        // so a write after this count is the cursor of the batch holding `before`.
-        let puts = state.puts.load(Ordering::SeqCst);
-        let _ = sub.ack.send(());
-        if hit {
-            civicbridge_api::testing::wait_until(crate::common::WAIT, "cursor stored", || {
-                state.puts.load(Ordering::SeqCst) > puts
-            })
-            .await;
-            break;
-        }
-    }
+    ack_until_stored(&mut r, &state, &before).await;
     r.stop().await;
     let config = s.bot.config.clone();
     drop(s.connector);
@@ -131,22 +117,7 @@ async fn a_wiped_core_store_resumes_from_the_last_response_not_an_older_one() {
         .staff
         .post(&s.room, "read before the store was wiped")
         .await;
-    loop {
-        let sub = r.next().await;
-        let hit = is_message(&sub.event, &old);
-        // Nothing is written between receiving and acknowledging (the loop waits for acks), so
-        // a write after this count is the cursor of the batch holding `old`, which the loop
-        // stores after the SDK's token.
-        let puts = state.puts.load(Ordering::SeqCst);
-        let _ = sub.ack.send(());
-        if hit {
-            civicbridge_api::testing::wait_until(crate::common::WAIT, "cursor stored", || {
-                state.puts.load(Ordering::SeqCst) > puts
-            })
-            .await;
-            break;
-        }
-    }
+    ack_until_stored(&mut r, &state, &old).await;
     r.stop().await;
     let config = s.bot.config.clone();
     drop(s.connector);
@@ -322,4 +293,24 @@ async fn a_malformed_room_id_in_the_config_fails_at_start() {
         err.to_string().contains("#not-a-room-id:localhost"),
         "{err}"
     );
+}
+
+/// Acknowledges events until the message `id`, then waits until the loop has stored the cursor
+/// of the batch holding it (after the SDK's token, on the fast path).
+async fn ack_until_stored(r: &mut Running, state: &CountingState, id: &str) {
+    loop {
+        let sub = r.next().await;
+        let hit = is_message(&sub.event, id);
+        // No write can happen between receiving and acknowledging (the loop waits for acks),
+        // so a write after this count is the cursor of the batch holding `id`.
+        let puts = state.puts.load(Ordering::SeqCst);
+        let _ = sub.ack.send(());
+        if hit {
+            civicbridge_api::testing::wait_until(crate::common::WAIT, "cursor stored", || {
+                state.puts.load(Ordering::SeqCst) > puts
+            })
+            .await;
+            return;
+        }
+    }
 }
