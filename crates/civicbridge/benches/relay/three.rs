@@ -109,6 +109,12 @@ async fn add_links(world: &World, n: usize) -> Vec<(String, i64, u64)> {
     rooms
 }
 
+/// One link's warm-up text. Fixed width, so that no label is part of another ("warm-up 1" is
+/// part of "warm-up 10"); a trailing space cannot do that job, because Telegram trims texts.
+fn warm_up_label(i: usize) -> String {
+    format!("warm-up {i:05}")
+}
+
 pub async fn run() {
     let samples = env("BENCH_SAMPLES", 100);
     let extra = env("BENCH_LINKS", 100).saturating_sub(1);
@@ -134,22 +140,29 @@ pub async fn run() {
     for (i, (_, chat, _)) in links.iter().enumerate() {
         world
             .telegram
-            .post_as_user(*chat, (4242, "Ada"), &format!("warm-up {i} "))
+            .post_as_user(*chat, (4242, "Ada"), &warm_up_label(i))
             .unwrap();
     }
     let mut left: std::collections::HashSet<String> = (0..links.len())
-        .map(|i| format!("warm-up {i} "))
+        .map(warm_up_label)
         .chain(["warm-up main".to_owned()])
         .collect();
     // The bot joins each staff room before its link can relay: a second or more per link.
     let patience = PATIENCE + Duration::from_secs(2 * links.len() as u64);
+    // What the staff saw that was no label, so a failed warm-up says whether the copies came
+    // and looked different (as when the labels once ended in a space) or never came.
+    let mut unmatched: Vec<String> = Vec::new();
     let warm = tokio::time::timeout(patience, async {
         while !left.is_empty() {
             // A daemon that exits (a config it refuses) ends the wait at once.
             match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
                 Ok(got) => {
                     let (body, _) = got.unwrap();
+                    let before = left.len();
                     left.retain(|l| !body.contains(l.as_str()));
+                    if left.len() == before && unmatched.len() < 5 {
+                        unmatched.push(body);
+                    }
                 }
                 Err(_) => assert!(
                     child.try_wait().unwrap().is_none(),
@@ -162,7 +175,7 @@ pub async fn run() {
     .await;
     assert!(
         warm.is_ok(),
-        "{} links never relayed; daemon log:\n{}",
+        "{} links never relayed; the staff saw {unmatched:?}; daemon log:\n{}",
         left.len(),
         log.lock().unwrap()
     );
