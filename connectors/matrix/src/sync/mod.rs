@@ -26,8 +26,9 @@
 //! response only carries plaintext events in rooms the SDK knows are not encrypted, delivers
 //! them without the SDK's per-response work (`plain.rs` says what qualifies and why). Any other
 //! response is discarded and synced again through `sync_once` from the same token, which
-//! returns the same events and more. After a plain response the loop stores its `next_batch` in
-//! the SDK's store itself, so the SDK's token keeps pace with ours (`advance_sdk_token`).
+//! returns the same events and more. After plain responses the loop stores the last
+//! `next_batch` in the SDK's store itself, every few seconds and when it ends, so the SDK's
+//! token keeps pace with ours (`plain_token` says why, and what a crash in between costs).
 //!
 //! A sync whose timeline is `limited` (more events since our token than the filter's limit)
 //! is completed by paging `/messages` backwards from the timeline's `prev_batch` down to our
@@ -51,7 +52,7 @@ mod plain;
 mod reading;
 mod senders;
 pub(crate) use reading::SyncCounts;
-use reading::{Batch, FastPath};
+use reading::{Batch, FastPath, SdkToken};
 pub(crate) use senders::standing;
 
 /// The `ConnectorState` key of the last fully acknowledged sync token.
@@ -119,6 +120,18 @@ impl SyncLoop<'_> {
             }
         }
         self.answer_pending_invites().await;
+        let mut token = SdkToken::default();
+        let result = self.follow(since, &mut token).await;
+        self.flush_sdk_token(&mut token).await;
+        result
+    }
+
+    /// Syncs from `since` until shutdown (or a refused login), delivering each response.
+    async fn follow(
+        &self,
+        mut since: Option<String>,
+        token: &mut SdkToken,
+    ) -> Result<(), ConnectorError> {
         let mut backoff = Duration::from_millis(500);
         let filter = sync_filter(&self.own_user);
         let mut fast = FastPath::default();
@@ -172,11 +185,12 @@ impl SyncLoop<'_> {
                     if let Step::Stop = self.deliver(timelines.collect(), since.as_deref()).await {
                         return Ok(());
                     }
-                    self.advance_sdk_token(&response.next_batch).await;
+                    self.plain_token(token, &response.next_batch).await;
                     response.next_batch
                 }
                 Batch::Sdk(response) => {
                     tracing::debug!(rooms = response.rooms.joined.len(), "matrix: sync response");
+                    token.sdk_synced();
                     // The SDK may have changed room state (members, power levels).
                     self.senders.clear();
                     self.handle_invites(&response.rooms.invited).await;

@@ -125,21 +125,44 @@ pub(crate) fn classify(
     Ok(())
 }
 
+/// The two fields of a timeline event the fast path decides on.
+///
+/// Read through a derived `Deserialize`, which refuses a key given twice: an event that says
+/// `type` (or `state_key`) twice could be read one way here and another way by the
+/// conversion (`serde_json::Value` keeps the last), so it is unreadable here and the SDK
+/// reads it. `kind` is borrowed, so an escaped type (`m.room.encr\u0079pted`) cannot be
+/// read either: the SDK decides rather than a check a spelling could slip past.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    state_key: Present,
+}
+
+/// Whether a field is there at all, whatever its value (`null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
+}
+
 /// One timeline event: plain unless it is state, encrypted, a redaction, or unreadable.
 fn event(raw: &Raw<AnySyncTimelineEvent>) -> Result<(), NeedsSdk> {
+    let head: Head<'_> = raw
+        .deserialize_as_unchecked()
+        .map_err(|_| NeedsSdk::Unreadable)?;
     // Any `state_key`, even a malformed one, makes it the SDK's: it decides what is state.
-    if !matches!(
-        raw.get_field::<serde::de::IgnoredAny>("state_key"),
-        Ok(None)
-    ) {
+    if head.state_key.0 {
         return Err(NeedsSdk::StateEvent);
     }
-    match raw.get_field::<&str>("type") {
-        Ok(Some("m.room.encrypted")) => Err(NeedsSdk::Encrypted),
-        Ok(Some("m.room.redaction")) => Err(NeedsSdk::Redaction),
-        Ok(Some(_)) => Ok(()),
-        // `&str` cannot hold an escaped type; the SDK reads those (and rejects the absurd).
-        _ => Err(NeedsSdk::Unreadable),
+    match head.kind {
+        "m.room.encrypted" => Err(NeedsSdk::Encrypted),
+        "m.room.redaction" => Err(NeedsSdk::Redaction),
+        _ => Ok(()),
     }
 }
 

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// The longest the loop reads `/sync` itself before letting the SDK sync again.
 const SDK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
+/// The shortest time between two writes of a plain response's token into the SDK's store.
+const SDK_TOKEN_EVERY: Duration = Duration::from_secs(5);
 
 /// Responses read by the loop itself (plain) and processed by the SDK, since the start.
 #[derive(Debug, Default)]
@@ -175,14 +177,43 @@ impl SyncLoop<'_> {
             .timeout(crate::session::REQUEST_TIMEOUT + self.timeout)
     }
 
-    /// Stores `token`, the `next_batch` of a plain response whose events are all acknowledged,
-    /// as the SDK's own sync token, as if the SDK had processed the response (it would have
-    /// changed nothing else). So the SDK's stored token never lags ours, which two things rely
-    /// on: the start's replay (the SDK ahead of us means unacknowledged batches), and a start
-    /// with a wiped core store, which resumes from the SDK's token and would otherwise re-read,
-    /// as new, everything since the SDK's last own sync. Written before our cursor, so a crash
-    /// between the two only replays what the core drops as replays.
-    pub(super) async fn advance_sdk_token(&self, token: &str) {
+    /// After a plain response whose events are all acknowledged: stores its `next_batch` in
+    /// the SDK's store as the SDK's own sync token, as if the SDK had processed the response
+    /// (it would have changed nothing else), at most every [`SDK_TOKEN_EVERY`].
+    ///
+    /// Why at all: a start with a wiped core store resumes from the SDK's token, and would
+    /// otherwise re-read, as new, everything since the SDK's last own sync (the demo's second
+    /// run did: a staff answer from the first run crossed again, outside its thread).
+    ///
+    /// Why not every time: each write is an SQLite transaction on the SDK's blocking pool,
+    /// measured at a tenth of the daemon's CPU per relayed message. A token held back is
+    /// written by the next plain response after the interval, or at the loop's end
+    /// ([`Self::flush_sdk_token`]). So only a crash leaves the SDK's token behind, by at most
+    /// the interval; the restart then reads those seconds again from it, and the core drops
+    /// what it already has as replays (a wiped core store *and* a crash would repeat them).
+    pub(super) async fn plain_token(&self, writes: &mut SdkToken, token: &str) {
+        if writes
+            .written
+            .is_some_and(|at| at.elapsed() < SDK_TOKEN_EVERY)
+        {
+            writes.held = Some(token.to_owned());
+            return;
+        }
+        self.store_sdk_token(token).await;
+        *writes = SdkToken {
+            written: Some(Instant::now()),
+            held: None,
+        };
+    }
+
+    /// Writes the token [`Self::plain_token`] held back, if any: when the loop ends.
+    pub(super) async fn flush_sdk_token(&self, writes: &mut SdkToken) {
+        if let Some(token) = writes.held.take() {
+            self.store_sdk_token(&token).await;
+        }
+    }
+
+    async fn store_sdk_token(&self, token: &str) {
         let value = StateStoreDataValue::SyncToken(token.to_owned());
         if let Err(e) = self
             .client
@@ -192,5 +223,21 @@ impl SyncLoop<'_> {
         {
             tracing::warn!(error = %e, "matrix: could not store the sync token in the SDK's store");
         }
+    }
+}
+
+/// How the SDK's stored token follows plain responses ([`SyncLoop::plain_token`]).
+#[derive(Default)]
+pub(super) struct SdkToken {
+    /// When a plain response's token was last written.
+    written: Option<Instant>,
+    /// The newest acknowledged plain response's token, not written yet.
+    held: Option<String>,
+}
+
+impl SdkToken {
+    /// The SDK processed a response and stored its token itself: nothing is held any more.
+    pub(super) fn sdk_synced(&mut self) {
+        self.held = None;
     }
 }

@@ -349,6 +349,12 @@ impl Running {
         }
     }
 
+    /// Ends `run` as a crash would: mid-await, with no clean-up.
+    pub async fn crash(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     /// Stops `run` and checks it returned `Ok`.
     pub async fn stop(self) {
         self.shutdown.cancel();

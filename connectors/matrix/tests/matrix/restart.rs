@@ -101,6 +101,60 @@ async fn a_restart_after_plain_responses_resumes_without_loss_or_repeats() {
     r.stop().await;
 }
 
+/// After plain responses the SDK's stored token is written every few seconds, not per response
+/// (`SyncLoop::plain_token`), so a crash leaves it behind our cursor. The restart then reads
+/// from the older token: what comes again the core drops as replays, and nothing is lost.
+#[tokio::test]
+async fn a_crash_on_the_fast_path_loses_nothing() {
+    let s = scene(false, None).await;
+    let state = Arc::new(CountingState::default());
+    let mut r = run(s.connector.clone(), state.clone());
+    let mut posted = HashSet::new();
+    until_fast_path(&s, &mut r).await;
+    // Within seconds of the last token written: this one's is held back.
+    let acked = s.staff.post(&s.room, "acknowledged, token held").await;
+    posted.insert(acked.clone());
+    ack_until_stored(&mut r, &state, &acked).await;
+    let unacked = s.staff.post(&s.room, "received, never acknowledged").await;
+    posted.insert(unacked.clone());
+    loop {
+        let sub = r.next().await;
+        if is_message(&sub.event, &unacked) {
+            drop(sub);
+            break;
+        }
+        let _ = sub.ack.send(());
+    }
+    r.crash().await;
+    let config = s.bot.config.clone();
+    drop(s.connector);
+
+    let connector = Arc::new(MatrixConnector::connect(config).await.expect("reconnects"));
+    let mut r = run(connector, state);
+    let after = s.staff.post(&s.room, "after the crash").await;
+    posted.insert(after.clone());
+    let mut got = Vec::new();
+    r.until(|e| {
+        if let EventKind::Message(m) = &e.kind {
+            got.push((m.id.to_string(), m.text.to_plain()));
+        }
+        is_message(e, &after)
+    })
+    .await;
+    let unacked_at = got.iter().position(|(id, _)| *id == unacked);
+    assert!(
+        unacked_at.is_some_and(|i| i + 1 < got.len()),
+        "the unacknowledged message comes again, before the next: {got:?}"
+    );
+    // What else comes is what was read before the crash (the core drops those as replays).
+    assert!(
+        got.iter()
+            .all(|(id, body)| posted.contains(id) || body.starts_with("warm-up ")),
+        "{got:?}"
+    );
+    r.stop().await;
+}
+
 /// The core's store is gone (wiped, or a new one) but the Matrix data directory is kept: the
 /// connector resumes from the SDK's own token. After plain responses, which the SDK never
 /// processed, that token must still be the last one read, or the restart would deliver every

@@ -142,6 +142,27 @@ fn unreadable_types_go_to_the_sdk() {
     assert_eq!(verdict(&r), Err(NeedsSdk::Unreadable));
 }
 
+/// A key given twice could be read one way by the classifier and another by the conversion
+/// (which keeps the last): such an event is the SDK's, whichever copy says what.
+#[test]
+fn a_type_or_state_key_given_twice_goes_to_the_sdk() {
+    for text in [
+        r#"{"type": "m.room.message", "type": "m.room.encrypted", "event_id": "$d", "sender": "@a:x", "content": {}}"#,
+        r#"{"type": "m.room.encrypted", "type": "m.room.message", "event_id": "$d", "sender": "@a:x", "content": {}}"#,
+        r#"{"type": "m.room.message", "state_key": null, "state_key": "", "event_id": "$d", "sender": "@a:x", "content": {}}"#,
+    ] {
+        let mut r = response(vec![]);
+        r.rooms
+            .join
+            .get_mut(&room())
+            .unwrap()
+            .timeline
+            .events
+            .push(Raw::from_json_string(text.to_owned()).unwrap());
+        assert_eq!(verdict(&r), Err(NeedsSdk::Unreadable), "{text}");
+    }
+}
+
 #[test]
 fn rooms_the_sdk_does_not_know_as_joined_and_plain_go_to_it() {
     let r = response(vec![message("a")]);
