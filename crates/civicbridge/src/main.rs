@@ -1,7 +1,6 @@
 //! The `civicbridge` command line. Thin: parsing, exit codes and printing; the work is in the
 //! library. Exit codes: 0 ok, 1 failure while running, 2 bad input (one line on stderr).
 
-use anyhow::Context;
 use civicbridge_api::LinkId;
 use civicbridge_core::ops::config::Settings;
 use civicbridge_core::store::{ErrorKind, Store, StoreError};
@@ -309,10 +308,7 @@ async fn demo(args: civicbridge_demo::cli::DemoArgs) -> Result<(), Failure> {
         filter: "warn".into(),
         json: false,
     });
-    civicbridge_demo::cli::run(args)
-        .await
-        .context("demo")
-        .map_err(Failure::Run)
+    anyhow::Context::context(civicbridge_demo::cli::run(args).await, "demo").map_err(Failure::Run)
 }
 
 /// `--user` read as a person on one of the config's platforms.

@@ -108,7 +108,10 @@ impl SyncLoop<'_> {
         }
         if let Some(ours) = since.clone() {
             if let Some(sdk) = self.sdk_token().await.filter(|t| *t != ours) {
-                // The SDK processed batches past our cursor that were never acknowledged.
+                // Either the SDK processed batches past our cursor that were never
+                // acknowledged (re-read them), or, after a crash, its token lags ours by what
+                // `plain_token` held back: then the loop goes on from the SDK's older token and
+                // reads those seconds again, which the core drops as replays.
                 match self.replay(&ours, &sdk).await {
                     Step::Stop => return Ok(()),
                     Step::Continue => {}
