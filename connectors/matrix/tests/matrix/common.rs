@@ -349,6 +349,18 @@ impl Running {
         }
     }
 
+    /// Acknowledges everything up to the message `id`, then receives that one and never
+    /// acknowledges it (its sync batch stays unacknowledged).
+    pub async fn receive_without_ack(&mut self, id: &str) {
+        loop {
+            let sub = self.next().await;
+            if is_message(&sub.event, id) {
+                return;
+            }
+            let _ = sub.ack.send(());
+        }
+    }
+
     /// Ends `run` as a crash would: mid-await, with no clean-up.
     pub async fn crash(self) {
         self.task.abort();

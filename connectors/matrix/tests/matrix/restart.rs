@@ -66,14 +66,7 @@ async fn a_restart_after_plain_responses_resumes_without_loss_or_repeats() {
     let acked = s.staff.post(&s.room, "acknowledged").await;
     r.until(|e| is_message(e, &acked)).await;
     let unacked = s.staff.post(&s.room, "received, never acknowledged").await;
-    loop {
-        let sub = r.next().await;
-        if is_message(&sub.event, &unacked) {
-            drop(sub);
-            break;
-        }
-        let _ = sub.ack.send(());
-    }
+    r.receive_without_ack(&unacked).await;
     r.stop().await;
     assert!(state.get(SINCE_KEY).is_some());
     let config = s.bot.config.clone();
@@ -117,14 +110,7 @@ async fn a_crash_on_the_fast_path_loses_nothing() {
     ack_until_stored(&mut r, &state, &acked).await;
     let unacked = s.staff.post(&s.room, "received, never acknowledged").await;
     posted.insert(unacked.clone());
-    loop {
-        let sub = r.next().await;
-        if is_message(&sub.event, &unacked) {
-            drop(sub);
-            break;
-        }
-        let _ = sub.ack.send(());
-    }
+    r.receive_without_ack(&unacked).await;
     r.crash().await;
     let config = s.bot.config.clone();
     drop(s.connector);
@@ -206,14 +192,7 @@ async fn unacknowledged_comes_again(encrypted: bool) {
     let mut r = run(s.connector.clone(), state.clone());
     let id = s.staff.post(&s.room, "not yet durable").await;
     // Receive it but never acknowledge it, then stop.
-    loop {
-        let sub = r.next().await;
-        if is_message(&sub.event, &id) {
-            drop(sub);
-            break;
-        }
-        let _ = sub.ack.send(());
-    }
+    r.receive_without_ack(&id).await;
     r.stop().await;
     drop(s.connector);
 

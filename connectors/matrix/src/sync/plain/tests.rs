@@ -33,6 +33,20 @@ fn response(events: Vec<serde_json::Value>) -> Response {
     r
 }
 
+/// A response whose one event is `text` as written: JSON a `serde_json::Value` cannot carry
+/// (an escaped type, a key given twice).
+fn response_of_text(text: &str) -> Response {
+    let mut r = response(vec![]);
+    r.rooms
+        .join
+        .get_mut(&room())
+        .unwrap()
+        .timeline
+        .events
+        .push(Raw::from_json_string(text.to_owned()).unwrap());
+    r
+}
+
 fn plain_rooms(_: &RoomId) -> Known {
     Known::JoinedPlain
 }
@@ -131,15 +145,7 @@ fn unreadable_types_go_to_the_sdk() {
     // it, so the SDK decides rather than a check a spelling could slip past.
     let text =
         r#"{"type": "m.room.encr\u0079pted", "event_id": "$x", "sender": "@a:x", "content": {}}"#;
-    let mut r = response(vec![]);
-    r.rooms
-        .join
-        .get_mut(&room())
-        .unwrap()
-        .timeline
-        .events
-        .push(Raw::from_json_string(text.to_owned()).unwrap());
-    assert_eq!(verdict(&r), Err(NeedsSdk::Unreadable));
+    assert_eq!(verdict(&response_of_text(text)), Err(NeedsSdk::Unreadable));
 }
 
 /// A key given twice could be read one way by the classifier and another by the conversion
@@ -151,15 +157,11 @@ fn a_type_or_state_key_given_twice_goes_to_the_sdk() {
         r#"{"type": "m.room.encrypted", "type": "m.room.message", "event_id": "$d", "sender": "@a:x", "content": {}}"#,
         r#"{"type": "m.room.message", "state_key": null, "state_key": "", "event_id": "$d", "sender": "@a:x", "content": {}}"#,
     ] {
-        let mut r = response(vec![]);
-        r.rooms
-            .join
-            .get_mut(&room())
-            .unwrap()
-            .timeline
-            .events
-            .push(Raw::from_json_string(text.to_owned()).unwrap());
-        assert_eq!(verdict(&r), Err(NeedsSdk::Unreadable), "{text}");
+        assert_eq!(
+            verdict(&response_of_text(text)),
+            Err(NeedsSdk::Unreadable),
+            "{text}"
+        );
     }
 }
 
