@@ -29,12 +29,15 @@ pub struct Swept {
 pub fn sweep(store: &Store, now_ms: u64) -> Result<Swept, StoreError> {
     let pending = store.pending()?;
     let mut swept = Swept::default();
+    if pending.is_empty() {
+        return Ok(swept);
+    }
     for link in store.links()? {
-        let rules = store.rules(&link.id)?.unwrap_or_default();
         let items: Vec<&PendingItem> = pending.iter().filter(|i| i.link == link.id).collect();
         if items.is_empty() {
             continue;
         }
+        let rules = store.rules(&link.id)?.unwrap_or_default();
         if rules.expire_after_secs > 0 {
             let limit = rules.expire_after_secs.saturating_mul(1000);
             for item in items
