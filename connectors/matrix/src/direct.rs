@@ -28,6 +28,7 @@
 //! ([`DirectRooms::is_private`]), and never joins them on an invite: the bot creates them, and
 //! invites are accepted only for link rooms (`rooms.rs`).
 
+use crate::erase::Erase;
 use crate::error::{classify_http, classify_sdk, MatrixError};
 use crate::rooms::AcceptRooms;
 use crate::MatrixConnector;
@@ -141,6 +142,7 @@ impl MatrixConnector {
             self.client
                 .account()
                 .mark_as_dm(&id, &[user.to_owned()])
+                .erased()
                 .await
                 .map_err(|e| classify_sdk(&e))?;
         }
@@ -163,6 +165,7 @@ impl MatrixConnector {
             .client
             .account()
             .fetch_account_data_static::<DirectEventContent>()
+            .erased()
             .await
             .map_err(|e| classify_sdk(&e))?;
         // An unreadable `m.direct` (another client wrote nonsense) lists nothing we can use.
@@ -202,6 +205,7 @@ impl MatrixConnector {
         let members = match self
             .client
             .send(get_member_events::v3::Request::new(id.clone()))
+            .erased()
             .await
         {
             Ok(m) => m.chunk,
@@ -228,6 +232,7 @@ impl MatrixConnector {
         }
         let encrypted = room
             .latest_encryption_state()
+            .erased()
             .await
             .map_err(|e| classify_sdk(&e))?
             .is_encrypted();
@@ -245,13 +250,13 @@ impl MatrixConnector {
             return;
         };
         if room.state() == RoomState::Joined {
-            if let Err(e) = room.leave().await {
+            if let Err(e) = room.leave().erased().await {
                 tracing::warn!(room = %id, error = %e, "matrix: could not leave an unfit direct room");
                 return;
             }
         }
         // `forget` also removes the room from `m.direct` (matrix-sdk's `set_is_direct(false)`).
-        if let Err(e) = room.forget().await {
+        if let Err(e) = room.forget().erased().await {
             tracing::warn!(room = %id, error = %e, "matrix: could not forget an unfit direct room");
         }
     }
@@ -281,6 +286,7 @@ impl MatrixConnector {
         let room = self
             .client
             .create_room(req)
+            .erased()
             .await
             // A person who cannot be invited (unknown, malformed, refusing invites: 400, 403,
             // 404) is `Rejected`, as `classify_http` reads every 4xx but 401 and 429.

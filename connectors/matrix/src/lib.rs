@@ -33,6 +33,7 @@
 
 pub mod config;
 mod direct;
+mod erase;
 pub mod error;
 mod factory;
 pub mod format;
@@ -53,6 +54,7 @@ pub use sync::SINCE_KEY;
 /// The platform this connector serves: its rooms are `matrix:…` in the config and the store.
 pub const PLATFORM: civicbridge_api::Platform = civicbridge_api::Platform::new("matrix");
 
+use crate::erase::Erase;
 use async_trait::async_trait;
 use civicbridge_api::{
     Attachment, AttachmentKind, Capabilities, Connector, ConnectorError, ConnectorState, EventSink,
@@ -118,6 +120,7 @@ impl MatrixConnector {
         if origin == session::Origin::Fresh {
             let first = client
                 .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+                .erased()
                 .await?;
             initial_token = Some(first.next_batch);
         }
@@ -130,13 +133,14 @@ impl MatrixConnector {
                 .get_room(&id)
                 .is_some_and(|r| r.state() == matrix_sdk::RoomState::Joined);
             if !joined {
-                if let Err(e) = client.join_room_by_id(&id).await {
+                if let Err(e) = client.join_room_by_id(&id).erased().await {
                     tracing::warn!(room, error = %e, "matrix: could not join a configured room");
                 }
             }
         }
         let max_upload = client
             .load_or_fetch_max_upload_size()
+            .erased()
             .await
             .ok()
             .map(u64::from);
@@ -189,7 +193,7 @@ impl MatrixConnector {
         event: &matrix_sdk::ruma::EventId,
     ) -> Result<(), ConnectorError> {
         let txn = OwnedTransactionId::from(outbound::derived_txn_id("redact", &[event.as_str()]));
-        match room.redact(event, None, Some(txn)).await {
+        match room.redact(event, None, Some(txn)).erased().await {
             Ok(_) => Ok(()),
             Err(e) if error::is_not_found(&e) => Ok(()),
             Err(e) => Err(classify_http(&e)),
@@ -250,7 +254,7 @@ impl MatrixConnector {
                 include_relations: IncludeRelations::RelationsOfType(rel_type.clone()),
                 ..RelationsOptions::default()
             };
-            let page = match room.relations(event.to_owned(), opts).await {
+            let page = match room.relations(event.to_owned(), opts).erased().await {
                 Ok(page) => page,
                 Err(matrix_sdk::Error::Http(e)) if error::is_status(&e, 404) => return Ok(out),
                 Err(e) => return Err(classify_sdk(&e)),
@@ -294,6 +298,7 @@ impl MatrixConnector {
         let sent = room
             .send_raw(event_type, content)
             .with_transaction_id(&txn)
+            .erased()
             .await
             .map_err(|e| classify_sdk(&e))?;
         Ok(RemoteMsgId::new(sent.response.event_id.to_string()))
@@ -317,6 +322,7 @@ impl MatrixConnector {
             .unwrap_or_else(|| default_mime(file.kind));
         let encrypted = room
             .latest_encryption_state()
+            .erased()
             .await
             .map_err(|e| classify_sdk(&e))?
             .is_encrypted();
@@ -325,6 +331,7 @@ impl MatrixConnector {
             let uploaded = self
                 .client
                 .upload_encrypted_file(&mut reader)
+                .erased()
                 .await
                 .map_err(|e| classify_sdk(&e))?;
             let uploaded = serde_json::to_value(uploaded)
@@ -335,6 +342,7 @@ impl MatrixConnector {
                 .client
                 .media()
                 .upload(&mime, file.data.clone(), None)
+                .erased()
                 .await
                 .map_err(|e| classify_sdk(&e))?;
             serde_json::json!({ "url": uploaded.content_uri.to_string() })
@@ -401,7 +409,7 @@ impl Connector for MatrixConnector {
         let Some(room) = self.client.get_room(&room) else {
             return Ok(None);
         };
-        match room.get_member_no_sync(&user).await {
+        match room.get_member_no_sync(&user).erased().await {
             Ok(Some(m))
                 if m.membership()
                     == &matrix_sdk::ruma::events::room::member::MembershipState::Join =>
@@ -545,6 +553,7 @@ impl Connector for MatrixConnector {
         match room
             .send_raw("m.reaction", outbound::reaction_content(id, key))
             .with_transaction_id(&txn)
+            .erased()
             .await
         {
             Ok(_) => Ok(()),
@@ -579,6 +588,7 @@ impl Connector for MatrixConnector {
             let event_id = ids::event_id(&RemoteMsgId::new(event))?;
             let ev = room
                 .event(&event_id, None)
+                .erased()
                 .await
                 .map_err(|e| classify_sdk(&e))?;
             let json: serde_json::Value = ev
@@ -605,6 +615,7 @@ impl Connector for MatrixConnector {
         self.client
             .media()
             .get_media_content(&request, false)
+            .erased()
             .await
             .map_err(|e| match classify_sdk(&e) {
                 ConnectorError::Transient(m) if m.contains("M_NOT_FOUND") => {

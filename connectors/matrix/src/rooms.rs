@@ -11,6 +11,7 @@
 //! not from the SDK's store: right after a join the room's state has not been synced yet, and
 //! the SDK's computed display names ("Empty room", member lists) are not what people call it.
 
+use crate::erase::Erase;
 use crate::error::{classify_http, classify_sdk};
 use crate::{ids, MatrixConnector};
 use civicbridge_api::{ConnectorError, RoomId, RoomInfo};
@@ -59,6 +60,7 @@ impl MatrixConnector {
         if !joined {
             self.client
                 .join_room_by_id(&id)
+                .erased()
                 .await
                 .map_err(|e| join_refusal(&e))?;
         }
@@ -80,13 +82,14 @@ impl MatrixConnector {
                     RoomState::Joined | RoomState::Invited | RoomState::Knocked
                 ) =>
             {
-                r.leave().await
+                r.leave().erased().await
             }
             // Not in the room as far as the SDK knows; the server is asked anyway, in case the
             // store is behind it.
             _ => self
                 .client
                 .send(leave_room::v3::Request::new(id.clone()))
+                .erased()
                 .await
                 .map(|_| ())
                 .map_err(Into::into),
@@ -120,7 +123,7 @@ impl MatrixConnector {
         field: &str,
     ) -> Result<Option<String>, ConnectorError> {
         let req = get_state_event_for_key::v3::Request::new(id.clone(), kind, String::new());
-        match self.client.send(req).await {
+        match self.client.send(req).erased().await {
             Ok(resp) => {
                 let content: serde_json::Value =
                     serde_json::from_str(resp.event_or_content.get()).unwrap_or_default();

@@ -7,6 +7,7 @@
 //! device id*, which keeps the device and its keys.
 
 use crate::config::MatrixConfig;
+use crate::erase::Erase;
 use crate::error::MatrixError;
 use crate::ids;
 use matrix_sdk::authentication::matrix::MatrixSession;
@@ -110,8 +111,9 @@ async fn restore(
     client
         .matrix_auth()
         .restore_session(session, RoomLoadSettings::default())
+        .erased()
         .await?;
-    match client.whoami().await {
+    match client.whoami().erased().await {
         Ok(_) => Ok(true),
         Err(e) if matches!(e.client_api_error_kind(), Some(ErrorKind::UnknownToken(_))) => {
             if config.password.is_none() {
@@ -145,6 +147,7 @@ async fn build(config: &MatrixConfig, dir: &Path) -> Result<Client, MatrixError>
                 .timeout(REQUEST_TIMEOUT),
         )
         .build()
+        .erased()
         .await
         .map_err(|e| MatrixError::Build(e.to_string()))
 }
@@ -166,7 +169,7 @@ async fn login(
     if let Some(d) = device {
         req = req.device_id(d.as_str());
     }
-    req.send().await.map_err(|e| MatrixError::Login {
+    req.send().erased().await.map_err(|e| MatrixError::Login {
         user: user.to_string(),
         reason: match e.client_api_error_kind() {
             Some(ErrorKind::Forbidden) => "wrong user id or password (M_FORBIDDEN)".into(),
@@ -201,14 +204,19 @@ async fn whoami(
         .get(url)
         .bearer_auth(token)
         .send()
+        .erased()
         .await
         .map_err(|e| login_err(e.to_string()))?;
     if !resp.status().is_success() {
         let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
+        let body = resp.text().erased().await.unwrap_or_default();
         return Err(login_err(format!("access token refused: {status} {body}")));
     }
-    let bytes = resp.bytes().await.map_err(|e| login_err(e.to_string()))?;
+    let bytes = resp
+        .bytes()
+        .erased()
+        .await
+        .map_err(|e| login_err(e.to_string()))?;
     let who: WhoAmI = serde_json::from_slice(&bytes).map_err(|e| login_err(e.to_string()))?;
     if who.user_id != user.as_str() {
         return Err(login_err(format!(

@@ -8,6 +8,7 @@
 //! it: `Rejected`, the core should not have passed it), and, before a new room, that the
 //! homeserver knows the person (`Rejected` otherwise), so no room is made for nobody.
 
+use crate::erase::Erase;
 use crate::error::classify_http;
 use crate::{ids, MatrixConnector};
 use civicbridge_api::{
@@ -96,6 +97,7 @@ impl MatrixConnector {
         match self
             .client
             .send(get_profile::v3::Request::new(user.to_owned()))
+            .erased()
             .await
         {
             Ok(_) => Ok(()),

@@ -34,6 +34,7 @@
 //! is completed by paging `/messages` backwards from the timeline's `prev_batch` down to our
 //! token, so catch-up after a long outage still delivers every message, in order.
 
+use crate::erase::Erase;
 use crate::inbound::{to_event, InboundContext};
 use civicbridge_api::{Ack, ConnectorError, ConnectorState, EventSink};
 use matrix_sdk::deserialized_responses::TimelineEvent;
@@ -226,6 +227,7 @@ impl SyncLoop<'_> {
             .client
             .state_store()
             .get_kv_data(StateStoreDataKey::SyncToken)
+            .erased()
             .await
         {
             Ok(Some(StateStoreDataValue::SyncToken(t))) => Some(t),
@@ -252,7 +254,7 @@ impl SyncLoop<'_> {
                 let mut opts = MessagesOptions::forward().from(cursor.as_str());
                 opts.to = Some(to.to_owned());
                 opts.limit = UInt::from(TIMELINE_LIMIT);
-                let page = match room.messages(opts).await {
+                let page = match room.messages(opts).erased().await {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(room = %room.room_id(), error = %e, "matrix: replay failed");
@@ -309,9 +311,9 @@ impl SyncLoop<'_> {
             };
             let accept = self.accept_rooms.contains(room_id.as_str());
             let result = if accept {
-                room.join().await
+                room.join().erased().await
             } else {
-                room.leave().await
+                room.leave().erased().await
             };
             match result {
                 Ok(()) => tracing::info!(room = %room_id, accept, "matrix: answered an invite"),
@@ -395,7 +397,7 @@ async fn fill_gap(room: &Room, prev_batch: &str, since: &str) -> Vec<TimelineEve
         let mut opts = MessagesOptions::backward().from(from.as_str());
         opts.to = Some(since.to_owned());
         opts.limit = UInt::from(TIMELINE_LIMIT);
-        match room.messages(opts).await {
+        match room.messages(opts).erased().await {
             Ok(page) => {
                 let done = page.chunk.is_empty() || page.end.is_none();
                 out.extend(page.chunk);

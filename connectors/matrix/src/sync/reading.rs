@@ -3,6 +3,7 @@
 
 use super::plain;
 use super::SyncLoop;
+use crate::erase::Erase;
 use crate::error::{classify_http, classify_sdk};
 use civicbridge_api::ConnectorError;
 use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
@@ -91,6 +92,7 @@ impl SyncLoop<'_> {
                 .client
                 .send(request)
                 .with_request_config(self.long_poll_config())
+                .erased()
                 .await
                 .map_err(|e| (classify_http(&e), e.to_string()))?;
             self.learn_encryption_states(&response).await;
@@ -125,6 +127,7 @@ impl SyncLoop<'_> {
         let response = self
             .client
             .sync_once(settings)
+            .erased()
             .await
             .map_err(|e| (classify_sdk(&e), e.to_string()))?;
         self.counts.sdk.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +147,7 @@ impl SyncLoop<'_> {
                 continue;
             };
             if matches!(room.encryption_state(), EncryptionState::Unknown) {
-                if let Err(e) = room.request_encryption_state().await {
+                if let Err(e) = room.request_encryption_state().erased().await {
                     tracing::debug!(room = %id, error = %e, "matrix: encryption state not learnt");
                 }
             }
@@ -219,6 +222,7 @@ impl SyncLoop<'_> {
             .client
             .state_store()
             .set_kv_data(StateStoreDataKey::SyncToken, value)
+            .erased()
             .await
         {
             tracing::warn!(error = %e, "matrix: could not store the sync token in the SDK's store");

@@ -7,6 +7,7 @@
 //! a response (plain responses carry no state, by definition), so the loop clears the cache
 //! whenever it hands one to the SDK, and what it holds is never older than the SDK's own view.
 
+use crate::erase::Erase;
 use civicbridge_api::Standing;
 use matrix_sdk::ruma::{OwnedRoomId, UserId};
 use matrix_sdk::Room;
@@ -45,7 +46,7 @@ impl Senders {
         if let Some(known) = self.lock().get(&key) {
             return known.clone();
         }
-        let sender = match room.get_member_no_sync(user).await {
+        let sender = match room.get_member_no_sync(user).erased().await {
             Ok(Some(m)) => Sender {
                 name: Some(m.name().to_owned()),
                 avatar: m.avatar_url().map(|u| u.to_string()),
