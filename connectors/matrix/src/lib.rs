@@ -21,6 +21,7 @@
 //!   `is_direct`, encrypted from its first event, history `invited`); the sync loop drops
 //!   its events.
 //! - [`ids`], [`error`]: id parsing; `MatrixError` and its `ConnectorError` classification.
+//! - `erase`: `.erased()`, the SDK's futures boxed where they are awaited (compile time).
 //!
 //! Reactions (`react`, `unreact`, here): the bot's own annotations of a message are found
 //! through the relations API, every page. `react` sends nothing when the bot's reaction with
