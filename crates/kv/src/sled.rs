@@ -37,6 +37,16 @@ const APPLIED_KEY: &[u8] = b"civicbridge/journal_applied_seq";
 /// A checkpoint runs this often, or sooner once `active` holds [`CHECKPOINT_AT`] keys.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const CHECKPOINT_AT: usize = 50_000;
+/// sled's page cache, in its own accounting. sled keeps every page it has written or read in
+/// memory until this much is cached, and its default is 1 GiB, so a daemon that mostly writes
+/// grew by every record it wrote: a bare sled held 221 MB after 400,000 writes of 300 bytes,
+/// and the daemon grew about 2.6 MB per 1,000 relayed messages. At 32 MiB the bare sled levels
+/// off near 72 MB (sled holds more than it counts), and the pipeline bench's 100,000-message
+/// burst peaks at 323 MB against 452. sled splits this among 256 shards and evicts per shard:
+/// at 8 MiB (32 KiB a shard) 100 links relayed about 1 ms slower at p50 and idled on more CPU,
+/// which looks like hot pages evicted and read back; at 32 MiB neither. An evicted page is read
+/// back from sled's log file, through the OS's cache, when it is needed again.
+const CACHE_BYTES: u64 = 32 << 20;
 /// Past this many keys in `active` while a checkpoint is still writing `frozen`, transactions
 /// wait for it (memory stays bounded when sled cannot keep up), for at most `ROOM_PATIENCE`:
 /// then they fail, so a store whose checkpoints keep failing stops taking work visibly.
@@ -182,6 +192,7 @@ impl Shared {
             .path(path)
             // Durability comes from the journal; sled is flushed by each checkpoint.
             .flush_every_ms(None)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| {
                 // sled reports the directory lock as an I/O error whose text names it.
