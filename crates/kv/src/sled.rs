@@ -150,9 +150,24 @@ impl SledBackend {
     /// directory a moment after the last handle is dropped) is waited out for up to two
     /// seconds; another process's lock is reported.
     pub fn open(path: &Path, names: &[&str]) -> Result<Self, KvError> {
+        Self::open_with_cache(path, names, CACHE_BYTES)
+    }
+
+    /// [`SledBackend::open`] with sled's cache at `cache_bytes` (at least 256): the tests
+    /// make it tiny, so that sled evicts pages and reads them back from its log.
+    #[cfg(feature = "testing")]
+    pub fn open_with_cache_for_tests(
+        path: &Path,
+        names: &[&str],
+        cache_bytes: u64,
+    ) -> Result<Self, KvError> {
+        Self::open_with_cache(path, names, cache_bytes.max(256))
+    }
+
+    fn open_with_cache(path: &Path, names: &[&str], cache_bytes: u64) -> Result<Self, KvError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         let shared = loop {
-            match Shared::open(path, names) {
+            match Shared::open(path, names, cache_bytes) {
                 Err(KvError::Locked(_)) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -187,12 +202,12 @@ impl Drop for SledBackend {
 }
 
 impl Shared {
-    fn open(path: &Path, names: &[&str]) -> Result<Shared, KvError> {
+    fn open(path: &Path, names: &[&str], cache_bytes: u64) -> Result<Shared, KvError> {
         let db = sled::Config::new()
             .path(path)
             // Durability comes from the journal; sled is flushed by each checkpoint.
             .flush_every_ms(None)
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| {
                 // sled reports the directory lock as an I/O error whose text names it.
